@@ -9,7 +9,7 @@ import { assertBigint } from './checks.js';
 export { Modulus, FixedBase, MAX_MODULUS_BITS, MAX_EXPONENT_BITS, MAX_MULTIPOW_BASES } from './modulus.js';
 export { CrtModulus } from './crt.js';
 export { modInv, jacobi } from './gcd.js';
-export { bitLength } from './instance.js';
+export { bitLength, coreMemoryBytes } from './instance.js';
 
 /** Contexts for the top-level functions, most recently used last; evicted ones are freed. */
 const cache = new Map<bigint, Modulus>();

@@ -129,3 +129,8 @@ export class Scratch {
     return this.ptr;
   }
 }
+
+/** Size of the core's linear memory in bytes (it grows, never shrinks; tests check it stays bounded). */
+export function coreMemoryBytes(): number {
+  return core.memory.buffer.byteLength;
+}

@@ -1,0 +1,3 @@
+export { PaillierPublicKey, MIN_MODULUS_BITS, MAX_MODULUS_BITS, type KeyBounds } from './public-key.js';
+export { PaillierSecretKey, type FromPrimesOptions } from './secret-key.js';
+export { generateSafePrime, assertSafePrime, SAFE_PRIME_BITS } from './primes.js';

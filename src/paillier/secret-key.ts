@@ -1,0 +1,121 @@
+/**
+ * A Paillier secret key: the primes p, q of N = p·q. Everything under one's own key uses the
+ * factorisation (CRT), which is about 4× cheaper than working modulo N² directly.
+ *
+ * Decryption: m_p = L_p(c^(p−1) mod p²)·h_p mod p with L_p(x) = (x − 1)/p and
+ * h_p = L_p((1 + N)^(p−1) mod p²)⁻¹ = (−q)⁻¹ mod p; likewise for q; m = CRT(m_p, m_q).
+ * @module
+ */
+import { CrtModulus, modInv } from '../wasm/index.js';
+import { bitLength } from '../wasm/instance.js';
+import { PaillierPublicKey, type KeyBounds } from './public-key.js';
+import { assertSafePrime, generateSafePrime, SAFE_PRIME_BITS } from './primes.js';
+
+export interface FromPrimesOptions extends KeyBounds {
+  /** verify that p and q are safe primes (default true; costs tens of milliseconds) */
+  checkPrimes?: boolean;
+}
+
+export class PaillierSecretKey {
+  readonly publicKey: PaillierPublicKey;
+  readonly #p: bigint;
+  readonly #q: bigint;
+  /** CRT over p², q² for ciphertext arithmetic */
+  readonly #crtN2: CrtModulus;
+  /** CRT over p, q for plaintexts */
+  readonly #crtN: CrtModulus;
+  /** h_p = (−q)⁻¹ mod p, h_q = (−p)⁻¹ mod q */
+  readonly #hp: bigint;
+  readonly #hq: bigint;
+  /** N mod φ(p²), N mod φ(q²): exponents for ρ^N by CRT */
+  readonly #np: bigint;
+  readonly #nq: bigint;
+
+  private constructor(p: bigint, q: bigint, bounds: KeyBounds) {
+    this.publicKey = new PaillierPublicKey(p * q, bounds);
+    this.#p = p;
+    this.#q = q;
+    this.#crtN2 = new CrtModulus([[p, 2], [q, 2]]);
+    this.#crtN = new CrtModulus([[p, 1], [q, 1]]);
+    this.#hp = modInv(-q, p);
+    this.#hq = modInv(-p, q);
+    const N = p * q;
+    this.#np = N % (p * (p - 1n));
+    this.#nq = N % (q * (q - 1n));
+  }
+
+  /**
+   * The key for N = p·q.
+   * @throws {RangeError} when p or q is not a safe prime (if checked), p = q, or N is out of bounds
+   */
+  static fromPrimes(p: bigint, q: bigint, options: FromPrimesOptions = {}): PaillierSecretKey {
+    if (typeof p !== 'bigint' || typeof q !== 'bigint') throw new TypeError('p and q must be bigints');
+    if (p === q) throw new RangeError('p and q must differ');
+    if (options.checkPrimes ?? true) {
+      assertSafePrime('p', p);
+      assertSafePrime('q', q);
+    } else if ((p & 3n) !== 3n || (q & 3n) !== 3n) {
+      throw new RangeError('p and q must be ≡ 3 (mod 4)');
+    }
+    const { minBits, maxBits } = options;
+    return new PaillierSecretKey(p, q, { ...(minBits !== undefined && { minBits }), ...(maxBits !== undefined && { maxBits }) });
+  }
+
+  /** A fresh key from two safe primes of bits/2 bits each (default 3072-bit N). */
+  static async generate(bits: number = 2 * SAFE_PRIME_BITS): Promise<PaillierSecretKey> {
+    const half = Math.ceil(bits / 2);
+    for (;;) {
+      const [p, q] = await Promise.all([generateSafePrime(half), generateSafePrime(half)]);
+      if (p !== q && bitLength(p * q) >= bits - 1) {
+        return new PaillierSecretKey(p, q, { minBits: Math.min(bits - 1, 3071), maxBits: Math.max(bits, 4096) });
+      }
+    }
+  }
+
+  /** N */
+  get N(): bigint {
+    return this.publicKey.N;
+  }
+
+  /** The primes (secret: for encrypted storage only). */
+  exportPrimes(): { p: bigint; q: bigint } {
+    return { p: this.#p, q: this.#q };
+  }
+
+  /** ρ^N mod N² by CRT, constant time in ρ and the secret exponents. */
+  nonceFactor(rho: bigint): bigint {
+    if (typeof rho !== 'bigint') throw new TypeError('nonce must be a bigint');
+    if (rho <= 0n || rho >= this.N) throw new RangeError('nonce must be in (0, N)');
+    const mp = this.#crtN2.component(0);
+    const mq = this.#crtN2.component(1);
+    const yp = mp.powSecret(rho % mp.value, this.#np, bitLength(this.#p) * 2);
+    const yq = mq.powSecret(rho % mq.value, this.#nq, bitLength(this.#q) * 2);
+    return this.#crtN2.combine([yp, yq]);
+  }
+
+  /** Enc(m; ρ) under our own key (CRT). */
+  encrypt(m: bigint, rho: bigint = this.publicKey.randomNonce()): bigint {
+    return this.publicKey.encryptWithFactor(m, this.nonceFactor(rho));
+  }
+
+  /** Dec(c) ∈ [0, N). @throws {RangeError} when c is not a valid ciphertext */
+  decrypt(c: bigint): bigint {
+    this.publicKey.assertCiphertext(c);
+    const p = this.#p;
+    const q = this.#q;
+    const mp2 = this.#crtN2.component(0);
+    const mq2 = this.#crtN2.component(1);
+    // L_p(c^(p−1) mod p²) · h_p mod p
+    const up = mp2.powSecret(mp2.reduce(c), p - 1n, bitLength(p));
+    const uq = mq2.powSecret(mq2.reduce(c), q - 1n, bitLength(q));
+    const xp = this.#crtN.component(0).mul((up - 1n) / p, this.#hp);
+    const xq = this.#crtN.component(1).mul((uq - 1n) / q, this.#hq);
+    return this.#crtN.combine([xp, xq]);
+  }
+
+  /** Dec(c) as the representative in (−N/2, N/2]. */
+  decryptSigned(c: bigint): bigint {
+    const m = this.decrypt(c);
+    return m > this.N / 2n ? m - this.N : m;
+  }
+}
