@@ -7,8 +7,9 @@
 import { Ctx, ctxNew, ctxFree, ctxInit, ctxN, ctxR2, ctxR3, mulK, toMontK, fromMontK, wideToMontK } from "./mont";
 import { powVarK, powCTK, multiPowK, combNew, combPowK, combMaxBits } from "./pow";
 import { jacobi, invMod } from "./gcd";
-import { condSubN } from "./limbs";
+import { condSubN, fromBytes, toBytes } from "./limbs";
 
+export { fromBytes, toBytes };
 export { ctxNew, ctxFree, ctxInit, ctxN, ctxR2, ctxR3, combMaxBits, jacobi, invMod };
 
 export function alloc(bytes: usize): usize {

@@ -107,3 +107,38 @@ export function bits(a: usize, n: i32, i: i32, k: i32): u32 {
   if (q + 1 < n) v |= <u64>limb(a, q + 1) << W;
   return <u32>(v >> s) & ((1 << <u32>k) - 1);
 }
+
+/** dst (n limbs) = the big-endian byte string src[0..len); bytes beyond 28n bits must be zero. */
+export function fromBytes(dst: usize, n: i32, src: usize, len: i32): void {
+  let acc: u64 = 0;
+  let accBits: u32 = 0;
+  let i = 0;
+  for (let j = len - 1; j >= 0 && i < n; j--) {
+    acc |= <u64>load<u8>(src + <usize>j) << accBits;
+    accBits += 8;
+    if (accBits >= W) {
+      setLimb(dst, i++, <u32>acc & MASK);
+      acc >>= W;
+      accBits -= W;
+    }
+  }
+  if (i < n) setLimb(dst, i++, <u32>acc & MASK);
+  for (; i < n; i++) setLimb(dst, i, 0);
+}
+
+/** dst[0..len) = big-endian bytes of the n-limb src (truncated to its low 8·len bits). */
+export function toBytes(dst: usize, len: i32, src: usize, n: i32): void {
+  let acc: u64 = 0;
+  let accBits: u32 = 0;
+  let i = 0;
+  for (let j = len - 1; j >= 0; j--) {
+    if (accBits < 8) {
+      if (i < n) acc |= <u64>limb(src, i) << accBits;
+      i++;
+      accBits += W;
+    }
+    store<u8>(dst + <usize>j, <u8>acc);
+    acc >>= 8;
+    accBits -= 8;
+  }
+}

@@ -8,8 +8,8 @@
 //   a_i·b[k] + m_i·N[k] + a_{i+1}·b[k−1] + m_{i+1}·N[k−1]
 // to accumulator position i+k with i64x2.extmul_{low,high}_i32x4_u (2 products per op),
 // where b[k−1], N[k−1] come from copies shifted by one limb so every vector load is aligned.
-// Accumulators are u64; a pass adds at most 4 products < 2^58, so carries are propagated
-// only every 32 rows. Timing depends only on n: no branch or address depends on values.
+// Accumulators are u64; a row pair adds less than 1.5·2^58 to a position (squaring's doubled
+// operand is < 2^29), so carries are propagated only every 64 rows: 32·1.5·2^58 < 2^64. Timing depends only on n: no branch or address depends on values.
 //
 // Aliasing: the result may alias any input (it is written after the last read).
 
@@ -198,7 +198,7 @@ export function mulK(c: Ctx, r: usize, a: usize, b: usize): void {
     mulReduceRange(c, p, B, Bs, i32x4.splat(a0), i32x4.splat(a1),
       i32x4.splat(<u32>m), i32x4.splat(<u32>(m >> 32)), 0, n + 4);
     carryPair(p);
-    if ((i & 31) == 30) normalize(T, i + 2, i + n + 2);
+    if ((i & 63) == 62) normalize(T, i + 2, i + n + 2);
   }
   finish(c, r);
 }
@@ -242,7 +242,7 @@ export function sqrK(c: Ctx, r: usize, a: usize): void {
     reduceRange(c, p, M0, M1, 0, ks);
     mulReduceRange(c, p, D, Ds, i32x4.splat(a0), i32x4.splat(a1), M0, M1, ks, kEnd);
     carryPair(p);
-    if ((i & 31) == 30) normalize(T, i + 2, i + n + 2);
+    if ((i & 63) == 62) normalize(T, i + 2, i + n + 2);
   }
   finish(c, r);
 }
@@ -257,7 +257,7 @@ export function redcK(c: Ctx, r: usize, x: usize): void {
     let m = quotients(c, p, 0, 0);
     reduceRange(c, p, i32x4.splat(<u32>m), i32x4.splat(<u32>(m >> 32)), 0, n + 4);
     carryPair(p);
-    if ((i & 31) == 30) normalize(T, i + 2, i + n + 2);
+    if ((i & 63) == 62) normalize(T, i + 2, i + n + 2);
   }
   finish(c, r);
 }

@@ -100,9 +100,11 @@ export class PaillierSecretKey {
 
   /** Dec(c) ∈ [0, N). @throws {RangeError} when c is not a valid ciphertext */
   decrypt(c: bigint): bigint {
-    this.publicKey.assertCiphertext(c);
+    this.publicKey.assertInRange(c);
     const p = this.#p;
     const q = this.#q;
+    // gcd(c, N) ≠ 1 exactly when p | c or q | c: two cheap reductions instead of a gcd
+    if (c % p === 0n || c % q === 0n) throw new RangeError('ciphertext must be coprime to N');
     const mp2 = this.#crtN2.component(0);
     const mq2 = this.#crtN2.component(1);
     // L_p(c^(p−1) mod p²) · h_p mod p

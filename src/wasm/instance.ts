@@ -33,6 +33,8 @@ interface CoreExports {
   reduceWide(cp: number, r: number, x: number): void;
   jacobi(a: number, m: number, n: number): number;
   invMod(r: number, a: number, m: number, n: number): number;
+  fromBytes(dst: number, n: number, src: number, len: number): void;
+  toBytes(dst: number, len: number, src: number, n: number): void;
 }
 
 function instantiate(): CoreExports {
@@ -78,33 +80,35 @@ export function allocLimbs(n: number): number {
   return ptr;
 }
 
-/** Write a non-negative x (known to fit) into n limbs at ptr. */
-export function writeLimbs(ptr: number, n: number, x: bigint): void {
-  const m = mem();
-  const base = ptr >>> 2;
-  const hex = x.toString(16);
-  let end = hex.length;
-  let i = 0;
-  for (; end > 0 && i < n; i++, end -= 7) {
-    m[base + i] = parseInt(hex.slice(Math.max(0, end - 7), end), 16);
+/** Staging area for byte strings crossing the boundary (grows to the largest value seen). */
+let stage = 0;
+let stageBytes = 0;
+
+function staging(bytes: number): number {
+  if (bytes > stageBytes) {
+    if (stage) core.free(stage);
+    stageBytes = Math.max(bytes, 1024);
+    stage = core.alloc(stageBytes);
   }
-  for (; i < n; i++) m[base + i] = 0;
+  return stage;
 }
 
-const HEX_PAD = '0000000';
+/** Write a non-negative x (known to fit) into n limbs at ptr. */
+export function writeLimbs(ptr: number, n: number, x: bigint): void {
+  let hex = x.toString(16);
+  if (hex.length & 1) hex = '0' + hex;
+  const bytes = Buffer.from(hex, 'hex');
+  const src = staging(bytes.length);
+  new Uint8Array(core.memory.buffer, src, bytes.length).set(bytes);
+  core.fromBytes(ptr, n, src, bytes.length);
+}
 
 /** Read n limbs at ptr as a bigint. */
 export function readLimbs(ptr: number, n: number): bigint {
-  const m = mem();
-  const base = ptr >>> 2;
-  let top = n - 1;
-  while (top > 0 && m[base + top] === 0) top--;
-  let hex = (m[base + top] as number).toString(16);
-  for (let i = top - 1; i >= 0; i--) {
-    const s = (m[base + i] as number).toString(16);
-    hex += HEX_PAD.slice(s.length) + s;
-  }
-  return BigInt('0x' + hex);
+  const len = Math.ceil((n * LIMB_BITS) / 8);
+  const dst = staging(len);
+  core.toBytes(dst, len, ptr, n);
+  return BigInt('0x' + Buffer.from(core.memory.buffer, dst, len).toString('hex'));
 }
 
 /** Bit length of a non-negative bigint. */
