@@ -39,11 +39,22 @@ export class Ctx {
   b0: usize;
   /** multiplicand copy shifted by one limb, n + 8 limbs */
   b1: usize;
+  /** block holding b0, b1, N, Ns at fixed STRIDE offsets (one pointer addresses all four) */
+  blk: usize;
   /** general scratch, n + 8 limbs each */
   s0: usize;
   s1: usize;
   s2: usize;
 }
+
+// The operand arrays of the inner loops sit at fixed distances in one block, so a single induction
+// pointer with constant offsets addresses all four (fewer address computations per iteration).
+/** Most limbs per value: 8192-bit moduli need 296. */
+export const MAX_LIMBS: i32 = 296;
+const STRIDE: usize = 1216; // (MAX_LIMBS + 8) · 4 bytes, a multiple of 16
+const OFF_B1: usize = 1216;
+const OFF_N: usize = 2432;
+const OFF_NS: usize = 3648;
 
 @inline function limbBytes(n: i32): usize {
   return <usize>(n + 8) << 2;
@@ -60,15 +71,18 @@ export function ctxNew(n: i32): usize {
   let c = changetype<Ctx>(heap.alloc(offsetof<Ctx>()));
   c.n = n;
   c.n0inv = 0;
-  c.N = allocLimbs(n);
-  c.Ns = allocLimbs(n);
+  if (n > MAX_LIMBS || n < 4 || (n & 3) != 0) unreachable();
+  c.blk = heap.alloc(4 * STRIDE);
+  memory.fill(c.blk, 0, 4 * STRIDE);
+  c.b0 = c.blk;
+  c.b1 = c.blk + OFF_B1;
+  c.N = c.blk + OFF_N;
+  c.Ns = c.blk + OFF_NS;
   c.R2 = allocLimbs(n);
   c.R3 = allocLimbs(n);
   c.one = allocLimbs(n);
   c.unit = allocLimbs(n);
   c.T = heap.alloc(<usize>(2 * n + 8) << 3);
-  c.b0 = allocLimbs(n);
-  c.b1 = allocLimbs(n);
   c.s0 = allocLimbs(n);
   c.s1 = allocLimbs(n);
   c.s2 = allocLimbs(n);
@@ -77,8 +91,8 @@ export function ctxNew(n: i32): usize {
 
 export function ctxFree(cp: usize): void {
   let c = changetype<Ctx>(cp);
-  heap.free(c.N); heap.free(c.Ns); heap.free(c.R2); heap.free(c.R3); heap.free(c.one); heap.free(c.unit);
-  heap.free(c.T); heap.free(c.b0); heap.free(c.b1); heap.free(c.s0); heap.free(c.s1); heap.free(c.s2);
+  heap.free(c.blk); heap.free(c.R2); heap.free(c.R3); heap.free(c.one); heap.free(c.unit);
+  heap.free(c.T); heap.free(c.s0); heap.free(c.s1); heap.free(c.s2);
   heap.free(cp);
 }
 
@@ -147,39 +161,59 @@ export function ctxInit(cp: usize): void {
   store<u64>(p, load<u64>(p, 16) + c1, 16);
 }
 
-/** Vector loop over k ∈ [k0, k1) (multiples of 4): T[i+k] += m0·N[k] + m1·N[k−1]. */
-@inline function reduceRange(c: Ctx, p: usize, M0: v128, M1: v128, k0: i32, k1: i32): void {
-  let N = c.N, Ns = c.Ns;
-  for (let k = k0; k < k1; k += 4) {
-    let off = <usize>k << 2;
-    let pp = p + (off << 1);
-    let V0 = v128.load(N + off), V1 = v128.load(Ns + off);
-    let lo = v128.load(pp), hi = v128.load(pp, 16);
-    lo = i64x2.add(lo, i64x2.add(i64x2.extmul_low_i32x4_u(V0, M0), i64x2.extmul_low_i32x4_u(V1, M1)));
-    hi = i64x2.add(hi, i64x2.add(i64x2.extmul_high_i32x4_u(V0, M0), i64x2.extmul_high_i32x4_u(V1, M1)));
-    v128.store(pp, lo);
-    v128.store(pp, hi, 16);
-  }
+/** One 4-limb block at q (block pointer) / pp (accumulator): += m0·N + m1·Ns. */
+@inline function reduceStep(q: usize, pp: usize, M0: v128, M1: v128): void {
+  let V0 = v128.load(q, OFF_N), V1 = v128.load(q, OFF_NS);
+  let lo = v128.load(pp), hi = v128.load(pp, 16);
+  lo = i64x2.add(lo, i64x2.add(i64x2.extmul_low_i32x4_u(V0, M0), i64x2.extmul_low_i32x4_u(V1, M1)));
+  hi = i64x2.add(hi, i64x2.add(i64x2.extmul_high_i32x4_u(V0, M0), i64x2.extmul_high_i32x4_u(V1, M1)));
+  v128.store(pp, lo);
+  v128.store(pp, hi, 16);
 }
 
-/** Vector loop over k ∈ [k0, k1): T[i+k] += a0·B[k] + a1·Bs[k] + m0·N[k] + m1·N[k−1]. */
-@inline function mulReduceRange(c: Ctx, p: usize, B: usize, Bs: usize, A0: v128, A1: v128, M0: v128, M1: v128, k0: i32, k1: i32): void {
-  let N = c.N, Ns = c.Ns;
-  for (let k = k0; k < k1; k += 4) {
-    let off = <usize>k << 2;
-    let pp = p + (off << 1);
-    let X0 = v128.load(B + off), X1 = v128.load(Bs + off);
-    let V0 = v128.load(N + off), V1 = v128.load(Ns + off);
-    let lo = v128.load(pp), hi = v128.load(pp, 16);
-    lo = i64x2.add(lo, i64x2.add(
-      i64x2.add(i64x2.extmul_low_i32x4_u(X0, A0), i64x2.extmul_low_i32x4_u(V0, M0)),
-      i64x2.add(i64x2.extmul_low_i32x4_u(X1, A1), i64x2.extmul_low_i32x4_u(V1, M1))));
-    hi = i64x2.add(hi, i64x2.add(
-      i64x2.add(i64x2.extmul_high_i32x4_u(X0, A0), i64x2.extmul_high_i32x4_u(V0, M0)),
-      i64x2.add(i64x2.extmul_high_i32x4_u(X1, A1), i64x2.extmul_high_i32x4_u(V1, M1))));
-    v128.store(pp, lo);
-    v128.store(pp, hi, 16);
+/** One 4-limb block: += a0·b0 + a1·b1 + m0·N + m1·Ns. */
+@inline function mulReduceStep(q: usize, pp: usize, A0: v128, A1: v128, M0: v128, M1: v128): void {
+  let X0 = v128.load(q), X1 = v128.load(q, OFF_B1);
+  let V0 = v128.load(q, OFF_N), V1 = v128.load(q, OFF_NS);
+  let lo = v128.load(pp), hi = v128.load(pp, 16);
+  lo = i64x2.add(lo, i64x2.add(
+    i64x2.add(i64x2.extmul_low_i32x4_u(X0, A0), i64x2.extmul_low_i32x4_u(V0, M0)),
+    i64x2.add(i64x2.extmul_low_i32x4_u(X1, A1), i64x2.extmul_low_i32x4_u(V1, M1))));
+  hi = i64x2.add(hi, i64x2.add(
+    i64x2.add(i64x2.extmul_high_i32x4_u(X0, A0), i64x2.extmul_high_i32x4_u(V0, M0)),
+    i64x2.add(i64x2.extmul_high_i32x4_u(X1, A1), i64x2.extmul_high_i32x4_u(V1, M1))));
+  v128.store(pp, lo);
+  v128.store(pp, hi, 16);
+}
+
+// The range loops run two blocks per iteration (half the loop overhead), then one odd block.
+
+/** T[i+k] += m0·N[k] + m1·N[k−1] for k ∈ [k0, k1) (multiples of 4). */
+@inline function reduceRange(c: Ctx, p: usize, M0: v128, M1: v128, k0: i32, k1: i32): void {
+  let q = c.blk + (<usize>k0 << 2);
+  let qe = c.blk + (<usize>k1 << 2);
+  let pp = p + (<usize>k0 << 3);
+  while (q + 32 <= qe) {
+    reduceStep(q, pp, M0, M1);
+    reduceStep(q + 16, pp + 32, M0, M1);
+    q += 32;
+    pp += 64;
   }
+  if (q < qe) reduceStep(q, pp, M0, M1);
+}
+
+/** T[i+k] += a0·b0[k] + a1·b1[k] + m0·N[k] + m1·N[k−1] for k ∈ [k0, k1) (b0, b1 in the block). */
+@inline function mulReduceRange(c: Ctx, p: usize, A0: v128, A1: v128, M0: v128, M1: v128, k0: i32, k1: i32): void {
+  let q = c.blk + (<usize>k0 << 2);
+  let qe = c.blk + (<usize>k1 << 2);
+  let pp = p + (<usize>k0 << 3);
+  while (q + 32 <= qe) {
+    mulReduceStep(q, pp, A0, A1, M0, M1);
+    mulReduceStep(q + 16, pp + 32, A0, A1, M0, M1);
+    q += 32;
+    pp += 64;
+  }
+  if (q < qe) mulReduceStep(q, pp, A0, A1, M0, M1);
 }
 
 /** r = a·b·R⁻¹ mod N, in [0, 2N) for a, b < 2N. */
@@ -195,7 +229,7 @@ export function mulK(c: Ctx, r: usize, a: usize, b: usize): void {
     let a0 = limb(a, i), a1 = limb(a, i + 1);
     let p = T + (<usize>i << 3);
     let m = quotients(c, p, <u64>a0 * b0, <u64>a0 * b1 + <u64>a1 * b0);
-    mulReduceRange(c, p, B, Bs, i32x4.splat(a0), i32x4.splat(a1),
+    mulReduceRange(c, p, i32x4.splat(a0), i32x4.splat(a1),
       i32x4.splat(<u32>m), i32x4.splat(<u32>(m >> 32)), 0, n + 4);
     carryPair(p);
     if ((i & 63) == 62) normalize(T, i + 2, i + n + 2);
@@ -240,7 +274,7 @@ export function sqrK(c: Ctx, r: usize, a: usize): void {
     let kEnd = n + 4;
     if (ks > kEnd) ks = kEnd;
     reduceRange(c, p, M0, M1, 0, ks);
-    mulReduceRange(c, p, D, Ds, i32x4.splat(a0), i32x4.splat(a1), M0, M1, ks, kEnd);
+    mulReduceRange(c, p, i32x4.splat(a0), i32x4.splat(a1), M0, M1, ks, kEnd);
     carryPair(p);
     if ((i & 63) == 62) normalize(T, i + 2, i + n + 2);
   }
