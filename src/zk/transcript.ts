@@ -178,6 +178,13 @@ export class Transcript {
     return this.put(Kind.list, label, listValue(xs.map((x, i) => field(Kind.bytes, String(i), x))));
   }
 
+  /** A 32-byte digest of everything so far and `label` (hash commitments, echo hashes). */
+  digest(label: string): Uint8Array {
+    const x = this.h.clone();
+    x.update(field(Kind.tag, 'digest', encoder.encode(label)));
+    return x.xof(32);
+  }
+
   /**
    * A challenge stream bound to everything so far and to `label`. The transcript itself is not
    * changed, so the same label gives the same stream.

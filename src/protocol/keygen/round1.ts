@@ -1,0 +1,53 @@
+/**
+ * Keygen round 1: sample f_i(x) = Σ_k s_{i,k}·x^k of degree t − 1, its Feldman commitments
+ * S_i = (s_{i,k}·G)_k, the shares σ_{i,j} = f_i(j + 1), rid_i, the Schnorr commitment (A_i; τ_i)
+ * and u_i; broadcast only the hash V_i (commit before anyone sees anyone's values).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { modq, mulG, randomScalar } from '../../curve/secp256k1.js';
+import { commitSch, type SchNonce } from '../../zk/sch.js';
+import type { Msg, Step } from '../machine.js';
+import type { KeyShare } from '../keyshare.js';
+import { commitmentHash } from './commitment.js';
+import { ROUND, encodeHash, type Decommit } from './messages.js';
+import { assertKeygenParams, type KeygenParams } from './params.js';
+import { Round2 } from './round2.js';
+
+/** What party i keeps from round 1 (secret parts never leave except σ_{i,j} to P_j). */
+export interface Round1State {
+  readonly params: KeygenParams;
+  /** σ_{i,j} = f_i(j + 1) for every j (σ_{i,i} stays here) */
+  readonly sigma: readonly bigint[];
+  /** τ_i: Schnorr nonce */
+  readonly nonce: SchNonce;
+  /** own decommitment (rid_i, S_i, A_i, u_i) */
+  readonly decommit: Decommit;
+  /** V_i */
+  readonly V: Uint8Array;
+}
+
+/** f(x) = Σ_k c_k·x^k mod q by Horner's rule. */
+function evaluate(coeffs: readonly bigint[], x: bigint): bigint {
+  let acc = 0n;
+  for (let k = coeffs.length - 1; k >= 0; k--) acc = modq(acc * x + (coeffs[k] as bigint));
+  return acc;
+}
+
+/** Start a key generation: returns round 2 and the round-1 broadcast. */
+export function startKeygen(params: KeygenParams): Step<KeyShare> {
+  assertKeygenParams(params);
+  const { sid, n, t, i } = params;
+  const coeffs = Array.from({ length: t }, () => randomScalar());
+  const sigma = Array.from({ length: n }, (_, j) => evaluate(coeffs, BigInt(j + 1)));
+  const { commitment, nonce } = commitSch();
+  const decommit: Decommit = {
+    rid: Uint8Array.from(randomBytes(32)),
+    S: coeffs.map((c) => mulG(c)),
+    A: commitment.A,
+    u: Uint8Array.from(randomBytes(32)),
+  };
+  const V = commitmentHash(sid, n, t, i, decommit);
+  const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.commit, body: encodeHash(V) }];
+  return { kind: 'next', round: new Round2({ params, sigma, nonce, decommit, V }), outbox };
+}

@@ -1,0 +1,100 @@
+/**
+ * Keygen round 4: check every opening against its V_j (S_j has exactly t points) and every share
+ * σ_{j,i}·G = F_j(i + 1) (Feldman); then X_k = Σ_j F_j(k + 1), x_i = Σ_j σ_{j,i}, rid = ⊕ rid_j,
+ * and broadcast the Schnorr proof ψ_i for X_i.
+ */
+import { type Point, Point as P, modq, mul, mulG } from '../../curve/secp256k1.js';
+import { challengeSch, proveSch } from '../../zk/sch.js';
+import { equalBytes } from '../echo.js';
+import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../machine.js';
+import type { KeyShare } from '../keyshare.js';
+import { commitmentHash } from './commitment.js';
+import { ROUND, decodeDecommit, decodeScalar, encodeScalar, type Decommit } from './messages.js';
+import { parties } from './params.js';
+import type { Round2State } from './round2.js';
+import { Output } from './output.js';
+
+/** F_j(x) = Σ_k x^k·S_{j,k}. */
+export function evalCommitment(S: readonly Point[], x: bigint): Point {
+  let acc = P.ZERO;
+  let pow = 1n;
+  for (const Sk of S) {
+    acc = acc.add(mul(Sk, pow));
+    pow = modq(pow * x);
+  }
+  return acc;
+}
+
+export interface Round4State extends Round2State {
+  readonly decommits: readonly Decommit[];
+  /** rid = ⊕_j rid_j */
+  readonly rid: Uint8Array;
+  /** X_k = F(k + 1) for every k */
+  readonly X: readonly Point[];
+  /** x_i = Σ_j σ_{j,i} */
+  readonly x: bigint;
+}
+
+export class Round4 extends BaseRound<KeyShare> {
+  readonly expects = [
+    { round: ROUND.decommit, broadcast: true },
+    { round: ROUND.share, broadcast: false },
+  ];
+
+  constructor(private readonly s: Round2State) {
+    super();
+  }
+
+  get me(): number {
+    return this.s.params.i;
+  }
+
+  protected run(inbox: readonly Msg[]): Step<KeyShare> {
+    return guarded(() => {
+      const { sid, n, t, i } = this.s.params;
+      const got = collect(i, parties(n), this.expects, inbox);
+      const openings = got.get(ROUND.decommit) as Map<number, Uint8Array>;
+      const shares = got.get(ROUND.share) as Map<number, Uint8Array>;
+      const decommits: Decommit[] = [];
+      let x = this.s.sigma[i] as bigint;
+      for (const j of parties(n)) {
+        if (j === i) {
+          decommits.push(this.s.decommit);
+          continue;
+        }
+        let d: Decommit;
+        let sigma: bigint;
+        try {
+          d = decodeDecommit(openings.get(j) as Uint8Array, t);
+        } catch (e) {
+          throw new Blame([j], `${ROUND.decommit}: malformed (${(e as Error).message})`);
+        }
+        if (!equalBytes(commitmentHash(sid, n, t, j, d), this.s.commitments[j] as Uint8Array)) {
+          throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
+        }
+        try {
+          sigma = decodeScalar(shares.get(j) as Uint8Array, 'σ');
+        } catch (e) {
+          throw new Blame([j], `${ROUND.share}: malformed (${(e as Error).message})`);
+        }
+        if (!mulG(sigma).equals(evalCommitment(d.S, BigInt(i + 1)))) {
+          throw new Blame([j], `${ROUND.share}: σ_{j,i}·G ≠ F_j(i + 1) (VSS check)`);
+        }
+        decommits.push(d);
+        x = modq(x + sigma);
+      }
+      const rid = new Uint8Array(32);
+      for (const d of decommits) for (let b = 0; b < 32; b++) rid[b] = (rid[b] as number) ^ (d.rid[b] as number);
+      // F = Σ_j F_j: add the commitments coefficient-wise once, then evaluate per party
+      const F = Array.from({ length: t }, (_, k) => decommits.reduce((acc, d) => acc.add(d.S[k] as Point), P.ZERO));
+      const X = parties(n).map((k) => evalCommitment(F, BigInt(k + 1)));
+      const zeroAt = X.findIndex((Xk) => Xk.is0());
+      if (zeroAt >= 0) throw new Blame([], `${ROUND.decommit}: public share X_${zeroAt} is the identity`);
+      if (x === 0n || !mulG(x).equals(X[i] as Point)) throw new Error('bug: own share does not match X_i');
+      const e = challengeSch(sid, i, rid, X[i] as Point, this.s.decommit.A);
+      const z = proveSch(e, this.s.nonce, x);
+      const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.proof, body: encodeScalar(z) }];
+      return { kind: 'next', round: new Output({ ...this.s, decommits, rid, X, x }), outbox };
+    });
+  }
+}
