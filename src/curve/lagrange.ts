@@ -3,7 +3,7 @@
  *   λ_j(x) = ∏_{k ∈ T, k ≠ j} (x − I(k)) / (I(j) − I(k))  (mod q)
  * @module
  */
-import { modq, q, type Point, Point as P, mul } from './secp256k1.js';
+import { modq, q, type Point, Point as P, mulPublic } from './secp256k1.js';
 import { modInv } from '../wasm/index.js';
 
 /** λ_j(x) for party j in the index set T (distinct indices, j ∈ T). */
@@ -25,6 +25,6 @@ export function lagrange(T: readonly number[], j: number, x = 0n): bigint {
 /** Σ_{j ∈ T} λ_j(x)·X_j: the committed polynomial evaluated at x, from the points of T. */
 export function interpolatePoints(T: readonly number[], X: readonly Point[], x = 0n): Point {
   let acc = P.ZERO;
-  for (const j of T) acc = acc.add(mul(X[j] as Point, lagrange(T, j, x)));
+  for (const j of T) acc = acc.add(mulPublic(X[j] as Point, lagrange(T, j, x)));
   return acc;
 }

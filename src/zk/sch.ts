@@ -4,7 +4,7 @@
  * z = τ + e·x mod q with e derived from the transcript; the verifier checks z·G = A + e·X.
  * @module
  */
-import { type Point, modq, mul, mulG, pointToBytes, q, randomScalar } from '../curve/secp256k1.js';
+import { type Point, modq, mulG, mulPublic, pointToBytes, q, randomScalar } from '../curve/secp256k1.js';
 import { check } from './errors.js';
 import { Transcript } from './transcript.js';
 
@@ -47,5 +47,5 @@ export function proveSch(e: bigint, nonce: SchNonce, x: bigint): bigint {
 /** Throws InvalidProof unless z is a canonical scalar and z·G = A + e·X. */
 export function verifySch(X: Point, A: Point, e: bigint, z: bigint): void {
   check(typeof z === 'bigint' && z >= 0n && z < q, 'Πsch', 'sch/z-range');
-  check(mulG(z).equals(A.add(mul(X, e))), 'Πsch', 'sch/equation');
+  check(mulG(z).equals(A.add(mulPublic(X, e))), 'Πsch', 'sch/equation');
 }

@@ -3,7 +3,7 @@
  * σ_{j,i}·G = F_j(i + 1) (Feldman); then X_k = Σ_j F_j(k + 1), x_i = Σ_j σ_{j,i}, rid = ⊕ rid_j,
  * and broadcast the Schnorr proof ψ_i for X_i.
  */
-import { type Point, Point as P, modq, mul, mulG } from '../../curve/secp256k1.js';
+import { type Point, Point as P, modq, mulG, mulPublic } from '../../curve/secp256k1.js';
 import { challengeSch, proveSch } from '../../zk/sch.js';
 import { equalBytes } from '../echo.js';
 import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../machine.js';
@@ -19,7 +19,7 @@ export function evalCommitment(S: readonly Point[], x: bigint): Point {
   let acc = P.ZERO;
   let pow = 1n;
   for (const Sk of S) {
-    acc = acc.add(mul(Sk, pow));
+    acc = acc.add(mulPublic(Sk, pow));
     pow = modq(pow * x);
   }
   return acc;
