@@ -5,7 +5,7 @@
  */
 import type { Abort, Msg, Round, Step } from '../../src/protocol/machine.js';
 
-/** Rewrite one delivery (msg to recipient `to`): return a replacement list ([] drops it). */
+/** Rewrite one delivery (msg to recipient `to`): return replacements ([] drops it; a p2p replacement goes to its own `to`). */
 export type Tamper = (msg: Msg, to: number) => Msg[] | undefined;
 
 export interface PartyResult<O> {
@@ -41,7 +41,8 @@ export function runNetwork<O>(starts: Step<O>[], tamper?: Tamper): PartyResult<O
       const targets = m.to === 'all' ? [...Array(n).keys()].filter((j) => j !== m.from) : [m.to];
       for (const to of targets) {
         const out = tamper?.(m, to) ?? [m];
-        buffers[to]?.push(...out);
+        // a replacement addressed to a party is delivered there (misrouting); broadcasts stay with `to`
+        for (const o of out) buffers[o.to === 'all' ? to : o.to]?.push(o);
       }
     }
     pending = [];

@@ -1,0 +1,94 @@
+/**
+ * Aux-info round 4: check every opening against V_j, the sizes of N_j and N̂_j (before any
+ * arithmetic, A1/A16), that no modulus repeats, and Πprm (A6); then ρ = ⊕ ρ_j, prove Πmod for N_i
+ * once and Πfac against each recipient's own ring-Pedersen parameters, and send them point to point.
+ */
+import { bitLength } from '../../wasm/index.js';
+import { InvalidProof } from '../../zk/errors.js';
+import { verifyPrm } from '../../zk/prm.js';
+import { proveMod } from '../../zk/mod.js';
+import { proveFac } from '../../zk/fac.js';
+import { equalBytes } from '../echo.js';
+import { BaseRound, Blame, collect, guarded, type Msg, type Step } from '../machine.js';
+import type { AuxInfo } from '../aux-info.js';
+import { auxCommitment } from './commitment.js';
+import { ROUND, decodeDecommit, encodeProofs, type AuxDecommit } from './messages.js';
+import { parties } from './params.js';
+import type { Round2State } from './round2.js';
+import { Output } from './output.js';
+
+export interface Round4State extends Round2State {
+  readonly decommits: readonly AuxDecommit[];
+  /** ρ = ⊕_j ρ_j */
+  readonly rho: Uint8Array;
+}
+
+function sizeOk(N: bigint, min: number, max: number): boolean {
+  const b = bitLength(N);
+  return (N & 1n) === 1n && b >= min && b <= max;
+}
+
+export class Round4 extends BaseRound<AuxInfo> {
+  readonly expects = [{ round: ROUND.decommit, broadcast: true }];
+
+  constructor(private readonly s: Round2State) {
+    super();
+  }
+
+  get me(): number {
+    return this.s.params.i;
+  }
+
+  protected run(inbox: readonly Msg[]): Step<AuxInfo> {
+    return guarded(() => {
+      const { sid, n, i, L } = this.s.params;
+      const got = collect(i, parties(n), this.expects, inbox).get(ROUND.decommit) as Map<number, Uint8Array>;
+      const decommits: AuxDecommit[] = parties(n).map((j) => {
+        if (j === i) return this.s.decommit;
+        let d: AuxDecommit;
+        try {
+          d = decodeDecommit(got.get(j) as Uint8Array, L);
+        } catch (e) {
+          throw new Blame([j], `${ROUND.decommit}: malformed (${(e as Error).message})`);
+        }
+        if (!equalBytes(auxCommitment(sid, n, j, d), this.s.commitments[j] as Uint8Array)) {
+          throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
+        }
+        if (!sizeOk(d.N, L.minModulusBits, L.maxModulusBits)) throw new Blame([j], `${ROUND.decommit}: Paillier modulus N_j has a bad size or parity`);
+        if (!sizeOk(d.Nhat, L.minModulusBits, L.maxModulusBits)) throw new Blame([j], `${ROUND.decommit}: ring-Pedersen modulus N̂_j has a bad size or parity`);
+        return d;
+      });
+      // no modulus may appear twice (defence in depth: a copied N would reuse someone's proofs)
+      const seen = new Map<bigint, number>();
+      for (const [j, d] of decommits.entries()) {
+        for (const N of [d.N, d.Nhat]) {
+          const other = seen.get(N);
+          if (other !== undefined) throw new Blame([j === i ? other : j], `${ROUND.decommit}: a modulus repeats another party's or its own`);
+          seen.set(N, j);
+        }
+      }
+      for (const [j, d] of decommits.entries()) {
+        if (j === i) continue;
+        try {
+          verifyPrm({ sid, prover: j }, L, { N: d.Nhat, s: d.s, t: d.t }, d.prm);
+        } catch (e) {
+          if (e instanceof InvalidProof) throw new Blame([j], `${ROUND.decommit}: ${e.reason}`);
+          throw e;
+        }
+      }
+      const rho = new Uint8Array(32);
+      for (const d of decommits) for (let b = 0; b < 32; b++) rho[b] = (rho[b] as number) ^ (d.rho[b] as number);
+      const { p, q } = this.s.params.paillier;
+      const N = this.s.decommit.N;
+      const mod = proveMod({ sid, prover: i, extra: rho }, L, { N }, { p, q });
+      const outbox: Msg[] = [];
+      for (const j of parties(n)) {
+        if (j === i) continue;
+        const dj = decommits[j] as AuxDecommit;
+        const fac = proveFac({ sid, prover: i, verifier: j, extra: rho }, L, { N0: N, aux: { N: dj.Nhat, s: dj.s, t: dj.t } }, { p, q });
+        outbox.push({ from: i, to: j, round: ROUND.proofs, body: encodeProofs({ mod, fac }) });
+      }
+      return { kind: 'next', round: new Output({ ...this.s, decommits, rho }), outbox };
+    });
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Aux-info among 3 parties with 3072-bit moduli from the fixture safe primes (party i uses primes
+ * 4i, 4i+1 for Paillier and 4i+2, 4i+3 for ring-Pedersen). One honest run is shared by the checks
+ * on its output; attacks that abort before the costly proofs run their own sessions.
+ */
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { startAuxInfo, AUX_ROUND } from '../../src/protocol/aux/index.js';
+import type { AuxInfo } from '../../src/protocol/aux-info.js';
+import { ringPedersenFromPrimes } from '../../src/paillier/ring-pedersen.js';
+import { SECURITY_128 } from '../../src/zk/params.js';
+import { decodeDecommit, encodeDecommit, decodeProofs, encodeProofs } from '../../src/protocol/aux/messages.js';
+import { fixturePrime } from '../helpers/fixtures.js';
+import { runNetwork, type Tamper } from '../helpers/network.js';
+
+const L = SECURITY_128;
+
+function starts(sid = Uint8Array.from(randomBytes(32)), tweak?: (i: number) => { p: bigint; q: bigint } | undefined) {
+  return [0, 1, 2].map((i) =>
+    startAuxInfo({
+      sid,
+      n: 3,
+      i,
+      L,
+      paillier: tweak?.(i) ?? { p: fixturePrime(1536, 4 * i), q: fixturePrime(1536, 4 * i + 1) },
+      ringPedersen: ringPedersenFromPrimes(fixturePrime(1536, 4 * i + 2), fixturePrime(1536, 4 * i + 3), { checkPrimes: false }),
+    }),
+  );
+}
+
+let honest: ReturnType<typeof runNetwork<AuxInfo>> | undefined;
+function honestRun() {
+  honest ??= runNetwork(starts());
+  return honest;
+}
+
+test('3-party aux-info: every party ends with the same public data and its own primes', (t) => {
+  const results = honestRun();
+  const out = results.map((r, i) => {
+    t.truthy(r.output, `party ${i}: ${JSON.stringify(r.abort ?? r)}`);
+    return r.output as AuxInfo;
+  });
+  for (const a of out) {
+    t.is(a.parties.length, 3);
+    a.parties.forEach((pa, j) => {
+      t.true(pa.N === (out[0] as AuxInfo).parties[j]?.N);
+      t.true(pa.rp.s === (out[0] as AuxInfo).parties[j]?.rp.s);
+    });
+    t.is(a.parties[a.i]?.N, a.secret.p * a.secret.q);
+  }
+  t.is(out[1]?.parties[1]?.N, fixturePrime(1536, 4) * fixturePrime(1536, 5));
+});
+
+function rewrite(from: number, round: string, f: (body: Uint8Array, to: number) => Uint8Array): Tamper {
+  return (m, to) => (m.from === from && m.round === round ? [{ ...m, body: f(m.body, to) }] : undefined);
+}
+
+function assertBlamed(t: import('ava').ExecutionContext, results: ReturnType<typeof runNetwork<AuxInfo>>, culprit: number, reason: RegExp): void {
+  for (const i of [0, 1, 2].filter((x) => x !== culprit)) {
+    const r = results[i];
+    t.falsy(r?.output, `party ${i} must not output aux-info`);
+    t.deepEqual(r?.abort?.culprits, [culprit], `party ${i}: ${JSON.stringify(r)}`);
+    t.regex(r?.abort?.reason ?? '', reason);
+  }
+}
+
+test('A6: a tampered Πprm is rejected before any Paillier proof, prover named', (t) => {
+  // re-open the commitment with a changed Πprm entry: the opening no longer matches V_1, so the
+  // honest parties abort naming party 1 (a consistent forgery is covered in the Πprm unit tests)
+  const results = runNetwork(starts(), rewrite(1, AUX_ROUND.decommit, (b) => {
+    const d = decodeDecommit(b, L);
+    const z = [...d.prm.z];
+    z[7] = (z[7] as bigint) + 1n;
+    return encodeDecommit({ ...d, prm: { ...d.prm, z } });
+  }));
+  assertBlamed(t, results, 1, /does not match commitment/);
+});
+
+test('A1: an undersized (1024-bit) Paillier modulus is rejected by the size check, prover named', (t) => {
+  // party 2 runs the honest protocol with two 512-bit safe primes; the others must refuse N_2
+  const results = runNetwork(starts(undefined, (i) => (i === 2 ? { p: fixturePrime(512, 0), q: fixturePrime(512, 1) } : undefined)));
+  assertBlamed(t, results, 2, /N_j has a bad size/);
+});
+
+test('A5: a Πmod with 127 repetitions is refused at decoding, prover named', (t) => {
+  const results = runNetwork(starts(), rewrite(0, AUX_ROUND.proofs, (b) => {
+    const pr = decodeProofs(b, L);
+    return encodeProofs({ ...pr, mod: { ...pr.mod, items: pr.mod.items.slice(1) } });
+  }));
+  assertBlamed(t, results, 0, /Πmod items must have exactly 128 entries/);
+});
+
+test('a Πfac made for another verifier is rejected, prover named', (t) => {
+  // party 0's proofs for party 2 are delivered to party 1 instead of its own
+  const results = runNetwork(starts(), (m, to) => {
+    if (m.from !== 0 || m.round !== AUX_ROUND.proofs) return undefined;
+    if (to === 1) return [];
+    return [m, { ...m, to: 1 }];
+  });
+  t.deepEqual(results[1]?.abort?.culprits, [0]);
+  t.regex(results[1]?.abort?.reason ?? '', /fac\//);
+  t.falsy(results[1]?.output);
+});
