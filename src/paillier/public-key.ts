@@ -40,6 +40,7 @@ export class PaillierPublicKey {
    */
   constructor(N: bigint, bounds: KeyBounds = {}) {
     if (typeof N !== 'bigint') throw new TypeError('Paillier modulus N must be a bigint');
+    if (N <= 0n) throw new RangeError('Paillier modulus N must be positive');
     const bits = bitLength(N);
     const minBits = bounds.minBits ?? MIN_MODULUS_BITS;
     const maxBits = bounds.maxBits ?? MAX_MODULUS_BITS;

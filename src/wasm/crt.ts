@@ -7,7 +7,7 @@
  */
 import { Modulus } from './modulus.js';
 import { assertBigint, assertBelow, assertInt } from './checks.js';
-import { bitLength } from './instance.js';
+import { bitLength, LIMB_BITS } from './instance.js';
 
 interface Component {
   /** p */
@@ -32,7 +32,8 @@ export class CrtModulus {
   private readonly parts: Component[];
 
   constructor(factors: ReadonlyArray<readonly [bigint, number]>) {
-    if (!Array.isArray(factors) || factors.length < 2) throw new RangeError('factors must list at least two prime powers');
+    if (!Array.isArray(factors)) throw new TypeError('factors must be an array of [prime, power] pairs');
+    if (factors.length < 2) throw new RangeError('factors must list at least two prime powers');
     let prefix = 1n;
     this.parts = factors.map(([p, k], i) => {
       assertBigint(`factors[${i}] prime`, p);
@@ -76,7 +77,9 @@ export class CrtModulus {
     assertBigint('e', e);
     if (e < 0n) throw new RangeError('e must not be negative');
     const ys = this.parts.map((part) => {
-      const xi = part.m.reduce(x);
+      // the core reduces values up to about (p_i^k_i)²; larger ones (three or unbalanced factors)
+      // take a bigint division first
+      const xi = bitLength(x) <= 2 * LIMB_BITS * part.m.limbs ? part.m.reduce(x) : x % part.m.value;
       if (xi % part.p === 0n) {
         // not a unit: x_i = p·u, so x_i^e ≡ 0 once e ≥ k; the exponent cannot be reduced mod φ
         return e >= BigInt(part.k) ? 0n : part.m.pow(xi, e);

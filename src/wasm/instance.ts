@@ -111,8 +111,9 @@ export function readLimbs(ptr: number, n: number): bigint {
   return BigInt('0x' + Buffer.from(core.memory.buffer, dst, len).toString('hex'));
 }
 
-/** Bit length of a non-negative bigint. */
+/** Bit length of |x|. */
 export function bitLength(x: bigint): number {
+  if (x < 0n) x = -x;
   if (x === 0n) return 0;
   const hex = x.toString(16);
   return (hex.length - 1) * 4 + (32 - Math.clz32(parseInt(hex[0] as string, 16)));

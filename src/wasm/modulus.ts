@@ -158,12 +158,15 @@ export class Modulus {
       const es = core.alloc(count * 4);
       const meta = core.alloc(count * 8);
       ptrs.push(xs, es, meta);
-      terms.forEach(([x0, e0], j) => {
+      terms.forEach((term, j) => {
+        if (!Array.isArray(term) || term.length !== 2) throw new TypeError(`terms[${j}] must be a [base, exponent] pair`);
+        const [x0, e0] = term as unknown as readonly [unknown, unknown];
         checkExponent(`terms[${j}] exponent`, e0);
+        assertBelow(`terms[${j}] base`, x0, this.value, 'the modulus');
         let x = x0;
         let e = e0;
         if (e < 0n) {
-          x = this.inverse(x);
+          x = this.inverse(x, `terms[${j}] base`);
           e = -e;
         }
         const xp = allocLimbs(n);
@@ -198,9 +201,14 @@ export class Modulus {
   }
 
   /** x⁻¹ mod N. @throws {RangeError} when gcd(x, N) ≠ 1. LEAK: x. */
-  inverse(x: bigint): bigint {
-    assertBelow('x', x, this.value, 'the modulus');
-    return modInv(x, this.value);
+  inverse(x: bigint, name = 'x'): bigint {
+    assertBelow(name, x, this.value, 'the modulus');
+    try {
+      return modInv(x, this.value);
+    } catch (e) {
+      if (e instanceof RangeError) throw new RangeError(`${name} is not invertible modulo the modulus`);
+      throw e;
+    }
   }
 
   /** Jacobi symbol (x | N). LEAK: x. */

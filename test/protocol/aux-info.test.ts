@@ -37,7 +37,7 @@ function honestRun() {
 test('3-party aux-info: every party ends with the same public data and its own primes', (t) => {
   const results = honestRun();
   const out = results.map((r, i) => {
-    t.truthy(r.output, `party ${i}: ${JSON.stringify(r.abort ?? r)}`);
+    t.truthy(r.output, `party ${i}: ${r.abort?.reason ?? 'stalled'}`);
     return r.output as AuxInfo;
   });
   for (const a of out) {
@@ -59,7 +59,7 @@ function assertBlamed(t: import('ava').ExecutionContext, results: ReturnType<typ
   for (const i of [0, 1, 2].filter((x) => x !== culprit)) {
     const r = results[i];
     t.falsy(r?.output, `party ${i} must not output aux-info`);
-    t.deepEqual(r?.abort?.culprits, [culprit], `party ${i}: ${JSON.stringify(r)}`);
+    t.deepEqual(r?.abort?.culprits, [culprit], `party ${i}: ${r?.abort?.reason ?? 'no abort'}`);
     t.regex(r?.abort?.reason ?? '', reason);
   }
 }
