@@ -46,7 +46,9 @@ export function ringPedersenFromPrimes(
   let r: bigint;
   do r = randomBelow(N);
   while (r === 0n || gcd(r, N) !== 1n);
-  const t = new Modulus(N).mul(r, r);
+  const modN = new Modulus(N);
+  const t = modN.mul(r, r);
+  modN.dispose();
   const lambda = randomBelow(phi);
   const s = crt.powSecret(t, lambda);
   crt.dispose();
