@@ -1,0 +1,256 @@
+/**
+ * Πmod: proof that N is a Paillier–Blum modulus, N = p·q with primes p ≡ q ≡ 3 (mod 4) and
+ * gcd(N, φ(N)) = 1. CGGMP'24, ePrint 2021/060, the Paillier–Blum modulus proof (Figure "Πmod");
+ * the implementer's description is §"Πmod: Paillier-Blum Modulus" of the cggmp21 specification
+ * (spec/main.tex).
+ *
+ * Non-interactive, m parallel repetitions (soundness 2^−m):
+ *   prover:    w ∈ Z*_N with Jacobi symbol (w | N) = −1
+ *   challenge: y_1..y_m ∈ Z*_N sampled by rejection from H(tag, binding, N, w)
+ *   prover:    for each i, bits a_i, b_i with y′_i = (−1)^(a_i)·w^(b_i)·y_i a square mod N,
+ *              x_i = a 4th root of y′_i, z_i = y_i^(N⁻¹ mod φ(N)) mod N
+ *   verifier:  z_i^N = y_i and x_i^4 = (−1)^(a_i)·w^(b_i)·y_i (mod N)
+ * The N-th roots show gcd(N, φ(N)) = 1 (so N is square-free); the 4th roots with only four
+ * classes (−1)^a·w^b show that the squares have index 4 in Z*_N, i.e. N has exactly two prime
+ * factors, both ≡ 3 (mod 4). That the factors are large is Πfac's job, not this proof's.
+ *
+ * The verifier also checks what CGGMP'24 and the later fixes require (SECURITY.md A1): N odd, not
+ * prime, within the size bounds; w, x_i, z_i ∈ Z*_N; and, as defence in depth, (w | N) = −1.
+ * @module
+ */
+import { checkPrimeSync } from 'node:crypto';
+import { CrtModulus, Modulus, bitLength, modInv } from '../wasm/index.js';
+import { gcd } from '../util/gcd.js';
+import { randomBelow } from '../util/random.js';
+import { proofTranscript, type ProofBinding } from './binding.js';
+import { check } from './errors.js';
+import type { SecurityParams } from './params.js';
+
+/** Domain tag of the Πmod transcript. */
+export const MOD_TAG = 'mpc-engine/v1/aux/mod';
+
+/** Proof name used in InvalidProof. */
+const PROOF = 'Πmod';
+
+/**
+ * Fewest repetitions accepted from the local parameters (soundness 2^−m). m never comes from the
+ * wire; this guards against a misconfigured SecurityParams (SECURITY.md A5).
+ */
+export const MIN_REPETITIONS = 128;
+
+/** The statement: the modulus. */
+export interface ModStatement {
+  /** N = p·q */
+  readonly N: bigint;
+}
+
+/** The witness (secret): the factorisation. */
+export interface ModWitness {
+  /** p, prime, ≡ 3 (mod 4) */
+  readonly p: bigint;
+  /** q, prime, ≡ 3 (mod 4), q ≠ p */
+  readonly q: bigint;
+}
+
+/** One repetition. */
+export interface ModItem {
+  /** x_i with x_i^4 = (−1)^(a_i)·w^(b_i)·y_i mod N */
+  readonly x: bigint;
+  /** a_i: multiply y_i by −1 */
+  readonly a: boolean;
+  /** b_i: multiply y_i by w */
+  readonly b: boolean;
+  /** z_i = y_i^(N⁻¹ mod φ(N)) mod N */
+  readonly z: bigint;
+}
+
+export interface ModProof {
+  /** w ∈ Z*_N with (w | N) = −1 */
+  readonly w: bigint;
+  /** (x_i, a_i, b_i, z_i), i = 1..m */
+  readonly items: ModItem[];
+}
+
+/** Rejects local parameters that would weaken the proof (a bug, not a peer's fault). */
+function assertParams(L: SecurityParams): void {
+  if (!Number.isSafeInteger(L.m) || L.m < MIN_REPETITIONS) {
+    throw new RangeError(`security parameter m must be an integer ≥ ${MIN_REPETITIONS}`);
+  }
+  if (!Number.isSafeInteger(L.minModulusBits) || !Number.isSafeInteger(L.maxModulusBits) || L.minModulusBits < 16 || L.maxModulusBits < L.minModulusBits) {
+    throw new RangeError('security parameters must give 16 ≤ minModulusBits ≤ maxModulusBits');
+  }
+}
+
+function assertStatementTypes(st: ModStatement): void {
+  if (typeof st !== 'object' || st === null || typeof st.N !== 'bigint') throw new TypeError('Πmod statement N must be a bigint');
+}
+
+/** x ∈ Z*_N: a bigint with 0 < x < N and gcd(x, N) = 1. LEAK: x, N (public values only). */
+function isUnit(x: unknown, N: bigint): x is bigint {
+  return typeof x === 'bigint' && x > 0n && x < N && gcd(x, N) === 1n;
+}
+
+/**
+ * y_1..y_m ∈ Z*_N: uniform in [0, N) from the transcript stream, rejecting non-units (a real
+ * Paillier–Blum N rejects with probability about 2^−1535; an N with small factors more often).
+ */
+function challengeYs(binding: ProofBinding, L: SecurityParams, N: bigint, w: bigint): bigint[] {
+  const stream = proofTranscript(MOD_TAG, binding, L).int('N', N).int('w', w).challenge('y');
+  const ys: bigint[] = [];
+  while (ys.length < L.m) {
+    const y = stream.below(N);
+    if (isUnit(y, N)) ys.push(y);
+  }
+  return ys;
+}
+
+/** Per-prime constants of the prover, for P ∈ {p, q}. */
+interface PrimeSide {
+  /** P */
+  readonly P: bigint;
+  /** arithmetic modulo P (a component of the CRT context) */
+  readonly mod: Modulus;
+  /** k = (P + 1)/4: for P ≡ 3 (mod 4), v^k is a square root of v when v is a square mod P */
+  readonly k: bigint;
+  /** bit length of P (the public bound of every exponent below) */
+  readonly bits: number;
+  /** N⁻¹ mod (P − 1): z_i mod P = y_i^(that) */
+  readonly nInv: bigint;
+  /** w^k mod P */
+  readonly wk: bigint;
+  /** (−1)^k mod P */
+  readonly negK: bigint;
+  /** Legendre symbol (w | P) */
+  readonly legW: 1 | -1;
+}
+
+/**
+ * x mod P for a public 0 ≤ x < N: the core's constant-time reduction when x < P² (balanced
+ * primes, the normal case), bigint division otherwise (LEAK: operand lengths).
+ */
+function reduce(mod: Modulus, P: bigint, x: bigint): bigint {
+  return bitLength(x) <= 2 * bitLength(P) ? mod.reduce(x) : x % P;
+}
+
+function primeSide(mod: Modulus, P: bigint, N: bigint, w: bigint): PrimeSide {
+  const k = (P + 1n) >> 2n;
+  const bits = bitLength(P);
+  // LEAK: binary-GCD inverse with the secret modulus P − 1 (once per proof)
+  const nInv = modInv(N, P - 1n);
+  const wP = reduce(mod, P, w);
+  const wk = mod.powSecret(wP, k, bits);
+  return { P, mod, k, bits, nInv, wk, negK: (k & 1n) === 1n ? P - 1n : 1n, legW: mod.mul(wk, wk) === wP ? 1 : -1 };
+}
+
+/**
+ * Proves that N is a Paillier–Blum modulus.
+ *
+ * Per repetition and prime P: r = y^k mod P (k = (P + 1)/4) is a square root of y when y is a
+ * square mod P and of −y otherwise, so one exponentiation gives both the Legendre symbol (r² = y?)
+ * and, after multiplying by ((−1)^a·w^b)^k, the square root s of y′ mod P; s is itself a square,
+ * so x = s^k is the principal 4th root. Exponentiations with secret exponents are constant-time.
+ * @throws {TypeError | RangeError} on malformed inputs or a witness that does not factor N as required
+ */
+export function proveMod(binding: ProofBinding, L: SecurityParams, statement: ModStatement, witness: ModWitness): ModProof {
+  assertParams(L);
+  assertStatementTypes(statement);
+  const { N } = statement;
+  if (typeof witness !== 'object' || witness === null) throw new TypeError('Πmod witness must be an object');
+  const { p, q } = witness;
+  if (typeof p !== 'bigint' || typeof q !== 'bigint') throw new TypeError('Πmod witness p and q must be bigints');
+  if (p < 3n || q < 3n || p === q || p * q !== N) throw new RangeError('Πmod witness must be two distinct factors of N');
+  if ((p & 3n) !== 3n || (q & 3n) !== 3n) throw new RangeError('Πmod witness primes must be ≡ 3 (mod 4)');
+  if (gcd(N, (p - 1n) * (q - 1n)) !== 1n) throw new RangeError('Πmod witness must have gcd(N, φ(N)) = 1');
+
+  const modN = new Modulus(N);
+  const crt = new CrtModulus([
+    [p, 1],
+    [q, 1],
+  ]);
+  try {
+    // w: a random unit with (w | N) = −1, i.e. a square modulo exactly one of p, q (w is public)
+    let w: bigint;
+    do w = randomBelow(N);
+    while (w === 0n || modN.jacobi(w) !== -1);
+    const ys = challengeYs(binding, L, N, w);
+    const sp = primeSide(crt.component(0), p, N, w);
+    const sq = primeSide(crt.component(1), q, N, w);
+
+    const items = ys.map((y): ModItem => {
+      const yp = reduce(sp.mod, sp.P, y);
+      const yq = reduce(sq.mod, sq.P, y);
+      const rp = sp.mod.powSecret(yp, sp.k, sp.bits);
+      const rq = sq.mod.powSecret(yq, sq.k, sq.bits);
+      const legP = sp.mod.mul(rp, rp) === yp ? 1 : -1;
+      const legQ = sq.mod.mul(rq, rq) === yq ? 1 : -1;
+      // −1 is a non-square mod both primes and w mod exactly one, so one of the four classes
+      // (−1)^a·w^b·y is a square mod both: b fixes the primes' disagreement, a the common sign
+      const b = legP !== legQ;
+      const a = (b ? legP * sp.legW : legP) === -1;
+      const root = (s: PrimeSide, r: bigint, yP: bigint): { x: bigint; z: bigint } => {
+        let sqrt = r; // becomes y′^k, a square root of y′ mod P that is itself a square
+        if (b) sqrt = s.mod.mul(sqrt, s.wk);
+        if (a) sqrt = s.mod.mul(sqrt, s.negK);
+        return { x: s.mod.powSecret(sqrt, s.k, s.bits), z: s.mod.powSecret(yP, s.nInv, s.bits) };
+      };
+      const atP = root(sp, rp, yp);
+      const atQ = root(sq, rq, yq);
+      return { x: crt.combine([atP.x, atQ.x]), a, b, z: crt.combine([atP.z, atQ.z]) };
+    });
+    return { w, items };
+  } finally {
+    crt.dispose();
+    modN.dispose();
+  }
+}
+
+/**
+ * Verifies Πmod for the modulus N the verifier holds (its stored copy of the peer's N).
+ * Checks, cheapest first: exactly m items; N odd, within the size bounds, not prime; w ∈ Z*_N
+ * and (w | N) = −1; every a_i, b_i a boolean and x_i, z_i ∈ Z*_N; every x_i^4 = (−1)^a·w^b·y_i
+ * (two squarings each); every z_i^N = y_i (a full-size exponentiation each, the bulk of the cost).
+ * @throws {InvalidProof} with reason "mod/length", "mod/even", "mod/modulus-size", "mod/prime",
+ *   "mod/w-not-unit", "mod/w-jacobi", "mod/bits", "mod/x-range", "mod/z-range", "mod/fourth-root"
+ *   or "mod/z-power"
+ * @throws {TypeError | RangeError} on a statement that is not a bigint or bad local parameters
+ */
+export function verifyMod(binding: ProofBinding, L: SecurityParams, statement: ModStatement, proof: ModProof): void {
+  assertParams(L);
+  assertStatementTypes(statement);
+  const { N } = statement;
+
+  // An empty or short list would make the loops below pass vacuously (SECURITY.md A5).
+  check(typeof proof === 'object' && proof !== null && Array.isArray(proof.items) && proof.items.length === L.m, PROOF, 'mod/length');
+  check(N > 0n && (N & 1n) === 1n, PROOF, 'mod/even');
+  const bits = bitLength(N);
+  // before the primality test, so a huge N cannot make us work
+  check(bits >= L.minModulusBits && bits <= L.maxModulusBits, PROOF, 'mod/modulus-size');
+  check(!checkPrimeSync(N), PROOF, 'mod/prime');
+  const { w } = proof;
+  // without this a prover picks w | N and forges (cggmp21 PR #143, SECURITY.md A1)
+  check(isUnit(w, N), PROOF, 'mod/w-not-unit');
+
+  const modN = new Modulus(N);
+  try {
+    check(modN.jacobi(w) === -1, PROOF, 'mod/w-jacobi');
+    for (const item of proof.items) {
+      check(typeof item === 'object' && item !== null && typeof item.a === 'boolean' && typeof item.b === 'boolean', PROOF, 'mod/bits');
+      check(isUnit(item.x, N), PROOF, 'mod/x-range');
+      check(isUnit(item.z, N), PROOF, 'mod/z-range');
+    }
+
+    const ys = challengeYs(binding, L, N, w);
+    proof.items.forEach(({ x, a, b }, i) => {
+      const y = ys[i] as bigint;
+      let rhs = a ? N - y : y;
+      if (b) rhs = modN.mul(rhs, w);
+      const x2 = modN.mul(x, x);
+      check(modN.mul(x2, x2) === rhs, PROOF, 'mod/fourth-root');
+    });
+    proof.items.forEach(({ z }, i) => {
+      check(modN.pow(z, N) === ys[i], PROOF, 'mod/z-power');
+    });
+  } finally {
+    modN.dispose();
+  }
+}
