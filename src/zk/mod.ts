@@ -110,16 +110,14 @@ interface PrimeSide {
   readonly P: bigint;
   /** arithmetic modulo P (a component of the CRT context) */
   readonly mod: Modulus;
-  /** k = (P + 1)/4: for P ≡ 3 (mod 4), v^k is a square root of v when v is a square mod P */
-  readonly k: bigint;
+  /** κ = k² mod (P − 1) with k = (P + 1)/4: for a square v, v^κ = (v^k)^k is its principal 4th root */
+  readonly kappa: bigint;
   /** bit length of P (the public bound of every exponent below) */
   readonly bits: number;
   /** N⁻¹ mod (P − 1): z_i mod P = y_i^(that) */
   readonly nInv: bigint;
-  /** w^k mod P */
-  readonly wk: bigint;
-  /** (−1)^k mod P */
-  readonly negK: bigint;
+  /** ((−1)^a·w^b)^κ mod P for (a, b) = (0,0), (1,0), (0,1), (1,1) */
+  readonly adj: readonly [bigint, bigint, bigint, bigint];
   /** Legendre symbol (w | P) */
   readonly legW: 1 | -1;
 }
@@ -134,12 +132,16 @@ function reduce(mod: Modulus, P: bigint, x: bigint): bigint {
 
 function primeSide(mod: Modulus, P: bigint, N: bigint, w: bigint): PrimeSide {
   const k = (P + 1n) >> 2n;
+  const kappa = (k * k) % (P - 1n);
   const bits = bitLength(P);
   // LEAK: binary-GCD inverse with the secret modulus P − 1 (once per proof)
   const nInv = modInv(N, P - 1n);
   const wP = reduce(mod, P, w);
-  const wk = mod.powSecret(wP, k, bits);
-  return { P, mod, k, bits, nInv, wk, negK: (k & 1n) === 1n ? P - 1n : 1n, legW: mod.mul(wk, wk) === wP ? 1 : -1 };
+  // Legendre symbol of w: w^((P−1)/2) = ±1
+  const legW = mod.powSecret(wP, (P - 1n) >> 1n, bits) === 1n ? 1 : -1;
+  const negOne = (kappa & 1n) === 1n ? P - 1n : 1n; // (−1)^κ
+  const wKappa = mod.powSecret(wP, kappa, bits);
+  return { P, mod, kappa, bits, nInv, adj: [1n, negOne, wKappa, mod.mul(negOne, wKappa)], legW };
 }
 
 /**
@@ -177,25 +179,26 @@ export function proveMod(binding: ProofBinding, L: SecurityParams, statement: Mo
     const sq = primeSide(crt.component(1), q, N, w);
 
     const items = ys.map((y): ModItem => {
-      const yp = reduce(sp.mod, sp.P, y);
-      const yq = reduce(sq.mod, sq.P, y);
-      const rp = sp.mod.powSecret(yp, sp.k, sp.bits);
-      const rq = sq.mod.powSecret(yq, sq.k, sq.bits);
-      const legP = sp.mod.mul(rp, rp) === yp ? 1 : -1;
-      const legQ = sq.mod.mul(rq, rq) === yq ? 1 : -1;
+      // Per prime: t = y^κ, and t⁴ = y^((P+1)²/4) = y·(y | P), so t gives the Legendre symbol too;
+      // the 4th root of y′ = (−1)^a·w^b·y is then t·((−1)^a·w^b)^κ. Two constant-time
+      // exponentiations per prime (t and z), with secret exponents κ and N⁻¹ mod (P − 1).
+      const side = (s: PrimeSide) => {
+        const yP = reduce(s.mod, s.P, y);
+        const t = s.mod.powSecret(yP, s.kappa, s.bits);
+        const t2 = s.mod.mul(t, t);
+        const leg: 1 | -1 = s.mod.mul(t2, t2) === yP ? 1 : -1;
+        return { t, leg, z: s.mod.powSecret(yP, s.nInv, s.bits) };
+      };
+      const P = side(sp);
+      const Q = side(sq);
       // −1 is a non-square mod both primes and w mod exactly one, so one of the four classes
       // (−1)^a·w^b·y is a square mod both: b fixes the primes' disagreement, a the common sign
-      const b = legP !== legQ;
-      const a = (b ? legP * sp.legW : legP) === -1;
-      const root = (s: PrimeSide, r: bigint, yP: bigint): { x: bigint; z: bigint } => {
-        let sqrt = r; // becomes y′^k, a square root of y′ mod P that is itself a square
-        if (b) sqrt = s.mod.mul(sqrt, s.wk);
-        if (a) sqrt = s.mod.mul(sqrt, s.negK);
-        return { x: s.mod.powSecret(sqrt, s.k, s.bits), z: s.mod.powSecret(yP, s.nInv, s.bits) };
-      };
-      const atP = root(sp, rp, yp);
-      const atQ = root(sq, rq, yq);
-      return { x: crt.combine([atP.x, atQ.x]), a, b, z: crt.combine([atP.z, atQ.z]) };
+      const b = P.leg !== Q.leg;
+      const a = (b ? P.leg * sp.legW : P.leg) === -1;
+      const pick = (a ? 1 : 0) + (b ? 2 : 0);
+      const xP = sp.mod.mul(P.t, sp.adj[pick] as bigint);
+      const xQ = sq.mod.mul(Q.t, sq.adj[pick] as bigint);
+      return { x: crt.combine([xP, xQ]), a, b, z: crt.combine([P.z, Q.z]) };
     });
     return { w, items };
   } finally {
