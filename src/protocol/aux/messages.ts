@@ -11,6 +11,9 @@
  * @module
  */
 import { DecodeError, Reader, Writer } from '../codec.js';
+import { MESSAGE_VERSION, readVersion } from '../common.js';
+
+export { encodeHash, decodeHash } from '../common.js';
 import type { SecurityParams } from '../../zk/params.js';
 import type { PrmProof } from '../../zk/prm.js';
 import type { ModProof } from '../../zk/mod.js';
@@ -22,8 +25,6 @@ export const ROUND = {
   decommit: 'aux/decommit',
   proofs: 'aux/proofs',
 } as const;
-
-export const VERSION = 1;
 
 export interface AuxDecommit {
   /** N_i: Paillier modulus */
@@ -47,11 +48,6 @@ export interface AuxProofs {
   readonly fac: FacProof;
 }
 
-function readHeader(r: Reader): void {
-  const v = r.u8('version');
-  if (v !== VERSION) throw new DecodeError(`unsupported message version ${v}`);
-}
-
 export function encodePrm(w: Writer, p: PrmProof): Writer {
   return w.list(p.A, (x, v) => x.int(v)).list(p.z, (x, v) => x.int(v));
 }
@@ -63,14 +59,14 @@ export function decodePrm(r: Reader, L: SecurityParams): PrmProof {
 }
 
 export function encodeDecommit(d: AuxDecommit): Uint8Array {
-  const w = new Writer().u8(VERSION).int(d.N).int(d.Nhat).int(d.s).int(d.t);
+  const w = new Writer().u8(MESSAGE_VERSION).int(d.N).int(d.Nhat).int(d.s).int(d.t);
   encodePrm(w, d.prm);
   return w.fixed(d.rho).fixed(d.u).finish();
 }
 
 export function decodeDecommit(b: Uint8Array, L: SecurityParams): AuxDecommit {
   const r = new Reader(b);
-  readHeader(r);
+  readVersion(r);
   const bits = L.maxModulusBits;
   const N = r.int(bits, 'N');
   const Nhat = r.int(bits, 'N̂');
@@ -89,7 +85,7 @@ function facBits(L: SecurityParams): number {
 }
 
 export function encodeProofs(p: AuxProofs): Uint8Array {
-  const w = new Writer().u8(VERSION).int(p.mod.w);
+  const w = new Writer().u8(MESSAGE_VERSION).int(p.mod.w);
   w.list(p.mod.items, (x, it) => x.int(it.x).u8(it.a ? 1 : 0).u8(it.b ? 1 : 0).int(it.z));
   const c = p.fac.commitment;
   w.int(c.P).int(c.Q).int(c.A).int(c.B).int(c.T).int(c.sigma);
@@ -105,7 +101,7 @@ function bit(r: Reader, what: string): boolean {
 
 export function decodeProofs(b: Uint8Array, L: SecurityParams): AuxProofs {
   const r = new Reader(b);
-  readHeader(r);
+  readVersion(r);
   const bits = L.maxModulusBits;
   const w = r.int(bits, 'Πmod w');
   const items = r.list(
@@ -125,16 +121,4 @@ export function decodeProofs(b: Uint8Array, L: SecurityParams): AuxProofs {
   const fac = { commitment, z1: r.int(fb, 'Πfac z1'), z2: r.int(fb, 'Πfac z2'), w1: r.int(fb, 'Πfac w1'), w2: r.int(fb, 'Πfac w2'), v: r.int(fb, 'Πfac v') };
   r.end();
   return { mod: { w, items }, fac };
-}
-
-export function encodeHash(h: Uint8Array): Uint8Array {
-  return new Writer().u8(VERSION).fixed(h).finish();
-}
-
-export function decodeHash(b: Uint8Array): Uint8Array {
-  const r = new Reader(b);
-  readHeader(r);
-  const h = Uint8Array.from(r.fixed(32, 'hash'));
-  r.end();
-  return h;
 }

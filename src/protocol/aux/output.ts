@@ -1,10 +1,10 @@
 /** Aux-info output: verify each party's Πmod (A1, A5) and its Πfac against our own (N̂_i, s_i, t_i). */
-import { InvalidProof } from '../../zk/errors.js';
 import { verifyMod } from '../../zk/mod.js';
 import { verifyFac } from '../../zk/fac.js';
-import { BaseRound, Blame, collect, guarded, type Msg, type Step } from '../machine.js';
+import { BaseRound, collect, guarded, type Msg, type Step } from '../machine.js';
 import { assertAuxInfo, type AuxInfo } from '../aux-info.js';
-import { ROUND, decodeProofs, type AuxDecommit, type AuxProofs } from './messages.js';
+import { ROUND, decodeProofs, type AuxDecommit } from './messages.js';
+import { decodeFrom, verifyFrom } from '../common.js';
 import { parties } from './params.js';
 import type { Round4State } from './round4.js';
 
@@ -25,21 +25,13 @@ export class Output extends BaseRound<AuxInfo> {
       const got = collect(i, parties(n), this.expects, inbox).get(ROUND.proofs) as Map<number, Uint8Array>;
       const own = this.s.decommit;
       for (const [j, body] of got) {
-        let proofs: AuxProofs;
-        try {
-          proofs = decodeProofs(body, L);
-        } catch (e) {
-          throw new Blame([j], `${ROUND.proofs}: malformed (${(e as Error).message})`);
-        }
+        const proofs = decodeFrom(j, ROUND.proofs, () => decodeProofs(body, L));
         const dj = this.s.decommits[j] as AuxDecommit;
-        try {
+        verifyFrom(j, ROUND.proofs, () => {
           verifyMod({ sid, prover: j, extra: this.s.rho }, L, { N: dj.N }, proofs.mod);
           // the statement is rebuilt from our own state: N_j from the checked opening, our own R_i
           verifyFac({ sid, prover: j, verifier: i, extra: this.s.rho }, L, { N0: dj.N, aux: { N: own.Nhat, s: own.s, t: own.t } }, proofs.fac);
-        } catch (e) {
-          if (e instanceof InvalidProof) throw new Blame([j], `${ROUND.proofs}: ${e.reason}`);
-          throw e;
-        }
+        });
       }
       const aux: AuxInfo = {
         i,

@@ -1,8 +1,8 @@
 /** Aux-info round 2: receive every V_j, broadcast the echo h_i. */
-import { echoHash } from '../echo.js';
-import { BaseRound, Blame, collect, guarded, type Msg, type Step } from '../machine.js';
+import { encodeHash, receiveCommitments } from '../common.js';
+import { BaseRound, collect, guarded, type Msg, type Step } from '../machine.js';
 import type { AuxInfo } from '../aux-info.js';
-import { ROUND, decodeHash, encodeHash } from './messages.js';
+import { ROUND } from './messages.js';
 import { parties } from './params.js';
 import type { Round1State } from './round1.js';
 import { Round3 } from './round3.js';
@@ -27,15 +27,7 @@ export class Round2 extends BaseRound<AuxInfo> {
     return guarded(() => {
       const { sid, n, i } = this.s.params;
       const got = collect(i, parties(n), this.expects, inbox).get(ROUND.commit) as Map<number, Uint8Array>;
-      const commitments = parties(n).map((j) => {
-        if (j === i) return this.s.V;
-        try {
-          return decodeHash(got.get(j) as Uint8Array);
-        } catch (e) {
-          throw new Blame([j], `${ROUND.commit}: malformed (${(e as Error).message})`);
-        }
-      });
-      const echo = echoHash(sid, ROUND.commit, commitments);
+      const { commitments, echo } = receiveCommitments(sid, n, i, this.s.V, ROUND.commit, got);
       const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.echo, body: encodeHash(echo) }];
       return { kind: 'next', round: new Round3({ ...this.s, commitments, echo }), outbox };
     });

@@ -4,11 +4,11 @@
  * once and Πfac against each recipient's own ring-Pedersen parameters, and send them point to point.
  */
 import { bitLength } from '../../wasm/index.js';
-import { InvalidProof } from '../../zk/errors.js';
 import { verifyPrm } from '../../zk/prm.js';
 import { proveMod } from '../../zk/mod.js';
 import { proveFac } from '../../zk/fac.js';
 import { equalBytes } from '../echo.js';
+import { decodeFrom, verifyFrom, xor32 } from '../common.js';
 import { BaseRound, Blame, collect, guarded, type Msg, type Step } from '../machine.js';
 import type { AuxInfo } from '../aux-info.js';
 import { auxCommitment } from './commitment.js';
@@ -45,12 +45,7 @@ export class Round4 extends BaseRound<AuxInfo> {
       const got = collect(i, parties(n), this.expects, inbox).get(ROUND.decommit) as Map<number, Uint8Array>;
       const decommits: AuxDecommit[] = parties(n).map((j) => {
         if (j === i) return this.s.decommit;
-        let d: AuxDecommit;
-        try {
-          d = decodeDecommit(got.get(j) as Uint8Array, L);
-        } catch (e) {
-          throw new Blame([j], `${ROUND.decommit}: malformed (${(e as Error).message})`);
-        }
+        const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(got.get(j) as Uint8Array, L));
         if (!equalBytes(auxCommitment(sid, n, j, d), this.s.commitments[j] as Uint8Array)) {
           throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
         }
@@ -69,15 +64,9 @@ export class Round4 extends BaseRound<AuxInfo> {
       }
       for (const [j, d] of decommits.entries()) {
         if (j === i) continue;
-        try {
-          verifyPrm({ sid, prover: j }, L, { N: d.Nhat, s: d.s, t: d.t }, d.prm);
-        } catch (e) {
-          if (e instanceof InvalidProof) throw new Blame([j], `${ROUND.decommit}: ${e.reason}`);
-          throw e;
-        }
+        verifyFrom(j, ROUND.decommit, () => verifyPrm({ sid, prover: j }, L, { N: d.Nhat, s: d.s, t: d.t }, d.prm));
       }
-      const rho = new Uint8Array(32);
-      for (const d of decommits) for (let b = 0; b < 32; b++) rho[b] = (rho[b] as number) ^ (d.rho[b] as number);
+      const rho = xor32(decommits.map((d) => d.rho));
       const { p, q } = this.s.params.paillier;
       const N = this.s.decommit.N;
       const mod = proveMod({ sid, prover: i, extra: rho }, L, { N }, { p, q });

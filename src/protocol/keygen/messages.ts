@@ -8,7 +8,10 @@
  *  keygen/proof     bcast  ψ_i = z_i of Πsch for X_i
  * @module
  */
-import { DecodeError, Reader, Writer } from '../codec.js';
+import { Reader, Writer } from '../codec.js';
+import { MESSAGE_VERSION, readVersion } from '../common.js';
+
+export { encodeHash, decodeHash } from '../common.js';
 import type { Point } from '../../curve/secp256k1.js';
 
 export const ROUND = {
@@ -18,8 +21,6 @@ export const ROUND = {
   share: 'keygen/share',
   proof: 'keygen/proof',
 } as const;
-
-export const VERSION = 1;
 
 export interface Decommit {
   /** rid_i: 32 random bytes; rid = ⊕ rid_j seeds the Schnorr challenges */
@@ -32,29 +33,8 @@ export interface Decommit {
   readonly u: Uint8Array;
 }
 
-function header(w: Writer): Writer {
-  return w.u8(VERSION);
-}
-
-function readHeader(r: Reader): void {
-  const v = r.u8('version');
-  if (v !== VERSION) throw new DecodeError(`unsupported message version ${v}`);
-}
-
-export function encodeHash(h: Uint8Array): Uint8Array {
-  return header(new Writer()).fixed(h).finish();
-}
-
-export function decodeHash(b: Uint8Array): Uint8Array {
-  const r = new Reader(b);
-  readHeader(r);
-  const h = r.fixed(32, 'hash');
-  r.end();
-  return Uint8Array.from(h);
-}
-
 export function encodeDecommit(d: Decommit): Uint8Array {
-  return header(new Writer())
+  return new Writer().u8(MESSAGE_VERSION)
     .fixed(d.rid)
     .list(d.S, (w, P) => w.point(P))
     .point(d.A)
@@ -65,7 +45,7 @@ export function encodeDecommit(d: Decommit): Uint8Array {
 /** Decodes and validates a decommitment; S must have exactly t entries (A12). */
 export function decodeDecommit(b: Uint8Array, t: number): Decommit {
   const r = new Reader(b);
-  readHeader(r);
+  readVersion(r);
   const rid = Uint8Array.from(r.fixed(32, 'rid'));
   const S = r.list((x) => x.point('S_k'), { count: t }, 'S');
   const A = r.point('A');
@@ -75,12 +55,12 @@ export function decodeDecommit(b: Uint8Array, t: number): Decommit {
 }
 
 export function encodeScalar(x: bigint): Uint8Array {
-  return header(new Writer()).scalar(x).finish();
+  return new Writer().u8(MESSAGE_VERSION).scalar(x).finish();
 }
 
 export function decodeScalar(b: Uint8Array, what: string): bigint {
   const r = new Reader(b);
-  readHeader(r);
+  readVersion(r);
   const x = r.scalar(what);
   r.end();
   return x;

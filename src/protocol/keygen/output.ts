@@ -1,10 +1,10 @@
 /** Keygen output: verify every Πsch ψ_j for X_j; Y = Σ_j S_{j,0} ≠ O; the key share. */
 import { type Point, Point as P } from '../../curve/secp256k1.js';
-import { InvalidProof } from '../../zk/errors.js';
 import { challengeSch, verifySch } from '../../zk/sch.js';
 import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../machine.js';
 import { assertKeyShare, type KeyShare } from '../keyshare.js';
 import { ROUND, decodeScalar } from './messages.js';
+import { decodeFrom, verifyFrom } from '../common.js';
 import { parties } from './params.js';
 import type { Round4State } from './round4.js';
 
@@ -24,20 +24,10 @@ export class Output extends BaseRound<KeyShare> {
       const { sid, n, t, i } = this.s.params;
       const got = collect(i, parties(n), this.expects, inbox).get(ROUND.proof) as Map<number, Uint8Array>;
       for (const [j, body] of got) {
-        let z: bigint;
-        try {
-          z = decodeScalar(body, 'z');
-        } catch (e) {
-          throw new Blame([j], `${ROUND.proof}: malformed (${(e as Error).message})`);
-        }
+        const z = decodeFrom(j, ROUND.proof, () => decodeScalar(body, 'z'));
         const Xj = this.s.X[j] as Point;
         const Aj = (this.s.decommits[j] as { A: Point }).A;
-        try {
-          verifySch(Xj, Aj, challengeSch(sid, j, this.s.rid, Xj, Aj), z);
-        } catch (e) {
-          if (e instanceof InvalidProof) throw new Blame([j], `${ROUND.proof}: ${e.reason}`);
-          throw e;
-        }
+        verifyFrom(j, ROUND.proof, () => verifySch(Xj, Aj, challengeSch(sid, j, this.s.rid, Xj, Aj), z));
       }
       const Y = this.s.decommits.reduce((acc, d) => acc.add(d.S[0] as Point), P.ZERO);
       if (Y.is0()) throw new Blame([], 'keygen: public key is the identity');

@@ -1,8 +1,8 @@
 /** Keygen round 2: receive every V_j, broadcast the echo h_i = H(sid, V_0 … V_{n−1}). */
-import { echoHash } from '../echo.js';
-import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../machine.js';
+import { encodeHash, receiveCommitments } from '../common.js';
+import { BaseRound, collect, guarded, type Msg, type Step } from '../machine.js';
 import type { KeyShare } from '../keyshare.js';
-import { ROUND, decodeHash, encodeHash } from './messages.js';
+import { ROUND } from './messages.js';
 import { parties } from './params.js';
 import type { Round1State } from './round1.js';
 import { Round3 } from './round3.js';
@@ -29,15 +29,7 @@ export class Round2 extends BaseRound<KeyShare> {
     return guarded(() => {
       const { sid, n, i } = this.s.params;
       const got = collect(i, parties(n), this.expects, inbox).get(ROUND.commit) as Map<number, Uint8Array>;
-      const commitments = parties(n).map((j) => {
-        if (j === i) return this.s.V;
-        try {
-          return decodeHash(got.get(j) as Uint8Array);
-        } catch (e) {
-          throw new Blame([j], `${ROUND.commit}: malformed (${(e as Error).message})`);
-        }
-      });
-      const echo = echoHash(sid, ROUND.commit, commitments);
+      const { commitments, echo } = receiveCommitments(sid, n, i, this.s.V, ROUND.commit, got);
       const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.echo, body: encodeHash(echo) }];
       return { kind: 'next', round: new Round3({ ...this.s, commitments, echo }), outbox };
     });

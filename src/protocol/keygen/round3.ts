@@ -2,10 +2,10 @@
  * Keygen round 3: every echo must equal ours (else someone saw different commitments: abort);
  * then open the commitment to all and send σ_{i,j} to each P_j privately.
  */
-import { echoMismatches } from '../echo.js';
-import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../machine.js';
+import { checkEchoes } from '../common.js';
+import { BaseRound, collect, guarded, type Msg, type Step } from '../machine.js';
 import type { KeyShare } from '../keyshare.js';
-import { ROUND, decodeHash, encodeDecommit, encodeScalar } from './messages.js';
+import { ROUND, encodeDecommit, encodeScalar } from './messages.js';
 import { parties } from './params.js';
 import type { Round2State } from './round2.js';
 import { Round4 } from './round4.js';
@@ -25,18 +25,7 @@ export class Round3 extends BaseRound<KeyShare> {
     return guarded(() => {
       const { n, i } = this.s.params;
       const got = collect(i, parties(n), this.expects, inbox).get(ROUND.echo) as Map<number, Uint8Array>;
-      const echoes = new Map<number, Uint8Array>();
-      for (const [j, body] of got) {
-        try {
-          echoes.set(j, decodeHash(body));
-        } catch (e) {
-          throw new Blame([j], `${ROUND.echo}: malformed (${(e as Error).message})`);
-        }
-      }
-      const differ = echoMismatches(this.s.echo, echoes);
-      // Someone saw different commitments; from here we cannot tell the equivocator from the
-      // party that reports it, so no one is named.
-      if (differ.length) throw new Blame([], `${ROUND.echo}: broadcasts differ (echo of party ${differ.join(', ')} ≠ ours)`);
+      checkEchoes(this.s.echo, ROUND.echo, got);
       const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.decommit, body: encodeDecommit(this.s.decommit) }];
       for (const j of parties(n)) {
         if (j !== i) outbox.push({ from: i, to: j, round: ROUND.share, body: encodeScalar(this.s.sigma[j] as bigint) });

@@ -6,6 +6,7 @@
 import { type Point, Point as P, modq, mulG, mulPublic } from '../../curve/secp256k1.js';
 import { challengeSch, proveSch } from '../../zk/sch.js';
 import { equalBytes } from '../echo.js';
+import { decodeFrom, xor32 } from '../common.js';
 import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../machine.js';
 import type { KeyShare } from '../keyshare.js';
 import { commitmentHash } from './commitment.js';
@@ -62,29 +63,18 @@ export class Round4 extends BaseRound<KeyShare> {
           decommits.push(this.s.decommit);
           continue;
         }
-        let d: Decommit;
-        let sigma: bigint;
-        try {
-          d = decodeDecommit(openings.get(j) as Uint8Array, t);
-        } catch (e) {
-          throw new Blame([j], `${ROUND.decommit}: malformed (${(e as Error).message})`);
-        }
+        const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(openings.get(j) as Uint8Array, t));
         if (!equalBytes(commitmentHash(sid, n, t, j, d), this.s.commitments[j] as Uint8Array)) {
           throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
         }
-        try {
-          sigma = decodeScalar(shares.get(j) as Uint8Array, 'σ');
-        } catch (e) {
-          throw new Blame([j], `${ROUND.share}: malformed (${(e as Error).message})`);
-        }
+        const sigma = decodeFrom(j, ROUND.share, () => decodeScalar(shares.get(j) as Uint8Array, 'σ'));
         if (!mulG(sigma).equals(evalCommitment(d.S, BigInt(i + 1)))) {
           throw new Blame([j], `${ROUND.share}: σ_{j,i}·G ≠ F_j(i + 1) (VSS check)`);
         }
         decommits.push(d);
         x = modq(x + sigma);
       }
-      const rid = new Uint8Array(32);
-      for (const d of decommits) for (let b = 0; b < 32; b++) rid[b] = (rid[b] as number) ^ (d.rid[b] as number);
+      const rid = xor32(decommits.map((d) => d.rid));
       // F = Σ_j F_j: add the commitments coefficient-wise once, then evaluate per party
       const F = Array.from({ length: t }, (_, k) => decommits.reduce((acc, d) => acc.add(d.S[k] as Point), P.ZERO));
       const X = parties(n).map((k) => evalCommitment(F, BigInt(k + 1)));
