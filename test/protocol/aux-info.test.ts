@@ -101,3 +101,13 @@ test('a Πfac made for another verifier is rejected, prover named', (t) => {
   t.regex(results[1]?.abort?.reason ?? '', /fac\//);
   t.falsy(results[1]?.output);
 });
+
+test('a Paillier modulus copied from another party is rejected, copier named', (t) => {
+  // party 2 reuses party 0's primes (and so its N, with proofs it could answer): refused at round 4
+  const results = runNetwork(starts(undefined, (i) => (i === 2 ? { p: fixturePrime(1536, 0), q: fixturePrime(1536, 1) } : undefined)));
+  for (const i of [0, 1]) {
+    t.falsy(results[i]?.output);
+    t.deepEqual(results[i]?.abort?.culprits, [2]);
+    t.regex(results[i]?.abort?.reason ?? '', /modulus repeats/);
+  }
+});

@@ -175,3 +175,27 @@ test('bad parameters are refused', (t) => {
   t.throws(() => startKeygen({ sid: new Uint8Array(4), n: 3, t: 2, i: 0 }), { instanceOf: RangeError });
   t.throws(() => startKeygen({ sid: sid(), n: 3, t: 2, i: 3 }), { instanceOf: RangeError });
 });
+
+test('A11: a Schnorr proof equivocated between parties leaves no honest party with a key share', (t) => {
+  // party 1 sends its valid proof to party 0 and a wrong one to party 2
+  const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.proof, (b, to) => {
+    if (to !== 2) return b;
+    const z = BigInt('0x' + Buffer.from(b.subarray(1)).toString('hex'));
+    return new Writer().u8(1).scalar((z + 1n) % q).finish();
+  }));
+  t.deepEqual(results[2]?.abort?.culprits, [1]);
+  t.falsy(results[0]?.output, 'party 0 must wait for every confirmation and never output');
+  t.true(results[0]?.stalled === true || results[0]?.abort !== undefined);
+});
+
+test('a confirmation that differs aborts every honest party before output', (t) => {
+  const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.confirm, (b) => {
+    const c = Uint8Array.from(b);
+    c[4] = (c[4] as number) ^ 1;
+    return c;
+  }));
+  for (const i of [0, 2]) {
+    t.falsy(results[i]?.output);
+    t.regex(results[i]?.abort?.reason ?? '', /keygen\/confirm: broadcasts differ/);
+  }
+});

@@ -5,6 +5,7 @@
  *  aux/echo      bcast  h_i = H(sid, V_0 … V_{n−1})
  *  aux/decommit  bcast  (N_i, N̂_i, s_i, t_i, ψ̂_i = Πprm, ρ_i, u_i)
  *  aux/proofs    p2p    (ψ_i = Πmod on N_i, φ_i^j = Πfac on N_i against (N̂_j, s_j, t_j))
+ *  aux/confirm   bcast  c_i = H(sid, every party's N_j, N̂_j, s_j, t_j): all must agree before output
  *
  * Every integer is bounded by the largest accepted modulus before it is decoded (A16); arrays of
  * Πmod and Πprm must have exactly m entries (A5).
@@ -24,6 +25,7 @@ export const ROUND = {
   echo: 'aux/echo',
   decommit: 'aux/decommit',
   proofs: 'aux/proofs',
+  confirm: 'aux/confirm',
 } as const;
 
 export interface AuxDecommit {

@@ -5,6 +5,8 @@ import { BaseRound, collect, guarded, type Msg, type Step } from '../machine.js'
 import { assertAuxInfo, type AuxInfo } from '../aux-info.js';
 import { ROUND, decodeProofs, type AuxDecommit } from './messages.js';
 import { decodeFrom, verifyFrom } from '../common.js';
+import { confirmStep, confirmation } from '../confirm.js';
+import { Writer } from '../codec.js';
 import { parties } from './params.js';
 import type { Round4State } from './round4.js';
 
@@ -39,7 +41,8 @@ export class Output extends BaseRound<AuxInfo> {
         secret: { ...this.s.params.paillier },
       };
       assertAuxInfo(aux);
-      return { kind: 'done', output: aux, outbox: [] };
+      const c = confirmation(sid, 'aux-info', this.s.decommits.map((d) => new Writer().int(d.N).int(d.Nhat).int(d.s).int(d.t).finish()));
+      return confirmStep(i, n, ROUND.confirm, c, aux);
     });
   }
 }

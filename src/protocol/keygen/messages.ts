@@ -6,6 +6,7 @@
  *  keygen/decommit  bcast  (rid_i, S_i = (s_{i,k}·G)_{k<t}, A_i, u_i)
  *  keygen/share     p2p    σ_{i,j} = f_i(j + 1)   (secret: end-to-end encrypted by the transport)
  *  keygen/proof     bcast  ψ_i = z_i of Πsch for X_i
+ *  keygen/confirm   bcast  c_i = H(sid, every ψ_j, Y, X_0 … X_{n−1}): all must agree before output
  * @module
  */
 import { Reader, Writer } from '../codec.js';
@@ -20,6 +21,7 @@ export const ROUND = {
   decommit: 'keygen/decommit',
   share: 'keygen/share',
   proof: 'keygen/proof',
+  confirm: 'keygen/confirm',
 } as const;
 
 export interface Decommit {

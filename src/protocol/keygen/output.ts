@@ -1,5 +1,6 @@
 /** Keygen output: verify every Πsch ψ_j for X_j; Y = Σ_j S_{j,0} ≠ O; the key share. */
-import { type Point, Point as P } from '../../curve/secp256k1.js';
+import { type Point, Point as P, pointToBytes } from '../../curve/secp256k1.js';
+import { confirmStep, confirmation } from '../confirm.js';
 import { challengeSch, verifySch } from '../../zk/sch.js';
 import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../machine.js';
 import { assertKeyShare, type KeyShare } from '../keyshare.js';
@@ -33,7 +34,9 @@ export class Output extends BaseRound<KeyShare> {
       if (Y.is0()) throw new Blame([], 'keygen: public key is the identity');
       const share: KeyShare = { public: { n, t, i, Y, X: this.s.X }, secret: { x: this.s.x } };
       assertKeyShare(share);
-      return { kind: 'done', output: share, outbox: [] };
+      const proofs = parties(n).map((j) => (j === i ? this.s.ownProof : (got.get(j) as Uint8Array)));
+      const c = confirmation(sid, 'keygen', [...proofs, pointToBytes(Y), ...this.s.X.map((P) => pointToBytes(P))]);
+      return confirmStep(i, n, ROUND.confirm, c, share);
     });
   }
 }

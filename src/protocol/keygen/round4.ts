@@ -34,6 +34,8 @@ export interface Round4State extends Round2State {
   readonly X: readonly Point[];
   /** x_i = Σ_j σ_{j,i} */
   readonly x: bigint;
+  /** own encoded ψ_i, for the confirmation */
+  readonly ownProof: Uint8Array;
 }
 
 export class Round4 extends BaseRound<KeyShare> {
@@ -83,8 +85,9 @@ export class Round4 extends BaseRound<KeyShare> {
       if (x === 0n || !mulG(x).equals(X[i] as Point)) throw new Error('bug: own share does not match X_i');
       const e = challengeSch(sid, i, rid, X[i] as Point, this.s.decommit.A);
       const z = proveSch(e, this.s.nonce, x);
-      const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.proof, body: encodeScalar(z) }];
-      return { kind: 'next', round: new Output({ ...this.s, decommits, rid, X, x }), outbox };
+      const ownProof = encodeScalar(z);
+      const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.proof, body: ownProof }];
+      return { kind: 'next', round: new Output({ ...this.s, decommits, rid, X, x, ownProof }), outbox };
     });
   }
 }
