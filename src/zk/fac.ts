@@ -38,10 +38,12 @@
  */
 import { Modulus, bitLength, type FixedBase } from '../wasm/index.js';
 import type { RingPedersenParams } from '../paillier/ring-pedersen.js';
-import { gcd } from '../util/gcd.js';
 import { randomSigned } from '../util/random.js';
 import { proofTranscript, type ProofBinding } from './binding.js';
 import { check } from './errors.js';
+import { isUnit, isqrt } from './common.js';
+
+export { isqrt } from './common.js';
 import { CURVE_ORDER, type SecurityParams } from './params.js';
 
 /** Domain tag of the Πfac transcript. */
@@ -133,17 +135,6 @@ export function facSizeLimits(n0Bits: number, nHatBits: number, L: SecurityParam
   };
 }
 
-/** ⌊√n⌋ for n ≥ 0, by Newton's iteration from above. */
-export function isqrt(n: bigint): bigint {
-  if (n < 0n) throw new RangeError('isqrt of a negative number');
-  if (n < 2n) return n;
-  let x = 1n << BigInt((bitLength(n) >> 1) + 1);
-  for (;;) {
-    const y = (x + n / x) >> 1n;
-    if (y >= x) return x;
-    x = y;
-  }
-}
 
 /** The range of z1, z2 and of the nonces α, β: 2^(ℓ+ε)·⌊√N0⌋ (closed interval ±bound). */
 export function facRangeBound(N0: bigint, L: SecurityParams): bigint {
@@ -159,11 +150,6 @@ export function facRangeBound(N0: bigint, L: SecurityParams): bigint {
 export function checkFacRanges(z1: bigint, z2: bigint, bound: bigint): void {
   check(-bound <= z1 && z1 <= bound, PROOF, 'fac/range-z1');
   check(-bound <= z2 && z2 <= bound, PROOF, 'fac/range-z2');
-}
-
-/** x ∈ Z*_N: a bigint with 0 < x < N and gcd(x, N) = 1. LEAK: x, N (public values only). */
-function isUnit(x: unknown, N: bigint): x is bigint {
-  return typeof x === 'bigint' && x > 0n && x < N && gcd(x, N) === 1n;
 }
 
 /** |x| < 2^bits, i.e. bit length of |x| at most `bits`; compares without converting x. */

@@ -24,6 +24,7 @@ import { gcd } from '../util/gcd.js';
 import { randomBelow } from '../util/random.js';
 import { proofTranscript, type ProofBinding } from './binding.js';
 import { check } from './errors.js';
+import { assertRepetitionParams, isUnit } from './common.js';
 import type { SecurityParams } from './params.js';
 
 /** Domain tag of the Πmod transcript. */
@@ -32,11 +33,7 @@ export const MOD_TAG = 'mpc-engine/v1/aux/mod';
 /** Proof name used in InvalidProof. */
 const PROOF = 'Πmod';
 
-/**
- * Fewest repetitions accepted from the local parameters (soundness 2^−m). m never comes from the
- * wire; this guards against a misconfigured SecurityParams (SECURITY.md A5).
- */
-export const MIN_REPETITIONS = 128;
+export { MIN_REPETITIONS } from './common.js';
 
 /** The statement: the modulus. */
 export interface ModStatement {
@@ -71,23 +68,8 @@ export interface ModProof {
   readonly items: ModItem[];
 }
 
-/** Rejects local parameters that would weaken the proof (a bug, not a peer's fault). */
-function assertParams(L: SecurityParams): void {
-  if (!Number.isSafeInteger(L.m) || L.m < MIN_REPETITIONS) {
-    throw new RangeError(`security parameter m must be an integer ≥ ${MIN_REPETITIONS}`);
-  }
-  if (!Number.isSafeInteger(L.minModulusBits) || !Number.isSafeInteger(L.maxModulusBits) || L.minModulusBits < 16 || L.maxModulusBits < L.minModulusBits) {
-    throw new RangeError('security parameters must give 16 ≤ minModulusBits ≤ maxModulusBits');
-  }
-}
-
 function assertStatementTypes(st: ModStatement): void {
   if (typeof st !== 'object' || st === null || typeof st.N !== 'bigint') throw new TypeError('Πmod statement N must be a bigint');
-}
-
-/** x ∈ Z*_N: a bigint with 0 < x < N and gcd(x, N) = 1. LEAK: x, N (public values only). */
-function isUnit(x: unknown, N: bigint): x is bigint {
-  return typeof x === 'bigint' && x > 0n && x < N && gcd(x, N) === 1n;
 }
 
 /**
@@ -154,7 +136,7 @@ function primeSide(mod: Modulus, P: bigint, N: bigint, w: bigint): PrimeSide {
  * @throws {TypeError | RangeError} on malformed inputs or a witness that does not factor N as required
  */
 export function proveMod(binding: ProofBinding, L: SecurityParams, statement: ModStatement, witness: ModWitness): ModProof {
-  assertParams(L);
+  assertRepetitionParams(L);
   assertStatementTypes(statement);
   const { N } = statement;
   if (typeof witness !== 'object' || witness === null) throw new TypeError('Πmod witness must be an object');
@@ -218,7 +200,7 @@ export function proveMod(binding: ProofBinding, L: SecurityParams, statement: Mo
  * @throws {TypeError | RangeError} on a statement that is not a bigint or bad local parameters
  */
 export function verifyMod(binding: ProofBinding, L: SecurityParams, statement: ModStatement, proof: ModProof): void {
-  assertParams(L);
+  assertRepetitionParams(L);
   assertStatementTypes(statement);
   const { N } = statement;
 

@@ -17,10 +17,10 @@
  */
 import { CrtModulus, Modulus, bitLength, type FixedBase } from '../wasm/index.js';
 import type { RingPedersenParams } from '../paillier/ring-pedersen.js';
-import { gcd } from '../util/gcd.js';
 import { randomBelow } from '../util/random.js';
 import { proofTranscript, type ProofBinding } from './binding.js';
 import { check } from './errors.js';
+import { assertRepetitionParams, isUnit, isqrt } from './common.js';
 import type { SecurityParams } from './params.js';
 
 /** Domain tag of the Πprm transcript. */
@@ -29,11 +29,7 @@ export const PRM_TAG = 'mpc-engine/v1/aux/prm';
 /** Proof name used in InvalidProof. */
 const PROOF = 'Πprm';
 
-/**
- * Fewest repetitions accepted from the local parameters (soundness 2^−m). m never comes from the
- * wire; this guards against a misconfigured SecurityParams (SECURITY.md A5: TSSHOCK c-guess).
- */
-export const MIN_REPETITIONS = 128;
+export { MIN_REPETITIONS } from './common.js';
 
 /** Comb width for the verifier's table of t: 2^8 entries, about 3.4 ms per 3072-bit exponent. */
 const COMB_TEETH = 8;
@@ -56,26 +52,11 @@ export interface PrmProof {
   readonly z: bigint[];
 }
 
-/** Rejects local parameters that would weaken the proof (a bug, not a peer's fault). */
-function assertParams(L: SecurityParams): void {
-  if (!Number.isSafeInteger(L.m) || L.m < MIN_REPETITIONS) {
-    throw new RangeError(`security parameter m must be an integer ≥ ${MIN_REPETITIONS}`);
-  }
-  if (!Number.isSafeInteger(L.minModulusBits) || !Number.isSafeInteger(L.maxModulusBits) || L.minModulusBits < 16 || L.maxModulusBits < L.minModulusBits) {
-    throw new RangeError('security parameters must give 16 ≤ minModulusBits ≤ maxModulusBits');
-  }
-}
-
 function assertStatementTypes(st: PrmStatement): void {
   if (typeof st !== 'object' || st === null) throw new TypeError('Πprm statement must be an object');
   for (const k of ['N', 's', 't'] as const) {
     if (typeof st[k] !== 'bigint') throw new TypeError(`Πprm statement ${k} must be a bigint`);
   }
-}
-
-/** x ∈ Z*_N: a bigint with 0 < x < N and gcd(x, N) = 1. LEAK: x, N (public values only). */
-function isUnit(x: unknown, N: bigint): x is bigint {
-  return typeof x === 'bigint' && x > 0n && x < N && gcd(x, N) === 1n;
 }
 
 /** e ∈ {0,1}^m: the challenge bits, bound to the binding, the statement and every A_i. */
@@ -89,16 +70,6 @@ function challengeBits(binding: ProofBinding, L: SecurityParams, st: PrmStatemen
     .bitArray(L.m);
 }
 
-/** ⌊√n⌋ by Newton's iteration from above. */
-function isqrt(n: bigint): bigint {
-  if (n < 2n) return n;
-  let x = 1n << BigInt((bitLength(n) >> 1) + 1);
-  for (;;) {
-    const y = (x + n / x) >> 1n;
-    if (y >= x) return x;
-    x = y;
-  }
-}
 
 /**
  * The primes of N = p·q from φ = (p − 1)(q − 1): p + q = N − φ + 1 and p − q = √((p + q)² − 4N).
@@ -125,7 +96,7 @@ function factorsFromPhi(N: bigint, phi: bigint): [bigint, bigint] {
  * @throws {TypeError | RangeError} on malformed inputs or a witness that does not match
  */
 export function provePrm(binding: ProofBinding, L: SecurityParams, statement: PrmStatement, witness: PrmWitness): PrmProof {
-  assertParams(L);
+  assertRepetitionParams(L);
   assertStatementTypes(statement);
   const { N, s, t } = statement;
   if (N < 3n || (N & 1n) === 0n) throw new RangeError('Πprm modulus N̂ must be odd');
@@ -178,7 +149,7 @@ export function provePrm(binding: ProofBinding, L: SecurityParams, statement: Pr
  * @throws {TypeError | RangeError} on a statement that is not bigints or bad local parameters
  */
 export function verifyPrm(binding: ProofBinding, L: SecurityParams, statement: PrmStatement, proof: PrmProof): void {
-  assertParams(L);
+  assertRepetitionParams(L);
   assertStatementTypes(statement);
   const { N, s, t } = statement;
   const m = L.m;

@@ -1,0 +1,41 @@
+/**
+ * Helpers every proof module uses: unit checks, integer square root, and the guard on local
+ * parameters for the m-repetition proofs (Πprm, Πmod).
+ * @module
+ */
+import { bitLength } from '../wasm/index.js';
+import { gcd } from '../util/gcd.js';
+import type { SecurityParams } from './params.js';
+
+/**
+ * Fewest repetitions accepted from the local parameters (soundness 2^−m). m never comes from the
+ * wire; this guards against a misconfigured SecurityParams (SECURITY.md A5).
+ */
+export const MIN_REPETITIONS = 128;
+
+/** x ∈ Z*_N: a bigint with 0 < x < N and gcd(x, N) = 1. LEAK: x, N (public values only). */
+export function isUnit(x: unknown, N: bigint): x is bigint {
+  return typeof x === 'bigint' && x > 0n && x < N && gcd(x, N) === 1n;
+}
+
+/** ⌊√n⌋ for n ≥ 0, by Newton's iteration from above. */
+export function isqrt(n: bigint): bigint {
+  if (n < 0n) throw new RangeError('isqrt of a negative number');
+  if (n < 2n) return n;
+  let x = 1n << BigInt((bitLength(n) >> 1) + 1);
+  for (;;) {
+    const y = (x + n / x) >> 1n;
+    if (y >= x) return x;
+    x = y;
+  }
+}
+
+/** Rejects local parameters that would weaken an m-repetition proof (a bug, not a peer's fault). */
+export function assertRepetitionParams(L: SecurityParams): void {
+  if (!Number.isSafeInteger(L.m) || L.m < MIN_REPETITIONS) {
+    throw new RangeError(`security parameter m must be an integer ≥ ${MIN_REPETITIONS}`);
+  }
+  if (!Number.isSafeInteger(L.minModulusBits) || !Number.isSafeInteger(L.maxModulusBits) || L.minModulusBits < 16 || L.maxModulusBits < L.minModulusBits) {
+    throw new RangeError('security parameters must give 16 ≤ minModulusBits ≤ maxModulusBits');
+  }
+}
