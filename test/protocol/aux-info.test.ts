@@ -9,7 +9,12 @@ import { startAuxInfo, AUX_ROUND } from '../../src/protocol/aux/index.js';
 import type { AuxInfo } from '../../src/protocol/aux-info.js';
 import { ringPedersenFromPrimes } from '../../src/paillier/ring-pedersen.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
-import { decodeDecommit, encodeDecommit, decodeProofs, encodeProofs } from '../../src/protocol/aux/messages.js';
+import { decodeDecommit, encodeDecommit, decodeProofs, encodeProofs, type AuxDecommit } from '../../src/protocol/aux/messages.js';
+import { Round2 } from '../../src/protocol/aux/round2.js';
+import { auxCommitment } from '../../src/protocol/aux/commitment.js';
+import { encodeHash } from '../../src/protocol/common.js';
+import { provePrm } from '../../src/zk/prm.js';
+import type { Step } from '../../src/protocol/machine.js';
 import { fixturePrime } from '../helpers/fixtures.js';
 import { runNetwork, type Tamper } from '../helpers/network.js';
 
@@ -110,4 +115,49 @@ test('a Paillier modulus copied from another party is rejected, copier named', (
     t.deepEqual(results[i]?.abort?.culprits, [2]);
     t.regex(results[i]?.abort?.reason ?? '', /modulus repeats/);
   }
+});
+
+// --- a malicious party that commits to what it opens (its own round 1, built by hand) -----------
+
+function maliciousStart(sid: Uint8Array, i: number, mutate: (d: AuxDecommit) => AuxDecommit): Step<AuxInfo> {
+  const ringPedersen = ringPedersenFromPrimes(fixturePrime(1536, 4 * i + 2), fixturePrime(1536, 4 * i + 3), { checkPrimes: false });
+  const paillier = { p: fixturePrime(1536, 4 * i), q: fixturePrime(1536, 4 * i + 1) };
+  const { N, s, t: tt } = ringPedersen.params;
+  const honest: AuxDecommit = {
+    N: paillier.p * paillier.q,
+    Nhat: N,
+    s,
+    t: tt,
+    prm: provePrm({ sid, prover: i }, L, ringPedersen.params, ringPedersen.secret),
+    rho: Uint8Array.from(randomBytes(32)),
+    u: Uint8Array.from(randomBytes(32)),
+  };
+  const decommit = mutate(honest);
+  const V = auxCommitment(sid, 3, i, decommit);
+  return {
+    kind: 'next',
+    round: new Round2({ params: { sid, n: 3, i, L, paillier, ringPedersen }, decommit, V }),
+    outbox: [{ from: i, to: 'all', round: AUX_ROUND.commit, body: encodeHash(V) }],
+  };
+}
+
+function withMalicious(i: number, mutate: (d: AuxDecommit) => AuxDecommit) {
+  const sid = Uint8Array.from(randomBytes(32));
+  const s = starts(sid);
+  s[i] = maliciousStart(sid, i, mutate);
+  return runNetwork(s);
+}
+
+test('A6: a Πprm that does not verify (consistently committed) is rejected, prover named', (t) => {
+  const results = withMalicious(1, (d) => {
+    const z = [...d.prm.z];
+    z[7] = ((z[7] as bigint) + 1n) % d.Nhat;
+    return { ...d, prm: { ...d.prm, z } };
+  });
+  assertBlamed(t, results, 1, /aux\/decommit: prm\/equation/);
+});
+
+test('A1/A16: an undersized ring-Pedersen modulus is rejected before any arithmetic, prover named', (t) => {
+  const results = withMalicious(2, (d) => ({ ...d, Nhat: fixturePrime(512, 2) * fixturePrime(512, 3) }));
+  assertBlamed(t, results, 2, /N̂_j has a bad size/);
 });
