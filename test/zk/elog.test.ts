@@ -1,0 +1,93 @@
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { proveElog, verifyElog, type ElogStatement, type ElogProof } from '../../src/zk/elog.js';
+import { InvalidProof } from '../../src/zk/errors.js';
+import { SECURITY_128 } from '../../src/zk/params.js';
+import { type Point, mulG, q } from '../../src/curve/secp256k1.js';
+
+const L = SECURITY_128;
+const rnd = () => (BigInt('0x' + randomBytes(32).toString('hex')) % (q - 1n)) + 1n;
+
+function instance() {
+  const [y, lambda, xk, h] = [rnd(), rnd(), rnd(), rnd()];
+  const X = mulG(xk);
+  const H = mulG(h);
+  // statement built independently with noble's own point arithmetic
+  const G = secp256k1.Point.BASE;
+  const st: ElogStatement = {
+    L: G.multiply(lambda) as Point,
+    M: G.multiply(y).add(X.multiply(lambda)) as Point,
+    X,
+    Y: H.multiply(y) as Point,
+    H,
+  };
+  return { st, w: { y, lambda } };
+}
+
+const b = () => ({ sid: Uint8Array.from(randomBytes(32)), prover: 1 });
+
+function reason(f: () => void): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof InvalidProof) return e.reason;
+    throw e;
+  }
+  return undefined;
+}
+
+test('an honest Πelog verifies', (t) => {
+  const { st, w } = instance();
+  const binding = b();
+  t.notThrows(() => verifyElog(binding, L, st, proveElog(binding, L, st, w)));
+});
+
+test('each tampered field is rejected with the equation that catches it', (t) => {
+  const { st, w } = instance();
+  const binding = b();
+  const p = proveElog(binding, L, st, w);
+  const G = mulG(1n);
+  const cases: [Partial<ElogProof>, RegExp][] = [
+    [{ z: (p.z + 1n) % q }, /elog\/equation-1/],
+    [{ u: (p.u + 1n) % q }, /elog\/equation-2/],
+    [{ A: p.A.add(G) }, /elog\/equation/],
+    [{ N: p.N.add(G) }, /elog\/equation/],
+    [{ B: p.B.add(G) }, /elog\/equation/],
+    [{ z: q }, /elog\/scalar-range/],
+    [{ u: -1n }, /elog\/scalar-range/],
+  ];
+  for (const [patch, re] of cases) t.regex(reason(() => verifyElog(binding, L, st, { ...p, ...patch })) ?? 'accepted', re);
+});
+
+test('a proof for another statement, session or prover is rejected (binding, A7/A8)', (t) => {
+  const { st, w } = instance();
+  const binding = b();
+  const p = proveElog(binding, L, st, w);
+  const other = instance().st;
+  t.truthy(reason(() => verifyElog(binding, L, { ...st, Y: other.Y }, p)));
+  t.truthy(reason(() => verifyElog(binding, L, { ...st, H: other.H }, p)));
+  t.truthy(reason(() => verifyElog({ ...binding, sid: Uint8Array.from(randomBytes(32)) }, L, st, p)));
+  t.truthy(reason(() => verifyElog({ ...binding, prover: 2 }, L, st, p)));
+});
+
+test('a prover without the witness fails (wrong y)', (t) => {
+  const { st, w } = instance();
+  const binding = b();
+  t.truthy(reason(() => verifyElog(binding, L, st, proveElog(binding, L, st, { ...w, y: (w.y + 1n) % q }))));
+});
+
+test('each equation alone catches its own inconsistency', (t) => {
+  const { st, w } = instance();
+  const binding = b();
+  const other = instance();
+  // Y not y·H: only equation 3 involves Y
+  const badY = { ...st, Y: other.st.Y };
+  t.is(reason(() => verifyElog(binding, L, badY, proveElog(binding, L, badY, w))), 'elog/equation-3');
+  // M not y·G + λ·X: only equation 2 involves M
+  const badM = { ...st, M: other.st.M };
+  t.is(reason(() => verifyElog(binding, L, badM, proveElog(binding, L, badM, w))), 'elog/equation-2');
+  // L not λ·G: only equation 1 involves L
+  const badL = { ...st, L: other.st.L };
+  t.is(reason(() => verifyElog(binding, L, badL, proveElog(binding, L, badL, w))), 'elog/equation-1');
+});
