@@ -3,7 +3,8 @@
  * parameters for the m-repetition proofs (Πprm, Πmod).
  * @module
  */
-import { bitLength } from '../wasm/index.js';
+import { bitLength, type Modulus } from '../wasm/index.js';
+import { randomBelow } from '../util/random.js';
 import { gcd } from '../util/gcd.js';
 import type { SecurityParams } from './params.js';
 
@@ -37,5 +38,24 @@ export function assertRepetitionParams(L: SecurityParams): void {
   }
   if (!Number.isSafeInteger(L.minModulusBits) || !Number.isSafeInteger(L.maxModulusBits) || L.minModulusBits < 16 || L.maxModulusBits < L.minModulusBits) {
     throw new RangeError('security parameters must give 16 ≤ minModulusBits ≤ maxModulusBits');
+  }
+}
+
+/**
+ * x^k mod N for a secret signed k with |k| ≤ 2^bound, in constant time: x^(k + 2^bound) · x^(−2^bound).
+ * Only the public bound shows in the timing; x must be a unit mod N.
+ */
+export function powSignedSecret(m: Modulus, x: bigint, k: bigint, bound: number): bigint {
+  const shift = 1n << BigInt(bound);
+  const pos = m.powSecret(x, k + shift, bound + 1);
+  return m.mul(pos, m.pow(m.inverse(x), shift));
+}
+
+/** x⁻¹ mod N for a secret unit x, blinded: (x·κ)⁻¹·κ for a fresh random unit κ, so the variable-time GCD sees only x·κ. */
+export function inverseBlinded(m: Modulus, x: bigint): bigint {
+  for (;;) {
+    const kappa = randomBelow(m.value);
+    if (kappa === 0n || gcd(kappa, m.value) !== 1n) continue;
+    return m.mul(m.inverse(m.mul(x, kappa)), kappa);
   }
 }
