@@ -18,7 +18,11 @@ import { provePrm, verifyPrm } from '../src/zk/prm.js';
 import { proveMod, verifyMod } from '../src/zk/mod.js';
 import { proveFac, verifyFac } from '../src/zk/fac.js';
 import { commitSch, challengeSch, proveSch, verifySch } from '../src/zk/sch.js';
-import { mulG, randomScalar } from '../src/curve/secp256k1.js';
+import { mulG, modq, randomScalar } from '../src/curve/secp256k1.js';
+import { proveElog, verifyElog } from '../src/zk/elog.js';
+import { proveEncElg, verifyEncElg } from '../src/zk/enc-elg.js';
+import { proveAffG, verifyAffG } from '../src/zk/aff-g.js';
+import { PaillierSecretKey } from '../src/paillier/secret-key.js';
 import { runNetwork } from '../test/helpers/network.js';
 import { measure, median } from './stats.js';
 
@@ -115,6 +119,29 @@ async function main(): Promise<void> {
   const e = challengeSch(sid, 0, rid, X, commitment.A);
   const z = proveSch(e, nonce, x);
   proofs.push(['Πsch', () => proveSch(challengeSch(sid, 0, rid, X, commitSch().commitment.A), commitSch().nonce, x), () => verifySch(X, commitment.A, challengeSch(sid, 0, rid, X, commitment.A), z)]);
+  // presigning proofs: prover 0 (Paillier key from primes 0, 1), verifier 1 (key 4, 5; aux r1)
+  const skI = PaillierSecretKey.fromPrimes(p0, q0, { checkPrimes: false });
+  const skJ = PaillierSecretKey.fromPrimes(P[4] as bigint, P[5] as bigint, { checkPrimes: false });
+  const [a, bb, k, y, lambda, h] = [randomScalar(), randomScalar(), randomScalar(), randomScalar(), randomScalar(), randomScalar()];
+  const Xe = mulG(k);
+  const H = mulG(h);
+  const elogSt = { L: mulG(lambda), M: mulG(y).add(Xe.multiply(lambda)), X: Xe, Y: H.multiply(y), H };
+  const elog = proveElog(b, L, elogSt, { y, lambda });
+  proofs.push(['Πelog', () => proveElog(b, L, elogSt, { y, lambda }), () => verifyElog(b, L, elogSt, elog)]);
+  const rho = skI.publicKey.randomNonce();
+  const encSt = { N0: skI.N, C: skI.encrypt(k, rho), A: mulG(a), B: mulG(bb), X: mulG(modq(a * bb + k)), aux: r1.params };
+  const enc = proveEncElg(bv, L, encSt, { x: k, rho, b: bb }, skI);
+  proofs.push(['Πenc-elg', () => proveEncElg(bv, L, encSt, { x: k, rho, b: bb }, skI), () => verifyEncElg(bv, L, encSt, enc)]);
+  const Cj = skJ.publicKey.encrypt(randomScalar());
+  const gamma = randomScalar();
+  const betaNeg = -(randomScalar() << 1000n);
+  const rhoJ = skJ.publicKey.randomNonce();
+  const rhoY = skI.publicKey.randomNonce();
+  const D = skJ.publicKey.add(skJ.publicKey.scalarMul(Cj, gamma, 256), skJ.publicKey.encrypt(betaNeg, rhoJ));
+  const affSt = { Nj: skJ.N, Ni: skI.N, C: Cj, D, Y: skI.encrypt(betaNeg, rhoY), X: mulG(gamma), aux: r1.params };
+  const affW = { x: gamma, y: betaNeg, rho: rhoJ, rhoY };
+  const aff = proveAffG(bv, L, affSt, affW, skI);
+  proofs.push(['Πaff-g', () => proveAffG(bv, L, affSt, affW, skI), () => verifyAffG(bv, L, affSt, aff)]);
   const proofLines: string[] = [];
   for (const [name, prove, verify] of proofs) {
     log(`${name} …`);
