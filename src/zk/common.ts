@@ -48,7 +48,22 @@ export function assertRepetitionParams(L: SecurityParams): void {
 export function powSignedSecret(m: Modulus, x: bigint, k: bigint, bound: number): bigint {
   const shift = 1n << BigInt(bound);
   const pos = m.powSecret(x, k + shift, bound + 1);
-  return m.mul(pos, m.pow(m.inverse(x), shift));
+  return m.mul(pos, negativeShift(m, x, bound));
+}
+
+/** x^(−2^bound) mod N depends only on public values; bases such as ring-Pedersen s, t recur, so keep a few. */
+const shiftCache = new Map<string, bigint>();
+const SHIFT_CACHE_SIZE = 64;
+
+function negativeShift(m: Modulus, x: bigint, bound: number): bigint {
+  const key = `${m.value.toString(36)}:${x.toString(36)}:${bound}`;
+  let v = shiftCache.get(key);
+  if (v === undefined) {
+    v = m.pow(m.inverse(x), 1n << BigInt(bound));
+    if (shiftCache.size >= SHIFT_CACHE_SIZE) shiftCache.delete(shiftCache.keys().next().value as string);
+    shiftCache.set(key, v);
+  }
+  return v;
 }
 
 /** x⁻¹ mod N for a secret unit x, blinded: (x·κ)⁻¹·κ for a fresh random unit κ, so the variable-time GCD sees only x·κ. */
