@@ -1,7 +1,7 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { proveAffG, verifyAffG, type AffGStatement, type AffGProof, type AffGWitness } from '../../src/zk/aff-g.js';
-import { InvalidProof } from '../../src/zk/errors.js';
+import { reason } from '../helpers/proofs.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
 import { PaillierSecretKey } from '../../src/paillier/secret-key.js';
 import { ringPedersenFromPrimes } from '../../src/paillier/ring-pedersen.js';
@@ -30,15 +30,6 @@ function instance(x = modq(rand256()), y = randomSigned(1n << BigInt(L.ellPrime)
 
 const binding = () => ({ sid: Uint8Array.from(randomBytes(32)), prover: 0, verifier: 1 });
 
-function reason(f: () => void): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof InvalidProof) return e.reason;
-    throw e;
-  }
-  return undefined;
-}
 
 test('the statement is an MtA step: Dec_j(D) = k·x + y', (t) => {
   const k = rand256();

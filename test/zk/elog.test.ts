@@ -2,7 +2,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { proveElog, verifyElog, type ElogStatement, type ElogProof } from '../../src/zk/elog.js';
-import { InvalidProof } from '../../src/zk/errors.js';
+import { reason } from '../helpers/proofs.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
 import { type Point, mulG, q } from '../../src/curve/secp256k1.js';
 
@@ -27,15 +27,6 @@ function instance() {
 
 const b = () => ({ sid: Uint8Array.from(randomBytes(32)), prover: 1 });
 
-function reason(f: () => void): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof InvalidProof) return e.reason;
-    throw e;
-  }
-  return undefined;
-}
 
 test('an honest Πelog verifies', (t) => {
   const { st, w } = instance();

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { proveEncElg, verifyEncElg, type EncElgStatement, type EncElgProof } from '../../src/zk/enc-elg.js';
-import { InvalidProof } from '../../src/zk/errors.js';
+import { reason } from '../helpers/proofs.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
 import { PaillierSecretKey } from '../../src/paillier/secret-key.js';
 import { ringPedersenFromPrimes } from '../../src/paillier/ring-pedersen.js';
@@ -23,15 +23,6 @@ function instance(x = BigInt('0x' + randomBytes(32).toString('hex'))) {
 
 const binding = () => ({ sid: Uint8Array.from(randomBytes(32)), prover: 0, verifier: 1 });
 
-function reason(f: () => void): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof InvalidProof) return e.reason;
-    throw e;
-  }
-  return undefined;
-}
 
 test('an honest Πenc-elg verifies (x of 256 bits and negative x)', (t) => {
   for (const x of [BigInt('0x' + randomBytes(32).toString('hex')), -12345n]) {
