@@ -15,8 +15,13 @@ export interface PartyResult<O> {
   stalled?: boolean;
 }
 
-export function runNetwork<O>(starts: Step<O>[], tamper?: Tamper): PartyResult<O>[] {
+/**
+ * Runs the parties to completion. `ids` are the parties' protocol indices (default 0 … n−1), e.g.
+ * the signer set [0, 2] of a presigning; results are in the order of `starts`.
+ */
+export function runNetwork<O>(starts: Step<O>[], tamper?: Tamper, ids: readonly number[] = [...starts.keys()]): PartyResult<O>[] {
   const n = starts.length;
+  const pos = new Map(ids.map((id, k) => [id, k]));
   const rounds: (Round<O> | undefined)[] = [];
   const results: PartyResult<O>[] = starts.map(() => ({}));
   const buffers: Msg[][] = starts.map(() => []);
@@ -38,11 +43,14 @@ export function runNetwork<O>(starts: Step<O>[], tamper?: Tamper): PartyResult<O
   starts.forEach((s, i) => apply(i, s));
   for (let guard = 0; guard < 1000; guard++) {
     for (const m of pending) {
-      const targets = m.to === 'all' ? [...Array(n).keys()].filter((j) => j !== m.from) : [m.to];
+      const targets = m.to === 'all' ? ids.filter((j) => j !== m.from) : [m.to];
       for (const to of targets) {
         const out = tamper?.(m, to) ?? [m];
         // a replacement addressed to a party is delivered there (misrouting); broadcasts stay with `to`
-        for (const o of out) buffers[o.to === 'all' ? to : o.to]?.push(o);
+        for (const o of out) {
+          const k = pos.get(o.to === 'all' ? to : o.to);
+          if (k !== undefined) buffers[k]?.push(o);
+        }
       }
     }
     pending = [];
@@ -52,7 +60,7 @@ export function runNetwork<O>(starts: Step<O>[], tamper?: Tamper): PartyResult<O
       if (!round) continue;
       const names = new Set(round.expects.map((e) => e.round));
       const ready = round.expects.every((e) =>
-        [...Array(n).keys()].every((j) => j === i || (buffers[i] as Msg[]).some((m) => m.round === e.round && m.from === j)),
+        ids.every((j) => j === ids[i] || (buffers[i] as Msg[]).some((m) => m.round === e.round && m.from === j)),
       );
       if (!ready) continue;
       const inbox = (buffers[i] as Msg[]).filter((m) => names.has(m.round));

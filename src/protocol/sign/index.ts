@@ -1,0 +1,2 @@
+export { combineSignature } from './combine.js';
+export { normalise, verifyEcdsa, toCompact, toDer, toRsv, type EcdsaSignature } from './signature.js';
