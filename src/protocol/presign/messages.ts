@@ -82,7 +82,10 @@ function modBits(L: SecurityParams): number {
   return L.maxModulusBits;
 }
 
-/** Decoding cap for ring-Pedersen responses (z3, z4 of about ℓ+ε+|N̂| bits); exact checks in the verifier. */
+/**
+ * Decoding cap for responses: bounds the work before any arithmetic (A16) but stays loose, so an
+ * out-of-range response reaches the verifier, whose exact range check names it.
+ */
 function responseBits(L: SecurityParams): number {
   return L.ellPrime + L.epsilon + L.maxModulusBits + 16;
 }
@@ -112,7 +115,7 @@ function readEncElg(r: Reader, L: SecurityParams): EncElgProof {
     D: r.int(2 * mb, 'Πenc-elg D'),
     Y: r.point('Πenc-elg Y'),
     Z: r.point('Πenc-elg Z'),
-    z1: r.int(L.ell + L.epsilon + 8, 'Πenc-elg z1'),
+    z1: r.int(responseBits(L), 'Πenc-elg z1'),
     z2: r.int(mb, 'Πenc-elg z2'),
     z3: r.int(responseBits(L), 'Πenc-elg z3'),
     w: r.scalar('Πenc-elg w'),
@@ -158,8 +161,8 @@ function readAffG(r: Reader, L: SecurityParams): AffGProof {
     S: r.int(mb, 'Πaff-g S'),
     F: r.int(mb, 'Πaff-g F'),
     T: r.int(mb, 'Πaff-g T'),
-    z1: r.int(L.ell + L.epsilon + 8, 'Πaff-g z1'),
-    z2: r.int(L.ellPrime + L.epsilon + 8, 'Πaff-g z2'),
+    z1: r.int(responseBits(L), 'Πaff-g z1'),
+    z2: r.int(responseBits(L), 'Πaff-g z2'),
     z3: r.int(rb, 'Πaff-g z3'),
     z4: r.int(rb, 'Πaff-g z4'),
     w: r.int(mb, 'Πaff-g w'),
