@@ -1,0 +1,163 @@
+/**
+ * The local file-based KMS (development and single-host deployments): one master key per node,
+ * 32 random bytes in `<root>/<nodeId>/master.key` (root is COORDINATOR_LOCAL_KMS_PATH, `.kmsNodes`
+ * by default), file mode 0600 in a 0700 directory, created on first use. Data keys are wrapped with
+ * AES-256-GCM under a key-encryption key derived from the master key by HKDF, with the canonical
+ * encryption context as AAD.
+ *
+ * Wrapped blob, version 1 (header = the first 12 bytes, authenticated with the context):
+ *   "LK" | version u8 | key id (8 bytes) | data-key length u8 | IV (12) | ciphertext | GCM tag (16)
+ * The key id is an HKDF fingerprint of the master key, so a later rotation command can keep old
+ * keys by id and re-wrap blobs that name them.
+ * @module
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createFileExclusive, ensureDir, errorCode, removeStaleTemps } from '../util/durable-file.js';
+import { encodeContext, type EncryptionContext, type Kms, KmsError } from './kms.js';
+
+export interface LocalKmsOptions {
+  /** Directory holding one sub-directory per node (COORDINATOR_LOCAL_KMS_PATH). */
+  root: string;
+  /** The node whose master key to use; [A-Za-z0-9_-], at most 64 characters. */
+  nodeId: string;
+}
+
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const MASTER_KEY_BYTES = 32;
+const KEY_ID_BYTES = 8;
+const VERSION = 1;
+const HEADER = 12; // magic 2, version 1, key id 8, data-key length 1
+const IV = 12;
+const TAG = 16;
+const MIN_DATA_KEY = 16;
+const MAX_DATA_KEY = 64;
+
+/** Open (creating on first use) the master key of one node. */
+export async function openLocalKms(options: LocalKmsOptions): Promise<LocalKms> {
+  if (!NODE_ID.test(options.nodeId)) throw new RangeError('nodeId must be 1 to 64 characters of [A-Za-z0-9_-]');
+  const dir = join(options.root, options.nodeId);
+  await ensureDir(dir, 0o700);
+  await removeStaleTemps(dir); // a starter that crashed before publishing its candidate key
+  const path = join(dir, 'master.key');
+  let master = await readMasterKey(path);
+  if (master === undefined) {
+    const fresh = randomBytes(MASTER_KEY_BYTES);
+    try {
+      // Two starters may race here: exactly one file wins, and both then read that one.
+      await createFileExclusive(path, fresh, 0o600);
+    } finally {
+      fresh.fill(0);
+    }
+    master = await readMasterKey(path);
+    if (master === undefined) throw new KmsError('bad-key-file', `master key of node ${options.nodeId} vanished while being created`);
+  }
+  try {
+    return new LocalKms(options.nodeId, derive(master, 'key-id', KEY_ID_BYTES), derive(master, 'wrap', 32));
+  } finally {
+    master.fill(0);
+  }
+}
+
+function derive(master: Buffer, label: string, length: number): Buffer {
+  return Buffer.from(hkdfSync('sha256', master, new Uint8Array(0), `mpc-engine/v1/kms/local/${label}`, length));
+}
+
+/** The master key, or undefined if the file does not exist. Refuses a short file or loose permissions. */
+async function readMasterKey(path: string): Promise<Buffer | undefined> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size !== MASTER_KEY_BYTES) throw new KmsError('bad-key-file', `${path} is not a ${MASTER_KEY_BYTES}-byte key file`);
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw new KmsError('insecure-key-file', `${path} is readable or writable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    }
+    const key = Buffer.alloc(MASTER_KEY_BYTES);
+    const { bytesRead } = await fh.read(key, 0, MASTER_KEY_BYTES, 0);
+    if (bytesRead !== MASTER_KEY_BYTES) {
+      key.fill(0);
+      throw new KmsError('bad-key-file', `${path} is not a ${MASTER_KEY_BYTES}-byte key file`);
+    }
+    return key;
+  } finally {
+    await fh.close();
+  }
+}
+
+export class LocalKms implements Kms {
+  readonly name = 'local';
+  readonly keyId: string;
+  /** Key-encryption keys by key id; a rotation command will add retired keys here. */
+  readonly #keks = new Map<string, Buffer>();
+  readonly #idBytes: Buffer;
+
+  /** Use openLocalKms. */
+  constructor(
+    readonly nodeId: string,
+    keyId: Buffer,
+    kek: Buffer,
+  ) {
+    this.#idBytes = Buffer.from(keyId);
+    this.keyId = keyId.toString('hex');
+    this.#keks.set(this.keyId, kek);
+  }
+
+  async wrapKey(dataKey: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    if (!(dataKey instanceof Uint8Array) || dataKey.length < MIN_DATA_KEY || dataKey.length > MAX_DATA_KEY) {
+      throw new RangeError(`dataKey must be ${MIN_DATA_KEY} to ${MAX_DATA_KEY} bytes`);
+    }
+    const kek = this.#kek(this.keyId);
+    const header = Buffer.alloc(HEADER);
+    header.write('LK', 0, 'latin1');
+    header[2] = VERSION;
+    this.#idBytes.copy(header, 3);
+    header[11] = dataKey.length;
+    const iv = randomBytes(IV);
+    const cipher = createCipheriv('aes-256-gcm', kek, iv);
+    cipher.setAAD(Buffer.concat([header, encodeContext(context)]));
+    const ct = Buffer.concat([cipher.update(dataKey), cipher.final()]);
+    return Buffer.concat([header, iv, ct, cipher.getAuthTag()]);
+  }
+
+  async unwrapKey(wrapped: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    const b = Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength);
+    if (b.length < HEADER + IV + MIN_DATA_KEY + TAG || b.toString('latin1', 0, 2) !== 'LK') {
+      throw new KmsError('malformed', 'not a local-KMS wrapped key');
+    }
+    if (b[2] !== VERSION) throw new KmsError('malformed', `unsupported local-KMS wrap version ${b[2]}`);
+    const n = b[11] as number;
+    if (n < MIN_DATA_KEY || n > MAX_DATA_KEY || b.length !== HEADER + IV + n + TAG) throw new KmsError('malformed', 'local-KMS wrapped key has the wrong length');
+    const keyId = b.toString('hex', 3, 11);
+    const kek = this.#kek(keyId);
+    const decipher = createDecipheriv('aes-256-gcm', kek, b.subarray(HEADER, HEADER + IV));
+    decipher.setAAD(Buffer.concat([b.subarray(0, HEADER), encodeContext(context)]));
+    decipher.setAuthTag(b.subarray(b.length - TAG));
+    const out = decipher.update(b.subarray(HEADER + IV, HEADER + IV + n));
+    try {
+      decipher.final();
+    } catch {
+      out.fill(0); // unauthenticated output
+      throw new KmsError('unwrap-failed', 'wrapped key did not authenticate: another encryption context, another master key, or tampered');
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const k of this.#keks.values()) k.fill(0);
+    this.#keks.clear();
+  }
+
+  #kek(keyId: string): Buffer {
+    const kek = this.#keks.get(keyId);
+    if (kek !== undefined) return kek;
+    if (this.#keks.size === 0) throw new KmsError('closed', 'local KMS is closed');
+    throw new KmsError('unknown-key', `master key ${keyId} of node ${this.nodeId} is not available`);
+  }
+}

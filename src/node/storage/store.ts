@@ -1,0 +1,147 @@
+/**
+ * A node's durable record store: one directory per record kind, one encrypted file per record
+ * (`<dir>/<kind>/<id>.rec`, mode 0600, directories 0700). Every write is atomic and durable (temp
+ * file, fsync, rename or link, fsync of the directory, ARCHITECTURE.md durability rule 1), so a
+ * crash leaves the old record or the new one, never a torn one; temporary files are invisible to
+ * readers and removed on open once their writer is gone. Writers of one record serialise on a
+ * per-record lock.
+ * @module
+ */
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kms } from '../../kms/kms.js';
+import { createFileExclusive, ensureDir, errorCode, removeFileDurable, removeStaleTemps, writeFileAtomic } from '../../util/durable-file.js';
+import { MAX_PLAINTEXT, openRecord, sealRecord } from './envelope.js';
+import { StorageError } from './errors.js';
+import { KeyedLock } from './lock.js';
+
+/**
+ * keyshare: one per wallet id · aux: the node group's aux-info · presig: presignature secrets ·
+ * presig-used: used-markers · sid: session ids seen (SECURITY.md transcript rule 6).
+ */
+export const RECORD_KINDS = ['keyshare', 'aux', 'presig', 'presig-used', 'sid'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+/** Record ids: hex or [A-Za-z0-9_-], at most 128 characters — no dots, so no path tricks. */
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+const SUFFIX = '.rec';
+/** Header, wrapped key and tag on top of the plaintext; generous. */
+const MAX_FILE = MAX_PLAINTEXT + 64 * 1024;
+
+export interface RecordStoreOptions {
+  /** This node's store directory (created 0700 if missing). */
+  dir: string;
+  /** Bound into every record, so records cannot move between nodes. */
+  nodeId: string;
+  /** The node's KMS. */
+  kms: Kms;
+}
+
+export function assertRecordId(id: string): void {
+  if (typeof id !== 'string' || !ID.test(id)) throw new StorageError('invalid-id', 'record id must be 1 to 128 characters of [A-Za-z0-9_-]');
+}
+
+function assertKind(kind: string): asserts kind is RecordKind {
+  if (!(RECORD_KINDS as readonly string[]).includes(kind)) throw new StorageError('invalid-kind', `unknown record kind "${String(kind).slice(0, 32)}"`);
+}
+
+export class RecordStore {
+  readonly #lock = new KeyedLock();
+
+  private constructor(
+    readonly dir: string,
+    readonly nodeId: string,
+    private readonly kms: Kms,
+  ) {}
+
+  /** Open (creating if needed) a node's store, removing temporary files left by crashed writers. */
+  static async open(options: RecordStoreOptions): Promise<RecordStore> {
+    if (!ID.test(options.nodeId)) throw new StorageError('invalid-id', 'nodeId must be 1 to 128 characters of [A-Za-z0-9_-]');
+    await ensureDir(options.dir, 0o700);
+    for (const kind of RECORD_KINDS) {
+      const d = join(options.dir, kind);
+      await ensureDir(d, 0o700);
+      await removeStaleTemps(d);
+    }
+    return new RecordStore(options.dir, options.nodeId, options.kms);
+  }
+
+  /** The file a record lives in (for tools and tests). */
+  pathOf(kind: RecordKind, id: string): string {
+    assertKind(kind);
+    assertRecordId(id);
+    return join(this.dir, kind, id + SUFFIX);
+  }
+
+  /** Store a record, replacing any previous version; durable when the promise resolves. */
+  async put(kind: RecordKind, id: string, plaintext: Uint8Array): Promise<void> {
+    const path = this.pathOf(kind, id);
+    await this.#lock.run(`${kind}/${id}`, async () => {
+      await writeFileAtomic(path, await sealRecord(this.kms, this.#context(kind, id), plaintext));
+    });
+  }
+
+  /**
+   * Store a record only if none exists under that id: of concurrent callers, in this process or
+   * others, exactly one gets true. Durable when the promise resolves.
+   */
+  async create(kind: RecordKind, id: string, plaintext: Uint8Array): Promise<boolean> {
+    const path = this.pathOf(kind, id);
+    return this.#lock.run(`${kind}/${id}`, async () => createFileExclusive(path, await sealRecord(this.kms, this.#context(kind, id), plaintext)));
+  }
+
+  /**
+   * A record's plaintext, or undefined if there is none. Throws StorageError if the file is not a
+   * record for exactly this node, kind and id. The caller zeroises the result after use.
+   */
+  async get(kind: RecordKind, id: string): Promise<Uint8Array | undefined> {
+    const path = this.pathOf(kind, id);
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      if (errorCode(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+    let sealed: Buffer;
+    try {
+      if ((await fh.stat()).size > MAX_FILE) throw new StorageError('too-large', `record ${kind}/${id} is larger than any record`);
+      sealed = await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+    return openRecord(this.kms, this.#context(kind, id), sealed);
+  }
+
+  /** Whether a record file exists (its content is not checked: a marker counts even if damaged). */
+  async has(kind: RecordKind, id: string): Promise<boolean> {
+    try {
+      return (await stat(this.pathOf(kind, id))).isFile();
+    } catch (e) {
+      if (errorCode(e) === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  /** Ids of the records of one kind, sorted; temporary and foreign files are ignored. */
+  async list(kind: RecordKind): Promise<string[]> {
+    assertKind(kind);
+    const ids: string[] = [];
+    for (const name of await readdir(join(this.dir, kind))) {
+      if (!name.endsWith(SUFFIX)) continue;
+      const id = name.slice(0, -SUFFIX.length);
+      if (ID.test(id)) ids.push(id);
+    }
+    return ids.sort();
+  }
+
+  /** Remove a record durably; false if there was none. */
+  async delete(kind: RecordKind, id: string): Promise<boolean> {
+    const path = this.pathOf(kind, id);
+    return this.#lock.run(`${kind}/${id}`, () => removeFileDurable(path));
+  }
+
+  #context(kind: RecordKind, id: string) {
+    return { nodeId: this.nodeId, kind, id };
+  }
+}
