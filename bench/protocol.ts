@@ -1,9 +1,10 @@
 /**
- * Protocol benchmark, in-process: key generation (2-of-3) and aux-info (3 parties, 3072-bit
- * moduli from the fixture safe primes, prime generation excluded), total and per party, and the
- * prove / verify time of each zero-knowledge proof.
+ * Protocol benchmark, in-process: key generation (2-of-3), aux-info (3 parties, 3072-bit moduli
+ * from the fixture safe primes, prime generation excluded), presigning and signing (signers 0 and
+ * 1 of a 2-of-3 key), total and per party, the prove / verify time of each zero-knowledge proof,
+ * and in the same run the peer DKLs23 (OT-based, WASM) for key generation and signing.
  *
- *   npm run bench:protocol [-- --quick]
+ *   npm run bench:protocol [-- --quick] [-- --only keygen,aux,presign,proofs,dkls]
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -24,10 +25,16 @@ import { proveEncElg, verifyEncElg } from '../src/zk/enc-elg.js';
 import { proveAffG, verifyAffG } from '../src/zk/aff-g.js';
 import { PaillierSecretKey } from '../src/paillier/secret-key.js';
 import { runNetwork } from '../test/helpers/network.js';
+import { startPresign, type Presignature } from '../src/protocol/presign/index.js';
+import { combineSignature } from '../src/protocol/sign/index.js';
+import type { KeyShare } from '../src/protocol/keyshare.js';
+import type { AuxInfo } from '../src/protocol/aux-info.js';
+import { dklsKeygen, dklsSign, randomDigest } from './peers/dkls.js';
 import { measure, median } from './stats.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const quick = values.quick;
+const sections = new Set((values.only ?? 'keygen,aux,presign,proofs,dkls').split(','));
 const L = SECURITY_128;
 
 function primes(): bigint[] {
@@ -52,17 +59,17 @@ function timed<O>(step: Step<O>, spent: number[], i: number): Step<O> {
   return { ...step, round };
 }
 
-function runTimed<O>(make: (i: number) => Step<O>, n: number): { total: number; perParty: number[] } {
+function runTimed<O>(make: (i: number) => Step<O>, n: number, ids: readonly number[] = [...Array(n).keys()]): { total: number; perParty: number[]; outputs: O[] } {
   const spent = new Array<number>(n).fill(0);
-  const starts = [...Array(n).keys()].map((i) => {
+  const starts = ids.map((id, k) => {
     const t0 = performance.now();
-    const s = make(i);
-    spent[i] = performance.now() - t0;
-    return timed(s, spent, i);
+    const s = make(id);
+    spent[k] = performance.now() - t0;
+    return timed(s, spent, k);
   });
-  const results = runNetwork(starts);
+  const results = runNetwork(starts, undefined, ids);
   if (!results.every((r) => r.output)) throw new Error(`protocol did not complete: ${results.map((r) => r.abort?.reason ?? 'ok').join('; ')}`);
-  return { total: spent.reduce((a, b) => a + b, 0), perParty: spent };
+  return { total: spent.reduce((a, b) => a + b, 0), perParty: spent, outputs: results.map((r) => r.output as O) };
 }
 
 function row(name: string, total: number, perParty: number[] | undefined, note = ''): string {
@@ -76,14 +83,20 @@ async function main(): Promise<void> {
   const P = primes();
   const rp = [0, 1, 2].map((i) => ringPedersenFromPrimes(P[4 * i + 2] as bigint, P[4 * i + 3] as bigint, { checkPrimes: false }));
 
-  log('keygen 2-of-3 …');
   const kgRuns = quick ? 3 : 20;
   const kg = [...Array(kgRuns)].map(() => {
     const sid = Uint8Array.from(randomBytes(32));
     return runTimed((i) => startKeygen({ sid, n: 3, t: 2, i }), 3);
   });
-  lines.push(row('keygen 2-of-3 (in-process, 3 parties)', median(kg.map((r) => r.total)), [0, 1, 2].map((i) => median(kg.map((r) => r.perParty[i] as number)))));
+  const keygenMs = median(kg.map((r) => r.total));
+  let presignMs: number | undefined;
+  let signMs: number | undefined;
+  if (sections.has('keygen')) {
+    log('keygen 2-of-3 …');
+    lines.push(row('keygen 2-of-3 (in-process, 3 parties)', keygenMs, [0, 1, 2].map((i) => median(kg.map((r) => r.perParty[i] as number)))));
+  }
 
+  if (sections.has('aux')) {
   log('aux-info, 3 parties, 3072-bit moduli …');
   const auxRuns = quick ? 1 : 3;
   const aux = [...Array(auxRuns)].map((_, k) => {
@@ -95,7 +108,60 @@ async function main(): Promise<void> {
     );
   });
   lines.push(row('aux-info (3 parties, safe primes given)', median(aux.map((r) => r.total)), [0, 1, 2].map((i) => median(aux.map((r) => r.perParty[i] as number)))));
+  }
 
+  if (sections.has('presign')) {
+    log('presign + sign, signers 0 and 1 of 2-of-3 …');
+    const shares = (kg[0] as (typeof kg)[number]).outputs as KeyShare[];
+    const auxInfo = [0, 1, 2].map((i) => ({
+      i,
+      parties: [0, 1, 2].map((j) => ({ N: (P[4 * j] as bigint) * (P[4 * j + 1] as bigint), rp: (rp[j] as (typeof rp)[number]).params })),
+      secret: { p: P[4 * i] as bigint, q: P[4 * i + 1] as bigint },
+    }));
+    const S = [0, 1];
+    const presignRuns = quick ? 2 : 6;
+    const pre = [...Array(presignRuns)].map((_, k) => {
+      log(`  run ${k + 1}/${presignRuns}`);
+      const sid = Uint8Array.from(randomBytes(32));
+      return runTimed((i) => startPresign({ sid, signers: S, key: shares[i] as KeyShare, aux: auxInfo[i] as AuxInfo, L }), 2, S);
+    });
+    // the first run builds the comb tables of s, t (kept across sessions, as in a running node)
+    const warm = pre.slice(1);
+    presignMs = median(warm.map((r) => r.total));
+    lines.push(row('presign, 2 signers of 2-of-3 (tables warm)', presignMs, [0, 1].map((k) => median(warm.map((r) => r.perParty[k] as number))), `first run ${(pre[0] as (typeof pre)[number]).total.toFixed(0)} ms`));
+    const signs = warm.map((r) => {
+      const digest = Uint8Array.from(randomBytes(32));
+      const ps = r.outputs;
+      const per = ps.map((p) => {
+        const t0 = performance.now();
+        const partial = p.consume().sign(digest);
+        return { partial, ms: performance.now() - t0 };
+      });
+      const t0 = performance.now();
+      combineSignature((ps[0] as Presignature).pub, digest, per.map((x) => x.partial));
+      return { per: per.map((x) => x.ms), combine: performance.now() - t0 };
+    });
+    signMs = median(signs.map((x) => x.per.reduce((a, b) => a + b, 0) + x.combine));
+    lines.push(row('sign: partials + combine (checks each σ_j, verifies)', signMs, [0, 1].map((k) => median(signs.map((x) => x.per[k] as number))), `combine ${median(signs.map((x) => x.combine)).toFixed(2)} ms`));
+  }
+
+  if (sections.has('dkls')) {
+    log('peer: DKLs23 (dkls-wasm-ll-node) keygen and sign …');
+    const runs = quick ? 3 : 10;
+    const kgs = [...Array(runs)].map(() => dklsKeygen());
+    const signs = kgs.map((k) => dklsSign(k.shares, randomDigest()));
+    if (!signs.every((x) => x.ok)) throw new Error('DKLs23 produced a signature that does not verify');
+    const kgMs = median(kgs.map((k) => k.ms));
+    const dPre = median(signs.map((x) => x.presignMs));
+    const dSign = median(signs.map((x) => x.signMs));
+    const ratio = (ours: number | undefined, theirs: number) => (ours === undefined ? '' : ` — ours ${(ours / theirs).toFixed(1)}× its time`);
+    lines.push(row('peer DKLs23: keygen 2-of-3', kgMs, undefined, `ours ${(keygenMs / kgMs).toFixed(2)}× its time`));
+    lines.push(row('peer DKLs23: presign (3 rounds, 2 signers)', dPre, undefined, ratio(presignMs, dPre).replace(' — ', '')));
+    lines.push(row('peer DKLs23: last message + combine', dSign, undefined, ratio(signMs, dSign).replace(' — ', '')));
+  }
+
+  const proofLines: string[] = [];
+  if (sections.has('proofs')) {
   const plan = quick ? { warmup: 0, minRuns: 1, minMs: 0, maxRuns: 1 } : { warmup: 1, minRuns: 3, minMs: 0, maxRuns: 3 };
   const sid = Uint8Array.from(randomBytes(32));
   const [p0, q0] = [P[0] as bigint, P[1] as bigint];
@@ -142,19 +208,21 @@ async function main(): Promise<void> {
   const affW = { x: gamma, y: betaNeg, rho: rhoJ, rhoY };
   const aff = proveAffG(bv, L, affSt, affW, skI);
   proofs.push(['Πaff-g', () => proveAffG(bv, L, affSt, affW, skI), () => verifyAffG(bv, L, affSt, aff)]);
-  const proofLines: string[] = [];
   for (const [name, prove, verify] of proofs) {
     log(`${name} …`);
     const tp = await measure(prove, plan);
     const tv = await measure(verify, plan);
     proofLines.push(`| ${name} | ${tp.medianMs.toFixed(tp.medianMs < 10 ? 2 : 0)} | ${tv.medianMs.toFixed(tv.medianMs < 10 ? 2 : 0)} |`);
   }
+  }
 
   console.log(`Node ${process.version}, median ms${quick ? ' (quick run)' : ''}\n`);
   console.log('| protocol | total compute (ms) | per party (ms) | note |\n| --- | ---: | --- | --- |');
   for (const l of lines) console.log(l);
-  console.log('\n| proof (3072-bit moduli) | prove (ms) | verify (ms) |\n| --- | ---: | ---: |');
-  for (const l of proofLines) console.log(l);
+  if (proofLines.length) {
+    console.log('\n| proof (3072-bit moduli) | prove (ms) | verify (ms) |\n| --- | ---: | ---: |');
+    for (const l of proofLines) console.log(l);
+  }
 }
 
 await main();

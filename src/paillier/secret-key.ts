@@ -98,6 +98,14 @@ export class PaillierSecretKey {
     return this.publicKey.encryptWithFactor(m, this.nonceFactor(rho));
   }
 
+  /**
+   * ∏ x_j^e_j mod N² for public units x_j and public signed exponents, by CRT: a verifier's
+   * check on ciphertexts under its own key at about half the cost of working modulo N².
+   */
+  multiPowN2(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
+    return this.#crtN2.multiPow(terms);
+  }
+
   /** Dec(c) ∈ [0, N). @throws {RangeError} when c is not a valid ciphertext */
   decrypt(c: bigint): bigint {
     this.publicKey.assertInRange(c);

@@ -103,6 +103,30 @@ export class CrtModulus {
     return this.run(x, e, true);
   }
 
+  /**
+   * ∏ x_j^e_j mod M for public units x_j and public signed exponents (a verifier's product under
+   * its own key): each component runs Straus's method with exponents reduced into [0, φ(p_i^k_i)),
+   * which also turns a negative exponent into a positive one. LEAK: the exponents.
+   */
+  multiPow(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
+    if (!Array.isArray(terms) || terms.length === 0) throw new TypeError('terms must be a non-empty array of [base, exponent] pairs');
+    for (const [j, t] of terms.entries()) {
+      if (!Array.isArray(t) || t.length !== 2) throw new TypeError(`terms[${j}] must be a [base, exponent] pair`);
+      assertBelow(`terms[${j}] base`, t[0], this.value, 'the modulus');
+      assertBigint(`terms[${j}] exponent`, t[1]);
+    }
+    const ys = this.parts.map((part) =>
+      part.m.multiPow(
+        terms.map(([x, e]) => {
+          const xi = bitLength(x) <= 2 * LIMB_BITS * part.m.limbs ? part.m.reduce(x) : x % part.m.value;
+          if (xi % part.p === 0n) throw new RangeError('multiPow bases must be units');
+          return [xi, ((e % part.phi) + part.phi) % part.phi] as const;
+        }),
+      ),
+    );
+    return this.combine(ys);
+  }
+
   /** Free the WASM memory of every component now. */
   dispose(): void {
     for (const part of this.parts) part.m.dispose();

@@ -116,7 +116,7 @@ export function proveAffG(binding: ProofBinding, L: SecurityParams, st: AffGStat
     const r = pkJ.randomNonce();
     const rY = sk.publicKey.randomNonce();
     const commit = (k: bigint, kBits: number, l: bigint, lBits: number) =>
-      modHat.mul(powSignedSecret(modHat, s, k, kBits), powSignedSecret(modHat, t, l, lBits));
+      modHat.mul(powSignedSecret(modHat, s, k, kBits, true), powSignedSecret(modHat, t, l, lBits, true));
     // an honest x, y is in range; a larger one (a cheating prover, in tests) widens only its own bound
     const xBits = Math.max(L.ell, bitLength(w.x)) + 1;
     const yBits = Math.max(L.ellPrime, bitLength(w.y)) + 1;
@@ -151,8 +151,9 @@ function inZStarSquared(c: unknown, N: bigint): c is bigint {
  * (N̂, s, t), the prover's X from the key share or round-1 data). Throws InvalidProof:
  * "aff-g/statement", "aff-g/size", "aff-g/range-z1", "aff-g/range-z2", "aff-g/commitment-range",
  * "aff-g/paillier-j", "aff-g/group", "aff-g/paillier-i", "aff-g/pedersen-1", "aff-g/pedersen-2".
+ * The verifier's own Paillier key, when given, computes the check under N_j by CRT.
  */
-export function verifyAffG(binding: ProofBinding, L: SecurityParams, st: AffGStatement, p: AffGProof): void {
+export function verifyAffG(binding: ProofBinding, L: SecurityParams, st: AffGStatement, p: AffGProof, verifierKey?: PaillierSecretKey): void {
   const { Nj, Ni, C, D, Y } = st;
   const { N: Nhat, s, t } = st.aux;
   const sizeOk = (N: bigint) => (N & 1n) === 1n && bitLength(N) >= L.minModulusBits && bitLength(N) <= L.maxModulusBits;
@@ -175,7 +176,9 @@ export function verifyAffG(binding: ProofBinding, L: SecurityParams, st: AffGSta
   try {
     // A·D^e = C^z1·(1 + z2·N_j)·w^N_j  ⇔  C^z1·w^N_j·D^(−e)·(1 + z2·N_j) = A  (mod N_j²)
     const z2j = ((p.z2 % Nj) + Nj) % Nj;
-    check(modNj2.mul(1n + z2j * Nj, modNj2.multiPow([[C, p.z1], [p.w, Nj], [D, -e]])) === p.A, PROOF, 'aff-g/paillier-j');
+    const terms: [bigint, bigint][] = [[C, p.z1], [p.w, Nj], [D, -e]];
+    const prod = verifierKey?.N === Nj ? verifierKey.multiPowN2(terms) : modNj2.multiPow(terms);
+    check(modNj2.mul(1n + z2j * Nj, prod) === p.A, PROOF, 'aff-g/paillier-j');
     check(mulG(p.z1).equals(p.Bx.add(mulPublic(st.X, e))), PROOF, 'aff-g/group');
     // B_y·Y^e = (1 + z2·N_i)·w_y^N_i  ⇔  w_y^N_i·Y^(−e)·(1 + z2·N_i) = B_y  (mod N_i²)
     const z2i = ((p.z2 % Ni) + Ni) % Ni;

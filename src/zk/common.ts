@@ -7,6 +7,7 @@ import { bitLength, type Modulus } from '../wasm/index.js';
 import { randomBelow } from '../util/random.js';
 import { gcd } from '../util/gcd.js';
 import type { SecurityParams } from './params.js';
+import { fixedPowSecret } from './fixed-bases.js';
 
 /**
  * Fewest repetitions accepted from the local parameters (soundness 2^−m). m never comes from the
@@ -43,11 +44,12 @@ export function assertRepetitionParams(L: SecurityParams): void {
 
 /**
  * x^k mod N for a secret signed k with |k| ≤ 2^bound, in constant time: x^(k + 2^bound) · x^(−2^bound).
- * Only the public bound shows in the timing; x must be a unit mod N.
+ * Only the public bound shows in the timing; x must be a unit mod N. A base that recurs across
+ * sessions (ring-Pedersen s, t) is marked `recurring` and uses a cached comb table.
  */
-export function powSignedSecret(m: Modulus, x: bigint, k: bigint, bound: number): bigint {
+export function powSignedSecret(m: Modulus, x: bigint, k: bigint, bound: number, recurring = false): bigint {
   const shift = 1n << BigInt(bound);
-  const pos = m.powSecret(x, k + shift, bound + 1);
+  const pos = recurring ? fixedPowSecret(m.value, x, k + shift, bound + 1) : m.powSecret(x, k + shift, bound + 1);
   return m.mul(pos, negativeShift(m, x, bound));
 }
 

@@ -106,7 +106,7 @@ export function proveEncElg(binding: ProofBinding, L: SecurityParams, st: EncElg
     const hatBits = bitLength(Nhat);
     // s^k·t^l with secret signed exponents, constant time in k and l (bounds are public)
     const commit = (k: bigint, kBits: number, l: bigint, lBits: number) =>
-      modHat.mul(powSignedSecret(modHat, s, k, kBits), powSignedSecret(modHat, t, l, lBits));
+      modHat.mul(powSignedSecret(modHat, s, k, kBits, true), powSignedSecret(modHat, t, l, lBits, true));
     // an honest x is in ±2^ℓ; a larger one (a cheating prover, in tests) only widens its own bound
     const S = commit(w.x, Math.max(L.ell, bitLength(w.x)) + 1, mu, L.ell + hatBits + 1);
     const T = commit(alpha, bAE + 1, gamma, bAE + hatBits + 1);

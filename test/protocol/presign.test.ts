@@ -4,7 +4,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { startPresign, nonceR, type Presignature } from '../../src/protocol/presign/index.js';
 import { ROUND, decodeR1, decodeR2, decodeR3, encodeR2, encodeR3 } from '../../src/protocol/presign/messages.js';
 import { INSTANCE } from '../../src/protocol/presign/instances.js';
-import { combineSignature, toDer, toRsv, type EcdsaSignature } from '../../src/protocol/sign/index.js';
+import { combineSignature, toDer, toRsv, wrongPartials, type EcdsaSignature } from '../../src/protocol/sign/index.js';
 import { Blame, type Msg } from '../../src/protocol/machine.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
 import { proveAffG } from '../../src/zk/aff-g.js';
@@ -199,6 +199,9 @@ test('A9: a wrong partial signature is blamed on its signer; the presignatures a
   const bad = partials.map((p) => (p.signer === 2 ? { ...p, sigma: modq(p.sigma + 1n) } : p));
   const e = t.throws(() => combineSignature(ps[0]!.pub, digest, bad), { instanceOf: Blame }) as Blame;
   t.deepEqual(e.culprits, [2]);
+  const m = modq(BigInt('0x' + Buffer.from(digest).toString('hex')));
+  t.deepEqual(wrongPartials(ps[0]!.pub, m, new Map(partials.map((p) => [p.signer, p.sigma]))), [], 'honest partials pass the per-signer check');
+  t.deepEqual(wrongPartials(ps[0]!.pub, m, new Map(bad.map((p) => [p.signer, p.sigma]))), [2]);
   t.throws(() => combineSignature(ps[0]!.pub, digest, partials.slice(0, 1)), { message: /missing/ });
   t.notThrows(() => combineSignature(ps[0]!.pub, digest, partials));
   t.true(ps.every((p) => p.consumed));

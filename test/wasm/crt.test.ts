@@ -165,3 +165,21 @@ test('dispose() frees the components; later use throws Error', (t) => {
   crt.dispose();
   t.throws(() => crt.pow(5n, 7n), { instanceOf: Error, message: /dispose/ });
 });
+
+test('multiPow by CRT equals the product of oracle powers modulo N², signed exponents included', (t) => {
+  const N = p512 * q512;
+  const N2 = N * N;
+  const crt = new CrtModulus([[p512, 2], [q512, 2]]);
+  const unit = fc.bigInt({ min: 2n, max: N2 - 1n }).filter((x) => x % p512 !== 0n && x % q512 !== 0n);
+  const exp = fc.bigInt({ min: -(1n << 1100n), max: 1n << 1100n });
+  fc.assert(
+    fc.property(fc.array(fc.tuple(unit, exp), { minLength: 1, maxLength: 4 }), (terms) => {
+      const want = terms.reduce((acc, [x, e]) => refMod(acc * (e < 0n ? refPow(refInverse(x, N2) as bigint, -e, N2) : refPow(x, e, N2)), N2), 1n);
+      expectEq(crt.multiPow(terms), want, "multiPow");
+    }),
+    runs(40),
+  );
+  t.throws(() => crt.multiPow([[p512, 3n]]), { instanceOf: RangeError });
+  t.throws(() => crt.multiPow([]), { instanceOf: TypeError });
+  crt.dispose();
+});

@@ -68,7 +68,7 @@ export class Round3 extends BaseRound<Presignature> {
           verifyElog({ sid: ssid, prover: j, extra: INSTANCE.Gamma }, L, { L: r1j.B1, M: r1j.B2, X: r1j.Y, Y: m.Gamma, H: G }, m.psiGamma),
         );
         verifyFrom(j, ROUND.r2, () =>
-          verifyAffG({ sid: ssid, prover: j, verifier: i, extra: INSTANCE.gamma }, L, { Nj: ownAux.N, Ni: Nj, C: own.K, D: m.D, Y: m.F, X: m.Gamma, aux: ownAux.rp }, m.psi),
+          verifyAffG({ sid: ssid, prover: j, verifier: i, extra: INSTANCE.gamma }, L, { Nj: ownAux.N, Ni: Nj, C: own.K, D: m.D, Y: m.F, X: m.Gamma, aux: ownAux.rp }, m.psi, sk),
         );
         verifyFrom(j, ROUND.r2, () =>
           verifyAffG(
@@ -76,6 +76,7 @@ export class Round3 extends BaseRound<Presignature> {
             L,
             { Nj: ownAux.N, Ni: Nj, C: own.K, D: m.Dhat, Y: m.Fhat, X: XPrime.get(j) as Point, aux: ownAux.rp },
             m.psiHat,
+            sk,
           ),
         );
         GammaSum = GammaSum.add(m.Gamma);
