@@ -24,9 +24,17 @@ const PAIRS: ReadonlyArray<readonly [number, number, number, number]> = [
   [1, 3, 5, 7],
 ];
 
-export function auxFixture(n: number): AuxInfo[] {
-  if (n > PAIRS.length) throw new RangeError(`aux fixture for at most ${PAIRS.length} parties`);
-  const made = PAIRS.slice(0, n).map(([a, b, c, d]) => ({
+/** Other pairings of the same primes: different moduli, for "new aux-info" after a refresh. */
+const PAIRS_RENEWED: ReadonlyArray<readonly [number, number, number, number]> = [
+  [0, 4, 1, 5],
+  [2, 6, 3, 7],
+  [8, 10, 9, 11],
+];
+
+export function auxFixture(n: number, renewed = false): AuxInfo[] {
+  const pairs = renewed ? PAIRS_RENEWED : PAIRS;
+  if (n > pairs.length) throw new RangeError(`aux fixture for at most ${pairs.length} parties`);
+  const made = pairs.slice(0, n).map(([a, b, c, d]) => ({
     p: fixturePrime(1536, a),
     q: fixturePrime(1536, b),
     rp: ringPedersenFromPrimes(fixturePrime(1536, c), fixturePrime(1536, d), { checkPrimes: false }).params,

@@ -1,3 +1,3 @@
-export { startKeygen } from './round1.js';
+export { startKeygen, startRefresh } from './round1.js';
 export { ROUND as KEYGEN_ROUND } from './messages.js';
 export type { KeygenParams } from './params.js';

@@ -30,12 +30,14 @@ export class Output extends BaseRound<KeyShare> {
         const Aj = (this.s.decommits[j] as { A: Point }).A;
         verifyFrom(j, ROUND.proof, () => verifySch(Xj, Aj, challengeSch(sid, j, this.s.rid, Xj, Aj), z));
       }
-      const Y = this.s.decommits.reduce((acc, d) => acc.add(d.S[0] as Point), P.ZERO);
+      // refresh keeps the public key: nobody sent a constant term
+      const old = this.s.params.refresh;
+      const Y = old ? old.public.Y : this.s.decommits.reduce((acc, d) => acc.add(d.S[0] as Point), P.ZERO);
       if (Y.is0()) throw new Blame([], 'keygen: public key is the identity');
       const share: KeyShare = { public: { n, t, i, Y, X: this.s.X }, secret: { x: this.s.x } };
       assertKeyShare(share);
       const proofs = parties(n).map((j) => (j === i ? this.s.ownProof : (got.get(j) as Uint8Array)));
-      const c = confirmation(sid, 'keygen', [...proofs, pointToBytes(Y), ...this.s.X.map((P) => pointToBytes(P))]);
+      const c = confirmation(sid, old ? 'refresh' : 'keygen', [...proofs, pointToBytes(Y), ...this.s.X.map((P) => pointToBytes(P))]);
       return confirmStep(i, n, ROUND.confirm, c, share);
     });
   }

@@ -38,16 +38,27 @@ function evaluate(coeffs: readonly bigint[], x: bigint): bigint {
 export function startKeygen(params: KeygenParams): Step<KeyShare> {
   assertKeygenParams(params);
   const { sid, n, t, i } = params;
-  const coeffs = Array.from({ length: t }, () => randomScalar());
+  // refresh: f_i(0) = 0, so Σ_j f_j adds nothing to the secret and Y stays
+  const coeffs = Array.from({ length: t }, (_, k) => (k === 0 && params.refresh ? 0n : randomScalar()));
   const sigma = Array.from({ length: n }, (_, j) => evaluate(coeffs, BigInt(j + 1)));
   const { commitment, nonce } = commitSch();
   const decommit: Decommit = {
     rid: Uint8Array.from(randomBytes(32)),
-    S: coeffs.map((c) => mulG(c)),
+    S: (params.refresh ? coeffs.slice(1) : coeffs).map((c) => mulG(c)),
     A: commitment.A,
     u: Uint8Array.from(randomBytes(32)),
   };
-  const V = commitmentHash(sid, n, t, i, decommit);
+  const V = commitmentHash(sid, n, t, i, decommit, params.refresh !== undefined);
   const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.commit, body: encodeHash(V) }];
   return { kind: 'next', round: new Round2({ params, sigma, nonce, decommit, V }), outbox };
+}
+
+/**
+ * Start a key refresh of `share` with every party (SECURITY.md A13): new shares of the same key,
+ * Y unchanged. Old shares may be deleted only after this completes, which needs every party's
+ * confirmation; renewing aux-info is a separate aux-info run with fresh primes.
+ */
+export function startRefresh(params: { sid: Uint8Array; share: KeyShare }): Step<KeyShare> {
+  const { n, t, i } = params.share.public;
+  return startKeygen({ sid: params.sid, n, t, i, refresh: params.share });
 }

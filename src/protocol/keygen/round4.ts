@@ -11,7 +11,7 @@ import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../mach
 import type { KeyShare } from '../keyshare.js';
 import { commitmentHash } from './commitment.js';
 import { ROUND, decodeDecommit, decodeScalar, encodeScalar, type Decommit } from './messages.js';
-import { parties } from './params.js';
+import { commitmentCount, parties } from './params.js';
 import type { Round2State } from './round2.js';
 import { Output } from './output.js';
 
@@ -24,6 +24,11 @@ export function evalCommitment(S: readonly Point[], x: bigint): Point {
     pow = modq(pow * x);
   }
   return acc;
+}
+
+/** The full coefficient commitments (S_{j,0}, …, S_{j,t−1}); in refresh mode S_{j,0} = O is implied. */
+export function coefficients(d: Decommit, refresh: boolean): readonly Point[] {
+  return refresh ? [P.ZERO, ...d.S] : d.S;
 }
 
 export interface Round4State extends Round2State {
@@ -55,6 +60,7 @@ export class Round4 extends BaseRound<KeyShare> {
   protected run(inbox: readonly Msg[]): Step<KeyShare> {
     return guarded(() => {
       const { sid, n, t, i } = this.s.params;
+      const old = this.s.params.refresh;
       const got = collect(i, parties(n), this.expects, inbox);
       const openings = got.get(ROUND.decommit) as Map<number, Uint8Array>;
       const shares = got.get(ROUND.share) as Map<number, Uint8Array>;
@@ -65,12 +71,12 @@ export class Round4 extends BaseRound<KeyShare> {
           decommits.push(this.s.decommit);
           continue;
         }
-        const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(openings.get(j) as Uint8Array, t));
-        if (!equalBytes(commitmentHash(sid, n, t, j, d), this.s.commitments[j] as Uint8Array)) {
+        const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(openings.get(j) as Uint8Array, commitmentCount(this.s.params)));
+        if (!equalBytes(commitmentHash(sid, n, t, j, d, old !== undefined), this.s.commitments[j] as Uint8Array)) {
           throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
         }
         const sigma = decodeFrom(j, ROUND.share, () => decodeScalar(shares.get(j) as Uint8Array, 'σ'));
-        if (!mulG(sigma).equals(evalCommitment(d.S, BigInt(i + 1)))) {
+        if (!mulG(sigma).equals(evalCommitment(coefficients(d, old !== undefined), BigInt(i + 1)))) {
           throw new Blame([j], `${ROUND.share}: σ_{j,i}·G ≠ F_j(i + 1) (VSS check)`);
         }
         decommits.push(d);
@@ -78,8 +84,10 @@ export class Round4 extends BaseRound<KeyShare> {
       }
       const rid = xor32(decommits.map((d) => d.rid));
       // F = Σ_j F_j: add the commitments coefficient-wise once, then evaluate per party
-      const F = Array.from({ length: t }, (_, k) => decommits.reduce((acc, d) => acc.add(d.S[k] as Point), P.ZERO));
-      const X = parties(n).map((k) => evalCommitment(F, BigInt(k + 1)));
+      const F = Array.from({ length: t }, (_, k) => decommits.reduce((acc, d) => acc.add(coefficients(d, old !== undefined)[k] as Point), P.ZERO));
+      // refresh: X_k' = X_k + F(k + 1) and x_i' = x_i + Σ_j σ_{j,i}
+      const X = parties(n).map((k) => evalCommitment(F, BigInt(k + 1)).add(old ? (old.public.X[k] as Point) : P.ZERO));
+      if (old) x = modq(x + old.secret.x);
       const zeroAt = X.findIndex((Xk) => Xk.is0());
       if (zeroAt >= 0) throw new Blame([], `${ROUND.decommit}: public share X_${zeroAt} is the identity`);
       if (x === 0n || !mulG(x).equals(X[i] as Point)) throw new Error('bug: own share does not match X_i');
