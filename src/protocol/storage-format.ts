@@ -8,12 +8,15 @@
 import { DecodeError, Reader, Writer } from './codec.js';
 import { assertKeyShare, type KeyShare, type PublicKeyShare, type SecretKeyShare } from './keyshare.js';
 import { assertAuxInfo, type AuxInfo, type PartyAux } from './aux-info.js';
+import { Presignature, type PresignaturePublic } from './presign/presignature.js';
 
 const MAGIC = {
   keyPublic: 0x4b50, // "KP"
   keySecret: 0x4b53, // "KS"
   auxPublic: 0x4150, // "AP"
   auxSecret: 0x4153, // "AS"
+  presigPublic: 0x5050, // "PP"
+  presigSecret: 0x5053, // "PS"
 } as const;
 export const FORMAT_VERSION = 1;
 const MAX_PARTIES = 64;
@@ -88,4 +91,41 @@ export function decodeAuxInfo(pub: Uint8Array, secret: Uint8Array): AuxInfo {
   const aux: AuxInfo = { i, parties, secret: { p, q } };
   assertAuxInfo(aux);
   return aux;
+}
+
+/** The public part of a presignature (what the coordinator keeps to combine partial signatures). */
+export function encodePresignaturePublic(p: PresignaturePublic): Uint8Array {
+  const w = head(MAGIC.presigPublic).fixed(p.id).list(p.signers, (x, j) => x.u8(j)).point(p.Y).point(p.R);
+  return w.list(p.Delta, (x, P) => x.point(P)).list(p.S, (x, P) => x.point(P)).finish();
+}
+
+export function decodePresignaturePublic(b: Uint8Array): PresignaturePublic {
+  const r = new Reader(b);
+  readHead(r, MAGIC.presigPublic, 'presignature');
+  const id = Uint8Array.from(r.fixed(32, 'id'));
+  const signers = r.list((x) => x.u8('signer'), { maxCount: MAX_PARTIES }, 'signers');
+  if (signers.some((j, k) => k > 0 && j <= (signers[k - 1] as number))) throw new DecodeError('presignature: signers must be sorted and distinct');
+  const Y = r.point('Y');
+  const R = r.point('R');
+  const Delta = r.list((x) => x.point('Δ̃_j'), { count: signers.length }, 'Δ̃');
+  const S = r.list((x) => x.point('S̃_j'), { count: signers.length }, 'S̃');
+  r.end('presignature');
+  return { id, signers, Y, R, Delta, S };
+}
+
+/** An unused presignature for encrypted storage: (own index, k_i, χ_i). */
+export function encodePresignatureSecret(p: Presignature): Uint8Array {
+  const s = p.exportSecret();
+  return head(MAGIC.presigSecret).u8(p.i).scalar(s.k).scalar(s.chi).finish();
+}
+
+export function decodePresignature(pub: Uint8Array, secret: Uint8Array): Presignature {
+  const p = decodePresignaturePublic(pub);
+  const r = new Reader(secret);
+  readHead(r, MAGIC.presigSecret, 'presignature secret');
+  const i = r.u8('i');
+  const k = r.scalar('k_i');
+  const chi = r.scalar('χ_i');
+  r.end('presignature secret');
+  return Presignature.create(p, i, { k, chi });
 }

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { startKeygen } from '../../src/protocol/keygen/index.js';
 import type { KeyShare } from '../../src/protocol/keyshare.js';
 import type { AuxInfo } from '../../src/protocol/aux-info.js';
-import { decodeAuxInfo, decodeKeyShare, encodeAuxPublic, encodeAuxSecret, encodePublicKeyShare, encodeSecretKeyShare } from '../../src/protocol/storage-format.js';
+import { decodeAuxInfo, decodeKeyShare, decodePresignature, decodePresignaturePublic, encodeAuxPublic, encodeAuxSecret, encodePresignaturePublic, encodePresignatureSecret, encodePublicKeyShare, encodeSecretKeyShare } from '../../src/protocol/storage-format.js';
+import { Presignature } from '../../src/protocol/presign/presignature.js';
 import { mulG, q } from '../../src/curve/secp256k1.js';
 import { fixturePrime } from '../helpers/fixtures.js';
 import { runNetwork } from '../helpers/network.js';
@@ -46,4 +47,25 @@ test('aux-info round-trips and is validated on load', (t) => {
   t.throws(() => decodeAuxInfo(encodeAuxPublic(aux), encodeAuxSecret({ ...aux, secret: { p: P(6), q: P(7) } })), { message: /N_i ≠ p·q/ });
   const dup = { ...aux, parties: [aux.parties[0], aux.parties[0], aux.parties[2]] as AuxInfo['parties'] };
   t.throws(() => decodeAuxInfo(encodeAuxPublic(dup), encodeAuxSecret({ ...aux, i: 0, secret: { p: P(0), q: P(1) } })), { message: /appears twice/ });
+});
+
+test('presignatures round-trip (public part and secret part); a consumed one cannot be exported; bad encodings refused', (t) => {
+  const pt = () => mulG(BigInt('0x' + randomBytes(31).toString('hex')) + 1n);
+  const pub = { id: Uint8Array.from(randomBytes(32)), signers: [0, 2], Y: pt(), R: pt(), Delta: [pt(), pt()], S: [pt(), pt()] };
+  const p = Presignature.create(pub, 2, { k: 5n, chi: q - 1n });
+  const pubBytes = encodePresignaturePublic(pub);
+  const back = decodePresignature(pubBytes, encodePresignatureSecret(p));
+  t.deepEqual(back.pub.id, pub.id);
+  t.deepEqual(back.pub.signers, [0, 2]);
+  t.true(back.pub.R.equals(pub.R) && back.pub.S[1]!.equals(pub.S[1]!) && back.pub.Delta[0]!.equals(pub.Delta[0]!));
+  t.deepEqual(back.exportSecret(), { k: 5n, chi: q - 1n });
+  t.is(back.i, 2);
+  back.consume();
+  t.throws(() => encodePresignatureSecret(back), { message: /consumed/ });
+  t.throws(() => decodePresignaturePublic(Uint8Array.from([...pubBytes, 0])), { message: /trailing/ });
+  const unsorted = encodePresignaturePublic({ ...pub, signers: [2, 0] });
+  t.throws(() => decodePresignaturePublic(unsorted), { message: /sorted/ });
+  // a secret record claiming index 1, which is not among the signers
+  const foreign = Uint8Array.from([0x50, 0x53, 1, 1, ...new Uint8Array(31), 1, ...new Uint8Array(31), 1]);
+  t.throws(() => decodePresignature(pubBytes, foreign), { message: /not among the signers/ });
 });
