@@ -1,0 +1,109 @@
+/**
+ * The coordinator ↔ node application protocol, carried in the request/response frames of the
+ * mutual-TLS channel (src/transport). JSON with byte strings as base64 or hex, validated by zod
+ * on receipt: a node treats every request as hostile input, the coordinator every response.
+ *
+ * Session flow (aux-info, keygen, presign, refresh):
+ *   prepare  → each participant returns a fresh 32-byte nonce (sid freshness, SECURITY.md d.5)
+ *   start    → with every participant's nonce; the node derives
+ *              sid = H(protocol, sessionId, parties, params, nonces), refuses a sid it has seen,
+ *              starts the protocol and returns its first sealed envelopes
+ *   deliver  → the envelopes addressed to this node (the coordinator routes by the envelope
+ *              header's recipient); returns new envelopes, and at the end the public result
+ * The coordinator only moves envelopes: they are signed, and point-to-point ones encrypted, by
+ * the nodes (src/transport/envelope.ts).
+ * Signing: `sign` asks a signer for its partial signature with one presignature; the node marks
+ * the presignature used durably before it answers.
+ * @module
+ */
+import { z } from 'zod';
+
+export const RPC_VERSION = 1;
+
+const b64 = z.string().max(8 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${2 * bytes}}$`), `${bytes}-byte lower-case hex`);
+const nodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/);
+const sessionId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+export const walletIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+
+export const PROTOCOLS = ['aux', 'keygen', 'presign', 'refresh'] as const;
+export type ProtocolName = (typeof PROTOCOLS)[number];
+
+export const requestSchema = z.discriminatedUnion('method', [
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('info') }).strict(),
+  z
+    .object({
+      v: z.literal(RPC_VERSION),
+      method: z.literal('prepare'),
+      sessionId,
+      protocol: z.enum(PROTOCOLS),
+      /** every node of the group, in index order (must equal the node's own configuration) */
+      parties: z.array(nodeId).min(2).max(16),
+      /** keygen, presign, refresh: the wallet */
+      walletId: walletIdSchema.optional(),
+      /** presign: the signers' indices, sorted */
+      signers: z.array(z.number().int().min(0).max(15)).min(1).max(16).optional(),
+    })
+    .strict(),
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('start'), sessionId, nonces: z.array(hex(32)).min(2).max(16) }).strict(),
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('deliver'), sessionId, envelopes: z.array(b64).max(64) }).strict(),
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('abort'), sessionId }).strict(),
+  z
+    .object({
+      v: z.literal(RPC_VERSION),
+      method: z.literal('sign'),
+      walletId: walletIdSchema,
+      presignatureId: hex(32),
+      digest: hex(32),
+    })
+    .strict(),
+]);
+export type Request = z.infer<typeof requestSchema>;
+
+export const outboxSchema = z.array(z.object({ to: z.union([z.number().int().min(0).max(15), z.literal('all')]), envelope: b64 }).strict()).max(64);
+
+const resultSchema = z.discriminatedUnion('protocol', [
+  z.object({ protocol: z.literal('aux'), auxId: hex(32) }).strict(),
+  z.object({ protocol: z.literal('keygen'), walletId: walletIdSchema, publicKey: hex(33) }).strict(),
+  z.object({ protocol: z.literal('refresh'), walletId: walletIdSchema, publicKey: hex(33) }).strict(),
+  z.object({ protocol: z.literal('presign'), walletId: walletIdSchema, presignature: b64 }).strict(),
+]);
+export type SessionResult = z.infer<typeof resultSchema>;
+
+export const sessionUpdateSchema = z
+  .object({
+    status: z.enum(['running', 'done', 'aborted']),
+    outbox: outboxSchema,
+    result: resultSchema.optional(),
+    abort: z.object({ culprits: z.array(z.number().int().min(0)), reason: z.string().max(512) }).strict().optional(),
+  })
+  .strict();
+export type SessionUpdate = z.infer<typeof sessionUpdateSchema>;
+
+export const infoSchema = z
+  .object({
+    nodeId,
+    index: z.number().int().min(0),
+    /** hash of the node group's aux-info public data, when the node has it */
+    auxId: hex(32).optional(),
+    /** safe primes ready for a new aux-info (4 are needed) */
+    primesReady: z.number().int().min(0),
+    wallets: z.number().int().min(0),
+  })
+  .strict();
+export type NodeInfo = z.infer<typeof infoSchema>;
+
+export const prepareResponseSchema = z.object({ nonce: hex(32) }).strict();
+export const signResponseSchema = z.object({ signer: z.number().int().min(0), sigma: hex(32) }).strict();
+export const errorResponseSchema = z.object({ error: z.string().max(512), code: z.string().max(64) }).strict();
+
+/** Every response is { ok: true, ...body } or { ok: false, error, code }. */
+export type Response<T> = ({ ok: true } & T) | ({ ok: false } & z.infer<typeof errorResponseSchema>);
+
+export function encodeJson(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+export function decodeJson(bytes: Uint8Array): unknown {
+  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+}
