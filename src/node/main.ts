@@ -1,0 +1,110 @@
+/**
+ * `npm run start:node -- --env local --id node_1`: one MPC node. It listens for the coordinator
+ * only (mutual TLS 1.3 against the deployment CA; with ENABLE_KERNEL_FIREWALL=true, connections
+ * from any address but TRUSTED_COORDINATOR_IP are dropped before TLS), answers signing requests
+ * on the main thread and runs protocol sessions on a worker thread.
+ *
+ * Options: --print-firewall prints the matching nftables ruleset and exits;
+ * --dev-primes <file> (development and tests only) takes safe primes from a file.
+ * @module
+ */
+import { Worker } from 'node:worker_threads';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, nodeEntry } from '../config/index.js';
+import { TransportServer } from '../transport/server.js';
+import { loadTlsMaterial } from '../transport/tls.js';
+import { COORDINATOR, nodeIdentity } from '../transport/identity.js';
+import { nftablesRuleset } from '../transport/firewall.js';
+import { decodeJson, encodeJson } from '../rpc/messages.js';
+import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      env: { type: 'string', default: 'local' },
+      id: { type: 'string' },
+      'dev-primes': { type: 'string' },
+      'print-firewall': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (!values.id) throw new ConfigError([{ variable: '--id', message: 'required (e.g. --id node_1)' }], undefined);
+  const config = loadConfig({ env: values.env });
+  const self = nodeEntry(config, values.id);
+  if (values['print-firewall']) {
+    const ip = config.firewall.trustedCoordinatorIp;
+    if (!ip) throw new ConfigError([{ variable: 'TRUSTED_COORDINATOR_IP', message: 'required to print firewall rules' }], config.envFile);
+    console.log(nftablesRuleset({ ports: [self.port], trustedCoordinatorIp: ip, nodeId: self.id }));
+    return;
+  }
+  const opts: RuntimeOptions = { env: values.env, id: values.id, devPrimes: values['dev-primes'] };
+  const runtime = await openNodeRuntime(opts);
+  const { log } = runtime;
+
+  // protocol sessions (and info) on the worker; signing inline
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...opts, fillPrimes: true } });
+  const waiting = new Map<number, (b: Uint8Array) => void>();
+  let nextId = 0;
+  await new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (m: { ready?: true; id?: number; body?: Uint8Array }) => {
+      if (m.ready) return resolve();
+      const done = waiting.get(m.id as number);
+      waiting.delete(m.id as number);
+      done?.(m.body as Uint8Array);
+    });
+  });
+  worker.on('error', (e) => {
+    log.fatal({ err: e.message }, 'protocol worker failed');
+    process.exit(1);
+  });
+  const toWorker = (body: Uint8Array): Promise<Uint8Array> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      worker.postMessage({ id, body });
+    });
+
+  const server = new TransportServer({
+    tls: await loadTlsMaterial(self.tls, nodeIdentity(self.id)),
+    acceptPeers: [COORDINATOR],
+    allowedAddresses: config.firewall.enabled ? [config.firewall.trustedCoordinatorIp] : undefined,
+    maxFrameBytes: config.transport.maxFrameBytes,
+    heartbeatIntervalMs: config.transport.heartbeatIntervalMs,
+    heartbeatMisses: config.transport.heartbeatMisses,
+    logger: log,
+  });
+  server.on('rejected', (r) => log.warn({ stage: r.stage, remote: r.remoteAddress, reason: r.reason }, 'connection refused'));
+  server.on('connection', (conn) => {
+    log.info('coordinator connected');
+    conn.onRequest(async (body) => {
+      let method: unknown;
+      try {
+        method = (decodeJson(body) as { method?: unknown } | null)?.method;
+      } catch {
+        return encodeJson({ ok: false, code: 'bad-request', error: 'request is not JSON' });
+      }
+      return method === 'sign' ? runtime.service.handleBytes(body) : toWorker(body);
+    });
+  });
+  const address = await server.listen(self.port, self.host);
+  log.info({ port: address.port, firewall: config.firewall.enabled }, `node ${self.id} listening`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await server.close();
+    await worker.terminate();
+    await runtime.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof ConfigError ? e.message : `node: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

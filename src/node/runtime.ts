@@ -1,0 +1,60 @@
+/**
+ * Opening a node's state from its configuration: config, pinned group identities, KMS, the
+ * encrypted record store, the safe-prime source and the request handler. Used by the main thread
+ * (signing, info) and by the protocol worker (sessions); both open the same store, whose
+ * exclusive-create markers make them safe to share.
+ * @module
+ */
+import { join } from 'node:path';
+import { loadConfig, nodeEntry, type Config, type NodeEntry } from '../config/index.js';
+import { openLocalKms } from '../kms/local.js';
+import { RecordStore } from './storage/store.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { loadGroup, loadPrivateKey } from './identity.js';
+import { PrimeSource } from './primes.js';
+import { NodeService } from './service.js';
+
+export interface RuntimeOptions {
+  env: string;
+  id: string;
+  rootDir?: string;
+  /** development/tests only: pre-generated safe primes (see primes.ts) */
+  devPrimes?: string | undefined;
+  /** whether this runtime generates primes in the background (the worker does) */
+  fillPrimes?: boolean;
+}
+
+export interface NodeRuntime {
+  config: Config;
+  self: NodeEntry;
+  service: NodeService;
+  primes: PrimeSource;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function openNodeRuntime(o: RuntimeOptions): Promise<NodeRuntime> {
+  const config = loadConfig({ env: o.env, ...(o.rootDir ? { rootDir: o.rootDir } : {}) });
+  const self = nodeEntry(config, o.id);
+  const log = createLogger({ level: config.logLevel, name: o.id });
+  if (self.platform !== 'LOCAL') throw new Error(`node ${o.id}: KMS platform ${self.platform} is not supported yet (LOCAL only)`);
+  const kms = await openLocalKms({ root: config.coordinator.localKmsPath, nodeId: o.id });
+  const store = await RecordStore.open({ dir: join(self.dataDir, 'records'), nodeId: o.id, kms });
+  const primes = await PrimeSource.open({
+    store,
+    index: self.index,
+    devFile: o.devPrimes,
+    onProgress: (ready, needed) => log.info({ ready, needed }, 'safe primes for aux-info'),
+  });
+  if (o.fillPrimes) void primes.fill().catch((e: unknown) => log.error({ err: (e as Error).message }, 'safe-prime generation failed'));
+  const service = new NodeService({
+    nodeId: o.id,
+    group: await loadGroup(config, self),
+    privateKey: await loadPrivateKey(self),
+    threshold: config.mpc.threshold,
+    store,
+    primes,
+    log,
+  });
+  return { config, self, service, primes, log, close: () => kms.close() };
+}

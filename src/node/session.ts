@@ -1,0 +1,129 @@
+/**
+ * One protocol session at a node: a chain of pure protocol rounds (src/protocol) fed by sealed
+ * envelopes the coordinator relays. Incoming envelopes are opened (signature, session, sender,
+ * recipient, decryption: src/transport/envelope.ts) and buffered until the current round has a
+ * message from every other participant; outgoing messages are sealed once. Any envelope that
+ * fails to open aborts the session: a relay that alters, swaps, replays or injects a message
+ * gets an abort, never a different result.
+ * @module
+ */
+import type { KeyObject } from 'node:crypto';
+import { EnvelopeError, EnvelopeSession, type PartyIdentity } from '../transport/envelope.js';
+import type { Abort, Msg, Round, Step } from '../protocol/machine.js';
+import type { ProtocolName, SessionResult, SessionUpdate } from '../rpc/messages.js';
+import { PROTOCOL_ROUNDS } from './rounds.js';
+
+export interface SessionOptions<O> {
+  readonly protocol: ProtocolName;
+  readonly sid: Uint8Array;
+  /** the participants, by protocol index, with their pinned identity keys */
+  readonly parties: readonly PartyIdentity[];
+  readonly me: number;
+  readonly privateKey: KeyObject;
+  /** round 1 (run by start()) */
+  readonly begin: () => Step<O>;
+  /** persist the output durably, then describe it publicly; runs before the session reports done */
+  readonly finish: (output: O) => Promise<SessionResult>;
+}
+
+type Outbox = SessionUpdate['outbox'];
+
+export class NodeSession<O> {
+  private readonly envelopes: EnvelopeSession;
+  private round: Round<O> | undefined;
+  private buffer: Msg[] = [];
+  private state: 'new' | 'running' | 'done' | 'aborted' = 'new';
+  private abortInfo: Abort | undefined;
+  private result: SessionResult | undefined;
+
+  constructor(private readonly o: SessionOptions<O>) {
+    this.envelopes = new EnvelopeSession({ sid: o.sid, protocol: `mpc-engine/${o.protocol}`, parties: o.parties, me: o.me, myPrivateKey: o.privateKey });
+  }
+
+  get status(): 'running' | 'done' | 'aborted' {
+    return this.state === 'new' ? 'running' : this.state;
+  }
+
+  /** Run round 1 and return its sealed messages. */
+  async start(): Promise<SessionUpdate> {
+    if (this.state !== 'new') throw new Error('session already started');
+    this.state = 'running';
+    const outbox: Outbox = [];
+    await this.apply(this.guard(() => this.o.begin()), outbox);
+    return this.update(outbox);
+  }
+
+  /** Open, buffer and process envelopes; returns what to send next. */
+  async deliver(sealed: readonly Uint8Array[]): Promise<SessionUpdate> {
+    const outbox: Outbox = [];
+    if (this.state !== 'running') return this.update(outbox);
+    for (const bytes of sealed) {
+      try {
+        const opened = this.envelopes.open(bytes, PROTOCOL_ROUNDS[this.o.protocol]);
+        if (opened.status === 'accepted') this.buffer.push(opened.msg);
+      } catch (e) {
+        if (!(e instanceof EnvelopeError)) throw e;
+        return this.fail({ culprits: e.culprit === undefined ? [] : [e.culprit], reason: `envelope rejected (${e.code})` });
+      }
+    }
+    while (this.state === 'running' && this.round && this.ready(this.round)) {
+      const round = this.round;
+      const names = new Set(round.expects.map((e) => e.round));
+      const inbox = this.buffer.filter((m) => names.has(m.round));
+      this.buffer = this.buffer.filter((m) => !names.has(m.round));
+      await this.apply(this.guard(() => round.handle(inbox)), outbox);
+    }
+    return this.update(outbox);
+  }
+
+  /** The coordinator gave up on the session (timeout elsewhere): drop all state. */
+  cancel(): void {
+    if (this.state === 'running' || this.state === 'new') this.fail({ culprits: [], reason: 'cancelled by the coordinator' });
+    this.round = undefined;
+    this.buffer = [];
+  }
+
+  private ready(round: Round<O>): boolean {
+    const others = this.o.parties.map((p) => p.index).filter((j) => j !== this.o.me);
+    return round.expects.every((e) => others.every((j) => this.buffer.some((m) => m.round === e.round && m.from === j)));
+  }
+
+  /** A bug inside a round must not leave a half-run session: abort it (no culprit) and rethrow nothing. */
+  private guard(run: () => Step<O>): Step<O> {
+    try {
+      return run();
+    } catch (e) {
+      return { kind: 'abort', abort: { culprits: [], reason: `internal error: ${(e as Error).message}` } };
+    }
+  }
+
+  private async apply(step: Step<O>, outbox: Outbox): Promise<void> {
+    if (step.kind === 'abort') {
+      this.fail(step.abort);
+      return;
+    }
+    for (const m of step.outbox) outbox.push({ to: m.to, envelope: Buffer.from(this.envelopes.seal(m)).toString('base64') });
+    if (step.kind === 'next') {
+      this.round = step.round;
+      return;
+    }
+    this.round = undefined;
+    this.result = await this.o.finish(step.output);
+    this.state = 'done';
+  }
+
+  private fail(a: Abort): SessionUpdate {
+    this.state = 'aborted';
+    this.abortInfo = a;
+    this.round = undefined;
+    this.buffer = [];
+    return this.update([]);
+  }
+
+  private update(outbox: Outbox): SessionUpdate {
+    const u: { -readonly [K in keyof SessionUpdate]: SessionUpdate[K] } = { status: this.status, outbox: this.state === 'aborted' ? [] : outbox };
+    if (this.state === 'done' && this.result) u.result = this.result;
+    if (this.state === 'aborted' && this.abortInfo) u.abort = { culprits: [...this.abortInfo.culprits], reason: this.abortInfo.reason.slice(0, 500) };
+    return u;
+  }
+}

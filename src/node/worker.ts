@@ -1,0 +1,16 @@
+/**
+ * The protocol worker: a node runs its protocol sessions (aux-info, keygen, presign, refresh) on
+ * this thread so the main thread stays free for heartbeats and for signing requests, which must
+ * not wait behind a second of presigning arithmetic. Requests arrive as bytes and leave as bytes.
+ * @module
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
+
+const port = parentPort;
+if (!port) throw new Error('worker.ts must run as a worker thread');
+const runtime = await openNodeRuntime(workerData as RuntimeOptions);
+port.on('message', (m: { id: number; body: Uint8Array }) => {
+  void runtime.service.handleBytes(m.body).then((out) => port.postMessage({ id: m.id, body: out }));
+});
+port.postMessage({ ready: true });
