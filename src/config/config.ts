@@ -1,0 +1,224 @@
+/**
+ * The typed configuration, made once at start-up from `env/.env.<name>` with `process.env`
+ * overriding it variable by variable. This is the only module that reads `process.env`; everything
+ * else receives a `Config`. Relative paths are resolved against the project root.
+ * @module
+ */
+import { resolve, join } from 'node:path';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import { envFilePath, readEnvFile } from './env-file.js';
+import { envSchema, VARIABLE_NAMES, VARIABLES, type Platform } from './schema.js';
+import type { LogLevel } from '../util/log.js';
+
+export interface TlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface NodeEntry {
+  readonly id: string;
+  /** position in NODE_IDS, 0-based */
+  readonly index: number;
+  readonly host: string;
+  readonly port: number;
+  readonly platform: Platform;
+  /** the NODE_<PLATFORM>_REGION of its platform; undefined for LOCAL */
+  readonly region: string | undefined;
+  readonly tls: TlsFiles;
+  readonly dataDir: string;
+}
+
+export interface CoordinatorEntry {
+  readonly platform: Platform;
+  readonly localKmsPath: string;
+  readonly httpsPort: number;
+  readonly tls: TlsFiles;
+  readonly dataDir: string;
+}
+
+export interface WalletConfig {
+  readonly url: string;
+  /** the whole Authorization header value a wallet server presents: `Bearer <token>` (secret) */
+  readonly authorization: string;
+}
+
+export type FirewallConfig =
+  | { readonly enabled: true; readonly trustedCoordinatorIp: string }
+  | { readonly enabled: false; readonly trustedCoordinatorIp: string | undefined };
+
+export interface Config {
+  /** the environment name (`local` for env/.env.local), undefined when built from variables alone */
+  readonly envName: string | undefined;
+  readonly envFile: string | undefined;
+  readonly rootDir: string;
+  readonly coordinator: CoordinatorEntry;
+  /** in NODE_IDS order */
+  readonly nodes: readonly NodeEntry[];
+  readonly mpc: { readonly threshold: number; readonly totalShards: number };
+  /** undefined when neither WALLET_SERVER_* is set (a node's machine need not hold the token); see `requireWallet` */
+  readonly wallet: WalletConfig | undefined;
+  readonly firewall: FirewallConfig;
+  readonly certsDir: string;
+  readonly transport: { readonly maxFrameBytes: number; readonly heartbeatIntervalMs: number; readonly heartbeatMisses: number };
+  readonly logLevel: LogLevel;
+}
+
+export interface ParseOptions {
+  /** base of relative paths (default the current directory) */
+  rootDir?: string;
+  envName?: string;
+  envFile?: string;
+}
+
+function tlsFiles(certsDir: string, name: string): TlsFiles {
+  return { ca: join(certsDir, 'ca.crt'), cert: join(certsDir, `${name}.crt`), key: join(certsDir, `${name}.key`) };
+}
+
+/** Nearest known name by edit distance, for "did you mean". */
+function suggest(name: string): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+    return prev[b.length]!;
+  };
+  let best: [string, number] | undefined;
+  for (const known of VARIABLE_NAMES) {
+    const d = distance(name.toUpperCase(), known);
+    if (!best || d < best[1]) best = [known, d];
+  }
+  return best && best[1] <= 3 ? best[0] : undefined;
+}
+
+/**
+ * A config from variables (already merged). Empty values count as unset.
+ * @throws ConfigError listing every variable that is missing or wrong
+ */
+export function parseConfig(vars: Readonly<Record<string, string | undefined>>, options: ParseOptions = {}): Config {
+  const rootDir = resolve(options.rootDir ?? '.');
+  const input: Record<string, string> = {};
+  for (const name of VARIABLE_NAMES) {
+    const v = vars[name]?.trim();
+    if (v !== undefined && v !== '') input[name] = v;
+  }
+  const parsed = envSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues: ConfigIssue[] = parsed.error.issues.map((i) => {
+      const [variable, index] = i.path;
+      const where = typeof index === 'number' ? `entry ${index + 1}: ` : '';
+      return { variable: String(variable ?? '?'), message: where + i.message };
+    });
+    throw new ConfigError(issues, options.envFile);
+  }
+  const v = parsed.data;
+  const at = (p: string): string => resolve(rootDir, p);
+  const certsDir = at(v.CERTS_DIR);
+  const dataDir = at(v.DATA_DIR);
+  const regions: Record<Platform, string | undefined> = {
+    LOCAL: undefined,
+    AWS: v.NODE_AWS_REGION,
+    AZURE: v.NODE_AZURE_REGION,
+    IBM: v.NODE_IBM_REGION,
+    GOOGLE: v.NODE_GOOGLE_REGION,
+  };
+  const nodes = v.NODE_IDS.map((id, index): NodeEntry => {
+    const { host, port } = v.NODE_HOSTS[index]!;
+    const platform = v.NODE_PLATFORMS[index]!;
+    return { id, index, host, port, platform, region: regions[platform], tls: tlsFiles(certsDir, id), dataDir: join(dataDir, id) };
+  });
+  const firewall: FirewallConfig = v.ENABLE_KERNEL_FIREWALL
+    ? { enabled: true, trustedCoordinatorIp: v.TRUSTED_COORDINATOR_IP! }
+    : { enabled: false, trustedCoordinatorIp: v.TRUSTED_COORDINATOR_IP };
+  return {
+    envName: options.envName,
+    envFile: options.envFile,
+    rootDir,
+    coordinator: {
+      platform: v.COORDINATOR_PLATFORM,
+      localKmsPath: at(v.COORDINATOR_LOCAL_KMS_PATH),
+      httpsPort: v.COORDINATOR_HTTPS_PORT,
+      tls: tlsFiles(certsDir, 'coordinator'),
+      dataDir: join(dataDir, 'coordinator'),
+    },
+    nodes,
+    mpc: { threshold: v.MPC_THRESHOLD, totalShards: v.MPC_TOTAL_SHARDS },
+    wallet:
+      v.WALLET_SERVER_URL !== undefined && v.WALLET_SERVER_AUTH_TOKEN !== undefined
+        ? { url: v.WALLET_SERVER_URL, authorization: v.WALLET_SERVER_AUTH_TOKEN }
+        : undefined,
+    firewall,
+    certsDir,
+    transport: {
+      maxFrameBytes: v.TRANSPORT_MAX_FRAME_BYTES,
+      heartbeatIntervalMs: v.TRANSPORT_HEARTBEAT_INTERVAL_MS,
+      heartbeatMisses: v.TRANSPORT_HEARTBEAT_MISSES,
+    },
+    logLevel: v.LOG_LEVEL,
+  };
+}
+
+export interface LoadOptions {
+  /** environment name: reads `<rootDir>/env/.env.<env>` (default `local`) */
+  env?: string;
+  /** project root (default the current directory) */
+  rootDir?: string;
+  /** overrides of the file's values, variable by variable (default `process.env`) */
+  processEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Loads `env/.env.<env>` and applies overrides. A variable in the file that the system does not
+ * know is an error (a typo must not silently leave a default in force).
+ * @throws ConfigError
+ */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const rootDir = resolve(options.rootDir ?? process.cwd());
+  const envName = options.env ?? 'local';
+  const envFile = envFilePath(rootDir, envName);
+  const fromFile = readEnvFile(envFile);
+  const unknown = Object.keys(fromFile).filter((k) => !(k in VARIABLES));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      unknown.map((k) => {
+        const hint = suggest(k);
+        return { variable: k, message: `unknown variable${hint ? ` (did you mean ${hint}?)` : ''}` };
+      }),
+      envFile,
+    );
+  }
+  const env = options.processEnv ?? process.env;
+  const merged: Record<string, string | undefined> = { ...fromFile };
+  for (const name of VARIABLE_NAMES) if (env[name] !== undefined) merged[name] = env[name];
+  return parseConfig(merged, { rootDir, envName, envFile });
+}
+
+/**
+ * The entry of node `id` (`--id` of the node command).
+ * @throws ConfigError if NODE_IDS does not list it
+ */
+export function nodeEntry(config: Config, id: string): NodeEntry {
+  const entry = config.nodes.find((n) => n.id === id);
+  if (!entry) {
+    throw new ConfigError([{ variable: '--id', message: `${JSON.stringify(id)} is not in NODE_IDS (${config.nodes.map((n) => n.id).join(', ')})` }], config.envFile);
+  }
+  return entry;
+}
+
+/**
+ * The wallet server settings, which the coordinator cannot run without.
+ * @throws ConfigError naming WALLET_SERVER_URL and WALLET_SERVER_AUTH_TOKEN
+ */
+export function requireWallet(config: Config): WalletConfig {
+  if (config.wallet) return config.wallet;
+  throw new ConfigError(
+    [
+      { variable: 'WALLET_SERVER_URL', message: 'required by the coordinator' },
+      { variable: 'WALLET_SERVER_AUTH_TOKEN', message: 'required by the coordinator' },
+    ],
+    config.envFile,
+  );
+}

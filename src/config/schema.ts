@@ -1,0 +1,201 @@
+/**
+ * The environment variables, each with its zod schema (string in, typed value out) and the rules
+ * that relate them. Messages say why a value is wrong and repeat it — except for secrets.
+ * Variable names and meanings follow the seed note (`env/.env.local`); the rest are additions
+ * documented in `env/.env.aws.example`.
+ * @module
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { LOG_LEVELS } from '../util/log.js';
+import { NODE_ID_PATTERN, RESERVED_NODE_IDS } from '../transport/identity.js';
+
+export const PLATFORMS = ['LOCAL', 'AWS', 'AZURE', 'IBM', 'GOOGLE'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+export type CloudPlatform = Exclude<Platform, 'LOCAL'>;
+
+/** The region variable each cloud platform needs when a node runs there. */
+export const REGION_VARIABLES: Readonly<Record<CloudPlatform, string>> = {
+  AWS: 'NODE_AWS_REGION',
+  AZURE: 'NODE_AZURE_REGION',
+  IBM: 'NODE_IBM_REGION',
+  GOOGLE: 'NODE_GOOGLE_REGION',
+};
+
+/** Every variable the system reads, with a line of documentation. Anything else in an env file is an error. */
+export const VARIABLES = {
+  COORDINATOR_PLATFORM: 'where the coordinator runs: LOCAL, AWS, AZURE, IBM or GOOGLE',
+  COORDINATOR_LOCAL_KMS_PATH: 'directory of the file-based (LOCAL) KMS (default .kmsNodes)',
+  COORDINATOR_HTTPS_PORT: 'port of the wallet HTTPS API (default 8443)',
+  NODE_IDS: 'node ids, comma-separated (letters, digits, _ and -), e.g. node_1,node_2,node_3',
+  NODE_HOSTS: 'host:port of each node, in NODE_IDS order ([v6-address]:port for IPv6)',
+  NODE_PLATFORMS: 'platform of each node, in NODE_IDS order',
+  NODE_AWS_REGION: 'AWS region of the nodes on AWS (required if NODE_PLATFORMS has AWS)',
+  NODE_AZURE_REGION: 'Azure region of the nodes on AZURE (required if NODE_PLATFORMS has AZURE)',
+  NODE_IBM_REGION: 'IBM Cloud region of the nodes on IBM (required if NODE_PLATFORMS has IBM)',
+  NODE_GOOGLE_REGION: 'Google Cloud region of the nodes on GOOGLE (required if NODE_PLATFORMS has GOOGLE)',
+  MPC_THRESHOLD: 'signers needed (t of t-of-n), at least 2',
+  MPC_TOTAL_SHARDS: 'number of shares n; must equal the number of NODE_IDS',
+  WALLET_SERVER_URL: 'https:// URL of the wallet server (the coordinator requires it)',
+  WALLET_SERVER_AUTH_TOKEN: '"Bearer <token>" the wallet server presents (secret; the coordinator requires it)',
+  ENABLE_KERNEL_FIREWALL: 'true: a node accepts connections only from TRUSTED_COORDINATOR_IP (default false)',
+  TRUSTED_COORDINATOR_IP: 'IP address of the coordinator as the nodes see it (required if ENABLE_KERNEL_FIREWALL=true)',
+  CERTS_DIR: 'directory of ca.crt and <id>.crt/.key, coordinator.crt/.key (default certs)',
+  DATA_DIR: 'state directory; each node and the coordinator use DATA_DIR/<id> (default data)',
+  LOG_LEVEL: 'fatal, error, warn, info, debug, trace or silent (default info)',
+  TRANSPORT_MAX_FRAME_BYTES: 'largest coordinator↔node frame in bytes (default 4194304)',
+  TRANSPORT_HEARTBEAT_INTERVAL_MS: 'heartbeat period in ms (default 5000)',
+  TRANSPORT_HEARTBEAT_MISSES: 'missed heartbeats before a peer is declared dead (default 3)',
+} as const satisfies Record<string, string>;
+
+export type VariableName = keyof typeof VARIABLES;
+export const VARIABLE_NAMES = Object.keys(VARIABLES) as VariableName[];
+
+const show = (v: unknown): string => JSON.stringify(v);
+
+/** A string that must be present (absent and empty are the same: the loader drops empty values). */
+function required(what: string) {
+  return z.string({ error: (iss) => (iss.input === undefined ? 'required, not set' : `must be ${what}`) });
+}
+
+function integer(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d{1,10}$/, { error: (iss) => `must be an integer, got ${show(iss.input)}` })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { error: (iss) => `must be ≥ ${min}, got ${String(iss.input)}` })
+        .max(max, { error: (iss) => `must be ≤ ${max}, got ${String(iss.input)}` }),
+    );
+}
+
+const port = integer(1, 65535);
+
+const platform = z
+  .string()
+  .transform((s) => s.toUpperCase())
+  .pipe(z.enum(PLATFORMS, { error: (iss) => `must be one of ${PLATFORMS.join(', ')}, got ${show(iss.input)}` }));
+
+/** Comma-separated list; items trimmed; an empty item (a stray comma) is an error of that item. */
+function list<O>(item: z.ZodType<O, string>) {
+  return z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()))
+    .pipe(z.array(item));
+}
+
+const nodeId = z
+  .string()
+  .regex(NODE_ID_PATTERN, { error: (iss) => `${show(iss.input)} is not a node id (letters, digits, _ and -, at most 64, not starting with _ or -)` })
+  .refine((s) => !RESERVED_NODE_IDS.includes(s), { error: (iss) => `${show(iss.input)} is reserved (${RESERVED_NODE_IDS.join(', ')})` });
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+const hostPort = z.string().transform((s, ctx): HostPort => {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+  const host = m?.[1] ?? m?.[2];
+  const p = Number(m?.[3]);
+  if (!m || host === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${show(s)} is not host:port` });
+  } else if (m[1] !== undefined && isIP(host) !== 6) {
+    ctx.addIssue({ code: 'custom', message: `${show(s)}: ${show(host)} in brackets is not an IPv6 address` });
+  } else if (m[2] !== undefined && isIP(host) !== 4 && !DNS_NAME.test(host)) {
+    ctx.addIssue({ code: 'custom', message: `${show(s)}: ${show(host)} is neither an IPv4 address nor a host name` });
+  } else if (!(p >= 1 && p <= 65535)) {
+    ctx.addIssue({ code: 'custom', message: `${show(s)}: port must be 1–65535` });
+  } else {
+    return { host, port: p };
+  }
+  return z.NEVER;
+});
+
+const boolean = z
+  .string()
+  .regex(/^(true|false)$/i, { error: (iss) => `must be true or false, got ${show(iss.input)}` })
+  .transform((s) => s.toLowerCase() === 'true');
+
+const ipAddress = z.string().refine((s) => isIP(s) !== 0, { error: (iss) => `must be an IP address, got ${show(iss.input)}` });
+
+const region = z.string().regex(/^[A-Za-z0-9-]{2,40}$/, { error: (iss) => `${show(iss.input)} is not a region name` });
+
+const httpsUrl = z.string().refine(
+  (s) => {
+    try {
+      return new URL(s).protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { error: (iss) => `must be an https:// URL, got ${show(iss.input)}` },
+);
+
+// RFC 6750 token characters; at least 16 so a placeholder like "Bearer x" is caught. The value is
+// a secret: no message repeats it.
+const bearer = z.string().regex(/^Bearer [A-Za-z0-9\-._~+/]{16,}=*$/, {
+  error: 'must be "Bearer <token>" with a token of at least 16 characters (A–Z a–z 0–9 - . _ ~ + /)',
+});
+
+const path = z.string();
+
+const logLevel = z.enum(LOG_LEVELS, { error: (iss) => `must be one of ${LOG_LEVELS.join(', ')}, got ${show(iss.input)}` });
+
+function duplicates<T>(items: readonly T[], key: (t: T) => string): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const k of items.map(key)) (seen.has(k) ? dup : seen).add(k);
+  return [...dup];
+}
+
+/** All variables, parsed; then the rules between them (run only when every variable parsed). */
+export const envSchema = z
+  .object({
+    COORDINATOR_PLATFORM: required(`one of ${PLATFORMS.join(', ')}`).pipe(platform),
+    COORDINATOR_LOCAL_KMS_PATH: path.default('.kmsNodes'),
+    COORDINATOR_HTTPS_PORT: port.default(8443),
+    NODE_IDS: required('a list of node ids').pipe(list(nodeId)),
+    NODE_HOSTS: required('a list of host:port').pipe(list(hostPort)),
+    NODE_PLATFORMS: required('a list of platforms').pipe(list(platform)),
+    NODE_AWS_REGION: region.optional(),
+    NODE_AZURE_REGION: region.optional(),
+    NODE_IBM_REGION: region.optional(),
+    NODE_GOOGLE_REGION: region.optional(),
+    MPC_THRESHOLD: required('an integer').pipe(integer(2, 255)),
+    MPC_TOTAL_SHARDS: required('an integer').pipe(integer(2, 255)),
+    WALLET_SERVER_URL: httpsUrl.optional(),
+    WALLET_SERVER_AUTH_TOKEN: bearer.optional(),
+    ENABLE_KERNEL_FIREWALL: boolean.default(false),
+    TRUSTED_COORDINATOR_IP: ipAddress.optional(),
+    CERTS_DIR: path.default('certs'),
+    DATA_DIR: path.default('data'),
+    LOG_LEVEL: logLevel.default('info'),
+    TRANSPORT_MAX_FRAME_BYTES: integer(1024, 1 << 30).default(4 * 1024 * 1024),
+    TRANSPORT_HEARTBEAT_INTERVAL_MS: integer(10, 600_000).default(5_000),
+    TRANSPORT_HEARTBEAT_MISSES: integer(1, 100).default(3),
+  })
+  .superRefine((v, ctx) => {
+    const issue = (variable: VariableName, message: string): void => ctx.addIssue({ code: 'custom', path: [variable], message });
+    const n = v.NODE_IDS.length;
+    for (const d of duplicates(v.NODE_IDS, (x) => x)) issue('NODE_IDS', `${show(d)} is listed more than once`);
+    for (const d of duplicates(v.NODE_HOSTS, (h) => `${h.host.toLowerCase()}:${h.port}`)) issue('NODE_HOSTS', `${d} is listed more than once`);
+    if (v.NODE_HOSTS.length !== n) issue('NODE_HOSTS', `${v.NODE_HOSTS.length} entries but NODE_IDS has ${n}`);
+    if (v.NODE_PLATFORMS.length !== n) issue('NODE_PLATFORMS', `${v.NODE_PLATFORMS.length} entries but NODE_IDS has ${n}`);
+    if (v.MPC_TOTAL_SHARDS !== n) issue('MPC_TOTAL_SHARDS', `is ${v.MPC_TOTAL_SHARDS} but NODE_IDS has ${n} nodes`);
+    if (v.MPC_THRESHOLD > v.MPC_TOTAL_SHARDS) issue('MPC_THRESHOLD', `must be ≤ MPC_TOTAL_SHARDS (${v.MPC_TOTAL_SHARDS}), got ${v.MPC_THRESHOLD}`);
+    for (const [cloud, variable] of Object.entries(REGION_VARIABLES) as [CloudPlatform, VariableName][]) {
+      if (v.NODE_PLATFORMS.includes(cloud) && v[variable] === undefined) issue(variable, `required because NODE_PLATFORMS has ${cloud}`);
+    }
+    if (v.ENABLE_KERNEL_FIREWALL && v.TRUSTED_COORDINATOR_IP === undefined) issue('TRUSTED_COORDINATOR_IP', 'required when ENABLE_KERNEL_FIREWALL=true');
+    if ((v.WALLET_SERVER_URL === undefined) !== (v.WALLET_SERVER_AUTH_TOKEN === undefined)) {
+      const [set, unset] = v.WALLET_SERVER_URL === undefined ? ['WALLET_SERVER_AUTH_TOKEN', 'WALLET_SERVER_URL'] : ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN'];
+      issue(unset as VariableName, `required when ${set} is set`);
+    }
+  });
+
+export type EnvValues = z.output<typeof envSchema>;

@@ -1,0 +1,205 @@
+/**
+ * Configuration: env/.env.local and the example files load; overrides apply per variable; every
+ * bad variable is reported by name with the reason (table); secrets are never echoed; unknown
+ * variables in a file, a missing file and a path-like environment name are refused.
+ */
+import test from 'ava';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, nodeEntry, parseConfig, requireWallet, VARIABLES } from '../../src/config/index.js';
+
+// dist/test/config → the project root
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const VALID: Record<string, string> = {
+  COORDINATOR_PLATFORM: 'LOCAL',
+  NODE_IDS: 'node_1,node_2,node_3',
+  NODE_HOSTS: '127.0.0.1:8081,127.0.0.1:8082,127.0.0.1:8083',
+  NODE_PLATFORMS: 'LOCAL,LOCAL,LOCAL',
+  MPC_THRESHOLD: '2',
+  MPC_TOTAL_SHARDS: '3',
+  WALLET_SERVER_URL: 'https://localhost:3000',
+  WALLET_SERVER_AUTH_TOKEN: 'Bearer wallet_dev_token_12345',
+};
+
+function issuesOf(vars: Record<string, string | undefined>): string[] {
+  try {
+    parseConfig(vars, { rootDir: '/srv/mpc' });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues.map((i) => `${i.variable}: ${i.message}`);
+    throw e;
+  }
+  return [];
+}
+
+test('env/.env.local loads into the local 2-of-3 cluster', (t) => {
+  const c = loadConfig({ env: 'local', rootDir: ROOT, processEnv: {} });
+  t.is(c.envName, 'local');
+  t.is(c.coordinator.platform, 'LOCAL');
+  t.is(c.coordinator.httpsPort, 8443);
+  t.is(c.coordinator.localKmsPath, join(ROOT, '.kmsNodes'));
+  t.deepEqual(
+    c.nodes.map((n) => [n.id, n.host, n.port, n.platform]),
+    [
+      ['node_1', '127.0.0.1', 8081, 'LOCAL'],
+      ['node_2', '127.0.0.1', 8082, 'LOCAL'],
+      ['node_3', '127.0.0.1', 8083, 'LOCAL'],
+    ],
+  );
+  t.deepEqual(c.mpc, { threshold: 2, totalShards: 3 });
+  t.deepEqual(c.wallet, { url: 'https://localhost:3000', authorization: 'Bearer wallet_dev_token_12345' });
+  t.deepEqual(c.firewall, { enabled: false, trustedCoordinatorIp: '127.0.0.1' });
+  const n2 = nodeEntry(c, 'node_2');
+  t.is(n2.index, 1);
+  t.deepEqual(n2.tls, { ca: join(ROOT, 'certs/ca.crt'), cert: join(ROOT, 'certs/node_2.crt'), key: join(ROOT, 'certs/node_2.key') });
+  t.is(n2.dataDir, join(ROOT, 'data/node_2'));
+  t.is(c.coordinator.tls.cert, join(ROOT, 'certs/coordinator.crt'));
+  t.is(c.coordinator.dataDir, join(ROOT, 'data/coordinator'));
+  t.deepEqual(c.transport, { maxFrameBytes: 4 * 1024 * 1024, heartbeatIntervalMs: 5000, heartbeatMisses: 3 });
+  t.is(c.logLevel, 'info');
+});
+
+test('the example environments load (with the token supplied from outside)', (t) => {
+  const processEnv = { WALLET_SERVER_AUTH_TOKEN: 'Bearer 0123456789abcdefghij' };
+  const aws = loadConfig({ env: 'aws.example', rootDir: ROOT, processEnv });
+  t.deepEqual(aws.nodes.map((n) => n.region), ['us-east-1', 'us-east-1', 'us-east-1']);
+  t.deepEqual(aws.firewall, { enabled: true, trustedCoordinatorIp: '10.0.0.100' });
+  t.is(aws.nodes[0]!.tls.cert, '/etc/mpc-engine/certs/node_1.crt');
+  const multi = loadConfig({ env: 'multicloud.example', rootDir: ROOT, processEnv });
+  t.deepEqual(multi.nodes.map((n) => [n.platform, n.region]), [
+    ['AWS', 'us-east-1'],
+    ['AZURE', 'eastus'],
+    ['IBM', 'us-south'],
+  ]);
+  // The file leaves the token empty on purpose: without it from outside, the error names it.
+  const e = t.throws(() => loadConfig({ env: 'multicloud.example', rootDir: ROOT, processEnv: {} }), { instanceOf: ConfigError });
+  t.deepEqual(e.issues, [{ variable: 'WALLET_SERVER_AUTH_TOKEN', message: 'required when WALLET_SERVER_URL is set' }]);
+});
+
+test('process.env overrides the file variable by variable; empty counts as unset', (t) => {
+  const c = loadConfig({ rootDir: ROOT, processEnv: { COORDINATOR_HTTPS_PORT: '9443', LOG_LEVEL: 'debug', PATH: '/bin', DATA_DIR: '' } });
+  t.is(c.coordinator.httpsPort, 9443);
+  t.is(c.logLevel, 'debug');
+  t.is(c.nodes[0]!.dataDir, join(ROOT, 'data/node_1'), 'empty DATA_DIR falls back to the file');
+  const e = t.throws(() => loadConfig({ rootDir: ROOT, processEnv: { MPC_THRESHOLD: '5' } }), { instanceOf: ConfigError });
+  t.deepEqual(e.issues, [{ variable: 'MPC_THRESHOLD', message: 'must be ≤ MPC_TOTAL_SHARDS (3), got 5' }]);
+});
+
+const BAD: [string, Record<string, string | undefined>, RegExp][] = [
+  ['missing platform', { COORDINATOR_PLATFORM: undefined }, /^COORDINATOR_PLATFORM: required, not set$/],
+  ['unknown platform', { COORDINATOR_PLATFORM: 'MARS' }, /^COORDINATOR_PLATFORM: must be one of LOCAL, AWS, AZURE, IBM, GOOGLE, got "MARS"$/],
+  ['missing ids', { NODE_IDS: '' }, /^NODE_IDS: required, not set$/],
+  ['bad id', { NODE_IDS: 'node_1,node 2,node_3' }, /^NODE_IDS: entry 2: "node 2" is not a node id/],
+  ['reserved id', { NODE_IDS: 'node_1,coordinator,node_3' }, /^NODE_IDS: entry 2: "coordinator" is reserved/],
+  ['stray comma', { NODE_IDS: 'node_1,,node_3' }, /^NODE_IDS: entry 2: "" is not a node id/],
+  ['duplicate id', { NODE_IDS: 'node_1,node_1,node_3' }, /^NODE_IDS: "node_1" is listed more than once$/],
+  ['hosts count', { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1:8082' }, /^NODE_HOSTS: 2 entries but NODE_IDS has 3$/],
+  ['host without port', { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1,127.0.0.1:8083' }, /^NODE_HOSTS: entry 2: "127\.0\.0\.1" is not host:port$/],
+  ['port out of range', { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1:70000,127.0.0.1:8083' }, /^NODE_HOSTS: entry 2: .*port must be 1–65535$/],
+  ['bad host name', { NODE_HOSTS: 'a_b:1,127.0.0.1:8082,127.0.0.1:8083' }, /^NODE_HOSTS: entry 1: .*neither an IPv4 address nor a host name$/],
+  ['bad IPv6', { NODE_HOSTS: '[nope]:1,127.0.0.1:8082,127.0.0.1:8083' }, /^NODE_HOSTS: entry 1: .*not an IPv6 address$/],
+  ['duplicate host', { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1:8081,127.0.0.1:8083' }, /^NODE_HOSTS: 127\.0\.0\.1:8081 is listed more than once$/],
+  ['platforms count', { NODE_PLATFORMS: 'LOCAL,LOCAL' }, /^NODE_PLATFORMS: 2 entries but NODE_IDS has 3$/],
+  ['bad node platform', { NODE_PLATFORMS: 'LOCAL,LOCALMPC,LOCAL' }, /^NODE_PLATFORMS: entry 2: must be one of .*got "LOCALMPC"$/],
+  ['region needed', { NODE_PLATFORMS: 'LOCAL,AZURE,LOCAL' }, /^NODE_AZURE_REGION: required because NODE_PLATFORMS has AZURE$/],
+  ['bad region', { NODE_PLATFORMS: 'AWS,AWS,AWS', NODE_AWS_REGION: 'us east' }, /^NODE_AWS_REGION: "us east" is not a region name$/],
+  ['threshold above n', { MPC_THRESHOLD: '4' }, /^MPC_THRESHOLD: must be ≤ MPC_TOTAL_SHARDS \(3\), got 4$/],
+  ['threshold 1', { MPC_THRESHOLD: '1' }, /^MPC_THRESHOLD: must be ≥ 2, got 1$/],
+  ['threshold not a number', { MPC_THRESHOLD: 'two' }, /^MPC_THRESHOLD: must be an integer, got "two"$/],
+  ['threshold missing', { MPC_THRESHOLD: undefined }, /^MPC_THRESHOLD: required, not set$/],
+  ['shards vs ids', { MPC_TOTAL_SHARDS: '4' }, /^MPC_TOTAL_SHARDS: is 4 but NODE_IDS has 3 nodes$/],
+  ['https port', { COORDINATOR_HTTPS_PORT: '0' }, /^COORDINATOR_HTTPS_PORT: must be ≥ 1, got 0$/],
+  ['https port text', { COORDINATOR_HTTPS_PORT: '84a3' }, /^COORDINATOR_HTTPS_PORT: must be an integer, got "84a3"$/],
+  ['wallet http', { WALLET_SERVER_URL: 'http://localhost:3000' }, /^WALLET_SERVER_URL: must be an https:\/\/ URL, got "http:\/\/localhost:3000"$/],
+  ['wallet url alone', { WALLET_SERVER_AUTH_TOKEN: undefined }, /^WALLET_SERVER_AUTH_TOKEN: required when WALLET_SERVER_URL is set$/],
+  ['token alone', { WALLET_SERVER_URL: undefined }, /^WALLET_SERVER_URL: required when WALLET_SERVER_AUTH_TOKEN is set$/],
+  ['token without Bearer', { WALLET_SERVER_AUTH_TOKEN: 'wallet_dev_token_12345' }, /^WALLET_SERVER_AUTH_TOKEN: must be "Bearer <token>"/],
+  ['token too short', { WALLET_SERVER_AUTH_TOKEN: 'Bearer short' }, /^WALLET_SERVER_AUTH_TOKEN: must be "Bearer <token>" with a token of at least 16/],
+  ['firewall flag', { ENABLE_KERNEL_FIREWALL: 'yes' }, /^ENABLE_KERNEL_FIREWALL: must be true or false, got "yes"$/],
+  ['firewall without ip', { ENABLE_KERNEL_FIREWALL: 'true' }, /^TRUSTED_COORDINATOR_IP: required when ENABLE_KERNEL_FIREWALL=true$/],
+  ['bad coordinator ip', { TRUSTED_COORDINATOR_IP: '10.0.0' }, /^TRUSTED_COORDINATOR_IP: must be an IP address, got "10\.0\.0"$/],
+  ['log level', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/],
+  ['frame cap', { TRANSPORT_MAX_FRAME_BYTES: '10' }, /^TRANSPORT_MAX_FRAME_BYTES: must be ≥ 1024, got 10$/],
+  ['heartbeat', { TRANSPORT_HEARTBEAT_MISSES: '0' }, /^TRANSPORT_HEARTBEAT_MISSES: must be ≥ 1, got 0$/],
+];
+
+for (const [name, change, expected] of BAD) {
+  test(`config error: ${name}`, (t) => {
+    const issues = issuesOf({ ...VALID, ...change });
+    t.true(
+      issues.some((i) => expected.test(i)),
+      `expected ${expected}, got:\n${issues.join('\n')}`,
+    );
+  });
+}
+
+test('the valid base of the table parses, with defaults filled in', (t) => {
+  const c = parseConfig(VALID, { rootDir: '/srv/mpc' });
+  t.is(c.certsDir, '/srv/mpc/certs');
+  t.is(c.coordinator.localKmsPath, '/srv/mpc/.kmsNodes');
+  t.false(c.firewall.enabled);
+  t.deepEqual(
+    parseConfig({ ...VALID, NODE_HOSTS: 'node1.example.com:8081,[::1]:8082,10.0.0.3:8083', NODE_PLATFORMS: 'local,Local,LOCAL' }).nodes.map((n) => [n.host, n.port, n.platform]),
+    [
+      ['node1.example.com', 8081, 'LOCAL'],
+      ['::1', 8082, 'LOCAL'],
+      ['10.0.0.3', 8083, 'LOCAL'],
+    ],
+  );
+  // Nodes need no wallet settings; the coordinator's entry point asks for them.
+  const node = parseConfig({ ...VALID, WALLET_SERVER_URL: undefined, WALLET_SERVER_AUTH_TOKEN: undefined });
+  t.is(node.wallet, undefined);
+  const e = t.throws(() => requireWallet(node), { instanceOf: ConfigError });
+  t.deepEqual(e.issues.map((i) => i.variable), ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN']);
+});
+
+test('all errors are reported at once, and the token never appears in a message', (t) => {
+  const secret = 'Bearer abc$def-not-valid-token';
+  let error: unknown;
+  try {
+    parseConfig({ ...VALID, WALLET_SERVER_AUTH_TOKEN: secret, LOG_LEVEL: 'x', COORDINATOR_PLATFORM: 'y' });
+  } catch (e) {
+    error = e;
+  }
+  t.true(error instanceof ConfigError);
+  const e = error as ConfigError;
+  t.deepEqual(e.issues.map((i) => i.variable).sort(), ['COORDINATOR_PLATFORM', 'LOG_LEVEL', 'WALLET_SERVER_AUTH_TOKEN']);
+  t.false(e.message.includes('abc$def'));
+  t.regex(e.message, /^invalid configuration:\n {2}COORDINATOR_PLATFORM: /);
+});
+
+test('env files: unknown variables, a missing file and path-like names are refused', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'mpc-config-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  await mkdir(join(root, 'env'));
+  const lines = Object.entries(VALID).map(([k, v]) => `${k}="${v}"`);
+  await writeFile(join(root, 'env', '.env.typo'), [...lines, 'MPC_TRESHOLD=2', 'SOMETHING_ELSE=1', ''].join('\n'));
+  const e = t.throws(() => loadConfig({ env: 'typo', rootDir: root, processEnv: {} }), { instanceOf: ConfigError });
+  t.deepEqual(e.issues, [
+    { variable: 'MPC_TRESHOLD', message: 'unknown variable (did you mean MPC_THRESHOLD?)' },
+    { variable: 'SOMETHING_ELSE', message: 'unknown variable' },
+  ]);
+  t.regex(e.message, /\.env\.typo/);
+
+  await writeFile(join(root, 'env', '.env.ok'), ['# comment', ...lines, 'ENABLE_KERNEL_FIREWALL=TRUE # inline comment', 'TRUSTED_COORDINATOR_IP=10.0.0.100', ''].join('\n'));
+  const ok = loadConfig({ env: 'ok', rootDir: root, processEnv: {} });
+  t.deepEqual(ok.firewall, { enabled: true, trustedCoordinatorIp: '10.0.0.100' });
+  t.is(ok.wallet?.authorization, 'Bearer wallet_dev_token_12345');
+
+  t.throws(() => loadConfig({ env: 'absent', rootDir: root }), { instanceOf: ConfigError, message: /--env: .*\.env\.absent: file not found/ });
+  t.throws(() => loadConfig({ env: '../../etc/passwd', rootDir: root }), { instanceOf: ConfigError, message: /--env: .*not an environment name/ });
+  t.throws(() => nodeEntry(ok, 'node_9'), { instanceOf: ConfigError, message: /--id: "node_9" is not in NODE_IDS \(node_1, node_2, node_3\)/ });
+});
+
+test('every documented variable is known to the schema and documented in env/.env.aws.example', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const example = await readFile(join(ROOT, 'env', '.env.aws.example'), 'utf8');
+  const multicloud = await readFile(join(ROOT, 'env', '.env.multicloud.example'), 'utf8');
+  for (const name of Object.keys(VARIABLES)) {
+    // The other clouds' regions are shown where they are used, in the multi-cloud example.
+    const where = /^NODE_(AZURE|IBM|GOOGLE)_REGION$/.test(name) ? multicloud : example;
+    t.true(where.includes(name), `${name} is documented in an example`);
+  }
+});
