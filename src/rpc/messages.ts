@@ -20,7 +20,7 @@ import { z } from 'zod';
 
 export const RPC_VERSION = 1;
 
-const b64 = z.string().max(8 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+const b64 = z.string().max(2 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${2 * bytes}}$`), `${bytes}-byte lower-case hex`);
 const nodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/);
 const sessionId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
