@@ -62,6 +62,8 @@ export interface Config {
   readonly certsDir: string;
   readonly transport: { readonly maxFrameBytes: number; readonly heartbeatIntervalMs: number; readonly heartbeatMisses: number };
   readonly logLevel: LogLevel;
+  /** presignatures kept ready per wallet and signer pair */
+  readonly presignPoolSize: number;
 }
 
 export interface ParseOptions {
@@ -158,6 +160,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
       heartbeatMisses: v.TRANSPORT_HEARTBEAT_MISSES,
     },
     logLevel: v.LOG_LEVEL,
+    presignPoolSize: v.PRESIGN_POOL_SIZE,
   };
 }
 

@@ -46,6 +46,7 @@ export const VARIABLES = {
   TRANSPORT_MAX_FRAME_BYTES: 'largest coordinator↔node frame in bytes (default 4194304)',
   TRANSPORT_HEARTBEAT_INTERVAL_MS: 'heartbeat period in ms (default 5000)',
   TRANSPORT_HEARTBEAT_MISSES: 'missed heartbeats before a peer is declared dead (default 3)',
+  PRESIGN_POOL_SIZE: 'presignatures the coordinator keeps ready per wallet and signer pair (0–64, default 2; 0: on demand only)',
 } as const satisfies Record<string, string>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -178,6 +179,7 @@ export const envSchema = z
     TRANSPORT_MAX_FRAME_BYTES: integer(1024, 1 << 30).default(4 * 1024 * 1024),
     TRANSPORT_HEARTBEAT_INTERVAL_MS: integer(10, 600_000).default(5_000),
     TRANSPORT_HEARTBEAT_MISSES: integer(1, 100).default(3),
+    PRESIGN_POOL_SIZE: integer(0, 64).default(2),
   })
   .superRefine((v, ctx) => {
     const issue = (variable: VariableName, message: string): void => ctx.addIssue({ code: 'custom', path: [variable], message });

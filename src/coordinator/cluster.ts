@@ -1,0 +1,145 @@
+/**
+ * The coordinator's view of its node group: one link per node in NODE_IDS order, which of them
+ * are connected, what each last said about itself (`info`), and whether the group has agreed
+ * aux-info (made once per group; keygen and presign need it). Who is live decides what the
+ * coordinator may do: wallet creation needs every node, signing any `threshold` of them.
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import type { NodeInfo } from '../rpc/messages.js';
+import type { NodeLink } from './node-link.js';
+
+interface Member {
+  readonly link: NodeLink;
+  connected: boolean;
+  info: NodeInfo | undefined;
+}
+
+interface ClusterEvents {
+  /** the number of connected nodes changed */
+  connectivity: [connected: number, total: number];
+  /** a node's info or the group's aux state changed */
+  state: [];
+}
+
+export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+
+export interface HealthStatus {
+  /** ok: every node connected and ready; degraded: enough to sign; unavailable: not even that */
+  readonly status: 'ok' | 'degraded' | 'unavailable';
+  readonly connectedNodes: number;
+  readonly totalNodes: number;
+  readonly threshold: number;
+}
+
+export class NodeCluster extends EventEmitter<ClusterEvents> {
+  private readonly members: readonly Member[];
+  private agreedAuxId: string | undefined;
+  private auxStatus = 'aux-info not checked yet';
+
+  constructor(
+    links: readonly NodeLink[],
+    /** t: nodes needed to sign */
+    readonly threshold: number,
+  ) {
+    super();
+    if (links.some((l, k) => l.index !== k)) throw new RangeError('links must be given in index order, starting at 0');
+    if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > links.length) throw new RangeError('threshold must be 1..n');
+    this.members = links.map((link) => ({ link, connected: false, info: undefined }));
+  }
+
+  get total(): number {
+    return this.members.length;
+  }
+
+  /** Node ids in index order (the `parties` of every session). */
+  get parties(): readonly string[] {
+    return this.members.map((m) => m.link.nodeId);
+  }
+
+  get links(): readonly NodeLink[] {
+    return this.members.map((m) => m.link);
+  }
+
+  link(index: number): NodeLink | undefined {
+    return this.members[index]?.link;
+  }
+
+  get connectedCount(): number {
+    return this.members.filter((m) => m.connected).length;
+  }
+
+  isConnected(index: number): boolean {
+    return this.members[index]?.connected ?? false;
+  }
+
+  /** Links of the connected nodes, in index order. */
+  liveLinks(): NodeLink[] {
+    return this.members.filter((m) => m.connected).map((m) => m.link);
+  }
+
+  /**
+   * Nodes that can sign now: connected, and holding the group's agreed aux-info (a node that lost
+   * or never got it would fail every presign).
+   */
+  signerLinks(): NodeLink[] {
+    if (this.agreedAuxId === undefined) return [];
+    return this.members.filter((m) => m.connected && m.info?.auxId === this.agreedAuxId).map((m) => m.link);
+  }
+
+  setConnected(index: number, connected: boolean): void {
+    const m = this.members[index];
+    if (!m || m.connected === connected) return;
+    m.connected = connected;
+    if (!connected) m.info = undefined;
+    this.emit('connectivity', this.connectedCount, this.total);
+  }
+
+  setInfo(index: number, info: NodeInfo): void {
+    const m = this.members[index];
+    if (!m) return;
+    m.info = info;
+    this.emit('state');
+  }
+
+  info(index: number): NodeInfo | undefined {
+    return this.members[index]?.info;
+  }
+
+  /** The aux-info every node holds, once they were seen to agree (or a fresh aux run ended). */
+  get auxId(): string | undefined {
+    return this.agreedAuxId;
+  }
+
+  setAux(auxId: string | undefined, status: string): void {
+    this.agreedAuxId = auxId;
+    this.auxStatus = status;
+    this.emit('state');
+  }
+
+  /** Wallet creation: every node connected and the group's aux-info in place. */
+  keygenReadiness(): Readiness {
+    const missing = this.members.filter((m) => !m.connected).map((m) => m.link.nodeId);
+    if (missing.length > 0) {
+      return { ready: false, reason: `wallet creation needs all ${this.total} nodes; not connected: ${missing.join(', ')}` };
+    }
+    const stale = this.members.filter((m) => this.agreedAuxId === undefined || m.info?.auxId !== this.agreedAuxId).map((m) => m.link.nodeId);
+    if (stale.length > 0) return { ready: false, reason: `the node group is not ready: ${this.auxStatus}` };
+    return { ready: true };
+  }
+
+  health(): HealthStatus {
+    const status = this.keygenReadiness().ready ? 'ok' : this.signReadiness().ready ? 'degraded' : 'unavailable';
+    return { status, connectedNodes: this.connectedCount, totalNodes: this.total, threshold: this.threshold };
+  }
+
+  /** Signing: at least `threshold` connected nodes with the agreed aux-info. */
+  signReadiness(): Readiness {
+    const live = this.connectedCount;
+    if (live < this.threshold) return { ready: false, reason: `signing needs ${this.threshold} of ${this.total} nodes; ${live} connected` };
+    if (this.agreedAuxId === undefined) return { ready: false, reason: `the node group is not ready: ${this.auxStatus}` };
+    const signers = this.signerLinks().length;
+    if (signers < this.threshold) return { ready: false, reason: `signing needs ${this.threshold} nodes with the group's aux-info; ${signers} have it` };
+    return { ready: true };
+  }
+}

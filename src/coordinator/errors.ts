@@ -1,0 +1,61 @@
+/**
+ * What a wallet request can run into beyond bad input, each with the HTTP status the API answers
+ * it with. Messages are for the wallet server's operator: they name nodes and reasons, never key
+ * material or tokens.
+ * @module
+ */
+
+/** A failure the API turns into a problem+json answer with this status. */
+export abstract class ServiceError extends Error {
+  abstract readonly status: number;
+  /** the problem type's slug */
+  abstract readonly problem: string;
+  /** seconds a client should wait before retrying (Retry-After), if it makes sense */
+  readonly retryAfterS: number | undefined = undefined;
+}
+
+export class WalletNotFoundError extends ServiceError {
+  override readonly name = 'WalletNotFoundError';
+  readonly status = 404;
+  readonly problem = 'wallet-not-found';
+  constructor(walletId: string) {
+    super(`no wallet ${walletId}`);
+  }
+}
+
+/** Not enough nodes connected (or the node group not set up yet) for what was asked. */
+export class NodesUnavailableError extends ServiceError {
+  override readonly name = 'NodesUnavailableError';
+  readonly status = 503;
+  readonly problem = 'nodes-unavailable';
+  override readonly retryAfterS = 5;
+}
+
+/** The Idempotency-Key was used for a different request, or its first request is still running. */
+export class IdempotencyConflictError extends ServiceError {
+  override readonly name = 'IdempotencyConflictError';
+  readonly status = 409;
+  readonly problem = 'idempotency-conflict';
+}
+
+/** Key generation did not finish: no wallet was created. */
+export class KeygenFailedError extends ServiceError {
+  override readonly name = 'KeygenFailedError';
+  readonly problem = 'keygen-failed';
+  override readonly retryAfterS = 5;
+  constructor(
+    message: string,
+    /** 502 when a node misbehaved (protocol abort), 503 when one failed or was too slow */
+    readonly status: 502 | 503,
+  ) {
+    super(message);
+  }
+}
+
+/** Every usable signer pair was tried and none produced a valid signature. */
+export class SigningFailedError extends ServiceError {
+  override readonly name = 'SigningFailedError';
+  readonly status = 503;
+  readonly problem = 'signing-failed';
+  override readonly retryAfterS = 5;
+}

@@ -1,0 +1,317 @@
+/**
+ * Runs one protocol session (aux, keygen, presign, refresh) over a set of node links, as the
+ * coordinator ↔ node protocol prescribes (src/rpc/messages.ts):
+ *
+ *   prepare → every participant returns a fresh nonce
+ *   start   → every participant gets all nonces in party-index order and returns its first outbox
+ *   deliver → each outbox entry goes to its recipient (`to` = a party index, or 'all' = every other
+ *             participant); envelopes waiting for a node are sent in one `deliver` as soon as its
+ *             previous request has returned, and every answer brings the next outbox
+ *
+ * until every participant reports `done` (the results are compared: all must be identical), one
+ * reports `aborted` (its culprits and reason are returned), a node fails (unreachable, refused,
+ * malformed answer) or the session's deadline passes. On anything but success every participant
+ * is told to `abort`, so no node keeps half a session.
+ *
+ * The coordinator only moves envelopes: it cannot read or forge them (they are signed, and
+ * point-to-point ones encrypted, by the nodes). It never looks inside, so it also never has to
+ * trust what it moves; the outcome's three kinds follow STYLE.md: a protocol abort with culprits
+ * (named by the honest nodes), a node failure (transport, timeout, refusal), or a bug (thrown).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import {
+  RPC_VERSION,
+  prepareResponseSchema,
+  sessionUpdateSchema,
+  type ProtocolName,
+  type Request,
+  type SessionResult,
+  type SessionUpdate,
+} from '../rpc/messages.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { callNode, linkFailure, NodeCallError, type NodeFailureKind, type NodeLink } from './node-link.js';
+
+/** The most envelopes one `deliver` may carry (the schema's cap). */
+export const MAX_ENVELOPES_PER_DELIVER = 64;
+
+/** Default deadline per protocol: aux-info is ~25 s of compute per group, the others are short. */
+export const DEFAULT_SESSION_TIMEOUTS_MS: Readonly<Record<ProtocolName, number>> = {
+  aux: 10 * 60_000,
+  keygen: 60_000,
+  refresh: 60_000,
+  presign: 60_000,
+};
+
+export interface SessionSpec<P extends ProtocolName> {
+  readonly protocol: P;
+  /** every node of the group, in index order (NODE_IDS) */
+  readonly parties: readonly string[];
+  /** the participants' links: every party, or for presign the signers only */
+  readonly participants: readonly NodeLink[];
+  /** keygen, presign, refresh */
+  readonly walletId?: string;
+  /** default: fresh random */
+  readonly sessionId?: string;
+  /** default: DEFAULT_SESSION_TIMEOUTS_MS[protocol] (or the orchestrator's setting) */
+  readonly timeoutMs?: number;
+}
+
+export type ResultOf<P extends ProtocolName> = Extract<SessionResult, { protocol: P }>;
+
+export interface Culprit {
+  readonly index: number;
+  /** undefined if the index names no party (a node reporting nonsense) */
+  readonly nodeId: string | undefined;
+}
+
+/** Why a session failed without a protocol abort. */
+export type SessionFailureKind = NodeFailureKind | 'stalled' | 'inconsistent';
+
+interface OutcomeBase<P extends ProtocolName> {
+  readonly sessionId: string;
+  readonly protocol: P;
+  readonly durationMs: number;
+}
+
+export type SessionOutcome<P extends ProtocolName = ProtocolName> =
+  | (OutcomeBase<P> & { readonly status: 'done'; readonly result: ResultOf<P>; readonly participants: readonly string[] })
+  | (OutcomeBase<P> & { readonly status: 'aborted'; readonly reportedBy: string; readonly culprits: readonly Culprit[]; readonly reason: string })
+  | (OutcomeBase<P> & {
+      readonly status: 'failed';
+      readonly failure: SessionFailureKind;
+      /** the nodes at fault: the one that failed, or those still working when time ran out */
+      readonly nodes: readonly string[];
+      readonly reason: string;
+    });
+
+/** What wallets, the pool and start-up need of an orchestrator (tests put a fake here). */
+export interface SessionRunner {
+  run<P extends ProtocolName>(spec: SessionSpec<P>): Promise<SessionOutcome<P>>;
+}
+
+export interface OrchestratorOptions {
+  log?: Logger;
+  /** deadlines per protocol, overriding the defaults */
+  timeoutsMs?: Partial<Record<ProtocolName, number>>;
+  /** how long an `abort` request may take (it is not awaited by the caller) */
+  abortTimeoutMs?: number;
+  /** observer of every finished session (metrics) */
+  onOutcome?: (outcome: SessionOutcome) => void;
+}
+
+export function newSessionId(protocol: ProtocolName): string {
+  return `${protocol}_${randomBytes(18).toString('base64url')}`;
+}
+
+/** Programming errors in a spec are bugs, not outcomes. */
+function checkSpec(spec: SessionSpec<ProtocolName>): void {
+  const { protocol, parties, participants } = spec;
+  if (participants.some((l, k) => k > 0 && l.index <= (participants[k - 1] as NodeLink).index)) {
+    throw new RangeError('participants must be sorted by index, without repeats');
+  }
+  for (const l of participants) {
+    if (parties[l.index] !== l.nodeId) throw new RangeError(`participant ${l.nodeId} is not party ${l.index}`);
+  }
+  if (protocol === 'presign') {
+    if (participants.length < 2) throw new RangeError('presign needs at least two signers');
+  } else if (participants.length !== parties.length) {
+    throw new RangeError(`${protocol} needs every party`);
+  }
+  if ((protocol === 'aux') !== (spec.walletId === undefined)) throw new RangeError(protocol === 'aux' ? 'aux takes no walletId' : `${protocol} needs a walletId`);
+}
+
+export class Orchestrator implements SessionRunner {
+  private readonly log: Logger;
+
+  constructor(private readonly options: OrchestratorOptions = {}) {
+    this.log = (options.log ?? silentLogger()).child({ component: 'orchestrator' });
+  }
+
+  /** Runs the session to its end; never rejects except on a bad spec (a bug). */
+  async run<P extends ProtocolName>(spec: SessionSpec<P>): Promise<SessionOutcome<P>> {
+    checkSpec(spec);
+    const timeoutMs = spec.timeoutMs ?? this.options.timeoutsMs?.[spec.protocol] ?? DEFAULT_SESSION_TIMEOUTS_MS[spec.protocol];
+    const sessionId = spec.sessionId ?? newSessionId(spec.protocol);
+    const log = this.log.child({ sessionId, protocol: spec.protocol });
+    log.info({ participants: spec.participants.map((l) => l.nodeId), walletId: spec.walletId }, 'session starting');
+    const outcome = await new SessionRun(spec, sessionId, timeoutMs, this.options.abortTimeoutMs ?? 5_000, log).run();
+    if (outcome.status === 'done') log.info({ durationMs: outcome.durationMs }, 'session done');
+    else if (outcome.status === 'aborted') log.warn({ reportedBy: outcome.reportedBy, culprits: outcome.culprits, reason: outcome.reason }, 'session aborted');
+    else log.warn({ failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason }, 'session failed');
+    this.options.onOutcome?.(outcome as SessionOutcome);
+    return outcome;
+  }
+}
+
+const sessionAnswer = sessionUpdateSchema;
+const abortAnswer = z.object({}).strict();
+
+/** The state of one session while it runs. */
+class SessionRun<P extends ProtocolName> {
+  private readonly started = Date.now();
+  private readonly deadline: number;
+  private readonly byIndex = new Map<number, NodeLink>();
+  /** envelopes waiting for each participant (by index), in arrival order */
+  private readonly queues = new Map<number, string[]>();
+  /** participants with a request outstanding */
+  private readonly inFlight = new Set<number>();
+  private readonly results = new Map<number, ResultOf<P>>();
+  private readonly nonces = new Map<number, string>();
+  private settled = false;
+  private finish: (o: SessionOutcome<P>) => void = () => undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly spec: SessionSpec<P>,
+    private readonly sessionId: string,
+    timeoutMs: number,
+    private readonly abortTimeoutMs: number,
+    private readonly log: Logger,
+  ) {
+    this.deadline = this.started + timeoutMs;
+    for (const l of spec.participants) {
+      this.byIndex.set(l.index, l);
+      this.queues.set(l.index, []);
+    }
+  }
+
+  run(): Promise<SessionOutcome<P>> {
+    return new Promise((resolve) => {
+      this.finish = resolve;
+      this.timer = setTimeout(() => this.onDeadline(), Math.max(0, this.deadline - Date.now()));
+      this.prepare();
+    });
+  }
+
+  private remaining(): number {
+    return Math.max(1, this.deadline - Date.now());
+  }
+
+  private base(): OutcomeBase<P> {
+    return { sessionId: this.sessionId, protocol: this.spec.protocol, durationMs: Date.now() - this.started };
+  }
+
+  /** One request; the answer (or failure) is handled only while the session is still open. */
+  private send<S extends z.ZodType>(link: NodeLink, req: Request, schema: S, onAnswer: (a: z.output<S>) => void): void {
+    this.inFlight.add(link.index);
+    callNode(link, req, schema, this.remaining()).then(
+      (answer) => {
+        this.inFlight.delete(link.index);
+        if (!this.settled) onAnswer(answer);
+      },
+      (e: unknown) => {
+        this.inFlight.delete(link.index);
+        if (!this.settled) this.failNode(link, e);
+      },
+    );
+  }
+
+  private prepare(): void {
+    const { protocol, parties, walletId } = this.spec;
+    const signers = protocol === 'presign' ? { signers: this.spec.participants.map((l) => l.index) } : {};
+    const req: Request = { v: RPC_VERSION, method: 'prepare', sessionId: this.sessionId, protocol, parties: [...parties], ...(walletId === undefined ? {} : { walletId }), ...signers };
+    for (const link of this.spec.participants) {
+      this.send(link, req, prepareResponseSchema, ({ nonce }) => {
+        this.nonces.set(link.index, nonce);
+        if (this.nonces.size === this.spec.participants.length) this.start();
+      });
+    }
+  }
+
+  private start(): void {
+    const nonces = this.spec.participants.map((l) => this.nonces.get(l.index) as string);
+    for (const link of this.spec.participants) {
+      this.send(link, { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces }, sessionAnswer, (u) => this.onUpdate(link, u));
+    }
+  }
+
+  private onUpdate(from: NodeLink, u: SessionUpdate): void {
+    // Route first: a node's last answer (done) may still carry messages the others need.
+    for (const { to, envelope } of u.outbox) {
+      if (to === 'all') {
+        for (const j of this.byIndex.keys()) if (j !== from.index) this.enqueue(j, envelope);
+      } else if (to === from.index || !this.byIndex.has(to)) {
+        return this.fail('invalid-response', [from.nodeId], `${from.nodeId} addressed a message to ${to}, not another participant`);
+      } else {
+        this.enqueue(to, envelope);
+      }
+    }
+    if (u.status === 'aborted') {
+      const abort = u.abort ?? { culprits: [], reason: 'no reason given' };
+      const culprits = [...new Set(abort.culprits)].map((index) => ({ index, nodeId: this.spec.parties[index] }));
+      return this.settle({ ...this.base(), status: 'aborted', reportedBy: from.nodeId, culprits, reason: abort.reason }, from.index);
+    }
+    if (u.status === 'done') {
+      const result = u.result;
+      if (!result || result.protocol !== this.spec.protocol) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported done without a ${this.spec.protocol} result`);
+      if ('walletId' in result && result.walletId !== this.spec.walletId) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported a result for another wallet`);
+      this.results.set(from.index, result as ResultOf<P>);
+      this.queues.set(from.index, []); // a finished node needs nothing more
+      if (this.results.size === this.byIndex.size) return this.complete();
+    }
+    this.pump();
+  }
+
+  private enqueue(index: number, envelope: string): void {
+    if (this.results.has(index)) return;
+    (this.queues.get(index) as string[]).push(envelope);
+  }
+
+  /** Send each idle node what is waiting for it; detect a session that can no longer move. */
+  private pump(): void {
+    for (const [index, queue] of this.queues) {
+      if (queue.length === 0 || this.inFlight.has(index) || this.results.has(index)) continue;
+      const envelopes = queue.splice(0, MAX_ENVELOPES_PER_DELIVER);
+      const link = this.byIndex.get(index) as NodeLink;
+      this.send(link, { v: RPC_VERSION, method: 'deliver', sessionId: this.sessionId, envelopes }, sessionAnswer, (u) => this.onUpdate(link, u));
+    }
+    if (this.inFlight.size === 0 && !this.settled) {
+      const waiting = this.spec.participants.filter((l) => !this.results.has(l.index)).map((l) => l.nodeId);
+      this.fail('stalled', waiting, `no messages left to deliver but ${waiting.join(', ')} not done`);
+    }
+  }
+
+  private complete(): void {
+    const results = [...this.results.values()];
+    const first = JSON.stringify(results[0]);
+    const differing = this.spec.participants.filter((l) => JSON.stringify(this.results.get(l.index)) !== first);
+    if (differing.length > 0) {
+      return this.fail('inconsistent', this.spec.participants.map((l) => l.nodeId), 'participants reported different results');
+    }
+    this.settle({ ...this.base(), status: 'done', result: results[0] as ResultOf<P>, participants: this.spec.participants.map((l) => l.nodeId) });
+  }
+
+  private onDeadline(): void {
+    if (this.settled) return;
+    const slow = [...this.inFlight].map((i) => (this.byIndex.get(i) as NodeLink).nodeId);
+    const nodes = slow.length > 0 ? slow : this.spec.participants.filter((l) => !this.results.has(l.index)).map((l) => l.nodeId);
+    this.fail('timeout', nodes, `session timed out waiting for ${nodes.join(', ')}`);
+  }
+
+  private failNode(link: NodeLink, e: unknown): void {
+    const err = e instanceof NodeCallError ? e : linkFailure(link, e);
+    this.fail(err.kind, [link.nodeId], err.message);
+  }
+
+  private fail(failure: SessionFailureKind, nodes: readonly string[], reason: string): void {
+    this.settle({ ...this.base(), status: 'failed', failure, nodes, reason });
+  }
+
+  /** Ends the session; every participant but `skip` (which already dropped it) is told to abort. */
+  private settle(outcome: SessionOutcome<P>, skip?: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (outcome.status !== 'done') {
+      for (const link of this.spec.participants) {
+        if (link.index === skip) continue;
+        callNode(link, { v: RPC_VERSION, method: 'abort', sessionId: this.sessionId }, abortAnswer, this.abortTimeoutMs).catch((e: unknown) =>
+          this.log.debug({ node: link.nodeId, err: (e as Error).message }, 'abort not delivered'),
+        );
+      }
+    }
+    this.finish(outcome);
+  }
+}

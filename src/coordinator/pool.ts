@@ -1,0 +1,223 @@
+/**
+ * Presignatures kept ready per (wallet, signer set), so that a sign request normally costs one
+ * round: the signers' partial signatures. Presigning (3 rounds, about 2.5 s of compute per pair)
+ * happens ahead of demand, in the background, a bounded number of sessions at a time.
+ *
+ * Single use (SECURITY.md A10): `take` removes an entry before handing it out, synchronously, so
+ * two requests can never get the same one; an entry is never put back, whatever happens to the
+ * signing attempt; and an id the pool has seen before is never admitted again. The nodes enforce
+ * the same rule durably (a presignature is marked used before its partial leaves the node); the
+ * pool's rule keeps the coordinator from ever asking twice.
+ *
+ * The pool lives in memory. After a coordinator restart the nodes still hold the presignatures it
+ * knew, unused; they are simply never asked for (a lost presignature costs compute, never safety).
+ * @module
+ */
+import { silentLogger, type Logger } from '../util/log.js';
+import type { PresignaturePublic } from '../protocol/presign/presignature.js';
+
+export interface PoolEntry {
+  readonly walletId: string;
+  /** the signers' party indices, sorted */
+  readonly signers: readonly number[];
+  /** the presignature's id (lower-case hex), as the nodes know it */
+  readonly id: string;
+  /** what combining the partial signatures needs */
+  readonly pub: PresignaturePublic;
+}
+
+/** Makes one presignature for a wallet with these signers (a presign session); throws on failure. */
+export type PresignFn = (walletId: string, signers: readonly number[]) => Promise<PoolEntry>;
+
+export interface PoolOptions {
+  readonly presign: PresignFn;
+  /** presignatures kept per (wallet, signer set); 0 turns background presigning off */
+  readonly targetSize: number;
+  /** background presign sessions at once (default 1: they compete with signing for node CPU) */
+  readonly concurrency?: number;
+  /** the signer sets usable now (connected nodes) */
+  readonly signerSets: () => readonly (readonly number[])[];
+  /** wait before refilling a (wallet, signers) whose last presign failed (default 10 s) */
+  readonly retryMs?: number;
+  readonly log?: Logger;
+}
+
+/** Ids remembered to refuse a repeat; beyond this many the oldest are forgotten. */
+const SEEN_CAP = 100_000;
+
+export function signersKey(signers: readonly number[]): string {
+  return signers.join('-');
+}
+
+/** Every k-element subset of `items` (kept in order), in lexicographic order. */
+export function combinations<T>(items: readonly T[], k: number): T[][] {
+  if (k === 0) return [[]];
+  const out: T[][] = [];
+  items.forEach((item, i) => {
+    for (const rest of combinations(items.slice(i + 1), k - 1)) out.push([item, ...rest]);
+  });
+  return out;
+}
+
+interface Job {
+  readonly walletId: string;
+  readonly signers: readonly number[];
+}
+
+export class PresignPool {
+  private readonly log: Logger;
+  private readonly entries = new Map<string, PoolEntry[]>();
+  /** background presigns queued or running, per key */
+  private readonly pending = new Map<string, number>();
+  private readonly retryAt = new Map<string, number>();
+  private readonly tracked = new Set<string>();
+  private readonly queue: Job[] = [];
+  private readonly seen = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: PoolOptions) {
+    if (!Number.isSafeInteger(o.targetSize) || o.targetSize < 0) throw new RangeError('targetSize must be a non-negative integer');
+    if (o.concurrency !== undefined && (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1)) throw new RangeError('concurrency must be a positive integer');
+    this.log = (o.log ?? silentLogger()).child({ component: 'presign-pool' });
+  }
+
+  private static key(walletId: string, signers: readonly number[]): string {
+    return `${walletId}/${signersKey(signers)}`;
+  }
+
+  size(walletId: string, signers: readonly number[]): number {
+    return this.entries.get(PresignPool.key(walletId, signers))?.length ?? 0;
+  }
+
+  /** Entries ready, summed over wallets, by signer set (for metrics). */
+  sizesBySigners(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const list of this.entries.values()) {
+      const first = list[0];
+      if (first) out.set(signersKey(first.signers), (out.get(signersKey(first.signers)) ?? 0) + list.length);
+    }
+    return out;
+  }
+
+  /** Removes and returns a ready presignature, or undefined; the pool then refills in the background. */
+  take(walletId: string, signers: readonly number[]): PoolEntry | undefined {
+    const key = PresignPool.key(walletId, signers);
+    const list = this.entries.get(key);
+    const entry = list?.shift();
+    if (list && list.length === 0) this.entries.delete(key);
+    this.refill(walletId);
+    return entry;
+  }
+
+  /**
+   * A presignature for this wallet and signer set: a ready one, or one made now.
+   * @throws whatever the presign function throws
+   */
+  async obtain(walletId: string, signers: readonly number[]): Promise<PoolEntry> {
+    this.track(walletId);
+    const ready = this.take(walletId, signers);
+    if (ready) return ready;
+    this.log.debug({ walletId, signers }, 'pool empty: presigning on demand');
+    const made = await this.o.presign(walletId, signers);
+    this.admit(made, walletId, signers);
+    return made;
+  }
+
+  /** Keep this wallet stocked from now on (a new wallet, or one that is being used). */
+  track(walletId: string): void {
+    if (this.tracked.has(walletId)) return;
+    this.tracked.add(walletId);
+    this.refill(walletId);
+  }
+
+  untrack(walletId: string): void {
+    this.tracked.delete(walletId);
+  }
+
+  /** Queue the presigns that bring tracked wallets (or one) up to the target for every live signer set. */
+  refill(walletId?: string): void {
+    if (this.stopped || this.o.targetSize === 0) return;
+    const wallets = walletId === undefined ? [...this.tracked] : this.tracked.has(walletId) ? [walletId] : [];
+    const sets = this.o.signerSets();
+    const now = Date.now();
+    for (const w of wallets) {
+      for (const signers of sets) {
+        const key = PresignPool.key(w, signers);
+        if ((this.retryAt.get(key) ?? 0) > now) continue;
+        const have = this.size(w, signers) + (this.pending.get(key) ?? 0);
+        for (let k = have; k < this.o.targetSize; k++) {
+          this.queue.push({ walletId: w, signers: [...signers] });
+          this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+        }
+      }
+    }
+    this.drain();
+  }
+
+  private drain(): void {
+    const limit = this.o.concurrency ?? 1;
+    while (!this.stopped && this.running.size < limit && this.queue.length > 0) {
+      const job = this.queue.shift() as Job;
+      const run = this.runJob(job).finally(() => {
+        this.running.delete(run);
+        this.drain();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    const key = PresignPool.key(job.walletId, job.signers);
+    const live = this.o.signerSets().some((s) => signersKey(s) === signersKey(job.signers));
+    try {
+      if (!live || !this.tracked.has(job.walletId)) return;
+      const entry = await this.o.presign(job.walletId, job.signers);
+      if (this.stopped) return;
+      this.admit(entry, job.walletId, job.signers);
+      const list = this.entries.get(key) ?? [];
+      list.push(entry);
+      this.entries.set(key, list);
+    } catch (e) {
+      const retryMs = this.o.retryMs ?? 10_000;
+      this.retryAt.set(key, Date.now() + retryMs);
+      this.log.warn({ walletId: job.walletId, signers: job.signers, err: (e as Error).message, retryMs }, 'background presign failed');
+      this.scheduleRetry(retryMs);
+    } finally {
+      const left = (this.pending.get(key) ?? 1) - 1;
+      if (left > 0) this.pending.set(key, left);
+      else this.pending.delete(key);
+    }
+  }
+
+  /** Accepts only a fresh presignature of the expected wallet and signers (throws otherwise); remembers its id. */
+  private admit(entry: PoolEntry, walletId: string, signers: readonly number[]): void {
+    if (entry.walletId !== walletId || signersKey(entry.signers) !== signersKey(signers)) {
+      throw new Error('presignature does not belong to the requested wallet and signers');
+    }
+    if (this.seen.has(entry.id)) {
+      this.log.error({ walletId, signers, presignatureId: entry.id }, 'a presignature id came back a second time: refused');
+      throw new Error('presignature id seen before');
+    }
+    this.seen.add(entry.id);
+    if (this.seen.size > SEEN_CAP) this.seen.delete(this.seen.values().next().value as string);
+  }
+
+  private scheduleRetry(ms: number): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.refill();
+    }, ms + 10);
+    this.retryTimer.unref();
+  }
+
+  /** Stops background presigning and waits for the sessions under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.queue.length = 0;
+    await Promise.allSettled([...this.running]);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * One presignature from a presign session between the chosen signers, checked before the pool
+ * admits it: the signers returned byte-identical public presignatures (the orchestrator compares
+ * results), it decodes, names exactly these signers, and is for this wallet's public key — a
+ * presignature for any other key would let combining produce a signature valid under that key.
+ * @module
+ */
+import { decodePresignaturePublic } from '../protocol/storage-format.js';
+import { pointFromBytes } from '../curve/secp256k1.js';
+import type { NodeCluster } from './cluster.js';
+import type { NodeLink } from './node-link.js';
+import type { SessionRunner } from './orchestrator.js';
+import { signersKey, type PoolEntry, type PresignFn } from './pool.js';
+
+/** A presign session did not give a usable presignature; `nodes` are the ones to avoid next. */
+export class PresignFailedError extends Error {
+  override readonly name = 'PresignFailedError';
+  constructor(
+    message: string,
+    /** node ids at fault (empty: nobody in particular) */
+    readonly nodes: readonly string[],
+    /** true when the nodes are culprits of a protocol abort (cryptographic misbehaviour) */
+    readonly blamed: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface PresignSourceOptions {
+  readonly runner: SessionRunner;
+  readonly cluster: NodeCluster;
+  /** the wallet's public key (33-byte compressed hex), from the registry */
+  readonly publicKeyOf: (walletId: string) => string | undefined;
+  readonly timeoutMs?: number;
+}
+
+export function orchestratedPresign(o: PresignSourceOptions): PresignFn {
+  return async (walletId, signers) => {
+    const publicKey = o.publicKeyOf(walletId);
+    if (publicKey === undefined) throw new PresignFailedError(`no wallet ${walletId}`, [], false);
+    const participants = signers.map((i) => o.cluster.link(i)).filter((l): l is NodeLink => l !== undefined);
+    if (participants.length !== signers.length) throw new RangeError(`unknown signer in ${signersKey(signers)}`);
+    const outcome = await o.runner.run({
+      protocol: 'presign',
+      parties: o.cluster.parties,
+      participants,
+      walletId,
+      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+    });
+    if (outcome.status === 'aborted') {
+      const culprits = outcome.culprits.map((c) => c.nodeId).filter((id): id is string => id !== undefined);
+      throw new PresignFailedError(`presign aborted by ${outcome.reportedBy}: ${outcome.reason}`, culprits, true);
+    }
+    if (outcome.status === 'failed') throw new PresignFailedError(`presign failed (${outcome.failure}): ${outcome.reason}`, outcome.nodes, false);
+    let entry: PoolEntry;
+    try {
+      const pub = decodePresignaturePublic(Uint8Array.from(Buffer.from(outcome.result.presignature, 'base64')));
+      entry = { walletId, signers: [...signers], id: Buffer.from(pub.id).toString('hex'), pub };
+    } catch (e) {
+      throw new PresignFailedError(`presignature does not decode: ${(e as Error).message}`, [], false);
+    }
+    if (signersKey(entry.pub.signers) !== signersKey(signers)) throw new PresignFailedError('presignature names other signers', [], false);
+    if (!entry.pub.Y.equals(pointFromBytes(Uint8Array.from(Buffer.from(publicKey, 'hex')), 'publicKey'))) {
+      throw new PresignFailedError('presignature is for another public key', [], false);
+    }
+    return entry;
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * Signing a 32-byte digest for a wallet (the API never hashes): choose a live signer pair —
+ * preferring pairs with presignatures ready — take one presignature, ask both signers for their
+ * partial signatures in parallel, combine, and check the result before it leaves.
+ *
+ * Faults, each handled by trying another pair (never the same presignature: a taken one is gone):
+ * - a node fails or times out → pairs with that node are dropped for this request;
+ * - a partial is wrong (`Blame` from combining) → logged with the culprit, counted in metrics,
+ *   and pairs with the culprit dropped;
+ * - presigning on demand fails → pairs with the nodes at fault dropped.
+ * The combined signature is low-s, verified under the wallet's own public key with an
+ * independent verifier (@noble/curves), and its recovery id checked, before it is returned.
+ * @module
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { Blame } from '../protocol/machine.js';
+import { combineSignature, toDer, toRsv, type EcdsaSignature } from '../protocol/sign/index.js';
+import type { PartialSignature } from '../protocol/presign/presignature.js';
+import { RPC_VERSION, signResponseSchema } from '../rpc/messages.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import type { NodeCluster } from './cluster.js';
+import { NodesUnavailableError, SigningFailedError, WalletNotFoundError } from './errors.js';
+import type { CoordinatorMetrics } from './metrics.js';
+import { callNode, NodeCallError, type NodeLink } from './node-link.js';
+import { combinations, signersKey, type PoolEntry, type PresignPool } from './pool.js';
+import { PresignFailedError } from './presign.js';
+
+export interface SignatureResult {
+  /** 32-byte hex */
+  readonly r: string;
+  /** 32-byte hex, low-s */
+  readonly s: string;
+  /** recovery id: 0 or 1 */
+  readonly v: 0 | 1;
+  /** strict DER, hex */
+  readonly der: string;
+  /** 65-byte r‖s‖v, hex */
+  readonly signature: string;
+  /** node ids of the signers */
+  readonly signers: readonly string[];
+}
+
+export interface SigningOptions {
+  readonly cluster: NodeCluster;
+  readonly pool: PresignPool;
+  /** the wallet's public key (33-byte compressed hex), or undefined if there is no such wallet */
+  readonly publicKeyOf: (walletId: string) => string | undefined;
+  readonly metrics?: CoordinatorMetrics;
+  readonly log?: Logger;
+  /** a signer's answer to `sign` (default 5 s; a node signs in milliseconds) */
+  readonly signTimeoutMs?: number;
+  /** pairs tried per request (default: every pair there is) */
+  readonly maxAttempts?: number;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export class SigningService {
+  private readonly log: Logger;
+
+  constructor(private readonly o: SigningOptions) {
+    this.log = (o.log ?? silentLogger()).child({ component: 'signing' });
+  }
+
+  /**
+   * @throws WalletNotFoundError, NodesUnavailableError (fewer than t nodes), SigningFailedError (every pair failed)
+   */
+  async sign(walletId: string, digest: Uint8Array): Promise<SignatureResult> {
+    if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new RangeError('digest must be 32 bytes');
+    const publicKey = this.o.publicKeyOf(walletId);
+    if (publicKey === undefined) throw new WalletNotFoundError(walletId);
+    const c = this.o.cluster;
+    const readiness = c.signReadiness();
+    if (!readiness.ready) {
+      this.o.metrics?.signatures.inc({ outcome: 'failed' });
+      throw new NodesUnavailableError(readiness.reason);
+    }
+    const avoid = new Set<number>();
+    const dropped = new Set<string>();
+    const failures: string[] = [];
+    const maxAttempts = this.o.maxAttempts ?? combinations(c.links, c.threshold).length;
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const signers = this.choose(walletId, avoid, dropped);
+      if (!signers) break;
+      const key = signersKey(signers);
+      const outcome = await this.attempt(walletId, publicKey, signers, digest);
+      this.o.metrics?.signAttempts.inc({ signers: key, outcome: outcome.kind });
+      if (outcome.kind === 'ok') {
+        this.o.metrics?.signatures.inc({ outcome: 'ok' });
+        return outcome.result;
+      }
+      failures.push(`${signers.map((i) => c.parties[i]).join('+')}: ${outcome.reason}`);
+      for (const i of outcome.avoid) avoid.add(i);
+      dropped.add(key);
+    }
+    this.o.metrics?.signatures.inc({ outcome: 'failed' });
+    if (failures.length === 0) throw new NodesUnavailableError(`signing needs ${c.threshold} live nodes; ${c.connectedCount} connected`);
+    throw new SigningFailedError(`no signer pair could sign: ${failures.join('; ')}`);
+  }
+
+  /** The usable signer set not yet tried, with the most presignatures ready (then in index order). */
+  private choose(walletId: string, avoid: ReadonlySet<number>, dropped: ReadonlySet<string>): number[] | undefined {
+    const c = this.o.cluster;
+    const live = c.signerLinks().map((l) => l.index).filter((i) => !avoid.has(i));
+    const sets = combinations(live, c.threshold).filter((s) => !dropped.has(signersKey(s)));
+    sets.sort((a, b) => this.o.pool.size(walletId, b) - this.o.pool.size(walletId, a));
+    return sets[0];
+  }
+
+  private async attempt(
+    walletId: string,
+    publicKey: string,
+    signers: readonly number[],
+    digest: Uint8Array,
+  ): Promise<{ kind: 'ok'; result: SignatureResult } | { kind: 'node-failed' | 'blamed' | 'presign-failed'; reason: string; avoid: readonly number[] }> {
+    const c = this.o.cluster;
+    const indexOf = (nodeId: string): number => c.parties.indexOf(nodeId);
+    let entry: PoolEntry;
+    try {
+      entry = await this.o.pool.obtain(walletId, signers);
+    } catch (e) {
+      // A presign abort's culprits are already logged and counted with the session's outcome.
+      const nodes = e instanceof PresignFailedError ? e.nodes : [];
+      this.log.warn({ walletId, signers, nodes, err: (e as Error).message }, 'presigning on demand failed; trying another pair');
+      return { kind: 'presign-failed', reason: (e as Error).message, avoid: nodes.map(indexOf).filter((i) => i >= 0) };
+    }
+    // From here the presignature is spent, whatever happens: it is never offered again.
+    const links = signers.map((i) => c.link(i) as NodeLink);
+    const req = { v: RPC_VERSION, method: 'sign', walletId, presignatureId: entry.id, digest: hex(digest) } as const;
+    const answers = await Promise.allSettled(links.map((l) => callNode(l, req, signResponseSchema, this.o.signTimeoutMs ?? 5_000)));
+    const failed = answers.flatMap((a, k) => (a.status === 'rejected' ? [{ link: links[k] as NodeLink, err: a.reason as Error }] : []));
+    if (failed.length > 0) {
+      for (const f of failed) {
+        const kind = f.err instanceof NodeCallError ? f.err.kind : 'unavailable';
+        this.log.warn({ walletId, node: f.link.nodeId, kind, err: f.err.message }, 'signer failed; trying another pair');
+      }
+      return { kind: 'node-failed', reason: failed.map((f) => f.err.message).join('; '), avoid: failed.map((f) => f.link.index) };
+    }
+    const partials: PartialSignature[] = [];
+    for (const [k, a] of answers.entries()) {
+      const link = links[k] as NodeLink;
+      const body = (a as PromiseFulfilledResult<{ signer: number; sigma: string }>).value;
+      // A node answering for another index is lying about who it is: its partial is its fault.
+      if (body.signer !== link.index) {
+        this.blame(link.nodeId, 'sign', `answered as signer ${body.signer}`);
+        return { kind: 'blamed', reason: `${link.nodeId} answered as signer ${body.signer}`, avoid: [link.index] };
+      }
+      partials.push({ presignatureId: entry.pub.id, signer: body.signer, sigma: BigInt(`0x${body.sigma}`) });
+    }
+    let sig: EcdsaSignature;
+    try {
+      sig = combineSignature(entry.pub, digest, partials);
+    } catch (e) {
+      if (!(e instanceof Blame)) throw e;
+      for (const j of e.culprits) this.blame(c.parties[j] ?? `index-${j}`, 'sign', e.reason);
+      if (e.culprits.length === 0) this.log.error({ walletId, signers, reason: e.reason }, 'combining failed with nobody to blame');
+      return { kind: 'blamed', reason: e.reason, avoid: e.culprits };
+    }
+    const result = this.check(sig, digest, publicKey, signers);
+    if (!result) {
+      this.log.error({ walletId, signers }, 'combined signature failed the independent check (presignature/key mismatch): not returned');
+      return { kind: 'blamed', reason: 'signature did not verify under the wallet key', avoid: [] };
+    }
+    return { kind: 'ok', result };
+  }
+
+  /** Independent verification under the wallet key, low-s, and the recovery id recovers that key. */
+  private check(sig: EcdsaSignature, digest: Uint8Array, publicKey: string, signers: readonly number[]): SignatureResult | undefined {
+    const rsv = toRsv(sig);
+    const compact = rsv.subarray(0, 64);
+    const key = Uint8Array.from(Buffer.from(publicKey, 'hex'));
+    try {
+      if (!secp256k1.verify(compact, digest, key, { prehash: false, lowS: true })) return undefined;
+      const recovered = secp256k1.Signature.fromBytes(compact, 'compact').addRecoveryBit(sig.v).recoverPublicKey(digest);
+      if (hex(recovered.toBytes(true)) !== publicKey) return undefined;
+    } catch {
+      return undefined;
+    }
+    return {
+      r: hex(compact.subarray(0, 32)),
+      s: hex(compact.subarray(32, 64)),
+      v: sig.v,
+      der: hex(toDer(sig)),
+      signature: hex(rsv),
+      signers: signers.map((i) => this.o.cluster.parties[i] as string),
+    };
+  }
+
+  private blame(nodeId: string, protocol: string, reason: string): void {
+    this.log.warn({ culprit: nodeId, protocol, reason }, 'node blamed for a wrong protocol message');
+    this.o.metrics?.blames.inc({ node: nodeId, protocol });
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Wallets: creation by distributed key generation with every node, lookup and listing.
+ *
+ * A wallet exists only once every node has stored its share and the registry has durably recorded
+ * it (ARCHITECTURE.md, durability rule 1): keygen needs all n nodes (its result is a t-of-n
+ * sharing among all of them), each node stores its share before it reports done, the orchestrator
+ * waits for all n to report done with the same public key, and only then is the record appended
+ * (fsynced) and the wallet returned. A keygen that fails leaves no wallet here; its id is random
+ * and never reused, so shares a node may have kept from it can never be confused with a wallet.
+ *
+ * Idempotency-Key: the key's SHA-256 is stored with the wallet. A repeat with the same key and
+ * label returns the same wallet; with another label, or while the first is still running, it is
+ * a conflict.
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { silentLogger, type Logger } from '../util/log.js';
+import { walletAddresses, type WalletAddresses } from './addresses.js';
+import type { NodeCluster } from './cluster.js';
+import { IdempotencyConflictError, KeygenFailedError, NodesUnavailableError } from './errors.js';
+import type { SessionRunner } from './orchestrator.js';
+import type { WalletRecord, WalletRegistry } from './registry.js';
+
+export interface WalletView {
+  readonly walletId: string;
+  readonly label?: string;
+  /** 33-byte compressed SEC1, hex */
+  readonly publicKey: string;
+  readonly threshold: number;
+  readonly totalShards: number;
+  readonly addresses: WalletAddresses;
+  readonly createdAt: string;
+}
+
+export interface CreateWalletInput {
+  readonly label?: string;
+  readonly idempotencyKey?: string;
+}
+
+export interface WalletServiceOptions {
+  readonly registry: WalletRegistry;
+  readonly cluster: NodeCluster;
+  readonly runner: SessionRunner;
+  readonly log?: Logger;
+  readonly keygenTimeoutMs?: number;
+  /** a wallet was created (the presignature pool starts stocking it) */
+  readonly onCreated?: (walletId: string) => void;
+}
+
+export function idempotencyKeyHash(key: string): string {
+  return createHash('sha256').update('mpc-engine/v1/idempotency-key\0').update(key, 'utf8').digest('hex');
+}
+
+export function newWalletId(): string {
+  return `w_${randomBytes(16).toString('base64url')}`;
+}
+
+export class WalletService {
+  private readonly log: Logger;
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** addresses are derived once per wallet (keccak and hash160 are cheap, but lists repeat them) */
+  private readonly addressCache = new Map<string, WalletAddresses>();
+
+  constructor(private readonly o: WalletServiceOptions) {
+    this.log = (o.log ?? silentLogger()).child({ component: 'wallets' });
+  }
+
+  view(record: WalletRecord): WalletView {
+    let addresses = this.addressCache.get(record.walletId);
+    if (!addresses) {
+      addresses = walletAddresses(record.publicKey);
+      this.addressCache.set(record.walletId, addresses);
+    }
+    return {
+      walletId: record.walletId,
+      ...(record.label === undefined ? {} : { label: record.label }),
+      publicKey: record.publicKey,
+      threshold: this.o.cluster.threshold,
+      totalShards: this.o.cluster.total,
+      addresses,
+      createdAt: record.createdAt,
+    };
+  }
+
+  get(walletId: string): WalletView | undefined {
+    const record = this.o.registry.get(walletId);
+    return record && this.view(record);
+  }
+
+  publicKeyOf(walletId: string): string | undefined {
+    return this.o.registry.get(walletId)?.publicKey;
+  }
+
+  /** @throws InvalidCursorError, RangeError (limit) */
+  list(options: { limit?: number; cursor?: string }): { wallets: WalletView[]; nextCursor: string | undefined } {
+    const page = this.o.registry.list(options);
+    return { wallets: page.wallets.map((r) => this.view(r)), nextCursor: page.nextCursor };
+  }
+
+  /**
+   * Creates a wallet (or returns the one an earlier request with the same Idempotency-Key made).
+   * @throws NodesUnavailableError, IdempotencyConflictError, KeygenFailedError
+   */
+  async create(input: CreateWalletInput): Promise<{ wallet: WalletView; replayed: boolean }> {
+    const keyHash = input.idempotencyKey === undefined ? undefined : idempotencyKeyHash(input.idempotencyKey);
+    if (keyHash !== undefined) {
+      const earlier = this.o.registry.byIdempotencyKeyHash(keyHash);
+      if (earlier) {
+        if (earlier.label !== input.label) throw new IdempotencyConflictError('this Idempotency-Key was used for a request with a different body');
+        return { wallet: this.view(earlier), replayed: true };
+      }
+      if (this.inFlight.has(keyHash)) throw new IdempotencyConflictError('a request with this Idempotency-Key is still being processed');
+    }
+    const readiness = this.o.cluster.keygenReadiness();
+    if (!readiness.ready) throw new NodesUnavailableError(readiness.reason);
+    const work = this.keygen(input.label, keyHash);
+    if (keyHash !== undefined) {
+      this.inFlight.set(keyHash, work);
+      void work.catch(() => undefined).finally(() => this.inFlight.delete(keyHash));
+    }
+    return { wallet: await work, replayed: false };
+  }
+
+  private async keygen(label: string | undefined, keyHash: string | undefined): Promise<WalletView> {
+    const c = this.o.cluster;
+    const walletId = newWalletId();
+    const outcome = await this.o.runner.run({
+      protocol: 'keygen',
+      parties: c.parties,
+      participants: c.links,
+      walletId,
+      ...(this.o.keygenTimeoutMs === undefined ? {} : { timeoutMs: this.o.keygenTimeoutMs }),
+    });
+    if (outcome.status === 'aborted') {
+      const culprits = outcome.culprits.map((x) => x.nodeId ?? `index ${x.index}`);
+      throw new KeygenFailedError(`key generation aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''}); no wallet was created`, 502);
+    }
+    if (outcome.status === 'failed') {
+      throw new KeygenFailedError(`key generation failed (${outcome.failure}: ${outcome.nodes.join(', ') || 'no node'}); no wallet was created`, 503);
+    }
+    const publicKey = outcome.result.publicKey;
+    const record: WalletRecord = {
+      walletId,
+      ...(label === undefined ? {} : { label }),
+      publicKey,
+      createdAt: new Date().toISOString(),
+      ...(keyHash === undefined ? {} : { idempotencyKeyHash: keyHash }),
+    };
+    let view: WalletView;
+    try {
+      view = this.view(record); // derives the addresses, so the key is checked to be a point before it is recorded
+    } catch {
+      throw new KeygenFailedError('key generation produced an invalid public key; no wallet was created', 502);
+    }
+    await this.o.registry.append(record);
+    this.log.info({ walletId, publicKey }, 'wallet created');
+    this.o.onCreated?.(walletId);
+    return view;
+  }
+}

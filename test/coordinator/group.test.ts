@@ -1,0 +1,156 @@
+/**
+ * Group start-up: each node's info is fetched when it connects; with every node connected and no
+ * common aux id, aux runs once with all of them (after they have their safe primes); nodes that
+ * already agree need no aux; two agreeing nodes are enough to sign but not to create wallets; a
+ * failed aux run is retried after a pause.
+ */
+import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NodeCluster } from '../../src/coordinator/cluster.js';
+import { GroupMonitor } from '../../src/coordinator/group.js';
+import type { SessionOutcome } from '../../src/coordinator/orchestrator.js';
+import { FakeLink, FakeRunner, NODE_IDS } from '../helpers/coordinator.js';
+
+const AUX = 'ef'.repeat(32);
+
+async function until(cond: () => boolean, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await sleep(5);
+  }
+}
+
+/** Nodes whose info reports `state[k]`; aux success sets every auxId. */
+function setup(state: { auxId?: string; primesReady: number }[], auxOutcome: 'done' | 'failed' = 'done') {
+  const links = NODE_IDS.map(
+    (id, k) =>
+      new FakeLink(id, k, (req) => {
+        if (req.method !== 'info') return { ok: false, code: 'unexpected', error: req.method };
+        const s = state[k] as { auxId?: string; primesReady: number };
+        return { ok: true, nodeId: id, index: k, primesReady: s.primesReady, wallets: 0, ...(s.auxId ? { auxId: s.auxId } : {}) };
+      }),
+  );
+  const cluster = new NodeCluster(links, 2);
+  let mode = auxOutcome;
+  const runner = new FakeRunner((spec): SessionOutcome => {
+    if (mode === 'failed') return { status: 'failed', failure: 'timeout', nodes: ['node_2'], reason: 'slow', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 };
+    for (const s of state) s.auxId = AUX;
+    return { status: 'done', result: { protocol: 'aux', auxId: AUX }, participants: [...NODE_IDS], sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 };
+  });
+  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 60, progressMs: 1_000 });
+  return { links, cluster, runner, monitor, setMode: (m: 'done' | 'failed') => (mode = m) };
+}
+
+test('no aux anywhere: aux runs once with all three nodes, then wallets can be created', async (t) => {
+  const { cluster, runner, monitor } = setup([{ primesReady: 4 }, { primesReady: 4 }, { primesReady: 5 }]);
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => cluster.keygenReadiness().ready);
+  t.is(runner.specs.length, 1);
+  t.like(runner.specs[0], { protocol: 'aux', parties: [...NODE_IDS] });
+  t.deepEqual(
+    runner.specs[0]?.participants.map((l) => l.nodeId),
+    [...NODE_IDS],
+  );
+  t.is(cluster.auxId, AUX);
+  t.like(cluster.health(), { status: 'ok', connectedNodes: 3 });
+  monitor.stop();
+});
+
+test('aux waits for the nodes’ safe primes', async (t) => {
+  const state = [{ primesReady: 4 }, { primesReady: 1 }, { primesReady: 4 }];
+  const { cluster, runner, monitor } = setup(state);
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await sleep(60);
+  t.is(runner.specs.length, 0);
+  const r = cluster.keygenReadiness();
+  t.false(r.ready);
+  if (!r.ready) t.regex(r.reason, /safe primes.*node_2 1\/4/);
+  (state[1] as { primesReady: number }).primesReady = 4;
+  await until(() => cluster.keygenReadiness().ready);
+  t.is(runner.specs.length, 1);
+  monitor.stop();
+});
+
+test('nodes that already agree need no aux run', async (t) => {
+  const { cluster, runner, monitor } = setup([
+    { auxId: AUX, primesReady: 0 },
+    { auxId: AUX, primesReady: 0 },
+    { auxId: AUX, primesReady: 0 },
+  ]);
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => cluster.keygenReadiness().ready);
+  t.is(runner.specs.length, 0);
+});
+
+test('two agreeing nodes can sign but not create wallets; the third with other aux triggers a new aux run', async (t) => {
+  const { cluster, runner, monitor } = setup([
+    { auxId: AUX, primesReady: 4 },
+    { auxId: 'aa'.repeat(32), primesReady: 4 },
+    { auxId: AUX, primesReady: 4 },
+  ]);
+  monitor.onConnected(0);
+  monitor.onConnected(2);
+  await until(() => cluster.signReadiness().ready);
+  t.false(cluster.keygenReadiness().ready);
+  t.like(cluster.health(), { status: 'degraded', connectedNodes: 2 });
+  t.is(runner.specs.length, 0);
+  monitor.onConnected(1);
+  await until(() => cluster.keygenReadiness().ready);
+  t.is(runner.specs.length, 1);
+  monitor.stop();
+});
+
+test('a failed aux run is retried after a pause', async (t) => {
+  const { cluster, runner, monitor, setMode } = setup([{ primesReady: 4 }, { primesReady: 4 }, { primesReady: 4 }], 'failed');
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => runner.specs.length === 1);
+  await sleep(20);
+  t.is(runner.specs.length, 1, 'not at once');
+  setMode('done');
+  await until(() => cluster.keygenReadiness().ready);
+  t.is(runner.specs.length, 2);
+  monitor.stop();
+});
+
+test('a disconnect makes wallet creation unavailable again, with the node named', async (t) => {
+  const { cluster, monitor } = setup([
+    { auxId: AUX, primesReady: 0 },
+    { auxId: AUX, primesReady: 0 },
+    { auxId: AUX, primesReady: 0 },
+  ]);
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => cluster.keygenReadiness().ready);
+  monitor.onDisconnected(1);
+  const r = cluster.keygenReadiness();
+  t.false(r.ready);
+  if (!r.ready) t.regex(r.reason, /not connected: node_2/);
+  t.true(cluster.signReadiness().ready);
+});
+
+test('while a new aux-info is made, the nodes that agreed on the old one keep signing', async (t) => {
+  const { cluster, runner, monitor } = setup([
+    { auxId: AUX, primesReady: 4 },
+    { primesReady: 4 }, // lost its aux-info
+    { auxId: AUX, primesReady: 4 },
+  ]);
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const inner = runner.outcome;
+  runner.outcome = async (spec) => {
+    await gate;
+    return inner(spec);
+  };
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => runner.specs.length === 1);
+  t.true(cluster.signReadiness().ready, 'signing continues during the run');
+  t.deepEqual(
+    cluster.signerLinks().map((l) => l.nodeId),
+    ['node_1', 'node_3'],
+  );
+  t.false(cluster.keygenReadiness().ready);
+  release();
+  await until(() => cluster.keygenReadiness().ready);
+  t.is(cluster.signerLinks().length, 3);
+  monitor.stop();
+});

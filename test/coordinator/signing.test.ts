@@ -1,0 +1,173 @@
+/**
+ * Signing with scripted signers and dealer-made presignatures: the result verifies under the
+ * wallet key (noble and node:crypto), is low-s and recoverable; a pair with presignatures ready is
+ * preferred; a failing or silent node makes it retry with another pair; a wrong partial is blamed,
+ * counted and avoided; no presignature is ever used twice; too few nodes is a 503-kind error.
+ */
+import test from 'ava';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { NodesUnavailableError, SigningFailedError, WalletNotFoundError } from '../../src/coordinator/errors.js';
+import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
+import { PresignPool, combinations } from '../../src/coordinator/pool.js';
+import { PresignFailedError } from '../../src/coordinator/presign.js';
+import { SigningService } from '../../src/coordinator/signing.js';
+import { InProcessNodeLink } from '../../src/coordinator/links.js';
+import { ConnectionClosedError } from '../../src/transport/errors.js';
+import { Dealer, FakeLink, NODE_IDS, never, readyCluster, signingNode, type Handler } from '../helpers/coordinator.js';
+
+const WALLET = 'w_signing0';
+const AUX = 'ab'.repeat(32);
+
+function setup(handlers: (dealer: Dealer) => Handler[], options: { targetSize?: number; connected?: number[]; signTimeoutMs?: number; presign?: (w: string, s: readonly number[]) => Promise<never> } = {}) {
+  const dealer = new Dealer();
+  const hs = handlers(dealer);
+  const links = NODE_IDS.map((id, k) => new FakeLink(id, k, hs[k] as Handler));
+  const cluster = readyCluster(links, options.connected ?? [0, 1, 2], AUX);
+  const presigned: string[] = [];
+  const pool = new PresignPool({
+    presign:
+      options.presign ??
+      (async (w, s) => {
+        const e = dealer.entry(w, s);
+        presigned.push(e.id);
+        return e;
+      }),
+    targetSize: options.targetSize ?? 0,
+    signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), 2),
+  });
+  const metrics = new CoordinatorMetrics();
+  const signing = new SigningService({
+    cluster,
+    pool,
+    publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined),
+    metrics,
+    ...(options.signTimeoutMs === undefined ? {} : { signTimeoutMs: options.signTimeoutMs }),
+  });
+  return { dealer, links, cluster, pool, metrics, signing, presigned };
+}
+
+const DIGEST = Uint8Array.from(Buffer.from('4b688df40bcedbe641ddb16ff0a1842d9c67ea1c3bf63f3e0471baa664531d1a', 'hex'));
+
+function signIds(links: FakeLink[]): string[] {
+  return links.flatMap((l) => l.requests.flatMap((r) => (r.method === 'sign' ? [`${l.nodeId}:${r.presignatureId}`] : [])));
+}
+
+test('a signature that verifies under the wallet key: low-s, recoverable, DER and r‖s‖v consistent', async (t) => {
+  const { dealer, signing, links } = setup((d) => NODE_IDS.map(() => signingNode(d)));
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_1', 'node_2'], 'first pair in index order when no pool');
+  t.regex(sig.r, /^[0-9a-f]{64}$/);
+  t.regex(sig.s, /^[0-9a-f]{64}$/);
+  t.is(sig.signature, sig.r + sig.s + (sig.v === 1 ? '01' : '00'));
+  t.true(BigInt(`0x${sig.s}`) <= secp256k1.Point.CURVE().n / 2n, 'low-s');
+  const compact = Buffer.from(sig.r + sig.s, 'hex');
+  t.true(secp256k1.verify(compact, DIGEST, dealer.Y.toBytes(true), { prehash: false }));
+  const recovered = secp256k1.Signature.fromBytes(compact, 'compact').addRecoveryBit(sig.v).recoverPublicKey(DIGEST);
+  t.true(recovered.equals(dealer.Y));
+  const der = secp256k1.Signature.fromBytes(Buffer.from(sig.der, 'hex'), 'der');
+  t.is(Buffer.from(der.toBytes('compact')).toString('hex'), sig.r + sig.s);
+  t.is(signIds(links).length, 2);
+  t.is(links[2]?.requests.length, 0);
+});
+
+test('a pair with presignatures ready is preferred', async (t) => {
+  const { signing, pool, presigned, links } = setup((d) => NODE_IDS.map(() => signingNode(d)), { targetSize: 1 });
+  pool.track(WALLET);
+  await new Promise((r) => setTimeout(r, 50));
+  pool.untrack(WALLET); // no more refills: leave only [1,2] stocked
+  t.truthy(pool.take(WALLET, [0, 1]));
+  t.truthy(pool.take(WALLET, [0, 2]));
+  t.is(pool.size(WALLET, [1, 2]), 1);
+  const ready = presigned[2]; // made for [1,2], the third background job
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_2', 'node_3']);
+  t.like(links[1]?.requests[0], { method: 'sign', presignatureId: ready }, 'it used the ready one');
+});
+
+test('a node that fails mid-request is dropped and another pair signs, with a fresh presignature', async (t) => {
+  const { signing, links, metrics } = setup((d) => [
+    signingNode(d),
+    signingNode(d, {
+      fail: () => {
+        throw new ConnectionClosedError('not connected to node node_2');
+      },
+    }),
+    signingNode(d),
+  ]);
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_1', 'node_3']);
+  // attempt 1: node_1 and node_2 with presignature A; attempt 2: node_1 and node_3 with B ≠ A
+  const asked = (k: number): string[] => links[k]?.requests.flatMap((r) => (r.method === 'sign' ? [r.presignatureId] : [])) ?? [];
+  const [a, b] = asked(0);
+  t.is(asked(0).length, 2);
+  t.not(a, b);
+  t.deepEqual(asked(1), [a]);
+  t.deepEqual(asked(2), [b]);
+  const metricsText = (await metrics.exposition()).body;
+  t.regex(metricsText, /mpc_sign_attempts_total\{signers="0-1",outcome="node-failed"\} 1/);
+  t.regex(metricsText, /mpc_signatures_total\{outcome="ok"\} 1/);
+});
+
+test('a signer that does not answer in time is dropped like a failed one', async (t) => {
+  // The in-process link enforces the request timeout, as the transport does.
+  const dealer = new Dealer();
+  const links = [new FakeLink('node_1', 0, signingNode(dealer)), new InProcessNodeLink('node_2', 1, () => never()), new FakeLink('node_3', 2, signingNode(dealer))];
+  const cluster = readyCluster(links, [0, 1, 2], AUX);
+  const pool = new PresignPool({ presign: async (w, s) => dealer.entry(w, s), targetSize: 0, signerSets: () => [] });
+  const signing = new SigningService({ cluster, pool, publicKeyOf: () => dealer.publicKeyHex, signTimeoutMs: 50 });
+  const started = Date.now();
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_1', 'node_3']);
+  t.true(Date.now() - started < 2_000);
+});
+
+test('a wrong partial is blamed on its signer, counted, and that signer avoided', async (t) => {
+  const { signing, metrics, links } = setup((d) => [signingNode(d), signingNode(d, { corrupt: true }), signingNode(d)]);
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_1', 'node_3']);
+  const text = (await metrics.exposition()).body;
+  t.regex(text, /mpc_blames_total\{node="node_2",protocol="sign"\} 1/);
+  t.regex(text, /mpc_sign_attempts_total\{signers="0-1",outcome="blamed"\} 1/);
+  // node_2 is not asked again in this request
+  t.is(links[1]?.requests.filter((r) => r.method === 'sign').length, 1);
+});
+
+test('when every pair fails the request fails, and no presignature was used twice', async (t) => {
+  const { signing, links } = setup((d) => [signingNode(d, { corrupt: true }), signingNode(d, { corrupt: true }), signingNode(d, { corrupt: true })]);
+  await t.throwsAsync(signing.sign(WALLET, DIGEST), { instanceOf: SigningFailedError });
+  const perNode = links.map((l) => l.requests.filter((r) => r.method === 'sign').map((r) => (r.method === 'sign' ? r.presignatureId : '')));
+  for (const ids of perNode) t.is(new Set(ids).size, ids.length);
+});
+
+test('presigning on demand that fails avoids the nodes at fault', async (t) => {
+  const failing = async (_w: string, s: readonly number[]): Promise<never> => {
+    throw new PresignFailedError('presign aborted', s.includes(0) ? ['node_1'] : [], true);
+  };
+  const { signing } = setup((d) => NODE_IDS.map(() => signingNode(d)), { presign: failing });
+  const err = await t.throwsAsync(signing.sign(WALLET, DIGEST), { instanceOf: SigningFailedError });
+  t.regex(err?.message ?? '', /node_1\+node_2: presign aborted.*node_2\+node_3: presign aborted/);
+});
+
+test('fewer than two connected nodes → NodesUnavailableError; unknown wallet → WalletNotFoundError', async (t) => {
+  const { signing } = setup((d) => NODE_IDS.map(() => signingNode(d)), { connected: [2] });
+  await t.throwsAsync(signing.sign(WALLET, DIGEST), { instanceOf: NodesUnavailableError, message: /needs 2 of 3 nodes; 1 connected/ });
+  await t.throwsAsync(signing.sign('w_unknown0', DIGEST), { instanceOf: WalletNotFoundError });
+  await t.throwsAsync(signing.sign(WALLET, new Uint8Array(31)), { instanceOf: RangeError });
+});
+
+test('with one node down, existing wallets are signed by the other two', async (t) => {
+  const { signing, links } = setup((d) => NODE_IDS.map(() => signingNode(d)), { connected: [0, 2] });
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_1', 'node_3']);
+  t.is(links[1]?.requests.length, 0);
+});
+
+test('a connected node without the group’s aux-info is not chosen to sign', async (t) => {
+  const { signing, cluster, links } = setup((d) => NODE_IDS.map(() => signingNode(d)));
+  cluster.setInfo(0, { nodeId: 'node_1', index: 0, primesReady: 0, wallets: 0 }); // lost its aux-info
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_2', 'node_3']);
+  t.is(links[0]?.requests.length, 0);
+  cluster.setInfo(1, { nodeId: 'node_2', index: 1, auxId: 'ff'.repeat(32), primesReady: 0, wallets: 0 });
+  await t.throwsAsync(signing.sign(WALLET, DIGEST), { instanceOf: NodesUnavailableError, message: /1 have it/ });
+});
