@@ -1,0 +1,180 @@
+/**
+ * The running system end to end: three node processes and the coordinator on loopback, mutual TLS
+ * between them, the wallet API over HTTPS. Every signature is verified by OpenSSL (node:crypto)
+ * and @noble/curves, including public-key recovery from v.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { createHash, createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
+import { connect } from 'node:net';
+import { Agent } from 'node:https';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { Cluster, NODE_IDS, TOKEN, type HttpAnswer } from '../helpers/processes.js';
+
+let cluster: Cluster;
+let wallet: { walletId: string; publicKey: string };
+
+test.before(async () => {
+  cluster = await Cluster.create({ PRESIGN_POOL_SIZE: '3' });
+  for (const id of NODE_IDS) cluster.startNode(id);
+  cluster.startCoordinator();
+  const created = await cluster.createWallet('e2e');
+  wallet = created.body as typeof wallet;
+});
+test.after.always(async () => {
+  await cluster?.close();
+});
+
+interface SignAnswer {
+  r: string;
+  s: string;
+  v: 0 | 1;
+  der: string;
+  signature: string;
+  signers: string[];
+}
+
+/** Verify a signature over sha256(message) with OpenSSL and noble, and recover the public key from v. */
+function check(t: ExecutionContext, message: Buffer, sig: SignAnswer, publicKeyHex: string): void {
+  const digest = createHash('sha256').update(message).digest();
+  const P = secp256k1.Point.fromHex(publicKeyHex);
+  const { x, y } = P.toAffine();
+  const b64 = (v: bigint) => Buffer.from(v.toString(16).padStart(64, '0'), 'hex').toString('base64url');
+  const key = createPublicKey({ key: { kty: 'EC', crv: 'secp256k1', x: b64(x), y: b64(y) }, format: 'jwk' });
+  t.true(nodeVerify('sha256', message, key, Buffer.from(sig.der, 'hex')), 'OpenSSL verifies the DER signature');
+  const rsv = Buffer.from(sig.signature, 'hex');
+  t.is(rsv.length, 65);
+  t.true(secp256k1.verify(rsv.subarray(0, 64), digest, Buffer.from(publicKeyHex, 'hex'), { prehash: false, lowS: true }), 'noble verifies it, low-s');
+  const recovered = secp256k1.Signature.fromBytes(rsv.subarray(0, 64), 'compact').addRecoveryBit(sig.v).recoverPublicKey(digest);
+  t.is(recovered.toHex(true), publicKeyHex, 'v recovers the wallet key');
+}
+
+async function sign(message: Buffer, agent?: Agent): Promise<HttpAnswer> {
+  const digest = '0x' + createHash('sha256').update(message).digest('hex');
+  return cluster.http('POST', `/v1/wallets/${wallet.walletId}/sign`, { digest }, {}, agent);
+}
+
+test.serial('a wallet is created by the three nodes and read back; its addresses are derived from its key', async (t) => {
+  t.regex(wallet.publicKey, /^0[23][0-9a-f]{64}$/);
+  const got = await cluster.http('GET', `/v1/wallets/${wallet.walletId}`);
+  t.is(got.status, 200);
+  t.like(got.body, { walletId: wallet.walletId, publicKey: wallet.publicKey, threshold: 2, totalShards: 3 });
+  const list = await cluster.http('GET', '/v1/wallets');
+  t.true(JSON.stringify(list.body).includes(wallet.walletId));
+  const health = await cluster.http('GET', '/health', undefined, { authorization: '' });
+  t.like(health.body, { connectedNodes: 3, totalNodes: 3, threshold: 2 });
+});
+
+test.serial('20 digests signed; each verified by OpenSSL and noble, with recovery', async (t) => {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: cluster.ca });
+  for (let k = 0; k < 20; k++) {
+    const message = randomBytes(100);
+    const res = await sign(message, agent);
+    t.is(res.status, 200, res.text);
+    check(t, message, res.body as SignAnswer, wallet.publicKey);
+  }
+  agent.destroy();
+});
+
+test.serial('the API refuses bad input with problem+json and keeps serving', async (t) => {
+  const path = `/v1/wallets/${wallet.walletId}/sign`;
+  const cases: [string, () => Promise<HttpAnswer>, number][] = [
+    ['no token', () => cluster.http('POST', path, { digest: '00'.repeat(32) }, { authorization: '' }), 401],
+    ['wrong token', () => cluster.http('POST', path, { digest: '00'.repeat(32) }, { authorization: TOKEN + 'x' }), 401],
+    ['short digest', () => cluster.http('POST', path, { digest: '00'.repeat(31) }), 400],
+    ['non-hex digest', () => cluster.http('POST', path, { digest: 'zz'.repeat(32) }), 400],
+    ['not JSON', () => cluster.http('POST', path, '{"digest":', { 'content-type': 'application/json' }), 400],
+    ['unknown wallet', () => cluster.http('POST', '/v1/wallets/w_doesnotexist000/sign', { digest: '00'.repeat(32) }), 404],
+    ['wrong content type', () => cluster.http('POST', path, 'digest=00', { 'content-type': 'text/plain' }), 415],
+    ['body over the 16 KiB limit', () => cluster.http('POST', path, { digest: '00'.repeat(32), pad: 'x'.repeat(20_000) }), 413],
+  ];
+  for (const [name, run, status] of cases) {
+    const r = await run();
+    t.is(r.status, status, name);
+    t.regex(String(r.headers['content-type']), /application\/problem\+json/, name);
+    t.like(r.body, { status }, name);
+  }
+  const ok = await sign(randomBytes(10));
+  t.is(ok.status, 200);
+});
+
+test.serial('garbage, an oversized frame and a stalled frame at a node’s port close that connection only', async (t) => {
+  const port = cluster.nodePorts[0] as number;
+  // plain HTTP, garbage, a TLS record header announcing an oversized record, and a record that stalls
+  for (const bytes of [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.alloc(64, 0xff), Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff]), Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00, 0x01])]) {
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => s.write(bytes));
+      s.on('error', () => undefined);
+      s.resume(); // read (and drop) whatever the node answers, e.g. a TLS alert, so 'close' can follow
+      s.on('close', () => resolve(true));
+      setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, 15_000);
+    });
+    t.true(closed);
+  }
+  const message = randomBytes(32);
+  const res = await sign(message);
+  t.is(res.status, 200);
+  check(t, message, res.body as SignAnswer, wallet.publicKey);
+});
+
+test.serial('two concurrent clients sign 50 digests each without a failure', async (t) => {
+  const client = async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: cluster.ca });
+    const statuses: number[] = [];
+    for (let k = 0; k < 50; k++) {
+      const message = randomBytes(40);
+      const res = await sign(message, agent);
+      statuses.push(res.status);
+      if (res.status === 200) check(t, message, res.body as SignAnswer, wallet.publicKey);
+    }
+    agent.destroy();
+    return statuses;
+  };
+  const all = (await Promise.all([client(), client()])).flat();
+  t.is(all.length, 100);
+  t.deepEqual(all.filter((s) => s !== 200), []);
+});
+
+test.serial('with a node killed, wallet creation answers 503 naming the need, and the other two still sign', async (t) => {
+  await cluster.stop('node_3', 'SIGKILL');
+  await cluster.until('the coordinator to notice', async () => ((await cluster.http('GET', '/health')).body as { connectedNodes: number }).connectedNodes === 2 || undefined, 30_000);
+  const created = await cluster.http('POST', '/v1/wallets', { label: 'needs-three' });
+  t.is(created.status, 503);
+  t.regex(JSON.stringify(created.body), /node_3|all three|all nodes/i);
+  for (let k = 0; k < 3; k++) {
+    const message = randomBytes(50);
+    const res = await sign(message);
+    t.is(res.status, 200, res.text);
+    t.deepEqual((res.body as SignAnswer).signers, ['node_1', 'node_2']);
+    check(t, message, res.body as SignAnswer, wallet.publicKey);
+  }
+});
+
+test.serial('a coordinator restart loses no wallet; signing goes on; the node comes back', async (t) => {
+  await cluster.stop('coordinator', 'SIGTERM');
+  cluster.startCoordinator();
+  const got = await cluster.until('the coordinator to come back', async () => {
+    const r = await cluster.http('GET', `/v1/wallets/${wallet.walletId}`);
+    return r.status === 200 ? r : undefined;
+  });
+  t.like(got.body, { walletId: wallet.walletId, publicKey: wallet.publicKey });
+  const message = randomBytes(20);
+  const res = await cluster.until('a signature after the restart', async () => {
+    const r = await sign(message);
+    return r.status === 200 ? r : undefined;
+  }, 60_000, 500);
+  check(t, message, res.body as SignAnswer, wallet.publicKey);
+  cluster.startNode('node_3');
+  const second = await cluster.createWallet('after-restart', 60_000);
+  t.is(second.status, 201);
+});
+
+test.serial('logs are structured and never contain the bearer token', (t) => {
+  const logs = cluster.allLogs();
+  t.false(logs.includes('wallet_dev_token_12345'));
+  const lines = logs.split('\n').filter((l) => l.startsWith('{'));
+  t.true(lines.length > 10);
+  for (const l of lines.slice(0, 50)) t.notThrows(() => JSON.parse(l));
+});
