@@ -49,6 +49,8 @@ export class TransportServer extends EventEmitter<ServerEvents> {
   private readonly log: Logger;
   private readonly live = new Set<FrameConnection>();
   private readonly sockets = new Set<Socket>();
+  /** raw sockets whose TLS connection was admitted (the accept deadline no longer applies) */
+  private readonly admitted = new WeakSet<object>();
   private readonly allowed: ((address: string | undefined) => boolean) | undefined;
 
   constructor(private readonly options: ServerOptions) {
@@ -109,7 +111,19 @@ export class TransportServer extends EventEmitter<ServerEvents> {
       return;
     }
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    // The TLS server's handshake timeout does not cover a socket handed over this way when the
+    // peer stalls inside its first record: bound the time from accept to admission here.
+    const limitMs = this.options.handshakeTimeoutMs ?? 10_000;
+    const deadline = setTimeout(() => {
+      if (this.admitted.has(socket)) return;
+      socket.destroy();
+      this.reject(socket.remoteAddress, 'tls', `no completed handshake within ${limitMs} ms`);
+    }, limitMs);
+    deadline.unref();
+    socket.once('close', () => {
+      clearTimeout(deadline);
+      this.sockets.delete(socket);
+    });
     // Swallow errors of the raw socket (resets during the handshake); the TLS layer reports them.
     socket.on('error', () => undefined);
     this.tlsServer.emit('connection', socket);
@@ -139,6 +153,9 @@ export class TransportServer extends EventEmitter<ServerEvents> {
     if (this.options.replaceExisting ?? true) {
       for (const c of this.live) if (sameIdentity(c.peer, peer)) c.close(new Error(`replaced by a new connection from ${formatIdentity(peer)}`));
     }
+    // the TLSSocket wraps the raw socket accepted in accept()
+    const raw = (socket as unknown as { _parent?: object })._parent;
+    if (raw) this.admitted.add(raw);
     const connection = new FrameConnection(socket, peer, 'server', { ...connectionOptions(this.options), logger: this.log });
     this.live.add(connection);
     connection.once('close', () => this.live.delete(connection));

@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { connect as tlsConnect } from 'node:tls';
+import { connect as rawConnect } from 'node:net';
 import { COORDINATOR, nodeIdentity, sameIdentity } from '../../src/transport/identity.js';
 import { ConnectionClosedError, IdentityError } from '../../src/transport/errors.js';
 import type { FrameConnection } from '../../src/transport/connection.js';
@@ -115,4 +116,22 @@ test('a client without a certificate is refused', async (t) => {
   });
   t.is((await rejected).stage, 'tls');
   t.is(server.connections.size, 0);
+});
+
+test('a peer that stalls inside its first TLS record is dropped at the handshake deadline; admitted links stay', async (t) => {
+  const { server, port } = await startServer(pki, node1, { handshakeTimeoutMs: 1_500 });
+  t.teardown(() => server.close());
+  const coordinator = await dial(pki, COORDINATOR, port, node1);
+  t.teardown(() => coordinator.close());
+  const t0 = Date.now();
+  const closedAfter = await new Promise<number>((resolve) => {
+    // a record header announcing 256 bytes, then one byte and silence
+    const s = rawConnect(port, '127.0.0.1', () => s.write(Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00, 0x01])));
+    s.on('error', () => undefined);
+    s.resume();
+    s.once('close', () => resolve(Date.now() - t0));
+  });
+  t.true(closedAfter >= 1_400 && closedAfter < 5_000, `closed after ${closedAfter} ms`);
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(server.connections.size, 1, 'the coordinator’s admitted link is untouched');
 });
