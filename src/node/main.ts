@@ -4,11 +4,13 @@
  * from any address but TRUSTED_COORDINATOR_IP are dropped before TLS), answers signing requests
  * on the main thread and runs protocol sessions on a worker thread.
  *
- * Options: --print-firewall prints the matching nftables ruleset and exits;
+ * Options: --print-firewall prints the matching nftables ruleset and exits; with
+ * ENABLE_KERNEL_FIREWALL=true a node running as root with `nft` installed also applies it at start;
  * --dev-primes <file> (development and tests only) takes safe primes from a file.
  * @module
  */
 import { Worker } from 'node:worker_threads';
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, nodeEntry } from '../config/index.js';
 import { TransportServer } from '../transport/server.js';
@@ -17,6 +19,23 @@ import { COORDINATOR, nodeIdentity } from '../transport/identity.js';
 import { nftablesRuleset } from '../transport/firewall.js';
 import { decodeJson, encodeJson } from '../rpc/messages.js';
 import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
+
+/**
+ * Kernel rules in addition to the in-process allow-list: applied only as root with `nft` present;
+ * otherwise the node says so and relies on the allow-list (which it always enforces).
+ */
+function applyFirewall(ruleset: string, log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void }): void {
+  if (process.getuid?.() !== 0) {
+    log.warn({}, 'ENABLE_KERNEL_FIREWALL: not root, nftables rules not applied (the in-process allow-list is active; --print-firewall shows the rules)');
+    return;
+  }
+  const r = spawnSync('nft', ['-f', '-'], { input: ruleset, encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    log.warn({ reason: r.error?.message ?? r.stderr.trim().slice(0, 300) }, 'ENABLE_KERNEL_FIREWALL: nft failed; the in-process allow-list is active');
+    return;
+  }
+  log.info({}, 'nftables rules applied: only the trusted coordinator address reaches this port');
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -40,6 +59,7 @@ async function main(): Promise<void> {
   const opts: RuntimeOptions = { env: values.env, id: values.id, devPrimes: values['dev-primes'] };
   const runtime = await openNodeRuntime(opts);
   const { log } = runtime;
+  if (config.firewall.enabled) applyFirewall(nftablesRuleset({ ports: [self.port], trustedCoordinatorIp: config.firewall.trustedCoordinatorIp, nodeId: self.id }), log);
 
   // protocol sessions (and info) on the worker; signing inline
   const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...opts, fillPrimes: true } });

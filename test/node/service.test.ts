@@ -42,7 +42,8 @@ async function call(k: number, req: object): Promise<Json> {
   return decodeJson(await services[k]!.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Json;
 }
 
-type Tamper = (from: number, to: number, envelope: string) => string;
+/** Rewrite one relayed envelope: return the envelopes to deliver instead ([] drops it). */
+type Tamper = (from: number, to: number, envelope: string) => string | string[];
 
 /** prepare → start → relay envelopes until every participant is done or one aborts. */
 async function run(protocol: string, participants: number[], extra: object = {}, tamper?: Tamper) {
@@ -58,7 +59,7 @@ async function run(protocol: string, participants: number[], extra: object = {},
   const push = (from: number, update: Json) => {
     results.set(from, update);
     for (const o of update.outbox as { to: number | 'all'; envelope: string }[]) {
-      for (const to of o.to === 'all' ? participants.filter((k) => k !== from) : [o.to]) queues.get(to)?.push(tamper ? tamper(from, to, o.envelope) : o.envelope);
+      for (const to of o.to === 'all' ? participants.filter((k) => k !== from) : [o.to]) queues.get(to)?.push(...[tamper ? tamper(from, to, o.envelope) : o.envelope].flat());
     }
   };
   for (const k of participants) push(k, await call(k, { method: 'start', sessionId, nonces }));
@@ -147,4 +148,37 @@ test.serial('a relay that alters an envelope makes the session abort; nothing is
   t.is(res.results!.get(2)?.status, 'aborted');
   t.regex((res.results!.get(2)?.abort as { reason: string }).reason, /envelope rejected/);
   t.is((await call(2, { method: 'info' })).wallets, before, 'no share stored by the aborting node');
+});
+
+test.serial('a relay that replays, misroutes or drops envelopes gets an abort or a stall, never an output', async (t) => {
+  const wallets = async () => Promise.all([0, 1, 2].map(async (k) => (await call(k, { method: 'info' })).wallets as number));
+  const kindOf = (env: string) => Buffer.from(env, 'base64')[1]; // envelope byte 1: 1 broadcast, 2 point to point
+  const old: string[] = [];
+  await run('keygen', [0, 1, 2], { walletId: randomBytes(8).toString('hex') }, (_f, _t, env) => {
+    old.push(env);
+    return env;
+  });
+  const before = await wallets();
+  // replay: an envelope of the earlier session slipped in with the new ones
+  let replayed = false;
+  const replay = await run('keygen', [0, 1, 2], { walletId: randomBytes(8).toString('hex') }, (_f, to, env) => {
+    if (replayed || to !== 1) return env;
+    replayed = true;
+    return [old[0] as string, env];
+  });
+  t.is(replay.results!.get(1)?.status, 'aborted');
+  t.regex((replay.results!.get(1)?.abort as { reason: string }).reason, /wrong-session/);
+  // misrouting: node 1's point-to-point envelope for node 2 is also handed to node 3
+  let forTwo: string | undefined;
+  const misroute = await run('keygen', [0, 1, 2], { walletId: randomBytes(8).toString('hex') }, (from, to, env) => {
+    if (from !== 0 || kindOf(env) !== 2) return env;
+    if (to === 1 && !forTwo) forTwo = env;
+    return to === 2 && forTwo ? [env, forTwo] : env;
+  });
+  t.is(misroute.results!.get(2)?.status, 'aborted');
+  t.regex((misroute.results!.get(2)?.abort as { reason: string }).reason, /wrong-recipient/);
+  // drop: nothing from node 1 reaches node 3
+  const dropped = await run('keygen', [0, 1, 2], { walletId: randomBytes(8).toString('hex') }, (from, to, env) => (from === 0 && to === 2 ? [] : env));
+  t.false([...dropped.results!.values()].some((r) => r.status === 'done'), 'nobody finishes');
+  t.deepEqual(await wallets(), before, 'no tampered session stored a share anywhere');
 });
