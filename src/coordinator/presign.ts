@@ -32,37 +32,77 @@ export interface PresignSourceOptions {
   /** the wallet's public key (33-byte compressed hex), from the registry */
   readonly publicKeyOf: (walletId: string) => string | undefined;
   readonly timeoutMs?: number;
+  /**
+   * Presign sessions running at once (default 2). Each costs the two signers about a second of
+   * compute on their protocol thread; running more at once only queues that work inside the nodes,
+   * where it counts against every session's timeout. Waiting here does not.
+   */
+  readonly maxConcurrent?: number;
+}
+
+/** A counting semaphore: at most `n` holders; the others wait in arrival order. */
+export class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(n: number) {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError('slots must be a positive integer');
+    this.free = n;
+  }
+
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
 }
 
 export function orchestratedPresign(o: PresignSourceOptions): PresignFn {
+  const slots = new Slots(o.maxConcurrent ?? 2);
   return async (walletId, signers) => {
-    const publicKey = o.publicKeyOf(walletId);
-    if (publicKey === undefined) throw new PresignFailedError(`no wallet ${walletId}`, [], false);
-    const participants = signers.map((i) => o.cluster.link(i)).filter((l): l is NodeLink => l !== undefined);
-    if (participants.length !== signers.length) throw new RangeError(`unknown signer in ${signersKey(signers)}`);
-    const outcome = await o.runner.run({
-      protocol: 'presign',
-      parties: o.cluster.parties,
-      participants,
-      walletId,
-      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
-    });
-    if (outcome.status === 'aborted') {
-      const culprits = outcome.culprits.map((c) => c.nodeId).filter((id): id is string => id !== undefined);
-      throw new PresignFailedError(`presign aborted by ${outcome.reportedBy}: ${outcome.reason}`, culprits, true);
-    }
-    if (outcome.status === 'failed') throw new PresignFailedError(`presign failed (${outcome.failure}): ${outcome.reason}`, outcome.nodes, false);
-    let entry: PoolEntry;
+    const release = await slots.acquire();
     try {
-      const pub = decodePresignaturePublic(Uint8Array.from(Buffer.from(outcome.result.presignature, 'base64')));
-      entry = { walletId, signers: [...signers], id: Buffer.from(pub.id).toString('hex'), pub };
-    } catch (e) {
-      throw new PresignFailedError(`presignature does not decode: ${(e as Error).message}`, [], false);
+      return await presignOnce(o, walletId, signers);
+    } finally {
+      release();
     }
-    if (signersKey(entry.pub.signers) !== signersKey(signers)) throw new PresignFailedError('presignature names other signers', [], false);
-    if (!entry.pub.Y.equals(pointFromBytes(Uint8Array.from(Buffer.from(publicKey, 'hex')), 'publicKey'))) {
-      throw new PresignFailedError('presignature is for another public key', [], false);
-    }
-    return entry;
   };
+}
+
+async function presignOnce(o: PresignSourceOptions, walletId: string, signers: readonly number[]): Promise<PoolEntry> {
+  const publicKey = o.publicKeyOf(walletId);
+  if (publicKey === undefined) throw new PresignFailedError(`no wallet ${walletId}`, [], false);
+  const participants = signers.map((i) => o.cluster.link(i)).filter((l): l is NodeLink => l !== undefined);
+  if (participants.length !== signers.length) throw new RangeError(`unknown signer in ${signersKey(signers)}`);
+  const outcome = await o.runner.run({
+    protocol: 'presign',
+    parties: o.cluster.parties,
+    participants,
+    walletId,
+    ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+  });
+  if (outcome.status === 'aborted') {
+    const culprits = outcome.culprits.map((c) => c.nodeId).filter((id): id is string => id !== undefined);
+    throw new PresignFailedError(`presign aborted by ${outcome.reportedBy}: ${outcome.reason}`, culprits, true);
+  }
+  if (outcome.status === 'failed') throw new PresignFailedError(`presign failed (${outcome.failure}): ${outcome.reason}`, outcome.nodes, false);
+  let entry: PoolEntry;
+  try {
+    const pub = decodePresignaturePublic(Uint8Array.from(Buffer.from(outcome.result.presignature, 'base64')));
+    entry = { walletId, signers: [...signers], id: Buffer.from(pub.id).toString('hex'), pub };
+  } catch (e) {
+    throw new PresignFailedError(`presignature does not decode: ${(e as Error).message}`, [], false);
+  }
+  if (signersKey(entry.pub.signers) !== signersKey(signers)) throw new PresignFailedError('presignature names other signers', [], false);
+  if (!entry.pub.Y.equals(pointFromBytes(Uint8Array.from(Buffer.from(publicKey, 'hex')), 'publicKey'))) {
+    throw new PresignFailedError('presignature is for another public key', [], false);
+  }
+  return entry;
 }

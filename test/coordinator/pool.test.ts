@@ -4,6 +4,7 @@
  * presignature is ever given twice; an empty pool presigns on demand; a repeated id is refused;
  * failures back off instead of spinning; signer sets that are not live are not stocked.
  */
+import { Slots } from '../../src/coordinator/presign.js';
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { combinations, PresignPool, type PoolEntry } from '../../src/coordinator/pool.js';
@@ -173,4 +174,26 @@ test('stop waits for sessions under way and starts no more', async (t) => {
   await sleep(60);
   t.is(stats.calls, calls);
   t.is(calls, 1);
+});
+
+test('Slots: at most n holders at once, the rest wait in order; a release is idempotent', async (t) => {
+  const slots = new Slots(2);
+  let running = 0;
+  let peak = 0;
+  const order: number[] = [];
+  await Promise.all(
+    [0, 1, 2, 3, 4].map(async (k) => {
+      const release = await slots.acquire();
+      running++;
+      peak = Math.max(peak, running);
+      order.push(k);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+      release();
+      release();
+    }),
+  );
+  t.is(peak, 2);
+  t.deepEqual(order, [0, 1, 2, 3, 4]);
+  t.throws(() => new Slots(0), { instanceOf: RangeError });
 });
