@@ -25,11 +25,33 @@ export interface Kms {
   wrapKey(dataKey: Uint8Array, context: EncryptionContext): Promise<Uint8Array>;
   /** Unwrap; throws KmsError if the blob is malformed, tampered, or the context differs. The caller zeroises the result. */
   unwrapKey(wrapped: Uint8Array, context: EncryptionContext): Promise<Uint8Array>;
+  /**
+   * The id of the master key a wrapped blob was made under (same form as `keyId`), read from the
+   * blob without unwrapping: re-wrapping after a rotation skips blobs already under `keyId`.
+   * Throws KmsError 'malformed' for bytes that are not this provider's blob.
+   */
+  keyIdOf(wrapped: Uint8Array): string;
   /** Forget key material held in memory; later calls throw. */
   close(): Promise<void>;
 }
 
-export type KmsErrorCode = 'malformed' | 'unwrap-failed' | 'unknown-key' | 'bad-key-file' | 'insecure-key-file' | 'bad-context' | 'closed';
+/**
+ * malformed: not a blob of this provider · unwrap-failed: wrong context, wrong key or tampered ·
+ * unknown-key: the blob's key is not available · unavailable: the provider did not answer, or kept
+ * throttling, after bounded retries · denied: the provider refused our credentials or permissions ·
+ * config: the provider's settings are wrong · bad-key-file / insecure-key-file: local key files.
+ */
+export type KmsErrorCode =
+  | 'malformed'
+  | 'unwrap-failed'
+  | 'unknown-key'
+  | 'unavailable'
+  | 'denied'
+  | 'config'
+  | 'bad-key-file'
+  | 'insecure-key-file'
+  | 'bad-context'
+  | 'closed';
 
 /** A KMS failure. Messages name keys and contexts by public ids only, never key material. */
 export class KmsError extends Error {

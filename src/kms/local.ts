@@ -149,6 +149,11 @@ export class LocalKms implements Kms {
     return out;
   }
 
+  keyIdOf(wrapped: Uint8Array): string {
+    if (!(wrapped instanceof Uint8Array) || wrapped.length < HEADER || wrapped[0] !== 0x4c || wrapped[1] !== 0x4b) throw new KmsError('malformed', 'not a local-KMS wrapped key');
+    return Buffer.from(wrapped.buffer, wrapped.byteOffset + 3, KEY_ID_BYTES).toString('hex');
+  }
+
   async close(): Promise<void> {
     for (const k of this.#keks.values()) k.fill(0);
     this.#keks.clear();

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { encodeContext, KmsError } from '../../src/kms/kms.js';
 import { openLocalKms } from '../../src/kms/local.js';
 import { tempDir } from '../helpers/storage.js';
+import { kmsConformance } from '../helpers/kms-conformance.js';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 
 const ctx = { node: 'node_1', kind: 'keyshare', id: 'wallet-1' };
 
@@ -111,4 +114,9 @@ test('a closed KMS refuses to work and forgets its key', async (t) => {
   const e = await t.throwsAsync(kms.unwrapKey(wrapped, ctx), { instanceOf: KmsError });
   t.is(e?.code, 'closed');
   await t.throwsAsync(kms.wrapKey(randomBytes(32), ctx), { instanceOf: KmsError });
+});
+
+kmsConformance(test, 'local', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'mpc-kms-'));
+  return { kms: await openLocalKms({ root, nodeId: 'node_1' }), other: await openLocalKms({ root, nodeId: 'node_2' }) };
 });
