@@ -22,6 +22,19 @@ export const REGION_VARIABLES: Readonly<Record<CloudPlatform, string>> = {
   GOOGLE: 'NODE_GOOGLE_REGION',
 };
 
+/** KMS providers a node can keep its secrets under (src/kms/). */
+export const KMS_PROVIDERS = ['local', 'aws', 'azure', 'ibm', 'pkcs11'] as const;
+export type KmsProvider = (typeof KMS_PROVIDERS)[number];
+
+/** The provider a node uses when NODE_KMS_PROVIDERS does not say: its platform's own KMS. */
+export const DEFAULT_KMS_PROVIDER: Readonly<Record<Platform, KmsProvider | undefined>> = {
+  LOCAL: 'local',
+  AWS: 'aws',
+  AZURE: 'azure',
+  IBM: 'ibm',
+  GOOGLE: undefined, // no Cloud KMS provider: set NODE_KMS_PROVIDERS (pkcs11 through Google's PKCS#11 library)
+};
+
 /** Every variable the system reads, with a line of documentation. Anything else in an env file is an error. */
 export const VARIABLES = {
   COORDINATOR_PLATFORM: 'where the coordinator runs: LOCAL, AWS, AZURE, IBM or GOOGLE',
@@ -34,6 +47,23 @@ export const VARIABLES = {
   NODE_AZURE_REGION: 'Azure region of the nodes on AZURE (required if NODE_PLATFORMS has AZURE)',
   NODE_IBM_REGION: 'IBM Cloud region of the nodes on IBM (required if NODE_PLATFORMS has IBM)',
   NODE_GOOGLE_REGION: 'Google Cloud region of the nodes on GOOGLE (required if NODE_PLATFORMS has GOOGLE)',
+  NODE_KMS_PROVIDERS:
+    'KMS of each node, in NODE_IDS order: local, aws, azure, ibm or pkcs11 (default: the platform\'s own — LOCAL local, AWS aws, AZURE azure, IBM ibm)',
+  NODE_KMS_AWS_KEY_ID: 'AWS KMS key (ARN, id or alias/…) of the nodes using aws; {node} is replaced by the node id',
+  NODE_KMS_AWS_ENDPOINT: 'AWS KMS endpoint URL (default the region\'s public endpoint; e.g. a VPC endpoint)',
+  NODE_KMS_AZURE_KEY_ID: 'Key Vault RSA key URL https://<vault>.vault.azure.net/keys/<name>[/<version>] of the nodes using azure; {node} as above. Credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or a managed identity',
+  NODE_KMS_IBM_INSTANCE_ID: 'Key Protect instance GUID of the nodes using ibm',
+  NODE_KMS_IBM_KEY_ID: 'Key Protect root key id of the nodes using ibm; {node} as above',
+  NODE_KMS_IBM_API_KEY: 'IBM Cloud API key of the nodes using ibm (secret: better set in process.env)',
+  NODE_KMS_IBM_ENDPOINT: 'Key Protect endpoint URL (default https://<NODE_IBM_REGION>.kms.cloud.ibm.com)',
+  NODE_KMS_IBM_IAM_URL: 'IBM IAM token URL (default IBM Cloud\'s)',
+  NODE_KMS_PKCS11_MODULE: 'path of the PKCS#11 library of the nodes using pkcs11 (e.g. /usr/lib/softhsm/libsofthsm2.so)',
+  NODE_KMS_PKCS11_TOKEN_LABEL: 'label of the token holding the master key (or NODE_KMS_PKCS11_SLOT); {node} as above',
+  NODE_KMS_PKCS11_SLOT: 'index of the slot holding the token, if no token label is given',
+  NODE_KMS_PKCS11_KEY_LABEL: 'label of the master key (AES-256, non-extractable; see npm run hsm-key); {node} as above',
+  NODE_KMS_PKCS11_PIN: 'user PIN of the token (secret: better NODE_KMS_PKCS11_PIN_FILE or process.env)',
+  NODE_KMS_PKCS11_PIN_FILE: 'file holding the user PIN (mode 0600), instead of NODE_KMS_PKCS11_PIN',
+  NODE_KMS_RETRY_ATTEMPTS: 'calls to a remote KMS before it is declared unavailable (1–20, default 4)',
   MPC_THRESHOLD: 'signers needed (t of t-of-n), at least 2',
   MPC_TOTAL_SHARDS: 'number of shares n; must equal the number of NODE_IDS',
   WALLET_SERVER_URL: 'https:// URL of the wallet server (the coordinator requires it)',
@@ -145,6 +175,28 @@ const bearer = z.string().regex(/^Bearer [A-Za-z0-9\-._~+/]{16,}=*$/, {
 
 const path = z.string();
 
+const kmsProvider = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.enum(KMS_PROVIDERS, { error: (iss) => `must be one of ${KMS_PROVIDERS.join(', ')}, got ${show(iss.input)}` }));
+
+/** A key id, label or GUID: printable, no spaces or quotes; `{node}` allowed. */
+const kmsName = z.string().regex(/^[A-Za-z0-9._:/{}@+=-]{1,512}$/, { error: (iss) => `${show(iss.input)} is not a key id or label (letters, digits and . _ : / { } @ + = -)` });
+
+const anyUrl = z.string().refine(
+  (s) => {
+    try {
+      return ['https:', 'http:'].includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  },
+  { error: (iss) => `must be an https:// URL, got ${show(iss.input)}` },
+);
+
+// Secrets: messages never repeat them.
+const secret = z.string().min(1, { error: 'must not be empty' });
+
 const logLevel = z.enum(LOG_LEVELS, { error: (iss) => `must be one of ${LOG_LEVELS.join(', ')}, got ${show(iss.input)}` });
 
 function duplicates<T>(items: readonly T[], key: (t: T) => string): string[] {
@@ -167,6 +219,22 @@ export const envSchema = z
     NODE_AZURE_REGION: region.optional(),
     NODE_IBM_REGION: region.optional(),
     NODE_GOOGLE_REGION: region.optional(),
+    NODE_KMS_PROVIDERS: list(kmsProvider).optional(),
+    NODE_KMS_AWS_KEY_ID: kmsName.optional(),
+    NODE_KMS_AWS_ENDPOINT: anyUrl.optional(),
+    NODE_KMS_AZURE_KEY_ID: httpsUrl.optional(),
+    NODE_KMS_IBM_INSTANCE_ID: kmsName.optional(),
+    NODE_KMS_IBM_KEY_ID: kmsName.optional(),
+    NODE_KMS_IBM_API_KEY: secret.optional(),
+    NODE_KMS_IBM_ENDPOINT: anyUrl.optional(),
+    NODE_KMS_IBM_IAM_URL: anyUrl.optional(),
+    NODE_KMS_PKCS11_MODULE: path.optional(),
+    NODE_KMS_PKCS11_TOKEN_LABEL: kmsName.optional(),
+    NODE_KMS_PKCS11_SLOT: integer(0, 1 << 20).optional(),
+    NODE_KMS_PKCS11_KEY_LABEL: kmsName.optional(),
+    NODE_KMS_PKCS11_PIN: secret.optional(),
+    NODE_KMS_PKCS11_PIN_FILE: path.optional(),
+    NODE_KMS_RETRY_ATTEMPTS: integer(1, 20).default(4),
     MPC_THRESHOLD: required('an integer').pipe(integer(2, 255)),
     MPC_TOTAL_SHARDS: required('an integer').pipe(integer(2, 255)),
     WALLET_SERVER_URL: httpsUrl.optional(),
@@ -193,6 +261,30 @@ export const envSchema = z
     for (const [cloud, variable] of Object.entries(REGION_VARIABLES) as [CloudPlatform, VariableName][]) {
       if (v.NODE_PLATFORMS.includes(cloud) && v[variable] === undefined) issue(variable, `required because NODE_PLATFORMS has ${cloud}`);
     }
+    const providers = kmsProviders(v);
+    if (v.NODE_KMS_PROVIDERS !== undefined && v.NODE_KMS_PROVIDERS.length !== n) issue('NODE_KMS_PROVIDERS', `${v.NODE_KMS_PROVIDERS.length} entries but NODE_IDS has ${n}`);
+    providers.forEach((p, i) => {
+      if (p === undefined && v.NODE_PLATFORMS[i] !== undefined) issue('NODE_KMS_PROVIDERS', `required: node ${v.NODE_IDS[i]} runs on ${v.NODE_PLATFORMS[i]}, which has no KMS provider of its own (use pkcs11 through the cloud's PKCS#11 library)`);
+    });
+    const need = (provider: KmsProvider, variables: VariableName[]): void => {
+      if (!providers.includes(provider)) return;
+      for (const variable of variables) if (v[variable] === undefined) issue(variable, `required because a node uses the ${provider} KMS`);
+    };
+    need('aws', ['NODE_KMS_AWS_KEY_ID', 'NODE_AWS_REGION']);
+    need('azure', ['NODE_KMS_AZURE_KEY_ID']);
+    need('ibm', ['NODE_KMS_IBM_INSTANCE_ID', 'NODE_KMS_IBM_KEY_ID', 'NODE_KMS_IBM_API_KEY']);
+    if (providers.includes('ibm') && v.NODE_KMS_IBM_ENDPOINT === undefined && v.NODE_IBM_REGION === undefined) {
+      issue('NODE_KMS_IBM_ENDPOINT', 'required (or NODE_IBM_REGION) because a node uses the ibm KMS');
+    }
+    need('pkcs11', ['NODE_KMS_PKCS11_MODULE', 'NODE_KMS_PKCS11_KEY_LABEL']);
+    if (providers.includes('pkcs11')) {
+      if ((v.NODE_KMS_PKCS11_TOKEN_LABEL === undefined) === (v.NODE_KMS_PKCS11_SLOT === undefined)) {
+        issue('NODE_KMS_PKCS11_TOKEN_LABEL', 'set exactly one of NODE_KMS_PKCS11_TOKEN_LABEL and NODE_KMS_PKCS11_SLOT');
+      }
+      if ((v.NODE_KMS_PKCS11_PIN === undefined) === (v.NODE_KMS_PKCS11_PIN_FILE === undefined)) {
+        issue('NODE_KMS_PKCS11_PIN', 'set exactly one of NODE_KMS_PKCS11_PIN and NODE_KMS_PKCS11_PIN_FILE');
+      }
+    }
     if (v.ENABLE_KERNEL_FIREWALL && v.TRUSTED_COORDINATOR_IP === undefined) issue('TRUSTED_COORDINATOR_IP', 'required when ENABLE_KERNEL_FIREWALL=true');
     if ((v.WALLET_SERVER_URL === undefined) !== (v.WALLET_SERVER_AUTH_TOKEN === undefined)) {
       const [set, unset] = v.WALLET_SERVER_URL === undefined ? ['WALLET_SERVER_AUTH_TOKEN', 'WALLET_SERVER_URL'] : ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN'];
@@ -201,3 +293,8 @@ export const envSchema = z
   });
 
 export type EnvValues = z.output<typeof envSchema>;
+
+/** Each node's KMS provider: NODE_KMS_PROVIDERS, else its platform's default (undefined: none). */
+export function kmsProviders(v: Pick<EnvValues, 'NODE_KMS_PROVIDERS' | 'NODE_PLATFORMS'>): (KmsProvider | undefined)[] {
+  return v.NODE_PLATFORMS.map((p, i) => v.NODE_KMS_PROVIDERS?.[i] ?? DEFAULT_KMS_PROVIDER[p]);
+}

@@ -7,14 +7,15 @@
  *
  * Wrapped blob, version 1 (header = the first 12 bytes, authenticated with the context):
  *   "LK" | version u8 | key id (8 bytes) | data-key length u8 | IV (12) | ciphertext | GCM tag (16)
- * The key id is an HKDF fingerprint of the master key, so a later rotation command can keep old
- * keys by id and re-wrap blobs that name them.
+ * The key id is an HKDF fingerprint of the master key. Rotation (`rotateLocalKms`) moves the
+ * current key to `retired/<key id>.key` and makes a fresh `master.key`; retired keys still unwrap
+ * the blobs that name them until the re-wrap command has moved every record to the new key.
  * @module
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createFileExclusive, ensureDir, errorCode, removeStaleTemps } from '../util/durable-file.js';
+import { createFileExclusive, ensureDir, errorCode, removeStaleTemps, writeFileAtomic } from '../util/durable-file.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError } from './kms.js';
 
 export interface LocalKmsOptions {
@@ -54,9 +55,68 @@ export async function openLocalKms(options: LocalKmsOptions): Promise<LocalKms> 
     if (master === undefined) throw new KmsError('bad-key-file', `master key of node ${options.nodeId} vanished while being created`);
   }
   try {
-    return new LocalKms(options.nodeId, derive(master, 'key-id', KEY_ID_BYTES), derive(master, 'wrap', 32));
+    const kms = new LocalKms(options.nodeId, derive(master, 'key-id', KEY_ID_BYTES), derive(master, 'wrap', 32));
+    await loadRetired(kms, join(dir, 'retired'));
+    return kms;
   } finally {
     master.fill(0);
+  }
+}
+
+const RETIRED_NAME = /^([0-9a-f]{16})\.key$/;
+
+/** Add the retired keys (`retired/<key id>.key`, each checked against its name) for unwrapping. */
+async function loadRetired(kms: LocalKms, dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return;
+    throw e;
+  }
+  for (const name of names) {
+    const m = RETIRED_NAME.exec(name);
+    if (!m) continue;
+    const key = await readMasterKey(join(dir, name));
+    if (key === undefined) continue;
+    try {
+      const id = derive(key, 'key-id', KEY_ID_BYTES);
+      if (id.toString('hex') !== m[1]) throw new KmsError('bad-key-file', `${join(dir, name)} does not hold key ${m[1]}`);
+      kms.addRetired(m[1]!, derive(key, 'wrap', 32));
+    } finally {
+      key.fill(0);
+    }
+  }
+}
+
+/**
+ * Start a rotation: keep the current master key as `retired/<key id>.key`, then replace
+ * `master.key` with a fresh one. Both steps are durable and the order makes a crash harmless: the
+ * retired copy exists before the current key is replaced, and rerunning after a crash between the
+ * two finds the copy already there. Returns the old and new key ids; re-wrap the records next.
+ */
+export async function rotateLocalKms(options: LocalKmsOptions): Promise<{ retired: string; current: string }> {
+  const old = await openLocalKms(options); // creates the key on first use, checks permissions
+  await old.close();
+  const dir = join(options.root, options.nodeId);
+  const master = await readMasterKey(join(dir, 'master.key'));
+  if (master === undefined) throw new KmsError('bad-key-file', `master key of node ${options.nodeId} vanished during rotation`);
+  const fresh = randomBytes(MASTER_KEY_BYTES);
+  try {
+    const retiredId = derive(master, 'key-id', KEY_ID_BYTES).toString('hex');
+    await ensureDir(join(dir, 'retired'), 0o700);
+    const retiredPath = join(dir, 'retired', `${retiredId}.key`);
+    if (!(await createFileExclusive(retiredPath, master, 0o600))) {
+      const existing = await readMasterKey(retiredPath);
+      const same = existing !== undefined && existing.equals(master);
+      existing?.fill(0);
+      if (!same) throw new KmsError('bad-key-file', `${retiredPath} exists and holds another key`);
+    }
+    await writeFileAtomic(join(dir, 'master.key'), fresh, 0o600);
+    return { retired: retiredId, current: derive(fresh, 'key-id', KEY_ID_BYTES).toString('hex') };
+  } finally {
+    master.fill(0);
+    fresh.fill(0);
   }
 }
 
@@ -94,7 +154,7 @@ async function readMasterKey(path: string): Promise<Buffer | undefined> {
 export class LocalKms implements Kms {
   readonly name = 'local';
   readonly keyId: string;
-  /** Key-encryption keys by key id; a rotation command will add retired keys here. */
+  /** Key-encryption keys by key id: the current one and any retired ones (unwrap only). */
   readonly #keks = new Map<string, Buffer>();
   readonly #idBytes: Buffer;
 
@@ -107,6 +167,12 @@ export class LocalKms implements Kms {
     this.#idBytes = Buffer.from(keyId);
     this.keyId = keyId.toString('hex');
     this.#keks.set(this.keyId, kek);
+  }
+
+  /** @internal openLocalKms adds retired keys; they unwrap old blobs, never wrap new ones. */
+  addRetired(keyId: string, kek: Buffer): void {
+    if (!this.#keks.has(keyId)) this.#keks.set(keyId, kek);
+    else kek.fill(0);
   }
 
   async wrapKey(dataKey: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {

@@ -19,6 +19,7 @@ import { COORDINATOR, nodeIdentity } from '../transport/identity.js';
 import { nftablesRuleset } from '../transport/firewall.js';
 import { decodeJson, encodeJson } from '../rpc/messages.js';
 import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
+import { lockDirectory } from './storage/process-lock.js';
 
 /**
  * Kernel rules in addition to the in-process allow-list: applied only as root with `nft` present;
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
     return;
   }
   const opts: RuntimeOptions = { env: values.env, id: values.id, devPrimes: values['dev-primes'] };
+  // This process owns the node's state until it exits (offline tools refuse to run meanwhile).
+  const owner = await lockDirectory(self.dataDir, `node ${self.id}`);
   const runtime = await openNodeRuntime(opts);
   const { log } = runtime;
   if (config.firewall.enabled) applyFirewall(nftablesRuleset({ ports: [self.port], trustedCoordinatorIp: config.firewall.trustedCoordinatorIp, nodeId: self.id }), log);
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
     await server.close();
     await worker.terminate();
     await runtime.close();
+    await owner.release();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

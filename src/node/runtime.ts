@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { loadConfig, nodeEntry, type Config, type NodeEntry } from '../config/index.js';
-import { openLocalKms } from '../kms/local.js';
+import { openKms } from '../kms/open.js';
 import { RecordStore } from './storage/store.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { loadGroup, loadPrivateKey } from './identity.js';
@@ -37,8 +37,8 @@ export async function openNodeRuntime(o: RuntimeOptions): Promise<NodeRuntime> {
   const config = loadConfig({ env: o.env, ...(o.rootDir ? { rootDir: o.rootDir } : {}) });
   const self = nodeEntry(config, o.id);
   const log = createLogger({ level: config.logLevel, name: o.id });
-  if (self.platform !== 'LOCAL') throw new Error(`node ${o.id}: KMS platform ${self.platform} is not supported yet (LOCAL only)`);
-  const kms = await openLocalKms({ root: config.coordinator.localKmsPath, nodeId: o.id });
+  const kms = await openKms(self.kms, o.id);
+  log.info({ kms: kms.name, keyId: kms.keyId }, 'KMS open');
   const store = await RecordStore.open({ dir: join(self.dataDir, 'records'), nodeId: o.id, kms });
   const primes = await PrimeSource.open({
     store,

@@ -62,7 +62,7 @@ test('env/.env.local loads into the local 2-of-3 cluster', (t) => {
 });
 
 test('the example environments load (with the token supplied from outside)', (t) => {
-  const processEnv = { WALLET_SERVER_AUTH_TOKEN: 'Bearer 0123456789abcdefghij' };
+  const processEnv = { WALLET_SERVER_AUTH_TOKEN: 'Bearer 0123456789abcdefghij', NODE_KMS_IBM_API_KEY: 'ibm-api-key-from-a-secret-store' };
   const aws = loadConfig({ env: 'aws.example', rootDir: ROOT, processEnv });
   t.deepEqual(aws.nodes.map((n) => n.region), ['us-east-1', 'us-east-1', 'us-east-1']);
   t.deepEqual(aws.firewall, { enabled: true, trustedCoordinatorIp: '10.0.0.100' });
@@ -74,8 +74,23 @@ test('the example environments load (with the token supplied from outside)', (t)
     ['IBM', 'us-south'],
   ]);
   // The file leaves the token empty on purpose: without it from outside, the error names it.
+  t.deepEqual(
+    multi.nodes.map((n) => ({ ...n.kms })),
+    [
+      { provider: 'aws', keyId: 'alias/mpc-engine-node_aws', region: 'us-east-1', endpoint: undefined, retryAttempts: 4 },
+      { provider: 'azure', keyId: 'https://mpc-engine-kv.vault.azure.net/keys/node_azure', retryAttempts: 4 },
+      { provider: 'ibm', keyId: '6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b', instanceId: '0d2e1f3a-1b2c-4d5e-8f90-123456789abc', endpoint: 'https://us-south.kms.cloud.ibm.com', iamUrl: undefined, retryAttempts: 4 },
+    ],
+    'the IBM API key is not an enumerable field (not logged or serialised)',
+  );
+  t.is((multi.nodes[2]!.kms as { apiKey: string }).apiKey, 'ibm-api-key-from-a-secret-store');
+  t.false(JSON.stringify(multi).includes('ibm-api-key-from-a-secret-store'));
+  // The file leaves the secrets empty on purpose: without them from outside, the errors name them.
   const e = t.throws(() => loadConfig({ env: 'multicloud.example', rootDir: ROOT, processEnv: {} }), { instanceOf: ConfigError });
-  t.deepEqual(e.issues, [{ variable: 'WALLET_SERVER_AUTH_TOKEN', message: 'required when WALLET_SERVER_URL is set' }]);
+  t.deepEqual(e.issues, [
+    { variable: 'NODE_KMS_IBM_API_KEY', message: 'required because a node uses the ibm KMS' },
+    { variable: 'WALLET_SERVER_AUTH_TOKEN', message: 'required when WALLET_SERVER_URL is set' },
+  ]);
 });
 
 test('process.env overrides the file variable by variable; empty counts as unset', (t) => {
@@ -199,7 +214,49 @@ test('every documented variable is known to the schema and documented in env/.en
   const multicloud = await readFile(join(ROOT, 'env', '.env.multicloud.example'), 'utf8');
   for (const name of Object.keys(VARIABLES)) {
     // The other clouds' regions are shown where they are used, in the multi-cloud example.
-    const where = /^NODE_(AZURE|IBM|GOOGLE)_REGION$/.test(name) ? multicloud : example;
+    const where = /^NODE_(AZURE|IBM|GOOGLE)_REGION$|^NODE_KMS_(AZURE|IBM|PKCS11)_/.test(name) ? multicloud : example;
     t.true(where.includes(name), `${name} is documented in an example`);
   }
+});
+
+test('KMS settings: provider per node (default from the platform), {node} per node, each provider\'s variables required, PIN never echoed', (t) => {
+  const local = parseConfig(VALID, { rootDir: '/srv/mpc' });
+  t.deepEqual(local.nodes.map((n) => n.kms), [0, 1, 2].map(() => ({ provider: 'local', root: '/srv/mpc/.kmsNodes' })));
+
+  const hsm = parseConfig(
+    {
+      ...VALID,
+      NODE_KMS_PROVIDERS: 'pkcs11,PKCS11,local',
+      NODE_KMS_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so',
+      NODE_KMS_PKCS11_TOKEN_LABEL: 'mpc-{node}',
+      NODE_KMS_PKCS11_KEY_LABEL: 'master-{node}',
+      NODE_KMS_PKCS11_PIN: '98765432',
+    },
+    { rootDir: '/srv/mpc' },
+  );
+  t.deepEqual({ ...hsm.nodes[1]!.kms }, { provider: 'pkcs11', module: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'mpc-node_2', slot: undefined, keyLabel: 'master-node_2', pinFile: undefined });
+  t.is((hsm.nodes[1]!.kms as { pin: string }).pin, '98765432');
+  t.false(JSON.stringify(hsm).includes('98765432'));
+  t.is(hsm.nodes[2]!.kms.provider, 'local');
+
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'local,local' }), ['NODE_KMS_PROVIDERS: 2 entries but NODE_IDS has 3']);
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'local,vault,local' }), ['NODE_KMS_PROVIDERS: entry 2: must be one of local, aws, azure, ibm, pkcs11, got "vault"']);
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'local,aws,local' }), [
+    'NODE_KMS_AWS_KEY_ID: required because a node uses the aws KMS',
+    'NODE_AWS_REGION: required because a node uses the aws KMS',
+  ]);
+  t.deepEqual(issuesOf({ ...VALID, NODE_PLATFORMS: 'LOCAL,GOOGLE,LOCAL', NODE_GOOGLE_REGION: 'europe-west1' }), [
+    'NODE_KMS_PROVIDERS: required: node node_2 runs on GOOGLE, which has no KMS provider of its own (use pkcs11 through the cloud\'s PKCS#11 library)',
+  ]);
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'pkcs11,local,local', NODE_KMS_PKCS11_MODULE: '/lib/p11.so', NODE_KMS_PKCS11_KEY_LABEL: 'k' }), [
+    'NODE_KMS_PKCS11_TOKEN_LABEL: set exactly one of NODE_KMS_PKCS11_TOKEN_LABEL and NODE_KMS_PKCS11_SLOT',
+    'NODE_KMS_PKCS11_PIN: set exactly one of NODE_KMS_PKCS11_PIN and NODE_KMS_PKCS11_PIN_FILE',
+  ]);
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'ibm,local,local', NODE_KMS_IBM_INSTANCE_ID: 'i', NODE_KMS_IBM_KEY_ID: 'k', NODE_KMS_IBM_API_KEY: 's3cr3t-api-key' }), [
+    'NODE_KMS_IBM_ENDPOINT: required (or NODE_IBM_REGION) because a node uses the ibm KMS',
+  ]);
+  const bad = issuesOf({ ...VALID, NODE_KMS_PKCS11_PIN: '' , NODE_KMS_IBM_API_KEY: 'x y' });
+  t.false(bad.join('\n').includes('x y'), 'a secret is never repeated in a message');
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_AZURE_KEY_ID: 'http://vault/keys/k' }), ['NODE_KMS_AZURE_KEY_ID: must be an https:// URL, got "http://vault/keys/k"']);
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_RETRY_ATTEMPTS: '0' }), ['NODE_KMS_RETRY_ATTEMPTS: must be ≥ 1, got 0']);
 });

@@ -126,6 +126,12 @@ export function recordContextOf(sealed: Uint8Array): RecordContext {
   return parse(Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength)).stored;
 }
 
+/** The KMS-wrapped data key of a record and the provider that wrapped it (public; for re-wrapping). */
+export function wrappedKeyOf(sealed: Uint8Array): { provider: string; wrapped: Uint8Array } {
+  const p = parse(Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength));
+  return { provider: p.provider, wrapped: p.wrapped };
+}
+
 /**
  * Decrypt a record expected at `ctx`. Throws StorageError 'context-mismatch' for a record that
  * belongs elsewhere, 'authentication' for any tampering, 'malformed'/'unsupported-version' for

@@ -13,7 +13,8 @@ export type StorageErrorCode =
   | 'unsupported-version'
   | 'context-mismatch'
   | 'authentication'
-  | 'wrong-provider';
+  | 'wrong-provider'
+  | 'locked';
 
 /** A record could not be stored or read as asked. */
 export class StorageError extends Error {
