@@ -8,6 +8,7 @@
  */
 import { CrtModulus, modInv } from '../wasm/index.js';
 import { bitLength } from '../wasm/instance.js';
+import { randomBelow } from '../util/random.js';
 import { PaillierPublicKey, type KeyBounds } from './public-key.js';
 import { assertSafePrime, generateSafePrime, SAFE_PRIME_BITS } from './primes.js';
 
@@ -106,21 +107,34 @@ export class PaillierSecretKey {
     return this.#crtN2.multiPow(terms);
   }
 
-  /** Dec(c) ∈ [0, N). @throws {RangeError} when c is not a valid ciphertext */
+  /**
+   * Dec(c) ∈ [0, N). @throws {RangeError} when c is not a valid ciphertext
+   *
+   * Timing: the exponentiations are constant-time (powSecret). The host-side BigInt steps around
+   * them (L(u) = (u−1)/p, the CRT combination) take time that depends on the size of the values
+   * they handle, so they never see the plaintext itself: c is blinded to c·(1+N)^ρ = Enc(m+ρ) for a
+   * fresh random ρ, the BigInt steps work on the uniformly random m+ρ mod N, and ρ is taken off at
+   * the end (SECURITY.md A15). The blinding costs two multiplications mod p² and q².
+   */
   decrypt(c: bigint): bigint {
     this.publicKey.assertInRange(c);
     const p = this.#p;
     const q = this.#q;
+    const N = this.N;
     // gcd(c, N) ≠ 1 exactly when p | c or q | c: two cheap reductions instead of a gcd
     if (c % p === 0n || c % q === 0n) throw new RangeError('ciphertext must be coprime to N');
     const mp2 = this.#crtN2.component(0);
     const mq2 = this.#crtN2.component(1);
-    // L_p(c^(p−1) mod p²) · h_p mod p
-    const up = mp2.powSecret(mp2.reduce(c), p - 1n, bitLength(p));
-    const uq = mq2.powSecret(mq2.reduce(c), q - 1n, bitLength(q));
+    const rho = randomBelow(N);
+    const blind = 1n + rho * N; // (1+N)^ρ mod N², reduced mod p² and q² below
+    // L_p(c'^(p−1) mod p²) · h_p mod p, with c' = c·(1+N)^ρ
+    const up = mp2.powSecret(mp2.mul(mp2.reduce(c), mp2.reduce(blind)), p - 1n, bitLength(p));
+    const uq = mq2.powSecret(mq2.mul(mq2.reduce(c), mq2.reduce(blind)), q - 1n, bitLength(q));
     const xp = this.#crtN.component(0).mul((up - 1n) / p, this.#hp);
     const xq = this.#crtN.component(1).mul((uq - 1n) / q, this.#hq);
-    return this.#crtN.combine([xp, xq]);
+    const blinded = this.#crtN.combine([xp, xq]); // m + ρ mod N
+    const m = blinded + (N - rho); // in (0, 2N)
+    return m >= N ? m - N : m;
   }
 
   /** Dec(c) as the representative in (−N/2, N/2]. */
