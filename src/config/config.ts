@@ -23,11 +23,20 @@ export interface TlsFiles {
  */
 export type KmsConfig =
   | { readonly provider: 'local'; readonly root: string }
-  | { readonly provider: 'aws'; readonly keyId: string; readonly region: string; readonly endpoint: string | undefined; readonly retryAttempts: number }
+  | {
+      readonly provider: 'aws';
+      readonly keyId: string;
+      /** keys replaced by a rotation, still trusted for unwrapping */
+      readonly retiredKeyIds: readonly string[];
+      readonly region: string;
+      readonly endpoint: string | undefined;
+      readonly retryAttempts: number;
+    }
   | { readonly provider: 'azure'; readonly keyId: string; readonly retryAttempts: number }
   | {
       readonly provider: 'ibm';
       readonly keyId: string;
+      readonly retiredKeyIds: readonly string[];
       readonly instanceId: string;
       readonly endpoint: string;
       readonly iamUrl: string | undefined;
@@ -211,7 +220,14 @@ function kmsConfig(v: EnvValues, provider: NonNullable<ReturnType<typeof kmsProv
     case 'local':
       return { provider, root: at(v.COORDINATOR_LOCAL_KMS_PATH) };
     case 'aws':
-      return { provider, keyId: perNode(v.NODE_KMS_AWS_KEY_ID!, id), region: v.NODE_AWS_REGION!, endpoint: v.NODE_KMS_AWS_ENDPOINT, retryAttempts };
+      return {
+        provider,
+        keyId: perNode(v.NODE_KMS_AWS_KEY_ID!, id),
+        retiredKeyIds: (v.NODE_KMS_AWS_RETIRED_KEY_IDS ?? []).map((k) => perNode(k, id)),
+        region: v.NODE_AWS_REGION!,
+        endpoint: v.NODE_KMS_AWS_ENDPOINT,
+        retryAttempts,
+      };
     case 'azure':
       return { provider, keyId: perNode(v.NODE_KMS_AZURE_KEY_ID!, id), retryAttempts };
     case 'ibm':
@@ -219,11 +235,12 @@ function kmsConfig(v: EnvValues, provider: NonNullable<ReturnType<typeof kmsProv
         {
           provider,
           keyId: perNode(v.NODE_KMS_IBM_KEY_ID!, id),
+          retiredKeyIds: (v.NODE_KMS_IBM_RETIRED_KEY_IDS ?? []).map((k) => perNode(k, id)),
           instanceId: v.NODE_KMS_IBM_INSTANCE_ID!,
           endpoint: v.NODE_KMS_IBM_ENDPOINT ?? `https://${v.NODE_IBM_REGION}.kms.cloud.ibm.com`,
           iamUrl: v.NODE_KMS_IBM_IAM_URL,
           retryAttempts,
-        } as Extract<KmsConfig, { provider: 'ibm' }>,
+        } as unknown as Extract<KmsConfig, { provider: 'ibm' }>,
         'apiKey',
         v.NODE_KMS_IBM_API_KEY,
       );
@@ -236,7 +253,7 @@ function kmsConfig(v: EnvValues, provider: NonNullable<ReturnType<typeof kmsProv
           slot: v.NODE_KMS_PKCS11_SLOT,
           keyLabel: perNode(v.NODE_KMS_PKCS11_KEY_LABEL!, id),
           pinFile: v.NODE_KMS_PKCS11_PIN_FILE === undefined ? undefined : at(v.NODE_KMS_PKCS11_PIN_FILE),
-        } as Extract<KmsConfig, { provider: 'pkcs11' }>,
+        } as unknown as Extract<KmsConfig, { provider: 'pkcs11' }>,
         'pin',
         v.NODE_KMS_PKCS11_PIN,
       );

@@ -16,6 +16,38 @@ export async function openKms(config: KmsConfig, nodeId: string): Promise<Kms> {
       const { openLocalKms } = await import('./local.js');
       return openLocalKms({ root: config.root, nodeId });
     }
+    case 'aws': {
+      const { openAwsKms } = await import('./aws.js');
+      return openAwsKms({
+        keyId: config.keyId,
+        region: config.region,
+        retiredKeyIds: config.retiredKeyIds,
+        retry: retryPolicy(config.retryAttempts),
+        ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+      });
+    }
+    case 'ibm': {
+      const { openIbmKms } = await import('./ibm.js');
+      return openIbmKms({
+        keyId: config.keyId,
+        instanceId: config.instanceId,
+        endpoint: config.endpoint,
+        apiKey: config.apiKey,
+        retiredKeyIds: config.retiredKeyIds,
+        retry: retryPolicy(config.retryAttempts),
+        ...(config.iamUrl === undefined ? {} : { iamUrl: config.iamUrl }),
+      });
+    }
+    case 'pkcs11': {
+      const { openPkcs11Kms } = await import('./pkcs11.js');
+      return openPkcs11Kms({
+        module: config.module,
+        tokenLabel: config.tokenLabel,
+        slot: config.slot,
+        keyLabel: config.keyLabel,
+        pin: await readPin(config),
+      });
+    }
     default:
       throw new KmsError('config', `KMS provider ${config.provider} is not available in this build`);
   }

@@ -77,9 +77,9 @@ test('the example environments load (with the token supplied from outside)', (t)
   t.deepEqual(
     multi.nodes.map((n) => ({ ...n.kms })),
     [
-      { provider: 'aws', keyId: 'alias/mpc-engine-node_aws', region: 'us-east-1', endpoint: undefined, retryAttempts: 4 },
+      { provider: 'aws', keyId: 'alias/mpc-engine-node_aws', retiredKeyIds: [], region: 'us-east-1', endpoint: undefined, retryAttempts: 4 },
       { provider: 'azure', keyId: 'https://mpc-engine-kv.vault.azure.net/keys/node_azure', retryAttempts: 4 },
-      { provider: 'ibm', keyId: '6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b', instanceId: '0d2e1f3a-1b2c-4d5e-8f90-123456789abc', endpoint: 'https://us-south.kms.cloud.ibm.com', iamUrl: undefined, retryAttempts: 4 },
+      { provider: 'ibm', keyId: '6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b', retiredKeyIds: [], instanceId: '0d2e1f3a-1b2c-4d5e-8f90-123456789abc', endpoint: 'https://us-south.kms.cloud.ibm.com', iamUrl: undefined, retryAttempts: 4 },
     ],
     'the IBM API key is not an enumerable field (not logged or serialised)',
   );
