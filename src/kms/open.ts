@@ -26,6 +26,10 @@ export async function openKms(config: KmsConfig, nodeId: string): Promise<Kms> {
         ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
       });
     }
+    case 'azure': {
+      const { openAzureKms } = await import('./azure.js');
+      return openAzureKms({ keyId: config.keyId, retry: retryPolicy(config.retryAttempts) });
+    }
     case 'ibm': {
       const { openIbmKms } = await import('./ibm.js');
       return openIbmKms({
