@@ -52,8 +52,10 @@ export async function openKms(config: KmsConfig, nodeId: string): Promise<Kms> {
         pin: await readPin(config),
       });
     }
-    default:
-      throw new KmsError('config', `KMS provider ${config.provider} is not available in this build`);
+    default: {
+      const unknown: never = config;
+      throw new KmsError('config', `unknown KMS provider ${String((unknown as { provider?: unknown }).provider)}`);
+    }
   }
 }
 
