@@ -1,0 +1,84 @@
+/**
+ * Node suspension after cryptographic aborts (SECURITY.md A9): a verified offence holds until an
+ * operator releases the node; reported offences give a cool-down that doubles per report within
+ * 24 h; everything survives a restart (and a torn last line); another process's release is seen.
+ */
+import test from 'ava';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Quarantine } from '../../src/coordinator/quarantine.js';
+import { tempDir } from '../helpers/storage.js';
+
+const MIN = 60_000;
+
+test('a verified offence suspends until released; the release is durable', async (t) => {
+  const path = join(await tempDir(t), 'coordinator', 'quarantine.jsonl');
+  let now = 1_000_000;
+  const q = await Quarantine.open(path, { now: () => now, watch: false });
+  t.false(q.isSuspended('node_3'));
+  const s = await q.record({ nodeId: 'node_3', protocol: 'sign', reason: 'σ_j·R ≠ m·Δ̃_j + r·S̃_j', verified: true });
+  t.like(s, { nodeId: 'node_3', verified: true, until: undefined });
+  now += 365 * 24 * 60 * MIN;
+  t.true(q.isSuspended('node_3'), 'no expiry');
+  t.deepEqual(q.suspended().map((x) => x.nodeId), ['node_3']);
+
+  const again = await Quarantine.open(path, { now: () => now, watch: false });
+  t.true(again.isSuspended('node_3'), 'survives a restart');
+  await again.release('node_3');
+  t.false(again.isSuspended('node_3'));
+  t.false((await Quarantine.open(path, { now: () => now, watch: false })).isSuspended('node_3'), 'the release survives too');
+});
+
+test('reported offences: cool-downs of 1, 2, 4 … minutes per report in 24 h, at most an hour', async (t) => {
+  const path = join(await tempDir(t), 'q.jsonl');
+  let now = 5_000_000;
+  const q = await Quarantine.open(path, { now: () => now, watch: false });
+  const report = () => q.record({ nodeId: 'node_2', protocol: 'presign', reason: 'enc-elg/range-z1', verified: false });
+  t.is((await report())?.until, now + MIN);
+  now += MIN - 1;
+  t.true(q.isSuspended('node_2'));
+  now += 1;
+  t.false(q.isSuspended('node_2'), 'back after a minute');
+  t.is((await report())?.until, now + 2 * MIN);
+  now += 2 * MIN;
+  t.is((await report())?.until, now + 4 * MIN);
+  for (let k = 0; k < 10; k++) {
+    now += 61 * MIN;
+    await report();
+  }
+  t.is(q.suspension('node_2')?.until, now + 60 * MIN, 'capped at an hour');
+  now += 25 * 60 * MIN; // a day later the count starts over
+  t.false(q.isSuspended('node_2'));
+  t.is((await report())?.until, now + MIN);
+  t.false(q.isSuspended('node_1'), 'the accused only');
+});
+
+test('a torn last line (a crash mid-append) is dropped; damage elsewhere is refused', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'q.jsonl');
+  const q = await Quarantine.open(path, { watch: false });
+  await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'x', verified: true });
+  await appendFile(path, '{"type":"release","nodeId":"no');
+  const reopened = await Quarantine.open(path, { watch: false });
+  t.true(reopened.isSuspended('node_1'));
+  await reopened.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y', verified: true });
+  t.deepEqual((await Quarantine.open(path, { watch: false })).suspended().map((s) => s.nodeId).sort(), ['node_1', 'node_2']);
+  t.false((await readFile(path, 'utf8')).includes('"no{'));
+  await writeFile(path, 'garbage\n');
+  await t.throwsAsync(Quarantine.open(path, { watch: false }), { message: /not a quarantine record/ });
+});
+
+test('a release appended by another process (the release command) is picked up', async (t) => {
+  const path = join(await tempDir(t), 'q.jsonl');
+  const q = await Quarantine.open(path);
+  t.teardown(() => q.close());
+  let changed = 0;
+  q.onChange = () => changed++;
+  await q.record({ nodeId: 'node_3', protocol: 'sign', reason: 'z', verified: true });
+  const other = await Quarantine.open(path, { watch: false });
+  await other.release('node_3');
+  for (let k = 0; k < 40 && q.isSuspended('node_3'); k++) await sleep(100);
+  t.false(q.isSuspended('node_3'));
+  t.true(changed >= 2);
+});
