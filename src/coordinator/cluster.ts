@@ -30,11 +30,15 @@ export interface HealthStatus {
   readonly connectedNodes: number;
   readonly totalNodes: number;
   readonly threshold: number;
+  /** nodes suspended after a cryptographic abort (SECURITY.md A9; see quarantine.ts) */
+  readonly suspendedNodes: readonly string[];
 }
 
 export class NodeCluster extends EventEmitter<ClusterEvents> {
   private readonly members: readonly Member[];
   private agreedAuxId: string | undefined;
+  /** whether a node is suspended after a cryptographic abort (quarantine.ts); none by default */
+  private suspended: (nodeId: string) => boolean = () => false;
   private auxStatus = 'aux-info not checked yet';
 
   constructor(
@@ -84,7 +88,18 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
    */
   signerLinks(): NodeLink[] {
     if (this.agreedAuxId === undefined) return [];
-    return this.members.filter((m) => m.connected && m.info?.auxId === this.agreedAuxId).map((m) => m.link);
+    return this.members.filter((m) => m.connected && m.info?.auxId === this.agreedAuxId && !this.suspended(m.link.nodeId)).map((m) => m.link);
+  }
+
+  /** Take suspensions into account (signing, presigning and wallet creation leave those nodes out). */
+  setSuspension(isSuspended: (nodeId: string) => boolean): void {
+    this.suspended = isSuspended;
+    this.emit('state');
+  }
+
+  /** Node ids suspended now. */
+  suspendedNodes(): string[] {
+    return this.members.map((m) => m.link.nodeId).filter((id) => this.suspended(id));
   }
 
   setConnected(index: number, connected: boolean): void {
@@ -123,6 +138,10 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
     if (missing.length > 0) {
       return { ready: false, reason: `wallet creation needs all ${this.total} nodes; not connected: ${missing.join(', ')}` };
     }
+    const suspended = this.suspendedNodes();
+    if (suspended.length > 0) {
+      return { ready: false, reason: `wallet creation needs all ${this.total} nodes; suspended after a cryptographic abort: ${suspended.join(', ')} (see npm run quarantine)` };
+    }
     const stale = this.members.filter((m) => this.agreedAuxId === undefined || m.info?.auxId !== this.agreedAuxId).map((m) => m.link.nodeId);
     if (stale.length > 0) return { ready: false, reason: `the node group is not ready: ${this.auxStatus}` };
     return { ready: true };
@@ -130,7 +149,7 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
 
   health(): HealthStatus {
     const status = this.keygenReadiness().ready ? 'ok' : this.signReadiness().ready ? 'degraded' : 'unavailable';
-    return { status, connectedNodes: this.connectedCount, totalNodes: this.total, threshold: this.threshold };
+    return { status, connectedNodes: this.connectedCount, totalNodes: this.total, threshold: this.threshold, suspendedNodes: this.suspendedNodes() };
   }
 
   /** Signing: at least `threshold` connected nodes with the agreed aux-info. */
@@ -139,7 +158,11 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
     if (live < this.threshold) return { ready: false, reason: `signing needs ${this.threshold} of ${this.total} nodes; ${live} connected` };
     if (this.agreedAuxId === undefined) return { ready: false, reason: `the node group is not ready: ${this.auxStatus}` };
     const signers = this.signerLinks().length;
-    if (signers < this.threshold) return { ready: false, reason: `signing needs ${this.threshold} nodes with the group's aux-info; ${signers} have it` };
+    if (signers < this.threshold) {
+      const suspended = this.suspendedNodes();
+      const why = suspended.length > 0 ? ` (suspended after a cryptographic abort: ${suspended.join(', ')})` : '';
+      return { ready: false, reason: `signing needs ${this.threshold} nodes with the group's aux-info; ${signers} have it${why}` };
+    }
     return { ready: true };
   }
 }

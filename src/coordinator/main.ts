@@ -21,6 +21,7 @@ import { createLogger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
 import { NodeCluster } from './cluster.js';
+import { Quarantine } from './quarantine.js';
 import { GroupMonitor } from './group.js';
 import { startHttpsServer } from './https.js';
 import { TransportNodeLink } from './links.js';
@@ -49,7 +50,22 @@ async function main(): Promise<void> {
   const clients = (await coordinatorClientSetup(config, log)).map((options) => new TransportClient(options));
   const links = config.nodes.map((n, k) => new TransportNodeLink(n.id, n.index, clients[k] as TransportClient));
   const cluster = new NodeCluster(links, config.mpc.threshold);
-  const orchestrator = new Orchestrator({ log, onOutcome: (o) => metrics.recordSession(o) });
+  // A9: a culprit named in an abort is suspended (a cool-down: the coordinator cannot check a node's accusation)
+  const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { log });
+  for (const s of quarantine.suspended()) log.warn({ node: s.nodeId, reason: s.reason, verified: s.verified }, 'node suspended after a cryptographic abort');
+  cluster.setSuspension((id) => quarantine.isSuspended(id));
+  quarantine.onChange = () => cluster.emit('state');
+  const orchestrator = new Orchestrator({
+    log,
+    onOutcome: (o) => {
+      metrics.recordSession(o);
+      if (o.status !== 'aborted') return;
+      for (const c of o.culprits) {
+        if (c.nodeId === undefined) continue;
+        void quarantine.record({ nodeId: c.nodeId, protocol: o.protocol, reason: o.reason, verified: false }).catch((e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'));
+      }
+    },
+  });
 
   const wallets: WalletService = new WalletService({ registry, cluster, runner: orchestrator, log, onCreated: (id) => pool.track(id) });
   const publicKeyOf = (id: string): string | undefined => wallets.publicKeyOf(id);

@@ -134,6 +134,8 @@ export class Quarantine {
     const entry: Entry = { type: 'offence', nodeId: o.nodeId, protocol: o.protocol.slice(0, 32), reason: o.reason.slice(0, 500), verified: o.verified, at: this.now() };
     await this.append(entry);
     const s = this.suspension(o.nodeId);
+    // the end of a cool-down changes who may sign: say so when it comes
+    if (s?.until !== undefined) setTimeout(() => this.onChange?.(), Math.max(0, s.until - this.now()) + 10).unref();
     this.log.error(
       { node: o.nodeId, protocol: o.protocol, reason: o.reason, verified: o.verified, until: s?.until === undefined ? 'released by an operator' : new Date(s.until).toISOString() },
       'node suspended after a cryptographic abort',

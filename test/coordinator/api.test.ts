@@ -94,7 +94,7 @@ test('health needs no token and reports nodes and threshold', async (t) => {
   const env = await start(t);
   const res = await http(env.url, 'GET', '/health');
   t.is(res.status, 200);
-  t.deepEqual(res.json, { status: 'ok', connectedNodes: 3, totalNodes: 3, threshold: 2 });
+  t.deepEqual(res.json, { status: 'ok', connectedNodes: 3, totalNodes: 3, threshold: 2, suspendedNodes: [] });
   env.cluster.setConnected(2, false);
   t.like((await http(env.url, 'GET', '/health')).json, { status: 'degraded', connectedNodes: 2 });
   env.cluster.setConnected(1, false);

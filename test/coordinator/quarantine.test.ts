@@ -82,3 +82,28 @@ test('a release appended by another process (the release command) is picked up',
   t.false(q.isSuspended('node_3'));
   t.true(changed >= 2);
 });
+
+test('the cluster leaves suspended nodes out of signing and wallet creation, and health lists them', async (t) => {
+  const { NodeCluster } = await import('../../src/coordinator/cluster.js');
+  const links = ['node_1', 'node_2', 'node_3'].map((nodeId, index) => ({ nodeId, index }) as unknown as import('../../src/coordinator/node-link.js').NodeLink);
+  const cluster = new NodeCluster(links, 2);
+  for (let i = 0; i < 3; i++) {
+    cluster.setConnected(i, true);
+    cluster.setInfo(i, { auxId: 'aux-1' } as unknown as import('../../src/rpc/messages.js').NodeInfo);
+  }
+  cluster.setAux('aux-1', 'agreed');
+  t.true(cluster.keygenReadiness().ready);
+  const q = await Quarantine.open(join(await tempDir(t), 'q.jsonl'), { watch: false });
+  cluster.setSuspension((id) => q.isSuspended(id));
+  await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'wrong partial', verified: true });
+  t.deepEqual(cluster.signerLinks().map((l) => l.nodeId), ['node_1', 'node_3']);
+  t.true(cluster.signReadiness().ready, 'the other pair still signs');
+  t.like(cluster.keygenReadiness(), { ready: false });
+  t.regex((cluster.keygenReadiness() as { reason: string }).reason, /suspended after a cryptographic abort: node_2/);
+  t.like(cluster.health(), { status: 'degraded', suspendedNodes: ['node_2'] });
+  await q.record({ nodeId: 'node_3', protocol: 'presign', reason: 'aff-g/range-z2', verified: false });
+  t.false(cluster.signReadiness().ready);
+  t.regex((cluster.signReadiness() as { reason: string }).reason, /node_2, node_3/);
+  await q.release('node_2');
+  t.deepEqual(cluster.signerLinks().map((l) => l.nodeId), ['node_1', 'node_2']);
+});
