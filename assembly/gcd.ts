@@ -1,4 +1,4 @@
-// Binary GCD algorithms on plain 28-bit-limb numbers: Jacobi symbol and modular inverse.
+// Binary GCD algorithms on plain 25-bit-limb numbers: Jacobi symbol and modular inverse.
 // LEAK: both take time and branches that depend on their inputs. Use them on public values,
 // or blind secret inputs first (inverse of a·ρ times ρ for random ρ).
 

@@ -1,7 +1,7 @@
 // The flat WASM boundary. Everything is pointers into this module's memory, owned by the host
 // wrapper in src/wasm/. No I/O, no clock, no randomness: the host passes every value in.
 //
-// Plain values are n-limb arrays (28-bit limbs) below N; functions taking a context `cp` use
+// Plain values are n-limb arrays (25-bit limbs) below N; functions taking a context `cp` use
 // its n. The host validates ranges before calling (see src/wasm/core.ts).
 
 import { Ctx, ctxNew, ctxFree, ctxInit, ctxN, ctxR2, ctxR3, mulK, toMontK, fromMontK, wideToMontK } from "./mont";

@@ -1,16 +1,16 @@
-// Multi-precision numbers as little-endian arrays of 28-bit limbs, one limb per u32.
+// Multi-precision numbers as little-endian arrays of 25-bit limbs, one limb per u32.
 //
-// Why 28 bits: a 28×28-bit product is below 2^56, so the Montgomery kernels can add
-// many products into 64-bit accumulators (SIMD i64x2 lanes) without carry handling,
-// and carry-propagate only every few rows. 28 bits is also exactly 7 hex digits, so
-// the host converts bigint ↔ limbs through hex strings with no bit shuffling.
+// Why 25 bits: the Montgomery kernels (mont.ts) multiply limbs as doubles; a 25×25-bit product is
+// below 2^50, so a sum of four products is an exact f64 below 2^52 that a single addition of 2^52
+// turns into an integer bit pattern for the 64-bit accumulators. The host converts bigint ↔ limbs
+// through big-endian byte strings (fromBytes / toBytes).
 //
 // Every function here is constant-time in the values (loops depend on lengths only)
 // unless its comment says LEAK.
 
-export const W: u32 = 28;
-export const MASK: u32 = (1 << 28) - 1;
-export const MASK64: u64 = (1 << 28) - 1;
+export const W: u32 = 25;
+export const MASK: u32 = (1 << 25) - 1;
+export const MASK64: u64 = (1 << 25) - 1;
 
 @inline export function limb(p: usize, i: i32): u32 {
   return load<u32>(p + (<usize>i << 2));
@@ -108,7 +108,7 @@ export function bits(a: usize, n: i32, i: i32, k: i32): u32 {
   return <u32>(v >> s) & ((1 << <u32>k) - 1);
 }
 
-/** dst (n limbs) = the big-endian byte string src[0..len); bytes beyond 28n bits must be zero. */
+/** dst (n limbs) = the big-endian byte string src[0..len); bytes beyond 25n bits must be zero. */
 export function fromBytes(dst: usize, n: i32, src: usize, len: i32): void {
   let acc: u64 = 0;
   let accBits: u32 = 0;

@@ -5,7 +5,7 @@
 //  multiPowK Straus interleaving of sliding windows, ∏ g_j^e_j with shared squarings (public e_j)
 //  comb*     Lim–Lee comb for a base reused many times: ⌈bits/h⌉ squarings and multiplications
 //
-// Exponents are plain 28-bit-limb numbers; `ebits` is how many low bits to process (for powCTK
+// Exponents are plain 25-bit-limb numbers; `ebits` is how many low bits to process (for powCTK
 // and combPowCT a public upper bound, so the exponent's true length does not leak).
 
 import { Ctx, mulK, sqrK } from "./mont";

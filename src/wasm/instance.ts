@@ -2,14 +2,14 @@
  * The one WebAssembly instance of the crypto core (assembly/ → build/core.wasm), created at
  * import, and the only code that reads or writes its memory.
  *
- * Numbers cross the boundary as little-endian arrays of 28-bit limbs (one per u32), written
- * through hex strings: 28 bits are exactly 7 hex digits.
+ * Numbers cross the boundary as little-endian arrays of 25-bit limbs (one per u32), converted
+ * from and to big-endian byte strings inside the core (fromBytes / toBytes).
  * @module
  */
 import { readFileSync } from 'node:fs';
 
 /** Bits per limb; must match assembly/limbs.ts. */
-export const LIMB_BITS = 28;
+export const LIMB_BITS = 25;
 /** Spare limbs after every buffer: the SIMD loops read (zeros) past n. */
 export const LIMB_PAD = 8;
 

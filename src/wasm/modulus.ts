@@ -53,7 +53,7 @@ export class Modulus {
   readonly value: bigint;
   /** bit length of N */
   readonly bits: number;
-  /** limbs per value (28 bits each, a multiple of 4, 2^(28·limbs) > 4N) */
+  /** limbs per value (LIMB_BITS = 25 bits each, a multiple of 4, 2^(25·limbs) > 4N) */
   readonly limbs: number;
   private readonly owned: Owned;
   private readonly ctx: number;
@@ -189,7 +189,7 @@ export class Modulus {
     }
   }
 
-  /** x mod N for 0 ≤ x < 2^(56·limbs) (up to about N², e.g. a Paillier ciphertext modulo p²). */
+  /** x mod N for 0 ≤ x < 2^(2·LIMB_BITS·limbs) (at least N², e.g. a Paillier ciphertext modulo p²). */
   reduce(x: bigint): bigint {
     const ctx = this.live();
     assertBigint('x', x);

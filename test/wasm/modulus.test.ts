@@ -17,8 +17,18 @@ import {
   MAX_EXPONENT_BITS,
   MAX_MULTIPOW_BASES,
 } from '../../src/wasm/index.js';
+import { LIMB_BITS } from '../../src/wasm/instance.js';
 import { refPow, refMultiPow, refGcd, refInverse, refBitLength } from '../helpers/fixtures.js';
 import { oddModulus, below, exponent, structured, runs, expectEq, LIMB_MASK } from '../helpers/arbitraries.js';
+
+/** The core's limb: LIMB_BITS bits (LIMB_MASK above is the 28-bit limb of the structured generators). */
+const W = BigInt(LIMB_BITS);
+const CORE_LIMB_MASK = (1n << W) - 1n;
+
+/** Limbs per value for a modulus of `bits` bits: a multiple of 4 with 2^(LIMB_BITS·limbs) > 4N. */
+function coreLimbs(bits: number): number {
+  return Math.ceil((bits + 2) / LIMB_BITS / 4) * 4;
+}
 
 /** Run f with a fresh Modulus for N, always disposing it. */
 function withModulus<T>(N: bigint, f: (m: Modulus) => T): T {
@@ -38,9 +48,9 @@ function detBits(bits: number, label: string): bigint {
   return x | (1n << BigInt(bits - 1));
 }
 
-/** Number made of `limbs` all-ones 28-bit limbs, i.e. 2^(28·limbs) − 1. */
+/** Number made of `limbs` all-ones core limbs, i.e. 2^(LIMB_BITS·limbs) − 1. */
 function allOnesLimbs(limbs: number): bigint {
-  return (1n << BigInt(28 * limbs)) - 1n;
+  return (1n << (W * BigInt(limbs))) - 1n;
 }
 
 // Size classes: many runs on small moduli, few on the big ones (the oracle is slow there).
@@ -172,7 +182,7 @@ for (const size of SIZES) {
     fc.assert(
       fc.property(
         oddModulus(size.min, size.max).chain((N) => {
-          const wide = 1n << BigInt(56 * Math.ceil((refBitLength(N) + 2) / 112) * 4);
+          const wide = 1n << BigInt(2 * LIMB_BITS * coreLimbs(refBitLength(N)));
           return fc.tuple(
             fc.constant(N),
             fc.oneof(
@@ -245,12 +255,26 @@ function pinnedModuli(): { label: string; N: bigint }[] {
   // all-ones limbs except a low 1: 2^(28k) − 2^28 + 1, and a top limb of all ones over zeros
   for (const k of [2, 4, 8, 37, 150]) add(`2^(28·${k})−2^28+1`, (1n << BigInt(28 * k)) - (1n << 28n) + 1n);
   for (const k of [4, 36, 200]) add(`(2^28−1)·2^(28·${k - 1})+1`, (LIMB_MASK << BigInt(28 * (k - 1))) + 1n);
+  // the same shapes for the core's limb size, and the sizes where the limb count steps
+  // (2^(LIMB_BITS·limbs) > 4N with limbs a multiple of 4: a step every 4·LIMB_BITS bits)
+  const w = LIMB_BITS;
+  for (const n of [CORE_LIMB_MASK, CORE_LIMB_MASK + 2n]) add(`${n}`, n);
+  for (const k of [1, 2, 3, 4, 5, 8, 16, 40, 100, 200, 246, 327]) add(`2^(${w}·${k})+1`, (1n << (W * BigInt(k))) + 1n);
+  for (const k of [2, 4, 8, 37, 150, 248, 327]) add(`2^(${w}·${k})−2^${w}+1`, (1n << (W * BigInt(k))) - (1n << W) + 1n);
+  for (const k of [4, 36, 200, 246]) add(`(2^${w}−1)·2^(${w}·${k - 1})+1`, (CORE_LIMB_MASK << (W * BigInt(k - 1))) + 1n);
+  for (const limbs of [4, 8, 12, 124, 248, 328]) {
+    const top = Math.min(w * limbs - 2, 8192);
+    for (const b of [top - 1, top, top + 1]) {
+      if (b <= 8192) add(`random ${b}-bit`, detBits(b, `modulus-${b}`) | 1n);
+    }
+  }
+  add('random 6144-bit', detBits(6144, 'modulus-6144') | 1n);
   return out;
 }
 
 /** Values that stress the core modulo N. */
 function edgeValues(N: bigint): bigint[] {
-  const limbs = Math.ceil(refBitLength(N) / 28);
+  const limbs = Math.ceil(refBitLength(N) / LIMB_BITS);
   const vals = [0n, 1n, 2n, N - 1n, N - 2n, N >> 1n, (N + 1n) >> 1n, allOnesLimbs(limbs) % N, allOnesLimbs(Math.max(1, limbs - 1)) % N, detBits(refBitLength(N), `value-${N}`) % N];
   return [...new Set(vals.filter((v) => v >= 0n && v < N))];
 }
@@ -264,11 +288,12 @@ for (const { label, N } of pinnedModuli()) {
     const xs = big ? all.filter((_, i) => [0, 1, 3, 7].includes(i)) : all;
     const es = big
       ? [0n, 1n, 65537n, detBits(128, `e-${N}`)]
-      : [0n, 1n, 2n, 3n, N - 1n, N, N + 1n, (1n << BigInt(bits)) - 1n, allOnesLimbs(Math.ceil(bits / 28)), detBits(bits + 13, `e-${N}`)];
+      : [0n, 1n, 2n, 3n, N - 1n, N, N + 1n, (1n << BigInt(bits)) - 1n, allOnesLimbs(Math.ceil(bits / LIMB_BITS)), detBits(bits + 13, `e-${N}`)];
     withModulus(N, (m) => {
       t.is(m.value, N);
       t.is(m.bits, bits);
-      t.true(m.limbs % 4 === 0 && 1n << BigInt(28 * m.limbs) > 4n * N, 'limbs: a multiple of 4 with 2^(28·limbs) > 4N');
+      t.is(m.limbs, coreLimbs(bits), 'limbs: the fewest, a multiple of 4, with 2^(LIMB_BITS·limbs) > 4N');
+      t.true(m.limbs % 4 === 0 && 1n << (W * BigInt(m.limbs)) > 4n * N, 'limbs: a multiple of 4 with 2^(LIMB_BITS·limbs) > 4N');
       for (const a of xs) for (const b of xs) t.is(m.mul(a, b), (a * b) % N, `mul(${a}, ${b})`);
       xs.forEach((x, i) => {
         es.forEach((e, j) => {
@@ -281,12 +306,12 @@ for (const { label, N } of pinnedModuli()) {
         });
       });
       // reduce: around N, N² and the widest accepted input
-      const wide = (1n << BigInt(56 * m.limbs)) - 1n;
+      const wide = (1n << (2n * W * BigInt(m.limbs))) - 1n;
       for (const x of [0n, N - 1n, N, N + 1n, 2n * N, (N - 1n) * (N - 1n), N * N, N * N + N - 1n, wide, allOnesLimbs(2 * m.limbs - 1)]) {
         t.is(m.reduce(x), x % N, `reduce(${x})`);
       }
       // fixed base, for a base of all-ones limbs and for N − 1
-      for (const x of [allOnesLimbs(Math.ceil(bits / 28)) % N, N - 1n]) {
+      for (const x of [allOnesLimbs(Math.ceil(bits / LIMB_BITS)) % N, N - 1n]) {
         const fb = m.fixedBase(x, big ? 130 : bits + 5);
         try {
           for (const e of [0n, 1n, 2n, big ? detBits(129, `fb-${N}`) : detBits(bits + 5, `fb-${N}`), (1n << BigInt(fb.maxBits)) - 1n]) {
@@ -484,19 +509,21 @@ test('dispose() makes later use throw an Error, and is idempotent', (t) => {
 });
 
 test('operands whose Montgomery forms have all-ones limbs (accumulator headroom)', (t) => {
-  // Squaring doubles one operand (limbs up to 2^29), so products are largest when the Montgomery
-  // form x·R mod N, not x itself, has all-ones limbs. Pick x = t·R⁻¹ mod N for such targets t, on
+  // The kernels multiply the limbs of Montgomery forms (sums of four products must stay below
+  // 2^52, and the accumulators below 2^64), so products are largest when the Montgomery form
+  // x·R mod N, not x itself, has all-ones limbs. Pick x = t·R⁻¹ mod N for such targets t, on
   // moduli of the largest size for their limb count (every accumulator row is used).
   let checked = 0;
-  for (const limbs of [4, 8, 36, 64, 68, 128, 132, 136, 200, 260, 292]) {
-    const bits = Math.min(28 * limbs - 2, MAX_MODULUS_BITS);
+  for (const limbs of [4, 8, 36, 64, 68, 128, 132, 136, 200, 248, 260, 292, 328]) {
+    const bits = Math.min(LIMB_BITS * limbs - 2, MAX_MODULUS_BITS);
     for (let v = 0; v < 3; v++) {
       const N = detBits(bits, `headroom-${limbs}-${v}`) | 1n | (3n << BigInt(bits - 2));
       withModulus(N, (m) => {
-        const R = 1n << BigInt(28 * m.limbs);
+        t.is(m.limbs, limbs);
+        const R = 1n << (W * BigInt(m.limbs));
         const Rinv = refInverse(R % N, N) as bigint;
         // targets in [0, 2N): the lazy Montgomery form of x is t mod N or t mod N + N
-        const targets = [(1n << BigInt(bits)) - 1n, (1n << BigInt(bits - 1)) - 1n, ((1n << BigInt(bits)) - 1n) ^ (1n << BigInt(bits - 2)), allOnesLimbs(Math.floor(bits / 28)) % N];
+        const targets = [(1n << BigInt(bits)) - 1n, (1n << BigInt(bits - 1)) - 1n, ((1n << BigInt(bits)) - 1n) ^ (1n << BigInt(bits - 2)), allOnesLimbs(Math.floor(bits / LIMB_BITS)) % N];
         for (const target of targets) {
           const x = ((target % N) * Rinv) % N;
           for (const e of [2n, 3n, 5n]) {
