@@ -51,6 +51,15 @@ test('each tampered field is rejected with the equation that catches it', (t) =>
   for (const [patch, re] of cases) t.regex(reason(() => verifyElog(binding, L, st, { ...p, ...patch })) ?? 'accepted', re);
 });
 
+test('responses outside [0, q), even ones ≡ the valid z or u (mod q), are rejected (elog/scalar-range)', (t) => {
+  const { st, w } = instance();
+  const binding = b();
+  const p = proveElog(binding, L, st, w);
+  // the equations reduce scalars mod q, so only the range check refuses these second encodings
+  for (const z of [p.z - q, p.z + q]) t.is(reason(() => verifyElog(binding, L, st, { ...p, z })), 'elog/scalar-range', `z ${z < 0n ? '− q' : '+ q'}`);
+  for (const u of [p.u - q, p.u + q]) t.is(reason(() => verifyElog(binding, L, st, { ...p, u })), 'elog/scalar-range', `u ${u < 0n ? '− q' : '+ q'}`);
+});
+
 test('a proof for another statement, session or prover is rejected (binding, A7/A8)', (t) => {
   const { st, w } = instance();
   const binding = b();

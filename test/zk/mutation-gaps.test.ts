@@ -187,6 +187,12 @@ test('Πaff-g: z1 below −2^(ℓ+ε) and z2 below −2^(ℓ′+ε) are rejected
   t.is(affReason({}, { z2: -(1n << BigInt(L.ellPrime + L.epsilon)) - 1n }), 'aff-g/range-z2');
 });
 
+test('Πaff-g: z1 above 2^(ℓ+ε) and z2 above 2^(ℓ′+ε) are rejected (range checks, upper side)', (t) => {
+  // the honest-prover tests in aff-g.test.ts land on either side with the sign of e; these do not
+  t.is(affReason({}, { z1: (1n << BigInt(L.ell + L.epsilon)) + 1n }), 'aff-g/range-z1');
+  t.is(affReason({}, { z2: (1n << BigInt(L.ellPrime + L.epsilon)) + 1n }), 'aff-g/range-z2');
+});
+
 test('Πaff-g: B_y, w or w_y outside their groups are rejected (aff-g/commitment-range)', (t) => {
   const Ni2 = G0.st.Ni * G0.st.Ni;
   for (const By of [0n, -1n, Ni2 + 1n, fixturePrime(1536, 0)]) t.is(affReason({}, { By }), 'aff-g/commitment-range', 'By');

@@ -60,6 +60,11 @@ function rejects(t: ExecutionContext, reason: string, st: PrmStatement, proof: u
 // Honest proofs
 // ---------------------------------------------------------------------------------------------
 
+test('ring-Pedersen parameters are never made from p = q (N̂ = p² is not the two-prime modulus the proofs assume)', (t) => {
+  t.throws(() => ringPedersenFromPrimes(ps, ps), { instanceOf: RangeError, message: /p and q must differ/ });
+  t.throws(() => ringPedersenFromPrimes(ps, ps, { checkPrimes: false }), { instanceOf: RangeError, message: /p and q must differ/ });
+});
+
 test('honest proof verifies (3072-bit N̂)', (t) => {
   t.is(refBitLength(big.params.N), 3072);
   t.is(bigProof.A.length, m);

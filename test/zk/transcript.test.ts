@@ -11,6 +11,13 @@ test('integers round-trip through the canonical encoding', (t) => {
   t.pass();
 });
 
+test('a transcript needs a domain tag, and uint fields take only non-negative safe integers (−1 would wrap to 2^64 − 1)', (t) => {
+  t.throws(() => new Transcript(''), { instanceOf: TypeError, message: /non-empty string/ });
+  const tr = new Transcript('mpc-engine/test/uint');
+  for (const n of [-1, 2 ** 53, 1.5]) t.throws(() => tr.uint('prover', n), { instanceOf: RangeError, message: /prover must be a non-negative safe integer/ }, String(n));
+  t.notThrows(() => tr.uint('prover', Number.MAX_SAFE_INTEGER));
+});
+
 test('each integer has exactly one encoding: non-canonical forms are rejected', (t) => {
   t.throws(() => decodeInt(Uint8Array.of(0, 0, 5)), { instanceOf: RangeError, message: /leading zero/ });
   t.throws(() => decodeInt(Uint8Array.of(1)), { instanceOf: RangeError, message: /negative zero/ });
