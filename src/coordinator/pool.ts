@@ -42,6 +42,11 @@ export interface PoolOptions {
   readonly log?: Logger;
 }
 
+export interface TakeOptions {
+  /** the caller calls refill(walletId) itself, later (default false: refill at once) */
+  readonly deferRefill?: boolean;
+}
+
 /** Ids remembered to refuse a repeat; beyond this many the oldest are forgotten. */
 const SEEN_CAP = 100_000;
 
@@ -101,13 +106,17 @@ export class PresignPool {
     return out;
   }
 
-  /** Removes and returns a ready presignature, or undefined; the pool then refills in the background. */
-  take(walletId: string, signers: readonly number[]): PoolEntry | undefined {
+  /**
+   * Removes and returns a ready presignature, or undefined; the pool then refills in the
+   * background — at once, or with `deferRefill` when the caller calls refill(walletId) itself (a
+   * signer does once its answer is out, so the refill's compute does not slow that answer).
+   */
+  take(walletId: string, signers: readonly number[], options: TakeOptions = {}): PoolEntry | undefined {
     const key = PresignPool.key(walletId, signers);
     const list = this.entries.get(key);
     const entry = list?.shift();
     if (list && list.length === 0) this.entries.delete(key);
-    this.refill(walletId);
+    if (!options.deferRefill) this.refill(walletId);
     return entry;
   }
 
@@ -115,9 +124,9 @@ export class PresignPool {
    * A presignature for this wallet and signer set: a ready one, or one made now.
    * @throws whatever the presign function throws
    */
-  async obtain(walletId: string, signers: readonly number[]): Promise<PoolEntry> {
+  async obtain(walletId: string, signers: readonly number[], options: TakeOptions = {}): Promise<PoolEntry> {
     this.track(walletId);
-    const ready = this.take(walletId, signers);
+    const ready = this.take(walletId, signers, options);
     if (ready) return ready;
     this.log.debug({ walletId, signers }, 'pool empty: presigning on demand');
     const made = await this.o.presign(walletId, signers);

@@ -10,6 +10,10 @@
  * - presigning on demand fails → pairs with the nodes at fault dropped.
  * The combined signature is low-s, verified under the wallet's own public key with an
  * independent verifier (@noble/curves), and its recovery id checked, before it is returned.
+ *
+ * Latency: the refill a request's take sets off starts only once that request has its answer, so
+ * the presign session it starts (seconds of compute on the signers) never competes with the
+ * signers' partials, the combining or the check of the request that caused it.
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -115,16 +119,32 @@ export class SigningService {
   ): Promise<{ kind: 'ok'; result: SignatureResult } | { kind: 'node-failed' | 'blamed' | 'presign-failed'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const indexOf = (nodeId: string): number => c.parties.indexOf(nodeId);
-    let entry: PoolEntry;
     try {
-      entry = await this.o.pool.obtain(walletId, signers);
-    } catch (e) {
-      // A presign abort's culprits are already logged and counted with the session's outcome.
-      const nodes = e instanceof PresignFailedError ? e.nodes : [];
-      this.log.warn({ walletId, signers, nodes, err: (e as Error).message }, 'presigning on demand failed; trying another pair');
-      return { kind: 'presign-failed', reason: (e as Error).message, avoid: nodes.map(indexOf).filter((i) => i >= 0) };
+      let entry: PoolEntry;
+      try {
+        entry = await this.o.pool.obtain(walletId, signers, { deferRefill: true });
+      } catch (e) {
+        // A presign abort's culprits are already logged and counted with the session's outcome.
+        const nodes = e instanceof PresignFailedError ? e.nodes : [];
+        this.log.warn({ walletId, signers, nodes, err: (e as Error).message }, 'presigning on demand failed; trying another pair');
+        return { kind: 'presign-failed', reason: (e as Error).message, avoid: nodes.map(indexOf).filter((i) => i >= 0) };
+      }
+      // From here the presignature is spent, whatever happens: it is never offered again.
+      return await this.signWith(entry, walletId, publicKey, signers, digest);
+    } finally {
+      // once this request's answer is on its way (see the module comment)
+      setImmediate(() => this.o.pool.refill(walletId));
     }
-    // From here the presignature is spent, whatever happens: it is never offered again.
+  }
+
+  private async signWith(
+    entry: PoolEntry,
+    walletId: string,
+    publicKey: string,
+    signers: readonly number[],
+    digest: Uint8Array,
+  ): Promise<{ kind: 'ok'; result: SignatureResult } | { kind: 'node-failed' | 'blamed'; reason: string; avoid: readonly number[] }> {
+    const c = this.o.cluster;
     const links = signers.map((i) => c.link(i) as NodeLink);
     const req = { v: RPC_VERSION, method: 'sign', walletId, presignatureId: entry.id, digest: hex(digest) } as const;
     const answers = await Promise.allSettled(links.map((l) => callNode(l, req, signResponseSchema, this.o.signTimeoutMs ?? 5_000)));
@@ -164,14 +184,20 @@ export class SigningService {
     return { kind: 'ok', result };
   }
 
-  /** Independent verification under the wallet key, low-s, and the recovery id recovers that key. */
+  /**
+   * Independent verification under the wallet key (@noble/curves): r and s in range, low-s, and
+   * the recovery id recovers exactly that key. Recovery computes Q = r⁻¹·(s·R − m·G) from the R
+   * that r and v name, so Q = Y holds iff R = s⁻¹·(m·G + r·Y) with R.x = r: the ECDSA verification
+   * equation itself. A separate verify call would repeat that work (a double scalar
+   * multiplication, milliseconds) and decide nothing more.
+   */
   private check(sig: EcdsaSignature, digest: Uint8Array, publicKey: string, signers: readonly number[]): SignatureResult | undefined {
     const rsv = toRsv(sig);
     const compact = rsv.subarray(0, 64);
-    const key = Uint8Array.from(Buffer.from(publicKey, 'hex'));
     try {
-      if (!secp256k1.verify(compact, digest, key, { prehash: false, lowS: true })) return undefined;
-      const recovered = secp256k1.Signature.fromBytes(compact, 'compact').addRecoveryBit(sig.v).recoverPublicKey(digest);
+      const parsed = secp256k1.Signature.fromBytes(compact, 'compact'); // throws unless 0 < r, s < n
+      if (parsed.hasHighS()) return undefined;
+      const recovered = parsed.addRecoveryBit(sig.v).recoverPublicKey(digest);
       if (hex(recovered.toBytes(true)) !== publicKey) return undefined;
     } catch {
       return undefined;

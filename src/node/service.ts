@@ -35,7 +35,7 @@ import { pointToBytes } from '../curve/secp256k1.js';
 import { RPC_VERSION, decodeJson, encodeJson, requestSchema, type ProtocolName, type Request, type SessionResult, type SessionUpdate } from '../rpc/messages.js';
 import type { PartyIdentity } from '../transport/envelope.js';
 import type { RecordStore } from './storage/store.js';
-import { Presignatures, SeenSessions } from './storage/presignatures.js';
+import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
 import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import { NodeSession } from './session.js';
 import { PrimeSource } from './primes.js';
@@ -289,20 +289,36 @@ export class NodeService {
     }
   }
 
-  /** σ_i for one digest: validate, durably mark the presignature used, then compute (A10). */
+  /**
+   * σ_i for one digest: validate, durably mark the presignature used, then compute (A10). The
+   * record is read once; the wallet is checked before anything is marked. The stored secret's
+   * deletion runs after the answer (the durable marker already refuses any other use).
+   */
   private async sign(walletId: string, presignatureId: string, digestHex: string): Promise<object> {
-    const [owner] = unpack(await this.presigs.load(presignatureId).catch((e: unknown) => {
-      if (e instanceof PresignatureUsedError) throw e;
-      throw new RpcError('unknown-presignature', 'no such presignature');
-    }), 3, 'presignature');
-    if (new TextDecoder().decode(owner) !== walletId) throw new RpcError('wrong-wallet', 'presignature belongs to another wallet');
-    const record = await this.presigs.consume(presignatureId);
+    let loaded = false;
+    let parts: Uint8Array[] = [];
+    let claimed: Claimed;
     try {
-      const [, pub, secret] = unpack(record, 3, 'presignature') as [Uint8Array, Uint8Array, Uint8Array];
+      claimed = await this.presigs.claim(presignatureId, (record) => {
+        loaded = true;
+        parts = unpack(record, 3, 'presignature');
+        if (new TextDecoder().decode(parts[0]) !== walletId) throw new RpcError('wrong-wallet', 'presignature belongs to another wallet');
+      });
+    } catch (e) {
+      for (const p of parts) p.fill(0);
+      if (e instanceof PresignatureUsedError || loaded) throw e;
+      throw new RpcError('unknown-presignature', 'no such presignature');
+    }
+    void claimed.deleted.then((deleted) => {
+      if (!deleted) this.o.log.warn({ presignatureId }, 'used presignature: its stored secret could not be deleted (sweep removes it)');
+    });
+    try {
+      const [, pub, secret] = parts as [Uint8Array, Uint8Array, Uint8Array];
       const partial = decodePresignature(pub, secret).consume().sign(Uint8Array.from(Buffer.from(digestHex, 'hex')));
       return { signer: partial.signer, sigma: partial.sigma.toString(16).padStart(64, '0') };
     } finally {
-      record.fill(0);
+      claimed.secret.fill(0);
+      for (const p of parts) p.fill(0);
     }
   }
 

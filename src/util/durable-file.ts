@@ -86,21 +86,55 @@ export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o6
  * complete and fsynced. Returns once the new name is durable.
  */
 export async function createFileExclusive(path: string, data: Uint8Array, mode = 0o600): Promise<boolean> {
+  return (await stageFileExclusive(path, data, mode)).publish();
+}
+
+/**
+ * createFileExclusive in two steps, so the slow half can overlap other work: the data is written
+ * to a temporary file and fsynced first; nothing is visible under `path` until publish().
+ */
+export interface StagedFile {
+  /**
+   * The exclusive step (link, or `wx` where there are no hard links) and the directory fsync: true
+   * if this call created `path`, false if it existed. Once only; the temporary file is removed
+   * either way.
+   */
+  publish(): Promise<boolean>;
+  /** Give up without publishing: removes the temporary file. */
+  discard(): Promise<void>;
+}
+
+/** Writes and fsyncs `data` next to `path`, ready to be published by exclusive create. `data` must stay unchanged until publish() settles. */
+export async function stageFileExclusive(path: string, data: Uint8Array, mode = 0o600): Promise<StagedFile> {
   const tmp = await writeTemp(path, data, mode);
-  let created: boolean;
-  try {
-    await link(tmp, path);
-    created = true;
-  } catch (e) {
-    const code = errorCode(e);
-    if (code === 'EEXIST') created = false;
-    else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') created = await createWithOpenExclusive(path, data, mode);
-    else throw e;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
-  await fsyncDir(dirname(path));
-  return created;
+  let done = false;
+  const once = (): void => {
+    if (done) throw new Error('staged file already published or discarded');
+    done = true;
+  };
+  return {
+    async publish(): Promise<boolean> {
+      once();
+      let created: boolean;
+      try {
+        await link(tmp, path);
+        created = true;
+      } catch (e) {
+        const code = errorCode(e);
+        if (code === 'EEXIST') created = false;
+        else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') created = await createWithOpenExclusive(path, data, mode);
+        else throw e;
+      } finally {
+        await unlink(tmp).catch(() => undefined);
+      }
+      await fsyncDir(dirname(path));
+      return created;
+    },
+    async discard(): Promise<void> {
+      once();
+      await unlink(tmp).catch(() => undefined);
+    },
+  };
 }
 
 /**

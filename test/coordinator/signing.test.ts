@@ -5,6 +5,7 @@
  * counted and avoided; no presignature is ever used twice; too few nodes is a 503-kind error.
  */
 import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { NodesUnavailableError, SigningFailedError, WalletNotFoundError } from '../../src/coordinator/errors.js';
 import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
@@ -68,6 +69,48 @@ test('a signature that verifies under the wallet key: low-s, recoverable, DER an
   t.is(Buffer.from(der.toBytes('compact')).toString('hex'), sig.r + sig.s);
   t.is(signIds(links).length, 2);
   t.is(links[2]?.requests.length, 0);
+});
+
+test('the refill a request sets off starts once that request has its answer, not while its partials are computed', async (t) => {
+  const made: number[] = [];
+  let presignedSoFar: () => number = () => 0;
+  const { signing, pool, presigned } = setup(
+    (d) =>
+      NODE_IDS.map(() => {
+        const node = signingNode(d);
+        return async (req, link) => {
+          await sleep(20); // a signer at work
+          made.push(presignedSoFar());
+          return node(req, link);
+        };
+      }),
+    { targetSize: 1 },
+  );
+  presignedSoFar = () => presigned.length;
+  pool.track(WALLET);
+  const stocked = async (n: number): Promise<void> => {
+    for (let k = 0; k < 300 && presigned.length < n; k++) await sleep(10);
+  };
+  await stocked(3);
+  t.is(presigned.length, 3, 'one presignature per pair');
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(made, [3, 3], 'no presign session started while the signers were computing');
+  await stocked(4);
+  t.is(presigned.length, 4, 'the pair that signed is refilled afterwards');
+  const pair = sig.signers.map((id) => (NODE_IDS as readonly string[]).indexOf(id));
+  for (let k = 0; k < 300 && pool.size(WALLET, pair) === 0; k++) await sleep(10);
+  t.is(pool.size(WALLET, pair), 1);
+  await pool.stop();
+});
+
+test('a signature that does not verify under the wallet key is never returned (the independent check)', async (t) => {
+  // partials and combining are consistent with the presignature, but its key is not the wallet's
+  const { cluster, pool, links } = setup((d) => NODE_IDS.map(() => signingNode(d)));
+  const otherKey = Buffer.from(secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true)).toString('hex');
+  const signing = new SigningService({ cluster, pool, publicKeyOf: () => otherKey });
+  await t.throwsAsync(signing.sign(WALLET, DIGEST), { instanceOf: SigningFailedError, message: /did not verify under the wallet key/ });
+  t.is(signIds(links).length, 6, 'every pair tried, each with its own presignature');
+  t.is(new Set(signIds(links).map((s) => s.split(':')[1])).size, 3);
 });
 
 test('a pair with presignatures ready is preferred', async (t) => {

@@ -98,6 +98,9 @@ test.serial('aux-info, keygen, presign and sign through the node handlers; the s
   const pub = decodePresignaturePublic(Buffer.from(presignature, 'base64'));
   presignatureId = Buffer.from(pub.id).toString('hex');
 
+  t.is((await call(0, { method: 'sign', walletId: 'other-wallet', presignatureId, digest: '00'.repeat(32) })).code, 'wrong-wallet');
+  t.is((await call(0, { method: 'sign', walletId, presignatureId: randomBytes(32).toString('hex'), digest: '00'.repeat(32) })).code, 'unknown-presignature');
+  // the refused request above did not spend the presignature: it still signs
   const digest = randomBytes(32);
   const partials = await Promise.all([0, 2].map((k) => call(k, { method: 'sign', walletId, presignatureId, digest: digest.toString('hex') })));
   const sig = combineSignature(pub, digest, partials.map((p) => ({ presignatureId: pub.id, signer: p.signer as number, sigma: BigInt('0x' + (p.sigma as string)) })));

@@ -4,7 +4,7 @@
  * semantics before a partial signature may be released, and a presignature with a marker is never
  * handed out again. Session ids get the same treatment (transcript rule 6): a repeated sid is refused.
  *
- * Signing goes through consume(): it is the only call whose success authorises releasing σ_i.
+ * Signing goes through claim() (or consume()): only a caller whose claim resolved may release σ_i.
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -16,6 +16,17 @@ function timestamp(): Uint8Array {
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(BigInt(Date.now()));
   return b;
+}
+
+/** A claimed presignature: its secret, and the deletion of the stored copy, under way. */
+export interface Claimed {
+  /** the stored record's plaintext; the caller zeroises it after computing σ_i */
+  readonly secret: Uint8Array;
+  /**
+   * Settles once the stored secret is deleted (true) or could not be (false; sweep() removes it
+   * later). Never rejects. Nothing waits for it to refuse a second use: the marker does that.
+   */
+  readonly deleted: Promise<boolean>;
 }
 
 export class Presignatures {
@@ -39,8 +50,21 @@ export class Presignatures {
    * marker is what refuses a second use.
    */
   async markUsed(presigId: string): Promise<void> {
+    await this.#mark(presigId);
+    await this.#deleteSecret(presigId);
+  }
+
+  /** The durable, exclusive used-marker: resolves only for the one caller that created it, once it is on disk. */
+  async #mark(presigId: string): Promise<void> {
     if (!(await this.store.create('presig-used', presigId, timestamp()))) throw new PresignatureUsedError();
-    await this.store.delete('presig', presigId).catch(() => undefined);
+  }
+
+  /** True once the stored secret is gone (also if something else removed it first), false if deleting failed. */
+  #deleteSecret(presigId: string): Promise<boolean> {
+    return this.store.delete('presig', presigId).then(
+      () => true,
+      () => false,
+    );
   }
 
   /**
@@ -61,14 +85,48 @@ export class Presignatures {
    * the secret after computing σ_i.
    */
   async consume(presigId: string): Promise<Uint8Array> {
-    const secret = await this.load(presigId);
+    const { secret, deleted } = await this.claim(presigId);
+    await deleted;
+    return secret;
+  }
+
+  /**
+   * Claim a presignature for one signature, reading it once: load its secret, let `accept` inspect
+   * it (throwing refuses the claim and marks nothing: a request for the wrong wallet does not burn
+   * the presignature), durably mark it used, and return it. The deletion of the stored secret is
+   * started, not awaited, so it stays off the signing path; the marker, durable before this
+   * resolves, is what refuses every later use. Only a caller whose claim resolved may release a
+   * partial signature made with it, whether or not the signature then verifies (A9).
+   *
+   * The marker is sealed, written and fsynced while the secret is read; what waits for the checks
+   * is only its publication under its final name (the exclusive link and the directory fsync),
+   * which is what makes it count. Until then nothing is marked.
+   */
+  async claim(presigId: string, accept?: (secret: Uint8Array) => void): Promise<Claimed> {
+    const staging = this.store.stageCreate('presig-used', presigId, timestamp());
+    staging.catch(() => undefined); // awaited below; meanwhile a failure is not an unhandled rejection
+    const discard = (): Promise<void> => staging.then((s) => s.discard(), () => undefined);
+    let secret: Uint8Array;
     try {
-      await this.markUsed(presigId);
+      secret = await this.load(presigId);
+    } catch (e) {
+      await discard();
+      throw e;
+    }
+    try {
+      accept?.(secret);
+    } catch (e) {
+      secret.fill(0);
+      await discard();
+      throw e;
+    }
+    try {
+      if (!(await (await staging).publish())) throw new PresignatureUsedError();
     } catch (e) {
       secret.fill(0);
       throw e;
     }
-    return secret;
+    return { secret, deleted: this.#deleteSecret(presigId) };
   }
 
   /** Delete secrets whose marker exists (left by a crash between marking and deleting). Returns how many. */

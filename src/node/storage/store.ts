@@ -10,7 +10,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kms } from '../../kms/kms.js';
-import { createFileExclusive, ensureDir, errorCode, removeFileDurable, removeStaleTemps, writeFileAtomic } from '../../util/durable-file.js';
+import { createFileExclusive, ensureDir, errorCode, removeFileDurable, removeStaleTemps, stageFileExclusive, writeFileAtomic, type StagedFile } from '../../util/durable-file.js';
 import { MAX_PLAINTEXT, openRecord, sealRecord } from './envelope.js';
 import { StorageError } from './errors.js';
 import { KeyedLock } from './lock.js';
@@ -88,6 +88,21 @@ export class RecordStore {
   async create(kind: RecordKind, id: string, plaintext: Uint8Array): Promise<boolean> {
     const path = this.pathOf(kind, id);
     return this.#lock.run(`${kind}/${id}`, async () => createFileExclusive(path, await sealRecord(this.kms, this.#context(kind, id), plaintext)));
+  }
+
+  /**
+   * create() in two steps, so that sealing the record and writing and fsyncing it can overlap other
+   * work: nothing is visible until `publish()`, which has create()'s result and guarantees (the
+   * exclusive step and the directory fsync, under the record's lock). Call publish() or discard()
+   * exactly once.
+   */
+  async stageCreate(kind: RecordKind, id: string, plaintext: Uint8Array): Promise<StagedFile> {
+    const path = this.pathOf(kind, id);
+    const staged = await stageFileExclusive(path, await sealRecord(this.kms, this.#context(kind, id), plaintext));
+    return {
+      publish: () => this.#lock.run(`${kind}/${id}`, () => staged.publish()),
+      discard: () => staged.discard(),
+    };
   }
 
   /**

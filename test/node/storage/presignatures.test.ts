@@ -39,6 +39,48 @@ test('save, load, consume: once consumed, the secret is gone and every later use
   t.is(missing?.code, 'not-found');
 });
 
+test('claim: the caller checks the secret before anything is marked; the marker is durable when it resolves, the secret deleted after', async (t) => {
+  const { store } = await openNode(await tempDir(t), 'node_1');
+  const presigs = new Presignatures(store);
+  const secret = randomBytes(64);
+  await presigs.save('p1', secret);
+  await t.throwsAsync(
+    presigs.claim('p1', () => {
+      throw new Error('belongs to another wallet');
+    }),
+    { message: 'belongs to another wallet' },
+  );
+  t.false(await presigs.isUsed('p1'), 'a refused claim marks nothing');
+  t.deepEqual(Buffer.from(await presigs.load('p1')), secret, 'and the presignature is still there');
+  t.deepEqual(await readdir(join(store.dir, 'presig-used')), [], 'and no staged marker is left behind');
+
+  let seen: Buffer | undefined;
+  const claimed = await presigs.claim('p1', (s) => {
+    seen = Buffer.from(s);
+  });
+  t.true(await presigs.isUsed('p1'), 'marked by the time the claim resolves');
+  t.deepEqual(seen, secret);
+  t.deepEqual(Buffer.from(claimed.secret), secret);
+  t.true(await claimed.deleted);
+  t.false(await store.has('presig', 'p1'), 'the secret is gone once `deleted` settles');
+  await t.throwsAsync(presigs.claim('p1'), { instanceOf: PresignatureUsedError });
+  await t.throwsAsync(presigs.claim('p9'), { instanceOf: StorageError, message: /no presignature/ });
+  t.deepEqual(await readdir(join(store.dir, 'presig-used')), ['p1.rec'], 'only the marker: no temporary files');
+});
+
+test('20 concurrent claims of one presignature: exactly one succeeds, one marker, no temporary files', async (t) => {
+  const { store } = await openNode(await tempDir(t), 'node_1');
+  const presigs = new Presignatures(store);
+  await presigs.save('p1', randomBytes(64));
+  const results = await Promise.allSettled(Array.from({ length: 20 }, () => presigs.claim('p1')));
+  const won = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<Presignatures['claim']>>> => r.status === 'fulfilled');
+  t.is(won.length, 1);
+  for (const r of results) if (r.status === 'rejected') t.true(r.reason instanceof PresignatureUsedError || (r.reason instanceof StorageError && r.reason.code === 'not-found'), String(r.reason));
+  await won[0]!.value.deleted;
+  t.deepEqual(await readdir(join(store.dir, 'presig-used')), ['p1.rec']);
+  t.deepEqual(await readdir(join(store.dir, 'presig')), []);
+});
+
 test('a used marker refuses loading even if the secret was left behind by a crash; sweep removes it', async (t) => {
   const { store } = await openNode(await tempDir(t), 'node_1');
   const presigs = new Presignatures(store);

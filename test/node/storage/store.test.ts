@@ -128,6 +128,25 @@ test('a crash mid-write (leftover or truncated temp files) never corrupts or sha
   t.deepEqual(await reopened.list('keyshare'), ['w1']);
 });
 
+test('stageCreate: nothing is visible until publish, which creates exclusively; discard leaves nothing', async (t) => {
+  const { store } = await openNode(await tempDir(t), 'node_1');
+  const dir = join(store.dir, 'presig-used');
+  const a = await store.stageCreate('presig-used', 'm1', Buffer.of(1));
+  const b = await store.stageCreate('presig-used', 'm1', Buffer.of(2));
+  t.false(await store.has('presig-used', 'm1'), 'staged, not published');
+  t.deepEqual(await store.list('presig-used'), []);
+  t.is((await readdir(dir)).length, 2, 'two complete temporary files');
+  t.true(await a.publish());
+  t.false(await b.publish(), 'exclusive: the second publisher finds the record there');
+  t.deepEqual(Buffer.from((await store.get('presig-used', 'm1'))!), Buffer.of(1));
+  await t.throwsAsync(a.publish(), { message: /already published/ });
+  const c = await store.stageCreate('presig-used', 'm2', Buffer.of(3));
+  await c.discard();
+  await t.throwsAsync(c.publish(), { message: /already published or discarded/ });
+  t.false(await store.has('presig-used', 'm2'));
+  t.deepEqual(await readdir(dir), ['m1.rec'], 'no temporary file left behind');
+});
+
 test('concurrent writers of one record serialise; the result is one whole version', async (t) => {
   const { store } = await openNode(await tempDir(t), 'node_1');
   const versions = Array.from({ length: 20 }, () => randomBytes(64));
