@@ -75,7 +75,15 @@ async function main(): Promise<void> {
     signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), cluster.threshold),
     log,
   });
-  const signing = new SigningService({ cluster, pool, publicKeyOf, metrics, log });
+  const signing = new SigningService({
+    cluster,
+    pool,
+    publicKeyOf,
+    metrics,
+    log,
+    onBlame: (nodeId, protocol, reason) =>
+      void quarantine.record({ nodeId, protocol, reason, verified: true }).catch((e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence')),
+  });
   metrics.watchConnected(() => cluster.connectedCount);
   metrics.watchPool(() => {
     const named = new Map<string, number>();

@@ -6,7 +6,8 @@
  * Faults, each handled by trying another pair (never the same presignature: a taken one is gone):
  * - a node fails or times out → pairs with that node are dropped for this request;
  * - a partial is wrong (`Blame` from combining) → logged with the culprit, counted in metrics,
- *   and pairs with the culprit dropped;
+ *   reported through `onBlame` (the coordinator suspends that node: a verified offence, A9), and
+ *   pairs with the culprit dropped;
  * - presigning on demand fails → pairs with the nodes at fault dropped.
  * The combined signature is low-s, verified under the wallet's own public key with an
  * independent verifier (@noble/curves), and its recovery id checked, before it is returned.
@@ -55,6 +56,8 @@ export interface SigningOptions {
   readonly signTimeoutMs?: number;
   /** pairs tried per request (default: every pair there is) */
   readonly maxAttempts?: number;
+  /** a node's partial signature failed the coordinator's own check (a verified offence: quarantine.ts) */
+  readonly onBlame?: (nodeId: string, protocol: string, reason: string) => void;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -215,5 +218,6 @@ export class SigningService {
   private blame(nodeId: string, protocol: string, reason: string): void {
     this.log.warn({ culprit: nodeId, protocol, reason }, 'node blamed for a wrong protocol message');
     this.o.metrics?.blames.inc({ node: nodeId, protocol });
+    this.o.onBlame?.(nodeId, protocol, reason);
   }
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig, nodeEntry, type Config, type NodeEntry } from '../config/index.js';
 import { openKms } from '../kms/open.js';
 import { RecordStore } from './storage/store.js';
+import { Presignatures } from './storage/presignatures.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { loadGroup, loadPrivateKey } from './identity.js';
 import { PrimeSource } from './primes.js';
@@ -40,6 +41,9 @@ export async function openNodeRuntime(o: RuntimeOptions): Promise<NodeRuntime> {
   const kms = await openKms(self.kms, o.id);
   log.info({ kms: kms.name, keyId: kms.keyId }, 'KMS open');
   const store = await RecordStore.open({ dir: join(self.dataDir, 'records'), nodeId: o.id, kms });
+  // secrets of presignatures marked used but not yet deleted (a crash or a failed deletion)
+  const swept = await new Presignatures(store).sweep();
+  if (swept > 0) log.info({ swept }, 'removed used presignature secrets');
   const primes = await PrimeSource.open({
     store,
     index: self.index,

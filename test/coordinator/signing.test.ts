@@ -37,14 +37,16 @@ function setup(handlers: (dealer: Dealer) => Handler[], options: { targetSize?: 
     signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), 2),
   });
   const metrics = new CoordinatorMetrics();
+  const blamed: string[] = [];
   const signing = new SigningService({
     cluster,
     pool,
     publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined),
     metrics,
+    onBlame: (nodeId, protocol) => blamed.push(`${nodeId}/${protocol}`),
     ...(options.signTimeoutMs === undefined ? {} : { signTimeoutMs: options.signTimeoutMs }),
   });
-  return { dealer, links, cluster, pool, metrics, signing, presigned };
+  return { dealer, links, cluster, pool, metrics, signing, presigned, blamed };
 }
 
 const DIGEST = Uint8Array.from(Buffer.from('4b688df40bcedbe641ddb16ff0a1842d9c67ea1c3bf63f3e0471baa664531d1a', 'hex'));
@@ -164,8 +166,8 @@ test('a signer that does not answer in time is dropped like a failed one', async
   t.true(Date.now() - started < 2_000);
 });
 
-test('a wrong partial is blamed on its signer, counted, and that signer avoided', async (t) => {
-  const { signing, metrics, links } = setup((d) => [signingNode(d), signingNode(d, { corrupt: true }), signingNode(d)]);
+test('a wrong partial is blamed on its signer, counted, reported for suspension, and that signer avoided', async (t) => {
+  const { signing, metrics, links, blamed } = setup((d) => [signingNode(d), signingNode(d, { corrupt: true }), signingNode(d)]);
   const sig = await signing.sign(WALLET, DIGEST);
   t.deepEqual(sig.signers, ['node_1', 'node_3']);
   const text = (await metrics.exposition()).body;
@@ -173,6 +175,7 @@ test('a wrong partial is blamed on its signer, counted, and that signer avoided'
   t.regex(text, /mpc_sign_attempts_total\{signers="0-1",outcome="blamed"\} 1/);
   // node_2 is not asked again in this request
   t.is(links[1]?.requests.filter((r) => r.method === 'sign').length, 1);
+  t.deepEqual(blamed, ['node_2/sign'], 'a verified offence, reported once (the coordinator suspends the node: quarantine.ts)');
 });
 
 test('when every pair fails the request fails, and no presignature was used twice', async (t) => {
