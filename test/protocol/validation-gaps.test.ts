@@ -13,7 +13,7 @@ import { Presignature, digestScalar, type PartialSignature, type PresignaturePub
 import { combineSignature, verifyEcdsa } from '../../src/protocol/sign/index.js';
 import { assertKeyShare, type KeyShare } from '../../src/protocol/keyshare.js';
 import { assertAuxInfo, type AuxInfo } from '../../src/protocol/aux-info.js';
-import { Blame, type Msg, type Step } from '../../src/protocol/machine.js';
+import { Blame, collect, type Msg, type Step } from '../../src/protocol/machine.js';
 import { decodeAuxInfo, decodeKeyShare, decodePresignaturePublic, encodeAuxPublic, encodeAuxSecret, encodePresignaturePublic, encodePublicKeyShare, encodeSecretKeyShare } from '../../src/protocol/storage-format.js';
 import { Reader, Writer } from '../../src/protocol/codec.js';
 import { type Point, G, Point as P, modq, mulG, q, randomScalar } from '../../src/curve/secp256k1.js';
@@ -50,6 +50,20 @@ test('collect: a message claiming an unknown index or our own aborts without nam
     t.deepEqual(step.abort.culprits, []);
     t.regex(step.abort.reason, /unknown or own index/);
   }
+});
+
+test('collect: a point-to-point message addressed to another party, or broadcast where one was due, is blamed on its sender', (t) => {
+  const p2p = [{ round: 'r', broadcast: false }];
+  const msg = (from: number, to: number | 'all'): Msg => ({ from, to, round: 'r', body: Uint8Array.of(1) });
+  t.notThrows(() => collect(0, [0, 1, 2], p2p, [msg(1, 0), msg(2, 0)]));
+  for (const to of [2, 'all'] as const) {
+    const e = t.throws(() => collect(0, [0, 1, 2], p2p, [msg(2, 0), msg(1, to)]), { instanceOf: Blame }, String(to));
+    t.deepEqual(e?.culprits, [1]);
+    t.regex(e!.reason, /r: wrong message kind or recipient/);
+  }
+  // and a point-to-point message where a broadcast was due
+  const e = t.throws(() => collect(0, [0, 1, 2], [{ round: 'b', broadcast: true }], [{ from: 1, to: 0, round: 'b', body: Uint8Array.of(1) }]), { instanceOf: Blame });
+  t.deepEqual(e?.culprits, [1]);
 });
 
 test('collect: a missing message names the silent party', (t) => {
@@ -90,6 +104,9 @@ test('assertKeyShare refuses bad (t, n), a bad index, |X| ≠ n, identity points
   t.throws(bad({ X: k.public.X.slice(0, 2) }), { message: /X must have n entries/ });
   t.throws(bad({ Y: P.ZERO }), { message: /identity point/ });
   t.throws(bad({ X: [k.public.X[0] as Point, k.public.X[1] as Point, P.ZERO] }), { message: /identity point/ });
+  // public shares that do not lie on one polynomial through Y (degree t − 1 = 1 here)
+  t.throws(bad({ Y: (k.public.Y as Point).add(G) }), { message: /X does not interpolate to Y/ });
+  t.throws(bad({ X: [k.public.X[0] as Point, k.public.X[1] as Point, (k.public.X[2] as Point).add(G)] }), { message: /X is not of degree t − 1/ });
   t.throws(bad({}, 0n), { message: /x_i out of range/ });
   t.throws(bad({}, k.secret.x + q), { message: /x_i out of range/ });
 });
