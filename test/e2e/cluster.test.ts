@@ -3,12 +3,12 @@
  * between them, the wallet API over HTTPS. Every signature is verified by OpenSSL (node:crypto)
  * and @noble/curves, including public-key recovery from v.
  */
-import test, { type ExecutionContext } from 'ava';
-import { createHash, createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Agent } from 'node:https';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Cluster, NODE_IDS, TOKEN, type HttpAnswer } from '../helpers/processes.js';
+import { checkSignature as check, type SignAnswer } from '../helpers/ecdsa-check.js';
 
 let cluster: Cluster;
 let wallet: { walletId: string; publicKey: string };
@@ -23,30 +23,6 @@ test.before(async () => {
 test.after.always(async () => {
   await cluster?.close();
 });
-
-interface SignAnswer {
-  r: string;
-  s: string;
-  v: 0 | 1;
-  der: string;
-  signature: string;
-  signers: string[];
-}
-
-/** Verify a signature over sha256(message) with OpenSSL and noble, and recover the public key from v. */
-function check(t: ExecutionContext, message: Buffer, sig: SignAnswer, publicKeyHex: string): void {
-  const digest = createHash('sha256').update(message).digest();
-  const P = secp256k1.Point.fromHex(publicKeyHex);
-  const { x, y } = P.toAffine();
-  const b64 = (v: bigint) => Buffer.from(v.toString(16).padStart(64, '0'), 'hex').toString('base64url');
-  const key = createPublicKey({ key: { kty: 'EC', crv: 'secp256k1', x: b64(x), y: b64(y) }, format: 'jwk' });
-  t.true(nodeVerify('sha256', message, key, Buffer.from(sig.der, 'hex')), 'OpenSSL verifies the DER signature');
-  const rsv = Buffer.from(sig.signature, 'hex');
-  t.is(rsv.length, 65);
-  t.true(secp256k1.verify(rsv.subarray(0, 64), digest, Buffer.from(publicKeyHex, 'hex'), { prehash: false, lowS: true }), 'noble verifies it, low-s');
-  const recovered = secp256k1.Signature.fromBytes(rsv.subarray(0, 64), 'compact').addRecoveryBit(sig.v).recoverPublicKey(digest);
-  t.is(recovered.toHex(true), publicKeyHex, 'v recovers the wallet key');
-}
 
 async function sign(message: Buffer, agent?: Agent): Promise<HttpAnswer> {
   const digest = '0x' + createHash('sha256').update(message).digest('hex');
