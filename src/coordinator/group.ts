@@ -6,9 +6,13 @@
  * safe primes ready (they report how many; four are needed). Until then wallet creation waits;
  * signing only needs the signers to agree, so two connected nodes with the same aux id suffice,
  * also while a new aux-info is being made.
+ *
+ * A node that reports a pending aux-info (it stored the successor but missed the last
+ * confirmations: a restart, a dropped message) is finalized first with the evidence another node
+ * committed on; only if that does not bring agreement is a new aux-info made.
  * @module
  */
-import { RPC_VERSION, infoSchema, type NodeInfo } from '../rpc/messages.js';
+import { RPC_VERSION, evidenceResponseSchema, finalizeResponseSchema, infoSchema, type NodeInfo } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { callNode, type NodeLink } from './node-link.js';
@@ -42,6 +46,8 @@ export interface GroupMonitorOptions {
 export class GroupMonitor {
   private readonly log: Logger;
   private auxRunning = false;
+  /** pending epochs already tried to finalize, per node (so a node that cannot commit is not asked in a loop) */
+  private readonly finalizeTried = new Map<number, number>();
   private retryAt = 0;
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -118,6 +124,15 @@ export class GroupMonitor {
     const signing = majorityAux(known, c.threshold);
     if (live.length === c.total) {
       if (agreed !== undefined) return this.setAux(agreed, 'ready');
+      const laggards = live.filter((l) => {
+        const p = c.info(l.index)?.auxPending;
+        return p !== undefined && this.finalizeTried.get(l.index) !== p;
+      });
+      if (laggards.length > 0) {
+        this.setAux(signing, 'finishing an aux-info switch');
+        this.running = this.finalizeAux(laggards);
+        return;
+      }
       const short = known.filter((i) => i.primesReady < PRIMES_FOR_AUX);
       if (short.length > 0) {
         this.setAux(signing, `waiting for safe primes before making aux-info (${short.map((i) => `${i.nodeId} ${i.primesReady}/${PRIMES_FOR_AUX}`).join(', ')})`);
@@ -140,6 +155,33 @@ export class GroupMonitor {
     const c = this.o.cluster;
     if (c.auxId !== auxId) this.log.info({ auxId, status }, auxId ? 'node group ready' : 'node group not ready');
     c.setAux(auxId, status);
+  }
+
+  /** Hand a committed node's evidence to nodes holding a pending aux-info, then look again. */
+  private async finalizeAux(laggards: readonly NodeLink[]): Promise<void> {
+    const c = this.o.cluster;
+    this.auxRunning = true;
+    try {
+      const donors = c.links.filter((l) => c.isConnected(l.index) && !laggards.includes(l));
+      for (const link of laggards) {
+        this.finalizeTried.set(link.index, c.info(link.index)?.auxPending as number);
+        for (const donor of donors) {
+          try {
+            const e = await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope: 'aux' }, evidenceResponseSchema, this.o.infoTimeoutMs ?? 10_000);
+            if (e.protocol !== 'aux') continue;
+            const { result } = await callNode(link, { v: RPC_VERSION, method: 'finalize', scope: 'aux', envelopes: e.envelopes }, finalizeResponseSchema, this.o.infoTimeoutMs ?? 10_000);
+            this.log.info({ node: link.nodeId, from: donor.nodeId, auxId: result.protocol === 'aux' ? result.auxId : undefined }, 'pending aux-info committed on another node’s evidence');
+            break;
+          } catch (err) {
+            this.log.warn({ node: link.nodeId, donor: donor.nodeId, err: (err as Error).message }, 'could not finalize a pending aux-info from this node’s evidence');
+          }
+        }
+      }
+    } finally {
+      this.auxRunning = false;
+    }
+    await Promise.all(c.links.filter((l) => c.isConnected(l.index)).map((l) => this.refresh(l.index)));
+    this.evaluate();
   }
 
   private async runAux(): Promise<void> {

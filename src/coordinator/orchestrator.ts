@@ -3,10 +3,18 @@
  * coordinator ↔ node protocol prescribes (src/rpc/messages.ts):
  *
  *   prepare → every participant returns a fresh nonce
- *   start   → every participant gets all nonces in party-index order and returns its first outbox
- *   deliver → each outbox entry goes to its recipient (`to` = a party index, or 'all' = every other
- *             participant); envelopes waiting for a node are sent in one `deliver` as soon as its
- *             previous request has returned, and every answer brings the next outbox
+ *   start   → every participant gets all nonces and state fingerprints in party-index order (after
+ *             the coordinator checked the fingerprints agree) and returns its first outbox
+ *   deliver → each envelope goes where its signed header says: a broadcast to every other
+ *             participant, whatever the node asked for, so no node can show its broadcast to some
+ *             peers only; a point-to-point envelope to its one recipient. Envelopes waiting for a
+ *             node are sent in one `deliver` as soon as its previous request has returned, and
+ *             every answer brings the next outbox
+ *   finalize → aux-info, keygen and refresh switch a node's state only on every party's signed
+ *             confirmation (src/node/lifecycle.ts). A node that reports done hands that evidence
+ *             over; if the session then ends in any other way (a dropped message, an abort after
+ *             the last confirmation, a timeout), every participant not done gets `finalize` with
+ *             it, so the group ends on one committed epoch
  *
  * until every participant reports `done` (the results are compared: all must be identical), one
  * reports `aborted` (its culprits and reason are returned), a node fails (unreachable, refused,
@@ -21,8 +29,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { decodeEnvelope, type DecodedEnvelope } from '../transport/envelope.js';
 import {
   RPC_VERSION,
+  finalizeResponseSchema,
   prepareResponseSchema,
   sessionUpdateSchema,
   type ProtocolName,
@@ -67,7 +77,10 @@ export interface Culprit {
 }
 
 /** Why a session failed without a protocol abort. */
-export type SessionFailureKind = NodeFailureKind | 'stalled' | 'inconsistent';
+export type SessionFailureKind = NodeFailureKind | 'stalled' | 'inconsistent' | 'state-mismatch';
+
+/** Protocols whose result is a state switch committed on every party's confirmation. */
+const COMMITTING: ReadonlySet<ProtocolName> = new Set(['aux', 'keygen', 'refresh']);
 
 interface OutcomeBase<P extends ProtocolName> {
   readonly sessionId: string;
@@ -159,6 +172,11 @@ class SessionRun<P extends ProtocolName> {
   private readonly inFlight = new Set<number>();
   private readonly results = new Map<number, ResultOf<P>>();
   private readonly nonces = new Map<number, string>();
+  private readonly states = new Map<number, string>();
+  /** the sid and protocol every envelope of this session carries (from the first one seen) */
+  private sessionTag: string | undefined;
+  /** every party's signed confirmation, from the first node that reported done (committing protocols) */
+  private evidence: string[] | undefined;
   private settled = false;
   private finish: (o: SessionOutcome<P>) => void = () => undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -213,8 +231,9 @@ class SessionRun<P extends ProtocolName> {
     const signers = protocol === 'presign' ? { signers: this.spec.participants.map((l) => l.index) } : {};
     const req: Request = { v: RPC_VERSION, method: 'prepare', sessionId: this.sessionId, protocol, parties: [...parties], ...(walletId === undefined ? {} : { walletId }), ...signers };
     for (const link of this.spec.participants) {
-      this.send(link, req, prepareResponseSchema, ({ nonce }) => {
+      this.send(link, req, prepareResponseSchema, ({ nonce, state }) => {
         this.nonces.set(link.index, nonce);
+        this.states.set(link.index, state);
         if (this.nonces.size === this.spec.participants.length) this.start();
       });
     }
@@ -222,21 +241,50 @@ class SessionRun<P extends ProtocolName> {
 
   private start(): void {
     const nonces = this.spec.participants.map((l) => this.nonces.get(l.index) as string);
-    for (const link of this.spec.participants) {
-      this.send(link, { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces }, sessionAnswer, (u) => this.onUpdate(link, u));
+    const states = this.spec.participants.map((l) => this.states.get(l.index) as string);
+    if (new Set(states).size > 1) {
+      // Different epochs, aux-info or key shares: no proof can tell who is right, so nobody is
+      // blamed; the nodes that differ from the most common state are named for the operator.
+      const counts = new Map<string, number>();
+      for (const st of states) counts.set(st, (counts.get(st) ?? 0) + 1);
+      const top = Math.max(...counts.values());
+      const common = [...counts].filter(([, c]) => c === top);
+      const odd = common.length === 1 ? this.spec.participants.filter((l) => this.states.get(l.index) !== (common[0] as [string, number])[0]).map((l) => l.nodeId) : [];
+      return this.fail('state-mismatch', odd, `state mismatch: participants hold different epochs, aux-info or key shares${odd.length ? ` (differing: ${odd.join(', ')})` : ''}`);
     }
+    for (const link of this.spec.participants) {
+      this.send(link, { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces, states }, sessionAnswer, (u) => this.onUpdate(link, u));
+    }
+  }
+
+  /**
+   * Where an envelope goes, from its header (signed by its sender; the recipient checks the
+   * signature): the outer `to` must agree with it, the sender must be the node that sent it, and
+   * every envelope of the session must carry the same protocol and sid.
+   */
+  private route(from: NodeLink, to: number | 'all', envelope: string): number[] | string {
+    let d: DecodedEnvelope;
+    try {
+      d = decodeEnvelope(Buffer.from(envelope, 'base64'));
+    } catch (e) {
+      return `${from.nodeId} sent an envelope that does not decode (${(e as Error).message})`;
+    }
+    if (d.from !== from.index) return `${from.nodeId} sent an envelope from party ${d.from}`;
+    const tag = `${d.protocol}/${Buffer.from(d.sid).toString('hex')}`;
+    this.sessionTag ??= tag;
+    if (tag !== this.sessionTag) return `${from.nodeId} sent an envelope of another session`;
+    if (d.to !== to) return `${from.nodeId} addressed an envelope to ${String(to)} whose header names ${String(d.to)}`;
+    if (d.to === 'all') return [...this.byIndex.keys()].filter((j) => j !== from.index);
+    if (!this.byIndex.has(d.to)) return `${from.nodeId} addressed a message to ${d.to}, not another participant`;
+    return [d.to];
   }
 
   private onUpdate(from: NodeLink, u: SessionUpdate): void {
     // Route first: a node's last answer (done) may still carry messages the others need.
     for (const { to, envelope } of u.outbox) {
-      if (to === 'all') {
-        for (const j of this.byIndex.keys()) if (j !== from.index) this.enqueue(j, envelope);
-      } else if (to === from.index || !this.byIndex.has(to)) {
-        return this.fail('invalid-response', [from.nodeId], `${from.nodeId} addressed a message to ${to}, not another participant`);
-      } else {
-        this.enqueue(to, envelope);
-      }
+      const targets = this.route(from, to, envelope);
+      if (typeof targets === 'string') return this.fail('invalid-response', [from.nodeId], targets);
+      for (const j of targets) this.enqueue(j, envelope);
     }
     if (u.status === 'aborted') {
       const abort = u.abort ?? { culprits: [], reason: 'no reason given' };
@@ -247,6 +295,10 @@ class SessionRun<P extends ProtocolName> {
       const result = u.result;
       if (!result || result.protocol !== this.spec.protocol) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported done without a ${this.spec.protocol} result`);
       if ('walletId' in result && result.walletId !== this.spec.walletId) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported a result for another wallet`);
+      if (COMMITTING.has(this.spec.protocol)) {
+        if (!u.evidence || u.evidence.length !== this.spec.parties.length) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported done without the confirmations it committed on`);
+        this.evidence ??= [...u.evidence];
+      }
       this.results.set(from.index, result as ResultOf<P>);
       this.queues.set(from.index, []); // a finished node needs nothing more
       if (this.results.size === this.byIndex.size) return this.complete();
@@ -304,12 +356,40 @@ class SessionRun<P extends ProtocolName> {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    if (outcome.status !== 'done') {
-      for (const link of this.spec.participants) {
-        if (link.index === skip) continue;
+    if (outcome.status === 'done') return this.finish(outcome);
+    const aborts = this.spec.participants
+      .filter((link) => link.index !== skip)
+      .map((link) =>
         callNode(link, { v: RPC_VERSION, method: 'abort', sessionId: this.sessionId }, abortAnswer, this.abortTimeoutMs).catch((e: unknown) =>
           this.log.debug({ node: link.nodeId, err: (e as Error).message }, 'abort not delivered'),
-        );
+        ),
+      );
+    if (!this.evidence) return this.finish(outcome);
+    // Someone committed: the others must too (their pending state matches the evidence, or the
+    // evidence would not exist), whatever ended the session for them.
+    void Promise.all(aborts).then(() => this.finalizeLaggards(outcome));
+  }
+
+  private async finalizeLaggards(outcome: SessionOutcome<P>): Promise<void> {
+    const scope = this.spec.walletId ?? 'aux';
+    const envelopes = this.evidence as string[];
+    const laggards = this.spec.participants.filter((l) => !this.results.has(l.index));
+    this.log.warn({ laggards: laggards.map((l) => l.nodeId), ended: outcome.status === 'aborted' ? outcome.reason : outcome.status === 'failed' ? outcome.reason : '' }, 'session ended after a commit: finalizing the others');
+    await Promise.all(
+      laggards.map(async (link) => {
+        try {
+          const { result } = await callNode(link, { v: RPC_VERSION, method: 'finalize', scope, envelopes }, finalizeResponseSchema, Math.max(this.abortTimeoutMs, 10_000));
+          this.results.set(link.index, result as ResultOf<P>);
+        } catch (e) {
+          this.log.error({ node: link.nodeId, err: (e as Error).message }, 'finalize failed: the node keeps its pending state until evidence reaches it');
+        }
+      }),
+    );
+    if (this.results.size === this.byIndex.size) {
+      const results = [...this.results.values()];
+      const first = JSON.stringify(results[0]);
+      if (results.every((r) => JSON.stringify(r) === first)) {
+        return this.finish({ ...this.base(), status: 'done', result: results[0] as ResultOf<P>, participants: this.spec.participants.map((l) => l.nodeId) });
       }
     }
     this.finish(outcome);

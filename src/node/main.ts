@@ -62,6 +62,9 @@ async function main(): Promise<void> {
   const owner = await lockDirectory(self.dataDir, `node ${self.id}`);
   const runtime = await openNodeRuntime(opts);
   const { log } = runtime;
+  // before any session: finish or roll back a state switch a crash interrupted (lifecycle.ts)
+  const recovered = await runtime.service.recover();
+  if (recovered.pendingDropped + recovered.presignaturesBurnt > 0) log.info(recovered, 'recovered an interrupted state switch');
   if (config.firewall.enabled) applyFirewall(nftablesRuleset({ ports: [self.port], trustedCoordinatorIp: config.firewall.trustedCoordinatorIp, nodeId: self.id }), log);
 
   // protocol sessions (and info) on the worker; signing inline

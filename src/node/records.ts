@@ -1,9 +1,12 @@
 /**
  * What a node stores per record kind, as (public part, secret part) pairs in one encrypted record
  * (the store encrypts the whole record under the node's KMS):
- *   keyshare/<walletId>   key share (storage-format)
- *   aux/current           the node group's aux-info
- *   presig/<id>           presignature (public ‖ secret) with the wallet it belongs to
+ *   keyshare/<walletId>   committed key share (storage-format) ‖ its epoch
+ *   aux/current           the node group's committed aux-info ‖ its epoch
+ *   pending/<scope>       a successor state stored before its confirmation left (lifecycle.ts)
+ *   evidence/<scope>      every party's signed confirmation of the last committed epoch
+ *   presig/<id>           presignature (public ‖ secret) with its wallet and the epochs it was made in
+ * Records written before epochs existed have one part less and read as the first epoch.
  * @module
  */
 import { Reader, Writer } from '../protocol/codec.js';
@@ -25,6 +28,30 @@ export function unpack(b: Uint8Array, count: number, what: string): Uint8Array[]
   const out = Array.from({ length: count }, () => Uint8Array.from(r.bytes(MAX_PART, what)));
   r.end(what);
   return out;
+}
+
+/** unpack() for a record that gained a trailing part: `count` or `count − 1` parts (the older form). */
+export function unpackVersioned(b: Uint8Array, count: number, what: string): Uint8Array[] {
+  const r = new Reader(b);
+  if (r.u8('version') !== 1) throw new Error(`${what}: unknown record version`);
+  const out: Uint8Array[] = [];
+  while (out.length < count && r.remaining > 0) out.push(Uint8Array.from(r.bytes(MAX_PART, what)));
+  r.end(what);
+  if (out.length < count - 1) throw new Error(`${what}: truncated record`);
+  return out;
+}
+
+/** An epoch as a record part (u32). */
+export function encodeEpoch(epoch: number): Uint8Array {
+  return new Writer().u32(epoch).finish();
+}
+
+export function decodeEpoch(b: Uint8Array | undefined, legacy: number, what: string): number {
+  if (b === undefined) return legacy;
+  const r = new Reader(b);
+  const e = r.u32(`${what} epoch`);
+  r.end(what);
+  return e;
 }
 
 /** auxId = H(every party's N_j, N̂_j, s_j, t_j): the same at every node of the group. */

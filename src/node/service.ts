@@ -29,17 +29,19 @@ import {
   encodeSecretKeyShare,
 } from '../protocol/storage-format.js';
 import { ringPedersenFromPrimes } from '../paillier/ring-pedersen.js';
+import { Reader, Writer } from '../protocol/codec.js';
 import { SECURITY_128, type SecurityParams } from '../zk/params.js';
 import { Transcript } from '../zk/transcript.js';
 import { pointToBytes } from '../curve/secp256k1.js';
 import { RPC_VERSION, decodeJson, encodeJson, requestSchema, type ProtocolName, type Request, type SessionResult, type SessionUpdate } from '../rpc/messages.js';
+import { AUX_SCOPE, CommitError, Lifecycle, type LifecycleProtocol } from './lifecycle.js';
 import type { PartyIdentity } from '../transport/envelope.js';
 import type { RecordStore } from './storage/store.js';
 import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
 import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import { NodeSession } from './session.js';
 import { PrimeSource } from './primes.js';
-import { AUX_RECORD, auxId, hex, pack, unpack } from './records.js';
+import { auxId, hex, pack, unpackVersioned } from './records.js';
 
 export interface GroupMember {
   readonly nodeId: string;
@@ -80,8 +82,36 @@ interface Pending {
   readonly participants: readonly number[];
   readonly walletId: string | undefined;
   readonly nonce: string;
+  /** fingerprint of the state the session uses (every participant's must be equal) */
+  readonly state: string;
   readonly request: Extract<Request, { method: 'prepare' }>;
   touched: number;
+}
+
+/** A committed key share with its epoch. */
+interface Share {
+  readonly share: KeyShare;
+  readonly epoch: number;
+}
+
+/** A presignature's epochs: the key share's and the aux-info's it was made with. */
+interface PresigEpochs {
+  readonly share: number;
+  readonly aux: number;
+}
+/** Presignatures stored before epochs existed: the first share and aux-info epochs. */
+const LEGACY_PRESIG_EPOCHS: PresigEpochs = { share: 0, aux: 1 };
+
+function encodePresigEpochs(e: PresigEpochs): Uint8Array {
+  return new Writer().u32(e.share).u32(e.aux).finish();
+}
+
+function decodePresigEpochs(b: Uint8Array | undefined): PresigEpochs {
+  if (b === undefined) return LEGACY_PRESIG_EPOCHS;
+  const r = new Reader(b);
+  const e = { share: r.u32('share epoch'), aux: r.u32('aux epoch') };
+  r.end('presignature epochs');
+  return e;
 }
 
 interface Running {
@@ -90,6 +120,7 @@ interface Running {
 }
 
 const SESSION_TAG = 'mpc-engine/v1/session';
+const STATE_TAG = 'mpc-engine/v1/state';
 
 export class NodeService {
   readonly index: number;
@@ -97,7 +128,8 @@ export class NodeService {
   private readonly presigs: Presignatures;
   private readonly seen: SeenSessions;
   private readonly sessions = new Map<string, Pending | Running>();
-  private aux: AuxInfo | undefined;
+  private readonly lifecycle: Lifecycle;
+  private aux: { readonly aux: AuxInfo; readonly epoch: number; readonly id: string } | undefined;
   private auxLoaded = false;
 
   constructor(private readonly o: NodeServiceOptions) {
@@ -107,6 +139,26 @@ export class NodeService {
     this.L = o.L ?? SECURITY_128;
     this.presigs = new Presignatures(o.store);
     this.seen = new SeenSessions(o.store);
+    this.lifecycle = new Lifecycle({ store: o.store, parties: this.parties(o.group.map((_, k) => k)), beforeSwitch: (scope, epoch) => this.burnPresignatures(scope, epoch) });
+  }
+
+  /**
+   * At start: finish what a crash interrupted — drop pending states already committed, and burn
+   * presignatures made under epochs that are no longer committed.
+   */
+  async recover(): Promise<{ pendingDropped: number; presignaturesBurnt: number }> {
+    const pendingDropped = await this.lifecycle.recover();
+    const aux = await this.loadAux();
+    const shareEpochs = new Map<string, number | undefined>();
+    const presignaturesBurnt = await this.burnWhere(async (walletId, e) => {
+      if (!shareEpochs.has(walletId)) {
+        const c = await this.lifecycle.committed(walletId);
+        c?.parts[1]?.fill(0);
+        shareEpochs.set(walletId, c?.epoch);
+      }
+      return e.aux !== aux?.epoch || e.share !== shareEpochs.get(walletId);
+    });
+    return { pendingDropped, presignaturesBurnt };
   }
 
   /** Bytes in, bytes out: the transport's request handler. Never throws. */
@@ -131,7 +183,7 @@ export class NodeService {
 
   /** Whether a request should run off the main thread (protocol sessions) or inline (info, sign). */
   static isSessionMethod(method: Request['method']): boolean {
-    return method === 'prepare' || method === 'start' || method === 'deliver' || method === 'abort';
+    return method !== 'sign';
   }
 
   async handle(req: Request): Promise<object> {
@@ -142,7 +194,7 @@ export class NodeService {
       case 'prepare':
         return this.prepare(req);
       case 'start':
-        return this.start(req.sessionId, req.nonces);
+        return this.start(req.sessionId, req.nonces, req.states);
       case 'deliver':
         return this.deliver(req.sessionId, req.envelopes);
       case 'abort': {
@@ -153,13 +205,53 @@ export class NodeService {
       }
       case 'sign':
         return this.sign(req.walletId, req.presignatureId, req.digest);
+      case 'finalize':
+        return this.finalize(req.scope, req.envelopes);
+      case 'evidence': {
+        const e = await this.lifecycle.evidence(req.scope);
+        if (!e) throw new RpcError('no-evidence', 'no commit evidence for this scope');
+        return { protocol: e.protocol, epoch: e.epoch, envelopes: e.envelopes.map((b) => Buffer.from(b).toString('base64')) };
+      }
     }
+  }
+
+  /** Commit a pending state on every party's signed confirmation (sent by the coordinator). */
+  private async finalize(scope: string, envelopes: readonly string[]): Promise<object> {
+    const bytes = envelopes.map((e) => Uint8Array.from(Buffer.from(e, 'base64')));
+    const p = await this.lifecycle.pending(scope);
+    const protocol = p?.protocol ?? (await this.lifecycle.evidence(scope))?.protocol;
+    try {
+      const committed = await this.lifecycle.commit(scope, bytes);
+      const result = this.committedResult(scope, protocol as LifecycleProtocol, committed.parts as [Uint8Array, Uint8Array]);
+      committed.parts[1]?.fill(0);
+      this.o.log.info({ scope, epoch: committed.epoch }, 'pending state committed on evidence');
+      return { result };
+    } catch (e) {
+      if (e instanceof CommitError) throw new RpcError(e.code, e.message);
+      throw e;
+    }
+  }
+
+  /** The public description of a committed state (as a session reports it). */
+  private committedResult(scope: string, protocol: LifecycleProtocol, [pub, secret]: [Uint8Array, Uint8Array]): SessionResult {
+    if (scope === AUX_SCOPE) {
+      const aux = decodeAuxInfo(pub, secret);
+      this.auxLoaded = false; // re-read with its epoch on next use
+      return { protocol: 'aux', auxId: hex(auxId(aux)) };
+    }
+    const share = decodeKeyShare(pub, secret);
+    return { protocol: protocol === 'keygen' ? 'keygen' : 'refresh', walletId: scope, publicKey: hex(pointToBytes(share.public.Y)) };
   }
 
   private async info(): Promise<object> {
     const aux = await this.loadAux();
     const info: Record<string, unknown> = { nodeId: this.o.nodeId, index: this.index, primesReady: this.o.primes.ready, wallets: (await this.o.store.list('keyshare')).length };
-    if (aux) info.auxId = hex(auxId(aux));
+    if (aux) {
+      info.auxId = aux.id;
+      info.auxEpoch = aux.epoch;
+    }
+    const pending = await this.lifecycle.pending(AUX_SCOPE);
+    if (pending) info.auxPending = pending.epoch;
     return info;
   }
 
@@ -189,14 +281,36 @@ export class NodeService {
     }
     if (!participants.includes(this.index)) throw new RpcError('not-a-participant', 'this node is not a participant');
     const nonce = randomBytes(32).toString('hex');
-    this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, request: req, touched: Date.now() });
-    return { nonce };
+    const state = await this.stateFingerprint(req.protocol, walletId);
+    this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, state, request: req, touched: Date.now() });
+    return { nonce, state };
   }
 
-  private async start(sessionId: string, nonces: readonly string[]): Promise<SessionUpdate> {
+  /**
+   * What the session's participants must hold alike, hashed: the aux-info (by content) for every
+   * protocol but aux, and for refresh and presign the wallet's key share epoch and public data.
+   * Compared before any proof, so signers on different states abort as a mismatch instead of
+   * blaming each other for failing proofs.
+   */
+  private async stateFingerprint(protocol: ProtocolName, walletId: string | undefined): Promise<string> {
+    const t = new Transcript(STATE_TAG).text('protocol', protocol);
+    if (protocol !== 'aux') t.text('aux', (await this.loadAux())?.id ?? '');
+    if (protocol === 'refresh' || protocol === 'presign') {
+      const s = await this.loadShare(walletId as string);
+      const pub = s.share.public;
+      t.ints('share', [BigInt(s.epoch), BigInt(pub.n), BigInt(pub.t)]).bytes('Y', pointToBytes(pub.Y)).byteList('X', pub.X.map((X) => pointToBytes(X)));
+    }
+    return hex(t.digest('state'));
+  }
+
+  private async start(sessionId: string, nonces: readonly string[], states: readonly string[]): Promise<SessionUpdate> {
     const p = this.sessions.get(sessionId);
     if (!p || 'session' in p) throw new RpcError('unknown-session', 'no prepared session with this id');
     if (nonces.length !== p.participants.length || nonces[p.participants.indexOf(this.index)] !== p.nonce) throw new RpcError('bad-nonces', 'nonces do not include ours at our position');
+    if (states.length !== nonces.length || states.some((s) => s !== p.state)) {
+      this.sessions.delete(sessionId);
+      throw new RpcError('state-mismatch', 'participants hold different states (epochs, aux-info or key share)');
+    }
     const r = p.request;
     const sid = new Transcript(SESSION_TAG)
       .text('protocol', p.protocol)
@@ -205,6 +319,7 @@ export class NodeService {
       .text('wallet', p.walletId ?? '')
       .ints('signers', p.participants.map(BigInt))
       .byteList('nonces', nonces.map((n) => Buffer.from(n, 'hex')))
+      .bytes('state', Buffer.from(p.state, 'hex'))
       .digest('sid');
     await this.seen.rememberSid(sid);
     const session = await this.newSession(p, sid);
@@ -239,54 +354,99 @@ export class NodeService {
     const L = this.L;
     const base = { protocol: p.protocol, sid, parties: this.parties(p.participants), me: i, privateKey: this.o.privateKey };
     const walletId = p.walletId as string;
-    const make = <O>(begin: () => Step<O>, finish: (o: O) => Promise<SessionResult>) => new NodeSession<O>({ ...base, begin, finish }) as unknown as NodeSession<unknown>;
+    const make = <O>(begin: () => Step<O>, finish: (o: O, evidence: readonly Uint8Array[] | undefined) => Promise<SessionResult>, stage?: (o: O, c: { round: string; c: Uint8Array }) => Promise<void>) =>
+      new NodeSession<O>({ ...base, begin, finish, ...(stage ? { stage } : {}) }) as unknown as NodeSession<unknown>;
+    // aux, keygen, refresh: stage as pending before confirming, commit on every party's confirmation
+    // baseEpoch: the committed epoch the run starts from (undefined: none); epoch: the successor's
+    const lifecycle = <O>(scope: string, protocol: LifecycleProtocol, baseEpoch: number | undefined, epoch: number, parts: (o: O) => Uint8Array[]) => ({
+      stage: (o: O, c: { round: string; c: Uint8Array }) => this.lifecycle.stage(scope, { protocol, sid, round: c.round, c: c.c, epoch, parts: parts(o) }, baseEpoch),
+      finish: async (_o: O, evidence: readonly Uint8Array[] | undefined): Promise<SessionResult> => {
+        const committed = await this.lifecycle.commit(scope, evidence ?? []);
+        try {
+          return this.committedResult(scope, protocol, committed.parts as [Uint8Array, Uint8Array]);
+        } finally {
+          committed.parts[1]?.fill(0);
+        }
+      },
+    });
     switch (p.protocol) {
       case 'aux': {
+        const current = await this.loadAux();
         const [pp, qq, ph, qh] = (await this.o.primes.take()) as [bigint, bigint, bigint, bigint];
+        const l = lifecycle<AuxInfo>(AUX_SCOPE, 'aux', current?.epoch, (current?.epoch ?? 0) + 1, (aux) => [encodeAuxPublic(aux), encodeAuxSecret(aux)]);
         return make(
           () => startAuxInfo({ sid, n, i, L, paillier: { p: pp, q: qq }, ringPedersen: ringPedersenFromPrimes(ph, qh, { checkPrimes: false }) }),
-          async (aux: AuxInfo) => {
-            await this.o.store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux), encodeAuxSecret(aux)));
+          l.finish,
+          async (aux, c) => {
+            await l.stage(aux, c);
+            // the moduli are public once our confirmation is out: these primes are never used again
             await this.o.primes.consumed();
-            this.aux = aux;
-            return { protocol: 'aux', auxId: hex(auxId(aux)) };
           },
         );
       }
-      case 'keygen':
-        return make(
-          () => startKeygen({ sid, n, t: this.o.threshold, i }),
-          async (share: KeyShare) => {
-            // create, not put: a wallet id is never overwritten
-            if (!(await this.o.store.create('keyshare', walletId, pack(encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret))))) {
-              throw new Error('wallet already exists');
-            }
-            return { protocol: 'keygen', walletId, publicKey: hex(pointToBytes(share.public.Y)) };
-          },
-        );
+      case 'keygen': {
+        const l = lifecycle<KeyShare>(walletId, 'keygen', undefined, 0, (share) => [encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret)]);
+        return make(() => startKeygen({ sid, n, t: this.o.threshold, i }), l.finish, l.stage);
+      }
       case 'refresh': {
-        const share = await this.loadShare(walletId);
-        return make(
-          () => startRefresh({ sid, share }),
-          async (fresh: KeyShare) => {
-            await this.o.store.put('keyshare', walletId, pack(encodePublicKeyShare(fresh.public), encodeSecretKeyShare(fresh.secret)));
-            return { protocol: 'refresh', walletId, publicKey: hex(pointToBytes(fresh.public.Y)) };
-          },
-        );
+        const { share, epoch } = await this.loadShare(walletId);
+        const l = lifecycle<KeyShare>(walletId, 'refresh', epoch, epoch + 1, (fresh) => [encodePublicKeyShare(fresh.public), encodeSecretKeyShare(fresh.secret)]);
+        return make(() => startRefresh({ sid, share }), l.finish, l.stage);
       }
       case 'presign': {
-        const key = await this.loadShare(walletId);
-        const aux = (await this.loadAux()) as AuxInfo;
+        const { share: key, epoch: shareEpoch } = await this.loadShare(walletId);
+        const aux = (await this.loadAux()) as NonNullable<NodeService['aux']>;
+        const epochs: PresigEpochs = { share: shareEpoch, aux: aux.epoch };
         return make(
-          () => startPresign({ sid, signers: p.participants, key, aux, L }),
+          () => startPresign({ sid, signers: p.participants, key, aux: aux.aux, L }),
           async (ps: Presignature) => {
             const pub = encodePresignaturePublic(ps.pub);
-            await this.presigs.save(hex(ps.id), pack(new TextEncoder().encode(walletId), pub, encodePresignatureSecret(ps)));
+            // stored only while its epochs are still the committed ones: a commit burns older presignatures
+            await this.lifecycle.exclusive(AUX_SCOPE, () =>
+              this.lifecycle.exclusive(walletId, async () => {
+                const share = await this.lifecycle.committed(walletId);
+                share?.parts[1]?.fill(0);
+                const auxNow = await this.lifecycle.committed(AUX_SCOPE);
+                auxNow?.parts[1]?.fill(0);
+                if (share?.epoch !== epochs.share || auxNow?.epoch !== epochs.aux) throw new Error('the key share or aux-info was replaced during presigning');
+                await this.presigs.save(hex(ps.id), pack(new TextEncoder().encode(walletId), pub, encodePresignatureSecret(ps), encodePresigEpochs(epochs)));
+              }),
+            );
             return { protocol: 'presign', walletId, presignature: Buffer.from(pub).toString('base64') };
           },
         );
       }
     }
+  }
+
+  /** beforeSwitch: burn (durably mark used) every presignature made under an epoch of `scope` older than `epoch`. */
+  private async burnPresignatures(scope: string, epoch: number): Promise<void> {
+    const burnt = await this.burnWhere(async (walletId, e) => (scope === AUX_SCOPE ? e.aux < epoch : walletId === scope && e.share < epoch));
+    if (burnt > 0) this.o.log.info({ scope, epoch, burnt }, 'presignatures of the previous epoch destroyed');
+  }
+
+  private async burnWhere(stale: (walletId: string, e: PresigEpochs) => Promise<boolean>): Promise<number> {
+    let burnt = 0;
+    for (const id of await this.o.store.list('presig')) {
+      let rec: Uint8Array | undefined;
+      try {
+        rec = await this.o.store.get('presig', id);
+      } catch {
+        rec = undefined; // unreadable: it cannot sign either; the sweep's concern
+      }
+      if (!rec) continue;
+      const [w, , secret, e] = unpackVersioned(rec, 4, 'presignature') as [Uint8Array, Uint8Array, Uint8Array, Uint8Array | undefined];
+      secret.fill(0);
+      rec.fill(0);
+      if (!(await stale(new TextDecoder().decode(w), decodePresigEpochs(e)))) continue;
+      try {
+        await this.presigs.markUsed(id);
+        burnt++;
+      } catch (err) {
+        if (!(err instanceof PresignatureUsedError)) throw err;
+      }
+    }
+    return burnt;
   }
 
   /**
@@ -301,7 +461,7 @@ export class NodeService {
     try {
       claimed = await this.presigs.claim(presignatureId, (record) => {
         loaded = true;
-        parts = unpack(record, 3, 'presignature');
+        parts = unpackVersioned(record, 4, 'presignature');
         if (new TextDecoder().decode(parts[0]) !== walletId) throw new RpcError('wrong-wallet', 'presignature belongs to another wallet');
       });
     } catch (e) {
@@ -322,21 +482,24 @@ export class NodeService {
     }
   }
 
-  private async loadShare(walletId: string): Promise<KeyShare> {
-    const rec = await this.o.store.get('keyshare', walletId);
-    if (!rec) throw new RpcError('unknown-wallet', 'no such wallet');
-    const [pub, secret] = unpack(rec, 2, 'key share') as [Uint8Array, Uint8Array];
+  private async loadShare(walletId: string): Promise<Share> {
+    const c = await this.lifecycle.committed(walletId);
+    if (!c) throw new RpcError('unknown-wallet', 'no such wallet');
+    const [pub, secret] = c.parts as [Uint8Array, Uint8Array];
     const share = decodeKeyShare(pub, secret);
+    secret.fill(0);
     if (share.public.i !== this.index || share.public.n !== this.o.group.length) throw new RpcError('bad-share', 'stored key share does not match this node');
-    return share;
+    return { share, epoch: c.epoch };
   }
 
-  private async loadAux(): Promise<AuxInfo | undefined> {
+  private async loadAux(): Promise<NodeService['aux']> {
     if (!this.auxLoaded) {
-      const rec = await this.o.store.get('aux', AUX_RECORD);
-      if (rec) {
-        const [pub, secret] = unpack(rec, 2, 'aux-info') as [Uint8Array, Uint8Array];
-        this.aux = decodeAuxInfo(pub, secret);
+      const c = await this.lifecycle.committed(AUX_SCOPE);
+      if (c) {
+        const [pub, secret] = c.parts as [Uint8Array, Uint8Array];
+        const aux = decodeAuxInfo(pub, secret);
+        secret.fill(0);
+        this.aux = { aux, epoch: c.epoch, id: hex(auxId(aux)) };
       }
       this.auxLoaded = true;
     }

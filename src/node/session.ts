@@ -5,11 +5,18 @@
  * message from every other participant; outgoing messages are sealed once. Any envelope that
  * fails to open aborts the session: a relay that alters, swaps, replays or injects a message
  * gets an abort, never a different result.
+ *
+ * Protocols that end in a confirmation round (aux-info, keygen, refresh) make state every node must
+ * switch to together: their output is handed to `stage` (stored as pending) before our
+ * confirmation is sealed, and to `finish` only with every party's signed confirmation envelope —
+ * the evidence src/node/lifecycle.ts commits on, and which the coordinator may replay to a node
+ * that missed the last message.
  * @module
  */
 import type { KeyObject } from 'node:crypto';
 import { EnvelopeError, EnvelopeSession, type PartyIdentity } from '../transport/envelope.js';
 import type { Abort, Msg, Round, Step } from '../protocol/machine.js';
+import { ConfirmRound } from '../protocol/confirm.js';
 import type { ProtocolName, SessionResult, SessionUpdate } from '../rpc/messages.js';
 import { PROTOCOL_ROUNDS } from './rounds.js';
 
@@ -22,8 +29,13 @@ export interface SessionOptions<O> {
   readonly privateKey: KeyObject;
   /** round 1 (run by start()) */
   readonly begin: () => Step<O>;
-  /** persist the output durably, then describe it publicly; runs before the session reports done */
-  readonly finish: (output: O) => Promise<SessionResult>;
+  /** store the output as pending before our confirmation leaves (protocols ending in a confirmation round) */
+  readonly stage?: (output: O, confirmation: { readonly round: string; readonly c: Uint8Array }) => Promise<void>;
+  /**
+   * persist the output durably, then describe it publicly; runs before the session reports done.
+   * `evidence`: every party's signed confirmation envelope, in party order (confirmation protocols).
+   */
+  readonly finish: (output: O, evidence: readonly Uint8Array[] | undefined) => Promise<SessionResult>;
 }
 
 type Outbox = SessionUpdate['outbox'];
@@ -35,6 +47,11 @@ export class NodeSession<O> {
   private state: 'new' | 'running' | 'done' | 'aborted' = 'new';
   private abortInfo: Abort | undefined;
   private result: SessionResult | undefined;
+  private evidence: readonly Uint8Array[] | undefined;
+  /** the confirmation round, once entered, and every party's sealed confirmation (ours included) */
+  private confirm: { round: string; envelopes: Map<number, Uint8Array> } | undefined;
+  /** sealed broadcast envelopes received before we entered the confirmation round, by round and sender */
+  private readonly early = new Map<string, Uint8Array>();
 
   constructor(private readonly o: SessionOptions<O>) {
     this.envelopes = new EnvelopeSession({ sid: o.sid, protocol: `mpc-engine/${o.protocol}`, parties: o.parties, me: o.me, myPrivateKey: o.privateKey });
@@ -60,7 +77,10 @@ export class NodeSession<O> {
     for (const bytes of sealed) {
       try {
         const opened = this.envelopes.open(bytes, PROTOCOL_ROUNDS[this.o.protocol]);
-        if (opened.status === 'accepted') this.buffer.push(opened.msg);
+        if (opened.status === 'accepted') {
+          this.buffer.push(opened.msg);
+          if (opened.msg.to === 'all') this.keepBroadcast(opened.msg, opened.envelope);
+        }
       } catch (e) {
         if (!(e instanceof EnvelopeError)) throw e;
         return this.fail({ culprits: e.culprit === undefined ? [] : [e.culprit], reason: `envelope rejected (${e.code})` });
@@ -97,18 +117,54 @@ export class NodeSession<O> {
     }
   }
 
+  /** A confirmation-round envelope is evidence: keep the sealed bytes (others only until we know the round). */
+  private keepBroadcast(msg: Msg, envelope: Uint8Array): void {
+    if (this.confirm) {
+      if (msg.round === this.confirm.round) this.confirm.envelopes.set(msg.from, envelope);
+    } else {
+      this.early.set(JSON.stringify([msg.round, msg.from]), envelope);
+    }
+  }
+
   private async apply(step: Step<O>, outbox: Outbox): Promise<void> {
     if (step.kind === 'abort') {
       this.fail(step.abort);
       return;
     }
-    for (const m of step.outbox) outbox.push({ to: m.to, envelope: Buffer.from(this.envelopes.seal(m)).toString('base64') });
+    if (step.kind === 'next' && step.round instanceof ConfirmRound) {
+      const r = step.round as ConfirmRound<O>;
+      try {
+        await this.o.stage?.(r.output, { round: r.round, c: r.mine });
+      } catch (e) {
+        this.fail({ culprits: [], reason: `could not store the pending state: ${(e as Error).message}` });
+        return;
+      }
+      this.confirm = { round: r.round, envelopes: new Map() };
+      for (const [key, env] of this.early) {
+        const [round, from] = JSON.parse(key) as [string, number];
+        if (round === r.round) this.confirm.envelopes.set(from, env);
+      }
+      this.early.clear();
+    }
+    for (const m of step.outbox) {
+      const sealed = this.envelopes.seal(m);
+      if (this.confirm && m.to === 'all' && m.round === this.confirm.round) this.confirm.envelopes.set(this.o.me, sealed);
+      outbox.push({ to: m.to, envelope: Buffer.from(sealed).toString('base64') });
+    }
     if (step.kind === 'next') {
       this.round = step.round;
       return;
     }
     this.round = undefined;
-    this.result = await this.o.finish(step.output);
+    const evidence = this.confirm ? this.o.parties.map((p) => this.confirm?.envelopes.get(p.index) as Uint8Array) : undefined;
+    if (evidence?.some((e) => e === undefined)) throw new Error('a confirmation envelope is missing');
+    try {
+      this.result = await this.o.finish(step.output, evidence);
+      this.evidence = evidence;
+    } catch (e) {
+      this.fail({ culprits: [], reason: `could not store the output: ${(e as Error).message}` });
+      return;
+    }
     this.state = 'done';
   }
 
@@ -123,6 +179,7 @@ export class NodeSession<O> {
   private update(outbox: Outbox): SessionUpdate {
     const u: { -readonly [K in keyof SessionUpdate]: SessionUpdate[K] } = { status: this.status, outbox: this.state === 'aborted' ? [] : outbox };
     if (this.state === 'done' && this.result) u.result = this.result;
+    if (this.state === 'done' && this.evidence) u.evidence = this.evidence.map((e) => Buffer.from(e).toString('base64'));
     if (this.state === 'aborted' && this.abortInfo) u.abort = { culprits: [...this.abortInfo.culprits], reason: this.abortInfo.reason.slice(0, 500) };
     return u;
   }

@@ -84,6 +84,11 @@ export class Reader {
     return b;
   }
 
+  /** Bytes not read yet. */
+  get remaining(): number {
+    return this.buf.length - this.offset;
+  }
+
   u8(what = 'u8'): number {
     return this.take(1, what)[0] as number;
   }

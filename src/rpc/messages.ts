@@ -4,12 +4,17 @@
  * on receipt: a node treats every request as hostile input, the coordinator every response.
  *
  * Session flow (aux-info, keygen, presign, refresh):
- *   prepare  → each participant returns a fresh 32-byte nonce (sid freshness, SECURITY.md d.5)
- *   start    → with every participant's nonce; the node derives
- *              sid = H(protocol, sessionId, parties, params, nonces), refuses a sid it has seen,
- *              starts the protocol and returns its first sealed envelopes
+ *   prepare  → each participant returns a fresh 32-byte nonce (sid freshness) and a fingerprint
+ *              of the state the session would use (epochs, aux-info and key share public data)
+ *   start    → with every participant's nonce and fingerprint; a node refuses fingerprints that
+ *              differ from its own ("state mismatch", nobody blamed), derives
+ *              sid = H(protocol, sessionId, parties, params, nonces, state), refuses a sid it has
+ *              seen, starts the protocol and returns its first sealed envelopes
  *   deliver  → the envelopes addressed to this node (the coordinator routes by the envelope
- *              header's recipient); returns new envelopes, and at the end the public result
+ *              header: a broadcast goes to every other participant); returns new envelopes, and
+ *              at the end the public result with, for aux/keygen/refresh, the evidence of commit
+ *   finalize → a node that missed the last confirmations gets the evidence another node reported
+ *              and commits its pending state (src/node/lifecycle.ts); `evidence` reads it back
  * The coordinator only moves envelopes: they are signed, and point-to-point ones encrypted, by
  * the nodes (src/transport/envelope.ts).
  * Signing: `sign` asks a signer for its partial signature with one presignature; the node marks
@@ -25,6 +30,9 @@ const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${2 * byte
 const nodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/);
 const sessionId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 export const walletIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+
+/** What a commit switches: the group's aux-info, or one wallet's key share. */
+export const scopeSchema = z.union([z.literal('aux'), walletIdSchema]);
 
 export const PROTOCOLS = ['aux', 'keygen', 'presign', 'refresh'] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
@@ -45,9 +53,11 @@ export const requestSchema = z.discriminatedUnion('method', [
       signers: z.array(z.number().int().min(0).max(15)).min(1).max(16).optional(),
     })
     .strict(),
-  z.object({ v: z.literal(RPC_VERSION), method: z.literal('start'), sessionId, nonces: z.array(hex(32)).min(2).max(16) }).strict(),
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('start'), sessionId, nonces: z.array(hex(32)).min(2).max(16), states: z.array(hex(32)).min(2).max(16) }).strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('deliver'), sessionId, envelopes: z.array(b64).max(64) }).strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('abort'), sessionId }).strict(),
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('finalize'), scope: scopeSchema, envelopes: z.array(b64).min(2).max(16) }).strict(),
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('evidence'), scope: scopeSchema }).strict(),
   z
     .object({
       v: z.literal(RPC_VERSION),
@@ -75,7 +85,9 @@ export const sessionUpdateSchema = z
     status: z.enum(['running', 'done', 'aborted']),
     outbox: outboxSchema,
     result: resultSchema.optional(),
-    abort: z.object({ culprits: z.array(z.number().int().min(0)), reason: z.string().max(512) }).strict().optional(),
+    /** aux, keygen, refresh when done: every party's signed confirmation envelope, in party order */
+    evidence: z.array(b64).min(2).max(16).optional(),
+    abort: z.object({ culprits: z.array(z.number().int().min(0).max(15)).max(16), reason: z.string().max(512) }).strict().optional(),
   })
   .strict();
 export type SessionUpdate = z.infer<typeof sessionUpdateSchema>;
@@ -86,6 +98,10 @@ export const infoSchema = z
     index: z.number().int().min(0),
     /** hash of the node group's aux-info public data, when the node has it */
     auxId: hex(32).optional(),
+    /** the committed aux-info's epoch */
+    auxEpoch: z.number().int().min(0).optional(),
+    /** the epoch of an aux-info waiting for its commit evidence */
+    auxPending: z.number().int().min(0).optional(),
     /** safe primes ready for a new aux-info (4 are needed) */
     primesReady: z.number().int().min(0),
     wallets: z.number().int().min(0),
@@ -93,7 +109,9 @@ export const infoSchema = z
   .strict();
 export type NodeInfo = z.infer<typeof infoSchema>;
 
-export const prepareResponseSchema = z.object({ nonce: hex(32) }).strict();
+export const prepareResponseSchema = z.object({ nonce: hex(32), state: hex(32) }).strict();
+export const finalizeResponseSchema = z.object({ result: resultSchema }).strict();
+export const evidenceResponseSchema = z.object({ protocol: z.enum(['aux', 'keygen', 'refresh']), epoch: z.number().int().min(0), envelopes: z.array(b64).min(2).max(16) }).strict();
 export const signResponseSchema = z.object({ signer: z.number().int().min(0), sigma: hex(32) }).strict();
 export const errorResponseSchema = z.object({ error: z.string().max(512), code: z.string().max(64) }).strict();
 

@@ -106,6 +106,8 @@ export type EnvelopeErrorCode =
   | 'unexpected-round'
   /** validly signed p2p whose ciphertext or ephemeral key is invalid (sender) */
   | 'decrypt-failed'
+  /** a set of envelopes offered as evidence (openBroadcastEvidence) does not prove what it should */
+  | 'bad-evidence'
   /** a local programming or configuration error (bad context, bad outgoing Msg) */
   | 'bad-argument';
 
@@ -624,4 +626,31 @@ export function verifyEquivocationEvidence(view: SessionView, ev: EquivocationEv
   if (equalBytes(a.body, b.body)) return false;
   if (ev.conflict === 'slot') return slotKey(a.from, a.kind, a.to, a.round) === slotKey(b.from, b.kind, b.to, b.round);
   return a.seq === b.seq;
+}
+
+/**
+ * Check a set of broadcast envelopes as transferable evidence that every party of a session sent
+ * a message for one round (the confirmation that lets a node commit a new epoch): each envelope
+ * decodes, belongs to this session and round, is a broadcast validly signed by its sender's pinned
+ * key with a matching payload hash, and the set holds exactly one envelope from every party of the
+ * view. Anyone can check it; nobody but the parties can make it, so a relay that hands it to a
+ * node which missed the last message cannot forge a commit. Returns each party's message body, or
+ * throws EnvelopeError ('bad-evidence' unless the view itself is bad).
+ */
+export function openBroadcastEvidence(view: SessionView, round: string, envelopes: readonly Uint8Array[], maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES): Map<number, Uint8Array> {
+  const parties = checkView(view);
+  if (envelopes.length !== parties.size) throw new EnvelopeError('bad-evidence', `evidence holds ${envelopes.length} envelopes for ${parties.size} parties`);
+  const bodies = new Map<number, Uint8Array>();
+  for (const bytes of envelopes) {
+    const d = decodeEnvelope(bytes, maxEnvelopeBytes);
+    if (d.protocol !== view.protocol || !equalBytes(d.sid, view.sid) || d.round !== round || d.kind !== 'bcast') {
+      throw new EnvelopeError('bad-evidence', 'an evidence envelope belongs to another session, round or kind');
+    }
+    const sender = parties.get(d.from);
+    if (!sender || bodies.has(d.from)) throw new EnvelopeError('bad-evidence', `evidence sender ${d.from} is unknown or repeated`);
+    if (!verifySignature(d, sender.publicKey)) throw new EnvelopeError('bad-evidence', `evidence from party ${d.from} is not validly signed`);
+    if (!equalBytes(sha256(d.payload), d.payloadHash)) throw new EnvelopeError('bad-evidence', `evidence from party ${d.from} has a payload hash mismatch`);
+    bodies.set(d.from, Uint8Array.from(d.payload));
+  }
+  return bodies;
 }

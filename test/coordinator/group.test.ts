@@ -38,7 +38,7 @@ function setup(state: { auxId?: string; primesReady: number }[], auxOutcome: 'do
     for (const s of state) s.auxId = AUX;
     return { status: 'done', result: { protocol: 'aux', auxId: AUX }, participants: [...NODE_IDS], sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 };
   });
-  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 60, progressMs: 1_000 });
+  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
   return { links, cluster, runner, monitor, setMode: (m: 'done' | 'failed') => (mode = m) };
 }
 
@@ -152,5 +152,39 @@ test('while a new aux-info is made, the nodes that agreed on the old one keep si
   release();
   await until(() => cluster.keygenReadiness().ready);
   t.is(cluster.signerLinks().length, 3);
+  monitor.stop();
+});
+
+test('P1: a node left with a pending aux-info is finalized from another node’s evidence instead of re-running aux', async (t) => {
+  const OLD = 'aa'.repeat(32);
+  const EVIDENCE = ['AQ==', 'Ag==', 'Aw=='];
+  const state: { auxId: string; auxEpoch: number; auxPending?: number }[] = [
+    { auxId: AUX, auxEpoch: 2 },
+    { auxId: AUX, auxEpoch: 2 },
+    { auxId: OLD, auxEpoch: 1, auxPending: 2 },
+  ];
+  const finalized: unknown[] = [];
+  const links = NODE_IDS.map(
+    (id, k) =>
+      new FakeLink(id, k, (req) => {
+        const s = state[k]!;
+        if (req.method === 'info') return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, ...s };
+        if (req.method === 'evidence') return k === 2 ? { ok: false, code: 'no-evidence', error: 'none' } : { ok: true, protocol: 'aux', epoch: 2, envelopes: EVIDENCE };
+        if (req.method === 'finalize' && k === 2) {
+          finalized.push(req);
+          state[2] = { auxId: AUX, auxEpoch: 2 };
+          return { ok: true, result: { protocol: 'aux', auxId: AUX } };
+        }
+        return { ok: false, code: 'unexpected', error: req.method };
+      }),
+  );
+  const cluster = new NodeCluster(links, 2);
+  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'timeout', nodes: [], reason: 'must not run', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => cluster.keygenReadiness().ready);
+  t.deepEqual(finalized, [{ v: 1, method: 'finalize', scope: 'aux', envelopes: EVIDENCE }]);
+  t.is(runner.specs.length, 0, 'no new aux-info was made');
+  t.is(cluster.auxId, AUX);
   monitor.stop();
 });

@@ -9,11 +9,31 @@ import test from 'ava';
 import { ConnectionClosedError } from '../../src/transport/errors.js';
 import { Orchestrator, type SessionOutcome } from '../../src/coordinator/orchestrator.js';
 import type { ProtocolName, Request, SessionUpdate } from '../../src/rpc/messages.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { decodeEnvelope, encodeSignedEnvelope } from '../../src/transport/envelope.js';
 import { FakeLink, NODE_IDS, never, type Handler } from '../helpers/coordinator.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
-const unb64 = (s: string): string => Buffer.from(s, 'base64').toString();
 const nonceOf = (i: number): string => String(i + 1).repeat(64).slice(0, 64);
+const STATE = 'ee'.repeat(32);
+const SIGNER = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const SID = new Uint8Array(32).fill(7);
+const seqs = new Map<number, number>();
+/**
+ * A well-formed envelope from `from` to `to` whose payload is `label` (the orchestrator reads the
+ * header to route; it never checks signatures, the recipients do).
+ */
+function env(label: string, from: number, to: number | 'all', sid = SID): string {
+  const seq = seqs.get(from) ?? 0;
+  seqs.set(from, seq + 1);
+  const p2p = to !== 'all';
+  const ephemeral = p2p ? Uint8Array.from([4, ...new Uint8Array(64).fill(1)]) : new Uint8Array(0);
+  const payload = Buffer.from(p2p ? label.padEnd(16, ' ') : label);
+  return Buffer.from(encodeSignedEnvelope({ kind: p2p ? 'p2p' : 'bcast', protocol: 'mpc-engine/test', sid, round: 'r1', from, to, seq, ephemeral, payload }, SIGNER)).toString('base64');
+}
+const unb64 = (s: string): string => Buffer.from(decodeEnvelope(Buffer.from(s, 'base64')).payload).toString().trim();
+/** what a committing protocol's node reports with done: every party's confirmation (not checked by the orchestrator) */
+const EVIDENCE = [0, 1, 2].map((j) => env(`confirm${j}`, j, 'all'));
 
 interface MiniOptions {
   /** the session's participants (indices) */
@@ -36,9 +56,9 @@ function miniNode(i: number, o: MiniOptions, log: Map<number, string[]>): Handle
   return async (req: Request) => {
     switch (req.method) {
       case 'prepare':
-        return { ok: true, nonce: nonceOf(i) };
+        return { ok: true, nonce: nonceOf(i), state: STATE };
       case 'start': {
-        const outbox = [{ to: 'all' as const, envelope: b64(`b${i}`) }, ...others.map((j) => ({ to: j, envelope: b64(`p${i}->${j}`) }))];
+        const outbox = [{ to: 'all' as const, envelope: env(`b${i}`, i, 'all') }, ...others.map((j) => ({ to: j, envelope: env(`p${i}->${j}`, i, j) }))];
         return { ok: true, status: 'running', outbox };
       }
       case 'deliver': {
@@ -46,7 +66,9 @@ function miniNode(i: number, o: MiniOptions, log: Map<number, string[]>): Handle
         const custom = await o.onDeliver?.(i, received);
         if (custom) return { ok: true, ...custom };
         const done = needed.every((n) => received.includes(n));
-        return done ? { ok: true, status: 'done', outbox: [], result: o.result(i) } : { ok: true, status: 'running', outbox: [] };
+        const result = o.result(i);
+        const evidence = result?.protocol === 'presign' ? {} : { evidence: EVIDENCE };
+        return done ? { ok: true, status: 'done', outbox: [], result, ...evidence } : { ok: true, status: 'running', outbox: [] };
       }
       case 'abort':
         return { ok: true };
@@ -88,7 +110,7 @@ test('keygen: prepare, start with nonces in index order, every envelope routed t
     const [prepare, start] = link.requests;
     t.like(prepare, { method: 'prepare', protocol: 'keygen', parties: [...NODE_IDS], walletId: 'w_test0000', sessionId: outcome.sessionId });
     t.false(prepare !== undefined && 'signers' in prepare, 'no signers outside presign');
-    t.deepEqual(start, { v: 1, method: 'start', sessionId: outcome.sessionId, nonces: [nonceOf(0), nonceOf(1), nonceOf(2)] });
+    t.deepEqual(start, { v: 1, method: 'start', sessionId: outcome.sessionId, nonces: [nonceOf(0), nonceOf(1), nonceOf(2)], states: [STATE, STATE, STATE] });
     t.false(link.methods().includes('abort'));
   }
   // node i got the others' broadcasts and exactly the p2p addressed to it — never its own, never others'
@@ -184,7 +206,7 @@ test('a node refusing prepare fails the session as rejected, with its code', asy
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
-        if (req.method === 'prepare') return k === 2 ? { ok: false, code: 'no-aux', error: 'aux-info not made yet' } : { ok: true, nonce: nonceOf(k) };
+        if (req.method === 'prepare') return k === 2 ? { ok: false, code: 'no-aux', error: 'aux-info not made yet' } : { ok: true, nonce: nonceOf(k), state: STATE };
         return { ok: true };
       }),
   );
@@ -199,7 +221,7 @@ test('malformed answers are caught by the schemas', async (t) => {
     ['unknown status', (i) => (i === 0 ? ({ status: 'finished', outbox: [] } as unknown as SessionUpdate) : undefined)],
     ['extra field', (i) => (i === 0 ? ({ status: 'running', outbox: [], secret: 1 } as unknown as SessionUpdate) : undefined)],
     ['envelope not base64', (i) => (i === 0 ? { status: 'running', outbox: [{ to: 1, envelope: '***' }] } : undefined)],
-    ['addressed to itself', (i) => (i === 0 ? { status: 'running', outbox: [{ to: 0, envelope: b64('x') }] } : undefined)],
+    ['addressed to itself', (i) => (i === 0 ? { status: 'running', outbox: [{ to: 0, envelope: env('x', 0, 1) }] } : undefined)],
     ['done without result', (i) => (i === 0 ? { status: 'done', outbox: [] } : undefined)],
     ['result of another protocol', (i) => (i === 0 ? { status: 'done', outbox: [], result: { protocol: 'aux', auxId: 'ab'.repeat(32) } } : undefined)],
   ];
@@ -214,7 +236,7 @@ test('presign to a non-participant is a malformed answer', async (t) => {
   const { participants } = cluster({
     participants: [0, 2],
     result: () => ({ protocol: 'presign', walletId: 'w_test0000', presignature: b64('p') }),
-    onDeliver: (i) => (i === 0 ? { status: 'running', outbox: [{ to: 1, envelope: b64('x') }] } : undefined),
+    onDeliver: (i) => (i === 0 ? { status: 'running', outbox: [{ to: 1, envelope: env('x', 0, 1) }] } : undefined),
   });
   const outcome = await run('presign', participants);
   t.like(outcome, { status: 'failed', failure: 'invalid-response', nodes: ['node_1'] });
@@ -231,7 +253,7 @@ test('a session where nobody has anything left to send is stalled, not left hang
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
-        if (req.method === 'prepare') return { ok: true, nonce: nonceOf(k) };
+        if (req.method === 'prepare') return { ok: true, nonce: nonceOf(k), state: STATE };
         if (req.method === 'start') return { ok: true, status: 'running', outbox: [] };
         return { ok: true };
       }),
@@ -250,4 +272,69 @@ test('a bad spec is a bug and throws', async (t) => {
     instanceOf: RangeError,
   });
   await t.throwsAsync(o.run({ protocol: 'presign', parties: ['a', 'b', 'c'], participants: links.slice(0, 2), walletId: 'w_test0000' }), { instanceOf: RangeError });
+});
+
+test('P1: a node that never gets the last confirmation is finalized with the evidence another node committed on', async (t) => {
+  const { links } = cluster({
+    participants: [0, 1, 2],
+    result: keygenResult(),
+    // node 3 never completes (its last confirmation was dropped on the way)
+    onDeliver: (i) => (i === 2 ? { status: 'running', outbox: [] } : undefined),
+  });
+  const node3 = links[2] as FakeLink;
+  const inner = node3.handler;
+  node3.handler = (req, link) => (req.method === 'finalize' ? { ok: true, result: keygenResult()() } : inner(req, link));
+  const outcome = await run('keygen', links, { timeoutMs: 10_000 });
+  t.is(outcome.status, 'done', 'every node ends on the committed epoch');
+  const fin = node3.requests.find((r) => r.method === 'finalize');
+  t.deepEqual(fin, { v: 1, method: 'finalize', scope: 'w_test0000', envelopes: EVIDENCE });
+  t.false(links[0]?.methods().includes('finalize'), 'a node that committed is not asked again');
+});
+
+test('P1: when finalize fails the session fails and the node keeps its pending state (no second commit is invented)', async (t) => {
+  const { links } = cluster({ participants: [0, 1, 2], result: keygenResult(), onDeliver: (i) => (i === 2 ? { status: 'running', outbox: [] } : undefined) });
+  const node3 = links[2] as FakeLink;
+  const inner = node3.handler;
+  node3.handler = (req, link) => (req.method === 'finalize' ? { ok: false, code: 'bad-evidence', error: 'no' } : inner(req, link));
+  const outcome = await run('keygen', links, { timeoutMs: 10_000 });
+  t.like(outcome, { status: 'failed', failure: 'stalled' });
+});
+
+test('P1: a broadcast goes to every participant; a node that addresses its broadcast to one peer only is refused', async (t) => {
+  let sent = false;
+  const { links, log } = cluster({
+    participants: [0, 1, 2],
+    result: keygenResult(),
+    onDeliver: (i) => {
+      if (i !== 0 || sent) return undefined;
+      sent = true;
+      return { status: 'running', outbox: [{ to: 1, envelope: env('late-broadcast', 0, 'all') }] };
+    },
+  });
+  const outcome = await run('keygen', links);
+  t.like(outcome, { status: 'failed', failure: 'invalid-response', nodes: ['node_1'] });
+  t.false((log.get(2) ?? []).includes('late-broadcast'), 'the one-peer broadcast reached nobody');
+  t.false((log.get(1) ?? []).includes('late-broadcast'));
+});
+
+test('P4: participants whose state fingerprints differ are never started; nobody is blamed, the odd one is named', async (t) => {
+  const links = NODE_IDS.map(
+    (id, k) =>
+      new FakeLink(id, k, (req) => {
+        if (req.method === 'prepare') return { ok: true, nonce: nonceOf(k), state: k === 1 ? 'dd'.repeat(32) : STATE };
+        return { ok: true };
+      }),
+  );
+  const outcome = await run('keygen', links);
+  t.like(outcome, { status: 'failed', failure: 'state-mismatch', nodes: ['node_2'] });
+  t.false(links.some((l) => l.methods().includes('start')), 'nothing starts');
+});
+
+test('an envelope whose header names another sender or session is refused', async (t) => {
+  const otherSid = new Uint8Array(32).fill(9);
+  for (const envelope of [env('spoof', 1, 'all'), env('other-session', 0, 'all', otherSid)]) {
+    const { links } = cluster({ participants: [0, 1, 2], result: keygenResult(), onDeliver: (i) => (i === 0 ? { status: 'running', outbox: [{ to: 'all', envelope }] } : undefined) });
+    const outcome = await run('keygen', links);
+    t.like(outcome, { status: 'failed', failure: 'invalid-response', nodes: ['node_1'] });
+  }
 });

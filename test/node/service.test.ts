@@ -18,18 +18,25 @@ import { decodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import { combineSignature, toCompact } from '../../src/protocol/sign/index.js';
 import { silentLogger } from '../../src/util/log.js';
 import { openNode } from '../helpers/storage.js';
+import { decodeEnvelope } from '../../src/transport/envelope.js';
+import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
 const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
 let root = '';
 let services: NodeService[] = [];
+let stores: Awaited<ReturnType<typeof openNode>>['store'][] = [];
+let group: { nodeId: string; publicKey: import('node:crypto').KeyObject }[] = [];
+let privateKeys: import('node:crypto').KeyObject[] = [];
 test.before(async () => {
   root = await mkdtemp(join(tmpdir(), 'mpc-node-'));
   const keys = IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
-  const group = IDS.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
+  group = IDS.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
+  privateKeys = keys.map((k) => k.privateKey);
   services = await Promise.all(
     IDS.map(async (id, k) => {
       const { store } = await openNode(root, id);
+      stores[k] = store;
       const primes = await PrimeSource.open({ store, index: k, devFile: PRIMES });
       return new NodeService({ nodeId: id, group, privateKey: keys[k]!.privateKey, threshold: 2, store, primes, log: silentLogger() });
     }),
@@ -49,20 +56,23 @@ type Tamper = (from: number, to: number, envelope: string) => string | string[];
 async function run(protocol: string, participants: number[], extra: object = {}, tamper?: Tamper) {
   const sessionId = randomBytes(12).toString('hex');
   const nonces: string[] = [];
+  const states: string[] = [];
   for (const k of participants) {
     const r = await call(k, { method: 'prepare', sessionId, protocol, parties: IDS, ...extra });
     if (!r.ok) return { error: r };
     nonces.push(r.nonce as string);
+    states.push(r.state as string);
   }
   const queues = new Map<number, string[]>(participants.map((k) => [k, []]));
   const results = new Map<number, Json>();
   const push = (from: number, update: Json) => {
     results.set(from, update);
+    if (!update.ok) return;
     for (const o of update.outbox as { to: number | 'all'; envelope: string }[]) {
       for (const to of o.to === 'all' ? participants.filter((k) => k !== from) : [o.to]) queues.get(to)?.push(...[tamper ? tamper(from, to, o.envelope) : o.envelope].flat());
     }
   };
-  for (const k of participants) push(k, await call(k, { method: 'start', sessionId, nonces }));
+  for (const k of participants) push(k, await call(k, { method: 'start', sessionId, nonces, states }));
   for (let guard = 0; guard < 50; guard++) {
     if ([...results.values()].some((r) => r.status === 'aborted' || !r.ok)) break;
     const busy = participants.filter((k) => (queues.get(k) as string[]).length > 0);
@@ -126,10 +136,16 @@ test.serial('the node checks what the coordinator asks: party list, signer set, 
   t.is((await call(0, { method: 'prepare', sessionId, protocol: 'keygen', parties: IDS, walletId })).code, 'wallet-exists');
   t.is((await call(0, { method: 'sign', walletId: 'other-wallet', presignatureId, digest: '00'.repeat(32) })).code, 'presignature-used');
   const r = await call(0, { method: 'prepare', sessionId, protocol: 'keygen', parties: IDS, walletId: 'wallet-abc' });
-  t.is((await call(0, { method: 'start', sessionId, nonces: ['11'.repeat(32), '22'.repeat(32), '33'.repeat(32)] })).code, 'bad-nonces');
+  t.is((await call(0, { method: 'start', sessionId, nonces: ['11'.repeat(32), '22'.repeat(32), '33'.repeat(32)], states: [r.state, r.state, r.state] })).code, 'bad-nonces');
   const nonces = [r.nonce as string, '22'.repeat(32), '33'.repeat(32)];
-  t.true((await call(0, { method: 'start', sessionId, nonces })).ok);
-  t.is((await call(0, { method: 'start', sessionId, nonces })).code, 'unknown-session', 'a started session cannot be started again');
+  const mine = r.state as string;
+  t.is((await call(0, { method: 'start', sessionId, nonces, states: [mine, 'ab'.repeat(32), mine] })).code, 'state-mismatch', 'P4: different states are refused before any proof');
+  const again = await call(0, { method: 'prepare', sessionId, protocol: 'keygen', parties: IDS, walletId: 'wallet-abc' });
+  const states = [again.state as string, again.state as string, again.state as string];
+  t.is(again.state, mine, 'the fingerprint is a function of the state');
+  const nonces2 = [again.nonce as string, '22'.repeat(32), '33'.repeat(32)];
+  t.true((await call(0, { method: 'start', sessionId, nonces: nonces2, states })).ok);
+  t.is((await call(0, { method: 'start', sessionId, nonces: nonces2, states })).code, 'unknown-session', 'a started session cannot be started again');
   t.is((await call(0, { method: 'deliver', sessionId: 'nope-nope', envelopes: [] })).code, 'unknown-session');
   for (const bad of ['not json', '{"v":1,"method":"sign"}', '{"v":2,"method":"info"}', '{"v":1,"method":"info","extra":1}']) {
     const out = decodeJson(await services[0]!.handleBytes(new TextEncoder().encode(bad))) as Json;
@@ -184,4 +200,71 @@ test.serial('a relay that replays, misroutes or drops envelopes gets an abort or
   const dropped = await run('keygen', [0, 1, 2], { walletId: randomBytes(8).toString('hex') }, (from, to, env) => (from === 0 && to === 2 ? [] : env));
   t.false([...dropped.results!.values()].some((r) => r.status === 'done'), 'nobody finishes');
   t.deepEqual(await wallets(), before, 'no tampered session stored a share anywhere');
+});
+
+/** Drops every confirmation envelope `from` sends to `to` (a relay, or a node showing its confirmation to one peer only). */
+const withholdConfirmation = (from: number, to: number): Tamper => (f, t, env) => (f === from && t === to && decodeEnvelope(Buffer.from(env, 'base64')).round === KEYGEN_ROUND.confirm ? [] : env);
+
+test.serial('P1: a confirmation withheld from one node leaves it pending on its committed state; the others’ evidence finishes its switch, forged evidence does not', async (t) => {
+  const id = randomBytes(8).toString('hex');
+  const res = await run('keygen', [0, 1, 2], { walletId: id }, withholdConfirmation(2, 0));
+  t.is(res.results!.get(1)?.status, 'done');
+  t.is(res.results!.get(2)?.status, 'done');
+  t.is(res.results!.get(0)?.status, 'running', 'node 1 lacks one confirmation: no commit');
+  t.is((await call(0, { method: 'prepare', sessionId: randomBytes(12).toString('hex'), protocol: 'presign', parties: IDS, walletId: id, signers: [0, 1] })).code, 'unknown-wallet', 'nothing committed at node 1');
+
+  const ev = await call(1, { method: 'evidence', scope: id });
+  t.true(ev.ok);
+  const envelopes = ev.envelopes as string[];
+  t.is(envelopes.length, 3);
+  t.deepEqual([...envelopes].sort(), [...(res.results!.get(1)!.evidence as string[])].sort(), 'the stored evidence is what the node reported');
+  // forged or incomplete evidence commits nothing
+  t.is((await call(0, { method: 'finalize', scope: id, envelopes: envelopes.slice(0, 2) })).code, 'bad-evidence');
+  const flipped = Buffer.from(envelopes[2] as string, 'base64');
+  flipped.writeUInt8((flipped[flipped.length - 70] as number) ^ 1, flipped.length - 70);
+  t.is((await call(0, { method: 'finalize', scope: id, envelopes: [envelopes[0], envelopes[1], flipped.toString('base64')] })).code, 'bad-evidence');
+  const otherSession = (await call(1, { method: 'evidence', scope: walletId })).envelopes as string[];
+  t.is((await call(0, { method: 'finalize', scope: id, envelopes: otherSession })).code, 'bad-evidence', 'evidence of another commit');
+  t.is((await call(0, { method: 'finalize', scope: walletId, envelopes })).code, 'no-pending', 'nothing pending for an already committed wallet');
+
+  const fin = await call(0, { method: 'finalize', scope: id, envelopes });
+  t.true(fin.ok, JSON.stringify(fin));
+  t.deepEqual(fin.result, res.results!.get(1)!.result, 'the same public key as the others');
+  t.true((await call(0, { method: 'finalize', scope: id, envelopes })).ok, 'finalize is idempotent');
+  const ps = await run('presign', [0, 1], { walletId: id, signers: [0, 1] });
+  t.is(ps.results!.get(0)?.status, 'done', 'the finalized node signs with the others');
+});
+
+test.serial('P1/P2: a refresh switches only on every confirmation; presignatures of the old epoch are destroyed; a restarted node finishes the switch from evidence', async (t) => {
+  const ps = await run('presign', [0, 1], { walletId, signers: [0, 1] });
+  const pub = decodePresignaturePublic(Buffer.from((ps.results!.get(0)!.result as { presignature: string }).presignature, 'base64'));
+  const oldId = Buffer.from(pub.id).toString('hex');
+
+  const refresh = await run('refresh', [0, 1, 2], { walletId }, withholdConfirmation(1, 2));
+  t.is(refresh.results!.get(0)?.status, 'done');
+  t.is(refresh.results!.get(2)?.status, 'running', 'node 3 keeps its committed share');
+  for (const k of [0, 1]) {
+    const r = await call(k, { method: 'sign', walletId, presignatureId: oldId, digest: randomBytes(32).toString('hex') });
+    t.false(r.ok, 'a presignature made before the refresh cannot sign after it');
+  }
+  // node 3 is on the old epoch: a session with it is refused as a state mismatch before any proof
+  const mismatch = await run('presign', [0, 2], { walletId, signers: [0, 2] });
+  t.is(mismatch.results!.get(0)?.code, 'state-mismatch');
+
+  // node 3 restarts mid-switch: it keeps its pending successor and commits it on the evidence
+  const restarted = new NodeService({ nodeId: IDS[2]!, group, privateKey: privateKeys[2]!, threshold: 2, store: stores[2]!, primes: await PrimeSource.open({ store: stores[2]!, index: 2, devFile: PRIMES }), log: silentLogger() });
+  t.deepEqual(await restarted.recover(), { pendingDropped: 0, presignaturesBurnt: 0 });
+  services[2] = restarted;
+  const envelopes = refresh.results!.get(0)!.evidence as string[];
+  const fin = await call(2, { method: 'finalize', scope: walletId, envelopes });
+  t.true(fin.ok, JSON.stringify(fin));
+  t.deepEqual(fin.result, refresh.results!.get(0)!.result);
+
+  const fresh = await run('presign', [0, 2], { walletId, signers: [0, 2] });
+  const freshPub = decodePresignaturePublic(Buffer.from((fresh.results!.get(0)!.result as { presignature: string }).presignature, 'base64'));
+  const digest = randomBytes(32);
+  const partials = await Promise.all([0, 2].map((k) => call(k, { method: 'sign', walletId, presignatureId: Buffer.from(freshPub.id).toString('hex'), digest: digest.toString('hex') })));
+  const sig = combineSignature(freshPub, digest, partials.map((p) => ({ presignatureId: freshPub.id, signer: p.signer as number, sigma: BigInt('0x' + (p.sigma as string)) })));
+  const publicKey = (refresh.results!.get(0)!.result as { publicKey: string }).publicKey;
+  t.true(secp256k1.verify(toCompact(sig), digest, Buffer.from(publicKey, 'hex'), { prehash: false }), 'the refreshed shares sign for the same key');
 });

@@ -188,7 +188,7 @@ test('A11: a Schnorr proof equivocated between parties leaves no honest party wi
   t.true(results[0]?.stalled === true || results[0]?.abort !== undefined);
 });
 
-test('a confirmation that differs aborts every honest party before output', (t) => {
+test('a confirmation that differs aborts every honest party before output, naming its sender (n − 1 agree)', (t) => {
   const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.confirm, (b) => {
     const c = Uint8Array.from(b);
     c[4] = (c[4] as number) ^ 1;
@@ -196,6 +196,19 @@ test('a confirmation that differs aborts every honest party before output', (t) 
   }));
   for (const i of [0, 2]) {
     t.falsy(results[i]?.output);
-    t.regex(results[i]?.abort?.reason ?? '', /keygen\/confirm: broadcasts differ/);
+    t.regex(results[i]?.abort?.reason ?? '', /keygen\/confirm: confirmation of party 1 differs/);
+    t.deepEqual(results[i]?.abort?.culprits, [1], 'the one confirmation against n − 1 agreeing ones is its sender’s');
   }
+});
+
+test('a party whose own confirmation is the odd one out names nobody', (t) => {
+  // party 0 is shown different confirmations by both others: it cannot tell who is right
+  const results = keygen(3, 2, (m, to) => {
+    if (m.round !== KEYGEN_ROUND.confirm || m.from === 0 || to !== 0) return undefined;
+    const c = Uint8Array.from(m.body);
+    c[4] = (c[4] as number) ^ 1;
+    return [{ ...m, body: c }];
+  });
+  t.falsy(results[0]?.output);
+  t.deepEqual(results[0]?.abort?.culprits, []);
 });

@@ -1,0 +1,244 @@
+/**
+ * Epochs and the atomic switch. State that every node of the group must hold in the same version —
+ * the group's aux-info (scope `aux`) and each wallet's key share (scope = wallet id) — carries an
+ * epoch, and a protocol run that makes a successor never overwrites the committed one:
+ *
+ *   stage   before our confirmation leaves, the successor is stored as *pending* beside the
+ *           committed state (with the session id, the confirmation round and our c);
+ *   commit  only on transferable evidence that every party finished: the signed confirmation
+ *           envelopes of all n parties, each carrying our c. Anyone holding them (a peer, the
+ *           coordinator) can hand them to a node that missed the last message (`finalize`); a
+ *           relay cannot forge them, so it can delay a switch but never make one.
+ *
+ * Why this closes the split: a node switches only when every party confirmed, and every honest
+ * party that confirmed holds the same pending successor durably, so a node cut off before the end
+ * stays on the committed epoch *and* can still finish the switch later from the evidence. A node
+ * that restarts mid-switch keeps serving its committed epoch until then (the rollback) and commits
+ * when the evidence arrives (the finish). A new run of the same scope replaces the pending state;
+ * it can only reach its own confirmation if every party is still on the committed epoch, so no
+ * party can have committed the replaced successor.
+ *
+ * Commit order, crash-safe at every step: every presignature made under the old epoch is burnt
+ * (durably marked used) through `beforeSwitch`, then the evidence is stored, then the committed
+ * record is replaced atomically, then the pending record is removed. A crash leaves the old epoch
+ * with its presignatures gone (harmless: they are disposable) or the new epoch with a leftover
+ * pending record, which `recover` removes at start.
+ * @module
+ */
+import { Reader, Writer } from '../protocol/codec.js';
+import { decodeHash } from '../protocol/common.js';
+import { equalBytes } from '../protocol/echo.js';
+import { EnvelopeError, openBroadcastEvidence, type PartyIdentity } from '../transport/envelope.js';
+import type { RecordKind, RecordStore } from './storage/store.js';
+import { KeyedLock } from './storage/lock.js';
+import { AUX_RECORD, decodeEpoch, encodeEpoch, pack, unpack, unpackVersioned } from './records.js';
+
+export const AUX_SCOPE = 'aux';
+export type LifecycleProtocol = 'aux' | 'keygen' | 'refresh';
+const PROTOCOL_CODES: readonly LifecycleProtocol[] = ['aux', 'keygen', 'refresh'];
+/** Records written before epochs existed: aux-info was made once (epoch 1), shares at keygen (0). */
+const LEGACY_EPOCH = { aux: 1, share: 0 } as const;
+const MAX_ENVELOPES = 64;
+
+export interface PendingState {
+  readonly protocol: LifecycleProtocol;
+  readonly sid: Uint8Array;
+  /** the confirmation round whose envelopes prove the commit */
+  readonly round: string;
+  /** our confirmation c_i; every party's must equal it */
+  readonly c: Uint8Array;
+  /** the epoch the state gets when committed */
+  readonly epoch: number;
+  /** the state's stored form (public part, secret part) */
+  readonly parts: readonly Uint8Array[];
+}
+
+export interface Committed {
+  readonly epoch: number;
+  readonly parts: readonly Uint8Array[];
+}
+
+export interface Evidence {
+  readonly protocol: LifecycleProtocol;
+  readonly epoch: number;
+  /** every party's signed confirmation envelope, in party order */
+  readonly envelopes: readonly Uint8Array[];
+}
+
+/** The commit was refused: no pending state, or evidence that does not prove it. */
+export class CommitError extends Error {
+  constructor(
+    readonly code: 'no-pending' | 'bad-evidence' | 'epoch-moved',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface LifecycleOptions {
+  readonly store: RecordStore;
+  /** every party of the group, by index, with pinned identity keys (the evidence's signers) */
+  readonly parties: readonly PartyIdentity[];
+  /** burn what belongs to epochs before `epoch` of `scope` (presignatures); runs before the switch */
+  readonly beforeSwitch: (scope: string, epoch: number) => Promise<void>;
+}
+
+function where(scope: string): [RecordKind, string] {
+  return scope === AUX_SCOPE ? ['aux', AUX_RECORD] : ['keyshare', scope];
+}
+
+function encodePending(p: PendingState): Uint8Array {
+  const meta = new Writer()
+    .u8(PROTOCOL_CODES.indexOf(p.protocol))
+    .bytes(p.sid)
+    .bytes(new TextEncoder().encode(p.round))
+    .fixed(p.c)
+    .u32(p.epoch)
+    .finish();
+  return pack(meta, ...p.parts);
+}
+
+function decodePending(b: Uint8Array): PendingState {
+  const [meta, pub, secret] = unpack(b, 3, 'pending state') as [Uint8Array, Uint8Array, Uint8Array];
+  const r = new Reader(meta);
+  const protocol = PROTOCOL_CODES[r.u8('protocol')];
+  if (!protocol) throw new Error('pending state: unknown protocol');
+  const sid = Uint8Array.from(r.bytes(64, 'sid'));
+  const round = new TextDecoder().decode(r.bytes(64, 'round'));
+  const c = Uint8Array.from(r.fixed(32, 'confirmation'));
+  const epoch = r.u32('epoch');
+  r.end('pending state');
+  return { protocol, sid, round, c, epoch, parts: [pub, secret] };
+}
+
+function encodeEvidence(e: Evidence): Uint8Array {
+  return pack(new Writer().u8(PROTOCOL_CODES.indexOf(e.protocol)).u32(e.epoch).finish(), ...e.envelopes);
+}
+
+function decodeEvidence(b: Uint8Array, n: number): Evidence {
+  const parts = unpack(b, n + 1, 'evidence');
+  const r = new Reader(parts[0] as Uint8Array);
+  const protocol = PROTOCOL_CODES[r.u8('protocol')];
+  if (!protocol) throw new Error('evidence: unknown protocol');
+  const epoch = r.u32('epoch');
+  r.end('evidence');
+  return { protocol, epoch, envelopes: parts.slice(1) };
+}
+
+export class Lifecycle {
+  /** serialises stage, commit and whatever the caller runs under `exclusive` per scope */
+  private readonly lock = new KeyedLock();
+
+  constructor(private readonly o: LifecycleOptions) {}
+
+  /** Run `fn` while no stage or commit of `scope` runs (e.g. storing a presignature of its epoch). */
+  exclusive<T>(scope: string, fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(scope, fn);
+  }
+
+  /** The committed state of a scope, or undefined. The caller zeroises the parts after use. */
+  async committed(scope: string): Promise<Committed | undefined> {
+    const [kind, id] = where(scope);
+    const rec = await this.o.store.get(kind, id);
+    if (!rec) return undefined;
+    const [pub, secret, epoch] = unpackVersioned(rec, 3, scope === AUX_SCOPE ? 'aux-info' : 'key share') as [Uint8Array, Uint8Array, Uint8Array | undefined];
+    rec.fill(0);
+    return { epoch: decodeEpoch(epoch, scope === AUX_SCOPE ? LEGACY_EPOCH.aux : LEGACY_EPOCH.share, scope), parts: [pub, secret] };
+  }
+
+  async pending(scope: string): Promise<PendingState | undefined> {
+    const rec = await this.o.store.get('pending', scope);
+    return rec ? decodePending(rec) : undefined;
+  }
+
+  /**
+   * Store a successor as pending. `base` is the committed epoch the run started from (undefined:
+   * none, for keygen); if the committed state has moved since, the run is stale and refused.
+   */
+  stage(scope: string, p: PendingState, base: number | undefined): Promise<void> {
+    return this.lock.run(scope, async () => {
+      const current = await this.committed(scope);
+      current?.parts[1]?.fill(0);
+      if (current?.epoch !== base) throw new CommitError('epoch-moved', `${scope}: the committed epoch changed during the run`);
+      await this.o.store.put('pending', scope, encodePending(p));
+    });
+  }
+
+  /**
+   * Switch to the pending state on the evidence (every party's signed confirmation carrying our
+   * c). Idempotent for evidence of the epoch already committed. Returns the committed state.
+   */
+  commit(scope: string, envelopes: readonly Uint8Array[]): Promise<Committed> {
+    return this.lock.run(scope, async () => {
+      const p = await this.pending(scope);
+      if (!p) {
+        const current = await this.committed(scope);
+        const stored = current && (await this.evidence(scope));
+        if (current && stored && stored.epoch === current.epoch && sameEnvelopes(stored.envelopes, envelopes)) return current;
+        current?.parts[1]?.fill(0);
+        throw new CommitError('no-pending', `${scope}: nothing pending to commit`);
+      }
+      this.check(p, envelopes);
+      await this.o.beforeSwitch(scope, p.epoch);
+      const ordered = [...envelopes].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      await this.o.store.put('evidence', scope, encodeEvidence({ protocol: p.protocol, epoch: p.epoch, envelopes: ordered }));
+      const [kind, id] = where(scope);
+      const record = pack(...p.parts, encodeEpoch(p.epoch));
+      if (p.protocol === 'keygen') {
+        // a wallet id is never overwritten
+        if (!(await this.o.store.create(kind, id, record))) throw new CommitError('epoch-moved', `${scope}: a committed key share already exists`);
+      } else {
+        await this.o.store.put(kind, id, record);
+      }
+      await this.o.store.delete('pending', scope);
+      return { epoch: p.epoch, parts: p.parts };
+    });
+  }
+
+  /** The evidence of the last commit of a scope (public: signed confirmations). */
+  async evidence(scope: string): Promise<Evidence | undefined> {
+    const rec = await this.o.store.get('evidence', scope);
+    return rec ? decodeEvidence(rec, this.o.parties.length) : undefined;
+  }
+
+  /** At start: drop pending states that a commit before a crash already made current. */
+  async recover(): Promise<number> {
+    let dropped = 0;
+    for (const scope of await this.o.store.list('pending')) {
+      const p = await this.pending(scope);
+      const current = await this.committed(scope);
+      current?.parts[1]?.fill(0);
+      if (p && current && current.epoch >= p.epoch) {
+        await this.o.store.delete('pending', scope);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  private check(p: PendingState, envelopes: readonly Uint8Array[]): void {
+    if (envelopes.length === 0 || envelopes.length > MAX_ENVELOPES) throw new CommitError('bad-evidence', 'evidence must hold one envelope per party');
+    let bodies: Map<number, Uint8Array>;
+    try {
+      bodies = openBroadcastEvidence({ sid: p.sid, protocol: `mpc-engine/${p.protocol}`, parties: this.o.parties }, p.round, envelopes);
+    } catch (e) {
+      if (e instanceof EnvelopeError) throw new CommitError('bad-evidence', e.message);
+      throw e;
+    }
+    for (const [j, body] of bodies) {
+      let c: Uint8Array;
+      try {
+        c = decodeHash(body);
+      } catch {
+        throw new CommitError('bad-evidence', `party ${j}'s confirmation is malformed`);
+      }
+      if (!equalBytes(c, p.c)) throw new CommitError('bad-evidence', `party ${j}'s confirmation differs from ours`);
+    }
+  }
+}
+
+function sameEnvelopes(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (x: readonly Uint8Array[]) => x.map((e) => Buffer.from(e).toString('base64')).sort().join(',');
+  return key(a) === key(b);
+}
