@@ -18,7 +18,7 @@ import { decodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import { combineSignature, toCompact } from '../../src/protocol/sign/index.js';
 import { silentLogger } from '../../src/util/log.js';
 import { openNode } from '../helpers/storage.js';
-import { decodeEnvelope } from '../../src/transport/envelope.js';
+import { decodeEnvelope, encodeSignedEnvelope } from '../../src/transport/envelope.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
@@ -267,4 +267,24 @@ test.serial('P1/P2: a refresh switches only on every confirmation; presignatures
   const sig = combineSignature(freshPub, digest, partials.map((p) => ({ presignatureId: freshPub.id, signer: p.signer as number, sigma: BigInt('0x' + (p.sigma as string)) })));
   const publicKey = (refresh.results!.get(0)!.result as { publicKey: string }).publicKey;
   t.true(secp256k1.verify(toCompact(sig), digest, Buffer.from(publicKey, 'hex'), { prehash: false }), 'the refreshed shares sign for the same key');
+});
+
+test.serial('P1: a node that shows one peer a different confirmation is named by it, and cannot split the group: the others’ evidence commits that peer too', async (t) => {
+  const id = randomBytes(8).toString('hex');
+  // node 3 signs a second, different confirmation for node 1 only (a relay routing by the outer address would deliver it)
+  const alter: Tamper = (from, to, env) => {
+    const d = decodeEnvelope(Buffer.from(env, 'base64'));
+    if (from !== 2 || to !== 0 || d.round !== KEYGEN_ROUND.confirm) return env;
+    const payload = Uint8Array.from(d.payload);
+    payload[5] = (payload[5] as number) ^ 1;
+    return Buffer.from(encodeSignedEnvelope({ kind: 'bcast', protocol: d.protocol, sid: d.sid, round: d.round, from: 2, to: 'all', seq: d.seq, ephemeral: d.ephemeral, payload }, privateKeys[2]!)).toString('base64');
+  };
+  const res = await run('keygen', [0, 1, 2], { walletId: id }, alter);
+  const r0 = res.results!.get(0)!;
+  t.is(r0.status, 'aborted');
+  t.deepEqual((r0.abort as { culprits: number[] }).culprits, [2], 'the lone differing confirmation names its signer');
+  t.is(res.results!.get(1)?.status, 'done');
+  const fin = await call(0, { method: 'finalize', scope: id, envelopes: res.results!.get(1)!.evidence as string[] });
+  t.true(fin.ok, 'the aborted node still holds its pending share and commits on the honest evidence');
+  t.deepEqual(fin.result, res.results!.get(1)!.result);
 });
