@@ -46,7 +46,7 @@ export const VARIABLES = {
   COORDINATOR_HTTPS_CERT: 'certificate (PEM, chain after it) of the wallet HTTPS API (default the coordinator\'s, CERTS_DIR/coordinator.crt); set with COORDINATOR_HTTPS_KEY',
   COORDINATOR_HTTPS_KEY: 'private key (PEM) of COORDINATOR_HTTPS_CERT (default CERTS_DIR/coordinator.key)',
   COORDINATOR_HTTPS_MAX_CONNECTIONS: 'open connections to the wallet HTTPS API in all (1–100000, default 1024)',
-  COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: 'open connections to the wallet HTTPS API from one address (1–10000, default 64; trusted proxies exempt)',
+  COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: 'open connections to the wallet HTTPS API from one address (1–10000, default 128; trusted proxies exempt)',
   COORDINATOR_TRUSTED_PROXIES:
     'addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed for the client address, comma-separated (default none: the TCP peer is the client)',
   COORDINATOR_METRICS_TOKEN:
@@ -246,7 +246,7 @@ export const envSchema = z
     COORDINATOR_HTTPS_CERT: path.optional(),
     COORDINATOR_HTTPS_KEY: path.optional(),
     COORDINATOR_HTTPS_MAX_CONNECTIONS: integer(1, 100_000).default(1024),
-    COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: integer(1, 10_000).default(64),
+    COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: integer(1, 10_000).default(128),
     COORDINATOR_TRUSTED_PROXIES: list(addressRange).optional(),
     COORDINATOR_METRICS_TOKEN: bearer.optional(),
     NODE_IDS: required('a list of node ids').pipe(list(nodeId)),

@@ -43,10 +43,12 @@ export interface HttpsOptions {
   readonly keepAliveTimeoutMs?: number;
   /** open sockets in all (default 1024) */
   readonly maxConnections?: number;
-  /** open sockets from one peer address (default 64) */
+  /** open sockets from one peer address (default 128) */
   readonly maxConnectionsPerIp?: number;
   /** peers not subject to the per-address cap (the trusted proxies) */
   readonly exemptFromPerIpCap?: (address: string) => boolean;
+  /** a connection was refused by a cap (CoordinatorMetrics.refusedConnections) */
+  readonly onRefused?: (cap: 'total' | 'per-ip') => void;
   readonly log?: Logger;
 }
 
@@ -56,7 +58,7 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
-export const DEFAULT_MAX_CONNECTIONS_PER_IP = 64;
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 128;
 
 export interface RunningServer {
   readonly server: Server;
@@ -107,7 +109,10 @@ export async function startHttpsServer(app: Koa, o: HttpsOptions): Promise<Runni
   );
   // Beyond this many sockets Node closes new ones before any TLS work ('drop').
   server.maxConnections = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  server.on('drop', (d?: { remoteAddress?: string }) => log.warn({ ip: d?.remoteAddress, max: server.maxConnections }, 'connection refused: too many open connections'));
+  server.on('drop', (d?: { remoteAddress?: string }) => {
+    log.warn({ ip: d?.remoteAddress, max: server.maxConnections }, 'connection refused: too many open connections');
+    o.onRefused?.('total');
+  });
 
   // Per peer address. Prepended, so a refused socket is closed before the TLS layer spends anything on it.
   const perIp = new Map<string, number>();
@@ -119,6 +124,7 @@ export async function startHttpsServer(app: Koa, o: HttpsOptions): Promise<Runni
     const n = perIp.get(ip) ?? 0;
     if (n >= maxPerIp) {
       log.warn({ ip, max: maxPerIp }, 'connection refused: too many open connections from this address');
+      o.onRefused?.('per-ip');
       socket.destroy();
       return;
     }

@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     maxConnections: api.maxConnections,
     maxConnectionsPerIp: api.maxConnectionsPerIp,
     exemptFromPerIpCap: addressMatcher(api.trustedProxies),
+    onRefused: (cap) => metrics.refusedConnections.inc({ cap }),
     log,
   });
   log.info({ host: api.host, port: server.port, metrics: api.metricsAuthorization !== undefined, presignPoolSize: poolSize, nodes: cluster.parties }, 'wallet API listening (HTTPS)');

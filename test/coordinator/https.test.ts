@@ -181,7 +181,8 @@ async function openEventually(port: number): Promise<TLSSocket> {
 }
 
 test('connections from one address are capped; closing one makes room', async (t) => {
-  const server = await start({ maxConnectionsPerIp: 3 });
+  const refused: string[] = [];
+  const server = await start({ maxConnectionsPerIp: 3, onRefused: (cap) => refused.push(cap) });
   const open: TLSSocket[] = [];
   t.teardown(async () => {
     await closeAll(open);
@@ -192,6 +193,8 @@ test('connections from one address are capped; closing one makes room', async (t
   await closeAll(open.splice(0, 1));
   open.push(await openEventually(server.port));
   await t.throwsAsync(tlsOpen(server.port), undefined, 'and the cap holds again');
+  // two refusals at least (openEventually may have been refused while the server saw the close)
+  t.true(refused.length >= 2 && refused.every((cap) => cap === 'per-ip'), `each refusal is counted: ${refused.join(', ')}`);
 });
 
 test('an exempt address (a trusted proxy) is not capped per address', async (t) => {
@@ -206,7 +209,8 @@ test('an exempt address (a trusted proxy) is not capped per address', async (t) 
 });
 
 test('connections are capped in all', async (t) => {
-  const server = await start({ maxConnections: 2, maxConnectionsPerIp: 100 });
+  const refused: string[] = [];
+  const server = await start({ maxConnections: 2, maxConnectionsPerIp: 100, onRefused: (cap) => refused.push(cap) });
   const open: TLSSocket[] = [];
   t.teardown(async () => {
     await closeAll(open);
@@ -214,6 +218,7 @@ test('connections are capped in all', async (t) => {
   });
   for (let n = 0; n < 2; n++) open.push(await tlsOpen(server.port));
   await t.throwsAsync(tlsOpen(server.port));
+  t.deepEqual(refused, ['total']);
   await closeAll(open.splice(0, 1));
   open.push(await openEventually(server.port));
 });
