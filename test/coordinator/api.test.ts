@@ -22,7 +22,8 @@ import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
 import { combinations, PresignPool } from '../../src/coordinator/pool.js';
 import { WalletRegistry } from '../../src/coordinator/registry.js';
 import { SigningService } from '../../src/coordinator/signing.js';
-import { WalletService } from '../../src/coordinator/wallets.js';
+import { InvalidLabelError } from '../../src/coordinator/errors.js';
+import { labelIssue, WalletService } from '../../src/coordinator/wallets.js';
 import type { SessionOutcome, SessionSpec } from '../../src/coordinator/orchestrator.js';
 import type { ProtocolName } from '../../src/rpc/messages.js';
 import type { RateLimitOptions } from '../../src/coordinator/rate-limit.js';
@@ -344,6 +345,10 @@ test('a compressed body that does not decompress is 400 invalid-encoding (no 500
     t.is(res.status, 200, `${encoding}: ${res.text}`);
   }
   isProblem(t, await http(env.url, 'POST', '/v1/wallets', { headers: { ...JSON_AUTH, 'content-encoding': 'compress' }, body: '{}' }), 415, 'unsupported-media-type');
+  // the size limit applies to the decompressed body: 4 MiB of JSON whitespace is a few KiB of gzip
+  const bomb = gzipSync(Buffer.from(`{"digest":"${DIGEST}"${' '.repeat(4 * 1024 * 1024)}}`));
+  t.true(bomb.length < 16 * 1024);
+  isProblem(t, await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: { ...JSON_AUTH, 'content-encoding': 'gzip' }, body: bomb }), 413, 'body-too-large', 'decompression bomb');
 });
 
 test('413 for a body over the limit, 415 for anything but JSON', async (t) => {
@@ -578,4 +583,14 @@ test('a restart loses no wallet: a new app over the reopened registry serves it'
   const again = await wallets.create({ label: 'kept', idempotencyKey: 'restart-1' });
   t.true(again.replayed, 'the idempotency key is remembered across the restart');
   t.is(again.wallet.walletId, created.walletId);
+});
+
+test('the wallet service itself refuses a label the API would refuse (defence in depth), before any keygen', async (t) => {
+  const env = await start(t);
+  const wallets = new WalletService({ registry: env.registry, cluster: env.cluster, runner: env.runner });
+  for (const label of ['a\u202Eb', 'a\u200Bb', 'a\u2028b', '\uD800', 'x'.repeat(129), '']) {
+    await t.throwsAsync(wallets.create({ label }), { instanceOf: InvalidLabelError }, JSON.stringify(label));
+  }
+  t.is(env.runner.specs.length, 0, 'no keygen ran');
+  t.is(labelIssue('ordinary label – ünïcode 💰'), undefined);
 });
