@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, requireWallet } from '../config/index.js';
 import { TransportClient } from '../transport/client.js';
-import { COORDINATOR } from '../transport/identity.js';
 import { coordinatorClientSetup } from '../transport/setup.js';
 import { addressMatcher } from '../util/ip.js';
 import { createLogger } from '../util/log.js';
