@@ -8,6 +8,7 @@ import { resolve, join } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { envFilePath, readEnvFile } from './env-file.js';
 import { envSchema, kmsProviders, VARIABLE_NAMES, VARIABLES, type EnvValues, type Platform } from './schema.js';
+import type { AddressRange } from '../util/ip.js';
 import type { LogLevel } from '../util/log.js';
 
 export interface TlsFiles {
@@ -68,12 +69,28 @@ export interface NodeEntry {
   readonly kms: KmsConfig;
 }
 
+/** The public wallet HTTPS API: where it listens, its certificate, its limits. */
+export interface ApiServerConfig {
+  /** IP address to listen on (default 127.0.0.1) */
+  readonly host: string;
+  /** certificate and key files (default the coordinator's, CERTS_DIR/coordinator.crt/.key) */
+  readonly cert: string;
+  readonly key: string;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  /** reverse proxies whose X-Forwarded-For is believed (empty: none) */
+  readonly trustedProxies: readonly AddressRange[];
+  /** `Bearer <token>` for GET /metrics (secret, non-enumerable); undefined: /metrics is off */
+  readonly metricsAuthorization: string | undefined;
+}
+
 export interface CoordinatorEntry {
   readonly platform: Platform;
   readonly localKmsPath: string;
   readonly httpsPort: number;
   readonly tls: TlsFiles;
   readonly dataDir: string;
+  readonly api: ApiServerConfig;
 }
 
 export interface WalletConfig {
@@ -173,6 +190,19 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     const kms = kmsConfig(v, providers[index]!, id, at);
     return { id, index, host, port, platform, region: regions[platform], tls: tlsFiles(certsDir, id), dataDir: join(dataDir, id), kms };
   });
+  const coordinatorTls = tlsFiles(certsDir, 'coordinator');
+  const api = withSecret(
+    {
+      host: v.COORDINATOR_HTTPS_HOST,
+      cert: v.COORDINATOR_HTTPS_CERT === undefined ? coordinatorTls.cert : at(v.COORDINATOR_HTTPS_CERT),
+      key: v.COORDINATOR_HTTPS_KEY === undefined ? coordinatorTls.key : at(v.COORDINATOR_HTTPS_KEY),
+      maxConnections: v.COORDINATOR_HTTPS_MAX_CONNECTIONS,
+      maxConnectionsPerIp: v.COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP,
+      trustedProxies: v.COORDINATOR_TRUSTED_PROXIES ?? [],
+    } as unknown as ApiServerConfig,
+    'metricsAuthorization',
+    v.COORDINATOR_METRICS_TOKEN,
+  );
   const firewall: FirewallConfig = v.ENABLE_KERNEL_FIREWALL
     ? { enabled: true, trustedCoordinatorIp: v.TRUSTED_COORDINATOR_IP! }
     : { enabled: false, trustedCoordinatorIp: v.TRUSTED_COORDINATOR_IP };
@@ -184,8 +214,9 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
       platform: v.COORDINATOR_PLATFORM,
       localKmsPath: at(v.COORDINATOR_LOCAL_KMS_PATH),
       httpsPort: v.COORDINATOR_HTTPS_PORT,
-      tls: tlsFiles(certsDir, 'coordinator'),
+      tls: coordinatorTls,
       dataDir: join(dataDir, 'coordinator'),
+      api,
     },
     nodes,
     mpc: { threshold: v.MPC_THRESHOLD, totalShards: v.MPC_TOTAL_SHARDS },

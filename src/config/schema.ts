@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isLoopbackAddress, parseAddressRange, type AddressRange } from '../util/ip.js';
 import { LOG_LEVELS } from '../util/log.js';
 import { NODE_ID_PATTERN, RESERVED_NODE_IDS } from '../transport/identity.js';
 
@@ -40,6 +41,16 @@ export const VARIABLES = {
   COORDINATOR_PLATFORM: 'where the coordinator runs: LOCAL, AWS, AZURE, IBM or GOOGLE',
   COORDINATOR_LOCAL_KMS_PATH: 'directory of the file-based (LOCAL) KMS (default .kmsNodes)',
   COORDINATOR_HTTPS_PORT: 'port of the wallet HTTPS API (default 8443)',
+  COORDINATOR_HTTPS_HOST:
+    'IP address the wallet HTTPS API listens on (default 127.0.0.1, loopback only; 0.0.0.0 or :: for every interface). Not loopback: WALLET_SERVER_AUTH_TOKEN must not be the development token of env/.env.local',
+  COORDINATOR_HTTPS_CERT: 'certificate (PEM, chain after it) of the wallet HTTPS API (default the coordinator\'s, CERTS_DIR/coordinator.crt); set with COORDINATOR_HTTPS_KEY',
+  COORDINATOR_HTTPS_KEY: 'private key (PEM) of COORDINATOR_HTTPS_CERT (default CERTS_DIR/coordinator.key)',
+  COORDINATOR_HTTPS_MAX_CONNECTIONS: 'open connections to the wallet HTTPS API in all (1–100000, default 1024)',
+  COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: 'open connections to the wallet HTTPS API from one address (1–10000, default 128; trusted proxies exempt)',
+  COORDINATOR_TRUSTED_PROXIES:
+    'addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed for the client address, comma-separated (default none: the TCP peer is the client)',
+  COORDINATOR_METRICS_TOKEN:
+    '"Bearer <token>" a Prometheus scraper presents for GET /metrics (secret; must differ from WALLET_SERVER_AUTH_TOKEN). Unset: /metrics is off',
   NODE_IDS: 'node ids, comma-separated (letters, digits, _ and -), e.g. node_1,node_2,node_3',
   NODE_HOSTS: 'host:port of each node, in NODE_IDS order ([v6-address]:port for IPv6)',
   NODE_PLATFORMS: 'platform of each node, in NODE_IDS order',
@@ -196,6 +207,23 @@ const anyUrl = z.string().refine(
   { error: (iss) => `must be an https:// URL, got ${show(iss.input)}` },
 );
 
+/**
+ * The token env/.env.local ships with: known to anyone who has read the repository, so it may
+ * only guard an API that nothing but this machine can reach.
+ */
+export const DEVELOPMENT_AUTH_TOKEN = 'Bearer wallet_dev_token_12345';
+
+const listenAddress = z.string().refine((s) => isIP(s) !== 0, { error: (iss) => `must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::), got ${show(iss.input)}` });
+
+const addressRange = z.string().transform((s, ctx): AddressRange => {
+  const r = parseAddressRange(s);
+  if (r === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${show(s)} is not an IP address or CIDR range (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/8)` });
+    return z.NEVER;
+  }
+  return r;
+});
+
 // Secrets: messages never repeat them.
 const secret = z.string().min(1, { error: 'must not be empty' });
 
@@ -214,6 +242,13 @@ export const envSchema = z
     COORDINATOR_PLATFORM: required(`one of ${PLATFORMS.join(', ')}`).pipe(platform),
     COORDINATOR_LOCAL_KMS_PATH: path.default('.kmsNodes'),
     COORDINATOR_HTTPS_PORT: port.default(8443),
+    COORDINATOR_HTTPS_HOST: listenAddress.default('127.0.0.1'),
+    COORDINATOR_HTTPS_CERT: path.optional(),
+    COORDINATOR_HTTPS_KEY: path.optional(),
+    COORDINATOR_HTTPS_MAX_CONNECTIONS: integer(1, 100_000).default(1024),
+    COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: integer(1, 10_000).default(128),
+    COORDINATOR_TRUSTED_PROXIES: list(addressRange).optional(),
+    COORDINATOR_METRICS_TOKEN: bearer.optional(),
     NODE_IDS: required('a list of node ids').pipe(list(nodeId)),
     NODE_HOSTS: required('a list of host:port').pipe(list(hostPort)),
     NODE_PLATFORMS: required('a list of platforms').pipe(list(platform)),
@@ -290,6 +325,18 @@ export const envSchema = z
       }
     }
     if (v.ENABLE_KERNEL_FIREWALL && v.TRUSTED_COORDINATOR_IP === undefined) issue('TRUSTED_COORDINATOR_IP', 'required when ENABLE_KERNEL_FIREWALL=true');
+    if ((v.COORDINATOR_HTTPS_CERT === undefined) !== (v.COORDINATOR_HTTPS_KEY === undefined)) {
+      const [set, unset] = v.COORDINATOR_HTTPS_CERT === undefined ? ['COORDINATOR_HTTPS_KEY', 'COORDINATOR_HTTPS_CERT'] : ['COORDINATOR_HTTPS_CERT', 'COORDINATOR_HTTPS_KEY'];
+      issue(unset as VariableName, `required when ${set} is set`);
+    }
+    if (!isLoopbackAddress(v.COORDINATOR_HTTPS_HOST)) {
+      const reachable = `the wallet API listens on ${v.COORDINATOR_HTTPS_HOST} (COORDINATOR_HTTPS_HOST), which is not a loopback address`;
+      if (v.WALLET_SERVER_AUTH_TOKEN === DEVELOPMENT_AUTH_TOKEN) issue('WALLET_SERVER_AUTH_TOKEN', `is the development token from env/.env.local, which anyone can read, and ${reachable}: set a secret token of your own`);
+      if (v.COORDINATOR_METRICS_TOKEN === DEVELOPMENT_AUTH_TOKEN) issue('COORDINATOR_METRICS_TOKEN', `is the development token from env/.env.local, and ${reachable}: set a secret token of your own`);
+    }
+    if (v.COORDINATOR_METRICS_TOKEN !== undefined && v.COORDINATOR_METRICS_TOKEN === v.WALLET_SERVER_AUTH_TOKEN) {
+      issue('COORDINATOR_METRICS_TOKEN', 'must differ from WALLET_SERVER_AUTH_TOKEN (a scraper must not be able to create wallets or sign)');
+    }
     if ((v.WALLET_SERVER_URL === undefined) !== (v.WALLET_SERVER_AUTH_TOKEN === undefined)) {
       const [set, unset] = v.WALLET_SERVER_URL === undefined ? ['WALLET_SERVER_AUTH_TOKEN', 'WALLET_SERVER_URL'] : ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN'];
       issue(unset as VariableName, `required when ${set} is set`);

@@ -1,18 +1,25 @@
 /**
  * The wallet HTTPS API as a Koa app factory. Nothing here listens: the entry point mounts the app
- * on an HTTPS server (TLS ≥ 1.2 is the server's job, https.ts), tests on whatever they like.
+ * on an HTTPS server (TLS ≥ 1.2, timeouts and connection caps are the server's job, https.ts),
+ * tests on whatever they like.
  *
  *   POST /v1/wallets                    create (optional label; Idempotency-Key honoured) → 201
  *   GET  /v1/wallets                    list, `limit` and `cursor`
  *   GET  /v1/wallets/:walletId          one wallet
  *   POST /v1/wallets/:walletId/sign     { digest: 32-byte hex } → { r, s, v, der, signature, signers }
- *   GET  /health                        no authentication
- *   GET  /metrics                       Prometheus text format
+ *   GET  /health                        status for anyone; node counts for an authenticated caller
+ *   GET  /metrics                       Prometheus text format; its own credential; off without one
  *   GET  /openapi.json                  the OpenAPI 3.1 document (docs/openapi.json), no authentication
  *
  * One path for errors: everything thrown becomes application/problem+json with its status; 4xx
- * details say what was wrong with the request, 5xx say only what failed (RFC 9457, STYLE.md 13).
- * Order of checks: rate limit (per client IP), authentication, media type, body size, schema.
+ * details say what was wrong with the request, 5xx say only what failed (RFC 9457). A method a
+ * path does not have is 405 with `Allow`; OPTIONS is such a method (no CORS: the API is for a
+ * wallet server, and a browser must not be able to call it).
+ *
+ * Order of checks: credential (if any), rate limit, route, authorization, media type, body size,
+ * schema. The credential comes first so that each has a bucket of its own: a flood of requests
+ * without one (or with a wrong one) spends only the small per-address bucket of unauthenticated
+ * requests, never the wallet server's.
  * @module
  */
 import { readFileSync } from 'node:fs';
@@ -22,15 +29,17 @@ import { bodyParser } from '@koa/bodyparser';
 import { z } from 'zod';
 import { walletIdSchema } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import { authorizationChecker } from './auth.js';
+import type { AddressRange } from '../util/ip.js';
+import { authorizationChecker, tokenOf } from './auth.js';
+import { clientAddressResolver } from './client-ip.js';
 import type { HealthStatus } from './cluster.js';
 import { ServiceError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemBody } from './problem.js';
-import { TokenBucketLimiter, type RateLimitOptions } from './rate-limit.js';
+import { monotonicNow, TokenBucketLimiter, type MonotonicClock, type RateLimitOptions } from './rate-limit.js';
 import { InvalidCursorError, MAX_LABEL_LENGTH, MAX_PAGE_SIZE } from './registry.js';
 import type { SignatureResult } from './signing.js';
-import type { CreateWalletInput, WalletView } from './wallets.js';
+import { labelIssue, type CreateWalletInput, type WalletView } from './wallets.js';
 
 /** What the API needs of the wallet service (WalletService has it). */
 export interface WalletsApi {
@@ -51,19 +60,35 @@ export interface ApiOptions {
   readonly metrics: CoordinatorMetrics;
   /** the whole Authorization value wallet servers present (WALLET_SERVER_AUTH_TOKEN) */
   readonly authorization: string;
+  /** the whole Authorization value for GET /metrics (COORDINATOR_METRICS_TOKEN); undefined: /metrics is off */
+  readonly metricsAuthorization?: string | undefined;
   /** the OpenAPI document served at /openapi.json (default: docs/openapi.json) */
   readonly openApi?: unknown;
   /** largest request body in bytes (default 16 KiB) */
   readonly maxBodyBytes?: number;
-  /** per client IP (default burst 120, 60 per second) */
+  /** per credential (default burst 120, 60 per second) */
   readonly rateLimit?: RateLimitOptions;
-  /** trust X-Forwarded-For for the client IP (only behind a proxy you run; default false) */
-  readonly trustProxy?: boolean;
+  /** per client address, for requests without a valid credential (default burst 20, 5 per second) */
+  readonly anonymousRateLimit?: RateLimitOptions;
+  /** reverse proxies whose X-Forwarded-For is believed (default none) */
+  readonly trustedProxies?: readonly AddressRange[];
+  /** monotonic clock in ms for the rate limits (tests) */
+  readonly now?: MonotonicClock;
   readonly log?: Logger;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { capacity: 120, refillPerSecond: 60 };
+/** Enough for load-balancer health checks and a person with curl; small, because it is shared by anyone. */
+export const DEFAULT_ANONYMOUS_RATE_LIMIT: RateLimitOptions = { capacity: 20, refillPerSecond: 5 };
+
+/** Who a request authenticated as. */
+type Principal = 'wallet-server' | 'metrics-scraper';
+
+interface ApiState {
+  clientIp?: string;
+  principal?: Principal;
+}
 
 /** docs/openapi.json, read relative to this module (dist/src/coordinator → docs/). */
 export function loadOpenApiDocument(): unknown {
@@ -78,7 +103,10 @@ const createBodySchema = z
       .string()
       .min(1)
       .max(MAX_LABEL_LENGTH)
-      .regex(/^[^\p{Cc}]*$/u, 'no control characters')
+      .superRefine((label, ctx) => {
+        const issue = labelIssue(label);
+        if (issue !== undefined) ctx.addIssue({ code: 'custom', message: issue });
+      })
       .optional(),
   })
   .strict();
@@ -112,13 +140,34 @@ function route(ctx: Koa.Context): string {
   return (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
 }
 
+/** The per-request state this app keeps on the context. */
+const state = (ctx: Koa.Context): ApiState => ctx.state as ApiState;
+
+/**
+ * The served document must not carry a credential (it is public): an example token in it would be
+ * the one a careless deployment keeps. Refusing to start is louder than redacting.
+ */
+function assertNoCredential(doc: unknown, credentials: readonly (string | undefined)[]): void {
+  const text = JSON.stringify(doc);
+  for (const c of credentials) {
+    if (c !== undefined && text.includes(tokenOf(c))) throw new RangeError('the OpenAPI document contains an API credential; remove it from the document');
+  }
+}
+
 export function createApi(o: ApiOptions): Koa {
   const log = (o.log ?? silentLogger()).child({ component: 'api' });
-  const authorized = authorizationChecker(o.authorization);
-  const limiter = new TokenBucketLimiter(o.rateLimit ?? DEFAULT_RATE_LIMIT);
+  const walletServer = authorizationChecker(o.authorization);
+  const metricsScraper = o.metricsAuthorization === undefined ? undefined : authorizationChecker(o.metricsAuthorization);
+  if (o.metricsAuthorization !== undefined && o.metricsAuthorization === o.authorization) throw new RangeError('the metrics credential must differ from the wallet server\'s');
+  const now = o.now ?? monotonicNow;
+  const byCredential = new TokenBucketLimiter({ now, ...(o.rateLimit ?? DEFAULT_RATE_LIMIT) });
+  const byAddress = new TokenBucketLimiter({ now, ...(o.anonymousRateLimit ?? DEFAULT_ANONYMOUS_RATE_LIMIT) });
+  const clientAddress = clientAddressResolver(o.trustedProxies ?? []);
   const maxBodyBytes = o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const openApi = o.openApi ?? loadOpenApiDocument();
-  const app = new Koa({ proxy: o.trustProxy ?? false });
+  assertNoCredential(openApi, [o.authorization, o.metricsAuthorization]);
+  // Never Koa's own X-Forwarded-For handling: it believes any peer (client-ip.ts believes only trusted proxies).
+  const app = new Koa({ proxy: false });
   // Koa would print every error itself; ours are answered and logged below.
   app.silent = true;
 
@@ -132,7 +181,7 @@ export function createApi(o: ApiOptions): Koa {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       o.metrics.httpRequests.inc(labels);
       o.metrics.httpDuration.observe(labels, seconds);
-      log.debug({ ...labels, ms: Math.round(seconds * 1000), ip: ctx.ip }, 'request');
+      log.debug({ ...labels, ms: Math.round(seconds * 1000), ip: state(ctx).clientIp, principal: state(ctx).principal }, 'request');
     }
   });
 
@@ -150,23 +199,37 @@ export function createApi(o: ApiOptions): Koa {
     }
   });
 
+  // Credential, then the rate limit of that credential — or of the client address without one.
   app.use(async (ctx, next) => {
-    const decision = limiter.take(ctx.ip);
+    const s = state(ctx);
+    const forwarded = ctx.get('x-forwarded-for');
+    s.clientIp = clientAddress(ctx.req.socket.remoteAddress, forwarded === '' ? undefined : forwarded);
+    const header = ctx.get('authorization');
+    if (header !== '') {
+      // both checks always run: which credential a header is close to must not show in the timing
+      const isWallet = walletServer(header);
+      const isMetrics = metricsScraper?.(header) ?? false;
+      if (isWallet) s.principal = 'wallet-server';
+      else if (isMetrics) s.principal = 'metrics-scraper';
+    }
+    const decision = s.principal !== undefined ? byCredential.take(s.principal) : byAddress.take(`ip:${s.clientIp}`);
     if (!decision.allowed) {
       throw new HttpProblem(429, 'rate-limited', `too many requests; retry in ${decision.retryAfterS} s`, { 'Retry-After': String(decision.retryAfterS) });
     }
     await next();
   });
 
-  const requireAuth: Koa.Middleware = async (ctx, next) => {
-    const header = ctx.get('authorization');
-    if (!authorized(header === '' ? undefined : header)) {
-      const detail = header === '' ? 'the Authorization header is required' : 'the Authorization header is not valid';
-      throw new HttpProblem(401, 'unauthorized', detail, { 'WWW-Authenticate': 'Bearer realm="mpc-engine"' });
-    }
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  };
+  const requireAuth =
+    (principal: Principal): Koa.Middleware =>
+    async (ctx, next) => {
+      if (state(ctx).principal !== principal) {
+        const detail = ctx.get('authorization') === '' ? 'the Authorization header is required' : 'the Authorization header is not valid';
+        throw new HttpProblem(401, 'unauthorized', detail, { 'WWW-Authenticate': 'Bearer realm="mpc-engine"' });
+      }
+      ctx.set('Cache-Control', 'no-store');
+      await next();
+    };
+  const walletAuth = requireAuth('wallet-server');
 
   // Only JSON bodies; a request without one (no or zero Content-Length, nothing chunked) is fine.
   const json: Koa.Middleware = async (ctx, next) => {
@@ -175,7 +238,24 @@ export function createApi(o: ApiOptions): Koa {
     }
     await next();
   };
-  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: maxBodyBytes, jsonStrict: true, encoding: 'utf-8' });
+  const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: maxBodyBytes, jsonStrict: true, encoding: 'utf-8' });
+  // The parser's own errors carry a 4xx status; a body that does not decompress (gzip, deflate, br)
+  // fails inside zlib, with none — that is the client's fault too, not a 500.
+  const parse: Koa.Middleware = async (ctx, next) => {
+    let parsed = false;
+    try {
+      await parseJson(ctx, () => {
+        parsed = true;
+        return next();
+      });
+    } catch (e) {
+      if (parsed) throw e;
+      const status = (e as { status?: unknown } | null)?.status;
+      if (typeof status === 'number') throw e;
+      log.debug({ code: (e as { code?: unknown } | null)?.code, encoding: ctx.get('content-encoding') }, 'request body does not decode');
+      throw new HttpProblem(400, 'invalid-encoding', 'the request body could not be decoded with its Content-Encoding');
+    }
+  };
 
   const router = new Router();
 
@@ -183,20 +263,24 @@ export function createApi(o: ApiOptions): Koa {
     const h = o.health();
     ctx.status = h.status === 'unavailable' ? 503 : 200;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = h;
+    // Node counts and suspended node ids help an attacker time an attack on the node group: only
+    // for a caller with a credential.
+    ctx.body = state(ctx).principal === undefined ? { status: h.status } : h;
   });
 
   router.get('/openapi.json', (ctx) => {
     ctx.body = openApi;
   });
 
-  router.get('/metrics', requireAuth, async (ctx) => {
-    const m = await o.metrics.exposition();
-    ctx.type = m.contentType;
-    ctx.body = m.body;
-  });
+  if (o.metricsAuthorization !== undefined) {
+    router.get('/metrics', requireAuth('metrics-scraper'), async (ctx) => {
+      const m = await o.metrics.exposition();
+      ctx.type = m.contentType;
+      ctx.body = m.body;
+    });
+  }
 
-  router.post('/v1/wallets', requireAuth, json, parse, async (ctx) => {
+  router.post('/v1/wallets', walletAuth, json, parse, async (ctx) => {
     const parsed = createBodySchema.safeParse(body(ctx));
     if (!parsed.success) throw new HttpProblem(400, 'invalid-body', issues(parsed.error));
     const keyHeader = ctx.get('idempotency-key');
@@ -216,7 +300,7 @@ export function createApi(o: ApiOptions): Koa {
     ctx.body = wallet;
   });
 
-  router.get('/v1/wallets', requireAuth, (ctx) => {
+  router.get('/v1/wallets', walletAuth, (ctx) => {
     const parsed = listQuerySchema.safeParse(ctx.query);
     if (!parsed.success) throw new HttpProblem(400, 'invalid-query', issues(parsed.error));
     const { limit, cursor } = parsed.data;
@@ -230,11 +314,11 @@ export function createApi(o: ApiOptions): Koa {
     return w;
   };
 
-  router.get('/v1/wallets/:walletId', requireAuth, (ctx) => {
+  router.get('/v1/wallets/:walletId', walletAuth, (ctx) => {
     ctx.body = wallet(ctx.params.walletId as string);
   });
 
-  router.post('/v1/wallets/:walletId/sign', requireAuth, json, parse, async (ctx) => {
+  router.post('/v1/wallets/:walletId/sign', walletAuth, json, parse, async (ctx) => {
     const parsed = signBodySchema.safeParse(body(ctx));
     if (!parsed.success) throw new HttpProblem(400, 'invalid-body', issues(parsed.error));
     const digest = digestSchema.safeParse(parsed.data.digest);
@@ -245,7 +329,13 @@ export function createApi(o: ApiOptions): Koa {
   });
 
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  // No route for this path and method: 404 if the path has none, else 405 with the methods it has
+  // (OPTIONS included: there is no CORS preflight to answer).
+  app.use((ctx) => {
+    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))].sort();
+    if (allowed.length === 0) throw new HttpProblem(404, 'not-found', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
+    throw new HttpProblem(405, 'method-not-allowed', `${ctx.method} is not allowed here; allowed: ${allowed.join(', ')}`, { Allow: allowed.join(', ') });
+  });
   return app;
 }
 
@@ -253,8 +343,9 @@ export function createApi(o: ApiOptions): Koa {
 function toProblem(e: unknown, log: Logger): HttpProblem {
   if (e instanceof HttpProblem) return e;
   if (e instanceof ServiceError) {
+    // the message may quote a node (abort reasons, node errors): logged here, never answered
     if (e.status >= 500) log.warn({ problem: e.problem, detail: e.message }, 'request failed');
-    return new HttpProblem(e.status, e.problem, e.message, e.retryAfterS === undefined ? {} : { 'Retry-After': String(e.retryAfterS) });
+    return new HttpProblem(e.status, e.problem, e.publicDetail, e.retryAfterS === undefined ? {} : { 'Retry-After': String(e.retryAfterS) });
   }
   if (e instanceof InvalidCursorError) return new HttpProblem(400, 'invalid-cursor', 'the cursor is not one this API handed out');
   // Errors of the body parser and the router carry a status (http-errors).
@@ -263,7 +354,6 @@ function toProblem(e: unknown, log: Logger): HttpProblem {
     const type = (e as { type?: unknown }).type;
     if (status === 413) return new HttpProblem(413, 'body-too-large', 'the request body is too large');
     if (status === 415) return new HttpProblem(415, 'unsupported-media-type', 'unsupported content encoding or charset');
-    if (status === 405) return new HttpProblem(405, 'method-not-allowed', (e as Error).message);
     if (type === 'request.aborted') return new HttpProblem(400, 'request-aborted', 'the request body was cut short');
     return new HttpProblem(status === 400 ? 400 : status, status === 400 ? 'invalid-json' : 'bad-request', status === 400 ? 'the request body is not a JSON object' : 'bad request');
   }

@@ -18,3 +18,9 @@ export function authorizationChecker(expected: string): (presented: string | und
     return match && presented !== undefined;
   };
 }
+
+/** The secret part of an Authorization value: the token after the scheme (`Bearer abc` → `abc`). */
+export function tokenOf(authorization: string): string {
+  const m = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*\s+(.+)$/.exec(authorization);
+  return m ? m[1]! : authorization;
+}

@@ -1,7 +1,10 @@
 /**
  * What a wallet request can run into beyond bad input, each with the HTTP status the API answers
- * it with. Messages are for the wallet server's operator: they name nodes and reasons, never key
- * material or tokens.
+ * it with. Messages are for the coordinator's log: they name nodes and reasons, never key
+ * material or tokens. What the client is told is `publicDetail`: for failures inside the node
+ * group it is a fixed sentence, because a reason may be text a node sent (an abort reason, an
+ * error message) and a node's text is never passed on to API clients — a compromised node could
+ * otherwise speak to the wallet server through the coordinator, or learn what it answered.
  * @module
  */
 
@@ -12,6 +15,17 @@ export abstract class ServiceError extends Error {
   abstract readonly problem: string;
   /** seconds a client should wait before retrying (Retry-After), if it makes sense */
   readonly retryAfterS: number | undefined = undefined;
+  /** what the API answers as the problem's detail (default: the message) */
+  get publicDetail(): string {
+    return this.message;
+  }
+}
+
+/** A wallet label the API refuses (see `labelIssue` in wallets.ts). */
+export class InvalidLabelError extends ServiceError {
+  override readonly name = 'InvalidLabelError';
+  readonly status = 400;
+  readonly problem = 'invalid-body';
 }
 
 export class WalletNotFoundError extends ServiceError {
@@ -50,6 +64,12 @@ export class KeygenFailedError extends ServiceError {
   ) {
     super(message);
   }
+
+  override get publicDetail(): string {
+    return this.status === 502
+      ? 'key generation was aborted by the node group; no wallet was created'
+      : 'key generation did not complete; no wallet was created';
+  }
 }
 
 /** Every usable signer pair was tried and none produced a valid signature. */
@@ -58,4 +78,8 @@ export class SigningFailedError extends ServiceError {
   readonly status = 503;
   readonly problem = 'signing-failed';
   override readonly retryAfterS = 5;
+
+  override get publicDetail(): string {
+    return 'no signer set produced a valid signature';
+  }
 }

@@ -3,20 +3,21 @@
  * Loads env/.env.<name>, dials every node over mutual TLS (expecting NODE_IDS[k] at
  * NODE_HOSTS[k]), asks each for its `info` when it connects, makes the node group's aux-info when
  * it is missing or differs (all nodes connected; ~30 s of compute), and serves the wallet HTTPS
- * API on COORDINATOR_HTTPS_PORT with the coordinator's certificate from CERTS_DIR. Prints the
+ * API on COORDINATOR_HTTPS_HOST:COORDINATOR_HTTPS_PORT (loopback by default) with
+ * COORDINATOR_HTTPS_CERT/KEY (default the coordinator's certificate from CERTS_DIR). Prints the
  * seed's banner whenever the number of connected nodes changes. SIGINT/SIGTERM stop it cleanly:
  * no new requests, those under way finish (up to 10 s), connections close, the registry is closed.
  *
  * Wiring only; the logic lives in the modules it connects.
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, requireWallet } from '../config/index.js';
 import { TransportClient } from '../transport/client.js';
-import { COORDINATOR } from '../transport/identity.js';
 import { coordinatorClientSetup } from '../transport/setup.js';
-import { loadTlsMaterial } from '../transport/tls.js';
+import { addressMatcher } from '../util/ip.js';
 import { createLogger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
@@ -41,7 +42,6 @@ async function main(): Promise<void> {
   const wallet = requireWallet(config);
   const poolSize = config.presignPoolSize;
   const log = createLogger({ name: 'coordinator', level: config.logLevel });
-  const tls = await loadTlsMaterial(config.coordinator.tls, COORDINATOR);
 
   const metrics = new CoordinatorMetrics({ processMetrics: true });
   const registry = await WalletRegistry.open(join(config.coordinator.dataDir, 'wallets.jsonl'), { log });
@@ -101,9 +101,29 @@ async function main(): Promise<void> {
   // Nodes back or the group ready again: stock the pool for the pairs now usable.
   cluster.on('state', () => pool.refill());
 
-  const app = createApi({ wallets, signer: signing, health: () => cluster.health(), metrics, authorization: wallet.authorization, log });
-  const server = await startHttpsServer(app, { cert: tls.cert, key: tls.key, port: config.coordinator.httpsPort });
-  log.info({ port: server.port, presignPoolSize: poolSize, nodes: cluster.parties }, 'wallet API listening (HTTPS)');
+  const api = config.coordinator.api;
+  const app = createApi({
+    wallets,
+    signer: signing,
+    health: () => cluster.health(),
+    metrics,
+    authorization: wallet.authorization,
+    metricsAuthorization: api.metricsAuthorization,
+    trustedProxies: api.trustedProxies,
+    log,
+  });
+  const server = await startHttpsServer(app, {
+    cert: await readFile(api.cert),
+    key: await readFile(api.key),
+    port: config.coordinator.httpsPort,
+    host: api.host,
+    maxConnections: api.maxConnections,
+    maxConnectionsPerIp: api.maxConnectionsPerIp,
+    exemptFromPerIpCap: addressMatcher(api.trustedProxies),
+    onRefused: (cap) => metrics.refusedConnections.inc({ cap }),
+    log,
+  });
+  log.info({ host: api.host, port: server.port, metrics: api.metricsAuthorization !== undefined, presignPoolSize: poolSize, nodes: cluster.parties }, 'wallet API listening (HTTPS)');
   banner.update(cluster.connectedCount);
   for (const c of clients) c.start();
 

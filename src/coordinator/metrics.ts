@@ -30,6 +30,13 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
+  readonly refusedConnections = new Counter({
+    name: 'mpc_https_connections_refused_total',
+    help: 'Wallet API connections closed unserved because a cap was reached (total, per-ip)',
+    labelNames: ['cap'] as const,
+    registers: [this.registry],
+  });
+
   readonly sessions = new Counter({
     name: 'mpc_sessions_total',
     help: 'Protocol sessions by protocol and outcome (done, aborted, or the failure: timeout, unavailable, rejected, invalid-response, stalled, inconsistent)',

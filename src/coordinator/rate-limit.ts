@@ -1,10 +1,19 @@
 /**
- * Token-bucket rate limiting per client (IP address): a client may burst up to `capacity`
- * requests, then `refillPerSecond` on average. Buckets live in memory, least recently used first
- * out once there are `maxClients` of them, so a flood of source addresses cannot grow it without
- * bound (an evicted client just starts again with a full bucket).
+ * Token-bucket rate limiting per key (a credential, or a client IP address): a key may burst up
+ * to `capacity` requests, then `refillPerSecond` on average. Buckets live in memory, least
+ * recently used first out once there are `maxClients` of them, so a flood of source addresses
+ * cannot grow it without bound (an evicted client just starts again with a full bucket).
+ *
+ * Time is monotonic (performance.now by default): a wall clock stepped by NTP or an operator
+ * would otherwise refill every bucket at once (a step forward) or freeze them (a step back).
  * @module
  */
+import { performance } from 'node:perf_hooks';
+
+/** A monotonic clock in milliseconds. */
+export type MonotonicClock = () => number;
+
+export const monotonicNow: MonotonicClock = () => performance.now();
 
 export interface RateLimitOptions {
   /** burst size */
@@ -13,8 +22,8 @@ export interface RateLimitOptions {
   readonly refillPerSecond: number;
   /** buckets kept (default 10 000) */
   readonly maxClients?: number;
-  /** clock in ms (tests) */
-  readonly now?: () => number;
+  /** monotonic clock in ms (default performance.now; tests inject their own) */
+  readonly now?: MonotonicClock;
 }
 
 export type RateDecision = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterS: number };
@@ -26,19 +35,20 @@ interface Bucket {
 
 export class TokenBucketLimiter {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly now: () => number;
+  private readonly now: MonotonicClock;
 
   constructor(private readonly o: RateLimitOptions) {
     if (!(o.capacity >= 1) || !(o.refillPerSecond > 0)) throw new RangeError('capacity must be ≥ 1 and refillPerSecond > 0');
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? monotonicNow;
   }
 
   /** Spends one token of `client`'s bucket, if it has one. */
   take(client: string): RateDecision {
     const now = this.now();
     const b = this.buckets.get(client) ?? { tokens: this.o.capacity, at: now };
-    b.tokens = Math.min(this.o.capacity, b.tokens + ((now - b.at) / 1000) * this.o.refillPerSecond);
-    b.at = now;
+    // max(0, …): an injected clock that goes backwards must not drain a bucket
+    b.tokens = Math.min(this.o.capacity, b.tokens + (Math.max(0, now - b.at) / 1000) * this.o.refillPerSecond);
+    b.at = Math.max(b.at, now);
     // re-insert: Map order is then least recently used first
     this.buckets.delete(client);
     this.buckets.set(client, b);

@@ -17,9 +17,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../util/log.js';
 import { walletAddresses, type WalletAddresses } from './addresses.js';
 import type { NodeCluster } from './cluster.js';
-import { IdempotencyConflictError, KeygenFailedError, NodesUnavailableError } from './errors.js';
+import { IdempotencyConflictError, InvalidLabelError, KeygenFailedError, NodesUnavailableError } from './errors.js';
 import type { SessionRunner } from './orchestrator.js';
-import type { WalletRecord, WalletRegistry } from './registry.js';
+import { MAX_LABEL_LENGTH, type WalletRecord, type WalletRegistry } from './registry.js';
 
 export interface WalletView {
   readonly walletId: string;
@@ -49,6 +49,27 @@ export interface WalletServiceOptions {
 
 export function idempotencyKeyHash(key: string): string {
   return createHash('sha256').update('mpc-engine/v1/idempotency-key\0').update(key, 'utf8').digest('hex');
+}
+
+/**
+ * Characters a label may not hold. A label is shown to people (wallet server consoles, logs,
+ * spreadsheets), so it must not be able to look like something else:
+ * - Cc: control characters (terminal escapes, NUL, new lines);
+ * - Cf: format characters — bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069),
+ *   which reorder what is displayed ("Trojan Source"), and zero-width characters (U+200B–U+200D,
+ *   U+2060, U+FEFF), which make two different labels look the same;
+ * - Zl, Zp: U+2028 and U+2029, line breaks to many viewers and to JavaScript source;
+ * - Cs: lone surrogates (valid JSON, but no character: a label must be well-formed UTF-16 so
+ *   that it is valid UTF-8 wherever it is written).
+ */
+const FORBIDDEN_IN_LABEL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+
+/** Why a label is refused, or undefined if it is acceptable. */
+export function labelIssue(label: string): string | undefined {
+  if (label.length < 1 || label.length > MAX_LABEL_LENGTH) return `must be 1–${MAX_LABEL_LENGTH} characters`;
+  const bad = FORBIDDEN_IN_LABEL.exec(label);
+  if (bad) return `must not contain control, format (bidirectional, zero-width) or separator characters, or lone surrogates (U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} at ${bad.index})`;
+  return undefined;
 }
 
 export function newWalletId(): string {
@@ -99,9 +120,11 @@ export class WalletService {
 
   /**
    * Creates a wallet (or returns the one an earlier request with the same Idempotency-Key made).
-   * @throws NodesUnavailableError, IdempotencyConflictError, KeygenFailedError
+   * @throws InvalidLabelError, NodesUnavailableError, IdempotencyConflictError, KeygenFailedError
    */
   async create(input: CreateWalletInput): Promise<{ wallet: WalletView; replayed: boolean }> {
+    const badLabel = input.label === undefined ? undefined : labelIssue(input.label);
+    if (badLabel !== undefined) throw new InvalidLabelError(`label: ${badLabel}`);
     const keyHash = input.idempotencyKey === undefined ? undefined : idempotencyKeyHash(input.idempotencyKey);
     if (keyHash !== undefined) {
       const earlier = this.o.registry.byIdempotencyKeyHash(keyHash);

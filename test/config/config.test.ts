@@ -1,14 +1,18 @@
 /**
  * Configuration: env/.env.local and the example files load; overrides apply per variable; every
  * bad variable is reported by name with the reason (table); secrets are never echoed; unknown
- * variables in a file, a missing file and a path-like environment name are refused.
+ * variables in a file, a missing file and a path-like environment name are refused. The wallet
+ * API's settings: loopback by default and in env/.env.local, the development token refused off
+ * loopback (also by the real coordinator process, before it starts anything), its own
+ * certificate, connection caps, trusted proxies and the metrics token.
  */
 import test from 'ava';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, nodeEntry, parseConfig, requireWallet, VARIABLES } from '../../src/config/index.js';
+import { ConfigError, DEVELOPMENT_AUTH_TOKEN, loadConfig, nodeEntry, parseConfig, requireWallet, VARIABLES } from '../../src/config/index.js';
 
 // dist/test/config → the project root
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -51,6 +55,8 @@ test('env/.env.local loads into the local 2-of-3 cluster', (t) => {
   t.deepEqual(c.mpc, { threshold: 2, totalShards: 3 });
   t.deepEqual(c.wallet, { url: 'https://localhost:3000', authorization: 'Bearer wallet_dev_token_12345' });
   t.deepEqual(c.firewall, { enabled: false, trustedCoordinatorIp: '127.0.0.1' });
+  t.is(c.coordinator.api.host, '127.0.0.1', 'the wallet API listens on loopback only');
+  t.is(c.wallet?.authorization, DEVELOPMENT_AUTH_TOKEN, 'with the public development token');
   const n2 = nodeEntry(c, 'node_2');
   t.is(n2.index, 1);
   t.deepEqual(n2.tls, { ca: join(ROOT, 'certs/ca.crt'), cert: join(ROOT, 'certs/node_2.crt'), key: join(ROOT, 'certs/node_2.key') });
@@ -126,6 +132,20 @@ const BAD: [string, Record<string, string | undefined>, RegExp][] = [
   ['threshold missing', { MPC_THRESHOLD: undefined }, /^MPC_THRESHOLD: required, not set$/],
   ['shards vs ids', { MPC_TOTAL_SHARDS: '4' }, /^MPC_TOTAL_SHARDS: is 4 but NODE_IDS has 3 nodes$/],
   ['https port', { COORDINATOR_HTTPS_PORT: '0' }, /^COORDINATOR_HTTPS_PORT: must be ≥ 1, got 0$/],
+  ['https host name', { COORDINATOR_HTTPS_HOST: 'localhost' }, /^COORDINATOR_HTTPS_HOST: must be an IP address .*got "localhost"$/],
+  ['dev token on every interface', { COORDINATOR_HTTPS_HOST: '0.0.0.0' }, /^WALLET_SERVER_AUTH_TOKEN: is the development token from env\/\.env\.local.*0\.0\.0\.0 \(COORDINATOR_HTTPS_HOST\), which is not a loopback address/],
+  ['dev token on ::', { COORDINATOR_HTTPS_HOST: '::' }, /^WALLET_SERVER_AUTH_TOKEN: is the development token/],
+  ['dev token on a private address', { COORDINATOR_HTTPS_HOST: '10.0.0.10' }, /^WALLET_SERVER_AUTH_TOKEN: is the development token/],
+  ['dev token on a mapped address', { COORDINATOR_HTTPS_HOST: '::ffff:10.0.0.10' }, /^WALLET_SERVER_AUTH_TOKEN: is the development token/],
+  ['dev metrics token off loopback', { COORDINATOR_HTTPS_HOST: '10.0.0.10', WALLET_SERVER_AUTH_TOKEN: 'Bearer a_real_secret_token_0001', COORDINATOR_METRICS_TOKEN: DEVELOPMENT_AUTH_TOKEN }, /^COORDINATOR_METRICS_TOKEN: is the development token/],
+  ['cert without key', { COORDINATOR_HTTPS_CERT: '/etc/tls/api.crt' }, /^COORDINATOR_HTTPS_KEY: required when COORDINATOR_HTTPS_CERT is set$/],
+  ['key without cert', { COORDINATOR_HTTPS_KEY: '/etc/tls/api.key' }, /^COORDINATOR_HTTPS_CERT: required when COORDINATOR_HTTPS_KEY is set$/],
+  ['connection cap 0', { COORDINATOR_HTTPS_MAX_CONNECTIONS: '0' }, /^COORDINATOR_HTTPS_MAX_CONNECTIONS: must be ≥ 1, got 0$/],
+  ['per-address cap', { COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: 'many' }, /^COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: must be an integer/],
+  ['proxy not an address', { COORDINATOR_TRUSTED_PROXIES: '10.0.0.1,proxy.example.com' }, /^COORDINATOR_TRUSTED_PROXIES: entry 2: "proxy\.example\.com" is not an IP address or CIDR range/],
+  ['proxy prefix too long', { COORDINATOR_TRUSTED_PROXIES: '10.0.0.0/33' }, /^COORDINATOR_TRUSTED_PROXIES: entry 1: "10\.0\.0\.0\/33" is not/],
+  ['metrics token short', { COORDINATOR_METRICS_TOKEN: 'Bearer short' }, /^COORDINATOR_METRICS_TOKEN: must be "Bearer <token>"/],
+  ['metrics token = wallet token', { COORDINATOR_METRICS_TOKEN: DEVELOPMENT_AUTH_TOKEN }, /^COORDINATOR_METRICS_TOKEN: must differ from WALLET_SERVER_AUTH_TOKEN/],
   ['https port text', { COORDINATOR_HTTPS_PORT: '84a3' }, /^COORDINATOR_HTTPS_PORT: must be an integer, got "84a3"$/],
   ['wallet http', { WALLET_SERVER_URL: 'http://localhost:3000' }, /^WALLET_SERVER_URL: must be an https:\/\/ URL, got "http:\/\/localhost:3000"$/],
   ['wallet url alone', { WALLET_SERVER_AUTH_TOKEN: undefined }, /^WALLET_SERVER_AUTH_TOKEN: required when WALLET_SERVER_URL is set$/],
@@ -183,6 +203,60 @@ test('all errors are reported at once, and the token never appears in a message'
   t.deepEqual(e.issues.map((i) => i.variable).sort(), ['COORDINATOR_PLATFORM', 'LOG_LEVEL', 'WALLET_SERVER_AUTH_TOKEN']);
   t.false(e.message.includes('abc$def'));
   t.regex(e.message, /^invalid configuration:\n {2}COORDINATOR_PLATFORM: /);
+});
+
+test('the wallet API settings: loopback and the coordinator certificate by default; host, certificate, caps, proxies and metrics token when set', (t) => {
+  const d = parseConfig(VALID, { rootDir: '/srv/mpc' }).coordinator.api;
+  t.deepEqual({ ...d }, { host: '127.0.0.1', cert: '/srv/mpc/certs/coordinator.crt', key: '/srv/mpc/certs/coordinator.key', maxConnections: 1024, maxConnectionsPerIp: 128, trustedProxies: [] });
+  t.is(d.metricsAuthorization, undefined, 'no metrics token: /metrics is off');
+  const set = parseConfig(
+    {
+      ...VALID,
+      WALLET_SERVER_AUTH_TOKEN: 'Bearer a_real_secret_token_0001',
+      COORDINATOR_HTTPS_HOST: '0.0.0.0',
+      COORDINATOR_HTTPS_CERT: 'tls/api.crt',
+      COORDINATOR_HTTPS_KEY: '/etc/tls/api.key',
+      COORDINATOR_HTTPS_MAX_CONNECTIONS: '200',
+      COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: '8',
+      COORDINATOR_TRUSTED_PROXIES: '10.0.0.7, 192.168.0.0/16,fd00::/8',
+      COORDINATOR_METRICS_TOKEN: 'Bearer scraper_secret_token_0002',
+    },
+    { rootDir: '/srv/mpc' },
+  );
+  const api = set.coordinator.api;
+  t.like(api, { host: '0.0.0.0', cert: '/srv/mpc/tls/api.crt', key: '/etc/tls/api.key', maxConnections: 200, maxConnectionsPerIp: 8 });
+  t.deepEqual(api.trustedProxies, [
+    { address: '10.0.0.7', family: 'ipv4', prefix: 32 },
+    { address: '192.168.0.0', family: 'ipv4', prefix: 16 },
+    { address: 'fd00::', family: 'ipv6', prefix: 8 },
+  ]);
+  t.is(api.metricsAuthorization, 'Bearer scraper_secret_token_0002');
+  t.false(JSON.stringify(set).includes('scraper_secret_token_0002'), 'the metrics token is not serialised or logged with the config');
+  // loopback addresses keep the development token usable
+  for (const host of ['127.0.0.1', '127.3.2.1', '::1', '::ffff:127.0.0.1']) t.deepEqual(issuesOf({ ...VALID, COORDINATOR_HTTPS_HOST: host }), [], host);
+  const e = t.throws(() => parseConfig({ ...VALID, COORDINATOR_HTTPS_HOST: '0.0.0.0', COORDINATOR_METRICS_TOKEN: 'Bearer wallet_dev_token_12345' }), { instanceOf: ConfigError });
+  t.false(e.message.includes('wallet_dev_token_12345'), 'the token itself is not repeated');
+});
+
+test('the coordinator refuses to start with the development token on a non-loopback address', async (t) => {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', COORDINATOR_HTTPS_HOST: '0.0.0.0', WALLET_SERVER_AUTH_TOKEN: DEVELOPMENT_AUTH_TOKEN, LOG_LEVEL: 'silent' };
+  const child = spawn(process.execPath, [join(ROOT, 'dist/src/coordinator/main.js'), 'local'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  // a coordinator that does start would run until stopped: give up on it after a generous bound
+  const code = await new Promise<number | null | 'still running'>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve('still running');
+    }, 30_000);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  t.is(code, 2, out);
+  t.regex(out, /WALLET_SERVER_AUTH_TOKEN: is the development token/);
+  t.notRegex(out, /listening/);
 });
 
 test('env files: unknown variables, a missing file and path-like names are refused', async (t) => {
