@@ -8,6 +8,11 @@
  * seed's banner whenever the number of connected nodes changes. SIGINT/SIGTERM stop it cleanly:
  * no new requests, those under way finish (up to 10 s), connections close, the registry is closed.
  *
+ * Audit trail (COORDINATOR_DATA_DIR/audit.jsonl, hash-chained: `npm run audit:verify -- <file>`):
+ * wallets created and signatures (recorded before they are returned), suspensions and their end
+ * (a release by an operator, or a cool-down over), and the coordinator's start and stop. Requests
+ * are attributed to the configured credential by its public id, never the token.
+ *
  * Wiring only; the logic lives in the modules it connects.
  * @module
  */
@@ -18,6 +23,8 @@ import { ConfigError, loadConfig, requireWallet } from '../config/index.js';
 import { TransportClient } from '../transport/client.js';
 import { coordinatorClientSetup } from '../transport/setup.js';
 import { addressMatcher } from '../util/ip.js';
+import { AuditLog, type AuditEvent } from '../util/audit-log.js';
+import { credentialId } from '../util/credential-id.js';
 import { createLogger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
@@ -44,8 +51,14 @@ async function main(): Promise<void> {
   const log = createLogger({ name: 'coordinator', level: config.logLevel });
 
   const metrics = new CoordinatorMetrics({ processMetrics: true });
+  // A damaged audit log or registry stops the start (naming file and line); neither is modified.
+  const audit = await AuditLog.open(join(config.coordinator.dataDir, 'audit.jsonl'), { log });
+  // Events not tied to an answer (suspensions, start, stop): recorded in the background.
+  const record = (event: AuditEvent): void => void audit.append(event).catch((e: unknown) => log.error({ type: event.type, err: (e as Error).message }, 'audit log: event not recorded'));
   const registry = await WalletRegistry.open(join(config.coordinator.dataDir, 'wallets.jsonl'), { log });
-  log.info({ wallets: registry.count, path: registry.path }, 'wallet registry loaded');
+  log.info({ wallets: registry.count, path: registry.path, audit: audit.path, auditLines: audit.length }, 'wallet registry and audit log loaded');
+  // The one configured credential, by its public id (computed once: it is deliberately slow).
+  const requestContext = { credentialId: credentialId(wallet.authorization) };
 
   const clients = (await coordinatorClientSetup(config, log)).map((options) => new TransportClient(options));
   const links = config.nodes.map((n, k) => new TransportNodeLink(n.id, n.index, clients[k] as TransportClient));
@@ -54,7 +67,29 @@ async function main(): Promise<void> {
   const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { log });
   for (const s of quarantine.suspended()) log.warn({ node: s.nodeId, reason: s.reason, verified: s.verified }, 'node suspended after a cryptographic abort');
   cluster.setSuspension((id) => quarantine.isSuspended(id));
-  quarantine.onChange = () => cluster.emit('state');
+  // Releases are appended by the operator's release command (another process): the audit trail
+  // sees them as a suspension that ends. A verified one ends only by a release; a cool-down also
+  // runs out (its `until` is recorded, to tell the two apart).
+  let suspended = new Map(quarantine.suspended().map((s) => [s.nodeId, s]));
+  quarantine.onChange = () => {
+    cluster.emit('state');
+    const now = new Map(quarantine.suspended().map((s) => [s.nodeId, s]));
+    for (const [nodeId, s] of suspended) {
+      if (now.has(nodeId)) continue;
+      const since = new Date(s.since).toISOString();
+      if (s.until === undefined) record({ type: 'node.released', nodeId, verified: true, since });
+      else record({ type: 'node.suspension_ended', nodeId, verified: false, since, until: new Date(s.until).toISOString() });
+    }
+    suspended = now;
+  };
+  const suspend = (offence: { nodeId: string; protocol: string; reason: string; verified: boolean }): void =>
+    void quarantine.record(offence).then(
+      (s) => {
+        if (s) suspended.set(s.nodeId, s);
+        record({ type: 'node.suspended', ...offence, until: s?.until === undefined ? null : new Date(s.until).toISOString() });
+      },
+      (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'),
+    );
   const orchestrator = new Orchestrator({
     log,
     onOutcome: (o) => {
@@ -62,12 +97,12 @@ async function main(): Promise<void> {
       if (o.status !== 'aborted') return;
       for (const c of o.culprits) {
         if (c.nodeId === undefined) continue;
-        void quarantine.record({ nodeId: c.nodeId, protocol: o.protocol, reason: o.reason, verified: false }).catch((e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'));
+        suspend({ nodeId: c.nodeId, protocol: o.protocol, reason: o.reason, verified: false });
       }
     },
   });
 
-  const wallets: WalletService = new WalletService({ registry, cluster, runner: orchestrator, log, onCreated: (id) => pool.track(id) });
+  const wallets: WalletService = new WalletService({ registry, cluster, runner: orchestrator, log, onCreated: (id) => pool.track(id), audit, defaultContext: requestContext });
   const publicKeyOf = (id: string): string | undefined => wallets.publicKeyOf(id);
   const pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
@@ -81,8 +116,9 @@ async function main(): Promise<void> {
     publicKeyOf,
     metrics,
     log,
-    onBlame: (nodeId, protocol, reason) =>
-      void quarantine.record({ nodeId, protocol, reason, verified: true }).catch((e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence')),
+    onBlame: (nodeId, protocol, reason) => suspend({ nodeId, protocol, reason, verified: true }),
+    audit,
+    defaultContext: requestContext,
   });
   metrics.watchConnected(() => cluster.connectedCount);
   metrics.watchPool(() => {
@@ -123,10 +159,6 @@ async function main(): Promise<void> {
     onRefused: (cap) => metrics.refusedConnections.inc({ cap }),
     log,
   });
-  log.info({ host: api.host, port: server.port, metrics: api.metricsAuthorization !== undefined, presignPoolSize: poolSize, nodes: cluster.parties }, 'wallet API listening (HTTPS)');
-  banner.update(cluster.connectedCount);
-  for (const c of clients) c.start();
-
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) {
@@ -140,11 +172,25 @@ async function main(): Promise<void> {
     await pool.stop();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();
+    record({ type: 'coordinator.stopped', signal });
+    await audit.close();
     log.info('stopped');
     log.flush();
     process.exit(0);
   };
+  // Before anything announces the API: a signal sent as soon as it is up must find the handler.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
+  log.info({ host: api.host, port: server.port, metrics: api.metricsAuthorization !== undefined, presignPoolSize: poolSize, nodes: cluster.parties }, 'wallet API listening (HTTPS)');
+  banner.update(cluster.connectedCount);
+  for (const c of clients) c.start();
+  record({
+    type: 'coordinator.started',
+    wallets: registry.count,
+    // key generations never committed: nodes may hold shares under these ids that no wallet owns
+    pendingWallets: registry.pending().map((p) => `${p.walletId} (${p.state})`),
+    suspendedNodes: [...suspended.keys()],
+    credentialId: requestContext.credentialId,
+  });
 }
 
 main().catch((e: unknown) => {

@@ -18,11 +18,21 @@
  * Durable: offences and releases are lines appended to a JSON-lines file (fsynced), so a restart
  * does not reset a suspension; the file is re-read when another process (the release command)
  * appends to it. A torn last line (a crash mid-append) is ignored.
+ *
+ * Time: each line's `at` is wall-clock time (ms since the epoch), the only time that means
+ * anything across a restart or to another process. In the process, though, whether a cool-down
+ * has passed is decided on the monotonic clock: every entry also gets a monotonic time — the
+ * moment it was recorded, or for an entry read from the file, now minus the wall-clock age it had
+ * when read (at least 0: a line from the future, after the clock stepped back, counts as just
+ * recorded, which errs towards a longer suspension). So a wall clock stepped back cannot stretch a
+ * cool-down, nor one stepped forward (or an attacker who can move it) end one early; only the age
+ * of entries read at start or reload depends on the wall clock.
  * @module
  */
 import { watchFile, unwatchFile } from 'node:fs';
 import { open, readFile, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { ensureDir, errorCode, fsyncDir } from '../util/durable-file.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -62,7 +72,10 @@ export interface Suspension {
 
 export interface QuarantineOptions {
   log?: Logger;
+  /** the wall clock, ms since the epoch (default Date.now): for `at` and the reported times */
   now?: () => number;
+  /** the monotonic clock, ms (default performance.now; tests that set only `now` get `now`) */
+  monotonic?: () => number;
   /** first cool-down of a reported offence (default 60 s) */
   baseMs?: number;
   /** longest cool-down (default 1 h) */
@@ -75,7 +88,10 @@ export interface QuarantineOptions {
 
 export class Quarantine {
   private entries: Entry[] = [];
+  /** monotonic time of each entry (not persisted; see the module comment) */
+  private monos: number[] = [];
   private readonly now: () => number;
+  private readonly monotonic: () => number;
   private readonly log: Logger;
   private readonly baseMs: number;
   private readonly maxMs: number;
@@ -90,6 +106,7 @@ export class Quarantine {
     o: QuarantineOptions,
   ) {
     this.now = o.now ?? Date.now;
+    this.monotonic = o.monotonic ?? o.now ?? (() => performance.now());
     this.log = o.log ?? silentLogger();
     this.baseMs = o.baseMs ?? 60_000;
     this.maxMs = o.maxMs ?? 3_600_000;
@@ -126,6 +143,10 @@ export class Quarantine {
       if (!parsed.success) throw new Error(`${this.path}: a line is not a quarantine record`);
       entries.push(parsed.data);
     }
+    // Entries already known keep their monotonic time; new ones are placed by their wall-clock age.
+    const wall = this.now();
+    const mono = this.monotonic();
+    this.monos = entries.map((e, k) => (k < this.entries.length && JSON.stringify(this.entries[k]) === JSON.stringify(e) ? (this.monos[k] as number) : mono - Math.max(0, wall - e.at)));
     this.entries = entries;
   }
 
@@ -133,9 +154,10 @@ export class Quarantine {
   async record(o: Offence): Promise<Suspension | undefined> {
     const entry: Entry = { type: 'offence', nodeId: o.nodeId, protocol: o.protocol.slice(0, 32), reason: o.reason.slice(0, 500), verified: o.verified, at: this.now() };
     await this.append(entry);
-    const s = this.suspension(o.nodeId);
+    const state = this.state(o.nodeId);
+    const s = state?.suspension;
     // the end of a cool-down changes who may sign: say so when it comes
-    if (s?.until !== undefined) setTimeout(() => this.onChange?.(), Math.max(0, s.until - this.now()) + 10).unref();
+    if (state?.endsInMs !== undefined) setTimeout(() => this.onChange?.(), Math.max(0, state.endsInMs) + 10).unref();
     this.log.error(
       { node: o.nodeId, protocol: o.protocol, reason: o.reason, verified: o.verified, until: s?.until === undefined ? 'released by an operator' : new Date(s.until).toISOString() },
       'node suspended after a cryptographic abort',
@@ -165,20 +187,27 @@ export class Quarantine {
 
   /** A node's suspension now, from the offences since its last release. */
   suspension(nodeId: string): Suspension | undefined {
-    const now = this.now();
-    let offences: Extract<Entry, { type: 'offence' }>[] = [];
-    for (const e of this.entries) {
+    return this.state(nodeId)?.suspension;
+  }
+
+  /** The suspension and, for a cool-down, the monotonic ms until it ends. */
+  private state(nodeId: string): { suspension: Suspension; endsInMs: number | undefined } | undefined {
+    const now = this.monotonic();
+    let offences: { e: Extract<Entry, { type: 'offence' }>; mono: number }[] = [];
+    for (const [k, e] of this.entries.entries()) {
       if (e.nodeId !== nodeId) continue;
       if (e.type === 'release') offences = [];
-      else offences.push(e);
+      else offences.push({ e, mono: this.monos[k] as number });
     }
-    const verified = offences.find((e) => e.verified);
-    if (verified) return { nodeId, reason: verified.reason, protocol: verified.protocol, verified: true, since: verified.at, until: undefined };
+    const verified = offences.find((x) => x.e.verified)?.e;
+    if (verified) return { suspension: { nodeId, reason: verified.reason, protocol: verified.protocol, verified: true, since: verified.at, until: undefined }, endsInMs: undefined };
     const last = offences.at(-1);
     if (!last) return undefined;
-    const recent = offences.filter((e) => e.at > last.at - this.windowMs).length;
-    const until = last.at + Math.min(this.maxMs, this.baseMs * 2 ** Math.min(30, recent - 1));
-    return until > now ? { nodeId, reason: last.reason, protocol: last.protocol, verified: false, since: last.at, until } : undefined;
+    const recent = offences.filter((x) => x.mono > last.mono - this.windowMs).length;
+    const coolDown = Math.min(this.maxMs, this.baseMs * 2 ** Math.min(30, recent - 1));
+    const endsInMs = last.mono + coolDown - now;
+    // `until` is the wall-clock time for people; the decision is the monotonic one
+    return endsInMs > 0 ? { suspension: { nodeId, reason: last.e.reason, protocol: last.e.protocol, verified: false, since: last.e.at, until: last.e.at + coolDown }, endsInMs } : undefined;
   }
 
   close(): void {
@@ -187,6 +216,7 @@ export class Quarantine {
   }
 
   private append(entry: Entry): Promise<void> {
+    const mono = this.monotonic(); // taken with entry.at
     const run = async (): Promise<void> => {
       const fh = await open(this.path, 'a', 0o600);
       let created = false;
@@ -199,6 +229,7 @@ export class Quarantine {
       }
       if (created) await fsyncDir(dirname(this.path));
       this.entries.push(entry);
+      this.monos.push(mono);
     };
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);

@@ -1,13 +1,28 @@
 /**
  * The wallet registry: the coordinator's only durable state, and public data only — wallet id,
  * label, public key, creation time and a hash of the Idempotency-Key that created it. An
- * append-only JSON-lines file: one record per line, fsynced before `append` resolves, so a wallet
- * the API answered 201 for survives any crash (ARCHITECTURE.md, durability rule 1).
+ * append-only JSON-lines file: one record per line, fsynced before the call that writes it
+ * resolves, so a wallet the API answered 201 for survives any crash.
  *
- * A crash mid-append leaves at most a torn last line. Loading ignores it and truncates the file
- * back to the last complete record, so the next append starts on a fresh line instead of gluing
- * itself to the fragment. Damage anywhere else is not a crash artefact: loading refuses the file
- * rather than silently forgetting wallets.
+ * Wallet creation writes two records (format version 2):
+ * - `pending` before key generation runs: it proves the file is writable before any node stores a
+ *   share, and names the wallet id the nodes are about to store shares under;
+ * - `committed` once every node stored its share, with the public key: the wallet exists;
+ * - `abandoned` when key generation fails (best effort: a crash leaves the pending record alone).
+ * A pending record without its commit is a key generation that may have left shares on nodes that
+ * no wallet owns; `pending()` lists them for reconciliation, and the coordinator reports them at
+ * start. Version 1 records (one line per wallet, no states) are committed wallets and still load.
+ *
+ * Failed writes: when a write fails (a full disk, an I/O error) the registry refuses every later
+ * wallet creation with a 503 until the coordinator is restarted, which re-reads and repairs the
+ * file. Otherwise each later request would run a whole key generation — shares stored on every
+ * node — only to fail at the commit and orphan them too.
+ *
+ * Loading: a crash mid-append leaves at most a last line without its newline; that torn fragment
+ * is cut off (the write it belongs to never returned), so the next append starts on a fresh line.
+ * A complete line that does not validate — a newer format version, a hand edit, damage — is not a
+ * crash artefact: loading stops, naming the file and the line, and never modifies the file, so no
+ * wallet is forgotten by a start that guessed wrong.
  *
  * Single writer: one coordinator process owns the file (several coordinators need the shared
  * store of the scaling plan).
@@ -19,8 +34,10 @@ import { z } from 'zod';
 import { walletIdSchema } from '../rpc/messages.js';
 import { ensureDir, errorCode, fsyncDir } from '../util/durable-file.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { ServiceError } from './errors.js';
 
-export const REGISTRY_VERSION = 1;
+/** The format version written; version 1 files still load. */
+export const REGISTRY_VERSION = 2;
 
 export const MAX_LABEL_LENGTH = 128;
 
@@ -36,18 +53,40 @@ export interface WalletRecord {
   readonly idempotencyKeyHash?: string;
 }
 
-const recordSchema = z
-  .object({
-    v: z.literal(REGISTRY_VERSION),
-    walletId: walletIdSchema,
-    label: z.string().max(MAX_LABEL_LENGTH).optional(),
-    publicKey: z.string().regex(/^0[23][0-9a-f]{64}$/),
-    createdAt: z.iso.datetime(),
-    idempotencyKeyHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  })
-  .strict();
+/** A key generation recorded as started but never committed. */
+export interface PendingWallet {
+  readonly walletId: string;
+  readonly label?: string;
+  /** ISO 8601, when key generation was about to start */
+  readonly startedAt: string;
+  /**
+   * `interrupted`: no outcome was recorded (the coordinator stopped or a write failed): nodes
+   * may hold complete shares for it. `failed`: key generation failed; nodes may hold shares too.
+   */
+  readonly state: 'interrupted' | 'failed';
+}
 
-/** The file holds something other than records and a torn tail. */
+const labelSchema = z.string().max(MAX_LABEL_LENGTH);
+const publicKeySchema = z.string().regex(/^0[23][0-9a-f]{64}$/);
+const keyHashSchema = z.string().regex(/^[0-9a-f]{64}$/);
+
+const walletFields = {
+  walletId: walletIdSchema,
+  label: labelSchema.optional(),
+  publicKey: publicKeySchema,
+  createdAt: z.iso.datetime(),
+  idempotencyKeyHash: keyHashSchema.optional(),
+};
+
+const lineSchema = z.union([
+  z.object({ v: z.literal(1), ...walletFields }).strict(),
+  z.object({ v: z.literal(2), state: z.literal('committed'), ...walletFields }).strict(),
+  z.object({ v: z.literal(2), state: z.literal('pending'), walletId: walletIdSchema, label: labelSchema.optional(), startedAt: z.iso.datetime() }).strict(),
+  z.object({ v: z.literal(2), state: z.literal('abandoned'), walletId: walletIdSchema }).strict(),
+]);
+type Line = z.infer<typeof lineSchema>;
+
+/** The file holds something other than records and a torn tail; it was not modified. */
 export class RegistryCorruptError extends Error {
   override readonly name = 'RegistryCorruptError';
 }
@@ -55,6 +94,17 @@ export class RegistryCorruptError extends Error {
 /** A wallet id or idempotency key hash that is already registered. */
 export class RegistryConflictError extends Error {
   override readonly name = 'RegistryConflictError';
+}
+
+/**
+ * The registry cannot record wallets: a write failed (this one or an earlier one) and creation is
+ * refused until the coordinator restarts. Reads still work. The detail names no file or OS error
+ * (those go to the log).
+ */
+export class RegistryUnavailableError extends ServiceError {
+  override readonly name = 'RegistryUnavailableError';
+  readonly status = 503;
+  readonly problem = 'registry-unavailable';
 }
 
 /** A pagination cursor that this registry did not hand out. */
@@ -81,26 +131,40 @@ function decodeCursor(cursor: string): number {
   return Number(m[1]);
 }
 
-function fromLine(line: string): WalletRecord {
-  const { v: _v, ...record } = recordSchema.parse(JSON.parse(line));
-  return record as WalletRecord;
+function parseLine(line: string): Line {
+  return lineSchema.parse(JSON.parse(line));
 }
 
-function toLine(record: WalletRecord): string {
+function committedLine(record: WalletRecord): string {
   const { walletId, label, publicKey, createdAt, idempotencyKeyHash } = record;
-  return JSON.stringify({ v: REGISTRY_VERSION, walletId, label, publicKey, createdAt, idempotencyKeyHash }) + '\n';
+  return JSON.stringify({ v: REGISTRY_VERSION, state: 'committed', walletId, label, publicKey, createdAt, idempotencyKeyHash }) + '\n';
 }
+
+function asRecord(line: Extract<Line, { publicKey: string }>): WalletRecord {
+  const { walletId, label, publicKey, createdAt, idempotencyKeyHash } = line;
+  return {
+    walletId,
+    ...(label === undefined ? {} : { label }),
+    publicKey,
+    createdAt,
+    ...(idempotencyKeyHash === undefined ? {} : { idempotencyKeyHash }),
+  };
+}
+
+const UNAVAILABLE = 'the wallet registry cannot be written (a write failed); no wallet is created until the coordinator is restarted with the disk fixed';
 
 export class WalletRegistry {
   private readonly records: WalletRecord[] = [];
   private readonly byId = new Map<string, WalletRecord>();
   private readonly byIdempotency = new Map<string, WalletRecord>();
+  /** pending records without a commit, by wallet id */
+  private readonly unfinished = new Map<string, { label?: string; startedAt: string; state: 'interrupted' | 'failed' | 'running' }>();
   /** appends run one after another: a line is never interleaved with another */
   private tail: Promise<unknown> = Promise.resolve();
   /** bytes of complete records on disk */
   private size = 0;
-  /** a failed append that could not be rolled back: refuse writes until reopened (which repairs) */
-  private broken = false;
+  /** a write failed: refuse further creation until reopened (which repairs) */
+  private failed = false;
   private closed = false;
 
   private constructor(
@@ -110,8 +174,10 @@ export class WalletRegistry {
   ) {}
 
   /**
-   * Loads the registry at `path` (created if missing, with its directory).
-   * @throws RegistryCorruptError if a line other than the last is not a valid record, or ids repeat
+   * Loads the registry at `path` (created if missing, with its directory). Cuts a torn last line
+   * (no newline); changes nothing else.
+   * @throws RegistryCorruptError naming the file and line if a complete line is not a valid record
+   *   or contradicts an earlier one (the file is left as it is)
    */
   static async open(path: string, options: { log?: Logger } = {}): Promise<WalletRegistry> {
     const log = options.log ?? silentLogger();
@@ -142,35 +208,61 @@ export class WalletRegistry {
     const lines = text.split('\n');
     // The piece after the last newline is a torn append (or empty when the file ends cleanly).
     const torn = lines.pop() as string;
-    let good = bytes.length - Buffer.byteLength(torn, 'utf8');
-    let dropped = torn.length > 0 ? 1 : 0;
-    for (let k = 0; k < lines.length; k++) {
-      const line = lines[k] as string;
-      let record: WalletRecord;
-      try {
-        record = fromLine(line);
-      } catch {
-        // A complete but unreadable last line is still the last write interrupted (e.g. a file
-        // system that extended the file before the data landed): drop it like a torn one.
-        if (k === lines.length - 1 && torn.length === 0) {
-          good -= Buffer.byteLength(line, 'utf8') + 1;
-          dropped++;
-          break;
-        }
-        throw new RegistryCorruptError(`${this.path}: line ${k + 1} is not a wallet record`);
-      }
-      if (this.byId.has(record.walletId)) throw new RegistryCorruptError(`${this.path}: line ${k + 1} repeats wallet ${record.walletId}`);
-      if (record.idempotencyKeyHash !== undefined && this.byIdempotency.has(record.idempotencyKeyHash)) {
-        throw new RegistryCorruptError(`${this.path}: line ${k + 1} repeats an idempotency key`);
-      }
-      this.index(record);
-    }
-    if (dropped > 0) {
+    const good = bytes.length - Buffer.byteLength(torn, 'utf8');
+    // Validate everything before touching the file: a refused file is never modified.
+    for (let k = 0; k < lines.length; k++) this.apply(lines[k] as string, k + 1);
+    if (torn.length > 0) {
       await this.fh.truncate(good);
       await this.fh.sync();
-      this.log.warn({ path: this.path, droppedBytes: bytes.length - good }, 'wallet registry: ignored an incomplete last line (interrupted write)');
+      this.log.warn({ path: this.path, droppedBytes: bytes.length - good }, 'wallet registry: cut an incomplete last line (an interrupted write)');
     }
     this.size = good;
+    for (const p of this.unfinished.values()) if (p.state === 'running') p.state = 'interrupted';
+    if (this.unfinished.size > 0) {
+      this.log.warn(
+        { path: this.path, wallets: this.pending().map((p) => `${p.walletId} (${p.state})`) },
+        'wallet registry: key generations that never completed; nodes may hold shares no wallet owns',
+      );
+    }
+  }
+
+  /** One complete line at load. */
+  private apply(text: string, lineNo: number): void {
+    const where = `wallet registry ${this.path}: line ${lineNo}`;
+    const advice = 'the file was not changed; restore or repair it, then start again';
+    let line: Line;
+    try {
+      line = parseLine(text);
+    } catch (e) {
+      const version = (safeJson(text) as { v?: unknown } | undefined)?.v;
+      const why = typeof version === 'number' && version > REGISTRY_VERSION ? `format version ${version}, newer than this coordinator reads (${REGISTRY_VERSION})` : e instanceof z.ZodError ? 'not a wallet record' : 'not JSON';
+      throw new RegistryCorruptError(`${where} is ${why}; ${advice}`);
+    }
+    const fail = (why: string): never => {
+      throw new RegistryCorruptError(`${where} ${why}; ${advice}`);
+    };
+    switch (line.v === 1 ? 'committed' : line.state) {
+      case 'pending': {
+        const p = line as Extract<Line, { state: 'pending' }>;
+        if (this.byId.has(p.walletId) || this.unfinished.has(p.walletId)) fail(`repeats wallet ${p.walletId}`);
+        this.unfinished.set(p.walletId, { ...(p.label === undefined ? {} : { label: p.label }), startedAt: p.startedAt, state: 'running' });
+        break;
+      }
+      case 'abandoned': {
+        const pending = this.unfinished.get(line.walletId);
+        if (!pending || pending.state === 'failed') fail(`abandons wallet ${line.walletId}, which was not pending`);
+        (pending as { state: string }).state = 'failed';
+        break;
+      }
+      default: {
+        const record = asRecord(line as Extract<Line, { publicKey: string }>);
+        if (this.byId.has(record.walletId)) fail(`repeats wallet ${record.walletId}`);
+        if (this.unfinished.get(record.walletId)?.state === 'failed') fail(`commits wallet ${record.walletId}, which was abandoned`);
+        if (record.idempotencyKeyHash !== undefined && this.byIdempotency.has(record.idempotencyKeyHash)) fail('repeats an idempotency key');
+        this.unfinished.delete(record.walletId);
+        this.index(record);
+      }
+    }
   }
 
   private index(record: WalletRecord): void {
@@ -183,12 +275,28 @@ export class WalletRegistry {
     return this.records.length;
   }
 
+  /** False once a write failed: creation is refused until restart. */
+  get writable(): boolean {
+    return !this.failed && !this.closed;
+  }
+
   get(walletId: string): WalletRecord | undefined {
     return this.byId.get(walletId);
   }
 
   byIdempotencyKeyHash(hash: string): WalletRecord | undefined {
     return this.byIdempotency.get(hash);
+  }
+
+  /**
+   * Key generations started but never committed, oldest first — from before this start
+   * (`interrupted`) and failed since (`failed`); not those still running. Their wallet ids are the
+   * ones under which nodes may hold shares that no wallet owns.
+   */
+  pending(): PendingWallet[] {
+    return [...this.unfinished.entries()].flatMap(([walletId, p]) =>
+      p.state === 'running' ? [] : [{ walletId, ...(p.label === undefined ? {} : { label: p.label }), startedAt: p.startedAt, state: p.state }],
+    );
   }
 
   /** Wallets in creation order, `limit` (1–100) at a time. @throws InvalidCursorError */
@@ -203,42 +311,93 @@ export class WalletRegistry {
   }
 
   /**
-   * Appends a wallet; resolves once the record is on disk (written and fsynced).
+   * Records that key generation for `walletId` is about to start; resolves once on disk. Call
+   * before any node is asked to store a share.
+   * @throws RegistryUnavailableError if this or an earlier write failed, RegistryConflictError if the id is known
+   */
+  begin(pending: { walletId: string; label?: string; startedAt: string }): Promise<void> {
+    const line = JSON.stringify({ v: REGISTRY_VERSION, state: 'pending', walletId: pending.walletId, label: pending.label, startedAt: pending.startedAt });
+    try {
+      parseLine(line); // never write what cannot be read
+    } catch (e) {
+      return Promise.reject(new RangeError(`invalid pending wallet: ${e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message}`));
+    }
+    return this.write(line + '\n', () => {
+      if (this.byId.has(pending.walletId) || this.unfinished.has(pending.walletId)) throw new RegistryConflictError(`wallet ${pending.walletId} is already registered`);
+    }, () => {
+      this.unfinished.set(pending.walletId, { ...(pending.label === undefined ? {} : { label: pending.label }), startedAt: pending.startedAt, state: 'running' });
+    });
+  }
+
+  /**
+   * Records that key generation for a pending wallet failed (so its id is known dead); resolves
+   * once on disk. It stays in `pending()`: nodes may hold shares from it.
+   * @throws RegistryUnavailableError, RangeError if the wallet is not pending here
+   */
+  abandon(walletId: string): Promise<void> {
+    return this.write(JSON.stringify({ v: REGISTRY_VERSION, state: 'abandoned', walletId }) + '\n', () => {
+      if (this.unfinished.get(walletId)?.state !== 'running') throw new RangeError(`wallet ${walletId} is not being created`);
+    }, () => {
+      const p = this.unfinished.get(walletId);
+      if (p) p.state = 'failed';
+    });
+  }
+
+  /**
+   * Commits a wallet; resolves once the record is on disk (written and fsynced). Wallet creation
+   * commits only what it began (`begin`); a record without a pending one is accepted as an import.
    * @throws RegistryConflictError if the wallet id or the idempotency key hash is already registered,
-   *   RangeError if the record is not valid
+   *   RangeError if the record is not valid, RegistryUnavailableError if a write failed
    */
   append(record: WalletRecord): Promise<WalletRecord> {
-    const line = toLine(record);
+    const line = committedLine(record);
     let checked: WalletRecord;
     try {
-      checked = fromLine(line.slice(0, -1)); // the same validation as loading: never write what cannot be read
+      // the same validation as loading: never write what cannot be read
+      checked = asRecord(parseLine(line.slice(0, -1)) as Extract<Line, { publicKey: string }>);
     } catch (e) {
       return Promise.reject(new RangeError(`invalid wallet record: ${e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message}`));
     }
-    const run = async (): Promise<WalletRecord> => {
-      if (this.closed) throw new Error('wallet registry is closed');
-      if (this.broken) throw new Error('wallet registry: an earlier write failed; restart the coordinator to repair the file');
+    return this.write(line, () => {
       if (this.byId.has(checked.walletId)) throw new RegistryConflictError(`wallet ${checked.walletId} is already registered`);
+      if (this.unfinished.get(checked.walletId)?.state === 'failed') throw new RegistryConflictError(`wallet ${checked.walletId} was abandoned`);
       if (checked.idempotencyKeyHash !== undefined && this.byIdempotency.has(checked.idempotencyKeyHash)) {
         throw new RegistryConflictError('idempotency key already used');
       }
+    }, () => {
+      this.unfinished.delete(checked.walletId);
+      this.index(checked);
+    }).then(() => checked);
+  }
+
+  /**
+   * Appends one line after `check` (run in turn, against the state the earlier appends left),
+   * fsyncs, then `apply`. A failed write marks the registry failed (creation refused until restart)
+   * and cuts a partial line off so the file stays loadable.
+   */
+  private write(line: string, check: () => void, apply: () => void): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.closed) throw new Error('wallet registry is closed');
+      if (this.failed) throw new RegistryUnavailableError(UNAVAILABLE);
+      check();
       const data = Buffer.from(line, 'utf8');
       try {
         await this.fh.write(data, 0, data.length, this.size);
         await this.fh.sync();
       } catch (e) {
-        // Cut a partial line off, so the next append does not glue onto it.
+        this.failed = true;
+        this.log.error({ path: this.path, err: (e as Error).message }, 'wallet registry: a write failed; wallet creation is refused until the coordinator is restarted');
+        // Cut a partial line off, so the file loads at the restart (a torn tail would be cut then too).
         try {
           await this.fh.truncate(this.size);
           await this.fh.sync();
         } catch {
-          this.broken = true;
+          // the restart cuts it
         }
-        throw e;
+        throw new RegistryUnavailableError(UNAVAILABLE);
       }
       this.size += data.length;
-      this.index(checked);
-      return checked;
+      apply();
     };
     const result = this.tail.then(run, run);
     this.tail = result.catch(() => undefined);
@@ -251,5 +410,13 @@ export class WalletRegistry {
     await this.tail;
     this.closed = true;
     await this.fh.close();
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

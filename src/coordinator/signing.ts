@@ -12,6 +12,11 @@
  * The combined signature is low-s, verified under the wallet's own public key with an
  * independent verifier (@noble/curves), and its recovery id checked, before it is returned.
  *
+ * Audit: with an audit log, every signature is recorded — wallet, digest, signers, presignature
+ * id, the signature, and the request's ids (request id, credential id; never a token) — and the
+ * record is durable before the signature is returned. If it cannot be recorded the signature is
+ * withheld (503): a signature nobody can account for must not leave the coordinator.
+ *
  * Latency: the refill a request's take sets off starts only once that request has its answer, so
  * the presign session it starts (seconds of compute on the signers) never competes with the
  * signers' partials, the combining or the check of the request that caused it.
@@ -29,6 +34,7 @@ import type { CoordinatorMetrics } from './metrics.js';
 import { callNode, NodeCallError, type NodeLink } from './node-link.js';
 import { combinations, signersKey, type PoolEntry, type PresignPool } from './pool.js';
 import { PresignFailedError } from './presign.js';
+import { AuditUnavailableError, type AuditSink, type RequestContext } from './wallets.js';
 
 export interface SignatureResult {
   /** 32-byte hex */
@@ -58,6 +64,10 @@ export interface SigningOptions {
   readonly maxAttempts?: number;
   /** a node's partial signature failed the coordinator's own check (a verified offence: quarantine.ts) */
   readonly onBlame?: (nodeId: string, protocol: string, reason: string) => void;
+  /** records every signature before it is returned */
+  readonly audit?: AuditSink;
+  /** request context used when a request carries none (the one configured credential's id) */
+  readonly defaultContext?: RequestContext;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -70,9 +80,11 @@ export class SigningService {
   }
 
   /**
-   * @throws WalletNotFoundError, NodesUnavailableError (fewer than t nodes), SigningFailedError (every pair failed)
+   * @param context who asked, for the audit record
+   * @throws WalletNotFoundError, NodesUnavailableError (fewer than t nodes), SigningFailedError (every pair failed),
+   *   AuditUnavailableError (signed, but the audit record could not be written: not returned)
    */
-  async sign(walletId: string, digest: Uint8Array): Promise<SignatureResult> {
+  async sign(walletId: string, digest: Uint8Array, context?: RequestContext): Promise<SignatureResult> {
     if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new RangeError('digest must be 32 bytes');
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) throw new WalletNotFoundError(walletId);
@@ -93,6 +105,7 @@ export class SigningService {
       const outcome = await this.attempt(walletId, publicKey, signers, digest);
       this.o.metrics?.signAttempts.inc({ signers: key, outcome: outcome.kind });
       if (outcome.kind === 'ok') {
+        await this.audit(walletId, digest, outcome.result, outcome.presignatureId, { ...this.o.defaultContext, ...context });
         this.o.metrics?.signatures.inc({ outcome: 'ok' });
         return outcome.result;
       }
@@ -103,6 +116,18 @@ export class SigningService {
     this.o.metrics?.signatures.inc({ outcome: 'failed' });
     if (failures.length === 0) throw new NodesUnavailableError(`signing needs ${c.threshold} live nodes; ${c.connectedCount} connected`);
     throw new SigningFailedError(`no signer pair could sign: ${failures.join('; ')}`);
+  }
+
+  /** The signature's audit record, durable before it is returned. @throws AuditUnavailableError */
+  private async audit(walletId: string, digest: Uint8Array, result: SignatureResult, presignatureId: string, context: RequestContext): Promise<void> {
+    if (!this.o.audit) return;
+    try {
+      await this.o.audit.append({ type: 'signature', walletId, digest: hex(digest), signers: [...result.signers], presignatureId, signature: result.signature, ...context });
+    } catch (e) {
+      this.o.metrics?.signatures.inc({ outcome: 'failed' });
+      this.log.error({ walletId, err: (e as Error).message }, 'audit log: signature not recorded; withheld');
+      throw new AuditUnavailableError('the audit log cannot be written; the signature is withheld');
+    }
   }
 
   /** The usable signer set not yet tried, with the most presignatures ready (then in index order). */
@@ -119,7 +144,7 @@ export class SigningService {
     publicKey: string,
     signers: readonly number[],
     digest: Uint8Array,
-  ): Promise<{ kind: 'ok'; result: SignatureResult } | { kind: 'node-failed' | 'blamed' | 'presign-failed'; reason: string; avoid: readonly number[] }> {
+  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'blamed' | 'presign-failed'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const indexOf = (nodeId: string): number => c.parties.indexOf(nodeId);
     try {
@@ -146,7 +171,7 @@ export class SigningService {
     publicKey: string,
     signers: readonly number[],
     digest: Uint8Array,
-  ): Promise<{ kind: 'ok'; result: SignatureResult } | { kind: 'node-failed' | 'blamed'; reason: string; avoid: readonly number[] }> {
+  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'blamed'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const links = signers.map((i) => c.link(i) as NodeLink);
     const req = { v: RPC_VERSION, method: 'sign', walletId, presignatureId: entry.id, digest: hex(digest) } as const;
@@ -184,7 +209,7 @@ export class SigningService {
       this.log.error({ walletId, signers }, 'combined signature failed the independent check (presignature/key mismatch): not returned');
       return { kind: 'blamed', reason: 'signature did not verify under the wallet key', avoid: [] };
     }
-    return { kind: 'ok', result };
+    return { kind: 'ok', result, presignatureId: entry.id };
   }
 
   /**

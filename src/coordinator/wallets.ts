@@ -2,11 +2,20 @@
  * Wallets: creation by distributed key generation with every node, lookup and listing.
  *
  * A wallet exists only once every node has stored its share and the registry has durably recorded
- * it (ARCHITECTURE.md, durability rule 1): keygen needs all n nodes (its result is a t-of-n
- * sharing among all of them), each node stores its share before it reports done, the orchestrator
- * waits for all n to report done with the same public key, and only then is the record appended
- * (fsynced) and the wallet returned. A keygen that fails leaves no wallet here; its id is random
- * and never reused, so shares a node may have kept from it can never be confused with a wallet.
+ * it: keygen needs all n nodes (its result is a t-of-n sharing among all of them), each node
+ * stores its share before it reports done, the orchestrator waits for all n to report done with
+ * the same public key, and only then is the record committed (fsynced) and the wallet returned.
+ *
+ * Before keygen runs, a *pending* record for the new wallet id is written (fsynced): no node is
+ * asked to store a share unless the registry has just proved it can write, and a crash or a
+ * failed commit after keygen leaves the id on record (`registry.pending()`) for reconciling the
+ * shares nodes hold under it. A registry that failed a write refuses creation (503) before any
+ * keygen. A keygen that fails is recorded as abandoned; its id is random and never reused, so
+ * shares a node may have kept from it can never be confused with a wallet.
+ *
+ * Audit: with an audit log, `wallet.created` is recorded (fsynced) before the wallet is returned;
+ * if it cannot be, the request fails with 503 (the wallet stays registered: a retry with the same
+ * Idempotency-Key returns it).
  *
  * Idempotency-Key: the key's SHA-256 is stored with the wallet. A repeat with the same key and
  * label returns the same wallet; with another label, or while the first is still running, it is
@@ -14,12 +23,13 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { AuditEvent } from '../util/audit-log.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { walletAddresses, type WalletAddresses } from './addresses.js';
 import type { NodeCluster } from './cluster.js';
-import { IdempotencyConflictError, InvalidLabelError, KeygenFailedError, NodesUnavailableError } from './errors.js';
+import { IdempotencyConflictError, InvalidLabelError, KeygenFailedError, NodesUnavailableError, ServiceError } from './errors.js';
 import type { SessionRunner } from './orchestrator.js';
-import { MAX_LABEL_LENGTH, type WalletRecord, type WalletRegistry } from './registry.js';
+import { MAX_LABEL_LENGTH, RegistryUnavailableError, type WalletRecord, type WalletRegistry } from './registry.js';
 
 export interface WalletView {
   readonly walletId: string;
@@ -35,6 +45,29 @@ export interface WalletView {
 export interface CreateWalletInput {
   readonly label?: string;
   readonly idempotencyKey?: string;
+  /** who asked, for the audit record (see RequestContext) */
+  readonly context?: RequestContext;
+}
+
+/** Who made a request, for the audit log: ids only, never a token. */
+export interface RequestContext {
+  /** the API's id for this request */
+  readonly requestId?: string;
+  /** the public id of the credential that authenticated it (util/credential-id.ts), never the credential */
+  readonly credentialId?: string;
+}
+
+/** Where audit events go (an AuditLog): `append` resolves once the event is durable. */
+export interface AuditSink {
+  append(event: AuditEvent): Promise<void>;
+}
+
+/** An audit record that must precede the answer could not be written: the answer is withheld. */
+export class AuditUnavailableError extends ServiceError {
+  override readonly name = 'AuditUnavailableError';
+  readonly status = 503;
+  readonly problem = 'audit-unavailable';
+  override readonly retryAfterS = 5;
 }
 
 export interface WalletServiceOptions {
@@ -45,6 +78,10 @@ export interface WalletServiceOptions {
   readonly keygenTimeoutMs?: number;
   /** a wallet was created (the presignature pool starts stocking it) */
   readonly onCreated?: (walletId: string) => void;
+  /** records `wallet.created` before the wallet is returned */
+  readonly audit?: AuditSink;
+  /** request context used when a request carries none (the one configured credential's id) */
+  readonly defaultContext?: RequestContext;
 }
 
 export function idempotencyKeyHash(key: string): string {
@@ -136,7 +173,8 @@ export class WalletService {
     }
     const readiness = this.o.cluster.keygenReadiness();
     if (!readiness.ready) throw new NodesUnavailableError(readiness.reason);
-    const work = this.keygen(input.label, keyHash);
+    if (!this.o.registry.writable) throw new RegistryUnavailableError('the wallet registry cannot be written (a write failed); no wallet is created until the coordinator is restarted with the disk fixed');
+    const work = this.keygen(input.label, keyHash, { ...this.o.defaultContext, ...input.context });
     if (keyHash !== undefined) {
       this.inFlight.set(keyHash, work);
       void work.catch(() => undefined).finally(() => this.inFlight.delete(keyHash));
@@ -144,9 +182,44 @@ export class WalletService {
     return { wallet: await work, replayed: false };
   }
 
-  private async keygen(label: string | undefined, keyHash: string | undefined): Promise<WalletView> {
-    const c = this.o.cluster;
+  private async keygen(label: string | undefined, keyHash: string | undefined, context: RequestContext): Promise<WalletView> {
     const walletId = newWalletId();
+    // Durable before any node stores a share (RegistryUnavailableError, 503, if it cannot be).
+    await this.o.registry.begin({ walletId, ...(label === undefined ? {} : { label }), startedAt: new Date().toISOString() });
+    let view: WalletView;
+    try {
+      view = await this.generate(walletId, label, keyHash);
+    } catch (e) {
+      if (e instanceof KeygenFailedError) {
+        await this.o.registry.abandon(walletId).catch((err: unknown) => this.log.error({ walletId, err: (err as Error).message }, 'could not record a failed key generation'));
+      } else {
+        this.log.error({ walletId, err: (e as Error).message }, 'wallet not committed after key generation; nodes may hold shares no wallet owns (listed as pending at the next start)');
+      }
+      throw e;
+    }
+    if (this.o.audit) {
+      try {
+        await this.o.audit.append({
+          type: 'wallet.created',
+          walletId,
+          publicKey: view.publicKey,
+          ...(label === undefined ? {} : { label }),
+          ...(keyHash === undefined ? {} : { idempotencyKeyHash: keyHash }),
+          ...context,
+        });
+      } catch (e) {
+        this.log.error({ walletId, err: (e as Error).message }, 'audit log: wallet.created not recorded; answer withheld');
+        throw new AuditUnavailableError('the audit log cannot be written; the wallet was created but is not returned (retry with the same Idempotency-Key)');
+      }
+    }
+    this.log.info({ walletId, publicKey: view.publicKey }, 'wallet created');
+    this.o.onCreated?.(walletId);
+    return view;
+  }
+
+  /** Keygen for a pending wallet id, then the commit. */
+  private async generate(walletId: string, label: string | undefined, keyHash: string | undefined): Promise<WalletView> {
+    const c = this.o.cluster;
     const outcome = await this.o.runner.run({
       protocol: 'keygen',
       parties: c.parties,
@@ -175,9 +248,7 @@ export class WalletService {
     } catch {
       throw new KeygenFailedError('key generation produced an invalid public key; no wallet was created', 502);
     }
-    await this.o.registry.append(record);
-    this.log.info({ walletId, publicKey }, 'wallet created');
-    this.o.onCreated?.(walletId);
+    await this.o.registry.append(record); // RegistryUnavailableError (503) if the commit fails
     return view;
   }
 }

@@ -10,7 +10,7 @@
  * without one, X-Forwarded-For believed only from trusted proxies.
  */
 import test, { type ExecutionContext } from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -593,4 +593,27 @@ test('the wallet service itself refuses a label the API would refuse (defence in
   }
   t.is(env.runner.specs.length, 0, 'no keygen ran');
   t.is(labelIssue('ordinary label – ünïcode 💰'), undefined);
+});
+
+test.serial('a registry that failed a write answers wallet creation with a 503 registry-unavailable problem, and runs no keygen', async (t) => {
+  const env = await start(t);
+  const probe = await open(env.registry.path, 'r');
+  const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown> };
+  await probe.close();
+  const original = proto.write;
+  proto.write = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+  let first: HttpAnswer;
+  try {
+    first = await createWallet(env);
+  } finally {
+    proto.write = original;
+  }
+  isProblem(t, first, 503, 'registry-unavailable');
+  t.is(env.runner.specs.length, 0, 'the pending record failed: keygen never ran');
+  const second = await createWallet(env);
+  isProblem(t, second, 503, 'registry-unavailable');
+  t.regex((second.json as { detail: string }).detail, /restarted/);
+  t.notRegex(second.text, /ENOSPC|wallets\.jsonl/);
+  t.is(env.runner.specs.length, 0);
+  t.is((await http(env.url, 'GET', '/v1/wallets', { headers: AUTH })).status, 200, 'reads still work');
 });

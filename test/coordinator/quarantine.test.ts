@@ -107,3 +107,43 @@ test('the cluster leaves suspended nodes out of signing and wallet creation, and
   await q.release('node_2');
   t.deepEqual(cluster.signerLinks().map((l) => l.nodeId), ['node_1', 'node_2']);
 });
+
+test('a cool-down runs on the monotonic clock: wall clock steps neither stretch nor end it', async (t) => {
+  const path = join(await tempDir(t), 'q.jsonl');
+  let wall = Date.parse('2030-01-01T00:00:00Z');
+  let mono = 7_000;
+  const q = await Quarantine.open(path, { now: () => wall, monotonic: () => mono, watch: false });
+  const report = () => q.record({ nodeId: 'node_2', protocol: 'presign', reason: 'r', verified: false });
+  const first = await report();
+  t.is(first?.until, wall + MIN, 'the reported end is wall-clock time, for people');
+  wall -= 60 * MIN; // the clock is stepped back an hour
+  mono += MIN - 1;
+  t.true(q.isSuspended('node_2'));
+  mono += 1;
+  t.false(q.isSuspended('node_2'), 'ends a minute later on the monotonic clock, whatever the wall clock says');
+  await report(); // second report in the window: 2 minutes
+  wall += 10 * 60 * MIN; // stepped forward ten hours
+  t.true(q.isSuspended('node_2'), 'a wall clock jump does not end it early');
+  mono += 2 * MIN;
+  t.false(q.isSuspended('node_2'));
+});
+
+test('after a restart a cool-down continues from its wall-clock age; a line from the future counts as new', async (t) => {
+  const path = join(await tempDir(t), 'q.jsonl');
+  const recordedAt = Date.parse('2030-01-01T00:00:00Z');
+  const q = await Quarantine.open(path, { now: () => recordedAt, monotonic: () => 0, watch: false });
+  await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'r', verified: false });
+  let mono = 123_456;
+  const later = await Quarantine.open(path, { now: () => recordedAt + 20_000, monotonic: () => mono, watch: false });
+  t.true(later.isSuspended('node_1'));
+  mono += 40_000 - 1;
+  t.true(later.isSuspended('node_1'), '20 s had passed at the restart: 40 s to go');
+  mono += 1;
+  t.false(later.isSuspended('node_1'));
+  mono = 5;
+  const stepped = await Quarantine.open(path, { now: () => recordedAt - 3_600_000, monotonic: () => mono, watch: false });
+  mono += MIN - 1;
+  t.true(stepped.isSuspended('node_1'), 'the clock was behind at the restart: the whole cool-down again');
+  mono += 1;
+  t.false(stepped.isSuspended('node_1'));
+});

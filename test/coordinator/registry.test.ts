@@ -1,13 +1,15 @@
 /**
  * The wallet registry: records survive a reopen; a torn last line (a crash mid-append) is ignored
- * and cut off, so the next append is readable; damage elsewhere is refused; idempotency key hashes
- * are found again after a restart; pagination walks every wallet once; concurrent appends all land.
+ * and cut off, so the next append is readable; a complete line that does not validate — anywhere,
+ * the last included — stops the load and leaves the file alone; idempotency key hashes are found
+ * again after a restart; pagination walks every wallet once; concurrent appends all land; version
+ * 1 files load; pending records without a commit are listed; a failed write refuses creation.
  */
 import test from 'ava';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidCursorError, RegistryConflictError, RegistryCorruptError, WalletRegistry, type WalletRecord } from '../../src/coordinator/registry.js';
+import { InvalidCursorError, RegistryConflictError, RegistryCorruptError, RegistryUnavailableError, WalletRegistry, type WalletRecord } from '../../src/coordinator/registry.js';
 import { GENERATOR_HEX } from '../helpers/coordinator.js';
 
 async function tempFile(t: { teardown: (f: () => Promise<void>) => void }): Promise<string> {
@@ -59,15 +61,24 @@ test('a torn last line is ignored and cut off; the next append is readable', asy
   await third.close();
 });
 
-test('a complete but unreadable last line (zeros after a crash) is dropped too', async (t) => {
+test('a complete last line that does not validate stops the load, naming file and line, and the file is not touched', async (t) => {
   const path = await tempFile(t);
   const r = await WalletRegistry.open(path);
   await r.append(wallet(1));
   await r.close();
-  await appendFile(path, '\0\0\0\0\n');
-  const reopened = await WalletRegistry.open(path);
-  t.is(reopened.count, 1);
-  await reopened.close();
+  const good = await readFile(path, 'utf8');
+  const cases: [string, RegExp][] = [
+    ['\0\0\0\0\n', /line 2 is not JSON/],
+    [JSON.stringify({ v: 3, state: 'committed', walletId: 'w_wallet0002', publicKey: GENERATOR_HEX, createdAt: new Date(0).toISOString() }) + '\n', /line 2 is format version 3, newer than this coordinator reads \(2\)/],
+    [JSON.stringify({ v: 2, state: 'committed', walletId: 'w_wallet0002', publicKey: GENERATOR_HEX, createdAt: new Date(0).toISOString(), note: 'hand edit' }) + '\n', /line 2 is not a wallet record/],
+  ];
+  for (const [last, message] of cases) {
+    await writeFile(path, good + last);
+    const e = await t.throwsAsync(WalletRegistry.open(path), { instanceOf: RegistryCorruptError, message });
+    t.true(e?.message.includes(path), 'names the file');
+    t.regex(e?.message ?? '', /not changed/);
+    t.is(await readFile(path, 'utf8'), good + last, 'a complete line is never cut');
+  }
 });
 
 test('damage before the last line is refused, not skipped', async (t) => {
@@ -137,4 +148,104 @@ test('an empty registry opens, lists nothing, and creates its file', async (t) =
   t.deepEqual(r.list(), { wallets: [], nextCursor: undefined });
   await r.close();
   t.is(await readFile(path, 'utf8'), '');
+});
+
+test('version 1 files still load; new records are version 2 and the mix loads', async (t) => {
+  const path = await tempFile(t);
+  const v1 = { v: 1, walletId: 'w_wallet0001', publicKey: GENERATOR_HEX, createdAt: new Date(1_700_000_000_001).toISOString(), idempotencyKeyHash: 'd'.repeat(64) };
+  await (await WalletRegistry.open(path)).close();
+  await writeFile(path, JSON.stringify(v1) + '\n');
+  const r = await WalletRegistry.open(path);
+  t.deepEqual(r.get('w_wallet0001'), wallet(1, { idempotencyKeyHash: 'd'.repeat(64) }));
+  t.deepEqual(r.pending(), []);
+  await r.begin({ walletId: 'w_wallet0002', startedAt: new Date(0).toISOString() });
+  await r.append(wallet(2));
+  await r.close();
+  const lines = (await readFile(path, 'utf8')).split('\n').slice(0, -1).map((l) => JSON.parse(l) as { v: number; state?: string });
+  t.deepEqual(lines.map((l) => [l.v, l.state]), [[1, undefined], [2, 'pending'], [2, 'committed']]);
+  const again = await WalletRegistry.open(path);
+  t.deepEqual(again.list().wallets.map((w) => w.walletId), ['w_wallet0001', 'w_wallet0002']);
+  await again.close();
+});
+
+test('pending records: durable before begin resolves; without a commit they are listed after a restart', async (t) => {
+  const path = await tempFile(t);
+  const r = await WalletRegistry.open(path);
+  const at = new Date(1_700_000_000_000).toISOString();
+  await r.begin({ walletId: 'w_wallet0001', label: 'a', startedAt: at });
+  t.regex(await readFile(path, 'utf8'), /"state":"pending","walletId":"w_wallet0001"/, 'on disk when begin resolves');
+  t.deepEqual(r.pending(), [], 'a key generation under way is not listed');
+  t.is(r.count, 0, 'not a wallet yet');
+  t.is(r.get('w_wallet0001'), undefined);
+  await r.begin({ walletId: 'w_wallet0002', startedAt: at });
+  await r.append(wallet(2));
+  await r.begin({ walletId: 'w_wallet0003', startedAt: at });
+  await r.abandon('w_wallet0003');
+  t.deepEqual(r.pending(), [{ walletId: 'w_wallet0003', startedAt: at, state: 'failed' }]);
+  await t.throwsAsync(r.begin({ walletId: 'w_wallet0002', startedAt: at }), { instanceOf: RegistryConflictError });
+  await t.throwsAsync(r.append(wallet(3)), { instanceOf: RegistryConflictError, message: /abandoned/ });
+  await t.throwsAsync(r.abandon('w_wallet0002'), { instanceOf: RangeError });
+  await t.throwsAsync(r.begin({ walletId: 'w_wallet0004', label: 'x'.repeat(200), startedAt: at }), { instanceOf: RangeError });
+  await r.close();
+  const again = await WalletRegistry.open(path);
+  t.deepEqual(again.pending(), [
+    { walletId: 'w_wallet0001', label: 'a', startedAt: at, state: 'interrupted' },
+    { walletId: 'w_wallet0003', startedAt: at, state: 'failed' },
+  ]);
+  t.deepEqual(again.list().wallets.map((w) => w.walletId), ['w_wallet0002']);
+  // the interrupted one can still be committed (e.g. by reconciliation that found every share)
+  await again.append(wallet(1, { label: 'a' }));
+  t.deepEqual(again.pending().map((p) => p.walletId), ['w_wallet0003']);
+  await again.close();
+});
+
+test('contradicting state records stop the load', async (t) => {
+  const path = await tempFile(t);
+  const at = new Date(0).toISOString();
+  const pending = JSON.stringify({ v: 2, state: 'pending', walletId: 'w_wallet0001', startedAt: at });
+  const abandoned = JSON.stringify({ v: 2, state: 'abandoned', walletId: 'w_wallet0001' });
+  const committed = JSON.stringify({ v: 2, state: 'committed', ...wallet(1) });
+  await (await WalletRegistry.open(path)).close();
+  for (const [lines, message] of [
+    [[pending, pending], /line 2 repeats wallet/],
+    [[abandoned], /line 1 abandons wallet w_wallet0001, which was not pending/],
+    [[pending, abandoned, committed], /line 3 commits wallet w_wallet0001, which was abandoned/],
+    [[committed, pending], /line 2 repeats wallet/],
+  ] as const) {
+    await writeFile(path, lines.join('\n') + '\n');
+    await t.throwsAsync(WalletRegistry.open(path), { instanceOf: RegistryCorruptError, message });
+  }
+});
+
+test.serial('a failed write refuses every later write with a 503 until reopened; the file still loads', async (t) => {
+  const path = await tempFile(t);
+  const r = await WalletRegistry.open(path);
+  await r.append(wallet(1));
+  const probe = await open(path, 'r');
+  const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown> };
+  await probe.close();
+  const original = proto.write;
+  proto.write = async function (this: unknown, ...a: unknown[]): Promise<unknown> {
+    await original.call(this, Buffer.from('{"v":2,"st'), 0, 10, (a[3] as number) ?? 0); // part of the line lands
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  };
+  try {
+    const e = await t.throwsAsync(r.begin({ walletId: 'w_wallet0002', startedAt: new Date(0).toISOString() }), { instanceOf: RegistryUnavailableError });
+    t.is(e?.status, 503);
+    t.is(e?.problem, 'registry-unavailable');
+    t.notRegex(e?.message ?? '', /ENOSPC|\//, 'no OS error or path in what the API shows');
+  } finally {
+    proto.write = original;
+  }
+  t.false(r.writable);
+  // the disk is fine again, but the registry stays refused until a restart
+  await t.throwsAsync(r.begin({ walletId: 'w_wallet0003', startedAt: new Date(0).toISOString() }), { instanceOf: RegistryUnavailableError });
+  await t.throwsAsync(r.append(wallet(3)), { instanceOf: RegistryUnavailableError });
+  t.is(r.get('w_wallet0001')?.walletId, 'w_wallet0001', 'reads still work');
+  await r.close();
+  const again = await WalletRegistry.open(path);
+  t.true(again.writable);
+  t.is(again.count, 1);
+  await again.begin({ walletId: 'w_wallet0004', startedAt: new Date(0).toISOString() });
+  await again.close();
 });
