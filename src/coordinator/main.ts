@@ -21,13 +21,13 @@ import { createLogger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
 import { NodeCluster } from './cluster.js';
-import { Quarantine } from './quarantine.js';
+import { Quarantine, reportOf } from './quarantine.js';
 import { GroupMonitor } from './group.js';
 import { startHttpsServer } from './https.js';
 import { TransportNodeLink } from './links.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { Orchestrator } from './orchestrator.js';
-import { combinations, PresignPool } from './pool.js';
+import { PresignPool } from './pool.js';
 import { orchestratedPresign } from './presign.js';
 import { WalletRegistry } from './registry.js';
 import { SigningService } from './signing.js';
@@ -50,20 +50,21 @@ async function main(): Promise<void> {
   const clients = (await coordinatorClientSetup(config, log)).map((options) => new TransportClient(options));
   const links = config.nodes.map((n, k) => new TransportNodeLink(n.id, n.index, clients[k] as TransportClient));
   const cluster = new NodeCluster(links, config.mpc.threshold);
-  // A9: a culprit named in an abort is suspended (a cool-down: the coordinator cannot check a node's accusation)
-  const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { log });
+  // A9: a verified offence suspends a node; an abort report puts the pair (accuser, accused) in
+  // dispute, and an implausible accuser is suspended (quarantine.ts)
+  const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { log, maxFaulty: config.mpc.threshold - 1 });
   for (const s of quarantine.suspended()) log.warn({ node: s.nodeId, reason: s.reason, verified: s.verified }, 'node suspended after a cryptographic abort');
+  for (const d of quarantine.disputes()) log.warn({ nodes: d.nodes, reports: d.reports }, 'nodes in dispute after an abort report: not used together');
   cluster.setSuspension((id) => quarantine.isSuspended(id));
+  cluster.setDisputes((a, b) => quarantine.inDispute(a, b));
   quarantine.onChange = () => cluster.emit('state');
   const orchestrator = new Orchestrator({
     log,
     onOutcome: (o) => {
       metrics.recordSession(o);
       if (o.status !== 'aborted') return;
-      for (const c of o.culprits) {
-        if (c.nodeId === undefined) continue;
-        void quarantine.record({ nodeId: c.nodeId, protocol: o.protocol, reason: o.reason, verified: false }).catch((e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'));
-      }
+      const report = reportOf(o);
+      if (report) void quarantine.report(report).catch((e: unknown) => log.error({ err: (e as Error).message }, 'could not record an abort report'));
     },
   });
 
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
   const pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
     targetSize: poolSize,
-    signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), cluster.threshold),
+    signerSets: () => cluster.usableSignerSets(),
     log,
   });
   const signing = new SigningService({
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     metrics,
     log,
     onBlame: (nodeId, protocol, reason) =>
-      void quarantine.record({ nodeId, protocol, reason, verified: true }).catch((e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence')),
+      void quarantine.record({ nodeId, protocol, reason }).catch((e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence')),
   });
   metrics.watchConnected(() => cluster.connectedCount);
   metrics.watchPool(() => {
