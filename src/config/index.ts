@@ -5,4 +5,5 @@
 export { loadConfig, parseConfig, nodeEntry, requireWallet } from './config.js';
 export type { Config, NodeEntry, CoordinatorEntry, WalletConfig, FirewallConfig, TlsFiles, LoadOptions, ParseOptions } from './config.js';
 export { ConfigError, type ConfigIssue } from './errors.js';
+export { DEVELOPMENT_ENV, devPrimesRefusal } from './development.js';
 export { PLATFORMS, REGION_VARIABLES, VARIABLES, type Platform, type VariableName } from './schema.js';
