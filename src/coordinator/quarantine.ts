@@ -203,6 +203,7 @@ export class Quarantine {
     const q = new Quarantine(path, o);
     await repairTornTail(path);
     await q.reload();
+    q.scheduleEnds();
     if (o.watch ?? true) {
       q.watching = true;
       watchFile(path, { interval: 1_000, persistent: false }, () => void q.reload().then(() => q.onChange?.()).catch((e: unknown) => q.log.error({ err: (e as Error).message }, 'quarantine file unreadable')));
@@ -370,6 +371,17 @@ export class Quarantine {
   close(): void {
     if (this.watching) unwatchFile(this.path);
     this.watching = false;
+  }
+
+  /** After a restart: tell onChange when each cool-down in effect ends (signer sets come back). */
+  private scheduleEnds(): void {
+    const now = this.mono();
+    const ids = this.nodeIds();
+    const ends = [
+      ...ids.map((id) => this.suspensionState(id)?.endMono ?? Infinity),
+      ...ids.flatMap((a, k) => ids.slice(k + 1).map((b) => this.disputeState(a, b)?.endMono ?? Infinity)),
+    ];
+    for (const end of ends) if (Number.isFinite(end)) setTimeout(() => this.onChange?.(), Math.max(0, end - now) + 10).unref();
   }
 
   private coolDown(reports: number): number {

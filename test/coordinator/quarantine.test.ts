@@ -266,3 +266,15 @@ test('signing is refused with the reason when every signer set is in dispute', a
   t.deepEqual(cluster.usableSignerSets(), []);
   t.regex((cluster.signReadiness() as { reason: string }).reason, /no two are in dispute.*node_1\+node_2/);
 });
+
+test('after a restart, the end of a dispute still in effect is announced (so the pool stocks that pair again)', async (t) => {
+  const path = join(await tempDir(t), 'q.jsonl');
+  const q = await Quarantine.open(path, { watch: false, baseMs: 5_000 });
+  await q.report({ accuser: 'node_1', accused: ['node_2'], valid: true, protocol: 'presign', reason: 'x' });
+  const again = await Quarantine.open(path, { watch: false, baseMs: 5_000 });
+  t.true(again.inDispute('node_1', 'node_2'));
+  // event-driven: resolves when onChange fires; the bound only keeps a broken build from hanging
+  const announced = await Promise.race([new Promise<boolean>((resolve) => (again.onChange = () => resolve(true))), sleep(30_000).then(() => false)]);
+  t.true(announced);
+  t.false(again.inDispute('node_1', 'node_2'));
+});
