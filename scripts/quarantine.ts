@@ -1,8 +1,9 @@
 /**
  * `npm run quarantine -- [--env <name>] [--release <node id>]`: lists the nodes the coordinator has
- * suspended after cryptographic aborts (SECURITY.md A9), or releases one after an operator has
- * reviewed it. Works while the coordinator runs: it appends to the coordinator's quarantine file,
- * which the coordinator re-reads within a second or two.
+ * suspended after cryptographic aborts and the pairs of nodes in dispute after abort reports (see
+ * src/coordinator/quarantine.ts), or releases a node after an operator has reviewed it (its
+ * suspension and its disputes end). Works while the coordinator runs: it appends to the
+ * coordinator's quarantine file, which the coordinator re-reads within a second or two.
  * @module
  */
 import { join } from 'node:path';
@@ -24,11 +25,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadConfig({ env: values.env });
-  const q = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { watch: false });
+  const q = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { watch: false, maxFaulty: config.mpc.threshold - 1 });
   if (values.release !== undefined) {
     if (!config.nodes.some((n) => n.id === values.release)) throw new ConfigError([{ variable: '--release', message: `${JSON.stringify(values.release)} is not in NODE_IDS` }], config.envFile);
-    if (!q.isSuspended(values.release)) {
-      console.log(`${values.release} is not suspended`);
+    const id = values.release;
+    if (!q.isSuspended(id) && !q.disputes().some((d) => d.nodes.includes(id))) {
+      console.log(`${id} is neither suspended nor in dispute`);
       return 0;
     }
     await q.release(values.release);
@@ -36,10 +38,15 @@ async function main(): Promise<number> {
     return 0;
   }
   const all = q.suspended();
+  const disputes = q.disputes();
   if (all.length === 0) console.log('no node is suspended');
   for (const s of all) {
     const until = s.until === undefined ? 'until released (npm run quarantine -- --release ' + s.nodeId + ')' : `until ${new Date(s.until).toISOString()}`;
-    console.log(`${s.nodeId}: ${s.verified ? 'verified' : 'reported'} offence in ${s.protocol} at ${new Date(s.since).toISOString()}: ${s.reason}; suspended ${until}`);
+    const what = s.verified ? 'verified offence' : 'implausible abort reports';
+    console.log(`${s.nodeId}: ${what} in ${s.protocol} at ${new Date(s.since).toISOString()}: ${s.reason}; suspended ${until}`);
+  }
+  for (const d of disputes) {
+    console.log(`${d.nodes.join(' + ')}: in dispute after ${d.reports} abort report(s) in 24 h; not used together until about ${new Date(d.until).toISOString()}`);
   }
   return 0;
 }

@@ -5,13 +5,14 @@
  *
  * The first start makes the node group's aux-info, which needs four fresh 1536-bit safe primes
  * per node (OpenSSL; a few minutes on two cores) and then about half a minute of proofs; progress
- * is shown. `--fast` (development only) takes the primes from the test fixtures instead.
+ * is shown. `--fast` takes the primes from the (public) test fixtures instead: refused outside the
+ * development environment (src/config/development.ts), before anything is started.
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config/index.js';
+import { ConfigError, devPrimesRefusal, loadConfig } from '../src/config/index.js';
 import { generateDevCertificates } from '../src/transport/certs.js';
 
 const dist = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
@@ -47,6 +48,8 @@ function pipe(name: string, child: ChildProcess): void {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { env: { type: 'string', default: 'local' }, fast: { type: 'boolean', default: false } }, strict: true });
   const config = loadConfig({ env: values.env });
+  const refusal = values.fast ? devPrimesRefusal(config) : undefined;
+  if (refusal) throw new ConfigError([{ variable: '--fast', message: refusal }], config.envFile);
   const certs = await generateDevCertificates({ dir: config.certsDir, nodeIds: config.nodes.map((n) => n.id) });
   if (certs.created.length) console.log(`[cluster] created development certificates in ${config.certsDir}`);
   const children: [string, ChildProcess][] = [];

@@ -120,6 +120,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** presignatures kept ready per wallet and signer pair */
   readonly presignPoolSize: number;
+  /** safe primes each node keeps ready for aux-info runs (4 per run) */
+  readonly nodePrimePool: number;
 }
 
 export interface ParseOptions {
@@ -233,6 +235,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     },
     logLevel: v.LOG_LEVEL,
     presignPoolSize: v.PRESIGN_POOL_SIZE,
+    nodePrimePool: v.NODE_PRIME_POOL,
   };
 }
 

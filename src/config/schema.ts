@@ -90,6 +90,7 @@ export const VARIABLES = {
   TRANSPORT_HEARTBEAT_INTERVAL_MS: 'heartbeat period in ms (default 5000)',
   TRANSPORT_HEARTBEAT_MISSES: 'missed heartbeats before a peer is declared dead (default 3)',
   PRESIGN_POOL_SIZE: 'presignatures the coordinator keeps ready per wallet and signer pair (0–64, default 2; 0: on demand only)',
+  NODE_PRIME_POOL: 'safe primes each node keeps ready, generated in the background (4–64, default 8: two aux-info runs; a run takes 4)',
 } as const satisfies Record<string, string>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -287,6 +288,7 @@ export const envSchema = z
     TRANSPORT_HEARTBEAT_INTERVAL_MS: integer(10, 600_000).default(5_000),
     TRANSPORT_HEARTBEAT_MISSES: integer(1, 100).default(3),
     PRESIGN_POOL_SIZE: integer(0, 64).default(2),
+    NODE_PRIME_POOL: integer(4, 64).default(8),
   })
   .superRefine((v, ctx) => {
     const issue = (variable: VariableName, message: string): void => ctx.addIssue({ code: 'custom', path: [variable], message });

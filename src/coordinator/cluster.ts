@@ -2,12 +2,14 @@
  * The coordinator's view of its node group: one link per node in NODE_IDS order, which of them
  * are connected, what each last said about itself (`info`), and whether the group has agreed
  * aux-info (made once per group; keygen and presign need it). Who is live decides what the
- * coordinator may do: wallet creation needs every node, signing any `threshold` of them.
+ * coordinator may do: wallet creation needs every node, signing any `threshold` of them that are
+ * not suspended and of which no two are in dispute (quarantine.ts).
  * @module
  */
 import { EventEmitter } from 'node:events';
 import type { NodeInfo } from '../rpc/messages.js';
 import type { NodeLink } from './node-link.js';
+import { combinations } from './pool.js';
 
 interface Member {
   readonly link: NodeLink;
@@ -30,7 +32,7 @@ export interface HealthStatus {
   readonly connectedNodes: number;
   readonly totalNodes: number;
   readonly threshold: number;
-  /** nodes suspended after a cryptographic abort (SECURITY.md A9; see quarantine.ts) */
+  /** nodes suspended after a cryptographic abort (see quarantine.ts) */
   readonly suspendedNodes: readonly string[];
 }
 
@@ -39,6 +41,8 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
   private agreedAuxId: string | undefined;
   /** whether a node is suspended after a cryptographic abort (quarantine.ts); none by default */
   private suspended: (nodeId: string) => boolean = () => false;
+  /** whether two nodes must not be used together after an abort report (quarantine.ts); none by default */
+  private disputed: (a: string, b: string) => boolean = () => false;
   private auxStatus = 'aux-info not checked yet';
 
   constructor(
@@ -91,10 +95,34 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
     return this.members.filter((m) => m.connected && m.info?.auxId === this.agreedAuxId && !this.suspended(m.link.nodeId)).map((m) => m.link);
   }
 
+  /**
+   * The signer sets usable now: every `threshold`-subset of signerLinks() (index order, sets in
+   * lexicographic order) with no two members in dispute. The pool presigns for these and signing
+   * chooses among them, so a node's accusation only removes sets containing the accuser itself.
+   */
+  usableSignerSets(): number[][] {
+    const signers = this.signerLinks();
+    return combinations(signers, this.threshold)
+      .filter((set) => set.every((a, k) => set.slice(k + 1).every((b) => !this.disputed(a.nodeId, b.nodeId))))
+      .map((set) => set.map((l) => l.index));
+  }
+
   /** Take suspensions into account (signing, presigning and wallet creation leave those nodes out). */
   setSuspension(isSuspended: (nodeId: string) => boolean): void {
     this.suspended = isSuspended;
     this.emit('state');
+  }
+
+  /** Take disputes into account (signing and presigning never put the two in one signer set). */
+  setDisputes(inDispute: (a: string, b: string) => boolean): void {
+    this.disputed = inDispute;
+    this.emit('state');
+  }
+
+  /** Pairs of node ids in dispute now, in index order. */
+  disputedPairs(): [string, string][] {
+    const ids = this.parties;
+    return ids.flatMap((a, k) => ids.slice(k + 1).flatMap((b): [string, string][] => (this.disputed(a, b) ? [[a, b]] : [])));
   }
 
   /** Node ids suspended now. */
@@ -152,7 +180,7 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
     return { status, connectedNodes: this.connectedCount, totalNodes: this.total, threshold: this.threshold, suspendedNodes: this.suspendedNodes() };
   }
 
-  /** Signing: at least `threshold` connected nodes with the agreed aux-info. */
+  /** Signing: a usable signer set (`threshold` connected nodes with the agreed aux-info, none suspended, no two in dispute). */
   signReadiness(): Readiness {
     const live = this.connectedCount;
     if (live < this.threshold) return { ready: false, reason: `signing needs ${this.threshold} of ${this.total} nodes; ${live} connected` };
@@ -162,6 +190,10 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
       const suspended = this.suspendedNodes();
       const why = suspended.length > 0 ? ` (suspended after a cryptographic abort: ${suspended.join(', ')})` : '';
       return { ready: false, reason: `signing needs ${this.threshold} nodes with the group's aux-info; ${signers} have it${why}` };
+    }
+    if (this.usableSignerSets().length === 0) {
+      const pairs = this.disputedPairs().map(([a, b]) => `${a}+${b}`);
+      return { ready: false, reason: `signing needs ${this.threshold} nodes of which no two are in dispute after an abort report (${pairs.join(', ')})` };
     }
     return { ready: true };
   }

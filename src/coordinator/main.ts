@@ -29,13 +29,13 @@ import { createLogger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
 import { NodeCluster } from './cluster.js';
-import { Quarantine } from './quarantine.js';
+import { Quarantine, reportOf } from './quarantine.js';
 import { GroupMonitor } from './group.js';
 import { startHttpsServer } from './https.js';
 import { TransportNodeLink } from './links.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { Orchestrator } from './orchestrator.js';
-import { combinations, PresignPool } from './pool.js';
+import { PresignPool } from './pool.js';
 import { orchestratedPresign } from './presign.js';
 import { WalletRegistry } from './registry.js';
 import { SigningService } from './signing.js';
@@ -63,10 +63,13 @@ async function main(): Promise<void> {
   const clients = (await coordinatorClientSetup(config, log)).map((options) => new TransportClient(options));
   const links = config.nodes.map((n, k) => new TransportNodeLink(n.id, n.index, clients[k] as TransportClient));
   const cluster = new NodeCluster(links, config.mpc.threshold);
-  // A9: a culprit named in an abort is suspended (a cool-down: the coordinator cannot check a node's accusation)
-  const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { log });
+  // A9: a verified offence suspends a node; an abort report puts the pair (accuser, accused) in
+  // dispute, and an implausible accuser is suspended (quarantine.ts)
+  const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { log, maxFaulty: config.mpc.threshold - 1 });
   for (const s of quarantine.suspended()) log.warn({ node: s.nodeId, reason: s.reason, verified: s.verified }, 'node suspended after a cryptographic abort');
+  for (const d of quarantine.disputes()) log.warn({ nodes: d.nodes, reports: d.reports }, 'nodes in dispute after an abort report: not used together');
   cluster.setSuspension((id) => quarantine.isSuspended(id));
+  cluster.setDisputes((a, b) => quarantine.inDispute(a, b));
   // Releases are appended by the operator's release command (another process): the audit trail
   // sees them as a suspension that ends. A verified one ends only by a release; a cool-down also
   // runs out (its `until` is recorded, to tell the two apart).
@@ -82,11 +85,11 @@ async function main(): Promise<void> {
     }
     suspended = now;
   };
-  const suspend = (offence: { nodeId: string; protocol: string; reason: string; verified: boolean }): void =>
+  const suspend = (offence: { nodeId: string; protocol: string; reason: string }): void =>
     void quarantine.record(offence).then(
       (s) => {
         if (s) suspended.set(s.nodeId, s);
-        record({ type: 'node.suspended', ...offence, until: s?.until === undefined ? null : new Date(s.until).toISOString() });
+        record({ type: 'node.suspended', ...offence, verified: true, until: s?.until === undefined ? null : new Date(s.until).toISOString() });
       },
       (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'),
     );
@@ -95,10 +98,18 @@ async function main(): Promise<void> {
     onOutcome: (o) => {
       metrics.recordSession(o);
       if (o.status !== 'aborted') return;
-      for (const c of o.culprits) {
-        if (c.nodeId === undefined) continue;
-        suspend({ nodeId: c.nodeId, protocol: o.protocol, reason: o.reason, verified: false });
-      }
+      const report = reportOf(o);
+      if (!report) return;
+      record({ type: 'node.accused', accuser: report.accuser, accused: [...report.accused], valid: report.valid, protocol: report.protocol, reason: report.reason });
+      void quarantine.report(report).then(
+        ({ accuser }) => {
+          if (accuser && !suspended.has(accuser.nodeId)) {
+            suspended.set(accuser.nodeId, accuser);
+            record({ type: 'node.suspended', nodeId: accuser.nodeId, protocol: accuser.protocol, reason: accuser.reason, verified: false, until: accuser.until === undefined ? null : new Date(accuser.until).toISOString() });
+          }
+        },
+        (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an abort report'),
+      );
     },
   });
 
@@ -107,7 +118,7 @@ async function main(): Promise<void> {
   const pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
     targetSize: poolSize,
-    signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), cluster.threshold),
+    signerSets: () => cluster.usableSignerSets(),
     log,
   });
   const signing = new SigningService({
@@ -116,7 +127,7 @@ async function main(): Promise<void> {
     publicKeyOf,
     metrics,
     log,
-    onBlame: (nodeId, protocol, reason) => suspend({ nodeId, protocol, reason, verified: true }),
+    onBlame: (nodeId, protocol, reason) => suspend({ nodeId, protocol, reason }),
     audit,
     defaultContext: requestContext,
   });

@@ -42,6 +42,7 @@ import {
 } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { callNode, linkFailure, NodeCallError, type NodeFailureKind, type NodeLink } from './node-link.js';
+import { screenCulprits } from './quarantine.js';
 
 /** The most envelopes one `deliver` may carry (the schema's cap). */
 export const MAX_ENVELOPES_PER_DELIVER = 64;
@@ -90,7 +91,14 @@ interface OutcomeBase<P extends ProtocolName> {
 
 export type SessionOutcome<P extends ProtocolName = ProtocolName> =
   | (OutcomeBase<P> & { readonly status: 'done'; readonly result: ResultOf<P>; readonly participants: readonly string[] })
-  | (OutcomeBase<P> & { readonly status: 'aborted'; readonly reportedBy: string; readonly culprits: readonly Culprit[]; readonly reason: string })
+  | (OutcomeBase<P> & {
+      readonly status: 'aborted';
+      readonly reportedBy: string;
+      readonly culprits: readonly Culprit[];
+      readonly reason: string;
+      /** why the reporter's culprit list was discarded (then `culprits` is empty) */
+      readonly discarded?: string;
+    })
   | (OutcomeBase<P> & {
       readonly status: 'failed';
       readonly failure: SessionFailureKind;
@@ -288,8 +296,11 @@ class SessionRun<P extends ProtocolName> {
     }
     if (u.status === 'aborted') {
       const abort = u.abort ?? { culprits: [], reason: 'no reason given' };
-      const culprits = [...new Set(abort.culprits)].map((index) => ({ index, nodeId: this.spec.parties[index] }));
-      return this.settle({ ...this.base(), status: 'aborted', reportedBy: from.nodeId, culprits, reason: abort.reason }, from.index);
+      // only other participants, each once: anything else is discarded whole and held against the reporter (quarantine.ts)
+      const screened = screenCulprits(abort.culprits, from.index, [...this.byIndex.keys()]);
+      const culprits = screened.culprits.map((index) => ({ index, nodeId: this.spec.parties[index] }));
+      const discarded = screened.invalid === undefined ? {} : { discarded: screened.invalid };
+      return this.settle({ ...this.base(), status: 'aborted', reportedBy: from.nodeId, culprits, reason: abort.reason, ...discarded }, from.index);
     }
     if (u.status === 'done') {
       const result = u.result;

@@ -6,13 +6,15 @@
  *
  * Options: --print-firewall prints the matching nftables ruleset and exits; with
  * ENABLE_KERNEL_FIREWALL=true a node running as root with `nft` installed also applies it at start;
- * --dev-primes <file> (development and tests only) takes safe primes from a file.
+ * --dev-primes <file> takes safe primes from a file of public fixtures: refused unless the
+ * environment is the development one (`local`, every member on the LOCAL platform; see
+ * src/config/development.ts), before the node touches any state.
  * @module
  */
 import { Worker } from 'node:worker_threads';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, nodeEntry } from '../config/index.js';
+import { ConfigError, devPrimesRefusal, loadConfig, nodeEntry } from '../config/index.js';
 import { TransportServer } from '../transport/server.js';
 import { loadTlsMaterial } from '../transport/tls.js';
 import { COORDINATOR, nodeIdentity } from '../transport/identity.js';
@@ -51,6 +53,10 @@ async function main(): Promise<void> {
   if (!values.id) throw new ConfigError([{ variable: '--id', message: 'required (e.g. --id node_1)' }], undefined);
   const config = loadConfig({ env: values.env });
   const self = nodeEntry(config, values.id);
+  if (values['dev-primes'] !== undefined) {
+    const refusal = devPrimesRefusal(config);
+    if (refusal) throw new ConfigError([{ variable: '--dev-primes', message: refusal }], config.envFile);
+  }
   if (values['print-firewall']) {
     const ip = config.firewall.trustedCoordinatorIp;
     if (!ip) throw new ConfigError([{ variable: 'TRUSTED_COORDINATOR_IP', message: 'required to print firewall rules' }], config.envFile);

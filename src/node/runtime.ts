@@ -48,7 +48,11 @@ export async function openNodeRuntime(o: RuntimeOptions): Promise<NodeRuntime> {
     store,
     index: self.index,
     devFile: o.devPrimes,
+    poolSize: config.nodePrimePool,
+    // the worker refills after every aux run, not only at start
+    autoFill: o.fillPrimes ?? false,
     onProgress: (ready, needed) => log.info({ ready, needed }, 'safe primes for aux-info'),
+    onError: (e) => log.error({ err: e.message }, 'safe-prime generation failed'),
   });
   if (o.fillPrimes) void primes.fill().catch((e: unknown) => log.error({ err: (e as Error).message }, 'safe-prime generation failed'));
   const service = new NodeService({

@@ -107,14 +107,15 @@ test('a Πfac made for another verifier is rejected, prover named', (t) => {
   t.falsy(results[1]?.output);
 });
 
-test('a Paillier modulus copied from another party is rejected, copier named', (t) => {
+test('a Paillier modulus copied from another party: its owner names the copier, a bystander names nobody', (t) => {
   // party 2 reuses party 0's primes (and so its N, with proofs it could answer): refused at round 4
   const results = runNetwork(starts(undefined, (i) => (i === 2 ? { p: fixturePrime(1536, 0), q: fixturePrime(1536, 1) } : undefined)));
   for (const i of [0, 1]) {
     t.falsy(results[i]?.output);
-    t.deepEqual(results[i]?.abort?.culprits, [2]);
-    t.regex(results[i]?.abort?.reason ?? '', /modulus repeats/);
+    t.regex(results[i]?.abort?.reason ?? '', /modulus repeats one of ours|same modulus/);
   }
+  t.deepEqual(results[0]?.abort?.culprits, [2], 'party 0 made its N fresh for this run: 2 is passing it off');
+  t.deepEqual(results[1]?.abort?.culprits, [], 'party 1 cannot tell who owns the modulus');
 });
 
 // --- a malicious party that commits to what it opens (its own round 1, built by hand) -----------
@@ -155,6 +156,27 @@ test('A6: a Πprm that does not verify (consistently committed) is rejected, pro
     return { ...d, prm: { ...d.prm, z } };
   });
   assertBlamed(t, results, 1, /aux\/decommit: prm\/equation/);
+});
+
+test('P3: a copier with the lower index gets nobody blamed by a bystander, and is named by the modulus owner', (t) => {
+  // party 0 presents party 2's Paillier modulus (as if replayed from an earlier run); with the
+  // "blame the later index" rule the bystander, party 1, named the honest party 2
+  const N2 = fixturePrime(1536, 8) * fixturePrime(1536, 9);
+  const results = withMalicious(0, (d) => ({ ...d, N: N2 }));
+  t.falsy(results[1]?.output);
+  t.deepEqual(results[1]?.abort?.culprits, [], `party 1: ${results[1]?.abort?.reason ?? 'no abort'}`);
+  t.regex(results[1]?.abort?.reason ?? '', /two other parties present the same modulus \(0, 2\); nobody blamed/);
+  t.falsy(results[2]?.output);
+  t.deepEqual(results[2]?.abort?.culprits, [0], 'the owner of the modulus names the copier');
+});
+
+test('a party whose Paillier and ring-Pedersen moduli are equal is named', (t) => {
+  const results = withMalicious(1, (d) => ({ ...d, N: d.Nhat }));
+  for (const i of [0, 2]) {
+    t.falsy(results[i]?.output);
+    t.deepEqual(results[i]?.abort?.culprits, [1]);
+    t.regex(results[i]?.abort?.reason ?? '', /Paillier and ring-Pedersen moduli are equal/);
+  }
 });
 
 test('A1/A16: an undersized ring-Pedersen modulus is rejected before any arithmetic, prover named', (t) => {

@@ -1,7 +1,8 @@
 /**
  * Aux-info round 4: check every opening against V_j, the sizes of N_j and N̂_j (before any
- * arithmetic, A1/A16), that no modulus repeats, and Πprm (A6); then ρ = ⊕ ρ_j, prove Πmod for N_i
- * once and Πfac against each recipient's own ring-Pedersen parameters, and send them point to point.
+ * arithmetic, A1/A16), that no modulus repeats (blaming only a party shown at fault), and Πprm
+ * (A6); then ρ = ⊕ ρ_j, prove Πmod for N_i once and Πfac against each recipient's own
+ * ring-Pedersen parameters, and send them point to point.
  */
 import { bitLength } from '../../wasm/index.js';
 import { verifyPrm } from '../../zk/prm.js';
@@ -26,6 +27,33 @@ export interface Round4State extends Round2State {
 function sizeOk(N: bigint, min: number, max: number): boolean {
   const b = bitLength(N);
   return (N & 1n) === 1n && b >= min && b <= max;
+}
+
+/**
+ * No modulus may appear twice (defence in depth: a copied N would reuse someone's proofs). Blame
+ * only where the moduli themselves say who is at fault:
+ * - a party whose N_j equals its own N̂_j chose both: j;
+ * - another party's modulus equal to one of ours: j. Our primes are fresh for this run and were
+ *   committed to (V_i, round 1) before any opening was sent, and j's opening had to match its own
+ *   earlier V_j: j could only present our modulus by knowing it beforehand, and it cannot know
+ *   our factorisation — it is passing off a modulus that is not its own.
+ * - two other parties sharing a modulus: at most one of them knows its factorisation, but only
+ *   their own proofs (Πprm, Πmod, Πfac are per party) could say which, and the party index says
+ *   nothing: blaming either (e.g. the later one) would blame an honest party whenever the copier
+ *   has the lower index. Abort with no culprit.
+ */
+function checkDistinctModuli(i: number, decommits: readonly AuxDecommit[]): void {
+  const owners = new Map<bigint, number[]>();
+  for (const [j, d] of decommits.entries()) {
+    if (d.N === d.Nhat) throw new Blame(j === i ? [] : [j], `${ROUND.decommit}: a party's Paillier and ring-Pedersen moduli are equal`);
+    for (const N of [d.N, d.Nhat]) owners.set(N, [...(owners.get(N) ?? []), j]);
+  }
+  for (const parties of owners.values()) {
+    if (parties.length < 2) continue;
+    const others = parties.filter((j) => j !== i);
+    if (others.length < parties.length) throw new Blame(others, `${ROUND.decommit}: a modulus repeats one of ours`);
+    throw new Blame([], `${ROUND.decommit}: two other parties present the same modulus (${parties.join(', ')}); nobody blamed`);
+  }
 }
 
 export class Round4 extends BaseRound<AuxInfo> {
@@ -53,15 +81,7 @@ export class Round4 extends BaseRound<AuxInfo> {
         if (!sizeOk(d.Nhat, L.minModulusBits, L.maxModulusBits)) throw new Blame([j], `${ROUND.decommit}: ring-Pedersen modulus N̂_j has a bad size or parity`);
         return d;
       });
-      // no modulus may appear twice (defence in depth: a copied N would reuse someone's proofs)
-      const seen = new Map<bigint, number>();
-      for (const [j, d] of decommits.entries()) {
-        for (const N of [d.N, d.Nhat]) {
-          const other = seen.get(N);
-          if (other !== undefined) throw new Blame([j === i ? other : j], `${ROUND.decommit}: a modulus repeats another party's or its own`);
-          seen.set(N, j);
-        }
-      }
+      checkDistinctModuli(i, decommits);
       for (const [j, d] of decommits.entries()) {
         if (j === i) continue;
         verifyFrom(j, ROUND.decommit, () => verifyPrm({ sid, prover: j }, L, { N: d.Nhat, s: d.s, t: d.t }, d.prm));
