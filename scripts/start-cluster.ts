@@ -1,6 +1,6 @@
 /**
  * `npm start [-- --env local] [--fast]`: the whole local cluster in one command — development
- * certificates on first run, three nodes and the coordinator as child processes, their logs
+ * certificates on first run (CA keys in CERTS_CA_DIR, apart from the certificates), three nodes and the coordinator as child processes, their logs
  * condensed to one line each, and a clean stop on Ctrl-C (SIGTERM to every child, then exit).
  *
  * The first start makes the node group's aux-info, which needs four fresh 1536-bit safe primes
@@ -47,7 +47,7 @@ function pipe(name: string, child: ChildProcess): void {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { env: { type: 'string', default: 'local' }, fast: { type: 'boolean', default: false } }, strict: true });
   const config = loadConfig({ env: values.env });
-  const certs = await generateDevCertificates({ dir: config.certsDir, nodeIds: config.nodes.map((n) => n.id) });
+  const certs = await generateDevCertificates({ dir: config.certsDir, caDir: config.certsCaDir, nodeIds: config.nodes.map((n) => n.id) });
   if (certs.created.length) console.log(`[cluster] created development certificates in ${config.certsDir}`);
   const children: [string, ChildProcess][] = [];
   const devPrimes = values.fast ? ['--dev-primes', dist('../test/fixtures/safe-primes.json')] : [];

@@ -4,7 +4,7 @@
  * else receives a `Config`. Relative paths are resolved against the project root.
  * @module
  */
-import { resolve, join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { envFilePath, readEnvFile } from './env-file.js';
 import { envSchema, kmsProviders, VARIABLE_NAMES, VARIABLES, type EnvValues, type Platform } from './schema.js';
@@ -99,6 +99,8 @@ export interface Config {
   readonly wallet: WalletConfig | undefined;
   readonly firewall: FirewallConfig;
   readonly certsDir: string;
+  /** where `npm run certs` keeps the CA private keys (CERTS_CA_DIR); no service reads it */
+  readonly certsCaDir: string;
   readonly transport: { readonly maxFrameBytes: number; readonly heartbeatIntervalMs: number; readonly heartbeatMisses: number };
   readonly logLevel: LogLevel;
   /** presignatures kept ready per wallet and signer pair */
@@ -158,6 +160,12 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
   const v = parsed.data;
   const at = (p: string): string => resolve(rootDir, p);
   const certsDir = at(v.CERTS_DIR);
+  // A sibling by default: copying the services' directory to a server never carries a CA key along.
+  const certsCaDir = v.CERTS_CA_DIR === undefined ? `${certsDir}-ca` : at(v.CERTS_CA_DIR);
+  const rel = relative(certsDir, certsCaDir);
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+    throw new ConfigError([{ variable: 'CERTS_CA_DIR', message: `${certsCaDir} is CERTS_DIR or inside it; CA private keys must stay out of the directory the services read` }], options.envFile);
+  }
   const dataDir = at(v.DATA_DIR);
   const regions: Record<Platform, string | undefined> = {
     LOCAL: undefined,
@@ -195,6 +203,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
         : undefined,
     firewall,
     certsDir,
+    certsCaDir,
     transport: {
       maxFrameBytes: v.TRANSPORT_MAX_FRAME_BYTES,
       heartbeatIntervalMs: v.TRANSPORT_HEARTBEAT_INTERVAL_MS,

@@ -1,12 +1,11 @@
 /**
  * The wallet API's HTTPS server: TLS 1.3 by default, TLS 1.2 accepted, anything older refused,
- * with the coordinator's certificate from the deployment CA.
+ * with the API's certificate from the development public CA.
  */
 import test from 'ava';
 import { connect } from 'node:tls';
 import Koa from 'koa';
 import { startHttpsServer } from '../../src/coordinator/https.js';
-import { COORDINATOR } from '../../src/transport/identity.js';
 import { makePki, type Pki } from '../helpers/transport.js';
 
 let pki: Pki;
@@ -27,14 +26,14 @@ function handshake(port: number, ca: Buffer, versions: { minVersion?: 'TLSv1' | 
 }
 
 test('TLS 1.3 and 1.2 are accepted, 1.1 refused; requests are answered', async (t) => {
-  const material = await pki.material(COORDINATOR);
+  const material = await pki.publicApiMaterial();
   const app = new Koa();
   app.use((ctx) => {
     ctx.body = { ok: true };
   });
   const server = await startHttpsServer(app, { cert: material.cert, key: material.key, port: 0, host: '127.0.0.1' });
   t.teardown(() => server.close(100));
-  t.is(await handshake(server.port, pki.caPem, {}), 'TLSv1.3');
-  t.is(await handshake(server.port, pki.caPem, { maxVersion: 'TLSv1.2' }), 'TLSv1.2');
-  await t.throwsAsync(handshake(server.port, pki.caPem, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }));
+  t.is(await handshake(server.port, pki.publicCaPem, {}), 'TLSv1.3');
+  t.is(await handshake(server.port, pki.publicCaPem, { maxVersion: 'TLSv1.2' }), 'TLSv1.2');
+  await t.throwsAsync(handshake(server.port, pki.publicCaPem, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }));
 });

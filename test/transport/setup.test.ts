@@ -29,9 +29,10 @@ async function freePorts(n: number): Promise<number[]> {
 }
 
 test('a config becomes three node servers and three coordinator clients that find each other', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'mpc-setup-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await generateDevCertificates({ dir, nodeIds: ['node_1', 'node_2', 'node_3'] });
+  const root = await mkdtemp(join(tmpdir(), 'mpc-setup-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const dir = join(root, 'certs');
+  await generateDevCertificates({ dir, caDir: join(root, 'certs-ca'), nodeIds: ['node_1', 'node_2', 'node_3'] });
   const ports = await freePorts(3);
   const config = parseConfig({
     COORDINATOR_PLATFORM: 'LOCAL',
