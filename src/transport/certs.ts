@@ -312,7 +312,7 @@ export async function generateDevCertificates(options: GenerateOptions): Promise
   const legacyKey = join(options.dir, LEGACY_CA_KEY);
   const hasLegacyKey = existsSync(legacyKey);
   if (hasLegacyKey && !force) {
-    throw new Error(`${legacyKey} is a CA private key in the directory the services read (older layout): run with --force to make a new PKI (it deletes that key), or move the key elsewhere`);
+    throw new Error(`${legacyKey} is a CA private key in the directory the services read (older layout): run \`npm run certs -- --force\` to make a new PKI (it deletes that key), or move the key elsewhere`);
   }
   const keepInternal = !force && pairExists(layout.internalCa);
   const keep = identities.map((identity) => !force && pairExists(certificatePaths(options.dir, identity)));

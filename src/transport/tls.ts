@@ -11,7 +11,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { IdentityError } from './errors.js';
-import { extendedKeyUsageOf, formatIdentity, identityFromCertificate, sameIdentity, tlsRole, type PeerIdentity } from './identity.js';
+import { SERVER_AUTH, URI_PREFIX, extendedKeyUsageOf, formatIdentity, identityFromCertificate, sameIdentity, tlsRole, type PeerIdentity } from './identity.js';
 
 /** PEM contents: the deployment CA, this end's certificate and its private key. */
 export interface TlsMaterial {
@@ -168,4 +168,51 @@ export async function loadTlsMaterial(paths: TlsPaths, self?: PeerIdentity): Pro
     }
   }
   return { ca, cert, key };
+}
+
+/** The wallet HTTPS API's certificate and key (COORDINATOR_HTTPS_CERT / COORDINATOR_HTTPS_KEY). */
+export interface HttpsMaterial {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/**
+ * Reads the public API's certificate and key, refusing what would blur the two trust domains: a
+ * certificate without serverAuth (the coordinator's internal one) or naming an MPC Engine identity
+ * (any internal one: its key would sit with the public-facing server, and API clients would have
+ * to trust the internal CA, under which nodes can be impersonated to them), a key that is not the
+ * certificate's, and a CA private key in the directories read. Errors name files, never contents.
+ * @throws Error, CaKeyExposedError
+ */
+export async function loadPublicApiMaterial(paths: { readonly cert: string; readonly key: string }): Promise<HttpsMaterial> {
+  const read = async (what: string, path: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (e) {
+      throw new Error(`cannot read the ${what} ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run \`npm run certs\` to create development certificates`);
+    }
+  };
+  const [cert, key] = [await read('API certificate', paths.cert), await read('API private key', paths.key)];
+  await assertNoCaPrivateKey([dirname(paths.cert), dirname(paths.key)]);
+  let parsed: X509Certificate;
+  try {
+    parsed = new X509Certificate(cert);
+  } catch {
+    throw new Error(`${paths.cert} is not a PEM certificate`);
+  }
+  const usages = parsed.keyUsage;
+  if (usages !== undefined && !usages.includes(SERVER_AUTH)) {
+    throw new Error(`${paths.cert} is not valid for TLS server use (no serverAuth): the coordinator's internal certificate cannot serve the API; use the API certificate (npm run certs makes certs/public/api.crt)`);
+  }
+  if ((parsed.subjectAltName ?? '').includes(`URI:${URI_PREFIX}`)) {
+    throw new Error(`${paths.cert} names an MPC Engine identity: a coordinator↔node certificate must not serve the public API; use the API certificate (npm run certs makes certs/public/api.crt)`);
+  }
+  let matches = false;
+  try {
+    matches = createPublicKey(createPrivateKey(key)).export({ type: 'spki', format: 'der' }).equals(parsed.publicKey.export({ type: 'spki', format: 'der' }));
+  } catch {
+    // not a key: reported below
+  }
+  if (!matches) throw new Error(`${paths.key} is not the private key of ${paths.cert}`);
+  return { cert, key };
 }

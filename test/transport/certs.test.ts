@@ -31,7 +31,7 @@ import {
   parseIdentityUri,
   sameIdentity,
 } from '../../src/transport/identity.js';
-import { CaKeyExposedError, loadTlsMaterial } from '../../src/transport/tls.js';
+import { CaKeyExposedError, loadPublicApiMaterial, loadTlsMaterial } from '../../src/transport/tls.js';
 import { subtle, x509 } from '../../src/transport/x509.js';
 
 /** A scratch project directory: certs/ (what services read) and certs-ca/ (CA keys) inside it. */
@@ -262,6 +262,18 @@ test('loadTlsMaterial refuses a certificate without exactly its role\'s usage', 
     await writeFile(p.key, leaf.keyPem);
     await t.throwsAsync(loadTlsMaterial({ ca: l.internalCa.cert, ...p }, identity), { instanceOf: IdentityError, message }, `${usages.join('+')}`);
   }
+});
+
+test('loadPublicApiMaterial takes the API certificate and refuses internal ones, a wrong key and a CA key nearby', async (t) => {
+  const l = await tempLayout(t);
+  await generateDevCertificates({ dir: l.dir, caDir: l.caDir, nodeIds: ids });
+  const m = await loadPublicApiMaterial(l.publicApi);
+  t.true(m.cert.equals(await readFile(l.publicApi.cert)));
+  await t.throwsAsync(loadPublicApiMaterial(certificatePaths(l.dir, COORDINATOR)), { message: /coordinator\.crt is not valid for TLS server use/ });
+  await t.throwsAsync(loadPublicApiMaterial(certificatePaths(l.dir, nodeIdentity('node_1'))), { message: /node_1\.crt names an MPC Engine identity/ });
+  await t.throwsAsync(loadPublicApiMaterial({ cert: l.publicApi.cert, key: join(l.dir, 'node_1.key') }), { message: /node_1\.key is not the private key of .*api\.crt/ });
+  await copyFile(l.publicCa.key, join(l.dir, 'public', 'ca.key'));
+  await t.throwsAsync(loadPublicApiMaterial(l.publicApi), { instanceOf: CaKeyExposedError });
 });
 
 /** A leaf with arbitrary subject and SAN, signed by a fresh CA, for identity-parsing tests. */
