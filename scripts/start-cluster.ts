@@ -9,6 +9,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../src/config/index.js';
@@ -48,7 +49,9 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { env: { type: 'string', default: 'local' }, fast: { type: 'boolean', default: false } }, strict: true });
   const config = loadConfig({ env: values.env });
   const certs = await generateDevCertificates({ dir: config.certsDir, caDir: config.certsCaDir, nodeIds: config.nodes.map((n) => n.id) });
-  if (certs.created.length) console.log(`[cluster] created development certificates in ${config.certsDir}`);
+  if (certs.created.length) {
+    console.log(`[cluster] created development certificates in ${config.certsDir} (CA keys in ${config.certsCaDir}; API clients trust ${join(config.certsDir, 'public', 'ca.crt')})`);
+  }
   const children: [string, ChildProcess][] = [];
   const devPrimes = values.fast ? ['--dev-primes', dist('../test/fixtures/safe-primes.json')] : [];
   if (values.fast) console.log('[cluster] --fast: safe primes from the test fixtures (development only)');
