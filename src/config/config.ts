@@ -4,7 +4,7 @@
  * else receives a `Config`. Relative paths are resolved against the project root.
  * @module
  */
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { envFilePath, readEnvFile } from './env-file.js';
 import { envSchema, kmsProviders, VARIABLE_NAMES, VARIABLES, type EnvValues, type Platform } from './schema.js';
@@ -163,7 +163,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
   // A sibling by default: copying the services' directory to a server never carries a CA key along.
   const certsCaDir = v.CERTS_CA_DIR === undefined ? `${certsDir}-ca` : at(v.CERTS_CA_DIR);
   const rel = relative(certsDir, certsCaDir);
-  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+  if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) {
     throw new ConfigError([{ variable: 'CERTS_CA_DIR', message: `${certsCaDir} is CERTS_DIR or inside it; CA private keys must stay out of the directory the services read` }], options.envFile);
   }
   const dataDir = at(v.DATA_DIR);

@@ -20,7 +20,7 @@ import { X509Certificate as NodeX509Certificate, createPrivateKey, createPublicK
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join, relative, resolve, isAbsolute } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { subtle, x509 } from './x509.js';
 import {
   CLIENT_AUTH,
@@ -216,7 +216,7 @@ export const LEGACY_CA_KEY = 'ca.key';
 /** Whether `inner` is `outer` or inside it. */
 export function isWithin(inner: string, outer: string): boolean {
   const rel = relative(resolve(outer), resolve(inner));
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 export interface GenerateOptions {

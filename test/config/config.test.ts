@@ -174,10 +174,11 @@ test('CERTS_CA_DIR: beside CERTS_DIR by default, anywhere but CERTS_DIR or insid
   t.is(parseConfig(VALID, { rootDir: '/srv/mpc' }).certsCaDir, '/srv/mpc/certs-ca');
   t.is(parseConfig({ ...VALID, CERTS_DIR: '/etc/mpc/tls/' }, { rootDir: '/srv/mpc' }).certsCaDir, '/etc/mpc/tls-ca');
   t.is(parseConfig({ ...VALID, CERTS_CA_DIR: 'offline/ca' }, { rootDir: '/srv/mpc' }).certsCaDir, '/srv/mpc/offline/ca');
-  for (const inside of ['certs', 'certs/', 'certs/ca', '/srv/mpc/certs/private/ca']) {
+  for (const inside of ['certs', 'certs/', 'certs/ca', 'certs/..ca', '/srv/mpc/certs/private/ca']) {
     t.throws(() => parseConfig({ ...VALID, CERTS_CA_DIR: inside }, { rootDir: '/srv/mpc' }), { instanceOf: ConfigError, message: /CERTS_CA_DIR: .* is CERTS_DIR or inside it/ }, inside);
   }
   t.is(parseConfig({ ...VALID, CERTS_CA_DIR: 'certs2' }, { rootDir: '/srv/mpc' }).certsCaDir, '/srv/mpc/certs2', 'a name that merely starts alike');
+  t.is(parseConfig({ ...VALID, CERTS_CA_DIR: '..' }, { rootDir: '/srv/mpc' }).certsCaDir, '/srv', 'a parent of CERTS_DIR is outside it');
 });
 
 test('all errors are reported at once, and the token never appears in a message', (t) => {

@@ -194,6 +194,7 @@ test('the CA key directory may not be the certificate directory or inside it', a
   const l = await tempLayout(t);
   await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: l.dir, nodeIds: ids }), { message: /must be outside/ });
   await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: join(l.dir, 'ca'), nodeIds: ids }), { message: /must be outside/ });
+  await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: join(l.dir, '..ca'), nodeIds: ids }), { message: /must be outside/ });
   await t.throwsAsync(stat(l.dir), undefined, 'nothing was written');
 });
 
