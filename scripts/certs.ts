@@ -1,11 +1,13 @@
 /**
- * `npm run certs [-- --env <name>] [--dir <path>] [--force]`: creates the development CA and a
- * certificate per node of NODE_IDS and for the coordinator (see src/transport/certs.ts), in
- * CERTS_DIR of the chosen environment unless `--dir` says otherwise. Existing files are kept;
- * `--force` replaces them all, CA included.
+ * `npm run certs [-- --env <name>] [--dir <path>] [--ca-dir <path>] [--api-host <name>]… [--force]`:
+ * creates the development PKI (see src/transport/certs.ts): the internal CA with a certificate per
+ * node of NODE_IDS and for the coordinator, and the public CA with the wallet API's certificate,
+ * in CERTS_DIR of the chosen environment unless `--dir` says otherwise; the CA private keys go to
+ * CERTS_CA_DIR (`--ca-dir`), never to the certificate directory. Existing files are kept;
+ * `--force` replaces them all, CAs included.
  * @module
  */
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../src/config/index.js';
 import { generateDevCertificates } from '../src/transport/certs.js';
@@ -17,25 +19,37 @@ async function main(): Promise<number> {
     options: {
       env: { type: 'string', default: 'local' },
       dir: { type: 'string' },
+      'ca-dir': { type: 'string' },
+      'api-host': { type: 'string', multiple: true },
       force: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
   if (values.help) {
-    console.log('usage: npm run certs -- [--env <name>] [--dir <path>] [--force]');
+    console.log('usage: npm run certs -- [--env <name>] [--dir <path>] [--ca-dir <path>] [--api-host <name or IP>]... [--force]');
     return 0;
   }
   const config = loadConfig({ env: values.env });
-  const dir = values.dir ?? config.certsDir;
+  const dir = values.dir === undefined ? config.certsDir : resolve(values.dir);
+  // --dir alone keeps the default pairing: the CA keys beside the directory, never inside it.
+  const caDir = values['ca-dir'] !== undefined ? resolve(values['ca-dir']) : values.dir !== undefined ? `${dir}-ca` : config.certsCaDir;
   // Each certificate also names the address it is reached at, for clients that check host names.
   const hosts: Record<string, string[]> = {};
   for (const n of config.nodes) if (!LOOPBACK.has(n.host)) hosts[n.id] = [n.host];
   const coordinatorIp = config.firewall.trustedCoordinatorIp;
   if (coordinatorIp !== undefined && !LOOPBACK.has(coordinatorIp)) hosts['coordinator'] = [coordinatorIp];
 
-  const result = await generateDevCertificates({ dir, nodeIds: config.nodes.map((n) => n.id), force: values.force, hosts });
+  const result = await generateDevCertificates({
+    dir,
+    caDir,
+    nodeIds: config.nodes.map((n) => n.id),
+    force: values.force,
+    hosts,
+    publicHosts: values['api-host'] ?? [],
+  });
   const show = (p: string): string => relative(process.cwd(), p) || p;
+  for (const p of result.removed) console.log(`removed  ${show(p)} (a CA key where the services read)`);
   for (const p of result.created) console.log(`created  ${show(p)}`);
   for (const p of result.kept) console.log(`kept     ${show(p)}`);
   if (result.created.length === 0) console.log('nothing to do (run with --force to replace everything)');

@@ -1,6 +1,6 @@
 /**
  * `npm start [-- --env local] [--fast]`: the whole local cluster in one command — development
- * certificates on first run, three nodes and the coordinator as child processes, their logs
+ * certificates on first run (CA keys in CERTS_CA_DIR, apart from the certificates), three nodes and the coordinator as child processes, their logs
  * condensed to one line each, and a clean stop on Ctrl-C (SIGTERM to every child, then exit).
  *
  * The first start makes the node group's aux-info, which needs four fresh 1536-bit safe primes
@@ -10,6 +10,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, devPrimesRefusal, loadConfig } from '../src/config/index.js';
@@ -50,8 +51,10 @@ async function main(): Promise<void> {
   const config = loadConfig({ env: values.env });
   const refusal = values.fast ? devPrimesRefusal(config) : undefined;
   if (refusal) throw new ConfigError([{ variable: '--fast', message: refusal }], config.envFile);
-  const certs = await generateDevCertificates({ dir: config.certsDir, nodeIds: config.nodes.map((n) => n.id) });
-  if (certs.created.length) console.log(`[cluster] created development certificates in ${config.certsDir}`);
+  const certs = await generateDevCertificates({ dir: config.certsDir, caDir: config.certsCaDir, nodeIds: config.nodes.map((n) => n.id) });
+  if (certs.created.length) {
+    console.log(`[cluster] created development certificates in ${config.certsDir} (CA keys in ${config.certsCaDir}; API clients trust ${join(config.certsDir, 'public', 'ca.crt')})`);
+  }
   const children: [string, ChildProcess][] = [];
   const devPrimes = values.fast ? ['--dev-primes', dist('../test/fixtures/safe-primes.json')] : [];
   if (values.fast) console.log('[cluster] --fast: safe primes from the test fixtures (development only)');

@@ -4,7 +4,7 @@
  * else receives a `Config`. Relative paths are resolved against the project root.
  * @module
  */
-import { resolve, join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { envFilePath, readEnvFile } from './env-file.js';
 import { envSchema, kmsProviders, VARIABLE_NAMES, VARIABLES, type EnvValues, type Platform } from './schema.js';
@@ -73,7 +73,7 @@ export interface NodeEntry {
 export interface ApiServerConfig {
   /** IP address to listen on (default 127.0.0.1) */
   readonly host: string;
-  /** certificate and key files (default the coordinator's, CERTS_DIR/coordinator.crt/.key) */
+  /** certificate and key files (default CERTS_DIR/public/api.crt/.key, from the development public CA) */
   readonly cert: string;
   readonly key: string;
   readonly maxConnections: number;
@@ -116,6 +116,8 @@ export interface Config {
   readonly wallet: WalletConfig | undefined;
   readonly firewall: FirewallConfig;
   readonly certsDir: string;
+  /** where `npm run certs` keeps the CA private keys (CERTS_CA_DIR); no service reads it */
+  readonly certsCaDir: string;
   readonly transport: { readonly maxFrameBytes: number; readonly heartbeatIntervalMs: number; readonly heartbeatMisses: number };
   readonly logLevel: LogLevel;
   /** presignatures kept ready per wallet and signer pair */
@@ -177,6 +179,12 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
   const v = parsed.data;
   const at = (p: string): string => resolve(rootDir, p);
   const certsDir = at(v.CERTS_DIR);
+  // A sibling by default: copying the services' directory to a server never carries a CA key along.
+  const certsCaDir = v.CERTS_CA_DIR === undefined ? `${certsDir}-ca` : at(v.CERTS_CA_DIR);
+  const rel = relative(certsDir, certsCaDir);
+  if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) {
+    throw new ConfigError([{ variable: 'CERTS_CA_DIR', message: `${certsCaDir} is CERTS_DIR or inside it; CA private keys must stay out of the directory the services read` }], options.envFile);
+  }
   const dataDir = at(v.DATA_DIR);
   const regions: Record<Platform, string | undefined> = {
     LOCAL: undefined,
@@ -196,8 +204,9 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
   const api = withSecret(
     {
       host: v.COORDINATOR_HTTPS_HOST,
-      cert: v.COORDINATOR_HTTPS_CERT === undefined ? coordinatorTls.cert : at(v.COORDINATOR_HTTPS_CERT),
-      key: v.COORDINATOR_HTTPS_KEY === undefined ? coordinatorTls.key : at(v.COORDINATOR_HTTPS_KEY),
+      // the public API's own certificate (development: from the public CA, never the internal one)
+      cert: v.COORDINATOR_HTTPS_CERT === undefined ? join(certsDir, 'public', 'api.crt') : at(v.COORDINATOR_HTTPS_CERT),
+      key: v.COORDINATOR_HTTPS_KEY === undefined ? join(certsDir, 'public', 'api.key') : at(v.COORDINATOR_HTTPS_KEY),
       maxConnections: v.COORDINATOR_HTTPS_MAX_CONNECTIONS,
       maxConnectionsPerIp: v.COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP,
       trustedProxies: v.COORDINATOR_TRUSTED_PROXIES ?? [],
@@ -228,6 +237,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
         : undefined,
     firewall,
     certsDir,
+    certsCaDir,
     transport: {
       maxFrameBytes: v.TRANSPORT_MAX_FRAME_BYTES,
       heartbeatIntervalMs: v.TRANSPORT_HEARTBEAT_INTERVAL_MS,

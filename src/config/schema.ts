@@ -43,8 +43,8 @@ export const VARIABLES = {
   COORDINATOR_HTTPS_PORT: 'port of the wallet HTTPS API (default 8443)',
   COORDINATOR_HTTPS_HOST:
     'IP address the wallet HTTPS API listens on (default 127.0.0.1, loopback only; 0.0.0.0 or :: for every interface). Not loopback: WALLET_SERVER_AUTH_TOKEN must not be the development token of env/.env.local',
-  COORDINATOR_HTTPS_CERT: 'certificate (PEM, chain after it) of the wallet HTTPS API (default the coordinator\'s, CERTS_DIR/coordinator.crt); set with COORDINATOR_HTTPS_KEY',
-  COORDINATOR_HTTPS_KEY: 'private key (PEM) of COORDINATOR_HTTPS_CERT (default CERTS_DIR/coordinator.key)',
+  COORDINATOR_HTTPS_CERT: 'certificate (PEM, chain after it) of the wallet HTTPS API (default CERTS_DIR/public/api.crt); set with COORDINATOR_HTTPS_KEY',
+  COORDINATOR_HTTPS_KEY: 'private key (PEM) of COORDINATOR_HTTPS_CERT (default CERTS_DIR/public/api.key)',
   COORDINATOR_HTTPS_MAX_CONNECTIONS: 'open connections to the wallet HTTPS API in all (1–100000, default 1024)',
   COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: 'open connections to the wallet HTTPS API from one address (1–10000, default 128; trusted proxies exempt)',
   COORDINATOR_TRUSTED_PROXIES:
@@ -83,7 +83,8 @@ export const VARIABLES = {
   WALLET_SERVER_AUTH_TOKEN: '"Bearer <token>" the wallet server presents (secret; the coordinator requires it)',
   ENABLE_KERNEL_FIREWALL: 'true: a node accepts connections only from TRUSTED_COORDINATOR_IP (default false)',
   TRUSTED_COORDINATOR_IP: 'IP address of the coordinator as the nodes see it (required if ENABLE_KERNEL_FIREWALL=true)',
-  CERTS_DIR: 'directory of ca.crt and <id>.crt/.key, coordinator.crt/.key (default certs)',
+  CERTS_DIR: 'directory the services read: ca.crt (internal CA), <id>.crt/.key, coordinator.crt/.key, public/ (wallet API certificate and its CA) (default certs)',
+  CERTS_CA_DIR: 'directory of the development CAs\' private keys, used by npm run certs only and never read by the services; must not be CERTS_DIR or inside it (default CERTS_DIR followed by -ca, e.g. certs-ca)',
   DATA_DIR: 'state directory; each node and the coordinator use DATA_DIR/<id> (default data)',
   LOG_LEVEL: 'fatal, error, warn, info, debug, trace or silent (default info)',
   TRANSPORT_MAX_FRAME_BYTES: 'largest coordinator↔node frame in bytes (default 4194304)',
@@ -282,6 +283,7 @@ export const envSchema = z
     ENABLE_KERNEL_FIREWALL: boolean.default(false),
     TRUSTED_COORDINATOR_IP: ipAddress.optional(),
     CERTS_DIR: path.default('certs'),
+    CERTS_CA_DIR: path.optional(),
     DATA_DIR: path.default('data'),
     LOG_LEVEL: logLevel.default('info'),
     TRANSPORT_MAX_FRAME_BYTES: integer(1024, 1 << 30).default(4 * 1024 * 1024),

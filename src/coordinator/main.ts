@@ -16,12 +16,12 @@
  * Wiring only; the logic lives in the modules it connects.
  * @module
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, requireWallet } from '../config/index.js';
 import { TransportClient } from '../transport/client.js';
 import { coordinatorClientSetup } from '../transport/setup.js';
+import { loadPublicApiMaterial } from '../transport/tls.js';
 import { addressMatcher } from '../util/ip.js';
 import { AuditLog, type AuditEvent } from '../util/audit-log.js';
 import { credentialId } from '../util/credential-id.js';
@@ -159,9 +159,11 @@ async function main(): Promise<void> {
     trustedProxies: api.trustedProxies,
     log,
   });
+  // refused if it is an internal-channel certificate, if the key does not match, or a CA key lies beside it
+  const apiTls = await loadPublicApiMaterial(api);
   const server = await startHttpsServer(app, {
-    cert: await readFile(api.cert),
-    key: await readFile(api.key),
+    cert: apiTls.cert,
+    key: apiTls.key,
     port: config.coordinator.httpsPort,
     host: api.host,
     maxConnections: api.maxConnections,

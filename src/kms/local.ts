@@ -9,13 +9,15 @@
  *   "LK" | version u8 | key id (8 bytes) | data-key length u8 | IV (12) | ciphertext | GCM tag (16)
  * The key id is an HKDF fingerprint of the master key. Rotation (`rotateLocalKms`) moves the
  * current key to `retired/<key id>.key` and makes a fresh `master.key`; retired keys still unwrap
- * the blobs that name them until the re-wrap command has moved every record to the new key.
+ * the blobs that name them until the re-wrap command has moved every record to the new key. After
+ * that, `removeRetiredLocalKey` deletes a retired key, and only if a count of the blobs still
+ * wrapped under it (the caller scans every record) is zero.
  * @module
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createFileExclusive, ensureDir, errorCode, removeStaleTemps, writeFileAtomic } from '../util/durable-file.js';
+import { createFileExclusive, ensureDir, errorCode, removeFileDurable, removeStaleTemps, writeFileAtomic } from '../util/durable-file.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError } from './kms.js';
 
 export interface LocalKmsOptions {
@@ -118,6 +120,69 @@ export async function rotateLocalKms(options: LocalKmsOptions): Promise<{ retire
     master.fill(0);
     fresh.fill(0);
   }
+}
+
+/** A retired key is still needed: `records` stored blobs are wrapped under it. */
+export class RetiredKeyInUseError extends Error {
+  override readonly name = 'RetiredKeyInUseError';
+  constructor(
+    readonly keyId: string,
+    readonly records: number,
+  ) {
+    super(`retired master key ${keyId} still wraps ${records} record(s); re-wrap them first (npm run kms:rewrap)`);
+  }
+}
+
+const KEY_ID = /^[0-9a-f]{16}$/;
+
+/** The ids of the node's retired master keys (`retired/<key id>.key`), sorted. */
+export async function listRetiredLocalKeys(options: LocalKmsOptions): Promise<string[]> {
+  if (!NODE_ID.test(options.nodeId)) throw new RangeError('nodeId must be 1 to 64 characters of [A-Za-z0-9_-]');
+  let names: string[];
+  try {
+    names = await readdir(join(options.root, options.nodeId, 'retired'));
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return [];
+    throw e;
+  }
+  return names.flatMap((n) => RETIRED_NAME.exec(n)?.[1] ?? []).sort();
+}
+
+/**
+ * Delete one retired master key for good. Irreversible: a blob still wrapped under it could never
+ * be opened again, so the caller must say how many are (`countUses`, which scans every stored
+ * blob of the node with the node stopped) and nothing is deleted unless that count is zero. Also
+ * refuses the current key (a rotation interrupted before `master.key` was replaced leaves the
+ * current key's copy under retired/: rerun the rotation instead) and a file that does not hold
+ * the key its name says. The file is unlinked durably; whether its bytes survive on the medium
+ * is the file system's business (copies in old backups are the operator's).
+ * @throws RetiredKeyInUseError if `countUses` found blobs under the key; KmsError bad-key-file or
+ *   unknown-key for a current, mismatched or absent key
+ */
+export async function removeRetiredLocalKey(options: LocalKmsOptions, keyId: string, countUses: (keyId: string) => Promise<number>): Promise<void> {
+  if (!NODE_ID.test(options.nodeId)) throw new RangeError('nodeId must be 1 to 64 characters of [A-Za-z0-9_-]');
+  if (!KEY_ID.test(keyId)) throw new RangeError('a local master key id is 16 lower-case hex digits');
+  const dir = join(options.root, options.nodeId);
+  const path = join(dir, 'retired', `${keyId}.key`);
+  const key = await readMasterKey(path);
+  if (key === undefined) throw new KmsError('unknown-key', `node ${options.nodeId} has no retired master key ${keyId}`);
+  try {
+    if (derive(key, 'key-id', KEY_ID_BYTES).toString('hex') !== keyId) throw new KmsError('bad-key-file', `${path} does not hold key ${keyId}`);
+  } finally {
+    key.fill(0);
+  }
+  const master = await readMasterKey(join(dir, 'master.key'));
+  try {
+    if (master !== undefined && derive(master, 'key-id', KEY_ID_BYTES).toString('hex') === keyId) {
+      throw new KmsError('bad-key-file', `${keyId} is the current master key of node ${options.nodeId} (an interrupted rotation): rerun the rotation, not a removal`);
+    }
+  } finally {
+    master?.fill(0);
+  }
+  const uses = await countUses(keyId);
+  if (!Number.isSafeInteger(uses) || uses < 0) throw new RangeError('countUses must return a count');
+  if (uses > 0) throw new RetiredKeyInUseError(keyId, uses);
+  await removeFileDurable(path);
 }
 
 function derive(master: Buffer, label: string, length: number): Buffer {

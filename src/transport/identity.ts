@@ -25,6 +25,24 @@ export function nodeIdentity(id: string): PeerIdentity {
   return Object.freeze({ kind: 'node', id });
 }
 
+/** TLS extended key usages (OIDs), as X509Certificate.keyUsage lists them. */
+export const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+export const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/**
+ * The one TLS role an identity has on the coordinator↔node channel, and so the one extended key
+ * usage its certificate carries: a node only listens (serverAuth), the coordinator only dials
+ * (clientAuth). OpenSSL checks the usage in the handshake, so a coordinator certificate cannot
+ * stand in for a node's listener, nor a node certificate dial a node.
+ */
+export function tlsRole(p: PeerIdentity): 'server' | 'client' {
+  return p.kind === 'node' ? 'server' : 'client';
+}
+
+export function extendedKeyUsageOf(role: 'server' | 'client'): string {
+  return role === 'server' ? SERVER_AUTH : CLIENT_AUTH;
+}
+
 /** The certificate's CN and the base name of its files: `coordinator` or the node id. */
 export function identityName(p: PeerIdentity): string {
   return p.kind === 'coordinator' ? 'coordinator' : p.id;

@@ -190,6 +190,17 @@ test('the valid base of the table parses, with defaults filled in', (t) => {
   t.deepEqual(e.issues.map((i) => i.variable), ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN']);
 });
 
+test('CERTS_CA_DIR: beside CERTS_DIR by default, anywhere but CERTS_DIR or inside it', (t) => {
+  t.is(parseConfig(VALID, { rootDir: '/srv/mpc' }).certsCaDir, '/srv/mpc/certs-ca');
+  t.is(parseConfig({ ...VALID, CERTS_DIR: '/etc/mpc/tls/' }, { rootDir: '/srv/mpc' }).certsCaDir, '/etc/mpc/tls-ca');
+  t.is(parseConfig({ ...VALID, CERTS_CA_DIR: 'offline/ca' }, { rootDir: '/srv/mpc' }).certsCaDir, '/srv/mpc/offline/ca');
+  for (const inside of ['certs', 'certs/', 'certs/ca', 'certs/..ca', '/srv/mpc/certs/private/ca']) {
+    t.throws(() => parseConfig({ ...VALID, CERTS_CA_DIR: inside }, { rootDir: '/srv/mpc' }), { instanceOf: ConfigError, message: /CERTS_CA_DIR: .* is CERTS_DIR or inside it/ }, inside);
+  }
+  t.is(parseConfig({ ...VALID, CERTS_CA_DIR: 'certs2' }, { rootDir: '/srv/mpc' }).certsCaDir, '/srv/mpc/certs2', 'a name that merely starts alike');
+  t.is(parseConfig({ ...VALID, CERTS_CA_DIR: '..' }, { rootDir: '/srv/mpc' }).certsCaDir, '/srv', 'a parent of CERTS_DIR is outside it');
+});
+
 test('all errors are reported at once, and the token never appears in a message', (t) => {
   const secret = 'Bearer abc$def-not-valid-token';
   let error: unknown;

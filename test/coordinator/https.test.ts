@@ -1,6 +1,6 @@
 /**
  * The wallet API's HTTPS server: TLS 1.3 by default, TLS 1.2 accepted, anything older refused,
- * with the coordinator's certificate from the deployment CA. Loopback unless told otherwise; a
+ * with the API's certificate from the development public CA. Loopback unless told otherwise; a
  * socket that never finishes its TLS handshake, or never finishes its headers, is cut within
  * seconds (Node's defaults hold them for 120 s and up to 40 s); connections are capped in all and
  * per address; Node's own 400/408/431 answers are problem+json.
@@ -11,7 +11,6 @@ import { performance } from 'node:perf_hooks';
 import { connect, type TLSSocket } from 'node:tls';
 import Koa from 'koa';
 import { startHttpsServer, type HttpsOptions, type RunningServer } from '../../src/coordinator/https.js';
-import { COORDINATOR } from '../../src/transport/identity.js';
 import { makePki, type Pki } from '../helpers/transport.js';
 
 let pki: Pki;
@@ -41,14 +40,14 @@ function okApp(delayMs = 0): Koa {
 }
 
 async function start(options: Partial<HttpsOptions> = {}, app: Koa = okApp()): Promise<RunningServer> {
-  const material = await pki.material(COORDINATOR);
+  const material = await pki.publicApiMaterial();
   return startHttpsServer(app, { cert: material.cert, key: material.key, port: 0, host: '127.0.0.1', ...options });
 }
 
 /** A TLS connection that completed its handshake, or the error that ended it first. */
 function tlsOpen(port: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, ca: pki.caPem, servername: 'localhost' });
+    const socket = connect({ host: '127.0.0.1', port, ca: pki.publicCaPem, servername: 'localhost' });
     socket.once('secureConnect', () => resolve(socket));
     socket.once('error', reject);
     socket.once('close', () => reject(new Error('closed before the handshake finished')));
@@ -66,7 +65,7 @@ function exchange(port: number, payload: string, limitMs: number): Promise<Excha
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let text = '';
-    const socket = connect({ host: '127.0.0.1', port, ca: pki.caPem, servername: 'localhost' }, () => {
+    const socket = connect({ host: '127.0.0.1', port, ca: pki.publicCaPem, servername: 'localhost' }, () => {
       if (payload !== '') socket.write(payload);
     });
     const timer = setTimeout(() => {
@@ -96,13 +95,13 @@ function problemOf(t: import('ava').ExecutionContext, raw: string, status: numbe
 test('TLS 1.3 and 1.2 are accepted, 1.1 refused; requests are answered', async (t) => {
   const server = await start();
   t.teardown(() => server.close(100));
-  t.is(await handshake(server.port, pki.caPem, {}), 'TLSv1.3');
-  t.is(await handshake(server.port, pki.caPem, { maxVersion: 'TLSv1.2' }), 'TLSv1.2');
-  await t.throwsAsync(handshake(server.port, pki.caPem, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }));
+  t.is(await handshake(server.port, pki.publicCaPem, {}), 'TLSv1.3');
+  t.is(await handshake(server.port, pki.publicCaPem, { maxVersion: 'TLSv1.2' }), 'TLSv1.2');
+  await t.throwsAsync(handshake(server.port, pki.publicCaPem, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }));
 });
 
 test('without a host it listens on loopback only', async (t) => {
-  const material = await pki.material(COORDINATOR);
+  const material = await pki.publicApiMaterial();
   const server = await startHttpsServer(okApp(), { cert: material.cert, key: material.key, port: 0 });
   t.teardown(() => server.close(100));
   t.is((server.server.address() as { address: string }).address, '127.0.0.1');

@@ -50,7 +50,7 @@ export class Cluster {
   static async create(extraEnv: Record<string, string> = {}): Promise<Cluster> {
     const dir = await mkdtemp(join(tmpdir(), 'mpc-e2e-'));
     const certs = join(dir, 'certs');
-    await generateDevCertificates({ dir: certs, nodeIds: NODE_IDS });
+    await generateDevCertificates({ dir: certs, caDir: join(dir, 'certs-ca'), nodeIds: NODE_IDS });
     const nodePorts = [await freePort(), await freePort(), await freePort()];
     const httpsPort = await freePort();
     const env = {
@@ -59,10 +59,14 @@ export class Cluster {
       COORDINATOR_LOCAL_KMS_PATH: join(dir, 'kms'),
       NODE_HOSTS: nodePorts.map((p) => `127.0.0.1:${p}`).join(','),
       COORDINATOR_HTTPS_PORT: String(httpsPort),
+      // The API's own certificate (public CA), not the coordinator's internal one.
+      COORDINATOR_HTTPS_CERT: join(certs, 'public', 'api.crt'),
+      COORDINATOR_HTTPS_KEY: join(certs, 'public', 'api.key'),
       LOG_LEVEL: 'info',
       ...extraEnv,
     };
-    return new Cluster(dir, env, nodePorts, httpsPort, await readFile(join(certs, 'ca.crt')));
+    // API clients trust the public CA only (the internal CA is for the coordinator↔node channel).
+    return new Cluster(dir, env, nodePorts, httpsPort, await readFile(join(certs, 'public', 'ca.crt')));
   }
 
   private spawnProc(name: string, args: string[]): ChildProcess {

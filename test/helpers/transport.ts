@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { generateDevCertificates, certificatePaths } from '../../src/transport/certs.js';
+import { generateDevCertificates, certificatePaths, pkiLayout, type PkiLayout } from '../../src/transport/certs.js';
 import { COORDINATOR, type PeerIdentity } from '../../src/transport/identity.js';
 import { TransportServer, type ServerOptions } from '../../src/transport/server.js';
 import { connect, type ConnectOptions } from '../../src/transport/client.js';
@@ -17,26 +17,40 @@ import type { TlsMaterial } from '../../src/transport/tls.js';
 export const NODE_IDS = ['node_1', 'node_2', 'node_3'] as const;
 
 export interface Pki {
+  /** the directory the services read */
   readonly dir: string;
+  readonly layout: PkiLayout;
+  /** the internal CA */
   readonly caPem: Buffer;
-  /** this identity's certificate and key, trusting this PKI's CA */
+  /** the public API's CA */
+  readonly publicCaPem: Buffer;
+  /** this identity's certificate and key, trusting this PKI's internal CA */
   material(identity: PeerIdentity): Promise<TlsMaterial>;
+  /** the public API's certificate and key, trusting the public CA */
+  publicApiMaterial(): Promise<TlsMaterial>;
   cleanup(): Promise<void>;
 }
 
-/** A fresh deployment CA with certificates for node_1..3 and the coordinator, in a temp dir. */
+/** A fresh development PKI with certificates for node_1..3 and the coordinator, in a temp dir (CA keys beside it). */
 export async function makePki(nodeIds: readonly string[] = NODE_IDS): Promise<Pki> {
-  const dir = await mkdtemp(join(tmpdir(), 'mpc-pki-'));
-  await generateDevCertificates({ dir, nodeIds });
-  const caPem = await readFile(certificatePaths(dir, 'ca').cert);
+  const root = await mkdtemp(join(tmpdir(), 'mpc-pki-'));
+  const layout = pkiLayout(join(root, 'certs'), join(root, 'certs-ca'));
+  await generateDevCertificates({ dir: layout.dir, caDir: layout.caDir, nodeIds });
+  const caPem = await readFile(layout.internalCa.cert);
+  const publicCaPem = await readFile(layout.publicCa.cert);
   return {
-    dir,
+    dir: layout.dir,
+    layout,
     caPem,
+    publicCaPem,
     async material(identity) {
-      const p = certificatePaths(dir, identity);
+      const p = certificatePaths(layout.dir, identity);
       return { ca: caPem, cert: await readFile(p.cert), key: await readFile(p.key) };
     },
-    cleanup: () => rm(dir, { recursive: true, force: true }),
+    async publicApiMaterial() {
+      return { ca: publicCaPem, cert: await readFile(layout.publicApi.cert), key: await readFile(layout.publicApi.key) };
+    },
+    cleanup: () => rm(root, { recursive: true, force: true }),
   };
 }
 

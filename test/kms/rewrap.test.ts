@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { openLocalKms, rotateLocalKms } from '../../src/kms/local.js';
+import { listRetiredLocalKeys, openLocalKms, removeRetiredLocalKey, RetiredKeyInUseError, rotateLocalKms } from '../../src/kms/local.js';
 import { KmsError } from '../../src/kms/kms.js';
 import { wrappedKeyOf } from '../../src/node/storage/envelope.js';
 import { StorageError } from '../../src/node/storage/errors.js';
@@ -186,4 +186,93 @@ test('npm run kms:rewrap: --rotate then re-wrap a stopped node; refuses while th
   const busy = await run(process.execPath, [script, '--env', 'test', '--id', 'node_1'], { cwd: root }).catch((e: { code: number; stderr: string }) => e);
   t.is((busy as { code: number }).code, 1);
   t.regex((busy as { stderr: string }).stderr, /in use by process \d+; stop it first/);
+});
+
+test('a retired local key is removed only when nothing uses it; never the current key', async (t) => {
+  const root = await tempDir(t);
+  const kmsRoot = join(root, 'kms');
+  const node = { root: kmsRoot, nodeId: 'node_1' };
+  const kms1 = await openLocalKms(node);
+  const store1 = await RecordStore.open({ dir: join(root, 'store'), nodeId: 'node_1', kms: kms1 });
+  const data = await fill(store1, 6);
+  const r = await rotateLocalKms(node);
+  t.deepEqual(await listRetiredLocalKeys(node), [r.retired]);
+  const retiredPath = join(kmsRoot, 'node_1', 'retired', `${r.retired}.key`);
+
+  const kms2 = await openLocalKms(node);
+  const store2 = await RecordStore.open({ dir: join(root, 'store'), nodeId: 'node_1', kms: kms2 });
+  const count = async (keyId: string): Promise<number> => (await keyIds(store2, kms2)).filter((k) => k === keyId).length;
+  const inUse = await t.throwsAsync(removeRetiredLocalKey(node, r.retired, count), { instanceOf: RetiredKeyInUseError });
+  t.is(inUse?.records, 6);
+  await t.notThrowsAsync(stat(retiredPath), 'the key is still there');
+  t.deepEqual(Buffer.from((await store2.get('keyshare', 'w0'))!), data.get('keyshare/w0'));
+
+  // Malformed ids, unknown keys and the current key are refused before any count is asked for.
+  let asked = 0;
+  const counting = async (): Promise<number> => (asked++, 0);
+  await t.throwsAsync(removeRetiredLocalKey(node, '../master', counting), { instanceOf: RangeError });
+  const unknown = await t.throwsAsync(removeRetiredLocalKey(node, '0123456789abcdef', counting), { instanceOf: KmsError });
+  t.is(unknown?.code, 'unknown-key');
+  await mkdir(join(kmsRoot, 'node_1', 'retired'), { recursive: true });
+  await writeFile(join(kmsRoot, 'node_1', 'retired', `${r.current}.key`), await readFile(join(kmsRoot, 'node_1', 'master.key')), { mode: 0o600 });
+  const current = await t.throwsAsync(removeRetiredLocalKey(node, r.current, counting), { instanceOf: KmsError });
+  t.regex(current!.message, /current master key/);
+  t.is(asked, 0);
+  await rm(join(kmsRoot, 'node_1', 'retired', `${r.current}.key`));
+
+  t.deepEqual(await rewrapRecords(store2, kms2), { rewrapped: 6, current: 0 });
+  await removeRetiredLocalKey(node, r.retired, count);
+  await t.throwsAsync(stat(retiredPath), { code: 'ENOENT' });
+  t.deepEqual(await listRetiredLocalKeys(node), []);
+  const kms3 = await openLocalKms(node);
+  const store3 = await RecordStore.open({ dir: join(root, 'store'), nodeId: 'node_1', kms: kms3 });
+  for (const [key, plain] of data) {
+    const [kind, id] = key.split('/') as ['keyshare' | 'presig', string];
+    t.deepEqual(Buffer.from((await store3.get(kind, id))!), plain, key);
+  }
+});
+
+test('npm run kms:rewrap --remove-retired: refuses while a record still uses the key, succeeds after the re-wrap', async (t) => {
+  const root = await tempDir(t);
+  await mkdir(join(root, 'env'));
+  await writeFile(
+    join(root, 'env', '.env.test'),
+    [
+      'COORDINATOR_PLATFORM=LOCAL',
+      'COORDINATOR_LOCAL_KMS_PATH=kms',
+      'NODE_IDS=node_1,node_2,node_3',
+      'NODE_HOSTS=127.0.0.1:1,127.0.0.1:2,127.0.0.1:3',
+      'NODE_PLATFORMS=LOCAL,LOCAL,LOCAL',
+      'MPC_THRESHOLD=2',
+      'MPC_TOTAL_SHARDS=3',
+      'DATA_DIR=data',
+    ].join('\n'),
+  );
+  const node = { root: join(root, 'kms'), nodeId: 'node_1' };
+  const kms = await openLocalKms(node);
+  const store = await RecordStore.open({ dir: join(root, 'data', 'node_1', 'records'), nodeId: 'node_1', kms });
+  const data = await fill(store, 3);
+  const r = await rotateLocalKms(node);
+  const retiredPath = join(root, 'kms', 'node_1', 'retired', `${r.retired}.key`);
+  const script = join(process.cwd(), 'dist', 'scripts', 'kms-rewrap.js');
+  const remove = ['--env', 'test', '--id', 'node_1', '--remove-retired', r.retired];
+
+  const refused = (await run(process.execPath, [script, ...remove], { cwd: root }).catch((e: unknown) => e)) as { code: number; stderr: string };
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, new RegExp(`retired master key ${r.retired} still wraps 3 record\\(s\\)`));
+  await t.notThrowsAsync(stat(retiredPath), 'nothing was removed');
+
+  const rewrap = await run(process.execPath, [script, '--env', 'test', '--id', 'node_1'], { cwd: root });
+  t.regex(rewrap.stdout, /done: 3 re-wrapped, 0 already current/);
+  t.regex(rewrap.stdout, new RegExp(`--remove-retired ${r.retired}`), 'the re-wrap says which key can go');
+
+  const removed = await run(process.execPath, [script, ...remove], { cwd: root });
+  t.regex(removed.stdout, new RegExp(`retired master key ${r.retired} of node_1 removed`));
+  await t.throwsAsync(stat(retiredPath), { code: 'ENOENT' });
+  const after = await openLocalKms(node);
+  const store2 = await RecordStore.open({ dir: join(root, 'data', 'node_1', 'records'), nodeId: 'node_1', kms: after });
+  for (const [key, plain] of data) {
+    const [kind, id] = key.split('/') as ['keyshare' | 'presig', string];
+    t.deepEqual(Buffer.from((await store2.get(kind, id))!), plain, key);
+  }
 });

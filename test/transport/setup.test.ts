@@ -2,7 +2,8 @@
  * From configuration to a running 2-of-3 topology on loopback: three node servers and the
  * coordinator's three clients built by setup.ts from one Config (certificates from the real
  * generator), each client reaching the node it expects; the firewall setting becomes the
- * allow-list; a node holding another node's certificate fails at start-up.
+ * allow-list; a node holding another node's certificate, or any process finding a CA private key
+ * among its TLS files, fails at start-up.
  */
 import test from 'ava';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { TransportClient } from '../../src/transport/client.js';
 import { IdentityError } from '../../src/transport/errors.js';
 import { TransportServer } from '../../src/transport/server.js';
 import { coordinatorClientSetup, listenAddress, nodeServerSetup } from '../../src/transport/setup.js';
+import { CaKeyExposedError } from '../../src/transport/tls.js';
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -29,9 +31,10 @@ async function freePorts(n: number): Promise<number[]> {
 }
 
 test('a config becomes three node servers and three coordinator clients that find each other', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'mpc-setup-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await generateDevCertificates({ dir, nodeIds: ['node_1', 'node_2', 'node_3'] });
+  const root = await mkdtemp(join(tmpdir(), 'mpc-setup-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const dir = join(root, 'certs');
+  await generateDevCertificates({ dir, caDir: join(root, 'certs-ca'), nodeIds: ['node_1', 'node_2', 'node_3'] });
   const ports = await freePorts(3);
   const config = parseConfig({
     COORDINATOR_PLATFORM: 'LOCAL',
@@ -68,6 +71,11 @@ test('a config becomes three node servers and three coordinator clients that fin
   await copyFile(join(dir, 'node_3.crt'), join(dir, 'node_2.crt'));
   await copyFile(join(dir, 'node_3.key'), join(dir, 'node_2.key'));
   await t.throwsAsync(nodeServerSetup(config, 'node_2'), { instanceOf: IdentityError, message: /certificate of node node_3, not of node node_2/ });
+
+  // A CA private key where the services read: neither a node nor the coordinator starts.
+  await copyFile(join(root, 'certs-ca', 'internal-ca.key'), join(dir, 'issuer.pem'));
+  await t.throwsAsync(nodeServerSetup(config, 'node_1'), { instanceOf: CaKeyExposedError });
+  await t.throwsAsync(coordinatorClientSetup(config), { instanceOf: CaKeyExposedError });
 });
 
 test('listen addresses: loopback as configured, anything else on all interfaces', (t) => {
