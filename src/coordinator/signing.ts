@@ -133,8 +133,8 @@ export class SigningService {
   /** The usable signer set not yet tried, with the most presignatures ready (then in index order). */
   private choose(walletId: string, avoid: ReadonlySet<number>, dropped: ReadonlySet<string>): number[] | undefined {
     const c = this.o.cluster;
-    const live = c.signerLinks().map((l) => l.index).filter((i) => !avoid.has(i));
-    const sets = combinations(live, c.threshold).filter((s) => !dropped.has(signersKey(s)));
+    // usable sets leave out suspended nodes and pairs in dispute after an abort report (quarantine.ts)
+    const sets = c.usableSignerSets().filter((s) => !dropped.has(signersKey(s)) && s.every((i) => !avoid.has(i)));
     sets.sort((a, b) => this.o.pool.size(walletId, b) - this.o.pool.size(walletId, a));
     return sets[0];
   }
@@ -155,7 +155,10 @@ export class SigningService {
         // A presign abort's culprits are already logged and counted with the session's outcome.
         const nodes = e instanceof PresignFailedError ? e.nodes : [];
         this.log.warn({ walletId, signers, nodes, err: (e as Error).message }, 'presigning on demand failed; trying another pair');
-        return { kind: 'presign-failed', reason: (e as Error).message, avoid: nodes.map(indexOf).filter((i) => i >= 0) };
+        // An abort's culprits are only accused: the accusation already put the pair in dispute, and
+        // dropping the accused for the whole request would let one liar exclude an honest node.
+        const blamed = e instanceof PresignFailedError && e.blamed;
+        return { kind: 'presign-failed', reason: (e as Error).message, avoid: blamed ? [] : nodes.map(indexOf).filter((i) => i >= 0) };
       }
       // From here the presignature is spent, whatever happens: it is never offered again.
       return await this.signWith(entry, walletId, publicKey, signers, digest);

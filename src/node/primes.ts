@@ -130,12 +130,6 @@ export class PrimeSource {
     return taken;
   }
 
-  /**
-   * The run that took primes has stored its aux-info. Nothing left to do: the primes left the
-   * store at take(). Kept so that callers written for the earlier contract stay correct.
-   */
-  async consumed(): Promise<void> {}
-
   private notify(e?: Error): void {
     const waiting = this.waiting;
     this.waiting = [];

@@ -377,11 +377,8 @@ export class NodeService {
         return make(
           () => startAuxInfo({ sid, n, i, L, paillier: { p: pp, q: qq }, ringPedersen: ringPedersenFromPrimes(ph, qh, { checkPrimes: false }) }),
           l.finish,
-          async (aux, c) => {
-            await l.stage(aux, c);
-            // the moduli are public once our confirmation is out: these primes are never used again
-            await this.o.primes.consumed();
-          },
+          // the primes left the store when taken (primes.ts): a revealed modulus is never presented again
+          l.stage,
         );
       }
       case 'keygen': {

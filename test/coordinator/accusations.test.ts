@@ -36,7 +36,7 @@ function node(dealer: Dealer, made: Map<string, string>, liar?: Naming): Handler
     switch (req.method) {
       case 'prepare':
         signers.set(req.sessionId, req.signers ?? []);
-        return { ok: true, nonce: String(link.index + 1).repeat(64) };
+        return { ok: true, nonce: String(link.index + 1).repeat(64), state: 'ab'.repeat(32) };
       case 'start': {
         const S = signers.get(req.sessionId) ?? [];
         if (liar) return { ok: true, status: 'aborted', outbox: [], abort: { culprits: liar(S, link.index), reason: 'enc-elg: proof does not verify (invented)' } };
@@ -52,7 +52,7 @@ function node(dealer: Dealer, made: Map<string, string>, liar?: Naming): Handler
   };
 }
 
-async function coordinator(t: import('ava').ExecutionContext, liarIndex: number, naming: Naming) {
+async function coordinator(t: import('ava').ExecutionContext, liarIndex: number, naming: Naming, targetSize = 2) {
   const dealer = new Dealer();
   const made = new Map<string, string>();
   const links = NODE_IDS.map((id, k) => new FakeLink(id, k, node(dealer, made, k === liarIndex ? naming : undefined)));
@@ -73,7 +73,7 @@ async function coordinator(t: import('ava').ExecutionContext, liarIndex: number,
     },
   });
   const publicKeyOf = (w: string) => (w === WALLET ? dealer.publicKeyHex : undefined);
-  const pool = new PresignPool({ presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }), targetSize: 2, signerSets: () => cluster.usableSignerSets(), retryMs: 50 });
+  const pool = new PresignPool({ presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }), targetSize, signerSets: () => cluster.usableSignerSets(), retryMs: 50 });
   cluster.on('state', () => pool.refill());
   const signing = new SigningService({ cluster, pool, publicKeyOf });
   t.teardown(() => pool.stop());
@@ -159,3 +159,13 @@ test('a valid culprit list (the other participant) is kept: a dispute, nobody su
 function orchestratorRun(c: Awaited<ReturnType<typeof coordinator>>, signers: number[]): Promise<SessionOutcome> {
   return c.orchestrator.run({ protocol: 'presign', parties: [...NODE_IDS], participants: signers.map((k) => c.links[k] as FakeLink), walletId: WALLET });
 }
+
+test('S1: with presigning on demand (empty pool), a liar naming its co-signer cannot make the first request fail', async (t) => {
+  // node_1 lies: pair 1+2 aborts naming node_2, pair 1+3 aborts naming node_3; the accused are not dropped for the request
+  const c = await coordinator(t, 0, (S, me) => S.filter((k) => k !== me), 0);
+  const sig = await c.signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, honestPair(0).map((i) => NODE_IDS[i]));
+  await Promise.all(c.recorded);
+  t.false(c.quarantine.isSuspended(NODE_IDS[1] as string));
+  t.false(c.quarantine.isSuspended(NODE_IDS[2] as string));
+});

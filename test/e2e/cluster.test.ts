@@ -36,8 +36,10 @@ test.serial('a wallet is created by the three nodes and read back; its addresses
   t.like(got.body, { walletId: wallet.walletId, publicKey: wallet.publicKey, threshold: 2, totalShards: 3 });
   const list = await cluster.http('GET', '/v1/wallets');
   t.true(JSON.stringify(list.body).includes(wallet.walletId));
-  const health = await cluster.http('GET', '/health', undefined, { authorization: '' });
-  t.like(health.body, { connectedNodes: 3, totalNodes: 3, threshold: 2 });
+  const open = await cluster.http('GET', '/health', undefined, { authorization: '' });
+  t.deepEqual(open.body, { status: 'ok' }, 'unauthenticated: the status only');
+  const health = await cluster.http('GET', '/health');
+  t.like(health.body, { status: 'ok', connectedNodes: 3, totalNodes: 3, threshold: 2 });
 });
 
 test.serial('20 digests signed; each verified by OpenSSL and noble, with recovery', async (t) => {

@@ -38,7 +38,7 @@ test('P3: primes given to a run are never given again — not after an aborted r
   const first = await src.take();
   t.is(first.length, 4);
   t.is(src.ready, 4, 'gone from the pool at once');
-  // the run aborts (no consumed()); the next run must get other primes
+  // the run aborts; the next run must get other primes
   const second = await src.take();
   t.is(new Set([...first, ...second]).size, 8, 'eight distinct primes for two runs');
   // a restart reads the store: neither run's primes are in it
