@@ -38,11 +38,14 @@ const fmt = (ms: number) => (ms < 10 ? ms.toFixed(1) : ms.toFixed(0));
  * server's does under steady traffic, so a measured request never pays for a new TLS handshake
  * because the wait for the pool outlasted the server's keep-alive timeout (5 s).
  */
+/** /metrics has its own credential (COORDINATOR_METRICS_TOKEN), distinct from the wallet token. */
+const METRICS_TOKEN = 'bench_metrics_token_0123456789';
+
 async function poolReady(cluster: Cluster, min: number, agent: Agent): Promise<void> {
   await cluster.until(
     `a pool of ${min}`,
     async () => {
-      const m = await cluster.http('GET', '/metrics', undefined, {}, agent);
+      const m = await cluster.http('GET', '/metrics', undefined, { authorization: `Bearer ${METRICS_TOKEN}` }, agent);
       const total = [...m.text.matchAll(/^mpc_presign_pool_size\{[^}]*\} (\d+)/gm)].reduce((a, x) => a + Number(x[1]), 0);
       return total >= min ? true : undefined;
     },
@@ -54,7 +57,7 @@ async function poolReady(cluster: Cluster, min: number, agent: Agent): Promise<v
 async function main(): Promise<void> {
   const poolSize = quick ? 2 : 4;
   // phase 1 without a pool, so wallet creation and cold signing run on an otherwise idle system
-  const cluster = await Cluster.create({ PRESIGN_POOL_SIZE: '0', LOG_LEVEL: 'warn' });
+  const cluster = await Cluster.create({ PRESIGN_POOL_SIZE: '0', LOG_LEVEL: 'warn', COORDINATOR_METRICS_TOKEN: METRICS_TOKEN });
   const rows: string[] = [];
   try {
     for (const id of NODE_IDS) cluster.startNode(id);
