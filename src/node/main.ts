@@ -13,6 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, devPrimesRefusal, loadConfig, nodeEntry } from '../config/index.js';
 import { TransportServer } from '../transport/server.js';
@@ -21,6 +22,7 @@ import { COORDINATOR, nodeIdentity } from '../transport/identity.js';
 import { nftablesRuleset } from '../transport/firewall.js';
 import { decodeJson, encodeJson } from '../rpc/messages.js';
 import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
+import { AuditLog, type AuditEvent } from '../util/audit-log.js';
 import { lockDirectory } from './storage/process-lock.js';
 
 /**
@@ -66,7 +68,10 @@ async function main(): Promise<void> {
   const opts: RuntimeOptions = { env: values.env, id: values.id, devPrimes: values['dev-primes'] };
   // This process owns the node's state until it exits (offline tools refuse to run meanwhile).
   const owner = await lockDirectory(self.dataDir, `node ${self.id}`);
-  const runtime = await openNodeRuntime(opts);
+  // the node's audit trail: one writer (this thread); the protocol worker sends its events here
+  const audit = await AuditLog.open(join(self.dataDir, 'audit.jsonl'));
+  const recordAudit = (event: AuditEvent): Promise<void> => audit.append(event);
+  const runtime = await openNodeRuntime(opts, { audit: recordAudit });
   const { log } = runtime;
   // before any session: finish or roll back a state switch a crash interrupted (lifecycle.ts)
   const recovered = await runtime.service.recover();
@@ -79,8 +84,9 @@ async function main(): Promise<void> {
   let nextId = 0;
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
-    worker.on('message', (m: { ready?: true; id?: number; body?: Uint8Array }) => {
+    worker.on('message', (m: { ready?: true; id?: number; body?: Uint8Array; audit?: AuditEvent }) => {
       if (m.ready) return resolve();
+      if (m.audit) return void recordAudit(m.audit).catch((e: unknown) => runtime.log.error({ err: (e as Error).message }, 'audit log: event not recorded'));
       const done = waiting.get(m.id as number);
       waiting.delete(m.id as number);
       done?.(m.body as Uint8Array);

@@ -13,7 +13,7 @@ import { Presignatures } from './storage/presignatures.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { loadGroup, loadPrivateKey } from './identity.js';
 import { PrimeSource } from './primes.js';
-import { NodeService } from './service.js';
+import { NodeService, type NodeServiceOptions } from './service.js';
 
 export interface RuntimeOptions {
   env: string;
@@ -34,7 +34,13 @@ export interface NodeRuntime {
   close(): Promise<void>;
 }
 
-export async function openNodeRuntime(o: RuntimeOptions): Promise<NodeRuntime> {
+/** What the opener passes that cannot travel in workerData (functions). */
+export interface RuntimeHooks {
+  /** where the service's audit events go (the main thread owns the node's audit log) */
+  readonly audit?: NodeServiceOptions['audit'];
+}
+
+export async function openNodeRuntime(o: RuntimeOptions, hooks: RuntimeHooks = {}): Promise<NodeRuntime> {
   const config = loadConfig({ env: o.env, ...(o.rootDir ? { rootDir: o.rootDir } : {}) });
   const self = nodeEntry(config, o.id);
   const log = createLogger({ level: config.logLevel, name: o.id });
@@ -63,6 +69,7 @@ export async function openNodeRuntime(o: RuntimeOptions): Promise<NodeRuntime> {
     store,
     primes,
     log,
+    ...(hooks.audit ? { audit: hooks.audit } : {}),
   });
   return { config, self, service, primes, log, close: () => kms.close() };
 }

@@ -35,6 +35,7 @@ import { Transcript } from '../zk/transcript.js';
 import { pointToBytes } from '../curve/secp256k1.js';
 import { RPC_VERSION, decodeJson, encodeJson, requestSchema, type ProtocolName, type Request, type SessionResult, type SessionUpdate } from '../rpc/messages.js';
 import { AUX_SCOPE, CommitError, Lifecycle, type LifecycleProtocol } from './lifecycle.js';
+import type { AuditEvent } from '../util/audit-log.js';
 import type { PartyIdentity } from '../transport/envelope.js';
 import type { RecordStore } from './storage/store.js';
 import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
@@ -65,6 +66,11 @@ export interface NodeServiceOptions {
   readonly maxSessions?: number;
   /** a session idle this long is dropped (default 10 min) */
   readonly sessionTtlMs?: number;
+  /**
+   * the node's audit trail (commits, burnt presignatures, partial signatures); resolves once the
+   * event is durable. A partial signature leaves the node only after its event is recorded.
+   */
+  readonly audit?: (event: AuditEvent) => Promise<void>;
 }
 
 /** An error answered to the coordinator (code + message; never a secret). */
@@ -225,6 +231,7 @@ export class NodeService {
       const result = this.committedResult(scope, protocol as LifecycleProtocol, committed.parts as [Uint8Array, Uint8Array]);
       committed.parts[1]?.fill(0);
       this.o.log.info({ scope, epoch: committed.epoch }, 'pending state committed on evidence');
+      await this.o.audit?.({ type: 'state.committed', scope, protocol: protocol ?? null, epoch: committed.epoch, via: 'finalize' });
       return { result };
     } catch (e) {
       if (e instanceof CommitError) throw new RpcError(e.code, e.message);
@@ -362,6 +369,7 @@ export class NodeService {
       stage: (o: O, c: { round: string; c: Uint8Array }) => this.lifecycle.stage(scope, { protocol, sid, round: c.round, c: c.c, epoch, parts: parts(o) }, baseEpoch),
       finish: async (_o: O, evidence: readonly Uint8Array[] | undefined): Promise<SessionResult> => {
         const committed = await this.lifecycle.commit(scope, evidence ?? []);
+        await this.o.audit?.({ type: 'state.committed', scope, protocol, epoch: committed.epoch, via: 'session' });
         try {
           return this.committedResult(scope, protocol, committed.parts as [Uint8Array, Uint8Array]);
         } finally {
@@ -419,7 +427,10 @@ export class NodeService {
   /** beforeSwitch: burn (durably mark used) every presignature made under an epoch of `scope` older than `epoch`. */
   private async burnPresignatures(scope: string, epoch: number): Promise<void> {
     const burnt = await this.burnWhere(async (walletId, e) => (scope === AUX_SCOPE ? e.aux < epoch : walletId === scope && e.share < epoch));
-    if (burnt > 0) this.o.log.info({ scope, epoch, burnt }, 'presignatures of the previous epoch destroyed');
+    if (burnt > 0) {
+      this.o.log.info({ scope, epoch, burnt }, 'presignatures of the previous epoch destroyed');
+      await this.o.audit?.({ type: 'presignatures.burnt', scope, epoch, count: burnt });
+    }
   }
 
   private async burnWhere(stale: (walletId: string, e: PresigEpochs) => Promise<boolean>): Promise<number> {
@@ -472,6 +483,7 @@ export class NodeService {
     try {
       const [, pub, secret] = parts as [Uint8Array, Uint8Array, Uint8Array];
       const partial = decodePresignature(pub, secret).consume().sign(Uint8Array.from(Buffer.from(digestHex, 'hex')));
+      await this.o.audit?.({ type: 'signature.partial', walletId, presignatureId, digest: digestHex });
       return { signer: partial.signer, sigma: partial.sigma.toString(16).padStart(64, '0') };
     } finally {
       claimed.secret.fill(0);

@@ -9,7 +9,13 @@ import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run as a worker thread');
-const runtime = await openNodeRuntime(workerData as RuntimeOptions);
+// audit events go to the main thread, the one writer of the node's audit log
+const runtime = await openNodeRuntime(workerData as RuntimeOptions, {
+  audit: (event) => {
+    port.postMessage({ audit: event });
+    return Promise.resolve();
+  },
+});
 port.on('message', (m: { id: number; body: Uint8Array }) => {
   void runtime.service.handleBytes(m.body).then((out) => port.postMessage({ id: m.id, body: out }));
 });
