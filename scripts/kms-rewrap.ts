@@ -13,9 +13,9 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, nodeEntry } from '../src/config/index.js';
 import { openKms } from '../src/kms/open.js';
 import { rotateLocalKms } from '../src/kms/local.js';
-import { lockDirectory } from '../src/node/storage/process-lock.js';
 import { rewrapRecords } from '../src/node/storage/rewrap.js';
 import { RecordStore } from '../src/node/storage/store.js';
+import { DirectoryLockError, LOCKED_EXIT_CODE, lockDirectory } from '../src/util/dir-lock.js';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -33,7 +33,8 @@ async function main(): Promise<number> {
   }
   const config = loadConfig({ env: values.env });
   const self = nodeEntry(config, values.id);
-  const owner = await lockDirectory(self.dataDir, `node ${self.id}`);
+  // The node must be stopped: it would go on using records this rewrites.
+  const owner = await lockDirectory(self.dataDir, `kms:rewrap ${self.id}`);
   try {
     if (values.rotate) {
       if (self.kms.provider !== 'local') throw new Error(`--rotate makes a new local master key; node ${self.id} uses the ${self.kms.provider} KMS (point its key setting at the new key instead)`);
@@ -64,6 +65,6 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     console.error(e instanceof ConfigError ? e.message : `kms:rewrap: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(1);
+    process.exit(e instanceof DirectoryLockError && e.code === 'locked' ? LOCKED_EXIT_CODE : 1);
   },
 );

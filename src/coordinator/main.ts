@@ -7,6 +7,10 @@
  * seed's banner whenever the number of connected nodes changes. SIGINT/SIGTERM stop it cleanly:
  * no new requests, those under way finish (up to 10 s), connections close, the registry is closed.
  *
+ * One coordinator per data directory: the process owns COORDINATOR's directory (DATA_DIR/coordinator)
+ * before it touches anything else, so a second coordinator started on it exits with status 75 and
+ * a message naming the first, having bound no port and dialled no node.
+ *
  * Wiring only; the logic lives in the modules it connects.
  * @module
  */
@@ -17,6 +21,7 @@ import { TransportClient } from '../transport/client.js';
 import { COORDINATOR } from '../transport/identity.js';
 import { coordinatorClientSetup } from '../transport/setup.js';
 import { loadTlsMaterial } from '../transport/tls.js';
+import { DirectoryLockError, LOCKED_EXIT_CODE, lockDirectory } from '../util/dir-lock.js';
 import { createLogger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
@@ -40,6 +45,9 @@ async function main(): Promise<void> {
   const config = loadConfig({ env: envName });
   const wallet = requireWallet(config);
   const poolSize = config.presignPoolSize;
+  // First: the wallet registry and the quarantine file have one writer, and a second coordinator
+  // must not bind the API port or dial the nodes (it would compete for their links).
+  const owner = await lockDirectory(config.coordinator.dataDir, 'coordinator');
   const log = createLogger({ name: 'coordinator', level: config.logLevel });
   const tls = await loadTlsMaterial(config.coordinator.tls, COORDINATOR);
 
@@ -120,6 +128,8 @@ async function main(): Promise<void> {
     await pool.stop();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();
+    quarantine.close();
+    await owner.release();
     log.info('stopped');
     log.flush();
     process.exit(0);
@@ -128,7 +138,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof ConfigError || e instanceof RangeError) console.error(e.message);
+  const locked = e instanceof DirectoryLockError && e.code === 'locked';
+  if (e instanceof ConfigError || e instanceof RangeError || locked) console.error(e.message);
   else console.error('coordinator failed to start:', e instanceof Error ? e.message : e);
-  process.exit(e instanceof ConfigError || e instanceof RangeError ? 2 : 1);
+  process.exit(locked ? LOCKED_EXIT_CODE : e instanceof ConfigError || e instanceof RangeError ? 2 : 1);
 });

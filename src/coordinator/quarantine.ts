@@ -71,6 +71,12 @@ export interface QuarantineOptions {
   windowMs?: number;
   /** re-read the file when another process appends (default true) */
   watch?: boolean;
+  /**
+   * cut a torn last line at open (default true). Only the file's owner may: a process appending
+   * while the coordinator runs (the release command) could otherwise cut a line the coordinator is
+   * writing at that moment. Without repair, an append over a torn tail is refused.
+   */
+  repair?: boolean;
 }
 
 export class Quarantine {
@@ -82,6 +88,7 @@ export class Quarantine {
   private readonly windowMs: number;
   private chain: Promise<unknown> = Promise.resolve();
   private watching = false;
+  private readonly repairs: boolean;
   /** called when the set of suspended nodes may have changed */
   onChange: (() => void) | undefined;
 
@@ -94,12 +101,13 @@ export class Quarantine {
     this.baseMs = o.baseMs ?? 60_000;
     this.maxMs = o.maxMs ?? 3_600_000;
     this.windowMs = o.windowMs ?? 86_400_000;
+    this.repairs = o.repair ?? true;
   }
 
   static async open(path: string, o: QuarantineOptions = {}): Promise<Quarantine> {
     await ensureDir(dirname(path), 0o700);
     const q = new Quarantine(path, o);
-    await repairTornTail(path);
+    if (q.repairs) await repairTornTail(path);
     await q.reload();
     if (o.watch ?? true) {
       q.watching = true;
@@ -188,10 +196,17 @@ export class Quarantine {
 
   private append(entry: Entry): Promise<void> {
     const run = async (): Promise<void> => {
-      const fh = await open(this.path, 'a', 0o600);
+      const fh = await open(this.path, 'a+', 0o600); // a+: the tail check below reads
       let created = false;
       try {
-        created = (await fh.stat()).size === 0;
+        const size = (await fh.stat()).size;
+        created = size === 0;
+        if (!this.repairs && size > 0) {
+          // appended to a line in progress, ours would merge with it into one unreadable line
+          const last = Buffer.alloc(1);
+          await fh.read(last, 0, 1, size - 1);
+          if (last[0] !== 0x0a) throw new Error(`${this.path} ends in an incomplete line (a write in progress?): try again`);
+        }
         await fh.write(JSON.stringify(entry) + '\n');
         await fh.sync();
       } finally {
