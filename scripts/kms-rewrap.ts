@@ -22,7 +22,7 @@ import { openKms } from '../src/kms/open.js';
 import { listRetiredLocalKeys, removeRetiredLocalKey, rotateLocalKms } from '../src/kms/local.js';
 import { errorCode } from '../src/util/durable-file.js';
 import { wrappedKeyOf } from '../src/node/storage/envelope.js';
-import { lockDirectory } from '../src/node/storage/process-lock.js';
+import { DirectoryLockError, LOCKED_EXIT_CODE, lockDirectory } from '../src/util/dir-lock.js';
 import { rewrapRecords } from '../src/node/storage/rewrap.js';
 import { RECORD_KINDS, RecordStore } from '../src/node/storage/store.js';
 
@@ -74,7 +74,8 @@ async function main(): Promise<number> {
   if (removing !== undefined && values.rotate) throw new Error('--remove-retired and --rotate are separate steps: rotate and re-wrap first, then remove');
   const config = loadConfig({ env: values.env });
   const self = nodeEntry(config, values.id);
-  const owner = await lockDirectory(self.dataDir, `node ${self.id}`);
+  // The node must be stopped: it would go on using records this rewrites.
+  const owner = await lockDirectory(self.dataDir, `kms:rewrap ${self.id}`);
   try {
     if (removing !== undefined) {
       if (self.kms.provider !== 'local') throw new Error(`--remove-retired deletes a local master key; node ${self.id} uses the ${self.kms.provider} KMS (disable the old key in the provider instead)`);
@@ -124,6 +125,6 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     console.error(e instanceof ConfigError ? e.message : `kms:rewrap: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(1);
+    process.exit(e instanceof DirectoryLockError && e.code === 'locked' ? LOCKED_EXIT_CODE : 1);
   },
 );

@@ -4,12 +4,21 @@
  * src/coordinator/quarantine.ts), or releases a node after an operator has reviewed it (its
  * suspension and its disputes end). Works while the coordinator runs: it appends to the
  * coordinator's quarantine file, which the coordinator re-reads within a second or two.
+ *
+ * It does not need to own the coordinator's directory, and must not be locked out of it by the
+ * running coordinator (releasing a node is what an operator does while the service runs). A release
+ * is one line appended in a single write to a file opened for appending, which the kernel places
+ * whole after the coordinator's own lines. So: when no process owns the directory, this command
+ * takes it for its few milliseconds (a coordinator starting meanwhile is told so and can be started
+ * again) and may repair a line torn by a crash; when a live coordinator owns it, it only appends
+ * and leaves repairs to the owner.
  * @module
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config/index.js';
+import { ConfigError, loadConfig, type Config } from '../src/config/index.js';
 import { Quarantine } from '../src/coordinator/quarantine.js';
+import { DirectoryLockError, lockDirectory, type DirectoryLock, type OwnerInfo } from '../src/util/dir-lock.js';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -25,16 +34,33 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadConfig({ env: values.env });
-  const q = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { watch: false, maxFaulty: config.mpc.threshold - 1 });
-  if (values.release !== undefined) {
-    if (!config.nodes.some((n) => n.id === values.release)) throw new ConfigError([{ variable: '--release', message: `${JSON.stringify(values.release)} is not in NODE_IDS` }], config.envFile);
-    const id = values.release;
-    if (!q.isSuspended(id) && !q.disputes().some((d) => d.nodes.includes(id))) {
-      console.log(`${id} is neither suspended nor in dispute`);
+  let owner: DirectoryLock | undefined;
+  let running: { owner: OwnerInfo | undefined } | undefined;
+  try {
+    owner = await lockDirectory(config.coordinator.dataDir, 'quarantine');
+  } catch (e) {
+    if (!(e instanceof DirectoryLockError && e.code === 'locked')) throw e;
+    running = { owner: e.owner };
+  }
+  try {
+    return await run(config, values.release, running);
+  } finally {
+    await owner?.release();
+  }
+}
+
+/** `running`: a live process (the coordinator) owns the directory; this command only appends. */
+async function run(config: Config, release: string | undefined, running: { owner: OwnerInfo | undefined } | undefined): Promise<number> {
+  const q = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { watch: false, repair: running === undefined, maxFaulty: config.mpc.threshold - 1 });
+  if (release !== undefined) {
+    if (!config.nodes.some((n) => n.id === release)) throw new ConfigError([{ variable: '--release', message: `${JSON.stringify(release)} is not in NODE_IDS` }], config.envFile);
+    if (!q.isSuspended(release) && !q.disputes().some((d) => d.nodes.includes(release))) {
+      console.log(`${release} is neither suspended nor in dispute`);
       return 0;
     }
-    await q.release(values.release);
-    console.log(`${values.release} released`);
+    await q.release(release);
+    const who = running?.owner ? `${running.owner.role} (process ${running.owner.pid})` : 'coordinator';
+    console.log(`${release} released${running ? `; the running ${who} applies it within a few seconds` : ''}`);
     return 0;
   }
   const all = q.suspended();

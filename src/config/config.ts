@@ -118,7 +118,9 @@ export interface Config {
   readonly certsDir: string;
   /** where `npm run certs` keeps the CA private keys (CERTS_CA_DIR); no service reads it */
   readonly certsCaDir: string;
-  readonly transport: { readonly maxFrameBytes: number; readonly heartbeatIntervalMs: number; readonly heartbeatMisses: number };
+  readonly transport: { readonly maxFrameBytes: number; readonly heartbeatIntervalMs: number; readonly heartbeatMisses: number; readonly handshakeTimeoutMs: number };
+  /** node: how long requests in flight may finish after SIGTERM */
+  readonly drainMs: number;
   readonly logLevel: LogLevel;
   /** presignatures kept ready per wallet and signer pair */
   readonly presignPoolSize: number;
@@ -242,7 +244,9 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
       maxFrameBytes: v.TRANSPORT_MAX_FRAME_BYTES,
       heartbeatIntervalMs: v.TRANSPORT_HEARTBEAT_INTERVAL_MS,
       heartbeatMisses: v.TRANSPORT_HEARTBEAT_MISSES,
+      handshakeTimeoutMs: v.TRANSPORT_HANDSHAKE_TIMEOUT_MS,
     },
+    drainMs: v.NODE_DRAIN_MS,
     logLevel: v.LOG_LEVEL,
     presignPoolSize: v.PRESIGN_POOL_SIZE,
     nodePrimePool: v.NODE_PRIME_POOL,

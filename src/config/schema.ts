@@ -90,6 +90,8 @@ export const VARIABLES = {
   TRANSPORT_MAX_FRAME_BYTES: 'largest coordinator↔node frame in bytes (default 4194304)',
   TRANSPORT_HEARTBEAT_INTERVAL_MS: 'heartbeat period in ms (default 5000)',
   TRANSPORT_HEARTBEAT_MISSES: 'missed heartbeats before a peer is declared dead (default 3)',
+  TRANSPORT_HANDSHAKE_TIMEOUT_MS: 'a node drops a connection that has not finished TLS and authentication within this many ms (default 5000)',
+  NODE_DRAIN_MS: 'on SIGTERM a node lets requests in flight finish for at most this many ms, then aborts them and exits (default 5000)',
   PRESIGN_POOL_SIZE: 'presignatures the coordinator keeps ready per wallet and signer pair (0–64, default 2; 0: on demand only)',
   NODE_PRIME_POOL: 'safe primes each node keeps ready, generated in the background (4–64, default 8: two aux-info runs; a run takes 4)',
 } as const satisfies Record<string, string>;
@@ -289,6 +291,8 @@ export const envSchema = z
     TRANSPORT_MAX_FRAME_BYTES: integer(1024, 1 << 30).default(4 * 1024 * 1024),
     TRANSPORT_HEARTBEAT_INTERVAL_MS: integer(10, 600_000).default(5_000),
     TRANSPORT_HEARTBEAT_MISSES: integer(1, 100).default(3),
+    TRANSPORT_HANDSHAKE_TIMEOUT_MS: integer(100, 600_000).default(5_000),
+    NODE_DRAIN_MS: integer(0, 600_000).default(5_000),
     PRESIGN_POOL_SIZE: integer(0, 64).default(2),
     NODE_PRIME_POOL: integer(4, 64).default(8),
   })

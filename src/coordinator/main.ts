@@ -13,6 +13,10 @@
  * (a release by an operator, or a cool-down over), and the coordinator's start and stop. Requests
  * are attributed to the configured credential by its public id, never the token.
  *
+ * One coordinator per data directory: the process owns COORDINATOR's directory (DATA_DIR/coordinator)
+ * before it touches anything else, so a second coordinator started on it exits with status 75 and
+ * a message naming the first, having bound no port and dialled no node.
+ *
  * Wiring only; the logic lives in the modules it connects.
  * @module
  */
@@ -25,6 +29,7 @@ import { loadPublicApiMaterial } from '../transport/tls.js';
 import { addressMatcher } from '../util/ip.js';
 import { AuditLog, type AuditEvent } from '../util/audit-log.js';
 import { credentialId } from '../util/credential-id.js';
+import { DirectoryLockError, LOCKED_EXIT_CODE, lockDirectory } from '../util/dir-lock.js';
 import { createLogger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
@@ -48,6 +53,9 @@ async function main(): Promise<void> {
   const config = loadConfig({ env: envName });
   const wallet = requireWallet(config);
   const poolSize = config.presignPoolSize;
+  // First: the wallet registry and the quarantine file have one writer, and a second coordinator
+  // must not bind the API port or dial the nodes (it would compete for their links).
+  const owner = await lockDirectory(config.coordinator.dataDir, 'coordinator');
   const log = createLogger({ name: 'coordinator', level: config.logLevel });
 
   const metrics = new CoordinatorMetrics({ processMetrics: true });
@@ -187,6 +195,8 @@ async function main(): Promise<void> {
     await registry.close();
     record({ type: 'coordinator.stopped', signal });
     await audit.close();
+    quarantine.close();
+    await owner.release();
     log.info('stopped');
     log.flush();
     process.exit(0);
@@ -207,7 +217,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof ConfigError || e instanceof RangeError) console.error(e.message);
+  const locked = e instanceof DirectoryLockError && e.code === 'locked';
+  if (e instanceof ConfigError || e instanceof RangeError || locked) console.error(e.message);
   else console.error('coordinator failed to start:', e instanceof Error ? e.message : e);
-  process.exit(e instanceof ConfigError || e instanceof RangeError ? 2 : 1);
+  process.exit(locked ? LOCKED_EXIT_CODE : e instanceof ConfigError || e instanceof RangeError ? 2 : 1);
 });

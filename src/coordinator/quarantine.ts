@@ -124,6 +124,12 @@ export interface QuarantineOptions {
   maxFaulty?: number;
   /** re-read the file when another process appends (default true) */
   watch?: boolean;
+  /**
+   * cut a torn last line at open (default true). Only the file's owner may: a process appending
+   * while the coordinator runs (the release command) could otherwise cut a line the coordinator is
+   * writing at that moment. Without repair, an append over a torn tail is refused.
+   */
+  repair?: boolean;
 }
 
 export interface ScreenedCulprits {
@@ -181,6 +187,7 @@ export class Quarantine {
   /** entries in effect but not yet handed to a write (see append) */
   private readonly unwritten: Timed[] = [];
   private watching = false;
+  private readonly repairs: boolean;
   /** called when the set of suspended nodes or disputed pairs may have changed */
   onChange: (() => void) | undefined;
 
@@ -196,12 +203,13 @@ export class Quarantine {
     this.windowMs = o.windowMs ?? 86_400_000;
     this.maxFaulty = o.maxFaulty ?? 1;
     if (!Number.isSafeInteger(this.maxFaulty) || this.maxFaulty < 0) throw new RangeError('maxFaulty must be a non-negative integer');
+    this.repairs = o.repair ?? true;
   }
 
   static async open(path: string, o: QuarantineOptions = {}): Promise<Quarantine> {
     await ensureDir(dirname(path), 0o700);
     const q = new Quarantine(path, o);
-    await repairTornTail(path);
+    if (q.repairs) await repairTornTail(path);
     await q.reload();
     q.scheduleEnds();
     if (o.watch ?? true) {
@@ -425,10 +433,17 @@ export class Quarantine {
   private async writeOut(): Promise<void> {
     const batch = this.unwritten.splice(0);
     if (batch.length === 0) return;
-    const fh = await open(this.path, 'a', 0o600);
+    const fh = await open(this.path, 'a+', 0o600); // a+: the tail check below reads
     let created = false;
     try {
-      created = (await fh.stat()).size === 0;
+      const size = (await fh.stat()).size;
+      created = size === 0;
+      if (!this.repairs && size > 0) {
+        // appended to a line in progress, ours would merge with it into one unreadable line
+        const last = Buffer.alloc(1);
+        await fh.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) throw new Error(`${this.path} ends in an incomplete line (a write in progress?): try again`);
+      }
       await fh.write(batch.map(({ mono: _mono, ...e }) => JSON.stringify(e) + '\n').join(''));
       await fh.sync();
     } finally {

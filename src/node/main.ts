@@ -9,6 +9,12 @@
  * --dev-primes <file> takes safe primes from a file of public fixtures: refused unless the
  * environment is the development one (`local`, every member on the LOCAL platform; see
  * src/config/development.ts), before the node touches any state.
+ *
+ * The process owns the node's state directory while it runs (a second node or an offline tool on
+ * the same directory is refused; the kernel frees it when this process ends, however it ends).
+ * SIGTERM/SIGINT: new requests are refused, those in flight get NODE_DRAIN_MS to finish, then the
+ * protocol worker is stopped (sessions still running are abandoned; every record is written whole
+ * or not at all, so nothing is half-written) and the process exits. A second signal exits at once.
  * @module
  */
 import { Worker } from 'node:worker_threads';
@@ -23,7 +29,7 @@ import { nftablesRuleset } from '../transport/firewall.js';
 import { decodeJson, encodeJson } from '../rpc/messages.js';
 import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
 import { AuditLog, type AuditEvent } from '../util/audit-log.js';
-import { lockDirectory } from './storage/process-lock.js';
+import { DirectoryLockError, LOCKED_EXIT_CODE, lockDirectory } from '../util/dir-lock.js';
 
 /**
  * Kernel rules in addition to the in-process allow-list: applied only as root with `nft` present;
@@ -68,6 +74,7 @@ async function main(): Promise<void> {
   const opts: RuntimeOptions = { env: values.env, id: values.id, devPrimes: values['dev-primes'] };
   // This process owns the node's state until it exits (offline tools refuse to run meanwhile).
   const owner = await lockDirectory(self.dataDir, `node ${self.id}`);
+  const drainMs = config.drainMs;
   // the node's audit trail: one writer (this thread); the protocol worker sends its events here
   const audit = await AuditLog.open(join(self.dataDir, 'audit.jsonl'));
   const recordAudit = (event: AuditEvent): Promise<void> => audit.append(event);
@@ -110,19 +117,30 @@ async function main(): Promise<void> {
     maxFrameBytes: config.transport.maxFrameBytes,
     heartbeatIntervalMs: config.transport.heartbeatIntervalMs,
     heartbeatMisses: config.transport.heartbeatMisses,
-    logger: log,
+    handshakeTimeoutMs: config.transport.handshakeTimeoutMs,
+    logger: log, // the server logs refusals itself, rate-limited per address
   });
-  server.on('rejected', (r) => log.warn({ stage: r.stage, remote: r.remoteAddress, reason: r.reason }, 'connection refused'));
+
+  // Requests in flight, so that a stop can wait for them (bounded by NODE_DRAIN_MS).
+  let inFlight = 0;
+  let draining = false;
+  let onIdle: (() => void) | undefined;
   server.on('connection', (conn) => {
     log.info('coordinator connected');
     conn.onRequest(async (body) => {
-      let method: unknown;
+      if (draining) return encodeJson({ ok: false, code: 'unavailable', error: 'node is shutting down' });
+      inFlight++;
       try {
-        method = (decodeJson(body) as { method?: unknown } | null)?.method;
-      } catch {
-        return encodeJson({ ok: false, code: 'bad-request', error: 'request is not JSON' });
+        let method: unknown;
+        try {
+          method = (decodeJson(body) as { method?: unknown } | null)?.method;
+        } catch {
+          return encodeJson({ ok: false, code: 'bad-request', error: 'request is not JSON' });
+        }
+        return await (method === 'sign' ? runtime.service.handleBytes(body) : toWorker(body));
+      } finally {
+        if (--inFlight === 0) onIdle?.();
       }
-      return method === 'sign' ? runtime.service.handleBytes(body) : toWorker(body);
     });
   });
   const address = await server.listen(self.port, self.host);
@@ -130,13 +148,35 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // Safe at any point: every record is replaced atomically; the kernel frees the directory.
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
-    log.info({ signal }, 'stopping');
+    draining = true;
+    log.info({ signal, inFlight, drainMs }, 'stopping: refusing new requests, letting those in flight finish');
+    // Whatever hangs below (a KMS call that never returns), the process still ends.
+    setTimeout(() => {
+      log.error({ drainMs }, 'stop did not finish in time: exiting now');
+      process.exit(1);
+    }, drainMs + 10_000).unref();
+    if (inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        onIdle = resolve;
+        timer = setTimeout(resolve, drainMs);
+      });
+      clearTimeout(timer);
+      if (inFlight > 0) log.warn({ inFlight }, 'drain time over: abandoning the requests still in flight (their records are written whole or not at all)');
+    }
     await server.close();
     await worker.terminate();
     await runtime.close();
+    await audit.close();
     await owner.release();
+    log.info('stopped');
+    log.flush();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -145,5 +185,5 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   console.error(e instanceof ConfigError ? e.message : `node: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(1);
+  process.exit(e instanceof DirectoryLockError && e.code === 'locked' ? LOCKED_EXIT_CODE : 1);
 });

@@ -94,6 +94,8 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
   private pingSeq = 0;
   private awaitingPong = false;
   private misses = 0;
+  /** waiting for the next frame from the peer (checkAlive) */
+  private readonly frameWaiters = new Set<() => void>();
 
   /**
    * @param socket an authorised TLS socket whose peer identity was checked
@@ -198,6 +200,33 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
     this.emit('close', reason);
   }
 
+  /**
+   * Whether the peer still answers: sends a PING now and resolves true as soon as any frame
+   * arrives, false after `timeoutMs` without one or if the connection closes. A server uses it to
+   * tell a live link from one whose peer vanished without closing it.
+   */
+  checkAlive(timeoutMs: number): Promise<boolean> {
+    if (this.isClosed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (alive: boolean): void => {
+        clearTimeout(timer);
+        this.frameWaiters.delete(onFrame);
+        this.off('close', onClose);
+        resolve(alive);
+      };
+      const onFrame = (): void => done(true);
+      const onClose = (): void => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.frameWaiters.add(onFrame);
+      this.once('close', onClose);
+      try {
+        this.ping();
+      } catch {
+        done(false);
+      }
+    });
+  }
+
   /** Resolves when the socket closed (at once if it already has). */
   async closedPromise(): Promise<void> {
     if (this.socket.closed) return;
@@ -284,6 +313,7 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
         this.opts.frameTimeoutMs,
       );
     }
+    if (frames.length > 0) for (const wake of [...this.frameWaiters]) wake();
     for (const frame of frames) {
       if (this.isClosed) return;
       this.misses = 0;
@@ -296,6 +326,10 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private onFrame({ type, payload }: Frame): void {
+    if (!this.isReady && type === FrameType.Error && this.role === 'client') {
+      // the server judged our identity and said why it will not have us (e.g. a live link of ours exists)
+      throw new RemoteError(`${formatIdentity(this.peer)} refused the connection: ${payload.subarray(4).toString('utf8')}`);
+    }
     if (!this.isReady && type !== FrameType.Ready) throw new FrameError(`${typeName(type)} frame before READY`);
     switch (type) {
       case FrameType.Ready:
@@ -360,6 +394,10 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
         return;
       }
     }
+    this.ping();
+  }
+
+  private ping(): void {
     this.pingSeq = (this.pingSeq + 1) >>> 0;
     this.awaitingPong = true;
     const seq = Buffer.allocUnsafe(4);

@@ -63,7 +63,8 @@ test('env/.env.local loads into the local 2-of-3 cluster', (t) => {
   t.is(n2.dataDir, join(ROOT, 'data/node_2'));
   t.is(c.coordinator.tls.cert, join(ROOT, 'certs/coordinator.crt'));
   t.is(c.coordinator.dataDir, join(ROOT, 'data/coordinator'));
-  t.deepEqual(c.transport, { maxFrameBytes: 4 * 1024 * 1024, heartbeatIntervalMs: 5000, heartbeatMisses: 3 });
+  t.deepEqual(c.transport, { maxFrameBytes: 4 * 1024 * 1024, heartbeatIntervalMs: 5000, heartbeatMisses: 3, handshakeTimeoutMs: 5000 });
+  t.is(c.drainMs, 5000);
   t.is(c.logLevel, 'info');
 });
 

@@ -6,11 +6,16 @@
  * release is seen; cool-downs run on the monotonic clock.
  */
 import test from 'ava';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { Quarantine, screenCulprits } from '../../src/coordinator/quarantine.js';
+import { lockDirectory } from '../../src/util/dir-lock.js';
 import { tempDir } from '../helpers/storage.js';
+
+const run = promisify(execFile);
 
 const MIN = 60_000;
 
@@ -192,6 +197,47 @@ test('a release appended by another process (the release command) is picked up',
   for (let k = 0; k < 40 && q.isSuspended('node_3'); k++) await sleep(100);
   t.false(q.isSuspended('node_3'));
   t.true(changed >= 2);
+});
+
+test('a process appending beside the owner (repair: false) never cuts a line in progress, and does not append onto one', async (t) => {
+  const path = join(await tempDir(t), 'q.jsonl');
+  const q = await Quarantine.open(path, { watch: false });
+  await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'x' });
+  const partial = '{"type":"offence","nodeId":"node_2","proto';
+  await appendFile(path, partial); // the owner's write, half done
+  const tool = await Quarantine.open(path, { watch: false, repair: false });
+  t.true((await readFile(path, 'utf8')).endsWith(partial), 'the line in progress is left alone');
+  await t.throwsAsync(tool.release('node_1'), { message: /ends in an incomplete line/ });
+  t.true((await readFile(path, 'utf8')).endsWith(partial), 'nothing was appended onto it');
+  await appendFile(path, 'col":"sign","reason":"y","verified":true,"at":1}\n'); // the owner's write completes
+  await tool.release('node_1');
+  const after = await Quarantine.open(path, { watch: false });
+  t.deepEqual(after.suspended().map((s) => s.nodeId), ['node_2']);
+});
+
+test('npm run quarantine -- --release works while the coordinator owns its directory, and when nobody does', async (t) => {
+  const root = await tempDir(t);
+  await mkdir(join(root, 'env'));
+  await writeFile(
+    join(root, 'env', '.env.test'),
+    ['COORDINATOR_PLATFORM=LOCAL', 'NODE_IDS=node_1,node_2,node_3', 'NODE_HOSTS=127.0.0.1:1,127.0.0.1:2,127.0.0.1:3', 'NODE_PLATFORMS=LOCAL,LOCAL,LOCAL', 'MPC_THRESHOLD=2', 'MPC_TOTAL_SHARDS=3', 'DATA_DIR=data'].join('\n'),
+  );
+  const dir = join(root, 'data', 'coordinator');
+  const coordinator = await lockDirectory(dir, 'coordinator'); // this process stands in for a running coordinator
+  const q = await Quarantine.open(join(dir, 'quarantine.jsonl'));
+  t.teardown(() => q.close());
+  await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'x' });
+  await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y' });
+  const script = join(process.cwd(), 'dist', 'scripts', 'quarantine.js');
+  const busy = await run(process.execPath, [script, '--env', 'test', '--release', 'node_1'], { cwd: root });
+  t.regex(busy.stdout, new RegExp(`node_1 released; the running coordinator \\(process ${process.pid}\\) applies it`));
+  for (let k = 0; k < 50 && q.isSuspended('node_1'); k++) await sleep(100);
+  t.false(q.isSuspended('node_1'));
+  await coordinator.release();
+  const idle = await run(process.execPath, [script, '--env', 'test', '--release', 'node_2'], { cwd: root });
+  t.is(idle.stdout.trim(), 'node_2 released');
+  const after = await Quarantine.open(join(dir, 'quarantine.jsonl'), { watch: false });
+  t.deepEqual(after.suspended(), []);
 });
 
 test('the cluster leaves suspended nodes out of signing and wallet creation, and health lists them', async (t) => {

@@ -78,12 +78,13 @@ export class Cluster {
     return child;
   }
 
-  startNode(id: string): ChildProcess {
-    return this.spawnProc(id, [dist('src/node/main.js'), '--env', 'local', '--id', id, '--dev-primes', dist('../test/fixtures/safe-primes.json')]);
+  /** `name` tells apart several processes of one node (default its id). */
+  startNode(id: string, name = id): ChildProcess {
+    return this.spawnProc(name, [dist('src/node/main.js'), '--env', 'local', '--id', id, '--dev-primes', dist('../test/fixtures/safe-primes.json')]);
   }
 
-  startCoordinator(): ChildProcess {
-    return this.spawnProc('coordinator', [dist('src/coordinator/main.js'), 'local']);
+  startCoordinator(name = 'coordinator'): ChildProcess {
+    return this.spawnProc(name, [dist('src/coordinator/main.js'), 'local']);
   }
 
   async stop(name: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {

@@ -13,9 +13,9 @@ import { listRetiredLocalKeys, openLocalKms, removeRetiredLocalKey, RetiredKeyIn
 import { KmsError } from '../../src/kms/kms.js';
 import { wrappedKeyOf } from '../../src/node/storage/envelope.js';
 import { StorageError } from '../../src/node/storage/errors.js';
-import { lockDirectory } from '../../src/node/storage/process-lock.js';
 import { rewrapRecords } from '../../src/node/storage/rewrap.js';
 import { RecordStore } from '../../src/node/storage/store.js';
+import { LOCKED_EXIT_CODE, lockDirectory } from '../../src/util/dir-lock.js';
 import { tempDir } from '../helpers/storage.js';
 
 const run = promisify(execFile);
@@ -137,23 +137,6 @@ test('re-wrapping refuses records of another provider', async (t) => {
   t.is(e?.code, 'wrong-provider');
 });
 
-test('the state directory has one owner: a live owner blocks, a dead one is taken over', async (t) => {
-  const dir = await tempDir(t);
-  const lock = await lockDirectory(dir, 'node node_1');
-  t.is((await readFile(join(dir, 'owner.pid'), 'utf8')).trim(), String(process.pid));
-  // Another live process owns it: our parent stands in for a running node.
-  await writeFile(join(dir, 'owner.pid'), `${process.ppid}\n`);
-  const e = await t.throwsAsync(lockDirectory(dir, 'node node_1'), { instanceOf: StorageError });
-  t.is(e?.code, 'locked');
-  t.regex(e!.message, new RegExp(`process ${process.ppid}`));
-  // A crashed owner (no such process) is taken over.
-  await writeFile(join(dir, 'owner.pid'), '2147483646\n');
-  const again = await lockDirectory(dir, 'node node_1');
-  await again.release();
-  await t.throwsAsync(readFile(join(dir, 'owner.pid')));
-  await lock.release(); // no longer ours: a no-op
-});
-
 test('npm run kms:rewrap: --rotate then re-wrap a stopped node; refuses while the node runs', async (t) => {
   const root = await tempDir(t);
   await mkdir(join(root, 'env'));
@@ -182,10 +165,14 @@ test('npm run kms:rewrap: --rotate then re-wrap a stopped node; refuses while th
   t.deepEqual(new Set(await keyIds(store2, kms2)), new Set([kms2.keyId]));
   t.deepEqual(Buffer.from((await store2.get('presig', 'p1'))!), data.get('presig/p1'));
 
-  await writeFile(join(root, 'data', 'node_1', 'owner.pid'), `${process.pid}\n`); // "the node is running"
+  // "the node is running": this process owns the node's directory
+  const node = await lockDirectory(join(root, 'data', 'node_1'), 'node node_1');
   const busy = await run(process.execPath, [script, '--env', 'test', '--id', 'node_1'], { cwd: root }).catch((e: { code: number; stderr: string }) => e);
-  t.is((busy as { code: number }).code, 1);
-  t.regex((busy as { stderr: string }).stderr, /in use by process \d+; stop it first/);
+  t.is((busy as { code: number }).code, LOCKED_EXIT_CODE);
+  t.regex((busy as { stderr: string }).stderr, new RegExp(`in use by node node_1 \\(process ${process.pid}, since .*\\); stop it first`));
+  await node.release();
+  const after = await run(process.execPath, [script, '--env', 'test', '--id', 'node_1'], { cwd: root });
+  t.regex(after.stdout, /done: 0 re-wrapped, 4 already current/);
 });
 
 test('a retired local key is removed only when nothing uses it; never the current key', async (t) => {

@@ -106,7 +106,7 @@ test('a payload over the cap is refused at send without touching the connection'
 });
 
 test('an oversized length prefix closes that connection only; the server goes on serving', async (t) => {
-  const { server, client, node, port } = await pair(t, { maxFrameBytes: 64 * 1024, replaceExisting: false });
+  const { server, client, node, port } = await pair(t, { maxFrameBytes: 64 * 1024, singleLinkPerPeer: false });
   const rawAccepted = next<FrameConnection>(server, 'connection');
   const raw = await rawTls(port, await pki.material(COORDINATOR));
   const rawConn = await rawAccepted;
