@@ -217,9 +217,9 @@ test('all errors are reported at once, and the token never appears in a message'
   t.regex(e.message, /^invalid configuration:\n {2}COORDINATOR_PLATFORM: /);
 });
 
-test('the wallet API settings: loopback and the coordinator certificate by default; host, certificate, caps, proxies and metrics token when set', (t) => {
+test('the wallet API settings: loopback and the public API certificate by default; host, certificate, caps, proxies and metrics token when set', (t) => {
   const d = parseConfig(VALID, { rootDir: '/srv/mpc' }).coordinator.api;
-  t.deepEqual({ ...d }, { host: '127.0.0.1', cert: '/srv/mpc/certs/coordinator.crt', key: '/srv/mpc/certs/coordinator.key', maxConnections: 1024, maxConnectionsPerIp: 128, trustedProxies: [] });
+  t.deepEqual({ ...d }, { host: '127.0.0.1', cert: '/srv/mpc/certs/public/api.crt', key: '/srv/mpc/certs/public/api.key', maxConnections: 1024, maxConnectionsPerIp: 128, trustedProxies: [] });
   t.is(d.metricsAuthorization, undefined, 'no metrics token: /metrics is off');
   const set = parseConfig(
     {

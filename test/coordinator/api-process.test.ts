@@ -1,13 +1,12 @@
 /**
  * The coordinator process as users start it (`node dist/src/coordinator/main.js local`, no nodes
  * running): its wallet API listens on loopback (env/.env.local), presents the certificate of
- * COORDINATOR_HTTPS_CERT/KEY rather than the deployment CA's coordinator certificate, answers
+ * COORDINATOR_HTTPS_CERT/KEY (here from a public CA of its own, not the deployment's), answers
  * /health with the status alone to a caller without a credential, and serves /metrics to the
  * metrics token only.
  */
 import test from 'ava';
-import { certificatePaths } from '../../src/transport/certs.js';
-import { COORDINATOR } from '../../src/transport/identity.js';
+import { join } from 'node:path';
 import type { HttpAnswer } from '../helpers/coordinator.js';
 import { httpsCall } from '../helpers/https-api.js';
 import { Cluster, TOKEN } from '../helpers/processes.js';
@@ -17,7 +16,7 @@ const METRICS_TOKEN = 'Bearer scraper_secret_token_0002';
 
 test('the coordinator wires host, API certificate and metrics token into its HTTPS API', async (t) => {
   const apiPki = await makePki(); // a CA of its own, as a public or internal web CA would be
-  const apiCert = certificatePaths(apiPki.dir, COORDINATOR);
+  const apiCert = { cert: join(apiPki.dir, 'public', 'api.crt'), key: join(apiPki.dir, 'public', 'api.key') };
   const cluster = await Cluster.create({ COORDINATOR_HTTPS_CERT: apiCert.cert, COORDINATOR_HTTPS_KEY: apiCert.key, COORDINATOR_METRICS_TOKEN: METRICS_TOKEN });
   t.teardown(async () => {
     await cluster.close();
@@ -25,7 +24,7 @@ test('the coordinator wires host, API certificate and metrics token into its HTT
   });
   cluster.startCoordinator();
   const url = `https://127.0.0.1:${cluster.httpsPort}`;
-  const call = (path: string, headers: Record<string, string> = {}): Promise<HttpAnswer> => httpsCall(url, apiPki.caPem, 'GET', path, { headers });
+  const call = (path: string, headers: Record<string, string> = {}): Promise<HttpAnswer> => httpsCall(url, apiPki.publicCaPem, 'GET', path, { headers });
   const health = await cluster.until(
     'the wallet API',
     async () => {

@@ -48,7 +48,7 @@ test.before(async () => {
 test.after.always(() => pki.cleanup());
 
 /** Every request of these tests goes over HTTPS to the API's real server on loopback. */
-const http = (url: string, method: string, path: string, options: CallOptions = {}): Promise<HttpAnswer> => httpsCall(url, pki.caPem, method, path, options);
+const http = (url: string, method: string, path: string, options: CallOptions = {}): Promise<HttpAnswer> => httpsCall(url, pki.publicCaPem, method, path, options);
 
 interface StartOptions {
   rateLimit?: RateLimitOptions;

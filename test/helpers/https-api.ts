@@ -6,7 +6,6 @@
 import { Agent, request } from 'node:https';
 import type Koa from 'koa';
 import { startHttpsServer, type HttpsOptions, type RunningServer } from '../../src/coordinator/https.js';
-import { COORDINATOR } from '../../src/transport/identity.js';
 import type { HttpAnswer } from './coordinator.js';
 import type { Pki } from './transport.js';
 
@@ -19,9 +18,9 @@ export interface HttpsApi {
 }
 
 export async function serveHttps(app: Koa, pki: Pki, options: Partial<HttpsOptions> = {}): Promise<HttpsApi> {
-  const material = await pki.material(COORDINATOR);
+  const material = await pki.publicApiMaterial();
   const running = await startHttpsServer(app, { cert: material.cert, key: material.key, port: 0, host: '127.0.0.1', ...options });
-  return { url: `https://127.0.0.1:${running.port}`, port: running.port, ca: pki.caPem, running, close: () => running.close(1_000) };
+  return { url: `https://127.0.0.1:${running.port}`, port: running.port, ca: pki.publicCaPem, running, close: () => running.close(1_000) };
 }
 
 export interface CallOptions {
