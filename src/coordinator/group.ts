@@ -9,10 +9,12 @@
  *
  * A node that reports a pending aux-info (it stored the successor but missed the last
  * confirmations: a restart, a dropped message) is finalized first with the evidence another node
- * committed on; only if that does not bring agreement is a new aux-info made.
+ * committed on. If no node committed it, some party never confirmed that run: its signed
+ * abandonment lets the pending node drop it (a node never replaces a pending state otherwise), and
+ * only then is a new aux-info made.
  * @module
  */
-import { RPC_VERSION, evidenceResponseSchema, finalizeResponseSchema, infoSchema, type NodeInfo } from '../rpc/messages.js';
+import { RPC_VERSION, abandonResponseSchema, discardResponseSchema, evidenceResponseSchema, finalizeResponseSchema, infoSchema, type NodeInfo } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { callNode, type NodeLink } from './node-link.js';
@@ -46,8 +48,8 @@ export interface GroupMonitorOptions {
 export class GroupMonitor {
   private readonly log: Logger;
   private auxRunning = false;
-  /** pending epochs already tried to finalize, per node (so a node that cannot commit is not asked in a loop) */
-  private readonly finalizeTried = new Map<number, number>();
+  /** pending runs (sid) already tried to finalize or discard, per node (so none is asked in a loop) */
+  private readonly finalizeTried = new Map<number, string>();
   private retryAt = 0;
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -125,8 +127,8 @@ export class GroupMonitor {
     if (live.length === c.total) {
       if (agreed !== undefined) return this.setAux(agreed, 'ready');
       const laggards = live.filter((l) => {
-        const p = c.info(l.index)?.auxPending;
-        return p !== undefined && this.finalizeTried.get(l.index) !== p;
+        const sid = c.info(l.index)?.auxPendingSid;
+        return sid !== undefined && this.finalizeTried.get(l.index) !== sid;
       });
       if (laggards.length > 0) {
         this.setAux(signing, 'finishing an aux-info switch');
@@ -164,16 +166,31 @@ export class GroupMonitor {
     try {
       const donors = c.links.filter((l) => c.isConnected(l.index) && !laggards.includes(l));
       for (const link of laggards) {
-        this.finalizeTried.set(link.index, c.info(link.index)?.auxPending as number);
+        const sid = c.info(link.index)?.auxPendingSid as string;
+        this.finalizeTried.set(link.index, sid);
+        let done = false;
         for (const donor of donors) {
           try {
             const e = await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope: 'aux' }, evidenceResponseSchema, this.o.infoTimeoutMs ?? 10_000);
             if (e.protocol !== 'aux') continue;
             const { result } = await callNode(link, { v: RPC_VERSION, method: 'finalize', scope: 'aux', envelopes: e.envelopes }, finalizeResponseSchema, this.o.infoTimeoutMs ?? 10_000);
             this.log.info({ node: link.nodeId, from: donor.nodeId, auxId: result.protocol === 'aux' ? result.auxId : undefined }, 'pending aux-info committed on another node’s evidence');
+            done = true;
             break;
           } catch (err) {
             this.log.warn({ node: link.nodeId, donor: donor.nodeId, err: (err as Error).message }, 'could not finalize a pending aux-info from this node’s evidence');
+          }
+        }
+        if (done) continue;
+        // nobody committed it: a party that never confirmed the run abandons it, and the node drops it
+        for (const other of c.links.filter((l) => c.isConnected(l.index) && l !== link)) {
+          try {
+            const a = await callNode(other, { v: RPC_VERSION, method: 'abandon', scope: 'aux', sid }, abandonResponseSchema, this.o.infoTimeoutMs ?? 10_000);
+            const r = await callNode(link, { v: RPC_VERSION, method: 'discard', scope: 'aux', sid, by: a.by, signature: a.signature }, discardResponseSchema, this.o.infoTimeoutMs ?? 10_000);
+            this.log.info({ node: link.nodeId, abandonedBy: other.nodeId, discarded: r.discarded }, 'pending aux-info of an unfinished run dropped on a signed abandonment');
+            break;
+          } catch (err) {
+            this.log.warn({ node: link.nodeId, asked: other.nodeId, err: (err as Error).message }, 'could not have a pending aux-info abandoned');
           }
         }
       }

@@ -183,8 +183,8 @@ class SessionRun<P extends ProtocolName> {
   private readonly states = new Map<number, string>();
   /** the sid and protocol every envelope of this session carries (from the first one seen) */
   private sessionTag: string | undefined;
-  /** every party's signed confirmation, from the first node that reported done (committing protocols) */
-  private evidence: string[] | undefined;
+  /** every party's signed confirmation, as each node that reported done gave it (committing protocols; unchecked here) */
+  private readonly evidence: string[][] = [];
   private settled = false;
   private finish: (o: SessionOutcome<P>) => void = () => undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -308,7 +308,8 @@ class SessionRun<P extends ProtocolName> {
       if ('walletId' in result && result.walletId !== this.spec.walletId) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported a result for another wallet`);
       if (COMMITTING.has(this.spec.protocol)) {
         if (!u.evidence || u.evidence.length !== this.spec.parties.length) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported done without the confirmations it committed on`);
-        this.evidence ??= [...u.evidence];
+        // a lying node may report first with bogus evidence: keep every node's, each is tried
+        if (!this.evidence.some((e) => e.join() === u.evidence?.join())) this.evidence.push([...u.evidence]);
       }
       this.results.set(from.index, result as ResultOf<P>);
       this.queues.set(from.index, []); // a finished node needs nothing more
@@ -375,7 +376,7 @@ class SessionRun<P extends ProtocolName> {
           this.log.debug({ node: link.nodeId, err: (e as Error).message }, 'abort not delivered'),
         ),
       );
-    if (!this.evidence) return this.finish(outcome);
+    if (this.evidence.length === 0) return this.finish(outcome);
     // Someone committed: the others must too (their pending state matches the evidence, or the
     // evidence would not exist), whatever ended the session for them.
     void Promise.all(aborts).then(() => this.finalizeLaggards(outcome));
@@ -383,16 +384,18 @@ class SessionRun<P extends ProtocolName> {
 
   private async finalizeLaggards(outcome: SessionOutcome<P>): Promise<void> {
     const scope = this.spec.walletId ?? 'aux';
-    const envelopes = this.evidence as string[];
     const laggards = this.spec.participants.filter((l) => !this.results.has(l.index));
     this.log.warn({ laggards: laggards.map((l) => l.nodeId), ended: outcome.status === 'aborted' ? outcome.reason : outcome.status === 'failed' ? outcome.reason : '' }, 'session ended after a commit: finalizing the others');
     await Promise.all(
       laggards.map(async (link) => {
-        try {
-          const { result } = await callNode(link, { v: RPC_VERSION, method: 'finalize', scope, envelopes }, finalizeResponseSchema, Math.max(this.abortTimeoutMs, 10_000));
-          this.results.set(link.index, result as ResultOf<P>);
-        } catch (e) {
-          this.log.error({ node: link.nodeId, err: (e as Error).message }, 'finalize failed: the node keeps its pending state until evidence reaches it');
+        for (const envelopes of this.evidence) {
+          try {
+            const { result } = await callNode(link, { v: RPC_VERSION, method: 'finalize', scope, envelopes }, finalizeResponseSchema, Math.max(this.abortTimeoutMs, 10_000));
+            this.results.set(link.index, result as ResultOf<P>);
+            return;
+          } catch (e) {
+            this.log.error({ node: link.nodeId, err: (e as Error).message }, 'finalize failed: the node keeps its pending state until evidence reaches it');
+          }
         }
       }),
     );

@@ -14,9 +14,15 @@
  * party that confirmed holds the same pending successor durably, so a node cut off before the end
  * stays on the committed epoch *and* can still finish the switch later from the evidence. A node
  * that restarts mid-switch keeps serving its committed epoch until then (the rollback) and commits
- * when the evidence arrives (the finish). A new run of the same scope replaces the pending state;
- * it can only reach its own confirmation if every party is still on the committed epoch, so no
- * party can have committed the replaced successor.
+ * when the evidence arrives (the finish).
+ *
+ * A pending state is never replaced by another run's: a node that confirmed one successor confirms
+ * no other of the same scope (otherwise a relay could collect full evidence for two and hand each
+ * to different nodes). It is dropped only on proof that it can never be committed: an
+ * *abandonment* signed by a party of the group stating that it never confirmed that run and never
+ * will (a party signs one only when it holds no pending state or commit of that run, after
+ * cancelling the run if it still runs). Without every party's confirmation there is no evidence, so
+ * the dropped state cannot be committed anywhere.
  *
  * Commit order, crash-safe at every step: every presignature made under the old epoch is burnt
  * (durably marked used) through `beforeSwitch`, then the evidence is stored, then the committed
@@ -28,7 +34,7 @@
 import { Reader, Writer } from '../protocol/codec.js';
 import { decodeHash } from '../protocol/common.js';
 import { equalBytes } from '../protocol/echo.js';
-import { EnvelopeError, openBroadcastEvidence, type PartyIdentity } from '../transport/envelope.js';
+import { EnvelopeError, decodeEnvelope, openBroadcastEvidence, type PartyIdentity } from '../transport/envelope.js';
 import type { RecordKind, RecordStore } from './storage/store.js';
 import { KeyedLock } from './storage/lock.js';
 import { AUX_RECORD, decodeEpoch, encodeEpoch, pack, unpack, unpackVersioned } from './records.js';
@@ -61,14 +67,14 @@ export interface Committed {
 export interface Evidence {
   readonly protocol: LifecycleProtocol;
   readonly epoch: number;
-  /** every party's signed confirmation envelope, in party order */
+  /** every party's signed confirmation envelope (stored sorted by bytes; order carries nothing) */
   readonly envelopes: readonly Uint8Array[];
 }
 
 /** The commit was refused: no pending state, or evidence that does not prove it. */
 export class CommitError extends Error {
   constructor(
-    readonly code: 'no-pending' | 'bad-evidence' | 'epoch-moved',
+    readonly code: 'no-pending' | 'bad-evidence' | 'epoch-moved' | 'pending-unresolved',
     message: string,
   ) {
     super(message);
@@ -160,6 +166,8 @@ export class Lifecycle {
       const current = await this.committed(scope);
       current?.parts[1]?.fill(0);
       if (current?.epoch !== base) throw new CommitError('epoch-moved', `${scope}: the committed epoch changed during the run`);
+      const other = await this.pending(scope);
+      if (other && !equalBytes(other.sid, p.sid)) throw new CommitError('pending-unresolved', `${scope}: another run's successor awaits its commit or an abandonment`);
       await this.o.store.put('pending', scope, encodePending(p));
     });
   }
@@ -195,6 +203,28 @@ export class Lifecycle {
     });
   }
 
+  /**
+   * Drop the pending state of run `sid` (the caller checked a party's signed abandonment of it).
+   * False if the pending state belongs to another run, or there is none.
+   */
+  discard(scope: string, sid: Uint8Array): Promise<boolean> {
+    return this.lock.run(scope, async () => {
+      const p = await this.pending(scope);
+      if (!p || !equalBytes(p.sid, sid)) return false;
+      return this.o.store.delete('pending', scope);
+    });
+  }
+
+  /** Whether this node confirmed run `sid` of `scope` (it holds its pending state or committed it). */
+  async confirmed(scope: string, sid: Uint8Array): Promise<boolean> {
+    return this.lock.run(scope, async () => {
+      const p = await this.pending(scope);
+      if (p && equalBytes(p.sid, sid)) return true;
+      const e = await this.evidence(scope);
+      return e !== undefined && e.envelopes.some((env) => equalBytes(decodeEnvelope(env).sid, sid));
+    });
+  }
+
   /** The evidence of the last commit of a scope (public: signed confirmations). */
   async evidence(scope: string): Promise<Evidence | undefined> {
     const rec = await this.o.store.get('evidence', scope);
@@ -205,7 +235,12 @@ export class Lifecycle {
   async recover(): Promise<number> {
     let dropped = 0;
     for (const scope of await this.o.store.list('pending')) {
-      const p = await this.pending(scope);
+      let p: PendingState | undefined;
+      try {
+        p = await this.pending(scope);
+      } catch {
+        continue; // unreadable: it can never be committed (commit reads it); left for an operator
+      }
       const current = await this.committed(scope);
       current?.parts[1]?.fill(0);
       if (p && current && current.epoch >= p.epoch) {

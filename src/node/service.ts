@@ -8,7 +8,7 @@
  * done; a presignature is durably marked used before its partial signature leaves the node.
  * @module
  */
-import { createHash, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { startAuxInfo } from '../protocol/aux/index.js';
@@ -122,7 +122,23 @@ function decodePresigEpochs(b: Uint8Array | undefined): PresigEpochs {
 
 interface Running {
   readonly session: NodeSession<unknown>;
+  /** aux, keygen, refresh: the scope the session may switch; its sid */
+  readonly scope: string | undefined;
+  readonly sid: Uint8Array;
   touched: number;
+}
+
+const ABANDON_TAG = 'mpc-engine/v1/abandon';
+
+/** What a party signs to abandon a run: it never confirmed run `sid` of `scope` and never will. */
+function abandonment(scope: string, sid: Uint8Array): Uint8Array {
+  return new Transcript(ABANDON_TAG).text('scope', scope).bytes('sid', sid).digest('abandon');
+}
+
+/** The scope a protocol switches (aux-info, or a wallet's key share), if any. */
+function scopeOf(protocol: ProtocolName, walletId: string | undefined): string | undefined {
+  if (protocol === 'aux') return AUX_SCOPE;
+  return protocol === 'keygen' || protocol === 'refresh' ? walletId : undefined;
 }
 
 const SESSION_TAG = 'mpc-engine/v1/session';
@@ -213,12 +229,43 @@ export class NodeService {
         return this.sign(req.walletId, req.presignatureId, req.digest);
       case 'finalize':
         return this.finalize(req.scope, req.envelopes);
+      case 'abandon':
+        return this.abandon(req.scope, Buffer.from(req.sid, 'hex'));
+      case 'discard': {
+        const member = this.o.group[req.by];
+        const sid = Buffer.from(req.sid, 'hex');
+        const ok = member !== undefined && verify(null, abandonment(req.scope, sid), { key: member.publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(req.signature, 'hex'));
+        if (!ok) throw new RpcError('bad-abandonment', 'the abandonment is not signed by that party');
+        const discarded = await this.lifecycle.discard(req.scope, sid);
+        if (discarded) {
+          this.o.log.info({ scope: req.scope, by: member.nodeId }, 'pending state dropped on a signed abandonment');
+          await this.o.audit?.({ type: 'state.discarded', scope: req.scope, sid: req.sid, by: member.nodeId });
+        }
+        return { discarded };
+      }
       case 'evidence': {
         const e = await this.lifecycle.evidence(req.scope);
         if (!e) throw new RpcError('no-evidence', 'no commit evidence for this scope');
         return { protocol: e.protocol, epoch: e.epoch, envelopes: e.envelopes.map((b) => Buffer.from(b).toString('base64')) };
       }
     }
+  }
+
+  /**
+   * Sign that this node never confirmed run `sid` of `scope` and never will: refused if it holds
+   * that run's pending state or committed it; a session of that run still going is cancelled
+   * first, and a run that is not going here can never be resumed (sessions live in memory only).
+   */
+  private async abandon(scope: string, sid: Uint8Array): Promise<object> {
+    for (const [id, s] of this.sessions) {
+      if ('session' in s && s.scope === scope && Buffer.from(s.sid).equals(sid)) {
+        s.session.cancel();
+        this.sessions.delete(id);
+      }
+    }
+    if (await this.lifecycle.confirmed(scope, sid)) throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
+    const signature = sign(null, abandonment(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
+    return { by: this.index, signature: signature.toString('hex') };
   }
 
   /** Commit a pending state on every party's signed confirmation (sent by the coordinator). */
@@ -258,7 +305,10 @@ export class NodeService {
       info.auxEpoch = aux.epoch;
     }
     const pending = await this.lifecycle.pending(AUX_SCOPE);
-    if (pending) info.auxPending = pending.epoch;
+    if (pending) {
+      info.auxPending = pending.epoch;
+      info.auxPendingSid = hex(pending.sid);
+    }
     return info;
   }
 
@@ -287,6 +337,16 @@ export class NodeService {
       participants = S;
     }
     if (!participants.includes(this.index)) throw new RpcError('not-a-participant', 'this node is not a participant');
+    const scope = scopeOf(req.protocol, walletId);
+    if (scope !== undefined) {
+      // one run per scope at a time: two interleaved runs could each gather every confirmation
+      for (const s of this.sessions.values()) {
+        const other = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
+        if (other === scope) throw new RpcError('busy', 'another run of this scope is open');
+      }
+      const p = await this.lifecycle.pending(scope);
+      if (p) throw new RpcError('pending-unresolved', `a run of this scope awaits its commit or an abandonment (sid ${hex(p.sid)})`);
+    }
     const nonce = randomBytes(32).toString('hex');
     const state = await this.stateFingerprint(req.protocol, walletId);
     this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, state, request: req, touched: Date.now() });
@@ -330,7 +390,13 @@ export class NodeService {
       .digest('sid');
     await this.seen.rememberSid(sid);
     const session = await this.newSession(p, sid);
-    this.sessions.set(sessionId, { session, touched: Date.now() });
+    // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)
+    if ((await this.stateFingerprint(p.protocol, p.walletId)) !== p.state) {
+      session.cancel();
+      this.sessions.delete(sessionId);
+      throw new RpcError('state-mismatch', 'the state changed between prepare and start');
+    }
+    this.sessions.set(sessionId, { session, scope: scopeOf(p.protocol, p.walletId), sid, touched: Date.now() });
     const update = await session.start();
     if (update.status !== 'running') this.sessions.delete(sessionId);
     return update;
@@ -440,7 +506,15 @@ export class NodeService {
       try {
         rec = await this.o.store.get('presig', id);
       } catch {
-        rec = undefined; // unreadable: it cannot sign either; the sweep's concern
+        // unreadable now (a KMS outage?) but perhaps not later: burn it; if even that fails, the
+        // commit fails and is retried, rather than leave a presignature that might sign later
+        try {
+          await this.presigs.markUsed(id);
+          burnt++;
+        } catch (err) {
+          if (!(err instanceof PresignatureUsedError)) throw err;
+        }
+        continue;
       }
       if (!rec) continue;
       const [w, , secret, e] = unpackVersioned(rec, 4, 'presignature') as [Uint8Array, Uint8Array, Uint8Array, Uint8Array | undefined];

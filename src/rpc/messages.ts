@@ -58,6 +58,10 @@ export const requestSchema = z.discriminatedUnion('method', [
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('abort'), sessionId }).strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('finalize'), scope: scopeSchema, envelopes: z.array(b64).min(2).max(16) }).strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('evidence'), scope: scopeSchema }).strict(),
+  /** sign that this node never confirmed run `sid` of `scope` and never will (cancelling it if it runs) */
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('abandon'), scope: scopeSchema, sid: hex(32) }).strict(),
+  /** drop a pending state of run `sid` on a party's signed abandonment of it */
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('discard'), scope: scopeSchema, sid: hex(32), by: z.number().int().min(0).max(15), signature: hex(64) }).strict(),
   z
     .object({
       v: z.literal(RPC_VERSION),
@@ -102,6 +106,8 @@ export const infoSchema = z
     auxEpoch: z.number().int().min(0).optional(),
     /** the epoch of an aux-info waiting for its commit evidence */
     auxPending: z.number().int().min(0).optional(),
+    /** the session id of that pending aux-info's run */
+    auxPendingSid: hex(32).optional(),
     /** safe primes ready for a new aux-info (4 are needed) */
     primesReady: z.number().int().min(0),
     wallets: z.number().int().min(0),
@@ -110,6 +116,8 @@ export const infoSchema = z
 export type NodeInfo = z.infer<typeof infoSchema>;
 
 export const prepareResponseSchema = z.object({ nonce: hex(32), state: hex(32) }).strict();
+export const abandonResponseSchema = z.object({ by: z.number().int().min(0).max(15), signature: hex(64) }).strict();
+export const discardResponseSchema = z.object({ discarded: z.boolean() }).strict();
 export const finalizeResponseSchema = z.object({ result: resultSchema }).strict();
 export const evidenceResponseSchema = z.object({ protocol: z.enum(['aux', 'keygen', 'refresh']), epoch: z.number().int().min(0), envelopes: z.array(b64).min(2).max(16) }).strict();
 export const signResponseSchema = z.object({ signer: z.number().int().min(0), sigma: hex(32) }).strict();

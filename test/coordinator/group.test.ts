@@ -158,10 +158,10 @@ test('while a new aux-info is made, the nodes that agreed on the old one keep si
 test('P1: a node left with a pending aux-info is finalized from another node’s evidence instead of re-running aux', async (t) => {
   const OLD = 'aa'.repeat(32);
   const EVIDENCE = ['AQ==', 'Ag==', 'Aw=='];
-  const state: { auxId: string; auxEpoch: number; auxPending?: number }[] = [
+  const state: { auxId: string; auxEpoch: number; auxPending?: number; auxPendingSid?: string }[] = [
     { auxId: AUX, auxEpoch: 2 },
     { auxId: AUX, auxEpoch: 2 },
-    { auxId: OLD, auxEpoch: 1, auxPending: 2 },
+    { auxId: OLD, auxEpoch: 1, auxPending: 2, auxPendingSid: 'bb'.repeat(32) },
   ];
   const finalized: unknown[] = [];
   const links = NODE_IDS.map(

@@ -288,3 +288,41 @@ test.serial('P1: a node that shows one peer a different confirmation is named by
   t.true(fin.ok, 'the aborted node still holds its pending share and commits on the honest evidence');
   t.deepEqual(fin.result, res.results!.get(1)!.result);
 });
+
+test.serial('one run per scope at a time: a second keygen or refresh of a wallet while one is open is refused (two interleaved runs could each gather every confirmation)', async (t) => {
+  const first = randomBytes(12).toString('hex');
+  t.true((await call(1, { method: 'prepare', sessionId: first, protocol: 'refresh', parties: IDS, walletId })).ok);
+  const second = await call(1, { method: 'prepare', sessionId: randomBytes(12).toString('hex'), protocol: 'refresh', parties: IDS, walletId });
+  t.is(second.code, 'busy');
+  t.true((await call(1, { method: 'prepare', sessionId: randomBytes(12).toString('hex'), protocol: 'presign', parties: IDS, walletId, signers: [0, 1] })).ok, 'presigning is not a switch');
+  t.true((await call(1, { method: 'abort', sessionId: first })).ok);
+  const third = randomBytes(12).toString('hex');
+  t.true((await call(1, { method: 'prepare', sessionId: third, protocol: 'refresh', parties: IDS, walletId })).ok, 'free again once the first ended');
+  await call(1, { method: 'abort', sessionId: third });
+});
+
+test.serial('a pending state is never replaced by another run; a party that never confirmed the run abandons it (signed), and only then is it dropped', async (t) => {
+  // node 3 never gets node 1's last proof, so it never confirms; nodes 1 and 2 confirm and wait
+  let sid = '';
+  const dropProof: Tamper = (f, to, env) => {
+    const d = decodeEnvelope(Buffer.from(env, 'base64'));
+    sid = Buffer.from(d.sid).toString('hex');
+    return f === 0 && to === 2 && d.round === KEYGEN_ROUND.proof ? [] : env;
+  };
+  const res = await run('refresh', [0, 1, 2], { walletId }, dropProof);
+  t.is(res.results!.get(0)?.status, 'running');
+  t.is(res.results!.get(1)?.status, 'running');
+  for (const k of [0, 1, 2]) await call(k, { method: 'abort', sessionId: res.sessionId });
+
+  const blocked = await call(0, { method: 'prepare', sessionId: randomBytes(12).toString('hex'), protocol: 'refresh', parties: IDS, walletId });
+  t.is(blocked.code, 'pending-unresolved', 'no new run while a confirmed successor awaits');
+  t.is((await call(0, { method: 'abandon', scope: walletId, sid })).code, 'confirmed', 'a node that confirmed the run cannot abandon it');
+  const a = await call(2, { method: 'abandon', scope: walletId, sid });
+  t.true(a.ok);
+  // a forged or misattributed abandonment drops nothing
+  t.is((await call(0, { method: 'discard', scope: walletId, sid, by: 1, signature: a.signature })).code, 'bad-abandonment');
+  t.is((await call(0, { method: 'discard', scope: walletId, sid: 'ab'.repeat(32), by: 2, signature: a.signature })).code, 'bad-abandonment', 'bound to the run');
+  for (const k of [0, 1]) t.deepEqual((await call(k, { method: 'discard', scope: walletId, sid, by: a.by, signature: a.signature })).discarded, true);
+  const again = await run('refresh', [0, 1, 2], { walletId });
+  t.true([0, 1, 2].every((k) => again.results!.get(k)?.status === 'done'), 'the scope is free: a new refresh commits everywhere');
+});
