@@ -58,6 +58,12 @@ async function main(): Promise<void> {
   const owner = await lockDirectory(config.coordinator.dataDir, 'coordinator');
   const log = createLogger({ name: 'coordinator', level: config.logLevel });
 
+  // TLS material before any state is opened: a CA key within reach, an internal certificate as the
+  // API's, or a key that does not match stops the start here
+  const clientOptions = await coordinatorClientSetup(config, log);
+  const api = config.coordinator.api;
+  const apiTls = await loadPublicApiMaterial(api);
+
   const metrics = new CoordinatorMetrics({ processMetrics: true });
   // A damaged audit log or registry stops the start (naming file and line); neither is modified.
   const audit = await AuditLog.open(join(config.coordinator.dataDir, 'audit.jsonl'), { log });
@@ -68,7 +74,7 @@ async function main(): Promise<void> {
   // The one configured credential, by its public id (computed once: it is deliberately slow).
   const requestContext = { credentialId: credentialId(wallet.authorization) };
 
-  const clients = (await coordinatorClientSetup(config, log)).map((options) => new TransportClient(options));
+  const clients = clientOptions.map((options) => new TransportClient(options));
   const links = config.nodes.map((n, k) => new TransportNodeLink(n.id, n.index, clients[k] as TransportClient));
   const cluster = new NodeCluster(links, config.mpc.threshold);
   // A9: a verified offence suspends a node; an abort report puts the pair (accuser, accused) in
@@ -156,7 +162,6 @@ async function main(): Promise<void> {
   // Nodes back or the group ready again: stock the pool for the pairs now usable.
   cluster.on('state', () => pool.refill());
 
-  const api = config.coordinator.api;
   const app = createApi({
     wallets,
     signer: signing,
@@ -167,8 +172,6 @@ async function main(): Promise<void> {
     trustedProxies: api.trustedProxies,
     log,
   });
-  // refused if it is an internal-channel certificate, if the key does not match, or a CA key lies beside it
-  const apiTls = await loadPublicApiMaterial(api);
   const server = await startHttpsServer(app, {
     cert: apiTls.cert,
     key: apiTls.key,
