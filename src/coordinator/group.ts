@@ -14,6 +14,7 @@
  * only then is a new aux-info made.
  * @module
  */
+import { performance } from 'node:perf_hooks';
 import { RPC_VERSION, abandonResponseSchema, discardResponseSchema, evidenceResponseSchema, finalizeResponseSchema, infoSchema, type NodeInfo } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
@@ -50,6 +51,8 @@ export class GroupMonitor {
   private auxRunning = false;
   /** pending runs (sid) already tried to finalize or discard, per node (so none is asked in a loop) */
   private readonly finalizeTried = new Map<number, string>();
+  /** when finalizing was last tried (monotonic ms) */
+  private finalizeAt = -Infinity;
   private retryAt = 0;
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -131,6 +134,14 @@ export class GroupMonitor {
         return sid !== undefined && this.finalizeTried.get(l.index) !== sid;
       });
       if (laggards.length > 0) {
+        // a node reporting a new pending run at every poll must not keep the monitor busy: one
+        // attempt per retry interval
+        const wait = this.finalizeAt + (this.o.retryMs ?? 30_000) - performance.now();
+        if (wait > 0) {
+          this.setAux(signing, 'finishing an aux-info switch (waiting to try again)');
+          return this.schedule(wait);
+        }
+        this.finalizeAt = performance.now();
         this.setAux(signing, 'finishing an aux-info switch');
         this.running = this.finalizeAux(laggards);
         return;

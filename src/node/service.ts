@@ -67,8 +67,9 @@ export interface NodeServiceOptions {
   /** a session idle this long is dropped (default 10 min) */
   readonly sessionTtlMs?: number;
   /**
-   * the node's audit trail (commits, burnt presignatures, partial signatures); resolves once the
-   * event is durable. A partial signature leaves the node only after its event is recorded.
+   * the node's audit trail (commits, burnt presignatures, partial signatures). On the main thread
+   * (signing) it resolves once the event is durable, so a partial signature leaves the node only
+   * after its event is recorded; the protocol worker hands its events to the main thread.
    */
   readonly audit?: (event: AuditEvent) => Promise<void>;
 }

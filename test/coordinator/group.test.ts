@@ -188,3 +188,30 @@ test('P1: a node left with a pending aux-info is finalized from another node’s
   t.is(cluster.auxId, AUX);
   monitor.stop();
 });
+
+test('a node reporting a new pending aux-info at every poll gets at most one finalize attempt per retry interval', async (t) => {
+  let polls = 0;
+  let finalizes = 0;
+  const links = NODE_IDS.map(
+    (id, k) =>
+      new FakeLink(id, k, (req) => {
+        if (req.method === 'info') {
+          if (k !== 2) return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, auxId: AUX, auxEpoch: 2 };
+          polls++;
+          return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, auxId: 'aa'.repeat(32), auxEpoch: 1, auxPending: 2, auxPendingSid: polls.toString(16).padStart(64, '0') };
+        }
+        if (req.method === 'evidence') return { ok: true, protocol: 'aux', epoch: 2, envelopes: ['AQ==', 'Ag==', 'Aw=='] };
+        if (req.method === 'finalize') finalizes++;
+        return { ok: false, code: 'bad-evidence', error: 'no' };
+      }),
+  );
+  const cluster = new NodeCluster(links, 2);
+  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'timeout', nodes: [], reason: 'x', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await sleep(1_000);
+  monitor.stop();
+  t.true(finalizes >= 1, 'it tried');
+  // one round per 300 ms (at most 4-5 in 1 s), each trying both other nodes' evidence
+  t.true(finalizes <= 10, `${finalizes} finalize attempts in 1 s with a 300 ms interval`);
+});
