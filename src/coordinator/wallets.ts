@@ -97,13 +97,17 @@ export function idempotencyKeyHash(key: string): string {
  *   U+2060, U+FEFF), which make two different labels look the same;
  * - Zl, Zp: U+2028 and U+2029, line breaks to many viewers and to JavaScript source;
  * - Cs: lone surrogates (valid JSON, but no character: a label must be well-formed UTF-16 so
- *   that it is valid UTF-8 wherever it is written).
+ *   that it is valid UTF-8 wherever it is written);
+ * - characters that render as nothing although they are letters or marks: the Hangul fillers
+ *   (U+115F, U+1160, U+3164, U+FFA0), the combining grapheme joiner (U+034F) and variation
+ *   selectors. A label of white space only is refused too: it looks empty.
  */
-const FORBIDDEN_IN_LABEL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+const FORBIDDEN_IN_LABEL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0\u034F\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
 
 /** Why a label is refused, or undefined if it is acceptable. */
 export function labelIssue(label: string): string | undefined {
   if (label.length < 1 || label.length > MAX_LABEL_LENGTH) return `must be 1–${MAX_LABEL_LENGTH} characters`;
+  if (label.trim() === '') return 'must not be white space only';
   const bad = FORBIDDEN_IN_LABEL.exec(label);
   if (bad) return `must not contain control, format (bidirectional, zero-width) or separator characters, or lone surrogates (U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} at ${bad.index})`;
   return undefined;

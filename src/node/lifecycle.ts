@@ -161,8 +161,10 @@ export class Lifecycle {
    * Store a successor as pending. `base` is the committed epoch the run started from (undefined:
    * none, for keygen); if the committed state has moved since, the run is stale and refused.
    */
-  stage(scope: string, p: PendingState, base: number | undefined): Promise<void> {
+  stage(scope: string, p: PendingState, base: number | undefined, allowed: () => boolean = () => true): Promise<void> {
     return this.lock.run(scope, async () => {
+      // checked under the lock: an abandonment of this run (taken before `confirmed` under the same lock) wins
+      if (!allowed()) throw new CommitError('epoch-moved', `${scope}: this node abandoned the run`);
       const current = await this.committed(scope);
       current?.parts[1]?.fill(0);
       if (current?.epoch !== base) throw new CommitError('epoch-moved', `${scope}: the committed epoch changed during the run`);

@@ -152,6 +152,8 @@ export class NodeService {
   private readonly seen: SeenSessions;
   private readonly sessions = new Map<string, Pending | Running>();
   private readonly lifecycle: Lifecycle;
+  /** runs this node signed an abandonment of (their sids): never staged afterwards */
+  private readonly abandoned = new Set<string>();
   private aux: { readonly aux: AuxInfo; readonly epoch: number; readonly id: string } | undefined;
   private auxLoaded = false;
 
@@ -258,6 +260,14 @@ export class NodeService {
    * first, and a run that is not going here can never be resumed (sessions live in memory only).
    */
   private async abandon(scope: string, sid: Uint8Array): Promise<object> {
+    // From this instant no stage of this run passes (checked in the stage step, under the scope's
+    // lock), and the sid is remembered durably: a run only prepared so far can never be started.
+    this.abandoned.add(hex(sid));
+    try {
+      await this.seen.rememberSid(sid);
+    } catch (e) {
+      if (!(e instanceof SessionReplayError)) throw e; // started before: cancelled below if it still runs
+    }
     for (const [id, s] of this.sessions) {
       if ('session' in s && s.scope === scope && Buffer.from(s.sid).equals(sid)) {
         s.session.cancel();
@@ -433,7 +443,8 @@ export class NodeService {
     // aux, keygen, refresh: stage as pending before confirming, commit on every party's confirmation
     // baseEpoch: the committed epoch the run starts from (undefined: none); epoch: the successor's
     const lifecycle = <O>(scope: string, protocol: LifecycleProtocol, baseEpoch: number | undefined, epoch: number, parts: (o: O) => Uint8Array[]) => ({
-      stage: (o: O, c: { round: string; c: Uint8Array }) => this.lifecycle.stage(scope, { protocol, sid, round: c.round, c: c.c, epoch, parts: parts(o) }, baseEpoch),
+      stage: (o: O, c: { round: string; c: Uint8Array }) =>
+        this.lifecycle.stage(scope, { protocol, sid, round: c.round, c: c.c, epoch, parts: parts(o) }, baseEpoch, () => !this.abandoned.has(hex(sid))),
       finish: async (_o: O, evidence: readonly Uint8Array[] | undefined): Promise<SessionResult> => {
         const committed = await this.lifecycle.commit(scope, evidence ?? []);
         await this.o.audit?.({ type: 'state.committed', scope, protocol, epoch: committed.epoch, via: 'session' });

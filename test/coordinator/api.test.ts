@@ -588,7 +588,7 @@ test('a restart loses no wallet: a new app over the reopened registry serves it'
 test('the wallet service itself refuses a label the API would refuse (defence in depth), before any keygen', async (t) => {
   const env = await start(t);
   const wallets = new WalletService({ registry: env.registry, cluster: env.cluster, runner: env.runner });
-  for (const label of ['a\u202Eb', 'a\u200Bb', 'a\u2028b', '\uD800', 'x'.repeat(129), '']) {
+  for (const label of ['a\u202Eb', 'a\u200Bb', 'a\u2028b', '\uD800', 'x'.repeat(129), '', 'a\u3164b', 'a\u115Fb', 'a\u034Fb', 'a\uFE0Fb', '   ']) {
     await t.throwsAsync(wallets.create({ label }), { instanceOf: InvalidLabelError }, JSON.stringify(label));
   }
   t.is(env.runner.specs.length, 0, 'no keygen ran');

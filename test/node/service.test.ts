@@ -20,6 +20,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { openNode } from '../helpers/storage.js';
 import { decodeEnvelope, encodeSignedEnvelope } from '../../src/transport/envelope.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
+import { Transcript } from '../../src/zk/transcript.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
 const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
@@ -325,4 +326,25 @@ test.serial('a pending state is never replaced by another run; a party that neve
   for (const k of [0, 1]) t.deepEqual((await call(k, { method: 'discard', scope: walletId, sid, by: a.by, signature: a.signature })).discarded, true);
   const again = await run('refresh', [0, 1, 2], { walletId });
   t.true([0, 1, 2].every((k) => again.results!.get(k)?.status === 'done'), 'the scope is free: a new refresh commits everywhere');
+});
+
+test.serial('an abandonment signed between prepare and start (a relay can compute the sid) makes that run unstartable at the node: it can never confirm what it abandoned', async (t) => {
+  const sessionId = randomBytes(12).toString('hex');
+  const prepared = await Promise.all([0, 1, 2].map((k) => call(k, { method: 'prepare', sessionId, protocol: 'refresh', parties: IDS, walletId })));
+  const nonces = prepared.map((r) => r.nonce as string);
+  const states = prepared.map((r) => r.state as string);
+  // the sid as every node derives it (src/node/service.ts): public inputs only
+  const sid = new Transcript('mpc-engine/v1/session')
+    .text('protocol', 'refresh')
+    .text('session', sessionId)
+    .byteList('parties', IDS.map((id) => new TextEncoder().encode(id)))
+    .text('wallet', walletId)
+    .ints('signers', [0n, 1n, 2n])
+    .byteList('nonces', nonces.map((n) => Buffer.from(n, 'hex')))
+    .bytes('state', Buffer.from(states[2] as string, 'hex'))
+    .digest('sid');
+  const a = await call(2, { method: 'abandon', scope: walletId, sid: Buffer.from(sid).toString('hex') });
+  t.true(a.ok, 'a node that has not confirmed may abandon');
+  t.is((await call(2, { method: 'start', sessionId, nonces, states })).code, 'sid-replay', 'and then never starts that run');
+  for (const k of [0, 1]) await call(k, { method: 'abort', sessionId });
 });
