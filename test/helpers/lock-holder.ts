@@ -14,7 +14,12 @@ if (!dir || !role) {
 }
 if (flag === '--wait-stdin') {
   const lines = createInterface({ input: process.stdin });
-  await new Promise<void>((resolve) => lines.once('line', () => resolve()));
+  // a line or the end of stdin releases it (the test ends stdin right after writing, so a line
+  // that arrives before the listener, or a pipe closed early, cannot leave the holder waiting)
+  await new Promise<void>((resolve) => {
+    lines.once('line', () => resolve());
+    lines.once('close', () => resolve());
+  });
   lines.close();
 }
 try {

@@ -23,9 +23,19 @@ interface Holder {
   stdout: () => string;
 }
 
+/** every holder started by this file, killed when the test run ends (a failed test must not leave one behind) */
+const started = new Set<ChildProcess>();
+test.after.always(() => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+/** How long a holder may take to print its first line before the test fails instead of waiting for ever. */
+const FIRST_LINE_MS = 60_000;
+
 function holder(dir: string, role: string, opts: { waitStdin?: boolean; cwd?: string; command?: string[] } = {}): Holder {
   const args = opts.command ?? [process.execPath, HOLDER, dir, role, ...(opts.waitStdin ? ['--wait-stdin'] : [])];
   const child = spawn(args[0]!, args.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd });
+  started.add(child);
   let out = '';
   let err = '';
   child.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
@@ -37,6 +47,8 @@ function holder(dir: string, role: string, opts: { waitStdin?: boolean; cwd?: st
       if (lines.length > 0) resolve(lines[0]!);
     });
     void exit.then(() => resolve(out.split('\n').find((l) => /^(locked|refused)/.test(l)) ?? ''));
+    const timer = setTimeout(() => resolve(`no answer within ${FIRST_LINE_MS} ms`), FIRST_LINE_MS);
+    void exit.then(() => clearTimeout(timer));
   });
   return { child, first, exit, stderr: () => err, stdout: () => out };
 }
@@ -104,10 +116,14 @@ test('a race of six processes has exactly one winner, three rounds in a row', as
   for (let round = 0; round < 3; round++) {
     const all = Array.from({ length: 6 }, () => holder(dir, `racer ${round}`, { waitStdin: true }));
     // each has started once its stdin is open; release them together
-    for (const h of all) h.child.stdin!.write('go\n');
+    for (const h of all) h.child.stdin!.end('go\n');
     const firsts = await Promise.all(all.map((h) => h.first));
     const winners = all.filter((_, k) => firsts[k] === 'locked');
     t.is(winners.length, 1, `round ${round}: ${firsts.join(' | ')}`);
+    if (winners.length !== 1 || firsts.some((f) => !/^(locked|refused)/.test(f))) {
+      await Promise.all(all.map((h) => kill(h)));
+      return;
+    }
     const losers = all.filter((_, k) => firsts[k] !== 'locked');
     for (const l of losers) t.is(await l.exit, LOCKED_EXIT_CODE);
     for (const f of firsts.filter((x) => x !== 'locked')) t.regex(f, new RegExp(`process ${winners[0]?.child.pid}\\b`));
