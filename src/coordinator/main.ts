@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, requireWallet } from '../config/index.js';
 import { TransportClient } from '../transport/client.js';
-import { coordinatorClientSetup } from '../transport/setup.js';
+import { coordinatorClientSetup } from '../config/transport-options.js';
 import { loadPublicApiMaterial } from '../transport/tls.js';
 import { addressMatcher } from '../util/ip.js';
 import { AuditLog, type AuditEvent } from '../util/audit-log.js';

@@ -29,7 +29,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { decodeEnvelope, type DecodedEnvelope } from '../transport/envelope.js';
+import { decodeEnvelope, type DecodedEnvelope } from '../envelope/envelope.js';
 import {
   RPC_VERSION,
   finalizeResponseSchema,

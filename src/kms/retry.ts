@@ -6,6 +6,7 @@
  * another provider: the error reaches the operation that needed the key.
  * @module
  */
+import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KmsError } from './kms.js';
 
@@ -40,7 +41,7 @@ export async function withRetries<T>(provider: string, what: string, policy: Ret
       last = e;
       if (attempt === policy.attempts) break;
       const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-      await sleep(Math.random() * cap);
+      await sleep(randomInt(Math.floor(cap) + 1)); // full jitter
     }
   }
   throw new KmsError('unavailable', `${provider} KMS: ${what} failed after ${policy.attempts} attempts: ${describeError(last)}`, { cause: last });

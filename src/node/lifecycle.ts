@@ -34,7 +34,7 @@
 import { Reader, Writer } from '../protocol/codec.js';
 import { decodeHash } from '../protocol/common.js';
 import { equalBytes } from '../protocol/echo.js';
-import { EnvelopeError, decodeEnvelope, openBroadcastEvidence, type PartyIdentity } from '../transport/envelope.js';
+import { EnvelopeError, decodeEnvelope, openBroadcastEvidence, type PartyIdentity } from '../envelope/envelope.js';
 import type { RecordKind, RecordStore } from './storage/store.js';
 import { KeyedLock } from './storage/lock.js';
 import { AUX_RECORD, decodeEpoch, encodeEpoch, pack, unpack, unpackVersioned } from './records.js';

@@ -36,7 +36,7 @@ import { pointToBytes } from '../curve/secp256k1.js';
 import { RPC_VERSION, decodeJson, encodeJson, requestSchema, type ProtocolName, type Request, type SessionResult, type SessionUpdate } from '../rpc/messages.js';
 import { AUX_SCOPE, CommitError, Lifecycle, type LifecycleProtocol } from './lifecycle.js';
 import type { AuditEvent } from '../util/audit-log.js';
-import type { PartyIdentity } from '../transport/envelope.js';
+import type { PartyIdentity } from '../envelope/envelope.js';
 import type { RecordStore } from './storage/store.js';
 import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
 import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';

@@ -1,7 +1,7 @@
 /**
  * One protocol session at a node: a chain of pure protocol rounds (src/protocol) fed by sealed
  * envelopes the coordinator relays. Incoming envelopes are opened (signature, session, sender,
- * recipient, decryption: src/transport/envelope.ts) and buffered until the current round has a
+ * recipient, decryption: src/envelope/envelope.ts) and buffered until the current round has a
  * message from every other participant; outgoing messages are sealed once. Any envelope that
  * fails to open aborts the session: a relay that alters, swaps, replays or injects a message
  * gets an abort, never a different result.
@@ -14,7 +14,7 @@
  * @module
  */
 import type { KeyObject } from 'node:crypto';
-import { EnvelopeError, EnvelopeSession, type PartyIdentity } from '../transport/envelope.js';
+import { EnvelopeError, EnvelopeSession, type PartyIdentity } from '../envelope/envelope.js';
 import type { Abort, Msg, Round, Step } from '../protocol/machine.js';
 import { ConfirmRound } from '../protocol/confirm.js';
 import type { ProtocolName, SessionResult, SessionUpdate } from '../rpc/messages.js';

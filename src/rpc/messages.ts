@@ -16,7 +16,7 @@
  *   finalize → a node that missed the last confirmations gets the evidence another node reported
  *              and commits its pending state (src/node/lifecycle.ts); `evidence` reads it back
  * The coordinator only moves envelopes: they are signed, and point-to-point ones encrypted, by
- * the nodes (src/transport/envelope.ts).
+ * the nodes (src/envelope/envelope.ts).
  * Signing: `sign` asks a signer for its partial signature with one presignature; the node marks
  * the presignature used durably before it answers.
  * @module

@@ -33,7 +33,7 @@
  * with a message saying so.
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { chmod, link, readdir, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join, relative, resolve } from 'node:path';
@@ -250,7 +250,7 @@ export async function lockDirectory(dir: string, role: string, options: LockOpti
         }
         if (code !== 'EEXIST') throw e;
         // someone else claimed this number: look again (they are alive, or died at once)
-        await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(attempt + 1, 10)));
+        await new Promise((r) => setTimeout(r, randomInt(5 * Math.min(attempt + 1, 10) + 1)));
         continue;
       }
       const later = highest(await readdir(absDir));

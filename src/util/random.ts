@@ -4,7 +4,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { bitLength } from '../wasm/instance.js';
+import { bitLength } from './bits.js';
 
 /** Uniform integer in [0, 2^bits). */
 export function randomBits(bits: number): bigint {

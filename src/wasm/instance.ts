@@ -111,13 +111,8 @@ export function readLimbs(ptr: number, n: number): bigint {
   return BigInt('0x' + Buffer.from(core.memory.buffer, dst, len).toString('hex'));
 }
 
-/** Bit length of |x|. */
-export function bitLength(x: bigint): number {
-  if (x < 0n) x = -x;
-  if (x === 0n) return 0;
-  const hex = x.toString(16);
-  return (hex.length - 1) * 4 + (32 - Math.clz32(parseInt(hex[0] as string, 16)));
-}
+/** Bit length of |x| (defined with the host utilities; part of this module's API). */
+export { bitLength } from '../util/bits.js';
 
 /** Reusable scratch buffer that grows to the largest size asked for. */
 export class Scratch {

@@ -10,7 +10,7 @@ import { ConnectionClosedError } from '../../src/transport/errors.js';
 import { Orchestrator, type SessionOutcome } from '../../src/coordinator/orchestrator.js';
 import type { ProtocolName, Request, SessionUpdate } from '../../src/rpc/messages.js';
 import { generateKeyPairSync } from 'node:crypto';
-import { decodeEnvelope, encodeSignedEnvelope } from '../../src/transport/envelope.js';
+import { decodeEnvelope, encodeSignedEnvelope } from '../../src/envelope/envelope.js';
 import { FakeLink, NODE_IDS, never, type Handler } from '../helpers/coordinator.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');

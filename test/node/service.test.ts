@@ -18,7 +18,7 @@ import { decodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import { combineSignature, toCompact } from '../../src/protocol/sign/index.js';
 import { silentLogger } from '../../src/util/log.js';
 import { openNode } from '../helpers/storage.js';
-import { decodeEnvelope, encodeSignedEnvelope } from '../../src/transport/envelope.js';
+import { decodeEnvelope, encodeSignedEnvelope } from '../../src/envelope/envelope.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { Transcript } from '../../src/zk/transcript.js';
 

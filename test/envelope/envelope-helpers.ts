@@ -3,7 +3,7 @@
  * tamper with sealed envelopes.
  */
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { EnvelopeSession, type EnvelopeContext, type PartyIdentity } from '../../src/transport/envelope.js';
+import { EnvelopeSession, type EnvelopeContext, type PartyIdentity } from '../../src/envelope/envelope.js';
 
 export const PROTOCOL = 'keygen';
 

@@ -7,12 +7,12 @@
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { nodeEntry, type Config } from '../config/config.js';
-import type { ClientOptions } from './client.js';
-import type { ConnectionOptions } from './connection.js';
-import { COORDINATOR, nodeIdentity } from './identity.js';
-import type { ServerOptions } from './server.js';
-import { loadTlsMaterial } from './tls.js';
+import { nodeEntry, type Config } from './config.js';
+import type { ClientOptions } from '../transport/client.js';
+import type { ConnectionOptions } from '../transport/connection.js';
+import { COORDINATOR, nodeIdentity } from '../transport/identity.js';
+import type { ServerOptions } from '../transport/server.js';
+import { loadTlsMaterial } from '../transport/tls.js';
 
 function connectionSettings(config: Config, logger: Logger | undefined): ConnectionOptions {
   return {

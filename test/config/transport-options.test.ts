@@ -15,7 +15,7 @@ import { generateDevCertificates } from '../../src/transport/certs.js';
 import { TransportClient } from '../../src/transport/client.js';
 import { IdentityError } from '../../src/transport/errors.js';
 import { TransportServer } from '../../src/transport/server.js';
-import { coordinatorClientSetup, listenAddress, nodeServerSetup } from '../../src/transport/setup.js';
+import { coordinatorClientSetup, listenAddress, nodeServerSetup } from '../../src/config/transport-options.js';
 import { CaKeyExposedError } from '../../src/transport/tls.js';
 
 async function freePorts(n: number): Promise<number[]> {

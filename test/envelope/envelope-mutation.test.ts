@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import type { Expectation } from '../../src/protocol/machine.js';
-import { EnvelopeError, EnvelopeSession } from '../../src/transport/envelope.js';
+import { EnvelopeError, EnvelopeSession } from '../../src/envelope/envelope.js';
 import { context, identities, sessions } from './envelope-helpers.js';
 
 const ids = identities();

@@ -11,8 +11,8 @@ import {
   verifyEquivocationEvidence,
   type EnvelopeErrorCode,
   type Opened,
-} from '../../src/transport/envelope.js';
-import { P256_ORDER } from '../../src/transport/session-keys.js';
+} from '../../src/envelope/envelope.js';
+import { P256_ORDER } from '../../src/envelope/session-keys.js';
 import { PROTOCOL, contains, context, flipBit, identities, offsets, partyList, sessions, withU32, type Identity } from './envelope-helpers.js';
 
 const R1: Expectation = { round: 'keygen/r1', broadcast: true };

@@ -1,0 +1,66 @@
+// Lint rules of the TypeScript side (`npm run lint`). The layering below is the one
+// docs/architecture.md describes: a folder of src/ may import only from the folders listed for it,
+// so the import graph stays one-way (pure arithmetic at the bottom, processes at the top).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** src/<folder> → the src folders it may import from (besides itself). */
+const LAYERS = {
+  util: [],
+  wasm: ['util'],
+  curve: ['wasm', 'util'],
+  paillier: ['wasm', 'util'],
+  zk: ['curve', 'paillier', 'wasm', 'util'],
+  protocol: ['zk', 'curve', 'paillier', 'wasm', 'util'],
+  transport: ['util'],
+  config: ['transport', 'util'],
+  envelope: ['protocol', 'util'],
+  kms: ['config', 'util'],
+  rpc: ['util'],
+  node: ['protocol', 'envelope', 'curve', 'transport', 'kms', 'rpc', 'config', 'util', 'wasm'],
+  coordinator: ['protocol', 'envelope', 'curve', 'transport', 'rpc', 'config', 'util'],
+};
+
+/** One config block per folder: relative imports that leave the folder for one it may not use are refused. */
+const layerBlocks = Object.entries(LAYERS).map(([folder, allowed]) => {
+  const forbidden = Object.keys(LAYERS).filter((f) => f !== folder && !allowed.includes(f));
+  return {
+    files: [`src/${folder}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: forbidden.map((f) => ({
+            group: [`../${f}/*`, `../../${f}/*`, `../../../${f}/*`],
+            message: `src/${folder} may import only from ${allowed.join(', ') || 'itself'} (docs/architecture.md, layers)`,
+          })),
+        },
+      ],
+    },
+  };
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'assembly/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // a promise nobody awaits hides its failure: await it, return it, or mark it `void` on purpose
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      eqeqeq: ['error', 'always'],
+      'no-restricted-syntax': ['error', { selector: 'CallExpression[callee.object.name="Math"][callee.property.name="random"]', message: 'Math.random is not a source of secrets: use node:crypto' }],
+    },
+  },
+  ...layerBlocks,
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);
