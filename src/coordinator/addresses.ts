@@ -7,6 +7,7 @@
  *   RIPEMD-160(SHA-256(33-byte key)), bech32-encoded (`bc1q…`; bech32, not bech32m, for v0).
  * @module
  */
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { bech32 } from '@scure/base';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -23,7 +24,6 @@ export interface WalletAddresses {
 /** Human-readable part of a Bitcoin network: `bc` main net, `tb` test net, `bcrt` regtest. */
 export type BitcoinHrp = 'bc' | 'tb' | 'bcrt';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /**
  * The validated point of a SEC1 public key (33 or 65 bytes, or their hex).
@@ -43,7 +43,7 @@ function toPoint(publicKey: Uint8Array | string): InstanceType<typeof Point> {
 export function toChecksumAddress(address: string): string {
   const lower = address.replace(/^0x/i, '').toLowerCase();
   if (!/^[0-9a-f]{40}$/.test(lower)) throw new RangeError('address must be 20 bytes of hex');
-  const hash = hex(keccak_256(new TextEncoder().encode(lower)));
+  const hash = bytesToHex(keccak_256(new TextEncoder().encode(lower)));
   let out = '0x';
   for (let i = 0; i < 40; i++) out += parseInt(hash[i] as string, 16) >= 8 ? (lower[i] as string).toUpperCase() : lower[i];
   return out;
@@ -52,7 +52,7 @@ export function toChecksumAddress(address: string): string {
 /** The Ethereum address of a public key (EIP-55 checksummed). */
 export function ethereumAddress(publicKey: Uint8Array | string): string {
   const xy = toPoint(publicKey).toBytes(false).subarray(1);
-  return toChecksumAddress(hex(keccak_256(xy).subarray(12)));
+  return toChecksumAddress(bytesToHex(keccak_256(xy).subarray(12)));
 }
 
 /** hash160 = RIPEMD-160(SHA-256(data)). */

@@ -35,6 +35,8 @@
  * who signed it.
  * @module
  */
+import { equalBytes } from '@noble/curves/utils.js';
+import { concatBytes } from '@noble/hashes/utils.js';
 import { createHash, type KeyObject } from 'node:crypto';
 import type { Expectation, Msg } from '../protocol/machine.js';
 import { DecodeError, Reader, Writer } from '../protocol/codec.js';
@@ -200,21 +202,10 @@ function sha256(b: Uint8Array): Uint8Array {
   return Uint8Array.from(createHash('sha256').update(b).digest());
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
 const SIGN_TAG_BYTES = new Writer().bytes(utf8.encode(SIGN_TAG)).finish();
 
 function signedData(body: Uint8Array): Uint8Array {
-  return concat(SIGN_TAG_BYTES, body);
+  return concatBytes(SIGN_TAG_BYTES, body);
 }
 
 function readText(r: Reader, max: number, what: string): string {
@@ -346,7 +337,7 @@ export function encodeSignedEnvelope(f: RawEnvelopeFields, privateKey: KeyObject
     .fixed(f.payloadHash ?? sha256(f.payload))
     .bytes(f.payload)
     .finish();
-  return concat(body, signLowS(signedData(body), privateKey));
+  return concatBytes(body, signLowS(signedData(body), privateKey));
 }
 
 function checkText(s: unknown, max: number, what: string): Uint8Array {
@@ -480,7 +471,7 @@ export class EnvelopeSession {
     if (body.length + SIGNATURE_BYTES > this.maxEnvelopeBytes) {
       throw new EnvelopeError('bad-argument', `sealed message of ${body.length + SIGNATURE_BYTES} bytes exceeds the cap of ${this.maxEnvelopeBytes}`);
     }
-    return concat(body, signLowS(signedData(body), this.myPrivateKey));
+    return concatBytes(body, signLowS(signedData(body), this.myPrivateKey));
   }
 
   /**

@@ -33,7 +33,7 @@
  */
 import { Reader, Writer } from '../protocol/codec.js';
 import { decodeHash } from '../protocol/common.js';
-import { equalBytes } from '../protocol/echo.js';
+import { equalBytes } from '@noble/curves/utils.js';
 import { EnvelopeError, decodeEnvelope, openBroadcastEvidence, type PartyIdentity } from '../envelope/envelope.js';
 import type { RecordKind, RecordStore } from './storage/store.js';
 import { KeyedLock } from './storage/lock.js';

@@ -5,6 +5,7 @@
  * shows different broadcasts to different parties is caught here, before anything depends on them.
  * @module
  */
+import { equalBytes } from '@noble/curves/utils.js';
 import { Transcript } from '../zk/transcript.js';
 
 export const ECHO_TAG = 'mpc-engine/v1/echo';
@@ -19,11 +20,4 @@ export function echoMismatches(mine: Uint8Array, theirs: ReadonlyMap<number, Uin
   const out: number[] = [];
   for (const [j, h] of theirs) if (!equalBytes(h, mine)) out.push(j);
   return out.sort((a, b) => a - b);
-}
-
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
-  return d === 0;
 }

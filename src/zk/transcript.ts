@@ -13,6 +13,7 @@
  * (no modulo bias).
  * @module
  */
+import { concatBytes } from '@noble/hashes/utils.js';
 import { shake256 } from '@noble/hashes/sha3.js';
 import { bitLength } from '../wasm/instance.js';
 
@@ -33,18 +34,6 @@ function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n);
   return b;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Minimal big-endian magnitude of |x| (empty for 0). */
@@ -83,12 +72,12 @@ export function decodeInt(b: Uint8Array): bigint {
 /** One encoded field. */
 export function field(kind: number, label: string, value: Uint8Array): Uint8Array {
   const l = encoder.encode(label);
-  return concat([Uint8Array.of(kind), u32(l.length), l, u32(value.length), value]);
+  return concatBytes(Uint8Array.of(kind), u32(l.length), l, u32(value.length), value);
 }
 
 /** A list value: count ‖ items (each already a complete encoded field). */
 export function listValue(items: readonly Uint8Array[]): Uint8Array {
-  return concat([u32(items.length), ...items]);
+  return concatBytes(u32(items.length), ...items);
 }
 
 type Hasher = ReturnType<typeof shake256.create>;

@@ -8,7 +8,7 @@ import { bitLength } from '../../wasm/index.js';
 import { verifyPrm } from '../../zk/prm.js';
 import { proveMod } from '../../zk/mod.js';
 import { proveFac } from '../../zk/fac.js';
-import { equalBytes } from '../echo.js';
+import { equalBytes } from '@noble/curves/utils.js';
 import { decodeFrom, verifyFrom, xor32 } from '../common.js';
 import { BaseRound, Blame, collect, guarded, type Msg, type Step } from '../machine.js';
 import type { AuxInfo } from '../aux-info.js';

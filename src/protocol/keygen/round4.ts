@@ -5,7 +5,7 @@
  */
 import { type Point, Point as P, modq, mulG, mulPublic } from '../../curve/secp256k1.js';
 import { challengeSch, proveSch } from '../../zk/sch.js';
-import { equalBytes } from '../echo.js';
+import { equalBytes } from '@noble/curves/utils.js';
 import { decodeFrom, xor32 } from '../common.js';
 import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../machine.js';
 import type { KeyShare } from '../keyshare.js';

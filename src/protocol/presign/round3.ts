@@ -11,7 +11,7 @@
 import { type Point, G, modq, mul } from '../../curve/secp256k1.js';
 import { verifyAffG } from '../../zk/aff-g.js';
 import { proveElog, verifyElog } from '../../zk/elog.js';
-import { equalBytes } from '../echo.js';
+import { equalBytes } from '@noble/curves/utils.js';
 import { decodeFrom, verifyFrom } from '../common.js';
 import { BaseRound, Blame, collect, guarded, type Msg, type Step } from '../machine.js';
 import { ROUND, decodeR2, encodeR3, type R1Broadcast, type R2Message, type R3Broadcast } from './messages.js';

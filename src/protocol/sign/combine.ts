@@ -13,7 +13,7 @@
 import { type Point, modq, mulPublic, q } from '../../curve/secp256k1.js';
 import { Blame } from '../machine.js';
 import { digestScalar, nonceR, type PartialSignature, type PresignaturePublic } from '../presign/presignature.js';
-import { equalBytes } from '../echo.js';
+import { equalBytes } from '@noble/curves/utils.js';
 import { normalise, verifyEcdsa, type EcdsaSignature } from './signature.js';
 
 /** Signers whose σ_j fails σ_j·R = m·Δ̃_j + r·S̃_j. */
