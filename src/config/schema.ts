@@ -1,7 +1,7 @@
 /**
  * The environment variables, each with its zod schema (string in, typed value out) and the rules
  * that relate them. Messages say why a value is wrong and repeat it — except for secrets.
- * Variable names and meanings follow the seed note (`env/.env.local`); the rest are additions
+ * Variable names and meanings follow the product contract (docs/product.md, "Environment variables"; `env/.env.local`); the rest are additions
  * documented in `env/.env.aws.example`.
  * @module
  */

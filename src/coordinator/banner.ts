@@ -1,5 +1,5 @@
 /**
- * The start-up banner of the seed note — its text is a contract (operators and scripts look for
+ * The start-up banner (docs/product.md, "The banner") — its text is a contract (operators and scripts look for
  * it), so it is printed exactly, on stdout, outside the JSON log:
  *
  *   ========================================

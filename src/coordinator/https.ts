@@ -1,5 +1,5 @@
 /**
- * The HTTPS server the wallet API runs on: TLS 1.2 or 1.3 only (the seed's "HTTPS (TLS 1.2+)"),
+ * The HTTPS server the wallet API runs on: TLS 1.2 or 1.3 only (docs/product.md, "Components": "HTTPS (TLS 1.2+)"),
  * Node's default cipher list (forward-secret AEAD suites), and a close that lets requests under
  * way finish before it gives up on them.
  *

@@ -5,7 +5,7 @@
  * it is missing or differs (all nodes connected; ~30 s of compute), and serves the wallet HTTPS
  * API on COORDINATOR_HTTPS_HOST:COORDINATOR_HTTPS_PORT (loopback by default) with
  * COORDINATOR_HTTPS_CERT/KEY (default the coordinator's certificate from CERTS_DIR). Prints the
- * seed's banner whenever the number of connected nodes changes. SIGINT/SIGTERM stop it cleanly:
+ * banner of docs/product.md whenever the number of connected nodes changes. SIGINT/SIGTERM stop it cleanly:
  * no new requests, those under way finish (up to 10 s), connections close, the registry is closed.
  *
  * Audit trail (COORDINATOR_DATA_DIR/audit.jsonl, hash-chained: `npm run audit:verify -- <file>`):

@@ -23,7 +23,7 @@
  *
  * The coordinator only moves envelopes: it cannot read or forge them (they are signed, and
  * point-to-point ones encrypted, by the nodes). It never looks inside, so it also never has to
- * trust what it moves; the outcome's three kinds follow STYLE.md: a protocol abort with culprits
+ * trust what it moves; the outcome's three kinds follow docs/style.md, "Errors and aborts": a protocol abort with culprits
  * (named by the honest nodes), a node failure (transport, timeout, refusal), or a bug (thrown).
  * @module
  */

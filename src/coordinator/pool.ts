@@ -3,7 +3,7 @@
  * round: the signers' partial signatures. Presigning (3 rounds, about 2.5 s of compute per pair)
  * happens ahead of demand, in the background, a bounded number of sessions at a time.
  *
- * Single use (SECURITY.md A10): `take` removes an entry before handing it out, synchronously, so
+ * Single use (docs/security.md A10): `take` removes an entry before handing it out, synchronously, so
  * two requests can never get the same one; an entry is never put back, whatever happens to the
  * signing attempt; and an id the pool has seen before is never admitted again. The nodes enforce
  * the same rule durably (a presignature is marked used before its partial leaves the node); the

@@ -1,5 +1,5 @@
 /**
- * What the coordinator does after cryptographic aborts (A9). A failed signature must not be a
+ * What the coordinator does after cryptographic aborts (docs/security.md A9). A failed signature must not be a
  * retryable error: a party that can make success depend on a bit of another party's secret learns
  * that bit per attempt. But the coordinator can check only some accusations, and a node's word
  * alone must never take honest nodes out of signing. So:

@@ -6,7 +6,7 @@
  * Faults, each handled by trying another pair (never the same presignature: a taken one is gone):
  * - a node fails or times out → pairs with that node are dropped for this request;
  * - a partial is wrong (`Blame` from combining) → logged with the culprit, counted in metrics,
- *   reported through `onBlame` (the coordinator suspends that node: a verified offence, A9), and
+ *   reported through `onBlame` (the coordinator suspends that node: a verified offence, docs/security.md A9), and
  *   pairs with the culprit dropped;
  * - presigning on demand fails → pairs with the nodes at fault dropped.
  * The combined signature is low-s, verified under the wallet's own public key with an

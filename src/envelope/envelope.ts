@@ -1,6 +1,6 @@
 /**
- * Node-to-node message security over an untrusted relaying coordinator (ARCHITECTURE.md "Trust
- * model", SECURITY.md part d). Every protocol `Msg` a node sends becomes a signed envelope; the
+ * Node-to-node message security over an untrusted relaying coordinator (docs/architecture.md,
+ * "Trust model"; docs/security.md, "Relay rules"). Every protocol `Msg` a node sends becomes a signed envelope; the
  * coordinator only moves these bytes. It can still drop, delay, reorder, replay, duplicate or
  * misroute them, but it cannot read a point-to-point body, forge or alter any envelope, re-target
  * one to another recipient, round or session, or make an honest node accept two different
@@ -59,7 +59,7 @@ import {
 } from './session-keys.js';
 
 export const ENVELOPE_VERSION = 1;
-/** Default total size cap of one envelope (aux-info rounds are ~100 KB; SECURITY.md d.8). */
+/** Default total size cap of one envelope (aux-info rounds are ~100 KB; docs/security.md, relay rule 8). */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1 << 20;
 export const MAX_PROTOCOL_BYTES = 64;
 export const MAX_SID_BYTES = 64;

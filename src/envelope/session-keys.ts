@@ -1,5 +1,5 @@
 /**
- * Key handling for node-to-node envelopes (SECURITY.md part d.1–d.3), on `node:crypto` only:
+ * Key handling for node-to-node envelopes (docs/security.md, relay rules 1–3), on `node:crypto` only:
  *
  * - long-term node identity keys are P-256 `KeyObject`s (the node's TLS certificate key),
  *   pinned out of band;

@@ -2,7 +2,7 @@
  * The node group's pinned identities: each node's certificate, signed by the deployment CA and
  * naming that node (SAN URI urn:mpc-engine:node:<id>), provisioned out of band beside the node.
  * Their public keys verify envelope signatures and key the end-to-end encryption; nothing about
- * a peer is ever learned from the coordinator (SECURITY.md d.1).
+ * a peer is ever learned from the coordinator (docs/security.md, relay rule 1).
  * @module
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';

@@ -1,8 +1,8 @@
 /**
  * A node's request handler for the coordinator protocol (src/rpc/messages.ts). Every request is
- * validated before use; the coordinator is not an authority (SECURITY.md d.6): the node checks the
+ * validated before use; the coordinator is not an authority (docs/security.md, relay rule 6): the node checks the
  * party list against its own configuration, its own position and nonce, the wallet and signer set
- * against its key share, and refuses any session id it has seen before (transcript rule 6).
+ * against its key share, and refuses any session id it has seen before (docs/security.md, transcript rule 6).
  *
  * Outputs are stored durably, encrypted under the node's KMS, before the node reports a session
  * done; a presignature is durably marked used before its partial signature leaves the node.
@@ -544,7 +544,7 @@ export class NodeService {
   }
 
   /**
-   * σ_i for one digest: validate, durably mark the presignature used, then compute (A10). The
+   * σ_i for one digest: validate, durably mark the presignature used, then compute (docs/security.md A10). The
    * record is read once; the wallet is checked before anything is marked. The stored secret's
    * deletion runs after the answer (the durable marker already refuses any other use).
    */

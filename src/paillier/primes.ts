@@ -6,7 +6,7 @@
 import { generatePrime, checkPrimeSync } from 'node:crypto';
 import { bitLength } from '../wasm/instance.js';
 
-/** Prime size for the 3072-bit moduli of 128-bit security (SECURITY.md). */
+/** Prime size for the 3072-bit moduli of 128-bit security (docs/security.md, "Decisions"). */
 export const SAFE_PRIME_BITS = 1536;
 
 /** A fresh safe prime of exactly `bits` bits (seconds each at 1536 bits; runs in libuv's pool). */

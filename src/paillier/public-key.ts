@@ -10,7 +10,7 @@ import { bitLength } from '../wasm/instance.js';
 import { gcd } from '../util/gcd.js';
 import { randomBelow } from '../util/random.js';
 
-/** Smallest modulus accepted from a peer (SECURITY.md: 8κ − 1 bits for κ = 384-bit primes). */
+/** Smallest modulus accepted from a peer (docs/security.md, "Decisions": 8κ − 1 bits for κ = 384-bit primes). */
 export const MIN_MODULUS_BITS = 3071;
 /** Largest modulus accepted from a peer, so nobody makes us exponentiate huge numbers. */
 export const MAX_MODULUS_BITS = 4096;

@@ -114,7 +114,7 @@ export class PaillierSecretKey {
    * them (L(u) = (u−1)/p, the CRT combination) take time that depends on the size of the values
    * they handle, so they never see the plaintext itself: c is blinded to c·(1+N)^ρ = Enc(m+ρ) for a
    * fresh random ρ, the BigInt steps work on the uniformly random m+ρ mod N, and ρ is taken off at
-   * the end (SECURITY.md A15). The blinding costs two multiplications mod p² and q².
+   * the end (docs/security.md A15). The blinding costs two multiplications mod p² and q².
    */
   decrypt(c: bigint): bigint {
     this.publicKey.assertInRange(c);

@@ -1,5 +1,5 @@
 /**
- * Echo broadcast (reliable broadcast for 3 or more parties, SECURITY.md part d.4): after a
+ * Echo broadcast (reliable broadcast for 3 or more parties, docs/security.md, relay rule 4): after a
  * broadcast round every party sends h_i = H(sid, round, msg_0, …, msg_{n−1}) over the messages it
  * received (its own included, in index order); all h_j must equal h_i. A coordinator or party that
  * shows different broadcasts to different parties is caught here, before anything depends on them.

@@ -1,7 +1,7 @@
 /**
  * Πaff-g: Paillier affine operation with group commitment in range (CGGMP'24 presigning round 2).
  * P_i proves to P_j that D = (x ⊙ C) ⊕ Enc_Nj(y; ρ), Y = Enc_Ni(y; ρ_y) and X = x·G with
- * x ∈ ±2^(ℓ+ε), y ∈ ±2^(ℓ′+ε) (SECURITY.md A2), against P_j's ring-Pedersen (N̂, s, t).
+ * x ∈ ±2^(ℓ+ε), y ∈ ±2^(ℓ′+ε) (docs/security.md A2), against P_j's ring-Pedersen (N̂, s, t).
  *
  * Commitment: A = C^α·Enc_Nj(β; r), B_x = α·G, B_y = Enc_Ni(β; r_y), E = s^α·t^γ, S = s^x·t^m,
  * F = s^β·t^δ, T = s^y·t^μ (mod N̂). Challenge e ∈ ±q. Responses: z1 = α + e·x, z2 = β + e·y,
@@ -159,7 +159,7 @@ export function verifyAffG(binding: ProofBinding, L: SecurityParams, st: AffGSta
   const sizeOk = (N: bigint) => (N & 1n) === 1n && bitLength(N) >= L.minModulusBits && bitLength(N) <= L.maxModulusBits;
   check(sizeOk(Nj) && sizeOk(Ni), PROOF, 'aff-g/statement');
   check(inZStarSquared(C, Nj) && inZStarSquared(D, Nj) && inZStarSquared(Y, Ni), PROOF, 'aff-g/statement');
-  // sizes before any arithmetic (A16): z3, z4 ≤ 2^(ℓ+ε)·N̂ + q·2^ℓ·N̂
+  // sizes before any arithmetic (docs/security.md A16): z3, z4 ≤ 2^(ℓ+ε)·N̂ + q·2^ℓ·N̂
   const zBits = L.ell + L.epsilon + bitLength(Nhat) + 2;
   check([p.z1, p.z2, p.z3, p.z4].every((z) => typeof z === 'bigint') && bitLength(p.z3) <= zBits && bitLength(p.z4) <= zBits, PROOF, 'aff-g/size');
   const r1 = 1n << BigInt(L.ell + L.epsilon);

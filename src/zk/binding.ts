@@ -1,5 +1,5 @@
 /**
- * What every proof transcript is bound to (SECURITY.md transcript rule 3): the session id, the
+ * What every proof transcript is bound to (docs/security.md, transcript rule 3): the session id, the
  * prover's index and whatever else the protocol adds (verifier index, joint randomness ρ, …),
  * plus the security parameters.
  * @module

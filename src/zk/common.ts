@@ -11,7 +11,7 @@ import { fixedPowSecret } from './fixed-bases.js';
 
 /**
  * Fewest repetitions accepted from the local parameters (soundness 2^−m). m never comes from the
- * wire; this guards against a misconfigured SecurityParams (SECURITY.md A5).
+ * wire; this guards against a misconfigured SecurityParams (docs/security.md A5).
  */
 export const MIN_REPETITIONS = 128;
 

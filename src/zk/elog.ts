@@ -48,7 +48,7 @@ export interface ElogProof {
   readonly u: bigint;
 }
 
-/** e ∈ Z_q bound to the binding, the whole statement and the commitment (A8). */
+/** e ∈ Z_q bound to the binding, the whole statement and the commitment (docs/security.md A8). */
 function challenge(binding: ProofBinding, L: SecurityParams, st: ElogStatement, A: Point, N: Point, B: Point): bigint {
   return proofTranscript(ELOG_TAG, binding, L)
     .byteList('statement', [st.L, st.M, st.X, st.Y, st.H].map((P) => pointToBytes(P)))

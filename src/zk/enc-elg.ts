@@ -2,7 +2,7 @@
  * Πenc-elg: Paillier encryption in range with an El-Gamal commitment (CGGMP'24 presigning round 1).
  * Statement: the prover's Paillier N0, ciphertext C, points A, B, X and the VERIFIER's ring-Pedersen
  * (N̂, s, t); witness (x, ρ, a, b) with C = Enc_N0(x; ρ), A = a·G, B = b·G, X = (a·b + x)·G and
- * x ∈ ±2^ℓ. The verifier learns x ∈ ±2^(ℓ+ε) (SECURITY.md A2).
+ * x ∈ ±2^ℓ. The verifier learns x ∈ ±2^(ℓ+ε) (docs/security.md A2).
  *
  * Commitment: S = s^x·t^μ, T = s^α·t^γ (mod N̂), D = Enc_N0(α; r), Y = β·A + α·G, Z = β·G.
  * Challenge e ∈ ±q. Responses: z1 = α + e·x, z2 = r·ρ^e mod N0, z3 = γ + e·μ, w = β + e·b mod q.
@@ -136,7 +136,7 @@ export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncEl
   const N02 = N0 * N0;
   check((N0 & 1n) === 1n && bitLength(N0) >= L.minModulusBits && bitLength(N0) <= L.maxModulusBits, PROOF, 'enc-elg/statement');
   check(C > 0n && C < N02 && gcd(C, N0) === 1n, PROOF, 'enc-elg/statement');
-  // sizes before any arithmetic (A16); z1's range is the proof's point (A2)
+  // sizes before any arithmetic (docs/security.md A16); z1's range is the proof's point (docs/security.md A2)
   check(typeof p.z1 === 'bigint' && typeof p.z3 === 'bigint' && bitLength(p.z3) <= z3Bits(L, Nhat), PROOF, 'enc-elg/size');
   const bound = 1n << BigInt(L.ell + L.epsilon);
   check(-bound <= p.z1 && p.z1 <= bound, PROOF, 'enc-elg/range-z1');

@@ -1,7 +1,7 @@
 /**
  * Πfac: no small factor proof. The prover shows that its Paillier modulus N0 = p·q has no factor
  * below about 2^ℓ, by committing to p and q with the VERIFIER's ring-Pedersen parameters
- * (N̂, s, t), whose trapdoor only the verifier knows. This is what stops BitForge (SECURITY.md A1):
+ * (N̂, s, t), whose trapdoor only the verifier knows. This is what stops BitForge (docs/security.md A1):
  * Πmod accepts N0 = p·q with a 256-bit p, Πfac does not.
  *
  * CGGMP'24, ePrint 2021/060, "No small factor proof"; the implementer's description is §"Πfac: No
@@ -24,7 +24,7 @@
  * - ⌊√N0⌋ is not part of the statement: both sides compute it from N0 (never from the wire).
  * - N0 and N̂ are size-checked before any arithmetic (including the spec's N0 > 2^(4ℓ)), and every
  *   commitment element and response is bounded before it is hashed or used as an exponent
- *   (SECURITY.md A1, A16; synedrion PR #160).
+ *   (docs/security.md A1, A16; synedrion PR #160).
  * What it proves here: extraction gives |p|, |q| ≤ 2^(ℓ+ε+1)·√N0, so both factors exceed
  * √N0 / 2^(ℓ+ε+1), about 2^767 for a 3072-bit N0 — far more than the 2^ℓ the paper states.
  *
@@ -292,7 +292,7 @@ interface Checked {
  * Every check that comes before the challenge, cheapest first, so no one can make us hash or
  * exponentiate oversized numbers:
  * 1. N0 odd, N0 > 2^(4ℓ) (spec) and bit length within [minModulusBits, maxModulusBits]
- *    ("fac/modulus-size", before anything else: synedrion PR #160, SECURITY.md A1);
+ *    ("fac/modulus-size", before anything else: synedrion PR #160, docs/security.md A1);
  * 2. N̂ odd with bit length within the same bounds ("fac/aux-size"), s, t ∈ Z*_N̂ ("fac/aux-range");
  * 3. every commitment element and response bounded by facSizeLimits ("fac/size");
  * 4. P, Q, A, B, T ∈ Z*_N̂ ("fac/commitment-range").

@@ -14,7 +14,7 @@
  * classes (−1)^a·w^b show that the squares have index 4 in Z*_N, i.e. N has exactly two prime
  * factors, both ≡ 3 (mod 4). That the factors are large is Πfac's job, not this proof's.
  *
- * The verifier also checks what CGGMP'24 and the later fixes require (SECURITY.md A1): N odd, not
+ * The verifier also checks what CGGMP'24 and the later fixes require (docs/security.md A1): N odd, not
  * prime, within the size bounds; w, x_i, z_i ∈ Z*_N; and, as defence in depth, (w | N) = −1.
  * @module
  */
@@ -204,7 +204,7 @@ export function verifyMod(binding: ProofBinding, L: SecurityParams, statement: M
   assertStatementTypes(statement);
   const { N } = statement;
 
-  // An empty or short list would make the loops below pass vacuously (SECURITY.md A5).
+  // An empty or short list would make the loops below pass vacuously (docs/security.md A5).
   check(typeof proof === 'object' && proof !== null && Array.isArray(proof.items) && proof.items.length === L.m, PROOF, 'mod/length');
   check(N > 0n && (N & 1n) === 1n, PROOF, 'mod/even');
   const bits = bitLength(N);
@@ -212,7 +212,7 @@ export function verifyMod(binding: ProofBinding, L: SecurityParams, statement: M
   check(bits >= L.minModulusBits && bits <= L.maxModulusBits, PROOF, 'mod/modulus-size');
   check(!checkPrimeSync(N), PROOF, 'mod/prime');
   const { w } = proof;
-  // without this a prover picks w | N and forges (cggmp21 PR #143, SECURITY.md A1)
+  // without this a prover picks w | N and forges (cggmp21 PR #143, docs/security.md A1)
   check(isUnit(w, N), PROOF, 'mod/w-not-unit');
 
   const modN = new Modulus(N);

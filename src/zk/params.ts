@@ -1,6 +1,6 @@
 /**
  * Security parameters L = (ℓ, ℓ′, ε, m, Q) of CGGMP'24 for secp256k1 at 128-bit security
- * (SECURITY.md, "Decisions"): ℓ = λ = 256, ℓ′ = 5λ = 1280, ε = 2λ = 512, m = 128, Q = 2^m.
+ * (docs/security.md, "Decisions"): ℓ = λ = 256, ℓ′ = 5λ = 1280, ε = 2λ = 512, m = 128, Q = 2^m.
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';

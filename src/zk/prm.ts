@@ -4,7 +4,7 @@
  * parameter proof (Figure "Πprm"); the implementer's description is §"Πprm: Ring-Pedersen
  * Parameters" of the cggmp21 specification (spec/main.tex).
  *
- * Non-interactive, m parallel repetitions with binary challenges (soundness 2^−m, SECURITY.md A5, A6):
+ * Non-interactive, m parallel repetitions with binary challenges (soundness 2^−m, docs/security.md A5, A6):
  *   prover:   a_i ← Z_φ(N̂),  A_i = t^(a_i) mod N̂
  *   challenge: e = the first m bits of H(tag, binding, N̂, s, t, A_1..A_m)
  *   prover:   z_i = a_i + e_i·λ mod φ(N̂)
@@ -12,7 +12,7 @@
  *
  * Besides the paper's equation the verifier checks the sizes and domains CGGMP'24 requires
  * (s, t, A_i ∈ Z*_N̂, 0 ≤ z_i < N̂) and, as defence in depth, rejects s = 1, t ∈ {1, N̂ − 1} and
- * s = t (SECURITY.md A6).
+ * s = t (docs/security.md A6).
  * @module
  */
 import { CrtModulus, Modulus, bitLength, type FixedBase } from '../wasm/index.js';
@@ -154,7 +154,7 @@ export function verifyPrm(binding: ProofBinding, L: SecurityParams, statement: P
   const { N, s, t } = statement;
   const m = L.m;
 
-  // An empty or short array would make the loop below pass vacuously (SECURITY.md A5).
+  // An empty or short array would make the loop below pass vacuously (docs/security.md A5).
   check(
     typeof proof === 'object' && proof !== null && Array.isArray(proof.A) && Array.isArray(proof.z) && proof.A.length === m && proof.z.length === m,
     PROOF,

@@ -1,5 +1,5 @@
 /**
- * The one Fiat–Shamir transcript of the project (SECURITY.md, "Transcript rules").
+ * The one Fiat–Shamir transcript of the project (docs/security.md, "Transcript rules").
  *
  * Encoding, injective by construction: every field is
  *   kind (1 byte) ‖ label length (u32 BE) ‖ label (UTF-8) ‖ value length (u32 BE) ‖ value

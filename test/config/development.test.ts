@@ -1,7 +1,7 @@
 /**
  * Development-only options (src/config/development.ts): `--dev-primes` (public fixture primes) is
  * accepted only in the `local` environment with every member on the LOCAL platform — the node
- * process refuses it otherwise before touching any state (P5); NODE_PRIME_POOL (S10) has its
+ * process refuses it otherwise before touching any state (docs/security.md P5); NODE_PRIME_POOL (docs/security.md S10) has its
  * default and bounds.
  */
 import test from 'ava';

@@ -1,5 +1,5 @@
 /**
- * Abort accusations at the coordinator (S1): the orchestrator keeps only culprit lists that name
+ * Abort accusations at the coordinator (docs/security.md S1): the orchestrator keeps only culprit lists that name
  * other participants (bounded), and the coordinator's wiring — orchestrator → quarantine →
  * cluster → presign pool → signing, as in coordinator/main.ts — lets an honest pair keep signing
  * while one node invents an abort in every session it joins.

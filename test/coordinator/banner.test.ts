@@ -1,5 +1,5 @@
 /**
- * The banner is the seed note's text exactly, printed on start and when the connected count
+ * The banner is the text of docs/product.md, "The banner", exactly, printed on start and when the connected count
  * changes, never twice for the same count.
  */
 import test from 'ava';

@@ -1,8 +1,8 @@
 /**
  * The node's safe-prime source (src/node/primes.ts): primes handed to an aux-info run leave the
  * encrypted store before the run starts and are never handed out again — also after an aborted
- * run and across a restart (P3); the pool refills itself in the background to its size after
- * every take, durably (S10).
+ * run and across a restart (docs/security.md P3); the pool refills itself in the background to its size after
+ * every take, durably (docs/security.md S10).
  *
  * Most tests use small safe primes from OpenSSL (128 bits: milliseconds) through the `generate`
  * option; the record format and the store are the real ones.

@@ -1,5 +1,5 @@
 /**
- * Aux-info attacks through the protocol (SECURITY.md A1, A5, A6, A7, A16), complementing
+ * Aux-info attacks through the protocol (docs/security.md A1, A5, A6, A7, A16), complementing
  * aux-info.test.ts: each is shown rejected by every honest party, naming the culprit and the
  * failed check, with no aux-info output.
  *
@@ -117,7 +117,7 @@ test.before(async () => {
         },
       }),
     (m, to) => {
-      // record honest party 1's proofs for party 0: replayed in another session below (A7)
+      // record honest party 1's proofs for party 0: replayed in another session below (docs/security.md A7)
       if (m.from === 1 && to === 0 && m.round === AUX_ROUND.proofs) replayable = m.body;
       return undefined;
     },

@@ -1,5 +1,5 @@
 /**
- * Key generation attacks (SECURITY.md A7, A12, A14) not covered by keygen.test.ts, each failing
+ * Key generation attacks (docs/security.md A7, A12, A14) not covered by keygen.test.ts, each failing
  * when the one check it targets is removed:
  *  - commitments bind the sender's index, the session and every committed value (a copied or
  *    replayed commitment, or an opening with another S, is refused as "does not match");

@@ -1,5 +1,5 @@
 /**
- * Presigning attacks (SECURITY.md A2, A14) not covered by presign.test.ts, each failing when the
+ * Presigning attacks (docs/security.md A2, A14) not covered by presign.test.ts, each failing when the
  * one check it targets is removed:
  *  - G_j = Enc(γ_j) with γ_j out of range: the second Πenc-elg (ψ1, for G) must reject it;
  *  - the second MtA (D̂, F̂ for x′_i) with a mask β̂ out of range: the second Πaff-g must reject it;

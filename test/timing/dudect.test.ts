@@ -1,5 +1,5 @@
 /**
- * SECURITY.md A15: statistical timing tests in the style of dudect (Reparaz, Balasch, Verbauwhede,
+ * docs/security.md A15: statistical timing tests in the style of dudect (Reparaz, Balasch, Verbauwhede,
  * "Dude, is my code constant time?", DATE 2017) for the operations that handle secrets:
  *   - Modulus.powSecret (fixed-window, full table scan): the secret is the exponent;
  *   - PaillierSecretKey.decrypt (CRT, powSecret): the secrets are the plaintext and the key (p, q);

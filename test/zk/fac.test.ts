@@ -1,5 +1,5 @@
 /**
- * Πfac (no small factor proof): completeness, the BitForge modulus (SECURITY.md A1), the order of
+ * Πfac (no small factor proof): completeness, the BitForge modulus (docs/security.md A1), the order of
  * the verifier's checks, every rejection reason, binding and replay, and the range boundary.
  *
  * Moduli: N0 from fixture primes 0 and 1, the verifier's ring-Pedersen (N̂, s, t) from 2 and 3,
@@ -156,7 +156,7 @@ test('the range bound is 2^(ℓ+ε)·⌊√N0⌋', (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// BitForge (SECURITY.md A1): N0 = p·q, Blum, ≥ 3071 bits, but p has only 256 bits
+// BitForge (docs/security.md A1): N0 = p·q, Blum, ≥ 3071 bits, but p has only 256 bits
 // ---------------------------------------------------------------------------------------------
 
 const bitforge = (async () => {
@@ -383,7 +383,7 @@ test('the challenge binds every statement and commitment field', (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Replay and cross-routing (SECURITY.md A7)
+// Replay and cross-routing (docs/security.md A7)
 // ---------------------------------------------------------------------------------------------
 
 test('a proof replayed with another sid, prover, verifier or ρ is rejected', (t) => {

@@ -1,5 +1,5 @@
 /**
- * SECURITY.md A8 ("Frozen Heart": incomplete Fiat–Shamir input) and A7 (binding): for each proof,
+ * docs/security.md A8 ("Frozen Heart": incomplete Fiat–Shamir input) and A7 (binding): for each proof,
  * the forgery a prover could make if one group of fields were left out of the challenge hash. The
  * forger picks whatever is not hashed AFTER seeing the challenge, computed here from the documented
  * transcript layout without that group, and so makes a proof that satisfies every verification

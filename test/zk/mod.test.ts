@@ -1,6 +1,6 @@
 /**
  * Πmod (Paillier–Blum modulus): honest proofs verify; malformed moduli and tampered proofs are
- * rejected with their exact reason codes (SECURITY.md A1 BitForge moduli, A5 wrong lengths,
+ * rejected with their exact reason codes (docs/security.md A1 BitForge moduli, A5 wrong lengths,
  * A7 replay).
  *
  * Main cases run on 3072-bit N (1536-bit fixture safe primes). Cases where the size is irrelevant
@@ -191,7 +191,7 @@ test('honest proof checked in plain bigint (1024-bit N, TEST-ONLY L_SMALL: every
 });
 
 // ---------------------------------------------------------------------------------------------
-// Lengths (SECURITY.md A5)
+// Lengths (docs/security.md A5)
 // ---------------------------------------------------------------------------------------------
 
 for (const len of [0, 1, 127, 129]) {
@@ -214,7 +214,7 @@ test('m comes from the local parameters and must be at least 128', (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The modulus (SECURITY.md A1)
+// The modulus (docs/security.md A1)
 // ---------------------------------------------------------------------------------------------
 
 test('even N is rejected (mod/even)', (t) => {
@@ -323,7 +323,7 @@ test('N = p²·q (not square-free): 4th roots all pass, N-th roots fail (mod/z-p
 
 test('N = p·q with a 256-bit p (both ≡ 3 mod 4) PASSES Πmod: small factors are Πfac’s job', async (t) => {
   // Πmod proves "Paillier–Blum", not "no small factor". The aux-info round must also run Πfac,
-  // which rejects this N (SECURITY.md A1); this test pins the division of labour.
+  // which rejects this N (docs/security.md A1); this test pins the division of labour.
   let p1: bigint;
   let q1: bigint;
   do [p1, q1] = await Promise.all([blumPrime(256), blumPrime(2816)]);
@@ -445,7 +445,7 @@ test('the other square root of the 4th root, −x_i, is also accepted (x is not 
 });
 
 // ---------------------------------------------------------------------------------------------
-// Binding (SECURITY.md A7)
+// Binding (docs/security.md A7)
 // ---------------------------------------------------------------------------------------------
 
 test('replay under another session id is rejected (mod/fourth-root)', (t) => {

@@ -1,6 +1,6 @@
 /**
  * Πprm (ring-Pedersen parameters, s = t^λ mod N̂): honest proofs verify; every verifier check
- * rejects with its exact reason code (SECURITY.md A5 wrong lengths, A6 s outside ⟨t⟩, A7 replay).
+ * rejects with its exact reason code (docs/security.md A5 wrong lengths, A6 s outside ⟨t⟩, A7 replay).
  *
  * Main cases run on 3072-bit N̂ (1536-bit fixture safe primes). Cases where the size is irrelevant
  * and plain-bigint cross-checks of all m equations run on 1024-bit N̂ with L_SMALL (below).
@@ -105,7 +105,7 @@ test('fresh randomness: two proofs of the same statement differ and both verify'
 });
 
 // ---------------------------------------------------------------------------------------------
-// Lengths (SECURITY.md A5)
+// Lengths (docs/security.md A5)
 // ---------------------------------------------------------------------------------------------
 
 for (const len of [0, 1, 127, 129]) {
@@ -170,7 +170,7 @@ test('N̂ above the upper bound (4608 bits) is rejected before any arithmetic (p
 });
 
 // ---------------------------------------------------------------------------------------------
-// s and t (SECURITY.md A6)
+// s and t (docs/security.md A6)
 // ---------------------------------------------------------------------------------------------
 
 test('s outside Z*_N̂ is rejected (prm/s-range)', (t) => {
@@ -304,7 +304,7 @@ test('a proof for another s′ = t^λ′ is rejected for s (prm/equation)', (t) 
 });
 
 // ---------------------------------------------------------------------------------------------
-// Binding (SECURITY.md A7): replay under another sid, prover or verifier
+// Binding (docs/security.md A7): replay under another sid, prover or verifier
 // ---------------------------------------------------------------------------------------------
 
 test('replay under another session id is rejected (prm/equation)', (t) => {

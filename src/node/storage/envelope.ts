@@ -1,5 +1,5 @@
 /**
- * Record encryption (ARCHITECTURE.md durability rule 3): each record gets a fresh 256-bit data key,
+ * Record encryption (docs/architecture.md, durability rule 3): each record gets a fresh 256-bit data key,
  * the plaintext is encrypted with AES-256-GCM, and the data key is wrapped by the node's KMS. Both
  * layers bind the record's context (node id, record kind, record id — the wallet id for a key share —
  * and the format version), so a record copied to another node, or renamed to another kind or id,

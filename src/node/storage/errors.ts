@@ -28,7 +28,7 @@ export class StorageError extends Error {
   }
 }
 
-/** markUsed, consume or load of a presignature already marked used (SECURITY.md A9, A10). */
+/** markUsed, consume or load of a presignature already marked used (docs/security.md A9, A10). */
 export class PresignatureUsedError extends Error {
   override readonly name = 'PresignatureUsedError';
   readonly code = 'presignature-used';
@@ -37,7 +37,7 @@ export class PresignatureUsedError extends Error {
   }
 }
 
-/** A session id this node has seen before (SECURITY.md transcript rule 6, A7). */
+/** A session id this node has seen before (docs/security.md, transcript rule 6; docs/security.md A7). */
 export class SessionReplayError extends Error {
   override readonly name = 'SessionReplayError';
   readonly code = 'session-replay';

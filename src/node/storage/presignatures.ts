@@ -1,8 +1,8 @@
 /**
  * Single use, as storage. A presignature signs at most one message, across crashes and concurrent
- * requests (SECURITY.md A9, A10): its used-marker is created durably with exclusive-create
+ * requests (docs/security.md A9, A10): its used-marker is created durably with exclusive-create
  * semantics before a partial signature may be released, and a presignature with a marker is never
- * handed out again. Session ids get the same treatment (transcript rule 6): a repeated sid is refused.
+ * handed out again. Session ids get the same treatment (docs/security.md, transcript rule 6): a repeated sid is refused.
  *
  * Signing goes through claim() (or consume()): only a caller whose claim resolved may release σ_i.
  * @module
@@ -81,7 +81,7 @@ export class Presignatures {
   /**
    * Claim a presignature for one signature: load its secret, durably mark it used, delete the
    * secret, return it. Only a caller whose consume() resolved may release a partial signature made
-   * with it, and it must do so whether or not the signature then verifies (A9). The caller zeroises
+   * with it, and it must do so whether or not the signature then verifies (docs/security.md A9). The caller zeroises
    * the secret after computing σ_i.
    */
   async consume(presigId: string): Promise<Uint8Array> {
@@ -96,7 +96,7 @@ export class Presignatures {
    * the presignature), durably mark it used, and return it. The deletion of the stored secret is
    * started, not awaited, so it stays off the signing path; the marker, durable before this
    * resolves, is what refuses every later use. Only a caller whose claim resolved may release a
-   * partial signature made with it, whether or not the signature then verifies (A9).
+   * partial signature made with it, whether or not the signature then verifies (docs/security.md A9).
    *
    * The marker is sealed, written and fsynced while the secret is read; what waits for the checks
    * is only its publication under its final name (the exclusive link and the directory fsync),

@@ -1,7 +1,7 @@
 /**
  * A node's durable record store: one directory per record kind, one encrypted file per record
  * (`<dir>/<kind>/<id>.rec`, mode 0600, directories 0700). Every write is atomic and durable (temp
- * file, fsync, rename or link, fsync of the directory, ARCHITECTURE.md durability rule 1), so a
+ * file, fsync, rename or link, fsync of the directory, docs/architecture.md, durability rule 1), so a
  * crash leaves the old record or the new one, never a torn one; temporary files are invisible to
  * readers and removed on open once their writer is gone. Writers of one record serialise on a
  * per-record lock.

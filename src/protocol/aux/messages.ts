@@ -1,5 +1,5 @@
 /**
- * Aux-info messages (CGGMP'24 auxiliary-information protocol, SECURITY.md table c.1).
+ * Aux-info messages (CGGMP'24 auxiliary-information protocol, rounds in docs/architecture.md, "Data flow").
  *
  *  aux/commit    bcast  V_i = H(sid, n, i, N_i, N̂_i, s_i, t_i, ψ̂_i, ρ_i, u_i)
  *  aux/echo      bcast  h_i = H(sid, V_0 … V_{n−1})
@@ -7,8 +7,8 @@
  *  aux/proofs    p2p    (ψ_i = Πmod on N_i, φ_i^j = Πfac on N_i against (N̂_j, s_j, t_j))
  *  aux/confirm   bcast  c_i = H(sid, every party's N_j, N̂_j, s_j, t_j): all must agree before output
  *
- * Every integer is bounded by the largest accepted modulus before it is decoded (A16); arrays of
- * Πmod and Πprm must have exactly m entries (A5).
+ * Every integer is bounded by the largest accepted modulus before it is decoded (docs/security.md A16); arrays of
+ * Πmod and Πprm must have exactly m entries (docs/security.md A5).
  * @module
  */
 import { DecodeError, Reader, Writer } from '../codec.js';

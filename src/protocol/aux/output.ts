@@ -1,4 +1,4 @@
-/** Aux-info output: verify each party's Πmod (A1, A5) and its Πfac against our own (N̂_i, s_i, t_i). */
+/** Aux-info output: verify each party's Πmod (docs/security.md A1, A5) and its Πfac against our own (N̂_i, s_i, t_i). */
 import { verifyMod } from '../../zk/mod.js';
 import { verifyFac } from '../../zk/fac.js';
 import { BaseRound, collect, guarded, type Msg, type Step } from '../machine.js';

@@ -1,7 +1,7 @@
 /**
  * Aux-info round 4: check every opening against V_j, the sizes of N_j and N̂_j (before any
- * arithmetic, A1/A16), that no modulus repeats (blaming only a party shown at fault), and Πprm
- * (A6); then ρ = ⊕ ρ_j, prove Πmod for N_i once and Πfac against each recipient's own
+ * arithmetic, docs/security.md A1, A16), that no modulus repeats (blaming only a party shown at fault), and Πprm
+ * (docs/security.md A6); then ρ = ⊕ ρ_j, prove Πmod for N_i once and Πfac against each recipient's own
  * ring-Pedersen parameters, and send them point to point.
  */
 import { bitLength } from '../../wasm/index.js';

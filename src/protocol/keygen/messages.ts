@@ -44,7 +44,7 @@ export function encodeDecommit(d: Decommit): Uint8Array {
     .finish();
 }
 
-/** Decodes and validates a decommitment; S must have exactly t entries (A12). */
+/** Decodes and validates a decommitment; S must have exactly t entries (docs/security.md A12). */
 export function decodeDecommit(b: Uint8Array, t: number): Decommit {
   const r = new Reader(b);
   readVersion(r);

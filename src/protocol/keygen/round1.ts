@@ -54,7 +54,7 @@ export function startKeygen(params: KeygenParams): Step<KeyShare> {
 }
 
 /**
- * Start a key refresh of `share` with every party (SECURITY.md A13): new shares of the same key,
+ * Start a key refresh of `share` with every party (docs/security.md A13): new shares of the same key,
  * Y unchanged. Old shares may be deleted only after this completes, which needs every party's
  * confirmation; renewing aux-info is a separate aux-info run with fresh primes.
  */

@@ -1,7 +1,7 @@
 /**
  * Labels of the proof instances of presigning, bound into each proof's transcript so that a proof
  * made for one instance (ψ0 for K vs ψ1 for G, ψ for Γ vs ψ̂ for X', Πelog for Γ vs for Δ) never
- * verifies as another (SECURITY.md transcript rule 2).
+ * verifies as another (docs/security.md, transcript rule 2).
  * @module
  */
 const label = (s: string) => new TextEncoder().encode(`presign/${s}`);

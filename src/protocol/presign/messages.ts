@@ -1,5 +1,5 @@
 /**
- * Presigning messages (CGGMP'24 presigning with El-Gamal commitments, SECURITY.md table c.3).
+ * Presigning messages (CGGMP'24 presigning with El-Gamal commitments, rounds in docs/architecture.md, "Data flow").
  *
  *  presign/r1         bcast  K_i = Enc_i(k_i), G_i = Enc_i(γ_i), Y_i = y_i·G,
  *                            A_i = (a_i·G, a_i·Y_i + k_i·G), B_i = (b_i·G, b_i·Y_i + γ_i·G)
@@ -9,7 +9,7 @@
  *                            ψ = Πaff-g(D, F, Γ_i), ψ̂ = Πaff-g(D̂, F̂, X'_i)
  *  presign/r3         bcast  δ_i, Δ_i = k_i·Γ with Πelog(Δ_i, A_i), S_i = χ_i·Γ
  *
- * Every integer is bounded before it is decoded (A16); the verifiers apply the exact ranges.
+ * Every integer is bounded before it is decoded (docs/security.md A16); the verifiers apply the exact ranges.
  * @module
  */
 import { Reader, Writer } from '../codec.js';
@@ -83,7 +83,7 @@ function modBits(L: SecurityParams): number {
 }
 
 /**
- * Decoding cap for responses: bounds the work before any arithmetic (A16) but stays loose, so an
+ * Decoding cap for responses: bounds the work before any arithmetic (docs/security.md A16) but stays loose, so an
  * out-of-range response reaches the verifier, whose exact range check names it.
  */
 function responseBits(L: SecurityParams): number {

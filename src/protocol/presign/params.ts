@@ -42,7 +42,7 @@ export interface SignerView {
   readonly XPrime: ReadonlyMap<number, Point>;
 }
 
-/** Validates the parameters (signer set against the key share, moduli sizes: A3) and derives the view. */
+/** Validates the parameters (signer set against the key share, moduli sizes: docs/security.md A3) and derives the view. */
 export function signerView(p: PresignParams): SignerView {
   if (!(p.sid instanceof Uint8Array) || p.sid.length < 16) throw new RangeError('sid must be at least 16 bytes');
   assertKeyShare(p.key);
@@ -55,7 +55,7 @@ export function signerView(p: PresignParams): SignerView {
   if (new Set(S).size !== S.length) throw new RangeError('signer set has duplicates');
   if (S.length < t) throw new RangeError(`need at least t = ${t} signers`);
   if (!S.includes(i)) throw new RangeError('own index is not in the signer set');
-  // every modulus is checked each time it is used, not only when aux-info was made (A3)
+  // every modulus is checked each time it is used, not only when aux-info was made (docs/security.md A3)
   for (const j of S) {
     const pa = p.aux.parties[j] as AuxInfo['parties'][number];
     for (const N of [pa.N, pa.rp.N]) {

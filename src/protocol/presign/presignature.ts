@@ -2,7 +2,7 @@
  * A presignature: the nonce point R = k⁻¹·G of one future signature, with this signer's secret
  * (k_i, χ_i) and the public (Δ̃_j = k_j·R, S̃_j = χ_j·R) that let anyone check each partial signature.
  *
- * Single use (SECURITY.md A10): two signatures with one presignature reveal the key. The only way
+ * Single use (docs/security.md A10): two signatures with one presignature reveal the key. The only way
  * to a partial signature is `consume()`, which takes the secret out of this object for good and
  * returns a `ConsumedPresignature`; its `id` is what the node must durably record as used before
  * it calls `sign` and releases σ_i. A consumed presignature cannot sign a second message.

@@ -4,7 +4,7 @@
  * commit to them with El-Gamal under a fresh key Y_i = y_i·G,
  *   A_i = (a_i·G, a_i·Y_i + k_i·G), B_i = (b_i·G, b_i·Y_i + γ_i·G),
  * broadcast all of it, and prove to each other signer j, against j's ring-Pedersen parameters, that
- * K_i and G_i encrypt the committed values in range (Πenc-elg ×2, SECURITY.md A2).
+ * K_i and G_i encrypt the committed values in range (Πenc-elg ×2, docs/security.md A2).
  * @module
  */
 import { type Point, mul, mulG, randomScalar } from '../../curve/secp256k1.js';

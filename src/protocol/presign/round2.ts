@@ -1,6 +1,6 @@
 /**
  * Presigning round 2: verify each signer's Πenc-elg for K_j and G_j with OUR ring-Pedersen
- * parameters and a statement rebuilt from the echo-checked broadcast (A2, A3); then, for each j,
+ * parameters and a statement rebuilt from the echo-checked broadcast (docs/security.md A2, A3); then, for each j,
  * the two multiplicative-to-additive steps with β, β̂ ∈ ±2^ℓ′:
  *   D_{j,i} = γ_i⊙K_j ⊕ Enc_j(β_{i,j}),   F_{j,i} = Enc_i(β_{i,j})     (Πaff-g with X = Γ_i)
  *   D̂_{j,i} = x'_i⊙K_j ⊕ Enc_j(β̂_{i,j}), F̂_{j,i} = Enc_i(β̂_{i,j})     (Πaff-g with X = X'_i)

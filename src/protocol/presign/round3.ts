@@ -1,7 +1,7 @@
 /**
  * Presigning round 3: every signer must have seen the same round 1 (echo); verify each j's Πelog
  * (Γ_j opens B_j) and both Πaff-g with statements rebuilt from OUR K_i, our copy of N_j, Γ_j and
- * X'_j from the key share (A3); then
+ * X'_j from the key share (docs/security.md A3); then
  *   Γ = Σ_j Γ_j,  Δ_i = k_i·Γ,
  *   δ_i = k_i·γ_i + Σ_j (α_{i,j} − β_{i,j}),   α_{i,j} = Dec_i(D_{i,j}) (centred)
  *   χ_i = k_i·x'_i + Σ_j (α̂_{i,j} − β̂_{i,j}),  S_i = χ_i·Γ

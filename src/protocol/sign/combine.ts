@@ -3,7 +3,7 @@
  * is released, normalised to low-s with its recovery id. Needs only public data, so the
  * coordinator can combine.
  *
- * Attribution (SECURITY.md A9): when the sum does not verify, each σ_j is checked on its own,
+ * Attribution (docs/security.md A9): when the sum does not verify, each σ_j is checked on its own,
  *   σ_j·R = m·Δ̃_j + r·S̃_j,
  * and every signer whose partial fails is named. When the sum verifies there is nobody to name:
  * with at most one cheating signer a wrong partial always spoils the sum, so the optimistic path
