@@ -101,7 +101,7 @@ export class PaillierPublicKey {
   nonceFactor(rho: bigint): bigint {
     if (typeof rho !== 'bigint') throw new TypeError('nonce must be a bigint');
     if (rho <= 0n || rho >= this.N) throw new RangeError('nonce must be in (0, N)');
-    return this.modN2.pow(rho, this.N);
+    return this.modN2.powPublic(rho, this.N);
   }
 
   /** Enc(m; ρ) = (1 + m·N)·ρ^N mod N²; m is taken modulo N (negative values allowed). */
@@ -146,7 +146,7 @@ export class PaillierPublicKey {
     const base = k < 0n ? this.modN2.inverse(c) : c;
     const abs = k < 0n ? -k : k;
     if (bitLength(abs) > kBits) throw new RangeError(`scalar must be below 2^${kBits} in absolute value`);
-    return this.modN2.powSecret(base, abs, kBits);
+    return this.modN2.pow(base, abs, kBits);
   }
 
   /** Public-key equality. */

@@ -50,7 +50,7 @@ export function ringPedersenFromPrimes(
   const t = modN.mul(r, r);
   modN.dispose();
   const lambda = randomBelow(phi);
-  const s = crt.powSecret(t, lambda);
+  const s = crt.pow(t, lambda);
   crt.dispose();
   return { params: { N, s, t }, secret: { p, q, phi, lambda } };
 }

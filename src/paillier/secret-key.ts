@@ -89,8 +89,8 @@ export class PaillierSecretKey {
     if (rho <= 0n || rho >= this.N) throw new RangeError('nonce must be in (0, N)');
     const mp = this.#crtN2.component(0);
     const mq = this.#crtN2.component(1);
-    const yp = mp.powSecret(rho % mp.value, this.#np, bitLength(this.#p) * 2);
-    const yq = mq.powSecret(rho % mq.value, this.#nq, bitLength(this.#q) * 2);
+    const yp = mp.pow(rho % mp.value, this.#np, bitLength(this.#p) * 2);
+    const yq = mq.pow(rho % mq.value, this.#nq, bitLength(this.#q) * 2);
     return this.#crtN2.combine([yp, yq]);
   }
 
@@ -104,13 +104,13 @@ export class PaillierSecretKey {
    * check on ciphertexts under its own key at about half the cost of working modulo N².
    */
   multiPowN2(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
-    return this.#crtN2.multiPow(terms);
+    return this.#crtN2.multiPowPublic(terms);
   }
 
   /**
    * Dec(c) ∈ [0, N). @throws {RangeError} when c is not a valid ciphertext
    *
-   * Timing: the exponentiations are constant-time (powSecret). The host-side BigInt steps around
+   * Timing: the exponentiations are constant-time (`pow`). The host-side BigInt steps around
    * them (L(u) = (u−1)/p, the CRT combination) take time that depends on the size of the values
    * they handle, so they never see the plaintext itself: c is blinded to c·(1+N)^ρ = Enc(m+ρ) for a
    * fresh random ρ, the BigInt steps work on the uniformly random m+ρ mod N, and ρ is taken off at
@@ -128,8 +128,8 @@ export class PaillierSecretKey {
     const rho = randomBelow(N);
     const blind = 1n + rho * N; // (1+N)^ρ mod N², reduced mod p² and q² below
     // L_p(c'^(p−1) mod p²) · h_p mod p, with c' = c·(1+N)^ρ
-    const up = mp2.powSecret(mp2.mul(mp2.reduce(c), mp2.reduce(blind)), p - 1n, bitLength(p));
-    const uq = mq2.powSecret(mq2.mul(mq2.reduce(c), mq2.reduce(blind)), q - 1n, bitLength(q));
+    const up = mp2.pow(mp2.mul(mp2.reduce(c), mp2.reduce(blind)), p - 1n, bitLength(p));
+    const uq = mq2.pow(mq2.mul(mq2.reduce(c), mq2.reduce(blind)), q - 1n, bitLength(q));
     const xp = this.#crtN.component(0).mul((up - 1n) / p, this.#hp);
     const xq = this.#crtN.component(1).mul((uq - 1n) / q, this.#hq);
     const blinded = this.#crtN.combine([xp, xq]); // m + ρ mod N

@@ -82,16 +82,16 @@ export class CrtModulus {
       const xi = bitLength(x) <= 2 * LIMB_BITS * part.m.limbs ? part.m.reduce(x) : x % part.m.value;
       if (xi % part.p === 0n) {
         // not a unit: x_i = p·u, so x_i^e ≡ 0 once e ≥ k; the exponent cannot be reduced mod φ
-        return e >= BigInt(part.k) ? 0n : part.m.pow(xi, e);
+        return e >= BigInt(part.k) ? 0n : part.m.powPublic(xi, e);
       }
       const ei = e % part.phi;
-      return secret ? part.m.powSecret(xi, ei, bitLength(part.phi)) : part.m.pow(xi, ei);
+      return secret ? part.m.pow(xi, ei, bitLength(part.phi)) : part.m.powPublic(xi, ei);
     });
     return this.combine(ys);
   }
 
   /** x^e mod M. LEAK: e. */
-  pow(x: bigint, e: bigint): bigint {
+  powPublic(x: bigint, e: bigint): bigint {
     return this.run(x, e, false);
   }
 
@@ -99,7 +99,7 @@ export class CrtModulus {
    * x^e mod M with each component exponentiation constant-time over bitlen(φ(p_i^k_i)) bits.
    * LEAK: the reduction e mod φ uses bigint division (timing by operand length).
    */
-  powSecret(x: bigint, e: bigint): bigint {
+  pow(x: bigint, e: bigint): bigint {
     return this.run(x, e, true);
   }
 
@@ -108,7 +108,7 @@ export class CrtModulus {
    * its own key): each component runs Straus's method with exponents reduced into [0, φ(p_i^k_i)),
    * which also turns a negative exponent into a positive one. LEAK: the exponents.
    */
-  multiPow(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
+  multiPowPublic(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
     if (!Array.isArray(terms) || terms.length === 0) throw new TypeError('terms must be a non-empty array of [base, exponent] pairs');
     for (const [j, t] of terms.entries()) {
       if (!Array.isArray(t) || t.length !== 2) throw new TypeError(`terms[${j}] must be a [base, exponent] pair`);
@@ -116,7 +116,7 @@ export class CrtModulus {
       assertBigint(`terms[${j}] exponent`, t[1]);
     }
     const ys = this.parts.map((part) =>
-      part.m.multiPow(
+      part.m.multiPowPublic(
         terms.map(([x, e]) => {
           const xi = bitLength(x) <= 2 * LIMB_BITS * part.m.limbs ? part.m.reduce(x) : x % part.m.value;
           if (xi % part.p === 0n) throw new RangeError('multiPow bases must be units');

@@ -34,14 +34,14 @@ function modulus(N: bigint): Modulus {
 }
 
 /** x^e mod N (public exponent). */
-export function modPow(x: bigint, e: bigint, N: bigint): bigint {
-  return modulus(N).pow(x, e);
+export function modPowPublic(x: bigint, e: bigint, N: bigint): bigint {
+  return modulus(N).powPublic(x, e);
 }
 
 /** x^e mod N in constant time for a secret exponent below 2^ebits. */
-export function modPowSecret(x: bigint, e: bigint, N: bigint, ebits?: number): bigint {
+export function modPow(x: bigint, e: bigint, N: bigint, ebits?: number): bigint {
   const m = modulus(N);
-  return ebits === undefined ? m.powSecret(x, e) : m.powSecret(x, e, ebits);
+  return ebits === undefined ? m.pow(x, e) : m.pow(x, e, ebits);
 }
 
 /** a·b mod N. */
@@ -50,6 +50,6 @@ export function modMul(a: bigint, b: bigint, N: bigint): bigint {
 }
 
 /** ∏ x_j^e_j mod N. */
-export function multiPow(terms: ReadonlyArray<readonly [bigint, bigint]>, N: bigint): bigint {
-  return modulus(N).multiPow(terms);
+export function multiPowPublic(terms: ReadonlyArray<readonly [bigint, bigint]>, N: bigint): bigint {
+  return modulus(N).multiPowPublic(terms);
 }

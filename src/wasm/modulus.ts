@@ -1,9 +1,10 @@
 /**
  * Arithmetic modulo an odd N in the WASM core: a Montgomery context per modulus.
  *
- * Timing: `mul`, `powSecret` and `FixedBase.powSecret` are constant-time in their operands
- * (schedule and addresses depend on sizes only). `pow`, `multiPow` and `FixedBase.pow` branch on
- * exponent bits (LEAK: exponent) and are for public exponents; their bases may be secret.
+ * Timing: `mul`, `pow` and `FixedBase.pow` are constant-time in their operands (schedule and
+ * addresses depend on sizes only). `powPublic`, `multiPowPublic` and `FixedBase.powPublic` branch
+ * on exponent bits (LEAK: exponent) and are for public exponents; their bases may be secret. The
+ * plain name is the safe one (docs/style.md, "Timing in the name").
  * `inverse` and `jacobi` use binary GCD (LEAK: operands).
  * @module
  */
@@ -116,7 +117,7 @@ export class Modulus {
   }
 
   /** x^e mod N for a public exponent e (negative e uses x⁻¹). LEAK: e. */
-  pow(x: bigint, e: bigint): bigint {
+  powPublic(x: bigint, e: bigint): bigint {
     const ctx = this.live();
     checkExponent('e', e);
     if (e < 0n) {
@@ -133,7 +134,7 @@ export class Modulus {
    * x^e mod N in constant time for a secret 0 ≤ e < 2^ebits; ebits is a public bound
    * (default: the modulus size) and is all the timing reveals.
    */
-  powSecret(x: bigint, e: bigint, ebits: number = this.bits): bigint {
+  pow(x: bigint, e: bigint, ebits: number = this.bits): bigint {
     const ctx = this.live();
     assertInt('ebits', ebits, 1, MAX_EXPONENT_BITS);
     assertBigint('e', e);
@@ -146,7 +147,7 @@ export class Modulus {
   }
 
   /** ∏ x_j^e_j mod N with shared squarings (Straus). Public exponents; negative ones use x_j⁻¹. */
-  multiPow(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
+  multiPowPublic(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
     const ctx = this.live();
     if (!Array.isArray(terms)) throw new TypeError('terms must be an array of [base, exponent] pairs');
     assertInt('terms.length', terms.length, 1, MAX_MULTIPOW_BASES);
@@ -272,12 +273,12 @@ export class FixedBase {
   }
 
   /** base^e for a public exponent. LEAK: e. */
-  pow(e: bigint): bigint {
+  powPublic(e: bigint): bigint {
     return this.run(e, false);
   }
 
   /** base^e in constant time for a secret e below 2^maxBits. */
-  powSecret(e: bigint): bigint {
+  pow(e: bigint): bigint {
     return this.run(e, true);
   }
 }

@@ -88,7 +88,7 @@ function challenge(binding: ProofBinding, L: SecurityParams, st: AffGStatement, 
 /** x^e mod N for a secret unit x and a public signed e with |e| < 2^256 (blinded inverse when e < 0). */
 function powPublicSigned(m: Modulus, x: bigint, e: bigint): bigint {
   const base = e < 0n ? inverseBlinded(m, x) : x;
-  return m.powSecret(base, e < 0n ? -e : e, 257);
+  return m.pow(base, e < 0n ? -e : e, 257);
 }
 
 /**
@@ -177,14 +177,14 @@ export function verifyAffG(binding: ProofBinding, L: SecurityParams, st: AffGSta
     // A·D^e = C^z1·(1 + z2·N_j)·w^N_j  ⇔  C^z1·w^N_j·D^(−e)·(1 + z2·N_j) = A  (mod N_j²)
     const z2j = ((p.z2 % Nj) + Nj) % Nj;
     const terms: [bigint, bigint][] = [[C, p.z1], [p.w, Nj], [D, -e]];
-    const prod = verifierKey?.N === Nj ? verifierKey.multiPowN2(terms) : modNj2.multiPow(terms);
+    const prod = verifierKey?.N === Nj ? verifierKey.multiPowN2(terms) : modNj2.multiPowPublic(terms);
     check(modNj2.mul(1n + z2j * Nj, prod) === p.A, PROOF, 'aff-g/paillier-j');
     check(mulG(p.z1).equals(p.Bx.add(mulPublic(st.X, e))), PROOF, 'aff-g/group');
     // B_y·Y^e = (1 + z2·N_i)·w_y^N_i  ⇔  w_y^N_i·Y^(−e)·(1 + z2·N_i) = B_y  (mod N_i²)
     const z2i = ((p.z2 % Ni) + Ni) % Ni;
-    check(modNi2.mul(1n + z2i * Ni, modNi2.multiPow([[p.wY, Ni], [Y, -e]])) === p.By, PROOF, 'aff-g/paillier-i');
-    check(modHat.multiPow([[s, p.z1], [t, p.z3], [p.S, -e]]) === p.E, PROOF, 'aff-g/pedersen-1');
-    check(modHat.multiPow([[s, p.z2], [t, p.z4], [p.T, -e]]) === p.F, PROOF, 'aff-g/pedersen-2');
+    check(modNi2.mul(1n + z2i * Ni, modNi2.multiPowPublic([[p.wY, Ni], [Y, -e]])) === p.By, PROOF, 'aff-g/paillier-i');
+    check(modHat.multiPowPublic([[s, p.z1], [t, p.z3], [p.S, -e]]) === p.E, PROOF, 'aff-g/pedersen-1');
+    check(modHat.multiPowPublic([[s, p.z2], [t, p.z4], [p.T, -e]]) === p.F, PROOF, 'aff-g/pedersen-2');
   } finally {
     for (const x of [modNj2, modNi2, modHat]) x.dispose();
   }

@@ -49,7 +49,7 @@ export function assertRepetitionParams(L: SecurityParams): void {
  */
 export function powSignedSecret(m: Modulus, x: bigint, k: bigint, bound: number, recurring = false): bigint {
   const shift = 1n << BigInt(bound);
-  const pos = recurring ? fixedPowSecret(m.value, x, k + shift, bound + 1) : m.powSecret(x, k + shift, bound + 1);
+  const pos = recurring ? fixedPowSecret(m.value, x, k + shift, bound + 1) : m.pow(x, k + shift, bound + 1);
   return m.mul(pos, negativeShift(m, x, bound));
 }
 
@@ -61,7 +61,7 @@ function negativeShift(m: Modulus, x: bigint, bound: number): bigint {
   const key = `${m.value.toString(36)}:${x.toString(36)}:${bound}`;
   let v = shiftCache.get(key);
   if (v === undefined) {
-    v = m.pow(m.inverse(x), 1n << BigInt(bound));
+    v = m.powPublic(m.inverse(x), 1n << BigInt(bound));
     if (shiftCache.size >= SHIFT_CACHE_SIZE) shiftCache.delete(shiftCache.keys().next().value as string);
     shiftCache.set(key, v);
   }

@@ -116,7 +116,7 @@ export function proveEncElg(binding: ProofBinding, L: SecurityParams, st: EncElg
     const e = challenge(binding, L, st, { S, T, D, Y, Z });
     // ρ^e for a public signed e: invert ρ (blinded) when e < 0
     const base = e < 0n ? inverseBlinded(modN0, w.rho) : w.rho;
-    const z2 = modN0.mul(r, modN0.powSecret(base, e < 0n ? -e : e, 257));
+    const z2 = modN0.mul(r, modN0.pow(base, e < 0n ? -e : e, 257));
     return { S, T, D, Y, Z, z1: alpha + e * w.x, z2, z3: gamma + e * mu, w: modq(beta + e * w.b) };
   } finally {
     modHat.dispose();
@@ -150,12 +150,12 @@ export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncEl
   const modHat = new Modulus(Nhat);
   try {
     const z1r = ((p.z1 % N0) + N0) % N0;
-    const lhs = modN02.mul(1n + z1r * N0, modN02.multiPow([[p.z2, N0], [C, -e]]));
+    const lhs = modN02.mul(1n + z1r * N0, modN02.multiPowPublic([[p.z2, N0], [C, -e]]));
     check(lhs === p.D, PROOF, 'enc-elg/paillier');
     check(mulPublic(st.A, p.w).add(mulG(modq(p.z1))).equals(p.Y.add(mulPublic(st.X, e))), PROOF, 'enc-elg/elgamal-1');
     check(mulG(p.w).equals(p.Z.add(mulPublic(st.B, e))), PROOF, 'enc-elg/elgamal-2');
     // s^z1·t^z3·S^(−e) = T (mod N̂)
-    check(modHat.multiPow([[s, p.z1], [t, p.z3], [p.S, -e]]) === p.T, PROOF, 'enc-elg/pedersen');
+    check(modHat.multiPowPublic([[s, p.z1], [t, p.z3], [p.S, -e]]) === p.T, PROOF, 'enc-elg/pedersen');
   } finally {
     modN02.dispose();
     modHat.dispose();

@@ -29,7 +29,7 @@
  * √N0 / 2^(ℓ+ε+1), about 2^767 for a 3072-bit N0 — far more than the 2^ℓ the paper states.
  *
  * Timing: the prover's exponents p, q and the nonces are secret; it uses constant-time comb tables
- * of s and t (FixedBase.powSecret) and Modulus.powSecret for Q^α. Signed secret exponents k ∈ ±M
+ * of s and t (FixedBase.pow) and Modulus.pow for Q^α. Signed secret exponents k ∈ ±M
  * are raised as base^(k + D) · base^(−D) with a public offset D ≥ M, so only the public bound
  * shows. LEAK: the responses (z1 = α + e·p, …) are computed with bigint arithmetic, whose timing
  * depends on operand lengths; they are published right after. The verifier works on public values
@@ -254,18 +254,18 @@ export function proveFac(binding: ProofBinding, L: SecurityParams, statement: Fa
     const tTab = mod.fixedBase(t, bitLength(2n * dT));
     tables.push(tTab);
     // t^(−D_t), s^(−D_s): public exponents, variable time is fine
-    const tOff = mod.inverse(tTab.pow(dT));
-    const sOff = mod.inverse(sTab.pow(dS));
+    const tOff = mod.inverse(tTab.powPublic(dT));
+    const sOff = mod.inverse(sTab.powPublic(dS));
     /** s^a·t^b mod N̂ for secret a ≥ 0 (a < 2^sTab.maxBits) and b ∈ ±D_t, in constant time */
-    const st = (a: bigint, b: bigint): bigint => mod.mul(mod.mul(sTab.powSecret(a), tTab.powSecret(b + dT)), tOff);
+    const st = (a: bigint, b: bigint): bigint => mod.mul(mod.mul(sTab.pow(a), tTab.pow(b + dT)), tOff);
 
     const P = st(p, mu);
     const Q = st(q, nu);
     const A = mod.mul(st(alpha + dS, x), sOff);
     const B = mod.mul(st(beta + dS, y), sOff);
     // T = Q^α t^r = Q^(α + D_s) · Q^(−D_s) · t^(r + D_t) · t^(−D_t); Q is a new base, no table
-    const qAlpha = mod.mul(mod.powSecret(Q, alpha + dS, bitLength(2n * dS)), mod.pow(Q, -dS));
-    const T = mod.mul(mod.mul(qAlpha, tTab.powSecret(r + dT)), tOff);
+    const qAlpha = mod.mul(mod.pow(Q, alpha + dS, bitLength(2n * dS)), mod.powPublic(Q, -dS));
+    const T = mod.mul(mod.mul(qAlpha, tTab.pow(r + dT)), tOff);
 
     const commitment: FacCommitment = { P, Q, A, B, T, sigma };
     const e = facChallenge(binding, L, statement, commitment);
@@ -349,9 +349,9 @@ function checkEquations(statement: FacStatement, proof: FacProof, e: bigint, che
   const { z1, z2, w1, w2, v } = proof;
   const mod = new Modulus(aux.N);
   try {
-    check(mod.multiPow([[s, z1], [t, w1], [P, -e]]) === A, PROOF, 'fac/equation-1');
-    check(mod.multiPow([[s, z2], [t, w2], [Q, -e]]) === B, PROOF, 'fac/equation-2');
-    check(mod.multiPow([[Q, z1], [t, v - e * sigma], [s, -e * N0]]) === T, PROOF, 'fac/equation-3');
+    check(mod.multiPowPublic([[s, z1], [t, w1], [P, -e]]) === A, PROOF, 'fac/equation-1');
+    check(mod.multiPowPublic([[s, z2], [t, w2], [Q, -e]]) === B, PROOF, 'fac/equation-2');
+    check(mod.multiPowPublic([[Q, z1], [t, v - e * sigma], [s, -e * N0]]) === T, PROOF, 'fac/equation-3');
   } finally {
     mod.dispose();
   }

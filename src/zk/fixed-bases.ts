@@ -57,5 +57,5 @@ export function fixedPowSecret(N: bigint, base: bigint, e: bigint, bits: number)
     table = entry.mod.fixedBase(base, tableBits);
   }
   entry.tables.set(key, table);
-  return table.powSecret(e);
+  return table.pow(e);
 }

@@ -120,9 +120,9 @@ function primeSide(mod: Modulus, P: bigint, N: bigint, w: bigint): PrimeSide {
   const nInv = modInv(N, P - 1n);
   const wP = reduce(mod, P, w);
   // Legendre symbol of w: w^((P−1)/2) = ±1
-  const legW = mod.powSecret(wP, (P - 1n) >> 1n, bits) === 1n ? 1 : -1;
+  const legW = mod.pow(wP, (P - 1n) >> 1n, bits) === 1n ? 1 : -1;
   const negOne = (kappa & 1n) === 1n ? P - 1n : 1n; // (−1)^κ
-  const wKappa = mod.powSecret(wP, kappa, bits);
+  const wKappa = mod.pow(wP, kappa, bits);
   return { P, mod, kappa, bits, nInv, adj: [1n, negOne, wKappa, mod.mul(negOne, wKappa)], legW };
 }
 
@@ -166,10 +166,10 @@ export function proveMod(binding: ProofBinding, L: SecurityParams, statement: Mo
       // exponentiations per prime (t and z), with secret exponents κ and N⁻¹ mod (P − 1).
       const side = (s: PrimeSide) => {
         const yP = reduce(s.mod, s.P, y);
-        const t = s.mod.powSecret(yP, s.kappa, s.bits);
+        const t = s.mod.pow(yP, s.kappa, s.bits);
         const t2 = s.mod.mul(t, t);
         const leg: 1 | -1 = s.mod.mul(t2, t2) === yP ? 1 : -1;
-        return { t, leg, z: s.mod.powSecret(yP, s.nInv, s.bits) };
+        return { t, leg, z: s.mod.pow(yP, s.nInv, s.bits) };
       };
       const P = side(sp);
       const Q = side(sq);
@@ -233,7 +233,7 @@ export function verifyMod(binding: ProofBinding, L: SecurityParams, statement: M
       check(modN.mul(x2, x2) === rhs, PROOF, 'mod/fourth-root');
     });
     proof.items.forEach(({ z }, i) => {
-      check(modN.pow(z, N) === ys[i], PROOF, 'mod/z-power');
+      check(modN.powPublic(z, N) === ys[i], PROOF, 'mod/z-power');
     });
   } finally {
     modN.dispose();

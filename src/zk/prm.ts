@@ -91,7 +91,7 @@ function factorsFromPhi(N: bigint, phi: bigint): [bigint, bigint] {
  *
  * Works modulo p and q (CRT) with a constant-time comb table of t for each prime; the nonces a_i
  * and λ are secret (LEAK: their reductions mod p − 1, q − 1 and z_i's bigint addition, as in
- * CrtModulus.powSecret). The witness is checked against the statement first (s = t^λ), so a bad
+ * CrtModulus.pow). The witness is checked against the statement first (s = t^λ), so a bad
  * witness fails here rather than producing a proof that every verifier rejects.
  * @throws {TypeError | RangeError} on malformed inputs or a witness that does not match
  */
@@ -122,7 +122,7 @@ export function provePrm(binding: ProofBinding, L: SecurityParams, statement: Pr
       const tP = bitLength(t) <= 2 * bitLength(P) ? mP.reduce(t) : t % P;
       tables.push(mP.fixedBase(tP, bitLength(P)));
     });
-    const tPow = (x: bigint): bigint => crt.combine(primes.map((P, j) => (tables[j] as FixedBase).powSecret(x % (P - 1n))));
+    const tPow = (x: bigint): bigint => crt.combine(primes.map((P, j) => (tables[j] as FixedBase).pow(x % (P - 1n))));
     if (tPow(lambda) !== s) throw new RangeError('Πprm witness λ does not satisfy s = t^λ');
     const a: bigint[] = [];
     const A: bigint[] = [];
@@ -180,7 +180,7 @@ export function verifyPrm(binding: ProofBinding, L: SecurityParams, statement: P
     for (let i = 0; i < m; i++) {
       const Ai = proof.A[i] as bigint;
       const rhs = e[i] ? modN.mul(Ai, s) : Ai;
-      check(tTable.pow(proof.z[i] as bigint) === rhs, PROOF, 'prm/equation');
+      check(tTable.powPublic(proof.z[i] as bigint) === rhs, PROOF, 'prm/equation');
     }
   } finally {
     tTable?.dispose();

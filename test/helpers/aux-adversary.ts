@@ -130,7 +130,7 @@ export function forgeMod(binding: ProofBinding, L: SecurityParams, factors: Read
     const combine = (vs: readonly bigint[]): bigint => refMod(vs.reduce((acc, v, i) => acc + v * (comps[i]?.crt as bigint), 0n), n);
     const half = (c: (typeof comps)[number], v: bigint) => {
       const vM = v % c.M;
-      const r = c.mod.pow(vM, c.k);
+      const r = c.mod.powPublic(vM, c.k);
       return { r, square: c.mod.mul(r, r) === vM };
     };
     let w: bigint;
@@ -152,10 +152,10 @@ export function forgeMod(binding: ProofBinding, L: SecurityParams, factors: Read
         if (!best.ok[i]) return 1n;
         let s = Y[i]?.r as bigint;
         if (best.b) s = c.mod.mul(s, W[i]?.r as bigint);
-        if (best.a) s = c.mod.mul(s, c.mod.pow(c.M - 1n, c.k));
-        return c.mod.pow(s, c.k);
+        if (best.a) s = c.mod.mul(s, c.mod.powPublic(c.M - 1n, c.k));
+        return c.mod.powPublic(s, c.k);
       });
-      const zs = comps.map((c) => (c.nInv === undefined ? 1n : c.mod.pow(y % c.M, c.nInv)));
+      const zs = comps.map((c) => (c.nInv === undefined ? 1n : c.mod.powPublic(y % c.M, c.nInv)));
       return { x: combine(xs), a: best.a, b: best.b, z: combine(zs) };
     });
     return { w, items };
@@ -173,7 +173,7 @@ export function prmAsIfValid(binding: ProofBinding, L: SecurityParams, st: PrmSt
   const modN = new Modulus(st.N);
   try {
     const a = Array.from({ length: L.m }, () => randomBelow(secret.phi));
-    const A = a.map((ai) => modN.pow(st.t, ai));
+    const A = a.map((ai) => modN.powPublic(st.t, ai));
     const e = proofTranscript(PRM_TAG, binding, L).int('N', st.N).int('s', st.s).int('t', st.t).ints('A', A).challenge('e').bitArray(L.m);
     const z = a.map((ai, i) => (e[i] ? (ai + secret.lambda) % secret.phi : ai));
     return { A, z };

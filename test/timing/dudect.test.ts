@@ -1,8 +1,8 @@
 /**
  * docs/security.md A15: statistical timing tests in the style of dudect (Reparaz, Balasch, Verbauwhede,
  * "Dude, is my code constant time?", DATE 2017) for the operations that handle secrets:
- *   - Modulus.powSecret (fixed-window, full table scan): the secret is the exponent;
- *   - PaillierSecretKey.decrypt (CRT, powSecret): the secrets are the plaintext and the key (p, q);
+ *   - Modulus.pow (fixed-window, full table scan): the secret is the exponent;
+ *   - PaillierSecretKey.decrypt (CRT, pow): the secrets are the plaintext and the key (p, q);
  *   - secp256k1 `mul` and `mulG` (@noble/curves' constant-time multiply): the secret is the scalar.
  *
  * Method. Two input classes, "fixed" (one secret value, or one key) and "random" (a fresh secret per
@@ -24,7 +24,7 @@
  * A pass is evidence, not proof: timing differences far below the noise of a shared host (cache
  * lines, a few cycles) are out of reach of a test like this.
  *
- * Sizes: powSecret and the scalar multiplications at production size; decryption at both 3072 bits
+ * Sizes: pow and the scalar multiplications at production size; decryption at both 3072 bits
  * (fewer samples: one call takes ~10 ms) and 1024 bits (more samples). Set DUDECT_SCALE=4 (say) for
  * a longer, more sensitive run.
  *
@@ -130,7 +130,7 @@ function randomCiphertext(N: bigint): bigint {
   }
 }
 
-test.serial('slow: A15 timing (dudect): Modulus.powSecret, fixed vs random secret exponent', (t) => {
+test.serial('slow: A15 timing (dudect): Modulus.pow, fixed vs random secret exponent', (t) => {
   t.timeout(5 * 60_000);
   // a 1536-bit safe prime: the size of the CRT components in Paillier decryption
   const m = new Modulus(fixturePrime(1536, 2));
@@ -138,11 +138,11 @@ test.serial('slow: A15 timing (dudect): Modulus.powSecret, fixed vs random secre
   const x = randomBits(1500);
   const n = samples(1500);
   try {
-    constantTime(t, 'powSecret, e = 1 vs random e < 2^1536', measure(n, () => 1n, () => randomBits(bits), (e) => m.powSecret(x, e, bits)));
+    constantTime(t, 'pow, e = 1 vs random e < 2^1536', measure(n, () => 1n, () => randomBits(bits), (e) => m.pow(x, e, bits)));
     const fixedE = randomBits(bits);
-    constantTime(t, 'powSecret, fixed random e vs random e', measure(n, () => fixedE, () => randomBits(bits), (e) => m.powSecret(x, e, bits)));
+    constantTime(t, 'pow, fixed random e vs random e', measure(n, () => fixedE, () => randomBits(bits), (e) => m.pow(x, e, bits)));
     // the variable-time twin (sliding window): the same classes must show a leak
-    leaks(t, 'Modulus.pow, e = 1 vs random e', measure(samples(300), () => 1n, () => randomBits(bits), (e) => m.pow(x, e)));
+    leaks(t, 'Modulus.powPublic, e = 1 vs random e', measure(samples(300), () => 1n, () => randomBits(bits), (e) => m.powPublic(x, e)));
   } finally {
     m.dispose();
   }

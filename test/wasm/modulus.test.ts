@@ -8,10 +8,10 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import {
   Modulus,
+  modPowPublic,
   modPow,
-  modPowSecret,
   modMul,
-  multiPow,
+  multiPowPublic,
   bitLength,
   MAX_MODULUS_BITS,
   MAX_EXPONENT_BITS,
@@ -76,16 +76,16 @@ for (const size of SIZES) {
     t.pass();
   });
 
-  test(`pow and powSecret match bigint (${size.name})`, (t) => {
+  test(`pow and pow match bigint (${size.name})`, (t) => {
     fc.assert(
       fc.property(modAndValues(1), exponent(size.eBits), fc.integer({ min: 0, max: 80 }), ([N, [x]], e, slack) => {
         const want = refPow(x as bigint, e, N);
         withModulus(N, (m) => {
-          expectEq(m.pow(x as bigint, e), want, 'pow');
+          expectEq(m.powPublic(x as bigint, e), want, 'pow');
           // default bound (bits of N) only holds for short exponents
-          if (refBitLength(e) <= m.bits) expectEq(m.powSecret(x as bigint, e), want, 'powSecret default ebits');
+          if (refBitLength(e) <= m.bits) expectEq(m.pow(x as bigint, e), want, 'pow default ebits');
           const ebits = Math.max(1, refBitLength(e) + slack);
-          expectEq(m.powSecret(x as bigint, e, ebits), want, `powSecret ebits=${ebits}`);
+          expectEq(m.pow(x as bigint, e, ebits), want, `pow ebits=${ebits}`);
         });
       }),
       runs(size.runs),
@@ -99,11 +99,11 @@ for (const size of SIZES) {
         const e = -(e0 === 0n ? 1n : e0);
         withModulus(N, (m) => {
           if (refGcd(x as bigint, N) === 1n) {
-            expectEq(m.pow(x as bigint, e), refPow(refInverse(x as bigint, N) as bigint, -e, N), 'pow(x, −e)');
+            expectEq(m.powPublic(x as bigint, e), refPow(refInverse(x as bigint, N) as bigint, -e, N), 'pow(x, −e)');
           } else {
             let threw: unknown;
             try {
-              m.pow(x as bigint, e);
+              m.powPublic(x as bigint, e);
             } catch (err) {
               threw = err;
             }
@@ -116,7 +116,7 @@ for (const size of SIZES) {
     t.pass();
   });
 
-  test(`multiPow of 1–4 bases, negative exponents included, matches bigint (${size.name})`, (t) => {
+  test(`multiPowPublic of 1–4 bases, negative exponents included, matches bigint (${size.name})`, (t) => {
     const eMax = (1n << BigInt(size.eBits)) - 1n;
     fc.assert(
       fc.property(
@@ -127,15 +127,15 @@ for (const size of SIZES) {
           const invertible = terms.every(([x, e]) => e >= 0n || refGcd(x, N) === 1n);
           withModulus(N, (m) => {
             if (invertible) {
-              expectEq(m.multiPow(terms), refMultiPow(terms, N), 'multiPow');
+              expectEq(m.multiPowPublic(terms), refMultiPow(terms, N), 'multiPowPublic');
             } else {
               let threw: unknown;
               try {
-                m.multiPow(terms);
+                m.multiPowPublic(terms);
               } catch (err) {
                 threw = err;
               }
-              if (!(threw instanceof RangeError)) throw new Error('multiPow with a non-invertible base and negative exponent must throw RangeError');
+              if (!(threw instanceof RangeError)) throw new Error('multiPowPublic with a non-invertible base and negative exponent must throw RangeError');
             }
           });
         },
@@ -145,7 +145,7 @@ for (const size of SIZES) {
     t.pass();
   });
 
-  test(`fixedBase pow and powSecret match bigint (${size.name})`, (t) => {
+  test(`fixedBase pow and pow match bigint (${size.name})`, (t) => {
     fc.assert(
       fc.property(
         modAndValues(1),
@@ -161,12 +161,12 @@ for (const size of SIZES) {
               for (const e0 of [...es, 0n, 1n, mask]) {
                 const e = e0 & mask;
                 const want = refPow(x as bigint, e, N);
+                expectEq(fb.powPublic(e), want, `fixedBase(${maxBits}, ${teeth}).pow`);
                 expectEq(fb.pow(e), want, `fixedBase(${maxBits}, ${teeth}).pow`);
-                expectEq(fb.powSecret(e), want, `fixedBase(${maxBits}, ${teeth}).powSecret`);
               }
               // the whole advertised range is usable
               const top = (1n << BigInt(fb.maxBits)) - 1n;
-              expectEq(fb.pow(top), refPow(x as bigint, top, N), 'fixedBase pow at maxBits');
+              expectEq(fb.powPublic(top), refPow(x as bigint, top, N), 'fixedBase pow at maxBits');
             } finally {
               fb.dispose();
             }
@@ -203,7 +203,7 @@ for (const size of SIZES) {
   });
 }
 
-test('top-level modPow, modPowSecret, modMul and multiPow match bigint (cached contexts)', (t) => {
+test('top-level modPowPublic, modPow, modMul and multiPowPublic match bigint (cached contexts)', (t) => {
   // a small pool of moduli so the cache is hit as well as missed
   const pool = fc.sample(oddModulus(2, 700), { numRuns: 8, seed: 42 });
   fc.assert(
@@ -212,10 +212,10 @@ test('top-level modPow, modPowSecret, modMul and multiPow match bigint (cached c
       ([N, a, b, e]) => {
         expectEq(modMul(a, b, N), (a * b) % N, 'modMul');
         const want = refPow(a, e, N);
-        expectEq(modPow(a, e, N), want, 'modPow');
-        expectEq(modPowSecret(a, e, N, Math.max(1, refBitLength(e))), want, 'modPowSecret(ebits)');
-        if (refBitLength(e) <= refBitLength(N)) expectEq(modPowSecret(a, e, N), want, 'modPowSecret');
-        expectEq(multiPow([[a, e], [b, 3n]], N), (want * refPow(b, 3n, N)) % N, 'multiPow');
+        expectEq(modPowPublic(a, e, N), want, 'modPowPublic');
+        expectEq(modPow(a, e, N, Math.max(1, refBitLength(e))), want, 'modPow(ebits)');
+        if (refBitLength(e) <= refBitLength(N)) expectEq(modPow(a, e, N), want, 'modPow');
+        expectEq(multiPowPublic([[a, e], [b, 3n]], N), (want * refPow(b, 3n, N)) % N, 'multiPowPublic');
       },
     ),
     runs(200),
@@ -298,11 +298,11 @@ for (const { label, N } of pinnedModuli()) {
       xs.forEach((x, i) => {
         es.forEach((e, j) => {
           const want = refPow(x, e, N);
-          t.is(m.pow(x, e), want, `pow(${x}, ${e})`);
+          t.is(m.powPublic(x, e), want, `pow(${x}, ${e})`);
           const eb = Math.max(1, refBitLength(e));
-          t.is(m.powSecret(x, e, eb), want, `powSecret(${x}, ${e}, ${eb})`);
+          t.is(m.pow(x, e, eb), want, `pow(${x}, ${e}, ${eb})`);
           // default bound (the modulus size): costly, so only along a diagonal and not for big N
-          if (!big && i % es.length === j && eb <= bits) t.is(m.powSecret(x, e), want, `powSecret(${x}, ${e})`);
+          if (!big && i % es.length === j && eb <= bits) t.is(m.pow(x, e), want, `pow(${x}, ${e})`);
         });
       });
       // reduce: around N, N² and the widest accepted input
@@ -316,8 +316,8 @@ for (const { label, N } of pinnedModuli()) {
         try {
           for (const e of [0n, 1n, 2n, big ? detBits(129, `fb-${N}`) : detBits(bits + 5, `fb-${N}`), (1n << BigInt(fb.maxBits)) - 1n]) {
             const want = refPow(x, e, N);
+            t.is(fb.powPublic(e), want, `fixedBase pow(${e})`);
             t.is(fb.pow(e), want, `fixedBase pow(${e})`);
-            t.is(fb.powSecret(e), want, `fixedBase powSecret(${e})`);
           }
         } finally {
           fb.dispose();
@@ -331,22 +331,22 @@ test('0^0 = 1, x^0 = 1 and x^1 = x for every kind of call', (t) => {
   for (const N of [3n, (1n << 127n) - 1n, (1n << 2203n) - 1n]) {
     withModulus(N, (m) => {
       for (const x of [0n, 1n, N - 1n]) {
+        t.is(m.powPublic(x, 0n), 1n);
         t.is(m.pow(x, 0n), 1n);
-        t.is(m.powSecret(x, 0n), 1n);
-        t.is(m.powSecret(x, 0n, 1), 1n);
-        t.is(m.multiPow([[x, 0n]]), 1n);
+        t.is(m.pow(x, 0n, 1), 1n);
+        t.is(m.multiPowPublic([[x, 0n]]), 1n);
+        t.is(m.powPublic(x, 1n), x);
         t.is(m.pow(x, 1n), x);
-        t.is(m.powSecret(x, 1n), x);
-        t.is(m.multiPow([[x, 1n]]), x);
+        t.is(m.multiPowPublic([[x, 1n]]), x);
         const fb = m.fixedBase(x, 8);
+        t.is(fb.powPublic(0n), 1n);
         t.is(fb.pow(0n), 1n);
-        t.is(fb.powSecret(0n), 1n);
+        t.is(fb.powPublic(1n), x);
         t.is(fb.pow(1n), x);
-        t.is(fb.powSecret(1n), x);
         fb.dispose();
       }
-      t.is(m.pow(0n, 5n), 0n);
-      t.is(m.powSecret(0n, 5n, 3), 0n);
+      t.is(m.powPublic(0n, 5n), 0n);
+      t.is(m.pow(0n, 5n, 3), 0n);
     });
   }
 });
@@ -358,10 +358,10 @@ test('largest modulus (8192 bits) with a full-length exponent', (t) => {
   const want = refPow(x, e, N);
   withModulus(N, (m) => {
     t.is(m.bits, MAX_MODULUS_BITS);
+    t.is(m.powPublic(x, e), want);
     t.is(m.pow(x, e), want);
-    t.is(m.powSecret(x, e), want);
   });
-  t.is(modPow(x, e, N), want);
+  t.is(modPowPublic(x, e, N), want);
 });
 
 test('largest exponent (16384 bits) is accepted and correct', (t) => {
@@ -370,18 +370,18 @@ test('largest exponent (16384 bits) is accepted and correct', (t) => {
   const e = detBits(MAX_EXPONENT_BITS, 'maxexp-e');
   const emax = (1n << BigInt(MAX_EXPONENT_BITS)) - 1n;
   withModulus(N, (m) => {
-    t.is(m.pow(x, e), refPow(x, e, N));
-    t.is(m.pow(x, emax), refPow(x, emax, N));
-    t.is(m.powSecret(x, e, MAX_EXPONENT_BITS), refPow(x, e, N));
-    t.is(m.multiPow([[x, e], [x + 1n, -emax]]), refMultiPow([[x, e], [x + 1n, -emax]], N));
+    t.is(m.powPublic(x, e), refPow(x, e, N));
+    t.is(m.powPublic(x, emax), refPow(x, emax, N));
+    t.is(m.pow(x, e, MAX_EXPONENT_BITS), refPow(x, e, N));
+    t.is(m.multiPowPublic([[x, e], [x + 1n, -emax]]), refMultiPow([[x, e], [x + 1n, -emax]], N));
     const fb = m.fixedBase(x, MAX_EXPONENT_BITS);
-    t.is(fb.pow(e), refPow(x, e, N));
-    t.is(fb.powSecret(emax), refPow(x, emax, N));
+    t.is(fb.powPublic(e), refPow(x, e, N));
+    t.is(fb.pow(emax), refPow(x, emax, N));
     fb.dispose();
   });
 });
 
-test(`multiPow with the maximum of ${MAX_MULTIPOW_BASES} bases matches bigint`, (t) => {
+test(`multiPowPublic with the maximum of ${MAX_MULTIPOW_BASES} bases matches bigint`, (t) => {
   for (const N of [(1n << 61n) - 1n, detBits(2048, 'mp16') | 1n]) {
     const terms: [bigint, bigint][] = [];
     for (let j = 0; j < MAX_MULTIPOW_BASES; j++) {
@@ -390,11 +390,11 @@ test(`multiPow with the maximum of ${MAX_MULTIPOW_BASES} bases matches bigint`, 
       const e = detBits(20 + 37 * j, `mp-e-${j}`);
       terms.push([x, j % 3 === 1 ? -e : e]);
     }
-    withModulus(N, (m) => t.is(m.multiPow(terms), refMultiPow(terms, N)));
+    withModulus(N, (m) => t.is(m.multiPowPublic(terms), refMultiPow(terms, N)));
   }
 });
 
-test('multiPow with repeated bases and exponents of very different lengths', (t) => {
+test('multiPowPublic with repeated bases and exponents of very different lengths', (t) => {
   const N = detBits(521, 'mp-rep') | 1n;
   const x = detBits(500, 'mp-rep-x');
   const terms: [bigint, bigint][] = [
@@ -406,8 +406,8 @@ test('multiPow with repeated bases and exponents of very different lengths', (t)
     [1n, detBits(3000, 'r2')],
   ];
   withModulus(N, (m) => {
-    t.is(m.multiPow(terms), refMultiPow(terms, N));
-    t.is(m.multiPow([[0n, 5n], [x, 7n]]), 0n);
+    t.is(m.multiPowPublic(terms), refMultiPow(terms, N));
+    t.is(m.multiPowPublic([[0n, 5n], [x, 7n]]), 0n);
   });
 });
 
@@ -426,17 +426,17 @@ test('inverse and jacobi of a Modulus match the reference', (t) => {
   });
 });
 
-test('powSecret equals pow equals FixedBase for the same inputs', (t) => {
+test('pow equals pow equals FixedBase for the same inputs', (t) => {
   fc.assert(
     fc.property(oddModulus(3, 600).chain((N) => fc.tuple(fc.constant(N), below(N), exponent(600))), ([N, x, e]) => {
       withModulus(N, (m) => {
         const fb = m.fixedBase(x, 600, 5);
         try {
           const want = refPow(x, e, N);
-          expectEq(m.pow(x, e), want, 'pow');
-          expectEq(m.powSecret(x, e, 600), want, 'powSecret');
+          expectEq(m.powPublic(x, e), want, 'pow');
+          expectEq(m.pow(x, e, 600), want, 'pow');
+          expectEq(fb.powPublic(e), want, 'fixedBase.pow');
           expectEq(fb.pow(e), want, 'fixedBase.pow');
-          expectEq(fb.powSecret(e), want, 'fixedBase.powSecret');
         } finally {
           fb.dispose();
         }
@@ -456,10 +456,10 @@ test('a FixedBase keeps its base while the Modulus computes with others', (t) =>
     const fh = m.fixedBase(h, 256, 3);
     for (let i = 0; i < 5; i++) {
       const e = detBits(200 + i, `fb-e-${i}`);
-      t.is(m.pow(h, e), refPow(h, e, N));
-      t.is(fg.pow(e), refPow(g, e, N));
+      t.is(m.powPublic(h, e), refPow(h, e, N));
+      t.is(fg.powPublic(e), refPow(g, e, N));
       t.is(m.mul(g, h), (g * h) % N);
-      t.is(fh.powSecret(e), refPow(h, e, N));
+      t.is(fh.pow(e), refPow(h, e, N));
     }
     fg.dispose();
     fh.dispose();
@@ -473,7 +473,7 @@ test('many Modulus objects at once stay independent', (t) => {
     ms.forEach((m, i) => {
       const N = Ns[i] as bigint;
       const x = detBits(refBitLength(N) - 1, `indep-x-${i}-${round}`);
-      t.is(m.pow(x, 65537n), refPow(x, 65537n, N));
+      t.is(m.powPublic(x, 65537n), refPow(x, 65537n, N));
     });
   }
   for (const m of ms) m.dispose();
@@ -484,19 +484,19 @@ test('dispose() makes later use throw an Error, and is idempotent', (t) => {
   const m = new Modulus(N);
   const fb = m.fixedBase(5n, 64);
   const fb2 = m.fixedBase(7n, 64);
-  t.is(fb.pow(10n), refPow(5n, 10n, N));
+  t.is(fb.powPublic(10n), refPow(5n, 10n, N));
   fb2.dispose();
+  t.throws(() => fb2.powPublic(1n), { instanceOf: Error, message: /dispose/ });
   t.throws(() => fb2.pow(1n), { instanceOf: Error, message: /dispose/ });
-  t.throws(() => fb2.powSecret(1n), { instanceOf: Error, message: /dispose/ });
   m.dispose();
   t.throws(() => m.mul(1n, 2n), { instanceOf: Error, message: /dispose/ });
+  t.throws(() => m.powPublic(2n, 3n), { instanceOf: Error, message: /dispose/ });
   t.throws(() => m.pow(2n, 3n), { instanceOf: Error, message: /dispose/ });
-  t.throws(() => m.powSecret(2n, 3n), { instanceOf: Error, message: /dispose/ });
-  t.throws(() => m.multiPow([[2n, 3n]]), { instanceOf: Error, message: /dispose/ });
+  t.throws(() => m.multiPowPublic([[2n, 3n]]), { instanceOf: Error, message: /dispose/ });
   t.throws(() => m.reduce(5n), { instanceOf: Error, message: /dispose/ });
   t.throws(() => m.fixedBase(2n, 8), { instanceOf: Error, message: /dispose/ });
   // a FixedBase of a disposed Modulus must not compute with freed memory
-  t.throws(() => fb.pow(3n), { instanceOf: Error, message: /dispose/ });
+  t.throws(() => fb.powPublic(3n), { instanceOf: Error, message: /dispose/ });
   // disposing twice must not free twice (which would corrupt the allocator)
   t.notThrows(() => m.dispose());
   t.notThrows(() => fb.dispose());
@@ -504,7 +504,7 @@ test('dispose() makes later use throw an Error, and is idempotent', (t) => {
   // the allocator is still healthy: new contexts compute correctly
   const others = [new Modulus(N), new Modulus(N + 2n), new Modulus(N + 4n)];
   const x = detBits(290, 'dispose-x');
-  others.forEach((o, i) => t.is(o.pow(x, 1000n), refPow(x, 1000n, N + 2n * BigInt(i))));
+  others.forEach((o, i) => t.is(o.powPublic(x, 1000n), refPow(x, 1000n, N + 2n * BigInt(i))));
   for (const o of others) o.dispose();
 });
 
@@ -528,8 +528,8 @@ test('operands whose Montgomery forms have all-ones limbs (accumulator headroom)
           const x = ((target % N) * Rinv) % N;
           for (const e of [2n, 3n, 5n]) {
             const want = refPow(x, e, N);
-            t.is(m.pow(x, e), want, `pow, ${limbs} limbs`);
-            t.is(m.powSecret(x, e, 3), want, `powSecret, ${limbs} limbs`);
+            t.is(m.powPublic(x, e), want, `pow, ${limbs} limbs`);
+            t.is(m.pow(x, e, 3), want, `pow, ${limbs} limbs`);
           }
           t.is(m.mul(x, x), (x * x) % N, `mul, ${limbs} limbs`);
           t.is(m.mul(x, N - 1n), (x * (N - 1n)) % N, `mul by N − 1, ${limbs} limbs`);

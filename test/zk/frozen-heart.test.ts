@@ -49,12 +49,12 @@ const unit = (N: bigint) => {
 const enc = (N: bigint, m: bigint, r: bigint) => {
   const m2 = new Modulus(N * N);
   try {
-    return m2.mul(1n + (((m % N) + N) % N) * N, m2.pow(r, N));
+    return m2.mul(1n + (((m % N) + N) % N) * N, m2.powPublic(r, N));
   } finally {
     m2.dispose();
   }
 };
-const ped = (a: bigint, b: bigint) => modHat.mul(modHat.pow(aux.s, a), modHat.pow(aux.t, b));
+const ped = (a: bigint, b: bigint) => modHat.mul(modHat.powPublic(aux.s, a), modHat.powPublic(aux.t, b));
 const gcdBig = (a: bigint, b: bigint): bigint => (b === 0n ? (a < 0n ? -a : a) : gcdBig(b, a % b));
 
 /**
@@ -70,7 +70,7 @@ function rootN2(sk: PaillierSecretKey, v: bigint, e: bigint): bigint | undefined
     const base = e < 0n ? m2.inverse(v) : v;
     const ae = e < 0n ? -e : e;
     if (gcdBig(ae, order) !== 1n) return undefined;
-    return m2.pow(base, refInverse(ae, order) as bigint);
+    return m2.powPublic(base, refInverse(ae, order) as bigint);
   } finally {
     m2.dispose();
   }
@@ -149,7 +149,7 @@ function encElgPaillierHalf(x: bigint, rho: bigint) {
     D: enc(skI.N, alpha, r),
     alpha,
     respond: (e: bigint) => {
-      const z2 = modN.mul(r, modN.pow(rho, e));
+      const z2 = modN.mul(r, modN.powPublic(rho, e));
       modN.dispose();
       return { z1: alpha + e * x, z2, z3: gamma + e * mu };
     },
@@ -170,9 +170,9 @@ test('A8/A2 Πenc-elg: (S, T, D) solved after the challenge would prove an out-o
   const z2 = unit(skI.N);
   const z3 = randomSigned((1n << BigInt(L.ell + L.epsilon)) * aux.N);
   const S = ped(5n, 7n);
-  const T = modHat.mul(ped(z1, z3), modHat.pow(S, -e));
+  const T = modHat.mul(ped(z1, z3), modHat.powPublic(S, -e));
   const m2 = new Modulus(skI.N * skI.N);
-  const D = m2.mul(enc(skI.N, z1, z2), m2.pow(st.C, -e));
+  const D = m2.mul(enc(skI.N, z1, z2), m2.powPublic(st.C, -e));
   m2.dispose();
   const p: EncElgProof = { S, T, D, Y, Z, z1, z2, z3, w };
   t.truthy(reason(() => verifyEncElg(b, L, st, p)));
@@ -266,7 +266,7 @@ function affGStatement(x: bigint, y: bigint) {
   const rho = unit(Nj);
   const rhoY = unit(skI.N);
   const mj = new Modulus(Nj * Nj);
-  const D = mj.mul(mj.pow(C, x), enc(Nj, y, rho));
+  const D = mj.mul(mj.powPublic(C, x), enc(Nj, y, rho));
   mj.dispose();
   const st: AffGStatement = { Nj, Ni: skI.N, C, D, Y: enc(skI.N, y, rhoY), X: mulG(modq(x)), aux };
   return { st, rho, rhoY };
@@ -286,7 +286,7 @@ function affGHonest(st: AffGStatement, x: bigint, y: bigint, rho: bigint, rhoY: 
   const r = unit(st.Nj);
   const rY = unit(st.Ni);
   const mj = new Modulus(st.Nj * st.Nj);
-  const A = mj.mul(mj.pow(st.C, alpha), enc(st.Nj, beta, r));
+  const A = mj.mul(mj.powPublic(st.C, alpha), enc(st.Nj, beta, r));
   mj.dispose();
   const com = { A, By: enc(st.Ni, beta, rY), E: ped(alpha, gamma), S: ped(x, m), F: ped(beta, delta), T: ped(y, mu) };
   return {
@@ -296,7 +296,7 @@ function affGHonest(st: AffGStatement, x: bigint, y: bigint, rho: bigint, rhoY: 
     respond: (e: bigint) => {
       const nj = new Modulus(st.Nj);
       const ni = new Modulus(st.Ni);
-      const out = { z1: alpha + e * x, z2: beta + e * y, z3: gamma + e * m, z4: delta + e * mu, w: nj.mul(r, nj.pow(rho, e)), wY: ni.mul(rY, ni.pow(rhoY, e)) };
+      const out = { z1: alpha + e * x, z2: beta + e * y, z3: gamma + e * m, z4: delta + e * mu, w: nj.mul(r, nj.powPublic(rho, e)), wY: ni.mul(rY, ni.powPublic(rhoY, e)) };
       nj.dispose();
       ni.dispose();
       return out;
@@ -349,14 +349,14 @@ test('A8/A2 Πaff-g: (A, B_y, E, S, F, T) solved after the challenge would prove
   const wY = unit(st.Ni);
   const mj = new Modulus(st.Nj * st.Nj);
   const mi = new Modulus(st.Ni * st.Ni);
-  const A = mj.mul(mj.mul(mj.pow(st.C, z1), enc(st.Nj, z2, w)), mj.pow(st.D, -e));
-  const By = mi.mul(enc(st.Ni, z2, wY), mi.pow(st.Y, -e));
+  const A = mj.mul(mj.mul(mj.powPublic(st.C, z1), enc(st.Nj, z2, w)), mj.powPublic(st.D, -e));
+  const By = mi.mul(enc(st.Ni, z2, wY), mi.powPublic(st.Y, -e));
   mj.dispose();
   mi.dispose();
   const S = ped(3n, 5n);
   const T = ped(7n, 11n);
-  const E = modHat.mul(ped(z1, z3), modHat.pow(S, -e));
-  const F = modHat.mul(ped(z2, z4), modHat.pow(T, -e));
+  const E = modHat.mul(ped(z1, z3), modHat.powPublic(S, -e));
+  const F = modHat.mul(ped(z2, z4), modHat.powPublic(T, -e));
   const p: AffGProof = { A, Bx, By, E, S, F, T, z1, z2, z3, z4, w, wY };
   t.truthy(reason(() => verifyAffG(b, L, st, p)));
 });
@@ -393,7 +393,7 @@ test('A8/A6 Πprm: A_i solved after the challenge would prove s = −t^λ outsid
   const s = N - aux.s;
   const e = proofTranscript(PRM_TAG, b, L).int('N', N).int('s', s).int('t', tt).challenge('e').bitArray(L.m);
   const z = Array.from({ length: L.m }, () => randomBelow(N));
-  const A = z.map((zi, i) => (e[i] ? modHat.mul(modHat.pow(tt, zi), modHat.pow(s, -1n)) : modHat.pow(tt, zi)));
+  const A = z.map((zi, i) => (e[i] ? modHat.mul(modHat.powPublic(tt, zi), modHat.powPublic(s, -1n)) : modHat.powPublic(tt, zi)));
   t.is(reason(() => verifyPrm(b, L, { N, s, t: tt }, { A, z })), 'prm/equation');
 });
 
@@ -423,7 +423,7 @@ test('A7 Πmod: a proof for w does not carry over to w·u⁴ (x_i·u where b_i) 
   t.is(reason(() => verifyMod(b, Ls, { N }, proof)), undefined);
   const m = new Modulus(N);
   const u = unit(N);
-  const w2 = m.mul(proof.w, m.pow(u, 4n));
+  const w2 = m.mul(proof.w, m.powPublic(u, 4n));
   const items = proof.items.map((it) => (it.b ? { ...it, x: m.mul(it.x, u) } : it));
   m.dispose();
   t.is(reason(() => verifyMod(b, Ls, { N }, { w: w2, items })), 'mod/fourth-root');

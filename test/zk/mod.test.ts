@@ -104,7 +104,7 @@ function forgeMod(binding: ProofBinding, params: SecurityParams, factors: Readon
   /** r = v^k mod M and whether r² = v (v a square mod M); otherwise r² = −v */
   const half = (c: (typeof comps)[number], v: bigint): { r: bigint; square: boolean } => {
     const vM = v % c.M;
-    const r = c.mod.pow(vM, c.k);
+    const r = c.mod.powPublic(vM, c.k);
     return { r, square: c.mod.mul(r, r) === vM };
   };
   let w = wIn;
@@ -137,10 +137,10 @@ function forgeMod(binding: ProofBinding, params: SecurityParams, factors: Readon
       if (!best.ok[i]) return 1n;
       let s = Y[i]?.r as bigint; // y^k; times ((−1)^a·w^b)^k gives the square root of y′
       if (best.b) s = c.mod.mul(s, W[i]?.r as bigint);
-      if (best.a) s = c.mod.mul(s, c.mod.pow(c.M - 1n, c.k));
-      return c.mod.pow(s, c.k);
+      if (best.a) s = c.mod.mul(s, c.mod.powPublic(c.M - 1n, c.k));
+      return c.mod.powPublic(s, c.k);
     });
-    const zs = comps.map((c) => (c.nInv === undefined ? 1n : c.mod.pow(y % c.M, c.nInv)));
+    const zs = comps.map((c) => (c.nInv === undefined ? 1n : c.mod.powPublic(y % c.M, c.nInv)));
     return { x: combine(xs), a: best.a, b: best.b, z: combine(zs) };
   });
   for (const c of comps) c.mod.dispose();
