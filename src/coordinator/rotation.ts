@@ -221,7 +221,7 @@ export class KeyRotation {
       const culprits = outcome.culprits.map((x) => x.nodeId ?? `index ${x.index}`);
       throw new RefreshFailedError(`refresh of ${walletId} aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''})`, 502);
     }
-    if (outcome.status === 'failed') throw new RefreshFailedError(`refresh of ${walletId} failed (${outcome.failure}: ${outcome.nodes.join(', ') || 'no node'})`, 503);
+    if (outcome.status === 'failed') throw new RefreshFailedError(`refresh of ${walletId} failed (${outcome.failure}: ${outcome.nodes.join(', ') || 'no node'}; ${outcome.reason})`, 503);
     const { epoch } = outcome.result;
     if (outcome.result.publicKey !== publicKey) {
       // cannot happen with honest nodes (a refresh adds sharings of zero): every node agreed on it, so it is loud

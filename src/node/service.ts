@@ -144,6 +144,7 @@ function scopeOf(protocol: ProtocolName, walletId: string | undefined): string |
 }
 
 const SESSION_TAG = 'mpc-engine/v1/session';
+const MAX_ABORTED_REMEMBERED = 1024;
 const STATE_TAG = 'mpc-engine/v1/state';
 
 export class NodeService {
@@ -153,6 +154,8 @@ export class NodeService {
   private readonly seen: SeenSessions;
   private readonly sessions = new Map<string, Pending | Running>();
   private readonly lifecycle: Lifecycle;
+  /** session ids aborted lately (a prepare still under way for one of them is dropped) */
+  private readonly aborted = new Set<string>();
   /** runs this node signed an abandonment of (their sids): never staged afterwards */
   private readonly abandoned = new Set<string>();
   private aux: { readonly aux: AuxInfo; readonly epoch: number; readonly id: string } | undefined;
@@ -227,6 +230,10 @@ export class NodeService {
         const s = this.sessions.get(req.sessionId);
         if (s && 'session' in s) s.session.cancel();
         this.sessions.delete(req.sessionId);
+        // an abort can overtake the prepare it ends (requests run concurrently): that prepare must
+        // not leave a session behind, which would hold its scope 'busy' until it expires
+        this.aborted.add(req.sessionId);
+        if (this.aborted.size > MAX_ABORTED_REMEMBERED) this.aborted.delete(this.aborted.values().next().value as string);
         return {};
       }
       case 'sign':
@@ -363,6 +370,14 @@ export class NodeService {
     }
     const nonce = randomBytes(32).toString('hex');
     const state = await this.stateFingerprint(req.protocol, walletId);
+    if (this.aborted.has(req.sessionId)) throw new RpcError('aborted', 'the session was aborted');
+    if (scope !== undefined) {
+      // checked again after the awaits above: a prepare of the same scope may have come in meanwhile
+      for (const s of this.sessions.values()) {
+        const other = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
+        if (other === scope) throw new RpcError('busy', 'another run of this scope is open');
+      }
+    }
     this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, state, request: req, touched: Date.now() });
     return { nonce, state };
   }
