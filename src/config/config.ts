@@ -82,6 +82,8 @@ export interface ApiServerConfig {
   readonly trustedProxies: readonly AddressRange[];
   /** `Bearer <token>` for GET /metrics (secret, non-enumerable); undefined: /metrics is off */
   readonly metricsAuthorization: string | undefined;
+  /** `Bearer <token>` for the admin routes: refresh, rotation, jobs (secret, non-enumerable); undefined: they are off */
+  readonly adminAuthorization: string | undefined;
 }
 
 export interface CoordinatorEntry {
@@ -204,6 +206,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
   });
   const coordinatorTls = tlsFiles(certsDir, 'coordinator');
   const api = withSecret(
+    withSecret(
     {
       host: v.COORDINATOR_HTTPS_HOST,
       // the public API's own certificate (development: from the public CA, never the internal one)
@@ -215,6 +218,9 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     } as unknown as ApiServerConfig,
     'metricsAuthorization',
     v.COORDINATOR_METRICS_TOKEN,
+    ),
+    'adminAuthorization',
+    v.COORDINATOR_ADMIN_TOKEN,
   );
   const firewall: FirewallConfig = v.ENABLE_KERNEL_FIREWALL
     ? { enabled: true, trustedCoordinatorIp: v.TRUSTED_COORDINATOR_IP! }

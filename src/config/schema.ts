@@ -51,6 +51,8 @@ export const VARIABLES = {
     'addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed for the client address, comma-separated (default none: the TCP peer is the client)',
   COORDINATOR_METRICS_TOKEN:
     '"Bearer <token>" a Prometheus scraper presents for GET /metrics (secret; must differ from WALLET_SERVER_AUTH_TOKEN). Unset: /metrics is off',
+  COORDINATOR_ADMIN_TOKEN:
+    '"Bearer <token>" an operator presents for the admin routes: wallet refresh, key rotation and their jobs (secret; must differ from WALLET_SERVER_AUTH_TOKEN and COORDINATOR_METRICS_TOKEN). Unset: the admin routes are off',
   NODE_IDS: 'node ids, comma-separated (letters, digits, _ and -), e.g. node_1,node_2,node_3',
   NODE_HOSTS: 'host:port of each node, in NODE_IDS order ([v6-address]:port for IPv6)',
   NODE_PLATFORMS: 'platform of each node, in NODE_IDS order',
@@ -253,6 +255,7 @@ export const envSchema = z
     COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: integer(1, 10_000).default(128),
     COORDINATOR_TRUSTED_PROXIES: list(addressRange).optional(),
     COORDINATOR_METRICS_TOKEN: bearer.optional(),
+    COORDINATOR_ADMIN_TOKEN: bearer.optional(),
     NODE_IDS: required('a list of node ids').pipe(list(nodeId)),
     NODE_HOSTS: required('a list of host:port').pipe(list(hostPort)),
     NODE_PLATFORMS: required('a list of platforms').pipe(list(platform)),
@@ -341,9 +344,13 @@ export const envSchema = z
       const reachable = `the wallet API listens on ${v.COORDINATOR_HTTPS_HOST} (COORDINATOR_HTTPS_HOST), which is not a loopback address`;
       if (v.WALLET_SERVER_AUTH_TOKEN === DEVELOPMENT_AUTH_TOKEN) issue('WALLET_SERVER_AUTH_TOKEN', `is the development token from env/.env.local, which anyone can read, and ${reachable}: set a secret token of your own`);
       if (v.COORDINATOR_METRICS_TOKEN === DEVELOPMENT_AUTH_TOKEN) issue('COORDINATOR_METRICS_TOKEN', `is the development token from env/.env.local, and ${reachable}: set a secret token of your own`);
+      if (v.COORDINATOR_ADMIN_TOKEN === DEVELOPMENT_AUTH_TOKEN) issue('COORDINATOR_ADMIN_TOKEN', `is the development token from env/.env.local, and ${reachable}: set a secret token of your own`);
     }
     if (v.COORDINATOR_METRICS_TOKEN !== undefined && v.COORDINATOR_METRICS_TOKEN === v.WALLET_SERVER_AUTH_TOKEN) {
       issue('COORDINATOR_METRICS_TOKEN', 'must differ from WALLET_SERVER_AUTH_TOKEN (a scraper must not be able to create wallets or sign)');
+    }
+    if (v.COORDINATOR_ADMIN_TOKEN !== undefined && (v.COORDINATOR_ADMIN_TOKEN === v.WALLET_SERVER_AUTH_TOKEN || v.COORDINATOR_ADMIN_TOKEN === v.COORDINATOR_METRICS_TOKEN)) {
+      issue('COORDINATOR_ADMIN_TOKEN', 'must differ from WALLET_SERVER_AUTH_TOKEN and COORDINATOR_METRICS_TOKEN (the wallet server and a scraper must not be able to rotate keys)');
     }
     if ((v.WALLET_SERVER_URL === undefined) !== (v.WALLET_SERVER_AUTH_TOKEN === undefined)) {
       const [set, unset] = v.WALLET_SERVER_URL === undefined ? ['WALLET_SERVER_AUTH_TOKEN', 'WALLET_SERVER_URL'] : ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN'];

@@ -7,6 +7,9 @@
  *   GET  /v1/wallets                    list, `limit` and `cursor`
  *   GET  /v1/wallets/:walletId          one wallet
  *   POST /v1/wallets/:walletId/sign     { digest: 32-byte hex } → { r, s, v, der, signature, signers }
+ *   POST /v1/wallets/:walletId/refresh  admin: refresh the wallet's key shares → { walletId, publicKey, epoch }
+ *   POST /v1/admin/rotation             admin: new aux-info, then every wallet refreshed → 202 job
+ *   GET  /v1/admin/jobs/:jobId          admin: a job's progress
  *   GET  /health                        status for anyone; node counts for an authenticated caller
  *   GET  /metrics                       Prometheus text format; its own credential; off without one
  *   GET  /openapi.json                  the OpenAPI 3.1 document (docs/openapi.json), no authentication
@@ -15,6 +18,9 @@
  * details say what was wrong with the request, 5xx say only what failed (RFC 9457). A method a
  * path does not have is 405 with `Allow`; OPTIONS is such a method (no CORS: the API is for a
  * wallet server, and a browser must not be able to call it).
+ *
+ * The admin routes take their own credential (COORDINATOR_ADMIN_TOKEN), never the wallet server's:
+ * the wallet server signs, an operator rotates keys. Without one they do not exist (404).
  *
  * Order of checks: credential (if any), rate limit, route, authorization, media type, body size,
  * schema. The credential comes first so that each has a bucket of its own: a flood of requests
@@ -39,13 +45,21 @@ import { HttpProblem, PROBLEM_CONTENT_TYPE, problemBody } from './problem.js';
 import { monotonicNow, TokenBucketLimiter, type MonotonicClock, type RateLimitOptions } from './rate-limit.js';
 import { InvalidCursorError, MAX_LABEL_LENGTH, MAX_PAGE_SIZE } from './registry.js';
 import type { SignatureResult } from './signing.js';
-import { labelIssue, type CreateWalletInput, type WalletView } from './wallets.js';
+import { labelIssue, type CreateWalletInput, type RequestContext, type WalletView } from './wallets.js';
+import type { RefreshResult, RotationJobView } from './rotation.js';
 
 /** What the API needs of the wallet service (WalletService has it). */
 export interface WalletsApi {
   create(input: CreateWalletInput): Promise<{ wallet: WalletView; replayed: boolean }>;
   get(walletId: string): WalletView | undefined;
   list(options: { limit?: number; cursor?: string }): { wallets: WalletView[]; nextCursor: string | undefined };
+}
+
+/** What the admin routes need of key rotation (KeyRotation has it). */
+export interface AdminApi {
+  refresh(walletId: string, reason: 'admin', context?: RequestContext): Promise<RefreshResult>;
+  startRotation(context?: RequestContext): RotationJobView;
+  job(jobId: string): RotationJobView | undefined;
 }
 
 /** What the API needs of the signing service (SigningService has it). */
@@ -62,6 +76,12 @@ export interface ApiOptions {
   readonly authorization: string;
   /** the whole Authorization value for GET /metrics (COORDINATOR_METRICS_TOKEN); undefined: /metrics is off */
   readonly metricsAuthorization?: string | undefined;
+  /** the whole Authorization value for the admin routes (COORDINATOR_ADMIN_TOKEN); undefined: they are off */
+  readonly adminAuthorization?: string | undefined;
+  /** refresh and rotation (required with adminAuthorization) */
+  readonly admin?: AdminApi;
+  /** the admin credential's public id, for the audit records of admin actions */
+  readonly adminCredentialId?: string;
   /** the OpenAPI document served at /openapi.json (default: docs/openapi.json) */
   readonly openApi?: unknown;
   /** largest request body in bytes (default 16 KiB) */
@@ -83,7 +103,7 @@ export const DEFAULT_RATE_LIMIT: RateLimitOptions = { capacity: 120, refillPerSe
 export const DEFAULT_ANONYMOUS_RATE_LIMIT: RateLimitOptions = { capacity: 20, refillPerSecond: 5 };
 
 /** Who a request authenticated as. */
-type Principal = 'wallet-server' | 'metrics-scraper';
+type Principal = 'wallet-server' | 'metrics-scraper' | 'admin';
 
 interface ApiState {
   clientIp?: string;
@@ -121,6 +141,8 @@ const listQuerySchema = z
     cursor: z.string().min(1).max(200).optional(),
   })
   .strict();
+const emptyBodySchema = z.object({}).strict();
+const jobIdSchema = z.string().regex(/^job_[A-Za-z0-9_-]{16}$/);
 /** Visible ASCII, as the Idempotency-Key draft's examples (UUIDs and the like). */
 const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/);
 
@@ -159,13 +181,18 @@ export function createApi(o: ApiOptions): Koa {
   const walletServer = authorizationChecker(o.authorization);
   const metricsScraper = o.metricsAuthorization === undefined ? undefined : authorizationChecker(o.metricsAuthorization);
   if (o.metricsAuthorization !== undefined && o.metricsAuthorization === o.authorization) throw new RangeError('the metrics credential must differ from the wallet server\'s');
+  const administrator = o.adminAuthorization === undefined ? undefined : authorizationChecker(o.adminAuthorization);
+  if (o.adminAuthorization !== undefined && (o.adminAuthorization === o.authorization || o.adminAuthorization === o.metricsAuthorization)) {
+    throw new RangeError('the admin credential must differ from the wallet server\'s and the metrics scraper\'s');
+  }
+  if (o.adminAuthorization !== undefined && o.admin === undefined) throw new RangeError('an admin credential needs the admin service');
   const now = o.now ?? monotonicNow;
   const byCredential = new TokenBucketLimiter({ now, ...(o.rateLimit ?? DEFAULT_RATE_LIMIT) });
   const byAddress = new TokenBucketLimiter({ now, ...(o.anonymousRateLimit ?? DEFAULT_ANONYMOUS_RATE_LIMIT) });
   const clientAddress = clientAddressResolver(o.trustedProxies ?? []);
   const maxBodyBytes = o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const openApi = o.openApi ?? loadOpenApiDocument();
-  assertNoCredential(openApi, [o.authorization, o.metricsAuthorization]);
+  assertNoCredential(openApi, [o.authorization, o.metricsAuthorization, o.adminAuthorization]);
   // Never Koa's own X-Forwarded-For handling: it believes any peer (client-ip.ts believes only trusted proxies).
   const app = new Koa({ proxy: false });
   // Koa would print every error itself; ours are answered and logged below.
@@ -209,8 +236,10 @@ export function createApi(o: ApiOptions): Koa {
       // both checks always run: which credential a header is close to must not show in the timing
       const isWallet = walletServer(header);
       const isMetrics = metricsScraper?.(header) ?? false;
+      const isAdmin = administrator?.(header) ?? false;
       if (isWallet) s.principal = 'wallet-server';
       else if (isMetrics) s.principal = 'metrics-scraper';
+      else if (isAdmin) s.principal = 'admin';
     }
     const decision = s.principal !== undefined ? byCredential.take(s.principal) : byAddress.take(`ip:${s.clientIp}`);
     if (!decision.allowed) {
@@ -327,6 +356,32 @@ export function createApi(o: ApiOptions): Koa {
     const bytes = Uint8Array.from(Buffer.from(digest.data.replace(/^0x/, ''), 'hex'));
     ctx.body = await o.signer.sign(walletId, bytes);
   });
+
+  if (o.admin !== undefined && o.adminAuthorization !== undefined) {
+    const admin = o.admin;
+    const adminAuth = requireAuth('admin');
+    const context = (): RequestContext => (o.adminCredentialId === undefined ? {} : { credentialId: o.adminCredentialId });
+    const noBody: Koa.Middleware = async (ctx, next) => {
+      if (!emptyBodySchema.safeParse(body(ctx)).success) throw new HttpProblem(400, 'invalid-body', 'this request takes no body, or an empty JSON object');
+      await next();
+    };
+    router.post('/v1/wallets/:walletId/refresh', adminAuth, json, parse, noBody, async (ctx) => {
+      const { walletId } = wallet(ctx.params.walletId as string);
+      ctx.body = await admin.refresh(walletId, 'admin', context());
+    });
+    router.post('/v1/admin/rotation', adminAuth, json, parse, noBody, (ctx) => {
+      const job = admin.startRotation(context());
+      ctx.status = 202;
+      ctx.set('Location', `/v1/admin/jobs/${job.jobId}`);
+      ctx.body = job;
+    });
+    router.get('/v1/admin/jobs/:jobId', adminAuth, (ctx) => {
+      const jobId = ctx.params.jobId as string;
+      const job = jobIdSchema.safeParse(jobId).success ? admin.job(jobId) : undefined;
+      if (!job) throw new HttpProblem(404, 'job-not-found', `no job ${JSON.stringify(jobId.slice(0, 80))}`);
+      ctx.body = job;
+    });
+  }
 
   app.use(router.routes());
   // No route for this path and method: 404 if the path has none, else 405 with the methods it has

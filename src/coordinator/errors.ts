@@ -83,3 +83,30 @@ export class SigningFailedError extends ServiceError {
     return 'no signer set produced a valid signature';
   }
 }
+
+/** A refresh of a wallet's key shares did not finish: the wallet keeps its committed shares. */
+export class RefreshFailedError extends ServiceError {
+  override readonly name = 'RefreshFailedError';
+  readonly problem = 'refresh-failed';
+  override readonly retryAfterS = 5;
+  constructor(
+    message: string,
+    /** 502 when a node misbehaved (protocol abort), 503 when one failed or was too slow */
+    readonly status: 502 | 503,
+  ) {
+    super(message);
+  }
+
+  override get publicDetail(): string {
+    return this.status === 502
+      ? 'the refresh was aborted by the node group; the wallet keeps its current key shares'
+      : 'the refresh did not complete; the wallet keeps its current key shares';
+  }
+}
+
+/** A rotation was asked for while another one runs. */
+export class RotationRunningError extends ServiceError {
+  override readonly name = 'RotationRunningError';
+  readonly status = 409;
+  readonly problem = 'rotation-running';
+}

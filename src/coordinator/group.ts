@@ -12,6 +12,9 @@
  * committed on. If no node committed it, some party never confirmed that run: its signed
  * abandonment lets the pending node drop it (a node never replaces a pending state otherwise), and
  * only then is a new aux-info made.
+ *
+ * A rotation (rotation.ts) asks for a new aux-info on purpose (`renewAux`): the same run, with
+ * every node, while nothing else runs aux here.
  * @module
  */
 import { performance } from 'node:perf_hooks';
@@ -19,7 +22,7 @@ import { RPC_VERSION, abandonResponseSchema, discardResponseSchema, evidenceResp
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { callNode, type NodeLink } from './node-link.js';
-import type { SessionRunner } from './orchestrator.js';
+import type { SessionOutcome, SessionRunner } from './orchestrator.js';
 
 /** Safe primes a node needs for a new aux-info (two for Paillier, two for ring-Pedersen). */
 export const PRIMES_FOR_AUX = 4;
@@ -56,7 +59,7 @@ export class GroupMonitor {
   private retryAt = 0;
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private running: Promise<void> | undefined;
+  private running: Promise<unknown> | undefined;
 
   constructor(private readonly o: GroupMonitorOptions) {
     this.log = (o.log ?? silentLogger()).child({ component: 'group' });
@@ -212,8 +215,30 @@ export class GroupMonitor {
     this.evaluate();
   }
 
-  private async runAux(): Promise<void> {
+  /**
+   * Make a new aux-info now (new Paillier and ring-Pedersen keys, a new aux epoch) with every node,
+   * for a rotation. Resolves with the new aux id once the nodes report it; throws if the group is
+   * not ready for it (a node missing or short of primes, an aux run already going) or the run failed.
+   */
+  async renewAux(): Promise<string> {
     const c = this.o.cluster;
+    if (this.stopped) throw new Error('the group monitor is stopped');
+    if (this.auxRunning) throw new AuxUnavailableError('an aux-info run is already going');
+    const readiness = c.keygenReadiness();
+    if (!readiness.ready) throw new AuxUnavailableError(readiness.reason);
+    const short = c.links.map((l) => c.info(l.index)).filter((i) => i === undefined || i.primesReady < PRIMES_FOR_AUX);
+    if (short.length > 0) throw new AuxUnavailableError(`nodes not ready with safe primes: ${short.map((i) => i?.nodeId ?? 'unknown').join(', ')}`);
+    const run = this.runAux();
+    this.running = run;
+    const outcome = await run;
+    if (outcome?.status !== 'done') throw new AuxUnavailableError(outcome === undefined ? 'the aux-info run failed' : outcome.status === 'aborted' ? 'the aux-info run was aborted (see the log)' : `the aux-info run failed (${outcome.failure})`);
+    if (c.auxId !== outcome.result.auxId) throw new AuxUnavailableError('the nodes do not all report the new aux-info yet');
+    return outcome.result.auxId;
+  }
+
+  private async runAux(): Promise<SessionOutcome<'aux'> | undefined> {
+    const c = this.o.cluster;
+    let result: SessionOutcome<'aux'> | undefined;
     // Nodes that agreed on the old aux-info keep signing meanwhile (evaluate left it in place).
     this.auxRunning = true;
     const started = Date.now();
@@ -222,6 +247,7 @@ export class GroupMonitor {
     progress.unref();
     try {
       const outcome = await this.o.runner.run({ protocol: 'aux', parties: c.parties, participants: c.links });
+      result = outcome;
       if (outcome.status === 'done') {
         this.log.info({ auxId: outcome.result.auxId, durationMs: outcome.durationMs }, 'aux-info made');
       } else {
@@ -239,5 +265,11 @@ export class GroupMonitor {
     // Learn the new state from the nodes themselves rather than from the session's result.
     await Promise.all(c.links.filter((l) => c.isConnected(l.index)).map((l) => this.refresh(l.index)));
     this.evaluate();
+    return result;
   }
+}
+
+/** A new aux-info cannot be made now (nodes missing, primes not ready, a run going) or its run failed. */
+export class AuxUnavailableError extends Error {
+  override readonly name = 'AuxUnavailableError';
 }

@@ -9,7 +9,8 @@
  * no new requests, those under way finish (up to 10 s), connections close, the registry is closed.
  *
  * Audit trail (COORDINATOR_DATA_DIR/audit.jsonl, hash-chained: `npm run audit:verify -- <file>`):
- * wallets created and signatures (recorded before they are returned), suspensions and their end
+ * wallets created and signatures (recorded before they are returned), refreshes and rotations
+ * (rotation.ts; an admin refresh is recorded before it is answered), suspensions and their end
  * (a release by an operator, or a cool-down over), and the coordinator's start and stop. Requests
  * are attributed to the configured credential by its public id, never the token.
  *
@@ -41,6 +42,7 @@ import { TransportNodeLink } from './links.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { Orchestrator } from './orchestrator.js';
 import { PresignPool } from './pool.js';
+import { allWalletIds, KeyRotation } from './rotation.js';
 import { orchestratedPresign } from './presign.js';
 import { WalletRegistry } from './registry.js';
 import { SigningService } from './signing.js';
@@ -135,6 +137,20 @@ async function main(): Promise<void> {
     signerSets: () => cluster.usableSignerSets(),
     log,
   });
+  const group = new GroupMonitor({ cluster, runner: orchestrator, log });
+  // refresh and rotation: aux-info and every wallet's shares move together (rotation.ts)
+  const adminContext = api.adminAuthorization === undefined ? {} : { credentialId: credentialId(api.adminAuthorization) };
+  const rotation = new KeyRotation({
+    cluster,
+    runner: orchestrator,
+    walletIds: () => allWalletIds((o) => registry.list(o)),
+    publicKeyOf,
+    renewAux: () => group.renewAux(),
+    discardPresignatures: (walletId) => pool.discard(walletId),
+    audit,
+    log,
+  });
+  rotation.watch();
   const signing = new SigningService({
     cluster,
     pool,
@@ -144,6 +160,7 @@ async function main(): Promise<void> {
     onBlame: (nodeId, protocol, reason) => suspend({ nodeId, protocol, reason }),
     audit,
     defaultContext: requestContext,
+    refreshStale: (walletId) => rotation.refresh(walletId, 'stale'),
   });
   metrics.watchConnected(() => cluster.connectedCount);
   metrics.watchPool(() => {
@@ -152,7 +169,6 @@ async function main(): Promise<void> {
     return named;
   });
 
-  const group = new GroupMonitor({ cluster, runner: orchestrator, log });
   const banner = new BannerPrinter({ platform: config.coordinator.platform, total: cluster.total, threshold: config.mpc.threshold });
   clients.forEach((client, k) => {
     client.on('connected', () => group.onConnected(k));
@@ -169,6 +185,9 @@ async function main(): Promise<void> {
     metrics,
     authorization: wallet.authorization,
     metricsAuthorization: api.metricsAuthorization,
+    adminAuthorization: api.adminAuthorization,
+    admin: rotation,
+    ...(adminContext.credentialId === undefined ? {} : { adminCredentialId: adminContext.credentialId }),
     trustedProxies: api.trustedProxies,
     log,
   });
@@ -193,6 +212,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await server.close(10_000);
     group.stop();
+    rotation.stop();
     await pool.stop();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();
@@ -206,7 +226,7 @@ async function main(): Promise<void> {
   };
   // Before anything announces the API: a signal sent as soon as it is up must find the handler.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
-  log.info({ host: api.host, port: server.port, metrics: api.metricsAuthorization !== undefined, presignPoolSize: poolSize, nodes: cluster.parties }, 'wallet API listening (HTTPS)');
+  log.info({ host: api.host, port: server.port, metrics: api.metricsAuthorization !== undefined, admin: api.adminAuthorization !== undefined, presignPoolSize: poolSize, nodes: cluster.parties }, 'wallet API listening (HTTPS)');
   banner.update(cluster.connectedCount);
   for (const c of clients) c.start();
   record({

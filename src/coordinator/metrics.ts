@@ -68,7 +68,7 @@ export class CoordinatorMetrics {
 
   readonly signAttempts = new Counter({
     name: 'mpc_sign_attempts_total',
-    help: 'Signing attempts by signer pair and outcome (ok, node-failed, blamed, presign-failed)',
+    help: 'Signing attempts by signer pair and outcome (ok, node-failed, blamed, presign-failed, share-stale)',
     labelNames: ['signers', 'outcome'] as const,
     registers: [this.registry],
   });

@@ -105,6 +105,8 @@ export type SessionOutcome<P extends ProtocolName = ProtocolName> =
       /** the nodes at fault: the one that failed, or those still working when time ran out */
       readonly nodes: readonly string[];
       readonly reason: string;
+      /** `rejected`: the refusing node's error code (e.g. `share-stale`: the wallet needs a refresh first) */
+      readonly code?: string;
     });
 
 /** What wallets, the pool and start-up need of an orchestrator (tests put a fake here). */
@@ -356,11 +358,11 @@ class SessionRun<P extends ProtocolName> {
 
   private failNode(link: NodeLink, e: unknown): void {
     const err = e instanceof NodeCallError ? e : linkFailure(link, e);
-    this.fail(err.kind, [link.nodeId], err.message);
+    this.fail(err.kind, [link.nodeId], err.message, err.code);
   }
 
-  private fail(failure: SessionFailureKind, nodes: readonly string[], reason: string): void {
-    this.settle({ ...this.base(), status: 'failed', failure, nodes, reason });
+  private fail(failure: SessionFailureKind, nodes: readonly string[], reason: string, code?: string): void {
+    this.settle({ ...this.base(), status: 'failed', failure, nodes, reason, ...(code === undefined ? {} : { code }) });
   }
 
   /** Ends the session; every participant but `skip` (which already dropped it) is told to abort. */

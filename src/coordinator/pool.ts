@@ -9,6 +9,10 @@
  * the same rule durably (a presignature is marked used before its partial leaves the node); the
  * pool's rule keeps the coordinator from ever asking twice.
  *
+ * A commit of a wallet's refreshed key share, or of new aux-info, makes the nodes burn every
+ * presignature of the older epoch: `discard` drops those entries here too (and keeps presigns that
+ * were under way across the commit out), so signing never picks one the nodes would refuse.
+ *
  * The pool lives in memory. After a coordinator restart the nodes still hold the presignatures it
  * knew, unused; they are simply never asked for (a lost presignature costs compute, never safety).
  * @module
@@ -81,6 +85,9 @@ export class PresignPool {
   private readonly running = new Set<Promise<void>>();
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** bumped by discard(): a presign started under an older count is not admitted */
+  private epochAll = 0;
+  private readonly epochOf = new Map<string, number>();
 
   constructor(private readonly o: PoolOptions) {
     if (!Number.isSafeInteger(o.targetSize) || o.targetSize < 0) throw new RangeError('targetSize must be a non-negative integer');
@@ -134,6 +141,29 @@ export class PresignPool {
     return made;
   }
 
+  /**
+   * Drop the ready presignatures of one wallet (its key share was refreshed) or of every wallet
+   * (new aux-info): the nodes burnt them at the commit. Background presigns under way are not
+   * admitted when they end. Refills for what is tracked.
+   */
+  discard(walletId?: string): number {
+    let dropped = 0;
+    for (const [key, list] of this.entries) {
+      if (walletId !== undefined && list[0]?.walletId !== walletId) continue;
+      dropped += list.length;
+      this.entries.delete(key);
+    }
+    if (walletId === undefined) this.epochAll++;
+    else this.epochOf.set(walletId, (this.epochOf.get(walletId) ?? 0) + 1);
+    if (dropped > 0) this.log.info({ walletId, dropped }, 'presignatures of an older epoch dropped');
+    this.refill(walletId);
+    return dropped;
+  }
+
+  private generation(walletId: string): string {
+    return `${this.epochAll}/${this.epochOf.get(walletId) ?? 0}`;
+  }
+
   /** Keep this wallet stocked from now on (a new wallet, or one that is being used). */
   track(walletId: string): void {
     if (this.tracked.has(walletId)) return;
@@ -182,8 +212,14 @@ export class PresignPool {
     const live = this.o.signerSets().some((s) => signersKey(s) === signersKey(job.signers));
     try {
       if (!live || !this.tracked.has(job.walletId)) return;
+      const generation = this.generation(job.walletId);
       const entry = await this.o.presign(job.walletId, job.signers);
       if (this.stopped) return;
+      if (this.generation(job.walletId) !== generation) {
+        // made under an epoch since replaced (burnt at the nodes): make another once this job is counted out
+        setImmediate(() => this.refill(job.walletId));
+        return;
+      }
       this.admit(entry, job.walletId, job.signers);
       const list = this.entries.get(key) ?? [];
       list.push(entry);

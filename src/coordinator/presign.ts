@@ -14,7 +14,7 @@ import { signersKey, type PoolEntry, type PresignFn } from './pool.js';
 
 /** A presign session did not give a usable presignature; `nodes` are the ones to avoid next. */
 export class PresignFailedError extends Error {
-  override readonly name = 'PresignFailedError';
+  override readonly name: string = 'PresignFailedError';
   constructor(
     message: string,
     /** node ids at fault (empty: nobody in particular) */
@@ -23,6 +23,17 @@ export class PresignFailedError extends Error {
     readonly blamed: boolean,
   ) {
     super(message);
+  }
+}
+
+/**
+ * A signer refused to presign because the wallet's key share predates the group's aux-info (a
+ * rotation or an aux-info re-run committed since): the wallet needs a refresh, no node is at fault.
+ */
+export class ShareStaleError extends PresignFailedError {
+  override readonly name = 'ShareStaleError';
+  constructor(readonly walletId: string) {
+    super(`the key shares of ${walletId} predate the group's aux-info: a refresh is needed`, [], false);
   }
 }
 
@@ -92,6 +103,7 @@ async function presignOnce(o: PresignSourceOptions, walletId: string, signers: r
     const culprits = outcome.culprits.map((c) => c.nodeId).filter((id): id is string => id !== undefined);
     throw new PresignFailedError(`presign aborted by ${outcome.reportedBy}: ${outcome.reason}`, culprits, true);
   }
+  if (outcome.status === 'failed' && outcome.code === 'share-stale') throw new ShareStaleError(walletId);
   if (outcome.status === 'failed') throw new PresignFailedError(`presign failed (${outcome.failure}): ${outcome.reason}`, outcome.nodes, false);
   let entry: PoolEntry;
   try {

@@ -8,7 +8,10 @@
  * - a partial is wrong (`Blame` from combining) → logged with the culprit, counted in metrics,
  *   reported through `onBlame` (the coordinator suspends that node: a verified offence, docs/security.md A9), and
  *   pairs with the culprit dropped;
- * - presigning on demand fails → pairs with the nodes at fault dropped.
+ * - presigning on demand fails → pairs with the nodes at fault dropped;
+ * - a signer refuses to presign because the wallet's key share predates the group's aux-info (a
+ *   rotation committed new aux-info) → the wallet is refreshed (`refreshStale`, once per request)
+ *   and the same pair tried again; nobody is at fault.
  * The combined signature is low-s, verified under the wallet's own public key with an
  * independent verifier (@noble/curves), and its recovery id checked, before it is returned.
  *
@@ -33,7 +36,7 @@ import { NodesUnavailableError, SigningFailedError, WalletNotFoundError } from '
 import type { CoordinatorMetrics } from './metrics.js';
 import { callNode, NodeCallError, type NodeLink } from './node-link.js';
 import { combinations, signersKey, type PoolEntry, type PresignPool } from './pool.js';
-import { PresignFailedError } from './presign.js';
+import { PresignFailedError, ShareStaleError } from './presign.js';
 import { AuditUnavailableError, type AuditSink, type RequestContext } from './wallets.js';
 
 export interface SignatureResult {
@@ -68,6 +71,8 @@ export interface SigningOptions {
   readonly audit?: AuditSink;
   /** request context used when a request carries none (the one configured credential's id) */
   readonly defaultContext?: RequestContext;
+  /** refresh a wallet whose key share is older than the group's aux-info (rotation.ts); resolves once committed */
+  readonly refreshStale?: (walletId: string) => Promise<unknown>;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -98,12 +103,26 @@ export class SigningService {
     const dropped = new Set<string>();
     const failures: string[] = [];
     const maxAttempts = this.o.maxAttempts ?? combinations(c.links, c.threshold).length;
+    let refreshed = false;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const signers = this.choose(walletId, avoid, dropped);
       if (!signers) break;
       const key = signersKey(signers);
       const outcome = await this.attempt(walletId, publicKey, signers, digest);
       this.o.metrics?.signAttempts.inc({ signers: key, outcome: outcome.kind });
+      if (outcome.kind === 'share-stale' && !refreshed && this.o.refreshStale) {
+        // the wallet's shares must move to the new aux-info first; then the same pair again
+        refreshed = true;
+        try {
+          await this.o.refreshStale(walletId);
+          attempt--;
+          continue;
+        } catch (e) {
+          this.log.warn({ walletId, err: (e as Error).message }, 'refreshing a stale wallet failed');
+          failures.push(`refresh of the wallet's key shares: ${(e as Error).message}`);
+          break;
+        }
+      }
       if (outcome.kind === 'ok') {
         await this.audit(walletId, digest, outcome.result, outcome.presignatureId, { ...this.o.defaultContext, ...context });
         this.o.metrics?.signatures.inc({ outcome: 'ok' });
@@ -144,7 +163,7 @@ export class SigningService {
     publicKey: string,
     signers: readonly number[],
     digest: Uint8Array,
-  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'blamed' | 'presign-failed'; reason: string; avoid: readonly number[] }> {
+  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'blamed' | 'presign-failed' | 'share-stale'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const indexOf = (nodeId: string): number => c.parties.indexOf(nodeId);
     try {
@@ -152,6 +171,7 @@ export class SigningService {
       try {
         entry = await this.o.pool.obtain(walletId, signers, { deferRefill: true });
       } catch (e) {
+        if (e instanceof ShareStaleError) return { kind: 'share-stale', reason: e.message, avoid: [] };
         // A presign abort's culprits are already logged and counted with the session's outcome.
         const nodes = e instanceof PresignFailedError ? e.nodes : [];
         this.log.warn({ walletId, signers, nodes, err: (e as Error).message }, 'presigning on demand failed; trying another pair');

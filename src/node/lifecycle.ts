@@ -24,6 +24,13 @@
  * cancelling the run if it still runs). Without every party's confirmation there is no evidence, so
  * the dropped state cannot be committed anywhere.
  *
+ * A key share also records the aux-info epoch it was made or refreshed under (`auxEpoch`): the run
+ * binds the aux-info in its state fingerprint at prepare, and its stage is refused as stale if the
+ * aux-info committed since (checked under the aux scope's lock, so no aux commit slips in between).
+ * The node refuses to presign with a share older than the committed aux-info (service.ts): new
+ * Paillier keys with a share that was not refreshed under them would be a mixed state, where a
+ * reader of one node before the rotation and another after it still holds a consistent pair.
+ *
  * Commit order, crash-safe at every step: every presignature made under the old epoch is burnt
  * (durably marked used) through `beforeSwitch`, then the evidence is stored, then the committed
  * record is replaced atomically, then the pending record is removed. A crash leaves the old epoch
@@ -42,8 +49,13 @@ import { AUX_RECORD, decodeEpoch, encodeEpoch, pack, unpack, unpackVersioned } f
 export const AUX_SCOPE = 'aux';
 export type LifecycleProtocol = 'aux' | 'keygen' | 'refresh';
 const PROTOCOL_CODES: readonly LifecycleProtocol[] = ['aux', 'keygen', 'refresh'];
-/** Records written before epochs existed: aux-info was made once (epoch 1), shares at keygen (0). */
-const LEGACY_EPOCH = { aux: 1, share: 0 } as const;
+/**
+ * Records written before epochs existed: aux-info was made once (epoch 1), shares at keygen (0).
+ * A share written before it recorded its aux epoch reads as made under the first aux-info: if the
+ * group's aux-info moved since, the share counts as stale and is refreshed before it presigns (the
+ * safe side: at worst one refresh too many).
+ */
+export const LEGACY_EPOCH = { aux: 1, share: 0 } as const;
 const MAX_ENVELOPES = 64;
 
 export interface PendingState {
@@ -55,12 +67,16 @@ export interface PendingState {
   readonly c: Uint8Array;
   /** the epoch the state gets when committed */
   readonly epoch: number;
+  /** key shares: the aux-info epoch the run ran under (the stage is refused if it moved) */
+  readonly auxEpoch?: number;
   /** the state's stored form (public part, secret part) */
   readonly parts: readonly Uint8Array[];
 }
 
 export interface Committed {
   readonly epoch: number;
+  /** key shares: the aux-info epoch the share was made or refreshed under */
+  readonly auxEpoch?: number;
   readonly parts: readonly Uint8Array[];
 }
 
@@ -99,9 +115,10 @@ function encodePending(p: PendingState): Uint8Array {
     .bytes(p.sid)
     .bytes(new TextEncoder().encode(p.round))
     .fixed(p.c)
-    .u32(p.epoch)
-    .finish();
-  return pack(meta, ...p.parts);
+    .u32(p.epoch);
+  // a trailing field: pending records staged before it existed decode without it
+  if (p.auxEpoch !== undefined) meta.u32(p.auxEpoch);
+  return pack(meta.finish(), ...p.parts);
 }
 
 function decodePending(b: Uint8Array): PendingState {
@@ -113,8 +130,9 @@ function decodePending(b: Uint8Array): PendingState {
   const round = new TextDecoder().decode(r.bytes(64, 'round'));
   const c = Uint8Array.from(r.fixed(32, 'confirmation'));
   const epoch = r.u32('epoch');
+  const auxEpoch = r.remaining > 0 ? r.u32('aux epoch') : undefined;
   r.end('pending state');
-  return { protocol, sid, round, c, epoch, parts: [pub, secret] };
+  return { protocol, sid, round, c, epoch, ...(auxEpoch === undefined ? {} : { auxEpoch }), parts: [pub, secret] };
 }
 
 function encodeEvidence(e: Evidence): Uint8Array {
@@ -147,9 +165,14 @@ export class Lifecycle {
     const [kind, id] = where(scope);
     const rec = await this.o.store.get(kind, id);
     if (!rec) return undefined;
-    const [pub, secret, epoch] = unpackVersioned(rec, 3, scope === AUX_SCOPE ? 'aux-info' : 'key share') as [Uint8Array, Uint8Array, Uint8Array | undefined];
+    if (scope === AUX_SCOPE) {
+      const [pub, secret, epoch] = unpackVersioned(rec, 3, 'aux-info') as [Uint8Array, Uint8Array, Uint8Array | undefined];
+      rec.fill(0);
+      return { epoch: decodeEpoch(epoch, LEGACY_EPOCH.aux, scope), parts: [pub, secret] };
+    }
+    const [pub, secret, epoch, auxEpoch] = unpackVersioned(rec, 4, 'key share', 2) as [Uint8Array, Uint8Array, Uint8Array | undefined, Uint8Array | undefined];
     rec.fill(0);
-    return { epoch: decodeEpoch(epoch, scope === AUX_SCOPE ? LEGACY_EPOCH.aux : LEGACY_EPOCH.share, scope), parts: [pub, secret] };
+    return { epoch: decodeEpoch(epoch, LEGACY_EPOCH.share, scope), auxEpoch: decodeEpoch(auxEpoch, LEGACY_EPOCH.aux, `${scope} aux`), parts: [pub, secret] };
   }
 
   async pending(scope: string): Promise<PendingState | undefined> {
@@ -162,16 +185,24 @@ export class Lifecycle {
    * none, for keygen); if the committed state has moved since, the run is stale and refused.
    */
   stage(scope: string, p: PendingState, base: number | undefined, allowed: () => boolean = () => true): Promise<void> {
-    return this.lock.run(scope, async () => {
-      // checked under the lock: an abandonment of this run (taken before `confirmed` under the same lock) wins
-      if (!allowed()) throw new CommitError('epoch-moved', `${scope}: this node abandoned the run`);
-      const current = await this.committed(scope);
-      current?.parts[1]?.fill(0);
-      if (current?.epoch !== base) throw new CommitError('epoch-moved', `${scope}: the committed epoch changed during the run`);
-      const other = await this.pending(scope);
-      if (other && !equalBytes(other.sid, p.sid)) throw new CommitError('pending-unresolved', `${scope}: another run's successor awaits its commit or an abandonment`);
-      await this.o.store.put('pending', scope, encodePending(p));
-    });
+    const stage = () =>
+      this.lock.run(scope, async () => {
+        // checked under the lock: an abandonment of this run (taken before `confirmed` under the same lock) wins
+        if (!allowed()) throw new CommitError('epoch-moved', `${scope}: this node abandoned the run`);
+        const current = await this.committed(scope);
+        current?.parts[1]?.fill(0);
+        if (current?.epoch !== base) throw new CommitError('epoch-moved', `${scope}: the committed epoch changed during the run`);
+        if (p.auxEpoch !== undefined) {
+          // under the aux scope's lock (taken first, as everywhere): no aux commit between this check and the stage
+          const aux = await this.committed(AUX_SCOPE);
+          aux?.parts[1]?.fill(0);
+          if (aux?.epoch !== p.auxEpoch) throw new CommitError('epoch-moved', `${scope}: the aux-info changed during the run`);
+        }
+        const other = await this.pending(scope);
+        if (other && !equalBytes(other.sid, p.sid)) throw new CommitError('pending-unresolved', `${scope}: another run's successor awaits its commit or an abandonment`);
+        await this.o.store.put('pending', scope, encodePending(p));
+      });
+    return p.auxEpoch !== undefined && scope !== AUX_SCOPE ? this.lock.run(AUX_SCOPE, stage) : stage();
   }
 
   /**
@@ -193,7 +224,7 @@ export class Lifecycle {
       const ordered = [...envelopes].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
       await this.o.store.put('evidence', scope, encodeEvidence({ protocol: p.protocol, epoch: p.epoch, envelopes: ordered }));
       const [kind, id] = where(scope);
-      const record = pack(...p.parts, encodeEpoch(p.epoch));
+      const record = scope === AUX_SCOPE ? pack(...p.parts, encodeEpoch(p.epoch)) : pack(...p.parts, encodeEpoch(p.epoch), encodeEpoch(p.auxEpoch ?? LEGACY_EPOCH.aux));
       if (p.protocol === 'keygen') {
         // a wallet id is never overwritten
         if (!(await this.o.store.create(kind, id, record))) throw new CommitError('epoch-moved', `${scope}: a committed key share already exists`);
@@ -201,7 +232,7 @@ export class Lifecycle {
         await this.o.store.put(kind, id, record);
       }
       await this.o.store.delete('pending', scope);
-      return { epoch: p.epoch, parts: p.parts };
+      return { epoch: p.epoch, ...(scope === AUX_SCOPE ? {} : { auxEpoch: p.auxEpoch ?? LEGACY_EPOCH.aux }), parts: p.parts };
     });
   }
 

@@ -34,7 +34,7 @@ import { SECURITY_128, type SecurityParams } from '../zk/params.js';
 import { Transcript } from '../zk/transcript.js';
 import { pointToBytes } from '../curve/secp256k1.js';
 import { RPC_VERSION, decodeJson, encodeJson, requestSchema, type ProtocolName, type Request, type SessionResult, type SessionUpdate } from '../rpc/messages.js';
-import { AUX_SCOPE, CommitError, Lifecycle, type LifecycleProtocol } from './lifecycle.js';
+import { AUX_SCOPE, CommitError, LEGACY_EPOCH, Lifecycle, type LifecycleProtocol } from './lifecycle.js';
 import type { AuditEvent } from '../util/audit-log.js';
 import type { PartyIdentity } from '../envelope/envelope.js';
 import type { RecordStore } from './storage/store.js';
@@ -95,10 +95,11 @@ interface Pending {
   touched: number;
 }
 
-/** A committed key share with its epoch. */
+/** A committed key share with its epoch and the aux-info epoch it was made or refreshed under. */
 interface Share {
   readonly share: KeyShare;
   readonly epoch: number;
+  readonly auxEpoch: number;
 }
 
 /** A presignature's epochs: the key share's and the aux-info's it was made with. */
@@ -143,6 +144,7 @@ function scopeOf(protocol: ProtocolName, walletId: string | undefined): string |
 }
 
 const SESSION_TAG = 'mpc-engine/v1/session';
+const MAX_ABORTED_REMEMBERED = 1024;
 const STATE_TAG = 'mpc-engine/v1/state';
 
 export class NodeService {
@@ -152,6 +154,8 @@ export class NodeService {
   private readonly seen: SeenSessions;
   private readonly sessions = new Map<string, Pending | Running>();
   private readonly lifecycle: Lifecycle;
+  /** session ids aborted lately (a prepare still under way for one of them is dropped) */
+  private readonly aborted = new Set<string>();
   /** runs this node signed an abandonment of (their sids): never staged afterwards */
   private readonly abandoned = new Set<string>();
   private aux: { readonly aux: AuxInfo; readonly epoch: number; readonly id: string } | undefined;
@@ -226,6 +230,10 @@ export class NodeService {
         const s = this.sessions.get(req.sessionId);
         if (s && 'session' in s) s.session.cancel();
         this.sessions.delete(req.sessionId);
+        // an abort can overtake the prepare it ends (requests run concurrently): that prepare must
+        // not leave a session behind, which would hold its scope 'busy' until it expires
+        this.aborted.add(req.sessionId);
+        if (this.aborted.size > MAX_ABORTED_REMEMBERED) this.aborted.delete(this.aborted.values().next().value as string);
         return {};
       }
       case 'sign':
@@ -286,7 +294,7 @@ export class NodeService {
     const protocol = p?.protocol ?? (await this.lifecycle.evidence(scope))?.protocol;
     try {
       const committed = await this.lifecycle.commit(scope, bytes);
-      const result = this.committedResult(scope, protocol as LifecycleProtocol, committed.parts as [Uint8Array, Uint8Array]);
+      const result = this.committedResult(scope, protocol as LifecycleProtocol, committed.epoch, committed.parts as [Uint8Array, Uint8Array]);
       committed.parts[1]?.fill(0);
       this.o.log.info({ scope, epoch: committed.epoch }, 'pending state committed on evidence');
       await this.o.audit?.({ type: 'state.committed', scope, protocol: protocol ?? null, epoch: committed.epoch, via: 'finalize' });
@@ -298,14 +306,15 @@ export class NodeService {
   }
 
   /** The public description of a committed state (as a session reports it). */
-  private committedResult(scope: string, protocol: LifecycleProtocol, [pub, secret]: [Uint8Array, Uint8Array]): SessionResult {
+  private committedResult(scope: string, protocol: LifecycleProtocol, epoch: number, [pub, secret]: [Uint8Array, Uint8Array]): SessionResult {
     if (scope === AUX_SCOPE) {
       const aux = decodeAuxInfo(pub, secret);
       this.auxLoaded = false; // re-read with its epoch on next use
       return { protocol: 'aux', auxId: hex(auxId(aux)) };
     }
     const share = decodeKeyShare(pub, secret);
-    return { protocol: protocol === 'keygen' ? 'keygen' : 'refresh', walletId: scope, publicKey: hex(pointToBytes(share.public.Y)) };
+    const publicKey = hex(pointToBytes(share.public.Y));
+    return protocol === 'keygen' ? { protocol: 'keygen', walletId: scope, publicKey } : { protocol: 'refresh', walletId: scope, publicKey, epoch };
   }
 
   private async info(): Promise<object> {
@@ -341,6 +350,7 @@ export class NodeService {
     const walletId = req.walletId;
     if (req.protocol === 'keygen' && walletId && (await this.o.store.has('keyshare', walletId))) throw new RpcError('wallet-exists', 'wallet already exists');
     if ((req.protocol === 'presign' || req.protocol === 'refresh') && walletId && !(await this.o.store.has('keyshare', walletId))) throw new RpcError('unknown-wallet', 'no such wallet');
+    if (req.protocol === 'presign' && walletId) await this.assertFresh(walletId);
     if (req.signers) {
       const S = req.signers;
       const sorted = S.every((j, k) => k === 0 || j > (S[k - 1] as number));
@@ -360,8 +370,28 @@ export class NodeService {
     }
     const nonce = randomBytes(32).toString('hex');
     const state = await this.stateFingerprint(req.protocol, walletId);
+    if (this.aborted.has(req.sessionId)) throw new RpcError('aborted', 'the session was aborted');
+    if (scope !== undefined) {
+      // checked again after the awaits above: a prepare of the same scope may have come in meanwhile
+      for (const s of this.sessions.values()) {
+        const other = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
+        if (other === scope) throw new RpcError('busy', 'another run of this scope is open');
+      }
+    }
     this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, state, request: req, touched: Date.now() });
     return { nonce, state };
+  }
+
+  /**
+   * Presigning needs a key share refreshed under the committed aux-info: after an aux-info commit
+   * (a rotation) the share must move too before any presignature is made with the new Paillier
+   * keys (lifecycle.ts). The coordinator refreshes the wallet on this refusal and retries.
+   */
+  private async assertFresh(walletId: string): Promise<Share> {
+    const s = await this.loadShare(walletId);
+    const aux = await this.loadAux();
+    if (aux && s.auxEpoch < aux.epoch) throw new RpcError('share-stale', `the key share predates the committed aux-info (share made under aux epoch ${s.auxEpoch}, aux epoch ${aux.epoch}): refresh the wallet first`);
+    return s;
   }
 
   /**
@@ -442,14 +472,16 @@ export class NodeService {
       new NodeSession<O>({ ...base, begin, finish, ...(stage ? { stage } : {}) }) as unknown as NodeSession<unknown>;
     // aux, keygen, refresh: stage as pending before confirming, commit on every party's confirmation
     // baseEpoch: the committed epoch the run starts from (undefined: none); epoch: the successor's
-    const lifecycle = <O>(scope: string, protocol: LifecycleProtocol, baseEpoch: number | undefined, epoch: number, parts: (o: O) => Uint8Array[]) => ({
+    // auxEpoch (keygen, refresh): the aux-info epoch the run binds (its id is in the state fingerprint);
+    // recorded with the share, and the stage is refused if the aux-info committed a newer one since
+    const lifecycle = <O>(scope: string, protocol: LifecycleProtocol, baseEpoch: number | undefined, epoch: number, parts: (o: O) => Uint8Array[], auxEpoch?: number) => ({
       stage: (o: O, c: { round: string; c: Uint8Array }) =>
-        this.lifecycle.stage(scope, { protocol, sid, round: c.round, c: c.c, epoch, parts: parts(o) }, baseEpoch, () => !this.abandoned.has(hex(sid))),
+        this.lifecycle.stage(scope, { protocol, sid, round: c.round, c: c.c, epoch, ...(auxEpoch === undefined ? {} : { auxEpoch }), parts: parts(o) }, baseEpoch, () => !this.abandoned.has(hex(sid))),
       finish: async (_o: O, evidence: readonly Uint8Array[] | undefined): Promise<SessionResult> => {
         const committed = await this.lifecycle.commit(scope, evidence ?? []);
         await this.o.audit?.({ type: 'state.committed', scope, protocol, epoch: committed.epoch, via: 'session' });
         try {
-          return this.committedResult(scope, protocol, committed.parts as [Uint8Array, Uint8Array]);
+          return this.committedResult(scope, protocol, committed.epoch, committed.parts as [Uint8Array, Uint8Array]);
         } finally {
           committed.parts[1]?.fill(0);
         }
@@ -468,16 +500,18 @@ export class NodeService {
         );
       }
       case 'keygen': {
-        const l = lifecycle<KeyShare>(walletId, 'keygen', undefined, 0, (share) => [encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret)]);
+        const auxEpoch = (await this.loadAux())?.epoch as number; // prepare refused a node without aux-info
+        const l = lifecycle<KeyShare>(walletId, 'keygen', undefined, 0, (share) => [encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret)], auxEpoch);
         return make(() => startKeygen({ sid, n, t: this.o.threshold, i }), l.finish, l.stage);
       }
       case 'refresh': {
         const { share, epoch } = await this.loadShare(walletId);
-        const l = lifecycle<KeyShare>(walletId, 'refresh', epoch, epoch + 1, (fresh) => [encodePublicKeyShare(fresh.public), encodeSecretKeyShare(fresh.secret)]);
+        const auxEpoch = (await this.loadAux())?.epoch as number;
+        const l = lifecycle<KeyShare>(walletId, 'refresh', epoch, epoch + 1, (fresh) => [encodePublicKeyShare(fresh.public), encodeSecretKeyShare(fresh.secret)], auxEpoch);
         return make(() => startRefresh({ sid, share }), l.finish, l.stage);
       }
       case 'presign': {
-        const { share: key, epoch: shareEpoch } = await this.loadShare(walletId);
+        const { share: key, epoch: shareEpoch } = await this.assertFresh(walletId);
         const aux = (await this.loadAux()) as NonNullable<NodeService['aux']>;
         const epochs: PresigEpochs = { share: shareEpoch, aux: aux.epoch };
         return make(
@@ -584,7 +618,7 @@ export class NodeService {
     const share = decodeKeyShare(pub, secret);
     secret.fill(0);
     if (share.public.i !== this.index || share.public.n !== this.o.group.length) throw new RpcError('bad-share', 'stored key share does not match this node');
-    return { share, epoch: c.epoch };
+    return { share, epoch: c.epoch, auxEpoch: c.auxEpoch ?? LEGACY_EPOCH.aux };
   }
 
   private async loadAux(): Promise<NodeService['aux']> {

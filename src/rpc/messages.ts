@@ -79,7 +79,8 @@ export const outboxSchema = z.array(z.object({ to: z.union([z.number().int().min
 const resultSchema = z.discriminatedUnion('protocol', [
   z.object({ protocol: z.literal('aux'), auxId: hex(32) }).strict(),
   z.object({ protocol: z.literal('keygen'), walletId: walletIdSchema, publicKey: hex(33) }).strict(),
-  z.object({ protocol: z.literal('refresh'), walletId: walletIdSchema, publicKey: hex(33) }).strict(),
+  /** epoch: the key share's epoch after the refresh (the same at every node) */
+  z.object({ protocol: z.literal('refresh'), walletId: walletIdSchema, publicKey: hex(33), epoch: z.number().int().min(1) }).strict(),
   z.object({ protocol: z.literal('presign'), walletId: walletIdSchema, presignature: b64 }).strict(),
 ]);
 export type SessionResult = z.infer<typeof resultSchema>;

@@ -547,6 +547,9 @@ test('/metrics (Prometheus text) counts requests; /openapi.json documents every 
     ['/health', 'get'],
     ['/metrics', 'get'],
     ['/openapi.json', 'get'],
+    ['/v1/wallets/{walletId}/refresh', 'post'],
+    ['/v1/admin/rotation', 'post'],
+    ['/v1/admin/jobs/{jobId}', 'get'],
   ] as const) {
     t.truthy(spec.paths[path]?.[method], `${method} ${path} documented`);
   }
@@ -557,6 +560,8 @@ test('/metrics (Prometheus text) counts requests; /openapi.json documents every 
 test('without a metrics credential /metrics is off (404), whatever token is presented', async (t) => {
   const env = await start(t, { metricsAuthorization: null });
   for (const headers of [{}, AUTH, METRICS_AUTH]) isProblem(t, await http(env.url, 'GET', '/metrics', { headers }), 404, 'not-found');
+  // nor, without an admin credential, do the admin routes exist
+  isProblem(t, await http(env.url, 'POST', '/v1/admin/rotation', { headers: AUTH }), 404, 'not-found');
   t.is((await http(env.url, 'GET', '/v1/wallets', { headers: AUTH })).status, 200);
 });
 
@@ -568,6 +573,10 @@ test('an API document that carries a credential, or one credential for both role
   const leakyMetrics = { ...doc, info: { ...doc.info, description: `scrape with ${METRICS_TOKEN.slice(7)}` } };
   t.throws(() => createApi({ ...base, authorization: TOKEN, metricsAuthorization: METRICS_TOKEN, openApi: leakyMetrics }), { instanceOf: RangeError });
   t.throws(() => createApi({ ...base, authorization: TOKEN, metricsAuthorization: TOKEN }), { instanceOf: RangeError, message: /must differ/ });
+  const admin = { refresh: async () => ({ walletId: 'w', publicKey: '', epoch: 1 }), startRotation: () => { throw new Error('unused'); }, job: () => undefined };
+  t.throws(() => createApi({ ...base, authorization: TOKEN, adminAuthorization: TOKEN, admin }), { instanceOf: RangeError, message: /admin credential must differ/ });
+  t.throws(() => createApi({ ...base, authorization: TOKEN, metricsAuthorization: METRICS_TOKEN, adminAuthorization: METRICS_TOKEN, admin }), { instanceOf: RangeError, message: /admin credential must differ/ });
+  t.throws(() => createApi({ ...base, authorization: TOKEN, adminAuthorization: 'Bearer admin_token_0003' }), { instanceOf: RangeError, message: /needs the admin service/ });
   t.notThrows(() => createApi({ ...base, authorization: TOKEN, metricsAuthorization: METRICS_TOKEN }));
 });
 
