@@ -2,7 +2,7 @@
  * Key rotation: refreshing wallets' key shares, and renewing the group's aux-info together with
  * every wallet's shares.
  *
- * Why both move together (docs/security.md, "Rotation"): the MtA ciphertexts a node sees while
+ * Why both move together (docs/security.md, "Rotation: aux-info and key shares move together (P2)"): the MtA ciphertexts a node sees while
  * presigning are under its peers' Paillier keys. A refresh alone leaves those keys in place, so an
  * adversary who reads node A before it and node B after it decrypts, with B's unchanged Paillier
  * key, the nonce shares A saw and gets the key from any published signature; new aux-info alone

@@ -4,7 +4,7 @@
  * Timing: `mul`, `pow` and `FixedBase.pow` are constant-time in their operands (schedule and
  * addresses depend on sizes only). `powPublic`, `multiPowPublic` and `FixedBase.powPublic` branch
  * on exponent bits (LEAK: exponent) and are for public exponents; their bases may be secret. The
- * plain name is the safe one (docs/style.md, "Timing in the name").
+ * plain name is the safe one (docs/style.md, "Names").
  * `inverse` and `jacobi` use binary GCD (LEAK: operands).
  * @module
  */
