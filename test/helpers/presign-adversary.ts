@@ -8,9 +8,8 @@ import { PaillierSecretKey } from '../../src/paillier/secret-key.js';
 import { proveEncElg } from '../../src/zk/enc-elg.js';
 import type { Msg, Step } from '../../src/protocol/machine.js';
 import { ROUND, encodeR1, encodeR1Proofs, type R1Broadcast } from '../../src/protocol/presign/messages.js';
-import { signerView, type PresignParams, type SignerView } from '../../src/protocol/presign/params.js';
+import { partyAux, signerView, type PresignParams, type SignerView } from '../../src/protocol/presign/params.js';
 import { INSTANCE } from '../../src/protocol/presign/instances.js';
-import { partyAux } from '../../src/protocol/presign/round1.js';
 import { Round2 } from '../../src/protocol/presign/round2.js';
 import type { Presignature } from '../../src/protocol/presign/presignature.js';
 

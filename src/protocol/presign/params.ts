@@ -76,3 +76,8 @@ export function signerView(p: PresignParams): SignerView {
   }
   return { i, S, ssid: tr.digest('ssid'), xPrime, XPrime };
 }
+
+/** Party j's public aux-info (N_j, ring-Pedersen); j is a checked signer index. */
+export function partyAux(aux: AuxInfo, j: number): AuxInfo['parties'][number] {
+  return aux.parties[j] as AuxInfo['parties'][number];
+}

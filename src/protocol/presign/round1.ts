@@ -13,7 +13,7 @@ import { proveEncElg } from '../../zk/enc-elg.js';
 import type { Msg, Step } from '../machine.js';
 import type { AuxInfo } from '../aux-info.js';
 import { ROUND, encodeR1, encodeR1Proofs, type R1Broadcast } from './messages.js';
-import { signerView, type PresignParams, type SignerView } from './params.js';
+import { partyAux, signerView, type PresignParams, type SignerView } from './params.js';
 import { INSTANCE } from './instances.js';
 import type { Presignature } from './presignature.js';
 import { Round2 } from './round2.js';
@@ -33,10 +33,6 @@ export interface Round1State {
   /** own round-1 broadcast and its encoding */
   readonly r1: R1Broadcast;
   readonly r1Body: Uint8Array;
-}
-
-export function partyAux(aux: AuxInfo, j: number): AuxInfo['parties'][number] {
-  return aux.parties[j] as AuxInfo['parties'][number];
 }
 
 /** Start presigning: returns round 2 and the round-1 messages. */

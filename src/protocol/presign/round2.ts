@@ -18,7 +18,8 @@ import { decodeFrom, verifyFrom } from '../common.js';
 import { BaseRound, collect, guarded, type Msg, type Step } from '../machine.js';
 import { ROUND, decodeR1, decodeR1Proofs, encodeR2, type R1Broadcast } from './messages.js';
 import { INSTANCE } from './instances.js';
-import { partyAux, type Round1State } from './round1.js';
+import { partyAux } from './params.js';
+import type { Round1State } from './round1.js';
 import type { Presignature } from './presignature.js';
 import { Round3 } from './round3.js';
 

@@ -16,7 +16,7 @@ import { decodeFrom, verifyFrom } from '../common.js';
 import { BaseRound, Blame, collect, guarded, type Msg, type Step } from '../machine.js';
 import { ROUND, decodeR2, encodeR3, type R1Broadcast, type R2Message, type R3Broadcast } from './messages.js';
 import { INSTANCE } from './instances.js';
-import { partyAux } from './round1.js';
+import { partyAux } from './params.js';
 import type { Round2State } from './round2.js';
 import type { Presignature } from './presignature.js';
 import { Output } from './output.js';
