@@ -168,6 +168,7 @@ async function main(): Promise<void> {
     health: () => cluster.health(),
     metrics,
     authorization: wallet.authorization,
+    credentialId: requestContext.credentialId,
     metricsAuthorization: api.metricsAuthorization,
     trustedProxies: api.trustedProxies,
     log,

@@ -32,7 +32,7 @@ import type { NodeCluster } from './cluster.js';
 import { NodesUnavailableError, SigningFailedError, WalletNotFoundError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import { callNode, NodeCallError, type NodeLink } from './node-link.js';
-import { combinations, signersKey, type PoolEntry, type PresignPool } from './pool.js';
+import { combinations, PresignBusyError, PresignCancelledError, PresignTimeoutError, signersKey, type PoolEntry, type PresignPool } from './pool.js';
 import { PresignFailedError } from './presign.js';
 import { AuditUnavailableError, type AuditSink, type RequestContext } from './wallets.js';
 
@@ -81,10 +81,14 @@ export class SigningService {
 
   /**
    * @param context who asked, for the audit record
+   * @param options.signal aborted when the client has gone: no further pair is tried and no
+   *   presign started for it (one running finishes and stocks the pool)
    * @throws WalletNotFoundError, NodesUnavailableError (fewer than t nodes), SigningFailedError (every pair failed),
-   *   AuditUnavailableError (signed, but the audit record could not be written: not returned)
+   *   AuditUnavailableError (signed, but the audit record could not be written: not returned),
+   *   PresignBusyError / PresignTimeoutError (503: no presignature could be made for it in time),
+   *   PresignCancelledError (the signal aborted)
    */
-  async sign(walletId: string, digest: Uint8Array, context?: RequestContext): Promise<SignatureResult> {
+  async sign(walletId: string, digest: Uint8Array, context?: RequestContext, options: { signal?: AbortSignal } = {}): Promise<SignatureResult> {
     if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new RangeError('digest must be 32 bytes');
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) throw new WalletNotFoundError(walletId);
@@ -99,10 +103,24 @@ export class SigningService {
     const failures: string[] = [];
     const maxAttempts = this.o.maxAttempts ?? combinations(c.links, c.threshold).length;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      if (options.signal?.aborted) {
+        this.o.metrics?.signatures.inc({ outcome: 'failed' });
+        throw new PresignCancelledError('the request was cancelled');
+      }
       const signers = this.choose(walletId, avoid, dropped);
       if (!signers) break;
       const key = signersKey(signers);
-      const outcome = await this.attempt(walletId, publicKey, signers, digest);
+      let outcome: Awaited<ReturnType<SigningService['attempt']>>;
+      try {
+        outcome = await this.attempt(walletId, publicKey, signers, digest, options.signal);
+      } catch (e) {
+        // the on-demand bound, its timeout or the client leaving: another pair would wait the same
+        if (e instanceof PresignBusyError || e instanceof PresignTimeoutError || e instanceof PresignCancelledError) {
+          this.o.metrics?.signatures.inc({ outcome: 'failed' });
+          this.log.info({ walletId, signers, err: e.message }, 'signing stopped waiting for a presignature');
+        }
+        throw e;
+      }
       this.o.metrics?.signAttempts.inc({ signers: key, outcome: outcome.kind });
       if (outcome.kind === 'ok') {
         await this.audit(walletId, digest, outcome.result, outcome.presignatureId, { ...this.o.defaultContext, ...context });
@@ -144,14 +162,16 @@ export class SigningService {
     publicKey: string,
     signers: readonly number[],
     digest: Uint8Array,
+    signal?: AbortSignal,
   ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'blamed' | 'presign-failed'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const indexOf = (nodeId: string): number => c.parties.indexOf(nodeId);
     try {
       let entry: PoolEntry;
       try {
-        entry = await this.o.pool.obtain(walletId, signers, { deferRefill: true });
+        entry = await this.o.pool.obtain(walletId, signers, { deferRefill: true, ...(signal === undefined ? {} : { signal }) });
       } catch (e) {
+        if (e instanceof PresignBusyError || e instanceof PresignTimeoutError || e instanceof PresignCancelledError) throw e;
         // A presign abort's culprits are already logged and counted with the session's outcome.
         const nodes = e instanceof PresignFailedError ? e.nodes : [];
         this.log.warn({ walletId, signers, nodes, err: (e as Error).message }, 'presigning on demand failed; trying another pair');
