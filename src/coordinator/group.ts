@@ -12,6 +12,9 @@
  * committed on. If no node committed it, some party never confirmed that run: its signed
  * abandonment lets the pending node drop it (a node never replaces a pending state otherwise), and
  * only then is a new aux-info made.
+ *
+ * Each time the whole group is connected again (at start, after a node reconnects), `onComplete`
+ * is called once: the wallet reconciliation (reconcile.ts) needs every node.
  * @module
  */
 import { performance } from 'node:perf_hooks';
@@ -44,6 +47,8 @@ export interface GroupMonitorOptions {
   readonly infoTimeoutMs?: number;
   /** progress lines while aux runs (default every 10 s) */
   readonly progressMs?: number;
+  /** every node is connected and has answered `info` (called once until a node disconnects) */
+  readonly onComplete?: () => void;
 }
 
 export class GroupMonitor {
@@ -57,6 +62,8 @@ export class GroupMonitor {
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
+  /** onComplete was called since the last disconnection */
+  private completeSeen = false;
 
   constructor(private readonly o: GroupMonitorOptions) {
     this.log = (o.log ?? silentLogger()).child({ component: 'group' });
@@ -69,6 +76,7 @@ export class GroupMonitor {
   }
 
   onDisconnected(index: number): void {
+    this.completeSeen = false;
     this.o.cluster.setConnected(index, false);
     this.evaluate();
   }
@@ -123,6 +131,10 @@ export class GroupMonitor {
     const infos = live.map((l) => c.info(l.index));
     if (infos.some((i) => i === undefined)) return; // a refresh is on its way
     const known = infos as NodeInfo[];
+    if (live.length === c.total && !this.completeSeen) {
+      this.completeSeen = true;
+      this.o.onComplete?.();
+    }
     const ids = new Set(known.map((i) => i.auxId));
     const agreed = ids.size === 1 ? [...ids][0] : undefined;
     // Enough nodes sharing one aux-info can sign, whatever the others hold.

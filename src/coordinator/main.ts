@@ -42,6 +42,7 @@ import { CoordinatorMetrics } from './metrics.js';
 import { Orchestrator } from './orchestrator.js';
 import { PresignPool } from './pool.js';
 import { orchestratedPresign } from './presign.js';
+import { WalletReconciler } from './reconcile.js';
 import { WalletRegistry } from './registry.js';
 import { SigningService } from './signing.js';
 import { WalletService } from './wallets.js';
@@ -152,7 +153,9 @@ async function main(): Promise<void> {
     return named;
   });
 
-  const group = new GroupMonitor({ cluster, runner: orchestrator, log });
+  // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
+  const reconciler = new WalletReconciler({ cluster, registry, log, audit, onRecovered: (id) => pool.track(id) });
+  const group = new GroupMonitor({ cluster, runner: orchestrator, log, onComplete: () => reconciler.trigger() });
   const banner = new BannerPrinter({ platform: config.coordinator.platform, total: cluster.total, threshold: config.mpc.threshold });
   clients.forEach((client, k) => {
     client.on('connected', () => group.onConnected(k));
@@ -194,6 +197,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await server.close(10_000);
     group.stop();
+    reconciler.stop();
     await pool.stop();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();
