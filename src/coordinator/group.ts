@@ -238,6 +238,7 @@ export class GroupMonitor {
         this.log.info({ auxId: outcome.result.auxId, durationMs: outcome.durationMs }, 'aux-info made');
       } else {
         const why = outcome.status === 'aborted' ? { culprits: outcome.culprits, reason: outcome.reason } : { failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason };
+        if (outcome.status === 'failed' && outcome.failure === 'draining') for (const id of outcome.nodes) c.markDraining(c.parties.indexOf(id));
         this.log.error(why, 'making aux-info failed; will retry');
         this.retryAt = Date.now() + (this.o.retryMs ?? 30_000);
       }

@@ -21,6 +21,8 @@ export class PresignFailedError extends Error {
     readonly nodes: readonly string[],
     /** true when the nodes are culprits of a protocol abort (cryptographic misbehaviour) */
     readonly blamed: boolean,
+    /** true when the nodes are shutting down (nothing wrong with them: retry elsewhere or later) */
+    readonly draining = false,
   ) {
     super(message);
   }
@@ -127,7 +129,11 @@ async function presignOnce(o: PresignSourceOptions, walletId: string, signers: r
     const culprits = outcome.culprits.map((c) => c.nodeId).filter((id): id is string => id !== undefined);
     throw new PresignFailedError(`presign aborted by ${outcome.reportedBy}: ${outcome.reason}`, culprits, true);
   }
-  if (outcome.status === 'failed') throw new PresignFailedError(`presign failed (${outcome.failure}): ${outcome.reason}`, outcome.nodes, false);
+  if (outcome.status === 'failed') {
+    const draining = outcome.failure === 'draining';
+    if (draining) for (const id of outcome.nodes) o.cluster.markDraining(o.cluster.parties.indexOf(id));
+    throw new PresignFailedError(`presign failed (${outcome.failure}): ${outcome.reason}`, outcome.nodes, false, draining);
+  }
   let entry: PoolEntry;
   try {
     const pub = decodePresignaturePublic(Uint8Array.from(Buffer.from(outcome.result.presignature, 'base64')));

@@ -8,7 +8,11 @@
  * - a partial is wrong (`Blame` from combining) → logged with the culprit, counted in metrics,
  *   reported through `onBlame` (the coordinator suspends that node: a verified offence, A9), and
  *   pairs with the culprit dropped;
- * - presigning on demand fails → pairs with the nodes at fault dropped.
+ * - presigning on demand fails → pairs with the nodes at fault dropped;
+ * - a node is shutting down (it answers `unavailable`, NODE_DRAIN_MS) → not a fault: the cluster
+ *   leaves it out of new work until it is back, and another pair signs; if none is left the
+ *   request is answered 503 nodes-unavailable with Retry-After (retry later), never held against
+ *   the node.
  * The combined signature is low-s, verified under the wallet's own public key with an
  * independent verifier (@noble/curves), and its recovery id checked, before it is returned.
  *
@@ -101,6 +105,8 @@ export class SigningService {
     const avoid = new Set<number>();
     const dropped = new Set<string>();
     const failures: string[] = [];
+    /** every failure so far was a node shutting down: the request may simply be retried */
+    let onlyDraining = true;
     const maxAttempts = this.o.maxAttempts ?? combinations(c.links, c.threshold).length;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       if (options.signal?.aborted) {
@@ -128,11 +134,13 @@ export class SigningService {
         return outcome.result;
       }
       failures.push(`${signers.map((i) => c.parties[i]).join('+')}: ${outcome.reason}`);
+      if (outcome.kind !== 'node-draining') onlyDraining = false;
       for (const i of outcome.avoid) avoid.add(i);
       dropped.add(key);
     }
     this.o.metrics?.signatures.inc({ outcome: 'failed' });
     if (failures.length === 0) throw new NodesUnavailableError(`signing needs ${c.threshold} live nodes; ${c.connectedCount} connected`);
+    if (onlyDraining) throw new NodesUnavailableError(`signer nodes are shutting down (${failures.join('; ')}); retry shortly`);
     throw new SigningFailedError(`no signer pair could sign: ${failures.join('; ')}`);
   }
 
@@ -163,7 +171,7 @@ export class SigningService {
     signers: readonly number[],
     digest: Uint8Array,
     signal?: AbortSignal,
-  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'blamed' | 'presign-failed'; reason: string; avoid: readonly number[] }> {
+  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed' | 'presign-failed'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const indexOf = (nodeId: string): number => c.parties.indexOf(nodeId);
     try {
@@ -178,6 +186,7 @@ export class SigningService {
         // An abort's culprits are only accused: the accusation already put the pair in dispute, and
         // dropping the accused for the whole request would let one liar exclude an honest node.
         const blamed = e instanceof PresignFailedError && e.blamed;
+        if (e instanceof PresignFailedError && e.draining) return { kind: 'node-draining', reason: (e as Error).message, avoid: nodes.map(indexOf).filter((i) => i >= 0) };
         return { kind: 'presign-failed', reason: (e as Error).message, avoid: blamed ? [] : nodes.map(indexOf).filter((i) => i >= 0) };
       }
       // From here the presignature is spent, whatever happens: it is never offered again.
@@ -194,18 +203,26 @@ export class SigningService {
     publicKey: string,
     signers: readonly number[],
     digest: Uint8Array,
-  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'blamed'; reason: string; avoid: readonly number[] }> {
+  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const links = signers.map((i) => c.link(i) as NodeLink);
     const req = { v: RPC_VERSION, method: 'sign', walletId, presignatureId: entry.id, digest: hex(digest) } as const;
     const answers = await Promise.allSettled(links.map((l) => callNode(l, req, signResponseSchema, this.o.signTimeoutMs ?? 5_000)));
     const failed = answers.flatMap((a, k) => (a.status === 'rejected' ? [{ link: links[k] as NodeLink, err: a.reason as Error }] : []));
     if (failed.length > 0) {
+      let draining = true;
       for (const f of failed) {
         const kind = f.err instanceof NodeCallError ? f.err.kind : 'unavailable';
+        if (kind === 'draining') {
+          // shutting down: left out of new work until it is back, and never blamed
+          c.markDraining(f.link.index);
+          this.log.info({ walletId, node: f.link.nodeId }, 'signer is shutting down; trying another pair');
+          continue;
+        }
+        draining = false;
         this.log.warn({ walletId, node: f.link.nodeId, kind, err: f.err.message }, 'signer failed; trying another pair');
       }
-      return { kind: 'node-failed', reason: failed.map((f) => f.err.message).join('; '), avoid: failed.map((f) => f.link.index) };
+      return { kind: draining ? 'node-draining' : 'node-failed', reason: failed.map((f) => f.err.message).join('; '), avoid: failed.map((f) => f.link.index) };
     }
     const partials: PartialSignature[] = [];
     for (const [k, a] of answers.entries()) {

@@ -236,6 +236,8 @@ export class WalletService {
       throw new KeygenFailedError(`key generation aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''}); no wallet was created`, 502);
     }
     if (outcome.status === 'failed') {
+      // a node shutting down is no fault: left out until it is back (creation answers 503 meanwhile)
+      if (outcome.failure === 'draining') for (const id of outcome.nodes) c.markDraining(c.parties.indexOf(id));
       throw new KeygenFailedError(`key generation failed (${outcome.failure}: ${outcome.nodes.join(', ') || 'no node'}); no wallet was created`, 503);
     }
     const publicKey = outcome.result.publicKey;
