@@ -128,7 +128,17 @@ async function main(): Promise<void> {
     },
   });
 
-  const wallets: WalletService = new WalletService({ registry, cluster, runner: orchestrator, log, onCreated: (id) => pool.track(id), audit, defaultContext: requestContext });
+  const wallets: WalletService = new WalletService({
+    registry,
+    cluster,
+    runner: orchestrator,
+    log,
+    onCreated: (id) => pool.track(id),
+    // what the failed run left at the nodes is archived now, not at the next restart
+    onAbandoned: () => reconciler.trigger(),
+    audit,
+    defaultContext: requestContext,
+  });
   const publicKeyOf = (id: string): string | undefined => wallets.publicKeyOf(id);
   const pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),

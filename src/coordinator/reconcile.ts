@@ -83,9 +83,23 @@ export class WalletReconciler {
     void this.run();
   }
 
-  /** One run (or the one under way); undefined if it could not run or failed. */
+  /**
+   * One run (or the one under way); undefined if it could not run or failed. Without every node
+   * connected it does not run (the next reconnect starts it); with a registry that failed a write
+   * neither (a restart repairs it, and the run at that start does the work).
+   */
   run(): Promise<ReconcileSummary | undefined> {
     if (this.stopped) return Promise.resolve(undefined);
+    const c = this.o.cluster;
+    const missing = c.links.filter((l) => !c.isConnected(l.index)).map((l) => l.nodeId);
+    if (missing.length > 0) {
+      this.log.debug({ missing }, 'wallet reconciliation waits for every node');
+      return Promise.resolve(undefined);
+    }
+    if (!this.o.registry.writable) {
+      this.log.warn('wallet reconciliation skipped: the wallet registry cannot be written until the coordinator restarts');
+      return Promise.resolve(undefined);
+    }
     this.running ??= this.reconcile()
       .catch((e: unknown) => {
         this.log.warn({ err: (e as Error).message, retryMs: this.o.retryMs ?? 60_000 }, 'wallet reconciliation did not finish; will try again');
@@ -115,9 +129,6 @@ export class WalletReconciler {
   private async reconcile(): Promise<ReconcileSummary> {
     const c = this.o.cluster;
     const { registry } = this.o;
-    const missing = c.links.filter((l) => !c.isConnected(l.index)).map((l) => l.nodeId);
-    if (missing.length > 0) throw new Error(`needs every node; not connected: ${missing.join(', ')}`);
-    if (!registry.writable) throw new Error('the wallet registry cannot be written');
     const summary: ReconcileSummary = { recovered: [], resolved: [], archivedDead: [], unregistered: [], refused: [] };
     // what each node holds, then the registry: a keygen that begins meanwhile is `running` by then
     const held = new Map<string, Map<number, Held>>();

@@ -97,12 +97,13 @@ async function coordinator(name: string, options: { maxUnregistered?: number } =
   const audit = await AuditLog.open(auditPath);
   const cluster = new NodeCluster(taps, 2);
   const orchestrator = new Orchestrator();
-  const wallets = new WalletService({ registry, cluster, runner: orchestrator, audit });
+  const runs: Promise<unknown>[] = [];
+  // as the coordinator does: a failed keygen is reconciled at once
+  const wallets = new WalletService({ registry, cluster, runner: orchestrator, audit, onAbandoned: () => void runs.push(reconciler.run()) });
   const publicKeyOf = (w: string) => wallets.publicKeyOf(w);
   const pool = new PresignPool({ presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }), targetSize: 0, signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), 2) });
   const signing = new SigningService({ cluster, pool, publicKeyOf, audit });
   const reconciler = new WalletReconciler({ cluster, registry, audit, ...(options.maxUnregistered === undefined ? {} : { maxUnregistered: options.maxUnregistered }) });
-  const runs: Promise<unknown>[] = [];
   const monitor = new GroupMonitor({ cluster, runner: orchestrator, onComplete: () => void runs.push(reconciler.run()) });
   for (const k of [0, 1, 2]) monitor.onConnected(k);
   const end = Date.now() + 10_000;
@@ -167,6 +168,7 @@ test.serial('a wallet whose registry commit failed after keygen is recovered whe
 test.serial('a keygen that failed after nodes staged their shares: archived at every node, resolved in the registry; the wallet id can be used again', async (t) => {
   const c = await coordinator('main');
   t.teardown(() => c.close());
+  await Promise.all(c.runs); // the run at start
   // cut every delivery once some node has staged its share: no node can ever commit that run
   let cut = false;
   for (const tap of taps) {
@@ -181,24 +183,18 @@ test.serial('a keygen that failed after nodes staged their shares: archived at e
   } finally {
     for (const tap of taps) tap.intercept = undefined;
   }
-  const [dead] = c.registry.pending().map((p) => p.walletId);
-  t.truthy(dead);
-  t.is(c.registry.status(dead as string), 'failed');
-  const staged = (await Promise.all([0, 1, 2].map(pendingWallets))).flat();
-  t.true(staged.length > 0 && staged.every((w) => w === dead), 'some node holds a pending share of the dead run');
-  const before = await Promise.all(stores.map((s) => s.list('archived')));
-
-  await Promise.all(c.runs);
-  const summary = await c.reconciler.run();
-  t.deepEqual(summary?.resolved, [dead]);
+  t.is(c.runs.length, 2, 'the failure started a reconciliation');
+  const summary = (await c.runs[1]) as { resolved: string[] } | undefined;
+  const [dead] = summary?.resolved ?? [];
+  t.regex(String(dead), /^w_/);
   t.is(c.registry.status(dead as string), 'resolved');
   t.deepEqual(c.registry.pending(), []);
   for (const k of [0, 1, 2]) t.deepEqual(await pendingWallets(k), [], `node ${k} holds no pending share`);
-  const after = await Promise.all(stores.map((s) => s.list('archived')));
-  const moved = after.reduce((n, a, k) => n + a.length - (before[k] as string[]).length, 0);
-  t.true(moved >= staged.length, 'the shares were archived, not deleted');
+  // what the nodes held of the dead run is in their archives, not deleted
+  const archivedPending = (await Promise.all(stores.map((s) => s.list('archived')))).flat().filter((id) => id.startsWith(`${dead}-p-`));
+  t.true(archivedPending.length > 0, 'some node had staged its share; it was archived');
+  t.true(nodeAudit.some((e) => e.type === 'wallet.archived' && e['walletId'] === dead && e['reason'] === 'abandoned' && (e['archived'] as string[]).includes('pending')));
   t.like((await c.events()).find((e) => e.type === 'wallet.resolved'), { walletId: dead, registry: 'failed' });
-  t.true(nodeAudit.some((e) => e.type === 'wallet.archived' && e['walletId'] === dead && e['reason'] === 'abandoned'));
 
   // nothing of the dead run holds its wallet id any more: a keygen of that very id runs
   const rerun = await c.orchestrator.run({ protocol: 'keygen', parties: c.cluster.parties, participants: c.cluster.links, walletId: dead as string });
