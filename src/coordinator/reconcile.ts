@@ -141,38 +141,46 @@ export class WalletReconciler {
     }
     const ids = [...new Set([...held.keys(), ...registry.pending().map((p) => p.walletId)])].sort();
     const unregistered: string[] = [];
+    // one wallet that cannot be settled now (a node refuses, a record does not read) holds up no other
+    let unsettled = 0;
     for (const walletId of ids) {
-      const holders = [...(held.get(walletId)?.keys() ?? [])].map((i) => c.link(i) as NodeLink);
-      switch (registry.status(walletId)) {
-        case 'committed':
-        case 'running':
-          break;
-        case undefined:
-          unregistered.push(walletId);
-          break;
-        case 'interrupted':
-          if (await this.settleInterrupted(walletId)) summary.recovered.push(walletId);
-          else summary.resolved.push(walletId);
-          break;
-        case 'failed': {
-          const archived = await this.archiveAt(holders, walletId, 'abandoned');
-          await registry.resolve(walletId);
-          await this.record({ type: 'wallet.resolved', walletId, registry: 'failed', archived });
-          this.log.warn({ walletId, archived }, 'failed key generation resolved: what nodes held of it is archived');
-          summary.resolved.push(walletId);
-          break;
+      try {
+        const holders = [...(held.get(walletId)?.keys() ?? [])].map((i) => c.link(i) as NodeLink);
+        switch (registry.status(walletId)) {
+          case 'committed':
+          case 'running':
+            break;
+          case undefined:
+            unregistered.push(walletId);
+            break;
+          case 'interrupted':
+            if (await this.settleInterrupted(walletId)) summary.recovered.push(walletId);
+            else summary.resolved.push(walletId);
+            break;
+          case 'failed': {
+            const archived = await this.archiveAt(holders, walletId, 'abandoned');
+            await registry.resolve(walletId);
+            await this.record({ type: 'wallet.resolved', walletId, registry: 'failed', archived });
+            this.log.warn({ walletId, archived }, 'failed key generation resolved: what nodes held of it is archived');
+            summary.resolved.push(walletId);
+            break;
+          }
+          case 'resolved': {
+            const archived = await this.archiveAt(holders, walletId, 'abandoned');
+            await this.record({ type: 'wallet.resolved', walletId, registry: 'resolved', archived });
+            this.log.warn({ walletId, archived }, 'records of a resolved key generation were still held: archived');
+            summary.archivedDead.push(walletId);
+            break;
+          }
         }
-        case 'resolved': {
-          const archived = await this.archiveAt(holders, walletId, 'abandoned');
-          await this.record({ type: 'wallet.resolved', walletId, registry: 'resolved', archived });
-          this.log.warn({ walletId, archived }, 'records of a resolved key generation were still held: archived');
-          summary.archivedDead.push(walletId);
-          break;
-        }
+      } catch (e) {
+        unsettled++;
+        this.log.warn({ walletId, err: (e as Error).message }, 'wallet not reconciled this time');
       }
     }
     if (unregistered.length > 0) await this.unregistered(unregistered, held, summary);
     if (Object.values(summary).some((list) => list.length > 0)) this.log.info(summary, 'wallet reconciliation done');
+    if (unsettled > 0) throw new Error(`${unsettled} wallet(s) could not be reconciled`);
     return summary;
   }
 
