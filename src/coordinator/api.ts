@@ -28,6 +28,7 @@
  * requests, never the wallet server's.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Koa from 'koa';
 import { Router } from '@koa/router';
@@ -64,7 +65,8 @@ export interface AdminApi {
 
 /** What the API needs of the signing service (SigningService has it). */
 export interface SignerApi {
-  sign(walletId: string, digest: Uint8Array): Promise<SignatureResult>;
+  /** `signal` aborts when the client has gone: no work is started for it any more */
+  sign(walletId: string, digest: Uint8Array, context?: RequestContext, options?: { signal?: AbortSignal }): Promise<SignatureResult>;
 }
 
 export interface ApiOptions {
@@ -74,6 +76,11 @@ export interface ApiOptions {
   readonly metrics: CoordinatorMetrics;
   /** the whole Authorization value wallet servers present (WALLET_SERVER_AUTH_TOKEN) */
   readonly authorization: string;
+  /**
+   * the public id of that credential (util/credential-id.ts), recorded with every wallet created
+   * and every signature; computed by the caller once (it is deliberately slow)
+   */
+  readonly credentialId?: string;
   /** the whole Authorization value for GET /metrics (COORDINATOR_METRICS_TOKEN); undefined: /metrics is off */
   readonly metricsAuthorization?: string | undefined;
   /** the whole Authorization value for the admin routes (COORDINATOR_ADMIN_TOKEN); undefined: they are off */
@@ -108,6 +115,18 @@ type Principal = 'wallet-server' | 'metrics-scraper' | 'admin';
 interface ApiState {
   clientIp?: string;
   principal?: Principal;
+  /** this request's id: the client's X-Request-Id when it is acceptable, else a fresh one */
+  requestId?: string;
+}
+
+/**
+ * X-Request-Id values taken from a client: short and of characters that cannot break a log line
+ * or a header (UUIDs, ULIDs, the ids proxies make). Anything else is replaced by a fresh id.
+ */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function newRequestId(): string {
+  return `req_${randomBytes(16).toString('base64url')}`;
 }
 
 /** docs/openapi.json, read relative to this module (dist/src/coordinator → docs/). */
@@ -212,6 +231,16 @@ export function createApi(o: ApiOptions): Koa {
     }
   });
 
+  // Every answer, errors included, carries the request's id: the wallet server can match its own
+  // logs with the audit records (wallet created, signature) that name it.
+  app.use(async (ctx, next) => {
+    const given = ctx.get('x-request-id');
+    const requestId = REQUEST_ID.test(given) ? given : newRequestId();
+    state(ctx).requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    await next();
+  });
+
   // The one error path.
   app.use(async (ctx, next) => {
     try {
@@ -259,6 +288,11 @@ export function createApi(o: ApiOptions): Koa {
       await next();
     };
   const walletAuth = requireAuth('wallet-server');
+  /** Who asked, for the audit records: the request id and the credential's public id (never the token). */
+  const contextOf = (ctx: Koa.Context): RequestContext => ({
+    ...(state(ctx).requestId === undefined ? {} : { requestId: state(ctx).requestId as string }),
+    ...(o.credentialId === undefined ? {} : { credentialId: o.credentialId }),
+  });
 
   // Only JSON bodies; a request without one (no or zero Content-Length, nothing chunked) is fine.
   const json: Koa.Middleware = async (ctx, next) => {
@@ -321,6 +355,7 @@ export function createApi(o: ApiOptions): Koa {
     const input: CreateWalletInput = {
       ...(parsed.data.label === undefined ? {} : { label: parsed.data.label }),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      context: contextOf(ctx),
     };
     const { wallet, replayed } = await o.wallets.create(input);
     ctx.status = 201;
@@ -354,7 +389,18 @@ export function createApi(o: ApiOptions): Koa {
     if (!digest.success) throw new HttpProblem(400, 'invalid-digest', 'digest must be 32 bytes as 64 hex digits (0x optional); the API signs digests and never hashes');
     const { walletId } = wallet(ctx.params.walletId as string);
     const bytes = Uint8Array.from(Buffer.from(digest.data.replace(/^0x/, ''), 'hex'));
-    ctx.body = await o.signer.sign(walletId, bytes);
+    // The client leaving (the response closed before it was written) cancels work not yet started
+    // for it: a presignature made on demand for nobody would only cost the signers.
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!ctx.res.writableEnded) gone.abort();
+    };
+    ctx.res.once('close', onClose);
+    try {
+      ctx.body = await o.signer.sign(walletId, bytes, contextOf(ctx), { signal: gone.signal });
+    } finally {
+      ctx.res.off('close', onClose);
+    }
   });
 
   if (o.admin !== undefined && o.adminAuthorization !== undefined) {

@@ -3,13 +3,19 @@
  * are connected, what each last said about itself (`info`), and whether the group has agreed
  * aux-info (made once per group; keygen and presign need it). Who is live decides what the
  * coordinator may do: wallet creation needs every node, signing any `threshold` of them that are
- * not suspended and of which no two are in dispute (quarantine.ts).
+ * not suspended and of which no two are in dispute (quarantine.ts). A node that said it is shutting
+ * down (draining) is left out of new work until it reconnects (it is a new process then) or a
+ * while has passed: nothing is held against it.
  * @module
  */
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { NodeInfo } from '../rpc/messages.js';
 import type { NodeLink } from './node-link.js';
 import { combinations } from './pool.js';
+
+/** How long a node that said it is shutting down is left out if it does not go away. */
+export const DRAINING_HOLD_MS = 60_000;
 
 interface Member {
   readonly link: NodeLink;
@@ -44,6 +50,8 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
   /** whether two nodes must not be used together after an abort report (quarantine.ts); none by default */
   private disputed: (a: string, b: string) => boolean = () => false;
   private auxStatus = 'aux-info not checked yet';
+  /** nodes that answered that they are shutting down: until when (monotonic ms) they get no new work */
+  private readonly drainingUntil = new Map<number, number>();
 
   constructor(
     links: readonly NodeLink[],
@@ -81,6 +89,30 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
     return this.members[index]?.connected ?? false;
   }
 
+  /**
+   * A node answered that it is shutting down: no new work goes to it until its connection drops
+   * and comes back (a new process), or `forMs` passes. Not an offence: nothing is recorded.
+   */
+  markDraining(index: number, forMs = DRAINING_HOLD_MS): void {
+    if (!this.members[index]) return;
+    const was = this.isDraining(index);
+    this.drainingUntil.set(index, performance.now() + forMs);
+    if (!was) this.emit('state');
+  }
+
+  isDraining(index: number): boolean {
+    const until = this.drainingUntil.get(index);
+    if (until === undefined) return false;
+    if (performance.now() < until) return true;
+    this.drainingUntil.delete(index);
+    return false;
+  }
+
+  /** Node ids shutting down now. */
+  drainingNodes(): string[] {
+    return this.members.filter((m) => this.isDraining(m.link.index)).map((m) => m.link.nodeId);
+  }
+
   /** Links of the connected nodes, in index order. */
   liveLinks(): NodeLink[] {
     return this.members.filter((m) => m.connected).map((m) => m.link);
@@ -92,7 +124,7 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
    */
   signerLinks(): NodeLink[] {
     if (this.agreedAuxId === undefined) return [];
-    return this.members.filter((m) => m.connected && m.info?.auxId === this.agreedAuxId && !this.suspended(m.link.nodeId)).map((m) => m.link);
+    return this.members.filter((m) => m.connected && m.info?.auxId === this.agreedAuxId && !this.suspended(m.link.nodeId) && !this.isDraining(m.link.index)).map((m) => m.link);
   }
 
   /**
@@ -134,6 +166,7 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
     const m = this.members[index];
     if (!m || m.connected === connected) return;
     m.connected = connected;
+    this.drainingUntil.delete(index);
     if (!connected) m.info = undefined;
     this.emit('connectivity', this.connectedCount, this.total);
   }
@@ -166,6 +199,8 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
     if (missing.length > 0) {
       return { ready: false, reason: `wallet creation needs all ${this.total} nodes; not connected: ${missing.join(', ')}` };
     }
+    const draining = this.drainingNodes();
+    if (draining.length > 0) return { ready: false, reason: `wallet creation needs all ${this.total} nodes; shutting down: ${draining.join(', ')}` };
     const suspended = this.suspendedNodes();
     if (suspended.length > 0) {
       return { ready: false, reason: `wallet creation needs all ${this.total} nodes; suspended after a cryptographic abort: ${suspended.join(', ')} (see npm run quarantine)` };

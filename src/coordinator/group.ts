@@ -15,6 +15,9 @@
  *
  * A rotation (rotation.ts) asks for a new aux-info on purpose (`renewAux`): the same run, with
  * every node, while nothing else runs aux here.
+ *
+ * Each time the whole group is connected again (at start, after a node reconnects), `onComplete`
+ * is called once: the wallet reconciliation (reconcile.ts) needs every node.
  * @module
  */
 import { performance } from 'node:perf_hooks';
@@ -47,6 +50,8 @@ export interface GroupMonitorOptions {
   readonly infoTimeoutMs?: number;
   /** progress lines while aux runs (default every 10 s) */
   readonly progressMs?: number;
+  /** every node is connected and has answered `info` (called once until a node disconnects) */
+  readonly onComplete?: () => void;
 }
 
 export class GroupMonitor {
@@ -60,6 +65,8 @@ export class GroupMonitor {
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<unknown> | undefined;
+  /** onComplete was called since the last disconnection */
+  private completeSeen = false;
 
   constructor(private readonly o: GroupMonitorOptions) {
     this.log = (o.log ?? silentLogger()).child({ component: 'group' });
@@ -72,6 +79,7 @@ export class GroupMonitor {
   }
 
   onDisconnected(index: number): void {
+    this.completeSeen = false;
     this.o.cluster.setConnected(index, false);
     this.evaluate();
   }
@@ -126,6 +134,10 @@ export class GroupMonitor {
     const infos = live.map((l) => c.info(l.index));
     if (infos.some((i) => i === undefined)) return; // a refresh is on its way
     const known = infos as NodeInfo[];
+    if (live.length === c.total && !this.completeSeen) {
+      this.completeSeen = true;
+      this.o.onComplete?.();
+    }
     const ids = new Set(known.map((i) => i.auxId));
     const agreed = ids.size === 1 ? [...ids][0] : undefined;
     // Enough nodes sharing one aux-info can sign, whatever the others hold.
@@ -252,6 +264,7 @@ export class GroupMonitor {
         this.log.info({ auxId: outcome.result.auxId, durationMs: outcome.durationMs }, 'aux-info made');
       } else {
         const why = outcome.status === 'aborted' ? { culprits: outcome.culprits, reason: outcome.reason } : { failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason };
+        if (outcome.status === 'failed' && outcome.failure === 'draining') for (const id of outcome.nodes) c.markDraining(c.parties.indexOf(id));
         this.log.error(why, 'making aux-info failed; will retry');
         this.retryAt = Date.now() + (this.o.retryMs ?? 30_000);
       }

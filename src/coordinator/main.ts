@@ -44,6 +44,7 @@ import { Orchestrator } from './orchestrator.js';
 import { PresignPool } from './pool.js';
 import { allWalletIds, KeyRotation } from './rotation.js';
 import { orchestratedPresign } from './presign.js';
+import { WalletReconciler } from './reconcile.js';
 import { WalletRegistry } from './registry.js';
 import { SigningService } from './signing.js';
 import { WalletService } from './wallets.js';
@@ -129,7 +130,17 @@ async function main(): Promise<void> {
     },
   });
 
-  const wallets: WalletService = new WalletService({ registry, cluster, runner: orchestrator, log, onCreated: (id) => pool.track(id), audit, defaultContext: requestContext });
+  const wallets: WalletService = new WalletService({
+    registry,
+    cluster,
+    runner: orchestrator,
+    log,
+    onCreated: (id) => pool.track(id),
+    // what the failed run left at the nodes is archived now, not at the next restart
+    onAbandoned: () => reconciler.trigger(),
+    audit,
+    defaultContext: requestContext,
+  });
   const publicKeyOf = (id: string): string | undefined => wallets.publicKeyOf(id);
   const pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
@@ -137,7 +148,9 @@ async function main(): Promise<void> {
     signerSets: () => cluster.usableSignerSets(),
     log,
   });
-  const group = new GroupMonitor({ cluster, runner: orchestrator, log });
+  // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
+  const reconciler = new WalletReconciler({ cluster, registry, log, audit, onRecovered: (id) => pool.track(id) });
+  const group = new GroupMonitor({ cluster, runner: orchestrator, log, onComplete: () => reconciler.trigger() });
   // refresh and rotation: aux-info and every wallet's shares move together (rotation.ts)
   const adminContext = api.adminAuthorization === undefined ? {} : { credentialId: credentialId(api.adminAuthorization) };
   const rotation = new KeyRotation({
@@ -184,6 +197,7 @@ async function main(): Promise<void> {
     health: () => cluster.health(),
     metrics,
     authorization: wallet.authorization,
+    credentialId: requestContext.credentialId,
     metricsAuthorization: api.metricsAuthorization,
     adminAuthorization: api.adminAuthorization,
     admin: rotation,
@@ -213,6 +227,7 @@ async function main(): Promise<void> {
     await server.close(10_000);
     group.stop();
     rotation.stop();
+    reconciler.stop();
     await pool.stop();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();

@@ -39,7 +39,7 @@ export class CoordinatorMetrics {
 
   readonly sessions = new Counter({
     name: 'mpc_sessions_total',
-    help: 'Protocol sessions by protocol and outcome (done, aborted, or the failure: timeout, unavailable, rejected, invalid-response, stalled, inconsistent)',
+    help: 'Protocol sessions by protocol and outcome (done, aborted, or the failure: timeout, unavailable, draining, rejected, invalid-response, stalled, inconsistent, state-mismatch)',
     labelNames: ['protocol', 'outcome'] as const,
     registers: [this.registry],
   });

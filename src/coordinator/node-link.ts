@@ -26,7 +26,15 @@ export interface NodeLink {
   request(req: Request, timeoutMs?: number): Promise<unknown>;
 }
 
-export type NodeFailureKind = 'unavailable' | 'timeout' | 'rejected' | 'invalid-response';
+/**
+ * `draining`: the node is shutting down (it answers every new request with the code `unavailable`
+ * while its requests in flight finish, see src/node/main.ts). Nothing is wrong with it: the work
+ * goes to other nodes, or is retried once it is back.
+ */
+export type NodeFailureKind = 'unavailable' | 'timeout' | 'rejected' | 'invalid-response' | 'draining';
+
+/** The error code a node answers with while it shuts down. */
+export const DRAINING_CODE = 'unavailable';
 
 /** A request to one node failed (transport/timeout kind of failure, or a refusal by the node). */
 export class NodeCallError extends Error {
@@ -66,6 +74,7 @@ export async function callNode<S extends z.ZodType>(link: NodeLink, req: Request
     throw linkFailure(link, e);
   }
   const refused = notOkSchema.safeParse(raw);
+  if (refused.success && refused.data.code === DRAINING_CODE) throw new NodeCallError(link.nodeId, 'draining', `is shutting down (refused ${req.method})`, refused.data.code);
   if (refused.success) throw new NodeCallError(link.nodeId, 'rejected', `refused ${req.method}: ${refused.data.error} (${refused.data.code})`, refused.data.code);
   if (!okSchema.safeParse(raw).success) throw new NodeCallError(link.nodeId, 'invalid-response', `malformed answer to ${req.method}`);
   const { ok: _ok, ...body } = raw as Record<string, unknown>;

@@ -13,12 +13,20 @@
  * presignature of the older epoch: `discard` drops those entries here too (and keeps presigns that
  * were under way across the commit out), so signing never picks one the nodes would refuse.
  *
+ * On demand (`obtain` with nothing ready): a request waits for a presign session of its own. Those
+ * waits are bounded — at most `maxOnDemand` at once (more are refused at once: `PresignBusyError`,
+ * 503 with Retry-After, rather than a queue that grows with the load) and each for at most
+ * `onDemandTimeoutMs` — and a request whose client has gone (its `signal` aborted) stops waiting.
+ * A session that has not started by then never starts; one already running may finish, and its
+ * presignature is stocked for the next request (the work is not lost).
+ *
  * The pool lives in memory. After a coordinator restart the nodes still hold the presignatures it
  * knew, unused; they are simply never asked for (a lost presignature costs compute, never safety).
  * @module
  */
 import { silentLogger, type Logger } from '../util/log.js';
 import type { PresignaturePublic } from '../protocol/presign/presignature.js';
+import { ServiceError } from './errors.js';
 
 export interface PoolEntry {
   readonly walletId: string;
@@ -30,8 +38,43 @@ export interface PoolEntry {
   readonly pub: PresignaturePublic;
 }
 
-/** Makes one presignature for a wallet with these signers (a presign session); throws on failure. */
-export type PresignFn = (walletId: string, signers: readonly number[]) => Promise<PoolEntry>;
+/**
+ * Makes one presignature for a wallet with these signers (a presign session); throws on failure.
+ * When `signal` has aborted before the session starts, it does not start (and the call rejects
+ * with PresignCancelledError); a session already running is not interrupted.
+ */
+export type PresignFn = (walletId: string, signers: readonly number[], options?: { signal?: AbortSignal }) => Promise<PoolEntry>;
+
+/** Too many requests already wait for a presignature made on demand: try again shortly. */
+export class PresignBusyError extends ServiceError {
+  override readonly name = 'PresignBusyError';
+  readonly status = 503;
+  readonly problem = 'presign-busy';
+  override readonly retryAfterS = 2;
+}
+
+/** A presignature made on demand was not ready in time (the session, if it started, goes on for the pool). */
+export class PresignTimeoutError extends ServiceError {
+  override readonly name = 'PresignTimeoutError';
+  readonly status = 503;
+  readonly problem = 'presign-timeout';
+  override readonly retryAfterS = 5;
+}
+
+/**
+ * The request was cancelled (its client went away) before its presignature was ready. 499, the
+ * status proxies use for a client that closed its request: nobody reads the answer.
+ */
+export class PresignCancelledError extends ServiceError {
+  override readonly name = 'PresignCancelledError';
+  readonly status = 499;
+  readonly problem = 'request-cancelled';
+}
+
+/** Default bound on requests waiting for an on-demand presignature at once. */
+export const DEFAULT_MAX_ON_DEMAND = 16;
+/** Default wait for an on-demand presignature (a session is ~3 s of compute; 60 s is its own deadline). */
+export const DEFAULT_ON_DEMAND_TIMEOUT_MS = 30_000;
 
 export interface PoolOptions {
   readonly presign: PresignFn;
@@ -43,12 +86,21 @@ export interface PoolOptions {
   readonly signerSets: () => readonly (readonly number[])[];
   /** wait before refilling a (wallet, signers) whose last presign failed (default 10 s) */
   readonly retryMs?: number;
+  /** requests waiting for an on-demand presignature at once; more are refused (default 16) */
+  readonly maxOnDemand?: number;
+  /** how long a request waits for an on-demand presignature (default 30 s) */
+  readonly onDemandTimeoutMs?: number;
   readonly log?: Logger;
 }
 
 export interface TakeOptions {
   /** the caller calls refill(walletId) itself, later (default false: refill at once) */
   readonly deferRefill?: boolean;
+}
+
+export interface ObtainOptions extends TakeOptions {
+  /** aborted when the request's client has gone: stop waiting, start nothing more for it */
+  readonly signal?: AbortSignal;
 }
 
 /** Ids remembered to refuse a repeat; beyond this many the oldest are forgotten. */
@@ -88,9 +140,13 @@ export class PresignPool {
   /** bumped by discard(): a presign started under an older count is not admitted */
   private epochAll = 0;
   private readonly epochOf = new Map<string, number>();
+  /** requests waiting for an on-demand presignature now */
+  private onDemand = 0;
 
   constructor(private readonly o: PoolOptions) {
     if (!Number.isSafeInteger(o.targetSize) || o.targetSize < 0) throw new RangeError('targetSize must be a non-negative integer');
+    if (o.maxOnDemand !== undefined && (!Number.isSafeInteger(o.maxOnDemand) || o.maxOnDemand < 1)) throw new RangeError('maxOnDemand must be a positive integer');
+    if (o.onDemandTimeoutMs !== undefined && !(o.onDemandTimeoutMs > 0)) throw new RangeError('onDemandTimeoutMs must be positive');
     if (o.concurrency !== undefined && (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1)) throw new RangeError('concurrency must be a positive integer');
     this.log = (o.log ?? silentLogger()).child({ component: 'presign-pool' });
   }
@@ -127,18 +183,96 @@ export class PresignPool {
     return entry;
   }
 
+  /** Requests waiting for an on-demand presignature now (metrics, tests). */
+  get waitingOnDemand(): number {
+    return this.onDemand;
+  }
+
   /**
-   * A presignature for this wallet and signer set: a ready one, or one made now.
-   * @throws whatever the presign function throws
+   * A presignature for this wallet and signer set: a ready one, or one made now (bounded: see the
+   * module comment).
+   * @throws PresignBusyError, PresignTimeoutError, PresignCancelledError, or whatever the presign function throws
    */
-  async obtain(walletId: string, signers: readonly number[], options: TakeOptions = {}): Promise<PoolEntry> {
+  async obtain(walletId: string, signers: readonly number[], options: ObtainOptions = {}): Promise<PoolEntry> {
+    if (options.signal?.aborted) throw new PresignCancelledError('the request was cancelled');
     this.track(walletId);
     const ready = this.take(walletId, signers, options);
     if (ready) return ready;
+    const max = this.o.maxOnDemand ?? DEFAULT_MAX_ON_DEMAND;
+    if (this.onDemand >= max) throw new PresignBusyError(`${max} requests already wait for a presignature made on demand; try again shortly`);
     this.log.debug({ walletId, signers }, 'pool empty: presigning on demand');
-    const made = await this.o.presign(walletId, signers);
-    this.admit(made, walletId, signers);
-    return made;
+    this.onDemand++;
+    const stop = new AbortController();
+    const timeoutMs = this.o.onDemandTimeoutMs ?? DEFAULT_ON_DEMAND_TIMEOUT_MS;
+    const timer = setTimeout(() => stop.abort(new PresignTimeoutError(`no presignature within ${timeoutMs} ms`)), timeoutMs);
+    const onCancel = (): void => stop.abort(new PresignCancelledError('the request was cancelled'));
+    options.signal?.addEventListener('abort', onCancel, { once: true });
+    try {
+      return await new Promise<PoolEntry>((resolve, reject) => {
+        let settled = false;
+        const onStop = (): void => {
+          if (settled) return;
+          settled = true;
+          reject(stop.signal.reason as Error);
+        };
+        stop.signal.addEventListener('abort', onStop, { once: true });
+        const generation = this.generation(walletId);
+        this.o.presign(walletId, signers, { signal: stop.signal }).then(
+          (made) => {
+            if (this.generation(walletId) !== generation) {
+              // made under an epoch since replaced: the nodes burnt it at the commit
+              if (!settled) {
+                settled = true;
+                stop.signal.removeEventListener('abort', onStop);
+                reject(new Error('the presignature was made under a key share or aux-info since replaced'));
+              }
+              return;
+            }
+            if (!settled) {
+              settled = true;
+              stop.signal.removeEventListener('abort', onStop);
+              try {
+                this.admit(made, walletId, signers);
+                resolve(made);
+              } catch (e) {
+                reject(e as Error);
+              }
+              return;
+            }
+            // its request stopped waiting: the presignature is not wasted, the next request takes it
+            this.stock(made, walletId, signers);
+          },
+          (e: unknown) => {
+            if (!settled) {
+              settled = true;
+              stop.signal.removeEventListener('abort', onStop);
+              reject(e as Error);
+            } else if (!(e instanceof PresignCancelledError)) {
+              this.log.warn({ walletId, signers, err: (e as Error).message }, 'a presign whose request stopped waiting failed');
+            }
+          },
+        );
+      });
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onCancel);
+      this.onDemand--;
+    }
+  }
+
+  /** Admits a fresh presignature into the ready entries (a refused one is logged and dropped). */
+  private stock(entry: PoolEntry, walletId: string, signers: readonly number[]): void {
+    if (this.stopped) return;
+    try {
+      this.admit(entry, walletId, signers);
+    } catch (e) {
+      this.log.warn({ walletId, signers, err: (e as Error).message }, 'presignature not stocked');
+      return;
+    }
+    const key = PresignPool.key(walletId, signers);
+    const list = this.entries.get(key) ?? [];
+    list.push(entry);
+    this.entries.set(key, list);
   }
 
   /**

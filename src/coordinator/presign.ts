@@ -10,7 +10,7 @@ import { pointFromBytes } from '../curve/secp256k1.js';
 import type { NodeCluster } from './cluster.js';
 import type { NodeLink } from './node-link.js';
 import type { SessionRunner } from './orchestrator.js';
-import { signersKey, type PoolEntry, type PresignFn } from './pool.js';
+import { PresignCancelledError, signersKey, type PoolEntry, type PresignFn } from './pool.js';
 
 /** A presign session did not give a usable presignature; `nodes` are the ones to avoid next. */
 export class PresignFailedError extends Error {
@@ -21,6 +21,8 @@ export class PresignFailedError extends Error {
     readonly nodes: readonly string[],
     /** true when the nodes are culprits of a protocol abort (cryptographic misbehaviour) */
     readonly blamed: boolean,
+    /** true when the nodes are shutting down (nothing wrong with them: retry elsewhere or later) */
+    readonly draining = false,
   ) {
     super(message);
   }
@@ -61,9 +63,33 @@ export class Slots {
     this.free = n;
   }
 
-  async acquire(): Promise<() => void> {
+  /** Holders waiting for a slot. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Resolves with the release function once a slot is held. A `signal` that aborts while waiting
+   * leaves the queue and rejects with its reason (the slot is never taken).
+   */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) throw signal.reason;
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const granted = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = (): void => {
+          const k = this.waiting.indexOf(granted);
+          if (k >= 0) this.waiting.splice(k, 1);
+          reject(signal?.reason);
+        };
+        this.waiting.push(granted);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
     let released = false;
     return () => {
       if (released) return;
@@ -77,8 +103,19 @@ export class Slots {
 
 export function orchestratedPresign(o: PresignSourceOptions): PresignFn {
   const slots = new Slots(o.maxConcurrent ?? 2);
-  return async (walletId, signers) => {
-    const release = await slots.acquire();
+  return async (walletId, signers, options = {}) => {
+    const { signal } = options;
+    let release: () => void;
+    try {
+      release = await slots.acquire(signal);
+    } catch {
+      throw new PresignCancelledError('the presign was not started: its request stopped waiting');
+    }
+    // the request may have gone while the slot was handed over: start nothing for it
+    if (signal?.aborted) {
+      release();
+      throw new PresignCancelledError('the presign was not started: its request stopped waiting');
+    }
     try {
       return await presignOnce(o, walletId, signers);
     } finally {
@@ -104,7 +141,11 @@ async function presignOnce(o: PresignSourceOptions, walletId: string, signers: r
     throw new PresignFailedError(`presign aborted by ${outcome.reportedBy}: ${outcome.reason}`, culprits, true);
   }
   if (outcome.status === 'failed' && outcome.code === 'share-stale') throw new ShareStaleError(walletId);
-  if (outcome.status === 'failed') throw new PresignFailedError(`presign failed (${outcome.failure}): ${outcome.reason}`, outcome.nodes, false);
+  if (outcome.status === 'failed') {
+    const draining = outcome.failure === 'draining';
+    if (draining) for (const id of outcome.nodes) o.cluster.markDraining(o.cluster.parties.indexOf(id));
+    throw new PresignFailedError(`presign failed (${outcome.failure}): ${outcome.reason}`, outcome.nodes, false, draining);
+  }
   let entry: PoolEntry;
   try {
     const pub = decodePresignaturePublic(Uint8Array.from(Buffer.from(outcome.result.presignature, 'base64')));

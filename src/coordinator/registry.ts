@@ -8,10 +8,13 @@
  * - `pending` before key generation runs: it proves the file is writable before any node stores a
  *   share, and names the wallet id the nodes are about to store shares under;
  * - `committed` once every node stored its share, with the public key: the wallet exists;
- * - `abandoned` when key generation fails (best effort: a crash leaves the pending record alone).
+ * - `abandoned` when key generation fails (best effort: a crash leaves the pending record alone);
+ * - `resolved` once a reconciliation (reconcile.ts) has had every node archive what it held of a
+ *   pending wallet that can no longer be committed: the id is dead and nothing is left to do.
  * A pending record without its commit is a key generation that may have left shares on nodes that
  * no wallet owns; `pending()` lists them for reconciliation, and the coordinator reports them at
- * start. Version 1 records (one line per wallet, no states) are committed wallets and still load.
+ * start. A reconciliation either commits it (every node holds the same committed share: the
+ * wallet is recovered) or resolves it. Version 1 records (one line per wallet, no states) are committed wallets and still load.
  *
  * Failed writes: when a write fails (a full disk, an I/O error) the registry refuses every later
  * wallet creation with a 503 until the coordinator is restarted, which re-reads and repairs the
@@ -83,6 +86,7 @@ const lineSchema = z.union([
   z.object({ v: z.literal(2), state: z.literal('committed'), ...walletFields }).strict(),
   z.object({ v: z.literal(2), state: z.literal('pending'), walletId: walletIdSchema, label: labelSchema.optional(), startedAt: z.iso.datetime() }).strict(),
   z.object({ v: z.literal(2), state: z.literal('abandoned'), walletId: walletIdSchema }).strict(),
+  z.object({ v: z.literal(2), state: z.literal('resolved'), walletId: walletIdSchema }).strict(),
 ]);
 type Line = z.infer<typeof lineSchema>;
 
@@ -159,6 +163,8 @@ export class WalletRegistry {
   private readonly byIdempotency = new Map<string, WalletRecord>();
   /** pending records without a commit, by wallet id */
   private readonly unfinished = new Map<string, { label?: string; startedAt: string; state: 'interrupted' | 'failed' | 'running' }>();
+  /** pending wallets resolved without a commit: their ids are dead */
+  private readonly resolved = new Set<string>();
   /** appends run one after another: a line is never interleaved with another */
   private tail: Promise<unknown> = Promise.resolve();
   /** bytes of complete records on disk */
@@ -244,7 +250,7 @@ export class WalletRegistry {
     switch (line.v === 1 ? 'committed' : line.state) {
       case 'pending': {
         const p = line as Extract<Line, { state: 'pending' }>;
-        if (this.byId.has(p.walletId) || this.unfinished.has(p.walletId)) fail(`repeats wallet ${p.walletId}`);
+        if (this.byId.has(p.walletId) || this.unfinished.has(p.walletId) || this.resolved.has(p.walletId)) fail(`repeats wallet ${p.walletId}`);
         this.unfinished.set(p.walletId, { ...(p.label === undefined ? {} : { label: p.label }), startedAt: p.startedAt, state: 'running' });
         break;
       }
@@ -254,9 +260,16 @@ export class WalletRegistry {
         (pending as { state: string }).state = 'failed';
         break;
       }
+      case 'resolved': {
+        if (!this.unfinished.has(line.walletId)) fail(`resolves wallet ${line.walletId}, which was not pending`);
+        this.unfinished.delete(line.walletId);
+        this.resolved.add(line.walletId);
+        break;
+      }
       default: {
         const record = asRecord(line as Extract<Line, { publicKey: string }>);
         if (this.byId.has(record.walletId)) fail(`repeats wallet ${record.walletId}`);
+        if (this.resolved.has(record.walletId)) fail(`commits wallet ${record.walletId}, which was resolved`);
         if (this.unfinished.get(record.walletId)?.state === 'failed') fail(`commits wallet ${record.walletId}, which was abandoned`);
         if (record.idempotencyKeyHash !== undefined && this.byIdempotency.has(record.idempotencyKeyHash)) fail('repeats an idempotency key');
         this.unfinished.delete(record.walletId);
@@ -299,6 +312,38 @@ export class WalletRegistry {
     );
   }
 
+  /**
+   * What the registry knows of a wallet id: committed; pending and `running` (a key generation
+   * under way now), `interrupted` or `failed`; `resolved` (dead); or undefined (never heard of).
+   */
+  status(walletId: string): 'committed' | 'running' | 'interrupted' | 'failed' | 'resolved' | undefined {
+    if (this.byId.has(walletId)) return 'committed';
+    const p = this.unfinished.get(walletId);
+    if (p) return p.state;
+    return this.resolved.has(walletId) ? 'resolved' : undefined;
+  }
+
+  /** A pending wallet's label and start, if it is pending. */
+  pendingRecord(walletId: string): { label?: string; startedAt: string } | undefined {
+    const p = this.unfinished.get(walletId);
+    return p && { ...(p.label === undefined ? {} : { label: p.label }), startedAt: p.startedAt };
+  }
+
+  /**
+   * Records that a pending wallet (interrupted or failed, not running) will never be committed:
+   * every node archived what it held of it. Resolves once on disk.
+   * @throws RegistryUnavailableError, RangeError if the wallet is not pending or still running
+   */
+  resolve(walletId: string): Promise<void> {
+    return this.write(JSON.stringify({ v: REGISTRY_VERSION, state: 'resolved', walletId }) + '\n', () => {
+      const state = this.unfinished.get(walletId)?.state;
+      if (state === undefined || state === 'running') throw new RangeError(`wallet ${walletId} is not an unfinished key generation`);
+    }, () => {
+      this.unfinished.delete(walletId);
+      this.resolved.add(walletId);
+    });
+  }
+
   /** Wallets in creation order, `limit` (1–100) at a time. @throws InvalidCursorError */
   list(options: { limit?: number; cursor?: string } = {}): Page {
     const limit = options.limit ?? 50;
@@ -323,7 +368,7 @@ export class WalletRegistry {
       return Promise.reject(new RangeError(`invalid pending wallet: ${e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message}`));
     }
     return this.write(line + '\n', () => {
-      if (this.byId.has(pending.walletId) || this.unfinished.has(pending.walletId)) throw new RegistryConflictError(`wallet ${pending.walletId} is already registered`);
+      if (this.byId.has(pending.walletId) || this.unfinished.has(pending.walletId) || this.resolved.has(pending.walletId)) throw new RegistryConflictError(`wallet ${pending.walletId} is already registered`);
     }, () => {
       this.unfinished.set(pending.walletId, { ...(pending.label === undefined ? {} : { label: pending.label }), startedAt: pending.startedAt, state: 'running' });
     });
@@ -360,6 +405,7 @@ export class WalletRegistry {
     }
     return this.write(line, () => {
       if (this.byId.has(checked.walletId)) throw new RegistryConflictError(`wallet ${checked.walletId} is already registered`);
+      if (this.resolved.has(checked.walletId)) throw new RegistryConflictError(`wallet ${checked.walletId} was resolved without a commit`);
       if (this.unfinished.get(checked.walletId)?.state === 'failed') throw new RegistryConflictError(`wallet ${checked.walletId} was abandoned`);
       if (checked.idempotencyKeyHash !== undefined && this.byIdempotency.has(checked.idempotencyKeyHash)) {
         throw new RegistryConflictError('idempotency key already used');

@@ -12,6 +12,10 @@
  * - a signer refuses to presign because the wallet's key share predates the group's aux-info (a
  *   rotation committed new aux-info) → the wallet is refreshed (`refreshStale`, once per request)
  *   and the same pair tried again; nobody is at fault.
+ * - a node is shutting down (it answers `unavailable`, NODE_DRAIN_MS) → not a fault: the cluster
+ *   leaves it out of new work until it is back, and another pair signs; if none is left the
+ *   request is answered 503 nodes-unavailable with Retry-After (retry later), never held against
+ *   the node.
  * The combined signature is low-s, verified under the wallet's own public key with an
  * independent verifier (@noble/curves), and its recovery id checked, before it is returned.
  *
@@ -35,7 +39,7 @@ import type { NodeCluster } from './cluster.js';
 import { NodesUnavailableError, SigningFailedError, WalletNotFoundError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import { callNode, NodeCallError, type NodeLink } from './node-link.js';
-import { combinations, signersKey, type PoolEntry, type PresignPool } from './pool.js';
+import { combinations, PresignBusyError, PresignCancelledError, PresignTimeoutError, signersKey, type PoolEntry, type PresignPool } from './pool.js';
 import { PresignFailedError, ShareStaleError } from './presign.js';
 import { AuditUnavailableError, type AuditSink, type RequestContext } from './wallets.js';
 
@@ -86,10 +90,14 @@ export class SigningService {
 
   /**
    * @param context who asked, for the audit record
+   * @param options.signal aborted when the client has gone: no further pair is tried and no
+   *   presign started for it (one running finishes and stocks the pool)
    * @throws WalletNotFoundError, NodesUnavailableError (fewer than t nodes), SigningFailedError (every pair failed),
-   *   AuditUnavailableError (signed, but the audit record could not be written: not returned)
+   *   AuditUnavailableError (signed, but the audit record could not be written: not returned),
+   *   PresignBusyError / PresignTimeoutError (503: no presignature could be made for it in time),
+   *   PresignCancelledError (the signal aborted)
    */
-  async sign(walletId: string, digest: Uint8Array, context?: RequestContext): Promise<SignatureResult> {
+  async sign(walletId: string, digest: Uint8Array, context?: RequestContext, options: { signal?: AbortSignal } = {}): Promise<SignatureResult> {
     if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new RangeError('digest must be 32 bytes');
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) throw new WalletNotFoundError(walletId);
@@ -102,13 +110,29 @@ export class SigningService {
     const avoid = new Set<number>();
     const dropped = new Set<string>();
     const failures: string[] = [];
+    /** every failure so far was a node shutting down: the request may simply be retried */
+    let onlyDraining = true;
     const maxAttempts = this.o.maxAttempts ?? combinations(c.links, c.threshold).length;
     let refreshed = false;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      if (options.signal?.aborted) {
+        this.o.metrics?.signatures.inc({ outcome: 'failed' });
+        throw new PresignCancelledError('the request was cancelled');
+      }
       const signers = this.choose(walletId, avoid, dropped);
       if (!signers) break;
       const key = signersKey(signers);
-      const outcome = await this.attempt(walletId, publicKey, signers, digest);
+      let outcome: Awaited<ReturnType<SigningService['attempt']>>;
+      try {
+        outcome = await this.attempt(walletId, publicKey, signers, digest, options.signal);
+      } catch (e) {
+        // the on-demand bound, its timeout or the client leaving: another pair would wait the same
+        if (e instanceof PresignBusyError || e instanceof PresignTimeoutError || e instanceof PresignCancelledError) {
+          this.o.metrics?.signatures.inc({ outcome: 'failed' });
+          this.log.info({ walletId, signers, err: e.message }, 'signing stopped waiting for a presignature');
+        }
+        throw e;
+      }
       this.o.metrics?.signAttempts.inc({ signers: key, outcome: outcome.kind });
       if (outcome.kind === 'share-stale' && !refreshed && this.o.refreshStale) {
         // the wallet's shares must move to the new aux-info first; then the same pair again
@@ -129,11 +153,13 @@ export class SigningService {
         return outcome.result;
       }
       failures.push(`${signers.map((i) => c.parties[i]).join('+')}: ${outcome.reason}`);
+      if (outcome.kind !== 'node-draining') onlyDraining = false;
       for (const i of outcome.avoid) avoid.add(i);
       dropped.add(key);
     }
     this.o.metrics?.signatures.inc({ outcome: 'failed' });
     if (failures.length === 0) throw new NodesUnavailableError(`signing needs ${c.threshold} live nodes; ${c.connectedCount} connected`);
+    if (onlyDraining) throw new NodesUnavailableError(`signer nodes are shutting down (${failures.join('; ')}); retry shortly`);
     throw new SigningFailedError(`no signer pair could sign: ${failures.join('; ')}`);
   }
 
@@ -163,21 +189,24 @@ export class SigningService {
     publicKey: string,
     signers: readonly number[],
     digest: Uint8Array,
-  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'blamed' | 'presign-failed' | 'share-stale'; reason: string; avoid: readonly number[] }> {
+    signal?: AbortSignal,
+  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed' | 'presign-failed' | 'share-stale'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const indexOf = (nodeId: string): number => c.parties.indexOf(nodeId);
     try {
       let entry: PoolEntry;
       try {
-        entry = await this.o.pool.obtain(walletId, signers, { deferRefill: true });
+        entry = await this.o.pool.obtain(walletId, signers, { deferRefill: true, ...(signal === undefined ? {} : { signal }) });
       } catch (e) {
         if (e instanceof ShareStaleError) return { kind: 'share-stale', reason: e.message, avoid: [] };
+        if (e instanceof PresignBusyError || e instanceof PresignTimeoutError || e instanceof PresignCancelledError) throw e;
         // A presign abort's culprits are already logged and counted with the session's outcome.
         const nodes = e instanceof PresignFailedError ? e.nodes : [];
         this.log.warn({ walletId, signers, nodes, err: (e as Error).message }, 'presigning on demand failed; trying another pair');
         // An abort's culprits are only accused: the accusation already put the pair in dispute, and
         // dropping the accused for the whole request would let one liar exclude an honest node.
         const blamed = e instanceof PresignFailedError && e.blamed;
+        if (e instanceof PresignFailedError && e.draining) return { kind: 'node-draining', reason: (e as Error).message, avoid: nodes.map(indexOf).filter((i) => i >= 0) };
         return { kind: 'presign-failed', reason: (e as Error).message, avoid: blamed ? [] : nodes.map(indexOf).filter((i) => i >= 0) };
       }
       // From here the presignature is spent, whatever happens: it is never offered again.
@@ -194,18 +223,26 @@ export class SigningService {
     publicKey: string,
     signers: readonly number[],
     digest: Uint8Array,
-  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'blamed'; reason: string; avoid: readonly number[] }> {
+  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const links = signers.map((i) => c.link(i) as NodeLink);
     const req = { v: RPC_VERSION, method: 'sign', walletId, presignatureId: entry.id, digest: hex(digest) } as const;
     const answers = await Promise.allSettled(links.map((l) => callNode(l, req, signResponseSchema, this.o.signTimeoutMs ?? 5_000)));
     const failed = answers.flatMap((a, k) => (a.status === 'rejected' ? [{ link: links[k] as NodeLink, err: a.reason as Error }] : []));
     if (failed.length > 0) {
+      let draining = true;
       for (const f of failed) {
         const kind = f.err instanceof NodeCallError ? f.err.kind : 'unavailable';
+        if (kind === 'draining') {
+          // shutting down: left out of new work until it is back, and never blamed
+          c.markDraining(f.link.index);
+          this.log.info({ walletId, node: f.link.nodeId }, 'signer is shutting down; trying another pair');
+          continue;
+        }
+        draining = false;
         this.log.warn({ walletId, node: f.link.nodeId, kind, err: f.err.message }, 'signer failed; trying another pair');
       }
-      return { kind: 'node-failed', reason: failed.map((f) => f.err.message).join('; '), avoid: failed.map((f) => f.link.index) };
+      return { kind: draining ? 'node-draining' : 'node-failed', reason: failed.map((f) => f.err.message).join('; '), avoid: failed.map((f) => f.link.index) };
     }
     const partials: PartialSignature[] = [];
     for (const [k, a] of answers.entries()) {

@@ -78,6 +78,8 @@ export interface WalletServiceOptions {
   readonly keygenTimeoutMs?: number;
   /** a wallet was created (the presignature pool starts stocking it) */
   readonly onCreated?: (walletId: string) => void;
+  /** a key generation failed and was recorded so (nodes may hold pending states of it: reconcile.ts) */
+  readonly onAbandoned?: (walletId: string) => void;
   /** records `wallet.created` before the wallet is returned */
   readonly audit?: AuditSink;
   /** request context used when a request carries none (the one configured credential's id) */
@@ -195,7 +197,10 @@ export class WalletService {
       view = await this.generate(walletId, label, keyHash);
     } catch (e) {
       if (e instanceof KeygenFailedError) {
-        await this.o.registry.abandon(walletId).catch((err: unknown) => this.log.error({ walletId, err: (err as Error).message }, 'could not record a failed key generation'));
+        await this.o.registry.abandon(walletId).then(
+          () => this.o.onAbandoned?.(walletId),
+          (err: unknown) => this.log.error({ walletId, err: (err as Error).message }, 'could not record a failed key generation'),
+        );
       } else {
         this.log.error({ walletId, err: (e as Error).message }, 'wallet not committed after key generation; nodes may hold shares no wallet owns (listed as pending at the next start)');
       }
@@ -236,6 +241,8 @@ export class WalletService {
       throw new KeygenFailedError(`key generation aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''}); no wallet was created`, 502);
     }
     if (outcome.status === 'failed') {
+      // a node shutting down is no fault: left out until it is back (creation answers 503 meanwhile)
+      if (outcome.failure === 'draining') for (const id of outcome.nodes) c.markDraining(c.parties.indexOf(id));
       throw new KeygenFailedError(`key generation failed (${outcome.failure}: ${outcome.nodes.join(', ') || 'no node'}); no wallet was created`, 503);
     }
     const publicKey = outcome.result.publicKey;

@@ -43,6 +43,7 @@ import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import { NodeSession } from './session.js';
 import { PrimeSource } from './primes.js';
 import { auxId, hex, pack, unpackVersioned } from './records.js';
+import { archiveWallet, describeWallet, listWallets } from './archive.js';
 
 export interface GroupMember {
   readonly nodeId: string;
@@ -254,6 +255,12 @@ export class NodeService {
         }
         return { discarded };
       }
+      case 'wallets':
+        return listWallets(this.o.store, req.after, req.limit);
+      case 'wallet':
+        return describeWallet(this.lifecycle, req.walletId);
+      case 'archive':
+        return this.archive(req.walletId, req.reason);
       case 'evidence': {
         const e = await this.lifecycle.evidence(req.scope);
         if (!e) throw new RpcError('no-evidence', 'no commit evidence for this scope');
@@ -285,6 +292,25 @@ export class NodeService {
     if (await this.lifecycle.confirmed(scope, sid)) throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonment(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
     return { by: this.index, signature: signature.toString('hex') };
+  }
+
+  /**
+   * Take a wallet's records out of use (archive.ts): any run of its scope open here is cancelled
+   * first, so none can stage or commit it afterwards.
+   */
+  private async archive(walletId: string, reason: string): Promise<object> {
+    for (const [id, s] of this.sessions) {
+      const scope = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
+      if (scope !== walletId) continue;
+      if ('session' in s) s.session.cancel();
+      this.sessions.delete(id);
+    }
+    const r = await archiveWallet({ store: this.o.store, lifecycle: this.lifecycle, burnPresignatures: (w) => this.burnWhere(async (of) => of === w) }, walletId, reason);
+    if (r.archived.length > 0 || r.presignaturesBurnt > 0) {
+      this.o.log.warn({ walletId, reason, ...r }, 'wallet records archived (no registered wallet owns them)');
+      await this.o.audit?.({ type: 'wallet.archived', walletId, reason, archived: r.archived, presignaturesBurnt: r.presignaturesBurnt });
+    }
+    return r;
   }
 
   /** Commit a pending state on every party's signed confirmation (sent by the coordinator). */

@@ -17,6 +17,10 @@
  *              and commits its pending state (src/node/lifecycle.ts); `evidence` reads it back
  * The coordinator only moves envelopes: they are signed, and point-to-point ones encrypted, by
  * the nodes (src/envelope/envelope.ts).
+ * Reconciliation (src/coordinator/reconcile.ts): `wallets` lists the wallet scopes a node holds a
+ * committed key share or a pending state for, a page at a time; `wallet` describes one; `archive`
+ * moves a wallet's records (share, pending state, evidence) to the archived kind — never deleted
+ * — and burns its presignatures, so shares no registered wallet owns stop being live.
  * Signing: `sign` asks a signer for its partial signature with one presignature; the node marks
  * the presignature used durably before it answers.
  * @module
@@ -30,6 +34,15 @@ const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${2 * byte
 const nodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/);
 const sessionId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 export const walletIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+
+/** The most wallet scopes one `wallets` answer lists. */
+export const MAX_WALLETS_PAGE = 500;
+
+/**
+ * Why a wallet's records are archived: `unregistered`, the coordinator's registry never heard of
+ * it; `abandoned`, its key generation can no longer complete (the registry says so).
+ */
+export const ARCHIVE_REASONS = ['unregistered', 'abandoned'] as const;
 
 /** What a commit switches: the group's aux-info, or one wallet's key share. */
 export const scopeSchema = z.union([z.literal('aux'), walletIdSchema]);
@@ -62,6 +75,12 @@ export const requestSchema = z.discriminatedUnion('method', [
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('abandon'), scope: scopeSchema, sid: hex(32) }).strict(),
   /** drop a pending state of run `sid` on a party's signed abandonment of it */
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('discard'), scope: scopeSchema, sid: hex(32), by: z.number().int().min(0).max(15), signature: hex(64) }).strict(),
+  /** wallet scopes held (committed share or pending state), sorted, after `after`, at most `limit` */
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('wallets'), after: walletIdSchema.optional(), limit: z.number().int().min(1).max(MAX_WALLETS_PAGE).optional() }).strict(),
+  /** one wallet scope: its committed share's public key and epoch, its pending state's run */
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('wallet'), walletId: walletIdSchema }).strict(),
+  /** move every record of a wallet scope to the archived kind (kept, never deleted) and burn its presignatures */
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('archive'), walletId: walletIdSchema, reason: z.enum(ARCHIVE_REASONS) }).strict(),
   z
     .object({
       v: z.literal(RPC_VERSION),
@@ -121,6 +140,27 @@ export const abandonResponseSchema = z.object({ by: z.number().int().min(0).max(
 export const discardResponseSchema = z.object({ discarded: z.boolean() }).strict();
 export const finalizeResponseSchema = z.object({ result: resultSchema }).strict();
 export const evidenceResponseSchema = z.object({ protocol: z.enum(['aux', 'keygen', 'refresh']), epoch: z.number().int().min(0), envelopes: z.array(b64).min(2).max(16) }).strict();
+export const walletsResponseSchema = z
+  .object({
+    wallets: z.array(z.object({ walletId: walletIdSchema, committed: z.boolean(), pending: z.boolean() }).strict()).max(MAX_WALLETS_PAGE),
+    /** pass as `after` for the next page; absent on the last */
+    next: walletIdSchema.optional(),
+  })
+  .strict();
+export const walletResponseSchema = z
+  .object({
+    walletId: walletIdSchema,
+    committed: z.object({ publicKey: hex(33), epoch: z.number().int().min(0) }).strict().optional(),
+    pending: z.object({ protocol: z.enum(['keygen', 'refresh']), epoch: z.number().int().min(0), sid: hex(32) }).strict().optional(),
+  })
+  .strict();
+export const archiveResponseSchema = z
+  .object({
+    /** the record kinds moved to the archive (empty: the node held nothing of it) */
+    archived: z.array(z.enum(['keyshare', 'pending', 'evidence'])).max(3),
+    presignaturesBurnt: z.number().int().min(0),
+  })
+  .strict();
 export const signResponseSchema = z.object({ signer: z.number().int().min(0), sigma: hex(32) }).strict();
 export const errorResponseSchema = z.object({ error: z.string().max(512), code: z.string().max(64) }).strict();
 

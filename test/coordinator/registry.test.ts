@@ -217,6 +217,44 @@ test('contradicting state records stop the load', async (t) => {
   }
 });
 
+test('resolved records: a pending wallet that can never commit is resolved once; its id stays dead across a restart', async (t) => {
+  const path = await tempFile(t);
+  const at = new Date(0).toISOString();
+  const registry = await WalletRegistry.open(path);
+  await registry.begin({ walletId: 'w_interrupt1', startedAt: at });
+  await registry.begin({ walletId: 'w_failedkg1', startedAt: at });
+  await registry.begin({ walletId: 'w_stillrun1', startedAt: at });
+  await registry.abandon('w_failedkg1');
+  await t.throwsAsync(registry.resolve('w_stillrun1'), { instanceOf: RangeError }, 'a keygen under way is never resolved');
+  await t.throwsAsync(registry.resolve('w_unknown01'), { instanceOf: RangeError });
+  await registry.resolve('w_failedkg1');
+  t.is(registry.status('w_failedkg1'), 'resolved');
+  await registry.close();
+
+  const reopened = await WalletRegistry.open(path);
+  t.is(reopened.status('w_interrupt1'), 'interrupted');
+  t.is(reopened.status('w_failedkg1'), 'resolved');
+  t.is(reopened.status('w_unknown01'), undefined);
+  await reopened.resolve('w_interrupt1');
+  t.deepEqual(reopened.pending().map((p) => p.walletId), ['w_stillrun1'], 'resolved wallets are not pending any more');
+  await t.throwsAsync(reopened.append({ ...wallet(1), walletId: 'w_interrupt1' }), { instanceOf: RegistryConflictError });
+  await t.throwsAsync(reopened.begin({ walletId: 'w_failedkg1', startedAt: at }), { instanceOf: RegistryConflictError });
+  await reopened.close();
+
+  const resolved = JSON.stringify({ v: 2, state: 'resolved', walletId: 'w_wallet0001' });
+  const pending = JSON.stringify({ v: 2, state: 'pending', walletId: 'w_wallet0001', startedAt: at });
+  const committed = JSON.stringify({ v: 2, state: 'committed', ...wallet(1) });
+  for (const [lines, message] of [
+    [[resolved], /line 1 resolves wallet w_wallet0001, which was not pending/],
+    [[pending, resolved, committed], /line 3 commits wallet w_wallet0001, which was resolved/],
+    [[pending, resolved, pending], /line 3 repeats wallet/],
+    [[pending, resolved, resolved], /line 3 resolves wallet/],
+  ] as const) {
+    await writeFile(path, lines.join('\n') + '\n');
+    await t.throwsAsync(WalletRegistry.open(path), { instanceOf: RegistryCorruptError, message });
+  }
+});
+
 test.serial('a failed write refuses every later write with a 503 until reopened; the file still loads', async (t) => {
   const path = await tempFile(t);
   const r = await WalletRegistry.open(path);

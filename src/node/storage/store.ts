@@ -19,9 +19,10 @@ import { KeyedLock } from './lock.js';
  * keyshare: one per wallet id · aux: the node group's aux-info · presig: presignature secrets ·
  * presig-used: used-markers · sid: session ids seen (a repeated one is refused) · pending: a
  * successor state awaiting every party's confirmation · evidence: the confirmations of the last
- * committed epoch (src/node/lifecycle.ts).
+ * committed epoch (src/node/lifecycle.ts) · archived: a wallet's records taken out of use by a
+ * reconciliation, kept whole (src/node/archive.ts).
  */
-export const RECORD_KINDS = ['keyshare', 'aux', 'presig', 'presig-used', 'sid', 'pending', 'evidence'] as const;
+export const RECORD_KINDS = ['keyshare', 'aux', 'presig', 'presig-used', 'sid', 'pending', 'evidence', 'archived'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** Record ids: hex or [A-Za-z0-9_-], at most 128 characters — no dots, so no path tricks. */

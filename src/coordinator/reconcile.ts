@@ -1,0 +1,297 @@
+/**
+ * Wallet reconciliation: what the nodes hold against what the registry says, run whenever every
+ * node is connected (at start and after a reconnect; GroupMonitor's `onComplete`).
+ *
+ * Wallet creation writes a pending registry record, runs keygen (every node stores its share), then
+ * commits the record (wallets.ts). A commit that failed (a full disk) or a coordinator that
+ * stopped in between leaves shares that no committed wallet owns, and a keygen that failed may
+ * leave pending states at some nodes (a run that can never commit). For each wallet id some node
+ * holds, or the registry has pending:
+ *
+ * - registry `committed`, or a keygen `running` now: nothing to do;
+ * - registry `interrupted` (no outcome was recorded): if every node holds a committed share with
+ *   the same public key, the wallet is complete and is committed to the registry (recovered). If
+ *   some nodes committed and the others hold the run's pending state, those are first finalized
+ *   with a committed node's evidence (the run did finish). Otherwise the run can never commit;
+ *   every node archives what it holds of it and the registry records it `resolved`;
+ * - registry `failed` (keygen failed) or `resolved` (dead): whatever a node still holds of it is
+ *   archived, and a failed record is resolved;
+ * - unknown to the registry: logged, audited and archived. So many that the registry itself looks
+ *   wrong (a restored or foreign file) are left alone with an error instead: archiving is
+ *   reversible, but a wrong registry must not take every wallet out of use.
+ *
+ * Nothing is deleted: nodes move the records to their archive (src/node/archive.ts), and a later
+ * keygen of the same wallet id is no longer held up by a leftover pending state. Every action is
+ * in the audit log. Decisions need every node (a node not asked might hold the missing share), so
+ * a run starts only with all of them connected, and a run that fails is tried again later.
+ * @module
+ */
+import { RPC_VERSION, archiveResponseSchema, evidenceResponseSchema, finalizeResponseSchema, walletResponseSchema, walletsResponseSchema } from '../rpc/messages.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import type { NodeCluster } from './cluster.js';
+import { callNode, type NodeLink } from './node-link.js';
+import type { WalletRegistry } from './registry.js';
+import type { AuditSink } from './wallets.js';
+
+export interface ReconcilerOptions {
+  readonly cluster: NodeCluster;
+  readonly registry: WalletRegistry;
+  readonly log?: Logger;
+  readonly audit?: AuditSink;
+  /** a wallet was recovered into the registry (the pool starts stocking it) */
+  readonly onRecovered?: (walletId: string) => void;
+  /** one node request (default 30 s: the node's protocol thread may be busy with a session) */
+  readonly callTimeoutMs?: number;
+  /** wallets a node may hold that the registry never heard of before archiving them is refused (default 16) */
+  readonly maxUnregistered?: number;
+  /** wallet ids per `wallets` page (default 500, the most a node answers) */
+  readonly pageSize?: number;
+  /** wait before trying a failed run again (default 60 s) */
+  readonly retryMs?: number;
+}
+
+export interface ReconcileSummary {
+  /** pending wallets every node held committed: now committed in the registry */
+  readonly recovered: string[];
+  /** pending wallets that can never commit: archived at every node, resolved in the registry */
+  readonly resolved: string[];
+  /** wallets of failed or resolved key generations some node still held: archived */
+  readonly archivedDead: string[];
+  /** wallets the registry never heard of: archived */
+  readonly unregistered: string[];
+  /** unregistered wallets left alone because there were too many */
+  readonly refused: string[];
+}
+
+interface Held {
+  committed: boolean;
+  pending: boolean;
+}
+
+export class WalletReconciler {
+  private readonly log: Logger;
+  private running: Promise<ReconcileSummary | undefined> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: ReconcilerOptions) {
+    this.log = (o.log ?? silentLogger()).child({ component: 'reconcile' });
+  }
+
+  /** Start a run unless one is under way (a failed one is retried later); never rejects. */
+  trigger(): void {
+    void this.run();
+  }
+
+  /**
+   * One run (or the one under way); undefined if it could not run or failed. Without every node
+   * connected it does not run (the next reconnect starts it); with a registry that failed a write
+   * neither (a restart repairs it, and the run at that start does the work).
+   */
+  run(): Promise<ReconcileSummary | undefined> {
+    if (this.stopped) return Promise.resolve(undefined);
+    const c = this.o.cluster;
+    const missing = c.links.filter((l) => !c.isConnected(l.index)).map((l) => l.nodeId);
+    if (missing.length > 0) {
+      this.log.debug({ missing }, 'wallet reconciliation waits for every node');
+      return Promise.resolve(undefined);
+    }
+    if (!this.o.registry.writable) {
+      this.log.warn('wallet reconciliation skipped: the wallet registry cannot be written until the coordinator restarts');
+      return Promise.resolve(undefined);
+    }
+    this.running ??= this.reconcile()
+      .catch((e: unknown) => {
+        this.log.warn({ err: (e as Error).message, retryMs: this.o.retryMs ?? 60_000 }, 'wallet reconciliation did not finish; will try again');
+        this.scheduleRetry();
+        return undefined;
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.trigger();
+    }, this.o.retryMs ?? 60_000);
+    this.retryTimer.unref();
+  }
+
+  private async reconcile(): Promise<ReconcileSummary> {
+    const c = this.o.cluster;
+    const { registry } = this.o;
+    const summary: ReconcileSummary = { recovered: [], resolved: [], archivedDead: [], unregistered: [], refused: [] };
+    // what each node holds, then the registry: a keygen that begins meanwhile is `running` by then
+    const held = new Map<string, Map<number, Held>>();
+    for (const link of c.links) {
+      for (const w of await this.list(link)) {
+        const byNode = held.get(w.walletId) ?? new Map<number, Held>();
+        byNode.set(link.index, { committed: w.committed, pending: w.pending });
+        held.set(w.walletId, byNode);
+      }
+    }
+    const ids = [...new Set([...held.keys(), ...registry.pending().map((p) => p.walletId)])].sort();
+    const unregistered: string[] = [];
+    // one wallet that cannot be settled now (a node refuses, a record does not read) holds up no other
+    let unsettled = 0;
+    for (const walletId of ids) {
+      try {
+        const holders = [...(held.get(walletId)?.keys() ?? [])].map((i) => c.link(i) as NodeLink);
+        switch (registry.status(walletId)) {
+          case 'committed':
+          case 'running':
+            break;
+          case undefined:
+            unregistered.push(walletId);
+            break;
+          case 'interrupted':
+            if (await this.settleInterrupted(walletId)) summary.recovered.push(walletId);
+            else summary.resolved.push(walletId);
+            break;
+          case 'failed': {
+            const archived = await this.archiveAt(holders, walletId, 'abandoned');
+            await registry.resolve(walletId);
+            await this.record({ type: 'wallet.resolved', walletId, registry: 'failed', archived });
+            this.log.warn({ walletId, archived }, 'failed key generation resolved: what nodes held of it is archived');
+            summary.resolved.push(walletId);
+            break;
+          }
+          case 'resolved': {
+            const archived = await this.archiveAt(holders, walletId, 'abandoned');
+            await this.record({ type: 'wallet.resolved', walletId, registry: 'resolved', archived });
+            this.log.warn({ walletId, archived }, 'records of a resolved key generation were still held: archived');
+            summary.archivedDead.push(walletId);
+            break;
+          }
+        }
+      } catch (e) {
+        unsettled++;
+        this.log.warn({ walletId, err: (e as Error).message }, 'wallet not reconciled this time');
+      }
+    }
+    if (unregistered.length > 0) await this.unregistered(unregistered, held, summary);
+    if (Object.values(summary).some((list) => list.length > 0)) this.log.info(summary, 'wallet reconciliation done');
+    if (unsettled > 0) throw new Error(`${unsettled} wallet(s) could not be reconciled`);
+    return summary;
+  }
+
+  /** Wallets the registry never heard of: archived, unless there are implausibly many. */
+  private async unregistered(ids: readonly string[], held: ReadonlyMap<string, ReadonlyMap<number, Held>>, summary: ReconcileSummary): Promise<void> {
+    const c = this.o.cluster;
+    const max = this.o.maxUnregistered ?? 16;
+    const perNode = c.links.map((l) => ids.filter((id) => held.get(id)?.has(l.index)).length);
+    if (perNode.some((n) => n > max)) {
+      summary.refused.push(...ids);
+      const counts = Object.fromEntries(c.links.map((l, k) => [l.nodeId, perNode[k] as number]));
+      this.log.error({ counts, max, registry: this.o.registry.path }, 'nodes hold more wallets the registry never heard of than failed key generations explain: is this the right registry? Nothing was archived');
+      await this.record({ type: 'reconcile.refused', reason: 'too many unregistered wallets', counts, max });
+      return;
+    }
+    for (const walletId of ids) {
+      const holders = [...(held.get(walletId)?.keys() ?? [])].map((i) => c.link(i) as NodeLink);
+      this.log.warn({ walletId, nodes: holders.map((l) => l.nodeId) }, 'nodes hold a wallet the registry never heard of: archiving it');
+      const archived = await this.archiveAt(holders, walletId, 'unregistered');
+      await this.record({ type: 'wallet.unregistered', walletId, archived });
+      summary.unregistered.push(walletId);
+    }
+  }
+
+  /** An interrupted key generation: recovered (true) or resolved (false). */
+  private async settleInterrupted(walletId: string): Promise<boolean> {
+    const c = this.o.cluster;
+    const { registry } = this.o;
+    let states = await this.describe(walletId);
+    const committed = (): string[] => states.flatMap((s) => (s.committed ? [s.committed.publicKey] : []));
+    // the run finished somewhere (evidence exists): hand it to the nodes that missed the end
+    if (committed().length > 0 && committed().length < states.length && states.every((s) => s.committed || s.pending?.protocol === 'keygen')) {
+      const donor = c.links[states.findIndex((s) => s.committed)] as NodeLink;
+      const e = await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope: walletId }, evidenceResponseSchema, this.timeout);
+      for (const [k, s] of states.entries()) {
+        if (s.committed) continue;
+        const link = c.links[k] as NodeLink;
+        try {
+          await callNode(link, { v: RPC_VERSION, method: 'finalize', scope: walletId, envelopes: e.envelopes }, finalizeResponseSchema, this.timeout);
+          this.log.info({ walletId, node: link.nodeId, from: donor.nodeId }, 'pending key share committed on another node’s evidence');
+        } catch (err) {
+          this.log.warn({ walletId, node: link.nodeId, err: (err as Error).message }, 'could not finalize a pending key share');
+        }
+      }
+      states = await this.describe(walletId);
+    }
+    const keys = committed();
+    const pending = registry.pendingRecord(walletId);
+    if (keys.length === states.length && new Set(keys).size === 1 && pending) {
+      const publicKey = keys[0] as string;
+      await registry.append({ walletId, ...(pending.label === undefined ? {} : { label: pending.label }), publicKey, createdAt: pending.startedAt });
+      await this.record({ type: 'wallet.recovered', walletId, publicKey });
+      this.log.warn({ walletId, publicKey }, 'wallet recovered: every node holds its share; its registry commit had not been written');
+      this.o.onRecovered?.(walletId);
+      return true;
+    }
+    if (new Set(keys).size > 1) this.log.error({ walletId }, 'nodes hold different public keys for one wallet id: archived');
+    const holders = c.links.filter((_, k) => states[k]?.committed !== undefined || states[k]?.pending !== undefined);
+    const archived = await this.archiveAt(holders, walletId, 'abandoned');
+    await registry.resolve(walletId);
+    await this.record({ type: 'wallet.resolved', walletId, registry: 'interrupted', archived });
+    this.log.warn({ walletId, archived }, 'interrupted key generation can never complete: what nodes held of it is archived');
+    return false;
+  }
+
+  private get timeout(): number {
+    return this.o.callTimeoutMs ?? 30_000;
+  }
+
+  /** Every wallet scope a node holds, page by page (each page must move forward). */
+  private async list(link: NodeLink): Promise<{ walletId: string; committed: boolean; pending: boolean }[]> {
+    const out: { walletId: string; committed: boolean; pending: boolean }[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await callNode(link, { v: RPC_VERSION, method: 'wallets', ...(after === undefined ? {} : { after }), limit: this.o.pageSize ?? 500 }, walletsResponseSchema, this.timeout);
+      for (const w of page.wallets) {
+        if (after !== undefined && w.walletId <= after) throw new Error(`${link.nodeId} listed wallets out of order`);
+        after = w.walletId;
+        out.push(w);
+      }
+      if (page.next === undefined) return out;
+      if (page.wallets.length === 0 || page.next !== after) throw new Error(`${link.nodeId} gave a page cursor that does not follow its page`);
+    }
+  }
+
+  private describe(walletId: string) {
+    const c = this.o.cluster;
+    return Promise.all(
+      c.links.map(async (link) => {
+        const s = await callNode(link, { v: RPC_VERSION, method: 'wallet', walletId }, walletResponseSchema, this.timeout);
+        if (s.walletId !== walletId) throw new Error(`${link.nodeId} described another wallet`);
+        return s;
+      }),
+    );
+  }
+
+  /** Has each node archive the wallet's records; what each moved, by node id. */
+  private async archiveAt(links: readonly NodeLink[], walletId: string, reason: 'abandoned' | 'unregistered'): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    for (const link of links) {
+      const r = await callNode(link, { v: RPC_VERSION, method: 'archive', walletId, reason }, archiveResponseSchema, this.timeout);
+      out[link.nodeId] = r.archived;
+    }
+    return out;
+  }
+
+  private async record(event: { type: string } & Record<string, unknown>): Promise<void> {
+    try {
+      await this.o.audit?.append(event as Parameters<AuditSink['append']>[0]);
+    } catch (e) {
+      this.log.error({ type: event.type, err: (e as Error).message }, 'audit log: reconciliation event not recorded');
+    }
+  }
+}

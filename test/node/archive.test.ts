@@ -1,0 +1,81 @@
+/**
+ * A node's reconciliation requests: `wallets` lists the wallet scopes it holds a page at a time
+ * (bounded, validated), `wallet` describes one, and `archive` moves a wallet's records whole into
+ * the archive — re-sealed, never deleted — burns its presignatures, and frees its wallet id.
+ */
+import test from 'ava';
+import { generateKeyPairSync } from 'node:crypto';
+
+import { fileURLToPath } from 'node:url';
+import { NodeService } from '../../src/node/service.js';
+import { PrimeSource } from '../../src/node/primes.js';
+import { encodeEpoch, hex, pack, unpack } from '../../src/node/records.js';
+import { Presignatures } from '../../src/node/storage/presignatures.js';
+import { encodePublicKeyShare, encodeSecretKeyShare } from '../../src/protocol/storage-format.js';
+import { pointToBytes } from '../../src/curve/secp256k1.js';
+import { decodeJson, encodeJson, RPC_VERSION } from '../../src/rpc/messages.js';
+import { silentLogger } from '../../src/util/log.js';
+import type { AuditEvent } from '../../src/util/audit-log.js';
+import { keygenShares } from '../helpers/cluster.js';
+import { openNode, tempDir } from '../helpers/storage.js';
+
+const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
+
+test('wallets pages through the held wallet scopes; wallet describes one; archive moves its records and burns its presignatures', async (t) => {
+  const root = await tempDir(t);
+  const { store } = await openNode(root, 'node_1');
+  const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const audit: AuditEvent[] = [];
+  const service = new NodeService({
+    nodeId: 'node_1',
+    group: ['node_1', 'node_2', 'node_3'].map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey })),
+    privateKey: keys[0]!.privateKey,
+    threshold: 2,
+    store,
+    primes: await PrimeSource.open({ store, index: 0, devFile: PRIMES }),
+    log: silentLogger(),
+    audit: async (e) => void audit.push(e),
+  });
+  const call = async (req: object) => decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
+  const share = (keygenShares(3, 2)[0])!;
+  const ids = ['w_wallet0001', 'w_wallet0002', 'w_wallet0003', 'w_wallet0004', 'w_wallet0005'];
+  for (const id of ids) await store.put('keyshare', id, pack(encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret), encodeEpoch(0)));
+  await new Presignatures(store).save('ab'.repeat(32), pack(new TextEncoder().encode('w_wallet0003'), new Uint8Array(1), new Uint8Array(1)));
+  await new Presignatures(store).save('cd'.repeat(32), pack(new TextEncoder().encode('w_wallet0004'), new Uint8Array(1), new Uint8Array(1)));
+
+  // pages of two, in order, each naming where the next starts; the aux scope is no wallet
+  const seen: string[] = [];
+  let after: string | undefined;
+  for (let pages = 0; pages < 10; pages++) {
+    const page = await call({ method: 'wallets', limit: 2, ...(after === undefined ? {} : { after }) });
+    t.true(page.ok, JSON.stringify(page));
+    const wallets = page.wallets as { walletId: string; committed: boolean; pending: boolean }[];
+    t.true(wallets.length <= 2);
+    for (const w of wallets) t.like(w, { committed: true, pending: false });
+    seen.push(...wallets.map((w) => w.walletId));
+    if (page.next === undefined) break;
+    after = page.next as string;
+  }
+  t.deepEqual(seen, ids);
+  t.like(await call({ method: 'wallets', limit: 501 }), { ok: false, code: 'bad-request' }, 'a page is bounded');
+  t.like(await call({ method: 'wallets', after: '../keyshare' }), { ok: false, code: 'bad-request' });
+  t.like(await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'because' }), { ok: false, code: 'bad-request' });
+
+  t.deepEqual(await call({ method: 'wallet', walletId: 'w_wallet0003' }), { ok: true, walletId: 'w_wallet0003', committed: { publicKey: hex(pointToBytes(share.public.Y)), epoch: 0 } });
+  t.deepEqual(await call({ method: 'wallet', walletId: 'w_nothing001' }), { ok: true, walletId: 'w_nothing001' });
+
+  const original = await store.get('keyshare', 'w_wallet0003');
+  const archived = await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'unregistered' });
+  t.deepEqual(archived, { ok: true, archived: ['keyshare'], presignaturesBurnt: 1 });
+  t.false(await store.has('keyshare', 'w_wallet0003'));
+  t.true(await new Presignatures(store).isUsed('ab'.repeat(32)), 'its presignature can never sign');
+  t.false(await new Presignatures(store).isUsed('cd'.repeat(32)), 'another wallet’s is untouched');
+  const [copy] = await store.list('archived');
+  const [meta, record] = unpack((await store.get('archived', copy as string)) as Uint8Array, 2, 'archived');
+  t.like(JSON.parse(new TextDecoder().decode(meta)), { kind: 'keyshare', walletId: 'w_wallet0003', reason: 'unregistered' });
+  t.deepEqual(Buffer.from(record as Uint8Array), Buffer.from(original as Uint8Array), 'kept whole');
+  t.like(audit.find((e) => e.type === 'wallet.archived'), { walletId: 'w_wallet0003', reason: 'unregistered', archived: ['keyshare'] });
+  t.deepEqual(await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'unregistered' }), { ok: true, archived: [], presignaturesBurnt: 0 }, 'idempotent');
+  t.deepEqual(((await call({ method: 'wallets' })).wallets as { walletId: string }[]).map((w) => w.walletId), ids.filter((id) => id !== 'w_wallet0003'));
+  t.is((await call({ method: 'info' })).wallets, 4);
+});
