@@ -10,7 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { generatePrime } from 'node:crypto';
 import { ringPedersenFromPrimes, type RingPedersenParams } from '../../src/paillier/ring-pedersen.js';
-import { InvalidProof } from '../../src/zk/errors.js';
+import { InvalidProof, type ProofReason } from '../../src/zk/errors.js';
 import { CURVE_ORDER, SECURITY_128, type SecurityParams } from '../../src/zk/params.js';
 import type { ProofBinding } from '../../src/zk/binding.js';
 import {
@@ -78,7 +78,7 @@ const refBound = (n0: bigint): bigint => refIsqrt(n0) * 2n ** BigInt(L.ell + L.e
 const abs = (x: bigint): bigint => (x < 0n ? -x : x);
 
 /** Asserts that f throws InvalidProof with exactly this reason. */
-function rejects(t: ExecutionContext, f: () => void, reason: string): void {
+function rejects(t: ExecutionContext, f: () => void, reason: ProofReason): void {
   const err = t.throws(f, { instanceOf: InvalidProof });
   t.is(err?.reason, reason);
   t.is(err?.proof, 'Πfac');

@@ -12,7 +12,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { generatePrime } from 'node:crypto';
 import { MOD_TAG, proveMod, verifyMod, type ModItem, type ModProof } from '../../src/zk/mod.js';
-import { InvalidProof } from '../../src/zk/errors.js';
+import { InvalidProof, type ProofReason } from '../../src/zk/errors.js';
 import { SECURITY_128, type SecurityParams } from '../../src/zk/params.js';
 import { proofTranscript, type ProofBinding } from '../../src/zk/binding.js';
 import { Modulus } from '../../src/wasm/index.js';
@@ -70,7 +70,7 @@ function target(n: bigint, w: bigint, y: bigint, a: boolean, b: boolean): bigint
 }
 
 /** Asserts that verifyMod rejects with exactly this reason. */
-function rejects(t: ExecutionContext, reason: string, n: bigint, proof: unknown, params: SecurityParams = L, binding: ProofBinding = B): void {
+function rejects(t: ExecutionContext, reason: ProofReason, n: bigint, proof: unknown, params: SecurityParams = L, binding: ProofBinding = B): void {
   const err = t.throws(() => verifyMod(binding, params, { N: n }, proof as ModProof), { instanceOf: InvalidProof });
   t.is(err?.reason, reason);
   t.is(err?.proof, 'Πmod');

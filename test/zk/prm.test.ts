@@ -9,7 +9,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { PRM_TAG, provePrm, verifyPrm, type PrmProof, type PrmStatement } from '../../src/zk/prm.js';
-import { InvalidProof } from '../../src/zk/errors.js';
+import { InvalidProof, type ProofReason } from '../../src/zk/errors.js';
 import { SECURITY_128, type SecurityParams } from '../../src/zk/params.js';
 import { proofTranscript, type ProofBinding } from '../../src/zk/binding.js';
 import { ringPedersenFromPrimes } from '../../src/paillier/ring-pedersen.js';
@@ -50,7 +50,7 @@ function refChallenge(binding: ProofBinding, params: SecurityParams, st: PrmStat
 }
 
 /** Asserts that verifyPrm rejects with exactly this reason. */
-function rejects(t: ExecutionContext, reason: string, st: PrmStatement, proof: unknown, params: SecurityParams = L, binding: ProofBinding = B): void {
+function rejects(t: ExecutionContext, reason: ProofReason, st: PrmStatement, proof: unknown, params: SecurityParams = L, binding: ProofBinding = B): void {
   const err = t.throws(() => verifyPrm(binding, params, st, proof as PrmProof), { instanceOf: InvalidProof });
   t.is(err?.reason, reason);
   t.is(err?.proof, 'Πprm');
