@@ -10,7 +10,8 @@ import { Modulus, CrtModulus } from '../src/wasm/index.js';
 import { PaillierSecretKey, type PaillierPublicKey } from '../src/paillier/index.js';
 import { randomBits, randomBelow } from '../src/util/random.js';
 import { modPow as jsModPow, modInv, CrtPow } from './js-bigint.js';
-import { Gmp, GmpCrt, type Mpz } from './gmp.js';
+import type { Gmp} from './gmp.js';
+import { GmpCrt, type Mpz } from './gmp.js';
 
 export const IMPLS = ['wasm', 'js-bigint', 'gmp-wasm', 'paillier-bigint'] as const;
 export type Impl = (typeof IMPLS)[number];

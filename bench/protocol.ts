@@ -112,7 +112,7 @@ async function main(): Promise<void> {
 
   if (sections.has('presign')) {
     log('presign + sign, signers 0 and 1 of 2-of-3 …');
-    const shares = (kg[0] as (typeof kg)[number]).outputs as KeyShare[];
+    const shares = (kg[0] as (typeof kg)[number]).outputs;
     const auxInfo = [0, 1, 2].map((i) => ({
       i,
       parties: [0, 1, 2].map((j) => ({ N: (P[4 * j] as bigint) * (P[4 * j + 1] as bigint), rp: (rp[j] as (typeof rp)[number]).params })),

@@ -45,7 +45,7 @@ async function recordsUnder(store: RecordStore, kms: Kms, keyId: string): Promis
       try {
         wrapped = wrappedKeyOf(sealed);
       } catch (e) {
-        throw new Error(`cannot tell which key record ${kind}/${id} uses (${(e as Error).message}); nothing removed`);
+        throw new Error(`cannot tell which key record ${kind}/${id} uses (${(e as Error).message}); nothing removed`, { cause: e });
       }
       if (wrapped.provider !== kms.name) throw new Error(`record ${kind}/${id} was sealed by KMS "${wrapped.provider}", not "${kms.name}"; nothing removed`);
       if (kms.keyIdOf(wrapped.wrapped) === keyId) n++;

@@ -26,10 +26,10 @@ function condense(name: string, line: string): string {
     const o = JSON.parse(line) as Record<string, unknown>;
     const { level, time: _t, pid: _p, hostname: _h, name: _n, msg, ...rest } = o;
     const fields = Object.entries(rest)
-      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+      .map(([k, v]) => `${k}=${typeof v === 'object' || typeof v === 'function' ? JSON.stringify(v) : String(v as string | number | boolean | bigint | symbol | undefined)}`)
       .join(' ');
     const lvl = typeof level === 'number' && level >= 40 ? `${LEVELS[level] ?? level} ` : '';
-    return `[${name}] ${lvl}${String(msg ?? '')}${fields ? ' ' + fields : ''}`;
+    return `[${name}] ${lvl}${typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')}${fields ? ' ' + fields : ''}`;
   } catch {
     return name === 'coordinator' ? line : `[${name}] ${line}`;
   }

@@ -6,7 +6,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { KeygenSession, Keyshare, Message, SignSession } from '@silencelaboratories/dkls-wasm-ll-node';
+import type { Message} from '@silencelaboratories/dkls-wasm-ll-node';
+import { KeygenSession, Keyshare, SignSession } from '@silencelaboratories/dkls-wasm-ll-node';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 
 const others = (msgs: Message[], pid: number) => msgs.filter((m) => m.from_id !== pid).map((m) => m.clone());

@@ -182,7 +182,7 @@ function route(ctx: Koa.Context): string {
 }
 
 /** The per-request state this app keeps on the context. */
-const state = (ctx: Koa.Context): ApiState => ctx.state as ApiState;
+const state = (ctx: Koa.Context): ApiState => ctx.state;
 
 /**
  * The served document must not carry a credential (it is public): an example token in it would be

@@ -434,7 +434,7 @@ export class Quarantine {
     const batch = this.unwritten.splice(0);
     if (batch.length === 0) return;
     const fh = await open(this.path, 'a+', 0o600); // a+: the tail check below reads
-    let created = false;
+    let created: boolean;
     try {
       const size = (await fh.stat()).size;
       created = size === 0;

@@ -179,7 +179,7 @@ export class WalletReconciler {
       }
     }
     if (unregistered.length > 0) await this.unregistered(unregistered, held, summary);
-    if (Object.values(summary).some((list) => list.length > 0)) this.log.info(summary, 'wallet reconciliation done');
+    if (Object.values(summary).some((list: readonly string[]) => list.length > 0)) this.log.info(summary, 'wallet reconciliation done');
     if (unsettled > 0) throw new Error(`${unsettled} wallet(s) could not be reconciled`);
     return summary;
   }

@@ -84,7 +84,7 @@ async function loadRetired(kms: LocalKms, dir: string): Promise<void> {
     try {
       const id = derive(key, 'key-id', KEY_ID_BYTES);
       if (id.toString('hex') !== m[1]) throw new KmsError('bad-key-file', `${join(dir, name)} does not hold key ${m[1]}`);
-      kms.addRetired(m[1]!, derive(key, 'wrap', 32));
+      kms.addRetired(m[1], derive(key, 'wrap', 32));
     } finally {
       key.fill(0);
     }

@@ -13,7 +13,7 @@ export const SAFE_PRIME_BITS = 1536;
 export function generateSafePrime(bits: number = SAFE_PRIME_BITS): Promise<bigint> {
   if (!Number.isSafeInteger(bits) || bits < 16) throw new RangeError('bits must be an integer ≥ 16');
   return new Promise((resolve, reject) => {
-    generatePrime(bits, { safe: true, bigint: true }, (err, prime) => (err ? reject(err) : resolve(prime as bigint)));
+    generatePrime(bits, { safe: true, bigint: true }, (err, prime) => (err ? reject(err) : resolve(prime)));
   });
 }
 

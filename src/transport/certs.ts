@@ -93,7 +93,7 @@ async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
 
 /** A fresh self-signed CA that may sign end-entity certificates only (path length 0). */
 export async function createCertificateAuthority(options: CaOptions = {}): Promise<CertificateAuthority> {
-  const keys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify']));
   const eku = options.extendedKeyUsages ?? [];
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: `CN=${options.commonName ?? 'MPC Engine development CA'}, O=MPC Engine`,
@@ -104,7 +104,7 @@ export async function createCertificateAuthority(options: CaOptions = {}): Promi
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       ...(eku.length ? [new x509.ExtendedKeyUsageExtension(eku.map((u) => EKU_OID[u]))] : []),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey), cert, signingKey: keys.privateKey };
@@ -131,7 +131,7 @@ async function issueLeaf(
   eku: readonly ExtendedKeyUsageName[],
   validityDays: number,
 ): Promise<{ certPem: string; keyPem: string }> {
-  const keys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify']));
   const cert = await x509.X509CertificateGenerator.create({
     subject,
     issuer: ca.cert.subject,
@@ -144,7 +144,7 @@ async function issueLeaf(
       new x509.KeyUsagesExtension(keyUsage, true),
       new x509.ExtendedKeyUsageExtension(eku.map((u) => EKU_OID[u])),
       new x509.SubjectAlternativeNameExtension(names),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey),
     ],
   });

@@ -119,7 +119,7 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
     this.isReady = role === 'server';
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (e) => this.fail(e));
+    socket.on('error', (e: Error) => this.fail(e));
     socket.on('close', () => this.fail(new ConnectionClosedError(`${formatIdentity(peer)} closed the connection`)));
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
@@ -178,7 +178,7 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
       } catch (e) {
         clearTimeout(timer);
         this.pending.delete(id);
-        reject(e as Error);
+        reject(e);
       }
     });
   }

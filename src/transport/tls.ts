@@ -143,7 +143,7 @@ export async function loadTlsMaterial(paths: TlsPaths, self?: PeerIdentity): Pro
       return await readFile(path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'error';
-      throw new Error(`cannot read the ${what} ${path} (${code}); run \`npm run certs\` to create development certificates`);
+      throw new Error(`cannot read the ${what} ${path} (${code}); run \`npm run certs\` to create development certificates`, { cause: e });
     }
   };
   const [ca, cert, key] = [await read('CA certificate', paths.ca), await read('certificate', paths.cert), await read('private key', paths.key)];
@@ -189,7 +189,7 @@ export async function loadPublicApiMaterial(paths: { readonly cert: string; read
     try {
       return await readFile(path);
     } catch (e) {
-      throw new Error(`cannot read the ${what} ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run \`npm run certs\` to create development certificates`);
+      throw new Error(`cannot read the ${what} ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run \`npm run certs\` to create development certificates`, { cause: e });
     }
   };
   const [cert, key] = [await read('API certificate', paths.cert), await read('API private key', paths.key)];

@@ -25,6 +25,11 @@ interface Component {
 }
 
 /** CRT context for M = ∏ p_i^k_i with distinct odd primes p_i (primality is the caller's duty). */
+/** Array.isArray without its type guard (which would widen a typed tuple list to any[]). */
+function isList(x: unknown): boolean {
+  return Array.isArray(x);
+}
+
 export class CrtModulus {
   /** M */
   readonly value: bigint;
@@ -109,9 +114,9 @@ export class CrtModulus {
    * which also turns a negative exponent into a positive one. LEAK: the exponents.
    */
   multiPowPublic(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
-    if (!Array.isArray(terms) || terms.length === 0) throw new TypeError('terms must be a non-empty array of [base, exponent] pairs');
+    if (!isList(terms) || terms.length === 0) throw new TypeError('terms must be a non-empty array of [base, exponent] pairs');
     for (const [j, t] of terms.entries()) {
-      if (!Array.isArray(t) || t.length !== 2) throw new TypeError(`terms[${j}] must be a [base, exponent] pair`);
+      if (!isList(t) || t.length !== 2) throw new TypeError(`terms[${j}] must be a [base, exponent] pair`);
       assertBelow(`terms[${j}] base`, t[0], this.value, 'the modulus');
       assertBigint(`terms[${j}] exponent`, t[1]);
     }

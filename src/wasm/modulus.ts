@@ -207,7 +207,7 @@ export class Modulus {
     try {
       return modInv(x, this.value);
     } catch (e) {
-      if (e instanceof RangeError) throw new RangeError(`${name} is not invertible modulo the modulus`);
+      if (e instanceof RangeError) throw new RangeError(`${name} is not invertible modulo the modulus`, { cause: e });
       throw e;
     }
   }

@@ -166,6 +166,6 @@ test('S1: with presigning on demand (empty pool), a liar naming its co-signer ca
   const sig = await c.signing.sign(WALLET, DIGEST);
   t.deepEqual(sig.signers, honestPair(0).map((i) => NODE_IDS[i]));
   await Promise.all(c.recorded);
-  t.false(c.quarantine.isSuspended(NODE_IDS[1] as string));
-  t.false(c.quarantine.isSuspended(NODE_IDS[2] as string));
+  t.false(c.quarantine.isSuspended(NODE_IDS[1]));
+  t.false(c.quarantine.isSuspended(NODE_IDS[2]));
 });

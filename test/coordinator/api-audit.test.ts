@@ -75,7 +75,7 @@ test('audit records of a wallet and a signature made through the HTTPS API carry
   t.like(events[0], { type: 'wallet.created', walletId, requestId: 'wallet-server-create-1', credentialId: cred });
   t.like(events[1], { type: 'signature', walletId, digest: DIGEST, requestId: '6f1c2a9e-0b7d-4c1e-9a55-3c2d1e0f9a8b', credentialId: cred, signature: (signed.json as { signature: string }).signature });
   t.like(events[2], { type: 'signature', walletId, requestId: made, credentialId: cred });
-  for (const e of events.slice(1)) t.regex(String(e['presignatureId']), /^[0-9a-f]{64}$/);
+  for (const e of events.slice(1)) t.regex(e['presignatureId'] as string, /^[0-9a-f]{64}$/);
   t.false(text.includes('wallet_dev_token'), 'never the token');
   t.like(await verifyAuditLog(auditPath), { ok: true, lines: 3 });
 

@@ -73,7 +73,7 @@ function exchange(port: number, payload: string, limitMs: number): Promise<Excha
       resolve({ text, closed: false, ms: performance.now() - started });
     }, limitMs);
     socket.on('data', (b: Buffer) => (text += b.toString('utf8')));
-    socket.once('error', (e) => {
+    socket.once('error', (e: Error) => {
       clearTimeout(timer);
       reject(e);
     });

@@ -10,7 +10,6 @@ import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
 import { PresignBusyError, PresignCancelledError, PresignPool, PresignTimeoutError, combinations } from '../../src/coordinator/pool.js';
 import { orchestratedPresign } from '../../src/coordinator/presign.js';
 import { SigningService } from '../../src/coordinator/signing.js';
-import type { SessionOutcome } from '../../src/coordinator/orchestrator.js';
 import { encodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import { Dealer, FakeLink, FakeRunner, NODE_IDS, http, readyCluster, serve, signingNode } from '../helpers/coordinator.js';
 
@@ -32,7 +31,7 @@ function gatedRunner(dealer: Dealer) {
       durationMs: 1,
       result: { protocol: 'presign', walletId: WALLET, presignature: Buffer.from(encodePresignaturePublic(pub)).toString('base64') },
       participants: spec.participants.map((l) => l.nodeId),
-    } as SessionOutcome;
+    };
   });
   const releaseOne = async (): Promise<void> => {
     while (gates.length === 0) await new Promise((r) => setTimeout(r, 5));

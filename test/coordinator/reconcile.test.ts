@@ -57,7 +57,7 @@ class Tap implements NodeLink {
 
 let root = '';
 let taps: Tap[] = [];
-let stores: RecordStore[] = [];
+const stores: RecordStore[] = [];
 const nodeAudit: AuditEvent[] = [];
 
 test.before(async () => {

@@ -243,7 +243,7 @@ test.serial('a rotation makes new aux-info and refreshes the wallets; a wallet l
     // the presignature made before the rotation was burnt at the nodes: it signs nothing
     for (const k of [0, 1]) {
       const r = await node(k, { method: 'sign', walletId: walletA, presignatureId: oldEntry.id, digest: randomBytes(32).toString('hex') });
-      t.false(r.ok as boolean);
+      t.false(r.ok);
       t.is(r.code, 'presignature-used');
     }
     t.true(audit.some((e) => e.type === 'rotation.started' && e.jobId === jobId));

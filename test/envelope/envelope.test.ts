@@ -42,7 +42,7 @@ function accepted(t: ExecutionContext, r: Opened): Msg {
 
 /** Assert open throws an EnvelopeError with this code and culprit (undefined = nobody named). */
 function rejects(t: ExecutionContext, f: () => unknown, code: EnvelopeErrorCode, culprit?: number): EnvelopeError {
-  const e = t.throws(f, { instanceOf: EnvelopeError }) as EnvelopeError;
+  const e = t.throws<EnvelopeError>(f, { instanceOf: EnvelopeError });
   t.is(e.code, code, e.message);
   t.is(e.culprit, culprit, `culprit for ${e.code}`);
   return e;
@@ -266,7 +266,7 @@ test('(i) equivocation by a malicious node names it, with evidence others can ve
   t.true(e2.evidence !== undefined && verifyEquivocationEvidence(view, e2.evidence));
   // sequence-number reuse across rounds (a node that restarted its counter) is equivocation too
   const s0b = new EnvelopeSession(context(ids, 0, view.sid)); // node 0 again, counter back at 0
-  const x = (s0b as EnvelopeSession).seal(bcast(0, R3.round)); // seq 0, as `first` above
+  const x = (s0b).seal(bcast(0, R3.round)); // seq 0, as `first` above
   const r2 = new EnvelopeSession(context(ids, 2, view.sid));
   accepted(t, r2.open(first, ALL_ROUNDS));
   const e3 = rejects(t, () => r2.open(x, ALL_ROUNDS), 'equivocation', 0);

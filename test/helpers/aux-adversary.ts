@@ -66,7 +66,7 @@ export function auxAdversary(o: AuxAdversaryOptions): Step<AuxInfo> {
     const rho = xor32(decommits.map((d) => d.rho));
     const outbox: Msg[] = [];
     for (let j = 0; j < n; j++) {
-      if (j !== i) outbox.push({ from: i, to: j, round: ROUND.proofs, body: encodeProofs(o.proofs?.(j, rho, decommits) as AuxProofs) });
+      if (j !== i) outbox.push({ from: i, to: j, round: ROUND.proofs, body: encodeProofs(o.proofs?.(j, rho, decommits)) });
     }
     return { kind: 'next', round: r5, outbox };
   });
@@ -85,7 +85,7 @@ export function auxAdversary(o: AuxAdversaryOptions): Step<AuxInfo> {
 /** A random prime of exactly `bits` bits ≡ 3 (mod 4). */
 export function blumPrime(bits: number): Promise<bigint> {
   return new Promise((resolve, reject) => {
-    generatePrime(bits, { bigint: true, add: 4n, rem: 3n }, (err, prime) => (err ? reject(err) : resolve(prime as bigint)));
+    generatePrime(bits, { bigint: true, add: 4n, rem: 3n }, (err, prime) => (err ? reject(err) : resolve(prime)));
   });
 }
 
@@ -123,7 +123,7 @@ export function forgeMod(binding: ProofBinding, L: SecurityParams, factors: Read
       k: (order + 2n) / 4n,
       mod: new Modulus(M),
       crt: cofactor * (refInverse(cofactor, M) as bigint),
-      nInv: refGcd(n, order) === 1n ? (refInverse(n, order) as bigint) : undefined,
+      nInv: refGcd(n, order) === 1n ? (refInverse(n, order)) : undefined,
     };
   });
   try {

@@ -164,8 +164,8 @@ export class FakeRunner implements SessionRunner {
   constructor(public outcome: (spec: SessionSpec<ProtocolName>) => SessionOutcome | Promise<SessionOutcome>) {}
 
   async run<P extends ProtocolName>(spec: SessionSpec<P>): Promise<SessionOutcome<P>> {
-    this.specs.push(spec as SessionSpec<ProtocolName>);
-    return (await this.outcome(spec as SessionSpec<ProtocolName>)) as SessionOutcome<P>;
+    this.specs.push(spec);
+    return (await this.outcome(spec)) as SessionOutcome<P>;
   }
 }
 

@@ -3,7 +3,8 @@
  * certificate from a fresh test PKI, and a small client trusting that PKI's CA. Each request uses
  * a new connection unless an agent is given, so connection limits are what a test says they are.
  */
-import { Agent, request } from 'node:https';
+import type { Agent} from 'node:https';
+import { request } from 'node:https';
 import type Koa from 'koa';
 import { startHttpsServer, type HttpsOptions, type RunningServer } from '../../src/coordinator/https.js';
 import type { HttpAnswer } from './coordinator.js';

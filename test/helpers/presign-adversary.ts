@@ -3,7 +3,7 @@
  * out-of-range k, say) and exposes its secrets, so a test can rebuild later messages the way a
  * malicious node would. Round 1 mirrors src/protocol/presign/round1.ts with k and γ as inputs.
  */
-import { type Point, mul, mulG, randomScalar } from '../../src/curve/secp256k1.js';
+import { mul, mulG, randomScalar } from '../../src/curve/secp256k1.js';
 import { PaillierSecretKey } from '../../src/paillier/secret-key.js';
 import { proveEncElg } from '../../src/zk/enc-elg.js';
 import type { Msg, Step } from '../../src/protocol/machine.js';
@@ -39,7 +39,7 @@ export function adversaryStart(params: PresignParams, choose: { k?: bigint; gamm
   for (const j of S) {
     if (j === i) continue;
     const rp = partyAux(aux, j).rp;
-    const psiK = proveEncElg({ sid: ssid, prover: i, verifier: j, extra: INSTANCE.K }, L, { N0: sk.N, C: r1.K, A: Y, B: r1.A1, X: r1.A2 as Point, aux: rp }, { x: k, rho, b: a }, sk);
+    const psiK = proveEncElg({ sid: ssid, prover: i, verifier: j, extra: INSTANCE.K }, L, { N0: sk.N, C: r1.K, A: Y, B: r1.A1, X: r1.A2, aux: rp }, { x: k, rho, b: a }, sk);
     const psiG = proveEncElg({ sid: ssid, prover: i, verifier: j, extra: INSTANCE.G }, L, { N0: sk.N, C: r1.G, A: Y, B: r1.B1, X: r1.B2, aux: rp }, { x: gamma, rho: nu, b }, sk);
     outbox.push({ from: i, to: j, round: ROUND.r1Proofs, body: encodeR1Proofs({ psiK, psiG }) });
   }

@@ -79,8 +79,8 @@ export async function createSoftHsmToken(dir: string, options: { label: string; 
     await run('softhsm2-util', ['--init-token', '--free', '--label', options.label, '--pin', options.pin, '--so-pin', soPin], { env: { ...process.env, ...env } });
   } catch (e) {
     const err = e as { code?: unknown; stderr?: string; message?: string };
-    if (err.code === 'ENOENT') throw new Error(`${NOT_INSTALLED} (softhsm2-util is not on PATH)`);
-    throw new Error(`softhsm2-util --init-token failed: ${(err.stderr ?? err.message ?? '').trim()}`);
+    if (err.code === 'ENOENT') throw new Error(`${NOT_INSTALLED} (softhsm2-util is not on PATH)`, { cause: e });
+    throw new Error(`softhsm2-util --init-token failed: ${(err.stderr ?? err.message ?? '').trim()}`, { cause: e });
   }
   process.env['SOFTHSM2_CONF'] = conf;
   return { module, conf, tokenLabel: options.label, pin: options.pin, soPin, env };

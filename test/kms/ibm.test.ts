@@ -42,7 +42,7 @@ async function expectError(t: ExecutionContext, fake: FakeIbmCloud, p: Promise<u
   thrown.push({ error: e, fake });
   t.is(e?.code, code, e?.message);
   assertNoSecrets(t, fake, e);
-  return e!;
+  return e;
 }
 
 /** The provider, with every error it throws recorded for the secrets check. */

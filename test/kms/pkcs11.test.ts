@@ -123,7 +123,7 @@ test('pkcs11: a wrong PIN is denied, whether or not the process is already logge
   await good.close();
   const e = await t.throwsAsync(openPkcs11Kms(wrong), { instanceOf: KmsError });
   t.is(e?.code, 'denied');
-  t.false(e!.message.includes('not-the-pin'), 'the PIN is not in the message');
+  t.false(e.message.includes('not-the-pin'), 'the PIN is not in the message');
 });
 
 test('pkcs11: an unknown key label is unknown-key and says how to create it; a bad token or slot is config', async (t) => {
@@ -237,6 +237,7 @@ test('pkcs11: a lost session is reopened once, with a fresh login', async (t) =>
   // The token is gone: the reopen fails too, so 'unavailable'; once it is back, the next call recovers.
   const p = pkcs11Binding();
   const [lib, slotId] = await withPkcs11Session(lost, (l, session) => [l, l.C_GetSessionInfo(session).slotID] as const);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back as it was, and called with `this`
   const open = lib.C_OpenSession;
   await closeAll();
   lib.C_OpenSession = function (slot: Buffer, flags: number) {

@@ -290,7 +290,7 @@ test('public key rejects a negative N', (t) => {
 /** A 512-bit prime with the given residue mod 4 whose (p − 1)/2 is composite (so not a safe prime). */
 function unsafePrime(residue: 1n | 3n): bigint {
   for (;;) {
-    const c = generatePrimeSync(512, { bigint: true }) as bigint;
+    const c = generatePrimeSync(512, { bigint: true });
     if ((c & 3n) === residue && !checkPrimeSync((c - 1n) / 2n)) return c;
   }
 }

@@ -63,10 +63,10 @@ test('small fresh safe primes have the requested size and form', async (t) => {
     [ps[1], 128],
     [ps[2], 257],
   ] as const) {
-    t.is(refBitLength(p as bigint), bits);
-    t.is((p as bigint) % 4n, 3n);
-    t.deepEqual(await checkSafe(p as bigint), [true, true]);
-    t.notThrows(() => assertSafePrime('p', p as bigint, bits));
+    t.is(refBitLength(p), bits);
+    t.is((p) % 4n, 3n);
+    t.deepEqual(await checkSafe(p), [true, true]);
+    t.notThrows(() => assertSafePrime('p', p, bits));
   }
 });
 
@@ -109,7 +109,7 @@ test('assertSafePrime rejects composites, non-safe primes, p ≡ 1 (mod 4), wron
   let unsafe3 = 0n;
   let oneMod4 = 0n;
   while (unsafe3 === 0n || oneMod4 === 0n) {
-    const c = generatePrimeSync(512, { bigint: true }) as bigint;
+    const c = generatePrimeSync(512, { bigint: true });
     if (c % 4n === 3n && !checkPrimeSync((c - 1n) / 2n)) unsafe3 = c;
     if (c % 4n === 1n) oneMod4 = c;
   }

@@ -5,7 +5,6 @@ import { startKeygen, KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { lagrange } from '../../src/curve/lagrange.js';
 import { type Point, Point as P, mul, mulG, q } from '../../src/curve/secp256k1.js';
 import type { KeyShare } from '../../src/protocol/keyshare.js';
-import type { Msg } from '../../src/protocol/machine.js';
 import { Reader, Writer } from '../../src/protocol/codec.js';
 import { runNetwork, type Tamper } from '../helpers/network.js';
 
@@ -36,7 +35,7 @@ function assertConsistent(t: import('ava').ExecutionContext, shares: KeyShare[],
   const subsets = (k: number, from = 0): number[][] => (k === 0 ? [[]] : [...Array(n).keys()].slice(from).flatMap((j) => subsets(k - 1, j + 1).map((r) => [j, ...r])));
   for (const T of subsets(threshold)) {
     const Yt = T.reduce((acc, j) => acc.add(mul(first.public.X[j] as Point, lagrange(T, j))), P.ZERO);
-    t.true(Yt.equals(Y), `subset ${T}`);
+    t.true(Yt.equals(Y), `subset ${T.join(',')}`);
   }
   // independent check of the encoding: noble parses our compressed public key
   t.notThrows(() => secp256k1.Point.fromHex(Y.toHex(true)));
@@ -157,9 +156,9 @@ test('malformed messages are rejected with the sender named', (t) => {
 });
 
 test('a duplicated or misrouted message is rejected', (t) => {
-  const dup: Tamper = (m, to) => (m.from === 1 && m.round === KEYGEN_ROUND.commit ? [m, m] : undefined);
+  const dup: Tamper = (m) => (m.from === 1 && m.round === KEYGEN_ROUND.commit ? [m, m] : undefined);
   assertBlamed(t, keygen(3, 2, dup), 1, /more than one message/, [0, 2]);
-  const asBroadcast: Tamper = (m) => (m.from === 1 && m.round === KEYGEN_ROUND.share ? [{ ...m, to: 'all' } as Msg] : undefined);
+  const asBroadcast: Tamper = (m) => (m.from === 1 && m.round === KEYGEN_ROUND.share ? [{ ...m, to: 'all' }] : undefined);
   assertBlamed(t, keygen(3, 2, asBroadcast), 1, /wrong message kind/, [0, 2]);
 });
 

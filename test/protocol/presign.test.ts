@@ -197,7 +197,7 @@ test('A9: a wrong partial signature is blamed on its signer; the presignatures a
   const digest = Uint8Array.from(randomBytes(32));
   const partials = ps.map((p) => p.consume().sign(digest));
   const bad = partials.map((p) => (p.signer === 2 ? { ...p, sigma: modq(p.sigma + 1n) } : p));
-  const e = t.throws(() => combineSignature(ps[0]!.pub, digest, bad), { instanceOf: Blame }) as Blame;
+  const e = t.throws<Blame>(() => combineSignature(ps[0]!.pub, digest, bad), { instanceOf: Blame });
   t.deepEqual(e.culprits, [2]);
   const m = modq(BigInt('0x' + Buffer.from(digest).toString('hex')));
   t.deepEqual(wrongPartials(ps[0]!.pub, m, new Map(partials.map((p) => [p.signer, p.sigma]))), [], 'honest partials pass the per-signer check');

@@ -59,7 +59,7 @@ test('collect: a point-to-point message addressed to another party, or broadcast
   for (const to of [2, 'all'] as const) {
     const e = t.throws(() => collect(0, [0, 1, 2], p2p, [msg(2, 0), msg(1, to)]), { instanceOf: Blame }, String(to));
     t.deepEqual(e?.culprits, [1]);
-    t.regex(e!.reason, /r: wrong message kind or recipient/);
+    t.regex(e.reason, /r: wrong message kind or recipient/);
   }
   // and a point-to-point message where a broadcast was due
   const e = t.throws(() => collect(0, [0, 1, 2], [{ round: 'b', broadcast: true }], [{ from: 1, to: 0, round: 'b', body: Uint8Array.of(1) }]), { instanceOf: Blame });
@@ -105,7 +105,7 @@ test('assertKeyShare refuses bad (t, n), a bad index, |X| ≠ n, identity points
   t.throws(bad({ Y: P.ZERO }), { message: /identity point/ });
   t.throws(bad({ X: [k.public.X[0] as Point, k.public.X[1] as Point, P.ZERO] }), { message: /identity point/ });
   // public shares that do not lie on one polynomial through Y (degree t − 1 = 1 here)
-  t.throws(bad({ Y: (k.public.Y as Point).add(G) }), { message: /X does not interpolate to Y/ });
+  t.throws(bad({ Y: (k.public.Y).add(G) }), { message: /X does not interpolate to Y/ });
   t.throws(bad({ X: [k.public.X[0] as Point, k.public.X[1] as Point, (k.public.X[2] as Point).add(G)] }), { message: /X is not of degree t − 1/ });
   t.throws(bad({}, 0n), { message: /x_i out of range/ });
   t.throws(bad({}, k.secret.x + q), { message: /x_i out of range/ });

@@ -7,7 +7,7 @@
  * usage, no CA key within reach).
  */
 import test from 'ava';
-import { X509Certificate, type webcrypto } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -236,8 +236,8 @@ test('loadTlsMaterial refuses a CA private key anywhere it reads, under any name
   for (const [from, to] of cases) {
     await copyFile(from, to);
     const e = await t.throwsAsync(loadTlsMaterial(node1, nodeIdentity('node_1')), { instanceOf: CaKeyExposedError }, to);
-    t.true(e!.message.startsWith(to), e!.message);
-    t.notRegex(e!.message, /PRIVATE KEY/);
+    t.true(e.message.startsWith(to), e.message);
+    t.notRegex(e.message, /PRIVATE KEY/);
     await t.throwsAsync(loadTlsMaterial(coordinator, COORDINATOR), { instanceOf: CaKeyExposedError });
     await unlink(to);
   }
@@ -280,7 +280,7 @@ test('loadPublicApiMaterial takes the API certificate and refuses internal ones,
 /** A leaf with arbitrary subject and SAN, signed by a fresh CA, for identity-parsing tests. */
 async function oddCertificate(subject: string, uris: string[]): Promise<Uint8Array> {
   const ca = await createCertificateAuthority();
-  const keys = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']));
   const cert = await x509.X509CertificateGenerator.create({
     subject,
     issuer: ca.cert.subject,

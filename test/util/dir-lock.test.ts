@@ -38,10 +38,10 @@ function holder(dir: string, role: string, opts: { waitStdin?: boolean; cwd?: st
   started.add(child);
   let out = '';
   let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const first = new Promise<string>((resolve) => {
-    child.stdout!.on('data', (b: Buffer) => {
+    child.stdout.on('data', (b: Buffer) => {
       out += b.toString('utf8');
       const lines = out.split('\n').filter((l) => /^(locked|refused)/.test(l));
       if (lines.length > 0) resolve(lines[0]!);
@@ -64,7 +64,7 @@ test('in one process: a second acquisition is refused naming the owner; release 
   const e = await t.throwsAsync(lockDirectory(dir, 'kms:rewrap node_1'), { instanceOf: DirectoryLockError });
   t.is(e?.code, 'locked');
   t.deepEqual({ pid: e?.owner?.pid, role: e?.owner?.role }, { pid: process.pid, role: 'node node_1' });
-  t.regex(e!.message, new RegExp(`^cannot start kms:rewrap node_1: .* is in use by node node_1 \\(process ${process.pid}, since \\d{4}-`));
+  t.regex(e.message, new RegExp(`^cannot start kms:rewrap node_1: .* is in use by node node_1 \\(process ${process.pid}, since \\d{4}-`));
   t.like(await directoryOwner(dir), { owner: { pid: process.pid, role: 'node node_1' } });
   await lock.release();
   await lock.release(); // idempotent

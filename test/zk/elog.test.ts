@@ -4,7 +4,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { proveElog, verifyElog, type ElogStatement, type ElogProof } from '../../src/zk/elog.js';
 import { reason } from '../helpers/proofs.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
-import { type Point, mulG, q } from '../../src/curve/secp256k1.js';
+import { mulG, q } from '../../src/curve/secp256k1.js';
 
 const L = SECURITY_128;
 const rnd = () => (BigInt('0x' + randomBytes(32).toString('hex')) % (q - 1n)) + 1n;
@@ -16,10 +16,10 @@ function instance() {
   // statement built independently with noble's own point arithmetic
   const G = secp256k1.Point.BASE;
   const st: ElogStatement = {
-    L: G.multiply(lambda) as Point,
-    M: G.multiply(y).add(X.multiply(lambda)) as Point,
+    L: G.multiply(lambda),
+    M: G.multiply(y).add(X.multiply(lambda)),
     X,
-    Y: H.multiply(y) as Point,
+    Y: H.multiply(y),
     H,
   };
   return { st, w: { y, lambda } };

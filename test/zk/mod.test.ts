@@ -44,7 +44,7 @@ const smallProof = proveMod(B, L_SMALL, { N: Ns }, { p: ps, q: qs });
 /** A random prime of exactly `bits` bits, ≡ rem (mod 4) (default 3: a Blum prime). */
 function blumPrime(bits: number, rem = 3n): Promise<bigint> {
   return new Promise((resolve, reject) => {
-    generatePrime(bits, { bigint: true, add: 4n, rem }, (err, prime) => (err ? reject(err) : resolve(prime as bigint)));
+    generatePrime(bits, { bigint: true, add: 4n, rem }, (err, prime) => (err ? reject(err) : resolve(prime)));
   });
 }
 
@@ -97,7 +97,7 @@ function forgeMod(binding: ProofBinding, params: SecurityParams, factors: Readon
       k: (order + 2n) / 4n,
       mod: new Modulus(M),
       crt: cofactor * (refInverse(cofactor, M) as bigint),
-      nInv: refGcd(n, order) === 1n ? (refInverse(n, order) as bigint) : undefined,
+      nInv: refGcd(n, order) === 1n ? (refInverse(n, order)) : undefined,
     };
   });
   const combine = (vs: readonly bigint[]): bigint => refMod(vs.reduce((acc, v, i) => acc + v * (comps[i]?.crt as bigint), 0n), n);

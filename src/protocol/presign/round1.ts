@@ -7,11 +7,10 @@
  * K_i and G_i encrypt the committed values in range (Πenc-elg ×2, docs/security.md A2).
  * @module
  */
-import { type Point, mul, mulG, randomScalar } from '../../curve/secp256k1.js';
+import { mul, mulG, randomScalar } from '../../curve/secp256k1.js';
 import { PaillierSecretKey } from '../../paillier/secret-key.js';
 import { proveEncElg } from '../../zk/enc-elg.js';
 import type { Msg, Step } from '../machine.js';
-import type { AuxInfo } from '../aux-info.js';
 import { ROUND, encodeR1, encodeR1Proofs, type R1Broadcast } from './messages.js';
 import { partyAux, signerView, type PresignParams, type SignerView } from './params.js';
 import { INSTANCE } from './instances.js';
@@ -66,7 +65,7 @@ export function startPresign(params: PresignParams): Step<Presignature> {
     const psiK = proveEncElg(
       { sid: ssid, prover: i, verifier: j, extra: INSTANCE.K },
       L,
-      { N0: sk.N, C: r1.K, A: Y, B: r1.A1, X: r1.A2 as Point, aux: rp },
+      { N0: sk.N, C: r1.K, A: Y, B: r1.A1, X: r1.A2, aux: rp },
       { x: k, rho, b: a },
       sk,
     );

@@ -514,5 +514,5 @@ function contextField(input: Record<string, unknown>): Record<string, string> {
 
 function algorithmField(input: Record<string, unknown>): void {
   const v = input.EncryptionAlgorithm;
-  if (v !== undefined && v !== 'SYMMETRIC_DEFAULT') throw bad('InvalidKeyUsageException', `EncryptionAlgorithm ${String(v)} is not valid for this key`);
+  if (v !== undefined && v !== 'SYMMETRIC_DEFAULT') throw bad('InvalidKeyUsageException', `EncryptionAlgorithm ${JSON.stringify(v)} is not valid for this key`);
 }

@@ -26,7 +26,7 @@
  * expired keys.
  * @module
  */
-import { createHmac, generateKeyPair, privateDecrypt, publicEncrypt, randomBytes, randomUUID, constants as cryptoConstants, type KeyObject, type webcrypto } from 'node:crypto';
+import { createHmac, generateKeyPair, privateDecrypt, publicEncrypt, randomBytes, randomUUID, constants as cryptoConstants, type KeyObject } from 'node:crypto';
 import { Agent, createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
@@ -169,7 +169,7 @@ function pooledKey(i: number): Promise<{ privateKey: KeyObject; publicKey: KeyOb
 async function serverCertificate(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
   const ca = await createCertificateAuthority({ commonName: 'Azure fakes test CA', validityDays: 2 });
   const alg = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-  const keys = (await subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await subtle.generateKey(alg, true, ['sign', 'verify']));
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
     subject: `CN=${VAULT_HOST}`,
