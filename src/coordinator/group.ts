@@ -9,9 +9,10 @@
  *
  * A node that reports a pending aux-info (it stored the successor but missed the last
  * confirmations: a restart, a dropped message) is finalized first with the evidence another node
- * committed on. If no node committed it, some party never confirmed that run: its signed
- * abandonment lets the pending node drop it (a node never replaces a pending state otherwise), and
- * only then is a new aux-info made.
+ * committed on (infos re-read before each such node, so one committed a moment ago serves the
+ * next). If no node committed it, the pending node may drop it only on every other party's signed
+ * abandonment (a node never replaces a pending state otherwise), and only then is a new aux-info
+ * made; a party that abandons a run whose signed confirmation was seen here is reported.
  *
  * A rotation (rotation.ts) asks for a new aux-info on purpose (`renewAux`): the same run, with
  * every node, while nothing else runs aux here.
@@ -20,12 +21,28 @@
  * is called once: the wallet reconciliation (reconcile.ts) needs every node.
  * @module
  */
+import type { KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { decodeEnvelope, openSignedHeader } from '../envelope/envelope.js';
+import { verifyAbandonment } from '../protocol/abandonment.js';
+import { ROUND as AUX_ROUND } from '../protocol/aux/messages.js';
 import { RPC_VERSION, abandonResponseSchema, discardResponseSchema, evidenceResponseSchema, finalizeResponseSchema, infoSchema, type NodeInfo } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { callNode, type NodeLink } from './node-link.js';
 import type { SessionOutcome, SessionRunner } from './orchestrator.js';
+
+/** Runs whose confirmations are kept for the misbehaviour check. */
+const HELD_RUNS = 8;
+
+/** The sid (hex) an envelope's header names, or undefined if it does not decode. */
+function envelopeSid(envelope: string): string | undefined {
+  try {
+    return Buffer.from(decodeEnvelope(Buffer.from(envelope, 'base64')).sid).toString('hex');
+  } catch {
+    return undefined;
+  }
+}
 
 /** Safe primes a node needs for a new aux-info (two for Paillier, two for ring-Pedersen). */
 export const PRIMES_FOR_AUX = 4;
@@ -52,6 +69,10 @@ export interface GroupMonitorOptions {
   readonly progressMs?: number;
   /** every node is connected and has answered `info` (called once until a node disconnects) */
   readonly onComplete?: () => void;
+  /** every node's pinned identity key by index: lets a party that abandons a run it confirmed be proven so */
+  readonly identities?: readonly KeyObject[];
+  /** a verified offence found here (a node abandoned a run it confirmed) */
+  readonly onMisbehaviour?: (offence: { nodeId: string; protocol: string; reason: string }) => void;
 }
 
 export class GroupMonitor {
@@ -59,6 +80,8 @@ export class GroupMonitor {
   private auxRunning = false;
   /** pending runs (sid) already tried to finalize or discard, per node (so none is asked in a loop) */
   private readonly finalizeTried = new Map<number, string>();
+  /** confirmation envelopes (base64) of recent runs seen in nodes' evidence, by sid */
+  private readonly confirmations = new Map<string, string[]>();
   /** when finalizing was last tried (monotonic ms) */
   private finalizeAt = -Infinity;
   private retryAt = 0;
@@ -185,46 +208,124 @@ export class GroupMonitor {
     c.setAux(auxId, status);
   }
 
-  /** Hand a committed node's evidence to nodes holding a pending aux-info, then look again. */
+  /**
+   * Hand a committed node's evidence to nodes holding a pending aux-info, then look again. Infos
+   * are re-read before each laggard and every other node is a candidate donor, so a node that
+   * committed earlier in this pass serves the next one (a party that hands its evidence to one
+   * node only cannot leave the others pending).
+   */
   private async finalizeAux(laggards: readonly NodeLink[]): Promise<void> {
     const c = this.o.cluster;
     this.auxRunning = true;
     try {
-      const donors = c.links.filter((l) => c.isConnected(l.index) && !laggards.includes(l));
-      for (const link of laggards) {
-        const sid = c.info(link.index)?.auxPendingSid as string;
+      for (const [k, link] of laggards.entries()) {
+        if (k > 0) await this.refreshConnected();
+        const sid = c.info(link.index)?.auxPendingSid;
+        if (sid === undefined || !c.isConnected(link.index)) continue; // committed meanwhile, or gone
         this.finalizeTried.set(link.index, sid);
-        let done = false;
-        for (const donor of donors) {
-          try {
-            const e = await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope: 'aux' }, evidenceResponseSchema, this.o.infoTimeoutMs ?? 10_000);
-            if (e.protocol !== 'aux') continue;
-            const { result } = await callNode(link, { v: RPC_VERSION, method: 'finalize', scope: 'aux', envelopes: e.envelopes }, finalizeResponseSchema, this.o.infoTimeoutMs ?? 10_000);
-            this.log.info({ node: link.nodeId, from: donor.nodeId, auxId: result.protocol === 'aux' ? result.auxId : undefined }, 'pending aux-info committed on another node’s evidence');
-            done = true;
-            break;
-          } catch (err) {
-            this.log.warn({ node: link.nodeId, donor: donor.nodeId, err: (err as Error).message }, 'could not finalize a pending aux-info from this node’s evidence');
-          }
-        }
-        if (done) continue;
-        // nobody committed it: a party that never confirmed the run abandons it, and the node drops it
-        for (const other of c.links.filter((l) => c.isConnected(l.index) && l !== link)) {
-          try {
-            const a = await callNode(other, { v: RPC_VERSION, method: 'abandon', scope: 'aux', sid }, abandonResponseSchema, this.o.infoTimeoutMs ?? 10_000);
-            const r = await callNode(link, { v: RPC_VERSION, method: 'discard', scope: 'aux', sid, by: a.by, signature: a.signature }, discardResponseSchema, this.o.infoTimeoutMs ?? 10_000);
-            this.log.info({ node: link.nodeId, abandonedBy: other.nodeId, discarded: r.discarded }, 'pending aux-info of an unfinished run dropped on a signed abandonment');
-            break;
-          } catch (err) {
-            this.log.warn({ node: link.nodeId, asked: other.nodeId, err: (err as Error).message }, 'could not have a pending aux-info abandoned');
-          }
-        }
+        if (await this.finalizeFromDonors(link, sid)) continue;
+        await this.discardAbandoned(link, sid);
       }
     } finally {
       this.auxRunning = false;
     }
-    await Promise.all(c.links.filter((l) => c.isConnected(l.index)).map((l) => this.refresh(l.index)));
+    await this.refreshConnected();
     this.evaluate();
+  }
+
+  private async refreshConnected(): Promise<void> {
+    const c = this.o.cluster;
+    await Promise.all(c.links.filter((l) => c.isConnected(l.index)).map((l) => this.refresh(l.index)));
+  }
+
+  /** Try every other connected node's evidence of run `sid`; true once `link` committed. */
+  private async finalizeFromDonors(link: NodeLink, sid: string): Promise<boolean> {
+    const c = this.o.cluster;
+    for (const donor of c.links.filter((l) => c.isConnected(l.index) && l !== link)) {
+      try {
+        const e = await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope: 'aux' }, evidenceResponseSchema, this.o.infoTimeoutMs ?? 10_000);
+        if (e.protocol !== 'aux') continue;
+        // kept for the misbehaviour check; evidence of another commit is refused by the node itself
+        this.holdConfirmations(sid, e.envelopes.filter((env) => envelopeSid(env) === sid));
+        const { result } = await callNode(link, { v: RPC_VERSION, method: 'finalize', scope: 'aux', envelopes: e.envelopes }, finalizeResponseSchema, this.o.infoTimeoutMs ?? 10_000);
+        this.log.info({ node: link.nodeId, from: donor.nodeId, auxId: result.protocol === 'aux' ? result.auxId : undefined }, 'pending aux-info committed on another node’s evidence');
+        return true;
+      } catch (err) {
+        this.log.warn({ node: link.nodeId, donor: donor.nodeId, err: (err as Error).message }, 'could not finalize a pending aux-info from this node’s evidence');
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Nobody committed run `sid`: the node may drop its pending state only on the signed
+   * abandonments of every other party (a party signs one only if it never confirmed the run). A
+   * party that also confirmed the run (not every node can hold the pending state then) refuses,
+   * and the state stays until that party releases it or an operator drops it on every node.
+   */
+  private async discardAbandoned(link: NodeLink, sid: string): Promise<void> {
+    const c = this.o.cluster;
+    const others = c.links.filter((l) => l !== link);
+    const abandonments: { by: number; signature: string }[] = [];
+    for (const other of others) {
+      try {
+        if (!c.isConnected(other.index)) throw new Error('not connected');
+        const a = await callNode(other, { v: RPC_VERSION, method: 'abandon', scope: 'aux', sid }, abandonResponseSchema, this.o.infoTimeoutMs ?? 10_000);
+        if (a.by !== other.index) throw new Error(`answered an abandonment by party ${a.by}`);
+        abandonments.push(a);
+      } catch (err) {
+        this.log.warn({ node: link.nodeId, asked: other.nodeId, err: (err as Error).message }, 'no abandonment of the pending aux-info from this party');
+      }
+    }
+    if (this.exposeLiars(sid, abandonments)) return;
+    if (abandonments.length !== others.length) {
+      this.log.warn({ node: link.nodeId, sid }, 'pending aux-info kept: not every other party abandoned its run (the committed aux-info keeps serving; see docs/security.md, State switches)');
+      return;
+    }
+    try {
+      const r = await callNode(link, { v: RPC_VERSION, method: 'discard', scope: 'aux', sid, abandonments }, discardResponseSchema, this.o.infoTimeoutMs ?? 10_000);
+      this.log.info({ node: link.nodeId, abandonedBy: others.map((l) => l.nodeId), discarded: r.discarded }, 'pending aux-info of an unfinished run dropped on every other party’s signed abandonment');
+    } catch (err) {
+      this.log.warn({ node: link.nodeId, err: (err as Error).message }, 'could not have a pending aux-info dropped');
+    }
+  }
+
+  /** Remember confirmation envelopes of run `sid` seen in a node's evidence (a few runs only). */
+  private holdConfirmations(sid: string, envelopes: readonly string[]): void {
+    if (envelopes.length === 0) return;
+    const held = this.confirmations.get(sid) ?? [];
+    for (const e of envelopes) if (!held.includes(e)) held.push(e);
+    this.confirmations.delete(sid);
+    this.confirmations.set(sid, held);
+    while (this.confirmations.size > HELD_RUNS) this.confirmations.delete(this.confirmations.keys().next().value as string);
+  }
+
+  /**
+   * A party that signed an abandonment of run `sid` and whose signed confirmation of that same run
+   * we hold has lied: the pair is transferable proof. Checked against the pinned identity keys;
+   * the party is reported as a verified offence. True if one was found.
+   */
+  private exposeLiars(sid: string, abandonments: readonly { by: number; signature: string }[]): boolean {
+    const held = this.confirmations.get(sid);
+    const keys = this.o.identities;
+    if (!held || !keys) return false;
+    const sidBytes = Buffer.from(sid, 'hex');
+    let found = false;
+    for (const a of abandonments) {
+      const key = keys[a.by];
+      if (!key || !verifyAbandonment('aux', sidBytes, { by: a.by, signature: Buffer.from(a.signature, 'hex') }, key)) continue;
+      const confirmed = held.some((env) => {
+        const d = openSignedHeader(Buffer.from(env, 'base64'), key);
+        return d !== undefined && d.from === a.by && d.round === AUX_ROUND.confirm && d.protocol === 'mpc-engine/aux' && Buffer.from(d.sid).toString('hex') === sid;
+      });
+      if (!confirmed) continue;
+      found = true;
+      const nodeId = this.o.cluster.parties[a.by] as string;
+      const reason = `signed an abandonment of aux-info run ${sid.slice(0, 16)}… whose confirmation it signed`;
+      this.log.error({ node: nodeId, sid }, 'a node abandoned a run it confirmed: verified misbehaviour');
+      this.o.onMisbehaviour?.({ nodeId, protocol: 'aux', reason });
+    }
+    return found;
   }
 
   /**

@@ -36,6 +36,7 @@ import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
 import { NodeCluster } from './cluster.js';
 import { Quarantine, reportOf } from './quarantine.js';
+import { loadNodeKeys } from './identities.js';
 import { GroupMonitor } from './group.js';
 import { startHttpsServer } from './https.js';
 import { TransportNodeLink } from './links.js';
@@ -150,7 +151,8 @@ async function main(): Promise<void> {
   });
   // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
   const reconciler = new WalletReconciler({ cluster, registry, log, audit, onRecovered: (id) => pool.track(id) });
-  const group = new GroupMonitor({ cluster, runner: orchestrator, log, onComplete: () => reconciler.trigger() });
+  const identities = await loadNodeKeys(config, log);
+  const group = new GroupMonitor({ cluster, runner: orchestrator, log, onComplete: () => reconciler.trigger(), ...(identities ? { identities } : {}), onMisbehaviour: suspend });
   // refresh and rotation: aux-info and every wallet's shares move together (rotation.ts)
   const adminContext = api.adminAuthorization === undefined ? {} : { credentialId: credentialId(api.adminAuthorization) };
   const rotation = new KeyRotation({

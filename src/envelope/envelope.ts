@@ -385,6 +385,21 @@ function checkView(view: SessionView): Map<number, PartyState> {
   return out;
 }
 
+/**
+ * Decode an envelope and check its signature under `key` (its claimed sender's pinned key): the
+ * header, undefined if it does not decode or is not validly signed. For a party's signed word held
+ * outside a session (e.g. a confirmation it later denies).
+ */
+export function openSignedHeader(input: Uint8Array, key: KeyObject): DecodedEnvelope | undefined {
+  let d: DecodedEnvelope;
+  try {
+    d = decodeEnvelope(input);
+  } catch {
+    return undefined;
+  }
+  return verifySignature(d, key) && equalBytes(sha256(d.payload), d.payloadHash) ? d : undefined;
+}
+
 function verifySignature(d: DecodedEnvelope, key: KeyObject): boolean {
   return verifyLowS(signedData(d.body), d.signature, key);
 }

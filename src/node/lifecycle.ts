@@ -18,11 +18,16 @@
  *
  * A pending state is never replaced by another run's: a node that confirmed one successor confirms
  * no other of the same scope (otherwise a relay could collect full evidence for two and hand each
- * to different nodes). It is dropped only on proof that it can never be committed: an
- * *abandonment* signed by a party of the group stating that it never confirmed that run and never
- * will (a party signs one only when it holds no pending state or commit of that run, after
- * cancelling the run if it still runs). Without every party's confirmation there is no evidence, so
- * the dropped state cannot be committed anywhere.
+ * to different nodes). It is dropped only on proof that it can never be committed: the
+ * *abandonments* signed by EVERY other party of the group, each stating that it never confirmed
+ * that run and never will (a party signs one only when it holds no pending state or commit of that
+ * run, after cancelling the run if it still runs). One party's is not enough: a party that did
+ * confirm may sign one anyway after showing its confirmation to some nodes only. With every other
+ * party's, at least one honest party never confirmed, so no evidence exists and the dropped state
+ * cannot be committed anywhere. The cost: when two honest parties hold the pending state and the
+ * third withholds its confirmation, the state stays pending until that party releases it or an
+ * operator drops it on every node (`npm run pending`); the committed epoch keeps serving meanwhile.
+ * A party's confirmation and its abandonment of the same run, both signed, prove it lied.
  *
  * A key share also records the aux-info epoch it was made or refreshed under (`auxEpoch`): the run
  * binds the aux-info in its state fingerprint at prepare, and its stage is refused as stale if the
@@ -237,7 +242,7 @@ export class Lifecycle {
   }
 
   /**
-   * Drop the pending state of run `sid` (the caller checked a party's signed abandonment of it).
+   * Drop the pending state of run `sid` (the caller checked every other party's signed abandonment of it).
    * False if the pending state belongs to another run, or there is none.
    */
   discard(scope: string, sid: Uint8Array): Promise<boolean> {

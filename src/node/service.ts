@@ -8,10 +8,12 @@
  * done; a presignature is durably marked used before its partial signature leaves the node.
  * @module
  */
-import { createHash, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { equalBytes } from '@noble/curves/utils.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { startAuxInfo } from '../protocol/aux/index.js';
+import { abandonmentDigest, checkAbandonments, verifyAbandonment } from '../protocol/abandonment.js';
 import { startKeygen, startRefresh } from '../protocol/keygen/index.js';
 import { startPresign, type Presignature } from '../protocol/presign/index.js';
 import type { KeyShare } from '../protocol/keyshare.js';
@@ -36,7 +38,7 @@ import { pointToBytes } from '../curve/secp256k1.js';
 import { RPC_VERSION, decodeJson, encodeJson, requestSchema, type ProtocolName, type Request, type SessionResult, type SessionUpdate } from '../rpc/messages.js';
 import { AUX_SCOPE, CommitError, LEGACY_EPOCH, Lifecycle, type LifecycleProtocol } from './lifecycle.js';
 import type { AuditEvent } from '../util/audit-log.js';
-import type { PartyIdentity } from '../envelope/envelope.js';
+import { decodeEnvelope, type PartyIdentity } from '../envelope/envelope.js';
 import type { RecordStore } from './storage/store.js';
 import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
 import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
@@ -131,12 +133,6 @@ interface Running {
   touched: number;
 }
 
-const ABANDON_TAG = 'mpc-engine/v1/abandon';
-
-/** What a party signs to abandon a run: it never confirmed run `sid` of `scope` and never will. */
-function abandonment(scope: string, sid: Uint8Array): Uint8Array {
-  return new Transcript(ABANDON_TAG).text('scope', scope).bytes('sid', sid).digest('abandon');
-}
 
 /** The scope a protocol switches (aux-info, or a wallet's key share), if any. */
 function scopeOf(protocol: ProtocolName, walletId: string | undefined): string | undefined {
@@ -243,18 +239,8 @@ export class NodeService {
         return this.finalize(req.scope, req.envelopes);
       case 'abandon':
         return this.abandon(req.scope, Buffer.from(req.sid, 'hex'));
-      case 'discard': {
-        const member = this.o.group[req.by];
-        const sid = Buffer.from(req.sid, 'hex');
-        const ok = member !== undefined && verify(null, abandonment(req.scope, sid), { key: member.publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(req.signature, 'hex'));
-        if (!ok) throw new RpcError('bad-abandonment', 'the abandonment is not signed by that party');
-        const discarded = await this.lifecycle.discard(req.scope, sid);
-        if (discarded) {
-          this.o.log.info({ scope: req.scope, by: member.nodeId }, 'pending state dropped on a signed abandonment');
-          await this.o.audit?.({ type: 'state.discarded', scope: req.scope, sid: req.sid, by: member.nodeId });
-        }
-        return { discarded };
-      }
+      case 'discard':
+        return this.discard(req.scope, Buffer.from(req.sid, 'hex'), req.abandonments);
       case 'wallets':
         return listWallets(this.o.store, req.after, req.limit);
       case 'wallet':
@@ -290,7 +276,7 @@ export class NodeService {
       }
     }
     if (await this.lifecycle.confirmed(scope, sid)) throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
-    const signature = sign(null, abandonment(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
+    const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
     return { by: this.index, signature: signature.toString('hex') };
   }
 
@@ -311,6 +297,34 @@ export class NodeService {
       await this.o.audit?.({ type: 'wallet.archived', walletId, reason, archived: r.archived, presignaturesBurnt: r.presignaturesBurnt });
     }
     return r;
+  }
+
+  /**
+   * Drop the pending state of run `sid` on the signed abandonments of every other party of the
+   * group. One party's is not enough: a party that confirmed the run may still sign one (it lies)
+   * after showing its confirmation to some nodes only, which then commit. With every other party's,
+   * at least one honest party never confirmed, so no evidence of the run can exist anywhere.
+   */
+  private async discard(scope: string, sid: Uint8Array, signed: readonly { by: number; signature: string }[]): Promise<object> {
+    const abandonments = signed.map((a) => ({ by: a.by, signature: Uint8Array.from(Buffer.from(a.signature, 'hex')) }));
+    // a valid abandonment by a party whose confirmation of that very run we hold is proof that it lied
+    const held = (await this.lifecycle.evidence(scope))?.envelopes.filter((e) => equalBytes(decodeEnvelope(e).sid, sid)) ?? [];
+    for (const a of abandonments) {
+      const member = this.o.group[a.by];
+      if (!member || !held.some((e) => decodeEnvelope(e).from === a.by) || !verifyAbandonment(scope, sid, a, member.publicKey)) continue;
+      this.o.log.error({ scope, sid: hex(sid), party: member.nodeId }, 'a party signed an abandonment of a run whose confirmation it signed (misbehaviour)');
+      await this.o.audit?.({ type: 'party.misbehaved', scope, sid: hex(sid), party: member.nodeId, offence: 'abandoned a run it confirmed' });
+      throw new RpcError('abandoned-confirmed-run', `${member.nodeId} signed an abandonment of a run whose confirmation it signed`);
+    }
+    const why = checkAbandonments(scope, sid, abandonments, this.o.group.map((m) => m.publicKey), this.index);
+    if (why !== undefined) throw new RpcError('bad-abandonment', why);
+    const discarded = await this.lifecycle.discard(scope, sid);
+    if (discarded) {
+      const by = abandonments.map((a) => (this.o.group[a.by] as GroupMember).nodeId);
+      this.o.log.info({ scope, by }, 'pending state dropped on every other party’s signed abandonment');
+      await this.o.audit?.({ type: 'state.discarded', scope, sid: hex(sid), by });
+    }
+    return { discarded };
   }
 
   /** Commit a pending state on every party's signed confirmation (sent by the coordinator). */

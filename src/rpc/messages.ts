@@ -73,8 +73,16 @@ export const requestSchema = z.discriminatedUnion('method', [
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('evidence'), scope: scopeSchema }).strict(),
   /** sign that this node never confirmed run `sid` of `scope` and never will (cancelling it if it runs) */
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('abandon'), scope: scopeSchema, sid: hex(32) }).strict(),
-  /** drop a pending state of run `sid` on a party's signed abandonment of it */
-  z.object({ v: z.literal(RPC_VERSION), method: z.literal('discard'), scope: scopeSchema, sid: hex(32), by: z.number().int().min(0).max(15), signature: hex(64) }).strict(),
+  /** drop a pending state of run `sid` on the signed abandonments of it by every other party of the group */
+  z
+    .object({
+      v: z.literal(RPC_VERSION),
+      method: z.literal('discard'),
+      scope: scopeSchema,
+      sid: hex(32),
+      abandonments: z.array(z.object({ by: z.number().int().min(0).max(15), signature: hex(64) }).strict()).min(1).max(15),
+    })
+    .strict(),
   /** wallet scopes held (committed share or pending state), sorted, after `after`, at most `limit` */
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('wallets'), after: walletIdSchema.optional(), limit: z.number().int().min(1).max(MAX_WALLETS_PAGE).optional() }).strict(),
   /** one wallet scope: its committed share's public key and epoch, its pending state's run */

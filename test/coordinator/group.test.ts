@@ -5,7 +5,11 @@
  * failed aux run is retried after a pause.
  */
 import test from 'ava';
+import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeSignedEnvelope } from '../../src/envelope/envelope.js';
+import { abandonmentDigest } from '../../src/protocol/abandonment.js';
+import { ROUND as AUX_ROUND } from '../../src/protocol/aux/messages.js';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
 import type { SessionOutcome } from '../../src/coordinator/orchestrator.js';
@@ -214,4 +218,107 @@ test('a node reporting a new pending aux-info at every poll gets at most one fin
   t.true(finalizes >= 1, 'it tried');
   // one round per 300 ms (at most 4-5 in 1 s), each trying both other nodes' evidence
   t.true(finalizes <= 10, `${finalizes} finalize attempts in 1 s with a 300 ms interval`);
+});
+
+/** Three signed aux-info confirmation envelopes of run `sid` (base64), one per party. */
+function confirmations(sid: Uint8Array, keys: readonly KeyObject[]): string[] {
+  return keys.map((key, from) =>
+    Buffer.from(
+      encodeSignedEnvelope({ kind: 'bcast', protocol: 'mpc-engine/aux', sid, round: AUX_ROUND.confirm, from, to: 'all', seq: 7, ephemeral: new Uint8Array(0), payload: new Uint8Array(32).fill(from + 1) }, key),
+    ).toString('base64'),
+  );
+}
+
+/**
+ * The split of finding F1 (test/attacks): node_1 and node_2 hold the pending aux-info of run S;
+ * node_3 committed it (withholding its confirmation from the others), hands its evidence to the
+ * first `evidence` request only, and signs an abandonment of the run for whoever asks.
+ */
+function splitScenario(keys: readonly KeyObject[]) {
+  const OLD = 'aa'.repeat(32);
+  const sidBytes = randomBytes(32);
+  const sid = sidBytes.toString('hex');
+  const evidence = confirmations(sidBytes, keys);
+  const state: { auxId: string; auxEpoch: number; auxPending?: number; auxPendingSid?: string }[] = [
+    { auxId: OLD, auxEpoch: 1, auxPending: 2, auxPendingSid: sid },
+    { auxId: OLD, auxEpoch: 1, auxPending: 2, auxPendingSid: sid },
+    { auxId: AUX, auxEpoch: 2 },
+  ];
+  let served = 0;
+  const links = NODE_IDS.map(
+    (id, k) =>
+      new FakeLink(id, k, (req) => {
+        const s = state[k]!;
+        switch (req.method) {
+          case 'info':
+            return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, ...s };
+          case 'evidence':
+            if (k === 2) return served++ === 0 ? { ok: true, protocol: 'aux', epoch: 2, envelopes: evidence } : { ok: false, code: 'no-evidence', error: 'none' };
+            return s.auxPendingSid === undefined ? { ok: true, protocol: 'aux', epoch: 2, envelopes: evidence } : { ok: false, code: 'no-evidence', error: 'none' };
+          case 'finalize':
+            if (k === 2 || s.auxPendingSid === undefined || req.envelopes.join() !== evidence.join()) return { ok: false, code: 'bad-evidence', error: 'no' };
+            state[k] = { auxId: AUX, auxEpoch: 2 };
+            return { ok: true, result: { protocol: 'aux', auxId: AUX } };
+          case 'abandon':
+            if (k === 2) return { ok: true, by: 2, signature: sign(null, abandonmentDigest('aux', sidBytes), { key: keys[2]!, dsaEncoding: 'ieee-p1363' }).toString('hex') };
+            return { ok: false, code: 'confirmed', error: 'this node confirmed that run' };
+          case 'discard':
+            // the old rule: one party's abandonment dropped the pending state
+            if (req.abandonments.length >= 1) {
+              delete s.auxPending;
+              delete s.auxPendingSid;
+            }
+            return { ok: true, discarded: true };
+          default:
+            return { ok: false, code: 'unexpected', error: req.method };
+        }
+      }),
+  );
+  return { links, state, sid, evidence };
+}
+
+test('F1: a node that committed during the finalize pass serves the next laggard; nobody is discarded on one party’s abandonment', async (t) => {
+  const keys = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+  const { links, state } = splitScenario(keys);
+  const cluster = new NodeCluster(links, 2);
+  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'rejected', nodes: ['node_3'], reason: 'not now', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => cluster.keygenReadiness().ready);
+  monitor.stop();
+  t.deepEqual(
+    state.map((s) => s.auxEpoch),
+    [2, 2, 2],
+    'every node on the same committed epoch',
+  );
+  t.false(
+    links.some((l) => l.methods().includes('discard')),
+    'no pending state dropped',
+  );
+  t.true(links[1]!.requests.some((r) => r.method === 'finalize'), 'node_2 finalized (from node_1’s evidence)');
+});
+
+test('F1: a party that signs an abandonment of a run whose signed confirmation the coordinator holds is reported as a verified offence', async (t) => {
+  const pairs = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const { links, sid } = splitScenario(pairs.map((p) => p.privateKey));
+  // node_1's finalize fails (a node that cannot commit now), so the monitor seeks abandonments
+  const inner = links[0]!.handler;
+  links[0]!.handler = (req, link) => (req.method === 'finalize' ? { ok: false, code: 'internal', error: 'disk' } : inner(req, link));
+  const inner2 = links[1]!.handler;
+  links[1]!.handler = (req, link) => (req.method === 'finalize' ? { ok: false, code: 'internal', error: 'disk' } : inner2(req, link));
+  const cluster = new NodeCluster(links, 2);
+  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'rejected', nodes: [], reason: 'x', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const offences: { nodeId: string; protocol: string; reason: string }[] = [];
+  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 10_000, progressMs: 1_000, identities: pairs.map((p) => p.publicKey), onMisbehaviour: (o) => offences.push(o) });
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => offences.length > 0);
+  await monitor.idle();
+  monitor.stop();
+  t.is(offences[0]?.nodeId, 'node_3');
+  t.true(offences.every((o) => o.nodeId === 'node_3'), 'only the liar');
+  t.regex(offences[0]!.reason, new RegExp(sid.slice(0, 16)));
+  t.false(
+    links.some((l) => l.methods().includes('discard')),
+    'nothing discarded',
+  );
 });

@@ -5,7 +5,7 @@
  * Safe primes come from the fixture file; the aux-info protocol itself runs for real.
  */
 import test from 'ava';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { openNode } from '../helpers/storage.js';
 import { decodeEnvelope, encodeSignedEnvelope } from '../../src/envelope/envelope.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { Transcript } from '../../src/zk/transcript.js';
+import { abandonmentDigest } from '../../src/protocol/abandonment.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
 const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
@@ -302,30 +303,77 @@ test.serial('one run per scope at a time: a second keygen or refresh of a wallet
   await call(1, { method: 'abort', sessionId: third });
 });
 
-test.serial('a pending state is never replaced by another run; a party that never confirmed the run abandons it (signed), and only then is it dropped', async (t) => {
-  // node 3 never gets node 1's last proof, so it never confirms; nodes 1 and 2 confirm and wait
+/** Captures the sid of a run from the envelopes it relays, and drops what `drop` selects. */
+function capture(drop: (from: number, to: number, round: string) => boolean): { tamper: Tamper; sid: () => string } {
   let sid = '';
-  const dropProof: Tamper = (f, to, env) => {
-    const d = decodeEnvelope(Buffer.from(env, 'base64'));
-    sid = Buffer.from(d.sid).toString('hex');
-    return f === 0 && to === 2 && d.round === KEYGEN_ROUND.proof ? [] : env;
+  return {
+    sid: () => sid,
+    tamper: (f, to, env) => {
+      const d = decodeEnvelope(Buffer.from(env, 'base64'));
+      sid = Buffer.from(d.sid).toString('hex');
+      return drop(f, to, d.round) ? [] : env;
+    },
   };
-  const res = await run('refresh', [0, 1, 2], { walletId }, dropProof);
+}
+
+/** A party's abandonment signed directly with its key (what a lying party can sign whatever it holds). */
+const signedAbandonment = (k: number, scope: string, sid: string) => ({ by: k, signature: sign(null, abandonmentDigest(scope, Buffer.from(sid, 'hex')), { key: privateKeys[k]!, dsaEncoding: 'ieee-p1363' }).toString('hex') });
+
+test.serial('F1: one party’s abandonment no longer drops a pending state: two nodes that confirmed keep it, whatever the third signs', async (t) => {
+  // a fresh wallet: this test leaves its refresh pending on nodes 1 and 2 for good
+  const id = randomBytes(8).toString('hex');
+  const kg = await run('keygen', [0, 1, 2], { walletId: id });
+  t.true([0, 1, 2].every((k) => kg.results!.get(k)?.status === 'done'));
+  // node 3 never gets node 1's last proof, so it never confirms; nodes 1 and 2 confirm and wait
+  const c = capture((f, to, round) => f === 0 && to === 2 && round === KEYGEN_ROUND.proof);
+  const res = await run('refresh', [0, 1, 2], { walletId: id }, c.tamper);
+  const sid = c.sid();
   t.is(res.results!.get(0)?.status, 'running');
   t.is(res.results!.get(1)?.status, 'running');
   for (const k of [0, 1, 2]) await call(k, { method: 'abort', sessionId: res.sessionId });
 
-  const blocked = await call(0, { method: 'prepare', sessionId: randomBytes(12).toString('hex'), protocol: 'refresh', parties: IDS, walletId });
+  const blocked = await call(0, { method: 'prepare', sessionId: randomBytes(12).toString('hex'), protocol: 'refresh', parties: IDS, walletId: id });
   t.is(blocked.code, 'pending-unresolved', 'no new run while a confirmed successor awaits');
-  t.is((await call(0, { method: 'abandon', scope: walletId, sid })).code, 'confirmed', 'a node that confirmed the run cannot abandon it');
-  const a = await call(2, { method: 'abandon', scope: walletId, sid });
+  t.is((await call(0, { method: 'abandon', scope: id, sid })).code, 'confirmed', 'a node that confirmed the run cannot abandon it');
+  const a = await call(2, { method: 'abandon', scope: id, sid });
   t.true(a.ok);
-  // a forged or misattributed abandonment drops nothing
-  t.is((await call(0, { method: 'discard', scope: walletId, sid, by: 1, signature: a.signature })).code, 'bad-abandonment');
-  t.is((await call(0, { method: 'discard', scope: walletId, sid: 'ab'.repeat(32), by: 2, signature: a.signature })).code, 'bad-abandonment', 'bound to the run');
-  for (const k of [0, 1]) t.deepEqual((await call(k, { method: 'discard', scope: walletId, sid, by: a.by, signature: a.signature })).discarded, true);
+  // node 3's abandonment alone (the old rule) drops nothing: node 2 confirmed, and node 3 might have
+  // shown its own confirmation to node 2, which would then commit
+  const alone = await call(0, { method: 'discard', scope: id, sid, abandonments: [{ by: a.by, signature: a.signature }] });
+  t.is(alone.code, 'bad-abandonment');
+  t.regex(alone.error as string, /missing from parties 1/);
+  t.is((await call(0, { method: 'prepare', sessionId: randomBytes(12).toString('hex'), protocol: 'refresh', parties: IDS, walletId: id })).code, 'pending-unresolved', 'still pending');
+});
+
+test.serial('F1: a pending state is dropped on the signed abandonments of every other party (distinct, bound to the run), never on fewer or forged ones', async (t) => {
+  // node 1's last proof reaches nobody: only node 1 confirms (and waits); nodes 2 and 3 never confirm
+  const c = capture((f, to, round) => f === 0 && to !== 0 && round === KEYGEN_ROUND.proof);
+  const res = await run('refresh', [0, 1, 2], { walletId }, c.tamper);
+  const sid = c.sid();
+  t.is(res.results!.get(0)?.status, 'running');
+  for (const k of [0, 1, 2]) await call(k, { method: 'abort', sessionId: res.sessionId });
+  const a1 = await call(1, { method: 'abandon', scope: walletId, sid });
+  const a2 = await call(2, { method: 'abandon', scope: walletId, sid });
+  t.true(a1.ok && a2.ok, 'nodes that never confirmed may abandon');
+  const full = [{ by: a1.by, signature: a1.signature }, { by: a2.by, signature: a2.signature }];
+  const discard = (abandonments: object[], s = sid) => call(0, { method: 'discard', scope: walletId, sid: s, abandonments });
+  t.is((await discard([full[1]!])).code, 'bad-abandonment', 'one is not enough');
+  t.is((await discard([full[1]!, full[1]!])).code, 'bad-abandonment', 'the same signer twice');
+  t.is((await discard([full[1]!, signedAbandonment(0, walletId, sid)])).code, 'bad-abandonment', 'the discarding node’s own does not count');
+  t.is((await discard([{ by: 1, signature: a2.signature }, full[1]!])).code, 'bad-abandonment', 'misattributed');
+  t.is((await discard(full, 'ab'.repeat(32))).code, 'bad-abandonment', 'bound to the run');
+  t.is((await call(0, { method: 'discard', scope: 'aux', sid, abandonments: full })).code, 'bad-abandonment', 'bound to the scope');
+  t.deepEqual((await discard(full)).discarded, true);
   const again = await run('refresh', [0, 1, 2], { walletId });
   t.true([0, 1, 2].every((k) => again.results!.get(k)?.status === 'done'), 'the scope is free: a new refresh commits everywhere');
+});
+
+test.serial('F1: an abandonment by a party whose confirmation of that run the node holds is proof of misbehaviour: refused, naming that party', async (t) => {
+  const ev = await call(0, { method: 'evidence', scope: walletId });
+  const sid = Buffer.from(decodeEnvelope(Buffer.from((ev.envelopes as string[])[0] as string, 'base64')).sid).toString('hex');
+  const r = await call(0, { method: 'discard', scope: walletId, sid, abandonments: [signedAbandonment(1, walletId, sid), signedAbandonment(2, walletId, sid)] });
+  t.is(r.code, 'abandoned-confirmed-run');
+  t.regex(r.error as string, /node_2 signed an abandonment of a run whose confirmation it signed/);
 });
 
 test.serial('an abandonment signed between prepare and start (a relay can compute the sid) makes that run unstartable at the node: it can never confirm what it abandoned', async (t) => {
