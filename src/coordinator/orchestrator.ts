@@ -171,6 +171,16 @@ export class Orchestrator implements SessionRunner {
 const sessionAnswer = sessionUpdateSchema;
 const abortAnswer = z.object({}).strict();
 
+/** Resolves when every promise has settled, or after `ms`, whichever comes first. */
+function settledWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([Promise.allSettled(promises).then(() => undefined), late]).finally(() => clearTimeout(timer));
+}
+
 /** The state of one session while it runs. */
 class SessionRun<P extends ProtocolName> {
   private readonly started = Date.now();
@@ -183,6 +193,9 @@ class SessionRun<P extends ProtocolName> {
   private readonly results = new Map<number, ResultOf<P>>();
   private readonly nonces = new Map<number, string>();
   private readonly states = new Map<number, string>();
+  /** every participant's `prepare` request, settled or not (aborts wait for them) */
+  private readonly prepares: Promise<void>[] = [];
+  private openPrepares = 0;
   /** the sid and protocol every envelope of this session carries (from the first one seen) */
   private sessionTag: string | undefined;
   /** every party's signed confirmation, as each node that reported done gave it (committing protocols; unchecked here) */
@@ -222,9 +235,9 @@ class SessionRun<P extends ProtocolName> {
   }
 
   /** One request; the answer (or failure) is handled only while the session is still open. */
-  private send<S extends z.ZodType>(link: NodeLink, req: Request, schema: S, onAnswer: (a: z.output<S>) => void): void {
+  private send<S extends z.ZodType>(link: NodeLink, req: Request, schema: S, onAnswer: (a: z.output<S>) => void): Promise<void> {
     this.inFlight.add(link.index);
-    callNode(link, req, schema, this.remaining()).then(
+    return callNode(link, req, schema, this.remaining()).then(
       (answer) => {
         this.inFlight.delete(link.index);
         if (!this.settled) onAnswer(answer);
@@ -241,11 +254,13 @@ class SessionRun<P extends ProtocolName> {
     const signers = protocol === 'presign' ? { signers: this.spec.participants.map((l) => l.index) } : {};
     const req: Request = { v: RPC_VERSION, method: 'prepare', sessionId: this.sessionId, protocol, parties: [...parties], ...(walletId === undefined ? {} : { walletId }), ...signers };
     for (const link of this.spec.participants) {
-      this.send(link, req, prepareResponseSchema, ({ nonce, state }) => {
+      const sent = this.send(link, req, prepareResponseSchema, ({ nonce, state }) => {
         this.nonces.set(link.index, nonce);
         this.states.set(link.index, state);
         if (this.nonces.size === this.spec.participants.length) this.start();
       });
+      this.openPrepares++;
+      this.prepares.push(sent.finally(() => this.openPrepares--));
     }
   }
 
@@ -263,7 +278,7 @@ class SessionRun<P extends ProtocolName> {
       return this.fail('state-mismatch', odd, `state mismatch: participants hold different epochs, aux-info or key shares${odd.length ? ` (differing: ${odd.join(', ')})` : ''}`);
     }
     for (const link of this.spec.participants) {
-      this.send(link, { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces, states }, sessionAnswer, (u) => this.onUpdate(link, u));
+      void this.send(link, { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces, states }, sessionAnswer, (u) => this.onUpdate(link, u));
     }
   }
 
@@ -331,7 +346,7 @@ class SessionRun<P extends ProtocolName> {
       if (queue.length === 0 || this.inFlight.has(index) || this.results.has(index)) continue;
       const envelopes = queue.splice(0, MAX_ENVELOPES_PER_DELIVER);
       const link = this.byIndex.get(index) as NodeLink;
-      this.send(link, { v: RPC_VERSION, method: 'deliver', sessionId: this.sessionId, envelopes }, sessionAnswer, (u) => this.onUpdate(link, u));
+      void this.send(link, { v: RPC_VERSION, method: 'deliver', sessionId: this.sessionId, envelopes }, sessionAnswer, (u) => this.onUpdate(link, u));
     }
     if (this.inFlight.size === 0 && !this.settled) {
       const waiting = this.spec.participants.filter((l) => !this.results.has(l.index)).map((l) => l.nodeId);
@@ -371,13 +386,14 @@ class SessionRun<P extends ProtocolName> {
     this.settled = true;
     clearTimeout(this.timer);
     if (outcome.status === 'done') return this.finish(outcome);
+    // Only once every prepare has settled (or the abort timeout passed: the node also refuses a
+    // prepare that arrives after its abort): an abort that overtakes a node's prepare would find
+    // nothing to drop there, and the prepare would then hold its session and scope until the TTL.
+    const abort = (link: NodeLink): Promise<unknown> => callNode(link, { v: RPC_VERSION, method: 'abort', sessionId: this.sessionId }, abortAnswer, this.abortTimeoutMs);
+    const prepared = this.openPrepares === 0 ? undefined : settledWithin(this.prepares, this.abortTimeoutMs);
     const aborts = this.spec.participants
       .filter((link) => link.index !== skip)
-      .map((link) =>
-        callNode(link, { v: RPC_VERSION, method: 'abort', sessionId: this.sessionId }, abortAnswer, this.abortTimeoutMs).catch((e: unknown) =>
-          this.log.debug({ node: link.nodeId, err: (e as Error).message }, 'abort not delivered'),
-        ),
-      );
+      .map((link) => (prepared ? prepared.then(() => abort(link)) : abort(link)).catch((e: unknown) => this.log.debug({ node: link.nodeId, err: (e as Error).message }, 'abort not delivered')));
     if (this.evidence.length === 0) return this.finish(outcome);
     // Someone committed: the others must too (their pending state matches the evidence, or the
     // evidence would not exist), whatever ended the session for them.

@@ -9,6 +9,7 @@
  * @module
  */
 import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { equalBytes } from '@noble/curves/utils.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -96,6 +97,8 @@ interface Pending {
   readonly state: string;
   readonly request: Extract<Request, { method: 'prepare' }>;
   touched: number;
+  /** a placeholder while `prepare` still awaits: holds the id and the scope, cannot be started */
+  readonly preparing?: true;
 }
 
 /** A committed key share with its epoch and the aux-info epoch it was made or refreshed under. */
@@ -141,7 +144,8 @@ function scopeOf(protocol: ProtocolName, walletId: string | undefined): string |
 }
 
 const SESSION_TAG = 'mpc-engine/v1/session';
-const MAX_ABORTED_REMEMBERED = 1024;
+/** aborted session ids remembered at most (each for the session TTL) */
+const MAX_ABORTED = 4096;
 const STATE_TAG = 'mpc-engine/v1/state';
 
 export class NodeService {
@@ -151,8 +155,8 @@ export class NodeService {
   private readonly seen: SeenSessions;
   private readonly sessions = new Map<string, Pending | Running>();
   private readonly lifecycle: Lifecycle;
-  /** session ids aborted lately (a prepare still under way for one of them is dropped) */
-  private readonly aborted = new Set<string>();
+  /** aborted session ids → when they may be forgotten (monotonic ms): a later prepare of one is refused */
+  private readonly aborted = new Map<string, number>();
   /** runs this node signed an abandonment of (their sids): never staged afterwards */
   private readonly abandoned = new Set<string>();
   private aux: { readonly aux: AuxInfo; readonly epoch: number; readonly id: string } | undefined;
@@ -227,10 +231,7 @@ export class NodeService {
         const s = this.sessions.get(req.sessionId);
         if (s && 'session' in s) s.session.cancel();
         this.sessions.delete(req.sessionId);
-        // an abort can overtake the prepare it ends (requests run concurrently): that prepare must
-        // not leave a session behind, which would hold its scope 'busy' until it expires
-        this.aborted.add(req.sessionId);
-        if (this.aborted.size > MAX_ABORTED_REMEMBERED) this.aborted.delete(this.aborted.values().next().value as string);
+        this.rememberAborted(req.sessionId);
         return {};
       }
       case 'sign':
@@ -372,25 +373,26 @@ export class NodeService {
     return info;
   }
 
+  /**
+   * Everything that decides whether this node can take the session is checked before the first
+   * await, and the session id is then held by a placeholder at once: an `abort` arriving while the
+   * rest of `prepare` awaits the store removes it, and the prepare then fails instead of leaving a
+   * session nobody will start (holding the scope and a slot for the whole TTL). A session id that
+   * was aborted before its prepare arrived is refused.
+   */
   private async prepare(req: Extract<Request, { method: 'prepare' }>): Promise<object> {
     const ids = this.o.group.map((m) => m.nodeId);
     if (req.parties.length !== ids.length || req.parties.some((p, k) => p !== ids[k])) throw new RpcError('bad-parties', 'party list differs from this node’s configuration');
     if (this.sessions.has(req.sessionId)) throw new RpcError('duplicate-session', 'session id in use');
+    if (this.aborted.has(req.sessionId)) throw new RpcError('aborted', 'this session was aborted');
     if (this.sessions.size >= (this.o.maxSessions ?? 64)) throw new RpcError('busy', 'too many open sessions');
     const all = ids.map((_, k) => k);
     let participants: number[] = all;
     const needWallet = req.protocol !== 'aux';
     if (needWallet !== (req.walletId !== undefined)) throw new RpcError('bad-request', needWallet ? 'walletId required' : 'walletId not allowed');
     if ((req.protocol === 'presign') !== (req.signers !== undefined)) throw new RpcError('bad-request', 'signers required for presign only');
-    if (req.protocol === 'aux') {
-      if (this.o.primes.ready < 4) throw new RpcError('primes-not-ready', `safe primes not ready (${this.o.primes.ready}/4)`);
-    } else if (!(await this.loadAux())) {
-      throw new RpcError('no-aux', 'aux-info not made yet');
-    }
+    if (req.protocol === 'aux' && this.o.primes.ready < 4) throw new RpcError('primes-not-ready', `safe primes not ready (${this.o.primes.ready}/4)`);
     const walletId = req.walletId;
-    if (req.protocol === 'keygen' && walletId && (await this.o.store.has('keyshare', walletId))) throw new RpcError('wallet-exists', 'wallet already exists');
-    if ((req.protocol === 'presign' || req.protocol === 'refresh') && walletId && !(await this.o.store.has('keyshare', walletId))) throw new RpcError('unknown-wallet', 'no such wallet');
-    if (req.protocol === 'presign' && walletId) await this.assertFresh(walletId);
     if (req.signers) {
       const S = req.signers;
       const sorted = S.every((j, k) => k === 0 || j > (S[k - 1] as number));
@@ -405,21 +407,36 @@ export class NodeService {
         const other = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
         if (other === scope) throw new RpcError('busy', 'another run of this scope is open');
       }
-      const p = await this.lifecycle.pending(scope);
+    }
+    const placeholder: Pending = { protocol: req.protocol, participants, walletId, nonce: '', state: '', request: req, touched: Date.now(), preparing: true };
+    this.sessions.set(req.sessionId, placeholder);
+    try {
+      if (req.protocol !== 'aux' && !(await this.loadAux())) throw new RpcError('no-aux', 'aux-info not made yet');
+      if (req.protocol === 'keygen' && walletId && (await this.o.store.has('keyshare', walletId))) throw new RpcError('wallet-exists', 'wallet already exists');
+      if ((req.protocol === 'presign' || req.protocol === 'refresh') && walletId && !(await this.o.store.has('keyshare', walletId))) throw new RpcError('unknown-wallet', 'no such wallet');
+      if (req.protocol === 'presign' && walletId) await this.assertFresh(walletId);
+      const p = scope === undefined ? undefined : await this.lifecycle.pending(scope);
       if (p) throw new RpcError('pending-unresolved', `a run of this scope awaits its commit or an abandonment (sid ${hex(p.sid)})`);
+      const nonce = randomBytes(32).toString('hex');
+      const state = await this.stateFingerprint(req.protocol, walletId);
+      if (this.sessions.get(req.sessionId) !== placeholder) throw new RpcError('aborted', 'this session was aborted while it was being prepared');
+      this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, state, request: req, touched: Date.now() });
+      return { nonce, state };
+    } catch (e) {
+      if (this.sessions.get(req.sessionId) === placeholder) this.sessions.delete(req.sessionId);
+      throw e;
     }
-    const nonce = randomBytes(32).toString('hex');
-    const state = await this.stateFingerprint(req.protocol, walletId);
-    if (this.aborted.has(req.sessionId)) throw new RpcError('aborted', 'the session was aborted');
-    if (scope !== undefined) {
-      // checked again after the awaits above: a prepare of the same scope may have come in meanwhile
-      for (const s of this.sessions.values()) {
-        const other = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
-        if (other === scope) throw new RpcError('busy', 'another run of this scope is open');
-      }
+  }
+
+  /** Remember an aborted session id (bounded, expiring) so a prepare arriving after its abort is refused. */
+  private rememberAborted(sessionId: string): void {
+    const now = performance.now();
+    this.aborted.delete(sessionId);
+    this.aborted.set(sessionId, now + (this.o.sessionTtlMs ?? 10 * 60_000));
+    for (const [id, until] of this.aborted) {
+      if (this.aborted.size <= MAX_ABORTED && until > now) break;
+      this.aborted.delete(id); // oldest first: insertion order
     }
-    this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, state, request: req, touched: Date.now() });
-    return { nonce, state };
   }
 
   /**
@@ -453,7 +470,7 @@ export class NodeService {
 
   private async start(sessionId: string, nonces: readonly string[], states: readonly string[]): Promise<SessionUpdate> {
     const p = this.sessions.get(sessionId);
-    if (!p || 'session' in p) throw new RpcError('unknown-session', 'no prepared session with this id');
+    if (!p || 'session' in p || p.preparing) throw new RpcError('unknown-session', 'no prepared session with this id');
     if (nonces.length !== p.participants.length || nonces[p.participants.indexOf(this.index)] !== p.nonce) throw new RpcError('bad-nonces', 'nonces do not include ours at our position');
     if (states.length !== nonces.length || states.some((s) => s !== p.state)) {
       this.sessions.delete(sessionId);

@@ -338,3 +338,27 @@ test('an envelope whose header names another sender or session is refused', asyn
     t.like(outcome, { status: 'failed', failure: 'invalid-response', nodes: ['node_1'] });
   }
 });
+
+test('F2: a node refusing prepare ends the session, but the others are told to abort only after their own prepare answered', async (t) => {
+  const events: string[] = [];
+  const links = NODE_IDS.map(
+    (id, k) =>
+      new FakeLink(id, k, async (req) => {
+        if (req.method === 'prepare') {
+          if (k === 2) return { ok: false, code: 'busy', error: 'not now' };
+          await new Promise((r) => setTimeout(r, 100)); // its store is slow
+          events.push(`${id} prepared`);
+          return { ok: true, nonce: nonceOf(k), state: STATE };
+        }
+        if (req.method === 'abort') events.push(`${id} abort`);
+        return { ok: true };
+      }),
+  );
+  const outcome = await run('keygen', links);
+  t.like(outcome, { status: 'failed', failure: 'rejected', nodes: ['node_3'] });
+  await new Promise((r) => setTimeout(r, 300));
+  for (const id of ['node_1', 'node_2']) {
+    t.true(events.includes(`${id} abort`), `${id} told to abort`);
+    t.true(events.indexOf(`${id} prepared`) < events.indexOf(`${id} abort`), `${id}: abort after its prepare answered (${events.join(', ')})`);
+  }
+});

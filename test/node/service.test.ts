@@ -303,6 +303,22 @@ test.serial('one run per scope at a time: a second keygen or refresh of a wallet
   await call(1, { method: 'abort', sessionId: third });
 });
 
+test.serial('F2: an abort that overtakes its prepare leaves no prepared session behind; a prepare arriving after its abort is refused', async (t) => {
+  const sessionId = randomBytes(12).toString('hex');
+  // the coordinator aborts as soon as another participant refuses: here while this prepare awaits its store
+  const prepared = call(1, { method: 'prepare', sessionId, protocol: 'refresh', parties: IDS, walletId });
+  const aborted = call(1, { method: 'abort', sessionId });
+  t.true((await aborted).ok);
+  t.is((await prepared).code, 'aborted', 'the overtaken prepare fails instead of registering a session');
+  const next = randomBytes(12).toString('hex');
+  const r = await call(1, { method: 'prepare', sessionId: next, protocol: 'refresh', parties: IDS, walletId });
+  t.true(r.ok, `the next run of the scope is possible at once: ${String(r.error)}`);
+  await call(1, { method: 'abort', sessionId: next });
+  const late = randomBytes(12).toString('hex');
+  t.true((await call(1, { method: 'abort', sessionId: late })).ok);
+  t.is((await call(1, { method: 'prepare', sessionId: late, protocol: 'refresh', parties: IDS, walletId })).code, 'aborted', 'an abort that arrived first bars its prepare');
+});
+
 /** Captures the sid of a run from the envelopes it relays, and drops what `drop` selects. */
 function capture(drop: (from: number, to: number, round: string) => boolean): { tamper: Tamper; sid: () => string } {
   let sid = '';
