@@ -147,6 +147,7 @@ async function main(): Promise<void> {
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
     targetSize: poolSize,
     signerSets: () => cluster.usableSignerSets(),
+    currentAux: () => cluster.auxId,
     log,
   });
   // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived

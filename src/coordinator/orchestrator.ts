@@ -90,7 +90,13 @@ interface OutcomeBase<P extends ProtocolName> {
 }
 
 export type SessionOutcome<P extends ProtocolName = ProtocolName> =
-  | (OutcomeBase<P> & { readonly status: 'done'; readonly result: ResultOf<P>; readonly participants: readonly string[] })
+  | (OutcomeBase<P> & {
+      readonly status: 'done';
+      readonly result: ResultOf<P>;
+      readonly participants: readonly string[];
+      /** the state fingerprint every participant reported at prepare (what the result was made under) */
+      readonly state?: string;
+    })
   | (OutcomeBase<P> & {
       readonly status: 'aborted';
       readonly reportedBy: string;
@@ -361,7 +367,8 @@ class SessionRun<P extends ProtocolName> {
     if (differing.length > 0) {
       return this.fail('inconsistent', this.spec.participants.map((l) => l.nodeId), 'participants reported different results');
     }
-    this.settle({ ...this.base(), status: 'done', result: results[0] as ResultOf<P>, participants: this.spec.participants.map((l) => l.nodeId) });
+    const state = this.states.get((this.spec.participants[0] as NodeLink).index);
+    this.settle({ ...this.base(), status: 'done', result: results[0] as ResultOf<P>, participants: this.spec.participants.map((l) => l.nodeId), ...(state === undefined ? {} : { state }) });
   }
 
   private onDeadline(): void {

@@ -36,6 +36,13 @@ export interface PoolEntry {
   readonly id: string;
   /** what combining the partial signatures needs */
   readonly pub: PresignaturePublic;
+  /**
+   * The state it was made under: the group's aux id at the time, and the signers' state
+   * fingerprint from `prepare` (aux-info, key share epoch and public data). The nodes burn a
+   * presignature when a newer aux-info or key share commits, so an entry of another state is stale.
+   */
+  readonly auxId?: string;
+  readonly state?: string;
 }
 
 /**
@@ -84,6 +91,8 @@ export interface PoolOptions {
   readonly concurrency?: number;
   /** the signer sets usable now (connected nodes) */
   readonly signerSets: () => readonly (readonly number[])[];
+  /** the group's aux id now (cluster.auxId): entries made under another are dropped, not handed out */
+  readonly currentAux?: () => string | undefined;
   /** wait before refilling a (wallet, signers) whose last presign failed (default 10 s) */
   readonly retryMs?: number;
   /** requests waiting for an on-demand presignature at once; more are refused (default 16) */
@@ -177,7 +186,10 @@ export class PresignPool {
   take(walletId: string, signers: readonly number[], options: TakeOptions = {}): PoolEntry | undefined {
     const key = PresignPool.key(walletId, signers);
     const list = this.entries.get(key);
-    const entry = list?.shift();
+    const aux = this.o.currentAux?.();
+    let entry = list?.shift();
+    // made under an aux-info the group has left: the nodes burnt it at the commit
+    while (entry && aux !== undefined && entry.auxId !== undefined && entry.auxId !== aux) entry = list?.shift();
     if (list && list.length === 0) this.entries.delete(key);
     if (!options.deferRefill) this.refill(walletId);
     return entry;
@@ -296,6 +308,23 @@ export class PresignPool {
 
   private generation(walletId: string): string {
     return `${this.epochAll}/${this.epochOf.get(walletId) ?? 0}`;
+  }
+
+  /**
+   * Drop every ready entry of a wallet made under `state` (a node answered that one of them was
+   * already used: its state was replaced, so they are all burnt). Returns how many.
+   */
+  dropState(walletId: string, state: string | undefined): number {
+    if (state === undefined) return 0;
+    let dropped = 0;
+    for (const [key, list] of this.entries) {
+      if (list[0]?.walletId !== walletId) continue;
+      const kept = list.filter((e) => e.state !== state);
+      dropped += list.length - kept.length;
+      if (kept.length === 0) this.entries.delete(key);
+      else this.entries.set(key, kept);
+    }
+    return dropped;
   }
 
   /** Keep this wallet stocked from now on (a new wallet, or one that is being used). */

@@ -128,6 +128,7 @@ async function presignOnce(o: PresignSourceOptions, walletId: string, signers: r
   const publicKey = o.publicKeyOf(walletId);
   if (publicKey === undefined) throw new PresignFailedError(`no wallet ${walletId}`, [], false);
   const participants = signers.map((i) => o.cluster.link(i)).filter((l): l is NodeLink => l !== undefined);
+  const auxId = o.cluster.auxId; // the aux-info the signers were chosen under (an aux commit during the session fails it at the nodes)
   if (participants.length !== signers.length) throw new RangeError(`unknown signer in ${signersKey(signers)}`);
   const outcome = await o.runner.run({
     protocol: 'presign',
@@ -149,7 +150,7 @@ async function presignOnce(o: PresignSourceOptions, walletId: string, signers: r
   let entry: PoolEntry;
   try {
     const pub = decodePresignaturePublic(Uint8Array.from(Buffer.from(outcome.result.presignature, 'base64')));
-    entry = { walletId, signers: [...signers], id: Buffer.from(pub.id).toString('hex'), pub };
+    entry = { walletId, signers: [...signers], id: Buffer.from(pub.id).toString('hex'), pub, ...(auxId === undefined ? {} : { auxId }), ...(outcome.state === undefined ? {} : { state: outcome.state }) };
   } catch (e) {
     throw new PresignFailedError(`presignature does not decode: ${(e as Error).message}`, [], false);
   }

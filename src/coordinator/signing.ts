@@ -109,6 +109,7 @@ export class SigningService {
     }
     const avoid = new Set<number>();
     const dropped = new Set<string>();
+    const staleOnce = new Set<string>();
     const failures: string[] = [];
     /** every failure so far was a node shutting down: the request may simply be retried */
     let onlyDraining = true;
@@ -155,7 +156,9 @@ export class SigningService {
       failures.push(`${signers.map((i) => c.parties[i]).join('+')}: ${outcome.reason}`);
       if (outcome.kind !== 'node-draining') onlyDraining = false;
       for (const i of outcome.avoid) avoid.add(i);
-      dropped.add(key);
+      // a stale presignature says nothing against the pair: it may try once more with another
+      if (outcome.kind !== 'stale' || staleOnce.has(key)) dropped.add(key);
+      if (outcome.kind === 'stale') staleOnce.add(key);
     }
     this.o.metrics?.signatures.inc({ outcome: 'failed' });
     if (failures.length === 0) throw new NodesUnavailableError(`signing needs ${c.threshold} live nodes; ${c.connectedCount} connected`);
@@ -190,7 +193,7 @@ export class SigningService {
     signers: readonly number[],
     digest: Uint8Array,
     signal?: AbortSignal,
-  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed' | 'presign-failed' | 'share-stale'; reason: string; avoid: readonly number[] }> {
+  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed' | 'presign-failed' | 'share-stale' | 'stale'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const indexOf = (nodeId: string): number => c.parties.indexOf(nodeId);
     try {
@@ -223,12 +226,19 @@ export class SigningService {
     publicKey: string,
     signers: readonly number[],
     digest: Uint8Array,
-  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed'; reason: string; avoid: readonly number[] }> {
+  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed' | 'stale'; reason: string; avoid: readonly number[] }> {
     const c = this.o.cluster;
     const links = signers.map((i) => c.link(i) as NodeLink);
     const req = { v: RPC_VERSION, method: 'sign', walletId, presignatureId: entry.id, digest: hex(digest) } as const;
     const answers = await Promise.allSettled(links.map((l) => callNode(l, req, signResponseSchema, this.o.signTimeoutMs ?? 5_000)));
     const failed = answers.flatMap((a, k) => (a.status === 'rejected' ? [{ link: links[k] as NodeLink, err: a.reason as Error }] : []));
+    if (failed.length > 0 && failed.every((f) => f.err instanceof NodeCallError && f.err.code === 'presignature-used')) {
+      // Not a node failure: the presignature was burnt by a commit of a newer aux-info or key share
+      // (or spent before a coordinator restart). Its siblings of the same state are stale too.
+      const dropped = this.o.pool.dropState(walletId, entry.state);
+      this.log.info({ walletId, presignatureId: entry.id, dropped }, 'presignature already used at a signer (stale pool entry): trying another');
+      return { kind: 'stale', reason: failed.map((f) => f.err.message).join('; '), avoid: [] };
+    }
     if (failed.length > 0) {
       let draining = true;
       for (const f of failed) {

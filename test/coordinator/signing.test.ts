@@ -10,11 +10,13 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { NodesUnavailableError, SigningFailedError, WalletNotFoundError } from '../../src/coordinator/errors.js';
 import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
 import { PresignPool, combinations } from '../../src/coordinator/pool.js';
-import { PresignFailedError } from '../../src/coordinator/presign.js';
+import { PresignFailedError, orchestratedPresign } from '../../src/coordinator/presign.js';
+import type { SessionOutcome } from '../../src/coordinator/orchestrator.js';
+import { encodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import { SigningService } from '../../src/coordinator/signing.js';
 import { InProcessNodeLink } from '../../src/coordinator/links.js';
 import { ConnectionClosedError } from '../../src/transport/errors.js';
-import { Dealer, FakeLink, NODE_IDS, never, readyCluster, signingNode, type Handler } from '../helpers/coordinator.js';
+import { Dealer, FakeLink, FakeRunner, NODE_IDS, never, readyCluster, signingNode, type Handler } from '../helpers/coordinator.js';
 
 const WALLET = 'w_signing0';
 const AUX = 'ab'.repeat(32);
@@ -216,4 +218,74 @@ test('a connected node without the group’s aux-info is not chosen to sign', as
   t.is(links[0]?.requests.length, 0);
   cluster.setInfo(1, { nodeId: 'node_2', index: 1, auxId: 'ff'.repeat(32), primesReady: 0, wallets: 0 });
   await t.throwsAsync(signing.sign(WALLET, DIGEST), { instanceOf: NodesUnavailableError, message: /1 have it/ });
+});
+
+// F3: presignatures made before an aux-info or key share commit are burnt by the nodes. The pool is
+// stocked through the real presign source (orchestratedPresign: entries tagged with the group's aux
+// id and the signers' state fingerprint); nodes refuse burnt ids as 'presignature-used'.
+test('F3: the first sign request after an aux-info commit succeeds: pool entries of the old aux-info are dropped, nobody is avoided', async (t) => {
+  const dealer = new Dealer();
+  const burnt = new Set<string>();
+  const links = NODE_IDS.map((id, k) => {
+    const inner = signingNode(dealer);
+    return new FakeLink(id, k, (req, link) => (req.method === 'sign' && burnt.has(req.presignatureId) ? { ok: false, code: 'presignature-used', error: 'presignature already used' } : inner(req, link)));
+  });
+  const cluster = readyCluster(links, [0, 1, 2], AUX);
+  let state = '11'.repeat(32);
+  const made: string[] = [];
+  const runner = new FakeRunner((spec): SessionOutcome => {
+    const pub = dealer.presignature(spec.participants.map((l) => l.index));
+    made.push(Buffer.from(pub.id).toString('hex'));
+    const presignature = Buffer.from(encodePresignaturePublic(pub)).toString('base64');
+    return { status: 'done', result: { protocol: 'presign', walletId: spec.walletId as string, presignature }, participants: spec.participants.map((l) => l.nodeId), state, sessionId: 'presign_12345678', protocol: 'presign', durationMs: 1 };
+  });
+  const pool = new PresignPool({ presign: orchestratedPresign({ runner, cluster, publicKeyOf: () => dealer.publicKeyHex }), targetSize: 1, signerSets: () => cluster.usableSignerSets(), currentAux: () => cluster.auxId });
+  const signing = new SigningService({ cluster, pool, publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined) });
+  pool.track(WALLET);
+  const pairs = combinations([0, 1, 2], 2);
+  for (let k = 0; k < 300 && pairs.some((p) => pool.size(WALLET, p) === 0); k++) await sleep(10);
+  t.true(pairs.every((p) => pool.size(WALLET, p) === 1), 'stocked');
+  // an aux-info commit: every node burns its presignatures and reports the new aux id
+  for (const id of made) burnt.add(id);
+  const NEW_AUX = 'cd'.repeat(32);
+  state = '22'.repeat(32);
+  for (const k of [0, 1, 2]) cluster.setInfo(k, { nodeId: NODE_IDS[k] as string, index: k, auxId: NEW_AUX, primesReady: 4, wallets: 1 });
+  cluster.setAux(NEW_AUX, 'ready');
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.true(secp256k1.verify(Buffer.from(sig.signature, 'hex').subarray(0, 64), DIGEST, Buffer.from(dealer.publicKeyHex, 'hex'), { prehash: false }));
+  t.false(
+    signIds(links).some((s) => burnt.has(s.split(':')[1] as string)),
+    'no burnt presignature was offered to a node',
+  );
+  await pool.stop();
+});
+
+test('F3: a presignature the nodes already burnt (a key share refresh) is a stale entry: dropped with its siblings, retried, nobody avoided', async (t) => {
+  const dealer = new Dealer();
+  const burnt = new Set<string>();
+  const links = NODE_IDS.map((id, k) => {
+    const inner = signingNode(dealer);
+    return new FakeLink(id, k, (req, link) => (req.method === 'sign' && burnt.has(req.presignatureId) ? { ok: false, code: 'presignature-used', error: 'presignature already used' } : inner(req, link)));
+  });
+  const cluster = readyCluster(links, [0, 1, 2], AUX);
+  let state = '11'.repeat(32);
+  const made: string[] = [];
+  const runner = new FakeRunner((spec): SessionOutcome => {
+    const pub = dealer.presignature(spec.participants.map((l) => l.index));
+    made.push(Buffer.from(pub.id).toString('hex'));
+    const presignature = Buffer.from(encodePresignaturePublic(pub)).toString('base64');
+    return { status: 'done', result: { protocol: 'presign', walletId: spec.walletId as string, presignature }, participants: spec.participants.map((l) => l.nodeId), state, sessionId: 'presign_12345678', protocol: 'presign', durationMs: 1 };
+  });
+  const pool = new PresignPool({ presign: orchestratedPresign({ runner, cluster, publicKeyOf: () => dealer.publicKeyHex }), targetSize: 1, signerSets: () => cluster.usableSignerSets(), currentAux: () => cluster.auxId });
+  const signing = new SigningService({ cluster, pool, publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined) });
+  pool.track(WALLET);
+  const pairs = combinations([0, 1, 2], 2);
+  for (let k = 0; k < 300 && pairs.some((p) => pool.size(WALLET, p) === 0); k++) await sleep(10);
+  for (const id of made) burnt.add(id); // the refresh committed: same aux id, new share epoch
+  state = '22'.repeat(32);
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_1', 'node_2'], 'the pair that met the stale entry signs with a fresh one');
+  const offered = signIds(links).filter((s) => burnt.has(s.split(':')[1] as string));
+  t.is(new Set(offered.map((s) => s.split(':')[1])).size, 1, 'only the first stale entry was offered; its siblings were dropped');
+  await pool.stop();
 });
