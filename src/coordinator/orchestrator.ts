@@ -29,7 +29,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { equalBytes } from '@noble/curves/utils.js';
 import { decodeEnvelope, type DecodedEnvelope } from '../envelope/envelope.js';
+import { deriveSessionId } from '../protocol/session-id.js';
 import {
   RPC_VERSION,
   finalizeResponseSchema,
@@ -202,8 +204,8 @@ class SessionRun<P extends ProtocolName> {
   /** every participant's `prepare` request, settled or not (aborts wait for them) */
   private readonly prepares: Promise<void>[] = [];
   private openPrepares = 0;
-  /** the sid and protocol every envelope of this session carries (from the first one seen) */
-  private sessionTag: string | undefined;
+  /** the sid every envelope of this session carries, derived as the nodes derive it (src/protocol/session-id.ts) */
+  private sid: Uint8Array | undefined;
   /** every party's signed confirmation, as each node that reported done gave it (committing protocols; unchecked here) */
   private readonly evidence: string[][] = [];
   private settled = false;
@@ -283,6 +285,8 @@ class SessionRun<P extends ProtocolName> {
       const odd = common.length === 1 ? this.spec.participants.filter((l) => this.states.get(l.index) !== (common[0] as [string, number])[0]).map((l) => l.nodeId) : [];
       return this.fail('state-mismatch', odd, `state mismatch: participants hold different epochs, aux-info or key shares${odd.length ? ` (differing: ${odd.join(', ')})` : ''}`);
     }
+    const { protocol, parties, walletId } = this.spec;
+    this.sid = deriveSessionId({ protocol, sessionId: this.sessionId, parties, walletId, participants: this.spec.participants.map((l) => l.index), nonces, state: states[0] as string });
     for (const link of this.spec.participants) {
       void this.send(link, { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces, states }, sessionAnswer, (u) => this.onUpdate(link, u));
     }
@@ -301,9 +305,9 @@ class SessionRun<P extends ProtocolName> {
       return `${from.nodeId} sent an envelope that does not decode (${(e as Error).message})`;
     }
     if (d.from !== from.index) return `${from.nodeId} sent an envelope from party ${d.from}`;
-    const tag = `${d.protocol}/${Buffer.from(d.sid).toString('hex')}`;
-    this.sessionTag ??= tag;
-    if (tag !== this.sessionTag) return `${from.nodeId} sent an envelope of another session`;
+    // checked against the derived sid, never the first envelope seen: a participant replaying an
+    // old envelope first must not make the honest ones look foreign
+    if (!this.sid || !equalBytes(d.sid, this.sid) || d.protocol !== `mpc-engine/${this.spec.protocol}`) return `${from.nodeId} sent an envelope of another session`;
     if (d.to !== to) return `${from.nodeId} addressed an envelope to ${String(to)} whose header names ${String(d.to)}`;
     if (d.to === 'all') return [...this.byIndex.keys()].filter((j) => j !== from.index);
     if (!this.byIndex.has(d.to)) return `${from.nodeId} addressed a message to ${d.to}, not another participant`;

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { startAuxInfo } from '../protocol/aux/index.js';
 import { abandonmentDigest, checkAbandonments, verifyAbandonment } from '../protocol/abandonment.js';
+import { deriveSessionId } from '../protocol/session-id.js';
 import { startKeygen, startRefresh } from '../protocol/keygen/index.js';
 import { startPresign, type Presignature } from '../protocol/presign/index.js';
 import type { KeyShare } from '../protocol/keyshare.js';
@@ -143,7 +144,6 @@ function scopeOf(protocol: ProtocolName, walletId: string | undefined): string |
   return protocol === 'keygen' || protocol === 'refresh' ? walletId : undefined;
 }
 
-const SESSION_TAG = 'mpc-engine/v1/session';
 /** aborted session ids remembered at most (each for the session TTL) */
 const MAX_ABORTED = 4096;
 const STATE_TAG = 'mpc-engine/v1/state';
@@ -477,15 +477,7 @@ export class NodeService {
       throw new RpcError('state-mismatch', 'participants hold different states (epochs, aux-info or key share)');
     }
     const r = p.request;
-    const sid = new Transcript(SESSION_TAG)
-      .text('protocol', p.protocol)
-      .text('session', sessionId)
-      .byteList('parties', r.parties.map((id) => new TextEncoder().encode(id)))
-      .text('wallet', p.walletId ?? '')
-      .ints('signers', p.participants.map(BigInt))
-      .byteList('nonces', nonces.map((n) => Buffer.from(n, 'hex')))
-      .bytes('state', Buffer.from(p.state, 'hex'))
-      .digest('sid');
+    const sid = deriveSessionId({ protocol: p.protocol, sessionId, parties: r.parties, walletId: p.walletId, participants: p.participants, nonces, state: p.state });
     await this.seen.rememberSid(sid);
     const session = await this.newSession(p, sid);
     // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)

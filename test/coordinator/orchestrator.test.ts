@@ -12,24 +12,30 @@ import type { ProtocolName, Request, SessionUpdate } from '../../src/rpc/message
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeEnvelope, encodeSignedEnvelope } from '../../src/envelope/envelope.js';
 import { FakeLink, NODE_IDS, never, type Handler } from '../helpers/coordinator.js';
+import { deriveSessionId } from '../../src/protocol/session-id.js';
+import { EnvelopeSession } from '../../src/envelope/envelope.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const nonceOf = (i: number): string => String(i + 1).repeat(64).slice(0, 64);
 const STATE = 'ee'.repeat(32);
 const SIGNER = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-const SID = new Uint8Array(32).fill(7);
+const SESSION_ID = 'sess_orchestrator_test';
+/** the sid the nodes (and the orchestrator) derive for a session of these tests */
+const sidFor = (protocol: ProtocolName, participants: readonly number[], walletId = 'w_test0000'): Uint8Array =>
+  deriveSessionId({ protocol, sessionId: SESSION_ID, parties: NODE_IDS, walletId: protocol === 'aux' ? undefined : walletId, participants, nonces: participants.map(nonceOf), state: STATE });
+const SID = sidFor('keygen', [0, 1, 2]);
 const seqs = new Map<number, number>();
 /**
  * A well-formed envelope from `from` to `to` whose payload is `label` (the orchestrator reads the
  * header to route; it never checks signatures, the recipients do).
  */
-function env(label: string, from: number, to: number | 'all', sid = SID): string {
+function env(label: string, from: number, to: number | 'all', sid = SID, protocol: ProtocolName = 'keygen'): string {
   const seq = seqs.get(from) ?? 0;
   seqs.set(from, seq + 1);
   const p2p = to !== 'all';
   const ephemeral = p2p ? Uint8Array.from([4, ...new Uint8Array(64).fill(1)]) : new Uint8Array(0);
   const payload = Buffer.from(p2p ? label.padEnd(16, ' ') : label);
-  return Buffer.from(encodeSignedEnvelope({ kind: p2p ? 'p2p' : 'bcast', protocol: 'mpc-engine/test', sid, round: 'r1', from, to, seq, ephemeral, payload }, SIGNER)).toString('base64');
+  return Buffer.from(encodeSignedEnvelope({ kind: p2p ? 'p2p' : 'bcast', protocol: `mpc-engine/${protocol}`, sid, round: 'r1', from, to, seq, ephemeral, payload }, SIGNER)).toString('base64');
 }
 const unb64 = (s: string): string => Buffer.from(decodeEnvelope(Buffer.from(s, 'base64')).payload).toString().trim();
 /** what a committing protocol's node reports with done: every party's confirmation (not checked by the orchestrator) */
@@ -53,12 +59,16 @@ function miniNode(i: number, o: MiniOptions, log: Map<number, string[]>): Handle
   log.set(i, received);
   const others = o.participants.filter((j) => j !== i);
   const needed = others.flatMap((j) => [`b${j}`, `p${j}->${i}`]);
+  let sid = SID;
+  let protocol: ProtocolName = 'keygen';
   return async (req: Request) => {
     switch (req.method) {
       case 'prepare':
+        protocol = req.protocol;
+        sid = sidFor(req.protocol, o.participants, req.walletId);
         return { ok: true, nonce: nonceOf(i), state: STATE };
       case 'start': {
-        const outbox = [{ to: 'all' as const, envelope: env(`b${i}`, i, 'all') }, ...others.map((j) => ({ to: j, envelope: env(`p${i}->${j}`, i, j) }))];
+        const outbox = [{ to: 'all' as const, envelope: env(`b${i}`, i, 'all', sid, protocol) }, ...others.map((j) => ({ to: j, envelope: env(`p${i}->${j}`, i, j, sid, protocol) }))];
         return { ok: true, status: 'running', outbox };
       }
       case 'deliver': {
@@ -92,6 +102,7 @@ function run<P extends ProtocolName>(protocol: P, participants: FakeLink[], extr
     protocol,
     parties: [...NODE_IDS],
     participants,
+    sessionId: SESSION_ID,
     ...(protocol === 'aux' ? {} : { walletId: extra.walletId ?? 'w_test0000' }),
     ...(extra.timeoutMs === undefined ? {} : { timeoutMs: extra.timeoutMs }),
   });
@@ -361,4 +372,33 @@ test('F2: a node refusing prepare ends the session, but the others are told to a
     t.true(events.includes(`${id} abort`), `${id} told to abort`);
     t.true(events.indexOf(`${id} prepared`) < events.indexOf(`${id} abort`), `${id}: abort after its prepare answered (${events.join(', ')})`);
   }
+});
+
+test('F4: a participant replaying an old envelope before anyone else speaks cannot get an honest co-signer named: the orchestrator derives the sid', async (t) => {
+  const keys = [0, 1].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const parties = keys.map((k, index) => ({ index, nodeId: NODE_IDS[index] as string, publicKey: k.publicKey }));
+  const bcast = (me: number, sid: Uint8Array): string =>
+    Buffer.from(new EnvelopeSession({ sid, protocol: 'mpc-engine/presign', parties, me, myPrivateKey: keys[me]!.privateKey }).seal({ from: me, to: 'all', round: 'presign/1', body: new Uint8Array([1]) })).toString('base64');
+  const nonce = (k: number): string => nonceOf(k + 3);
+  const state = 'ab'.repeat(32);
+  const walletId = 'w_attack_wallet_1';
+  // the sid an honest signer derives from what `start` gives it
+  const sidOf = (req: Extract<Request, { method: 'start' }>): Uint8Array => deriveSessionId({ protocol: 'presign', sessionId: req.sessionId, parties: NODE_IDS, walletId, participants: [0, 1], nonces: req.nonces, state: req.states[0] as string });
+  const evil = new FakeLink(NODE_IDS[0], 0, (req) => {
+    if (req.method === 'prepare') return { ok: true, nonce: nonce(0), state };
+    if (req.method === 'start') return { ok: true, status: 'running', outbox: [{ to: 'all', envelope: bcast(0, new Uint8Array(32).fill(3)) }] }; // an old session's envelope
+    return { ok: true };
+  });
+  const honest = new FakeLink(NODE_IDS[1], 1, async (req) => {
+    if (req.method === 'prepare') return { ok: true, nonce: nonce(1), state };
+    if (req.method === 'start') {
+      await new Promise((r) => setTimeout(r, 50)); // round 1 takes compute: the replay arrives first
+      return { ok: true, status: 'running', outbox: [{ to: 'all', envelope: bcast(1, sidOf(req)) }] };
+    }
+    if (req.method === 'abort') return { ok: true };
+    return never();
+  });
+  const outcome = await new Orchestrator().run({ protocol: 'presign', parties: [...NODE_IDS], participants: [evil, honest], walletId, timeoutMs: 5_000 });
+  t.like(outcome, { status: 'failed', failure: 'invalid-response', nodes: ['node_1'] });
+  if (outcome.status === 'failed') t.regex(outcome.reason, /node_1 sent an envelope of another session/);
 });
