@@ -44,7 +44,10 @@ async function main(): Promise<number> {
     console.log(USAGE.join('\n'));
     return values.help ? 0 : 2;
   }
-  if (command === 'drop' && (values.scope === undefined || values.sid === undefined || !/^[0-9a-f]{64}$/.test(values.sid))) {
+  if (
+    command === 'drop' &&
+    (values.scope === undefined || values.sid === undefined || !/^[0-9a-f]{64}$/.test(values.sid))
+  ) {
     console.log(USAGE.join('\n'));
     return 2;
   }
@@ -67,7 +70,9 @@ async function main(): Promise<number> {
           const current = await lifecycle.committed(scope);
           current?.parts[1]?.fill(0);
           p.parts[1]?.fill(0);
-          console.log(`${scope}: ${p.protocol} run ${Buffer.from(p.sid).toString('hex')}, pending epoch ${p.epoch} (committed: ${current ? `epoch ${current.epoch}` : 'none'})`);
+          console.log(
+            `${scope}: ${p.protocol} run ${Buffer.from(p.sid).toString('hex')}, pending epoch ${p.epoch} (committed: ${current ? `epoch ${current.epoch}` : 'none'})`,
+          );
         }
         return 0;
       }
@@ -76,11 +81,21 @@ async function main(): Promise<number> {
       const p = await lifecycle.pending(scope);
       p?.parts[1]?.fill(0);
       if (!p) throw new Error(`${self.id} holds no pending state of scope ${JSON.stringify(scope)}`);
-      if (!Buffer.from(p.sid).equals(sid)) throw new Error(`the pending state of ${scope} at ${self.id} belongs to run ${Buffer.from(p.sid).toString('hex')}, not ${values.sid}; nothing dropped`);
+      if (!Buffer.from(p.sid).equals(sid))
+        throw new Error(
+          `the pending state of ${scope} at ${self.id} belongs to run ${Buffer.from(p.sid).toString('hex')}, not ${values.sid}; nothing dropped`,
+        );
       const audit = await AuditLog.open(join(self.dataDir, 'audit.jsonl'));
       try {
         // recorded first: a drop that is not in the audit log never happens
-        await audit.append({ type: 'state.dropped', scope, sid: values.sid, protocol: p.protocol, epoch: p.epoch, by: 'operator' });
+        await audit.append({
+          type: 'state.dropped',
+          scope,
+          sid: values.sid,
+          protocol: p.protocol,
+          epoch: p.epoch,
+          by: 'operator',
+        });
         if (!(await lifecycle.discard(scope, sid))) {
           await audit.append({ type: 'state.drop_failed', scope, sid: values.sid, by: 'operator' });
           throw new Error('the pending state could not be removed; nothing dropped');
@@ -88,7 +103,9 @@ async function main(): Promise<number> {
       } finally {
         await audit.close();
       }
-      console.log(`${self.id}: pending ${p.protocol} state of ${scope} (run ${values.sid}, epoch ${p.epoch}) dropped; drop it on every other node that holds it too`);
+      console.log(
+        `${self.id}: pending ${p.protocol} state of ${scope} (run ${values.sid}, epoch ${p.epoch}) dropped; drop it on every other node that holds it too`,
+      );
       return 0;
     } finally {
       await kms.close();

@@ -18,13 +18,18 @@ export async function loadNodeKeys(config: Config, log: Logger): Promise<KeyObje
     return await Promise.all(
       config.nodes.map(async (n) => {
         const cert = new X509Certificate(await readFile(n.tls.cert));
-        if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new Error(`${n.id}: certificate not issued by the deployment CA`);
-        if (!sameIdentity(identityFromCertificate(cert.raw), nodeIdentity(n.id))) throw new Error(`${n.id}: certificate names another identity`);
+        if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
+          throw new Error(`${n.id}: certificate not issued by the deployment CA`);
+        if (!sameIdentity(identityFromCertificate(cert.raw), nodeIdentity(n.id)))
+          throw new Error(`${n.id}: certificate names another identity`);
         return cert.publicKey;
       }),
     );
   } catch (e) {
-    log.warn({ err: (e as Error).message }, 'node certificates not readable here: a node abandoning a run it confirmed cannot be proven so');
+    log.warn(
+      { err: (e as Error).message },
+      'node certificates not readable here: a node abandoning a run it confirmed cannot be proven so',
+    );
     return undefined;
   }
 }

@@ -42,16 +42,24 @@ export function verifyAbandonment(scope: string, sid: Uint8Array, a: SignedAband
  * distinct signers, every party of the group but `self`, each validly signed over this scope and
  * sid. Returns undefined when they are, else why not (safe to answer: public data only).
  */
-export function checkAbandonments(scope: string, sid: Uint8Array, abandonments: readonly SignedAbandonment[], parties: readonly KeyObject[], self: number): string | undefined {
+export function checkAbandonments(
+  scope: string,
+  sid: Uint8Array,
+  abandonments: readonly SignedAbandonment[],
+  parties: readonly KeyObject[],
+  self: number,
+): string | undefined {
   const seen = new Set<number>();
   for (const a of abandonments) {
     if (!Number.isInteger(a.by) || a.by < 0 || a.by >= parties.length) return `abandonment by an unknown party ${a.by}`;
     if (a.by === self) return 'an abandonment by the discarding party itself does not count';
     if (seen.has(a.by)) return `party ${a.by} abandons twice`;
     seen.add(a.by);
-    if (!verifyAbandonment(scope, sid, a, parties[a.by] as KeyObject)) return `the abandonment is not signed by party ${a.by} for this run`;
+    if (!verifyAbandonment(scope, sid, a, parties[a.by] as KeyObject))
+      return `the abandonment is not signed by party ${a.by} for this run`;
   }
   const missing = parties.map((_, j) => j).filter((j) => j !== self && !seen.has(j));
-  if (missing.length > 0) return `abandonments missing from parties ${missing.join(', ')}: every other party must abandon the run`;
+  if (missing.length > 0)
+    return `abandonments missing from parties ${missing.join(', ')}: every other party must abandon the run`;
   return undefined;
 }

@@ -33,10 +33,16 @@ export function deriveSessionId(i: SessionIdInputs): Uint8Array {
   return new Transcript(SESSION_TAG)
     .text('protocol', i.protocol)
     .text('session', i.sessionId)
-    .byteList('parties', i.parties.map((id) => new TextEncoder().encode(id)))
+    .byteList(
+      'parties',
+      i.parties.map((id) => new TextEncoder().encode(id)),
+    )
     .text('wallet', i.walletId ?? '')
     .ints('signers', i.participants.map(BigInt))
-    .byteList('nonces', i.nonces.map((n) => Buffer.from(n, 'hex')))
+    .byteList(
+      'nonces',
+      i.nonces.map((n) => Buffer.from(n, 'hex')),
+    )
     .bytes('state', Buffer.from(i.state, 'hex'))
     .digest('sid');
 }

@@ -40,32 +40,61 @@ test('npm run pending: list, drop by scope and session id with an audit record; 
   const lifecycle = new Lifecycle({ store, parties: [], beforeSwitch: () => Promise.resolve() });
   const sid = randomBytes(32);
   const scope = 'w_pendingwallet';
-  await lifecycle.stage(scope, { protocol: 'refresh', sid, round: 'keygen/confirm', c: randomBytes(32), epoch: 4, parts: [randomBytes(40), randomBytes(40)] }, undefined);
+  await lifecycle.stage(
+    scope,
+    {
+      protocol: 'refresh',
+      sid,
+      round: 'keygen/confirm',
+      c: randomBytes(32),
+      epoch: 4,
+      parts: [randomBytes(40), randomBytes(40)],
+    },
+    undefined,
+  );
   const script = join(process.cwd(), 'dist', 'scripts', 'pending.js');
   const args = ['--env', 'test', '--node', 'node_1'];
 
   const listed = await run(process.execPath, [script, ...args, 'list'], { cwd: root });
-  t.regex(listed.stdout, new RegExp(`${scope}: refresh run ${sid.toString('hex')}, pending epoch 4 \\(committed: none\\)`));
+  t.regex(
+    listed.stdout,
+    new RegExp(`${scope}: refresh run ${sid.toString('hex')}, pending epoch 4 \\(committed: none\\)`),
+  );
 
-  const wrong = (await run(process.execPath, [script, ...args, 'drop', '--scope', scope, '--sid', 'ab'.repeat(32)], { cwd: root }).catch((e: unknown) => e)) as Failed;
+  const wrong = (await run(process.execPath, [script, ...args, 'drop', '--scope', scope, '--sid', 'ab'.repeat(32)], {
+    cwd: root,
+  }).catch((e: unknown) => e)) as Failed;
   t.is(wrong.code, 1);
   t.regex(wrong.stderr, /belongs to run .*nothing dropped/);
   t.truthy(await lifecycle.pending(scope), 'still pending');
 
   // "the node is running": this process owns the node's directory
   const node = await lockDirectory(join(root, 'data', 'node_1'), 'node node_1');
-  const busy = (await run(process.execPath, [script, ...args, 'drop', '--scope', scope, '--sid', sid.toString('hex')], { cwd: root }).catch((e: unknown) => e)) as Failed;
+  const busy = (await run(process.execPath, [script, ...args, 'drop', '--scope', scope, '--sid', sid.toString('hex')], {
+    cwd: root,
+  }).catch((e: unknown) => e)) as Failed;
   t.is(busy.code, LOCKED_EXIT_CODE);
   t.regex(busy.stderr, /stop it first/);
   t.truthy(await lifecycle.pending(scope), 'untouched while the node runs');
   await node.release();
 
-  const dropped = await run(process.execPath, [script, ...args, 'drop', '--scope', scope, '--sid', sid.toString('hex')], { cwd: root });
+  const dropped = await run(
+    process.execPath,
+    [script, ...args, 'drop', '--scope', scope, '--sid', sid.toString('hex')],
+    { cwd: root },
+  );
   t.regex(dropped.stdout, /dropped; drop it on every other node that holds it too/);
   t.is(await lifecycle.pending(scope), undefined);
   const auditPath = join(root, 'data', 'node_1', 'audit.jsonl');
   t.like(await verifyAuditLog(auditPath), { ok: true, lines: 1 });
   const line = JSON.parse((await readFile(auditPath, 'utf8')).trim()) as { event: Record<string, unknown> };
-  t.like(line.event, { type: 'state.dropped', scope, sid: sid.toString('hex'), protocol: 'refresh', epoch: 4, by: 'operator' });
+  t.like(line.event, {
+    type: 'state.dropped',
+    scope,
+    sid: sid.toString('hex'),
+    protocol: 'refresh',
+    epoch: 4,
+    by: 'operator',
+  });
   t.regex((await run(process.execPath, [script, ...args, 'list'], { cwd: root })).stdout, /node_1: no pending state/);
 });
