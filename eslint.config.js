@@ -74,7 +74,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Node.js scripts: their globals (process, console, URL) are the runtime's
+    files: ['**/*.js', '**/*.mjs'],
+    rules: { 'no-undef': 'off' },
   },
 );
