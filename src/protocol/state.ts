@@ -1,0 +1,40 @@
+/**
+ * Public digests of a node's state that the nodes of a group compare: the aux-info id and the
+ * state fingerprint a session's participants agree on before any proof (signers on different
+ * states then abort as a mismatch instead of blaming each other for failing proofs).
+ *
+ * Pure: no I/O.
+ * @module
+ */
+import { pointToBytes } from '../curve/secp256k1.js';
+import { Transcript } from '../zk/transcript.js';
+import type { AuxInfo } from './aux-info.js';
+import type { PublicKeyShare } from './keyshare.js';
+
+const STATE_TAG = 'mpc-engine/v1/state';
+
+/** auxId = H(every party's N_j, N̂_j, s_j, t_j): the same at every node of the group. */
+export function auxId(aux: AuxInfo): Uint8Array {
+  const t = new Transcript('mpc-engine/v1/aux-id');
+  aux.parties.forEach((p, j) => t.ints(`party-${j}`, [p.N, p.rp.N, p.rp.s, p.rp.t]));
+  return t.digest('aux-id');
+}
+
+export interface StateInputs {
+  readonly protocol: string;
+  /** the committed aux-info's id (hex; '' for none); not bound for an aux-info run itself */
+  readonly auxId?: string;
+  /** refresh and presign: the wallet's committed key share, public part, and its epoch */
+  readonly share?: { readonly epoch: number; readonly public: PublicKeyShare };
+}
+
+/** The state fingerprint: H(protocol, aux id, share epoch, n, t, Y, X_1…X_n). */
+export function stateFingerprint(i: StateInputs): Uint8Array {
+  const t = new Transcript(STATE_TAG).text('protocol', i.protocol);
+  if (i.auxId !== undefined) t.text('aux', i.auxId);
+  if (i.share) {
+    const pub = i.share.public;
+    t.ints('share', [BigInt(i.share.epoch), BigInt(pub.n), BigInt(pub.t)]).bytes('Y', pointToBytes(pub.Y)).byteList('X', pub.X.map((X) => pointToBytes(X)));
+  }
+  return t.digest('state');
+}
