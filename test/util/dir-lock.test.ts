@@ -132,7 +132,10 @@ test('a race of six processes has exactly one winner, three rounds in a row', as
 });
 
 test('a zombie owner (killed, never reaped by its parent) does not keep the directory', async (t) => {
-  if (process.platform !== 'linux') return t.pass('needs /proc');
+  if (process.platform !== 'linux') {
+    t.pass('needs /proc');
+    return;
+  }
   const dir = await tempDir(t);
   // sh starts the holder in the background and becomes `sleep`, which never reaps it
   const parent = holder(dir, 'node node_1', { command: ['sh', '-c', `"${process.execPath}" "${HOLDER}" "${dir}" "node node_1" & echo "pid $!"; exec sleep 600`] });
