@@ -18,7 +18,7 @@ import { EnvelopeError, EnvelopeSession, type PartyIdentity } from '../envelope/
 import type { Abort, Msg, Round, Step } from '../protocol/machine.js';
 import { ConfirmRound } from '../protocol/confirm.js';
 import type { ProtocolName, SessionResult, SessionUpdate } from '../rpc/messages.js';
-import { PROTOCOL_ROUNDS } from './rounds.js';
+import { PROTOCOL_SCHEDULES } from './rounds.js';
 
 export interface SessionOptions<O> {
   readonly protocol: ProtocolName;
@@ -76,7 +76,7 @@ export class NodeSession<O> {
     if (this.state !== 'running') return this.update(outbox);
     for (const bytes of sealed) {
       try {
-        const opened = this.envelopes.open(bytes, PROTOCOL_ROUNDS[this.o.protocol]);
+        const opened = this.envelopes.open(bytes, PROTOCOL_SCHEDULES[this.o.protocol].rounds);
         if (opened.status === 'accepted') {
           this.buffer.push(opened.msg);
           if (opened.msg.to === 'all') this.keepBroadcast(opened.msg, opened.envelope);

@@ -1,10 +1,11 @@
 /**
  * Pieces every protocol's rounds share: the version header of a message, 32-byte hash messages
- * (commitments, echoes), and turning a decode or proof failure into an abort naming the sender.
+ * (commitments, echoes), turning a decode or proof failure into an abort naming the sender, and
+ * the base of rounds that every party 0 … n − 1 runs.
  * @module
  */
 import { DecodeError, Reader, Writer } from './codec.js';
-import { Blame } from './machine.js';
+import { BaseRound, Blame } from './machine.js';
 import { InvalidProof } from '../zk/errors.js';
 import { echoHash, echoMismatches } from './echo.js';
 
@@ -73,4 +74,25 @@ export function xor32(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(32);
   for (const p of parts) for (let b = 0; b < 32; b++) out[b] = (out[b] as number) ^ (p[b] as number);
   return out;
+}
+
+/** Party indices 0 … n − 1. */
+export function allParties(n: number): number[] {
+  return [...Array(n).keys()];
+}
+
+/** What a round of a protocol that every party runs keeps: at least its parameters (own index i of n). */
+export interface AllPartiesState {
+  readonly params: { readonly sid: Uint8Array; readonly n: number; readonly i: number };
+}
+
+/** A round of a protocol that all n parties run (keygen, refresh, aux-info): party i of 0 … n − 1. */
+export abstract class AllPartiesRound<O, S extends AllPartiesState> extends BaseRound<O, S> {
+  get me(): number {
+    return this.s.params.i;
+  }
+
+  protected get parties(): readonly number[] {
+    return allParties(this.s.params.n);
+  }
 }

@@ -16,8 +16,8 @@
  * odd one out, or no majority) names nobody.
  * @module
  */
-import { BaseRound, Blame, collect, guarded, type Msg, type Step } from './machine.js';
-import { decodeFrom, encodeHash, decodeHash } from './common.js';
+import { BaseRound, Blame, type Expectation, type Inbox, type Schedule, type Step } from './machine.js';
+import { allParties, decodeFrom, encodeHash, decodeHash } from './common.js';
 import { echoMismatches } from './echo.js';
 import { Transcript } from '../zk/transcript.js';
 
@@ -28,43 +28,64 @@ export function confirmation(sid: Uint8Array, protocol: string, parts: readonly 
   return new Transcript(CONFIRM_TAG).bytes('sid', sid).text('protocol', protocol).byteList('parts', parts).digest('c');
 }
 
-export class ConfirmRound<O> extends BaseRound<O> {
-  readonly expects: readonly { round: string; broadcast: boolean }[];
+interface ConfirmState<O> {
+  readonly me: number;
+  readonly n: number;
+  readonly schedule: Schedule;
+  /** the schedule's confirmation round */
+  readonly round: string;
+  readonly mine: Uint8Array;
+  readonly output: O;
+}
 
-  constructor(
-    readonly me: number,
-    private readonly n: number,
-    /** the confirmation round's name */
-    readonly round: string,
-    /** our confirmation c_i */
-    readonly mine: Uint8Array,
-    /** what the protocol outputs once every party confirmed (to be stored as pending first) */
-    readonly output: O,
-  ) {
-    super();
-    this.expects = [{ round, broadcast: true }];
+export class ConfirmRound<O> extends BaseRound<O, ConfirmState<O>> {
+  get me(): number {
+    return this.s.me;
   }
 
-  protected run(inbox: readonly Msg[]): Step<O> {
-    return guarded(() => {
-      const got = collect(this.me, [...Array(this.n).keys()], this.expects, inbox).get(this.round) as Map<number, Uint8Array>;
-      const theirs = new Map<number, Uint8Array>();
-      for (const [j, body] of got) theirs.set(j, decodeFrom(j, this.round, () => decodeHash(body)));
-      const differ = echoMismatches(this.mine, theirs);
-      if (differ.length > 0) {
-        const culprits = differ.length === 1 && this.n >= 3 ? differ : [];
-        throw new Blame(culprits, `${this.round}: confirmation of party ${differ.join(', ')} differs from ours`);
-      }
-      return { kind: 'done', output: this.output, outbox: [] };
-    });
+  protected get parties(): readonly number[] {
+    return allParties(this.s.n);
+  }
+
+  get expects(): readonly Expectation[] {
+    return this.s.schedule.expects(this.s.round);
+  }
+
+  /** the confirmation round's name */
+  get round(): string {
+    return this.s.round;
+  }
+
+  /** our confirmation c_i */
+  get mine(): Uint8Array {
+    return this.s.mine;
+  }
+
+  /** what the protocol outputs once every party confirmed (to be stored as pending first) */
+  get output(): O {
+    return this.s.output;
+  }
+
+  protected receive(inbox: Inbox): Step<O> {
+    const { round, mine, n } = this.s;
+    const theirs = new Map<number, Uint8Array>();
+    for (const [j, body] of inbox.all(round)) theirs.set(j, decodeFrom(j, round, () => decodeHash(body)));
+    const differ = echoMismatches(mine, theirs);
+    if (differ.length > 0) {
+      const culprits = differ.length === 1 && n >= 3 ? differ : [];
+      throw new Blame(culprits, `${round}: confirmation of party ${differ.join(', ')} differs from ours`);
+    }
+    return { kind: 'done', output: this.s.output, outbox: [] };
   }
 }
 
-/** The step that sends our confirmation and waits for everyone's. */
-export function confirmStep<O>(me: number, n: number, round: string, c: Uint8Array, output: O): Step<O> {
+/** The step that sends our confirmation c on the schedule's confirmation round and waits for everyone's. */
+export function confirmStep<O>(me: number, n: number, schedule: Schedule, c: Uint8Array, output: O): Step<O> {
+  const round = schedule.confirmation;
+  if (round === undefined) throw new Error('bug: the protocol has no confirmation round');
   return {
     kind: 'next',
-    round: new ConfirmRound(me, n, round, c, output),
+    round: new ConfirmRound({ me, n, schedule, round, mine: c, output }),
     outbox: [{ from: me, to: 'all', round, body: encodeHash(c) }],
   };
 }

@@ -7,6 +7,8 @@
  * Messages carry the sender, the recipient (a party index, or "all" for a broadcast), the round
  * name and an encoded body. `collect` enforces what every receiver checks before reading a body:
  * known sender ≠ self, one message per sender, the expected round and kind (broadcast vs p2p).
+ * Each protocol states its rounds and their kinds once, in a `Schedule` (its messages.ts), which
+ * its rounds and the envelope layer both read; every round extends `BaseRound`.
  * @module
  */
 
@@ -33,10 +35,46 @@ export type Step<O> =
   | { readonly kind: 'done'; readonly output: O; readonly outbox: readonly Msg[] }
   | { readonly kind: 'abort'; readonly abort: Abort };
 
-/** What a round waits for: from each other party, these rounds, broadcast or p2p. */
-export interface Expectation {
-  readonly round: string;
+/** What a round waits for: from each other party, a message of this round, broadcast or p2p. */
+export interface Expectation<R extends string = string> {
+  readonly round: R;
   readonly broadcast: boolean;
+}
+
+/** How a round's messages travel; a confirmation is a broadcast (src/protocol/confirm.ts). */
+export type RoundKind = 'broadcast' | 'p2p' | 'confirmation';
+
+/**
+ * A protocol's round schedule, the one statement of its message rounds: each round in the order
+ * the protocol sends it, broadcast or point to point, and which one carries the final
+ * confirmation. The rounds take what they expect from it (`expects`), and the envelope layer
+ * accepts exactly these rounds for the protocol's sessions (early ones are buffered).
+ */
+export class Schedule<R extends string = string> {
+  /** every round, in protocol order */
+  readonly rounds: readonly Expectation<R>[];
+  /** the confirmation round (the last, a broadcast), or undefined for a protocol without one */
+  readonly confirmation: R | undefined;
+
+  constructor(steps: readonly (readonly [R, RoundKind])[]) {
+    const names = new Set<string>();
+    for (const [k, [round, kind]] of steps.entries()) {
+      if (names.has(round)) throw new Error(`bug: round ${round} is scheduled twice`);
+      if (kind === 'confirmation' && k !== steps.length - 1) throw new Error(`bug: confirmation round ${round} is not the last`);
+      names.add(round);
+    }
+    this.rounds = steps.map(([round, kind]) => ({ round, broadcast: kind !== 'p2p' }));
+    this.confirmation = steps.find(([, kind]) => kind === 'confirmation')?.[0];
+  }
+
+  /** What a round waiting for these rounds expects (their kinds as scheduled). */
+  expects(...rounds: readonly R[]): readonly Expectation<R>[] {
+    return rounds.map((round) => {
+      const e = this.rounds.find((x) => x.round === round);
+      if (!e) throw new Error(`bug: round ${round} is not in the schedule`);
+      return e;
+    });
+  }
 }
 
 export interface Round<O> {
@@ -47,19 +85,51 @@ export interface Round<O> {
   handle(inbox: readonly Msg[]): Step<O>;
 }
 
-/** Base class: enforces single use. */
-export abstract class BaseRound<O> implements Round<O> {
+/**
+ * What a round received once `collect` accepted it: exactly one body from every other party for
+ * each round it expects. Asking for anything else is a bug in the round, not a peer's fault.
+ */
+export class Inbox {
+  constructor(private readonly bodies: ReadonlyMap<string, ReadonlyMap<number, Uint8Array>>) {}
+
+  /** Every other party's body for `round`, by sender. */
+  all(round: string): ReadonlyMap<number, Uint8Array> {
+    const got = this.bodies.get(round);
+    if (!got) throw new Error(`bug: round ${round} was not expected`);
+    return got;
+  }
+
+  /** Party j's body for `round` (j another party). */
+  from(round: string, j: number): Uint8Array {
+    const body = this.all(round).get(j);
+    if (!body) throw new Error(`bug: no ${round} message from party ${j}`);
+    return body;
+  }
+}
+
+/**
+ * Base class of every round. It holds the state `s` the earlier rounds kept, is single use, and
+ * checks the inbox (`collect`) before the round reads it; a Blame thrown by the round becomes an
+ * abort step. A round names its index (`me`) and the run's parties, declares what it expects
+ * (from its protocol's Schedule) and implements `receive`.
+ */
+export abstract class BaseRound<O, S> implements Round<O> {
   private used = false;
   abstract readonly me: number;
   abstract readonly expects: readonly Expectation[];
+  /** every party of the run, this one included */
+  protected abstract readonly parties: readonly number[];
+
+  constructor(protected readonly s: S) {}
 
   handle(inbox: readonly Msg[]): Step<O> {
     if (this.used) throw new Error('bug: a protocol round was handled twice');
     this.used = true;
-    return this.run(inbox);
+    return guarded(() => this.receive(new Inbox(collect(this.me, this.parties, this.expects, inbox))));
   }
 
-  protected abstract run(inbox: readonly Msg[]): Step<O>;
+  /** The round's work on a checked inbox: the next round and its messages, the output, or Blame. */
+  protected abstract receive(inbox: Inbox): Step<O>;
 }
 
 export function abort<O>(culprits: readonly number[], reason: string): Step<O> {
@@ -94,10 +164,9 @@ export function collect(me: number, parties: readonly number[], expects: readonl
     if (slot.has(m.from)) throw new Blame([m.from], `${m.round}: more than one message`);
     slot.set(m.from, m.body);
   }
-  for (const e of expects) {
-    const slot = out.get(e.round) as Map<number, Uint8Array>;
+  for (const [round, slot] of out) {
     const missing = parties.filter((j) => j !== me && !slot.has(j));
-    if (missing.length) throw new Blame(missing, `${e.round}: missing message`);
+    if (missing.length) throw new Blame(missing, `${round}: missing message`);
   }
   return out;
 }

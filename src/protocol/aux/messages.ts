@@ -13,6 +13,7 @@
  */
 import { DecodeError, Reader, Writer } from '../codec.js';
 import { MESSAGE_VERSION, readVersion } from '../common.js';
+import { Schedule } from '../machine.js';
 
 export { encodeHash, decodeHash } from '../common.js';
 import type { SecurityParams } from '../../zk/params.js';
@@ -27,6 +28,15 @@ export const ROUND = {
   proofs: 'aux/proofs',
   confirm: 'aux/confirm',
 } as const;
+
+/** The rounds in order with their kinds: the rounds and the envelope layer read them here. */
+export const SCHEDULE = new Schedule([
+  [ROUND.commit, 'broadcast'],
+  [ROUND.echo, 'broadcast'],
+  [ROUND.decommit, 'broadcast'],
+  [ROUND.proofs, 'p2p'],
+  [ROUND.confirm, 'confirmation'],
+]);
 
 export interface AuxDecommit {
   /** N_i: Paillier modulus */

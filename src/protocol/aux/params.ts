@@ -25,6 +25,4 @@ export function assertAuxParams(p: AuxParams): void {
   if ((pp & 3n) !== 3n || (q & 3n) !== 3n || pp === q) throw new RangeError('Paillier primes must be distinct and ≡ 3 (mod 4)');
 }
 
-export function parties(n: number): number[] {
-  return [...Array(n).keys()];
-}
+export { allParties as parties } from '../common.js';

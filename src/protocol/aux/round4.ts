@@ -9,11 +9,11 @@ import { verifyPrm } from '../../zk/prm.js';
 import { proveMod } from '../../zk/mod.js';
 import { proveFac } from '../../zk/fac.js';
 import { equalBytes } from '@noble/curves/utils.js';
-import { decodeFrom, verifyFrom, xor32 } from '../common.js';
-import { BaseRound, Blame, collect, guarded, type Msg, type Step } from '../machine.js';
+import { AllPartiesRound, decodeFrom, verifyFrom, xor32 } from '../common.js';
+import { Blame, type Inbox, type Msg, type Step } from '../machine.js';
 import type { AuxInfo } from '../aux-info.js';
 import { auxCommitment } from './commitment.js';
-import { ROUND, decodeDecommit, encodeProofs, type AuxDecommit } from './messages.js';
+import { ROUND, SCHEDULE, decodeDecommit, encodeProofs, type AuxDecommit } from './messages.js';
 import { parties } from './params.js';
 import type { Round2State } from './round2.js';
 import { Output } from './output.js';
@@ -56,48 +56,37 @@ function checkDistinctModuli(i: number, decommits: readonly AuxDecommit[]): void
   }
 }
 
-export class Round4 extends BaseRound<AuxInfo> {
-  readonly expects = [{ round: ROUND.decommit, broadcast: true }];
+export class Round4 extends AllPartiesRound<AuxInfo, Round2State> {
+  readonly expects = SCHEDULE.expects(ROUND.decommit);
 
-  constructor(private readonly s: Round2State) {
-    super();
-  }
-
-  get me(): number {
-    return this.s.params.i;
-  }
-
-  protected run(inbox: readonly Msg[]): Step<AuxInfo> {
-    return guarded(() => {
-      const { sid, n, i, L } = this.s.params;
-      const got = collect(i, parties(n), this.expects, inbox).get(ROUND.decommit) as Map<number, Uint8Array>;
-      const decommits: AuxDecommit[] = parties(n).map((j) => {
-        if (j === i) return this.s.decommit;
-        const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(got.get(j) as Uint8Array, L));
-        if (!equalBytes(auxCommitment(sid, n, j, d), this.s.commitments[j] as Uint8Array)) {
-          throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
-        }
-        if (!sizeOk(d.N, L.minModulusBits, L.maxModulusBits)) throw new Blame([j], `${ROUND.decommit}: Paillier modulus N_j has a bad size or parity`);
-        if (!sizeOk(d.Nhat, L.minModulusBits, L.maxModulusBits)) throw new Blame([j], `${ROUND.decommit}: ring-Pedersen modulus N̂_j has a bad size or parity`);
-        return d;
-      });
-      checkDistinctModuli(i, decommits);
-      for (const [j, d] of decommits.entries()) {
-        if (j === i) continue;
-        verifyFrom(j, ROUND.decommit, () => verifyPrm({ sid, prover: j }, L, { N: d.Nhat, s: d.s, t: d.t }, d.prm));
+  protected receive(inbox: Inbox): Step<AuxInfo> {
+    const { sid, n, i, L } = this.s.params;
+    const decommits: AuxDecommit[] = parties(n).map((j) => {
+      if (j === i) return this.s.decommit;
+      const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(inbox.from(ROUND.decommit, j), L));
+      if (!equalBytes(auxCommitment(sid, n, j, d), this.s.commitments[j] as Uint8Array)) {
+        throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
       }
-      const rho = xor32(decommits.map((d) => d.rho));
-      const { p, q } = this.s.params.paillier;
-      const N = this.s.decommit.N;
-      const mod = proveMod({ sid, prover: i, extra: rho }, L, { N }, { p, q });
-      const outbox: Msg[] = [];
-      for (const j of parties(n)) {
-        if (j === i) continue;
-        const dj = decommits[j] as AuxDecommit;
-        const fac = proveFac({ sid, prover: i, verifier: j, extra: rho }, L, { N0: N, aux: { N: dj.Nhat, s: dj.s, t: dj.t } }, { p, q });
-        outbox.push({ from: i, to: j, round: ROUND.proofs, body: encodeProofs({ mod, fac }) });
-      }
-      return { kind: 'next', round: new Output({ ...this.s, decommits, rho }), outbox };
+      if (!sizeOk(d.N, L.minModulusBits, L.maxModulusBits)) throw new Blame([j], `${ROUND.decommit}: Paillier modulus N_j has a bad size or parity`);
+      if (!sizeOk(d.Nhat, L.minModulusBits, L.maxModulusBits)) throw new Blame([j], `${ROUND.decommit}: ring-Pedersen modulus N̂_j has a bad size or parity`);
+      return d;
     });
+    checkDistinctModuli(i, decommits);
+    for (const [j, d] of decommits.entries()) {
+      if (j === i) continue;
+      verifyFrom(j, ROUND.decommit, () => verifyPrm({ sid, prover: j }, L, { N: d.Nhat, s: d.s, t: d.t }, d.prm));
+    }
+    const rho = xor32(decommits.map((d) => d.rho));
+    const { p, q } = this.s.params.paillier;
+    const N = this.s.decommit.N;
+    const mod = proveMod({ sid, prover: i, extra: rho }, L, { N }, { p, q });
+    const outbox: Msg[] = [];
+    for (const j of parties(n)) {
+      if (j === i) continue;
+      const dj = decommits[j] as AuxDecommit;
+      const fac = proveFac({ sid, prover: i, verifier: j, extra: rho }, L, { N0: N, aux: { N: dj.Nhat, s: dj.s, t: dj.t } }, { p, q });
+      outbox.push({ from: i, to: j, round: ROUND.proofs, body: encodeProofs({ mod, fac }) });
+    }
+    return { kind: 'next', round: new Output({ ...this.s, decommits, rho }), outbox };
   }
 }

@@ -1,3 +1,3 @@
 export { startKeygen, startRefresh } from './round1.js';
-export { ROUND as KEYGEN_ROUND } from './messages.js';
+export { ROUND as KEYGEN_ROUND, SCHEDULE as KEYGEN_SCHEDULE } from './messages.js';
 export type { KeygenParams } from './params.js';

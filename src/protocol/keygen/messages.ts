@@ -11,6 +11,7 @@
  */
 import { Reader, Writer } from '../codec.js';
 import { MESSAGE_VERSION, readVersion } from '../common.js';
+import { Schedule } from '../machine.js';
 
 export { encodeHash, decodeHash } from '../common.js';
 import type { Point } from '../../curve/secp256k1.js';
@@ -23,6 +24,16 @@ export const ROUND = {
   proof: 'keygen/proof',
   confirm: 'keygen/confirm',
 } as const;
+
+/** The rounds in order with their kinds (also refresh's): the rounds and the envelope layer read them here. */
+export const SCHEDULE = new Schedule([
+  [ROUND.commit, 'broadcast'],
+  [ROUND.echo, 'broadcast'],
+  [ROUND.decommit, 'broadcast'],
+  [ROUND.share, 'p2p'],
+  [ROUND.proof, 'broadcast'],
+  [ROUND.confirm, 'confirmation'],
+]);
 
 export interface Decommit {
   /** rid_i: 32 random bytes; rid = ⊕ rid_j seeds the Schnorr challenges */

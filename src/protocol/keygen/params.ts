@@ -33,6 +33,4 @@ export function commitmentCount(p: KeygenParams): number {
   return p.refresh ? p.t - 1 : p.t;
 }
 
-export function parties(n: number): number[] {
-  return [...Array(n).keys()];
-}
+export { allParties as parties } from '../common.js';

@@ -6,11 +6,11 @@
 import { type Point, Point as P, modq, mulG, mulPublic } from '../../curve/secp256k1.js';
 import { challengeSch, proveSch } from '../../zk/sch.js';
 import { equalBytes } from '@noble/curves/utils.js';
-import { decodeFrom, xor32 } from '../common.js';
-import { BaseRound, collect, guarded, Blame, type Msg, type Step } from '../machine.js';
+import { AllPartiesRound, decodeFrom, xor32 } from '../common.js';
+import { Blame, type Inbox, type Msg, type Step } from '../machine.js';
 import type { KeyShare } from '../keyshare.js';
 import { commitmentHash } from './commitment.js';
-import { ROUND, decodeDecommit, decodeScalar, encodeScalar, type Decommit } from './messages.js';
+import { ROUND, SCHEDULE, decodeDecommit, decodeScalar, encodeScalar, type Decommit } from './messages.js';
 import { commitmentCount, parties } from './params.js';
 import type { Round2State } from './round2.js';
 import { Output } from './output.js';
@@ -43,59 +43,43 @@ export interface Round4State extends Round2State {
   readonly ownProof: Uint8Array;
 }
 
-export class Round4 extends BaseRound<KeyShare> {
-  readonly expects = [
-    { round: ROUND.decommit, broadcast: true },
-    { round: ROUND.share, broadcast: false },
-  ];
+export class Round4 extends AllPartiesRound<KeyShare, Round2State> {
+  readonly expects = SCHEDULE.expects(ROUND.decommit, ROUND.share);
 
-  constructor(private readonly s: Round2State) {
-    super();
-  }
-
-  get me(): number {
-    return this.s.params.i;
-  }
-
-  protected run(inbox: readonly Msg[]): Step<KeyShare> {
-    return guarded(() => {
-      const { sid, n, t, i } = this.s.params;
-      const old = this.s.params.refresh;
-      const got = collect(i, parties(n), this.expects, inbox);
-      const openings = got.get(ROUND.decommit) as Map<number, Uint8Array>;
-      const shares = got.get(ROUND.share) as Map<number, Uint8Array>;
-      const decommits: Decommit[] = [];
-      let x = this.s.sigma[i] as bigint;
-      for (const j of parties(n)) {
-        if (j === i) {
-          decommits.push(this.s.decommit);
-          continue;
-        }
-        const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(openings.get(j) as Uint8Array, commitmentCount(this.s.params)));
-        if (!equalBytes(commitmentHash(sid, n, t, j, d, old !== undefined), this.s.commitments[j] as Uint8Array)) {
-          throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
-        }
-        const sigma = decodeFrom(j, ROUND.share, () => decodeScalar(shares.get(j) as Uint8Array, 'σ'));
-        if (!mulG(sigma).equals(evalCommitment(coefficients(d, old !== undefined), BigInt(i + 1)))) {
-          throw new Blame([j], `${ROUND.share}: σ_{j,i}·G ≠ F_j(i + 1) (VSS check)`);
-        }
-        decommits.push(d);
-        x = modq(x + sigma);
+  protected receive(inbox: Inbox): Step<KeyShare> {
+    const { sid, n, t, i } = this.s.params;
+    const old = this.s.params.refresh;
+    const decommits: Decommit[] = [];
+    let x = this.s.sigma[i] as bigint;
+    for (const j of parties(n)) {
+      if (j === i) {
+        decommits.push(this.s.decommit);
+        continue;
       }
-      const rid = xor32(decommits.map((d) => d.rid));
-      // F = Σ_j F_j: add the commitments coefficient-wise once, then evaluate per party
-      const F = Array.from({ length: t }, (_, k) => decommits.reduce((acc, d) => acc.add(coefficients(d, old !== undefined)[k] as Point), P.ZERO));
-      // refresh: X_k' = X_k + F(k + 1) and x_i' = x_i + Σ_j σ_{j,i}
-      const X = parties(n).map((k) => evalCommitment(F, BigInt(k + 1)).add(old ? (old.public.X[k] as Point) : P.ZERO));
-      if (old) x = modq(x + old.secret.x);
-      const zeroAt = X.findIndex((Xk) => Xk.is0());
-      if (zeroAt >= 0) throw new Blame([], `${ROUND.decommit}: public share X_${zeroAt} is the identity`);
-      if (x === 0n || !mulG(x).equals(X[i] as Point)) throw new Error('bug: own share does not match X_i');
-      const e = challengeSch(sid, i, rid, X[i] as Point, this.s.decommit.A);
-      const z = proveSch(e, this.s.nonce, x);
-      const ownProof = encodeScalar(z);
-      const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.proof, body: ownProof }];
-      return { kind: 'next', round: new Output({ ...this.s, decommits, rid, X, x, ownProof }), outbox };
-    });
+      const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(inbox.from(ROUND.decommit, j), commitmentCount(this.s.params)));
+      if (!equalBytes(commitmentHash(sid, n, t, j, d, old !== undefined), this.s.commitments[j] as Uint8Array)) {
+        throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
+      }
+      const sigma = decodeFrom(j, ROUND.share, () => decodeScalar(inbox.from(ROUND.share, j), 'σ'));
+      if (!mulG(sigma).equals(evalCommitment(coefficients(d, old !== undefined), BigInt(i + 1)))) {
+        throw new Blame([j], `${ROUND.share}: σ_{j,i}·G ≠ F_j(i + 1) (VSS check)`);
+      }
+      decommits.push(d);
+      x = modq(x + sigma);
+    }
+    const rid = xor32(decommits.map((d) => d.rid));
+    // F = Σ_j F_j: add the commitments coefficient-wise once, then evaluate per party
+    const F = Array.from({ length: t }, (_, k) => decommits.reduce((acc, d) => acc.add(coefficients(d, old !== undefined)[k] as Point), P.ZERO));
+    // refresh: X_k' = X_k + F(k + 1) and x_i' = x_i + Σ_j σ_{j,i}
+    const X = parties(n).map((k) => evalCommitment(F, BigInt(k + 1)).add(old ? (old.public.X[k] as Point) : P.ZERO));
+    if (old) x = modq(x + old.secret.x);
+    const zeroAt = X.findIndex((Xk) => Xk.is0());
+    if (zeroAt >= 0) throw new Blame([], `${ROUND.decommit}: public share X_${zeroAt} is the identity`);
+    if (x === 0n || !mulG(x).equals(X[i] as Point)) throw new Error('bug: own share does not match X_i');
+    const e = challengeSch(sid, i, rid, X[i] as Point, this.s.decommit.A);
+    const z = proveSch(e, this.s.nonce, x);
+    const ownProof = encodeScalar(z);
+    const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.proof, body: ownProof }];
+    return { kind: 'next', round: new Output({ ...this.s, decommits, rid, X, x, ownProof }), outbox };
   }
 }

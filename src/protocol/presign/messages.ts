@@ -14,6 +14,7 @@
  */
 import { Reader, Writer } from '../codec.js';
 import { MESSAGE_VERSION, readVersion } from '../common.js';
+import { Schedule } from '../machine.js';
 import type { Point } from '../../curve/secp256k1.js';
 import type { SecurityParams } from '../../zk/params.js';
 import type { EncElgProof } from '../../zk/enc-elg.js';
@@ -26,6 +27,14 @@ export const ROUND = {
   r2: 'presign/r2',
   r3: 'presign/r3',
 } as const;
+
+/** The rounds in order with their kinds (no confirmation: a presignature changes no shared state). */
+export const SCHEDULE = new Schedule([
+  [ROUND.r1, 'broadcast'],
+  [ROUND.r1Proofs, 'p2p'],
+  [ROUND.r2, 'p2p'],
+  [ROUND.r3, 'broadcast'],
+]);
 
 export interface R1Broadcast {
   /** K_i = Enc_i(k_i; ρ_i) */

@@ -15,12 +15,13 @@ import { proveElog } from '../../zk/elog.js';
 import { randomSigned } from '../../util/random.js';
 import { echoHash } from '../echo.js';
 import { decodeFrom, verifyFrom } from '../common.js';
-import { BaseRound, collect, guarded, type Msg, type Step } from '../machine.js';
-import { ROUND, decodeR1, decodeR1Proofs, encodeR2, type R1Broadcast } from './messages.js';
+import type { Inbox, Msg, Step } from '../machine.js';
+import { ROUND, SCHEDULE, decodeR1, decodeR1Proofs, encodeR2, type R1Broadcast } from './messages.js';
 import { INSTANCE } from './instances.js';
 import { partyAux } from './params.js';
 import type { Round1State } from './round1.js';
 import type { Presignature } from './presignature.js';
+import { SignerRound } from './signer-round.js';
 import { Round3 } from './round3.js';
 
 export interface Round2State extends Round1State {
@@ -35,82 +36,66 @@ export interface Round2State extends Round1State {
   readonly betaHat: ReadonlyMap<number, bigint>;
 }
 
-export class Round2 extends BaseRound<Presignature> {
-  readonly expects = [
-    { round: ROUND.r1, broadcast: true },
-    { round: ROUND.r1Proofs, broadcast: false },
-  ];
+export class Round2 extends SignerRound<Round1State> {
+  readonly expects = SCHEDULE.expects(ROUND.r1, ROUND.r1Proofs);
 
-  constructor(private readonly s: Round1State) {
-    super();
-  }
-
-  get me(): number {
-    return this.s.view.i;
-  }
-
-  protected run(inbox: readonly Msg[]): Step<Presignature> {
-    return guarded(() => {
-      const { i, S, ssid, xPrime, XPrime } = this.s.view;
-      const { L, aux } = this.s.params;
-      const got = collect(i, S, this.expects, inbox);
-      const bodies = got.get(ROUND.r1) as Map<number, Uint8Array>;
-      const proofs = got.get(ROUND.r1Proofs) as Map<number, Uint8Array>;
-      const ownRp = partyAux(aux, i).rp;
-      const r1s = new Map<number, R1Broadcast>([[i, this.s.r1]]);
-      for (const j of S) {
-        if (j === i) continue;
-        const m = decodeFrom(j, ROUND.r1, () => decodeR1(bodies.get(j) as Uint8Array, L));
-        const p = decodeFrom(j, ROUND.r1Proofs, () => decodeR1Proofs(proofs.get(j) as Uint8Array, L));
-        const Nj = partyAux(aux, j).N;
-        verifyFrom(j, ROUND.r1Proofs, () =>
-          verifyEncElg({ sid: ssid, prover: j, verifier: i, extra: INSTANCE.K }, L, { N0: Nj, C: m.K, A: m.Y, B: m.A1, X: m.A2, aux: ownRp }, p.psiK),
+  protected receive(inbox: Inbox): Step<Presignature> {
+    const { i, S, ssid, xPrime, XPrime } = this.s.view;
+    const { L, aux } = this.s.params;
+    const ownRp = partyAux(aux, i).rp;
+    const r1s = new Map<number, R1Broadcast>([[i, this.s.r1]]);
+    for (const j of S) {
+      if (j === i) continue;
+      const m = decodeFrom(j, ROUND.r1, () => decodeR1(inbox.from(ROUND.r1, j), L));
+      const p = decodeFrom(j, ROUND.r1Proofs, () => decodeR1Proofs(inbox.from(ROUND.r1Proofs, j), L));
+      const Nj = partyAux(aux, j).N;
+      verifyFrom(j, ROUND.r1Proofs, () =>
+        verifyEncElg({ sid: ssid, prover: j, verifier: i, extra: INSTANCE.K }, L, { N0: Nj, C: m.K, A: m.Y, B: m.A1, X: m.A2, aux: ownRp }, p.psiK),
+      );
+      verifyFrom(j, ROUND.r1Proofs, () =>
+        verifyEncElg({ sid: ssid, prover: j, verifier: i, extra: INSTANCE.G }, L, { N0: Nj, C: m.G, A: m.Y, B: m.B1, X: m.B2, aux: ownRp }, p.psiG),
+      );
+      r1s.set(j, m);
+    }
+    // the echo covers the exact bytes each signer received (own body for ourselves)
+    const echo = echoHash(ssid, ROUND.r1, S.map((j) => (j === i ? this.s.r1Body : inbox.from(ROUND.r1, j))));
+    const { sk, gamma } = this.s;
+    const Gamma = mulG(gamma);
+    const own = this.s.r1;
+    const psiGamma = proveElog({ sid: ssid, prover: i, extra: INSTANCE.Gamma }, L, { L: own.B1, M: own.B2, X: own.Y, Y: Gamma, H: G }, { y: gamma, lambda: this.s.b });
+    const Xi = XPrime.get(i) as Point;
+    const beta = new Map<number, bigint>();
+    const betaHat = new Map<number, bigint>();
+    const outbox: Msg[] = [];
+    const maskBound = 1n << BigInt(L.ellPrime);
+    for (const j of S) {
+      if (j === i) continue;
+      const Kj = (r1s.get(j) as R1Broadcast).K;
+      const pa = partyAux(aux, j);
+      const pkJ = new PaillierPublicKey(pa.N, { minBits: L.minModulusBits, maxBits: L.maxModulusBits });
+      // one MtA: D = mult⊙K_j ⊕ Enc_j(β; ρ), F = Enc_i(β; ρ_y), with its Πaff-g
+      const mta = (mult: bigint, X: Point, extra: Uint8Array) => {
+        const b = randomSigned(maskBound);
+        const rho = pkJ.randomNonce();
+        const rhoY = sk.publicKey.randomNonce();
+        const D = pkJ.add(pkJ.scalarMul(Kj, mult, 256), pkJ.encrypt(b, rho));
+        const F = sk.encrypt(b, rhoY);
+        const psi = proveAffG(
+          { sid: ssid, prover: i, verifier: j, extra },
+          L,
+          { Nj: pa.N, Ni: sk.N, C: Kj, D, Y: F, X, aux: pa.rp },
+          { x: mult, y: b, rho, rhoY },
+          sk,
         );
-        verifyFrom(j, ROUND.r1Proofs, () =>
-          verifyEncElg({ sid: ssid, prover: j, verifier: i, extra: INSTANCE.G }, L, { N0: Nj, C: m.G, A: m.Y, B: m.B1, X: m.B2, aux: ownRp }, p.psiG),
-        );
-        r1s.set(j, m);
-      }
-      // the echo covers the exact bytes each signer received (own body for ourselves)
-      const echo = echoHash(ssid, ROUND.r1, S.map((j) => (j === i ? this.s.r1Body : (bodies.get(j) as Uint8Array))));
-      const { sk, gamma } = this.s;
-      const Gamma = mulG(gamma);
-      const own = this.s.r1;
-      const psiGamma = proveElog({ sid: ssid, prover: i, extra: INSTANCE.Gamma }, L, { L: own.B1, M: own.B2, X: own.Y, Y: Gamma, H: G }, { y: gamma, lambda: this.s.b });
-      const Xi = XPrime.get(i) as Point;
-      const beta = new Map<number, bigint>();
-      const betaHat = new Map<number, bigint>();
-      const outbox: Msg[] = [];
-      const maskBound = 1n << BigInt(L.ellPrime);
-      for (const j of S) {
-        if (j === i) continue;
-        const Kj = (r1s.get(j) as R1Broadcast).K;
-        const pa = partyAux(aux, j);
-        const pkJ = new PaillierPublicKey(pa.N, { minBits: L.minModulusBits, maxBits: L.maxModulusBits });
-        // one MtA: D = mult⊙K_j ⊕ Enc_j(β; ρ), F = Enc_i(β; ρ_y), with its Πaff-g
-        const mta = (mult: bigint, X: Point, extra: Uint8Array) => {
-          const b = randomSigned(maskBound);
-          const rho = pkJ.randomNonce();
-          const rhoY = sk.publicKey.randomNonce();
-          const D = pkJ.add(pkJ.scalarMul(Kj, mult, 256), pkJ.encrypt(b, rho));
-          const F = sk.encrypt(b, rhoY);
-          const psi = proveAffG(
-            { sid: ssid, prover: i, verifier: j, extra },
-            L,
-            { Nj: pa.N, Ni: sk.N, C: Kj, D, Y: F, X, aux: pa.rp },
-            { x: mult, y: b, rho, rhoY },
-            sk,
-          );
-          return { b, D, F, psi };
-        };
-        const g = mta(gamma, Gamma, INSTANCE.gamma);
-        const x = mta(xPrime, Xi, INSTANCE.x);
-        beta.set(j, g.b);
-        betaHat.set(j, x.b);
-        const body = encodeR2({ echo, Gamma, psiGamma, D: g.D, F: g.F, Dhat: x.D, Fhat: x.F, psi: g.psi, psiHat: x.psi });
-        outbox.push({ from: i, to: j, round: ROUND.r2, body });
-      }
-      return { kind: 'next', round: new Round3({ ...this.s, r1s, echo, Gamma, beta, betaHat }), outbox };
-    });
+        return { b, D, F, psi };
+      };
+      const g = mta(gamma, Gamma, INSTANCE.gamma);
+      const x = mta(xPrime, Xi, INSTANCE.x);
+      beta.set(j, g.b);
+      betaHat.set(j, x.b);
+      const body = encodeR2({ echo, Gamma, psiGamma, D: g.D, F: g.F, Dhat: x.D, Fhat: x.F, psi: g.psi, psiHat: x.psi });
+      outbox.push({ from: i, to: j, round: ROUND.r2, body });
+    }
+    return { kind: 'next', round: new Round3({ ...this.s, r1s, echo, Gamma, beta, betaHat }), outbox };
   }
 }
