@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     onBlame: (nodeId, protocol, reason) => suspend({ nodeId, protocol, reason }),
     audit,
     defaultContext: requestContext,
-    refreshStale: (walletId) => rotation.refresh(walletId, 'stale'),
+    refreshStale: (walletId) => rotation.refreshStale(walletId),
   });
   metrics.watchConnected(() => cluster.connectedCount);
   metrics.watchPool(() => {

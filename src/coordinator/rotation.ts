@@ -144,6 +144,20 @@ export class KeyRotation {
     return work;
   }
 
+  /**
+   * The signing path's refresh of a wallet a node called stale (`share-stale`): at most one per
+   * wallet per aux-info. A refresh burns the wallet's presignatures, so once this coordinator has
+   * refreshed the wallet under the current aux-info another `share-stale` is not believed: resolves
+   * false without a refresh (the caller treats the refusing node as failed), true once refreshed.
+   * @throws as refresh()
+   */
+  async refreshStale(walletId: string): Promise<boolean> {
+    const auxId = this.o.cluster.auxId;
+    if (auxId !== undefined && this.freshUnder.get(walletId) === auxId) return false;
+    await this.refresh(walletId, 'stale');
+    return true;
+  }
+
   /** Start a rotation job: new aux-info, then every wallet refreshed. @throws RotationRunningError */
   startRotation(context?: RequestContext): RotationJobView {
     if (this.rotating) throw new RotationRunningError('a rotation is already running');
