@@ -74,6 +74,16 @@ export interface ArchiveDeps {
   readonly now?: () => number;
 }
 
+/**
+ * Archiving refused: the wallet's committed share has been refreshed (epoch > 0). Only the
+ * coordinator's registered wallets are ever refreshed, so the wallet is live and the coordinator's
+ * registry must be wrong (empty, restored, foreign); its shares stay where they are.
+ */
+export class ArchiveRefusedError extends Error {
+  override readonly name = 'ArchiveRefusedError';
+  readonly code = 'archive-refused';
+}
+
 /** Where an archived record goes: unique, so archiving twice never overwrites a copy. */
 function archiveId(walletId: string, kind: WalletKind, now: number): string {
   return `${walletId}-${kind[0] as string}-${now.toString(36)}${randomBytes(4).toString('hex')}`;
@@ -82,10 +92,15 @@ function archiveId(walletId: string, kind: WalletKind, now: number): string {
 /**
  * Moves every record of `walletId` to the archive (under the scope's lock: no stage or commit of
  * it runs meanwhile) and burns its presignatures. Returns the kinds moved (none: nothing held).
+ * @throws ArchiveRefusedError if the committed share's epoch is above 0 (nothing is moved)
  */
 export async function archiveWallet(deps: ArchiveDeps, walletId: string, reason: string): Promise<{ archived: WalletKind[]; presignaturesBurnt: number }> {
   const now = deps.now ?? Date.now;
   const archived = await deps.lifecycle.exclusive(walletId, async () => {
+    // under the scope's lock: no refresh commits between this check and the move
+    const committed = await deps.lifecycle.committed(walletId);
+    committed?.parts[1]?.fill(0);
+    if (committed && committed.epoch > 0) throw new ArchiveRefusedError(`${walletId}: the committed key share was refreshed (epoch ${committed.epoch}), so a registered wallet owns it; not archived`);
     const moved: WalletKind[] = [];
     for (const kind of WALLET_KINDS) {
       const record = await deps.store.get(kind, walletId);

@@ -47,7 +47,7 @@ import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import { NodeSession } from './session.js';
 import { PrimeSource } from './primes.js';
 import { auxId, hex, pack, unpackVersioned } from './records.js';
-import { archiveWallet, describeWallet, listWallets } from './archive.js';
+import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
 
 export interface GroupMember {
   readonly nodeId: string;
@@ -286,18 +286,36 @@ export class NodeService {
    * first, so none can stage or commit it afterwards.
    */
   private async archive(walletId: string, reason: string): Promise<object> {
+    // a refreshed share belongs to a registered wallet: refuse before cancelling any of its runs
+    // (archiveWallet checks again under the scope's lock)
+    const current = await this.lifecycle.committed(walletId);
+    current?.parts[1]?.fill(0);
+    if (current && current.epoch > 0) return this.archiveRefused(walletId, reason, new ArchiveRefusedError(`${walletId}: the committed key share was refreshed (epoch ${current.epoch}), so a registered wallet owns it; not archived`));
     for (const [id, s] of this.sessions) {
       const scope = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
       if (scope !== walletId) continue;
       if ('session' in s) s.session.cancel();
       this.sessions.delete(id);
     }
-    const r = await archiveWallet({ store: this.o.store, lifecycle: this.lifecycle, burnPresignatures: (w) => this.burnWhere(async (of) => of === w) }, walletId, reason);
+    let r: Awaited<ReturnType<typeof archiveWallet>>;
+    try {
+      r = await archiveWallet({ store: this.o.store, lifecycle: this.lifecycle, burnPresignatures: (w) => this.burnWhere(async (of) => of === w) }, walletId, reason);
+    } catch (e) {
+      if (e instanceof ArchiveRefusedError) return this.archiveRefused(walletId, reason, e);
+      throw e;
+    }
     if (r.archived.length > 0 || r.presignaturesBurnt > 0) {
       this.o.log.warn({ walletId, reason, ...r }, 'wallet records archived (no registered wallet owns them)');
       await this.o.audit?.({ type: 'wallet.archived', walletId, reason, archived: r.archived, presignaturesBurnt: r.presignaturesBurnt });
     }
     return r;
+  }
+
+  /** An archive request for a live (refreshed) wallet: logged, audited, answered with its code. */
+  private async archiveRefused(walletId: string, reason: string, e: ArchiveRefusedError): Promise<never> {
+    this.o.log.error({ walletId, reason }, 'archiving a refreshed (registered) wallet refused: the coordinator registry looks wrong');
+    await this.o.audit?.({ type: 'wallet.archive-refused', walletId, reason });
+    throw new RpcError(e.code, e.message);
   }
 
   /**
