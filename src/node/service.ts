@@ -178,7 +178,11 @@ export class NodeService {
    */
   async recover(): Promise<{ pendingDropped: number; presignaturesBurnt: number }> {
     const pendingDropped = await this.lifecycle.recover();
-    const aux = await this.loadAux();
+    // only the aux epoch: the secret (Paillier, ring-Pedersen) is neither decoded nor cached here,
+    // so a thread that runs no protocol (the node's main thread) never holds it
+    const committedAux = await this.lifecycle.committed(AUX_SCOPE);
+    committedAux?.parts[1]?.fill(0);
+    const auxEpoch = committedAux?.epoch;
     const shareEpochs = new Map<string, number | undefined>();
     const presignaturesBurnt = await this.burnWhere(async (walletId, e) => {
       if (!shareEpochs.has(walletId)) {
@@ -186,7 +190,7 @@ export class NodeService {
         c?.parts[1]?.fill(0);
         shareEpochs.set(walletId, c?.epoch);
       }
-      return e.aux !== aux?.epoch || e.share !== shareEpochs.get(walletId);
+      return e.aux !== auxEpoch || e.share !== shareEpochs.get(walletId);
     });
     return { pendingDropped, presignaturesBurnt };
   }
@@ -368,7 +372,9 @@ export class NodeService {
   private committedResult(scope: string, protocol: LifecycleProtocol, epoch: number, [pub, secret]: [Uint8Array, Uint8Array]): SessionResult {
     if (scope === AUX_SCOPE) {
       const aux = decodeAuxInfo(pub, secret);
-      this.auxLoaded = false; // re-read with its epoch on next use
+      // the old aux-info's secret is dropped now (not kept until the next use); re-read on demand
+      this.aux = undefined;
+      this.auxLoaded = false;
       return { protocol: 'aux', auxId: hex(auxId(aux)) };
     }
     const share = decodeKeyShare(pub, secret);
