@@ -691,7 +691,7 @@ export class NodeService {
     const share = decodeKeyShare(pub, secret);
     secret.fill(0);
     if (share.public.i !== this.index || share.public.n !== this.o.group.length) throw new RpcError('bad-share', 'stored key share does not match this node');
-    return { share, epoch: c.epoch, auxEpoch: c.auxEpoch ?? LEGACY_EPOCH.aux };
+    return { share, epoch: c.epoch, auxEpoch: c.auxEpoch ?? LEGACY_EPOCH.shareAux };
   }
 
   private async loadAux(): Promise<NodeService['aux']> {
