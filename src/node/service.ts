@@ -627,12 +627,7 @@ export class NodeService {
       } catch {
         // unreadable now (a KMS outage?) but perhaps not later: burn it; if even that fails, the
         // commit fails and is retried, rather than leave a presignature that might sign later
-        try {
-          await this.presigs.markUsed(id);
-          burnt++;
-        } catch (err) {
-          if (!(err instanceof PresignatureUsedError)) throw err;
-        }
+        if (await this.burn(id)) burnt++;
         continue;
       }
       if (!rec) continue;
@@ -640,14 +635,29 @@ export class NodeService {
       secret.fill(0);
       rec.fill(0);
       if (!(await stale(new TextDecoder().decode(w), decodePresigEpochs(e)))) continue;
-      try {
-        await this.presigs.markUsed(id);
-        burnt++;
-      } catch (err) {
-        if (!(err instanceof PresignatureUsedError)) throw err;
-      }
+      if (await this.burn(id)) burnt++;
     }
     return burnt;
+  }
+
+  /**
+   * Mark one presignature used and delete its secret. True if this call marked it; a marker that
+   * already existed (its secret left behind by a failed deletion) gets the deletion retried. A
+   * secret that still cannot be deleted is logged: it refuses every use, and the start's sweep
+   * tries again.
+   */
+  private async burn(id: string): Promise<boolean> {
+    let marked = true;
+    let deleted: boolean;
+    try {
+      deleted = await this.presigs.markUsed(id);
+    } catch (err) {
+      if (!(err instanceof PresignatureUsedError)) throw err;
+      marked = false;
+      deleted = await this.presigs.removeUsed(id);
+    }
+    if (!deleted) this.o.log.error({ presigId: id }, 'the secret of a burnt presignature could not be deleted (it can never sign; retried at the next burn or start)');
+    return marked;
   }
 
   /**

@@ -46,12 +46,26 @@ export class Presignatures {
 
   /**
    * Durably mark a presignature used. Of concurrent callers (in this process or others) exactly one
-   * succeeds; the others get PresignatureUsedError. The secret is then deleted, best effort: the
-   * marker is what refuses a second use.
+   * succeeds; the others get PresignatureUsedError. The secret is then deleted, tried a few times:
+   * the marker is what refuses a second use, but a burnt secret must not stay on disk. Resolves
+   * false if it could not be deleted (the caller logs it; removeUsed() or the start's sweep() does
+   * it later).
    */
-  async markUsed(presigId: string): Promise<void> {
+  async markUsed(presigId: string): Promise<boolean> {
     await this.#mark(presigId);
-    await this.#deleteSecret(presigId);
+    return this.removeUsed(presigId);
+  }
+
+  /**
+   * Delete the stored secret of a presignature that has its used-marker (a no-op without one),
+   * tried up to `attempts` times. True once no secret is left.
+   */
+  async removeUsed(presigId: string, attempts = 3): Promise<boolean> {
+    if (!(await this.isUsed(presigId))) return false;
+    for (let k = 0; k < attempts; k++) {
+      if (await this.#deleteSecret(presigId)) return true;
+    }
+    return false;
   }
 
   /** The durable, exclusive used-marker: resolves only for the one caller that created it, once it is on disk. */
@@ -129,11 +143,19 @@ export class Presignatures {
     return { secret, deleted: this.#deleteSecret(presigId) };
   }
 
-  /** Delete secrets whose marker exists (left by a crash between marking and deleting). Returns how many. */
-  async sweep(): Promise<number> {
+  /**
+   * Delete secrets whose marker exists (left by a crash between marking and deleting, or a failed
+   * deletion). One that cannot be deleted now is reported to `onFailure` and the others are still
+   * swept: it refuses every use anyway. Returns how many were removed.
+   */
+  async sweep(onFailure?: (presigId: string, err: Error) => void): Promise<number> {
     let removed = 0;
     for (const id of await this.store.list('presig')) {
-      if ((await this.isUsed(id)) && (await this.store.delete('presig', id))) removed++;
+      try {
+        if ((await this.isUsed(id)) && (await this.store.delete('presig', id))) removed++;
+      } catch (e) {
+        onFailure?.(id, e as Error);
+      }
     }
     return removed;
   }
