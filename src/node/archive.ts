@@ -71,6 +71,8 @@ export interface ArchiveDeps {
   readonly lifecycle: Lifecycle;
   /** burns (durably marks used) every presignature of the wallet; returns how many */
   readonly burnPresignatures: (walletId: string) => Promise<number>;
+  /** durably records that this node confirmed run `sid` of the wallet (SeenSessions.rememberConfirmed) */
+  readonly rememberConfirmed: (walletId: string, sid: Uint8Array) => Promise<void>;
   readonly now?: () => number;
 }
 
@@ -101,6 +103,8 @@ export async function archiveWallet(deps: ArchiveDeps, walletId: string, reason:
     const committed = await deps.lifecycle.committed(walletId);
     committed?.parts[1]?.fill(0);
     if (committed && committed.epoch > 0) throw new ArchiveRefusedError(`${walletId}: the committed key share was refreshed (epoch ${committed.epoch}), so a registered wallet owns it; not archived`);
+    // a run this node confirmed must stay unabandonable once its pending state and evidence are gone
+    for (const sid of await deps.lifecycle.confirmedSids(walletId)) await deps.rememberConfirmed(walletId, sid);
     const moved: WalletKind[] = [];
     for (const kind of WALLET_KINDS) {
       const record = await deps.store.get(kind, walletId);

@@ -265,6 +265,25 @@ export class Lifecycle {
     });
   }
 
+  /**
+   * The runs of `scope` this node's records show it confirmed (its pending state's, and the last
+   * commit's): what must stay refused for abandonment after the records are archived. The caller
+   * holds the scope (exclusive).
+   */
+  async confirmedSids(scope: string): Promise<Uint8Array[]> {
+    const sids: Uint8Array[] = [];
+    const p = await this.pending(scope);
+    if (p) {
+      p.parts[1]?.fill(0);
+      sids.push(p.sid);
+    }
+    for (const env of (await this.evidence(scope))?.envelopes ?? []) {
+      const sid = decodeEnvelope(env).sid;
+      if (!sids.some((s) => equalBytes(s, sid))) sids.push(sid);
+    }
+    return sids;
+  }
+
   /** The evidence of the last commit of a scope (public: signed confirmations). */
   async evidence(scope: string): Promise<Evidence | undefined> {
     const rec = await this.o.store.get('evidence', scope);

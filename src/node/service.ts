@@ -280,7 +280,8 @@ export class NodeService {
         this.sessions.delete(id);
       }
     }
-    if (await this.lifecycle.confirmed(scope, sid)) throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
+    // the tombstone: a confirmed run whose records were archived since
+    if ((await this.lifecycle.confirmed(scope, sid)) || (await this.seen.wasConfirmed(scope, sid))) throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
     return { by: this.index, signature: signature.toString('hex') };
   }
@@ -303,7 +304,11 @@ export class NodeService {
     }
     let r: Awaited<ReturnType<typeof archiveWallet>>;
     try {
-      r = await archiveWallet({ store: this.o.store, lifecycle: this.lifecycle, burnPresignatures: (w) => this.burnWhere(async (of) => of === w) }, walletId, reason);
+      r = await archiveWallet(
+        { store: this.o.store, lifecycle: this.lifecycle, burnPresignatures: (w) => this.burnWhere(async (of) => of === w), rememberConfirmed: (w, sid) => this.seen.rememberConfirmed(w, sid) },
+        walletId,
+        reason,
+      );
     } catch (e) {
       if (e instanceof ArchiveRefusedError) return this.archiveRefused(walletId, reason, e);
       throw e;

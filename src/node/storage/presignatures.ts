@@ -173,10 +173,26 @@ export class SeenSessions {
   async hasSeen(sid: Uint8Array): Promise<boolean> {
     return this.store.has('sid', sidRecordId(sid));
   }
+
+  /**
+   * Tombstone: this node confirmed run `sid` of `scope`. Written before the run's pending state or
+   * evidence leaves (archiving), so the node still refuses to sign an abandonment of it afterwards.
+   */
+  async rememberConfirmed(scope: string, sid: Uint8Array): Promise<void> {
+    await this.store.create('sid', sidRecordId(sid, scope), timestamp()); // false: already there
+  }
+
+  async wasConfirmed(scope: string, sid: Uint8Array): Promise<boolean> {
+    return this.store.has('sid', sidRecordId(sid, scope));
+  }
 }
 
-/** Sids are arbitrary bytes; the record id is their SHA-256 in hex (fixed length, filename-safe). */
-function sidRecordId(sid: Uint8Array): string {
+/**
+ * Sids are arbitrary bytes; the record id is their SHA-256 in hex (fixed length, filename-safe).
+ * With a scope: a confirmation tombstone, hashed under its own tag so it never reads as a seen sid.
+ */
+function sidRecordId(sid: Uint8Array, confirmedIn?: string): string {
   if (!(sid instanceof Uint8Array) || sid.length === 0 || sid.length > 1024) throw new RangeError('sid must be 1 to 1024 bytes');
-  return createHash('sha256').update('mpc-engine/v1/sid\0').update(sid).digest('hex');
+  if (confirmedIn === undefined) return createHash('sha256').update('mpc-engine/v1/sid\0').update(sid).digest('hex');
+  return createHash('sha256').update('mpc-engine/v1/confirmed-sid\0').update(confirmedIn).update('\0').update(sid).digest('hex');
 }
