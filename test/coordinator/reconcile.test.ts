@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { NodeService } from '../../src/node/service.js';
+import { Lifecycle } from '../../src/node/lifecycle.js';
 import { PrimeSource } from '../../src/node/primes.js';
 import { AUX_RECORD, pack } from '../../src/node/records.js';
 import type { RecordStore } from '../../src/node/storage/store.js';
@@ -238,7 +239,10 @@ test.serial('pending-only states the registry never heard of are archived with a
   const held = await stores[0]!.list('keyshare');
   // a keygen that staged at the nodes but committed nowhere, of a wallet no registry recorded
   const orphans = ['w_orphan0001', 'w_orphan0002'];
-  for (const s of stores) for (const id of orphans) await s.put('pending', id, randomBytes(64));
+  for (const store of stores) {
+    const lifecycle = new Lifecycle({ store, parties: [], beforeSwitch: async () => undefined });
+    for (const id of orphans) await lifecycle.stage(id, { protocol: 'keygen', sid: Uint8Array.from(randomBytes(32)), round: 'confirm', c: Uint8Array.from(randomBytes(32)), epoch: 0, parts: [Uint8Array.of(1), Uint8Array.of(2)] }, undefined);
+  }
   const wrong = await coordinator('foreign', { maxUnregistered: 1 });
   await Promise.all(wrong.runs);
   for (const s of stores) t.deepEqual((await pendingWallets(stores.indexOf(s))).sort(), orphans, 'nothing archived');
