@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     log,
   });
   // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
-  const reconciler = new WalletReconciler({ cluster, registry, log, audit, onRecovered: (id) => pool.track(id) });
+  const reconciler = new WalletReconciler({ cluster, registry, log, audit, metrics, onRecovered: (id) => pool.track(id) });
   const identities = await loadNodeKeys(config, log);
   const group = new GroupMonitor({ cluster, runner: orchestrator, log, onComplete: () => reconciler.trigger(), ...(identities ? { identities } : {}), onMisbehaviour: suspend });
   // refresh and rotation: aux-info and every wallet's shares move together (rotation.ts)
@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     onBlame: (nodeId, protocol, reason) => suspend({ nodeId, protocol, reason }),
     audit,
     defaultContext: requestContext,
-    refreshStale: (walletId) => rotation.refresh(walletId, 'stale'),
+    refreshStale: (walletId) => rotation.refreshStale(walletId),
   });
   metrics.watchConnected(() => cluster.connectedCount);
   metrics.watchPool(() => {

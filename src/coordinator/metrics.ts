@@ -73,6 +73,13 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
+  /** alert on > 0: a correct registry accounts for every committed share (reconcile.ts) */
+  readonly unregisteredCommitted = new Gauge({
+    name: 'mpc_unregistered_committed_wallets',
+    help: 'Wallets whose committed key shares the nodes hold but the registry never heard of, at the last reconciliation (left in place: is the registry the right one?)',
+    registers: [this.registry],
+  });
+
   private poolSource: (() => ReadonlyMap<string, number>) | undefined;
   private connectedSource: (() => number) | undefined;
 

@@ -30,11 +30,17 @@ export class PresignFailedError extends Error {
 
 /**
  * A signer refused to presign because the wallet's key share predates the group's aux-info (a
- * rotation or an aux-info re-run committed since): the wallet needs a refresh, no node is at fault.
+ * rotation or an aux-info re-run committed since): the wallet needs a refresh. Nobody is at fault
+ * the first time; `refusedBy` names the refusing nodes in case the claim turns out false (the
+ * wallet was already refreshed under the current aux-info: signing.ts).
  */
 export class ShareStaleError extends PresignFailedError {
   override readonly name = 'ShareStaleError';
-  constructor(readonly walletId: string) {
+  constructor(
+    readonly walletId: string,
+    /** node ids that answered `share-stale` */
+    readonly refusedBy: readonly string[] = [],
+  ) {
     super(`the key shares of ${walletId} predate the group's aux-info: a refresh is needed`, [], false);
   }
 }
@@ -141,7 +147,7 @@ async function presignOnce(o: PresignSourceOptions, walletId: string, signers: r
     const culprits = outcome.culprits.map((c) => c.nodeId).filter((id): id is string => id !== undefined);
     throw new PresignFailedError(`presign aborted by ${outcome.reportedBy}: ${outcome.reason}`, culprits, true);
   }
-  if (outcome.status === 'failed' && outcome.code === 'share-stale') throw new ShareStaleError(walletId);
+  if (outcome.status === 'failed' && outcome.code === 'share-stale') throw new ShareStaleError(walletId, outcome.nodes);
   if (outcome.status === 'failed') {
     const draining = outcome.failure === 'draining';
     if (draining) for (const id of outcome.nodes) o.cluster.markDraining(o.cluster.parties.indexOf(id));

@@ -16,9 +16,13 @@
  *   every node archives what it holds of it and the registry records it `resolved`;
  * - registry `failed` (keygen failed) or `resolved` (dead): whatever a node still holds of it is
  *   archived, and a failed record is resolved;
- * - unknown to the registry: logged, audited and archived. So many that the registry itself looks
- *   wrong (a restored or foreign file) are left alone with an error instead: archiving is
- *   reversible, but a wrong registry must not take every wallet out of use.
+ * - unknown to the registry with a committed share at some node: left alone, with an audit record,
+ *   an error in the log and an alert metric. A registry that works accounts for every such wallet
+ *   (its pending record is written before keygen starts), so the registry itself is wrong (empty,
+ *   restored, foreign) and must not take live wallets out of use. Nodes refuse to archive a
+ *   refreshed share anyway (src/node/archive.ts);
+ * - unknown to the registry with only pending states (a run that committed nowhere, which cannot
+ *   sign): logged, audited and archived — unless implausibly many, then left alone with an error.
  *
  * Nothing is deleted: nodes move the records to their archive (src/node/archive.ts), and a later
  * keygen of the same wallet id is no longer held up by a leftover pending state. Every action is
@@ -29,6 +33,7 @@
 import { RPC_VERSION, archiveResponseSchema, evidenceResponseSchema, finalizeResponseSchema, walletResponseSchema, walletsResponseSchema } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
+import type { CoordinatorMetrics } from './metrics.js';
 import { callNode, type NodeLink } from './node-link.js';
 import type { WalletRegistry } from './registry.js';
 import type { AuditSink } from './wallets.js';
@@ -42,8 +47,10 @@ export interface ReconcilerOptions {
   readonly onRecovered?: (walletId: string) => void;
   /** one node request (default 30 s: the node's protocol thread may be busy with a session) */
   readonly callTimeoutMs?: number;
-  /** wallets a node may hold that the registry never heard of before archiving them is refused (default 16) */
+  /** pending-only wallet states a node may hold that the registry never heard of before archiving them is refused (default 16) */
   readonly maxUnregistered?: number;
+  /** counts unregistered committed wallets (an alert) */
+  readonly metrics?: CoordinatorMetrics;
   /** wallet ids per `wallets` page (default 500, the most a node answers) */
   readonly pageSize?: number;
   /** wait before trying a failed run again (default 60 s) */
@@ -57,9 +64,9 @@ export interface ReconcileSummary {
   readonly resolved: string[];
   /** wallets of failed or resolved key generations some node still held: archived */
   readonly archivedDead: string[];
-  /** wallets the registry never heard of: archived */
+  /** pending-only wallet states the registry never heard of: archived */
   readonly unregistered: string[];
-  /** unregistered wallets left alone because there were too many */
+  /** unregistered wallets left alone: committed at some node, or too many */
   readonly refused: string[];
 }
 
@@ -178,15 +185,28 @@ export class WalletReconciler {
         this.log.warn({ walletId, err: (e as Error).message }, 'wallet not reconciled this time');
       }
     }
-    if (unregistered.length > 0) await this.unregistered(unregistered, held, summary);
+    await this.unregistered(unregistered, held, summary);
     if (Object.values(summary).some((list: readonly string[]) => list.length > 0)) this.log.info(summary, 'wallet reconciliation done');
     if (unsettled > 0) throw new Error(`${unsettled} wallet(s) could not be reconciled`);
     return summary;
   }
 
-  /** Wallets the registry never heard of: archived, unless there are implausibly many. */
-  private async unregistered(ids: readonly string[], held: ReadonlyMap<string, ReadonlyMap<number, Held>>, summary: ReconcileSummary): Promise<void> {
+  /**
+   * Wallets the registry never heard of. Committed at some node: left alone (see the module
+   * comment). Pending-only: archived, unless there are implausibly many.
+   */
+  private async unregistered(all: readonly string[], held: ReadonlyMap<string, ReadonlyMap<number, Held>>, summary: ReconcileSummary): Promise<void> {
     const c = this.o.cluster;
+    const isCommitted = (id: string): boolean => [...(held.get(id)?.values() ?? [])].some((h) => h.committed);
+    const committed = all.filter(isCommitted);
+    this.o.metrics?.unregisteredCommitted.set(committed.length);
+    if (committed.length > 0) {
+      summary.refused.push(...committed);
+      this.log.error({ wallets: committed.length, walletIds: committed.slice(0, 20), registry: this.o.registry.path }, 'nodes hold committed key shares of wallets the registry never heard of: is this the right registry? They are left in place');
+      await this.record({ type: 'reconcile.refused', reason: 'unregistered committed key shares', walletIds: committed });
+    }
+    const ids = all.filter((id) => !isCommitted(id));
+    if (ids.length === 0) return;
     const max = this.o.maxUnregistered ?? 16;
     const perNode = c.links.map((l) => ids.filter((id) => held.get(id)?.has(l.index)).length);
     if (perNode.some((n) => n > max)) {
@@ -198,7 +218,7 @@ export class WalletReconciler {
     }
     for (const walletId of ids) {
       const holders = [...(held.get(walletId)?.keys() ?? [])].map((i) => c.link(i) as NodeLink);
-      this.log.warn({ walletId, nodes: holders.map((l) => l.nodeId) }, 'nodes hold a wallet the registry never heard of: archiving it');
+      this.log.warn({ walletId, nodes: holders.map((l) => l.nodeId) }, 'nodes hold a pending state of a wallet the registry never heard of: archiving it');
       const archived = await this.archiveAt(holders, walletId, 'unregistered');
       await this.record({ type: 'wallet.unregistered', walletId, archived });
       summary.unregistered.push(walletId);

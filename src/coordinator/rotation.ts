@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { NodesUnavailableError, RefreshFailedError, RotationRunningError, WalletNotFoundError } from './errors.js';
-import type { SessionRunner } from './orchestrator.js';
+import type { SessionOutcome, SessionRunner } from './orchestrator.js';
 import { AuditUnavailableError, type AuditSink, type RequestContext } from './wallets.js';
 
 /** Why a wallet was refreshed (recorded in the audit event). */
@@ -144,6 +144,20 @@ export class KeyRotation {
     return work;
   }
 
+  /**
+   * The signing path's refresh of a wallet a node called stale (`share-stale`): at most one per
+   * wallet per aux-info. A refresh burns the wallet's presignatures, so once this coordinator has
+   * refreshed the wallet under the current aux-info another `share-stale` is not believed: resolves
+   * false without a refresh (the caller treats the refusing node as failed), true once refreshed.
+   * @throws as refresh()
+   */
+  async refreshStale(walletId: string): Promise<boolean> {
+    const auxId = this.o.cluster.auxId;
+    if (auxId !== undefined && this.freshUnder.get(walletId) === auxId) return false;
+    await this.refresh(walletId, 'stale');
+    return true;
+  }
+
   /** Start a rotation job: new aux-info, then every wallet refreshed. @throws RotationRunningError */
   startRotation(context?: RequestContext): RotationJobView {
     if (this.rotating) throw new RotationRunningError('a rotation is already running');
@@ -210,13 +224,20 @@ export class KeyRotation {
     const readiness = c.keygenReadiness();
     if (!readiness.ready) throw new NodesUnavailableError(readiness.reason.replace('wallet creation', 'a refresh'));
     const auxId = c.auxId;
-    const outcome = await this.o.runner.run({
-      protocol: 'refresh',
-      parties: c.parties,
-      participants: c.links,
-      walletId,
-      ...(this.o.refreshTimeoutMs === undefined ? {} : { timeoutMs: this.o.refreshTimeoutMs }),
-    });
+    let outcome: SessionOutcome<'refresh'>;
+    try {
+      outcome = await this.o.runner.run({
+        protocol: 'refresh',
+        parties: c.parties,
+        participants: c.links,
+        walletId,
+        ...(this.o.refreshTimeoutMs === undefined ? {} : { timeoutMs: this.o.refreshTimeoutMs }),
+      });
+    } finally {
+      // whatever the outcome: a refresh that committed at some nodes and then failed has burnt the
+      // wallet's presignatures there, and the pool must not keep offering them
+      this.o.discardPresignatures?.(walletId);
+    }
     if (outcome.status === 'aborted') {
       const culprits = outcome.culprits.map((x) => x.nodeId ?? `index ${x.index}`);
       throw new RefreshFailedError(`refresh of ${walletId} aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''})`, 502);
@@ -228,7 +249,6 @@ export class KeyRotation {
       this.log.error({ walletId, registered: publicKey, reported: outcome.result.publicKey }, 'refresh reported another public key than the registered one');
       throw new RefreshFailedError(`refresh of ${walletId} reported another public key`, 502);
     }
-    this.o.discardPresignatures?.(walletId);
     if (auxId !== undefined) this.freshUnder.set(walletId, auxId);
     this.log.info({ walletId, epoch, reason }, 'wallet key shares refreshed');
     try {

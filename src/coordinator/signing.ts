@@ -11,7 +11,10 @@
  * - presigning on demand fails → pairs with the nodes at fault dropped;
  * - a signer refuses to presign because the wallet's key share predates the group's aux-info (a
  *   rotation committed new aux-info) → the wallet is refreshed (`refreshStale`, once per request)
- *   and the same pair tried again; nobody is at fault.
+ *   and the same pair tried again; nobody is at fault. A refresh burns the wallet's presignatures,
+ *   so a node must not get one for the asking: if this coordinator already refreshed the wallet
+ *   under the current aux-info (`refreshStale` declines), the claim is false and the refusing node
+ *   is treated as failed — avoided for this request, not blamed (no cryptographic evidence).
  * - a node is shutting down (it answers `unavailable`, NODE_DRAIN_MS) → not a fault: the cluster
  *   leaves it out of new work until it is back, and another pair signs; if none is left the
  *   request is answered 503 nodes-unavailable with Retry-After (retry later), never held against
@@ -75,8 +78,12 @@ export interface SigningOptions {
   readonly audit?: AuditSink;
   /** request context used when a request carries none (the one configured credential's id) */
   readonly defaultContext?: RequestContext;
-  /** refresh a wallet whose key share is older than the group's aux-info (rotation.ts); resolves once committed */
-  readonly refreshStale?: (walletId: string) => Promise<unknown>;
+  /**
+   * refresh a wallet whose key share is older than the group's aux-info (rotation.ts): resolves
+   * true once committed, or false without a refresh when the wallet was already refreshed under
+   * the current aux-info (the `share-stale` answer is then not believed)
+   */
+  readonly refreshStale?: (walletId: string) => Promise<boolean>;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -139,9 +146,11 @@ export class SigningService {
         // the wallet's shares must move to the new aux-info first; then the same pair again
         refreshed = true;
         try {
-          await this.o.refreshStale(walletId);
-          attempt--;
-          continue;
+          if (await this.o.refreshStale(walletId)) {
+            attempt--;
+            continue;
+          }
+          this.log.warn({ walletId, signers, avoided: outcome.avoid.map((i) => c.parties[i]) }, 'share-stale for a wallet already refreshed under the current aux-info: refusing node avoided');
         } catch (e) {
           this.log.warn({ walletId, err: (e as Error).message }, 'refreshing a stale wallet failed');
           failures.push(`refresh of the wallet's key shares: ${(e as Error).message}`);
@@ -201,7 +210,8 @@ export class SigningService {
       try {
         entry = await this.o.pool.obtain(walletId, signers, { deferRefill: true, ...(signal === undefined ? {} : { signal }) });
       } catch (e) {
-        if (e instanceof ShareStaleError) return { kind: 'share-stale', reason: e.message, avoid: [] };
+        // the refusers are avoided only if the claim proves false (no refresh was due: sign())
+        if (e instanceof ShareStaleError) return { kind: 'share-stale', reason: e.message, avoid: e.refusedBy.map(indexOf).filter((i) => i >= 0) };
         if (e instanceof PresignBusyError || e instanceof PresignTimeoutError || e instanceof PresignCancelledError) throw e;
         // A presign abort's culprits are already logged and counted with the session's outcome.
         const nodes = e instanceof PresignFailedError ? e.nodes : [];

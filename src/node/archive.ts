@@ -71,7 +71,19 @@ export interface ArchiveDeps {
   readonly lifecycle: Lifecycle;
   /** burns (durably marks used) every presignature of the wallet; returns how many */
   readonly burnPresignatures: (walletId: string) => Promise<number>;
+  /** durably records that this node confirmed run `sid` of the wallet (SeenSessions.rememberConfirmed) */
+  readonly rememberConfirmed: (walletId: string, sid: Uint8Array) => Promise<void>;
   readonly now?: () => number;
+}
+
+/**
+ * Archiving refused: the wallet's committed share has been refreshed (epoch > 0). Only the
+ * coordinator's registered wallets are ever refreshed, so the wallet is live and the coordinator's
+ * registry must be wrong (empty, restored, foreign); its shares stay where they are.
+ */
+export class ArchiveRefusedError extends Error {
+  override readonly name = 'ArchiveRefusedError';
+  readonly code = 'archive-refused';
 }
 
 /** Where an archived record goes: unique, so archiving twice never overwrites a copy. */
@@ -82,10 +94,17 @@ function archiveId(walletId: string, kind: WalletKind, now: number): string {
 /**
  * Moves every record of `walletId` to the archive (under the scope's lock: no stage or commit of
  * it runs meanwhile) and burns its presignatures. Returns the kinds moved (none: nothing held).
+ * @throws ArchiveRefusedError if the committed share's epoch is above 0 (nothing is moved)
  */
 export async function archiveWallet(deps: ArchiveDeps, walletId: string, reason: string): Promise<{ archived: WalletKind[]; presignaturesBurnt: number }> {
   const now = deps.now ?? Date.now;
   const archived = await deps.lifecycle.exclusive(walletId, async () => {
+    // under the scope's lock: no refresh commits between this check and the move
+    const committed = await deps.lifecycle.committed(walletId);
+    committed?.parts[1]?.fill(0);
+    if (committed && committed.epoch > 0) throw new ArchiveRefusedError(`${walletId}: the committed key share was refreshed (epoch ${committed.epoch}), so a registered wallet owns it; not archived`);
+    // a run this node confirmed must stay unabandonable once its pending state and evidence are gone
+    for (const sid of await deps.lifecycle.confirmedSids(walletId)) await deps.rememberConfirmed(walletId, sid);
     const moved: WalletKind[] = [];
     for (const kind of WALLET_KINDS) {
       const record = await deps.store.get(kind, walletId);

@@ -55,12 +55,14 @@ export const AUX_SCOPE = 'aux';
 export type LifecycleProtocol = 'aux' | 'keygen' | 'refresh';
 const PROTOCOL_CODES: readonly LifecycleProtocol[] = ['aux', 'keygen', 'refresh'];
 /**
- * Records written before epochs existed: aux-info was made once (epoch 1), shares at keygen (0).
- * A share written before it recorded its aux epoch reads as made under the first aux-info: if the
- * group's aux-info moved since, the share counts as stale and is refreshed before it presigns (the
- * safe side: at worst one refresh too many).
+ * Records written before epochs existed: aux-info reads as epoch 1, shares as made at keygen (0).
+ * A share written before it recorded its aux epoch reads as made under aux epoch 0 — before any
+ * aux-info — so it counts as stale and is refreshed once before it presigns. Reading it as the
+ * first aux-info would be wrong: the group monitor could re-run aux-info before epochs existed (that
+ * aux-info reads as 1 too), so such a share may predate the current Paillier keys. At worst this
+ * costs one refresh per old wallet.
  */
-export const LEGACY_EPOCH = { aux: 1, share: 0 } as const;
+export const LEGACY_EPOCH = { aux: 1, share: 0, shareAux: 0 } as const;
 const MAX_ENVELOPES = 64;
 
 export interface PendingState {
@@ -177,7 +179,7 @@ export class Lifecycle {
     }
     const [pub, secret, epoch, auxEpoch] = unpackVersioned(rec, 4, 'key share', 2) as [Uint8Array, Uint8Array, Uint8Array | undefined, Uint8Array | undefined];
     rec.fill(0);
-    return { epoch: decodeEpoch(epoch, LEGACY_EPOCH.share, scope), auxEpoch: decodeEpoch(auxEpoch, LEGACY_EPOCH.aux, `${scope} aux`), parts: [pub, secret] };
+    return { epoch: decodeEpoch(epoch, LEGACY_EPOCH.share, scope), auxEpoch: decodeEpoch(auxEpoch, LEGACY_EPOCH.shareAux, `${scope} aux`), parts: [pub, secret] };
   }
 
   async pending(scope: string): Promise<PendingState | undefined> {
@@ -229,7 +231,7 @@ export class Lifecycle {
       const ordered = [...envelopes].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
       await this.o.store.put('evidence', scope, encodeEvidence({ protocol: p.protocol, epoch: p.epoch, envelopes: ordered }));
       const [kind, id] = where(scope);
-      const record = scope === AUX_SCOPE ? pack(...p.parts, encodeEpoch(p.epoch)) : pack(...p.parts, encodeEpoch(p.epoch), encodeEpoch(p.auxEpoch ?? LEGACY_EPOCH.aux));
+      const record = scope === AUX_SCOPE ? pack(...p.parts, encodeEpoch(p.epoch)) : pack(...p.parts, encodeEpoch(p.epoch), encodeEpoch(p.auxEpoch ?? LEGACY_EPOCH.shareAux));
       if (p.protocol === 'keygen') {
         // a wallet id is never overwritten
         if (!(await this.o.store.create(kind, id, record))) throw new CommitError('epoch-moved', `${scope}: a committed key share already exists`);
@@ -237,7 +239,7 @@ export class Lifecycle {
         await this.o.store.put(kind, id, record);
       }
       await this.o.store.delete('pending', scope);
-      return { epoch: p.epoch, ...(scope === AUX_SCOPE ? {} : { auxEpoch: p.auxEpoch ?? LEGACY_EPOCH.aux }), parts: p.parts };
+      return { epoch: p.epoch, ...(scope === AUX_SCOPE ? {} : { auxEpoch: p.auxEpoch ?? LEGACY_EPOCH.shareAux }), parts: p.parts };
     });
   }
 
@@ -261,6 +263,25 @@ export class Lifecycle {
       const e = await this.evidence(scope);
       return e !== undefined && e.envelopes.some((env) => equalBytes(decodeEnvelope(env).sid, sid));
     });
+  }
+
+  /**
+   * The runs of `scope` this node's records show it confirmed (its pending state's, and the last
+   * commit's): what must stay refused for abandonment after the records are archived. The caller
+   * holds the scope (exclusive).
+   */
+  async confirmedSids(scope: string): Promise<Uint8Array[]> {
+    const sids: Uint8Array[] = [];
+    const p = await this.pending(scope);
+    if (p) {
+      p.parts[1]?.fill(0);
+      sids.push(p.sid);
+    }
+    for (const env of (await this.evidence(scope))?.envelopes ?? []) {
+      const sid = decodeEnvelope(env).sid;
+      if (!sids.some((s) => equalBytes(s, sid))) sids.push(sid);
+    }
+    return sids;
   }
 
   /** The evidence of the last commit of a scope (public: signed confirmations). */

@@ -48,7 +48,7 @@ export async function openNodeRuntime(o: RuntimeOptions, hooks: RuntimeHooks = {
   log.info({ kms: kms.name, keyId: kms.keyId }, 'KMS open');
   const store = await RecordStore.open({ dir: join(self.dataDir, 'records'), nodeId: o.id, kms });
   // secrets of presignatures marked used but not yet deleted (a crash or a failed deletion)
-  const swept = await new Presignatures(store).sweep();
+  const swept = await new Presignatures(store).sweep((presigId, err) => log.error({ presigId, err: err.message }, 'the secret of a used presignature could not be deleted (it can never sign; retried at the next start)'));
   if (swept > 0) log.info({ swept }, 'removed used presignature secrets');
   const primes = await PrimeSource.open({
     store,

@@ -47,7 +47,7 @@ import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import { NodeSession } from './session.js';
 import { PrimeSource } from './primes.js';
 import { auxId, hex, pack, unpackVersioned } from './records.js';
-import { archiveWallet, describeWallet, listWallets } from './archive.js';
+import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
 
 export interface GroupMember {
   readonly nodeId: string;
@@ -178,7 +178,11 @@ export class NodeService {
    */
   async recover(): Promise<{ pendingDropped: number; presignaturesBurnt: number }> {
     const pendingDropped = await this.lifecycle.recover();
-    const aux = await this.loadAux();
+    // only the aux epoch: the secret (Paillier, ring-Pedersen) is neither decoded nor cached here,
+    // so a thread that runs no protocol (the node's main thread) never holds it
+    const committedAux = await this.lifecycle.committed(AUX_SCOPE);
+    committedAux?.parts[1]?.fill(0);
+    const auxEpoch = committedAux?.epoch;
     const shareEpochs = new Map<string, number | undefined>();
     const presignaturesBurnt = await this.burnWhere(async (walletId, e) => {
       if (!shareEpochs.has(walletId)) {
@@ -186,7 +190,7 @@ export class NodeService {
         c?.parts[1]?.fill(0);
         shareEpochs.set(walletId, c?.epoch);
       }
-      return e.aux !== aux?.epoch || e.share !== shareEpochs.get(walletId);
+      return e.aux !== auxEpoch || e.share !== shareEpochs.get(walletId);
     });
     return { pendingDropped, presignaturesBurnt };
   }
@@ -276,7 +280,8 @@ export class NodeService {
         this.sessions.delete(id);
       }
     }
-    if (await this.lifecycle.confirmed(scope, sid)) throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
+    // the tombstone: a confirmed run whose records were archived since
+    if ((await this.lifecycle.confirmed(scope, sid)) || (await this.seen.wasConfirmed(scope, sid))) throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
     return { by: this.index, signature: signature.toString('hex') };
   }
@@ -286,18 +291,40 @@ export class NodeService {
    * first, so none can stage or commit it afterwards.
    */
   private async archive(walletId: string, reason: string): Promise<object> {
+    // a refreshed share belongs to a registered wallet: refuse before cancelling any of its runs
+    // (archiveWallet checks again under the scope's lock)
+    const current = await this.lifecycle.committed(walletId);
+    current?.parts[1]?.fill(0);
+    if (current && current.epoch > 0) return this.archiveRefused(walletId, reason, new ArchiveRefusedError(`${walletId}: the committed key share was refreshed (epoch ${current.epoch}), so a registered wallet owns it; not archived`));
     for (const [id, s] of this.sessions) {
       const scope = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
       if (scope !== walletId) continue;
       if ('session' in s) s.session.cancel();
       this.sessions.delete(id);
     }
-    const r = await archiveWallet({ store: this.o.store, lifecycle: this.lifecycle, burnPresignatures: (w) => this.burnWhere(async (of) => of === w) }, walletId, reason);
+    let r: Awaited<ReturnType<typeof archiveWallet>>;
+    try {
+      r = await archiveWallet(
+        { store: this.o.store, lifecycle: this.lifecycle, burnPresignatures: (w) => this.burnWhere(async (of) => of === w), rememberConfirmed: (w, sid) => this.seen.rememberConfirmed(w, sid) },
+        walletId,
+        reason,
+      );
+    } catch (e) {
+      if (e instanceof ArchiveRefusedError) return this.archiveRefused(walletId, reason, e);
+      throw e;
+    }
     if (r.archived.length > 0 || r.presignaturesBurnt > 0) {
       this.o.log.warn({ walletId, reason, ...r }, 'wallet records archived (no registered wallet owns them)');
       await this.o.audit?.({ type: 'wallet.archived', walletId, reason, archived: r.archived, presignaturesBurnt: r.presignaturesBurnt });
     }
     return r;
+  }
+
+  /** An archive request for a live (refreshed) wallet: logged, audited, answered with its code. */
+  private async archiveRefused(walletId: string, reason: string, e: ArchiveRefusedError): Promise<never> {
+    this.o.log.error({ walletId, reason }, 'archiving a refreshed (registered) wallet refused: the coordinator registry looks wrong');
+    await this.o.audit?.({ type: 'wallet.archive-refused', walletId, reason });
+    throw new RpcError(e.code, e.message);
   }
 
   /**
@@ -350,7 +377,9 @@ export class NodeService {
   private committedResult(scope: string, protocol: LifecycleProtocol, epoch: number, [pub, secret]: [Uint8Array, Uint8Array]): SessionResult {
     if (scope === AUX_SCOPE) {
       const aux = decodeAuxInfo(pub, secret);
-      this.auxLoaded = false; // re-read with its epoch on next use
+      // the old aux-info's secret is dropped now (not kept until the next use); re-read on demand
+      this.aux = undefined;
+      this.auxLoaded = false;
       return { protocol: 'aux', auxId: hex(auxId(aux)) };
     }
     const share = decodeKeyShare(pub, secret);
@@ -603,12 +632,7 @@ export class NodeService {
       } catch {
         // unreadable now (a KMS outage?) but perhaps not later: burn it; if even that fails, the
         // commit fails and is retried, rather than leave a presignature that might sign later
-        try {
-          await this.presigs.markUsed(id);
-          burnt++;
-        } catch (err) {
-          if (!(err instanceof PresignatureUsedError)) throw err;
-        }
+        if (await this.burn(id)) burnt++;
         continue;
       }
       if (!rec) continue;
@@ -616,14 +640,29 @@ export class NodeService {
       secret.fill(0);
       rec.fill(0);
       if (!(await stale(new TextDecoder().decode(w), decodePresigEpochs(e)))) continue;
-      try {
-        await this.presigs.markUsed(id);
-        burnt++;
-      } catch (err) {
-        if (!(err instanceof PresignatureUsedError)) throw err;
-      }
+      if (await this.burn(id)) burnt++;
     }
     return burnt;
+  }
+
+  /**
+   * Mark one presignature used and delete its secret. True if this call marked it; a marker that
+   * already existed (its secret left behind by a failed deletion) gets the deletion retried. A
+   * secret that still cannot be deleted is logged: it refuses every use, and the start's sweep
+   * tries again.
+   */
+  private async burn(id: string): Promise<boolean> {
+    let marked = true;
+    let deleted: boolean;
+    try {
+      deleted = await this.presigs.markUsed(id);
+    } catch (err) {
+      if (!(err instanceof PresignatureUsedError)) throw err;
+      marked = false;
+      deleted = await this.presigs.removeUsed(id);
+    }
+    if (!deleted) this.o.log.error({ presigId: id }, 'the secret of a burnt presignature could not be deleted (it can never sign; retried at the next burn or start)');
+    return marked;
   }
 
   /**
@@ -667,7 +706,7 @@ export class NodeService {
     const share = decodeKeyShare(pub, secret);
     secret.fill(0);
     if (share.public.i !== this.index || share.public.n !== this.o.group.length) throw new RpcError('bad-share', 'stored key share does not match this node');
-    return { share, epoch: c.epoch, auxEpoch: c.auxEpoch ?? LEGACY_EPOCH.aux };
+    return { share, epoch: c.epoch, auxEpoch: c.auxEpoch ?? LEGACY_EPOCH.shareAux };
   }
 
   private async loadAux(): Promise<NodeService['aux']> {

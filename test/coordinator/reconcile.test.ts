@@ -3,8 +3,9 @@
  * records): a wallet whose registry commit failed after every node stored its share is recovered
  * when the coordinator starts again; a keygen that failed after some nodes staged their share
  * leaves nothing live — the pending states are archived (never deleted), the registry records the
- * wallet resolved, and a keygen of the same wallet id then runs; shares the registry never heard
- * of are archived with an audit record, unless there are so many that the registry looks wrong.
+ * wallet resolved, and a keygen of the same wallet id then runs; committed shares the registry
+ * never heard of are left alone (the registry is wrong), audited and alerted; pending-only states
+ * it never heard of are archived with an audit record, unless there are implausibly many.
  */
 import test from 'ava';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { NodeService } from '../../src/node/service.js';
+import { Lifecycle } from '../../src/node/lifecycle.js';
 import { PrimeSource } from '../../src/node/primes.js';
 import { AUX_RECORD, pack } from '../../src/node/records.js';
 import type { RecordStore } from '../../src/node/storage/store.js';
@@ -25,6 +27,7 @@ import type { Request } from '../../src/rpc/messages.js';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { KeygenFailedError } from '../../src/coordinator/errors.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
+import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
 import { InProcessNodeLink } from '../../src/coordinator/links.js';
 import type { NodeLink } from '../../src/coordinator/node-link.js';
 import { Orchestrator } from '../../src/coordinator/orchestrator.js';
@@ -91,6 +94,7 @@ test.after.always(async () => {
 
 /** One coordinator "process": its registry, audit log, cluster (made ready by a group monitor) and services. */
 async function coordinator(name: string, options: { maxUnregistered?: number } = {}) {
+  const metrics = new CoordinatorMetrics();
   const dir = join(root, name);
   const registry = await WalletRegistry.open(join(dir, 'wallets.jsonl'));
   const auditPath = join(dir, 'audit.jsonl');
@@ -103,7 +107,7 @@ async function coordinator(name: string, options: { maxUnregistered?: number } =
   const publicKeyOf = (w: string) => wallets.publicKeyOf(w);
   const pool = new PresignPool({ presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }), targetSize: 0, signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), 2) });
   const signing = new SigningService({ cluster, pool, publicKeyOf, audit });
-  const reconciler = new WalletReconciler({ cluster, registry, audit, ...(options.maxUnregistered === undefined ? {} : { maxUnregistered: options.maxUnregistered }) });
+  const reconciler = new WalletReconciler({ cluster, registry, audit, metrics, ...(options.maxUnregistered === undefined ? {} : { maxUnregistered: options.maxUnregistered }) });
   const monitor = new GroupMonitor({ cluster, runner: orchestrator, onComplete: () => void runs.push(reconciler.run()) });
   for (const k of [0, 1, 2]) monitor.onConnected(k);
   const end = Date.now() + 10_000;
@@ -120,7 +124,7 @@ async function coordinator(name: string, options: { maxUnregistered?: number } =
     await registry.close();
     await audit.close();
   };
-  return { registry, cluster, orchestrator, wallets, signing, reconciler, runs, events, close };
+  return { registry, cluster, orchestrator, wallets, signing, reconciler, runs, events, close, metrics };
 }
 
 const pendingWallets = async (k: number): Promise<string[]> => (await stores[k]!.list('pending')).filter((id) => id !== 'aux');
@@ -209,24 +213,50 @@ test.serial('a keygen that failed after nodes staged their shares: archived at e
   await reopened.close();
 });
 
-test.serial('shares the registry never heard of are archived with an audit record, unless there are too many', async (t) => {
+test.serial('an empty registry with committed wallets at the nodes archives nothing: the refusal is audited and alerted', async (t) => {
   const held = await stores[0]!.list('keyshare');
-  t.true(held.length >= 3, 'wallets from the tests before');
-  // a registry that knows none of them: far more unknown wallets than failed keygens explain
+  t.true(held.length >= 3, 'committed wallets from the tests before');
+  const before = await Promise.all(stores.map((s) => s.list('archived')));
+  // a registry that knows none of them (empty or restored): no safeguard threshold applies
+  const c = await coordinator('empty', { maxUnregistered: 1_000 });
+  t.teardown(() => c.close());
+  await Promise.all(c.runs);
+  const summary = await c.reconciler.run();
+  t.deepEqual(summary?.refused.slice().sort(), [...held].sort());
+  t.deepEqual(summary?.unregistered, []);
+  for (const [k, s] of stores.entries()) {
+    t.deepEqual(await s.list('keyshare'), held, 'nothing archived');
+    t.deepEqual(await s.list('archived'), before[k], 'no record moved');
+  }
+  const events = await c.events();
+  t.like(events.find((e) => e.type === 'reconcile.refused'), { reason: 'unregistered committed key shares', walletIds: [...held].sort() });
+  t.false(events.some((e) => e.type === 'wallet.unregistered'));
+  t.false(nodeAudit.some((e) => e.type === 'wallet.archived' && e['reason'] === 'unregistered'));
+  t.is((await c.metrics.unregisteredCommitted.get()).values[0]?.value, held.length, 'alert metric');
+});
+
+test.serial('pending-only states the registry never heard of are archived with an audit record, unless there are too many', async (t) => {
+  const held = await stores[0]!.list('keyshare');
+  // a keygen that staged at the nodes but committed nowhere, of a wallet no registry recorded
+  const orphans = ['w_orphan0001', 'w_orphan0002'];
+  for (const store of stores) {
+    const lifecycle = new Lifecycle({ store, parties: [], beforeSwitch: async () => undefined });
+    for (const id of orphans) await lifecycle.stage(id, { protocol: 'keygen', sid: Uint8Array.from(randomBytes(32)), round: 'confirm', c: Uint8Array.from(randomBytes(32)), epoch: 0, parts: [Uint8Array.of(1), Uint8Array.of(2)] }, undefined);
+  }
   const wrong = await coordinator('foreign', { maxUnregistered: 1 });
   await Promise.all(wrong.runs);
-  t.deepEqual(await stores[0]!.list('keyshare'), held, 'nothing archived');
-  t.like((await wrong.events()).find((e) => e.type === 'reconcile.refused'), { reason: 'too many unregistered wallets' });
+  for (const s of stores) t.deepEqual((await pendingWallets(stores.indexOf(s))).sort(), orphans, 'nothing archived');
+  t.like((await wrong.events()).find((e) => e.type === 'reconcile.refused' && e['reason'] === 'too many unregistered wallets'), { max: 1 });
   await wrong.close();
 
   const c = await coordinator('unregistered', { maxUnregistered: 16 });
   t.teardown(() => c.close());
   await Promise.all(c.runs);
-  for (const s of stores) t.deepEqual(await s.list('keyshare'), [], 'no live share left');
+  for (const [k, s] of stores.entries()) {
+    t.deepEqual(await pendingWallets(k), [], 'no pending state left');
+    t.deepEqual(await s.list('keyshare'), held, 'committed shares untouched');
+  }
   const events = await c.events();
-  const unregistered = events.filter((e) => e.type === 'wallet.unregistered').map((e) => e['walletId']);
-  t.deepEqual(unregistered.sort(), [...held].sort());
+  t.deepEqual(events.filter((e) => e.type === 'wallet.unregistered').map((e) => e['walletId']).sort(), orphans);
   t.true(nodeAudit.some((e) => e.type === 'wallet.archived' && e['reason'] === 'unregistered'));
-  // the archive keeps every share
-  for (const s of stores) t.true((await s.list('archived')).length >= held.length);
 });

@@ -118,7 +118,7 @@ test.before(async () => {
     audit: sink,
   });
   rotation.watch();
-  signing = new SigningService({ cluster, pool, publicKeyOf, metrics, refreshStale: (w) => rotation.refresh(w, 'stale') });
+  signing = new SigningService({ cluster, pool, publicKeyOf, metrics, refreshStale: (w) => rotation.refreshStale(w) });
   const app = createApi({
     wallets,
     signer: signing,

@@ -4,10 +4,11 @@
  * the archive — re-sealed, never deleted — burns its presignatures, and frees its wallet id.
  */
 import test from 'ava';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import { fileURLToPath } from 'node:url';
 import { NodeService } from '../../src/node/service.js';
+import { Lifecycle } from '../../src/node/lifecycle.js';
 import { PrimeSource } from '../../src/node/primes.js';
 import { encodeEpoch, hex, pack, unpack } from '../../src/node/records.js';
 import { Presignatures } from '../../src/node/storage/presignatures.js';
@@ -78,4 +79,61 @@ test('wallets pages through the held wallet scopes; wallet describes one; archiv
   t.deepEqual(await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'unregistered' }), { ok: true, archived: [], presignaturesBurnt: 0 }, 'idempotent');
   t.deepEqual(((await call({ method: 'wallets' })).wallets as { walletId: string }[]).map((w) => w.walletId), ids.filter((id) => id !== 'w_wallet0003'));
   t.is((await call({ method: 'info' })).wallets, 4);
+});
+
+test('archive refuses a committed share that was refreshed (epoch > 0): only registered wallets are refreshed; nothing moved, refusal audited', async (t) => {
+  const root = await tempDir(t);
+  const { store } = await openNode(root, 'node_1');
+  const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const audit: AuditEvent[] = [];
+  const service = new NodeService({
+    nodeId: 'node_1',
+    group: ['node_1', 'node_2', 'node_3'].map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey })),
+    privateKey: keys[0]!.privateKey,
+    threshold: 2,
+    store,
+    primes: await PrimeSource.open({ store, index: 0, devFile: PRIMES }),
+    log: silentLogger(),
+    audit: async (e) => void audit.push(e),
+  });
+  const call = async (req: object) => decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
+  const share = (keygenShares(3, 2)[0])!;
+  await store.put('keyshare', 'w_refreshed1', pack(encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret), encodeEpoch(2)));
+  await new Presignatures(store).save('ef'.repeat(32), pack(new TextEncoder().encode('w_refreshed1'), new Uint8Array(1), new Uint8Array(1)));
+  const original = await store.get('keyshare', 'w_refreshed1');
+
+  t.like(await call({ method: 'archive', walletId: 'w_refreshed1', reason: 'unregistered' }), { ok: false, code: 'archive-refused' });
+  t.deepEqual(Buffer.from((await store.get('keyshare', 'w_refreshed1')) as Uint8Array), Buffer.from(original as Uint8Array), 'the share stays live');
+  t.deepEqual(await store.list('archived'), []);
+  t.false(await new Presignatures(store).isUsed('ef'.repeat(32)), 'its presignatures are not burnt');
+  t.like(audit.find((e) => e.type === 'wallet.archive-refused'), { walletId: 'w_refreshed1', reason: 'unregistered' });
+  t.falsy(audit.find((e) => e.type === 'wallet.archived'));
+});
+
+test('a run this node confirmed stays refused for abandonment after archiving moved its pending state (tombstone)', async (t) => {
+  const root = await tempDir(t);
+  const { store } = await openNode(root, 'node_1');
+  const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const service = new NodeService({
+    nodeId: 'node_1',
+    group: ['node_1', 'node_2', 'node_3'].map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey })),
+    privateKey: keys[0]!.privateKey,
+    threshold: 2,
+    store,
+    primes: await PrimeSource.open({ store, index: 0, devFile: PRIMES }),
+    log: silentLogger(),
+  });
+  const call = async (req: object) => decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
+  // a keygen this node confirmed (its pending state), which committed nowhere
+  const sid = Uint8Array.from(randomBytes(32));
+  const lifecycle = new Lifecycle({ store, parties: [], beforeSwitch: async () => undefined });
+  await lifecycle.stage('w_confirmed1', { protocol: 'keygen', sid, round: 'confirm', c: Uint8Array.from(randomBytes(32)), epoch: 0, parts: [Uint8Array.of(1), Uint8Array.of(2)] }, undefined);
+  const abandon = () => call({ method: 'abandon', scope: 'w_confirmed1', sid: Buffer.from(sid).toString('hex') });
+  t.like(await abandon(), { ok: false, code: 'confirmed' });
+  t.like(await call({ method: 'archive', walletId: 'w_confirmed1', reason: 'unregistered' }), { ok: true, archived: ['pending'] });
+  t.is(await lifecycle.pending('w_confirmed1'), undefined, 'the pending state is gone');
+  t.like(await abandon(), { ok: false, code: 'confirmed' }, 'still refused: the node confirmed that run');
+  // another run of the scope is not affected by the tombstone
+  const other = await call({ method: 'abandon', scope: 'w_confirmed1', sid: 'cd'.repeat(32) });
+  t.true(other.ok);
 });

@@ -46,12 +46,26 @@ export class Presignatures {
 
   /**
    * Durably mark a presignature used. Of concurrent callers (in this process or others) exactly one
-   * succeeds; the others get PresignatureUsedError. The secret is then deleted, best effort: the
-   * marker is what refuses a second use.
+   * succeeds; the others get PresignatureUsedError. The secret is then deleted, tried a few times:
+   * the marker is what refuses a second use, but a burnt secret must not stay on disk. Resolves
+   * false if it could not be deleted (the caller logs it; removeUsed() or the start's sweep() does
+   * it later).
    */
-  async markUsed(presigId: string): Promise<void> {
+  async markUsed(presigId: string): Promise<boolean> {
     await this.#mark(presigId);
-    await this.#deleteSecret(presigId);
+    return this.removeUsed(presigId);
+  }
+
+  /**
+   * Delete the stored secret of a presignature that has its used-marker (a no-op without one),
+   * tried up to `attempts` times. True once no secret is left.
+   */
+  async removeUsed(presigId: string, attempts = 3): Promise<boolean> {
+    if (!(await this.isUsed(presigId))) return false;
+    for (let k = 0; k < attempts; k++) {
+      if (await this.#deleteSecret(presigId)) return true;
+    }
+    return false;
   }
 
   /** The durable, exclusive used-marker: resolves only for the one caller that created it, once it is on disk. */
@@ -129,11 +143,19 @@ export class Presignatures {
     return { secret, deleted: this.#deleteSecret(presigId) };
   }
 
-  /** Delete secrets whose marker exists (left by a crash between marking and deleting). Returns how many. */
-  async sweep(): Promise<number> {
+  /**
+   * Delete secrets whose marker exists (left by a crash between marking and deleting, or a failed
+   * deletion). One that cannot be deleted now is reported to `onFailure` and the others are still
+   * swept: it refuses every use anyway. Returns how many were removed.
+   */
+  async sweep(onFailure?: (presigId: string, err: Error) => void): Promise<number> {
     let removed = 0;
     for (const id of await this.store.list('presig')) {
-      if ((await this.isUsed(id)) && (await this.store.delete('presig', id))) removed++;
+      try {
+        if ((await this.isUsed(id)) && (await this.store.delete('presig', id))) removed++;
+      } catch (e) {
+        onFailure?.(id, e as Error);
+      }
     }
     return removed;
   }
@@ -151,10 +173,26 @@ export class SeenSessions {
   async hasSeen(sid: Uint8Array): Promise<boolean> {
     return this.store.has('sid', sidRecordId(sid));
   }
+
+  /**
+   * Tombstone: this node confirmed run `sid` of `scope`. Written before the run's pending state or
+   * evidence leaves (archiving), so the node still refuses to sign an abandonment of it afterwards.
+   */
+  async rememberConfirmed(scope: string, sid: Uint8Array): Promise<void> {
+    await this.store.create('sid', sidRecordId(sid, scope), timestamp()); // false: already there
+  }
+
+  async wasConfirmed(scope: string, sid: Uint8Array): Promise<boolean> {
+    return this.store.has('sid', sidRecordId(sid, scope));
+  }
 }
 
-/** Sids are arbitrary bytes; the record id is their SHA-256 in hex (fixed length, filename-safe). */
-function sidRecordId(sid: Uint8Array): string {
+/**
+ * Sids are arbitrary bytes; the record id is their SHA-256 in hex (fixed length, filename-safe).
+ * With a scope: a confirmation tombstone, hashed under its own tag so it never reads as a seen sid.
+ */
+function sidRecordId(sid: Uint8Array, confirmedIn?: string): string {
   if (!(sid instanceof Uint8Array) || sid.length === 0 || sid.length > 1024) throw new RangeError('sid must be 1 to 1024 bytes');
-  return createHash('sha256').update('mpc-engine/v1/sid\0').update(sid).digest('hex');
+  if (confirmedIn === undefined) return createHash('sha256').update('mpc-engine/v1/sid\0').update(sid).digest('hex');
+  return createHash('sha256').update('mpc-engine/v1/confirmed-sid\0').update(confirmedIn).update('\0').update(sid).digest('hex');
 }

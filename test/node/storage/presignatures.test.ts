@@ -176,3 +176,46 @@ test('presignature ids with path tricks are refused', async (t) => {
     await t.throwsAsync(presigs.load(id), { instanceOf: StorageError });
   }
 });
+
+test('a burnt presignature whose secret fails to delete: retried, reported, removed later; the start sweep survives a failing deletion', async (t) => {
+  const { store } = await openNode(await tempDir(t), 'node_1');
+  const presigs = new Presignatures(store);
+  const realDelete = store.delete.bind(store);
+  let failures = 0;
+  store.delete = async (kind, id) => {
+    if (kind === 'presig' && failures > 0) {
+      failures--;
+      throw new Error('EIO: disk says no');
+    }
+    return realDelete(kind, id);
+  };
+  // one failed deletion: retried at once
+  await presigs.save('p1', randomBytes(32));
+  failures = 1;
+  t.true(await presigs.markUsed('p1'));
+  t.false(await store.has('presig', 'p1'), 'deleted on a retry');
+  // deletion keeps failing: reported, the marker refuses use, removeUsed() does it later
+  await presigs.save('p2', randomBytes(32));
+  failures = 100;
+  t.false(await presigs.markUsed('p2'), 'the caller is told the secret is still there');
+  t.true(await presigs.isUsed('p2'));
+  t.true(await store.has('presig', 'p2'));
+  failures = 0;
+  t.true(await presigs.removeUsed('p2'));
+  t.false(await store.has('presig', 'p2'));
+  t.false(await presigs.removeUsed('p9'), 'never deletes a secret without its marker');
+  // the start sweep: a deletion that fails is reported and the others are still removed
+  await presigs.save('p3', randomBytes(32));
+  await presigs.save('p4', randomBytes(32));
+  failures = 100;
+  await presigs.markUsed('p3');
+  await presigs.markUsed('p4');
+  failures = 1; // the first deletion of the sweep (p3) fails
+  const failed: string[] = [];
+  t.is(await presigs.sweep((id) => failed.push(id)), 1);
+  t.deepEqual(failed, ['p3']);
+  t.true(await store.has('presig', 'p3'));
+  t.false(await store.has('presig', 'p4'));
+  t.is(await presigs.sweep(), 1);
+  t.false(await store.has('presig', 'p3'));
+});
