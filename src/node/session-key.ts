@@ -79,5 +79,8 @@ export function checkSessionKeys(
     keys.push(key);
   }
   if (new Set(listed.map((e) => e.key)).size !== listed.length) return 'session keys repeat';
+  // a party that hands out its identity key as its session key would give up forward secrecy for every body sent to it
+  const identities = new Set(group.map((m) => Buffer.from(rawPublicKey(m.publicKey)).toString('hex')));
+  if (listed.some((e) => identities.has(e.key))) return 'a session key is an identity key';
   return keys;
 }

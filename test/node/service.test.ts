@@ -188,6 +188,9 @@ test.serial('session keys: a start whose key list holds another key at the nodeâ
   t.is((await start([own, signedSessionKey(1, sessionId, 'refresh', nonces[1]!, relayKey.privateKey), k2])).code, 'bad-session-keys', 'a key not signed by its party');
   t.is((await start([own, signedSessionKey(1, 'another-session', 'refresh', nonces[1]!), k2])).code, 'bad-session-keys', 'a key signed for another session');
   t.is((await start([own, k1])).code, 'bad-session-keys', 'a key missing');
+  const identityAsSessionKey = rawPublicKey(group[1]!.publicKey);
+  const selfSigned = { key: Buffer.from(identityAsSessionKey).toString('hex'), signature: Buffer.from(signSessionKey({ protocol: 'refresh', sessionId, index: 1, nodeId: IDS[1]!, nonce: nonces[1]!, key: identityAsSessionKey }, privateKeys[1]!)).toString('hex') };
+  t.is((await start([own, selfSigned, k2])).code, 'bad-session-keys', 'an identity key handed out as a session key');
   t.true((await start([own, k1, k2])).ok, 'the honest list starts the session');
   await call(0, { method: 'abort', sessionId });
 });
