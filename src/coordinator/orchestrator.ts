@@ -2,9 +2,10 @@
  * Runs one protocol session (aux, keygen, presign, refresh) over a set of node links, as the
  * coordinator ↔ node protocol prescribes (src/rpc/messages.ts):
  *
- *   prepare → every participant returns a fresh nonce
- *   start   → every participant gets all nonces and state fingerprints in party-index order (after
- *             the coordinator checked the fingerprints agree) and returns its first outbox
+ *   prepare → every participant returns a fresh nonce and a signed session key
+ *   start   → every participant gets all nonces, state fingerprints and session keys in party-index
+ *             order (after the coordinator checked the fingerprints agree; each node checks the
+ *             keys' signatures) and returns its first outbox
  *   deliver → each envelope goes where its signed header says: a broadcast to every other
  *             participant, whatever the node asked for, so no node can show its broadcast to some
  *             peers only; a point-to-point envelope to its one recipient. Envelopes waiting for a
@@ -201,6 +202,7 @@ class SessionRun<P extends ProtocolName> {
   private readonly results = new Map<number, ResultOf<P>>();
   private readonly nonces = new Map<number, string>();
   private readonly states = new Map<number, string>();
+  private readonly sessionKeys = new Map<number, { key: string; signature: string }>();
   /** every participant's `prepare` request, settled or not (aborts wait for them) */
   private readonly prepares: Promise<void>[] = [];
   private openPrepares = 0;
@@ -262,9 +264,10 @@ class SessionRun<P extends ProtocolName> {
     const signers = protocol === 'presign' ? { signers: this.spec.participants.map((l) => l.index) } : {};
     const req: Request = { v: RPC_VERSION, method: 'prepare', sessionId: this.sessionId, protocol, parties: [...parties], ...(walletId === undefined ? {} : { walletId }), ...signers };
     for (const link of this.spec.participants) {
-      const sent = this.send(link, req, prepareResponseSchema, ({ nonce, state }) => {
+      const sent = this.send(link, req, prepareResponseSchema, ({ nonce, state, sessionKey }) => {
         this.nonces.set(link.index, nonce);
         this.states.set(link.index, state);
+        this.sessionKeys.set(link.index, sessionKey);
         if (this.nonces.size === this.spec.participants.length) this.start();
       });
       this.openPrepares++;
@@ -286,9 +289,11 @@ class SessionRun<P extends ProtocolName> {
       return this.fail('state-mismatch', odd, `state mismatch: participants hold different epochs, aux-info or key shares${odd.length ? ` (differing: ${odd.join(', ')})` : ''}`);
     }
     const { protocol, parties, walletId } = this.spec;
-    this.sid = deriveSessionId({ protocol, sessionId: this.sessionId, parties, walletId, participants: this.spec.participants.map((l) => l.index), nonces, state: states[0] as string });
+    const sessionKeys = this.spec.participants.map((l) => this.sessionKeys.get(l.index) as { key: string; signature: string });
+    const participants = this.spec.participants.map((l) => l.index);
+    this.sid = deriveSessionId({ protocol, sessionId: this.sessionId, parties, walletId, participants, nonces, state: states[0] as string, sessionKeys: sessionKeys.map((k) => k.key) });
     for (const link of this.spec.participants) {
-      void this.send(link, { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces, states }, sessionAnswer, (u) => this.onUpdate(link, u));
+      void this.send(link, { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces, states, sessionKeys }, sessionAnswer, (u) => this.onUpdate(link, u));
     }
   }
 

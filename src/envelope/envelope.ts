@@ -6,9 +6,9 @@
  * one to another recipient, round or session, or make an honest node accept two different
  * messages for one slot without that becoming signed evidence against the sender.
  *
- * Wire format, version 1 (big-endian; `bytes` = u32 length ‖ data, see protocol/codec.ts):
+ * Wire format, version 2 (big-endian; `bytes` = u32 length ‖ data, see protocol/codec.ts):
  *
- *     prefix  = u8 version (1) ‖ u8 kind (1 bcast, 2 p2p) ‖ bytes protocol (UTF-8, 1..64)
+ *     prefix  = u8 version (2) ‖ u8 kind (1 bcast, 2 p2p) ‖ bytes protocol (UTF-8, 1..64)
  *             ‖ bytes sid (1..64) ‖ bytes round (UTF-8, 1..64) ‖ u32 from
  *             ‖ u32 to (0xffffffff = all, iff bcast) ‖ u32 seq (per sender, per session)
  *             ‖ bytes ephemeral (empty for bcast; 65-byte uncompressed P-256 point for p2p)
@@ -21,12 +21,22 @@
  * bytes, canonical UTF-8, kind/recipient/ephemeral consistent. So each envelope has one encoding
  * and any change to any byte is rejected (the tests mutate every byte).
  *
- * P2P encryption (encrypt-then-sign): a fresh ephemeral P-256 key e per message;
- * k = HKDF-SHA256(ikm = ECDH(e, R) ‖ ECDH(S, R), salt = "", info = tag ‖ protocol ‖ sid ‖ sender
- * index, node id, static key ‖ recipient index, node id, static key ‖ e_pub); AES-256-GCM under k
- * with the zero nonce and the prefix (everything in the header except the hash of the ciphertext
- * itself) as associated data. The signature then covers the ciphertext and the whole header, so a
- * relay cannot re-target it, and the AAD binds the plaintext to the same header independently.
+ * P2P encryption (encrypt-then-sign), to the recipient's session key: every party makes a fresh
+ * P-256 key pair E for each session (at `prepare`, signed with its identity key so a relay cannot
+ * substitute its own; every party's E is bound into the sid), keeps the private half in that
+ * session's memory only and drops it when the session ends. Per message, a fresh ephemeral P-256
+ * key e; k = HKDF-SHA256(ikm = ECDH(e, E_r) ‖ ECDH(S, E_r), salt = "", info = tag ‖ protocol ‖ sid
+ * ‖ sender index, node id, identity key, session key ‖ recipient index, node id, identity key,
+ * session key ‖ e_pub), where S is the sender's identity key; AES-256-GCM under k with the zero
+ * nonce and the prefix (everything in the header except the hash of the ciphertext itself) as
+ * associated data. The signature then covers the ciphertext and the whole header, so a relay
+ * cannot re-target it, and the AAD binds the plaintext to the same header independently.
+ *
+ * Forward secrecy: nothing long-lived decrypts a p2p body. Version 1 encrypted to the recipient's
+ * identity key R (ECDH(e, R) ‖ ECDH(S, R)), so whoever recorded the relayed traffic and later
+ * stole one node's identity key read every share ever sent to it; version 1 is refused. Now a
+ * stolen identity key gives the ECDH(S, E_r) half only: without E_r's private half, gone with its
+ * session, past bodies stay sealed. It still lets the thief impersonate that node in new sessions.
  *
  * Attribution: a check that fails before the signature is verified (size, format, session,
  * unknown or own sender, wrong recipient, the signature itself) names nobody — anyone, the relay
@@ -58,7 +68,8 @@ import {
   verifyLowS,
 } from './session-keys.js';
 
-export const ENVELOPE_VERSION = 1;
+/** 2: p2p bodies encrypted to per-session keys (forward secrecy); version 1 is refused. */
+export const ENVELOPE_VERSION = 2;
 /** Default total size cap of one envelope (aux-info rounds are ~100 KB; docs/security.md, relay rule 8). */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1 << 20;
 export const MAX_PROTOCOL_BYTES = 64;
@@ -73,7 +84,7 @@ export const MAX_SEQ = 0xffff_fffe;
 const KIND_BCAST = 1;
 const KIND_P2P = 2;
 const SIGN_TAG = 'mpc-engine/v1/envelope/sig';
-const KEY_TAG = 'mpc-engine/v1/envelope/p2p-key';
+const KEY_TAG = 'mpc-engine/v2/envelope/p2p-key';
 const HASH_BYTES = 32;
 /** Smallest possible envelope: fixed fields, three 1-byte strings, empty payload, signature. */
 const MIN_ENVELOPE_BYTES = 1 + 1 + (4 + 1) * 3 + 4 * 3 + 4 + HASH_BYTES + 4 + SIGNATURE_BYTES;
@@ -162,8 +173,12 @@ export interface SessionView {
 /** One node's view of a session. */
 export interface EnvelopeContext extends SessionView {
   readonly me: number;
-  /** my long-term P-256 private key (matches my entry in `parties`) */
+  /** my long-term P-256 private key (matches my entry in `parties`): signs, never decrypts */
   readonly myPrivateKey: KeyObject;
+  /** every party's session P-256 public key, in `parties` order (p2p bodies are encrypted to these) */
+  readonly sessionKeys: readonly KeyObject[];
+  /** my session private key (matches my entry in `sessionKeys`); dropped by dispose() */
+  readonly mySessionKey: KeyObject;
   /** total envelope size cap, default DEFAULT_MAX_ENVELOPE_BYTES */
   readonly maxEnvelopeBytes?: number;
 }
@@ -359,6 +374,30 @@ interface PartyState {
   readonly raw: Uint8Array;
 }
 
+/** A party of a running session: its identity and its session key. */
+interface SessionParty extends PartyState {
+  readonly sessionKey: KeyObject;
+  readonly sessionRaw: Uint8Array;
+}
+
+/** Pair each party with its session key: P-256, distinct, none an identity key. Throws EnvelopeError('bad-argument'). */
+function withSessionKeys(parties: Map<number, PartyState>, keys: readonly KeyObject[]): Map<number, SessionParty> {
+  if (!Array.isArray(keys) || keys.length !== parties.size) throw new EnvelopeError('bad-argument', 'one session key per party is needed');
+  const list: readonly unknown[] = keys;
+  const seen = [...parties.values()].map((p) => p.raw);
+  const out = new Map<number, SessionParty>();
+  let k = 0;
+  for (const p of parties.values()) {
+    const key = list[k++];
+    if (!isP256PublicKey(key)) throw new EnvelopeError('bad-argument', `party ${p.index}: session key must be a P-256 public key`);
+    const sessionRaw = rawPublicKey(key);
+    if (seen.some((r) => equalBytes(r, sessionRaw))) throw new EnvelopeError('bad-argument', `party ${p.index}: session key repeats another party's or an identity key`);
+    seen.push(sessionRaw);
+    out.set(p.index, { ...p, sessionKey: key, sessionRaw });
+  }
+  return out;
+}
+
 /** Validate a session view; returns parties by index. Throws EnvelopeError('bad-argument'). */
 function checkView(view: SessionView): Map<number, PartyState> {
   checkText(view.protocol, MAX_PROTOCOL_BYTES, 'protocol');
@@ -426,25 +465,28 @@ export class EnvelopeSession {
   readonly protocol: string;
   readonly me: number;
   readonly maxEnvelopeBytes: number;
-  private readonly parties: Map<number, PartyState>;
+  private readonly parties: Map<number, SessionParty>;
   private readonly myPrivateKey: KeyObject;
-  private readonly staticSecrets = new Map<number, Uint8Array>();
+  /** undefined once the session ended (dispose): its p2p bodies can no longer be opened by anyone */
+  private mySessionKey: KeyObject | undefined;
   private readonly bySlot = new Map<string, Seen>();
   private readonly bySeq = new Map<string, Seen>();
   private nextSeq = 0;
 
   constructor(ctx: EnvelopeContext) {
-    this.parties = checkView(ctx);
+    this.parties = withSessionKeys(checkView(ctx), ctx.sessionKeys);
     if (!isIndex(ctx.me) || !this.parties.has(ctx.me)) throw new EnvelopeError('bad-argument', 'me is not in the party list');
     if (!isP256PrivateKey(ctx.myPrivateKey)) throw new EnvelopeError('bad-argument', 'my identity key must be a P-256 private key');
-    const mine = this.parties.get(ctx.me) as PartyState;
+    const mine = this.parties.get(ctx.me) as SessionParty;
     if (!samePublicKey(ctx.myPrivateKey, mine.publicKey)) throw new EnvelopeError('bad-argument', 'my private key does not match my pinned public key');
+    if (!isP256PrivateKey(ctx.mySessionKey) || !samePublicKey(ctx.mySessionKey, mine.sessionKey)) throw new EnvelopeError('bad-argument', 'my session private key does not match my session key');
     const max = ctx.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
     if (!Number.isInteger(max) || max < MIN_ENVELOPE_BYTES || max > 0x7fff_ffff) throw new EnvelopeError('bad-argument', 'bad envelope size cap');
     this.sid = Uint8Array.from(ctx.sid);
     this.protocol = ctx.protocol;
     this.me = ctx.me;
     this.myPrivateKey = ctx.myPrivateKey;
+    this.mySessionKey = ctx.mySessionKey;
     this.maxEnvelopeBytes = max;
   }
 
@@ -454,7 +496,7 @@ export class EnvelopeSession {
     checkText(msg.round, MAX_ROUND_BYTES, 'round');
     if (!(msg.body instanceof Uint8Array)) throw new EnvelopeError('bad-argument', 'body must be bytes');
     let kind: EnvelopeKind;
-    let to: PartyState | undefined;
+    let to: SessionParty | undefined;
     if (msg.to === 'all') {
       kind = 'bcast';
     } else {
@@ -464,6 +506,7 @@ export class EnvelopeSession {
     }
     if (msg.body.length > this.maxEnvelopeBytes) throw new EnvelopeError('bad-argument', `body of ${msg.body.length} bytes exceeds the envelope cap`);
     if (this.nextSeq > MAX_SEQ) throw new EnvelopeError('bad-argument', 'sequence numbers exhausted');
+    if (this.mySessionKey === undefined) throw new EnvelopeError('bad-argument', 'the session has ended');
     const seq = this.nextSeq++;
     let prefix: Uint8Array;
     let payload: Uint8Array;
@@ -473,9 +516,11 @@ export class EnvelopeSession {
     } else {
       const eph = newEphemeralKey();
       prefix = encodePrefix({ kind, protocol: this.protocol, sid: this.sid, round: msg.round, from: this.me, to: to.index, seq, ephemeral: eph.raw });
-      const ssE = ecdh(eph.privateKey, to.publicKey);
-      const key = deriveAeadKey(ssE, this.staticSecret(to), this.keyInfo(this.partyOf(this.me), to, eph.raw));
+      const ssE = ecdh(eph.privateKey, to.sessionKey);
+      const ssS = ecdh(this.myPrivateKey, to.sessionKey);
+      const key = deriveAeadKey(ssE, ssS, this.keyInfo(this.partyOf(this.me), to, eph.raw));
       ssE.fill(0);
+      ssS.fill(0);
       try {
         payload = aeadSeal(key, prefix, msg.body);
       } finally {
@@ -497,6 +542,7 @@ export class EnvelopeSession {
    * when the sender provably misbehaved (see the module comment).
    */
   open(input: Uint8Array, expects: readonly Expectation[]): Opened {
+    if (this.mySessionKey === undefined) throw new EnvelopeError('bad-argument', 'the session has ended');
     if (input.length > this.maxEnvelopeBytes) throw new EnvelopeError('too-large', `envelope of ${input.length} bytes exceeds the cap of ${this.maxEnvelopeBytes}`);
     const envelope = Uint8Array.from(input); // our own copy: the caller's buffer may be reused
     const d = decodeEnvelope(envelope, this.maxEnvelopeBytes);
@@ -539,7 +585,7 @@ export class EnvelopeSession {
     if (d.kind === 'bcast') {
       body = Uint8Array.from(d.payload);
     } else {
-      const opened = this.decrypt(d, sender);
+      const opened = this.decrypt(d, sender, this.mySessionKey);
       if (!opened) throw new EnvelopeError('decrypt-failed', `party ${culprit}'s point-to-point ciphertext does not decrypt`, { culprit });
       body = opened;
     }
@@ -549,27 +595,20 @@ export class EnvelopeSession {
     return { status: 'accepted', msg: { from: d.from, to: d.to, round: d.round, body }, seq: d.seq, envelope };
   }
 
-  /** Zero the cached static ECDH secrets (call when the session ends). */
+  /**
+   * Drop my session private key (call when the session ends: done, aborted, cancelled, expired).
+   * Afterwards nothing can seal or open, and the session's p2p bodies, wherever recorded, can no
+   * longer be decrypted with anything this node keeps.
+   */
   dispose(): void {
-    for (const s of this.staticSecrets.values()) s.fill(0);
-    this.staticSecrets.clear();
+    this.mySessionKey = undefined;
   }
 
-  private partyOf(i: number): PartyState {
-    return this.parties.get(i) as PartyState;
+  private partyOf(i: number): SessionParty {
+    return this.parties.get(i) as SessionParty;
   }
 
-  /** ECDH(my static key, peer's static key), cached per peer for the session. */
-  private staticSecret(peer: PartyState): Uint8Array {
-    let s = this.staticSecrets.get(peer.index);
-    if (!s) {
-      s = ecdh(this.myPrivateKey, peer.publicKey);
-      this.staticSecrets.set(peer.index, s);
-    }
-    return s;
-  }
-
-  private keyInfo(from: PartyState, to: PartyState, ephemeral: Uint8Array): Uint8Array {
+  private keyInfo(from: SessionParty, to: SessionParty, ephemeral: Uint8Array): Uint8Array {
     return new Writer()
       .bytes(utf8.encode(KEY_TAG))
       .bytes(utf8.encode(this.protocol))
@@ -577,23 +616,27 @@ export class EnvelopeSession {
       .u32(from.index)
       .bytes(from.nodeId)
       .bytes(from.raw)
+      .bytes(from.sessionRaw)
       .u32(to.index)
       .bytes(to.nodeId)
       .bytes(to.raw)
+      .bytes(to.sessionRaw)
       .bytes(ephemeral)
       .finish();
   }
 
-  private decrypt(d: DecodedEnvelope, sender: PartyState): Uint8Array | undefined {
+  private decrypt(d: DecodedEnvelope, sender: SessionParty, mySessionKey: KeyObject): Uint8Array | undefined {
     let ephKey: KeyObject;
     try {
       ephKey = publicKeyFromRaw(d.ephemeral);
     } catch {
       return undefined;
     }
-    const ssE = ecdh(this.myPrivateKey, ephKey);
-    const key = deriveAeadKey(ssE, this.staticSecret(sender), this.keyInfo(sender, this.partyOf(this.me), d.ephemeral));
+    const ssE = ecdh(mySessionKey, ephKey);
+    const ssS = ecdh(mySessionKey, sender.publicKey);
+    const key = deriveAeadKey(ssE, ssS, this.keyInfo(sender, this.partyOf(this.me), d.ephemeral));
     ssE.fill(0);
+    ssS.fill(0);
     try {
       return aeadOpen(key, d.prefix, d.payload);
     } finally {

@@ -6,9 +6,11 @@
  * - signatures are ECDSA-P256-SHA256 in IEEE P1363 form (r ‖ s, 64 bytes), normalised to low s
  *   and verified as low s only, so each (key, message, nonce k) has one signature encoding and a
  *   relay cannot re-encode a valid signature (s → n − s) into "different bytes";
- * - point-to-point encryption keys come from ECDH(ephemeral, recipient static) ‖ ECDH(sender
- *   static, recipient static) → HKDF-SHA256 → a 256-bit AES-GCM key that is used for exactly one
- *   message.
+ * - every party makes a fresh P-256 session key pair per session and vouches for its public half
+ *   with an identity-key signature (signSessionKey), so a relay cannot substitute its own;
+ * - point-to-point encryption keys come from ECDH(ephemeral, recipient session key) ‖ ECDH(sender
+ *   identity, recipient session key) → HKDF-SHA256 → a 256-bit AES-GCM key that is used for
+ *   exactly one message. No long-lived key decrypts anything (forward secrecy).
  *
  * Nothing here logs, and no error carries key material.
  * @module
@@ -24,6 +26,7 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
+import { Writer } from '../protocol/codec.js';
 
 /** Order of the P-256 group. */
 export const P256_ORDER = 0xffffffff_00000000_ffffffff_ffffffff_bce6faad_a7179e84_f3b9cac2_fc632551n;
@@ -118,6 +121,45 @@ export function verifyLowS(data: Uint8Array, sig: Uint8Array, publicKey: KeyObje
 export function newEphemeralKey(): { privateKey: KeyObject; raw: Uint8Array } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { privateKey, raw: rawPublicKey(publicKey) };
+}
+
+const SESSION_KEY_TAG = 'mpc-engine/v1/session-key';
+
+/** What a party vouches for when it hands out a session key (at `prepare`). */
+export interface SessionKeyClaim {
+  readonly protocol: string;
+  /** the coordinator's session id */
+  readonly sessionId: string;
+  /** the party's index and node id */
+  readonly index: number;
+  readonly nodeId: string;
+  /** the party's prepare nonce (hex) */
+  readonly nonce: string;
+  /** the session public key, raw 65-byte point */
+  readonly key: Uint8Array;
+}
+
+function claimBytes(c: SessionKeyClaim): Uint8Array {
+  const utf8 = new TextEncoder();
+  return new Writer()
+    .bytes(utf8.encode(SESSION_KEY_TAG))
+    .bytes(utf8.encode(c.protocol))
+    .bytes(utf8.encode(c.sessionId))
+    .u32(c.index)
+    .bytes(utf8.encode(c.nodeId))
+    .bytes(Buffer.from(c.nonce, 'hex'))
+    .bytes(c.key)
+    .finish();
+}
+
+/** The identity key's signature over a session key claim (64 bytes, low s). */
+export function signSessionKey(c: SessionKeyClaim, identityKey: KeyObject): Uint8Array {
+  return signLowS(claimBytes(c), identityKey);
+}
+
+/** Whether `sig` is the party's identity-key signature over the claim. Never throws. */
+export function verifySessionKey(c: SessionKeyClaim, sig: Uint8Array, identityKey: KeyObject): boolean {
+  return verifyLowS(claimBytes(c), sig, identityKey);
 }
 
 /** Raw ECDH shared secret (x-coordinate, 32 bytes). */

@@ -48,6 +48,7 @@ import { NodeSession } from './session.js';
 import { PrimeSource } from './primes.js';
 import { auxId, hex, pack, unpackVersioned } from './records.js';
 import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
+import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKeyPair } from './session-key.js';
 
 export interface GroupMember {
   readonly nodeId: string;
@@ -96,6 +97,8 @@ interface Pending {
   readonly nonce: string;
   /** fingerprint of the state the session uses (every participant's must be equal) */
   readonly state: string;
+  /** this session's encryption key pair (session-key.ts); none on a placeholder */
+  readonly sessionKey?: SessionKeyPair;
   readonly request: Extract<Request, { method: 'prepare' }>;
   touched: number;
   /** a placeholder while `prepare` still awaits: holds the id and the scope, cannot be started */
@@ -228,7 +231,7 @@ export class NodeService {
       case 'prepare':
         return this.prepare(req);
       case 'start':
-        return this.start(req.sessionId, req.nonces, req.states);
+        return this.start(req.sessionId, req.nonces, req.states, req.sessionKeys);
       case 'deliver':
         return this.deliver(req.sessionId, req.envelopes);
       case 'abort': {
@@ -449,8 +452,9 @@ export class NodeService {
       const nonce = randomBytes(32).toString('hex');
       const state = await this.stateFingerprint(req.protocol, walletId);
       if (this.sessions.get(req.sessionId) !== placeholder) throw new RpcError('aborted', 'this session was aborted while it was being prepared');
-      this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, state, request: req, touched: Date.now() });
-      return { nonce, state };
+      const sessionKey = newSessionKey({ protocol: req.protocol, sessionId: req.sessionId }, this.index, this.o.nodeId, nonce, this.o.privateKey);
+      this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, state, sessionKey, request: req, touched: Date.now() });
+      return { nonce, state, sessionKey: sessionKey.answer };
     } catch (e) {
       if (this.sessions.get(req.sessionId) === placeholder) this.sessions.delete(req.sessionId);
       throw e;
@@ -497,18 +501,20 @@ export class NodeService {
     return hex(t.digest('state'));
   }
 
-  private async start(sessionId: string, nonces: readonly string[], states: readonly string[]): Promise<SessionUpdate> {
+  private async start(sessionId: string, nonces: readonly string[], states: readonly string[], sessionKeys: readonly SessionKeyAnswer[]): Promise<SessionUpdate> {
     const p = this.sessions.get(sessionId);
-    if (!p || 'session' in p || p.preparing) throw new RpcError('unknown-session', 'no prepared session with this id');
+    if (!p || 'session' in p || p.preparing || !p.sessionKey) throw new RpcError('unknown-session', 'no prepared session with this id');
     if (nonces.length !== p.participants.length || nonces[p.participants.indexOf(this.index)] !== p.nonce) throw new RpcError('bad-nonces', 'nonces do not include ours at our position');
+    const keys = checkSessionKeys({ protocol: p.protocol, sessionId }, sessionKeys, p.participants, nonces, this.o.group, this.index, p.sessionKey.answer);
+    if (typeof keys === 'string') throw new RpcError('bad-session-keys', keys);
     if (states.length !== nonces.length || states.some((s) => s !== p.state)) {
       this.sessions.delete(sessionId);
       throw new RpcError('state-mismatch', 'participants hold different states (epochs, aux-info or key share)');
     }
     const r = p.request;
-    const sid = deriveSessionId({ protocol: p.protocol, sessionId, parties: r.parties, walletId: p.walletId, participants: p.participants, nonces, state: p.state });
+    const sid = deriveSessionId({ protocol: p.protocol, sessionId, parties: r.parties, walletId: p.walletId, participants: p.participants, nonces, state: p.state, sessionKeys: sessionKeys.map((k) => k.key) });
     await this.seen.rememberSid(sid);
-    const session = await this.newSession(p, sid);
+    const session = await this.newSession(p, sid, keys);
     // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)
     if ((await this.stateFingerprint(p.protocol, p.walletId)) !== p.state) {
       session.cancel();
@@ -540,11 +546,11 @@ export class NodeService {
     });
   }
 
-  private async newSession(p: Pending, sid: Uint8Array): Promise<NodeSession<unknown>> {
+  private async newSession(p: Pending, sid: Uint8Array, sessionKeys: readonly KeyObject[]): Promise<NodeSession<unknown>> {
     const n = this.o.group.length;
     const i = this.index;
     const L = this.L;
-    const base = { protocol: p.protocol, sid, parties: this.parties(p.participants), me: i, privateKey: this.o.privateKey };
+    const base = { protocol: p.protocol, sid, parties: this.parties(p.participants), me: i, privateKey: this.o.privateKey, sessionKeys, sessionKey: p.sessionKey as SessionKeyPair };
     const walletId = p.walletId as string;
     const make = <O>(begin: () => Step<O>, finish: (o: O, evidence: readonly Uint8Array[] | undefined) => Promise<SessionResult>, stage?: (o: O, c: { round: string; c: Uint8Array }) => Promise<void>) =>
       new NodeSession<O>({ ...base, begin, finish, ...(stage ? { stage } : {}) }) as unknown as NodeSession<unknown>;

@@ -19,6 +19,7 @@ import type { Abort, Msg, Round, Step } from '../protocol/machine.js';
 import { ConfirmRound } from '../protocol/confirm.js';
 import type { ProtocolName, SessionResult, SessionUpdate } from '../rpc/messages.js';
 import { PROTOCOL_SCHEDULES } from './rounds.js';
+import { takeSessionKey, type SessionKeyPair } from './session-key.js';
 
 export interface SessionOptions<O> {
   readonly protocol: ProtocolName;
@@ -27,6 +28,10 @@ export interface SessionOptions<O> {
   readonly parties: readonly PartyIdentity[];
   readonly me: number;
   readonly privateKey: KeyObject;
+  /** every participant's session public key, in `parties` order */
+  readonly sessionKeys: readonly KeyObject[];
+  /** my session key pair: its private half is taken (the holder emptied) and dropped when the session ends */
+  readonly sessionKey: SessionKeyPair;
   /** round 1 (run by start()) */
   readonly begin: () => Step<O>;
   /** store the output as pending before our confirmation leaves (protocols ending in a confirmation round) */
@@ -54,7 +59,15 @@ export class NodeSession<O> {
   private readonly early = new Map<string, Uint8Array>();
 
   constructor(private readonly o: SessionOptions<O>) {
-    this.envelopes = new EnvelopeSession({ sid: o.sid, protocol: `mpc-engine/${o.protocol}`, parties: o.parties, me: o.me, myPrivateKey: o.privateKey });
+    this.envelopes = new EnvelopeSession({
+      sid: o.sid,
+      protocol: `mpc-engine/${o.protocol}`,
+      parties: o.parties,
+      me: o.me,
+      myPrivateKey: o.privateKey,
+      sessionKeys: o.sessionKeys,
+      mySessionKey: takeSessionKey(o.sessionKey),
+    });
   }
 
   get status(): 'running' | 'done' | 'aborted' {
@@ -166,10 +179,12 @@ export class NodeSession<O> {
       return;
     }
     this.state = 'done';
+    this.envelopes.dispose(); // forward secrecy: nothing left here opens this session's p2p bodies
   }
 
   private fail(a: Abort): SessionUpdate {
     this.state = 'aborted';
+    this.envelopes.dispose();
     this.abortInfo = a;
     this.round = undefined;
     this.buffer = [];

@@ -1,8 +1,10 @@
 /**
  * The session id (sid) every participant of a session derives at `start`, from public inputs
  * only: the protocol, the coordinator's session id, the group's parties in index order, the
- * wallet, the participants (signers), every participant's fresh nonce and the state fingerprint
- * they agreed on. The nodes bind every envelope and proof of the session to it; the coordinator
+ * wallet, the participants (signers), every participant's fresh nonce, the state fingerprint
+ * they agreed on and every participant's session key (so each party encrypts to the keys the
+ * others actually hold: a relay that hands one node another key list splits the sid, and every
+ * envelope between them is refused). The nodes bind every envelope and proof of the session to it; the coordinator
  * derives the same value to check each envelope's header, so an envelope of another session is
  * its sender's fault whoever speaks first.
  *
@@ -27,6 +29,8 @@ export interface SessionIdInputs {
   readonly nonces: readonly string[];
   /** the agreed state fingerprint (32-byte hex) */
   readonly state: string;
+  /** each participant's session public key (65-byte raw P-256 point, hex), in participant order */
+  readonly sessionKeys: readonly string[];
 }
 
 export function deriveSessionId(i: SessionIdInputs): Uint8Array {
@@ -44,5 +48,9 @@ export function deriveSessionId(i: SessionIdInputs): Uint8Array {
       i.nonces.map((n) => Buffer.from(n, 'hex')),
     )
     .bytes('state', Buffer.from(i.state, 'hex'))
+    .byteList(
+      'session keys',
+      i.sessionKeys.map((k) => Buffer.from(k, 'hex')),
+    )
     .digest('sid');
 }

@@ -4,12 +4,15 @@
  * on receipt: a node treats every request as hostile input, the coordinator every response.
  *
  * Session flow (aux-info, keygen, presign, refresh):
- *   prepare  → each participant returns a fresh 32-byte nonce (sid freshness) and a fingerprint
+ *   prepare  → each participant returns a fresh 32-byte nonce (sid freshness), a fingerprint
  *              of the state the session would use (epochs, aux-info and key share public data)
- *   start    → with every participant's nonce and fingerprint; a node refuses fingerprints that
- *              differ from its own ("state mismatch", nobody blamed), derives
- *              sid = H(protocol, sessionId, parties, params, nonces, state), refuses a sid it has
- *              seen, starts the protocol and returns its first sealed envelopes
+ *              and a fresh session public key signed with its identity key (point-to-point
+ *              envelopes are encrypted to it: forward secrecy, src/envelope/envelope.ts)
+ *   start    → with every participant's nonce, fingerprint and session key; a node refuses
+ *              fingerprints that differ from its own ("state mismatch", nobody blamed), a key
+ *              list without its own key at its position or with a key its party did not sign,
+ *              derives sid = H(protocol, sessionId, parties, params, nonces, state, session keys),
+ *              refuses a sid it has seen, starts the protocol and returns its first sealed envelopes
  *   deliver  → the envelopes addressed to this node (the coordinator routes by the envelope
  *              header: a broadcast goes to every other participant); returns new envelopes, and
  *              at the end the public result with, for aux/keygen/refresh, the evidence of commit
@@ -31,6 +34,8 @@ export const RPC_VERSION = 1;
 
 const b64 = z.string().max(2 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${2 * bytes}}$`), `${bytes}-byte lower-case hex`);
+/** A party's session public key (raw P-256 point) and its identity-key signature over it (src/node/session-key.ts). */
+const sessionKeySchema = z.object({ key: hex(65), signature: hex(64) }).strict();
 const nodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/);
 const sessionId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 export const walletIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
@@ -66,7 +71,17 @@ export const requestSchema = z.discriminatedUnion('method', [
       signers: z.array(z.number().int().min(0).max(15)).min(1).max(16).optional(),
     })
     .strict(),
-  z.object({ v: z.literal(RPC_VERSION), method: z.literal('start'), sessionId, nonces: z.array(hex(32)).min(2).max(16), states: z.array(hex(32)).min(2).max(16) }).strict(),
+  z
+    .object({
+      v: z.literal(RPC_VERSION),
+      method: z.literal('start'),
+      sessionId,
+      nonces: z.array(hex(32)).min(2).max(16),
+      states: z.array(hex(32)).min(2).max(16),
+      /** every participant's session key, in participant order */
+      sessionKeys: z.array(sessionKeySchema).min(2).max(16),
+    })
+    .strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('deliver'), sessionId, envelopes: z.array(b64).max(64) }).strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('abort'), sessionId }).strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('finalize'), scope: scopeSchema, envelopes: z.array(b64).min(2).max(16) }).strict(),
@@ -143,7 +158,7 @@ export const infoSchema = z
   .strict();
 export type NodeInfo = z.infer<typeof infoSchema>;
 
-export const prepareResponseSchema = z.object({ nonce: hex(32), state: hex(32) }).strict();
+export const prepareResponseSchema = z.object({ nonce: hex(32), state: hex(32), sessionKey: sessionKeySchema }).strict();
 export const abandonResponseSchema = z.object({ by: z.number().int().min(0).max(15), signature: hex(64) }).strict();
 export const discardResponseSchema = z.object({ discarded: z.boolean() }).strict();
 export const finalizeResponseSchema = z.object({ result: resultSchema }).strict();

@@ -18,7 +18,7 @@ import { Quarantine, reportOf } from '../../src/coordinator/quarantine.js';
 import { SigningService } from '../../src/coordinator/signing.js';
 import { encodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import type { Request } from '../../src/rpc/messages.js';
-import { Dealer, FakeLink, NODE_IDS, readyCluster, signingNode, type Handler } from '../helpers/coordinator.js';
+import { Dealer, FakeLink, NODE_IDS, fakeSessionKey, readyCluster, signingNode, type Handler } from '../helpers/coordinator.js';
 import { tempDir } from '../helpers/storage.js';
 
 const WALLET = 'w_accused00';
@@ -36,7 +36,7 @@ function node(dealer: Dealer, made: Map<string, string>, liar?: Naming): Handler
     switch (req.method) {
       case 'prepare':
         signers.set(req.sessionId, req.signers ?? []);
-        return { ok: true, nonce: String(link.index + 1).repeat(64), state: 'ab'.repeat(32) };
+        return { ok: true, nonce: String(link.index + 1).repeat(64), state: 'ab'.repeat(32), sessionKey: fakeSessionKey(link.index) };
       case 'start': {
         const S = signers.get(req.sessionId) ?? [];
         if (liar) return { ok: true, status: 'aborted', outbox: [], abort: { culprits: liar(S, link.index), reason: 'enc-elg: proof does not verify (invented)' } };

@@ -11,7 +11,7 @@ import { Orchestrator, type SessionOutcome } from '../../src/coordinator/orchest
 import type { ProtocolName, Request, SessionUpdate } from '../../src/rpc/messages.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeEnvelope, encodeSignedEnvelope } from '../../src/envelope/envelope.js';
-import { FakeLink, NODE_IDS, never, type Handler } from '../helpers/coordinator.js';
+import { FakeLink, NODE_IDS, fakeSessionKey, never, type Handler } from '../helpers/coordinator.js';
 import { deriveSessionId } from '../../src/protocol/session-id.js';
 import { EnvelopeSession } from '../../src/envelope/envelope.js';
 
@@ -22,7 +22,7 @@ const SIGNER = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const SESSION_ID = 'sess_orchestrator_test';
 /** the sid the nodes (and the orchestrator) derive for a session of these tests */
 const sidFor = (protocol: ProtocolName, participants: readonly number[], walletId = 'w_test0000'): Uint8Array =>
-  deriveSessionId({ protocol, sessionId: SESSION_ID, parties: NODE_IDS, walletId: protocol === 'aux' ? undefined : walletId, participants, nonces: participants.map(nonceOf), state: STATE });
+  deriveSessionId({ protocol, sessionId: SESSION_ID, parties: NODE_IDS, walletId: protocol === 'aux' ? undefined : walletId, participants, nonces: participants.map(nonceOf), state: STATE, sessionKeys: participants.map((i) => fakeSessionKey(i).key) });
 const SID = sidFor('keygen', [0, 1, 2]);
 const seqs = new Map<number, number>();
 /**
@@ -66,7 +66,7 @@ function miniNode(i: number, o: MiniOptions, log: Map<number, string[]>): Handle
       case 'prepare':
         protocol = req.protocol;
         sid = sidFor(req.protocol, o.participants, req.walletId);
-        return { ok: true, nonce: nonceOf(i), state: STATE };
+        return { ok: true, nonce: nonceOf(i), state: STATE, sessionKey: fakeSessionKey(i) };
       case 'start': {
         const outbox = [{ to: 'all' as const, envelope: env(`b${i}`, i, 'all', sid, protocol) }, ...others.map((j) => ({ to: j, envelope: env(`p${i}->${j}`, i, j, sid, protocol) }))];
         return { ok: true, status: 'running', outbox };
@@ -121,7 +121,7 @@ test('keygen: prepare, start with nonces in index order, every envelope routed t
     const [prepare, start] = link.requests;
     t.like(prepare, { method: 'prepare', protocol: 'keygen', parties: [...NODE_IDS], walletId: 'w_test0000', sessionId: outcome.sessionId });
     t.false(prepare !== undefined && 'signers' in prepare, 'no signers outside presign');
-    t.deepEqual(start, { v: 1, method: 'start', sessionId: outcome.sessionId, nonces: [nonceOf(0), nonceOf(1), nonceOf(2)], states: [STATE, STATE, STATE] });
+    t.deepEqual(start, { v: 1, method: 'start', sessionId: outcome.sessionId, nonces: [nonceOf(0), nonceOf(1), nonceOf(2)], states: [STATE, STATE, STATE], sessionKeys: [0, 1, 2].map(fakeSessionKey) });
     t.false(link.methods().includes('abort'));
   }
   // node i got the others' broadcasts and exactly the p2p addressed to it — never its own, never others'
@@ -139,7 +139,7 @@ test('presign: only the signers take part; prepare names all parties and the sig
   t.is(outcome.status, 'done');
   t.deepEqual(links[1]?.requests, [], 'the non-signer hears nothing');
   t.like(links[0]?.requests[0], { method: 'prepare', protocol: 'presign', parties: [...NODE_IDS], signers: [0, 2] });
-  t.like(links[2]?.requests[1], { method: 'start', nonces: [nonceOf(0), nonceOf(2)] });
+  t.like(links[2]?.requests[1], { method: 'start', nonces: [nonceOf(0), nonceOf(2)], sessionKeys: [0, 2].map(fakeSessionKey) });
   t.deepEqual([...(log.get(0) ?? [])].sort(), ['b2', 'p2->0']);
   t.deepEqual([...(log.get(2) ?? [])].sort(), ['b0', 'p0->2']);
 });
@@ -217,7 +217,7 @@ test('a node refusing prepare fails the session as rejected, with its code', asy
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
-        if (req.method === 'prepare') return k === 2 ? { ok: false, code: 'no-aux', error: 'aux-info not made yet' } : { ok: true, nonce: nonceOf(k), state: STATE };
+        if (req.method === 'prepare') return k === 2 ? { ok: false, code: 'no-aux', error: 'aux-info not made yet' } : { ok: true, nonce: nonceOf(k), state: STATE, sessionKey: fakeSessionKey(k) };
         return { ok: true };
       }),
   );
@@ -264,7 +264,7 @@ test('a session where nobody has anything left to send is stalled, not left hang
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
-        if (req.method === 'prepare') return { ok: true, nonce: nonceOf(k), state: STATE };
+        if (req.method === 'prepare') return { ok: true, nonce: nonceOf(k), state: STATE, sessionKey: fakeSessionKey(k) };
         if (req.method === 'start') return { ok: true, status: 'running', outbox: [] };
         return { ok: true };
       }),
@@ -332,7 +332,7 @@ test('P4: participants whose state fingerprints differ are never started; nobody
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
-        if (req.method === 'prepare') return { ok: true, nonce: nonceOf(k), state: k === 1 ? 'dd'.repeat(32) : STATE };
+        if (req.method === 'prepare') return { ok: true, nonce: nonceOf(k), state: k === 1 ? 'dd'.repeat(32) : STATE, sessionKey: fakeSessionKey(k) };
         return { ok: true };
       }),
   );
@@ -359,7 +359,7 @@ test('F2: a node refusing prepare ends the session, but the others are told to a
           if (k === 2) return { ok: false, code: 'busy', error: 'not now' };
           await new Promise((r) => setTimeout(r, 100)); // its store is slow
           events.push(`${id} prepared`);
-          return { ok: true, nonce: nonceOf(k), state: STATE };
+          return { ok: true, nonce: nonceOf(k), state: STATE, sessionKey: fakeSessionKey(k) };
         }
         if (req.method === 'abort') events.push(`${id} abort`);
         return { ok: true };
@@ -376,21 +376,23 @@ test('F2: a node refusing prepare ends the session, but the others are told to a
 
 test('F4: a participant replaying an old envelope before anyone else speaks cannot get an honest co-signer named: the orchestrator derives the sid', async (t) => {
   const keys = [0, 1].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const sessionKeys = [0, 1].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const parties = keys.map((k, index) => ({ index, nodeId: NODE_IDS[index] as string, publicKey: k.publicKey }));
+  const ctx = (me: number) => ({ parties, me, myPrivateKey: keys[me]!.privateKey, sessionKeys: sessionKeys.map((k) => k.publicKey), mySessionKey: sessionKeys[me]!.privateKey });
   const bcast = (me: number, sid: Uint8Array): string =>
-    Buffer.from(new EnvelopeSession({ sid, protocol: 'mpc-engine/presign', parties, me, myPrivateKey: keys[me]!.privateKey }).seal({ from: me, to: 'all', round: 'presign/1', body: new Uint8Array([1]) })).toString('base64');
+    Buffer.from(new EnvelopeSession({ sid, protocol: 'mpc-engine/presign', ...ctx(me) }).seal({ from: me, to: 'all', round: 'presign/1', body: new Uint8Array([1]) })).toString('base64');
   const nonce = (k: number): string => nonceOf(k + 3);
   const state = 'ab'.repeat(32);
   const walletId = 'w_attack_wallet_1';
   // the sid an honest signer derives from what `start` gives it
-  const sidOf = (req: Extract<Request, { method: 'start' }>): Uint8Array => deriveSessionId({ protocol: 'presign', sessionId: req.sessionId, parties: NODE_IDS, walletId, participants: [0, 1], nonces: req.nonces, state: req.states[0] as string });
+  const sidOf = (req: Extract<Request, { method: 'start' }>): Uint8Array => deriveSessionId({ protocol: 'presign', sessionId: req.sessionId, parties: NODE_IDS, walletId, participants: [0, 1], nonces: req.nonces, state: req.states[0] as string, sessionKeys: req.sessionKeys.map((k) => k.key) });
   const evil = new FakeLink(NODE_IDS[0], 0, (req) => {
-    if (req.method === 'prepare') return { ok: true, nonce: nonce(0), state };
+    if (req.method === 'prepare') return { ok: true, nonce: nonce(0), state, sessionKey: fakeSessionKey(0) };
     if (req.method === 'start') return { ok: true, status: 'running', outbox: [{ to: 'all', envelope: bcast(0, new Uint8Array(32).fill(3)) }] }; // an old session's envelope
     return { ok: true };
   });
   const honest = new FakeLink(NODE_IDS[1], 1, async (req) => {
-    if (req.method === 'prepare') return { ok: true, nonce: nonce(1), state };
+    if (req.method === 'prepare') return { ok: true, nonce: nonce(1), state, sessionKey: fakeSessionKey(1) };
     if (req.method === 'start') {
       await new Promise((r) => setTimeout(r, 50)); // round 1 takes compute: the replay arrives first
       return { ok: true, status: 'running', outbox: [{ to: 'all', envelope: bcast(1, sidOf(req)) }] };

@@ -12,12 +12,14 @@ export interface Identity {
   readonly nodeId: string;
   readonly publicKey: KeyObject;
   readonly privateKey: KeyObject;
+  /** this session's key pair (p2p bodies to this node are encrypted to its public half) */
+  readonly session: { readonly publicKey: KeyObject; readonly privateKey: KeyObject };
 }
 
 export function identities(n = 3): Identity[] {
   return [...Array(n).keys()].map((index) => {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    return { index, nodeId: `node-${index + 1}`, publicKey, privateKey };
+    return { index, nodeId: `node-${index + 1}`, publicKey, privateKey, session: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
   });
 }
 
@@ -27,7 +29,7 @@ export function partyList(ids: readonly Identity[]): PartyIdentity[] {
 
 export function context(ids: readonly Identity[], me: number, sid: Uint8Array, extra: Partial<EnvelopeContext> = {}): EnvelopeContext {
   const mine = ids[me] as Identity;
-  return { sid, protocol: PROTOCOL, parties: partyList(ids), me, myPrivateKey: mine.privateKey, ...extra };
+  return { sid, protocol: PROTOCOL, parties: partyList(ids), me, myPrivateKey: mine.privateKey, sessionKeys: ids.map((i) => i.session.publicKey), mySessionKey: mine.session.privateKey, ...extra };
 }
 
 /** One session as seen by each of the nodes. */

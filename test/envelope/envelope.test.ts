@@ -3,6 +3,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Expectation, Msg } from '../../src/protocol/machine.js';
 import {
   DEFAULT_MAX_ENVELOPE_BYTES,
+  ENVELOPE_VERSION,
   EnvelopeError,
   EnvelopeSession,
   TO_ALL,
@@ -12,7 +13,8 @@ import {
   type EnvelopeErrorCode,
   type Opened,
 } from '../../src/envelope/envelope.js';
-import { P256_ORDER } from '../../src/envelope/session-keys.js';
+import { P256_ORDER, aeadOpen, aeadSeal, deriveAeadKey, ecdh, publicKeyFromRaw, rawPublicKey } from '../../src/envelope/session-keys.js';
+import { Writer } from '../../src/protocol/codec.js';
 import { PROTOCOL, contains, context, flipBit, identities, offsets, partyList, sessions, withU32, type Identity } from './envelope-helpers.js';
 
 const R1: Expectation = { round: 'keygen/r1', broadcast: true };
@@ -109,6 +111,69 @@ test('the coordinator never sees point-to-point plaintext', (t) => {
   // and the same plaintext sealed twice gives unrelated ciphertexts (fresh ephemeral key per message)
   const env2 = (s[0] as EnvelopeSession).seal(p2p(0, 1, 'keygen/r9', secret));
   t.notDeepEqual(decodeEnvelope(env2).payload, d.payload);
+});
+
+/**
+ * The attacker of the forward-secrecy finding: it recorded the relayed envelopes and later holds
+ * both parties' identity private keys. It tries the version-1 derivation (keyed by the recipient's
+ * identity key R: ECDH(e, R) ‖ ECDH(S, R)) and the current one with R standing in for the session
+ * key it does not have. Returns the plaintext, or undefined.
+ */
+function openWithIdentityKeys(env: Uint8Array, sender: Identity, recipient: Identity, version: 1 | 2): Uint8Array | undefined {
+  const d = decodeEnvelope(Uint8Array.from(env).fill(ENVELOPE_VERSION, 0, 1)); // a version-1 recording decodes alike
+  const utf8 = new TextEncoder();
+  const R = rawPublicKey(recipient.publicKey);
+  const w = new Writer()
+    .bytes(utf8.encode(`mpc-engine/v${version}/envelope/p2p-key`))
+    .bytes(utf8.encode(d.protocol))
+    .bytes(d.sid)
+    .u32(sender.index)
+    .bytes(utf8.encode(sender.nodeId))
+    .bytes(rawPublicKey(sender.publicKey));
+  if (version === 2) w.bytes(rawPublicKey(sender.session.publicKey));
+  w.u32(recipient.index).bytes(utf8.encode(recipient.nodeId)).bytes(R);
+  if (version === 2) w.bytes(R);
+  const info = w.bytes(d.ephemeral).finish();
+  const prefix = Uint8Array.from(d.prefix);
+  prefix[0] = env[0] as number; // the AAD is the prefix as sealed
+  const key = deriveAeadKey(ecdh(recipient.privateKey, publicKeyFromRaw(d.ephemeral)), ecdh(sender.privateKey, recipient.publicKey), info);
+  return aeadOpen(key, prefix, d.payload);
+}
+
+test('forward secrecy: a recorded p2p envelope stays sealed to whoever later steals both parties’ identity private keys; the session itself opens nothing once disposed', (t) => {
+  const [a, b] = ids as [Identity, Identity, Identity];
+  const share = Uint8Array.from(Buffer.from('σ_{1,2} = 0x' + 'cd'.repeat(32)));
+  // control: the attack opens what the version-1 derivation sealed (so its failing below means something)
+  const old = decodeEnvelope((sessions(ids)[0] as EnvelopeSession).seal(p2p(0, 1, R2.round, share)));
+  const eph = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ephRaw = rawPublicKey(eph.publicKey);
+  const v1Prefix = new Writer().u8(1).u8(2).bytes(new TextEncoder().encode(old.protocol)).bytes(old.sid).bytes(new TextEncoder().encode(old.round)).u32(0).u32(1).u32(old.seq).bytes(ephRaw).finish();
+  const v1Info = new Writer()
+    .bytes(new TextEncoder().encode('mpc-engine/v1/envelope/p2p-key'))
+    .bytes(new TextEncoder().encode(old.protocol))
+    .bytes(old.sid)
+    .u32(0)
+    .bytes(new TextEncoder().encode(a.nodeId))
+    .bytes(rawPublicKey(a.publicKey))
+    .u32(1)
+    .bytes(new TextEncoder().encode(b.nodeId))
+    .bytes(rawPublicKey(b.publicKey))
+    .bytes(ephRaw)
+    .finish();
+  const v1Payload = aeadSeal(deriveAeadKey(ecdh(eph.privateKey, b.publicKey), ecdh(a.privateKey, b.publicKey), v1Info), v1Prefix, share);
+  const v1 = encodeSignedEnvelope({ kind: 'p2p', protocol: old.protocol, sid: old.sid, round: old.round, from: 0, to: 1, seq: old.seq, ephemeral: ephRaw, payload: v1Payload }, a.privateKey);
+  const v1Bytes = Uint8Array.from(v1).fill(1, 0, 1);
+  t.deepEqual(openWithIdentityKeys(v1Bytes, a, b, 1), share, 'the version-1 derivation falls to the identity keys');
+
+  const s = sessions(ids);
+  const env = (s[0] as EnvelopeSession).seal(p2p(0, 1, R2.round, share));
+  t.is(openWithIdentityKeys(env, a, b, 1), undefined, 'the version-1 derivation opens nothing now');
+  t.is(openWithIdentityKeys(env, a, b, 2), undefined, 'nor the current one without the session key');
+  t.deepEqual(accepted(t, (s[1] as EnvelopeSession).open(env, [R2])).body, share, 'the recipient, while its session runs, does');
+  const later = (s[0] as EnvelopeSession).seal(p2p(0, 1, R3.round, share));
+  (s[1] as EnvelopeSession).dispose();
+  rejects(t, () => (s[1] as EnvelopeSession).open(later, [R3]), 'bad-argument', undefined);
+  t.throws(() => (s[1] as EnvelopeSession).seal(p2p(1, 0)), { instanceOf: EnvelopeError, message: /^bad-argument/ });
 });
 
 test('(a) a relay flipping any bit of the header, ciphertext or payload is caught', (t) => {
@@ -314,9 +379,12 @@ test('strict decoding: version, kind, lengths, trailing bytes, UTF-8', (t) => {
   const s = sessions(ids);
   const env = (s[0] as EnvelopeSession).seal(bcast(0));
   const o = offsets(env);
-  const v2 = Uint8Array.from(env);
-  v2[0] = 2;
-  rejects(t, () => (s[1] as EnvelopeSession).open(v2, [R1]), 'unsupported-version');
+  const v1 = Uint8Array.from(env);
+  v1[0] = 1; // version 1 encrypted p2p bodies to identity keys (no forward secrecy): refused
+  rejects(t, () => (s[1] as EnvelopeSession).open(v1, [R1]), 'unsupported-version');
+  const v3 = Uint8Array.from(env);
+  v3[0] = 3;
+  rejects(t, () => (s[1] as EnvelopeSession).open(v3, [R1]), 'unsupported-version');
   const k9 = Uint8Array.from(env);
   k9[1] = 9;
   rejects(t, () => (s[1] as EnvelopeSession).open(k9, [R1]), 'malformed');
@@ -348,6 +416,14 @@ test('session context is validated', (t) => {
   bad(() => new EnvelopeSession({ ...context(ids, 0, theSid), protocol: '' }));
   const ed = generateKeyPairSync('ed25519');
   bad(() => new EnvelopeSession({ ...context(ids, 0, theSid), parties: partyList(ids).map((p) => (p.index === 2 ? { ...p, publicKey: ed.publicKey } : p)) }));
+  // session keys: one per party, P-256, distinct, none an identity key, mine matching my private half
+  const sessionKeys = ids.map((i) => i.session.publicKey);
+  bad(() => new EnvelopeSession(context(ids, 0, theSid, { mySessionKey: other.session.privateKey })));
+  bad(() => new EnvelopeSession(context(ids, 0, theSid, { mySessionKey: (ids[0] as Identity).privateKey })));
+  bad(() => new EnvelopeSession(context(ids, 0, theSid, { sessionKeys: sessionKeys.slice(0, 2) })));
+  bad(() => new EnvelopeSession(context(ids, 1, theSid, { sessionKeys: [sessionKeys[0]!, sessionKeys[1]!, sessionKeys[1]!] })));
+  bad(() => new EnvelopeSession(context(ids, 0, theSid, { sessionKeys: [sessionKeys[0]!, (ids[2] as Identity).publicKey, sessionKeys[2]!] })));
+  bad(() => new EnvelopeSession(context(ids, 0, theSid, { sessionKeys: [sessionKeys[0]!, ed.publicKey, sessionKeys[2]!] })));
   const s0 = new EnvelopeSession(context(ids, 0, theSid));
   bad(() => s0.seal(bcast(1)));
   bad(() => s0.seal(p2p(0, 0)));

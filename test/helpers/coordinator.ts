@@ -22,6 +22,9 @@ import { NodeCluster } from '../../src/coordinator/cluster.js';
 
 export const NODE_IDS = ['node_1', 'node_2', 'node_3'] as const;
 
+/** A scripted node's session key in its prepare answer (the orchestrator passes it on unchecked; real nodes check it). */
+export const fakeSessionKey = (i: number): { key: string; signature: string } => ({ key: '04' + (i + 1).toString(16).padStart(2, '0').repeat(64), signature: 'cd'.repeat(64) });
+
 /** A 2-of-n cluster whose `connected` nodes are up and agree on `auxId` (what the group monitor would find). */
 export function readyCluster(links: readonly NodeLink[], connected: readonly number[] = links.map((l) => l.index), auxId = 'ab'.repeat(32)): NodeCluster {
   const cluster = new NodeCluster(links, 2);

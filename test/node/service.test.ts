@@ -22,6 +22,8 @@ import { decodeEnvelope, encodeSignedEnvelope } from '../../src/envelope/envelop
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { Transcript } from '../../src/zk/transcript.js';
 import { abandonmentDigest } from '../../src/protocol/abandonment.js';
+import { Writer } from '../../src/protocol/codec.js';
+import { aeadOpen, deriveAeadKey, ecdh, publicKeyFromRaw, rawPublicKey, signSessionKey } from '../../src/envelope/session-keys.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
 const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
@@ -59,11 +61,13 @@ async function run(protocol: string, participants: number[], extra: object = {},
   const sessionId = randomBytes(12).toString('hex');
   const nonces: string[] = [];
   const states: string[] = [];
+  const sessionKeys: unknown[] = [];
   for (const k of participants) {
     const r = await call(k, { method: 'prepare', sessionId, protocol, parties: IDS, ...extra });
     if (!r.ok) return { error: r };
     nonces.push(r.nonce as string);
     states.push(r.state as string);
+    sessionKeys.push(r.sessionKey);
   }
   const queues = new Map<number, string[]>(participants.map((k) => [k, []]));
   const results = new Map<number, Json>();
@@ -74,7 +78,7 @@ async function run(protocol: string, participants: number[], extra: object = {},
       for (const to of o.to === 'all' ? participants.filter((k) => k !== from) : [o.to]) queues.get(to)?.push(...[tamper ? tamper(from, to, o.envelope) : o.envelope].flat());
     }
   };
-  for (const k of participants) push(k, await call(k, { method: 'start', sessionId, nonces, states }));
+  for (const k of participants) push(k, await call(k, { method: 'start', sessionId, nonces, states, sessionKeys }));
   for (let guard = 0; guard < 50; guard++) {
     if ([...results.values()].some((r) => r.status === 'aborted' || !r.ok)) break;
     const busy = participants.filter((k) => (queues.get(k) as string[]).length > 0);
@@ -119,6 +123,78 @@ test.serial('aux-info, keygen, presign and sign through the node handlers; the s
   t.true(secp256k1.verify(toCompact(sig), digest, Buffer.from(pks[0] as string, 'hex'), { prehash: false }));
 });
 
+/** A fresh session key for party `k`, signed as that party signs it at prepare (by default with its identity key). */
+function signedSessionKey(k: number, sessionId: string, protocol: string, nonce: string, by = privateKeys[k]!): { key: string; signature: string } {
+  const key = rawPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+  const signature = signSessionKey({ protocol, sessionId, index: k, nodeId: IDS[k]!, nonce, key }, by);
+  return { key: Buffer.from(key).toString('hex'), signature: Buffer.from(signature).toString('hex') };
+}
+
+/**
+ * What a recorder of the relayed traffic can do with the identity keys it steals later: the
+ * point-to-point key derivation keyed by the recipient's identity key alone (envelope version 1),
+ * k = HKDF(ECDH(e, R) ‖ ECDH(S, R), info = tag ‖ protocol ‖ sid ‖ both parties ‖ e). Returns the
+ * plaintext, or undefined when the envelope does not open that way.
+ */
+function openWithIdentityKeys(envelope: string): Uint8Array | undefined {
+  const d = decodeEnvelope(Buffer.from(envelope, 'base64'));
+  if (d.kind !== 'p2p' || d.to === 'all') return undefined;
+  const to = d.to;
+  const raw = (k: number) => rawPublicKey(group[k]!.publicKey);
+  const info = new Writer()
+    .bytes(new TextEncoder().encode('mpc-engine/v1/envelope/p2p-key'))
+    .bytes(new TextEncoder().encode(d.protocol))
+    .bytes(d.sid)
+    .u32(d.from)
+    .bytes(new TextEncoder().encode(IDS[d.from]))
+    .bytes(raw(d.from))
+    .u32(to)
+    .bytes(new TextEncoder().encode(IDS[to]))
+    .bytes(raw(to))
+    .bytes(d.ephemeral)
+    .finish();
+  const key = deriveAeadKey(ecdh(privateKeys[to]!, publicKeyFromRaw(d.ephemeral)), ecdh(privateKeys[to]!, group[d.from]!.publicKey), info);
+  return aeadOpen(key, d.prefix, d.payload);
+}
+
+test.serial('forward secrecy: a recorded keygen’s point-to-point envelopes (the shares) stay sealed to whoever later steals every node’s identity private key', async (t) => {
+  const recorded: string[] = [];
+  const kg = await run('keygen', [0, 1, 2], { walletId: randomBytes(8).toString('hex') }, (_f, _t, env) => {
+    recorded.push(env);
+    return env;
+  });
+  t.true([...kg.results!.values()].every((r) => r.status === 'done'), 'the recorded run completed');
+  const p2p = recorded.filter((e) => decodeEnvelope(Buffer.from(e, 'base64')).kind === 'p2p');
+  t.true(p2p.length >= 6, 'every party sent each other party its share point to point');
+  const opened = p2p.filter((e) => openWithIdentityKeys(e) !== undefined);
+  t.is(opened.length, 0, `${opened.length} of ${p2p.length} recorded point-to-point envelopes open with the identity keys alone`);
+});
+
+test.serial('session keys: a start whose key list holds another key at the node’s own position, or a key its party did not sign for this session, is refused', async (t) => {
+  const sessionId = randomBytes(12).toString('hex');
+  const r = await call(0, { method: 'prepare', sessionId, protocol: 'refresh', parties: IDS, walletId });
+  t.true(r.ok);
+  const own = r.sessionKey as { key: string; signature: string };
+  t.regex(own.key, /^04[0-9a-f]{128}$/, 'prepare answers a fresh P-256 session key');
+  const nonces = [r.nonce as string, '22'.repeat(32), '33'.repeat(32)];
+  const states = [r.state, r.state, r.state];
+  const start = (sessionKeys: unknown[]) => call(0, { method: 'start', sessionId, nonces, states, sessionKeys });
+  const k1 = signedSessionKey(1, sessionId, 'refresh', nonces[1]!);
+  const k2 = signedSessionKey(2, sessionId, 'refresh', nonces[2]!);
+  // a relay's own key, signed by another party, at node 1's position
+  t.is((await start([signedSessionKey(1, sessionId, 'refresh', nonces[0]!), k1, k2])).code, 'bad-session-keys', 'another key at our position');
+  t.is((await start([k1, own, k2])).code, 'bad-session-keys', 'our key at another position');
+  const relayKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  t.is((await start([own, signedSessionKey(1, sessionId, 'refresh', nonces[1]!, relayKey.privateKey), k2])).code, 'bad-session-keys', 'a key not signed by its party');
+  t.is((await start([own, signedSessionKey(1, 'another-session', 'refresh', nonces[1]!), k2])).code, 'bad-session-keys', 'a key signed for another session');
+  t.is((await start([own, k1])).code, 'bad-session-keys', 'a key missing');
+  const identityAsSessionKey = rawPublicKey(group[1]!.publicKey);
+  const selfSigned = { key: Buffer.from(identityAsSessionKey).toString('hex'), signature: Buffer.from(signSessionKey({ protocol: 'refresh', sessionId, index: 1, nodeId: IDS[1]!, nonce: nonces[1]!, key: identityAsSessionKey }, privateKeys[1]!)).toString('hex') };
+  t.is((await start([own, selfSigned, k2])).code, 'bad-session-keys', 'an identity key handed out as a session key');
+  t.true((await start([own, k1, k2])).ok, 'the honest list starts the session');
+  await call(0, { method: 'abort', sessionId });
+});
+
 test.serial('A10: a used presignature is refused, also under concurrent requests', async (t) => {
   const again = await call(0, { method: 'sign', walletId, presignatureId, digest: randomBytes(32).toString('hex') });
   t.false(again.ok);
@@ -138,16 +214,17 @@ test.serial('the node checks what the coordinator asks: party list, signer set, 
   t.is((await call(0, { method: 'prepare', sessionId, protocol: 'keygen', parties: IDS, walletId })).code, 'wallet-exists');
   t.is((await call(0, { method: 'sign', walletId: 'other-wallet', presignatureId, digest: '00'.repeat(32) })).code, 'presignature-used');
   const r = await call(0, { method: 'prepare', sessionId, protocol: 'keygen', parties: IDS, walletId: 'wallet-abc' });
-  t.is((await call(0, { method: 'start', sessionId, nonces: ['11'.repeat(32), '22'.repeat(32), '33'.repeat(32)], states: [r.state, r.state, r.state] })).code, 'bad-nonces');
+  const keysFor = (own: unknown, n: readonly string[]) => [own, signedSessionKey(1, sessionId, 'keygen', n[1]!), signedSessionKey(2, sessionId, 'keygen', n[2]!)];
   const nonces = [r.nonce as string, '22'.repeat(32), '33'.repeat(32)];
+  t.is((await call(0, { method: 'start', sessionId, nonces: ['11'.repeat(32), '22'.repeat(32), '33'.repeat(32)], states: [r.state, r.state, r.state], sessionKeys: keysFor(r.sessionKey, nonces) })).code, 'bad-nonces');
   const mine = r.state as string;
-  t.is((await call(0, { method: 'start', sessionId, nonces, states: [mine, 'ab'.repeat(32), mine] })).code, 'state-mismatch', 'P4: different states are refused before any proof');
+  t.is((await call(0, { method: 'start', sessionId, nonces, states: [mine, 'ab'.repeat(32), mine], sessionKeys: keysFor(r.sessionKey, nonces) })).code, 'state-mismatch', 'P4: different states are refused before any proof');
   const again = await call(0, { method: 'prepare', sessionId, protocol: 'keygen', parties: IDS, walletId: 'wallet-abc' });
   const states = [again.state as string, again.state as string, again.state as string];
   t.is(again.state, mine, 'the fingerprint is a function of the state');
   const nonces2 = [again.nonce as string, '22'.repeat(32), '33'.repeat(32)];
-  t.true((await call(0, { method: 'start', sessionId, nonces: nonces2, states })).ok);
-  t.is((await call(0, { method: 'start', sessionId, nonces: nonces2, states })).code, 'unknown-session', 'a started session cannot be started again');
+  t.true((await call(0, { method: 'start', sessionId, nonces: nonces2, states, sessionKeys: keysFor(again.sessionKey, nonces2) })).ok);
+  t.is((await call(0, { method: 'start', sessionId, nonces: nonces2, states, sessionKeys: keysFor(again.sessionKey, nonces2) })).code, 'unknown-session', 'a started session cannot be started again');
   t.is((await call(0, { method: 'deliver', sessionId: 'nope-nope', envelopes: [] })).code, 'unknown-session');
   for (const bad of ['not json', '{"v":1,"method":"sign"}', '{"v":2,"method":"info"}', '{"v":1,"method":"info","extra":1}']) {
     const out = decodeJson(await services[0]!.handleBytes(new TextEncoder().encode(bad))) as Json;
@@ -397,6 +474,7 @@ test.serial('an abandonment signed between prepare and start (a relay can comput
   const prepared = await Promise.all([0, 1, 2].map((k) => call(k, { method: 'prepare', sessionId, protocol: 'refresh', parties: IDS, walletId })));
   const nonces = prepared.map((r) => r.nonce as string);
   const states = prepared.map((r) => r.state as string);
+  const sessionKeys = prepared.map((r) => r.sessionKey as { key: string; signature: string });
   // the sid as every node derives it (src/node/service.ts): public inputs only
   const sid = new Transcript('mpc-engine/v1/session')
     .text('protocol', 'refresh')
@@ -406,9 +484,10 @@ test.serial('an abandonment signed between prepare and start (a relay can comput
     .ints('signers', [0n, 1n, 2n])
     .byteList('nonces', nonces.map((n) => Buffer.from(n, 'hex')))
     .bytes('state', Buffer.from(states[2] as string, 'hex'))
+    .byteList('session keys', sessionKeys.map((k) => Buffer.from(k.key, 'hex')))
     .digest('sid');
   const a = await call(2, { method: 'abandon', scope: walletId, sid: Buffer.from(sid).toString('hex') });
   t.true(a.ok, 'a node that has not confirmed may abandon');
-  t.is((await call(2, { method: 'start', sessionId, nonces, states })).code, 'sid-replay', 'and then never starts that run');
+  t.is((await call(2, { method: 'start', sessionId, nonces, states, sessionKeys })).code, 'sid-replay', 'and then never starts that run');
   for (const k of [0, 1]) await call(k, { method: 'abort', sessionId });
 });
