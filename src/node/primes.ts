@@ -24,7 +24,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Reader, Writer } from '../protocol/codec.js';
-import { assertSafePrime, generateSafePrime, SAFE_PRIME_BITS } from '../paillier/primes.js';
+import { assertSafePrime, generateSafePrime, SAFE_PRIME_BITS } from '../protocol/aux/index.js';
 import type { RecordStore } from './storage/store.js';
 
 export const PRIMES_PER_AUX = 4;

@@ -12,8 +12,6 @@
  * @module
  */
 import { Reader, Writer } from '../protocol/codec.js';
-import { Transcript } from '../zk/transcript.js';
-import type { AuxInfo } from '../protocol/aux-info.js';
 
 export const AUX_RECORD = 'current';
 const MAX_PART = 1 << 20;
@@ -54,13 +52,6 @@ export function decodeEpoch(b: Uint8Array | undefined, legacy: number, what: str
   const e = r.u32(`${what} epoch`);
   r.end(what);
   return e;
-}
-
-/** auxId = H(every party's N_j, N̂_j, s_j, t_j): the same at every node of the group. */
-export function auxId(aux: AuxInfo): Uint8Array {
-  const t = new Transcript('mpc-engine/v1/aux-id');
-  aux.parties.forEach((p, j) => t.ints(`party-${j}`, [p.N, p.rp.N, p.rp.s, p.rp.t]));
-  return t.digest('aux-id');
 }
 
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

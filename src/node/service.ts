@@ -32,10 +32,9 @@ import {
   encodePublicKeyShare,
   encodeSecretKeyShare,
 } from '../protocol/storage-format.js';
-import { ringPedersenFromPrimes } from '../paillier/ring-pedersen.js';
 import { Reader, Writer } from '../protocol/codec.js';
-import { SECURITY_128, type SecurityParams } from '../zk/params.js';
-import { Transcript } from '../zk/transcript.js';
+import { ringPedersenFromPrimes, SECURITY_128, type SecurityParams } from '../protocol/aux/index.js';
+import { auxId, stateFingerprint } from '../protocol/state.js';
 import { pointToBytes } from '../curve/secp256k1.js';
 import { RPC_VERSION, decodeJson, encodeJson, requestSchema, type ProtocolName, type Request, type SessionResult, type SessionUpdate } from '../rpc/messages.js';
 import { AUX_SCOPE, CommitError, LEGACY_EPOCH, Lifecycle, type LifecycleProtocol } from './lifecycle.js';
@@ -46,7 +45,7 @@ import { Presignatures, SeenSessions, type Claimed } from './storage/presignatur
 import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import { NodeSession } from './session.js';
 import { PrimeSource } from './primes.js';
-import { auxId, hex, pack, unpackVersioned } from './records.js';
+import { hex, pack, unpackVersioned } from './records.js';
 import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
 import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKeyPair } from './session-key.js';
 
@@ -149,7 +148,6 @@ function scopeOf(protocol: ProtocolName, walletId: string | undefined): string |
 
 /** aborted session ids remembered at most (each for the session TTL) */
 const MAX_ABORTED = 4096;
-const STATE_TAG = 'mpc-engine/v1/state';
 
 export class NodeService {
   readonly index: number;
@@ -491,14 +489,9 @@ export class NodeService {
    * blaming each other for failing proofs.
    */
   private async stateFingerprint(protocol: ProtocolName, walletId: string | undefined): Promise<string> {
-    const t = new Transcript(STATE_TAG).text('protocol', protocol);
-    if (protocol !== 'aux') t.text('aux', (await this.loadAux())?.id ?? '');
-    if (protocol === 'refresh' || protocol === 'presign') {
-      const s = await this.loadShare(walletId as string);
-      const pub = s.share.public;
-      t.ints('share', [BigInt(s.epoch), BigInt(pub.n), BigInt(pub.t)]).bytes('Y', pointToBytes(pub.Y)).byteList('X', pub.X.map((X) => pointToBytes(X)));
-    }
-    return hex(t.digest('state'));
+    const aux = protocol === 'aux' ? undefined : ((await this.loadAux())?.id ?? '');
+    const share = protocol === 'refresh' || protocol === 'presign' ? await this.loadShare(walletId as string) : undefined;
+    return hex(stateFingerprint({ protocol, ...(aux === undefined ? {} : { auxId: aux }), ...(share ? { share: { epoch: share.epoch, public: share.share.public } } : {}) }));
   }
 
   private async start(sessionId: string, nonces: readonly string[], states: readonly string[], sessionKeys: readonly SessionKeyAnswer[]): Promise<SessionUpdate> {
