@@ -155,13 +155,17 @@ async function main(): Promise<void> {
     log,
   });
   // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
-  const reconciler = new WalletReconciler({ cluster, registry, log, audit, onRecovered: (id) => pool.track(id) });
+  const reconciler = new WalletReconciler({ cluster, registry, log, audit, onRecovered: (id) => pool.track(id), ledger: confirmations });
   const identities = await loadNodeKeys(config, log);
   const group = new GroupMonitor({
     cluster,
     runner: orchestrator,
     log,
-    onComplete: () => reconciler.trigger(),
+    onComplete: () => {
+      reconciler.trigger();
+      // shares an aux change left stale while this coordinator was down (rotation.ts)
+      void rotation.sweepStale().catch((e: unknown) => log.error({ err: (e as Error).message }, 'stale-share sweep failed'));
+    },
     ...(identities ? { identities } : {}),
     onMisbehaviour: suspend,
     ledger: confirmations,

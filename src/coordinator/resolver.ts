@@ -89,7 +89,7 @@ export class PendingResolver {
   /** Resolve `link`'s pending state of run `sid` (hex) of `scope`, as the module header says. */
   async resolve(scope: string, link: NodeLink, sid: string): Promise<Resolution> {
     if (await this.finalizeFromDonors(scope, link, sid)) return 'committed';
-    if (await this.finalizeFromConfirmations(scope, link, sid)) return 'committed';
+    if (await this.finishFromConfirmations(scope, link, sid)) return 'committed';
     return (await this.discardAbandoned(scope, link, sid)) ? 'discarded' : 'kept';
   }
 
@@ -126,7 +126,7 @@ export class PendingResolver {
    * its pending state, and those relayed earlier) and, with all n, finalize every connected node.
    * True if `link` committed.
    */
-  private async finalizeFromConfirmations(scope: string, link: NodeLink, sid: string): Promise<boolean> {
+  async finishFromConfirmations(scope: string, link: NodeLink, sid: string): Promise<boolean> {
     const c = this.o.cluster;
     for (const node of this.connected()) {
       try {
