@@ -12,8 +12,8 @@
  * to presign for it (`share-stale`) until its refresh is committed, so no presignature is ever made
  * in the mixed state.
  *
- * What refreshes a stale wallet, whatever made the aux-info move (a rotation or the group
- * monitor's re-run after a disagreement):
+ * What refreshes a stale wallet, whatever made the aux-info move (a rotation; the group monitor
+ * makes aux-info by itself only at group setup, never after a disagreement):
  * - a sweep after every aux-info change this coordinator sees, one wallet at a time, retried
  *   later for the wallets that failed;
  * - the signing path: a presign refused as `share-stale` refreshes that wallet and tries again

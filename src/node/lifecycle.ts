@@ -4,7 +4,8 @@
  * epoch, and a protocol run that makes a successor never overwrites the committed one:
  *
  *   stage   before our confirmation leaves, the successor is stored as *pending* beside the
- *           committed state (with the session id, the confirmation round and our c);
+ *           committed state (with the session id, the confirmation round, our c and our signed
+ *           confirmation envelope, so the evidence can be gathered from the parties later);
  *   commit  only on transferable evidence that every party finished: the signed confirmation
  *           envelopes of all n parties, each carrying our c. Anyone holding them (a peer, the
  *           coordinator) can hand them to a node that missed the last message (`finalize`); a
