@@ -1,8 +1,8 @@
 /**
- * Finishing or dropping a half-done state switch (docs/security.md, "State switches"), for any
- * scope: the group's aux-info or one wallet's key share. A node holding a pending state (it stored
- * the successor and sent its confirmation, but never received every party's) is resolved by the
- * first of these that works:
+ * Finishing or dropping a half-done state switch, for any scope: the group's aux-info or one
+ * wallet's key share (docs/security.md, "State switches: epochs and an atomic commit"). A node
+ * holding a pending state (it stored the successor and sent its confirmation, but never received
+ * every party's) is resolved by the first of these that works:
  *
  *   1. finalize it with the evidence of another node that committed that run;
  *   2. gather every party's signed confirmation of the run — each node keeps its own with its
