@@ -190,7 +190,7 @@ export class Orchestrator implements SessionRunner {
     if (outcome.status === 'done') log.info({ durationMs: outcome.durationMs }, 'session done');
     else if (outcome.status === 'aborted') log.warn({ reportedBy: outcome.reportedBy, culprits: outcome.culprits, reason: outcome.reason }, 'session aborted');
     else log.warn({ failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason }, 'session failed');
-    this.options.onOutcome?.(outcome as SessionOutcome);
+    this.options.onOutcome?.(outcome);
     return outcome;
   }
 }

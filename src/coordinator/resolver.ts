@@ -81,7 +81,7 @@ export interface PendingResolverOptions {
   readonly onMisbehaviour?: (offence: { nodeId: string; protocol: string; reason: string }) => void;
 }
 
-export type Resolution = 'committed' | 'discarded' | 'kept';
+type Resolution = 'committed' | 'discarded' | 'kept';
 
 export class PendingResolver {
   constructor(private readonly o: PendingResolverOptions) {}

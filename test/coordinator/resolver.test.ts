@@ -26,7 +26,7 @@ import { AUX_RECORD, pack } from '../../src/node/records.js';
 import type { RecordStore } from '../../src/node/storage/store.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { encodeAuxPublic, encodeAuxSecret } from '../../src/protocol/storage-format.js';
-import { decodeJson, encodeJson, RPC_VERSION, type Request } from '../../src/rpc/messages.js';
+import { decodeJson, encodeJson, RPC_VERSION, walletResponseSchema, type Request } from '../../src/rpc/messages.js';
 import { silentLogger } from '../../src/util/log.js';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
@@ -138,10 +138,10 @@ async function until(cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
   }
 }
 
-async function walletAt(k: number, walletId: string): Promise<{ committed?: { epoch: number; auxEpoch?: number; publicKey: string }; pending?: unknown }> {
+async function walletAt(k: number, walletId: string) {
   const w = await node(k, { method: 'wallet', walletId });
   if (!w.ok) throw new Error(String(w.code));
-  return w as never;
+  return walletResponseSchema.parse({ walletId: w.walletId, committed: w.committed, pending: w.pending });
 }
 
 test.serial('H2 (a): a refresh whose confirmations reached no node is committed at every node from their own stored confirmations; the next refresh runs', async (t) => {
