@@ -343,3 +343,48 @@ test('F1: a party that signs an abandonment of a run whose signed confirmation t
     'nothing discarded',
   );
 });
+
+test('H2: every node holds the same pending aux-info and none committed (the coordinator stopped before the last delivery): committed at every node on the confirmations each node kept, nothing abandoned', async (t) => {
+  const keys = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+  const sidBytes = randomBytes(32);
+  const sid = sidBytes.toString('hex');
+  const signed = confirmations(sidBytes, keys);
+  const OLD = 'aa'.repeat(32);
+  const state: { auxId: string; auxEpoch: number; auxPending?: number; auxPendingSid?: string }[] = NODE_IDS.map(() => ({ auxId: OLD, auxEpoch: 1, auxPending: 2, auxPendingSid: sid }));
+  const links = NODE_IDS.map(
+    (id, k) =>
+      new FakeLink(id, k, (req) => {
+        const s = state[k]!;
+        switch (req.method) {
+          case 'info':
+            return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, ...s };
+          case 'evidence':
+            return { ok: false, code: 'no-evidence', error: 'none' };
+          case 'confirmation':
+            return s.auxPendingSid ? { ok: true, protocol: 'aux', epoch: 2, sid, envelope: signed[k] } : { ok: false, code: 'no-confirmation', error: 'none' };
+          case 'finalize':
+            // the node checks the evidence: every party's confirmation of its pending run
+            if (!s.auxPendingSid || req.envelopes.join() !== signed.join()) return { ok: false, code: 'bad-evidence', error: 'no' };
+            state[k] = { auxId: AUX, auxEpoch: 2 };
+            return { ok: true, result: { protocol: 'aux', auxId: AUX } };
+          case 'abandon':
+            return { ok: false, code: 'confirmed', error: 'this node confirmed that run' };
+          default:
+            return { ok: false, code: 'unexpected', error: req.method };
+        }
+      }),
+  );
+  const cluster = new NodeCluster(links, 2);
+  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'rejected', nodes: [], reason: 'must not run', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => state.every((s) => s.auxEpoch === 2) && cluster.auxId === AUX);
+  await monitor.idle();
+  monitor.stop();
+  t.is(runner.specs.length, 0, 'no new aux-info run');
+  t.false(
+    links.some((l) => l.methods().includes('discard')),
+    'nothing dropped',
+  );
+  t.true(cluster.keygenReadiness().ready);
+});
