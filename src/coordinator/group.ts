@@ -1,18 +1,23 @@
 /**
  * Keeps the node group usable: asks each node that connects for its `info`, and makes sure the
  * group has one aux-info (each node's Paillier and ring-Pedersen keys, shared by every wallet).
- * When every node is connected and their aux ids are missing or differ, it runs the aux protocol
+ * When every node is connected and none has any aux-info (group setup), it runs the aux protocol
  * with all of them — about half a minute of proofs, once per group — after the nodes have their
  * safe primes ready (they report how many; four are needed). Until then wallet creation waits;
- * signing only needs the signers to agree, so two connected nodes with the same aux id suffice,
- * also while a new aux-info is being made.
+ * signing only needs the signers to agree, so two connected nodes with the same aux id suffice.
  *
- * A node that reports a pending aux-info (it stored the successor but missed the last
- * confirmations: a restart, a dropped message) is finalized first with the evidence another node
- * committed on (infos re-read before each such node, so one committed a moment ago serves the
- * next). If no node committed it, the pending node may drop it only on every other party's signed
- * abandonment (a node never replaces a pending state otherwise), and only then is a new aux-info
- * made; a party that abandons a run whose signed confirmation was seen here is reported.
+ * A disagreement about the committed aux-info (id and epoch) never starts a new run: a new
+ * aux-info makes every wallet's shares stale, and their refresh needs every node, so one node
+ * reporting a fake aux id could otherwise stop all signing. With t nodes agreeing the group signs
+ * and the others are reported (`onAlert`) for an operator.
+ *
+ * A node that reports a pending state — the aux-info, or a wallet's key share (`pendingScopes`):
+ * it stored the successor but missed the last confirmations (a restart, a dropped message, a
+ * coordinator that stopped mid-run) — is resolved by resolver.ts: another node's evidence, every
+ * party's confirmation gathered from the parties, or every other party's signed abandonment (a
+ * node never replaces a pending state otherwise). Aux-info laggards are handled one at a time with
+ * infos re-read before each, so one committed a moment ago serves the next; a party that abandons a
+ * run whose signed confirmation was seen here is reported.
  *
  * A rotation (rotation.ts) asks for a new aux-info on purpose (`renewAux`): the same run, with
  * every node, while nothing else runs aux here.
@@ -23,37 +28,46 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { decodeEnvelope, openSignedHeader } from '../envelope/envelope.js';
-import { verifyAbandonment } from '../protocol/abandonment.js';
-import { ROUND as AUX_ROUND } from '../protocol/aux/messages.js';
-import { RPC_VERSION, abandonResponseSchema, discardResponseSchema, evidenceResponseSchema, finalizeResponseSchema, infoSchema, type NodeInfo } from '../rpc/messages.js';
+import { RPC_VERSION, infoSchema, walletResponseSchema, type NodeInfo } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { callNode, type NodeLink } from './node-link.js';
 import type { SessionOutcome, SessionRunner } from './orchestrator.js';
+import { ConfirmationLedger, PendingResolver } from './resolver.js';
 
-/** Runs whose confirmations are kept for the misbehaviour check. */
-const HELD_RUNS = 8;
-
-/** The sid (hex) an envelope's header names, or undefined if it does not decode. */
-function envelopeSid(envelope: string): string | undefined {
-  try {
-    return Buffer.from(decodeEnvelope(Buffer.from(envelope, 'base64')).sid).toString('hex');
-  } catch {
-    return undefined;
-  }
-}
+const AUX_SCOPE = 'aux';
 
 /** Safe primes a node needs for a new aux-info (two for Paillier, two for ring-Pedersen). */
 export const PRIMES_FOR_AUX = 4;
 
-/** The aux id held by the most nodes, if at least `threshold` hold it. */
-function majorityAux(infos: readonly NodeInfo[], threshold: number): string | undefined {
-  const counts = new Map<string, number>();
-  for (const i of infos) if (i.auxId !== undefined) counts.set(i.auxId, (counts.get(i.auxId) ?? 0) + 1);
-  let best: [string, number] | undefined;
-  for (const entry of counts) if (!best || entry[1] > best[1]) best = entry;
-  return best && best[1] >= threshold ? best[0] : undefined;
+/** A node's committed aux-info as compared across the group: its id and its epoch. */
+function auxKey(i: NodeInfo | undefined): string | undefined {
+  return i?.auxId === undefined ? undefined : `${i.auxId}@${i.auxEpoch ?? ''}`;
+}
+
+/** The committed aux-info (id and epoch) held by the most nodes, if at least `threshold` hold it. */
+function majorityAux(infos: readonly NodeInfo[], threshold: number): { auxId: string; key: string } | undefined {
+  const counts = new Map<string, { auxId: string; n: number }>();
+  for (const i of infos) {
+    const key = auxKey(i);
+    if (key === undefined) continue;
+    const entry = counts.get(key) ?? { auxId: i.auxId as string, n: 0 };
+    entry.n++;
+    counts.set(key, entry);
+  }
+  let best: [string, { auxId: string; n: number }] | undefined;
+  for (const entry of counts) if (!best || entry[1].n > best[1].n) best = entry;
+  return best && best[1].n >= threshold ? { auxId: best[1].auxId, key: best[0] } : undefined;
+}
+
+/** An operator matter found by the monitor (logged here; the caller audits and counts it). */
+export interface GroupAlert {
+  readonly kind: 'aux-disagreement';
+  readonly nodeId: string;
+  /** what the node reports (aux id@epoch), if anything */
+  readonly reported: string | undefined;
+  /** what the group agrees on (aux id@epoch), if at least t nodes agree */
+  readonly group?: string;
 }
 
 export interface GroupMonitorOptions {
@@ -73,6 +87,12 @@ export interface GroupMonitorOptions {
   readonly identities?: readonly KeyObject[];
   /** a verified offence found here (a node abandoned a run it confirmed) */
   readonly onMisbehaviour?: (offence: { nodeId: string; protocol: string; reason: string }) => void;
+  /** a node disagrees with the group's committed aux-info (no re-run is made for it) */
+  readonly onAlert?: (alert: GroupAlert) => void;
+  /** confirmations the orchestrator relayed (Orchestrator's `confirmations`): evidence when the nodes lack it */
+  readonly ledger?: ConfirmationLedger;
+  /** a session of this scope (wallet id) is running here: its pending states are that session's to finish */
+  readonly busy?: (scope: string) => boolean;
 }
 
 export class GroupMonitor {
@@ -80,8 +100,13 @@ export class GroupMonitor {
   private auxRunning = false;
   /** pending runs (sid) already tried to finalize or discard, per node (so none is asked in a loop) */
   private readonly finalizeTried = new Map<number, string>();
-  /** confirmation envelopes (base64) of recent runs seen in nodes' evidence, by sid */
-  private readonly confirmations = new Map<string, string[]>();
+  private readonly resolver: PendingResolver;
+  /** a pass over pending wallet scopes is going */
+  private walletsResolving = false;
+  /** when the next pass over pending wallet scopes may start (monotonic ms) */
+  private walletsAt = -Infinity;
+  /** nodes alerted for disagreeing with the group's aux-info (until they agree again) */
+  private readonly dissenting = new Set<number>();
   /** when finalizing was last tried (monotonic ms) */
   private finalizeAt = -Infinity;
   private retryAt = 0;
@@ -93,11 +118,22 @@ export class GroupMonitor {
 
   constructor(private readonly o: GroupMonitorOptions) {
     this.log = (o.log ?? silentLogger()).child({ component: 'group' });
+    this.resolver = new PendingResolver({
+      cluster: o.cluster,
+      log: this.log,
+      timeoutMs: o.infoTimeoutMs ?? 10_000,
+      ledger: o.ledger ?? new ConfirmationLedger(),
+      ...(o.identities ? { identities: o.identities } : {}),
+      ...(o.onMisbehaviour ? { onMisbehaviour: o.onMisbehaviour } : {}),
+    });
   }
 
   /** A node's connection came up: learn its state, then see what the group needs. */
   onConnected(index: number): void {
     this.o.cluster.setConnected(index, true);
+    // what it holds may have changed while it was away: its pending runs are worth another attempt
+    this.finalizeTried.delete(index);
+    this.walletsAt = -Infinity;
     void this.refresh(index).then(() => this.evaluate());
   }
 
@@ -149,7 +185,11 @@ export class GroupMonitor {
     this.evaluate();
   }
 
-  /** Decide from the connected nodes' infos: agreed aux, wait, or make a new one. */
+  /**
+   * Decide from the connected nodes' infos: finish half-done switches, agree on the aux-info, or
+   * (only when no node has any: group setup) make one. A disagreement about the committed aux-info
+   * is never settled by a new run: with t nodes agreeing the group signs, the others are reported.
+   */
   evaluate(): void {
     if (this.stopped || this.auxRunning) return;
     const c = this.o.cluster;
@@ -161,12 +201,12 @@ export class GroupMonitor {
       this.completeSeen = true;
       this.o.onComplete?.();
     }
-    const ids = new Set(known.map((i) => i.auxId));
-    const agreed = ids.size === 1 ? [...ids][0] : undefined;
-    // Enough nodes sharing one aux-info can sign, whatever the others hold.
+    const keys = new Set(known.map(auxKey));
+    const agreed = keys.size === 1 ? known[0]?.auxId : undefined;
+    // Enough nodes sharing one aux-info (id and epoch) can sign, whatever the others hold.
     const signing = majorityAux(known, c.threshold);
     if (live.length === c.total) {
-      if (agreed !== undefined) return this.setAux(agreed, 'ready');
+      this.resolveWalletsSoon(known);
       const laggards = live.filter((l) => {
         const sid = c.info(l.index)?.auxPendingSid;
         return sid !== undefined && this.finalizeTried.get(l.index) !== sid;
@@ -176,30 +216,55 @@ export class GroupMonitor {
         // attempt per retry interval
         const wait = this.finalizeAt + (this.o.retryMs ?? 30_000) - performance.now();
         if (wait > 0) {
-          this.setAux(signing, 'finishing an aux-info switch (waiting to try again)');
+          this.setAux(agreed ?? signing?.auxId, 'finishing an aux-info switch (waiting to try again)');
           return this.schedule(wait);
         }
         this.finalizeAt = performance.now();
-        this.setAux(signing, 'finishing an aux-info switch');
+        this.setAux(agreed ?? signing?.auxId, 'finishing an aux-info switch');
         this.running = this.finalizeAux(laggards);
         return;
       }
-      const short = known.filter((i) => i.primesReady < PRIMES_FOR_AUX);
-      if (short.length > 0) {
-        this.setAux(signing, `waiting for safe primes before making aux-info (${short.map((i) => `${i.nodeId} ${i.primesReady}/${PRIMES_FOR_AUX}`).join(', ')})`);
-        return this.schedule();
+      if (agreed !== undefined) {
+        this.dissenting.clear();
+        return this.setAux(agreed, 'ready');
       }
-      const wait = this.retryAt - Date.now();
-      if (wait > 0) {
-        this.setAux(signing, 'making aux-info failed; retrying soon');
-        return this.schedule(wait);
-      }
-      this.setAux(signing, 'making aux-info (about half a minute)');
-      this.running = this.runAux();
-      return;
+      if (known.every((i) => i.auxId === undefined)) return this.setup(known);
+      // never a new run: a node behind with a pending state was finalized above; any other is an operator's matter
+      const dissenters = live.filter((l) => signing === undefined || auxKey(c.info(l.index)) !== signing.key);
+      this.alertDissent(dissenters, signing?.key);
+      const names = dissenters.map((l) => l.nodeId).join(', ');
+      this.setAux(signing?.auxId, signing ? `ready for signing; ${names} disagree with the group's aux-info (operator attention needed)` : `the nodes disagree on the aux-info (operator attention needed): ${names}`);
+      return this.schedule(); // keep watching: a node that comes back in line is seen
     }
-    if (signing !== undefined) return this.setAux(signing, `ready for signing (${live.length}/${c.total} nodes)`);
+    if (signing !== undefined) return this.setAux(signing.auxId, `ready for signing (${live.length}/${c.total} nodes)`);
     this.setAux(undefined, `waiting for nodes (${live.length}/${c.total} connected)`);
+  }
+
+  /** No node has any aux-info: make the group's first, once every node has its safe primes. */
+  private setup(known: readonly NodeInfo[]): void {
+    const short = known.filter((i) => i.primesReady < PRIMES_FOR_AUX);
+    if (short.length > 0) {
+      this.setAux(undefined, `waiting for safe primes before making aux-info (${short.map((i) => `${i.nodeId} ${i.primesReady}/${PRIMES_FOR_AUX}`).join(', ')})`);
+      return this.schedule();
+    }
+    const wait = this.retryAt - Date.now();
+    if (wait > 0) {
+      this.setAux(undefined, 'making aux-info failed; retrying soon');
+      return this.schedule(wait);
+    }
+    this.setAux(undefined, 'making aux-info (about half a minute)');
+    this.running = this.runAux();
+  }
+
+  /** Start a pass over the wallet scopes the nodes report pending (at most one per retry interval). */
+  private resolveWalletsSoon(known: readonly NodeInfo[]): void {
+    const scopes = [...new Set(known.flatMap((i) => i.pendingScopes ?? []))].filter((s) => !this.o.busy?.(s)).sort();
+    if (scopes.length === 0 || this.walletsResolving) return;
+    const wait = this.walletsAt - performance.now();
+    if (wait > 0) return this.schedule(wait);
+    this.walletsAt = performance.now() + (this.o.retryMs ?? 30_000);
+    this.walletsResolving = true;
+    void this.resolveWallets(scopes);
   }
 
   private setAux(auxId: string | undefined, status: string): void {
@@ -209,10 +274,10 @@ export class GroupMonitor {
   }
 
   /**
-   * Hand a committed node's evidence to nodes holding a pending aux-info, then look again. Infos
-   * are re-read before each laggard and every other node is a candidate donor, so a node that
-   * committed earlier in this pass serves the next one (a party that hands its evidence to one
-   * node only cannot leave the others pending).
+   * Resolve nodes holding a pending aux-info (resolver.ts: another node's evidence, every party's
+   * confirmation gathered from the parties, or every other party's abandonment), then look again.
+   * Infos are re-read before each laggard, so a node that committed earlier in this pass serves the
+   * next one (a party that hands its evidence to one node only cannot leave the others pending).
    */
   private async finalizeAux(laggards: readonly NodeLink[]): Promise<void> {
     const c = this.o.cluster;
@@ -223,11 +288,37 @@ export class GroupMonitor {
         const sid = c.info(link.index)?.auxPendingSid;
         if (sid === undefined || !c.isConnected(link.index)) continue; // committed meanwhile, or gone
         this.finalizeTried.set(link.index, sid);
-        if (await this.finalizeFromDonors(link, sid)) continue;
-        await this.discardAbandoned(link, sid);
+        await this.resolver.resolve(AUX_SCOPE, link, sid);
       }
     } finally {
       this.auxRunning = false;
+    }
+    await this.refreshConnected();
+    this.evaluate();
+  }
+
+  /**
+   * Resolve the wallet scopes nodes report pending (a refresh or keygen whose last message never
+   * arrived, or whose coordinator stopped): each node's pending run is read afresh (`wallet`), and
+   * a scope with a session running here is left to that session.
+   */
+  private async resolveWallets(scopes: readonly string[]): Promise<void> {
+    const c = this.o.cluster;
+    try {
+      for (const scope of scopes) {
+        for (const link of c.links.filter((l) => c.isConnected(l.index))) {
+          if (this.stopped || this.o.busy?.(scope)) break;
+          let sid: string | undefined;
+          try {
+            sid = (await callNode(link, { v: RPC_VERSION, method: 'wallet', walletId: scope }, walletResponseSchema, this.o.infoTimeoutMs ?? 10_000)).pending?.sid;
+          } catch (err) {
+            this.log.warn({ scope, node: link.nodeId, err: (err as Error).message }, 'could not read a wallet scope’s pending state');
+          }
+          if (sid !== undefined) await this.resolver.resolve(scope, link, sid);
+        }
+      }
+    } finally {
+      this.walletsResolving = false;
     }
     await this.refreshConnected();
     this.evaluate();
@@ -238,94 +329,23 @@ export class GroupMonitor {
     await Promise.all(c.links.filter((l) => c.isConnected(l.index)).map((l) => this.refresh(l.index)));
   }
 
-  /** Try every other connected node's evidence of run `sid`; true once `link` committed. */
-  private async finalizeFromDonors(link: NodeLink, sid: string): Promise<boolean> {
-    const c = this.o.cluster;
-    for (const donor of c.links.filter((l) => c.isConnected(l.index) && l !== link)) {
-      try {
-        const e = await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope: 'aux' }, evidenceResponseSchema, this.o.infoTimeoutMs ?? 10_000);
-        if (e.protocol !== 'aux') continue;
-        // kept for the misbehaviour check; evidence of another commit is refused by the node itself
-        this.holdConfirmations(sid, e.envelopes.filter((env) => envelopeSid(env) === sid));
-        const { result } = await callNode(link, { v: RPC_VERSION, method: 'finalize', scope: 'aux', envelopes: e.envelopes }, finalizeResponseSchema, this.o.infoTimeoutMs ?? 10_000);
-        this.log.info({ node: link.nodeId, from: donor.nodeId, auxId: result.protocol === 'aux' ? result.auxId : undefined }, 'pending aux-info committed on another node’s evidence');
-        return true;
-      } catch (err) {
-        this.log.warn({ node: link.nodeId, donor: donor.nodeId, err: (err as Error).message }, 'could not finalize a pending aux-info from this node’s evidence');
-      }
-    }
-    return false;
-  }
-
   /**
-   * Nobody committed run `sid`: the node may drop its pending state only on the signed
-   * abandonments of every other party (a party signs one only if it never confirmed the run). A
-   * party that also confirmed the run (not every node can hold the pending state then) refuses,
-   * and the state stays until that party releases it or an operator drops it on every node.
+   * Nodes whose committed aux-info differs from what at least t nodes agree on (or, with no such
+   * majority, every node), and hold no pending aux-info that would explain it: never a reason to
+   * re-run aux-info (one lying node would make every wallet stale, and their refresh needs it), but
+   * an operator's matter. Reported once per node until it agrees again.
    */
-  private async discardAbandoned(link: NodeLink, sid: string): Promise<void> {
+  private alertDissent(dissenters: readonly NodeLink[], group: string | undefined): void {
     const c = this.o.cluster;
-    const others = c.links.filter((l) => l !== link);
-    const abandonments: { by: number; signature: string }[] = [];
-    for (const other of others) {
-      try {
-        if (!c.isConnected(other.index)) throw new Error('not connected');
-        const a = await callNode(other, { v: RPC_VERSION, method: 'abandon', scope: 'aux', sid }, abandonResponseSchema, this.o.infoTimeoutMs ?? 10_000);
-        if (a.by !== other.index) throw new Error(`answered an abandonment by party ${a.by}`);
-        abandonments.push(a);
-      } catch (err) {
-        this.log.warn({ node: link.nodeId, asked: other.nodeId, err: (err as Error).message }, 'no abandonment of the pending aux-info from this party');
-      }
+    for (const k of [...this.dissenting]) if (!dissenters.some((l) => l.index === k)) this.dissenting.delete(k);
+    for (const link of dissenters) {
+      if (this.dissenting.has(link.index)) continue;
+      this.dissenting.add(link.index);
+      const info = c.info(link.index);
+      const alert = { nodeId: link.nodeId, reported: auxKey(info), ...(group === undefined ? {} : { group }) };
+      this.log.error(alert, 'a node reports another committed aux-info than the group and holds no pending one: not re-running aux-info (operator attention needed)');
+      this.o.onAlert?.({ kind: 'aux-disagreement', ...alert });
     }
-    if (this.exposeLiars(sid, abandonments)) return;
-    if (abandonments.length !== others.length) {
-      this.log.warn({ node: link.nodeId, sid }, 'pending aux-info kept: not every other party abandoned its run (the committed aux-info keeps serving; see docs/security.md, State switches)');
-      return;
-    }
-    try {
-      const r = await callNode(link, { v: RPC_VERSION, method: 'discard', scope: 'aux', sid, abandonments }, discardResponseSchema, this.o.infoTimeoutMs ?? 10_000);
-      this.log.info({ node: link.nodeId, abandonedBy: others.map((l) => l.nodeId), discarded: r.discarded }, 'pending aux-info of an unfinished run dropped on every other party’s signed abandonment');
-    } catch (err) {
-      this.log.warn({ node: link.nodeId, err: (err as Error).message }, 'could not have a pending aux-info dropped');
-    }
-  }
-
-  /** Remember confirmation envelopes of run `sid` seen in a node's evidence (a few runs only). */
-  private holdConfirmations(sid: string, envelopes: readonly string[]): void {
-    if (envelopes.length === 0) return;
-    const held = this.confirmations.get(sid) ?? [];
-    for (const e of envelopes) if (!held.includes(e)) held.push(e);
-    this.confirmations.delete(sid);
-    this.confirmations.set(sid, held);
-    while (this.confirmations.size > HELD_RUNS) this.confirmations.delete(this.confirmations.keys().next().value as string);
-  }
-
-  /**
-   * A party that signed an abandonment of run `sid` and whose signed confirmation of that same run
-   * we hold has lied: the pair is transferable proof. Checked against the pinned identity keys;
-   * the party is reported as a verified offence. True if one was found.
-   */
-  private exposeLiars(sid: string, abandonments: readonly { by: number; signature: string }[]): boolean {
-    const held = this.confirmations.get(sid);
-    const keys = this.o.identities;
-    if (!held || !keys) return false;
-    const sidBytes = Buffer.from(sid, 'hex');
-    let found = false;
-    for (const a of abandonments) {
-      const key = keys[a.by];
-      if (!key || !verifyAbandonment('aux', sidBytes, { by: a.by, signature: Buffer.from(a.signature, 'hex') }, key)) continue;
-      const confirmed = held.some((env) => {
-        const d = openSignedHeader(Buffer.from(env, 'base64'), key);
-        return d !== undefined && d.from === a.by && d.round === AUX_ROUND.confirm && d.protocol === 'mpc-engine/aux' && Buffer.from(d.sid).toString('hex') === sid;
-      });
-      if (!confirmed) continue;
-      found = true;
-      const nodeId = this.o.cluster.parties[a.by] as string;
-      const reason = `signed an abandonment of aux-info run ${sid.slice(0, 16)}… whose confirmation it signed`;
-      this.log.error({ node: nodeId, sid }, 'a node abandoned a run it confirmed: verified misbehaviour');
-      this.o.onMisbehaviour?.({ nodeId, protocol: 'aux', reason });
-    }
-    return found;
   }
 
   /**
@@ -339,7 +359,12 @@ export class GroupMonitor {
     if (this.auxRunning) throw new AuxUnavailableError('an aux-info run is already going');
     const readiness = c.keygenReadiness();
     if (!readiness.ready) throw new AuxUnavailableError(readiness.reason);
-    const short = c.links.map((l) => c.info(l.index)).filter((i) => i === undefined || i.primesReady < PRIMES_FOR_AUX);
+    // every node on the same committed aux-info (id and epoch) and none mid-switch: a rotation never settles a disagreement
+    const infos = c.links.map((l) => c.info(l.index));
+    if (new Set(infos.map(auxKey)).size !== 1 || infos.some((i) => i?.auxId === undefined || i.auxPendingSid !== undefined)) {
+      throw new AuxUnavailableError('every node must hold the same committed aux-info, and none a pending one');
+    }
+    const short = infos.filter((i) => i === undefined || i.primesReady < PRIMES_FOR_AUX);
     if (short.length > 0) throw new AuxUnavailableError(`nodes not ready with safe primes: ${short.map((i) => i?.nodeId ?? 'unknown').join(', ')}`);
     const run = this.runAux();
     this.running = run;

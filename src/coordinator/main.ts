@@ -38,6 +38,7 @@ import { NodeCluster } from './cluster.js';
 import { Quarantine, reportOf } from './quarantine.js';
 import { loadNodeKeys } from './identities.js';
 import { GroupMonitor } from './group.js';
+import { ConfirmationLedger } from './resolver.js';
 import { startHttpsServer } from './https.js';
 import { TransportNodeLink } from './links.js';
 import { CoordinatorMetrics } from './metrics.js';
@@ -111,8 +112,11 @@ async function main(): Promise<void> {
       },
       (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'),
     );
+  // confirmations relayed by the orchestrator: evidence for the pending-state resolver (resolver.ts)
+  const confirmations = new ConfirmationLedger();
   const orchestrator = new Orchestrator({
     log,
+    confirmations,
     onOutcome: (o) => {
       metrics.recordSession(o);
       if (o.status !== 'aborted') return;
@@ -151,9 +155,26 @@ async function main(): Promise<void> {
     log,
   });
   // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
-  const reconciler = new WalletReconciler({ cluster, registry, log, audit, metrics, onRecovered: (id) => pool.track(id) });
+  const reconciler = new WalletReconciler({ cluster, registry, log, audit, metrics, onRecovered: (id) => pool.track(id), ledger: confirmations });
   const identities = await loadNodeKeys(config, log);
-  const group = new GroupMonitor({ cluster, runner: orchestrator, log, onComplete: () => reconciler.trigger(), ...(identities ? { identities } : {}), onMisbehaviour: suspend });
+  const group = new GroupMonitor({
+    cluster,
+    runner: orchestrator,
+    log,
+    onComplete: () => {
+      reconciler.trigger();
+      // shares an aux change left stale while this coordinator was down (rotation.ts)
+      void rotation.sweepStale().catch((e: unknown) => log.error({ err: (e as Error).message }, 'stale-share sweep failed'));
+    },
+    ...(identities ? { identities } : {}),
+    onMisbehaviour: suspend,
+    ledger: confirmations,
+    busy: (scope) => orchestrator.busy(scope),
+    onAlert: (a) => {
+      metrics.groupAlerts.inc({ node: a.nodeId, kind: a.kind });
+      record({ type: 'group.alert', kind: a.kind, node: a.nodeId, reported: a.reported ?? null, group: a.group ?? null });
+    },
+  });
   // refresh and rotation: aux-info and every wallet's shares move together (rotation.ts)
   const adminContext = api.adminAuthorization === undefined ? {} : { credentialId: credentialId(api.adminAuthorization) };
   const rotation = new KeyRotation({

@@ -59,6 +59,13 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
+  readonly groupAlerts = new Counter({
+    name: 'mpc_group_alerts_total',
+    help: 'Operator matters the group monitor found (aux-disagreement: a node reports another committed aux-info than the group)',
+    labelNames: ['node', 'kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly signatures = new Counter({
     name: 'mpc_signatures_total',
     help: 'Sign requests by outcome (ok, failed)',

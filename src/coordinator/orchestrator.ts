@@ -46,6 +46,7 @@ import {
 import { silentLogger, type Logger } from '../util/log.js';
 import { callNode, linkFailure, NodeCallError, type NodeFailureKind, type NodeLink } from './node-link.js';
 import { screenCulprits } from './quarantine.js';
+import type { ConfirmationLedger } from './resolver.js';
 
 /** The most envelopes one `deliver` may carry (the schema's cap). */
 export const MAX_ENVELOPES_PER_DELIVER = 64;
@@ -131,6 +132,8 @@ export interface OrchestratorOptions {
   abortTimeoutMs?: number;
   /** observer of every finished session (metrics) */
   onOutcome?: (outcome: SessionOutcome) => void;
+  /** keeps the confirmation broadcasts relayed here: evidence a node left pending may lack (resolver.ts) */
+  confirmations?: ConfirmationLedger;
 }
 
 export function newSessionId(protocol: ProtocolName): string {
@@ -156,9 +159,16 @@ function checkSpec(spec: SessionSpec<ProtocolName>): void {
 
 export class Orchestrator implements SessionRunner {
   private readonly log: Logger;
+  /** scopes (wallet ids, 'aux') of the sessions running here, with how many */
+  private readonly active = new Map<string, number>();
 
   constructor(private readonly options: OrchestratorOptions = {}) {
     this.log = (options.log ?? silentLogger()).child({ component: 'orchestrator' });
+  }
+
+  /** Whether a session of `scope` (a wallet id, or 'aux') runs here, its finalizing included. */
+  busy(scope: string): boolean {
+    return this.active.has(scope);
   }
 
   /** Runs the session to its end; never rejects except on a bad spec (a bug). */
@@ -168,11 +178,20 @@ export class Orchestrator implements SessionRunner {
     const sessionId = spec.sessionId ?? newSessionId(spec.protocol);
     const log = this.log.child({ sessionId, protocol: spec.protocol });
     log.info({ participants: spec.participants.map((l) => l.nodeId), walletId: spec.walletId }, 'session starting');
-    const outcome = await new SessionRun(spec, sessionId, timeoutMs, this.options.abortTimeoutMs ?? 5_000, log).run();
+    const scope = spec.walletId ?? 'aux';
+    this.active.set(scope, (this.active.get(scope) ?? 0) + 1);
+    let outcome: SessionOutcome<P>;
+    try {
+      outcome = await new SessionRun(spec, sessionId, timeoutMs, this.options.abortTimeoutMs ?? 5_000, log, this.options.confirmations).run();
+    } finally {
+      const left = (this.active.get(scope) ?? 1) - 1;
+      if (left > 0) this.active.set(scope, left);
+      else this.active.delete(scope);
+    }
     if (outcome.status === 'done') log.info({ durationMs: outcome.durationMs }, 'session done');
     else if (outcome.status === 'aborted') log.warn({ reportedBy: outcome.reportedBy, culprits: outcome.culprits, reason: outcome.reason }, 'session aborted');
     else log.warn({ failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason }, 'session failed');
-    this.options.onOutcome?.(outcome as SessionOutcome);
+    this.options.onOutcome?.(outcome);
     return outcome;
   }
 }
@@ -220,6 +239,7 @@ class SessionRun<P extends ProtocolName> {
     timeoutMs: number,
     private readonly abortTimeoutMs: number,
     private readonly log: Logger,
+    private readonly confirmations?: ConfirmationLedger,
   ) {
     this.deadline = this.started + timeoutMs;
     for (const l of spec.participants) {
@@ -314,7 +334,10 @@ class SessionRun<P extends ProtocolName> {
     // old envelope first must not make the honest ones look foreign
     if (!this.sid || !equalBytes(d.sid, this.sid) || d.protocol !== `mpc-engine/${this.spec.protocol}`) return `${from.nodeId} sent an envelope of another session`;
     if (d.to !== to) return `${from.nodeId} addressed an envelope to ${String(to)} whose header names ${String(d.to)}`;
-    if (d.to === 'all') return [...this.byIndex.keys()].filter((j) => j !== from.index);
+    if (d.to === 'all') {
+      if (COMMITTING.has(this.spec.protocol)) this.confirmations?.offer(envelope);
+      return [...this.byIndex.keys()].filter((j) => j !== from.index);
+    }
     if (!this.byIndex.has(d.to)) return `${from.nodeId} addressed a message to ${d.to}, not another participant`;
     return [d.to];
   }

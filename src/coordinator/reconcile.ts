@@ -12,8 +12,10 @@
  * - registry `interrupted` (no outcome was recorded): if every node holds a committed share with
  *   the same public key, the wallet is complete and is committed to the registry (recovered). If
  *   some nodes committed and the others hold the run's pending state, those are first finalized
- *   with a committed node's evidence (the run did finish). Otherwise the run can never commit;
- *   every node archives what it holds of it and the registry records it `resolved`;
+ *   with a committed node's evidence (the run did finish; a finalize that fails is tried again
+ *   later). If every node holds the pending state and none committed, the nodes' own stored
+ *   confirmations are gathered and, all there, committed on (resolver.ts). Otherwise the run can
+ *   never commit; every node archives what it holds of it and the registry records it `resolved`;
  * - registry `failed` (keygen failed) or `resolved` (dead): whatever a node still holds of it is
  *   archived, and a failed record is resolved;
  * - unknown to the registry with a committed share at some node: left alone, with an audit record,
@@ -37,6 +39,7 @@ import type { CoordinatorMetrics } from './metrics.js';
 import { callNode, type NodeLink } from './node-link.js';
 import type { WalletRegistry } from './registry.js';
 import type { AuditSink } from './wallets.js';
+import { ConfirmationLedger, PendingResolver } from './resolver.js';
 
 export interface ReconcilerOptions {
   readonly cluster: NodeCluster;
@@ -55,6 +58,8 @@ export interface ReconcilerOptions {
   readonly pageSize?: number;
   /** wait before trying a failed run again (default 60 s) */
   readonly retryMs?: number;
+  /** confirmations the orchestrator relayed (resolver.ts) */
+  readonly ledger?: ConfirmationLedger;
 }
 
 export interface ReconcileSummary {
@@ -80,9 +85,11 @@ export class WalletReconciler {
   private running: Promise<ReconcileSummary | undefined> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly resolver: PendingResolver;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = (o.log ?? silentLogger()).child({ component: 'reconcile' });
+    this.resolver = new PendingResolver({ cluster: o.cluster, log: this.log, timeoutMs: o.callTimeoutMs ?? 30_000, ledger: o.ledger ?? new ConfirmationLedger() });
   }
 
   /** Start a run unless one is under way (a failed one is retried later); never rejects. */
@@ -231,8 +238,16 @@ export class WalletReconciler {
     const { registry } = this.o;
     let states = await this.describe(walletId);
     const committed = (): string[] => states.flatMap((s) => (s.committed ? [s.committed.publicKey] : []));
+    // every node confirmed the run but none received every confirmation (the coordinator stopped
+    // before the last deliver): the nodes' own stored confirmations are the evidence (resolver.ts)
+    const sids = new Set(states.map((s) => s.pending?.sid));
+    if (committed().length === 0 && sids.size === 1 && states.every((s) => s.pending?.protocol === 'keygen')) {
+      await this.resolver.finishFromConfirmations(walletId, c.links[0] as NodeLink, states[0]?.pending?.sid as string);
+      states = await this.describe(walletId);
+    }
     // the run finished somewhere (evidence exists): hand it to the nodes that missed the end
-    if (committed().length > 0 && committed().length < states.length && states.every((s) => s.committed || s.pending?.protocol === 'keygen')) {
+    const finishable = committed().length > 0 && committed().length < states.length && states.every((s) => s.committed || s.pending?.protocol === 'keygen');
+    if (finishable) {
       const donor = c.links[states.findIndex((s) => s.committed)] as NodeLink;
       const e = await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope: walletId }, evidenceResponseSchema, this.timeout);
       for (const [k, s] of states.entries()) {
@@ -246,6 +261,9 @@ export class WalletReconciler {
         }
       }
       states = await this.describe(walletId);
+      // the keygen completed: a finalize that failed now (a busy or restarting node) is tried again
+      // later, never taken for a run that can never commit (which would archive a complete wallet)
+      if (committed().length < states.length) throw new Error('a node committed the key generation but not every other node could be finalized yet');
     }
     const keys = committed();
     const pending = registry.pendingRecord(walletId);

@@ -12,12 +12,14 @@
  * to presign for it (`share-stale`) until its refresh is committed, so no presignature is ever made
  * in the mixed state.
  *
- * What refreshes a stale wallet, whatever made the aux-info move (a rotation or the group
- * monitor's re-run after a disagreement):
+ * What refreshes a stale wallet, whatever made the aux-info move (a rotation; the group monitor
+ * makes aux-info by itself only at group setup, never after a disagreement):
  * - a sweep after every aux-info change this coordinator sees, one wallet at a time, retried
  *   later for the wallets that failed;
  * - the signing path: a presign refused as `share-stale` refreshes that wallet and tries again
- *   (signing.ts), so a wallet the sweep has not reached yet still signs.
+ *   (signing.ts), so a wallet the sweep has not reached yet still signs;
+ * - `sweepStale`, each time the whole group is connected: the nodes report each share's aux epoch,
+ *   so a coordinator restarted between an aux change and its sweep still finds idle stale wallets.
  *
  * Every refresh is a `refresh` session of all n nodes committed on every party's confirmation
  * (src/node/lifecycle.ts): the committed shares are replaced, presignatures of the old epoch are
@@ -30,6 +32,8 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { NodesUnavailableError, RefreshFailedError, RotationRunningError, WalletNotFoundError } from './errors.js';
 import type { SessionOutcome, SessionRunner } from './orchestrator.js';
+import { callNode } from './node-link.js';
+import { RPC_VERSION, walletResponseSchema } from '../rpc/messages.js';
 import { AuditUnavailableError, type AuditSink, type RequestContext } from './wallets.js';
 
 /** Why a wallet was refreshed (recorded in the audit event). */
@@ -95,6 +99,7 @@ export class KeyRotation {
   private lastAux: string | undefined;
   private sweeping: Promise<void> | undefined;
   private sweepAgain = false;
+  private staleSweep: Promise<{ stale: number; refreshed: number }> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -161,6 +166,7 @@ export class KeyRotation {
   /** Start a rotation job: new aux-info, then every wallet refreshed. @throws RotationRunningError */
   startRotation(context?: RequestContext): RotationJobView {
     if (this.rotating) throw new RotationRunningError('a rotation is already running');
+    this.assertGroupAgrees();
     this.rotating = true;
     const jobId = `job_${randomBytes(12).toString('base64url')}`;
     const job: Job = { view: { jobId, kind: 'rotation', status: 'running', phase: 'aux', createdAt: new Date().toISOString(), wallets: { total: 0, refreshed: 0, failed: 0 } } };
@@ -172,6 +178,67 @@ export class KeyRotation {
       this.rotating = false;
     });
     return job.view;
+  }
+
+  /**
+   * A rotation starts only with every node connected on the same committed aux-info (id and epoch)
+   * and none mid-switch: a new aux-info makes every share stale, and their refresh needs every node.
+   * @throws NodesUnavailableError
+   */
+  private assertGroupAgrees(): void {
+    const c = this.o.cluster;
+    const readiness = c.keygenReadiness();
+    if (!readiness.ready) throw new NodesUnavailableError(readiness.reason.replace('wallet creation', 'a rotation'));
+    const infos = c.links.map((l) => c.info(l.index));
+    const first = infos[0];
+    const agree = infos.every((i) => i?.auxId !== undefined && i.auxId === first?.auxId && i.auxEpoch === first.auxEpoch && i.auxPendingSid === undefined);
+    if (!agree) throw new NodesUnavailableError('a rotation needs every node on the same committed aux-info, none with a pending one');
+  }
+
+  /**
+   * Refresh every registered wallet whose committed share at some node predates the group's
+   * aux-info (its `auxEpoch` below the committed aux epoch): the shares a rotation or aux change
+   * left stale when this coordinator stopped before its sweep (what it remembers lives in memory
+   * only; the nodes' epochs do not). Run when the whole group is connected; one `wallet` request
+   * per node and wallet.
+   */
+  sweepStale(): Promise<{ stale: number; refreshed: number }> {
+    // one at a time: the whole group reconnecting twice in a row must not run two
+    this.staleSweep ??= this.sweepStaleOnce().finally(() => (this.staleSweep = undefined));
+    return this.staleSweep;
+  }
+
+  private async sweepStaleOnce(): Promise<{ stale: number; refreshed: number }> {
+    const c = this.o.cluster;
+    if (this.stopped || !c.keygenReadiness().ready) return { stale: 0, refreshed: 0 };
+    const auxEpoch = c.info(0)?.auxEpoch;
+    if (auxEpoch === undefined) return { stale: 0, refreshed: 0 };
+    let stale = 0;
+    let refreshed = 0;
+    for (const walletId of this.o.walletIds()) {
+      if (this.stopped) break;
+      let behind = false;
+      for (const link of c.links) {
+        try {
+          const w = await callNode(link, { v: RPC_VERSION, method: 'wallet', walletId }, walletResponseSchema, 10_000);
+          // a share that does not say is a legacy one, made under the first aux-info (lifecycle.ts)
+          if (w.committed && (w.committed.auxEpoch ?? 1) < auxEpoch) behind = true;
+        } catch (e) {
+          this.log.warn({ walletId, node: link.nodeId, err: (e as Error).message }, 'stale-share sweep: could not read the wallet at this node');
+        }
+        if (behind) break;
+      }
+      if (!behind) continue;
+      stale++;
+      try {
+        await this.refresh(walletId, 'sweep');
+        refreshed++;
+      } catch (e) {
+        this.log.warn({ walletId, err: (e as Error).message }, 'stale-share sweep: wallet not refreshed yet (it is refreshed before it signs)');
+      }
+    }
+    if (stale > 0) this.log.info({ stale, refreshed, auxEpoch }, 'stale-share sweep done');
+    return { stale, refreshed };
   }
 
   job(jobId: string): RotationJobView | undefined {

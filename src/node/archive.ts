@@ -53,7 +53,7 @@ export async function describeWallet(lifecycle: Lifecycle, walletId: string): Pr
     const [pub, secret] = c.parts as [Uint8Array, Uint8Array];
     try {
       const share = decodeKeyShare(pub, secret);
-      out.committed = { publicKey: hex(pointToBytes(share.public.Y)), epoch: c.epoch };
+      out.committed = { publicKey: hex(pointToBytes(share.public.Y)), epoch: c.epoch, ...(c.auxEpoch === undefined ? {} : { auxEpoch: c.auxEpoch }) };
     } finally {
       secret.fill(0);
     }

@@ -4,7 +4,8 @@
  * epoch, and a protocol run that makes a successor never overwrites the committed one:
  *
  *   stage   before our confirmation leaves, the successor is stored as *pending* beside the
- *           committed state (with the session id, the confirmation round and our c);
+ *           committed state (with the session id, the confirmation round, our c and our signed
+ *           confirmation envelope, so the evidence can be gathered from the parties later);
  *   commit  only on transferable evidence that every party finished: the signed confirmation
  *           envelopes of all n parties, each carrying our c. Anyone holding them (a peer, the
  *           coordinator) can hand them to a node that missed the last message (`finalize`); a
@@ -78,6 +79,11 @@ export interface PendingState {
   readonly auxEpoch?: number;
   /** the state's stored form (public part, secret part) */
   readonly parts: readonly Uint8Array[];
+  /**
+   * our own signed confirmation envelope of the run (public): handed out on request, so that the
+   * evidence can be gathered from the parties themselves when the relay that ran the session lost it
+   */
+  readonly confirmation?: Uint8Array;
 }
 
 export interface Committed {
@@ -125,11 +131,12 @@ function encodePending(p: PendingState): Uint8Array {
     .u32(p.epoch);
   // a trailing field: pending records staged before it existed decode without it
   if (p.auxEpoch !== undefined) meta.u32(p.auxEpoch);
-  return pack(meta.finish(), ...p.parts);
+  // the confirmation is a trailing part: pending records staged before it existed decode without it
+  return pack(meta.finish(), ...p.parts, ...(p.confirmation ? [p.confirmation] : []));
 }
 
 function decodePending(b: Uint8Array): PendingState {
-  const [meta, pub, secret] = unpack(b, 3, 'pending state') as [Uint8Array, Uint8Array, Uint8Array];
+  const [meta, pub, secret, confirmation] = unpackVersioned(b, 4, 'pending state', 3) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array | undefined];
   const r = new Reader(meta);
   const protocol = PROTOCOL_CODES[r.u8('protocol')];
   if (!protocol) throw new Error('pending state: unknown protocol');
@@ -139,7 +146,7 @@ function decodePending(b: Uint8Array): PendingState {
   const epoch = r.u32('epoch');
   const auxEpoch = r.remaining > 0 ? r.u32('aux epoch') : undefined;
   r.end('pending state');
-  return { protocol, sid, round, c, epoch, ...(auxEpoch === undefined ? {} : { auxEpoch }), parts: [pub, secret] };
+  return { protocol, sid, round, c, epoch, ...(auxEpoch === undefined ? {} : { auxEpoch }), parts: [pub, secret], ...(confirmation === undefined ? {} : { confirmation }) };
 }
 
 function encodeEvidence(e: Evidence): Uint8Array {

@@ -48,6 +48,7 @@ import { PrimeSource } from './primes.js';
 import { hex, pack, unpackVersioned } from './records.js';
 import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
 import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKeyPair } from './session-key.js';
+import { MAX_PENDING_SCOPES } from '../rpc/messages.js';
 
 export interface GroupMember {
   readonly nodeId: string;
@@ -253,6 +254,13 @@ export class NodeService {
         return describeWallet(this.lifecycle, req.walletId);
       case 'archive':
         return this.archive(req.walletId, req.reason);
+      case 'confirmation': {
+        // our own signed confirmation of the run whose successor we hold pending (public: it is broadcast in the run)
+        const p = await this.lifecycle.pending(req.scope);
+        p?.parts[1]?.fill(0);
+        if (!p?.confirmation) throw new RpcError('no-confirmation', 'no pending state with a stored confirmation for this scope');
+        return { protocol: p.protocol, epoch: p.epoch, sid: hex(p.sid), envelope: Buffer.from(p.confirmation).toString('base64') };
+      }
       case 'evidence': {
         const e = await this.lifecycle.evidence(req.scope);
         if (!e) throw new RpcError('no-evidence', 'no commit evidence for this scope');
@@ -397,9 +405,13 @@ export class NodeService {
     }
     const pending = await this.lifecycle.pending(AUX_SCOPE);
     if (pending) {
+      pending.parts[1]?.fill(0);
       info.auxPending = pending.epoch;
       info.auxPendingSid = hex(pending.sid);
     }
+    // wallet scopes waiting for their commit or an abandonment: the coordinator's resolver finishes or drops them
+    const scopes = (await this.o.store.list('pending')).filter((sc) => sc !== AUX_SCOPE).sort();
+    if (scopes.length > 0) info.pendingScopes = scopes.slice(0, MAX_PENDING_SCOPES);
     return info;
   }
 
@@ -545,15 +557,20 @@ export class NodeService {
     const L = this.L;
     const base = { protocol: p.protocol, sid, parties: this.parties(p.participants), me: i, privateKey: this.o.privateKey, sessionKeys, sessionKey: p.sessionKey as SessionKeyPair };
     const walletId = p.walletId as string;
-    const make = <O>(begin: () => Step<O>, finish: (o: O, evidence: readonly Uint8Array[] | undefined) => Promise<SessionResult>, stage?: (o: O, c: { round: string; c: Uint8Array }) => Promise<void>) =>
+    const make = <O>(begin: () => Step<O>, finish: (o: O, evidence: readonly Uint8Array[] | undefined) => Promise<SessionResult>, stage?: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined }) => Promise<void>) =>
       new NodeSession<O>({ ...base, begin, finish, ...(stage ? { stage } : {}) }) as unknown as NodeSession<unknown>;
     // aux, keygen, refresh: stage as pending before confirming, commit on every party's confirmation
     // baseEpoch: the committed epoch the run starts from (undefined: none); epoch: the successor's
     // auxEpoch (keygen, refresh): the aux-info epoch the run binds (its id is in the state fingerprint);
     // recorded with the share, and the stage is refused if the aux-info committed a newer one since
     const lifecycle = <O>(scope: string, protocol: LifecycleProtocol, baseEpoch: number | undefined, epoch: number, parts: (o: O) => Uint8Array[], auxEpoch?: number) => ({
-      stage: (o: O, c: { round: string; c: Uint8Array }) =>
-        this.lifecycle.stage(scope, { protocol, sid, round: c.round, c: c.c, epoch, ...(auxEpoch === undefined ? {} : { auxEpoch }), parts: parts(o) }, baseEpoch, () => !this.abandoned.has(hex(sid))),
+      stage: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined }) =>
+        this.lifecycle.stage(
+          scope,
+          { protocol, sid, round: c.round, c: c.c, epoch, ...(auxEpoch === undefined ? {} : { auxEpoch }), parts: parts(o), ...(c.envelope ? { confirmation: c.envelope } : {}) },
+          baseEpoch,
+          () => !this.abandoned.has(hex(sid)),
+        ),
       finish: async (_o: O, evidence: readonly Uint8Array[] | undefined): Promise<SessionResult> => {
         const committed = await this.lifecycle.commit(scope, evidence ?? []);
         await this.o.audit?.({ type: 'state.committed', scope, protocol, epoch: committed.epoch, via: 'session' });

@@ -35,7 +35,12 @@ export interface SessionOptions<O> {
   /** round 1 (run by start()) */
   readonly begin: () => Step<O>;
   /** store the output as pending before our confirmation leaves (protocols ending in a confirmation round) */
-  readonly stage?: (output: O, confirmation: { readonly round: string; readonly c: Uint8Array }) => Promise<void>;
+  /**
+   * `envelope`: our own signed confirmation, sealed but not yet sent: kept with the pending state so
+   * the node can hand it over later (a coordinator that lost the run gathers every party's from the
+   * parties themselves, src/coordinator/resolver.ts)
+   */
+  readonly stage?: (output: O, confirmation: { readonly round: string; readonly c: Uint8Array; readonly envelope: Uint8Array | undefined }) => Promise<void>;
   /**
    * persist the output durably, then describe it publicly; runs before the session reports done.
    * `evidence`: every party's signed confirmation envelope, in party order (confirmation protocols).
@@ -144,10 +149,13 @@ export class NodeSession<O> {
       this.fail(step.abort);
       return;
     }
+    // sealed once, before the stage: our confirmation is stored with the pending state, and nothing leaves until the stage succeeded
+    const sealed = step.outbox.map((m) => ({ m, sealed: this.envelopes.seal(m) }));
     if (step.kind === 'next' && step.round instanceof ConfirmRound) {
       const r = step.round as ConfirmRound<O>;
+      const mine = sealed.find(({ m }) => m.to === 'all' && m.round === r.round)?.sealed;
       try {
-        await this.o.stage?.(r.output, { round: r.round, c: r.mine });
+        await this.o.stage?.(r.output, { round: r.round, c: r.mine, envelope: mine });
       } catch (e) {
         this.fail({ culprits: [], reason: `could not store the pending state: ${(e as Error).message}` });
         return;
@@ -159,10 +167,9 @@ export class NodeSession<O> {
       }
       this.early.clear();
     }
-    for (const m of step.outbox) {
-      const sealed = this.envelopes.seal(m);
-      if (this.confirm && m.to === 'all' && m.round === this.confirm.round) this.confirm.envelopes.set(this.o.me, sealed);
-      outbox.push({ to: m.to, envelope: Buffer.from(sealed).toString('base64') });
+    for (const { m, sealed: env } of sealed) {
+      if (this.confirm && m.to === 'all' && m.round === this.confirm.round) this.confirm.envelopes.set(this.o.me, env);
+      outbox.push({ to: m.to, envelope: Buffer.from(env).toString('base64') });
     }
     if (step.kind === 'next') {
       this.round = step.round;

@@ -17,7 +17,9 @@
  *              header: a broadcast goes to every other participant); returns new envelopes, and
  *              at the end the public result with, for aux/keygen/refresh, the evidence of commit
  *   finalize → a node that missed the last confirmations gets the evidence another node reported
- *              and commits its pending state (src/node/lifecycle.ts); `evidence` reads it back
+ *              and commits its pending state (src/node/lifecycle.ts); `evidence` reads it back;
+ *              `confirmation` gives a node's own signed confirmation of the run it holds pending,
+ *              so the evidence can be gathered from the parties when the relay lost it
  * The coordinator only moves envelopes: they are signed, and point-to-point ones encrypted, by
  * the nodes (src/envelope/envelope.ts).
  * Reconciliation (src/coordinator/reconcile.ts): `wallets` lists the wallet scopes a node holds a
@@ -42,6 +44,8 @@ export const walletIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 
 /** The most wallet scopes one `wallets` answer lists. */
 export const MAX_WALLETS_PAGE = 500;
+/** The most pending wallet scopes one `info` answer names (the rest follow once these are resolved). */
+export const MAX_PENDING_SCOPES = 64;
 
 /**
  * Why a wallet's records are archived: `unregistered`, the coordinator's registry never heard of
@@ -86,6 +90,8 @@ export const requestSchema = z.discriminatedUnion('method', [
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('abort'), sessionId }).strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('finalize'), scope: scopeSchema, envelopes: z.array(b64).min(2).max(16) }).strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('evidence'), scope: scopeSchema }).strict(),
+  /** this node's own signed confirmation of the run whose successor it holds pending for `scope` */
+  z.object({ v: z.literal(RPC_VERSION), method: z.literal('confirmation'), scope: scopeSchema }).strict(),
   /** sign that this node never confirmed run `sid` of `scope` and never will (cancelling it if it runs) */
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('abandon'), scope: scopeSchema, sid: hex(32) }).strict(),
   /** drop a pending state of run `sid` on the signed abandonments of it by every other party of the group */
@@ -154,6 +160,8 @@ export const infoSchema = z
     /** safe primes ready for a new aux-info (4 are needed) */
     primesReady: z.number().int().min(0),
     wallets: z.number().int().min(0),
+    /** wallet scopes holding a pending state (sorted, the first MAX_PENDING_SCOPES) */
+    pendingScopes: z.array(walletIdSchema).min(1).max(MAX_PENDING_SCOPES).optional(),
   })
   .strict();
 export type NodeInfo = z.infer<typeof infoSchema>;
@@ -163,6 +171,7 @@ export const abandonResponseSchema = z.object({ by: z.number().int().min(0).max(
 export const discardResponseSchema = z.object({ discarded: z.boolean() }).strict();
 export const finalizeResponseSchema = z.object({ result: resultSchema }).strict();
 export const evidenceResponseSchema = z.object({ protocol: z.enum(['aux', 'keygen', 'refresh']), epoch: z.number().int().min(0), envelopes: z.array(b64).min(2).max(16) }).strict();
+export const confirmationResponseSchema = z.object({ protocol: z.enum(['aux', 'keygen', 'refresh']), epoch: z.number().int().min(0), sid: hex(32), envelope: b64 }).strict();
 export const walletsResponseSchema = z
   .object({
     wallets: z.array(z.object({ walletId: walletIdSchema, committed: z.boolean(), pending: z.boolean() }).strict()).max(MAX_WALLETS_PAGE),
@@ -173,7 +182,8 @@ export const walletsResponseSchema = z
 export const walletResponseSchema = z
   .object({
     walletId: walletIdSchema,
-    committed: z.object({ publicKey: hex(33), epoch: z.number().int().min(0) }).strict().optional(),
+    /** auxEpoch: the aux-info epoch the share was made or refreshed under (older than the group's: stale) */
+    committed: z.object({ publicKey: hex(33), epoch: z.number().int().min(0), auxEpoch: z.number().int().min(0).optional() }).strict().optional(),
     pending: z.object({ protocol: z.enum(['keygen', 'refresh']), epoch: z.number().int().min(0), sid: hex(32) }).strict().optional(),
   })
   .strict();

@@ -1,8 +1,9 @@
 /**
  * Group start-up: each node's info is fetched when it connects; with every node connected and no
- * common aux id, aux runs once with all of them (after they have their safe primes); nodes that
+ * aux-info anywhere, aux runs once with all of them (after they have their safe primes); nodes that
  * already agree need no aux; two agreeing nodes are enough to sign but not to create wallets; a
- * failed aux run is retried after a pause.
+ * node that disagrees is reported, never answered with a new aux run (H3); a failed aux run is
+ * retried after a pause.
  */
 import test from 'ava';
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
@@ -11,7 +12,7 @@ import { encodeSignedEnvelope } from '../../src/envelope/envelope.js';
 import { abandonmentDigest } from '../../src/protocol/abandonment.js';
 import { ROUND as AUX_ROUND } from '../../src/protocol/aux/messages.js';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
-import { GroupMonitor } from '../../src/coordinator/group.js';
+import { AuxUnavailableError, GroupMonitor, type GroupAlert } from '../../src/coordinator/group.js';
 import type { SessionOutcome } from '../../src/coordinator/orchestrator.js';
 import { FakeLink, FakeRunner, NODE_IDS } from '../helpers/coordinator.js';
 
@@ -42,8 +43,9 @@ function setup(state: { auxId?: string; primesReady: number }[], auxOutcome: 'do
     for (const s of state) s.auxId = AUX;
     return { status: 'done', result: { protocol: 'aux', auxId: AUX }, participants: [...NODE_IDS], sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 };
   });
-  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
-  return { links, cluster, runner, monitor, setMode: (m: 'done' | 'failed') => (mode = m) };
+  const alerts: GroupAlert[] = [];
+  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000, onAlert: (a) => alerts.push(a) });
+  return { links, cluster, runner, monitor, alerts, setMode: (m: 'done' | 'failed') => (mode = m) };
 }
 
 test('no aux anywhere: aux runs once with all three nodes, then wallets can be created', async (t) => {
@@ -87,8 +89,8 @@ test('nodes that already agree need no aux run', async (t) => {
   t.is(runner.specs.length, 0);
 });
 
-test('two agreeing nodes can sign but not create wallets; the third with other aux triggers a new aux run', async (t) => {
-  const { cluster, runner, monitor } = setup([
+test('H3: two agreeing nodes can sign but not create wallets; a third with other aux-info and nothing pending gets an alert, never a new aux run', async (t) => {
+  const { cluster, runner, monitor, alerts } = setup([
     { auxId: AUX, primesReady: 4 },
     { auxId: 'aa'.repeat(32), primesReady: 4 },
     { auxId: AUX, primesReady: 4 },
@@ -100,8 +102,54 @@ test('two agreeing nodes can sign but not create wallets; the third with other a
   t.like(cluster.health(), { status: 'degraded', connectedNodes: 2 });
   t.is(runner.specs.length, 0);
   monitor.onConnected(1);
-  await until(() => cluster.keygenReadiness().ready);
-  t.is(runner.specs.length, 1);
+  await until(() => alerts.length > 0);
+  await sleep(200);
+  t.is(runner.specs.length, 0, 'no aux-info run');
+  t.like(alerts[0], { kind: 'aux-disagreement', nodeId: 'node_2', reported: `${'aa'.repeat(32)}@` });
+  t.true(cluster.signReadiness().ready, 'the two agreeing nodes keep signing');
+  t.false(cluster.keygenReadiness().ready);
+  t.is(cluster.auxId, AUX);
+  monitor.stop();
+});
+
+test('H3: a node whose info reports a random aux id at every poll causes no aux run, one alert, and signing goes on', async (t) => {
+  const state = [
+    { auxId: AUX, primesReady: 4 },
+    { auxId: AUX, primesReady: 4 },
+    { auxId: AUX, primesReady: 4 },
+  ];
+  const { cluster, runner, monitor, links, alerts } = setup(state);
+  const inner = links[2]!.handler;
+  let polls = 0;
+  links[2]!.handler = (req, link) => {
+    if (req.method !== 'info') return inner(req, link);
+    polls++;
+    return { ok: true, nodeId: 'node_3', index: 2, primesReady: 4, wallets: 0, auxId: randomBytes(32).toString('hex'), auxEpoch: 2 };
+  };
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => polls >= 5);
+  monitor.stop();
+  t.is(runner.specs.length, 0, 'no aux-info run');
+  t.is(alerts.length, 1, 'one alert for the disagreeing node (until it agrees again)');
+  t.like(alerts[0], { kind: 'aux-disagreement', nodeId: 'node_3', group: `${AUX}@` });
+  t.true(cluster.signReadiness().ready);
+  t.deepEqual(
+    cluster.signerLinks().map((l) => l.nodeId),
+    ['node_1', 'node_2'],
+  );
+  await t.throwsAsync(() => monitor.renewAux(), { message: /stopped|same committed aux-info/ });
+});
+
+test('H3: a rotation’s aux-info run is refused unless every node holds the same committed aux-info', async (t) => {
+  const { cluster, runner, monitor } = setup([
+    { auxId: AUX, primesReady: 4 },
+    { auxId: 'aa'.repeat(32), primesReady: 4 },
+    { auxId: AUX, primesReady: 4 },
+  ]);
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => cluster.signReadiness().ready);
+  await t.throwsAsync(() => monitor.renewAux(), { instanceOf: AuxUnavailableError });
+  t.is(runner.specs.length, 0);
   monitor.stop();
 });
 
@@ -130,33 +178,6 @@ test('a disconnect makes wallet creation unavailable again, with the node named'
   t.false(r.ready);
   if (!r.ready) t.regex(r.reason, /not connected: node_2/);
   t.true(cluster.signReadiness().ready);
-});
-
-test('while a new aux-info is made, the nodes that agreed on the old one keep signing', async (t) => {
-  const { cluster, runner, monitor } = setup([
-    { auxId: AUX, primesReady: 4 },
-    { primesReady: 4 }, // lost its aux-info
-    { auxId: AUX, primesReady: 4 },
-  ]);
-  let release: () => void = () => undefined;
-  const gate = new Promise<void>((r) => (release = r));
-  const inner = runner.outcome;
-  runner.outcome = async (spec) => {
-    await gate;
-    return inner(spec);
-  };
-  for (const k of [0, 1, 2]) monitor.onConnected(k);
-  await until(() => runner.specs.length === 1);
-  t.true(cluster.signReadiness().ready, 'signing continues during the run');
-  t.deepEqual(
-    cluster.signerLinks().map((l) => l.nodeId),
-    ['node_1', 'node_3'],
-  );
-  t.false(cluster.keygenReadiness().ready);
-  release();
-  await until(() => cluster.keygenReadiness().ready);
-  t.is(cluster.signerLinks().length, 3);
-  monitor.stop();
 });
 
 test('P1: a node left with a pending aux-info is finalized from another node’s evidence instead of re-running aux', async (t) => {
@@ -321,4 +342,49 @@ test('F1: a party that signs an abandonment of a run whose signed confirmation t
     links.some((l) => l.methods().includes('discard')),
     'nothing discarded',
   );
+});
+
+test('H2: every node holds the same pending aux-info and none committed (the coordinator stopped before the last delivery): committed at every node on the confirmations each node kept, nothing abandoned', async (t) => {
+  const keys = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+  const sidBytes = randomBytes(32);
+  const sid = sidBytes.toString('hex');
+  const signed = confirmations(sidBytes, keys);
+  const OLD = 'aa'.repeat(32);
+  const state: { auxId: string; auxEpoch: number; auxPending?: number; auxPendingSid?: string }[] = NODE_IDS.map(() => ({ auxId: OLD, auxEpoch: 1, auxPending: 2, auxPendingSid: sid }));
+  const links = NODE_IDS.map(
+    (id, k) =>
+      new FakeLink(id, k, (req) => {
+        const s = state[k]!;
+        switch (req.method) {
+          case 'info':
+            return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, ...s };
+          case 'evidence':
+            return { ok: false, code: 'no-evidence', error: 'none' };
+          case 'confirmation':
+            return s.auxPendingSid ? { ok: true, protocol: 'aux', epoch: 2, sid, envelope: signed[k] } : { ok: false, code: 'no-confirmation', error: 'none' };
+          case 'finalize':
+            // the node checks the evidence: every party's confirmation of its pending run
+            if (!s.auxPendingSid || req.envelopes.join() !== signed.join()) return { ok: false, code: 'bad-evidence', error: 'no' };
+            state[k] = { auxId: AUX, auxEpoch: 2 };
+            return { ok: true, result: { protocol: 'aux', auxId: AUX } };
+          case 'abandon':
+            return { ok: false, code: 'confirmed', error: 'this node confirmed that run' };
+          default:
+            return { ok: false, code: 'unexpected', error: req.method };
+        }
+      }),
+  );
+  const cluster = new NodeCluster(links, 2);
+  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'rejected', nodes: [], reason: 'must not run', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
+  for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await until(() => state.every((s) => s.auxEpoch === 2) && cluster.auxId === AUX);
+  await monitor.idle();
+  monitor.stop();
+  t.is(runner.specs.length, 0, 'no new aux-info run');
+  t.false(
+    links.some((l) => l.methods().includes('discard')),
+    'nothing dropped',
+  );
+  t.true(cluster.keygenReadiness().ready);
 });

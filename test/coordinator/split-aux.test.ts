@@ -1,8 +1,8 @@
 /**
  * One malicious node against the group monitor's finalize/abandon path, end to end in one process:
  * three real NodeServices, the real orchestrator and group monitor, and node_3 behind a filter that
- * behaves as a malicious node would. It reports a fake aux id so the monitor makes a new aux-info;
- * in that run (the real protocol, about half a minute) it withholds its own confirmation, so node_1
+ * behaves as a malicious node would. When a rotation makes a new aux-info (the real protocol, about
+ * half a minute) it withholds its own confirmation in that run, so node_1
  * and node_2 stage the successor and wait while node_3 commits it; it answers "aborted" with nobody
  * blamed, hands its evidence to the first `evidence` request only, signs an abandonment of the run
  * it confirmed for whoever asks, and refuses every later aux-info run.
@@ -57,11 +57,6 @@ class SplitAuxNode implements NodeLink {
   async request(req: Request, timeoutMs?: number): Promise<unknown> {
     const real = async (): Promise<Json> => (await this.inner.request(req, timeoutMs)) as Json;
     switch (req.method) {
-      case 'info': {
-        const a = await real();
-        if (this.auxRuns === 0 && a.ok === true) a.auxId = 'ff'.repeat(32); // differs from everyone: a new aux-info is made
-        return a;
-      }
       case 'prepare':
         if (req.protocol !== 'aux') return real();
         if (this.auxRuns > 0) return { ok: false, code: 'busy', error: 'not now' };
@@ -144,6 +139,10 @@ test('F1: a node that confirms a run, hands its evidence to one node only and th
   const info = async (k: number): Promise<Json> =>
     decodeJson(await services[k]!.handleBytes(encodeJson({ v: RPC_VERSION, method: 'info' }))) as Json;
   for (const k of [0, 1, 2]) monitor.onConnected(k);
+  const ready = Date.now() + 20_000;
+  while (!cluster.keygenReadiness().ready && Date.now() < ready) await new Promise((r) => setTimeout(r, 20));
+  // a rotation's new aux-info (a disagreement never starts one): node_3 sabotages that run
+  await monitor.renewAux().catch(() => undefined);
 
   // the attack has run once node_3 was asked for its evidence or its abandonment; then the
   // monitor gets a few retry intervals to do whatever it does next

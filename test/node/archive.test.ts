@@ -62,7 +62,7 @@ test('wallets pages through the held wallet scopes; wallet describes one; archiv
   t.like(await call({ method: 'wallets', after: '../keyshare' }), { ok: false, code: 'bad-request' });
   t.like(await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'because' }), { ok: false, code: 'bad-request' });
 
-  t.deepEqual(await call({ method: 'wallet', walletId: 'w_wallet0003' }), { ok: true, walletId: 'w_wallet0003', committed: { publicKey: hex(pointToBytes(share.public.Y)), epoch: 0 } });
+  t.deepEqual(await call({ method: 'wallet', walletId: 'w_wallet0003' }), { ok: true, walletId: 'w_wallet0003', committed: { publicKey: hex(pointToBytes(share.public.Y)), epoch: 0, auxEpoch: 1 } });
   t.deepEqual(await call({ method: 'wallet', walletId: 'w_nothing001' }), { ok: true, walletId: 'w_nothing001' });
 
   const original = await store.get('keyshare', 'w_wallet0003');
