@@ -247,7 +247,7 @@ export class PresignPool {
                 this.admit(made, walletId, signers);
                 resolve(made);
               } catch (e) {
-                reject(e as Error);
+                reject(e);
               }
               return;
             }
@@ -258,7 +258,7 @@ export class PresignPool {
             if (!settled) {
               settled = true;
               stop.signal.removeEventListener('abort', onStop);
-              reject(e as Error);
+              reject(e);
             } else if (!(e instanceof PresignCancelledError)) {
               this.log.warn({ walletId, signers, err: (e as Error).message }, 'a presign whose request stopped waiting failed');
             }

@@ -44,7 +44,7 @@ import type { RecordStore } from './storage/store.js';
 import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
 import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import { NodeSession } from './session.js';
-import { PrimeSource } from './primes.js';
+import type { PrimeSource } from './primes.js';
 import { hex, pack, unpackVersioned } from './records.js';
 import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
 import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKeyPair } from './session-key.js';
