@@ -51,15 +51,27 @@ export default tseslint.config(
     rules: {
       // a promise nobody awaits hides its failure: await it, return it, or mark it `void` on purpose
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false, attributes: false } }],
+      '@typescript-eslint/no-misused-promises': [
+        'error',
+        { checksVoidReturn: { arguments: false, attributes: false } },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { disallowTypeAnnotations: false }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       eqeqeq: ['error', 'always'],
       // async functions that implement an async interface without awaiting are fine
       '@typescript-eslint/require-await': 'off',
       // a caught value is passed on as it was thrown
       '@typescript-eslint/prefer-promise-reject-errors': 'off',
-      'no-restricted-syntax': ['error', { selector: 'CallExpression[callee.object.name="Math"][callee.property.name="random"]', message: 'Math.random is not a source of secrets: use node:crypto' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'CallExpression[callee.object.name="Math"][callee.property.name="random"]',
+          message: 'Math.random is not a source of secrets: use node:crypto',
+        },
+      ],
     },
   },
   ...layerBlocks,

@@ -46,7 +46,10 @@ async function poolReady(cluster: Cluster, min: number, agent: Agent): Promise<v
     `a pool of ${min}`,
     async () => {
       const m = await cluster.http('GET', '/metrics', undefined, { authorization: `Bearer ${METRICS_TOKEN}` }, agent);
-      const total = [...m.text.matchAll(/^mpc_presign_pool_size\{[^}]*\} (\d+)/gm)].reduce((a, x) => a + Number(x[1]), 0);
+      const total = [...m.text.matchAll(/^mpc_presign_pool_size\{[^}]*\} (\d+)/gm)].reduce(
+        (a, x) => a + Number(x[1]),
+        0,
+      );
       return total >= min ? true : undefined;
     },
     600_000,
@@ -57,7 +60,11 @@ async function poolReady(cluster: Cluster, min: number, agent: Agent): Promise<v
 async function main(): Promise<void> {
   const poolSize = quick ? 2 : 4;
   // phase 1 without a pool, so wallet creation and cold signing run on an otherwise idle system
-  const cluster = await Cluster.create({ PRESIGN_POOL_SIZE: '0', LOG_LEVEL: 'warn', COORDINATOR_METRICS_TOKEN: METRICS_TOKEN });
+  const cluster = await Cluster.create({
+    PRESIGN_POOL_SIZE: '0',
+    LOG_LEVEL: 'warn',
+    COORDINATOR_METRICS_TOKEN: METRICS_TOKEN,
+  });
   const rows: string[] = [];
   try {
     for (const id of NODE_IDS) cluster.startNode(id);
@@ -82,11 +89,15 @@ async function main(): Promise<void> {
         if (r.status !== 201) throw new Error(`wallet creation: ${r.status} ${r.text}`);
         creation.push(performance.now() - t0);
       }
-      rows.push(`| wallet creation (keygen by 3 nodes, stored by each) | ${fmt(median(creation))} | ${fmt(pct(creation, 95))} | ${creation.length} |`);
+      rows.push(
+        `| wallet creation (keygen by 3 nodes, stored by each) | ${fmt(median(creation))} | ${fmt(pct(creation, 95))} | ${creation.length} |`,
+      );
       log('signing with the pool off (cold) …');
       const cold: number[] = [];
       for (let k = 0; k < (quick ? 3 : 10); k++) cold.push(await sign(first.walletId));
-      rows.push(`| sign, cold (presign on demand, then sign) | ${fmt(median(cold))} | ${fmt(pct(cold, 95))} | ${cold.length} |`);
+      rows.push(
+        `| sign, cold (presign on demand, then sign) | ${fmt(median(cold))} | ${fmt(pct(cold, 95))} | ${cold.length} |`,
+      );
     }
 
     // phase 2: the pool on; each warm request waits for the pool to be full again first, so it
@@ -94,7 +105,9 @@ async function main(): Promise<void> {
     await cluster.stop('coordinator');
     cluster.env.PRESIGN_POOL_SIZE = String(poolSize);
     cluster.startCoordinator();
-    await cluster.until('the coordinator', async () => ((await cluster.http('GET', '/health', undefined, {}, agent)).status === 200 ? true : undefined));
+    await cluster.until('the coordinator', async () =>
+      (await cluster.http('GET', '/health', undefined, {}, agent)).status === 200 ? true : undefined,
+    );
     await sign(first.walletId); // stocks the wallet's pools
     log('signing with a warm pool …');
     const warm: number[] = [];
@@ -102,7 +115,9 @@ async function main(): Promise<void> {
       await poolReady(cluster, 3 * poolSize, agent);
       warm.push(await sign(first.walletId));
     }
-    rows.push(`| sign, warm pool (one round: 2 partials, combine, verify) | ${fmt(median(warm))} | ${fmt(pct(warm, 95))} | ${warm.length} |`);
+    rows.push(
+      `| sign, warm pool (one round: 2 partials, combine, verify) | ${fmt(median(warm))} | ${fmt(pct(warm, 95))} | ${warm.length} |`,
+    );
 
     const sustained: string[] = [];
     if (!warmOnly) log('sustained signing …');
@@ -118,7 +133,9 @@ async function main(): Promise<void> {
         }),
       );
       const elapsed = (performance.now() - t0) / 1000;
-      sustained.push(`| ${c} | ${(lat.length / elapsed).toFixed(2)} | ${fmt(median(lat))} | ${fmt(pct(lat, 95))} | ${lat.length} in ${elapsed.toFixed(0)} s |`);
+      sustained.push(
+        `| ${c} | ${(lat.length / elapsed).toFixed(2)} | ${fmt(median(lat))} | ${fmt(pct(lat, 95))} | ${lat.length} in ${elapsed.toFixed(0)} s |`,
+      );
     }
     agent.destroy();
 
@@ -127,7 +144,9 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(r);
     if (!warmOnly) {
       console.log(`\nSustained signing (pool of ${poolSize} per signer pair at the start, refilled as used):\n`);
-      console.log('| concurrency | signatures/s | median (ms) | p95 (ms) | completed |\n| ---: | ---: | ---: | ---: | --- |');
+      console.log(
+        '| concurrency | signatures/s | median (ms) | p95 (ms) | completed |\n| ---: | ---: | ---: | ---: | --- |',
+      );
       for (const r of sustained) console.log(r);
     }
   } finally {

@@ -10,7 +10,7 @@ import { Modulus, CrtModulus } from '../src/wasm/index.js';
 import { PaillierSecretKey, type PaillierPublicKey } from '../src/paillier/index.js';
 import { randomBits, randomBelow } from '../src/util/random.js';
 import { modPow as jsModPow, modInv, CrtPow } from './js-bigint.js';
-import type { Gmp} from './gmp.js';
+import type { Gmp } from './gmp.js';
 import { GmpCrt, type Mpz } from './gmp.js';
 
 export const IMPLS = ['wasm', 'js-bigint', 'gmp-wasm', 'paillier-bigint'] as const;
@@ -133,7 +133,11 @@ function modexp(nBits: number, eBits: number): OpSpec {
       const m = new Modulus(N);
       return {
         name: `modexp/${nBits}/${eBits}`,
-        contenders: [direct('wasm', () => m.powPublic(x, e)), direct('js-bigint', () => jsModPow(x, e, N)), gmpPow(gmp, x, e, N)],
+        contenders: [
+          direct('wasm', () => m.powPublic(x, e)),
+          direct('js-bigint', () => jsModPow(x, e, N)),
+          gmpPow(gmp, x, e, N),
+        ],
       };
     },
   };
@@ -161,7 +165,17 @@ function modexpSecret(nBits: number, eBits: number): OpSpec {
 function crtInputs(env: Env, eBits: number) {
   const [p, q] = env.primes();
   const N = p * q;
-  return { p, q, N, x: randomBelow(N), e: randomTopBit(eBits), crt: new CrtModulus([[p, 1], [q, 1]]) };
+  return {
+    p,
+    q,
+    N,
+    x: randomBelow(N),
+    e: randomTopBit(eBits),
+    crt: new CrtModulus([
+      [p, 1],
+      [q, 1],
+    ]),
+  };
 }
 
 const crtName = (bits: number) => `crt/${bits}/${bits}`;
@@ -176,7 +190,11 @@ function crtVsPlain(bits: number): OpSpec {
       const { N, x, e, crt } = crtInputs(env, bits);
       return {
         name,
-        contenders: [direct('wasm', () => crt.powPublic(x, e)), direct('js-bigint', () => jsModPow(x, e, N)), gmpPow(env.gmp, x, e, N)],
+        contenders: [
+          direct('wasm', () => crt.powPublic(x, e)),
+          direct('js-bigint', () => jsModPow(x, e, N)),
+          gmpPow(env.gmp, x, e, N),
+        ],
         note: `${name}: wasm uses the factors (CrtModulus.powPublic); js-bigint and gmp-wasm exponentiate modulo N without them. ${crtAllName(bits)} gives every implementation the CRT.`,
       };
     },
@@ -196,7 +214,11 @@ function crtVsCrt(bits: number): OpSpec {
       const [r, gx, ge] = [gmp.mpz(), gmp.mpz(x), gmp.mpz(e)];
       return {
         name,
-        contenders: [direct('wasm', () => crt.powPublic(x, e)), direct('js-bigint', () => js.pow(x, e)), gmpInto(gmp, r, () => g.pow(r, gx, ge))],
+        contenders: [
+          direct('wasm', () => crt.powPublic(x, e)),
+          direct('js-bigint', () => js.pow(x, e)),
+          gmpInto(gmp, r, () => g.pow(r, gx, ge)),
+        ],
         note: `${name}: as ${crtName(bits)}, every implementation with the CRT (two half-size exponentiations, exponents reduced mod p − 1 and q − 1 in the timed call, Garner recombination).`,
       };
     },

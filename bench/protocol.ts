@@ -59,7 +59,11 @@ function timed<O>(step: Step<O>, spent: number[], i: number): Step<O> {
   return { ...step, round };
 }
 
-function runTimed<O>(make: (i: number) => Step<O>, n: number, ids: readonly number[] = [...Array(n).keys()]): { total: number; perParty: number[]; outputs: O[] } {
+function runTimed<O>(
+  make: (i: number) => Step<O>,
+  n: number,
+  ids: readonly number[] = [...Array(n).keys()],
+): { total: number; perParty: number[]; outputs: O[] } {
   const spent = new Array<number>(n).fill(0);
   const starts = ids.map((id, k) => {
     const t0 = performance.now();
@@ -68,7 +72,8 @@ function runTimed<O>(make: (i: number) => Step<O>, n: number, ids: readonly numb
     return timed(s, spent, k);
   });
   const results = runNetwork(starts, undefined, ids);
-  if (!results.every((r) => r.output)) throw new Error(`protocol did not complete: ${results.map((r) => r.abort?.reason ?? 'ok').join('; ')}`);
+  if (!results.every((r) => r.output))
+    throw new Error(`protocol did not complete: ${results.map((r) => r.abort?.reason ?? 'ok').join('; ')}`);
   return { total: spent.reduce((a, b) => a + b, 0), perParty: spent, outputs: results.map((r) => r.output as O) };
 }
 
@@ -81,7 +86,9 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const log = (s: string) => process.stderr.write(s + '\n');
   const P = primes();
-  const rp = [0, 1, 2].map((i) => ringPedersenFromPrimes(P[4 * i + 2] as bigint, P[4 * i + 3] as bigint, { checkPrimes: false }));
+  const rp = [0, 1, 2].map((i) =>
+    ringPedersenFromPrimes(P[4 * i + 2] as bigint, P[4 * i + 3] as bigint, { checkPrimes: false }),
+  );
 
   const kgRuns = quick ? 3 : 20;
   const kg = [...Array(kgRuns)].map(() => {
@@ -93,21 +100,41 @@ async function main(): Promise<void> {
   let signMs: number | undefined;
   if (sections.has('keygen')) {
     log('keygen 2-of-3 …');
-    lines.push(row('keygen 2-of-3 (in-process, 3 parties)', keygenMs, [0, 1, 2].map((i) => median(kg.map((r) => r.perParty[i] as number)))));
+    lines.push(
+      row(
+        'keygen 2-of-3 (in-process, 3 parties)',
+        keygenMs,
+        [0, 1, 2].map((i) => median(kg.map((r) => r.perParty[i] as number))),
+      ),
+    );
   }
 
   if (sections.has('aux')) {
-  log('aux-info, 3 parties, 3072-bit moduli …');
-  const auxRuns = quick ? 1 : 3;
-  const aux = [...Array(auxRuns)].map((_, k) => {
-    log(`  run ${k + 1}/${auxRuns}`);
-    const sid = Uint8Array.from(randomBytes(32));
-    return runTimed(
-      (i) => startAuxInfo({ sid, n: 3, i, L, paillier: { p: P[4 * i] as bigint, q: P[4 * i + 1] as bigint }, ringPedersen: rp[i] as (typeof rp)[number] }),
-      3,
+    log('aux-info, 3 parties, 3072-bit moduli …');
+    const auxRuns = quick ? 1 : 3;
+    const aux = [...Array(auxRuns)].map((_, k) => {
+      log(`  run ${k + 1}/${auxRuns}`);
+      const sid = Uint8Array.from(randomBytes(32));
+      return runTimed(
+        (i) =>
+          startAuxInfo({
+            sid,
+            n: 3,
+            i,
+            L,
+            paillier: { p: P[4 * i] as bigint, q: P[4 * i + 1] as bigint },
+            ringPedersen: rp[i] as (typeof rp)[number],
+          }),
+        3,
+      );
+    });
+    lines.push(
+      row(
+        'aux-info (3 parties, safe primes given)',
+        median(aux.map((r) => r.total)),
+        [0, 1, 2].map((i) => median(aux.map((r) => r.perParty[i] as number))),
+      ),
     );
-  });
-  lines.push(row('aux-info (3 parties, safe primes given)', median(aux.map((r) => r.total)), [0, 1, 2].map((i) => median(aux.map((r) => r.perParty[i] as number)))));
   }
 
   if (sections.has('presign')) {
@@ -115,7 +142,10 @@ async function main(): Promise<void> {
     const shares = (kg[0] as (typeof kg)[number]).outputs;
     const auxInfo = [0, 1, 2].map((i) => ({
       i,
-      parties: [0, 1, 2].map((j) => ({ N: (P[4 * j] as bigint) * (P[4 * j + 1] as bigint), rp: (rp[j] as (typeof rp)[number]).params })),
+      parties: [0, 1, 2].map((j) => ({
+        N: (P[4 * j] as bigint) * (P[4 * j + 1] as bigint),
+        rp: (rp[j] as (typeof rp)[number]).params,
+      })),
       secret: { p: P[4 * i] as bigint, q: P[4 * i + 1] as bigint },
     }));
     const S = [0, 1];
@@ -123,12 +153,23 @@ async function main(): Promise<void> {
     const pre = [...Array(presignRuns)].map((_, k) => {
       log(`  run ${k + 1}/${presignRuns}`);
       const sid = Uint8Array.from(randomBytes(32));
-      return runTimed((i) => startPresign({ sid, signers: S, key: shares[i] as KeyShare, aux: auxInfo[i] as AuxInfo, L }), 2, S);
+      return runTimed(
+        (i) => startPresign({ sid, signers: S, key: shares[i] as KeyShare, aux: auxInfo[i] as AuxInfo, L }),
+        2,
+        S,
+      );
     });
     // the first run builds the comb tables of s, t (kept across sessions, as in a running node)
     const warm = pre.slice(1);
     presignMs = median(warm.map((r) => r.total));
-    lines.push(row('presign, 2 signers of 2-of-3 (tables warm)', presignMs, [0, 1].map((k) => median(warm.map((r) => r.perParty[k] as number))), `first run ${(pre[0] as (typeof pre)[number]).total.toFixed(0)} ms`));
+    lines.push(
+      row(
+        'presign, 2 signers of 2-of-3 (tables warm)',
+        presignMs,
+        [0, 1].map((k) => median(warm.map((r) => r.perParty[k] as number))),
+        `first run ${(pre[0] as (typeof pre)[number]).total.toFixed(0)} ms`,
+      ),
+    );
     const signs = warm.map((r) => {
       const digest = Uint8Array.from(randomBytes(32));
       const ps = r.outputs;
@@ -138,11 +179,22 @@ async function main(): Promise<void> {
         return { partial, ms: performance.now() - t0 };
       });
       const t0 = performance.now();
-      combineSignature((ps[0] as Presignature).pub, digest, per.map((x) => x.partial));
+      combineSignature(
+        (ps[0] as Presignature).pub,
+        digest,
+        per.map((x) => x.partial),
+      );
       return { per: per.map((x) => x.ms), combine: performance.now() - t0 };
     });
     signMs = median(signs.map((x) => x.per.reduce((a, b) => a + b, 0) + x.combine));
-    lines.push(row('sign: partials + combine (checks each σ_j, verifies)', signMs, [0, 1].map((k) => median(signs.map((x) => x.per[k] as number))), `combine ${median(signs.map((x) => x.combine)).toFixed(2)} ms`));
+    lines.push(
+      row(
+        'sign: partials + combine (checks each σ_j, verifies)',
+        signMs,
+        [0, 1].map((k) => median(signs.map((x) => x.per[k] as number))),
+        `combine ${median(signs.map((x) => x.combine)).toFixed(2)} ms`,
+      ),
+    );
   }
 
   if (sections.has('dkls')) {
@@ -154,66 +206,99 @@ async function main(): Promise<void> {
     const kgMs = median(kgs.map((k) => k.ms));
     const dPre = median(signs.map((x) => x.presignMs));
     const dSign = median(signs.map((x) => x.signMs));
-    const ratio = (ours: number | undefined, theirs: number) => (ours === undefined ? '' : ` — ours ${(ours / theirs).toFixed(1)}× its time`);
+    const ratio = (ours: number | undefined, theirs: number) =>
+      ours === undefined ? '' : ` — ours ${(ours / theirs).toFixed(1)}× its time`;
     lines.push(row('peer DKLs23: keygen 2-of-3', kgMs, undefined, `ours ${(keygenMs / kgMs).toFixed(2)}× its time`));
-    lines.push(row('peer DKLs23: presign (3 rounds, 2 signers)', dPre, undefined, ratio(presignMs, dPre).replace(' — ', '')));
+    lines.push(
+      row('peer DKLs23: presign (3 rounds, 2 signers)', dPre, undefined, ratio(presignMs, dPre).replace(' — ', '')),
+    );
     lines.push(row('peer DKLs23: last message + combine', dSign, undefined, ratio(signMs, dSign).replace(' — ', '')));
   }
 
   const proofLines: string[] = [];
   if (sections.has('proofs')) {
-  const plan = quick ? { warmup: 0, minRuns: 1, minMs: 0, maxRuns: 1 } : { warmup: 1, minRuns: 3, minMs: 0, maxRuns: 3 };
-  const sid = Uint8Array.from(randomBytes(32));
-  const [p0, q0] = [P[0] as bigint, P[1] as bigint];
-  const N0 = p0 * q0;
-  const r0 = rp[0] as (typeof rp)[number];
-  const r1 = rp[1] as (typeof rp)[number];
-  const b = { sid, prover: 0 };
-  const bv = { sid, prover: 0, verifier: 1 };
-  const proofs: [string, () => unknown, () => unknown][] = [];
-  const prm = provePrm(b, L, r0.params, r0.secret);
-  proofs.push(['Πprm (m = 128)', () => provePrm(b, L, r0.params, r0.secret), () => verifyPrm(b, L, r0.params, prm)]);
-  const mod = proveMod(b, L, { N: N0 }, { p: p0, q: q0 });
-  proofs.push(['Πmod (m = 128)', () => proveMod(b, L, { N: N0 }, { p: p0, q: q0 }), () => verifyMod(b, L, { N: N0 }, mod)]);
-  const facSt = { N0, aux: r1.params };
-  const fac = proveFac(bv, L, facSt, { p: p0, q: q0 });
-  proofs.push(['Πfac', () => proveFac(bv, L, facSt, { p: p0, q: q0 }), () => verifyFac(bv, L, facSt, fac)]);
-  const x = randomScalar();
-  const X = mulG(x);
-  const rid = Uint8Array.from(randomBytes(32));
-  const { commitment, nonce } = commitSch();
-  const e = challengeSch(sid, 0, rid, X, commitment.A);
-  const z = proveSch(e, nonce, x);
-  proofs.push(['Πsch', () => proveSch(challengeSch(sid, 0, rid, X, commitSch().commitment.A), commitSch().nonce, x), () => verifySch(X, commitment.A, challengeSch(sid, 0, rid, X, commitment.A), z)]);
-  // presigning proofs: prover 0 (Paillier key from primes 0, 1), verifier 1 (key 4, 5; aux r1)
-  const skI = PaillierSecretKey.fromPrimes(p0, q0, { checkPrimes: false });
-  const skJ = PaillierSecretKey.fromPrimes(P[4] as bigint, P[5] as bigint, { checkPrimes: false });
-  const [a, bb, k, y, lambda, h] = [randomScalar(), randomScalar(), randomScalar(), randomScalar(), randomScalar(), randomScalar()];
-  const Xe = mulG(k);
-  const H = mulG(h);
-  const elogSt = { L: mulG(lambda), M: mulG(y).add(Xe.multiply(lambda)), X: Xe, Y: H.multiply(y), H };
-  const elog = proveElog(b, L, elogSt, { y, lambda });
-  proofs.push(['Πelog', () => proveElog(b, L, elogSt, { y, lambda }), () => verifyElog(b, L, elogSt, elog)]);
-  const rho = skI.publicKey.randomNonce();
-  const encSt = { N0: skI.N, C: skI.encrypt(k, rho), A: mulG(a), B: mulG(bb), X: mulG(modq(a * bb + k)), aux: r1.params };
-  const enc = proveEncElg(bv, L, encSt, { x: k, rho, b: bb }, skI);
-  proofs.push(['Πenc-elg', () => proveEncElg(bv, L, encSt, { x: k, rho, b: bb }, skI), () => verifyEncElg(bv, L, encSt, enc)]);
-  const Cj = skJ.publicKey.encrypt(randomScalar());
-  const gamma = randomScalar();
-  const betaNeg = -(randomScalar() << 1000n);
-  const rhoJ = skJ.publicKey.randomNonce();
-  const rhoY = skI.publicKey.randomNonce();
-  const D = skJ.publicKey.add(skJ.publicKey.scalarMul(Cj, gamma, 256), skJ.publicKey.encrypt(betaNeg, rhoJ));
-  const affSt = { Nj: skJ.N, Ni: skI.N, C: Cj, D, Y: skI.encrypt(betaNeg, rhoY), X: mulG(gamma), aux: r1.params };
-  const affW = { x: gamma, y: betaNeg, rho: rhoJ, rhoY };
-  const aff = proveAffG(bv, L, affSt, affW, skI);
-  proofs.push(['Πaff-g', () => proveAffG(bv, L, affSt, affW, skI), () => verifyAffG(bv, L, affSt, aff)]);
-  for (const [name, prove, verify] of proofs) {
-    log(`${name} …`);
-    const tp = await measure(prove, plan);
-    const tv = await measure(verify, plan);
-    proofLines.push(`| ${name} | ${tp.medianMs.toFixed(tp.medianMs < 10 ? 2 : 0)} | ${tv.medianMs.toFixed(tv.medianMs < 10 ? 2 : 0)} |`);
-  }
+    const plan = quick
+      ? { warmup: 0, minRuns: 1, minMs: 0, maxRuns: 1 }
+      : { warmup: 1, minRuns: 3, minMs: 0, maxRuns: 3 };
+    const sid = Uint8Array.from(randomBytes(32));
+    const [p0, q0] = [P[0] as bigint, P[1] as bigint];
+    const N0 = p0 * q0;
+    const r0 = rp[0] as (typeof rp)[number];
+    const r1 = rp[1] as (typeof rp)[number];
+    const b = { sid, prover: 0 };
+    const bv = { sid, prover: 0, verifier: 1 };
+    const proofs: [string, () => unknown, () => unknown][] = [];
+    const prm = provePrm(b, L, r0.params, r0.secret);
+    proofs.push(['Πprm (m = 128)', () => provePrm(b, L, r0.params, r0.secret), () => verifyPrm(b, L, r0.params, prm)]);
+    const mod = proveMod(b, L, { N: N0 }, { p: p0, q: q0 });
+    proofs.push([
+      'Πmod (m = 128)',
+      () => proveMod(b, L, { N: N0 }, { p: p0, q: q0 }),
+      () => verifyMod(b, L, { N: N0 }, mod),
+    ]);
+    const facSt = { N0, aux: r1.params };
+    const fac = proveFac(bv, L, facSt, { p: p0, q: q0 });
+    proofs.push(['Πfac', () => proveFac(bv, L, facSt, { p: p0, q: q0 }), () => verifyFac(bv, L, facSt, fac)]);
+    const x = randomScalar();
+    const X = mulG(x);
+    const rid = Uint8Array.from(randomBytes(32));
+    const { commitment, nonce } = commitSch();
+    const e = challengeSch(sid, 0, rid, X, commitment.A);
+    const z = proveSch(e, nonce, x);
+    proofs.push([
+      'Πsch',
+      () => proveSch(challengeSch(sid, 0, rid, X, commitSch().commitment.A), commitSch().nonce, x),
+      () => verifySch(X, commitment.A, challengeSch(sid, 0, rid, X, commitment.A), z),
+    ]);
+    // presigning proofs: prover 0 (Paillier key from primes 0, 1), verifier 1 (key 4, 5; aux r1)
+    const skI = PaillierSecretKey.fromPrimes(p0, q0, { checkPrimes: false });
+    const skJ = PaillierSecretKey.fromPrimes(P[4] as bigint, P[5] as bigint, { checkPrimes: false });
+    const [a, bb, k, y, lambda, h] = [
+      randomScalar(),
+      randomScalar(),
+      randomScalar(),
+      randomScalar(),
+      randomScalar(),
+      randomScalar(),
+    ];
+    const Xe = mulG(k);
+    const H = mulG(h);
+    const elogSt = { L: mulG(lambda), M: mulG(y).add(Xe.multiply(lambda)), X: Xe, Y: H.multiply(y), H };
+    const elog = proveElog(b, L, elogSt, { y, lambda });
+    proofs.push(['Πelog', () => proveElog(b, L, elogSt, { y, lambda }), () => verifyElog(b, L, elogSt, elog)]);
+    const rho = skI.publicKey.randomNonce();
+    const encSt = {
+      N0: skI.N,
+      C: skI.encrypt(k, rho),
+      A: mulG(a),
+      B: mulG(bb),
+      X: mulG(modq(a * bb + k)),
+      aux: r1.params,
+    };
+    const enc = proveEncElg(bv, L, encSt, { x: k, rho, b: bb }, skI);
+    proofs.push([
+      'Πenc-elg',
+      () => proveEncElg(bv, L, encSt, { x: k, rho, b: bb }, skI),
+      () => verifyEncElg(bv, L, encSt, enc),
+    ]);
+    const Cj = skJ.publicKey.encrypt(randomScalar());
+    const gamma = randomScalar();
+    const betaNeg = -(randomScalar() << 1000n);
+    const rhoJ = skJ.publicKey.randomNonce();
+    const rhoY = skI.publicKey.randomNonce();
+    const D = skJ.publicKey.add(skJ.publicKey.scalarMul(Cj, gamma, 256), skJ.publicKey.encrypt(betaNeg, rhoJ));
+    const affSt = { Nj: skJ.N, Ni: skI.N, C: Cj, D, Y: skI.encrypt(betaNeg, rhoY), X: mulG(gamma), aux: r1.params };
+    const affW = { x: gamma, y: betaNeg, rho: rhoJ, rhoY };
+    const aff = proveAffG(bv, L, affSt, affW, skI);
+    proofs.push(['Πaff-g', () => proveAffG(bv, L, affSt, affW, skI), () => verifyAffG(bv, L, affSt, aff)]);
+    for (const [name, prove, verify] of proofs) {
+      log(`${name} …`);
+      const tp = await measure(prove, plan);
+      const tv = await measure(verify, plan);
+      proofLines.push(
+        `| ${name} | ${tp.medianMs.toFixed(tp.medianMs < 10 ? 2 : 0)} | ${tv.medianMs.toFixed(tv.medianMs < 10 ? 2 : 0)} |`,
+      );
+    }
   }
 
   console.log(`Node ${process.version}, median ms${quick ? ' (quick run)' : ''}\n`);

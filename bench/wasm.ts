@@ -37,7 +37,11 @@ function options(): Options {
       json: { type: 'string' },
     },
   });
-  return { quick: values.quick, only: values.only === undefined ? undefined : new RegExp(values.only), json: values.json };
+  return {
+    quick: values.quick,
+    only: values.only === undefined ? undefined : new RegExp(values.only),
+    json: values.json,
+  };
 }
 
 function planFor(op: Op, quick: boolean): Plan {
@@ -57,7 +61,9 @@ function check(op: Op): void {
   if (!reference) throw new Error(`${op.name}: no contenders`);
   for (const { impl, value } of outputs) {
     if (value !== reference.value) {
-      throw new Error(`${op.name}: ${impl} gives ${short(value)} but ${reference.impl} gives ${short(reference.value)}`);
+      throw new Error(
+        `${op.name}: ${impl} gives ${short(value)} but ${reference.impl} gives ${short(reference.value)}`,
+      );
     }
   }
 }
@@ -86,7 +92,8 @@ async function runOp(op: Op, plan: Plan, progress: Progress): Promise<Cell[]> {
 async function main(): Promise<void> {
   const opts = options();
   const specs = OPS.filter((s) => !opts.only || opts.only.test(s.name));
-  if (specs.length === 0) throw new Error(`no op matches ${String(opts.only)}; ops: ${OPS.map((s) => s.name).join(', ')}`);
+  if (specs.length === 0)
+    throw new Error(`no op matches ${String(opts.only)}; ops: ${OPS.map((s) => s.name).join(', ')}`);
   const gmp = await Gmp.load();
   const env = new Env(gmp);
   const ops: Op[] = [];

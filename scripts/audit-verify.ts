@@ -9,7 +9,11 @@ import { parseArgs } from 'node:util';
 import { verifyAuditLog } from '../src/util/audit-log.js';
 
 async function main(): Promise<number> {
-  const { positionals, values } = parseArgs({ options: { help: { type: 'boolean', short: 'h', default: false } }, allowPositionals: true, strict: true });
+  const { positionals, values } = parseArgs({
+    options: { help: { type: 'boolean', short: 'h', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
   if (values.help || positionals.length !== 1) {
     (values.help ? console.log : console.error)('usage: npm run audit:verify -- <audit.jsonl>');
     return values.help ? 0 : 2;
@@ -21,10 +25,14 @@ async function main(): Promise<number> {
     console.error('audit log NOT intact: lines from this one on cannot be trusted');
     return 1;
   }
-  console.log(`${path}: ok, ${result.lines} line${result.lines === 1 ? '' : 's'}${result.lastTime === undefined ? '' : `, last at ${result.lastTime}`}`);
+  console.log(
+    `${path}: ok, ${result.lines} line${result.lines === 1 ? '' : 's'}${result.lastTime === undefined ? '' : `, last at ${result.lastTime}`}`,
+  );
   console.log(`last hash ${result.lastHash}`);
   if (result.tornTailBytes > 0) {
-    console.log(`note: ${result.tornTailBytes} bytes after line ${result.lines} are an incomplete line (an append interrupted by a crash; cut when the log is next opened)`);
+    console.log(
+      `note: ${result.tornTailBytes} bytes after line ${result.lines} are an incomplete line (an append interrupted by a crash; cut when the log is next opened)`,
+    );
   }
   return 0;
 }

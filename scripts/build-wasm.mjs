@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outputs = ['core.wasm', 'core.js', 'core.d.ts', 'core.debug.wasm', 'core.debug.js'].map((f) => join(root, 'build', f));
+const outputs = ['core.wasm', 'core.js', 'core.d.ts', 'core.debug.wasm', 'core.debug.js'].map((f) =>
+  join(root, 'build', f),
+);
 const stamp = join(root, 'build', '.source-hash');
 
 function sourceHash() {
@@ -32,11 +34,16 @@ function sourceHash() {
 }
 
 const hash = sourceHash();
-const fresh = !process.argv.includes('--force') && outputs.every((f) => existsSync(f)) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash;
+const fresh =
+  !process.argv.includes('--force') &&
+  outputs.every((f) => existsSync(f)) &&
+  existsSync(stamp) &&
+  readFileSync(stamp, 'utf8').trim() === hash;
 if (fresh) {
   console.log('build:wasm: the core is up to date with assembly/ (use --force to rebuild)');
 } else {
   const asc = join(root, 'node_modules', '.bin', 'asc');
-  for (const target of ['release', 'debug']) execFileSync(asc, ['assembly/index.ts', '--target', target], { cwd: root, stdio: 'inherit' });
+  for (const target of ['release', 'debug'])
+    execFileSync(asc, ['assembly/index.ts', '--target', target], { cwd: root, stdio: 'inherit' });
   writeFileSync(stamp, hash + '\n');
 }

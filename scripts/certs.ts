@@ -27,13 +27,20 @@ async function main(): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    console.log('usage: npm run certs -- [--env <name>] [--dir <path>] [--ca-dir <path>] [--api-host <name or IP>]... [--force]');
+    console.log(
+      'usage: npm run certs -- [--env <name>] [--dir <path>] [--ca-dir <path>] [--api-host <name or IP>]... [--force]',
+    );
     return 0;
   }
   const config = loadConfig({ env: values.env });
   const dir = values.dir === undefined ? config.certsDir : resolve(values.dir);
   // --dir alone keeps the default pairing: the CA keys beside the directory, never inside it.
-  const caDir = values['ca-dir'] !== undefined ? resolve(values['ca-dir']) : values.dir !== undefined ? `${dir}-ca` : config.certsCaDir;
+  const caDir =
+    values['ca-dir'] !== undefined
+      ? resolve(values['ca-dir'])
+      : values.dir !== undefined
+        ? `${dir}-ca`
+        : config.certsCaDir;
   // Each certificate also names the address it is reached at, for clients that check host names.
   const hosts: Record<string, string[]> = {};
   for (const n of config.nodes) if (!LOOPBACK.has(n.host)) hosts[n.id] = [n.host];

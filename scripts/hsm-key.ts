@@ -16,7 +16,9 @@ import { KmsError } from '../src/kms/kms.js';
 import { readPin } from '../src/kms/open.js';
 import { createPkcs11Key } from '../src/kms/pkcs11.js';
 
-const USAGE = 'usage: node dist/scripts/hsm-key.js --module <library> (--token <label> | --slot <index>) --label <key label> [--pin-file <path>]\n' + '       PIN from NODE_KMS_PKCS11_PIN, --pin-file or NODE_KMS_PKCS11_PIN_FILE';
+const USAGE =
+  'usage: node dist/scripts/hsm-key.js --module <library> (--token <label> | --slot <index>) --label <key label> [--pin-file <path>]\n' +
+  '       PIN from NODE_KMS_PKCS11_PIN, --pin-file or NODE_KMS_PKCS11_PIN_FILE';
 
 class UsageError extends Error {}
 
@@ -39,7 +41,8 @@ async function main(): Promise<number> {
   const env = process.env;
   const module = values.module ?? env['NODE_KMS_PKCS11_MODULE'];
   if (module === undefined || module === '') throw new UsageError('--module (or NODE_KMS_PKCS11_MODULE) is required');
-  if ((values.token === undefined) === (values.slot === undefined)) throw new UsageError('give exactly one of --token and --slot');
+  if ((values.token === undefined) === (values.slot === undefined))
+    throw new UsageError('give exactly one of --token and --slot');
   let slot: number | undefined;
   if (values.slot !== undefined) {
     if (!/^\d{1,7}$/.test(values.slot)) throw new UsageError('--slot must be a slot index (0, 1, …)');
@@ -52,10 +55,14 @@ async function main(): Promise<number> {
 
   const { keyId } = await createPkcs11Key({ module, tokenLabel: values.token, slot, pin, keyLabel: values.label });
   const where = values.token !== undefined ? `token ${JSON.stringify(values.token)}` : `slot ${slot}`;
-  console.log(`created master key ${JSON.stringify(values.label)} in ${where}: id ${keyId} (AES-256, sensitive, non-extractable)`);
+  console.log(
+    `created master key ${JSON.stringify(values.label)} in ${where}: id ${keyId} (AES-256, sensitive, non-extractable)`,
+  );
   console.log('node settings:');
   console.log(`  NODE_KMS_PKCS11_MODULE=${module}`);
-  console.log(values.token !== undefined ? `  NODE_KMS_PKCS11_TOKEN_LABEL=${values.token}` : `  NODE_KMS_PKCS11_SLOT=${slot}`);
+  console.log(
+    values.token !== undefined ? `  NODE_KMS_PKCS11_TOKEN_LABEL=${values.token}` : `  NODE_KMS_PKCS11_SLOT=${slot}`,
+  );
   console.log(`  NODE_KMS_PKCS11_KEY_LABEL=${values.label}`);
   return 0;
 }
@@ -63,11 +70,16 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof UsageError || (e instanceof Error && String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      e instanceof UsageError ||
+      (e instanceof Error && String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS'))
+    ) {
       console.error(`hsm-key: ${e.message}\n${USAGE}`);
       process.exit(2);
     }
-    console.error(`hsm-key: ${e instanceof KmsError ? `${e.message} [${e.code}]` : e instanceof Error ? e.message : String(e)}`);
+    console.error(
+      `hsm-key: ${e instanceof KmsError ? `${e.message} [${e.code}]` : e instanceof Error ? e.message : String(e)}`,
+    );
     process.exit(1);
   },
 );

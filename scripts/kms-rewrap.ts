@@ -45,9 +45,14 @@ async function recordsUnder(store: RecordStore, kms: Kms, keyId: string): Promis
       try {
         wrapped = wrappedKeyOf(sealed);
       } catch (e) {
-        throw new Error(`cannot tell which key record ${kind}/${id} uses (${(e as Error).message}); nothing removed`, { cause: e });
+        throw new Error(`cannot tell which key record ${kind}/${id} uses (${(e as Error).message}); nothing removed`, {
+          cause: e,
+        });
       }
-      if (wrapped.provider !== kms.name) throw new Error(`record ${kind}/${id} was sealed by KMS "${wrapped.provider}", not "${kms.name}"; nothing removed`);
+      if (wrapped.provider !== kms.name)
+        throw new Error(
+          `record ${kind}/${id} was sealed by KMS "${wrapped.provider}", not "${kms.name}"; nothing removed`,
+        );
       if (kms.keyIdOf(wrapped.wrapped) === keyId) n++;
     }
   }
@@ -71,14 +76,18 @@ async function main(): Promise<number> {
     return values.help ? 0 : 2;
   }
   const removing = values['remove-retired'];
-  if (removing !== undefined && values.rotate) throw new Error('--remove-retired and --rotate are separate steps: rotate and re-wrap first, then remove');
+  if (removing !== undefined && values.rotate)
+    throw new Error('--remove-retired and --rotate are separate steps: rotate and re-wrap first, then remove');
   const config = loadConfig({ env: values.env });
   const self = nodeEntry(config, values.id);
   // The node must be stopped: it would go on using records this rewrites.
   const owner = await lockDirectory(self.dataDir, `kms:rewrap ${self.id}`);
   try {
     if (removing !== undefined) {
-      if (self.kms.provider !== 'local') throw new Error(`--remove-retired deletes a local master key; node ${self.id} uses the ${self.kms.provider} KMS (disable the old key in the provider instead)`);
+      if (self.kms.provider !== 'local')
+        throw new Error(
+          `--remove-retired deletes a local master key; node ${self.id} uses the ${self.kms.provider} KMS (disable the old key in the provider instead)`,
+        );
       const local = { root: self.kms.root, nodeId: self.id };
       const kms = await openKms(self.kms, self.id);
       try {
@@ -91,7 +100,10 @@ async function main(): Promise<number> {
       return 0;
     }
     if (values.rotate) {
-      if (self.kms.provider !== 'local') throw new Error(`--rotate makes a new local master key; node ${self.id} uses the ${self.kms.provider} KMS (point its key setting at the new key instead)`);
+      if (self.kms.provider !== 'local')
+        throw new Error(
+          `--rotate makes a new local master key; node ${self.id} uses the ${self.kms.provider} KMS (point its key setting at the new key instead)`,
+        );
       const r = await rotateLocalKms({ root: self.kms.root, nodeId: self.id });
       console.log(`local master key of ${self.id}: ${r.retired} retired, ${r.current} current`);
     }
@@ -108,8 +120,12 @@ async function main(): Promise<number> {
       console.log(`done: ${report.rewrapped} re-wrapped, ${report.current} already current`);
       if (self.kms.provider === 'local') {
         // Every record is now under the current key, so no retired key is needed by this node's records.
-        for (const keyId of (await listRetiredLocalKeys({ root: self.kms.root, nodeId: self.id })).filter((k) => k !== kms.keyId)) {
-          console.log(`retired key ${keyId} is no longer used; remove it with: npm run kms:rewrap -- --env ${values.env} --id ${self.id} --remove-retired ${keyId}`);
+        for (const keyId of (await listRetiredLocalKeys({ root: self.kms.root, nodeId: self.id })).filter(
+          (k) => k !== kms.keyId,
+        )) {
+          console.log(
+            `retired key ${keyId} is no longer used; remove it with: npm run kms:rewrap -- --env ${values.env} --id ${self.id} --remove-retired ${keyId}`,
+          );
         }
       }
     } finally {

@@ -50,10 +50,22 @@ async function main(): Promise<number> {
 }
 
 /** `running`: a live process (the coordinator) owns the directory; this command only appends. */
-async function run(config: Config, release: string | undefined, running: { owner: OwnerInfo | undefined } | undefined): Promise<number> {
-  const q = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { watch: false, repair: running === undefined, maxFaulty: config.mpc.threshold - 1 });
+async function run(
+  config: Config,
+  release: string | undefined,
+  running: { owner: OwnerInfo | undefined } | undefined,
+): Promise<number> {
+  const q = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), {
+    watch: false,
+    repair: running === undefined,
+    maxFaulty: config.mpc.threshold - 1,
+  });
   if (release !== undefined) {
-    if (!config.nodes.some((n) => n.id === release)) throw new ConfigError([{ variable: '--release', message: `${JSON.stringify(release)} is not in NODE_IDS` }], config.envFile);
+    if (!config.nodes.some((n) => n.id === release))
+      throw new ConfigError(
+        [{ variable: '--release', message: `${JSON.stringify(release)} is not in NODE_IDS` }],
+        config.envFile,
+      );
     if (!q.isSuspended(release) && !q.disputes().some((d) => d.nodes.includes(release))) {
       console.log(`${release} is neither suspended nor in dispute`);
       return 0;
@@ -67,12 +79,19 @@ async function run(config: Config, release: string | undefined, running: { owner
   const disputes = q.disputes();
   if (all.length === 0) console.log('no node is suspended');
   for (const s of all) {
-    const until = s.until === undefined ? 'until released (npm run quarantine -- --release ' + s.nodeId + ')' : `until ${new Date(s.until).toISOString()}`;
+    const until =
+      s.until === undefined
+        ? 'until released (npm run quarantine -- --release ' + s.nodeId + ')'
+        : `until ${new Date(s.until).toISOString()}`;
     const what = s.verified ? 'verified offence' : 'implausible abort reports';
-    console.log(`${s.nodeId}: ${what} in ${s.protocol} at ${new Date(s.since).toISOString()}: ${s.reason}; suspended ${until}`);
+    console.log(
+      `${s.nodeId}: ${what} in ${s.protocol} at ${new Date(s.since).toISOString()}: ${s.reason}; suspended ${until}`,
+    );
   }
   for (const d of disputes) {
-    console.log(`${d.nodes.join(' + ')}: in dispute after ${d.reports} abort report(s) in 24 h; not used together until about ${new Date(d.until).toISOString()}`);
+    console.log(
+      `${d.nodes.join(' + ')}: in dispute after ${d.reports} abort report(s) in 24 h; not used together until about ${new Date(d.until).toISOString()}`,
+    );
   }
   return 0;
 }

@@ -26,7 +26,10 @@ function condense(name: string, line: string): string {
     const o = JSON.parse(line) as Record<string, unknown>;
     const { level, time: _t, pid: _p, hostname: _h, name: _n, msg, ...rest } = o;
     const fields = Object.entries(rest)
-      .map(([k, v]) => `${k}=${typeof v === 'object' || typeof v === 'function' ? JSON.stringify(v) : String(v as string | number | boolean | bigint | symbol | undefined)}`)
+      .map(
+        ([k, v]) =>
+          `${k}=${typeof v === 'object' || typeof v === 'function' ? JSON.stringify(v) : String(v as string | number | boolean | bigint | symbol | undefined)}`,
+      )
       .join(' ');
     const lvl = typeof level === 'number' && level >= 40 ? `${LEVELS[level] ?? level} ` : '';
     return `[${name}] ${lvl}${typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')}${fields ? ' ' + fields : ''}`;
@@ -47,22 +50,35 @@ function pipe(name: string, child: ChildProcess): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { env: { type: 'string', default: 'local' }, fast: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({
+    options: { env: { type: 'string', default: 'local' }, fast: { type: 'boolean', default: false } },
+    strict: true,
+  });
   const config = loadConfig({ env: values.env });
   const refusal = values.fast ? devPrimesRefusal(config) : undefined;
   if (refusal) throw new ConfigError([{ variable: '--fast', message: refusal }], config.envFile);
-  const certs = await generateDevCertificates({ dir: config.certsDir, caDir: config.certsCaDir, nodeIds: config.nodes.map((n) => n.id) });
+  const certs = await generateDevCertificates({
+    dir: config.certsDir,
+    caDir: config.certsCaDir,
+    nodeIds: config.nodes.map((n) => n.id),
+  });
   if (certs.created.length) {
-    console.log(`[cluster] created development certificates in ${config.certsDir} (CA keys in ${config.certsCaDir}; API clients trust ${join(config.certsDir, 'public', 'ca.crt')})`);
+    console.log(
+      `[cluster] created development certificates in ${config.certsDir} (CA keys in ${config.certsCaDir}; API clients trust ${join(config.certsDir, 'public', 'ca.crt')})`,
+    );
   }
   const children: [string, ChildProcess][] = [];
   const devPrimes = values.fast ? ['--dev-primes', dist('../test/fixtures/safe-primes.json')] : [];
   if (values.fast) console.log('[cluster] --fast: safe primes from the test fixtures (development only)');
   for (const n of config.nodes) {
-    const child = spawn(process.execPath, [dist('src/node/main.js'), '--env', values.env, '--id', n.id, ...devPrimes], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [dist('src/node/main.js'), '--env', values.env, '--id', n.id, ...devPrimes], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push([n.id, child]);
   }
-  const coordinator = spawn(process.execPath, [dist('src/coordinator/main.js'), values.env], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const coordinator = spawn(process.execPath, [dist('src/coordinator/main.js'), values.env], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(['coordinator', coordinator]);
   let stopping = false;
   for (const [name, child] of children) {

@@ -6,7 +6,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import type { Message} from '@silencelaboratories/dkls-wasm-ll-node';
+import type { Message } from '@silencelaboratories/dkls-wasm-ll-node';
 import { KeygenSession, Keyshare, SignSession } from '@silencelaboratories/dkls-wasm-ll-node';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 

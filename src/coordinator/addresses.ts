@@ -24,13 +24,13 @@ export interface WalletAddresses {
 /** Human-readable part of a Bitcoin network: `bc` main net, `tb` test net, `bcrt` regtest. */
 export type BitcoinHrp = 'bc' | 'tb' | 'bcrt';
 
-
 /**
  * The validated point of a SEC1 public key (33 or 65 bytes, or their hex).
  * @throws RangeError if it is not a point of secp256k1 (or is the identity)
  */
 function toPoint(publicKey: Uint8Array | string): InstanceType<typeof Point> {
-  const bytes = typeof publicKey === 'string' ? Uint8Array.from(Buffer.from(publicKey.replace(/^0x/, ''), 'hex')) : publicKey;
+  const bytes =
+    typeof publicKey === 'string' ? Uint8Array.from(Buffer.from(publicKey.replace(/^0x/, ''), 'hex')) : publicKey;
   if (bytes.length !== 33 && bytes.length !== 65) throw new RangeError('publicKey must be 33 or 65 bytes (SEC1)');
   try {
     return Point.fromBytes(bytes);
@@ -45,7 +45,8 @@ export function toChecksumAddress(address: string): string {
   if (!/^[0-9a-f]{40}$/.test(lower)) throw new RangeError('address must be 20 bytes of hex');
   const hash = bytesToHex(keccak_256(new TextEncoder().encode(lower)));
   let out = '0x';
-  for (let i = 0; i < 40; i++) out += parseInt(hash[i] as string, 16) >= 8 ? (lower[i] as string).toUpperCase() : lower[i];
+  for (let i = 0; i < 40; i++)
+    out += parseInt(hash[i] as string, 16) >= 8 ? (lower[i] as string).toUpperCase() : lower[i];
   return out;
 }
 

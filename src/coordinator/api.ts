@@ -66,7 +66,12 @@ export interface AdminApi {
 /** What the API needs of the signing service (SigningService has it). */
 export interface SignerApi {
   /** `signal` aborts when the client has gone: no work is started for it any more */
-  sign(walletId: string, digest: Uint8Array, context?: RequestContext, options?: { signal?: AbortSignal }): Promise<SignatureResult>;
+  sign(
+    walletId: string,
+    digest: Uint8Array,
+    context?: RequestContext,
+    options?: { signal?: AbortSignal },
+  ): Promise<SignatureResult>;
 }
 
 export interface ApiOptions {
@@ -191,20 +196,27 @@ const state = (ctx: Koa.Context): ApiState => ctx.state;
 function assertNoCredential(doc: unknown, credentials: readonly (string | undefined)[]): void {
   const text = JSON.stringify(doc);
   for (const c of credentials) {
-    if (c !== undefined && text.includes(tokenOf(c))) throw new RangeError('the OpenAPI document contains an API credential; remove it from the document');
+    if (c !== undefined && text.includes(tokenOf(c)))
+      throw new RangeError('the OpenAPI document contains an API credential; remove it from the document');
   }
 }
 
 export function createApi(o: ApiOptions): Koa {
   const log = (o.log ?? silentLogger()).child({ component: 'api' });
   const walletServer = authorizationChecker(o.authorization);
-  const metricsScraper = o.metricsAuthorization === undefined ? undefined : authorizationChecker(o.metricsAuthorization);
-  if (o.metricsAuthorization !== undefined && o.metricsAuthorization === o.authorization) throw new RangeError('the metrics credential must differ from the wallet server\'s');
+  const metricsScraper =
+    o.metricsAuthorization === undefined ? undefined : authorizationChecker(o.metricsAuthorization);
+  if (o.metricsAuthorization !== undefined && o.metricsAuthorization === o.authorization)
+    throw new RangeError("the metrics credential must differ from the wallet server's");
   const administrator = o.adminAuthorization === undefined ? undefined : authorizationChecker(o.adminAuthorization);
-  if (o.adminAuthorization !== undefined && (o.adminAuthorization === o.authorization || o.adminAuthorization === o.metricsAuthorization)) {
-    throw new RangeError('the admin credential must differ from the wallet server\'s and the metrics scraper\'s');
+  if (
+    o.adminAuthorization !== undefined &&
+    (o.adminAuthorization === o.authorization || o.adminAuthorization === o.metricsAuthorization)
+  ) {
+    throw new RangeError("the admin credential must differ from the wallet server's and the metrics scraper's");
   }
-  if (o.adminAuthorization !== undefined && o.admin === undefined) throw new RangeError('an admin credential needs the admin service');
+  if (o.adminAuthorization !== undefined && o.admin === undefined)
+    throw new RangeError('an admin credential needs the admin service');
   const now = o.now ?? monotonicNow;
   const byCredential = new TokenBucketLimiter({ now, ...(o.rateLimit ?? DEFAULT_RATE_LIMIT) });
   const byAddress = new TokenBucketLimiter({ now, ...(o.anonymousRateLimit ?? DEFAULT_ANONYMOUS_RATE_LIMIT) });
@@ -227,7 +239,10 @@ export function createApi(o: ApiOptions): Koa {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       o.metrics.httpRequests.inc(labels);
       o.metrics.httpDuration.observe(labels, seconds);
-      log.debug({ ...labels, ms: Math.round(seconds * 1000), ip: state(ctx).clientIp, principal: state(ctx).principal }, 'request');
+      log.debug(
+        { ...labels, ms: Math.round(seconds * 1000), ip: state(ctx).clientIp, principal: state(ctx).principal },
+        'request',
+      );
     }
   });
 
@@ -245,7 +260,8 @@ export function createApi(o: ApiOptions): Koa {
   app.use(async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new HttpProblem(404, 'not-found', `no route ${ctx.method} ${ctx.path}`);
+      if (ctx.status === 404 && ctx.body === undefined)
+        throw new HttpProblem(404, 'not-found', `no route ${ctx.method} ${ctx.path}`);
     } catch (e) {
       const p = toProblem(e, log);
       ctx.status = p.status;
@@ -272,7 +288,9 @@ export function createApi(o: ApiOptions): Koa {
     }
     const decision = s.principal !== undefined ? byCredential.take(s.principal) : byAddress.take(`ip:${s.clientIp}`);
     if (!decision.allowed) {
-      throw new HttpProblem(429, 'rate-limited', `too many requests; retry in ${decision.retryAfterS} s`, { 'Retry-After': String(decision.retryAfterS) });
+      throw new HttpProblem(429, 'rate-limited', `too many requests; retry in ${decision.retryAfterS} s`, {
+        'Retry-After': String(decision.retryAfterS),
+      });
     }
     await next();
   });
@@ -281,7 +299,10 @@ export function createApi(o: ApiOptions): Koa {
     (principal: Principal): Koa.Middleware =>
     async (ctx, next) => {
       if (state(ctx).principal !== principal) {
-        const detail = ctx.get('authorization') === '' ? 'the Authorization header is required' : 'the Authorization header is not valid';
+        const detail =
+          ctx.get('authorization') === ''
+            ? 'the Authorization header is required'
+            : 'the Authorization header is not valid';
         throw new HttpProblem(401, 'unauthorized', detail, { 'WWW-Authenticate': 'Bearer realm="mpc-engine"' });
       }
       ctx.set('Cache-Control', 'no-store');
@@ -315,7 +336,10 @@ export function createApi(o: ApiOptions): Koa {
       if (parsed) throw e;
       const status = (e as { status?: unknown } | null)?.status;
       if (typeof status === 'number') throw e;
-      log.debug({ code: (e as { code?: unknown } | null)?.code, encoding: ctx.get('content-encoding') }, 'request body does not decode');
+      log.debug(
+        { code: (e as { code?: unknown } | null)?.code, encoding: ctx.get('content-encoding') },
+        'request body does not decode',
+      );
       throw new HttpProblem(400, 'invalid-encoding', 'the request body could not be decoded with its Content-Encoding');
     }
   };
@@ -349,7 +373,8 @@ export function createApi(o: ApiOptions): Koa {
     const keyHeader = ctx.get('idempotency-key');
     let idempotencyKey: string | undefined;
     if (keyHeader !== '') {
-      if (!idempotencyKeySchema.safeParse(keyHeader).success) throw new HttpProblem(400, 'invalid-idempotency-key', 'Idempotency-Key must be 1–255 visible ASCII characters');
+      if (!idempotencyKeySchema.safeParse(keyHeader).success)
+        throw new HttpProblem(400, 'invalid-idempotency-key', 'Idempotency-Key must be 1–255 visible ASCII characters');
       idempotencyKey = keyHeader;
     }
     const input: CreateWalletInput = {
@@ -368,7 +393,10 @@ export function createApi(o: ApiOptions): Koa {
     const parsed = listQuerySchema.safeParse(ctx.query);
     if (!parsed.success) throw new HttpProblem(400, 'invalid-query', issues(parsed.error));
     const { limit, cursor } = parsed.data;
-    const page = o.wallets.list({ ...(limit === undefined ? {} : { limit }), ...(cursor === undefined ? {} : { cursor }) });
+    const page = o.wallets.list({
+      ...(limit === undefined ? {} : { limit }),
+      ...(cursor === undefined ? {} : { cursor }),
+    });
     ctx.body = { wallets: page.wallets, nextCursor: page.nextCursor ?? null };
   });
 
@@ -386,7 +414,12 @@ export function createApi(o: ApiOptions): Koa {
     const parsed = signBodySchema.safeParse(body(ctx));
     if (!parsed.success) throw new HttpProblem(400, 'invalid-body', issues(parsed.error));
     const digest = digestSchema.safeParse(parsed.data.digest);
-    if (!digest.success) throw new HttpProblem(400, 'invalid-digest', 'digest must be 32 bytes as 64 hex digits (0x optional); the API signs digests and never hashes');
+    if (!digest.success)
+      throw new HttpProblem(
+        400,
+        'invalid-digest',
+        'digest must be 32 bytes as 64 hex digits (0x optional); the API signs digests and never hashes',
+      );
     const { walletId } = wallet(ctx.params.walletId as string);
     const bytes = Uint8Array.from(Buffer.from(digest.data.replace(/^0x/, ''), 'hex'));
     // The client leaving (the response closed before it was written) cancels work not yet started
@@ -406,9 +439,11 @@ export function createApi(o: ApiOptions): Koa {
   if (o.admin !== undefined && o.adminAuthorization !== undefined) {
     const admin = o.admin;
     const adminAuth = requireAuth('admin');
-    const context = (): RequestContext => (o.adminCredentialId === undefined ? {} : { credentialId: o.adminCredentialId });
+    const context = (): RequestContext =>
+      o.adminCredentialId === undefined ? {} : { credentialId: o.adminCredentialId };
     const noBody: Koa.Middleware = async (ctx, next) => {
-      if (!emptyBodySchema.safeParse(body(ctx)).success) throw new HttpProblem(400, 'invalid-body', 'this request takes no body, or an empty JSON object');
+      if (!emptyBodySchema.safeParse(body(ctx)).success)
+        throw new HttpProblem(400, 'invalid-body', 'this request takes no body, or an empty JSON object');
       await next();
     };
     router.post('/v1/wallets/:walletId/refresh', adminAuth, json, parse, noBody, async (ctx) => {
@@ -434,8 +469,14 @@ export function createApi(o: ApiOptions): Koa {
   // (OPTIONS included: there is no CORS preflight to answer).
   app.use((ctx) => {
     const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))].sort();
-    if (allowed.length === 0) throw new HttpProblem(404, 'not-found', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
-    throw new HttpProblem(405, 'method-not-allowed', `${ctx.method} is not allowed here; allowed: ${allowed.join(', ')}`, { Allow: allowed.join(', ') });
+    if (allowed.length === 0)
+      throw new HttpProblem(404, 'not-found', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
+    throw new HttpProblem(
+      405,
+      'method-not-allowed',
+      `${ctx.method} is not allowed here; allowed: ${allowed.join(', ')}`,
+      { Allow: allowed.join(', ') },
+    );
   });
   return app;
 }
@@ -446,19 +487,34 @@ function toProblem(e: unknown, log: Logger): HttpProblem {
   if (e instanceof ServiceError) {
     // the message may quote a node (abort reasons, node errors): logged here, never answered
     if (e.status >= 500) log.warn({ problem: e.problem, detail: e.message }, 'request failed');
-    return new HttpProblem(e.status, e.problem, e.publicDetail, e.retryAfterS === undefined ? {} : { 'Retry-After': String(e.retryAfterS) });
+    return new HttpProblem(
+      e.status,
+      e.problem,
+      e.publicDetail,
+      e.retryAfterS === undefined ? {} : { 'Retry-After': String(e.retryAfterS) },
+    );
   }
-  if (e instanceof InvalidCursorError) return new HttpProblem(400, 'invalid-cursor', 'the cursor is not one this API handed out');
+  if (e instanceof InvalidCursorError)
+    return new HttpProblem(400, 'invalid-cursor', 'the cursor is not one this API handed out');
   // Errors of the body parser and the router carry a status (http-errors).
   const status = (e as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const type = (e as { type?: unknown }).type;
     if (status === 413) return new HttpProblem(413, 'body-too-large', 'the request body is too large');
-    if (status === 415) return new HttpProblem(415, 'unsupported-media-type', 'unsupported content encoding or charset');
+    if (status === 415)
+      return new HttpProblem(415, 'unsupported-media-type', 'unsupported content encoding or charset');
     if (type === 'request.aborted') return new HttpProblem(400, 'request-aborted', 'the request body was cut short');
-    return new HttpProblem(status === 400 ? 400 : status, status === 400 ? 'invalid-json' : 'bad-request', status === 400 ? 'the request body is not a JSON object' : 'bad request');
+    return new HttpProblem(
+      status === 400 ? 400 : status,
+      status === 400 ? 'invalid-json' : 'bad-request',
+      status === 400 ? 'the request body is not a JSON object' : 'bad request',
+    );
   }
-  if (typeof status === 'number' && status === 501) return new HttpProblem(501, 'not-implemented', 'method not implemented');
-  log.error({ err: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined }, 'unexpected error');
+  if (typeof status === 'number' && status === 501)
+    return new HttpProblem(501, 'not-implemented', 'method not implemented');
+  log.error(
+    { err: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined },
+    'unexpected error',
+  );
   return new HttpProblem(500, 'internal', 'internal error');
 }

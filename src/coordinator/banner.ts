@@ -23,7 +23,15 @@ export interface BannerState {
 }
 
 export function formatBanner(s: BannerState): string {
-  return ['========================================', 'Coordinator Server Running', `Platform: ${s.platform}`, `Connected Nodes: ${s.connected}/${s.total}`, `MPC Threshold: ${s.threshold}/${s.total}`].join('\n') + '\n';
+  return (
+    [
+      '========================================',
+      'Coordinator Server Running',
+      `Platform: ${s.platform}`,
+      `Connected Nodes: ${s.connected}/${s.total}`,
+      `MPC Threshold: ${s.threshold}/${s.total}`,
+    ].join('\n') + '\n'
+  );
 }
 
 /** Prints the banner when the connected count differs from the last one printed. */

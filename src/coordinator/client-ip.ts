@@ -20,7 +20,11 @@ export function clientAddressResolver(trustedProxies: readonly AddressRange[]): 
   return (peer, forwardedFor) => {
     const direct = unmapIPv4(peer ?? 'unknown');
     if (trustedProxies.length === 0 || !trusted(direct) || forwardedFor === undefined) return direct;
-    const hops = forwardedFor.split(',').map((s) => s.trim()).filter((s) => s !== '').slice(-MAX_HOPS);
+    const hops = forwardedFor
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .slice(-MAX_HOPS);
     let client = direct;
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = unmapIPv4(hops[i]!);

@@ -60,7 +60,8 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
   ) {
     super();
     if (links.some((l, k) => l.index !== k)) throw new RangeError('links must be given in index order, starting at 0');
-    if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > links.length) throw new RangeError('threshold must be 1..n');
+    if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > links.length)
+      throw new RangeError('threshold must be 1..n');
     this.members = links.map((link) => ({ link, connected: false, info: undefined }));
   }
 
@@ -124,7 +125,15 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
    */
   signerLinks(): NodeLink[] {
     if (this.agreedAuxId === undefined) return [];
-    return this.members.filter((m) => m.connected && m.info?.auxId === this.agreedAuxId && !this.suspended(m.link.nodeId) && !this.isDraining(m.link.index)).map((m) => m.link);
+    return this.members
+      .filter(
+        (m) =>
+          m.connected &&
+          m.info?.auxId === this.agreedAuxId &&
+          !this.suspended(m.link.nodeId) &&
+          !this.isDraining(m.link.index),
+      )
+      .map((m) => m.link);
   }
 
   /**
@@ -154,7 +163,9 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
   /** Pairs of node ids in dispute now, in index order. */
   disputedPairs(): [string, string][] {
     const ids = this.parties;
-    return ids.flatMap((a, k) => ids.slice(k + 1).flatMap((b): [string, string][] => (this.disputed(a, b) ? [[a, b]] : [])));
+    return ids.flatMap((a, k) =>
+      ids.slice(k + 1).flatMap((b): [string, string][] => (this.disputed(a, b) ? [[a, b]] : [])),
+    );
   }
 
   /** Node ids suspended now. */
@@ -197,38 +208,64 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
   keygenReadiness(): Readiness {
     const missing = this.members.filter((m) => !m.connected).map((m) => m.link.nodeId);
     if (missing.length > 0) {
-      return { ready: false, reason: `wallet creation needs all ${this.total} nodes; not connected: ${missing.join(', ')}` };
+      return {
+        ready: false,
+        reason: `wallet creation needs all ${this.total} nodes; not connected: ${missing.join(', ')}`,
+      };
     }
     const draining = this.drainingNodes();
-    if (draining.length > 0) return { ready: false, reason: `wallet creation needs all ${this.total} nodes; shutting down: ${draining.join(', ')}` };
+    if (draining.length > 0)
+      return {
+        ready: false,
+        reason: `wallet creation needs all ${this.total} nodes; shutting down: ${draining.join(', ')}`,
+      };
     const suspended = this.suspendedNodes();
     if (suspended.length > 0) {
-      return { ready: false, reason: `wallet creation needs all ${this.total} nodes; suspended after a cryptographic abort: ${suspended.join(', ')} (see npm run quarantine)` };
+      return {
+        ready: false,
+        reason: `wallet creation needs all ${this.total} nodes; suspended after a cryptographic abort: ${suspended.join(', ')} (see npm run quarantine)`,
+      };
     }
-    const stale = this.members.filter((m) => this.agreedAuxId === undefined || m.info?.auxId !== this.agreedAuxId).map((m) => m.link.nodeId);
+    const stale = this.members
+      .filter((m) => this.agreedAuxId === undefined || m.info?.auxId !== this.agreedAuxId)
+      .map((m) => m.link.nodeId);
     if (stale.length > 0) return { ready: false, reason: `the node group is not ready: ${this.auxStatus}` };
     return { ready: true };
   }
 
   health(): HealthStatus {
     const status = this.keygenReadiness().ready ? 'ok' : this.signReadiness().ready ? 'degraded' : 'unavailable';
-    return { status, connectedNodes: this.connectedCount, totalNodes: this.total, threshold: this.threshold, suspendedNodes: this.suspendedNodes() };
+    return {
+      status,
+      connectedNodes: this.connectedCount,
+      totalNodes: this.total,
+      threshold: this.threshold,
+      suspendedNodes: this.suspendedNodes(),
+    };
   }
 
   /** Signing: a usable signer set (`threshold` connected nodes with the agreed aux-info, none suspended, no two in dispute). */
   signReadiness(): Readiness {
     const live = this.connectedCount;
-    if (live < this.threshold) return { ready: false, reason: `signing needs ${this.threshold} of ${this.total} nodes; ${live} connected` };
-    if (this.agreedAuxId === undefined) return { ready: false, reason: `the node group is not ready: ${this.auxStatus}` };
+    if (live < this.threshold)
+      return { ready: false, reason: `signing needs ${this.threshold} of ${this.total} nodes; ${live} connected` };
+    if (this.agreedAuxId === undefined)
+      return { ready: false, reason: `the node group is not ready: ${this.auxStatus}` };
     const signers = this.signerLinks().length;
     if (signers < this.threshold) {
       const suspended = this.suspendedNodes();
       const why = suspended.length > 0 ? ` (suspended after a cryptographic abort: ${suspended.join(', ')})` : '';
-      return { ready: false, reason: `signing needs ${this.threshold} nodes with the group's aux-info; ${signers} have it${why}` };
+      return {
+        ready: false,
+        reason: `signing needs ${this.threshold} nodes with the group's aux-info; ${signers} have it${why}`,
+      };
     }
     if (this.usableSignerSets().length === 0) {
       const pairs = this.disputedPairs().map(([a, b]) => `${a}+${b}`);
-      return { ready: false, reason: `signing needs ${this.threshold} nodes of which no two are in dispute after an abort report (${pairs.join(', ')})` };
+      return {
+        ready: false,
+        reason: `signing needs ${this.threshold} nodes of which no two are in dispute after an abort report (${pairs.join(', ')})`,
+      };
     }
     return { ready: true };
   }

@@ -158,7 +158,10 @@ export class GroupMonitor {
     try {
       const info = await callNode(link, { v: RPC_VERSION, method: 'info' }, infoSchema, this.o.infoTimeoutMs ?? 10_000);
       if (info.nodeId !== link.nodeId || info.index !== link.index) {
-        this.log.error({ node: link.nodeId, reported: { nodeId: info.nodeId, index: info.index } }, 'node reports another identity or index than NODE_IDS gives it');
+        this.log.error(
+          { node: link.nodeId, reported: { nodeId: info.nodeId, index: info.index } },
+          'node reports another identity or index than NODE_IDS gives it',
+        );
         return undefined;
       }
       if (this.o.cluster.isConnected(index)) this.o.cluster.setInfo(index, info);
@@ -233,7 +236,12 @@ export class GroupMonitor {
       const dissenters = live.filter((l) => signing === undefined || auxKey(c.info(l.index)) !== signing.key);
       this.alertDissent(dissenters, signing?.key);
       const names = dissenters.map((l) => l.nodeId).join(', ');
-      this.setAux(signing?.auxId, signing ? `ready for signing; ${names} disagree with the group's aux-info (operator attention needed)` : `the nodes disagree on the aux-info (operator attention needed): ${names}`);
+      this.setAux(
+        signing?.auxId,
+        signing
+          ? `ready for signing; ${names} disagree with the group's aux-info (operator attention needed)`
+          : `the nodes disagree on the aux-info (operator attention needed): ${names}`,
+      );
       return this.schedule(); // keep watching: a node that comes back in line is seen
     }
     if (signing !== undefined) return this.setAux(signing.auxId, `ready for signing (${live.length}/${c.total} nodes)`);
@@ -244,7 +252,10 @@ export class GroupMonitor {
   private setup(known: readonly NodeInfo[]): void {
     const short = known.filter((i) => i.primesReady < PRIMES_FOR_AUX);
     if (short.length > 0) {
-      this.setAux(undefined, `waiting for safe primes before making aux-info (${short.map((i) => `${i.nodeId} ${i.primesReady}/${PRIMES_FOR_AUX}`).join(', ')})`);
+      this.setAux(
+        undefined,
+        `waiting for safe primes before making aux-info (${short.map((i) => `${i.nodeId} ${i.primesReady}/${PRIMES_FOR_AUX}`).join(', ')})`,
+      );
       return this.schedule();
     }
     const wait = this.retryAt - Date.now();
@@ -310,9 +321,19 @@ export class GroupMonitor {
           if (this.stopped || this.o.busy?.(scope)) break;
           let sid: string | undefined;
           try {
-            sid = (await callNode(link, { v: RPC_VERSION, method: 'wallet', walletId: scope }, walletResponseSchema, this.o.infoTimeoutMs ?? 10_000)).pending?.sid;
+            sid = (
+              await callNode(
+                link,
+                { v: RPC_VERSION, method: 'wallet', walletId: scope },
+                walletResponseSchema,
+                this.o.infoTimeoutMs ?? 10_000,
+              )
+            ).pending?.sid;
           } catch (err) {
-            this.log.warn({ scope, node: link.nodeId, err: (err as Error).message }, 'could not read a wallet scope’s pending state');
+            this.log.warn(
+              { scope, node: link.nodeId, err: (err as Error).message },
+              'could not read a wallet scope’s pending state',
+            );
           }
           if (sid !== undefined) await this.resolver.resolve(scope, link, sid);
         }
@@ -343,7 +364,10 @@ export class GroupMonitor {
       this.dissenting.add(link.index);
       const info = c.info(link.index);
       const alert = { nodeId: link.nodeId, reported: auxKey(info), ...(group === undefined ? {} : { group }) };
-      this.log.error(alert, 'a node reports another committed aux-info than the group and holds no pending one: not re-running aux-info (operator attention needed)');
+      this.log.error(
+        alert,
+        'a node reports another committed aux-info than the group and holds no pending one: not re-running aux-info (operator attention needed)',
+      );
       this.o.onAlert?.({ kind: 'aux-disagreement', ...alert });
     }
   }
@@ -361,16 +385,30 @@ export class GroupMonitor {
     if (!readiness.ready) throw new AuxUnavailableError(readiness.reason);
     // every node on the same committed aux-info (id and epoch) and none mid-switch: a rotation never settles a disagreement
     const infos = c.links.map((l) => c.info(l.index));
-    if (new Set(infos.map(auxKey)).size !== 1 || infos.some((i) => i?.auxId === undefined || i.auxPendingSid !== undefined)) {
+    if (
+      new Set(infos.map(auxKey)).size !== 1 ||
+      infos.some((i) => i?.auxId === undefined || i.auxPendingSid !== undefined)
+    ) {
       throw new AuxUnavailableError('every node must hold the same committed aux-info, and none a pending one');
     }
     const short = infos.filter((i) => i === undefined || i.primesReady < PRIMES_FOR_AUX);
-    if (short.length > 0) throw new AuxUnavailableError(`nodes not ready with safe primes: ${short.map((i) => i?.nodeId ?? 'unknown').join(', ')}`);
+    if (short.length > 0)
+      throw new AuxUnavailableError(
+        `nodes not ready with safe primes: ${short.map((i) => i?.nodeId ?? 'unknown').join(', ')}`,
+      );
     const run = this.runAux();
     this.running = run;
     const outcome = await run;
-    if (outcome?.status !== 'done') throw new AuxUnavailableError(outcome === undefined ? 'the aux-info run failed' : outcome.status === 'aborted' ? 'the aux-info run was aborted (see the log)' : `the aux-info run failed (${outcome.failure})`);
-    if (c.auxId !== outcome.result.auxId) throw new AuxUnavailableError('the nodes do not all report the new aux-info yet');
+    if (outcome?.status !== 'done')
+      throw new AuxUnavailableError(
+        outcome === undefined
+          ? 'the aux-info run failed'
+          : outcome.status === 'aborted'
+            ? 'the aux-info run was aborted (see the log)'
+            : `the aux-info run failed (${outcome.failure})`,
+      );
+    if (c.auxId !== outcome.result.auxId)
+      throw new AuxUnavailableError('the nodes do not all report the new aux-info yet');
     return outcome.result.auxId;
   }
 
@@ -380,8 +418,13 @@ export class GroupMonitor {
     // Nodes that agreed on the old aux-info keep signing meanwhile (evaluate left it in place).
     this.auxRunning = true;
     const started = Date.now();
-    this.log.info('making the node group’s aux-info with all nodes (Paillier and ring-Pedersen keys with their proofs; about half a minute of compute)');
-    const progress = setInterval(() => this.log.info({ elapsedS: Math.round((Date.now() - started) / 1000) }, 'aux-info still running'), this.o.progressMs ?? 10_000);
+    this.log.info(
+      'making the node group’s aux-info with all nodes (Paillier and ring-Pedersen keys with their proofs; about half a minute of compute)',
+    );
+    const progress = setInterval(
+      () => this.log.info({ elapsedS: Math.round((Date.now() - started) / 1000) }, 'aux-info still running'),
+      this.o.progressMs ?? 10_000,
+    );
     progress.unref();
     try {
       const outcome = await this.o.runner.run({ protocol: 'aux', parties: c.parties, participants: c.links });
@@ -389,8 +432,12 @@ export class GroupMonitor {
       if (outcome.status === 'done') {
         this.log.info({ auxId: outcome.result.auxId, durationMs: outcome.durationMs }, 'aux-info made');
       } else {
-        const why = outcome.status === 'aborted' ? { culprits: outcome.culprits, reason: outcome.reason } : { failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason };
-        if (outcome.status === 'failed' && outcome.failure === 'draining') for (const id of outcome.nodes) c.markDraining(c.parties.indexOf(id));
+        const why =
+          outcome.status === 'aborted'
+            ? { culprits: outcome.culprits, reason: outcome.reason }
+            : { failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason };
+        if (outcome.status === 'failed' && outcome.failure === 'draining')
+          for (const id of outcome.nodes) c.markDraining(c.parties.indexOf(id));
         this.log.error(why, 'making aux-info failed; will retry');
         this.retryAt = Date.now() + (this.o.retryMs ?? 30_000);
       }

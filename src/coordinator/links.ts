@@ -29,7 +29,10 @@ export class TransportNodeLink implements NodeLink {
   ) {}
 
   async request(req: Request, timeoutMs?: number): Promise<unknown> {
-    const bytes = await this.channel.request(encodeJson(req), timeoutMs === undefined ? {} : { timeoutMs: Math.max(1, Math.ceil(timeoutMs)) });
+    const bytes = await this.channel.request(
+      encodeJson(req),
+      timeoutMs === undefined ? {} : { timeoutMs: Math.max(1, Math.ceil(timeoutMs)) },
+    );
     return decodeAnswer(this.nodeId, bytes);
   }
 }
@@ -49,7 +52,10 @@ export class InProcessNodeLink implements NodeLink {
     if (timeoutMs === undefined) return decodeAnswer(this.nodeId, await answer);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RequestTimeoutError(`${req.method} got no answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new RequestTimeoutError(`${req.method} got no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     try {
       return decodeAnswer(this.nodeId, await Promise.race([answer, timeout]));

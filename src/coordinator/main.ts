@@ -52,8 +52,13 @@ import { SigningService } from './signing.js';
 import { WalletService } from './wallets.js';
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options: { env: { type: 'string' } }, allowPositionals: true, strict: true });
-  if (positionals.length > 1) throw new ConfigError([{ variable: '--env', message: `one environment name expected, got ${positionals.length}` }]);
+  const { values, positionals } = parseArgs({
+    options: { env: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length > 1)
+    throw new ConfigError([{ variable: '--env', message: `one environment name expected, got ${positionals.length}` }]);
   const envName = values.env ?? positionals[0] ?? 'local';
   const config = loadConfig({ env: envName });
   const wallet = requireWallet(config);
@@ -73,9 +78,17 @@ async function main(): Promise<void> {
   // A damaged audit log or registry stops the start (naming file and line); neither is modified.
   const audit = await AuditLog.open(join(config.coordinator.dataDir, 'audit.jsonl'), { log });
   // Events not tied to an answer (suspensions, start, stop): recorded in the background.
-  const record = (event: AuditEvent): void => void audit.append(event).catch((e: unknown) => log.error({ type: event.type, err: (e as Error).message }, 'audit log: event not recorded'));
+  const record = (event: AuditEvent): void =>
+    void audit
+      .append(event)
+      .catch((e: unknown) =>
+        log.error({ type: event.type, err: (e as Error).message }, 'audit log: event not recorded'),
+      );
   const registry = await WalletRegistry.open(join(config.coordinator.dataDir, 'wallets.jsonl'), { log });
-  log.info({ wallets: registry.count, path: registry.path, audit: audit.path, auditLines: audit.length }, 'wallet registry and audit log loaded');
+  log.info(
+    { wallets: registry.count, path: registry.path, audit: audit.path, auditLines: audit.length },
+    'wallet registry and audit log loaded',
+  );
   // The one configured credential, by its public id (computed once: it is deliberately slow).
   const requestContext = { credentialId: credentialId(wallet.authorization) };
 
@@ -84,9 +97,14 @@ async function main(): Promise<void> {
   const cluster = new NodeCluster(links, config.mpc.threshold);
   // A9: a verified offence suspends a node; an abort report puts the pair (accuser, accused) in
   // dispute, and an implausible accuser is suspended (quarantine.ts)
-  const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), { log, maxFaulty: config.mpc.threshold - 1 });
-  for (const s of quarantine.suspended()) log.warn({ node: s.nodeId, reason: s.reason, verified: s.verified }, 'node suspended after a cryptographic abort');
-  for (const d of quarantine.disputes()) log.warn({ nodes: d.nodes, reports: d.reports }, 'nodes in dispute after an abort report: not used together');
+  const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), {
+    log,
+    maxFaulty: config.mpc.threshold - 1,
+  });
+  for (const s of quarantine.suspended())
+    log.warn({ node: s.nodeId, reason: s.reason, verified: s.verified }, 'node suspended after a cryptographic abort');
+  for (const d of quarantine.disputes())
+    log.warn({ nodes: d.nodes, reports: d.reports }, 'nodes in dispute after an abort report: not used together');
   cluster.setSuspension((id) => quarantine.isSuspended(id));
   cluster.setDisputes((a, b) => quarantine.inDispute(a, b));
   // Releases are appended by the operator's release command (another process): the audit trail
@@ -100,7 +118,14 @@ async function main(): Promise<void> {
       if (now.has(nodeId)) continue;
       const since = new Date(s.since).toISOString();
       if (s.until === undefined) record({ type: 'node.released', nodeId, verified: true, since });
-      else record({ type: 'node.suspension_ended', nodeId, verified: false, since, until: new Date(s.until).toISOString() });
+      else
+        record({
+          type: 'node.suspension_ended',
+          nodeId,
+          verified: false,
+          since,
+          until: new Date(s.until).toISOString(),
+        });
     }
     suspended = now;
   };
@@ -108,7 +133,12 @@ async function main(): Promise<void> {
     void quarantine.record(offence).then(
       (s) => {
         if (s) suspended.set(s.nodeId, s);
-        record({ type: 'node.suspended', ...offence, verified: true, until: s?.until === undefined ? null : new Date(s.until).toISOString() });
+        record({
+          type: 'node.suspended',
+          ...offence,
+          verified: true,
+          until: s?.until === undefined ? null : new Date(s.until).toISOString(),
+        });
       },
       (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'),
     );
@@ -122,12 +152,26 @@ async function main(): Promise<void> {
       if (o.status !== 'aborted') return;
       const report = reportOf(o);
       if (!report) return;
-      record({ type: 'node.accused', accuser: report.accuser, accused: [...report.accused], valid: report.valid, protocol: report.protocol, reason: report.reason });
+      record({
+        type: 'node.accused',
+        accuser: report.accuser,
+        accused: [...report.accused],
+        valid: report.valid,
+        protocol: report.protocol,
+        reason: report.reason,
+      });
       void quarantine.report(report).then(
         ({ accuser }) => {
           if (accuser && !suspended.has(accuser.nodeId)) {
             suspended.set(accuser.nodeId, accuser);
-            record({ type: 'node.suspended', nodeId: accuser.nodeId, protocol: accuser.protocol, reason: accuser.reason, verified: false, until: accuser.until === undefined ? null : new Date(accuser.until).toISOString() });
+            record({
+              type: 'node.suspended',
+              nodeId: accuser.nodeId,
+              protocol: accuser.protocol,
+              reason: accuser.reason,
+              verified: false,
+              until: accuser.until === undefined ? null : new Date(accuser.until).toISOString(),
+            });
           }
         },
         (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an abort report'),
@@ -155,7 +199,15 @@ async function main(): Promise<void> {
     log,
   });
   // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
-  const reconciler = new WalletReconciler({ cluster, registry, log, audit, metrics, onRecovered: (id) => pool.track(id), ledger: confirmations });
+  const reconciler = new WalletReconciler({
+    cluster,
+    registry,
+    log,
+    audit,
+    metrics,
+    onRecovered: (id) => pool.track(id),
+    ledger: confirmations,
+  });
   const identities = await loadNodeKeys(config, log);
   const group = new GroupMonitor({
     cluster,
@@ -164,7 +216,9 @@ async function main(): Promise<void> {
     onComplete: () => {
       reconciler.trigger();
       // shares an aux change left stale while this coordinator was down (rotation.ts)
-      void rotation.sweepStale().catch((e: unknown) => log.error({ err: (e as Error).message }, 'stale-share sweep failed'));
+      void rotation
+        .sweepStale()
+        .catch((e: unknown) => log.error({ err: (e as Error).message }, 'stale-share sweep failed'));
     },
     ...(identities ? { identities } : {}),
     onMisbehaviour: suspend,
@@ -172,11 +226,18 @@ async function main(): Promise<void> {
     busy: (scope) => orchestrator.busy(scope),
     onAlert: (a) => {
       metrics.groupAlerts.inc({ node: a.nodeId, kind: a.kind });
-      record({ type: 'group.alert', kind: a.kind, node: a.nodeId, reported: a.reported ?? null, group: a.group ?? null });
+      record({
+        type: 'group.alert',
+        kind: a.kind,
+        node: a.nodeId,
+        reported: a.reported ?? null,
+        group: a.group ?? null,
+      });
     },
   });
   // refresh and rotation: aux-info and every wallet's shares move together (rotation.ts)
-  const adminContext = api.adminAuthorization === undefined ? {} : { credentialId: credentialId(api.adminAuthorization) };
+  const adminContext =
+    api.adminAuthorization === undefined ? {} : { credentialId: credentialId(api.adminAuthorization) };
   const rotation = new KeyRotation({
     cluster,
     runner: orchestrator,
@@ -202,11 +263,22 @@ async function main(): Promise<void> {
   metrics.watchConnected(() => cluster.connectedCount);
   metrics.watchPool(() => {
     const named = new Map<string, number>();
-    for (const [key, n] of pool.sizesBySigners()) named.set(key.split('-').map((i) => cluster.parties[Number(i)]).join('+'), n);
+    for (const [key, n] of pool.sizesBySigners())
+      named.set(
+        key
+          .split('-')
+          .map((i) => cluster.parties[Number(i)])
+          .join('+'),
+        n,
+      );
     return named;
   });
 
-  const banner = new BannerPrinter({ platform: config.coordinator.platform, total: cluster.total, threshold: config.mpc.threshold });
+  const banner = new BannerPrinter({
+    platform: config.coordinator.platform,
+    total: cluster.total,
+    threshold: config.mpc.threshold,
+  });
   clients.forEach((client, k) => {
     client.on('connected', () => group.onConnected(k));
     client.on('disconnected', () => group.onDisconnected(k));
@@ -265,7 +337,17 @@ async function main(): Promise<void> {
   };
   // Before anything announces the API: a signal sent as soon as it is up must find the handler.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
-  log.info({ host: api.host, port: server.port, metrics: api.metricsAuthorization !== undefined, admin: api.adminAuthorization !== undefined, presignPoolSize: poolSize, nodes: cluster.parties }, 'wallet API listening (HTTPS)');
+  log.info(
+    {
+      host: api.host,
+      port: server.port,
+      metrics: api.metricsAuthorization !== undefined,
+      admin: api.adminAuthorization !== undefined,
+      presignPoolSize: poolSize,
+      nodes: cluster.parties,
+    },
+    'wallet API listening (HTTPS)',
+  );
   banner.update(cluster.connectedCount);
   for (const c of clients) c.start();
   record({

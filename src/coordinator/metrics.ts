@@ -121,7 +121,8 @@ export class CoordinatorMetrics {
     const outcome = o.status === 'failed' ? o.failure : o.status;
     this.sessions.inc({ protocol: o.protocol, outcome });
     this.sessionDuration.observe({ protocol: o.protocol, outcome }, o.durationMs / 1000);
-    if (o.status === 'aborted') for (const c of o.culprits) this.blames.inc({ node: c.nodeId ?? `index-${c.index}`, protocol: o.protocol });
+    if (o.status === 'aborted')
+      for (const c of o.culprits) this.blames.inc({ node: c.nodeId ?? `index-${c.index}`, protocol: o.protocol });
   }
 
   /** Pool sizes by signer pair, read on each scrape. */

@@ -58,7 +58,8 @@ const notOkSchema = errorResponseSchema.extend({ ok: z.literal(false) }).strict(
 export function linkFailure(link: NodeLink, e: unknown): NodeCallError {
   if (e instanceof NodeCallError) return e;
   if (e instanceof RequestTimeoutError) return new NodeCallError(link.nodeId, 'timeout', `${e.message}`);
-  if (e instanceof ConnectionClosedError || e instanceof TransportError) return new NodeCallError(link.nodeId, 'unavailable', e.message);
+  if (e instanceof ConnectionClosedError || e instanceof TransportError)
+    return new NodeCallError(link.nodeId, 'unavailable', e.message);
   return new NodeCallError(link.nodeId, 'unavailable', e instanceof Error ? e.message : 'request failed');
 }
 
@@ -66,7 +67,12 @@ export function linkFailure(link: NodeLink, e: unknown): NodeCallError {
  * One request, its answer validated by `schema` (the body without `ok`).
  * @throws NodeCallError
  */
-export async function callNode<S extends z.ZodType>(link: NodeLink, req: Request, schema: S, timeoutMs?: number): Promise<z.output<S>> {
+export async function callNode<S extends z.ZodType>(
+  link: NodeLink,
+  req: Request,
+  schema: S,
+  timeoutMs?: number,
+): Promise<z.output<S>> {
   let raw: unknown;
   try {
     raw = await link.request(req, timeoutMs);
@@ -74,11 +80,24 @@ export async function callNode<S extends z.ZodType>(link: NodeLink, req: Request
     throw linkFailure(link, e);
   }
   const refused = notOkSchema.safeParse(raw);
-  if (refused.success && refused.data.code === DRAINING_CODE) throw new NodeCallError(link.nodeId, 'draining', `is shutting down (refused ${req.method})`, refused.data.code);
-  if (refused.success) throw new NodeCallError(link.nodeId, 'rejected', `refused ${req.method}: ${refused.data.error} (${refused.data.code})`, refused.data.code);
-  if (!okSchema.safeParse(raw).success) throw new NodeCallError(link.nodeId, 'invalid-response', `malformed answer to ${req.method}`);
+  if (refused.success && refused.data.code === DRAINING_CODE)
+    throw new NodeCallError(link.nodeId, 'draining', `is shutting down (refused ${req.method})`, refused.data.code);
+  if (refused.success)
+    throw new NodeCallError(
+      link.nodeId,
+      'rejected',
+      `refused ${req.method}: ${refused.data.error} (${refused.data.code})`,
+      refused.data.code,
+    );
+  if (!okSchema.safeParse(raw).success)
+    throw new NodeCallError(link.nodeId, 'invalid-response', `malformed answer to ${req.method}`);
   const { ok: _ok, ...body } = raw as Record<string, unknown>;
   const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new NodeCallError(link.nodeId, 'invalid-response', `malformed answer to ${req.method}: ${z.prettifyError(parsed.error).slice(0, 300)}`);
+  if (!parsed.success)
+    throw new NodeCallError(
+      link.nodeId,
+      'invalid-response',
+      `malformed answer to ${req.method}: ${z.prettifyError(parsed.error).slice(0, 300)}`,
+    );
   return parsed.data;
 }

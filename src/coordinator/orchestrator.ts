@@ -154,7 +154,8 @@ function checkSpec(spec: SessionSpec<ProtocolName>): void {
   } else if (participants.length !== parties.length) {
     throw new RangeError(`${protocol} needs every party`);
   }
-  if ((protocol === 'aux') !== (spec.walletId === undefined)) throw new RangeError(protocol === 'aux' ? 'aux takes no walletId' : `${protocol} needs a walletId`);
+  if ((protocol === 'aux') !== (spec.walletId === undefined))
+    throw new RangeError(protocol === 'aux' ? 'aux takes no walletId' : `${protocol} needs a walletId`);
 }
 
 export class Orchestrator implements SessionRunner {
@@ -174,7 +175,8 @@ export class Orchestrator implements SessionRunner {
   /** Runs the session to its end; never rejects except on a bad spec (a bug). */
   async run<P extends ProtocolName>(spec: SessionSpec<P>): Promise<SessionOutcome<P>> {
     checkSpec(spec);
-    const timeoutMs = spec.timeoutMs ?? this.options.timeoutsMs?.[spec.protocol] ?? DEFAULT_SESSION_TIMEOUTS_MS[spec.protocol];
+    const timeoutMs =
+      spec.timeoutMs ?? this.options.timeoutsMs?.[spec.protocol] ?? DEFAULT_SESSION_TIMEOUTS_MS[spec.protocol];
     const sessionId = spec.sessionId ?? newSessionId(spec.protocol);
     const log = this.log.child({ sessionId, protocol: spec.protocol });
     log.info({ participants: spec.participants.map((l) => l.nodeId), walletId: spec.walletId }, 'session starting');
@@ -182,14 +184,25 @@ export class Orchestrator implements SessionRunner {
     this.active.set(scope, (this.active.get(scope) ?? 0) + 1);
     let outcome: SessionOutcome<P>;
     try {
-      outcome = await new SessionRun(spec, sessionId, timeoutMs, this.options.abortTimeoutMs ?? 5_000, log, this.options.confirmations).run();
+      outcome = await new SessionRun(
+        spec,
+        sessionId,
+        timeoutMs,
+        this.options.abortTimeoutMs ?? 5_000,
+        log,
+        this.options.confirmations,
+      ).run();
     } finally {
       const left = (this.active.get(scope) ?? 1) - 1;
       if (left > 0) this.active.set(scope, left);
       else this.active.delete(scope);
     }
     if (outcome.status === 'done') log.info({ durationMs: outcome.durationMs }, 'session done');
-    else if (outcome.status === 'aborted') log.warn({ reportedBy: outcome.reportedBy, culprits: outcome.culprits, reason: outcome.reason }, 'session aborted');
+    else if (outcome.status === 'aborted')
+      log.warn(
+        { reportedBy: outcome.reportedBy, culprits: outcome.culprits, reason: outcome.reason },
+        'session aborted',
+      );
     else log.warn({ failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason }, 'session failed');
     this.options.onOutcome?.(outcome);
     return outcome;
@@ -265,7 +278,12 @@ class SessionRun<P extends ProtocolName> {
   }
 
   /** One request; the answer (or failure) is handled only while the session is still open. */
-  private send<S extends z.ZodType>(link: NodeLink, req: Request, schema: S, onAnswer: (a: z.output<S>) => void): Promise<void> {
+  private send<S extends z.ZodType>(
+    link: NodeLink,
+    req: Request,
+    schema: S,
+    onAnswer: (a: z.output<S>) => void,
+  ): Promise<void> {
     this.inFlight.add(link.index);
     return callNode(link, req, schema, this.remaining()).then(
       (answer) => {
@@ -282,7 +300,15 @@ class SessionRun<P extends ProtocolName> {
   private prepare(): void {
     const { protocol, parties, walletId } = this.spec;
     const signers = protocol === 'presign' ? { signers: this.spec.participants.map((l) => l.index) } : {};
-    const req: Request = { v: RPC_VERSION, method: 'prepare', sessionId: this.sessionId, protocol, parties: [...parties], ...(walletId === undefined ? {} : { walletId }), ...signers };
+    const req: Request = {
+      v: RPC_VERSION,
+      method: 'prepare',
+      sessionId: this.sessionId,
+      protocol,
+      parties: [...parties],
+      ...(walletId === undefined ? {} : { walletId }),
+      ...signers,
+    };
     for (const link of this.spec.participants) {
       const sent = this.send(link, req, prepareResponseSchema, ({ nonce, state, sessionKey }) => {
         this.nonces.set(link.index, nonce);
@@ -305,15 +331,40 @@ class SessionRun<P extends ProtocolName> {
       for (const st of states) counts.set(st, (counts.get(st) ?? 0) + 1);
       const top = Math.max(...counts.values());
       const common = [...counts].filter(([, c]) => c === top);
-      const odd = common.length === 1 ? this.spec.participants.filter((l) => this.states.get(l.index) !== (common[0] as [string, number])[0]).map((l) => l.nodeId) : [];
-      return this.fail('state-mismatch', odd, `state mismatch: participants hold different epochs, aux-info or key shares${odd.length ? ` (differing: ${odd.join(', ')})` : ''}`);
+      const odd =
+        common.length === 1
+          ? this.spec.participants
+              .filter((l) => this.states.get(l.index) !== (common[0] as [string, number])[0])
+              .map((l) => l.nodeId)
+          : [];
+      return this.fail(
+        'state-mismatch',
+        odd,
+        `state mismatch: participants hold different epochs, aux-info or key shares${odd.length ? ` (differing: ${odd.join(', ')})` : ''}`,
+      );
     }
     const { protocol, parties, walletId } = this.spec;
-    const sessionKeys = this.spec.participants.map((l) => this.sessionKeys.get(l.index) as { key: string; signature: string });
+    const sessionKeys = this.spec.participants.map(
+      (l) => this.sessionKeys.get(l.index) as { key: string; signature: string },
+    );
     const participants = this.spec.participants.map((l) => l.index);
-    this.sid = deriveSessionId({ protocol, sessionId: this.sessionId, parties, walletId, participants, nonces, state: states[0] as string, sessionKeys: sessionKeys.map((k) => k.key) });
+    this.sid = deriveSessionId({
+      protocol,
+      sessionId: this.sessionId,
+      parties,
+      walletId,
+      participants,
+      nonces,
+      state: states[0] as string,
+      sessionKeys: sessionKeys.map((k) => k.key),
+    });
     for (const link of this.spec.participants) {
-      void this.send(link, { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces, states, sessionKeys }, sessionAnswer, (u) => this.onUpdate(link, u));
+      void this.send(
+        link,
+        { v: RPC_VERSION, method: 'start', sessionId: this.sessionId, nonces, states, sessionKeys },
+        sessionAnswer,
+        (u) => this.onUpdate(link, u),
+      );
     }
   }
 
@@ -332,7 +383,8 @@ class SessionRun<P extends ProtocolName> {
     if (d.from !== from.index) return `${from.nodeId} sent an envelope from party ${d.from}`;
     // checked against the derived sid, never the first envelope seen: a participant replaying an
     // old envelope first must not make the honest ones look foreign
-    if (!this.sid || !equalBytes(d.sid, this.sid) || d.protocol !== `mpc-engine/${this.spec.protocol}`) return `${from.nodeId} sent an envelope of another session`;
+    if (!this.sid || !equalBytes(d.sid, this.sid) || d.protocol !== `mpc-engine/${this.spec.protocol}`)
+      return `${from.nodeId} sent an envelope of another session`;
     if (d.to !== to) return `${from.nodeId} addressed an envelope to ${String(to)} whose header names ${String(d.to)}`;
     if (d.to === 'all') {
       if (COMMITTING.has(this.spec.protocol)) this.confirmations?.offer(envelope);
@@ -355,14 +407,28 @@ class SessionRun<P extends ProtocolName> {
       const screened = screenCulprits(abort.culprits, from.index, [...this.byIndex.keys()]);
       const culprits = screened.culprits.map((index) => ({ index, nodeId: this.spec.parties[index] }));
       const discarded = screened.invalid === undefined ? {} : { discarded: screened.invalid };
-      return this.settle({ ...this.base(), status: 'aborted', reportedBy: from.nodeId, culprits, reason: abort.reason, ...discarded }, from.index);
+      return this.settle(
+        { ...this.base(), status: 'aborted', reportedBy: from.nodeId, culprits, reason: abort.reason, ...discarded },
+        from.index,
+      );
     }
     if (u.status === 'done') {
       const result = u.result;
-      if (!result || result.protocol !== this.spec.protocol) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported done without a ${this.spec.protocol} result`);
-      if ('walletId' in result && result.walletId !== this.spec.walletId) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported a result for another wallet`);
+      if (!result || result.protocol !== this.spec.protocol)
+        return this.fail(
+          'invalid-response',
+          [from.nodeId],
+          `${from.nodeId} reported done without a ${this.spec.protocol} result`,
+        );
+      if ('walletId' in result && result.walletId !== this.spec.walletId)
+        return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported a result for another wallet`);
       if (COMMITTING.has(this.spec.protocol)) {
-        if (!u.evidence || u.evidence.length !== this.spec.parties.length) return this.fail('invalid-response', [from.nodeId], `${from.nodeId} reported done without the confirmations it committed on`);
+        if (!u.evidence || u.evidence.length !== this.spec.parties.length)
+          return this.fail(
+            'invalid-response',
+            [from.nodeId],
+            `${from.nodeId} reported done without the confirmations it committed on`,
+          );
         // a lying node may report first with bogus evidence: keep every node's, each is tried
         if (!this.evidence.some((e) => e.join() === u.evidence?.join())) this.evidence.push([...u.evidence]);
       }
@@ -384,7 +450,12 @@ class SessionRun<P extends ProtocolName> {
       if (queue.length === 0 || this.inFlight.has(index) || this.results.has(index)) continue;
       const envelopes = queue.splice(0, MAX_ENVELOPES_PER_DELIVER);
       const link = this.byIndex.get(index) as NodeLink;
-      void this.send(link, { v: RPC_VERSION, method: 'deliver', sessionId: this.sessionId, envelopes }, sessionAnswer, (u) => this.onUpdate(link, u));
+      void this.send(
+        link,
+        { v: RPC_VERSION, method: 'deliver', sessionId: this.sessionId, envelopes },
+        sessionAnswer,
+        (u) => this.onUpdate(link, u),
+      );
     }
     if (this.inFlight.size === 0 && !this.settled) {
       const waiting = this.spec.participants.filter((l) => !this.results.has(l.index)).map((l) => l.nodeId);
@@ -397,16 +468,27 @@ class SessionRun<P extends ProtocolName> {
     const first = JSON.stringify(results[0]);
     const differing = this.spec.participants.filter((l) => JSON.stringify(this.results.get(l.index)) !== first);
     if (differing.length > 0) {
-      return this.fail('inconsistent', this.spec.participants.map((l) => l.nodeId), 'participants reported different results');
+      return this.fail(
+        'inconsistent',
+        this.spec.participants.map((l) => l.nodeId),
+        'participants reported different results',
+      );
     }
     const state = this.states.get((this.spec.participants[0] as NodeLink).index);
-    this.settle({ ...this.base(), status: 'done', result: results[0] as ResultOf<P>, participants: this.spec.participants.map((l) => l.nodeId), ...(state === undefined ? {} : { state }) });
+    this.settle({
+      ...this.base(),
+      status: 'done',
+      result: results[0] as ResultOf<P>,
+      participants: this.spec.participants.map((l) => l.nodeId),
+      ...(state === undefined ? {} : { state }),
+    });
   }
 
   private onDeadline(): void {
     if (this.settled) return;
     const slow = [...this.inFlight].map((i) => (this.byIndex.get(i) as NodeLink).nodeId);
-    const nodes = slow.length > 0 ? slow : this.spec.participants.filter((l) => !this.results.has(l.index)).map((l) => l.nodeId);
+    const nodes =
+      slow.length > 0 ? slow : this.spec.participants.filter((l) => !this.results.has(l.index)).map((l) => l.nodeId);
     this.fail('timeout', nodes, `session timed out waiting for ${nodes.join(', ')}`);
   }
 
@@ -428,11 +510,16 @@ class SessionRun<P extends ProtocolName> {
     // Only once every prepare has settled (or the abort timeout passed: the node also refuses a
     // prepare that arrives after its abort): an abort that overtakes a node's prepare would find
     // nothing to drop there, and the prepare would then hold its session and scope until the TTL.
-    const abort = (link: NodeLink): Promise<unknown> => callNode(link, { v: RPC_VERSION, method: 'abort', sessionId: this.sessionId }, abortAnswer, this.abortTimeoutMs);
+    const abort = (link: NodeLink): Promise<unknown> =>
+      callNode(link, { v: RPC_VERSION, method: 'abort', sessionId: this.sessionId }, abortAnswer, this.abortTimeoutMs);
     const prepared = this.openPrepares === 0 ? undefined : settledWithin(this.prepares, this.abortTimeoutMs);
     const aborts = this.spec.participants
       .filter((link) => link.index !== skip)
-      .map((link) => (prepared ? prepared.then(() => abort(link)) : abort(link)).catch((e: unknown) => this.log.debug({ node: link.nodeId, err: (e as Error).message }, 'abort not delivered')));
+      .map((link) =>
+        (prepared ? prepared.then(() => abort(link)) : abort(link)).catch((e: unknown) =>
+          this.log.debug({ node: link.nodeId, err: (e as Error).message }, 'abort not delivered'),
+        ),
+      );
     if (this.evidence.length === 0) return this.finish(outcome);
     // Someone committed: the others must too (their pending state matches the evidence, or the
     // evidence would not exist), whatever ended the session for them.
@@ -442,16 +529,30 @@ class SessionRun<P extends ProtocolName> {
   private async finalizeLaggards(outcome: SessionOutcome<P>): Promise<void> {
     const scope = this.spec.walletId ?? 'aux';
     const laggards = this.spec.participants.filter((l) => !this.results.has(l.index));
-    this.log.warn({ laggards: laggards.map((l) => l.nodeId), ended: outcome.status === 'aborted' ? outcome.reason : outcome.status === 'failed' ? outcome.reason : '' }, 'session ended after a commit: finalizing the others');
+    this.log.warn(
+      {
+        laggards: laggards.map((l) => l.nodeId),
+        ended: outcome.status === 'aborted' ? outcome.reason : outcome.status === 'failed' ? outcome.reason : '',
+      },
+      'session ended after a commit: finalizing the others',
+    );
     await Promise.all(
       laggards.map(async (link) => {
         for (const envelopes of this.evidence) {
           try {
-            const { result } = await callNode(link, { v: RPC_VERSION, method: 'finalize', scope, envelopes }, finalizeResponseSchema, Math.max(this.abortTimeoutMs, 10_000));
+            const { result } = await callNode(
+              link,
+              { v: RPC_VERSION, method: 'finalize', scope, envelopes },
+              finalizeResponseSchema,
+              Math.max(this.abortTimeoutMs, 10_000),
+            );
             this.results.set(link.index, result as ResultOf<P>);
             return;
           } catch (e) {
-            this.log.error({ node: link.nodeId, err: (e as Error).message }, 'finalize failed: the node keeps its pending state until evidence reaches it');
+            this.log.error(
+              { node: link.nodeId, err: (e as Error).message },
+              'finalize failed: the node keeps its pending state until evidence reaches it',
+            );
           }
         }
       }),
@@ -460,7 +561,12 @@ class SessionRun<P extends ProtocolName> {
       const results = [...this.results.values()];
       const first = JSON.stringify(results[0]);
       if (results.every((r) => JSON.stringify(r) === first)) {
-        return this.finish({ ...this.base(), status: 'done', result: results[0] as ResultOf<P>, participants: this.spec.participants.map((l) => l.nodeId) });
+        return this.finish({
+          ...this.base(),
+          status: 'done',
+          result: results[0] as ResultOf<P>,
+          participants: this.spec.participants.map((l) => l.nodeId),
+        });
       }
     }
     this.finish(outcome);

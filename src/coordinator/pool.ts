@@ -50,7 +50,11 @@ export interface PoolEntry {
  * When `signal` has aborted before the session starts, it does not start (and the call rejects
  * with PresignCancelledError); a session already running is not interrupted.
  */
-export type PresignFn = (walletId: string, signers: readonly number[], options?: { signal?: AbortSignal }) => Promise<PoolEntry>;
+export type PresignFn = (
+  walletId: string,
+  signers: readonly number[],
+  options?: { signal?: AbortSignal },
+) => Promise<PoolEntry>;
 
 /** Too many requests already wait for a presignature made on demand: try again shortly. */
 export class PresignBusyError extends ServiceError {
@@ -153,10 +157,14 @@ export class PresignPool {
   private onDemand = 0;
 
   constructor(private readonly o: PoolOptions) {
-    if (!Number.isSafeInteger(o.targetSize) || o.targetSize < 0) throw new RangeError('targetSize must be a non-negative integer');
-    if (o.maxOnDemand !== undefined && (!Number.isSafeInteger(o.maxOnDemand) || o.maxOnDemand < 1)) throw new RangeError('maxOnDemand must be a positive integer');
-    if (o.onDemandTimeoutMs !== undefined && !(o.onDemandTimeoutMs > 0)) throw new RangeError('onDemandTimeoutMs must be positive');
-    if (o.concurrency !== undefined && (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1)) throw new RangeError('concurrency must be a positive integer');
+    if (!Number.isSafeInteger(o.targetSize) || o.targetSize < 0)
+      throw new RangeError('targetSize must be a non-negative integer');
+    if (o.maxOnDemand !== undefined && (!Number.isSafeInteger(o.maxOnDemand) || o.maxOnDemand < 1))
+      throw new RangeError('maxOnDemand must be a positive integer');
+    if (o.onDemandTimeoutMs !== undefined && !(o.onDemandTimeoutMs > 0))
+      throw new RangeError('onDemandTimeoutMs must be positive');
+    if (o.concurrency !== undefined && (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1))
+      throw new RangeError('concurrency must be a positive integer');
     this.log = (o.log ?? silentLogger()).child({ component: 'presign-pool' });
   }
 
@@ -211,12 +219,16 @@ export class PresignPool {
     const ready = this.take(walletId, signers, options);
     if (ready) return ready;
     const max = this.o.maxOnDemand ?? DEFAULT_MAX_ON_DEMAND;
-    if (this.onDemand >= max) throw new PresignBusyError(`${max} requests already wait for a presignature made on demand; try again shortly`);
+    if (this.onDemand >= max)
+      throw new PresignBusyError(`${max} requests already wait for a presignature made on demand; try again shortly`);
     this.log.debug({ walletId, signers }, 'pool empty: presigning on demand');
     this.onDemand++;
     const stop = new AbortController();
     const timeoutMs = this.o.onDemandTimeoutMs ?? DEFAULT_ON_DEMAND_TIMEOUT_MS;
-    const timer = setTimeout(() => stop.abort(new PresignTimeoutError(`no presignature within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => stop.abort(new PresignTimeoutError(`no presignature within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onCancel = (): void => stop.abort(new PresignCancelledError('the request was cancelled'));
     options.signal?.addEventListener('abort', onCancel, { once: true });
     try {
@@ -260,7 +272,10 @@ export class PresignPool {
               stop.signal.removeEventListener('abort', onStop);
               reject(e);
             } else if (!(e instanceof PresignCancelledError)) {
-              this.log.warn({ walletId, signers, err: (e as Error).message }, 'a presign whose request stopped waiting failed');
+              this.log.warn(
+                { walletId, signers, err: (e as Error).message },
+                'a presign whose request stopped waiting failed',
+              );
             }
           },
         );
@@ -390,7 +405,10 @@ export class PresignPool {
     } catch (e) {
       const retryMs = this.o.retryMs ?? 10_000;
       this.retryAt.set(key, Date.now() + retryMs);
-      this.log.warn({ walletId: job.walletId, signers: job.signers, err: (e as Error).message, retryMs }, 'background presign failed');
+      this.log.warn(
+        { walletId: job.walletId, signers: job.signers, err: (e as Error).message, retryMs },
+        'background presign failed',
+      );
       this.scheduleRetry(retryMs);
     } finally {
       const left = (this.pending.get(key) ?? 1) - 1;
@@ -405,7 +423,10 @@ export class PresignPool {
       throw new Error('presignature does not belong to the requested wallet and signers');
     }
     if (this.seen.has(entry.id)) {
-      this.log.error({ walletId, signers, presignatureId: entry.id }, 'a presignature id came back a second time: refused');
+      this.log.error(
+        { walletId, signers, presignatureId: entry.id },
+        'a presignature id came back a second time: refused',
+      );
       throw new Error('presignature id seen before');
     }
     this.seen.add(entry.id);

@@ -151,16 +151,29 @@ async function presignOnce(o: PresignSourceOptions, walletId: string, signers: r
   if (outcome.status === 'failed') {
     const draining = outcome.failure === 'draining';
     if (draining) for (const id of outcome.nodes) o.cluster.markDraining(o.cluster.parties.indexOf(id));
-    throw new PresignFailedError(`presign failed (${outcome.failure}): ${outcome.reason}`, outcome.nodes, false, draining);
+    throw new PresignFailedError(
+      `presign failed (${outcome.failure}): ${outcome.reason}`,
+      outcome.nodes,
+      false,
+      draining,
+    );
   }
   let entry: PoolEntry;
   try {
     const pub = decodePresignaturePublic(Uint8Array.from(Buffer.from(outcome.result.presignature, 'base64')));
-    entry = { walletId, signers: [...signers], id: Buffer.from(pub.id).toString('hex'), pub, ...(auxId === undefined ? {} : { auxId }), ...(outcome.state === undefined ? {} : { state: outcome.state }) };
+    entry = {
+      walletId,
+      signers: [...signers],
+      id: Buffer.from(pub.id).toString('hex'),
+      pub,
+      ...(auxId === undefined ? {} : { auxId }),
+      ...(outcome.state === undefined ? {} : { state: outcome.state }),
+    };
   } catch (e) {
     throw new PresignFailedError(`presignature does not decode: ${(e as Error).message}`, [], false);
   }
-  if (signersKey(entry.pub.signers) !== signersKey(signers)) throw new PresignFailedError('presignature names other signers', [], false);
+  if (signersKey(entry.pub.signers) !== signersKey(signers))
+    throw new PresignFailedError('presignature names other signers', [], false);
   if (!entry.pub.Y.equals(pointFromBytes(Uint8Array.from(Buffer.from(publicKey, 'hex')), 'publicKey'))) {
     throw new PresignFailedError('presignature is for another public key', [], false);
   }

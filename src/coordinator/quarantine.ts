@@ -49,7 +49,14 @@ import { silentLogger, type Logger } from '../util/log.js';
 const nodeIdSchema = z.string().min(1).max(64);
 const atSchema = z.number().int().nonnegative();
 const entrySchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('offence'), nodeId: nodeIdSchema, protocol: z.string().max(32), reason: z.string().max(500), verified: z.boolean(), at: atSchema }),
+  z.object({
+    type: z.literal('offence'),
+    nodeId: nodeIdSchema,
+    protocol: z.string().max(32),
+    reason: z.string().max(500),
+    verified: z.boolean(),
+    at: atSchema,
+  }),
   z.object({
     type: z.literal('report'),
     accuser: nodeIdSchema,
@@ -145,9 +152,14 @@ export interface ScreenedCulprits {
  * whole (an honest node never sends one: its protocol only blames senders of messages it received)
  * and the report counts against the reporter.
  */
-export function screenCulprits(reported: readonly number[], reporter: number, participants: readonly number[]): ScreenedCulprits {
+export function screenCulprits(
+  reported: readonly number[],
+  reporter: number,
+  participants: readonly number[],
+): ScreenedCulprits {
   const others = participants.filter((j) => j !== reporter);
-  if (reported.length > others.length) return { culprits: [], invalid: `names ${reported.length} culprits; only ${others.length} other participants` };
+  if (reported.length > others.length)
+    return { culprits: [], invalid: `names ${reported.length} culprits; only ${others.length} other participants` };
   if (new Set(reported).size !== reported.length) return { culprits: [], invalid: 'names a culprit twice' };
   for (const j of reported) {
     if (j === reporter) return { culprits: [], invalid: 'names itself' };
@@ -168,7 +180,8 @@ export interface AbortOutcome {
 
 /** The report an aborted session makes, or undefined when it accuses nobody (nothing to record). */
 export function reportOf(o: AbortOutcome): Report | undefined {
-  if (o.discarded !== undefined) return { accuser: o.reportedBy, accused: [], valid: false, protocol: o.protocol, reason: o.discarded };
+  if (o.discarded !== undefined)
+    return { accuser: o.reportedBy, accused: [], valid: false, protocol: o.protocol, reason: o.discarded };
   const accused = o.culprits.flatMap((c) => (c.nodeId === undefined ? [] : [c.nodeId]));
   if (accused.length === 0) return undefined;
   return { accuser: o.reportedBy, accused, valid: true, protocol: o.protocol, reason: o.reason };
@@ -202,7 +215,8 @@ export class Quarantine {
     this.maxMs = o.maxMs ?? 3_600_000;
     this.windowMs = o.windowMs ?? 86_400_000;
     this.maxFaulty = o.maxFaulty ?? 1;
-    if (!Number.isSafeInteger(this.maxFaulty) || this.maxFaulty < 0) throw new RangeError('maxFaulty must be a non-negative integer');
+    if (!Number.isSafeInteger(this.maxFaulty) || this.maxFaulty < 0)
+      throw new RangeError('maxFaulty must be a non-negative integer');
     this.repairs = o.repair ?? true;
   }
 
@@ -214,7 +228,15 @@ export class Quarantine {
     q.scheduleEnds();
     if (o.watch ?? true) {
       q.watching = true;
-      watchFile(path, { interval: 1_000, persistent: false }, () => void q.reload().then(() => q.onChange?.()).catch((e: unknown) => q.log.error({ err: (e as Error).message }, 'quarantine file unreadable')));
+      watchFile(
+        path,
+        { interval: 1_000, persistent: false },
+        () =>
+          void q
+            .reload()
+            .then(() => q.onChange?.())
+            .catch((e: unknown) => q.log.error({ err: (e as Error).message }, 'quarantine file unreadable')),
+      );
     }
     return q;
   }
@@ -251,9 +273,19 @@ export class Quarantine {
 
   /** Record a verified offence (suspends the node until released, at once); resolves once on disk. */
   async record(o: Offence): Promise<Suspension | undefined> {
-    const written = this.append({ type: 'offence', nodeId: o.nodeId, protocol: o.protocol.slice(0, 32), reason: o.reason.slice(0, 500), verified: true, at: this.now() });
+    const written = this.append({
+      type: 'offence',
+      nodeId: o.nodeId,
+      protocol: o.protocol.slice(0, 32),
+      reason: o.reason.slice(0, 500),
+      verified: true,
+      at: this.now(),
+    });
     const s = this.suspension(o.nodeId);
-    this.log.error({ node: o.nodeId, protocol: o.protocol, reason: o.reason }, 'node suspended after a verified cryptographic offence (until released by an operator)');
+    this.log.error(
+      { node: o.nodeId, protocol: o.protocol, reason: o.reason },
+      'node suspended after a verified cryptographic offence (until released by an operator)',
+    );
     this.onChange?.();
     await written;
     return s;
@@ -265,7 +297,15 @@ export class Quarantine {
    */
   async report(r: Report): Promise<{ disputes: Dispute[]; accuser: Suspension | undefined }> {
     const accused = r.valid ? [...new Set(r.accused)].filter((id) => id !== r.accuser).slice(0, 64) : [];
-    const written = this.append({ type: 'report', accuser: r.accuser, accused, valid: r.valid, protocol: r.protocol.slice(0, 32), reason: r.reason.slice(0, 500), at: this.now() });
+    const written = this.append({
+      type: 'report',
+      accuser: r.accuser,
+      accused,
+      valid: r.valid,
+      protocol: r.protocol.slice(0, 32),
+      reason: r.reason.slice(0, 500),
+      at: this.now(),
+    });
     const disputed = accused.flatMap((id) => {
       const d = this.disputeState(r.accuser, id);
       return d ? [d] : [];
@@ -274,9 +314,22 @@ export class Quarantine {
     const disputes = disputed.map((d) => d.dispute);
     const accuser = suspended?.suspension;
     for (const d of disputes) {
-      this.log.warn({ nodes: d.nodes, reports: d.reports, until: new Date(d.until).toISOString(), protocol: r.protocol, reason: r.reason }, 'nodes in dispute after an abort report: not used together');
+      this.log.warn(
+        {
+          nodes: d.nodes,
+          reports: d.reports,
+          until: new Date(d.until).toISOString(),
+          protocol: r.protocol,
+          reason: r.reason,
+        },
+        'nodes in dispute after an abort report: not used together',
+      );
     }
-    if (accuser) this.log.error({ node: r.accuser, reason: accuser.reason, until: new Date(accuser.until ?? 0).toISOString() }, 'node suspended: implausible abort reports');
+    if (accuser)
+      this.log.error(
+        { node: r.accuser, reason: accuser.reason, until: new Date(accuser.until ?? 0).toISOString() },
+        'node suspended: implausible abort reports',
+      );
     else if (!r.valid) this.log.warn({ node: r.accuser, reason: r.reason }, 'abort report discarded');
     // the end of a cool-down changes who may sign: say so when it comes (monotonic timers)
     const now = this.mono();
@@ -314,10 +367,24 @@ export class Quarantine {
 
   private suspensionState(nodeId: string): { suspension: Suspension; endMono: number } | undefined {
     const since = this.sinceRelease(nodeId);
-    const verified = since.find((e) => e.type === 'offence' && e.verified && e.nodeId === nodeId) as Extract<Timed, { type: 'offence' }> | undefined;
-    if (verified) return { suspension: { nodeId, reason: verified.reason, protocol: verified.protocol, verified: true, since: verified.at, until: undefined }, endMono: Infinity };
+    const verified = since.find((e) => e.type === 'offence' && e.verified && e.nodeId === nodeId) as
+      Extract<Timed, { type: 'offence' }> | undefined;
+    if (verified)
+      return {
+        suspension: {
+          nodeId,
+          reason: verified.reason,
+          protocol: verified.protocol,
+          verified: true,
+          since: verified.at,
+          until: undefined,
+        },
+        endMono: Infinity,
+      };
     const now = this.mono();
-    const reports = since.filter((e): e is ReportEntry & Timed => e.type === 'report' && e.accuser === nodeId && e.mono > now - this.windowMs);
+    const reports = since.filter(
+      (e): e is ReportEntry & Timed => e.type === 'report' && e.accuser === nodeId && e.mono > now - this.windowMs,
+    );
     const named = new Set<string>();
     const implausible: (ReportEntry & Timed)[] = [];
     for (const e of reports) {
@@ -331,7 +398,17 @@ export class Quarantine {
     const why = last.valid
       ? `its abort reports named ${named.size} distinct nodes (${[...named].join(', ')}); at most ${this.maxFaulty} can be at fault`
       : `discarded abort report: ${last.reason}`;
-    return { suspension: { nodeId, reason: why, protocol: last.protocol, verified: false, since: last.at, until: last.at + ms }, endMono: last.mono + ms };
+    return {
+      suspension: {
+        nodeId,
+        reason: why,
+        protocol: last.protocol,
+        verified: false,
+        since: last.at,
+        until: last.at + ms,
+      },
+      endMono: last.mono + ms,
+    };
   }
 
   /** Whether two nodes are in dispute now (not to be used together). */
@@ -349,13 +426,20 @@ export class Quarantine {
     const now = this.mono();
     const since = this.sinceRelease(a, b);
     const reports = since.filter(
-      (e): e is ReportEntry & Timed => e.type === 'report' && e.valid && e.mono > now - this.windowMs && ((e.accuser === a && e.accused.includes(b)) || (e.accuser === b && e.accused.includes(a))),
+      (e): e is ReportEntry & Timed =>
+        e.type === 'report' &&
+        e.valid &&
+        e.mono > now - this.windowMs &&
+        ((e.accuser === a && e.accused.includes(b)) || (e.accuser === b && e.accused.includes(a))),
     );
     const last = reports.at(-1);
     if (!last) return undefined;
     const ms = this.coolDown(reports.length);
     if (last.mono + ms <= now) return undefined;
-    return { dispute: { nodes: a < b ? [a, b] : [b, a], reports: reports.length, until: last.at + ms }, endMono: last.mono + ms };
+    return {
+      dispute: { nodes: a < b ? [a, b] : [b, a], reports: reports.length, until: last.at + ms },
+      endMono: last.mono + ms,
+    };
   }
 
   /** Every pair in dispute now. */
@@ -372,7 +456,9 @@ export class Quarantine {
   /** Abort reports a node made since its last release, in the window: all, and those discarded. */
   reportsBy(nodeId: string): { readonly total: number; readonly discarded: number } {
     const now = this.mono();
-    const mine = this.sinceRelease(nodeId).filter((e): e is ReportEntry & Timed => e.type === 'report' && e.accuser === nodeId && e.mono > now - this.windowMs);
+    const mine = this.sinceRelease(nodeId).filter(
+      (e): e is ReportEntry & Timed => e.type === 'report' && e.accuser === nodeId && e.mono > now - this.windowMs,
+    );
     return { total: mine.length, discarded: mine.filter((e) => !e.valid).length };
   }
 
@@ -389,7 +475,8 @@ export class Quarantine {
       ...ids.map((id) => this.suspensionState(id)?.endMono ?? Infinity),
       ...ids.flatMap((a, k) => ids.slice(k + 1).map((b) => this.disputeState(a, b)?.endMono ?? Infinity)),
     ];
-    for (const end of ends) if (Number.isFinite(end)) setTimeout(() => this.onChange?.(), Math.max(0, end - now) + 10).unref();
+    for (const end of ends)
+      if (Number.isFinite(end)) setTimeout(() => this.onChange?.(), Math.max(0, end - now) + 10).unref();
   }
 
   private coolDown(reports: number): number {
@@ -442,7 +529,8 @@ export class Quarantine {
         // appended to a line in progress, ours would merge with it into one unreadable line
         const last = Buffer.alloc(1);
         await fh.read(last, 0, 1, size - 1);
-        if (last[0] !== 0x0a) throw new Error(`${this.path} ends in an incomplete line (a write in progress?): try again`);
+        if (last[0] !== 0x0a)
+          throw new Error(`${this.path} ends in an incomplete line (a write in progress?): try again`);
       }
       await fh.write(batch.map(({ mono: _mono, ...e }) => JSON.stringify(e) + '\n').join(''));
       await fh.sync();

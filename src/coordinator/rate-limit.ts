@@ -38,7 +38,8 @@ export class TokenBucketLimiter {
   private readonly now: MonotonicClock;
 
   constructor(private readonly o: RateLimitOptions) {
-    if (!(o.capacity >= 1) || !(o.refillPerSecond > 0)) throw new RangeError('capacity must be ≥ 1 and refillPerSecond > 0');
+    if (!(o.capacity >= 1) || !(o.refillPerSecond > 0))
+      throw new RangeError('capacity must be ≥ 1 and refillPerSecond > 0');
     this.now = o.now ?? monotonicNow;
   }
 
@@ -52,7 +53,8 @@ export class TokenBucketLimiter {
     // re-insert: Map order is then least recently used first
     this.buckets.delete(client);
     this.buckets.set(client, b);
-    if (this.buckets.size > (this.o.maxClients ?? 10_000)) this.buckets.delete(this.buckets.keys().next().value as string);
+    if (this.buckets.size > (this.o.maxClients ?? 10_000))
+      this.buckets.delete(this.buckets.keys().next().value as string);
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return { allowed: true };

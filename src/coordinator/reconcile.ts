@@ -32,7 +32,14 @@
  * a run starts only with all of them connected, and a run that fails is tried again later.
  * @module
  */
-import { RPC_VERSION, archiveResponseSchema, evidenceResponseSchema, finalizeResponseSchema, walletResponseSchema, walletsResponseSchema } from '../rpc/messages.js';
+import {
+  RPC_VERSION,
+  archiveResponseSchema,
+  evidenceResponseSchema,
+  finalizeResponseSchema,
+  walletResponseSchema,
+  walletsResponseSchema,
+} from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import type { CoordinatorMetrics } from './metrics.js';
@@ -89,7 +96,12 @@ export class WalletReconciler {
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = (o.log ?? silentLogger()).child({ component: 'reconcile' });
-    this.resolver = new PendingResolver({ cluster: o.cluster, log: this.log, timeoutMs: o.callTimeoutMs ?? 30_000, ledger: o.ledger ?? new ConfirmationLedger() });
+    this.resolver = new PendingResolver({
+      cluster: o.cluster,
+      log: this.log,
+      timeoutMs: o.callTimeoutMs ?? 30_000,
+      ledger: o.ledger ?? new ConfirmationLedger(),
+    });
   }
 
   /** Start a run unless one is under way (a failed one is retried later); never rejects. */
@@ -111,12 +123,17 @@ export class WalletReconciler {
       return Promise.resolve(undefined);
     }
     if (!this.o.registry.writable) {
-      this.log.warn('wallet reconciliation skipped: the wallet registry cannot be written until the coordinator restarts');
+      this.log.warn(
+        'wallet reconciliation skipped: the wallet registry cannot be written until the coordinator restarts',
+      );
       return Promise.resolve(undefined);
     }
     this.running ??= this.reconcile()
       .catch((e: unknown) => {
-        this.log.warn({ err: (e as Error).message, retryMs: this.o.retryMs ?? 60_000 }, 'wallet reconciliation did not finish; will try again');
+        this.log.warn(
+          { err: (e as Error).message, retryMs: this.o.retryMs ?? 60_000 },
+          'wallet reconciliation did not finish; will try again',
+        );
         this.scheduleRetry();
         return undefined;
       })
@@ -193,7 +210,8 @@ export class WalletReconciler {
       }
     }
     await this.unregistered(unregistered, held, summary);
-    if (Object.values(summary).some((list: readonly string[]) => list.length > 0)) this.log.info(summary, 'wallet reconciliation done');
+    if (Object.values(summary).some((list: readonly string[]) => list.length > 0))
+      this.log.info(summary, 'wallet reconciliation done');
     if (unsettled > 0) throw new Error(`${unsettled} wallet(s) could not be reconciled`);
     return summary;
   }
@@ -202,15 +220,26 @@ export class WalletReconciler {
    * Wallets the registry never heard of. Committed at some node: left alone (see the module
    * comment). Pending-only: archived, unless there are implausibly many.
    */
-  private async unregistered(all: readonly string[], held: ReadonlyMap<string, ReadonlyMap<number, Held>>, summary: ReconcileSummary): Promise<void> {
+  private async unregistered(
+    all: readonly string[],
+    held: ReadonlyMap<string, ReadonlyMap<number, Held>>,
+    summary: ReconcileSummary,
+  ): Promise<void> {
     const c = this.o.cluster;
     const isCommitted = (id: string): boolean => [...(held.get(id)?.values() ?? [])].some((h) => h.committed);
     const committed = all.filter(isCommitted);
     this.o.metrics?.unregisteredCommitted.set(committed.length);
     if (committed.length > 0) {
       summary.refused.push(...committed);
-      this.log.error({ wallets: committed.length, walletIds: committed.slice(0, 20), registry: this.o.registry.path }, 'nodes hold committed key shares of wallets the registry never heard of: is this the right registry? They are left in place');
-      await this.record({ type: 'reconcile.refused', reason: 'unregistered committed key shares', walletIds: committed });
+      this.log.error(
+        { wallets: committed.length, walletIds: committed.slice(0, 20), registry: this.o.registry.path },
+        'nodes hold committed key shares of wallets the registry never heard of: is this the right registry? They are left in place',
+      );
+      await this.record({
+        type: 'reconcile.refused',
+        reason: 'unregistered committed key shares',
+        walletIds: committed,
+      });
     }
     const ids = all.filter((id) => !isCommitted(id));
     if (ids.length === 0) return;
@@ -219,13 +248,19 @@ export class WalletReconciler {
     if (perNode.some((n) => n > max)) {
       summary.refused.push(...ids);
       const counts = Object.fromEntries(c.links.map((l, k) => [l.nodeId, perNode[k] as number]));
-      this.log.error({ counts, max, registry: this.o.registry.path }, 'nodes hold more wallets the registry never heard of than failed key generations explain: is this the right registry? Nothing was archived');
+      this.log.error(
+        { counts, max, registry: this.o.registry.path },
+        'nodes hold more wallets the registry never heard of than failed key generations explain: is this the right registry? Nothing was archived',
+      );
       await this.record({ type: 'reconcile.refused', reason: 'too many unregistered wallets', counts, max });
       return;
     }
     for (const walletId of ids) {
       const holders = [...(held.get(walletId)?.keys() ?? [])].map((i) => c.link(i) as NodeLink);
-      this.log.warn({ walletId, nodes: holders.map((l) => l.nodeId) }, 'nodes hold a pending state of a wallet the registry never heard of: archiving it');
+      this.log.warn(
+        { walletId, nodes: holders.map((l) => l.nodeId) },
+        'nodes hold a pending state of a wallet the registry never heard of: archiving it',
+      );
       const archived = await this.archiveAt(holders, walletId, 'unregistered');
       await this.record({ type: 'wallet.unregistered', walletId, archived });
       summary.unregistered.push(walletId);
@@ -246,41 +281,73 @@ export class WalletReconciler {
       states = await this.describe(walletId);
     }
     // the run finished somewhere (evidence exists): hand it to the nodes that missed the end
-    const finishable = committed().length > 0 && committed().length < states.length && states.every((s) => s.committed || s.pending?.protocol === 'keygen');
+    const finishable =
+      committed().length > 0 &&
+      committed().length < states.length &&
+      states.every((s) => s.committed || s.pending?.protocol === 'keygen');
     if (finishable) {
       const donor = c.links[states.findIndex((s) => s.committed)] as NodeLink;
-      const e = await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope: walletId }, evidenceResponseSchema, this.timeout);
+      const e = await callNode(
+        donor,
+        { v: RPC_VERSION, method: 'evidence', scope: walletId },
+        evidenceResponseSchema,
+        this.timeout,
+      );
       for (const [k, s] of states.entries()) {
         if (s.committed) continue;
         const link = c.links[k] as NodeLink;
         try {
-          await callNode(link, { v: RPC_VERSION, method: 'finalize', scope: walletId, envelopes: e.envelopes }, finalizeResponseSchema, this.timeout);
-          this.log.info({ walletId, node: link.nodeId, from: donor.nodeId }, 'pending key share committed on another node’s evidence');
+          await callNode(
+            link,
+            { v: RPC_VERSION, method: 'finalize', scope: walletId, envelopes: e.envelopes },
+            finalizeResponseSchema,
+            this.timeout,
+          );
+          this.log.info(
+            { walletId, node: link.nodeId, from: donor.nodeId },
+            'pending key share committed on another node’s evidence',
+          );
         } catch (err) {
-          this.log.warn({ walletId, node: link.nodeId, err: (err as Error).message }, 'could not finalize a pending key share');
+          this.log.warn(
+            { walletId, node: link.nodeId, err: (err as Error).message },
+            'could not finalize a pending key share',
+          );
         }
       }
       states = await this.describe(walletId);
       // the keygen completed: a finalize that failed now (a busy or restarting node) is tried again
       // later, never taken for a run that can never commit (which would archive a complete wallet)
-      if (committed().length < states.length) throw new Error('a node committed the key generation but not every other node could be finalized yet');
+      if (committed().length < states.length)
+        throw new Error('a node committed the key generation but not every other node could be finalized yet');
     }
     const keys = committed();
     const pending = registry.pendingRecord(walletId);
     if (keys.length === states.length && new Set(keys).size === 1 && pending) {
       const publicKey = keys[0] as string;
-      await registry.append({ walletId, ...(pending.label === undefined ? {} : { label: pending.label }), publicKey, createdAt: pending.startedAt });
+      await registry.append({
+        walletId,
+        ...(pending.label === undefined ? {} : { label: pending.label }),
+        publicKey,
+        createdAt: pending.startedAt,
+      });
       await this.record({ type: 'wallet.recovered', walletId, publicKey });
-      this.log.warn({ walletId, publicKey }, 'wallet recovered: every node holds its share; its registry commit had not been written');
+      this.log.warn(
+        { walletId, publicKey },
+        'wallet recovered: every node holds its share; its registry commit had not been written',
+      );
       this.o.onRecovered?.(walletId);
       return true;
     }
-    if (new Set(keys).size > 1) this.log.error({ walletId }, 'nodes hold different public keys for one wallet id: archived');
+    if (new Set(keys).size > 1)
+      this.log.error({ walletId }, 'nodes hold different public keys for one wallet id: archived');
     const holders = c.links.filter((_, k) => states[k]?.committed !== undefined || states[k]?.pending !== undefined);
     const archived = await this.archiveAt(holders, walletId, 'abandoned');
     await registry.resolve(walletId);
     await this.record({ type: 'wallet.resolved', walletId, registry: 'interrupted', archived });
-    this.log.warn({ walletId, archived }, 'interrupted key generation can never complete: what nodes held of it is archived');
+    this.log.warn(
+      { walletId, archived },
+      'interrupted key generation can never complete: what nodes held of it is archived',
+    );
     return false;
   }
 
@@ -293,14 +360,20 @@ export class WalletReconciler {
     const out: { walletId: string; committed: boolean; pending: boolean }[] = [];
     let after: string | undefined;
     for (;;) {
-      const page = await callNode(link, { v: RPC_VERSION, method: 'wallets', ...(after === undefined ? {} : { after }), limit: this.o.pageSize ?? 500 }, walletsResponseSchema, this.timeout);
+      const page = await callNode(
+        link,
+        { v: RPC_VERSION, method: 'wallets', ...(after === undefined ? {} : { after }), limit: this.o.pageSize ?? 500 },
+        walletsResponseSchema,
+        this.timeout,
+      );
       for (const w of page.wallets) {
         if (after !== undefined && w.walletId <= after) throw new Error(`${link.nodeId} listed wallets out of order`);
         after = w.walletId;
         out.push(w);
       }
       if (page.next === undefined) return out;
-      if (page.wallets.length === 0 || page.next !== after) throw new Error(`${link.nodeId} gave a page cursor that does not follow its page`);
+      if (page.wallets.length === 0 || page.next !== after)
+        throw new Error(`${link.nodeId} gave a page cursor that does not follow its page`);
     }
   }
 
@@ -308,7 +381,12 @@ export class WalletReconciler {
     const c = this.o.cluster;
     return Promise.all(
       c.links.map(async (link) => {
-        const s = await callNode(link, { v: RPC_VERSION, method: 'wallet', walletId }, walletResponseSchema, this.timeout);
+        const s = await callNode(
+          link,
+          { v: RPC_VERSION, method: 'wallet', walletId },
+          walletResponseSchema,
+          this.timeout,
+        );
         if (s.walletId !== walletId) throw new Error(`${link.nodeId} described another wallet`);
         return s;
       }),
@@ -316,10 +394,19 @@ export class WalletReconciler {
   }
 
   /** Has each node archive the wallet's records; what each moved, by node id. */
-  private async archiveAt(links: readonly NodeLink[], walletId: string, reason: 'abandoned' | 'unregistered'): Promise<Record<string, string[]>> {
+  private async archiveAt(
+    links: readonly NodeLink[],
+    walletId: string,
+    reason: 'abandoned' | 'unregistered',
+  ): Promise<Record<string, string[]>> {
     const out: Record<string, string[]> = {};
     for (const link of links) {
-      const r = await callNode(link, { v: RPC_VERSION, method: 'archive', walletId, reason }, archiveResponseSchema, this.timeout);
+      const r = await callNode(
+        link,
+        { v: RPC_VERSION, method: 'archive', walletId, reason },
+        archiveResponseSchema,
+        this.timeout,
+      );
       out[link.nodeId] = r.archived;
     }
     return out;

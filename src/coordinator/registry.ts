@@ -84,7 +84,15 @@ const walletFields = {
 const lineSchema = z.union([
   z.object({ v: z.literal(1), ...walletFields }).strict(),
   z.object({ v: z.literal(2), state: z.literal('committed'), ...walletFields }).strict(),
-  z.object({ v: z.literal(2), state: z.literal('pending'), walletId: walletIdSchema, label: labelSchema.optional(), startedAt: z.iso.datetime() }).strict(),
+  z
+    .object({
+      v: z.literal(2),
+      state: z.literal('pending'),
+      walletId: walletIdSchema,
+      label: labelSchema.optional(),
+      startedAt: z.iso.datetime(),
+    })
+    .strict(),
   z.object({ v: z.literal(2), state: z.literal('abandoned'), walletId: walletIdSchema }).strict(),
   z.object({ v: z.literal(2), state: z.literal('resolved'), walletId: walletIdSchema }).strict(),
 ]);
@@ -141,7 +149,17 @@ function parseLine(line: string): Line {
 
 function committedLine(record: WalletRecord): string {
   const { walletId, label, publicKey, createdAt, idempotencyKeyHash } = record;
-  return JSON.stringify({ v: REGISTRY_VERSION, state: 'committed', walletId, label, publicKey, createdAt, idempotencyKeyHash }) + '\n';
+  return (
+    JSON.stringify({
+      v: REGISTRY_VERSION,
+      state: 'committed',
+      walletId,
+      label,
+      publicKey,
+      createdAt,
+      idempotencyKeyHash,
+    }) + '\n'
+  );
 }
 
 function asRecord(line: Extract<Line, { publicKey: string }>): WalletRecord {
@@ -155,14 +173,18 @@ function asRecord(line: Extract<Line, { publicKey: string }>): WalletRecord {
   };
 }
 
-const UNAVAILABLE = 'the wallet registry cannot be written (a write failed); no wallet is created until the coordinator is restarted with the disk fixed';
+const UNAVAILABLE =
+  'the wallet registry cannot be written (a write failed); no wallet is created until the coordinator is restarted with the disk fixed';
 
 export class WalletRegistry {
   private readonly records: WalletRecord[] = [];
   private readonly byId = new Map<string, WalletRecord>();
   private readonly byIdempotency = new Map<string, WalletRecord>();
   /** pending records without a commit, by wallet id */
-  private readonly unfinished = new Map<string, { label?: string; startedAt: string; state: 'interrupted' | 'failed' | 'running' }>();
+  private readonly unfinished = new Map<
+    string,
+    { label?: string; startedAt: string; state: 'interrupted' | 'failed' | 'running' }
+  >();
   /** pending wallets resolved without a commit: their ids are dead */
   private readonly resolved = new Set<string>();
   /** appends run one after another: a line is never interleaved with another */
@@ -220,7 +242,10 @@ export class WalletRegistry {
     if (torn.length > 0) {
       await this.fh.truncate(good);
       await this.fh.sync();
-      this.log.warn({ path: this.path, droppedBytes: bytes.length - good }, 'wallet registry: cut an incomplete last line (an interrupted write)');
+      this.log.warn(
+        { path: this.path, droppedBytes: bytes.length - good },
+        'wallet registry: cut an incomplete last line (an interrupted write)',
+      );
     }
     this.size = good;
     for (const p of this.unfinished.values()) if (p.state === 'running') p.state = 'interrupted';
@@ -241,7 +266,12 @@ export class WalletRegistry {
       line = parseLine(text);
     } catch (e) {
       const version = (safeJson(text) as { v?: unknown } | undefined)?.v;
-      const why = typeof version === 'number' && version > REGISTRY_VERSION ? `format version ${version}, newer than this coordinator reads (${REGISTRY_VERSION})` : e instanceof z.ZodError ? 'not a wallet record' : 'not JSON';
+      const why =
+        typeof version === 'number' && version > REGISTRY_VERSION
+          ? `format version ${version}, newer than this coordinator reads (${REGISTRY_VERSION})`
+          : e instanceof z.ZodError
+            ? 'not a wallet record'
+            : 'not JSON';
       throw new RegistryCorruptError(`${where} is ${why}; ${advice}`);
     }
     const fail = (why: string): never => {
@@ -250,8 +280,13 @@ export class WalletRegistry {
     switch (line.v === 1 ? 'committed' : line.state) {
       case 'pending': {
         const p = line as Extract<Line, { state: 'pending' }>;
-        if (this.byId.has(p.walletId) || this.unfinished.has(p.walletId) || this.resolved.has(p.walletId)) fail(`repeats wallet ${p.walletId}`);
-        this.unfinished.set(p.walletId, { ...(p.label === undefined ? {} : { label: p.label }), startedAt: p.startedAt, state: 'running' });
+        if (this.byId.has(p.walletId) || this.unfinished.has(p.walletId) || this.resolved.has(p.walletId))
+          fail(`repeats wallet ${p.walletId}`);
+        this.unfinished.set(p.walletId, {
+          ...(p.label === undefined ? {} : { label: p.label }),
+          startedAt: p.startedAt,
+          state: 'running',
+        });
         break;
       }
       case 'abandoned': {
@@ -270,8 +305,10 @@ export class WalletRegistry {
         const record = asRecord(line as Extract<Line, { publicKey: string }>);
         if (this.byId.has(record.walletId)) fail(`repeats wallet ${record.walletId}`);
         if (this.resolved.has(record.walletId)) fail(`commits wallet ${record.walletId}, which was resolved`);
-        if (this.unfinished.get(record.walletId)?.state === 'failed') fail(`commits wallet ${record.walletId}, which was abandoned`);
-        if (record.idempotencyKeyHash !== undefined && this.byIdempotency.has(record.idempotencyKeyHash)) fail('repeats an idempotency key');
+        if (this.unfinished.get(record.walletId)?.state === 'failed')
+          fail(`commits wallet ${record.walletId}, which was abandoned`);
+        if (record.idempotencyKeyHash !== undefined && this.byIdempotency.has(record.idempotencyKeyHash))
+          fail('repeats an idempotency key');
         this.unfinished.delete(record.walletId);
         this.index(record);
       }
@@ -308,7 +345,9 @@ export class WalletRegistry {
    */
   pending(): PendingWallet[] {
     return [...this.unfinished.entries()].flatMap(([walletId, p]) =>
-      p.state === 'running' ? [] : [{ walletId, ...(p.label === undefined ? {} : { label: p.label }), startedAt: p.startedAt, state: p.state }],
+      p.state === 'running'
+        ? []
+        : [{ walletId, ...(p.label === undefined ? {} : { label: p.label }), startedAt: p.startedAt, state: p.state }],
     );
   }
 
@@ -335,19 +374,25 @@ export class WalletRegistry {
    * @throws RegistryUnavailableError, RangeError if the wallet is not pending or still running
    */
   resolve(walletId: string): Promise<void> {
-    return this.write(JSON.stringify({ v: REGISTRY_VERSION, state: 'resolved', walletId }) + '\n', () => {
-      const state = this.unfinished.get(walletId)?.state;
-      if (state === undefined || state === 'running') throw new RangeError(`wallet ${walletId} is not an unfinished key generation`);
-    }, () => {
-      this.unfinished.delete(walletId);
-      this.resolved.add(walletId);
-    });
+    return this.write(
+      JSON.stringify({ v: REGISTRY_VERSION, state: 'resolved', walletId }) + '\n',
+      () => {
+        const state = this.unfinished.get(walletId)?.state;
+        if (state === undefined || state === 'running')
+          throw new RangeError(`wallet ${walletId} is not an unfinished key generation`);
+      },
+      () => {
+        this.unfinished.delete(walletId);
+        this.resolved.add(walletId);
+      },
+    );
   }
 
   /** Wallets in creation order, `limit` (1–100) at a time. @throws InvalidCursorError */
   list(options: { limit?: number; cursor?: string } = {}): Page {
     const limit = options.limit ?? 50;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw new RangeError(`limit must be 1–${MAX_PAGE_SIZE}`);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE)
+      throw new RangeError(`limit must be 1–${MAX_PAGE_SIZE}`);
     const from = options.cursor === undefined ? 0 : decodeCursor(options.cursor);
     if (from > this.records.length) throw new InvalidCursorError('invalid cursor');
     const wallets = this.records.slice(from, from + limit);
@@ -361,17 +406,40 @@ export class WalletRegistry {
    * @throws RegistryUnavailableError if this or an earlier write failed, RegistryConflictError if the id is known
    */
   begin(pending: { walletId: string; label?: string; startedAt: string }): Promise<void> {
-    const line = JSON.stringify({ v: REGISTRY_VERSION, state: 'pending', walletId: pending.walletId, label: pending.label, startedAt: pending.startedAt });
+    const line = JSON.stringify({
+      v: REGISTRY_VERSION,
+      state: 'pending',
+      walletId: pending.walletId,
+      label: pending.label,
+      startedAt: pending.startedAt,
+    });
     try {
       parseLine(line); // never write what cannot be read
     } catch (e) {
-      return Promise.reject(new RangeError(`invalid pending wallet: ${e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message}`));
+      return Promise.reject(
+        new RangeError(
+          `invalid pending wallet: ${e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message}`,
+        ),
+      );
     }
-    return this.write(line + '\n', () => {
-      if (this.byId.has(pending.walletId) || this.unfinished.has(pending.walletId) || this.resolved.has(pending.walletId)) throw new RegistryConflictError(`wallet ${pending.walletId} is already registered`);
-    }, () => {
-      this.unfinished.set(pending.walletId, { ...(pending.label === undefined ? {} : { label: pending.label }), startedAt: pending.startedAt, state: 'running' });
-    });
+    return this.write(
+      line + '\n',
+      () => {
+        if (
+          this.byId.has(pending.walletId) ||
+          this.unfinished.has(pending.walletId) ||
+          this.resolved.has(pending.walletId)
+        )
+          throw new RegistryConflictError(`wallet ${pending.walletId} is already registered`);
+      },
+      () => {
+        this.unfinished.set(pending.walletId, {
+          ...(pending.label === undefined ? {} : { label: pending.label }),
+          startedAt: pending.startedAt,
+          state: 'running',
+        });
+      },
+    );
   }
 
   /**
@@ -380,12 +448,17 @@ export class WalletRegistry {
    * @throws RegistryUnavailableError, RangeError if the wallet is not pending here
    */
   abandon(walletId: string): Promise<void> {
-    return this.write(JSON.stringify({ v: REGISTRY_VERSION, state: 'abandoned', walletId }) + '\n', () => {
-      if (this.unfinished.get(walletId)?.state !== 'running') throw new RangeError(`wallet ${walletId} is not being created`);
-    }, () => {
-      const p = this.unfinished.get(walletId);
-      if (p) p.state = 'failed';
-    });
+    return this.write(
+      JSON.stringify({ v: REGISTRY_VERSION, state: 'abandoned', walletId }) + '\n',
+      () => {
+        if (this.unfinished.get(walletId)?.state !== 'running')
+          throw new RangeError(`wallet ${walletId} is not being created`);
+      },
+      () => {
+        const p = this.unfinished.get(walletId);
+        if (p) p.state = 'failed';
+      },
+    );
   }
 
   /**
@@ -401,19 +474,28 @@ export class WalletRegistry {
       // the same validation as loading: never write what cannot be read
       checked = asRecord(parseLine(line.slice(0, -1)) as Extract<Line, { publicKey: string }>);
     } catch (e) {
-      return Promise.reject(new RangeError(`invalid wallet record: ${e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message}`));
+      return Promise.reject(
+        new RangeError(`invalid wallet record: ${e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message}`),
+      );
     }
-    return this.write(line, () => {
-      if (this.byId.has(checked.walletId)) throw new RegistryConflictError(`wallet ${checked.walletId} is already registered`);
-      if (this.resolved.has(checked.walletId)) throw new RegistryConflictError(`wallet ${checked.walletId} was resolved without a commit`);
-      if (this.unfinished.get(checked.walletId)?.state === 'failed') throw new RegistryConflictError(`wallet ${checked.walletId} was abandoned`);
-      if (checked.idempotencyKeyHash !== undefined && this.byIdempotency.has(checked.idempotencyKeyHash)) {
-        throw new RegistryConflictError('idempotency key already used');
-      }
-    }, () => {
-      this.unfinished.delete(checked.walletId);
-      this.index(checked);
-    }).then(() => checked);
+    return this.write(
+      line,
+      () => {
+        if (this.byId.has(checked.walletId))
+          throw new RegistryConflictError(`wallet ${checked.walletId} is already registered`);
+        if (this.resolved.has(checked.walletId))
+          throw new RegistryConflictError(`wallet ${checked.walletId} was resolved without a commit`);
+        if (this.unfinished.get(checked.walletId)?.state === 'failed')
+          throw new RegistryConflictError(`wallet ${checked.walletId} was abandoned`);
+        if (checked.idempotencyKeyHash !== undefined && this.byIdempotency.has(checked.idempotencyKeyHash)) {
+          throw new RegistryConflictError('idempotency key already used');
+        }
+      },
+      () => {
+        this.unfinished.delete(checked.walletId);
+        this.index(checked);
+      },
+    ).then(() => checked);
   }
 
   /**
@@ -432,7 +514,10 @@ export class WalletRegistry {
         await this.fh.sync();
       } catch (e) {
         this.failed = true;
-        this.log.error({ path: this.path, err: (e as Error).message }, 'wallet registry: a write failed; wallet creation is refused until the coordinator is restarted');
+        this.log.error(
+          { path: this.path, err: (e as Error).message },
+          'wallet registry: a write failed; wallet creation is refused until the coordinator is restarted',
+        );
         // Cut a partial line off, so the file loads at the restart (a torn tail would be cut then too).
         try {
           await this.fh.truncate(this.size);

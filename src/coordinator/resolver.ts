@@ -24,7 +24,14 @@ import { decodeEnvelope, openSignedHeader } from '../envelope/envelope.js';
 import { verifyAbandonment } from '../protocol/abandonment.js';
 import { ROUND as AUX_ROUND } from '../protocol/aux/messages.js';
 import { KEYGEN_ROUND } from '../protocol/keygen/index.js';
-import { RPC_VERSION, abandonResponseSchema, confirmationResponseSchema, discardResponseSchema, evidenceResponseSchema, finalizeResponseSchema } from '../rpc/messages.js';
+import {
+  RPC_VERSION,
+  abandonResponseSchema,
+  confirmationResponseSchema,
+  discardResponseSchema,
+  evidenceResponseSchema,
+  finalizeResponseSchema,
+} from '../rpc/messages.js';
 import type { Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { callNode, type NodeLink } from './node-link.js';
@@ -103,19 +110,35 @@ export class PendingResolver {
     for (const donor of this.connected().filter((l) => l !== link)) {
       let envelopes: string[];
       try {
-        envelopes = (await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope }, evidenceResponseSchema, this.o.timeoutMs)).envelopes;
+        envelopes = (
+          await callNode(donor, { v: RPC_VERSION, method: 'evidence', scope }, evidenceResponseSchema, this.o.timeoutMs)
+        ).envelopes;
       } catch (err) {
-        this.o.log.debug({ scope, node: link.nodeId, donor: donor.nodeId, err: (err as Error).message }, 'no commit evidence at this node');
+        this.o.log.debug(
+          { scope, node: link.nodeId, donor: donor.nodeId, err: (err as Error).message },
+          'no commit evidence at this node',
+        );
         continue;
       }
       // kept for the misbehaviour check; evidence of another commit is refused by the node itself
       for (const e of envelopes) if (header(e)?.sid === sid) this.o.ledger.offer(e);
       try {
-        await callNode(link, { v: RPC_VERSION, method: 'finalize', scope, envelopes }, finalizeResponseSchema, this.o.timeoutMs);
-        this.o.log.info({ scope, node: link.nodeId, from: donor.nodeId }, 'pending state committed on another node’s evidence');
+        await callNode(
+          link,
+          { v: RPC_VERSION, method: 'finalize', scope, envelopes },
+          finalizeResponseSchema,
+          this.o.timeoutMs,
+        );
+        this.o.log.info(
+          { scope, node: link.nodeId, from: donor.nodeId },
+          'pending state committed on another node’s evidence',
+        );
         return true;
       } catch (err) {
-        this.o.log.warn({ scope, node: link.nodeId, donor: donor.nodeId, err: (err as Error).message }, 'could not finalize a pending state from this node’s evidence');
+        this.o.log.warn(
+          { scope, node: link.nodeId, donor: donor.nodeId, err: (err as Error).message },
+          'could not finalize a pending state from this node’s evidence',
+        );
       }
     }
     return false;
@@ -130,28 +153,50 @@ export class PendingResolver {
     const c = this.o.cluster;
     for (const node of this.connected()) {
       try {
-        const r = await callNode(node, { v: RPC_VERSION, method: 'confirmation', scope }, confirmationResponseSchema, this.o.timeoutMs);
+        const r = await callNode(
+          node,
+          { v: RPC_VERSION, method: 'confirmation', scope },
+          confirmationResponseSchema,
+          this.o.timeoutMs,
+        );
         const h = header(r.envelope);
         if (r.sid === sid && h?.sid === sid && h.from === node.index) this.o.ledger.offer(r.envelope);
       } catch (err) {
-        this.o.log.debug({ scope, node: node.nodeId, err: (err as Error).message }, 'no stored confirmation at this node');
+        this.o.log.debug(
+          { scope, node: node.nodeId, err: (err as Error).message },
+          'no stored confirmation at this node',
+        );
       }
     }
     const held = this.o.ledger.of(sid);
     const envelopes = c.links.map((l) => held.get(l.index));
     if (envelopes.some((e) => e === undefined)) {
-      this.o.log.info({ scope, node: link.nodeId, have: [...held.keys()].map((j) => c.parties[j]) }, 'not every party’s confirmation of the pending run is available');
+      this.o.log.info(
+        { scope, node: link.nodeId, have: [...held.keys()].map((j) => c.parties[j]) },
+        'not every party’s confirmation of the pending run is available',
+      );
       return false;
     }
     let committed = false;
     for (const node of this.connected()) {
       try {
-        await callNode(node, { v: RPC_VERSION, method: 'finalize', scope, envelopes: envelopes as string[] }, finalizeResponseSchema, this.o.timeoutMs);
+        await callNode(
+          node,
+          { v: RPC_VERSION, method: 'finalize', scope, envelopes: envelopes as string[] },
+          finalizeResponseSchema,
+          this.o.timeoutMs,
+        );
         if (node === link) committed = true;
-        this.o.log.info({ scope, node: node.nodeId }, 'pending state committed on every party’s confirmation, gathered from the parties');
+        this.o.log.info(
+          { scope, node: node.nodeId },
+          'pending state committed on every party’s confirmation, gathered from the parties',
+        );
       } catch (err) {
         // a node that committed already or holds nothing of this run refuses: expected
-        this.o.log.debug({ scope, node: node.nodeId, err: (err as Error).message }, 'finalize on gathered confirmations refused');
+        this.o.log.debug(
+          { scope, node: node.nodeId, err: (err as Error).message },
+          'finalize on gathered confirmations refused',
+        );
       }
     }
     return committed;
@@ -168,24 +213,46 @@ export class PendingResolver {
     for (const other of others) {
       try {
         if (!c.isConnected(other.index)) throw new Error('not connected');
-        const a = await callNode(other, { v: RPC_VERSION, method: 'abandon', scope, sid }, abandonResponseSchema, this.o.timeoutMs);
+        const a = await callNode(
+          other,
+          { v: RPC_VERSION, method: 'abandon', scope, sid },
+          abandonResponseSchema,
+          this.o.timeoutMs,
+        );
         if (a.by !== other.index) throw new Error(`answered an abandonment by party ${a.by}`);
         abandonments.push(a);
       } catch (err) {
-        this.o.log.warn({ scope, node: link.nodeId, asked: other.nodeId, err: (err as Error).message }, 'no abandonment of the pending state from this party');
+        this.o.log.warn(
+          { scope, node: link.nodeId, asked: other.nodeId, err: (err as Error).message },
+          'no abandonment of the pending state from this party',
+        );
       }
     }
     if (this.exposeLiars(scope, sid, abandonments)) return false;
     if (abandonments.length !== others.length) {
-      this.o.log.warn({ scope, node: link.nodeId, sid }, 'pending state kept: not every other party abandoned its run (the committed state keeps serving; see docs/security.md, State switches)');
+      this.o.log.warn(
+        { scope, node: link.nodeId, sid },
+        'pending state kept: not every other party abandoned its run (the committed state keeps serving; see docs/security.md, State switches)',
+      );
       return false;
     }
     try {
-      const r = await callNode(link, { v: RPC_VERSION, method: 'discard', scope, sid, abandonments }, discardResponseSchema, this.o.timeoutMs);
-      this.o.log.info({ scope, node: link.nodeId, abandonedBy: others.map((l) => l.nodeId), discarded: r.discarded }, 'pending state of an unfinished run dropped on every other party’s signed abandonment');
+      const r = await callNode(
+        link,
+        { v: RPC_VERSION, method: 'discard', scope, sid, abandonments },
+        discardResponseSchema,
+        this.o.timeoutMs,
+      );
+      this.o.log.info(
+        { scope, node: link.nodeId, abandonedBy: others.map((l) => l.nodeId), discarded: r.discarded },
+        'pending state of an unfinished run dropped on every other party’s signed abandonment',
+      );
       return r.discarded;
     } catch (err) {
-      this.o.log.warn({ scope, node: link.nodeId, err: (err as Error).message }, 'could not have a pending state dropped');
+      this.o.log.warn(
+        { scope, node: link.nodeId, err: (err as Error).message },
+        'could not have a pending state dropped',
+      );
       return false;
     }
   }
@@ -204,9 +271,20 @@ export class PendingResolver {
     for (const a of abandonments) {
       const key = keys[a.by];
       const env = held.get(a.by);
-      if (!key || env === undefined || !verifyAbandonment(scope, sidBytes, { by: a.by, signature: Buffer.from(a.signature, 'hex') }, key)) continue;
+      if (
+        !key ||
+        env === undefined ||
+        !verifyAbandonment(scope, sidBytes, { by: a.by, signature: Buffer.from(a.signature, 'hex') }, key)
+      )
+        continue;
       const d = openSignedHeader(Buffer.from(env, 'base64'), key);
-      if (d === undefined || d.from !== a.by || !CONFIRM_ROUNDS.has(d.round) || Buffer.from(d.sid).toString('hex') !== sid) continue;
+      if (
+        d === undefined ||
+        d.from !== a.by ||
+        !CONFIRM_ROUNDS.has(d.round) ||
+        Buffer.from(d.sid).toString('hex') !== sid
+      )
+        continue;
       found = true;
       const nodeId = this.o.cluster.parties[a.by] as string;
       const protocol = d.protocol.replace(/^mpc-engine\//, '');

@@ -144,7 +144,9 @@ export class KeyRotation {
   refresh(walletId: string, reason: RefreshReason, context?: RequestContext): Promise<RefreshResult> {
     const running = this.inFlight.get(walletId);
     if (running) return running;
-    const work = this.refreshOnce(walletId, reason, { ...this.o.defaultContext, ...context }).finally(() => this.inFlight.delete(walletId));
+    const work = this.refreshOnce(walletId, reason, { ...this.o.defaultContext, ...context }).finally(() =>
+      this.inFlight.delete(walletId),
+    );
     this.inFlight.set(walletId, work);
     return work;
   }
@@ -169,7 +171,16 @@ export class KeyRotation {
     this.assertGroupAgrees();
     this.rotating = true;
     const jobId = `job_${randomBytes(12).toString('base64url')}`;
-    const job: Job = { view: { jobId, kind: 'rotation', status: 'running', phase: 'aux', createdAt: new Date().toISOString(), wallets: { total: 0, refreshed: 0, failed: 0 } } };
+    const job: Job = {
+      view: {
+        jobId,
+        kind: 'rotation',
+        status: 'running',
+        phase: 'aux',
+        createdAt: new Date().toISOString(),
+        wallets: { total: 0, refreshed: 0, failed: 0 },
+      },
+    };
     this.jobs.set(jobId, job);
     this.forgetOldJobs();
     const ctx = { ...this.o.defaultContext, ...context };
@@ -191,8 +202,17 @@ export class KeyRotation {
     if (!readiness.ready) throw new NodesUnavailableError(readiness.reason.replace('wallet creation', 'a rotation'));
     const infos = c.links.map((l) => c.info(l.index));
     const first = infos[0];
-    const agree = infos.every((i) => i?.auxId !== undefined && i.auxId === first?.auxId && i.auxEpoch === first.auxEpoch && i.auxPendingSid === undefined);
-    if (!agree) throw new NodesUnavailableError('a rotation needs every node on the same committed aux-info, none with a pending one');
+    const agree = infos.every(
+      (i) =>
+        i?.auxId !== undefined &&
+        i.auxId === first?.auxId &&
+        i.auxEpoch === first.auxEpoch &&
+        i.auxPendingSid === undefined,
+    );
+    if (!agree)
+      throw new NodesUnavailableError(
+        'a rotation needs every node on the same committed aux-info, none with a pending one',
+      );
   }
 
   /**
@@ -224,7 +244,10 @@ export class KeyRotation {
           // a share that does not say is a legacy one, made under the first aux-info (lifecycle.ts)
           if (w.committed && (w.committed.auxEpoch ?? 1) < auxEpoch) behind = true;
         } catch (e) {
-          this.log.warn({ walletId, node: link.nodeId, err: (e as Error).message }, 'stale-share sweep: could not read the wallet at this node');
+          this.log.warn(
+            { walletId, node: link.nodeId, err: (e as Error).message },
+            'stale-share sweep: could not read the wallet at this node',
+          );
         }
         if (behind) break;
       }
@@ -234,7 +257,10 @@ export class KeyRotation {
         await this.refresh(walletId, 'sweep');
         refreshed++;
       } catch (e) {
-        this.log.warn({ walletId, err: (e as Error).message }, 'stale-share sweep: wallet not refreshed yet (it is refreshed before it signs)');
+        this.log.warn(
+          { walletId, err: (e as Error).message },
+          'stale-share sweep: wallet not refreshed yet (it is refreshed before it signs)',
+        );
       }
     }
     if (stale > 0) this.log.info({ stale, refreshed, auxEpoch }, 'stale-share sweep done');
@@ -253,14 +279,32 @@ export class KeyRotation {
     try {
       auxId = await this.o.renewAux();
     } catch (e) {
-      this.log.error({ jobId: job.view.jobId, err: (e as Error).message }, 'rotation: making new aux-info failed; nothing changed');
-      update({ status: 'failed', phase: 'done', finishedAt: new Date().toISOString(), error: 'the new aux-info could not be made (nodes missing or not ready, or the run failed); the group keeps its current keys' });
-      await this.record({ type: 'rotation.finished', jobId: job.view.jobId, status: 'failed', phase: 'aux', ...context });
+      this.log.error(
+        { jobId: job.view.jobId, err: (e as Error).message },
+        'rotation: making new aux-info failed; nothing changed',
+      );
+      update({
+        status: 'failed',
+        phase: 'done',
+        finishedAt: new Date().toISOString(),
+        error:
+          'the new aux-info could not be made (nodes missing or not ready, or the run failed); the group keeps its current keys',
+      });
+      await this.record({
+        type: 'rotation.finished',
+        jobId: job.view.jobId,
+        status: 'failed',
+        phase: 'aux',
+        ...context,
+      });
       return;
     }
     const ids = this.o.walletIds();
     update({ phase: 'refresh', auxId, wallets: { total: ids.length, refreshed: 0, failed: 0 } });
-    this.log.info({ jobId: job.view.jobId, auxId, wallets: ids.length }, 'rotation: new aux-info made; refreshing every wallet');
+    this.log.info(
+      { jobId: job.view.jobId, auxId, wallets: ids.length },
+      'rotation: new aux-info made; refreshing every wallet',
+    );
     let refreshed = 0;
     let failed = 0;
     for (const walletId of ids) {
@@ -270,7 +314,10 @@ export class KeyRotation {
         refreshed++;
       } catch (e) {
         failed++;
-        this.log.warn({ jobId: job.view.jobId, walletId, err: (e as Error).message }, 'rotation: a wallet could not be refreshed (it is refreshed before it signs again)');
+        this.log.warn(
+          { jobId: job.view.jobId, walletId, err: (e as Error).message },
+          'rotation: a wallet could not be refreshed (it is refreshed before it signs again)',
+        );
       }
       update({ wallets: { total: ids.length, refreshed, failed } });
     }
@@ -279,9 +326,21 @@ export class KeyRotation {
       status: ok ? 'succeeded' : 'failed',
       phase: 'done',
       finishedAt: new Date().toISOString(),
-      ...(ok ? {} : { error: `${ids.length - refreshed} of ${ids.length} wallets were not refreshed; they are refreshed before they sign again, or by another rotation` }),
+      ...(ok
+        ? {}
+        : {
+            error: `${ids.length - refreshed} of ${ids.length} wallets were not refreshed; they are refreshed before they sign again, or by another rotation`,
+          }),
     });
-    await this.record({ type: 'rotation.finished', jobId: job.view.jobId, status: job.view.status, auxId, refreshed, failed, ...context });
+    await this.record({
+      type: 'rotation.finished',
+      jobId: job.view.jobId,
+      status: job.view.status,
+      auxId,
+      refreshed,
+      failed,
+      ...context,
+    });
   }
 
   private async refreshOnce(walletId: string, reason: RefreshReason, context: RequestContext): Promise<RefreshResult> {
@@ -307,23 +366,42 @@ export class KeyRotation {
     }
     if (outcome.status === 'aborted') {
       const culprits = outcome.culprits.map((x) => x.nodeId ?? `index ${x.index}`);
-      throw new RefreshFailedError(`refresh of ${walletId} aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''})`, 502);
+      throw new RefreshFailedError(
+        `refresh of ${walletId} aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''})`,
+        502,
+      );
     }
-    if (outcome.status === 'failed') throw new RefreshFailedError(`refresh of ${walletId} failed (${outcome.failure}: ${outcome.nodes.join(', ') || 'no node'}; ${outcome.reason})`, 503);
+    if (outcome.status === 'failed')
+      throw new RefreshFailedError(
+        `refresh of ${walletId} failed (${outcome.failure}: ${outcome.nodes.join(', ') || 'no node'}; ${outcome.reason})`,
+        503,
+      );
     const { epoch } = outcome.result;
     if (outcome.result.publicKey !== publicKey) {
       // cannot happen with honest nodes (a refresh adds sharings of zero): every node agreed on it, so it is loud
-      this.log.error({ walletId, registered: publicKey, reported: outcome.result.publicKey }, 'refresh reported another public key than the registered one');
+      this.log.error(
+        { walletId, registered: publicKey, reported: outcome.result.publicKey },
+        'refresh reported another public key than the registered one',
+      );
       throw new RefreshFailedError(`refresh of ${walletId} reported another public key`, 502);
     }
     if (auxId !== undefined) this.freshUnder.set(walletId, auxId);
     this.log.info({ walletId, epoch, reason }, 'wallet key shares refreshed');
     try {
-      await this.o.audit?.append({ type: 'wallet.refreshed', walletId, publicKey, epoch, reason, ...(auxId === undefined ? {} : { auxId }), ...context });
+      await this.o.audit?.append({
+        type: 'wallet.refreshed',
+        walletId,
+        publicKey,
+        epoch,
+        reason,
+        ...(auxId === undefined ? {} : { auxId }),
+        ...context,
+      });
     } catch (e) {
       this.log.error({ walletId, err: (e as Error).message }, 'audit log: wallet.refreshed not recorded');
       // the refresh is committed either way; an operator's request is told the record is missing
-      if (reason === 'admin') throw new AuditUnavailableError('the refresh was committed but the audit log cannot be written');
+      if (reason === 'admin')
+        throw new AuditUnavailableError('the refresh was committed but the audit log cannot be written');
     }
     return { walletId, publicKey, epoch };
   }
@@ -363,7 +441,10 @@ export class KeyRotation {
     }
     if (failed > 0 && !this.stopped) {
       const retryMs = this.o.retryMs ?? 60_000;
-      this.log.warn({ failed, retryMs }, 'sweep: some wallets keep stale key shares (they cannot presign); trying again later');
+      this.log.warn(
+        { failed, retryMs },
+        'sweep: some wallets keep stale key shares (they cannot presign); trying again later',
+      );
       this.retryTimer = setTimeout(() => this.scheduleSweep(), retryMs);
       this.retryTimer.unref();
     }
@@ -386,7 +467,12 @@ export class KeyRotation {
 }
 
 /** Every wallet id of a paged listing (the registry's). */
-export function allWalletIds(list: (options: { limit?: number; cursor?: string }) => { wallets: readonly { walletId: string }[]; nextCursor: string | undefined }): string[] {
+export function allWalletIds(
+  list: (options: { limit?: number; cursor?: string }) => {
+    wallets: readonly { walletId: string }[];
+    nextCursor: string | undefined;
+  },
+): string[] {
   const ids: string[] = [];
   let cursor: string | undefined;
   do {

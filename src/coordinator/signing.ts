@@ -42,7 +42,15 @@ import type { NodeCluster } from './cluster.js';
 import { NodesUnavailableError, SigningFailedError, WalletNotFoundError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import { callNode, NodeCallError, type NodeLink } from './node-link.js';
-import { combinations, PresignBusyError, PresignCancelledError, PresignTimeoutError, signersKey, type PoolEntry, type PresignPool } from './pool.js';
+import {
+  combinations,
+  PresignBusyError,
+  PresignCancelledError,
+  PresignTimeoutError,
+  signersKey,
+  type PoolEntry,
+  type PresignPool,
+} from './pool.js';
 import { PresignFailedError, ShareStaleError } from './presign.js';
 import { AuditUnavailableError, type AuditSink, type RequestContext } from './wallets.js';
 
@@ -104,7 +112,12 @@ export class SigningService {
    *   PresignBusyError / PresignTimeoutError (503: no presignature could be made for it in time),
    *   PresignCancelledError (the signal aborted)
    */
-  async sign(walletId: string, digest: Uint8Array, context?: RequestContext, options: { signal?: AbortSignal } = {}): Promise<SignatureResult> {
+  async sign(
+    walletId: string,
+    digest: Uint8Array,
+    context?: RequestContext,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<SignatureResult> {
     if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new RangeError('digest must be 32 bytes');
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) throw new WalletNotFoundError(walletId);
@@ -150,7 +163,10 @@ export class SigningService {
             attempt--;
             continue;
           }
-          this.log.warn({ walletId, signers, avoided: outcome.avoid.map((i) => c.parties[i]) }, 'share-stale for a wallet already refreshed under the current aux-info: refusing node avoided');
+          this.log.warn(
+            { walletId, signers, avoided: outcome.avoid.map((i) => c.parties[i]) },
+            'share-stale for a wallet already refreshed under the current aux-info: refusing node avoided',
+          );
         } catch (e) {
           this.log.warn({ walletId, err: (e as Error).message }, 'refreshing a stale wallet failed');
           failures.push(`refresh of the wallet's key shares: ${(e as Error).message}`);
@@ -158,7 +174,10 @@ export class SigningService {
         }
       }
       if (outcome.kind === 'ok') {
-        await this.audit(walletId, digest, outcome.result, outcome.presignatureId, { ...this.o.defaultContext, ...context });
+        await this.audit(walletId, digest, outcome.result, outcome.presignatureId, {
+          ...this.o.defaultContext,
+          ...context,
+        });
         this.o.metrics?.signatures.inc({ outcome: 'ok' });
         return outcome.result;
       }
@@ -170,16 +189,32 @@ export class SigningService {
       if (outcome.kind === 'stale') staleOnce.add(key);
     }
     this.o.metrics?.signatures.inc({ outcome: 'failed' });
-    if (failures.length === 0) throw new NodesUnavailableError(`signing needs ${c.threshold} live nodes; ${c.connectedCount} connected`);
-    if (onlyDraining) throw new NodesUnavailableError(`signer nodes are shutting down (${failures.join('; ')}); retry shortly`);
+    if (failures.length === 0)
+      throw new NodesUnavailableError(`signing needs ${c.threshold} live nodes; ${c.connectedCount} connected`);
+    if (onlyDraining)
+      throw new NodesUnavailableError(`signer nodes are shutting down (${failures.join('; ')}); retry shortly`);
     throw new SigningFailedError(`no signer pair could sign: ${failures.join('; ')}`);
   }
 
   /** The signature's audit record, durable before it is returned. @throws AuditUnavailableError */
-  private async audit(walletId: string, digest: Uint8Array, result: SignatureResult, presignatureId: string, context: RequestContext): Promise<void> {
+  private async audit(
+    walletId: string,
+    digest: Uint8Array,
+    result: SignatureResult,
+    presignatureId: string,
+    context: RequestContext,
+  ): Promise<void> {
     if (!this.o.audit) return;
     try {
-      await this.o.audit.append({ type: 'signature', walletId, digest: hex(digest), signers: [...result.signers], presignatureId, signature: result.signature, ...context });
+      await this.o.audit.append({
+        type: 'signature',
+        walletId,
+        digest: hex(digest),
+        signers: [...result.signers],
+        presignatureId,
+        signature: result.signature,
+        ...context,
+      });
     } catch (e) {
       this.o.metrics?.signatures.inc({ outcome: 'failed' });
       this.log.error({ walletId, err: (e as Error).message }, 'audit log: signature not recorded; withheld');
@@ -202,25 +237,49 @@ export class SigningService {
     signers: readonly number[],
     digest: Uint8Array,
     signal?: AbortSignal,
-  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed' | 'presign-failed' | 'share-stale' | 'stale'; reason: string; avoid: readonly number[] }> {
+  ): Promise<
+    | { kind: 'ok'; result: SignatureResult; presignatureId: string }
+    | {
+        kind: 'node-failed' | 'node-draining' | 'blamed' | 'presign-failed' | 'share-stale' | 'stale';
+        reason: string;
+        avoid: readonly number[];
+      }
+  > {
     const c = this.o.cluster;
     const indexOf = (nodeId: string): number => c.parties.indexOf(nodeId);
     try {
       let entry: PoolEntry;
       try {
-        entry = await this.o.pool.obtain(walletId, signers, { deferRefill: true, ...(signal === undefined ? {} : { signal }) });
+        entry = await this.o.pool.obtain(walletId, signers, {
+          deferRefill: true,
+          ...(signal === undefined ? {} : { signal }),
+        });
       } catch (e) {
         // the refusers are avoided only if the claim proves false (no refresh was due: sign())
-        if (e instanceof ShareStaleError) return { kind: 'share-stale', reason: e.message, avoid: e.refusedBy.map(indexOf).filter((i) => i >= 0) };
-        if (e instanceof PresignBusyError || e instanceof PresignTimeoutError || e instanceof PresignCancelledError) throw e;
+        if (e instanceof ShareStaleError)
+          return { kind: 'share-stale', reason: e.message, avoid: e.refusedBy.map(indexOf).filter((i) => i >= 0) };
+        if (e instanceof PresignBusyError || e instanceof PresignTimeoutError || e instanceof PresignCancelledError)
+          throw e;
         // A presign abort's culprits are already logged and counted with the session's outcome.
         const nodes = e instanceof PresignFailedError ? e.nodes : [];
-        this.log.warn({ walletId, signers, nodes, err: (e as Error).message }, 'presigning on demand failed; trying another pair');
+        this.log.warn(
+          { walletId, signers, nodes, err: (e as Error).message },
+          'presigning on demand failed; trying another pair',
+        );
         // An abort's culprits are only accused: the accusation already put the pair in dispute, and
         // dropping the accused for the whole request would let one liar exclude an honest node.
         const blamed = e instanceof PresignFailedError && e.blamed;
-        if (e instanceof PresignFailedError && e.draining) return { kind: 'node-draining', reason: (e as Error).message, avoid: nodes.map(indexOf).filter((i) => i >= 0) };
-        return { kind: 'presign-failed', reason: (e as Error).message, avoid: blamed ? [] : nodes.map(indexOf).filter((i) => i >= 0) };
+        if (e instanceof PresignFailedError && e.draining)
+          return {
+            kind: 'node-draining',
+            reason: (e as Error).message,
+            avoid: nodes.map(indexOf).filter((i) => i >= 0),
+          };
+        return {
+          kind: 'presign-failed',
+          reason: (e as Error).message,
+          avoid: blamed ? [] : nodes.map(indexOf).filter((i) => i >= 0),
+        };
       }
       // From here the presignature is spent, whatever happens: it is never offered again.
       return await this.signWith(entry, walletId, publicKey, signers, digest);
@@ -236,17 +295,30 @@ export class SigningService {
     publicKey: string,
     signers: readonly number[],
     digest: Uint8Array,
-  ): Promise<{ kind: 'ok'; result: SignatureResult; presignatureId: string } | { kind: 'node-failed' | 'node-draining' | 'blamed' | 'stale'; reason: string; avoid: readonly number[] }> {
+  ): Promise<
+    | { kind: 'ok'; result: SignatureResult; presignatureId: string }
+    | { kind: 'node-failed' | 'node-draining' | 'blamed' | 'stale'; reason: string; avoid: readonly number[] }
+  > {
     const c = this.o.cluster;
     const links = signers.map((i) => c.link(i) as NodeLink);
     const req = { v: RPC_VERSION, method: 'sign', walletId, presignatureId: entry.id, digest: hex(digest) } as const;
-    const answers = await Promise.allSettled(links.map((l) => callNode(l, req, signResponseSchema, this.o.signTimeoutMs ?? 5_000)));
-    const failed = answers.flatMap((a, k) => (a.status === 'rejected' ? [{ link: links[k] as NodeLink, err: a.reason as Error }] : []));
-    if (failed.length > 0 && failed.every((f) => f.err instanceof NodeCallError && f.err.code === 'presignature-used')) {
+    const answers = await Promise.allSettled(
+      links.map((l) => callNode(l, req, signResponseSchema, this.o.signTimeoutMs ?? 5_000)),
+    );
+    const failed = answers.flatMap((a, k) =>
+      a.status === 'rejected' ? [{ link: links[k] as NodeLink, err: a.reason as Error }] : [],
+    );
+    if (
+      failed.length > 0 &&
+      failed.every((f) => f.err instanceof NodeCallError && f.err.code === 'presignature-used')
+    ) {
       // Not a node failure: the presignature was burnt by a commit of a newer aux-info or key share
       // (or spent before a coordinator restart). Its siblings of the same state are stale too.
       const dropped = this.o.pool.dropState(walletId, entry.state);
-      this.log.info({ walletId, presignatureId: entry.id, dropped }, 'presignature already used at a signer (stale pool entry): trying another');
+      this.log.info(
+        { walletId, presignatureId: entry.id, dropped },
+        'presignature already used at a signer (stale pool entry): trying another',
+      );
       return { kind: 'stale', reason: failed.map((f) => f.err.message).join('; '), avoid: [] };
     }
     if (failed.length > 0) {
@@ -260,9 +332,16 @@ export class SigningService {
           continue;
         }
         draining = false;
-        this.log.warn({ walletId, node: f.link.nodeId, kind, err: f.err.message }, 'signer failed; trying another pair');
+        this.log.warn(
+          { walletId, node: f.link.nodeId, kind, err: f.err.message },
+          'signer failed; trying another pair',
+        );
       }
-      return { kind: draining ? 'node-draining' : 'node-failed', reason: failed.map((f) => f.err.message).join('; '), avoid: failed.map((f) => f.link.index) };
+      return {
+        kind: draining ? 'node-draining' : 'node-failed',
+        reason: failed.map((f) => f.err.message).join('; '),
+        avoid: failed.map((f) => f.link.index),
+      };
     }
     const partials: PartialSignature[] = [];
     for (const [k, a] of answers.entries()) {
@@ -281,12 +360,16 @@ export class SigningService {
     } catch (e) {
       if (!(e instanceof Blame)) throw e;
       for (const j of e.culprits) this.blame(c.parties[j] ?? `index-${j}`, 'sign', e.reason);
-      if (e.culprits.length === 0) this.log.error({ walletId, signers, reason: e.reason }, 'combining failed with nobody to blame');
+      if (e.culprits.length === 0)
+        this.log.error({ walletId, signers, reason: e.reason }, 'combining failed with nobody to blame');
       return { kind: 'blamed', reason: e.reason, avoid: e.culprits };
     }
     const result = this.check(sig, digest, publicKey, signers);
     if (!result) {
-      this.log.error({ walletId, signers }, 'combined signature failed the independent check (presignature/key mismatch): not returned');
+      this.log.error(
+        { walletId, signers },
+        'combined signature failed the independent check (presignature/key mismatch): not returned',
+      );
       return { kind: 'blamed', reason: 'signature did not verify under the wallet key', avoid: [] };
     }
     return { kind: 'ok', result, presignatureId: entry.id };
@@ -299,7 +382,12 @@ export class SigningService {
    * equation itself. A separate verify call would repeat that work (a double scalar
    * multiplication, milliseconds) and decide nothing more.
    */
-  private check(sig: EcdsaSignature, digest: Uint8Array, publicKey: string, signers: readonly number[]): SignatureResult | undefined {
+  private check(
+    sig: EcdsaSignature,
+    digest: Uint8Array,
+    publicKey: string,
+    signers: readonly number[],
+  ): SignatureResult | undefined {
     const rsv = toRsv(sig);
     const compact = rsv.subarray(0, 64);
     try {

@@ -27,7 +27,13 @@ import type { AuditEvent } from '../util/audit-log.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { walletAddresses, type WalletAddresses } from './addresses.js';
 import type { NodeCluster } from './cluster.js';
-import { IdempotencyConflictError, InvalidLabelError, KeygenFailedError, NodesUnavailableError, ServiceError } from './errors.js';
+import {
+  IdempotencyConflictError,
+  InvalidLabelError,
+  KeygenFailedError,
+  NodesUnavailableError,
+  ServiceError,
+} from './errors.js';
 import type { SessionRunner } from './orchestrator.js';
 import { MAX_LABEL_LENGTH, RegistryUnavailableError, type WalletRecord, type WalletRegistry } from './registry.js';
 
@@ -106,14 +112,16 @@ export function idempotencyKeyHash(key: string): string {
  */
 // U+034F (combining grapheme joiner) is listed alone on purpose: it is refused, not combined
 // eslint-disable-next-line no-misleading-character-class
-const FORBIDDEN_IN_LABEL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0\u034F\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
+const FORBIDDEN_IN_LABEL =
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0\u034F\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
 
 /** Why a label is refused, or undefined if it is acceptable. */
 export function labelIssue(label: string): string | undefined {
   if (label.length < 1 || label.length > MAX_LABEL_LENGTH) return `must be 1–${MAX_LABEL_LENGTH} characters`;
   if (label.trim() === '') return 'must not be white space only';
   const bad = FORBIDDEN_IN_LABEL.exec(label);
-  if (bad) return `must not contain control, format (bidirectional, zero-width) or separator characters, or lone surrogates (U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} at ${bad.index})`;
+  if (bad)
+    return `must not contain control, format (bidirectional, zero-width) or separator characters, or lone surrogates (U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} at ${bad.index})`;
   return undefined;
 }
 
@@ -174,14 +182,19 @@ export class WalletService {
     if (keyHash !== undefined) {
       const earlier = this.o.registry.byIdempotencyKeyHash(keyHash);
       if (earlier) {
-        if (earlier.label !== input.label) throw new IdempotencyConflictError('this Idempotency-Key was used for a request with a different body');
+        if (earlier.label !== input.label)
+          throw new IdempotencyConflictError('this Idempotency-Key was used for a request with a different body');
         return { wallet: this.view(earlier), replayed: true };
       }
-      if (this.inFlight.has(keyHash)) throw new IdempotencyConflictError('a request with this Idempotency-Key is still being processed');
+      if (this.inFlight.has(keyHash))
+        throw new IdempotencyConflictError('a request with this Idempotency-Key is still being processed');
     }
     const readiness = this.o.cluster.keygenReadiness();
     if (!readiness.ready) throw new NodesUnavailableError(readiness.reason);
-    if (!this.o.registry.writable) throw new RegistryUnavailableError('the wallet registry cannot be written (a write failed); no wallet is created until the coordinator is restarted with the disk fixed');
+    if (!this.o.registry.writable)
+      throw new RegistryUnavailableError(
+        'the wallet registry cannot be written (a write failed); no wallet is created until the coordinator is restarted with the disk fixed',
+      );
     const work = this.keygen(input.label, keyHash, { ...this.o.defaultContext, ...input.context });
     if (keyHash !== undefined) {
       this.inFlight.set(keyHash, work);
@@ -190,10 +203,18 @@ export class WalletService {
     return { wallet: await work, replayed: false };
   }
 
-  private async keygen(label: string | undefined, keyHash: string | undefined, context: RequestContext): Promise<WalletView> {
+  private async keygen(
+    label: string | undefined,
+    keyHash: string | undefined,
+    context: RequestContext,
+  ): Promise<WalletView> {
     const walletId = newWalletId();
     // Durable before any node stores a share (RegistryUnavailableError, 503, if it cannot be).
-    await this.o.registry.begin({ walletId, ...(label === undefined ? {} : { label }), startedAt: new Date().toISOString() });
+    await this.o.registry.begin({
+      walletId,
+      ...(label === undefined ? {} : { label }),
+      startedAt: new Date().toISOString(),
+    });
     let view: WalletView;
     try {
       view = await this.generate(walletId, label, keyHash);
@@ -201,10 +222,14 @@ export class WalletService {
       if (e instanceof KeygenFailedError) {
         await this.o.registry.abandon(walletId).then(
           () => this.o.onAbandoned?.(walletId),
-          (err: unknown) => this.log.error({ walletId, err: (err as Error).message }, 'could not record a failed key generation'),
+          (err: unknown) =>
+            this.log.error({ walletId, err: (err as Error).message }, 'could not record a failed key generation'),
         );
       } else {
-        this.log.error({ walletId, err: (e as Error).message }, 'wallet not committed after key generation; nodes may hold shares no wallet owns (listed as pending at the next start)');
+        this.log.error(
+          { walletId, err: (e as Error).message },
+          'wallet not committed after key generation; nodes may hold shares no wallet owns (listed as pending at the next start)',
+        );
       }
       throw e;
     }
@@ -219,8 +244,13 @@ export class WalletService {
           ...context,
         });
       } catch (e) {
-        this.log.error({ walletId, err: (e as Error).message }, 'audit log: wallet.created not recorded; answer withheld');
-        throw new AuditUnavailableError('the audit log cannot be written; the wallet was created but is not returned (retry with the same Idempotency-Key)');
+        this.log.error(
+          { walletId, err: (e as Error).message },
+          'audit log: wallet.created not recorded; answer withheld',
+        );
+        throw new AuditUnavailableError(
+          'the audit log cannot be written; the wallet was created but is not returned (retry with the same Idempotency-Key)',
+        );
       }
     }
     this.log.info({ walletId, publicKey: view.publicKey }, 'wallet created');
@@ -229,7 +259,11 @@ export class WalletService {
   }
 
   /** Keygen for a pending wallet id, then the commit. */
-  private async generate(walletId: string, label: string | undefined, keyHash: string | undefined): Promise<WalletView> {
+  private async generate(
+    walletId: string,
+    label: string | undefined,
+    keyHash: string | undefined,
+  ): Promise<WalletView> {
     const c = this.o.cluster;
     const outcome = await this.o.runner.run({
       protocol: 'keygen',
@@ -240,12 +274,18 @@ export class WalletService {
     });
     if (outcome.status === 'aborted') {
       const culprits = outcome.culprits.map((x) => x.nodeId ?? `index ${x.index}`);
-      throw new KeygenFailedError(`key generation aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''}); no wallet was created`, 502);
+      throw new KeygenFailedError(
+        `key generation aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''}); no wallet was created`,
+        502,
+      );
     }
     if (outcome.status === 'failed') {
       // a node shutting down is no fault: left out until it is back (creation answers 503 meanwhile)
       if (outcome.failure === 'draining') for (const id of outcome.nodes) c.markDraining(c.parties.indexOf(id));
-      throw new KeygenFailedError(`key generation failed (${outcome.failure}: ${outcome.nodes.join(', ') || 'no node'}); no wallet was created`, 503);
+      throw new KeygenFailedError(
+        `key generation failed (${outcome.failure}: ${outcome.nodes.join(', ') || 'no node'}); no wallet was created`,
+        503,
+      );
     }
     const publicKey = outcome.result.publicKey;
     const record: WalletRecord = {

@@ -268,10 +268,12 @@ function encodePrefix(f: PrefixFields): Uint8Array {
  * Throws EnvelopeError ('too-large' | 'malformed' | 'unsupported-version').
  */
 export function decodeEnvelope(input: Uint8Array, maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES): DecodedEnvelope {
-  if (input.length > maxEnvelopeBytes) throw new EnvelopeError('too-large', `envelope of ${input.length} bytes exceeds the cap of ${maxEnvelopeBytes}`);
+  if (input.length > maxEnvelopeBytes)
+    throw new EnvelopeError('too-large', `envelope of ${input.length} bytes exceeds the cap of ${maxEnvelopeBytes}`);
   if (input.length < MIN_ENVELOPE_BYTES) throw new EnvelopeError('malformed', 'envelope too short');
   const version = input[0] as number;
-  if (version !== ENVELOPE_VERSION) throw new EnvelopeError('unsupported-version', `envelope version ${version} is not supported`);
+  if (version !== ENVELOPE_VERSION)
+    throw new EnvelopeError('unsupported-version', `envelope version ${version} is not supported`);
   const body = input.subarray(0, input.length - SIGNATURE_BYTES);
   const signature = input.subarray(input.length - SIGNATURE_BYTES);
   try {
@@ -298,7 +300,8 @@ export function decodeEnvelope(input: Uint8Array, maxEnvelopeBytes = DEFAULT_MAX
     } else {
       if (toRaw === TO_ALL) throw new DecodeError('point-to-point message without a recipient');
       if (toRaw === from) throw new DecodeError('point-to-point message to its sender');
-      if (ephemeral.length !== RAW_PUBLIC_KEY_BYTES || ephemeral[0] !== 0x04) throw new DecodeError('bad ephemeral key encoding');
+      if (ephemeral.length !== RAW_PUBLIC_KEY_BYTES || ephemeral[0] !== 0x04)
+        throw new DecodeError('bad ephemeral key encoding');
       if (payload.length < AEAD_TAG_BYTES) throw new DecodeError('ciphertext shorter than its tag');
     }
     const prefixEnd = body.length - 4 - payload.length - HASH_BYTES;
@@ -356,7 +359,8 @@ export function encodeSignedEnvelope(f: RawEnvelopeFields, privateKey: KeyObject
 }
 
 function checkText(s: unknown, max: number, what: string): Uint8Array {
-  if (typeof s !== 'string' || s.length === 0) throw new EnvelopeError('bad-argument', `${what} must be a non-empty string`);
+  if (typeof s !== 'string' || s.length === 0)
+    throw new EnvelopeError('bad-argument', `${what} must be a non-empty string`);
   const b = utf8.encode(s);
   if (b.length > max) throw new EnvelopeError('bad-argument', `${what} longer than ${max} bytes`);
   if (strictUtf8.decode(b) !== s) throw new EnvelopeError('bad-argument', `${what} is not well-formed Unicode`);
@@ -382,16 +386,22 @@ interface SessionParty extends PartyState {
 
 /** Pair each party with its session key: P-256, distinct, none an identity key. Throws EnvelopeError('bad-argument'). */
 function withSessionKeys(parties: Map<number, PartyState>, keys: readonly KeyObject[]): Map<number, SessionParty> {
-  if (!Array.isArray(keys) || keys.length !== parties.size) throw new EnvelopeError('bad-argument', 'one session key per party is needed');
+  if (!Array.isArray(keys) || keys.length !== parties.size)
+    throw new EnvelopeError('bad-argument', 'one session key per party is needed');
   const list: readonly unknown[] = keys;
   const seen = [...parties.values()].map((p) => p.raw);
   const out = new Map<number, SessionParty>();
   let k = 0;
   for (const p of parties.values()) {
     const key = list[k++];
-    if (!isP256PublicKey(key)) throw new EnvelopeError('bad-argument', `party ${p.index}: session key must be a P-256 public key`);
+    if (!isP256PublicKey(key))
+      throw new EnvelopeError('bad-argument', `party ${p.index}: session key must be a P-256 public key`);
     const sessionRaw = rawPublicKey(key);
-    if (seen.some((r) => equalBytes(r, sessionRaw))) throw new EnvelopeError('bad-argument', `party ${p.index}: session key repeats another party's or an identity key`);
+    if (seen.some((r) => equalBytes(r, sessionRaw)))
+      throw new EnvelopeError(
+        'bad-argument',
+        `party ${p.index}: session key repeats another party's or an identity key`,
+      );
     seen.push(sessionRaw);
     out.set(p.index, { ...p, sessionKey: key, sessionRaw });
   }
@@ -410,14 +420,17 @@ function checkView(view: SessionView): Map<number, PartyState> {
   const keys: Uint8Array[] = [];
   let last = -1;
   for (const p of view.parties) {
-    if (!isIndex(p.index) || p.index <= last) throw new EnvelopeError('bad-argument', 'party indices must be distinct, increasing, non-negative integers');
+    if (!isIndex(p.index) || p.index <= last)
+      throw new EnvelopeError('bad-argument', 'party indices must be distinct, increasing, non-negative integers');
     last = p.index;
     const nodeId = checkText(p.nodeId, MAX_NODE_ID_BYTES, 'node id');
     if (ids.has(p.nodeId)) throw new EnvelopeError('bad-argument', `duplicate node id for party ${p.index}`);
     ids.add(p.nodeId);
-    if (!isP256PublicKey(p.publicKey)) throw new EnvelopeError('bad-argument', `party ${p.index}: identity key must be a P-256 public key`);
+    if (!isP256PublicKey(p.publicKey))
+      throw new EnvelopeError('bad-argument', `party ${p.index}: identity key must be a P-256 public key`);
     const raw = rawPublicKey(p.publicKey);
-    if (keys.some((k) => equalBytes(k, raw))) throw new EnvelopeError('bad-argument', `party ${p.index}: identity key shared with another party`);
+    if (keys.some((k) => equalBytes(k, raw)))
+      throw new EnvelopeError('bad-argument', `party ${p.index}: identity key shared with another party`);
     keys.push(raw);
     out.set(p.index, { index: p.index, nodeId, publicKey: p.publicKey, raw });
   }
@@ -475,13 +488,18 @@ export class EnvelopeSession {
 
   constructor(ctx: EnvelopeContext) {
     this.parties = withSessionKeys(checkView(ctx), ctx.sessionKeys);
-    if (!isIndex(ctx.me) || !this.parties.has(ctx.me)) throw new EnvelopeError('bad-argument', 'me is not in the party list');
-    if (!isP256PrivateKey(ctx.myPrivateKey)) throw new EnvelopeError('bad-argument', 'my identity key must be a P-256 private key');
+    if (!isIndex(ctx.me) || !this.parties.has(ctx.me))
+      throw new EnvelopeError('bad-argument', 'me is not in the party list');
+    if (!isP256PrivateKey(ctx.myPrivateKey))
+      throw new EnvelopeError('bad-argument', 'my identity key must be a P-256 private key');
     const mine = this.parties.get(ctx.me) as SessionParty;
-    if (!samePublicKey(ctx.myPrivateKey, mine.publicKey)) throw new EnvelopeError('bad-argument', 'my private key does not match my pinned public key');
-    if (!isP256PrivateKey(ctx.mySessionKey) || !samePublicKey(ctx.mySessionKey, mine.sessionKey)) throw new EnvelopeError('bad-argument', 'my session private key does not match my session key');
+    if (!samePublicKey(ctx.myPrivateKey, mine.publicKey))
+      throw new EnvelopeError('bad-argument', 'my private key does not match my pinned public key');
+    if (!isP256PrivateKey(ctx.mySessionKey) || !samePublicKey(ctx.mySessionKey, mine.sessionKey))
+      throw new EnvelopeError('bad-argument', 'my session private key does not match my session key');
     const max = ctx.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
-    if (!Number.isInteger(max) || max < MIN_ENVELOPE_BYTES || max > 0x7fff_ffff) throw new EnvelopeError('bad-argument', 'bad envelope size cap');
+    if (!Number.isInteger(max) || max < MIN_ENVELOPE_BYTES || max > 0x7fff_ffff)
+      throw new EnvelopeError('bad-argument', 'bad envelope size cap');
     this.sid = Uint8Array.from(ctx.sid);
     this.protocol = ctx.protocol;
     this.me = ctx.me;
@@ -492,7 +510,8 @@ export class EnvelopeSession {
 
   /** Seal one outgoing protocol message (from = me). */
   seal(msg: Msg): Uint8Array {
-    if (msg.from !== this.me) throw new EnvelopeError('bad-argument', `message from ${String(msg.from)} sealed by party ${this.me}`);
+    if (msg.from !== this.me)
+      throw new EnvelopeError('bad-argument', `message from ${String(msg.from)} sealed by party ${this.me}`);
     checkText(msg.round, MAX_ROUND_BYTES, 'round');
     if (!(msg.body instanceof Uint8Array)) throw new EnvelopeError('bad-argument', 'body must be bytes');
     let kind: EnvelopeKind;
@@ -501,21 +520,41 @@ export class EnvelopeSession {
       kind = 'bcast';
     } else {
       to = isIndex(msg.to) ? this.parties.get(msg.to) : undefined;
-      if (!to || msg.to === this.me) throw new EnvelopeError('bad-argument', `recipient ${String(msg.to)} is not another party of the session`);
+      if (!to || msg.to === this.me)
+        throw new EnvelopeError('bad-argument', `recipient ${String(msg.to)} is not another party of the session`);
       kind = 'p2p';
     }
-    if (msg.body.length > this.maxEnvelopeBytes) throw new EnvelopeError('bad-argument', `body of ${msg.body.length} bytes exceeds the envelope cap`);
+    if (msg.body.length > this.maxEnvelopeBytes)
+      throw new EnvelopeError('bad-argument', `body of ${msg.body.length} bytes exceeds the envelope cap`);
     if (this.nextSeq > MAX_SEQ) throw new EnvelopeError('bad-argument', 'sequence numbers exhausted');
     if (this.mySessionKey === undefined) throw new EnvelopeError('bad-argument', 'the session has ended');
     const seq = this.nextSeq++;
     let prefix: Uint8Array;
     let payload: Uint8Array;
     if (to === undefined) {
-      prefix = encodePrefix({ kind, protocol: this.protocol, sid: this.sid, round: msg.round, from: this.me, to: 'all', seq, ephemeral: new Uint8Array(0) });
+      prefix = encodePrefix({
+        kind,
+        protocol: this.protocol,
+        sid: this.sid,
+        round: msg.round,
+        from: this.me,
+        to: 'all',
+        seq,
+        ephemeral: new Uint8Array(0),
+      });
       payload = Uint8Array.from(msg.body);
     } else {
       const eph = newEphemeralKey();
-      prefix = encodePrefix({ kind, protocol: this.protocol, sid: this.sid, round: msg.round, from: this.me, to: to.index, seq, ephemeral: eph.raw });
+      prefix = encodePrefix({
+        kind,
+        protocol: this.protocol,
+        sid: this.sid,
+        round: msg.round,
+        from: this.me,
+        to: to.index,
+        seq,
+        ephemeral: eph.raw,
+      });
       const ssE = ecdh(eph.privateKey, to.sessionKey);
       const ssS = ecdh(this.myPrivateKey, to.sessionKey);
       const key = deriveAeadKey(ssE, ssS, this.keyInfo(this.partyOf(this.me), to, eph.raw));
@@ -529,7 +568,10 @@ export class EnvelopeSession {
     }
     const body = new Writer().fixed(prefix).fixed(sha256(payload)).bytes(payload).finish();
     if (body.length + SIGNATURE_BYTES > this.maxEnvelopeBytes) {
-      throw new EnvelopeError('bad-argument', `sealed message of ${body.length + SIGNATURE_BYTES} bytes exceeds the cap of ${this.maxEnvelopeBytes}`);
+      throw new EnvelopeError(
+        'bad-argument',
+        `sealed message of ${body.length + SIGNATURE_BYTES} bytes exceeds the cap of ${this.maxEnvelopeBytes}`,
+      );
     }
     return concatBytes(body, signLowS(signedData(body), this.myPrivateKey));
   }
@@ -543,42 +585,71 @@ export class EnvelopeSession {
    */
   open(input: Uint8Array, expects: readonly Expectation[]): Opened {
     if (this.mySessionKey === undefined) throw new EnvelopeError('bad-argument', 'the session has ended');
-    if (input.length > this.maxEnvelopeBytes) throw new EnvelopeError('too-large', `envelope of ${input.length} bytes exceeds the cap of ${this.maxEnvelopeBytes}`);
+    if (input.length > this.maxEnvelopeBytes)
+      throw new EnvelopeError(
+        'too-large',
+        `envelope of ${input.length} bytes exceeds the cap of ${this.maxEnvelopeBytes}`,
+      );
     const envelope = Uint8Array.from(input); // our own copy: the caller's buffer may be reused
     const d = decodeEnvelope(envelope, this.maxEnvelopeBytes);
-    if (d.protocol !== this.protocol || !equalBytes(d.sid, this.sid)) throw new EnvelopeError('wrong-session', 'envelope belongs to another session or protocol');
+    if (d.protocol !== this.protocol || !equalBytes(d.sid, this.sid))
+      throw new EnvelopeError('wrong-session', 'envelope belongs to another session or protocol');
     const sender = this.parties.get(d.from);
     if (!sender) throw new EnvelopeError('unknown-sender', `sender index ${d.from} is not in the session`);
     if (d.from === this.me) throw new EnvelopeError('own-message', 'envelope claims to come from this node');
-    if (d.kind === 'p2p' ? d.to !== this.me : d.to !== 'all') throw new EnvelopeError('wrong-recipient', `envelope addressed to ${String(d.to)}, not to party ${this.me}`);
-    if (!verifySignature(d, sender.publicKey)) throw new EnvelopeError('bad-signature', `signature does not verify under party ${d.from}'s pinned key`);
+    if (d.kind === 'p2p' ? d.to !== this.me : d.to !== 'all')
+      throw new EnvelopeError('wrong-recipient', `envelope addressed to ${String(d.to)}, not to party ${this.me}`);
+    if (!verifySignature(d, sender.publicKey))
+      throw new EnvelopeError('bad-signature', `signature does not verify under party ${d.from}'s pinned key`);
 
     // From here on the sender signed exactly these bytes: every failure is the sender's.
     const culprit = d.from;
-    if (!equalBytes(sha256(d.payload), d.payloadHash)) throw new EnvelopeError('payload-hash-mismatch', `party ${culprit} signed a header whose payload hash does not match`, { culprit });
+    if (!equalBytes(sha256(d.payload), d.payloadHash))
+      throw new EnvelopeError(
+        'payload-hash-mismatch',
+        `party ${culprit} signed a header whose payload hash does not match`,
+        { culprit },
+      );
 
     const slot = slotKey(d.from, d.kind, d.to, d.round);
     const seqKey = `${d.from}/${d.seq}`;
     const prevSlot = this.bySlot.get(slot);
     const prevSeq = this.bySeq.get(seqKey);
-    if (prevSlot && equalBytes(prevSlot.body, d.body)) return { status: 'duplicate', from: d.from, round: d.round, seq: d.seq };
+    if (prevSlot && equalBytes(prevSlot.body, d.body))
+      return { status: 'duplicate', from: d.from, round: d.round, seq: d.seq };
     if (prevSlot) {
-      throw new EnvelopeError('equivocation', `party ${culprit} signed two different ${d.kind} messages for round ${JSON.stringify(d.round)}`, {
-        culprit,
-        evidence: { culprit, conflict: 'slot', first: prevSlot.envelope, second: envelope },
-      });
+      throw new EnvelopeError(
+        'equivocation',
+        `party ${culprit} signed two different ${d.kind} messages for round ${JSON.stringify(d.round)}`,
+        {
+          culprit,
+          evidence: { culprit, conflict: 'slot', first: prevSlot.envelope, second: envelope },
+        },
+      );
     }
     if (prevSeq) {
-      throw new EnvelopeError('equivocation', `party ${culprit} signed two different messages with sequence number ${d.seq}`, {
-        culprit,
-        evidence: { culprit, conflict: 'seq', first: prevSeq.envelope, second: envelope },
-      });
+      throw new EnvelopeError(
+        'equivocation',
+        `party ${culprit} signed two different messages with sequence number ${d.seq}`,
+        {
+          culprit,
+          evidence: { culprit, conflict: 'seq', first: prevSeq.envelope, second: envelope },
+        },
+      );
     }
 
     const forRound = expects.filter((e) => e.round === d.round);
-    if (forRound.length === 0) throw new EnvelopeError('unexpected-round', `round ${JSON.stringify(d.round)} from party ${d.from} is not expected now`);
+    if (forRound.length === 0)
+      throw new EnvelopeError(
+        'unexpected-round',
+        `round ${JSON.stringify(d.round)} from party ${d.from} is not expected now`,
+      );
     if (!forRound.some((e) => e.broadcast === (d.kind === 'bcast'))) {
-      throw new EnvelopeError('wrong-kind', `party ${culprit} sent a ${d.kind} message for round ${JSON.stringify(d.round)}`, { culprit });
+      throw new EnvelopeError(
+        'wrong-kind',
+        `party ${culprit} sent a ${d.kind} message for round ${JSON.stringify(d.round)}`,
+        { culprit },
+      );
     }
 
     let body: Uint8Array;
@@ -586,7 +657,10 @@ export class EnvelopeSession {
       body = Uint8Array.from(d.payload);
     } else {
       const opened = this.decrypt(d, sender, this.mySessionKey);
-      if (!opened) throw new EnvelopeError('decrypt-failed', `party ${culprit}'s point-to-point ciphertext does not decrypt`, { culprit });
+      if (!opened)
+        throw new EnvelopeError('decrypt-failed', `party ${culprit}'s point-to-point ciphertext does not decrypt`, {
+          culprit,
+        });
       body = opened;
     }
     const seen: Seen = { body: d.body, envelope };
@@ -651,7 +725,11 @@ export class EnvelopeSession {
  * content, and share a slot (round, kind, recipient) or a sequence number. A relay cannot make
  * this true for an honest node: it cannot sign, and byte re-encodings (high s) are rejected.
  */
-export function verifyEquivocationEvidence(view: SessionView, ev: EquivocationEvidence, maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES): boolean {
+export function verifyEquivocationEvidence(
+  view: SessionView,
+  ev: EquivocationEvidence,
+  maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES,
+): boolean {
   let parties: Map<number, PartyState>;
   try {
     parties = checkView(view);
@@ -686,9 +764,15 @@ export function verifyEquivocationEvidence(view: SessionView, ev: EquivocationEv
  * node which missed the last message cannot forge a commit. Returns each party's message body, or
  * throws EnvelopeError ('bad-evidence' unless the view itself is bad).
  */
-export function openBroadcastEvidence(view: SessionView, round: string, envelopes: readonly Uint8Array[], maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES): Map<number, Uint8Array> {
+export function openBroadcastEvidence(
+  view: SessionView,
+  round: string,
+  envelopes: readonly Uint8Array[],
+  maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES,
+): Map<number, Uint8Array> {
   const parties = checkView(view);
-  if (envelopes.length !== parties.size) throw new EnvelopeError('bad-evidence', `evidence holds ${envelopes.length} envelopes for ${parties.size} parties`);
+  if (envelopes.length !== parties.size)
+    throw new EnvelopeError('bad-evidence', `evidence holds ${envelopes.length} envelopes for ${parties.size} parties`);
   const bodies = new Map<number, Uint8Array>();
   for (const bytes of envelopes) {
     const d = decodeEnvelope(bytes, maxEnvelopeBytes);
@@ -696,9 +780,12 @@ export function openBroadcastEvidence(view: SessionView, round: string, envelope
       throw new EnvelopeError('bad-evidence', 'an evidence envelope belongs to another session, round or kind');
     }
     const sender = parties.get(d.from);
-    if (!sender || bodies.has(d.from)) throw new EnvelopeError('bad-evidence', `evidence sender ${d.from} is unknown or repeated`);
-    if (!verifySignature(d, sender.publicKey)) throw new EnvelopeError('bad-evidence', `evidence from party ${d.from} is not validly signed`);
-    if (!equalBytes(sha256(d.payload), d.payloadHash)) throw new EnvelopeError('bad-evidence', `evidence from party ${d.from} has a payload hash mismatch`);
+    if (!sender || bodies.has(d.from))
+      throw new EnvelopeError('bad-evidence', `evidence sender ${d.from} is unknown or repeated`);
+    if (!verifySignature(d, sender.publicKey))
+      throw new EnvelopeError('bad-evidence', `evidence from party ${d.from} is not validly signed`);
+    if (!equalBytes(sha256(d.payload), d.payloadHash))
+      throw new EnvelopeError('bad-evidence', `evidence from party ${d.from} has a payload hash mismatch`);
     bodies.set(d.from, Uint8Array.from(d.payload));
   }
   return bodies;

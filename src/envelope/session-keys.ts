@@ -44,22 +44,38 @@ export const AEAD_NONCE_BYTES = 12;
 const SPKI_P256_PREFIX = Uint8Array.from(Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'));
 
 export function isP256PublicKey(k: unknown): k is KeyObject {
-  return isKeyObject(k) && k.type === 'public' && k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  return (
+    isKeyObject(k) &&
+    k.type === 'public' &&
+    k.asymmetricKeyType === 'ec' &&
+    k.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+  );
 }
 
 export function isP256PrivateKey(k: unknown): k is KeyObject {
-  return isKeyObject(k) && k.type === 'private' && k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  return (
+    isKeyObject(k) &&
+    k.type === 'private' &&
+    k.asymmetricKeyType === 'ec' &&
+    k.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+  );
 }
 
 function isKeyObject(k: unknown): k is KeyObject {
-  return typeof k === 'object' && k !== null && typeof (k as KeyObject).export === 'function' && typeof (k as KeyObject).type === 'string';
+  return (
+    typeof k === 'object' &&
+    k !== null &&
+    typeof (k as KeyObject).export === 'function' &&
+    typeof (k as KeyObject).type === 'string'
+  );
 }
 
 /** The 65-byte uncompressed SEC1 encoding of a P-256 public key (or of a private key's public part). */
 export function rawPublicKey(k: KeyObject): Uint8Array {
   const pub = k.type === 'private' ? createPublicKey(k) : k;
   const jwk = pub.export({ format: 'jwk' });
-  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string') throw new TypeError('not a P-256 key');
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string')
+    throw new TypeError('not a P-256 key');
   const x = Buffer.from(jwk.x, 'base64url');
   const y = Buffer.from(jwk.y, 'base64url');
   if (x.length !== 32 || y.length !== 32) throw new TypeError('not a P-256 key');

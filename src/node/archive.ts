@@ -35,13 +35,21 @@ export interface WalletEntry {
 }
 
 /** Wallet scopes with a committed share or a pending state, sorted by id, after `after`, at most `limit`. */
-export async function listWallets(store: RecordStore, after: string | undefined, limit = MAX_WALLETS_PAGE): Promise<{ wallets: WalletEntry[]; next?: string }> {
+export async function listWallets(
+  store: RecordStore,
+  after: string | undefined,
+  limit = MAX_WALLETS_PAGE,
+): Promise<{ wallets: WalletEntry[]; next?: string }> {
   const committed = new Set(await store.list('keyshare'));
   // the pending kind also holds the aux-info's scope, which is no wallet
   const pending = new Set((await store.list('pending')).filter((id) => walletIdSchema.safeParse(id).success));
   const ids = [...new Set([...committed, ...pending])].filter((id) => after === undefined || id > after).sort();
   const page = ids.slice(0, Math.min(limit, MAX_WALLETS_PAGE));
-  const wallets = page.map((walletId) => ({ walletId, committed: committed.has(walletId), pending: pending.has(walletId) }));
+  const wallets = page.map((walletId) => ({
+    walletId,
+    committed: committed.has(walletId),
+    pending: pending.has(walletId),
+  }));
   return ids.length > page.length ? { wallets, next: page[page.length - 1] as string } : { wallets };
 }
 
@@ -53,7 +61,11 @@ export async function describeWallet(lifecycle: Lifecycle, walletId: string): Pr
     const [pub, secret] = c.parts as [Uint8Array, Uint8Array];
     try {
       const share = decodeKeyShare(pub, secret);
-      out.committed = { publicKey: hex(pointToBytes(share.public.Y)), epoch: c.epoch, ...(c.auxEpoch === undefined ? {} : { auxEpoch: c.auxEpoch }) };
+      out.committed = {
+        publicKey: hex(pointToBytes(share.public.Y)),
+        epoch: c.epoch,
+        ...(c.auxEpoch === undefined ? {} : { auxEpoch: c.auxEpoch }),
+      };
     } finally {
       secret.fill(0);
     }
@@ -96,13 +108,20 @@ function archiveId(walletId: string, kind: WalletKind, now: number): string {
  * it runs meanwhile) and burns its presignatures. Returns the kinds moved (none: nothing held).
  * @throws ArchiveRefusedError if the committed share's epoch is above 0 (nothing is moved)
  */
-export async function archiveWallet(deps: ArchiveDeps, walletId: string, reason: string): Promise<{ archived: WalletKind[]; presignaturesBurnt: number }> {
+export async function archiveWallet(
+  deps: ArchiveDeps,
+  walletId: string,
+  reason: string,
+): Promise<{ archived: WalletKind[]; presignaturesBurnt: number }> {
   const now = deps.now ?? Date.now;
   const archived = await deps.lifecycle.exclusive(walletId, async () => {
     // under the scope's lock: no refresh commits between this check and the move
     const committed = await deps.lifecycle.committed(walletId);
     committed?.parts[1]?.fill(0);
-    if (committed && committed.epoch > 0) throw new ArchiveRefusedError(`${walletId}: the committed key share was refreshed (epoch ${committed.epoch}), so a registered wallet owns it; not archived`);
+    if (committed && committed.epoch > 0)
+      throw new ArchiveRefusedError(
+        `${walletId}: the committed key share was refreshed (epoch ${committed.epoch}), so a registered wallet owns it; not archived`,
+      );
     // a run this node confirmed must stay unabandonable once its pending state and evidence are gone
     for (const sid of await deps.lifecycle.confirmedSids(walletId)) await deps.rememberConfirmed(walletId, sid);
     const moved: WalletKind[] = [];
@@ -110,7 +129,9 @@ export async function archiveWallet(deps: ArchiveDeps, walletId: string, reason:
       const record = await deps.store.get(kind, walletId);
       if (!record) continue;
       const at = now();
-      const meta = new TextEncoder().encode(JSON.stringify({ kind, walletId, reason, archivedAt: new Date(at).toISOString() }));
+      const meta = new TextEncoder().encode(
+        JSON.stringify({ kind, walletId, reason, archivedAt: new Date(at).toISOString() }),
+      );
       const sealed = pack(meta, record);
       try {
         await deps.store.put('archived', archiveId(walletId, kind, at), sealed);

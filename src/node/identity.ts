@@ -15,7 +15,10 @@ async function readPem(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
-    throw new Error(`cannot read ${what} ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run \`npm run certs\``, { cause: e });
+    throw new Error(
+      `cannot read ${what} ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run \`npm run certs\``,
+      { cause: e },
+    );
   }
 }
 
@@ -25,10 +28,13 @@ export async function loadGroup(config: Config, self: NodeEntry): Promise<GroupM
   return Promise.all(
     config.nodes.map(async (n) => {
       const cert = new X509Certificate(await readPem(n.tls.cert, `the certificate of ${n.id}`));
-      if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new Error(`${n.tls.cert}: not issued by the deployment CA`);
+      if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
+        throw new Error(`${n.tls.cert}: not issued by the deployment CA`);
       const now = Date.now();
-      if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) < now) throw new Error(`${n.tls.cert}: not valid now`);
-      if (!sameIdentity(identityFromCertificate(cert.raw), nodeIdentity(n.id))) throw new Error(`${n.tls.cert} does not name node ${n.id}`);
+      if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) < now)
+        throw new Error(`${n.tls.cert}: not valid now`);
+      if (!sameIdentity(identityFromCertificate(cert.raw), nodeIdentity(n.id)))
+        throw new Error(`${n.tls.cert} does not name node ${n.id}`);
       return { nodeId: n.id, publicKey: cert.publicKey };
     }),
   );

@@ -136,7 +136,12 @@ function encodePending(p: PendingState): Uint8Array {
 }
 
 function decodePending(b: Uint8Array): PendingState {
-  const [meta, pub, secret, confirmation] = unpackVersioned(b, 4, 'pending state', 3) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array | undefined];
+  const [meta, pub, secret, confirmation] = unpackVersioned(b, 4, 'pending state', 3) as [
+    Uint8Array,
+    Uint8Array,
+    Uint8Array,
+    Uint8Array | undefined,
+  ];
   const r = new Reader(meta);
   const protocol = PROTOCOL_CODES[r.u8('protocol')];
   if (!protocol) throw new Error('pending state: unknown protocol');
@@ -146,7 +151,16 @@ function decodePending(b: Uint8Array): PendingState {
   const epoch = r.u32('epoch');
   const auxEpoch = r.remaining > 0 ? r.u32('aux epoch') : undefined;
   r.end('pending state');
-  return { protocol, sid, round, c, epoch, ...(auxEpoch === undefined ? {} : { auxEpoch }), parts: [pub, secret], ...(confirmation === undefined ? {} : { confirmation }) };
+  return {
+    protocol,
+    sid,
+    round,
+    c,
+    epoch,
+    ...(auxEpoch === undefined ? {} : { auxEpoch }),
+    parts: [pub, secret],
+    ...(confirmation === undefined ? {} : { confirmation }),
+  };
 }
 
 function encodeEvidence(e: Evidence): Uint8Array {
@@ -180,13 +194,26 @@ export class Lifecycle {
     const rec = await this.o.store.get(kind, id);
     if (!rec) return undefined;
     if (scope === AUX_SCOPE) {
-      const [pub, secret, epoch] = unpackVersioned(rec, 3, 'aux-info') as [Uint8Array, Uint8Array, Uint8Array | undefined];
+      const [pub, secret, epoch] = unpackVersioned(rec, 3, 'aux-info') as [
+        Uint8Array,
+        Uint8Array,
+        Uint8Array | undefined,
+      ];
       rec.fill(0);
       return { epoch: decodeEpoch(epoch, LEGACY_EPOCH.aux, scope), parts: [pub, secret] };
     }
-    const [pub, secret, epoch, auxEpoch] = unpackVersioned(rec, 4, 'key share', 2) as [Uint8Array, Uint8Array, Uint8Array | undefined, Uint8Array | undefined];
+    const [pub, secret, epoch, auxEpoch] = unpackVersioned(rec, 4, 'key share', 2) as [
+      Uint8Array,
+      Uint8Array,
+      Uint8Array | undefined,
+      Uint8Array | undefined,
+    ];
     rec.fill(0);
-    return { epoch: decodeEpoch(epoch, LEGACY_EPOCH.share, scope), auxEpoch: decodeEpoch(auxEpoch, LEGACY_EPOCH.shareAux, `${scope} aux`), parts: [pub, secret] };
+    return {
+      epoch: decodeEpoch(epoch, LEGACY_EPOCH.share, scope),
+      auxEpoch: decodeEpoch(auxEpoch, LEGACY_EPOCH.shareAux, `${scope} aux`),
+      parts: [pub, secret],
+    };
   }
 
   async pending(scope: string): Promise<PendingState | undefined> {
@@ -205,15 +232,21 @@ export class Lifecycle {
         if (!allowed()) throw new CommitError('epoch-moved', `${scope}: this node abandoned the run`);
         const current = await this.committed(scope);
         current?.parts[1]?.fill(0);
-        if (current?.epoch !== base) throw new CommitError('epoch-moved', `${scope}: the committed epoch changed during the run`);
+        if (current?.epoch !== base)
+          throw new CommitError('epoch-moved', `${scope}: the committed epoch changed during the run`);
         if (p.auxEpoch !== undefined) {
           // under the aux scope's lock (taken first, as everywhere): no aux commit between this check and the stage
           const aux = await this.committed(AUX_SCOPE);
           aux?.parts[1]?.fill(0);
-          if (aux?.epoch !== p.auxEpoch) throw new CommitError('epoch-moved', `${scope}: the aux-info changed during the run`);
+          if (aux?.epoch !== p.auxEpoch)
+            throw new CommitError('epoch-moved', `${scope}: the aux-info changed during the run`);
         }
         const other = await this.pending(scope);
-        if (other && !equalBytes(other.sid, p.sid)) throw new CommitError('pending-unresolved', `${scope}: another run's successor awaits its commit or an abandonment`);
+        if (other && !equalBytes(other.sid, p.sid))
+          throw new CommitError(
+            'pending-unresolved',
+            `${scope}: another run's successor awaits its commit or an abandonment`,
+          );
         await this.o.store.put('pending', scope, encodePending(p));
       });
     return p.auxEpoch !== undefined && scope !== AUX_SCOPE ? this.lock.run(AUX_SCOPE, stage) : stage();
@@ -229,24 +262,37 @@ export class Lifecycle {
       if (!p) {
         const current = await this.committed(scope);
         const stored = current && (await this.evidence(scope));
-        if (current && stored && stored.epoch === current.epoch && sameEnvelopes(stored.envelopes, envelopes)) return current;
+        if (current && stored && stored.epoch === current.epoch && sameEnvelopes(stored.envelopes, envelopes))
+          return current;
         current?.parts[1]?.fill(0);
         throw new CommitError('no-pending', `${scope}: nothing pending to commit`);
       }
       this.check(p, envelopes);
       await this.o.beforeSwitch(scope, p.epoch);
       const ordered = [...envelopes].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-      await this.o.store.put('evidence', scope, encodeEvidence({ protocol: p.protocol, epoch: p.epoch, envelopes: ordered }));
+      await this.o.store.put(
+        'evidence',
+        scope,
+        encodeEvidence({ protocol: p.protocol, epoch: p.epoch, envelopes: ordered }),
+      );
       const [kind, id] = where(scope);
-      const record = scope === AUX_SCOPE ? pack(...p.parts, encodeEpoch(p.epoch)) : pack(...p.parts, encodeEpoch(p.epoch), encodeEpoch(p.auxEpoch ?? LEGACY_EPOCH.shareAux));
+      const record =
+        scope === AUX_SCOPE
+          ? pack(...p.parts, encodeEpoch(p.epoch))
+          : pack(...p.parts, encodeEpoch(p.epoch), encodeEpoch(p.auxEpoch ?? LEGACY_EPOCH.shareAux));
       if (p.protocol === 'keygen') {
         // a wallet id is never overwritten
-        if (!(await this.o.store.create(kind, id, record))) throw new CommitError('epoch-moved', `${scope}: a committed key share already exists`);
+        if (!(await this.o.store.create(kind, id, record)))
+          throw new CommitError('epoch-moved', `${scope}: a committed key share already exists`);
       } else {
         await this.o.store.put(kind, id, record);
       }
       await this.o.store.delete('pending', scope);
-      return { epoch: p.epoch, ...(scope === AUX_SCOPE ? {} : { auxEpoch: p.auxEpoch ?? LEGACY_EPOCH.shareAux }), parts: p.parts };
+      return {
+        epoch: p.epoch,
+        ...(scope === AUX_SCOPE ? {} : { auxEpoch: p.auxEpoch ?? LEGACY_EPOCH.shareAux }),
+        parts: p.parts,
+      };
     });
   }
 
@@ -318,10 +364,15 @@ export class Lifecycle {
   }
 
   private check(p: PendingState, envelopes: readonly Uint8Array[]): void {
-    if (envelopes.length === 0 || envelopes.length > MAX_ENVELOPES) throw new CommitError('bad-evidence', 'evidence must hold one envelope per party');
+    if (envelopes.length === 0 || envelopes.length > MAX_ENVELOPES)
+      throw new CommitError('bad-evidence', 'evidence must hold one envelope per party');
     let bodies: Map<number, Uint8Array>;
     try {
-      bodies = openBroadcastEvidence({ sid: p.sid, protocol: `mpc-engine/${p.protocol}`, parties: this.o.parties }, p.round, envelopes);
+      bodies = openBroadcastEvidence(
+        { sid: p.sid, protocol: `mpc-engine/${p.protocol}`, parties: this.o.parties },
+        p.round,
+        envelopes,
+      );
     } catch (e) {
       if (e instanceof EnvelopeError) throw new CommitError('bad-evidence', e.message);
       throw e;
@@ -340,6 +391,10 @@ export class Lifecycle {
 
 function sameEnvelopes(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
   if (a.length !== b.length) return false;
-  const key = (x: readonly Uint8Array[]) => x.map((e) => Buffer.from(e).toString('base64')).sort().join(',');
+  const key = (x: readonly Uint8Array[]) =>
+    x
+      .map((e) => Buffer.from(e).toString('base64'))
+      .sort()
+      .join(',');
   return key(a) === key(b);
 }

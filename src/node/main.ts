@@ -35,14 +35,23 @@ import { DirectoryLockError, LOCKED_EXIT_CODE, lockDirectory } from '../util/dir
  * Kernel rules in addition to the in-process allow-list: applied only as root with `nft` present;
  * otherwise the node says so and relies on the allow-list (which it always enforces).
  */
-function applyFirewall(ruleset: string, log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void }): void {
+function applyFirewall(
+  ruleset: string,
+  log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void },
+): void {
   if (process.getuid?.() !== 0) {
-    log.warn({}, 'ENABLE_KERNEL_FIREWALL: not root, nftables rules not applied (the in-process allow-list is active; --print-firewall shows the rules)');
+    log.warn(
+      {},
+      'ENABLE_KERNEL_FIREWALL: not root, nftables rules not applied (the in-process allow-list is active; --print-firewall shows the rules)',
+    );
     return;
   }
   const r = spawnSync('nft', ['-f', '-'], { input: ruleset, encoding: 'utf8' });
   if (r.error || r.status !== 0) {
-    log.warn({ reason: r.error?.message ?? r.stderr.trim().slice(0, 300) }, 'ENABLE_KERNEL_FIREWALL: nft failed; the in-process allow-list is active');
+    log.warn(
+      { reason: r.error?.message ?? r.stderr.trim().slice(0, 300) },
+      'ENABLE_KERNEL_FIREWALL: nft failed; the in-process allow-list is active',
+    );
     return;
   }
   log.info({}, 'nftables rules applied: only the trusted coordinator address reaches this port');
@@ -67,7 +76,11 @@ async function main(): Promise<void> {
   }
   if (values['print-firewall']) {
     const ip = config.firewall.trustedCoordinatorIp;
-    if (!ip) throw new ConfigError([{ variable: 'TRUSTED_COORDINATOR_IP', message: 'required to print firewall rules' }], config.envFile);
+    if (!ip)
+      throw new ConfigError(
+        [{ variable: 'TRUSTED_COORDINATOR_IP', message: 'required to print firewall rules' }],
+        config.envFile,
+      );
     console.log(nftablesRuleset({ ports: [self.port], trustedCoordinatorIp: ip, nodeId: self.id }));
     return;
   }
@@ -82,8 +95,17 @@ async function main(): Promise<void> {
   const { log } = runtime;
   // before any session: finish or roll back a state switch a crash interrupted (lifecycle.ts)
   const recovered = await runtime.service.recover();
-  if (recovered.pendingDropped + recovered.presignaturesBurnt > 0) log.info(recovered, 'recovered an interrupted state switch');
-  if (config.firewall.enabled) applyFirewall(nftablesRuleset({ ports: [self.port], trustedCoordinatorIp: config.firewall.trustedCoordinatorIp, nodeId: self.id }), log);
+  if (recovered.pendingDropped + recovered.presignaturesBurnt > 0)
+    log.info(recovered, 'recovered an interrupted state switch');
+  if (config.firewall.enabled)
+    applyFirewall(
+      nftablesRuleset({
+        ports: [self.port],
+        trustedCoordinatorIp: config.firewall.trustedCoordinatorIp,
+        nodeId: self.id,
+      }),
+      log,
+    );
 
   // protocol sessions (and info) on the worker; signing inline
   const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...opts, fillPrimes: true } });
@@ -93,7 +115,10 @@ async function main(): Promise<void> {
     worker.once('error', reject);
     worker.on('message', (m: { ready?: true; id?: number; body?: Uint8Array; audit?: AuditEvent }) => {
       if (m.ready) return resolve();
-      if (m.audit) return void recordAudit(m.audit).catch((e: unknown) => runtime.log.error({ err: (e as Error).message }, 'audit log: event not recorded'));
+      if (m.audit)
+        return void recordAudit(m.audit).catch((e: unknown) =>
+          runtime.log.error({ err: (e as Error).message }, 'audit log: event not recorded'),
+        );
       const done = waiting.get(m.id as number);
       waiting.delete(m.id as number);
       done?.(m.body as Uint8Array);
@@ -168,7 +193,11 @@ async function main(): Promise<void> {
         timer = setTimeout(resolve, drainMs);
       });
       clearTimeout(timer);
-      if (inFlight > 0) log.warn({ inFlight }, 'drain time over: abandoning the requests still in flight (their records are written whole or not at all)');
+      if (inFlight > 0)
+        log.warn(
+          { inFlight },
+          'drain time over: abandoning the requests still in flight (their records are written whole or not at all)',
+        );
     }
     await server.close();
     await worker.terminate();

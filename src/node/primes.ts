@@ -112,9 +112,12 @@ export class PrimeSource {
    */
   async take(): Promise<bigint[]> {
     if (this.o.devFile) {
-      const all = (JSON.parse(readFileSync(this.o.devFile, 'utf8')) as { bits1536: string[] }).bits1536.map((h) => BigInt(h));
+      const all = (JSON.parse(readFileSync(this.o.devFile, 'utf8')) as { bits1536: string[] }).bits1536.map((h) =>
+        BigInt(h),
+      );
       const mine = all.slice(PRIMES_PER_AUX * this.o.index, PRIMES_PER_AUX * (this.o.index + 1));
-      if (mine.length !== PRIMES_PER_AUX) throw new Error('development primes file has too few primes for this node index');
+      if (mine.length !== PRIMES_PER_AUX)
+        throw new Error('development primes file has too few primes for this node index');
       mine.forEach((p, k) => assertSafePrime(`development prime ${k}`, p, SAFE_PRIME_BITS));
       return mine;
     }
@@ -140,7 +143,8 @@ export class PrimeSource {
   }
 
   private save(): Promise<void> {
-    const run = (): Promise<void> => this.o.store.put('aux', RECORD_ID, new Writer().list(this.primes, (w, p) => w.int(p)).finish());
+    const run = (): Promise<void> =>
+      this.o.store.put('aux', RECORD_ID, new Writer().list(this.primes, (w, p) => w.int(p)).finish());
     const p = this.saving.then(run, run);
     this.saving = p.catch(() => undefined);
     return p;

@@ -48,7 +48,12 @@ export async function openNodeRuntime(o: RuntimeOptions, hooks: RuntimeHooks = {
   log.info({ kms: kms.name, keyId: kms.keyId }, 'KMS open');
   const store = await RecordStore.open({ dir: join(self.dataDir, 'records'), nodeId: o.id, kms });
   // secrets of presignatures marked used but not yet deleted (a crash or a failed deletion)
-  const swept = await new Presignatures(store).sweep((presigId, err) => log.error({ presigId, err: err.message }, 'the secret of a used presignature could not be deleted (it can never sign; retried at the next start)'));
+  const swept = await new Presignatures(store).sweep((presigId, err) =>
+    log.error(
+      { presigId, err: err.message },
+      'the secret of a used presignature could not be deleted (it can never sign; retried at the next start)',
+    ),
+  );
   if (swept > 0) log.info({ swept }, 'removed used presignature secrets');
   const primes = await PrimeSource.open({
     store,
@@ -60,7 +65,8 @@ export async function openNodeRuntime(o: RuntimeOptions, hooks: RuntimeHooks = {
     onProgress: (ready, needed) => log.info({ ready, needed }, 'safe primes for aux-info'),
     onError: (e) => log.error({ err: e.message }, 'safe-prime generation failed'),
   });
-  if (o.fillPrimes) void primes.fill().catch((e: unknown) => log.error({ err: (e as Error).message }, 'safe-prime generation failed'));
+  if (o.fillPrimes)
+    void primes.fill().catch((e: unknown) => log.error({ err: (e as Error).message }, 'safe-prime generation failed'));
   const service = new NodeService({
     nodeId: o.id,
     group: await loadGroup(config, self),

@@ -36,7 +36,16 @@ import { Reader, Writer } from '../protocol/codec.js';
 import { ringPedersenFromPrimes, SECURITY_128, type SecurityParams } from '../protocol/aux/index.js';
 import { auxId, stateFingerprint } from '../protocol/state.js';
 import { pointToBytes } from '../curve/secp256k1.js';
-import { RPC_VERSION, decodeJson, encodeJson, requestSchema, type ProtocolName, type Request, type SessionResult, type SessionUpdate } from '../rpc/messages.js';
+import {
+  RPC_VERSION,
+  decodeJson,
+  encodeJson,
+  requestSchema,
+  type ProtocolName,
+  type Request,
+  type SessionResult,
+  type SessionUpdate,
+} from '../rpc/messages.js';
 import { AUX_SCOPE, CommitError, LEGACY_EPOCH, Lifecycle, type LifecycleProtocol } from './lifecycle.js';
 import type { AuditEvent } from '../util/audit-log.js';
 import { decodeEnvelope, type PartyIdentity } from '../envelope/envelope.js';
@@ -140,7 +149,6 @@ interface Running {
   touched: number;
 }
 
-
 /** The scope a protocol switches (aux-info, or a wallet's key share), if any. */
 function scopeOf(protocol: ProtocolName, walletId: string | undefined): string | undefined {
   if (protocol === 'aux') return AUX_SCOPE;
@@ -171,7 +179,11 @@ export class NodeService {
     this.L = o.L ?? SECURITY_128;
     this.presigs = new Presignatures(o.store);
     this.seen = new SeenSessions(o.store);
-    this.lifecycle = new Lifecycle({ store: o.store, parties: this.parties(o.group.map((_, k) => k)), beforeSwitch: (scope, epoch) => this.burnPresignatures(scope, epoch) });
+    this.lifecycle = new Lifecycle({
+      store: o.store,
+      parties: this.parties(o.group.map((_, k) => k)),
+      beforeSwitch: (scope, epoch) => this.burnPresignatures(scope, epoch),
+    });
   }
 
   /**
@@ -205,13 +217,16 @@ export class NodeService {
     } catch {
       return encodeJson({ ok: false, code: 'bad-request', error: 'request is not JSON' });
     }
-    if (!parsed.success) return encodeJson({ ok: false, code: 'bad-request', error: z.prettifyError(parsed.error).slice(0, 500) });
+    if (!parsed.success)
+      return encodeJson({ ok: false, code: 'bad-request', error: z.prettifyError(parsed.error).slice(0, 500) });
     try {
       return encodeJson({ ok: true, ...(await this.handle(parsed.data)) });
     } catch (e) {
       if (e instanceof RpcError) return encodeJson({ ok: false, code: e.code, error: e.message });
-      if (e instanceof PresignatureUsedError) return encodeJson({ ok: false, code: 'presignature-used', error: 'presignature already used' });
-      if (e instanceof SessionReplayError) return encodeJson({ ok: false, code: 'sid-replay', error: 'session id seen before' });
+      if (e instanceof PresignatureUsedError)
+        return encodeJson({ ok: false, code: 'presignature-used', error: 'presignature already used' });
+      if (e instanceof SessionReplayError)
+        return encodeJson({ ok: false, code: 'sid-replay', error: 'session id seen before' });
       this.o.log.error({ err: (e as Error).message, method: parsed.data.method }, 'request failed');
       return encodeJson({ ok: false, code: 'internal', error: 'internal error' });
     }
@@ -258,13 +273,23 @@ export class NodeService {
         // our own signed confirmation of the run whose successor we hold pending (public: it is broadcast in the run)
         const p = await this.lifecycle.pending(req.scope);
         p?.parts[1]?.fill(0);
-        if (!p?.confirmation) throw new RpcError('no-confirmation', 'no pending state with a stored confirmation for this scope');
-        return { protocol: p.protocol, epoch: p.epoch, sid: hex(p.sid), envelope: Buffer.from(p.confirmation).toString('base64') };
+        if (!p?.confirmation)
+          throw new RpcError('no-confirmation', 'no pending state with a stored confirmation for this scope');
+        return {
+          protocol: p.protocol,
+          epoch: p.epoch,
+          sid: hex(p.sid),
+          envelope: Buffer.from(p.confirmation).toString('base64'),
+        };
       }
       case 'evidence': {
         const e = await this.lifecycle.evidence(req.scope);
         if (!e) throw new RpcError('no-evidence', 'no commit evidence for this scope');
-        return { protocol: e.protocol, epoch: e.epoch, envelopes: e.envelopes.map((b) => Buffer.from(b).toString('base64')) };
+        return {
+          protocol: e.protocol,
+          epoch: e.epoch,
+          envelopes: e.envelopes.map((b) => Buffer.from(b).toString('base64')),
+        };
       }
     }
   }
@@ -290,7 +315,8 @@ export class NodeService {
       }
     }
     // the tombstone: a confirmed run whose records were archived since
-    if ((await this.lifecycle.confirmed(scope, sid)) || (await this.seen.wasConfirmed(scope, sid))) throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
+    if ((await this.lifecycle.confirmed(scope, sid)) || (await this.seen.wasConfirmed(scope, sid)))
+      throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
     return { by: this.index, signature: signature.toString('hex') };
   }
@@ -304,7 +330,14 @@ export class NodeService {
     // (archiveWallet checks again under the scope's lock)
     const current = await this.lifecycle.committed(walletId);
     current?.parts[1]?.fill(0);
-    if (current && current.epoch > 0) return this.archiveRefused(walletId, reason, new ArchiveRefusedError(`${walletId}: the committed key share was refreshed (epoch ${current.epoch}), so a registered wallet owns it; not archived`));
+    if (current && current.epoch > 0)
+      return this.archiveRefused(
+        walletId,
+        reason,
+        new ArchiveRefusedError(
+          `${walletId}: the committed key share was refreshed (epoch ${current.epoch}), so a registered wallet owns it; not archived`,
+        ),
+      );
     for (const [id, s] of this.sessions) {
       const scope = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
       if (scope !== walletId) continue;
@@ -314,7 +347,12 @@ export class NodeService {
     let r: Awaited<ReturnType<typeof archiveWallet>>;
     try {
       r = await archiveWallet(
-        { store: this.o.store, lifecycle: this.lifecycle, burnPresignatures: (w) => this.burnWhere(async (of) => of === w), rememberConfirmed: (w, sid) => this.seen.rememberConfirmed(w, sid) },
+        {
+          store: this.o.store,
+          lifecycle: this.lifecycle,
+          burnPresignatures: (w) => this.burnWhere(async (of) => of === w),
+          rememberConfirmed: (w, sid) => this.seen.rememberConfirmed(w, sid),
+        },
         walletId,
         reason,
       );
@@ -324,14 +362,23 @@ export class NodeService {
     }
     if (r.archived.length > 0 || r.presignaturesBurnt > 0) {
       this.o.log.warn({ walletId, reason, ...r }, 'wallet records archived (no registered wallet owns them)');
-      await this.o.audit?.({ type: 'wallet.archived', walletId, reason, archived: r.archived, presignaturesBurnt: r.presignaturesBurnt });
+      await this.o.audit?.({
+        type: 'wallet.archived',
+        walletId,
+        reason,
+        archived: r.archived,
+        presignaturesBurnt: r.presignaturesBurnt,
+      });
     }
     return r;
   }
 
   /** An archive request for a live (refreshed) wallet: logged, audited, answered with its code. */
   private async archiveRefused(walletId: string, reason: string, e: ArchiveRefusedError): Promise<never> {
-    this.o.log.error({ walletId, reason }, 'archiving a refreshed (registered) wallet refused: the coordinator registry looks wrong');
+    this.o.log.error(
+      { walletId, reason },
+      'archiving a refreshed (registered) wallet refused: the coordinator registry looks wrong',
+    );
     await this.o.audit?.({ type: 'wallet.archive-refused', walletId, reason });
     throw new RpcError(e.code, e.message);
   }
@@ -342,18 +389,46 @@ export class NodeService {
    * after showing its confirmation to some nodes only, which then commit. With every other party's,
    * at least one honest party never confirmed, so no evidence of the run can exist anywhere.
    */
-  private async discard(scope: string, sid: Uint8Array, signed: readonly { by: number; signature: string }[]): Promise<object> {
+  private async discard(
+    scope: string,
+    sid: Uint8Array,
+    signed: readonly { by: number; signature: string }[],
+  ): Promise<object> {
     const abandonments = signed.map((a) => ({ by: a.by, signature: Uint8Array.from(Buffer.from(a.signature, 'hex')) }));
     // a valid abandonment by a party whose confirmation of that very run we hold is proof that it lied
-    const held = (await this.lifecycle.evidence(scope))?.envelopes.filter((e) => equalBytes(decodeEnvelope(e).sid, sid)) ?? [];
+    const held =
+      (await this.lifecycle.evidence(scope))?.envelopes.filter((e) => equalBytes(decodeEnvelope(e).sid, sid)) ?? [];
     for (const a of abandonments) {
       const member = this.o.group[a.by];
-      if (!member || !held.some((e) => decodeEnvelope(e).from === a.by) || !verifyAbandonment(scope, sid, a, member.publicKey)) continue;
-      this.o.log.error({ scope, sid: hex(sid), party: member.nodeId }, 'a party signed an abandonment of a run whose confirmation it signed (misbehaviour)');
-      await this.o.audit?.({ type: 'party.misbehaved', scope, sid: hex(sid), party: member.nodeId, offence: 'abandoned a run it confirmed' });
-      throw new RpcError('abandoned-confirmed-run', `${member.nodeId} signed an abandonment of a run whose confirmation it signed`);
+      if (
+        !member ||
+        !held.some((e) => decodeEnvelope(e).from === a.by) ||
+        !verifyAbandonment(scope, sid, a, member.publicKey)
+      )
+        continue;
+      this.o.log.error(
+        { scope, sid: hex(sid), party: member.nodeId },
+        'a party signed an abandonment of a run whose confirmation it signed (misbehaviour)',
+      );
+      await this.o.audit?.({
+        type: 'party.misbehaved',
+        scope,
+        sid: hex(sid),
+        party: member.nodeId,
+        offence: 'abandoned a run it confirmed',
+      });
+      throw new RpcError(
+        'abandoned-confirmed-run',
+        `${member.nodeId} signed an abandonment of a run whose confirmation it signed`,
+      );
     }
-    const why = checkAbandonments(scope, sid, abandonments, this.o.group.map((m) => m.publicKey), this.index);
+    const why = checkAbandonments(
+      scope,
+      sid,
+      abandonments,
+      this.o.group.map((m) => m.publicKey),
+      this.index,
+    );
     if (why !== undefined) throw new RpcError('bad-abandonment', why);
     const discarded = await this.lifecycle.discard(scope, sid);
     if (discarded) {
@@ -371,10 +446,21 @@ export class NodeService {
     const protocol = p?.protocol ?? (await this.lifecycle.evidence(scope))?.protocol;
     try {
       const committed = await this.lifecycle.commit(scope, bytes);
-      const result = this.committedResult(scope, protocol as LifecycleProtocol, committed.epoch, committed.parts as [Uint8Array, Uint8Array]);
+      const result = this.committedResult(
+        scope,
+        protocol as LifecycleProtocol,
+        committed.epoch,
+        committed.parts as [Uint8Array, Uint8Array],
+      );
       committed.parts[1]?.fill(0);
       this.o.log.info({ scope, epoch: committed.epoch }, 'pending state committed on evidence');
-      await this.o.audit?.({ type: 'state.committed', scope, protocol: protocol ?? null, epoch: committed.epoch, via: 'finalize' });
+      await this.o.audit?.({
+        type: 'state.committed',
+        scope,
+        protocol: protocol ?? null,
+        epoch: committed.epoch,
+        via: 'finalize',
+      });
       return { result };
     } catch (e) {
       if (e instanceof CommitError) throw new RpcError(e.code, e.message);
@@ -383,7 +469,12 @@ export class NodeService {
   }
 
   /** The public description of a committed state (as a session reports it). */
-  private committedResult(scope: string, protocol: LifecycleProtocol, epoch: number, [pub, secret]: [Uint8Array, Uint8Array]): SessionResult {
+  private committedResult(
+    scope: string,
+    protocol: LifecycleProtocol,
+    epoch: number,
+    [pub, secret]: [Uint8Array, Uint8Array],
+  ): SessionResult {
     if (scope === AUX_SCOPE) {
       const aux = decodeAuxInfo(pub, secret);
       // the old aux-info's secret is dropped now (not kept until the next use); re-read on demand
@@ -393,12 +484,19 @@ export class NodeService {
     }
     const share = decodeKeyShare(pub, secret);
     const publicKey = hex(pointToBytes(share.public.Y));
-    return protocol === 'keygen' ? { protocol: 'keygen', walletId: scope, publicKey } : { protocol: 'refresh', walletId: scope, publicKey, epoch };
+    return protocol === 'keygen'
+      ? { protocol: 'keygen', walletId: scope, publicKey }
+      : { protocol: 'refresh', walletId: scope, publicKey, epoch };
   }
 
   private async info(): Promise<object> {
     const aux = await this.loadAux();
-    const info: Record<string, unknown> = { nodeId: this.o.nodeId, index: this.index, primesReady: this.o.primes.ready, wallets: (await this.o.store.list('keyshare')).length };
+    const info: Record<string, unknown> = {
+      nodeId: this.o.nodeId,
+      index: this.index,
+      primesReady: this.o.primes.ready,
+      wallets: (await this.o.store.list('keyshare')).length,
+    };
     if (aux) {
       info.auxId = aux.id;
       info.auxEpoch = aux.epoch;
@@ -424,21 +522,26 @@ export class NodeService {
    */
   private async prepare(req: Extract<Request, { method: 'prepare' }>): Promise<object> {
     const ids = this.o.group.map((m) => m.nodeId);
-    if (req.parties.length !== ids.length || req.parties.some((p, k) => p !== ids[k])) throw new RpcError('bad-parties', 'party list differs from this node’s configuration');
+    if (req.parties.length !== ids.length || req.parties.some((p, k) => p !== ids[k]))
+      throw new RpcError('bad-parties', 'party list differs from this node’s configuration');
     if (this.sessions.has(req.sessionId)) throw new RpcError('duplicate-session', 'session id in use');
     if (this.aborted.has(req.sessionId)) throw new RpcError('aborted', 'this session was aborted');
     if (this.sessions.size >= (this.o.maxSessions ?? 64)) throw new RpcError('busy', 'too many open sessions');
     const all = ids.map((_, k) => k);
     let participants: number[] = all;
     const needWallet = req.protocol !== 'aux';
-    if (needWallet !== (req.walletId !== undefined)) throw new RpcError('bad-request', needWallet ? 'walletId required' : 'walletId not allowed');
-    if ((req.protocol === 'presign') !== (req.signers !== undefined)) throw new RpcError('bad-request', 'signers required for presign only');
-    if (req.protocol === 'aux' && this.o.primes.ready < 4) throw new RpcError('primes-not-ready', `safe primes not ready (${this.o.primes.ready}/4)`);
+    if (needWallet !== (req.walletId !== undefined))
+      throw new RpcError('bad-request', needWallet ? 'walletId required' : 'walletId not allowed');
+    if ((req.protocol === 'presign') !== (req.signers !== undefined))
+      throw new RpcError('bad-request', 'signers required for presign only');
+    if (req.protocol === 'aux' && this.o.primes.ready < 4)
+      throw new RpcError('primes-not-ready', `safe primes not ready (${this.o.primes.ready}/4)`);
     const walletId = req.walletId;
     if (req.signers) {
       const S = req.signers;
       const sorted = S.every((j, k) => k === 0 || j > (S[k - 1] as number));
-      if (!sorted || S.some((j) => j >= ids.length) || S.length < this.o.threshold) throw new RpcError('bad-signers', 'signers must be sorted, distinct, known and at least t');
+      if (!sorted || S.some((j) => j >= ids.length) || S.length < this.o.threshold)
+        throw new RpcError('bad-signers', 'signers must be sorted, distinct, known and at least t');
       participants = S;
     }
     if (!participants.includes(this.index)) throw new RpcError('not-a-participant', 'this node is not a participant');
@@ -450,20 +553,55 @@ export class NodeService {
         if (other === scope) throw new RpcError('busy', 'another run of this scope is open');
       }
     }
-    const placeholder: Pending = { protocol: req.protocol, participants, walletId, nonce: '', state: '', request: req, touched: Date.now(), preparing: true };
+    const placeholder: Pending = {
+      protocol: req.protocol,
+      participants,
+      walletId,
+      nonce: '',
+      state: '',
+      request: req,
+      touched: Date.now(),
+      preparing: true,
+    };
     this.sessions.set(req.sessionId, placeholder);
     try {
       if (req.protocol !== 'aux' && !(await this.loadAux())) throw new RpcError('no-aux', 'aux-info not made yet');
-      if (req.protocol === 'keygen' && walletId && (await this.o.store.has('keyshare', walletId))) throw new RpcError('wallet-exists', 'wallet already exists');
-      if ((req.protocol === 'presign' || req.protocol === 'refresh') && walletId && !(await this.o.store.has('keyshare', walletId))) throw new RpcError('unknown-wallet', 'no such wallet');
+      if (req.protocol === 'keygen' && walletId && (await this.o.store.has('keyshare', walletId)))
+        throw new RpcError('wallet-exists', 'wallet already exists');
+      if (
+        (req.protocol === 'presign' || req.protocol === 'refresh') &&
+        walletId &&
+        !(await this.o.store.has('keyshare', walletId))
+      )
+        throw new RpcError('unknown-wallet', 'no such wallet');
       if (req.protocol === 'presign' && walletId) await this.assertFresh(walletId);
       const p = scope === undefined ? undefined : await this.lifecycle.pending(scope);
-      if (p) throw new RpcError('pending-unresolved', `a run of this scope awaits its commit or an abandonment (sid ${hex(p.sid)})`);
+      if (p)
+        throw new RpcError(
+          'pending-unresolved',
+          `a run of this scope awaits its commit or an abandonment (sid ${hex(p.sid)})`,
+        );
       const nonce = randomBytes(32).toString('hex');
       const state = await this.stateFingerprint(req.protocol, walletId);
-      if (this.sessions.get(req.sessionId) !== placeholder) throw new RpcError('aborted', 'this session was aborted while it was being prepared');
-      const sessionKey = newSessionKey({ protocol: req.protocol, sessionId: req.sessionId }, this.index, this.o.nodeId, nonce, this.o.privateKey);
-      this.sessions.set(req.sessionId, { protocol: req.protocol, participants, walletId, nonce, state, sessionKey, request: req, touched: Date.now() });
+      if (this.sessions.get(req.sessionId) !== placeholder)
+        throw new RpcError('aborted', 'this session was aborted while it was being prepared');
+      const sessionKey = newSessionKey(
+        { protocol: req.protocol, sessionId: req.sessionId },
+        this.index,
+        this.o.nodeId,
+        nonce,
+        this.o.privateKey,
+      );
+      this.sessions.set(req.sessionId, {
+        protocol: req.protocol,
+        participants,
+        walletId,
+        nonce,
+        state,
+        sessionKey,
+        request: req,
+        touched: Date.now(),
+      });
       return { nonce, state, sessionKey: sessionKey.answer };
     } catch (e) {
       if (this.sessions.get(req.sessionId) === placeholder) this.sessions.delete(req.sessionId);
@@ -490,7 +628,11 @@ export class NodeService {
   private async assertFresh(walletId: string): Promise<Share> {
     const s = await this.loadShare(walletId);
     const aux = await this.loadAux();
-    if (aux && s.auxEpoch < aux.epoch) throw new RpcError('share-stale', `the key share predates the committed aux-info (share made under aux epoch ${s.auxEpoch}, aux epoch ${aux.epoch}): refresh the wallet first`);
+    if (aux && s.auxEpoch < aux.epoch)
+      throw new RpcError(
+        'share-stale',
+        `the key share predates the committed aux-info (share made under aux epoch ${s.auxEpoch}, aux epoch ${aux.epoch}): refresh the wallet first`,
+      );
     return s;
   }
 
@@ -502,22 +644,53 @@ export class NodeService {
    */
   private async stateFingerprint(protocol: ProtocolName, walletId: string | undefined): Promise<string> {
     const aux = protocol === 'aux' ? undefined : ((await this.loadAux())?.id ?? '');
-    const share = protocol === 'refresh' || protocol === 'presign' ? await this.loadShare(walletId as string) : undefined;
-    return hex(stateFingerprint({ protocol, ...(aux === undefined ? {} : { auxId: aux }), ...(share ? { share: { epoch: share.epoch, public: share.share.public } } : {}) }));
+    const share =
+      protocol === 'refresh' || protocol === 'presign' ? await this.loadShare(walletId as string) : undefined;
+    return hex(
+      stateFingerprint({
+        protocol,
+        ...(aux === undefined ? {} : { auxId: aux }),
+        ...(share ? { share: { epoch: share.epoch, public: share.share.public } } : {}),
+      }),
+    );
   }
 
-  private async start(sessionId: string, nonces: readonly string[], states: readonly string[], sessionKeys: readonly SessionKeyAnswer[]): Promise<SessionUpdate> {
+  private async start(
+    sessionId: string,
+    nonces: readonly string[],
+    states: readonly string[],
+    sessionKeys: readonly SessionKeyAnswer[],
+  ): Promise<SessionUpdate> {
     const p = this.sessions.get(sessionId);
-    if (!p || 'session' in p || p.preparing || !p.sessionKey) throw new RpcError('unknown-session', 'no prepared session with this id');
-    if (nonces.length !== p.participants.length || nonces[p.participants.indexOf(this.index)] !== p.nonce) throw new RpcError('bad-nonces', 'nonces do not include ours at our position');
-    const keys = checkSessionKeys({ protocol: p.protocol, sessionId }, sessionKeys, p.participants, nonces, this.o.group, this.index, p.sessionKey.answer);
+    if (!p || 'session' in p || p.preparing || !p.sessionKey)
+      throw new RpcError('unknown-session', 'no prepared session with this id');
+    if (nonces.length !== p.participants.length || nonces[p.participants.indexOf(this.index)] !== p.nonce)
+      throw new RpcError('bad-nonces', 'nonces do not include ours at our position');
+    const keys = checkSessionKeys(
+      { protocol: p.protocol, sessionId },
+      sessionKeys,
+      p.participants,
+      nonces,
+      this.o.group,
+      this.index,
+      p.sessionKey.answer,
+    );
     if (typeof keys === 'string') throw new RpcError('bad-session-keys', keys);
     if (states.length !== nonces.length || states.some((s) => s !== p.state)) {
       this.sessions.delete(sessionId);
       throw new RpcError('state-mismatch', 'participants hold different states (epochs, aux-info or key share)');
     }
     const r = p.request;
-    const sid = deriveSessionId({ protocol: p.protocol, sessionId, parties: r.parties, walletId: p.walletId, participants: p.participants, nonces, state: p.state, sessionKeys: sessionKeys.map((k) => k.key) });
+    const sid = deriveSessionId({
+      protocol: p.protocol,
+      sessionId,
+      parties: r.parties,
+      walletId: p.walletId,
+      participants: p.participants,
+      nonces,
+      state: p.state,
+      sessionKeys: sessionKeys.map((k) => k.key),
+    });
     await this.seen.rememberSid(sid);
     const session = await this.newSession(p, sid, keys);
     // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)
@@ -539,7 +712,11 @@ export class NodeService {
     const update = await s.session.deliver(envelopes.map((e) => Uint8Array.from(Buffer.from(e, 'base64'))));
     if (update.status !== 'running') {
       this.sessions.delete(sessionId);
-      if (update.status === 'aborted') this.o.log.warn({ sessionId, culprits: update.abort?.culprits, reason: update.abort?.reason }, 'session aborted');
+      if (update.status === 'aborted')
+        this.o.log.warn(
+          { sessionId, culprits: update.abort?.culprits, reason: update.abort?.reason },
+          'session aborted',
+        );
     }
     return update;
   }
@@ -551,23 +728,54 @@ export class NodeService {
     });
   }
 
-  private async newSession(p: Pending, sid: Uint8Array, sessionKeys: readonly KeyObject[]): Promise<NodeSession<unknown>> {
+  private async newSession(
+    p: Pending,
+    sid: Uint8Array,
+    sessionKeys: readonly KeyObject[],
+  ): Promise<NodeSession<unknown>> {
     const n = this.o.group.length;
     const i = this.index;
     const L = this.L;
-    const base = { protocol: p.protocol, sid, parties: this.parties(p.participants), me: i, privateKey: this.o.privateKey, sessionKeys, sessionKey: p.sessionKey as SessionKeyPair };
+    const base = {
+      protocol: p.protocol,
+      sid,
+      parties: this.parties(p.participants),
+      me: i,
+      privateKey: this.o.privateKey,
+      sessionKeys,
+      sessionKey: p.sessionKey as SessionKeyPair,
+    };
     const walletId = p.walletId as string;
-    const make = <O>(begin: () => Step<O>, finish: (o: O, evidence: readonly Uint8Array[] | undefined) => Promise<SessionResult>, stage?: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined }) => Promise<void>) =>
-      new NodeSession<O>({ ...base, begin, finish, ...(stage ? { stage } : {}) }) as unknown as NodeSession<unknown>;
+    const make = <O>(
+      begin: () => Step<O>,
+      finish: (o: O, evidence: readonly Uint8Array[] | undefined) => Promise<SessionResult>,
+      stage?: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined }) => Promise<void>,
+    ) => new NodeSession<O>({ ...base, begin, finish, ...(stage ? { stage } : {}) }) as unknown as NodeSession<unknown>;
     // aux, keygen, refresh: stage as pending before confirming, commit on every party's confirmation
     // baseEpoch: the committed epoch the run starts from (undefined: none); epoch: the successor's
     // auxEpoch (keygen, refresh): the aux-info epoch the run binds (its id is in the state fingerprint);
     // recorded with the share, and the stage is refused if the aux-info committed a newer one since
-    const lifecycle = <O>(scope: string, protocol: LifecycleProtocol, baseEpoch: number | undefined, epoch: number, parts: (o: O) => Uint8Array[], auxEpoch?: number) => ({
+    const lifecycle = <O>(
+      scope: string,
+      protocol: LifecycleProtocol,
+      baseEpoch: number | undefined,
+      epoch: number,
+      parts: (o: O) => Uint8Array[],
+      auxEpoch?: number,
+    ) => ({
       stage: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined }) =>
         this.lifecycle.stage(
           scope,
-          { protocol, sid, round: c.round, c: c.c, epoch, ...(auxEpoch === undefined ? {} : { auxEpoch }), parts: parts(o), ...(c.envelope ? { confirmation: c.envelope } : {}) },
+          {
+            protocol,
+            sid,
+            round: c.round,
+            c: c.c,
+            epoch,
+            ...(auxEpoch === undefined ? {} : { auxEpoch }),
+            parts: parts(o),
+            ...(c.envelope ? { confirmation: c.envelope } : {}),
+          },
           baseEpoch,
           () => !this.abandoned.has(hex(sid)),
         ),
@@ -585,9 +793,20 @@ export class NodeService {
       case 'aux': {
         const current = await this.loadAux();
         const [pp, qq, ph, qh] = (await this.o.primes.take()) as [bigint, bigint, bigint, bigint];
-        const l = lifecycle<AuxInfo>(AUX_SCOPE, 'aux', current?.epoch, (current?.epoch ?? 0) + 1, (aux) => [encodeAuxPublic(aux), encodeAuxSecret(aux)]);
+        const l = lifecycle<AuxInfo>(AUX_SCOPE, 'aux', current?.epoch, (current?.epoch ?? 0) + 1, (aux) => [
+          encodeAuxPublic(aux),
+          encodeAuxSecret(aux),
+        ]);
         return make(
-          () => startAuxInfo({ sid, n, i, L, paillier: { p: pp, q: qq }, ringPedersen: ringPedersenFromPrimes(ph, qh, { checkPrimes: false }) }),
+          () =>
+            startAuxInfo({
+              sid,
+              n,
+              i,
+              L,
+              paillier: { p: pp, q: qq },
+              ringPedersen: ringPedersenFromPrimes(ph, qh, { checkPrimes: false }),
+            }),
           l.finish,
           // the primes left the store when taken (primes.ts): a revealed modulus is never presented again
           l.stage,
@@ -595,13 +814,27 @@ export class NodeService {
       }
       case 'keygen': {
         const auxEpoch = (await this.loadAux())?.epoch as number; // prepare refused a node without aux-info
-        const l = lifecycle<KeyShare>(walletId, 'keygen', undefined, 0, (share) => [encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret)], auxEpoch);
+        const l = lifecycle<KeyShare>(
+          walletId,
+          'keygen',
+          undefined,
+          0,
+          (share) => [encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret)],
+          auxEpoch,
+        );
         return make(() => startKeygen({ sid, n, t: this.o.threshold, i }), l.finish, l.stage);
       }
       case 'refresh': {
         const { share, epoch } = await this.loadShare(walletId);
         const auxEpoch = (await this.loadAux())?.epoch as number;
-        const l = lifecycle<KeyShare>(walletId, 'refresh', epoch, epoch + 1, (fresh) => [encodePublicKeyShare(fresh.public), encodeSecretKeyShare(fresh.secret)], auxEpoch);
+        const l = lifecycle<KeyShare>(
+          walletId,
+          'refresh',
+          epoch,
+          epoch + 1,
+          (fresh) => [encodePublicKeyShare(fresh.public), encodeSecretKeyShare(fresh.secret)],
+          auxEpoch,
+        );
         return make(() => startRefresh({ sid, share }), l.finish, l.stage);
       }
       case 'presign': {
@@ -619,8 +852,17 @@ export class NodeService {
                 share?.parts[1]?.fill(0);
                 const auxNow = await this.lifecycle.committed(AUX_SCOPE);
                 auxNow?.parts[1]?.fill(0);
-                if (share?.epoch !== epochs.share || auxNow?.epoch !== epochs.aux) throw new Error('the key share or aux-info was replaced during presigning');
-                await this.presigs.save(hex(ps.id), pack(new TextEncoder().encode(walletId), pub, encodePresignatureSecret(ps), encodePresigEpochs(epochs)));
+                if (share?.epoch !== epochs.share || auxNow?.epoch !== epochs.aux)
+                  throw new Error('the key share or aux-info was replaced during presigning');
+                await this.presigs.save(
+                  hex(ps.id),
+                  pack(
+                    new TextEncoder().encode(walletId),
+                    pub,
+                    encodePresignatureSecret(ps),
+                    encodePresigEpochs(epochs),
+                  ),
+                );
               }),
             );
             return { protocol: 'presign', walletId, presignature: Buffer.from(pub).toString('base64') };
@@ -632,7 +874,9 @@ export class NodeService {
 
   /** beforeSwitch: burn (durably mark used) every presignature made under an epoch of `scope` older than `epoch`. */
   private async burnPresignatures(scope: string, epoch: number): Promise<void> {
-    const burnt = await this.burnWhere(async (walletId, e) => (scope === AUX_SCOPE ? e.aux < epoch : walletId === scope && e.share < epoch));
+    const burnt = await this.burnWhere(async (walletId, e) =>
+      scope === AUX_SCOPE ? e.aux < epoch : walletId === scope && e.share < epoch,
+    );
     if (burnt > 0) {
       this.o.log.info({ scope, epoch, burnt }, 'presignatures of the previous epoch destroyed');
       await this.o.audit?.({ type: 'presignatures.burnt', scope, epoch, count: burnt });
@@ -652,7 +896,12 @@ export class NodeService {
         continue;
       }
       if (!rec) continue;
-      const [w, , secret, e] = unpackVersioned(rec, 4, 'presignature') as [Uint8Array, Uint8Array, Uint8Array, Uint8Array | undefined];
+      const [w, , secret, e] = unpackVersioned(rec, 4, 'presignature') as [
+        Uint8Array,
+        Uint8Array,
+        Uint8Array,
+        Uint8Array | undefined,
+      ];
       secret.fill(0);
       rec.fill(0);
       if (!(await stale(new TextDecoder().decode(w), decodePresigEpochs(e)))) continue;
@@ -677,7 +926,11 @@ export class NodeService {
       marked = false;
       deleted = await this.presigs.removeUsed(id);
     }
-    if (!deleted) this.o.log.error({ presigId: id }, 'the secret of a burnt presignature could not be deleted (it can never sign; retried at the next burn or start)');
+    if (!deleted)
+      this.o.log.error(
+        { presigId: id },
+        'the secret of a burnt presignature could not be deleted (it can never sign; retried at the next burn or start)',
+      );
     return marked;
   }
 
@@ -694,7 +947,8 @@ export class NodeService {
       claimed = await this.presigs.claim(presignatureId, (record) => {
         loaded = true;
         parts = unpackVersioned(record, 4, 'presignature');
-        if (new TextDecoder().decode(parts[0]) !== walletId) throw new RpcError('wrong-wallet', 'presignature belongs to another wallet');
+        if (new TextDecoder().decode(parts[0]) !== walletId)
+          throw new RpcError('wrong-wallet', 'presignature belongs to another wallet');
       });
     } catch (e) {
       for (const p of parts) p.fill(0);
@@ -702,11 +956,17 @@ export class NodeService {
       throw new RpcError('unknown-presignature', 'no such presignature');
     }
     void claimed.deleted.then((deleted) => {
-      if (!deleted) this.o.log.warn({ presignatureId }, 'used presignature: its stored secret could not be deleted (sweep removes it)');
+      if (!deleted)
+        this.o.log.warn(
+          { presignatureId },
+          'used presignature: its stored secret could not be deleted (sweep removes it)',
+        );
     });
     try {
       const [, pub, secret] = parts as [Uint8Array, Uint8Array, Uint8Array];
-      const partial = decodePresignature(pub, secret).consume().sign(Uint8Array.from(Buffer.from(digestHex, 'hex')));
+      const partial = decodePresignature(pub, secret)
+        .consume()
+        .sign(Uint8Array.from(Buffer.from(digestHex, 'hex')));
       await this.o.audit?.({ type: 'signature.partial', walletId, presignatureId, digest: digestHex });
       return { signer: partial.signer, sigma: partial.sigma.toString(16).padStart(64, '0') };
     } finally {
@@ -721,7 +981,8 @@ export class NodeService {
     const [pub, secret] = c.parts as [Uint8Array, Uint8Array];
     const share = decodeKeyShare(pub, secret);
     secret.fill(0);
-    if (share.public.i !== this.index || share.public.n !== this.o.group.length) throw new RpcError('bad-share', 'stored key share does not match this node');
+    if (share.public.i !== this.index || share.public.n !== this.o.group.length)
+      throw new RpcError('bad-share', 'stored key share does not match this node');
     return { share, epoch: c.epoch, auxEpoch: c.auxEpoch ?? LEGACY_EPOCH.shareAux };
   }
 

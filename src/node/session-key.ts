@@ -36,11 +36,20 @@ interface Context {
 }
 
 /** A fresh session key pair for party `index`, its public half signed with the identity key. */
-export function newSessionKey(ctx: Context, index: number, nodeId: string, nonce: string, identityKey: KeyObject): SessionKeyPair {
+export function newSessionKey(
+  ctx: Context,
+  index: number,
+  nodeId: string,
+  nonce: string,
+  identityKey: KeyObject,
+): SessionKeyPair {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const key = rawPublicKey(publicKey);
   const signature = signSessionKey({ ...ctx, index, nodeId, nonce, key }, identityKey);
-  return { privateKey, answer: { key: Buffer.from(key).toString('hex'), signature: Buffer.from(signature).toString('hex') } };
+  return {
+    privateKey,
+    answer: { key: Buffer.from(key).toString('hex'), signature: Buffer.from(signature).toString('hex') },
+  };
 }
 
 /**
@@ -58,7 +67,8 @@ export function checkSessionKeys(
   me: number,
   mine: SessionKeyAnswer,
 ): KeyObject[] | string {
-  if (listed.length !== participants.length || nonces.length !== participants.length) return 'one session key per participant is needed';
+  if (listed.length !== participants.length || nonces.length !== participants.length)
+    return 'one session key per participant is needed';
   const at = participants.indexOf(me);
   const own = listed[at];
   if (own?.key !== mine.key) return 'session keys do not include ours at our position';
@@ -73,7 +83,14 @@ export function checkSessionKeys(
     } catch {
       return `the session key listed for party ${index} is not a P-256 point`;
     }
-    if (k !== at && !verifySessionKey({ ...ctx, index, nodeId: member.nodeId, nonce: nonces[k] as string, key: raw }, Uint8Array.from(Buffer.from(entry.signature, 'hex')), member.publicKey)) {
+    if (
+      k !== at &&
+      !verifySessionKey(
+        { ...ctx, index, nodeId: member.nodeId, nonce: nonces[k] as string, key: raw },
+        Uint8Array.from(Buffer.from(entry.signature, 'hex')),
+        member.publicKey,
+      )
+    ) {
       return `the session key listed for party ${index} is not signed by it for this session`;
     }
     keys.push(key);

@@ -40,7 +40,10 @@ export interface SessionOptions<O> {
    * the node can hand it over later (a coordinator that lost the run gathers every party's from the
    * parties themselves, src/coordinator/resolver.ts)
    */
-  readonly stage?: (output: O, confirmation: { readonly round: string; readonly c: Uint8Array; readonly envelope: Uint8Array | undefined }) => Promise<void>;
+  readonly stage?: (
+    output: O,
+    confirmation: { readonly round: string; readonly c: Uint8Array; readonly envelope: Uint8Array | undefined },
+  ) => Promise<void>;
   /**
    * persist the output durably, then describe it publicly; runs before the session reports done.
    * `evidence`: every party's signed confirmation envelope, in party order (confirmation protocols).
@@ -84,7 +87,10 @@ export class NodeSession<O> {
     if (this.state !== 'new') throw new Error('session already started');
     this.state = 'running';
     const outbox: Outbox = [];
-    await this.apply(this.guard(() => this.o.begin()), outbox);
+    await this.apply(
+      this.guard(() => this.o.begin()),
+      outbox,
+    );
     return this.update(outbox);
   }
 
@@ -101,7 +107,10 @@ export class NodeSession<O> {
         }
       } catch (e) {
         if (!(e instanceof EnvelopeError)) throw e;
-        return this.fail({ culprits: e.culprit === undefined ? [] : [e.culprit], reason: `envelope rejected (${e.code})` });
+        return this.fail({
+          culprits: e.culprit === undefined ? [] : [e.culprit],
+          reason: `envelope rejected (${e.code})`,
+        });
       }
     }
     while (this.state === 'running' && this.round && this.ready(this.round)) {
@@ -109,21 +118,27 @@ export class NodeSession<O> {
       const names = new Set(round.expects.map((e) => e.round));
       const inbox = this.buffer.filter((m) => names.has(m.round));
       this.buffer = this.buffer.filter((m) => !names.has(m.round));
-      await this.apply(this.guard(() => round.handle(inbox)), outbox);
+      await this.apply(
+        this.guard(() => round.handle(inbox)),
+        outbox,
+      );
     }
     return this.update(outbox);
   }
 
   /** The coordinator gave up on the session (timeout elsewhere): drop all state. */
   cancel(): void {
-    if (this.state === 'running' || this.state === 'new') this.fail({ culprits: [], reason: 'cancelled by the coordinator' });
+    if (this.state === 'running' || this.state === 'new')
+      this.fail({ culprits: [], reason: 'cancelled by the coordinator' });
     this.round = undefined;
     this.buffer = [];
   }
 
   private ready(round: Round<O>): boolean {
     const others = this.o.parties.map((p) => p.index).filter((j) => j !== this.o.me);
-    return round.expects.every((e) => others.every((j) => this.buffer.some((m) => m.round === e.round && m.from === j)));
+    return round.expects.every((e) =>
+      others.every((j) => this.buffer.some((m) => m.round === e.round && m.from === j)),
+    );
   }
 
   /** A bug inside a round must not leave a half-run session: abort it (no culprit) and rethrow nothing. */
@@ -176,7 +191,9 @@ export class NodeSession<O> {
       return;
     }
     this.round = undefined;
-    const evidence = this.confirm ? this.o.parties.map((p) => this.confirm?.envelopes.get(p.index) as Uint8Array) : undefined;
+    const evidence = this.confirm
+      ? this.o.parties.map((p) => this.confirm?.envelopes.get(p.index) as Uint8Array)
+      : undefined;
     if (evidence?.some((e) => e === undefined)) throw new Error('a confirmation envelope is missing');
     try {
       this.result = await this.o.finish(step.output, evidence);
@@ -199,10 +216,15 @@ export class NodeSession<O> {
   }
 
   private update(outbox: Outbox): SessionUpdate {
-    const u: { -readonly [K in keyof SessionUpdate]: SessionUpdate[K] } = { status: this.status, outbox: this.state === 'aborted' ? [] : outbox };
+    const u: { -readonly [K in keyof SessionUpdate]: SessionUpdate[K] } = {
+      status: this.status,
+      outbox: this.state === 'aborted' ? [] : outbox,
+    };
     if (this.state === 'done' && this.result) u.result = this.result;
-    if (this.state === 'done' && this.evidence) u.evidence = this.evidence.map((e) => Buffer.from(e).toString('base64'));
-    if (this.state === 'aborted' && this.abortInfo) u.abort = { culprits: [...this.abortInfo.culprits], reason: this.abortInfo.reason.slice(0, 500) };
+    if (this.state === 'done' && this.evidence)
+      u.evidence = this.evidence.map((e) => Buffer.from(e).toString('base64'));
+    if (this.state === 'aborted' && this.abortInfo)
+      u.abort = { culprits: [...this.abortInfo.culprits], reason: this.abortInfo.reason.slice(0, 500) };
     return u;
   }
 }

@@ -42,7 +42,10 @@ export function ringPedersenFromPrimes(
   }
   const N = p * q;
   const phi = (p - 1n) * (q - 1n);
-  const crt = new CrtModulus([[p, 1], [q, 1]]);
+  const crt = new CrtModulus([
+    [p, 1],
+    [q, 1],
+  ]);
   let r: bigint;
   do r = randomBelow(N);
   while (r === 0n || gcd(r, N) !== 1n);

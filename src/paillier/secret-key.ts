@@ -36,8 +36,14 @@ export class PaillierSecretKey {
     this.publicKey = new PaillierPublicKey(p * q, bounds);
     this.#p = p;
     this.#q = q;
-    this.#crtN2 = new CrtModulus([[p, 2], [q, 2]]);
-    this.#crtN = new CrtModulus([[p, 1], [q, 1]]);
+    this.#crtN2 = new CrtModulus([
+      [p, 2],
+      [q, 2],
+    ]);
+    this.#crtN = new CrtModulus([
+      [p, 1],
+      [q, 1],
+    ]);
     this.#hp = modInv(-q, p);
     this.#hq = modInv(-p, q);
     const N = p * q;
@@ -59,7 +65,10 @@ export class PaillierSecretKey {
       throw new RangeError('p and q must be ≡ 3 (mod 4)');
     }
     const { minBits, maxBits } = options;
-    return new PaillierSecretKey(p, q, { ...(minBits !== undefined && { minBits }), ...(maxBits !== undefined && { maxBits }) });
+    return new PaillierSecretKey(p, q, {
+      ...(minBits !== undefined && { minBits }),
+      ...(maxBits !== undefined && { maxBits }),
+    });
   }
 
   /** A fresh key from two safe primes of bits/2 bits each (default 3072-bit N). */

@@ -144,8 +144,10 @@ export class Reader {
   /** A list of exactly `count` items when count is given, else of at most maxCount. */
   list<T>(f: (r: Reader) => T, opts: { count?: number; maxCount?: number }, what = 'list'): T[] {
     const n = this.u32(`${what} count`);
-    if (opts.count !== undefined && n !== opts.count) throw new DecodeError(`${what} must have exactly ${opts.count} entries, has ${n}`);
-    if (opts.maxCount !== undefined && n > opts.maxCount) throw new DecodeError(`${what} has more than ${opts.maxCount} entries`);
+    if (opts.count !== undefined && n !== opts.count)
+      throw new DecodeError(`${what} must have exactly ${opts.count} entries, has ${n}`);
+    if (opts.maxCount !== undefined && n > opts.maxCount)
+      throw new DecodeError(`${what} has more than ${opts.maxCount} entries`);
     const out: T[] = [];
     for (let i = 0; i < n; i++) out.push(f(this));
     return out;
@@ -153,6 +155,7 @@ export class Reader {
 
   /** Throws unless every byte was consumed. */
   end(what = 'message'): void {
-    if (this.offset !== this.buf.length) throw new DecodeError(`${what} has ${this.buf.length - this.offset} trailing bytes`);
+    if (this.offset !== this.buf.length)
+      throw new DecodeError(`${what} has ${this.buf.length - this.offset} trailing bytes`);
   }
 }

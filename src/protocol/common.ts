@@ -57,14 +57,20 @@ export function receiveCommitments(
   round: string,
   got: ReadonlyMap<number, Uint8Array>,
 ): { commitments: Uint8Array[]; echo: Uint8Array } {
-  const commitments = [...Array(n).keys()].map((j) => (j === me ? own : decodeFrom(j, round, () => decodeHash(got.get(j) as Uint8Array))));
+  const commitments = [...Array(n).keys()].map((j) =>
+    j === me ? own : decodeFrom(j, round, () => decodeHash(got.get(j) as Uint8Array)),
+  );
   return { commitments, echo: echoHash(sid, round, commitments) };
 }
 
 /** Abort unless every echo equals ours (nobody can be named: equivocator or reporter?). */
 export function checkEchoes(mine: Uint8Array, round: string, got: ReadonlyMap<number, Uint8Array>): void {
   const echoes = new Map<number, Uint8Array>();
-  for (const [j, body] of got) echoes.set(j, decodeFrom(j, round, () => decodeHash(body)));
+  for (const [j, body] of got)
+    echoes.set(
+      j,
+      decodeFrom(j, round, () => decodeHash(body)),
+    );
   const differ = echoMismatches(mine, echoes);
   if (differ.length) throw new Blame([], `${round}: broadcasts differ (echo of party ${differ.join(', ')} ≠ ours)`);
 }

@@ -69,7 +69,11 @@ export class ConfirmRound<O> extends BaseRound<O, ConfirmState<O>> {
   protected receive(inbox: Inbox): Step<O> {
     const { round, mine, n } = this.s;
     const theirs = new Map<number, Uint8Array>();
-    for (const [j, body] of inbox.all(round)) theirs.set(j, decodeFrom(j, round, () => decodeHash(body)));
+    for (const [j, body] of inbox.all(round))
+      theirs.set(
+        j,
+        decodeFrom(j, round, () => decodeHash(body)),
+      );
     const differ = echoMismatches(mine, theirs);
     if (differ.length > 0) {
       const culprits = differ.length === 1 && n >= 3 ? differ : [];

@@ -44,7 +44,8 @@ export function assertKeyShare(k: KeyShare): void {
   const T = [...Array(t).keys()];
   if (!interpolatePoints(T, X, 0n).equals(Y)) throw new RangeError('key share: X does not interpolate to Y');
   for (let j = t; j < n; j++) {
-    if (!interpolatePoints(T, X, BigInt(j + 1)).equals(X[j] as Point)) throw new RangeError('key share: X is not of degree t − 1');
+    if (!interpolatePoints(T, X, BigInt(j + 1)).equals(X[j] as Point))
+      throw new RangeError('key share: X is not of degree t − 1');
   }
   const x = k.secret.x;
   if (x <= 0n || x >= q) throw new RangeError('key share: x_i out of range');

@@ -60,7 +60,8 @@ export class Schedule<R extends string = string> {
     const names = new Set<string>();
     for (const [k, [round, kind]] of steps.entries()) {
       if (names.has(round)) throw new Error(`bug: round ${round} is scheduled twice`);
-      if (kind === 'confirmation' && k !== steps.length - 1) throw new Error(`bug: confirmation round ${round} is not the last`);
+      if (kind === 'confirmation' && k !== steps.length - 1)
+        throw new Error(`bug: confirmation round ${round} is not the last`);
       names.add(round);
     }
     this.rounds = steps.map(([round, kind]) => ({ round, broadcast: kind !== 'p2p' }));
@@ -152,7 +153,12 @@ export class Blame extends Error {
  * exactly one message for each expectation, of the right kind and addressed to me. Messages for
  * other rounds are ignored by the caller's driver, never passed here. Throws Blame on violation.
  */
-export function collect(me: number, parties: readonly number[], expects: readonly Expectation[], inbox: readonly Msg[]): Map<string, Map<number, Uint8Array>> {
+export function collect(
+  me: number,
+  parties: readonly number[],
+  expects: readonly Expectation[],
+  inbox: readonly Msg[],
+): Map<string, Map<number, Uint8Array>> {
   const out = new Map<string, Map<number, Uint8Array>>();
   for (const e of expects) out.set(e.round, new Map());
   for (const m of inbox) {
@@ -160,7 +166,8 @@ export function collect(me: number, parties: readonly number[], expects: readonl
     const exp = expects.find((e) => e.round === m.round);
     if (!slot || !exp) throw new Blame([m.from], `unexpected message for round ${m.round}`);
     if (!parties.includes(m.from) || m.from === me) throw new Blame([], `message from unknown or own index ${m.from}`);
-    if (exp.broadcast ? m.to !== 'all' : m.to !== me) throw new Blame([m.from], `${m.round}: wrong message kind or recipient`);
+    if (exp.broadcast ? m.to !== 'all' : m.to !== me)
+      throw new Blame([m.from], `${m.round}: wrong message kind or recipient`);
     if (slot.has(m.from)) throw new Blame([m.from], `${m.round}: more than one message`);
     slot.set(m.from, m.body);
   }

@@ -34,7 +34,12 @@ export function stateFingerprint(i: StateInputs): Uint8Array {
   if (i.auxId !== undefined) t.text('aux', i.auxId);
   if (i.share) {
     const pub = i.share.public;
-    t.ints('share', [BigInt(i.share.epoch), BigInt(pub.n), BigInt(pub.t)]).bytes('Y', pointToBytes(pub.Y)).byteList('X', pub.X.map((X) => pointToBytes(X)));
+    t.ints('share', [BigInt(i.share.epoch), BigInt(pub.n), BigInt(pub.t)])
+      .bytes('Y', pointToBytes(pub.Y))
+      .byteList(
+        'X',
+        pub.X.map((X) => pointToBytes(X)),
+      );
   }
   return t.digest('state');
 }

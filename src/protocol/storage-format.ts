@@ -23,7 +23,10 @@ const MAX_PARTIES = 64;
 const MAX_MODULUS_BITS = 8192;
 
 function head(kind: number): Writer {
-  return new Writer().u8(kind >> 8).u8(kind & 0xff).u8(FORMAT_VERSION);
+  return new Writer()
+    .u8(kind >> 8)
+    .u8(kind & 0xff)
+    .u8(FORMAT_VERSION);
 }
 
 function readHead(r: Reader, kind: number, what: string): void {
@@ -34,7 +37,13 @@ function readHead(r: Reader, kind: number, what: string): void {
 }
 
 export function encodePublicKeyShare(p: PublicKeyShare): Uint8Array {
-  return head(MAGIC.keyPublic).u8(p.n).u8(p.t).u8(p.i).point(p.Y).list(p.X, (w, X) => w.point(X)).finish();
+  return head(MAGIC.keyPublic)
+    .u8(p.n)
+    .u8(p.t)
+    .u8(p.i)
+    .point(p.Y)
+    .list(p.X, (w, X) => w.point(X))
+    .finish();
 }
 
 export function encodeSecretKeyShare(s: SecretKeyShare): Uint8Array {
@@ -78,7 +87,10 @@ export function decodeAuxInfo(pub: Uint8Array, secret: Uint8Array): AuxInfo {
   readHead(r, MAGIC.auxPublic, 'aux-info');
   const i = r.u8('i');
   const parties: PartyAux[] = r.list(
-    (x) => ({ N: x.int(MAX_MODULUS_BITS, 'N_j'), rp: { N: x.int(MAX_MODULUS_BITS, 'N̂_j'), s: x.int(MAX_MODULUS_BITS, 's_j'), t: x.int(MAX_MODULUS_BITS, 't_j') } }),
+    (x) => ({
+      N: x.int(MAX_MODULUS_BITS, 'N_j'),
+      rp: { N: x.int(MAX_MODULUS_BITS, 'N̂_j'), s: x.int(MAX_MODULUS_BITS, 's_j'), t: x.int(MAX_MODULUS_BITS, 't_j') },
+    }),
     { maxCount: MAX_PARTIES },
     'parties',
   );
@@ -95,8 +107,15 @@ export function decodeAuxInfo(pub: Uint8Array, secret: Uint8Array): AuxInfo {
 
 /** The public part of a presignature (what the coordinator keeps to combine partial signatures). */
 export function encodePresignaturePublic(p: PresignaturePublic): Uint8Array {
-  const w = head(MAGIC.presigPublic).fixed(p.id).list(p.signers, (x, j) => x.u8(j)).point(p.Y).point(p.R);
-  return w.list(p.Delta, (x, P) => x.point(P)).list(p.S, (x, P) => x.point(P)).finish();
+  const w = head(MAGIC.presigPublic)
+    .fixed(p.id)
+    .list(p.signers, (x, j) => x.u8(j))
+    .point(p.Y)
+    .point(p.R);
+  return w
+    .list(p.Delta, (x, P) => x.point(P))
+    .list(p.S, (x, P) => x.point(P))
+    .finish();
 }
 
 export function decodePresignaturePublic(b: Uint8Array): PresignaturePublic {
@@ -104,7 +123,8 @@ export function decodePresignaturePublic(b: Uint8Array): PresignaturePublic {
   readHead(r, MAGIC.presigPublic, 'presignature');
   const id = Uint8Array.from(r.fixed(32, 'id'));
   const signers = r.list((x) => x.u8('signer'), { maxCount: MAX_PARTIES }, 'signers');
-  if (signers.some((j, k) => k > 0 && j <= (signers[k - 1] as number))) throw new DecodeError('presignature: signers must be sorted and distinct');
+  if (signers.some((j, k) => k > 0 && j <= (signers[k - 1] as number)))
+    throw new DecodeError('presignature: signers must be sorted and distinct');
   const Y = r.point('Y');
   const R = r.point('R');
   const Delta = r.list((x) => x.point('Δ̃_j'), { count: signers.length }, 'Δ̃');

@@ -34,7 +34,10 @@ import { z } from 'zod';
 
 export const RPC_VERSION = 1;
 
-const b64 = z.string().max(2 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+const b64 = z
+  .string()
+  .max(2 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${2 * bytes}}$`), `${bytes}-byte lower-case hex`);
 /** A party's session public key (raw P-256 point) and its identity-key signature over it (src/node/session-key.ts). */
 const sessionKeySchema = z.object({ key: hex(65), signature: hex(64) }).strict();
@@ -86,9 +89,18 @@ export const requestSchema = z.discriminatedUnion('method', [
       sessionKeys: z.array(sessionKeySchema).min(2).max(16),
     })
     .strict(),
-  z.object({ v: z.literal(RPC_VERSION), method: z.literal('deliver'), sessionId, envelopes: z.array(b64).max(64) }).strict(),
+  z
+    .object({ v: z.literal(RPC_VERSION), method: z.literal('deliver'), sessionId, envelopes: z.array(b64).max(64) })
+    .strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('abort'), sessionId }).strict(),
-  z.object({ v: z.literal(RPC_VERSION), method: z.literal('finalize'), scope: scopeSchema, envelopes: z.array(b64).min(2).max(16) }).strict(),
+  z
+    .object({
+      v: z.literal(RPC_VERSION),
+      method: z.literal('finalize'),
+      scope: scopeSchema,
+      envelopes: z.array(b64).min(2).max(16),
+    })
+    .strict(),
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('evidence'), scope: scopeSchema }).strict(),
   /** this node's own signed confirmation of the run whose successor it holds pending for `scope` */
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('confirmation'), scope: scopeSchema }).strict(),
@@ -101,15 +113,32 @@ export const requestSchema = z.discriminatedUnion('method', [
       method: z.literal('discard'),
       scope: scopeSchema,
       sid: hex(32),
-      abandonments: z.array(z.object({ by: z.number().int().min(0).max(15), signature: hex(64) }).strict()).min(1).max(15),
+      abandonments: z
+        .array(z.object({ by: z.number().int().min(0).max(15), signature: hex(64) }).strict())
+        .min(1)
+        .max(15),
     })
     .strict(),
   /** wallet scopes held (committed share or pending state), sorted, after `after`, at most `limit` */
-  z.object({ v: z.literal(RPC_VERSION), method: z.literal('wallets'), after: walletIdSchema.optional(), limit: z.number().int().min(1).max(MAX_WALLETS_PAGE).optional() }).strict(),
+  z
+    .object({
+      v: z.literal(RPC_VERSION),
+      method: z.literal('wallets'),
+      after: walletIdSchema.optional(),
+      limit: z.number().int().min(1).max(MAX_WALLETS_PAGE).optional(),
+    })
+    .strict(),
   /** one wallet scope: its committed share's public key and epoch, its pending state's run */
   z.object({ v: z.literal(RPC_VERSION), method: z.literal('wallet'), walletId: walletIdSchema }).strict(),
   /** move every record of a wallet scope to the archived kind (kept, never deleted) and burn its presignatures */
-  z.object({ v: z.literal(RPC_VERSION), method: z.literal('archive'), walletId: walletIdSchema, reason: z.enum(ARCHIVE_REASONS) }).strict(),
+  z
+    .object({
+      v: z.literal(RPC_VERSION),
+      method: z.literal('archive'),
+      walletId: walletIdSchema,
+      reason: z.enum(ARCHIVE_REASONS),
+    })
+    .strict(),
   z
     .object({
       v: z.literal(RPC_VERSION),
@@ -122,13 +151,22 @@ export const requestSchema = z.discriminatedUnion('method', [
 ]);
 export type Request = z.infer<typeof requestSchema>;
 
-export const outboxSchema = z.array(z.object({ to: z.union([z.number().int().min(0).max(15), z.literal('all')]), envelope: b64 }).strict()).max(64);
+export const outboxSchema = z
+  .array(z.object({ to: z.union([z.number().int().min(0).max(15), z.literal('all')]), envelope: b64 }).strict())
+  .max(64);
 
 const resultSchema = z.discriminatedUnion('protocol', [
   z.object({ protocol: z.literal('aux'), auxId: hex(32) }).strict(),
   z.object({ protocol: z.literal('keygen'), walletId: walletIdSchema, publicKey: hex(33) }).strict(),
   /** epoch: the key share's epoch after the refresh (the same at every node) */
-  z.object({ protocol: z.literal('refresh'), walletId: walletIdSchema, publicKey: hex(33), epoch: z.number().int().min(1) }).strict(),
+  z
+    .object({
+      protocol: z.literal('refresh'),
+      walletId: walletIdSchema,
+      publicKey: hex(33),
+      epoch: z.number().int().min(1),
+    })
+    .strict(),
   z.object({ protocol: z.literal('presign'), walletId: walletIdSchema, presignature: b64 }).strict(),
 ]);
 export type SessionResult = z.infer<typeof resultSchema>;
@@ -140,7 +178,10 @@ export const sessionUpdateSchema = z
     result: resultSchema.optional(),
     /** aux, keygen, refresh when done: every party's signed confirmation envelope, in party order */
     evidence: z.array(b64).min(2).max(16).optional(),
-    abort: z.object({ culprits: z.array(z.number().int().min(0).max(15)).max(16), reason: z.string().max(512) }).strict().optional(),
+    abort: z
+      .object({ culprits: z.array(z.number().int().min(0).max(15)).max(16), reason: z.string().max(512) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type SessionUpdate = z.infer<typeof sessionUpdateSchema>;
@@ -166,15 +207,32 @@ export const infoSchema = z
   .strict();
 export type NodeInfo = z.infer<typeof infoSchema>;
 
-export const prepareResponseSchema = z.object({ nonce: hex(32), state: hex(32), sessionKey: sessionKeySchema }).strict();
+export const prepareResponseSchema = z
+  .object({ nonce: hex(32), state: hex(32), sessionKey: sessionKeySchema })
+  .strict();
 export const abandonResponseSchema = z.object({ by: z.number().int().min(0).max(15), signature: hex(64) }).strict();
 export const discardResponseSchema = z.object({ discarded: z.boolean() }).strict();
 export const finalizeResponseSchema = z.object({ result: resultSchema }).strict();
-export const evidenceResponseSchema = z.object({ protocol: z.enum(['aux', 'keygen', 'refresh']), epoch: z.number().int().min(0), envelopes: z.array(b64).min(2).max(16) }).strict();
-export const confirmationResponseSchema = z.object({ protocol: z.enum(['aux', 'keygen', 'refresh']), epoch: z.number().int().min(0), sid: hex(32), envelope: b64 }).strict();
+export const evidenceResponseSchema = z
+  .object({
+    protocol: z.enum(['aux', 'keygen', 'refresh']),
+    epoch: z.number().int().min(0),
+    envelopes: z.array(b64).min(2).max(16),
+  })
+  .strict();
+export const confirmationResponseSchema = z
+  .object({
+    protocol: z.enum(['aux', 'keygen', 'refresh']),
+    epoch: z.number().int().min(0),
+    sid: hex(32),
+    envelope: b64,
+  })
+  .strict();
 export const walletsResponseSchema = z
   .object({
-    wallets: z.array(z.object({ walletId: walletIdSchema, committed: z.boolean(), pending: z.boolean() }).strict()).max(MAX_WALLETS_PAGE),
+    wallets: z
+      .array(z.object({ walletId: walletIdSchema, committed: z.boolean(), pending: z.boolean() }).strict())
+      .max(MAX_WALLETS_PAGE),
     /** pass as `after` for the next page; absent on the last */
     next: walletIdSchema.optional(),
   })
@@ -183,8 +241,14 @@ export const walletResponseSchema = z
   .object({
     walletId: walletIdSchema,
     /** auxEpoch: the aux-info epoch the share was made or refreshed under (older than the group's: stale) */
-    committed: z.object({ publicKey: hex(33), epoch: z.number().int().min(0), auxEpoch: z.number().int().min(0).optional() }).strict().optional(),
-    pending: z.object({ protocol: z.enum(['keygen', 'refresh']), epoch: z.number().int().min(0), sid: hex(32) }).strict().optional(),
+    committed: z
+      .object({ publicKey: hex(33), epoch: z.number().int().min(0), auxEpoch: z.number().int().min(0).optional() })
+      .strict()
+      .optional(),
+    pending: z
+      .object({ protocol: z.enum(['keygen', 'refresh']), epoch: z.number().int().min(0), sid: hex(32) })
+      .strict()
+      .optional(),
   })
   .strict();
 export const archiveResponseSchema = z

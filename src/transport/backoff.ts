@@ -14,7 +14,11 @@ export interface BackoffOptions {
 export const BACKOFF_DEFAULTS = { initialMs: 250, maxMs: 30_000 } as const;
 
 /** Delay before reconnect attempt `attempt` (0 for the first retry): in [cap/2, cap], cap = min(max, initial·2^attempt). */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   if (!Number.isSafeInteger(attempt) || attempt < 0) throw new RangeError('attempt must be a non-negative integer');
   const { initialMs, maxMs } = { ...BACKOFF_DEFAULTS, ...options };
   // 2^attempt overflows to Infinity for huge attempts; min() takes care of it.

@@ -42,7 +42,8 @@ const DAY_MS = 86_400_000;
 // Tolerates clocks a little behind the issuer's.
 const BACKDATE_MS = 5 * 60_000;
 const DEFAULT_HOSTS = ['127.0.0.1', 'localhost'];
-const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 export type ExtendedKeyUsageName = 'serverAuth' | 'clientAuth';
 const EKU_OID: Readonly<Record<ExtendedKeyUsageName, string>> = { serverAuth: SERVER_AUTH, clientAuth: CLIENT_AUTH };
@@ -93,7 +94,7 @@ async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
 
 /** A fresh self-signed CA that may sign end-entity certificates only (path length 0). */
 export async function createCertificateAuthority(options: CaOptions = {}): Promise<CertificateAuthority> {
-  const keys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify']));
+  const keys = await subtle.generateKey(EC_KEY, true, ['sign', 'verify']);
   const eku = options.extendedKeyUsages ?? [];
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: `CN=${options.commonName ?? 'MPC Engine development CA'}, O=MPC Engine`,
@@ -107,7 +108,12 @@ export async function createCertificateAuthority(options: CaOptions = {}): Promi
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey), cert, signingKey: keys.privateKey };
+  return {
+    certPem: cert.toString('pem'),
+    keyPem: await exportKeyPem(keys.privateKey),
+    cert,
+    signingKey: keys.privateKey,
+  };
 }
 
 /** A CA from its PEM files (to issue more certificates under an existing deployment CA). */
@@ -119,7 +125,9 @@ export async function loadCertificateAuthority(certPem: string, keyPem: string):
 
 function sanHosts(extra: readonly string[]): x509.JsonGeneralName[] {
   const hosts = [...new Set([...DEFAULT_HOSTS, ...extra])];
-  for (const h of hosts) if (isIP(h) === 0 && !DNS_NAME.test(h)) throw new RangeError(`${JSON.stringify(h)} is neither an IP address nor a DNS name`);
+  for (const h of hosts)
+    if (isIP(h) === 0 && !DNS_NAME.test(h))
+      throw new RangeError(`${JSON.stringify(h)} is neither an IP address nor a DNS name`);
   return hosts.map((h): x509.JsonGeneralName => (isIP(h) ? { type: 'ip', value: h } : { type: 'dns', value: h }));
 }
 
@@ -131,7 +139,7 @@ async function issueLeaf(
   eku: readonly ExtendedKeyUsageName[],
   validityDays: number,
 ): Promise<{ certPem: string; keyPem: string }> {
-  const keys = (await subtle.generateKey(EC_KEY, true, ['sign', 'verify']));
+  const keys = await subtle.generateKey(EC_KEY, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.create({
     subject,
     issuer: ca.cert.subject,
@@ -152,13 +160,30 @@ async function issueLeaf(
 }
 
 /** A certificate and fresh key for `identity` on the internal channel, signed by `ca`. */
-export async function issueCertificate(ca: CertificateAuthority, identity: PeerIdentity, options: IssueOptions = {}): Promise<IssuedCertificate> {
-  const names: x509.JsonGeneralName[] = [{ type: 'url', value: identityUri(identity) }, ...sanHosts(options.hosts ?? [])];
+export async function issueCertificate(
+  ca: CertificateAuthority,
+  identity: PeerIdentity,
+  options: IssueOptions = {},
+): Promise<IssuedCertificate> {
+  const names: x509.JsonGeneralName[] = [
+    { type: 'url', value: identityUri(identity) },
+    ...sanHosts(options.hosts ?? []),
+  ];
   const role = tlsRole(identity);
   // keyAgreement: node certificate keys also serve end-to-end ECDH between nodes.
-  const usage = role === 'server' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement : x509.KeyUsageFlags.digitalSignature;
+  const usage =
+    role === 'server'
+      ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement
+      : x509.KeyUsageFlags.digitalSignature;
   const eku = options.extendedKeyUsages ?? [role === 'server' ? 'serverAuth' : 'clientAuth'];
-  const leaf = await issueLeaf(ca, `CN=${identityName(identity)}, OU=${identity.kind}, O=MPC Engine`, names, usage, eku, options.validityDays ?? 825);
+  const leaf = await issueLeaf(
+    ca,
+    `CN=${identityName(identity)}, OU=${identity.kind}, O=MPC Engine`,
+    names,
+    usage,
+    eku,
+    options.validityDays ?? 825,
+  );
   return { identity, ...leaf };
 }
 
@@ -167,8 +192,18 @@ export async function issueCertificate(ca: CertificateAuthority, identity: PeerI
  * 127.0.0.1 plus `hosts`, and no MPC Engine identity URI (the internal channel could not take it
  * for anyone even if it trusted its CA).
  */
-export async function issuePublicApiCertificate(ca: CertificateAuthority, options: Omit<IssueOptions, 'extendedKeyUsages'> = {}): Promise<{ certPem: string; keyPem: string }> {
-  return issueLeaf(ca, 'CN=localhost, OU=wallet API, O=MPC Engine', sanHosts(options.hosts ?? []), x509.KeyUsageFlags.digitalSignature, ['serverAuth'], options.validityDays ?? 825);
+export async function issuePublicApiCertificate(
+  ca: CertificateAuthority,
+  options: Omit<IssueOptions, 'extendedKeyUsages'> = {},
+): Promise<{ certPem: string; keyPem: string }> {
+  return issueLeaf(
+    ca,
+    'CN=localhost, OU=wallet API, O=MPC Engine',
+    sanHosts(options.hosts ?? []),
+    x509.KeyUsageFlags.digitalSignature,
+    ['serverAuth'],
+    options.validityDays ?? 825,
+  );
 }
 
 export interface FilePair {
@@ -264,7 +299,10 @@ async function writePair(paths: FilePair, certPem: string, keyPem: string, force
 /** Checks that a kept key is the one of its certificate (a swapped file fails here, not at the first handshake). */
 async function checkKeyMatches(paths: FilePair): Promise<void> {
   const cert = new NodeX509Certificate(await readFile(paths.cert));
-  const publicOfKey = createPublicKey(createPrivateKey(await readFile(paths.key))).export({ type: 'spki', format: 'der' });
+  const publicOfKey = createPublicKey(createPrivateKey(await readFile(paths.key))).export({
+    type: 'spki',
+    format: 'der',
+  });
   if (!publicOfKey.equals(cert.publicKey.export({ type: 'spki', format: 'der' }))) {
     throw new Error(`${paths.key} is not the key of ${paths.cert}: run with --force to reissue`);
   }
@@ -279,11 +317,16 @@ function usagesOf(cert: NodeX509Certificate): string[] {
 async function checkKeptLeaf(paths: FilePair, caPem: string, eku: string, identity?: PeerIdentity): Promise<void> {
   const path = paths.cert;
   const cert = new NodeX509Certificate(await readFile(path));
-  if (!cert.verify(new NodeX509Certificate(caPem).publicKey)) throw new Error(`${path} was not issued by the CA of this directory: run with --force to reissue all`);
-  if (identity && !sameIdentity(identityFromCertificate(cert.raw), identity)) throw new Error(`${path} does not name ${identityUri(identity)}`);
-  if (Date.parse(cert.validTo) < Date.now()) throw new Error(`${path} expired on ${cert.validTo}: run with --force to reissue`);
+  if (!cert.verify(new NodeX509Certificate(caPem).publicKey))
+    throw new Error(`${path} was not issued by the CA of this directory: run with --force to reissue all`);
+  if (identity && !sameIdentity(identityFromCertificate(cert.raw), identity))
+    throw new Error(`${path} does not name ${identityUri(identity)}`);
+  if (Date.parse(cert.validTo) < Date.now())
+    throw new Error(`${path} expired on ${cert.validTo}: run with --force to reissue`);
   if (usagesOf(cert).join() !== eku) {
-    throw new Error(`${path} has extended key usages [${usagesOf(cert).join(', ')}], not [${eku}] (a certificate of the older single-CA layout): run with --force to reissue all`);
+    throw new Error(
+      `${path} has extended key usages [${usagesOf(cert).join(', ')}], not [${eku}] (a certificate of the older single-CA layout): run with --force to reissue all`,
+    );
   }
   await checkKeyMatches(paths);
 }
@@ -304,7 +347,8 @@ async function privateDir(dir: string): Promise<void> {
 export async function generateDevCertificates(options: GenerateOptions): Promise<GenerateResult> {
   const force = options.force ?? false;
   const layout = pkiLayout(options.dir, options.caDir);
-  if (isWithin(options.caDir, options.dir)) throw new Error(`the CA key directory ${options.caDir} must be outside ${options.dir}, which the services read`);
+  if (isWithin(options.caDir, options.dir))
+    throw new Error(`the CA key directory ${options.caDir} must be outside ${options.dir}, which the services read`);
   const identities = [COORDINATOR, ...options.nodeIds.map(nodeIdentity)];
   const result: GenerateResult = { created: [], kept: [], removed: [] };
 
@@ -312,31 +356,47 @@ export async function generateDevCertificates(options: GenerateOptions): Promise
   const legacyKey = join(options.dir, LEGACY_CA_KEY);
   const hasLegacyKey = existsSync(legacyKey);
   if (hasLegacyKey && !force) {
-    throw new Error(`${legacyKey} is a CA private key in the directory the services read (older layout): run \`npm run certs -- --force\` to make a new PKI (it deletes that key), or move the key elsewhere`);
+    throw new Error(
+      `${legacyKey} is a CA private key in the directory the services read (older layout): run \`npm run certs -- --force\` to make a new PKI (it deletes that key), or move the key elsewhere`,
+    );
   }
   const keepInternal = !force && pairExists(layout.internalCa);
   const keep = identities.map((identity) => !force && pairExists(certificatePaths(options.dir, identity)));
   const orphan = identities.find((_, k) => keep[k]);
   if (!keepInternal && orphan) {
-    throw new Error(`${certificatePaths(options.dir, orphan).cert} exists but the CA does not: run with --force to reissue all`);
+    throw new Error(
+      `${certificatePaths(options.dir, orphan).cert} exists but the CA does not: run with --force to reissue all`,
+    );
   }
   const keepPublicCa = !force && pairExists(layout.publicCa);
   const keepApi = !force && pairExists(layout.publicApi);
-  if (!keepPublicCa && keepApi) throw new Error(`${layout.publicApi.cert} exists but the public CA does not: run with --force to reissue all`);
+  if (!keepPublicCa && keepApi)
+    throw new Error(`${layout.publicApi.cert} exists but the public CA does not: run with --force to reissue all`);
 
   let internal: CertificateAuthority | undefined;
   if (keepInternal) {
     await checkKeyMatches(layout.internalCa);
-    internal = await loadCertificateAuthority(await readFile(layout.internalCa.cert, 'utf8'), await readFile(layout.internalCa.key, 'utf8'));
+    internal = await loadCertificateAuthority(
+      await readFile(layout.internalCa.cert, 'utf8'),
+      await readFile(layout.internalCa.key, 'utf8'),
+    );
     for (const [k, identity] of identities.entries()) {
       if (!keep[k]) continue;
-      await checkKeptLeaf(certificatePaths(options.dir, identity), internal.certPem, extendedKeyUsageOf(tlsRole(identity)), identity);
+      await checkKeptLeaf(
+        certificatePaths(options.dir, identity),
+        internal.certPem,
+        extendedKeyUsageOf(tlsRole(identity)),
+        identity,
+      );
     }
   }
   let pub: CertificateAuthority | undefined;
   if (keepPublicCa) {
     await checkKeyMatches(layout.publicCa);
-    pub = await loadCertificateAuthority(await readFile(layout.publicCa.cert, 'utf8'), await readFile(layout.publicCa.key, 'utf8'));
+    pub = await loadCertificateAuthority(
+      await readFile(layout.publicCa.cert, 'utf8'),
+      await readFile(layout.publicCa.key, 'utf8'),
+    );
     if (keepApi) await checkKeptLeaf(layout.publicApi, pub.certPem, SERVER_AUTH);
   }
 
@@ -351,7 +411,10 @@ export async function generateDevCertificates(options: GenerateOptions): Promise
   if (internal) {
     result.kept.push(layout.internalCa.cert, layout.internalCa.key);
   } else {
-    internal = await createCertificateAuthority({ commonName: INTERNAL_CA_NAME, extendedKeyUsages: ['serverAuth', 'clientAuth'] });
+    internal = await createCertificateAuthority({
+      commonName: INTERNAL_CA_NAME,
+      extendedKeyUsages: ['serverAuth', 'clientAuth'],
+    });
     await writePair(layout.internalCa, internal.certPem, internal.keyPem, force);
     result.created.push(layout.internalCa.cert, layout.internalCa.key);
   }

@@ -72,21 +72,32 @@ export function connect(options: ConnectOptions): Promise<FrameConnection> {
       reject(e);
     };
     const timer = setTimeout(
-      () => fail(new TransportError(`connecting to ${formatIdentity(expectedPeer)} at ${host}:${port} timed out after ${timeoutMs} ms`)),
+      () =>
+        fail(
+          new TransportError(
+            `connecting to ${formatIdentity(expectedPeer)} at ${host}:${port} timed out after ${timeoutMs} ms`,
+          ),
+        ),
       timeoutMs,
     );
     socket.once('error', fail);
-    const onAbort = (): void => fail(new ConnectionClosedError(`connecting to ${formatIdentity(expectedPeer)} was abandoned`));
+    const onAbort = (): void =>
+      fail(new ConnectionClosedError(`connecting to ${formatIdentity(expectedPeer)} was abandoned`));
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('secureConnect', () => {
-      if (socket.getProtocol() !== TLS_VERSION) return fail(new TransportError(`negotiated ${String(socket.getProtocol())}, need ${TLS_VERSION}`));
+      if (socket.getProtocol() !== TLS_VERSION)
+        return fail(new TransportError(`negotiated ${String(socket.getProtocol())}, need ${TLS_VERSION}`));
       socket.off('error', fail); // the connection owns the socket's errors from here
       const conn = new FrameConnection(socket, expectedPeer, 'client', connectionOptions(options));
       connection = conn;
       const onClose = (reason: Error | undefined): void => {
         const why = reason ? `: ${reason.message}` : '';
-        fail(new ConnectionClosedError(`${formatIdentity(expectedPeer)} at ${host}:${port} closed the connection before it was ready${why}`));
+        fail(
+          new ConnectionClosedError(
+            `${formatIdentity(expectedPeer)} at ${host}:${port} closed the connection before it was ready${why}`,
+          ),
+        );
       };
       conn.once('close', onClose);
       conn.once('ready', () => {
@@ -123,7 +134,10 @@ export class TransportClient extends EventEmitter<ClientEvents> {
 
   constructor(private readonly options: ClientOptions) {
     super();
-    this.log = (options.logger ?? silentLogger()).child({ component: 'transport-client', peer: formatIdentity(options.expectedPeer) });
+    this.log = (options.logger ?? silentLogger()).child({
+      component: 'transport-client',
+      peer: formatIdentity(options.expectedPeer),
+    });
   }
 
   get peer(): PeerIdentity {
@@ -177,13 +191,17 @@ export class TransportClient extends EventEmitter<ClientEvents> {
   /** A request on the current connection; fails at once when there is none. */
   request(body: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Buffer> {
     const c = this.connection;
-    return c ? c.request(body, options) : Promise.reject(new ConnectionClosedError(`not connected to ${formatIdentity(this.peer)}`));
+    return c
+      ? c.request(body, options)
+      : Promise.reject(new ConnectionClosedError(`not connected to ${formatIdentity(this.peer)}`));
   }
 
   /** A one-way message on the current connection; fails at once when there is none. */
   send(payload: Uint8Array): Promise<void> {
     const c = this.connection;
-    return c ? c.send(payload) : Promise.reject(new ConnectionClosedError(`not connected to ${formatIdentity(this.peer)}`));
+    return c
+      ? c.send(payload)
+      : Promise.reject(new ConnectionClosedError(`not connected to ${formatIdentity(this.peer)}`));
   }
 
   private dial(): void {

@@ -22,7 +22,17 @@ import {
   RequestRejected,
   RequestTimeoutError,
 } from './errors.js';
-import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameType, MAX_ERROR_REASON_BYTES, checkOutgoing, encodeHeader, typeName, withId, type Frame } from './frame.js';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  FrameDecoder,
+  FrameType,
+  MAX_ERROR_REASON_BYTES,
+  checkOutgoing,
+  encodeHeader,
+  typeName,
+  withId,
+  type Frame,
+} from './frame.js';
 import { formatIdentity, type PeerIdentity } from './identity.js';
 
 export interface ConnectionOptions {
@@ -53,7 +63,14 @@ export const CONNECTION_DEFAULTS = {
 /** Only the connection options out of a larger options object (so nothing else is kept around). */
 export function connectionOptions(o: ConnectionOptions): ConnectionOptions {
   const out: ConnectionOptions = {};
-  for (const k of ['maxFrameBytes', 'frameTimeoutMs', 'heartbeatIntervalMs', 'heartbeatMisses', 'requestTimeoutMs', 'maxPendingRequests'] as const) {
+  for (const k of [
+    'maxFrameBytes',
+    'frameTimeoutMs',
+    'heartbeatIntervalMs',
+    'heartbeatMisses',
+    'requestTimeoutMs',
+    'maxPendingRequests',
+  ] as const) {
     const v = o[k];
     if (v !== undefined) out[k] = v;
   }
@@ -111,10 +128,14 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
     const { logger, ...rest } = options;
     this.opts = { ...CONNECTION_DEFAULTS, ...rest };
     for (const [name, v] of Object.entries(this.opts)) {
-      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
+      if (!Number.isSafeInteger(v) || v < 1)
+        throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
     }
     this.remoteAddress = socket.remoteAddress;
-    this.log = (logger ?? silentLogger()).child({ peer: formatIdentity(peer), remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.log = (logger ?? silentLogger()).child({
+      peer: formatIdentity(peer),
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+    });
     this.decoder = new FrameDecoder(this.opts.maxFrameBytes);
     this.isReady = role === 'server';
     socket.setNoDelay(true);
@@ -328,7 +349,9 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
   private onFrame({ type, payload }: Frame): void {
     if (!this.isReady && type === FrameType.Error && this.role === 'client') {
       // the server judged our identity and said why it will not have us (e.g. a live link of ours exists)
-      throw new RemoteError(`${formatIdentity(this.peer)} refused the connection: ${payload.subarray(4).toString('utf8')}`);
+      throw new RemoteError(
+        `${formatIdentity(this.peer)} refused the connection: ${payload.subarray(4).toString('utf8')}`,
+      );
     }
     if (!this.isReady && type !== FrameType.Ready) throw new FrameError(`${typeName(type)} frame before READY`);
     switch (type) {
@@ -347,7 +370,9 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
         this.emit('message', payload);
         return;
       case FrameType.Request:
-        this.answer(payload.readUInt32BE(0), payload.subarray(4)).catch((e: unknown) => this.log.error({ err: e }, 'cannot answer request'));
+        this.answer(payload.readUInt32BE(0), payload.subarray(4)).catch((e: unknown) =>
+          this.log.error({ err: e }, 'cannot answer request'),
+        );
         return;
       case FrameType.Response:
       case FrameType.Error: {
@@ -358,7 +383,12 @@ export class FrameConnection extends EventEmitter<ConnectionEvents> {
         this.pending.delete(id);
         clearTimeout(p.timer);
         if (type === FrameType.Response) p.resolve(payload.subarray(4));
-        else p.reject(new RemoteError(`${formatIdentity(this.peer)} refused the request: ${payload.subarray(4).toString('utf8')}`));
+        else
+          p.reject(
+            new RemoteError(
+              `${formatIdentity(this.peer)} refused the request: ${payload.subarray(4).toString('utf8')}`,
+            ),
+          );
         return;
       }
     }

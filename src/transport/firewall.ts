@@ -19,7 +19,8 @@ export function normaliseAddress(address: string): string {
  * @throws RangeError if an entry is not an IP address
  */
 export function createAllowList(addresses: readonly string[]): (remoteAddress: string | undefined) => boolean {
-  for (const a of addresses) if (isIP(a) === 0) throw new RangeError(`allow-list entry ${JSON.stringify(a)} is not an IP address`);
+  for (const a of addresses)
+    if (isIP(a) === 0) throw new RangeError(`allow-list entry ${JSON.stringify(a)} is not an IP address`);
   const allowed = new Set(addresses.map(normaliseAddress));
   return (remote) => remote !== undefined && allowed.has(normaliseAddress(remote));
 }
@@ -42,12 +43,15 @@ export interface RulesetOptions {
  */
 export function nftablesRuleset(options: RulesetOptions): string {
   const table = options.table ?? 'mpc_engine_node';
-  if (!/^[a-z][a-z0-9_]{0,31}$/.test(table)) throw new RangeError(`invalid nftables table name ${JSON.stringify(table)}`);
+  if (!/^[a-z][a-z0-9_]{0,31}$/.test(table))
+    throw new RangeError(`invalid nftables table name ${JSON.stringify(table)}`);
   if (options.ports.length === 0) throw new RangeError('at least one port is needed');
-  for (const p of options.ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`invalid port ${p}`);
+  for (const p of options.ports)
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`invalid port ${p}`);
   const ip = normaliseAddress(options.trustedCoordinatorIp);
   const family = isIP(ip);
-  if (family === 0) throw new RangeError(`TRUSTED_COORDINATOR_IP ${JSON.stringify(options.trustedCoordinatorIp)} is not an IP address`);
+  if (family === 0)
+    throw new RangeError(`TRUSTED_COORDINATOR_IP ${JSON.stringify(options.trustedCoordinatorIp)} is not an IP address`);
   const ports = options.ports.length === 1 ? String(options.ports[0]) : `{ ${[...new Set(options.ports)].join(', ')} }`;
   const saddr = family === 4 ? 'ip saddr' : 'ip6 saddr';
   const who = options.nodeId ? ` for ${options.nodeId}` : '';

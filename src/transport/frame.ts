@@ -69,7 +69,8 @@ export function typeName(type: number): string {
 export function checkOutgoing(type: FrameType, length: number, maxFrameBytes: number): void {
   const [min, max] = lengthBounds(type);
   const cap = max ?? maxFrameBytes;
-  if (length < min || length > cap) throw new RangeError(`${typeName(type)} frame payload of ${length} bytes, allowed ${min}…${cap}`);
+  if (length < min || length > cap)
+    throw new RangeError(`${typeName(type)} frame payload of ${length} bytes, allowed ${min}…${cap}`);
 }
 
 export function encodeHeader(type: FrameType, length: number): Buffer {
@@ -160,10 +161,13 @@ export class FrameDecoder {
   }
 
   private checkLength(type: FrameType, length: number): void {
-    if (length > this.maxFrameBytes) throw new FrameError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
+    if (length > this.maxFrameBytes)
+      throw new FrameError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
     const [min, max] = lengthBounds(type);
     if (length < min || (max !== undefined && length > max)) {
-      throw new FrameError(`${typeName(type)} frame payload of ${length} bytes, allowed ${min}…${max ?? this.maxFrameBytes}`);
+      throw new FrameError(
+        `${typeName(type)} frame payload of ${length} bytes, allowed ${min}…${max ?? this.maxFrameBytes}`,
+      );
     }
   }
 

@@ -21,7 +21,8 @@ export const COORDINATOR: PeerIdentity = Object.freeze({ kind: 'coordinator' });
 
 /** @throws RangeError if `id` is not a valid node id */
 export function nodeIdentity(id: string): PeerIdentity {
-  if (!NODE_ID_PATTERN.test(id) || RESERVED_NODE_IDS.includes(id)) throw new RangeError(`invalid node id ${JSON.stringify(id)}`);
+  if (!NODE_ID_PATTERN.test(id) || RESERVED_NODE_IDS.includes(id))
+    throw new RangeError(`invalid node id ${JSON.stringify(id)}`);
   return Object.freeze({ kind: 'node', id });
 }
 
@@ -82,13 +83,18 @@ export function identityFromCertificate(der: Uint8Array): PeerIdentity {
     throw new IdentityError('peer certificate cannot be parsed');
   }
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const uris = (san?.names.items ?? []).filter((n) => n.type === 'url' && n.value.startsWith(URI_PREFIX)).map((n) => n.value);
-  if (uris.length !== 1) throw new IdentityError(`peer certificate names ${uris.length} MPC Engine identities (SAN URI), expected 1`);
+  const uris = (san?.names.items ?? [])
+    .filter((n) => n.type === 'url' && n.value.startsWith(URI_PREFIX))
+    .map((n) => n.value);
+  if (uris.length !== 1)
+    throw new IdentityError(`peer certificate names ${uris.length} MPC Engine identities (SAN URI), expected 1`);
   const identity = parseIdentityUri(uris[0]!);
   if (!identity) throw new IdentityError(`peer certificate has a malformed identity URI ${JSON.stringify(uris[0])}`);
   const cns = cert.subjectName.getField('CN');
   if (cns.length !== 1 || cns[0] !== identityName(identity)) {
-    throw new IdentityError(`peer certificate CN ${JSON.stringify(cns.join(','))} does not match its identity ${identityUri(identity)}`);
+    throw new IdentityError(
+      `peer certificate CN ${JSON.stringify(cns.join(','))} does not match its identity ${identityUri(identity)}`,
+    );
   }
   return identity;
 }

@@ -56,7 +56,14 @@ export class RefusalLog {
     }
     const suppressed = w?.suppressed ?? 0;
     this.windows.set(k, { loggedAt: now, suppressed: 0 });
-    this.log.warn({ ...fields, ...(k === OVERFLOW ? { manySources: true } : {}), ...(suppressed > 0 ? { suppressedSinceLastLine: suppressed } : {}) }, message);
+    this.log.warn(
+      {
+        ...fields,
+        ...(k === OVERFLOW ? { manySources: true } : {}),
+        ...(suppressed > 0 ? { suppressedSinceLastLine: suppressed } : {}),
+      },
+      message,
+    );
   }
 
   private prune(now: number): void {

@@ -98,10 +98,18 @@ export class TransportServer extends EventEmitter<ServerEvents> {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5_000;
     this.maxUnauthenticated = options.maxUnauthenticated ?? 8;
     this.maxAuthenticated = options.maxAuthenticated ?? 4;
-    const heartbeat = (options.heartbeatIntervalMs ?? CONNECTION_DEFAULTS.heartbeatIntervalMs) * (options.heartbeatMisses ?? CONNECTION_DEFAULTS.heartbeatMisses);
+    const heartbeat =
+      (options.heartbeatIntervalMs ?? CONNECTION_DEFAULTS.heartbeatIntervalMs) *
+      (options.heartbeatMisses ?? CONNECTION_DEFAULTS.heartbeatMisses);
     this.livenessCheckMs = options.livenessCheckMs ?? Math.min(heartbeat, 5_000);
-    for (const [name, v] of Object.entries({ handshakeTimeoutMs: this.handshakeTimeoutMs, maxUnauthenticated: this.maxUnauthenticated, maxAuthenticated: this.maxAuthenticated, livenessCheckMs: this.livenessCheckMs })) {
-      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
+    for (const [name, v] of Object.entries({
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      maxUnauthenticated: this.maxUnauthenticated,
+      maxAuthenticated: this.maxAuthenticated,
+      livenessCheckMs: this.livenessCheckMs,
+    })) {
+      if (!Number.isSafeInteger(v) || v < 1)
+        throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
     }
     this.tlsServer = createTlsServer({
       ...secureContextOptions(options.tls),
@@ -161,7 +169,11 @@ export class TransportServer extends EventEmitter<ServerEvents> {
       const [oldest, address] = this.unauthenticated.entries().next().value as [Socket, string | undefined];
       this.unauthenticated.delete(oldest);
       oldest.destroy();
-      this.reject(address, 'capacity', `${this.maxUnauthenticated} unauthenticated connections open: the oldest was dropped for a new one`);
+      this.reject(
+        address,
+        'capacity',
+        `${this.maxUnauthenticated} unauthenticated connections open: the oldest was dropped for a new one`,
+      );
     }
     this.sockets.add(socket);
     this.unauthenticated.set(socket, remote);
@@ -215,14 +227,20 @@ export class TransportServer extends EventEmitter<ServerEvents> {
       this.refuse(socket, remote, 'capacity', `${this.maxAuthenticated} authenticated connections open`);
       return;
     }
-    const existing = (this.options.singleLinkPerPeer ?? true) ? [...this.live].find((c) => sameIdentity(c.peer, peer)) : undefined;
+    const existing =
+      (this.options.singleLinkPerPeer ?? true) ? [...this.live].find((c) => sameIdentity(c.peer, peer)) : undefined;
     if (!existing) {
       this.establish(socket, peer);
       return;
     }
     const who = formatIdentity(peer);
     if (this.checking.has(who)) {
-      this.refuse(socket, remote, 'duplicate', `${who} already has a link here, and another new connection of it is being checked`);
+      this.refuse(
+        socket,
+        remote,
+        'duplicate',
+        `${who} already has a link here, and another new connection of it is being checked`,
+      );
       return;
     }
     this.checking.add(who);
@@ -231,19 +249,34 @@ export class TransportServer extends EventEmitter<ServerEvents> {
       this.checking.delete(who);
       if (socket.destroyed) return;
       if (alive && !existing.closed) {
-        this.refuse(socket, remote, 'duplicate', `${who} already has a live link here (it answered a ping); a second connection with the same identity is refused`);
+        this.refuse(
+          socket,
+          remote,
+          'duplicate',
+          `${who} already has a live link here (it answered a ping); a second connection with the same identity is refused`,
+        );
         return;
       }
       const waitedMs = Math.round(performance.now() - started);
-      this.log.warn({ peer: who, remote, waitedMs }, 'existing link did not answer a liveness check: replaced by the new connection');
-      existing.close(new Error(`no answer to a liveness check within ${this.livenessCheckMs} ms: replaced by a new connection from ${who}`));
+      this.log.warn(
+        { peer: who, remote, waitedMs },
+        'existing link did not answer a liveness check: replaced by the new connection',
+      );
+      existing.close(
+        new Error(
+          `no answer to a liveness check within ${this.livenessCheckMs} ms: replaced by a new connection from ${who}`,
+        ),
+      );
       this.establish(socket, peer);
     });
   }
 
   private establish(socket: TLSSocket, peer: PeerIdentity): void {
     const remote = socket.remoteAddress;
-    const connection = new FrameConnection(socket, peer, 'server', { ...connectionOptions(this.options), logger: this.log });
+    const connection = new FrameConnection(socket, peer, 'server', {
+      ...connectionOptions(this.options),
+      logger: this.log,
+    });
     this.live.add(connection);
     connection.once('close', () => this.live.delete(connection));
     this.log.info({ peer: formatIdentity(peer), remote }, 'peer connected');
@@ -260,7 +293,11 @@ export class TransportServer extends EventEmitter<ServerEvents> {
   }
 
   private reject(remoteAddress: string | undefined, stage: Rejection['stage'], reason: string): void {
-    this.refusals.note(`${stage} ${remoteAddress ?? '?'}`, { remote: remoteAddress, stage, reason }, 'connection refused');
+    this.refusals.note(
+      `${stage} ${remoteAddress ?? '?'}`,
+      { remote: remoteAddress, stage, reason },
+      'connection refused',
+    );
     this.emit('rejected', { remoteAddress, stage, reason });
   }
 }

@@ -11,7 +11,16 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import { IdentityError } from './errors.js';
-import { SERVER_AUTH, URI_PREFIX, extendedKeyUsageOf, formatIdentity, identityFromCertificate, sameIdentity, tlsRole, type PeerIdentity } from './identity.js';
+import {
+  SERVER_AUTH,
+  URI_PREFIX,
+  extendedKeyUsageOf,
+  formatIdentity,
+  identityFromCertificate,
+  sameIdentity,
+  tlsRole,
+  type PeerIdentity,
+} from './identity.js';
 
 /** PEM contents: the deployment CA, this end's certificate and its private key. */
 export interface TlsMaterial {
@@ -86,7 +95,10 @@ async function readSmall(path: string): Promise<Buffer | undefined> {
  * Messages name the file, never its contents.
  * @throws CaKeyExposedError
  */
-export async function assertNoCaPrivateKey(dirs: readonly string[], caCerts: readonly (string | Buffer)[] = []): Promise<void> {
+export async function assertNoCaPrivateKey(
+  dirs: readonly string[],
+  caCerts: readonly (string | Buffer)[] = [],
+): Promise<void> {
   const top = [...new Set(dirs)];
   const files: string[] = [];
   for (const d of top) {
@@ -143,10 +155,17 @@ export async function loadTlsMaterial(paths: TlsPaths, self?: PeerIdentity): Pro
       return await readFile(path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'error';
-      throw new Error(`cannot read the ${what} ${path} (${code}); run \`npm run certs\` to create development certificates`, { cause: e });
+      throw new Error(
+        `cannot read the ${what} ${path} (${code}); run \`npm run certs\` to create development certificates`,
+        { cause: e },
+      );
     }
   };
-  const [ca, cert, key] = [await read('CA certificate', paths.ca), await read('certificate', paths.cert), await read('private key', paths.key)];
+  const [ca, cert, key] = [
+    await read('CA certificate', paths.ca),
+    await read('certificate', paths.cert),
+    await read('private key', paths.key),
+  ];
   await assertNoCaPrivateKey([dirname(paths.ca), dirname(paths.cert), dirname(paths.key)], [ca]);
   if (self) {
     let parsed: X509Certificate;
@@ -157,7 +176,10 @@ export async function loadTlsMaterial(paths: TlsPaths, self?: PeerIdentity): Pro
     } catch (e) {
       throw new IdentityError(`${paths.cert}: ${(e as Error).message}`);
     }
-    if (!sameIdentity(named, self)) throw new IdentityError(`${paths.cert} is the certificate of ${formatIdentity(named)}, not of ${formatIdentity(self)}`);
+    if (!sameIdentity(named, self))
+      throw new IdentityError(
+        `${paths.cert} is the certificate of ${formatIdentity(named)}, not of ${formatIdentity(self)}`,
+      );
     const role = tlsRole(self);
     const usages = parsed.keyUsage ?? [];
     if (usages.length !== 1 || usages[0] !== extendedKeyUsageOf(role)) {
@@ -184,12 +206,18 @@ export interface HttpsMaterial {
  * certificate's, and a CA private key in the directories read. Errors name files, never contents.
  * @throws Error, CaKeyExposedError
  */
-export async function loadPublicApiMaterial(paths: { readonly cert: string; readonly key: string }): Promise<HttpsMaterial> {
+export async function loadPublicApiMaterial(paths: {
+  readonly cert: string;
+  readonly key: string;
+}): Promise<HttpsMaterial> {
   const read = async (what: string, path: string): Promise<Buffer> => {
     try {
       return await readFile(path);
     } catch (e) {
-      throw new Error(`cannot read the ${what} ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run \`npm run certs\` to create development certificates`, { cause: e });
+      throw new Error(
+        `cannot read the ${what} ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); run \`npm run certs\` to create development certificates`,
+        { cause: e },
+      );
     }
   };
   const [cert, key] = [await read('API certificate', paths.cert), await read('API private key', paths.key)];
@@ -202,14 +230,20 @@ export async function loadPublicApiMaterial(paths: { readonly cert: string; read
   }
   const usages = parsed.keyUsage;
   if (usages !== undefined && !usages.includes(SERVER_AUTH)) {
-    throw new Error(`${paths.cert} is not valid for TLS server use (no serverAuth): the coordinator's internal certificate cannot serve the API; use the API certificate (npm run certs makes certs/public/api.crt)`);
+    throw new Error(
+      `${paths.cert} is not valid for TLS server use (no serverAuth): the coordinator's internal certificate cannot serve the API; use the API certificate (npm run certs makes certs/public/api.crt)`,
+    );
   }
   if ((parsed.subjectAltName ?? '').includes(`URI:${URI_PREFIX}`)) {
-    throw new Error(`${paths.cert} names an MPC Engine identity: a coordinator↔node certificate must not serve the public API; use the API certificate (npm run certs makes certs/public/api.crt)`);
+    throw new Error(
+      `${paths.cert} names an MPC Engine identity: a coordinator↔node certificate must not serve the public API; use the API certificate (npm run certs makes certs/public/api.crt)`,
+    );
   }
   let matches = false;
   try {
-    matches = createPublicKey(createPrivateKey(key)).export({ type: 'spki', format: 'der' }).equals(parsed.publicKey.export({ type: 'spki', format: 'der' }));
+    matches = createPublicKey(createPrivateKey(key))
+      .export({ type: 'spki', format: 'der' })
+      .equals(parsed.publicKey.export({ type: 'spki', format: 'der' }));
   } catch {
     // not a key: reported below
   }

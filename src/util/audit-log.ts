@@ -39,7 +39,8 @@ import { performance } from 'node:perf_hooks';
 import { ensureDir, errorCode, fsyncDir } from './durable-file.js';
 import { isSecretField, silentLogger, type Logger } from './log.js';
 
-export type AuditValue = string | number | boolean | null | readonly AuditValue[] | { readonly [key: string]: AuditValue | undefined };
+export type AuditValue =
+  string | number | boolean | null | readonly AuditValue[] | { readonly [key: string]: AuditValue | undefined };
 
 /** What is recorded: a `type` (lower-case, dotted: `wallet.created`) and public fields. */
 export interface AuditEvent {
@@ -100,7 +101,8 @@ export function canonicalJson(value: unknown, depth = 0): string {
     if (!Number.isFinite(value)) throw new TypeError('audit event holds a non-finite number');
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v, depth + 1))).join(',')}]`;
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v, depth + 1))).join(',')}]`;
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value) as unknown;
     if (proto !== Object.prototype && proto !== null) throw new TypeError('audit event holds a non-plain object');
@@ -138,10 +140,13 @@ function recordLine(seq: number, time: string, prev: string, eventJson: string, 
 
 /** An event checked and encoded; @throws TypeError */
 function encodeEvent(event: AuditEvent): string {
-  if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new TypeError('an audit event is an object');
-  if (typeof event.type !== 'string' || event.type.length > 64 || !TYPE.test(event.type)) throw new TypeError('an audit event needs a type like "wallet.created"');
+  if (event === null || typeof event !== 'object' || Array.isArray(event))
+    throw new TypeError('an audit event is an object');
+  if (typeof event.type !== 'string' || event.type.length > 64 || !TYPE.test(event.type))
+    throw new TypeError('an audit event needs a type like "wallet.created"');
   const secret = secretField(event);
-  if (secret !== undefined) throw new TypeError(`audit events carry no secrets: field ${JSON.stringify(secret)} refused`);
+  if (secret !== undefined)
+    throw new TypeError(`audit events carry no secrets: field ${JSON.stringify(secret)} refused`);
   return canonicalJson(event);
 }
 
@@ -169,9 +174,16 @@ function checkLine(line: string, head: ChainHead): { record: AuditRecord; timeMs
   const r = parsed as Record<string, unknown>;
   if (Object.keys(r).sort().join(',') !== RECORD_KEYS.join(',')) return { reason: 'not an audit record (fields)' };
   const { seq, time, prev, hash, event } = r;
-  if (seq !== head.seq + 1) return { reason: `sequence number ${JSON.stringify(seq)} where ${head.seq + 1} was expected (a line deleted, inserted or moved)` };
-  if (typeof prev !== 'string' || prev !== head.hash) return { reason: 'does not chain to the line before (prev differs: a line before it deleted, changed, inserted or moved)' };
-  if (typeof time !== 'string' || !ISO.test(time) || Number.isNaN(Date.parse(time))) return { reason: 'time is not an ISO 8601 UTC time' };
+  if (seq !== head.seq + 1)
+    return {
+      reason: `sequence number ${JSON.stringify(seq)} where ${head.seq + 1} was expected (a line deleted, inserted or moved)`,
+    };
+  if (typeof prev !== 'string' || prev !== head.hash)
+    return {
+      reason: 'does not chain to the line before (prev differs: a line before it deleted, changed, inserted or moved)',
+    };
+  if (typeof time !== 'string' || !ISO.test(time) || Number.isNaN(Date.parse(time)))
+    return { reason: 'time is not an ISO 8601 UTC time' };
   const timeMs = Date.parse(time);
   if (timeMs < head.timeMs) return { reason: 'time runs backwards' };
   if (typeof hash !== 'string' || !HEX64.test(hash)) return { reason: 'hash is not 64 hex digits' };
@@ -181,8 +193,10 @@ function checkLine(line: string, head: ChainHead): { record: AuditRecord; timeMs
   } catch (e) {
     return { reason: `event: ${(e as Error).message}` };
   }
-  if (recordHash(seq, time, prev, eventJson) !== hash) return { reason: 'hash does not match the content (the line was changed)' };
-  if (recordLine(seq, time, prev, eventJson, hash) !== line) return { reason: 'not in canonical form (the line was re-encoded or changed)' };
+  if (recordHash(seq, time, prev, eventJson) !== hash)
+    return { reason: 'hash does not match the content (the line was changed)' };
+  if (recordLine(seq, time, prev, eventJson, hash) !== line)
+    return { reason: 'not in canonical form (the line was re-encoded or changed)' };
   return { record: { seq, time, prev, hash, event: event as AuditEvent }, timeMs };
 }
 
@@ -193,7 +207,10 @@ const CHUNK = 1 << 20;
  * never read whole), until `visit` returns false. Returns the bytes after the last newline (a
  * torn line, or empty) and the length of the complete lines.
  */
-async function forEachLine(fh: FileHandle, visit: (line: string, lineNo: number) => boolean): Promise<{ tail: Buffer; completeBytes: number }> {
+async function forEachLine(
+  fh: FileHandle,
+  visit: (line: string, lineNo: number) => boolean,
+): Promise<{ tail: Buffer; completeBytes: number }> {
   let carry = Buffer.alloc(0);
   let offset = 0;
   let lineNo = 0;
@@ -212,14 +229,21 @@ async function forEachLine(fh: FileHandle, visit: (line: string, lineNo: number)
       data = data.subarray(nl + 1);
     }
     // a line longer than any record: fail it now rather than buffer without bound
-    if (data.length > MAX_AUDIT_LINE_BYTES && !visit(data.toString('utf8'), lineNo + 1)) return { tail: Buffer.alloc(0), completeBytes };
+    if (data.length > MAX_AUDIT_LINE_BYTES && !visit(data.toString('utf8'), lineNo + 1))
+      return { tail: Buffer.alloc(0), completeBytes };
     carry = Buffer.from(data);
   }
   return { tail: carry, completeBytes };
 }
 
 export type AuditVerification =
-  | { readonly ok: true; readonly lines: number; readonly lastHash: string; readonly lastTime: string | undefined; readonly tornTailBytes: number }
+  | {
+      readonly ok: true;
+      readonly lines: number;
+      readonly lastHash: string;
+      readonly lastTime: string | undefined;
+      readonly tornTailBytes: number;
+    }
   | { readonly ok: false; readonly line: number; readonly reason: string };
 
 /**
@@ -313,9 +337,19 @@ export class AuditLog {
       if (tail.length > 0) {
         await fh.truncate(completeBytes);
         await fh.sync();
-        log.warn({ path, droppedBytes: tail.length, line: head.seq + 1 }, 'audit log: cut an incomplete last line (an append interrupted by a crash)');
+        log.warn(
+          { path, droppedBytes: tail.length, line: head.seq + 1 },
+          'audit log: cut an incomplete last line (an append interrupted by a crash)',
+        );
       }
-      return new AuditLog(path, fh, log, options.monotonicClock ?? (() => performance.now()), (options.wallClock ?? Date.now)(), { ...head, size: completeBytes });
+      return new AuditLog(
+        path,
+        fh,
+        log,
+        options.monotonicClock ?? (() => performance.now()),
+        (options.wallClock ?? Date.now)(),
+        { ...head, size: completeBytes },
+      );
     } catch (e) {
       await fh.close();
       throw e;
@@ -339,7 +373,12 @@ export class AuditLog {
    */
   append(event: AuditEvent): Promise<void> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
-    if (this.broken) return Promise.reject(new Error(`audit log: an earlier write failed and could not be undone (${this.broken.message}); reopen it to repair`));
+    if (this.broken)
+      return Promise.reject(
+        new Error(
+          `audit log: an earlier write failed and could not be undone (${this.broken.message}); reopen it to repair`,
+        ),
+      );
     let eventJson: string;
     try {
       eventJson = encodeEvent(event);
@@ -392,15 +431,25 @@ export class AuditLog {
   private async fail(batch: Pending[], err: Error): Promise<void> {
     const rejected = [...batch, ...this.queue];
     this.queue = [];
-    this.head = { seq: this.durable.seq, hash: this.durable.hash, timeMs: Math.max(this.durable.timeMs, ...rejected.map((p) => p.after.timeMs)) };
-    this.log.error({ path: this.path, err: err.message, events: rejected.length }, 'audit log: write failed; those events were not recorded');
+    this.head = {
+      seq: this.durable.seq,
+      hash: this.durable.hash,
+      timeMs: Math.max(this.durable.timeMs, ...rejected.map((p) => p.after.timeMs)),
+    };
+    this.log.error(
+      { path: this.path, err: err.message, events: rejected.length },
+      'audit log: write failed; those events were not recorded',
+    );
     for (const p of rejected) p.reject(err);
     try {
       await this.fh.truncate(this.durable.size);
       await this.fh.sync();
     } catch (e) {
       this.broken = err;
-      this.log.error({ path: this.path, err: (e as Error).message }, 'audit log: could not cut a failed write; appends refused until reopened');
+      this.log.error(
+        { path: this.path, err: (e as Error).message },
+        'audit log: could not cut a failed write; appends refused until reopened',
+      );
       for (const p of this.queue) p.reject(err);
       this.queue = [];
     }

@@ -111,7 +111,8 @@ function parseOwner(text: string): OwnerInfo | undefined {
     const o = JSON.parse(text) as Record<string, unknown>;
     if (typeof o !== 'object' || o === null) return undefined;
     const { pid, role, since } = o;
-    if (!Number.isSafeInteger(pid) || (pid as number) <= 0 || typeof role !== 'string' || typeof since !== 'string') return undefined;
+    if (!Number.isSafeInteger(pid) || (pid as number) <= 0 || typeof role !== 'string' || typeof since !== 'string')
+      return undefined;
     return { pid: pid as number, role: printable(role, 100), since: printable(since, 40) };
   } catch {
     return undefined;
@@ -131,7 +132,10 @@ function probe(address: string, answerTimeoutMs: number): Promise<Probe> {
       s.destroy();
       done(p);
     };
-    const timer = setTimeout(() => finish({ alive: true, owner: parseOwner(text), why: 'it did not answer' }), answerTimeoutMs);
+    const timer = setTimeout(
+      () => finish({ alive: true, owner: parseOwner(text), why: 'it did not answer' }),
+      answerTimeoutMs,
+    );
     s.on('error', (e) => {
       const code = errorCode(e);
       // Anything but "nobody listens" (a full backlog, no permission) is treated as alive: refusing
@@ -141,7 +145,8 @@ function probe(address: string, answerTimeoutMs: number): Promise<Probe> {
     });
     s.on('data', (b: Buffer) => {
       text += b.toString('utf8');
-      if (text.length > MAX_ANSWER_BYTES || text.includes('\n')) finish({ alive: true, owner: parseOwner(text.split('\n')[0] ?? '') });
+      if (text.length > MAX_ANSWER_BYTES || text.includes('\n'))
+        finish({ alive: true, owner: parseOwner(text.split('\n')[0] ?? '') });
     });
     s.on('end', () => finish({ alive: true, owner: parseOwner(text) }));
   });
@@ -162,7 +167,9 @@ function highest(names: readonly string[]): number | undefined {
 }
 
 function lockedError(dir: string, who: string, p: Extract<Probe, { alive: true }>): DirectoryLockError {
-  const by = p.owner ? `${p.owner.role} (process ${p.owner.pid}, since ${p.owner.since})` : `another live process (${p.why ?? 'it did not say who'})`;
+  const by = p.owner
+    ? `${p.owner.role} (process ${p.owner.pid}, since ${p.owner.since})`
+    : `another live process (${p.why ?? 'it did not say who'})`;
   return new DirectoryLockError('locked', `cannot start ${who}: ${dir} is in use by ${by}; stop it first`, p.owner);
 }
 
@@ -209,7 +216,8 @@ async function cleanUp(dir: string, mine: number, answerTimeoutMs: number): Prom
   for (const name of await readdir(dir)) {
     const n = numberOf(name);
     if (n !== undefined && n < mine) await unlinkQuiet(join(dir, name));
-    else if (TEMP.test(name) && !(await probe(socketAddress(join(dir, name)), answerTimeoutMs)).alive) await unlinkQuiet(join(dir, name));
+    else if (TEMP.test(name) && !(await probe(socketAddress(join(dir, name)), answerTimeoutMs)).alive)
+      await unlinkQuiet(join(dir, name));
     else if (name === LEGACY_PID_FILE) await unlinkQuiet(join(dir, name));
   }
   await fsyncDir(dir);
@@ -270,7 +278,10 @@ export async function lockDirectory(dir: string, role: string, options: LockOpti
         release: () => (released ??= closeServer(server)),
       };
     }
-    throw new DirectoryLockError('contended', `cannot start ${role}: could not take ownership of ${absDir} (owners kept appearing and ending while trying); try again`);
+    throw new DirectoryLockError(
+      'contended',
+      `cannot start ${role}: could not take ownership of ${absDir} (owners kept appearing and ending while trying); try again`,
+    );
   } finally {
     if (temp) {
       await closeServer(temp.server);
@@ -283,7 +294,10 @@ export async function lockDirectory(dir: string, role: string, options: LockOpti
  * Who owns `dir` right now, without taking it: undefined when nobody does (or the directory does
  * not exist), else what the owner said (`owner` undefined if it did not answer).
  */
-export async function directoryOwner(dir: string, options: LockOptions = {}): Promise<{ owner: OwnerInfo | undefined } | undefined> {
+export async function directoryOwner(
+  dir: string,
+  options: LockOptions = {},
+): Promise<{ owner: OwnerInfo | undefined } | undefined> {
   let names: string[];
   try {
     names = await readdir(resolve(dir));

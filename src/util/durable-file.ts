@@ -122,7 +122,8 @@ export async function stageFileExclusive(path: string, data: Uint8Array, mode = 
       } catch (e) {
         const code = errorCode(e);
         if (code === 'EEXIST') created = false;
-        else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') created = await createWithOpenExclusive(path, data, mode);
+        else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS')
+          created = await createWithOpenExclusive(path, data, mode);
         else throw e;
       } finally {
         await unlink(tmp).catch(() => undefined);

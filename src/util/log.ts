@@ -5,7 +5,14 @@
  * Names starting with `public` are kept: public keys are what an operator needs to see.
  * @module
  */
-import { pino, type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import {
+  pino,
+  type Bindings,
+  type ChildLoggerOptions,
+  type DestinationStream,
+  type Logger,
+  type LevelWithSilent,
+} from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -17,13 +24,19 @@ export const REDACTED = '[redacted]';
 const SECRET_WORDS = ['key', 'secret', 'share', 'token', 'authorization', 'password'];
 const WORDS = SECRET_WORDS.join('|');
 // camelCase suffix ("privateKey", "authTokens") and snake/kebab suffix ("private_key", "x-auth-token").
-const CAMEL_SUFFIX = new RegExp(`[a-z0-9](?:${SECRET_WORDS.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('|')})s?$`);
+const CAMEL_SUFFIX = new RegExp(
+  `[a-z0-9](?:${SECRET_WORDS.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('|')})s?$`,
+);
 const SEPARATED_SUFFIX = new RegExp(`[_-](?:${WORDS})s?$`, 'i');
 
 /** Whether a field of this name is redacted from logs. */
 export function isSecretField(name: string): boolean {
   if (/^public/i.test(name)) return false;
-  return SECRET_WORDS.includes(name.toLowerCase().replace(/s$/, '')) || CAMEL_SUFFIX.test(name) || SEPARATED_SUFFIX.test(name);
+  return (
+    SECRET_WORDS.includes(name.toLowerCase().replace(/s$/, '')) ||
+    CAMEL_SUFFIX.test(name) ||
+    SEPARATED_SUFFIX.test(name)
+  );
 }
 
 /**
@@ -75,7 +88,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /** pino's formatters do not see child bindings (`log.child({ token })`): redact them on the way in. */
 function redactChildBindings(logger: Logger): Logger {
   const child = logger.child.bind(logger) as unknown as (bindings: Bindings, options?: ChildLoggerOptions) => Logger;
-  const wrapped = (bindings: Bindings, options?: ChildLoggerOptions): Logger => redactChildBindings(child(redact(bindings) as Bindings, options));
+  const wrapped = (bindings: Bindings, options?: ChildLoggerOptions): Logger =>
+    redactChildBindings(child(redact(bindings) as Bindings, options));
   logger.child = wrapped as unknown as Logger['child'];
   return logger;
 }

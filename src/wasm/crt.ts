@@ -114,7 +114,8 @@ export class CrtModulus {
    * which also turns a negative exponent into a positive one. LEAK: the exponents.
    */
   multiPowPublic(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
-    if (!isList(terms) || terms.length === 0) throw new TypeError('terms must be a non-empty array of [base, exponent] pairs');
+    if (!isList(terms) || terms.length === 0)
+      throw new TypeError('terms must be a non-empty array of [base, exponent] pairs');
     for (const [j, t] of terms.entries()) {
       if (!isList(t) || t.length !== 2) throw new TypeError(`terms[${j}] must be a [base, exponent] pair`);
       assertBelow(`terms[${j}] base`, t[0], this.value, 'the modulus');

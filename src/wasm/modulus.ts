@@ -45,7 +45,8 @@ function putExponent(e: bigint, buf = exponentScratch): [number, number] {
 
 function checkExponent(name: string, e: unknown): asserts e is bigint {
   assertBigint(name, e);
-  if (bitLength(e < 0n ? -e : e) > MAX_EXPONENT_BITS) throw new RangeError(`${name} must have at most ${MAX_EXPONENT_BITS} bits`);
+  if (bitLength(e < 0n ? -e : e) > MAX_EXPONENT_BITS)
+    throw new RangeError(`${name} must have at most ${MAX_EXPONENT_BITS} bits`);
 }
 
 /** A Montgomery context for an odd modulus N (3 ≤ N < 2^8192). */
@@ -160,7 +161,8 @@ export class Modulus {
       const meta = core.alloc(count * 8);
       ptrs.push(xs, es, meta);
       terms.forEach((term, j) => {
-        if (!Array.isArray(term) || term.length !== 2) throw new TypeError(`terms[${j}] must be a [base, exponent] pair`);
+        if (!Array.isArray(term) || term.length !== 2)
+          throw new TypeError(`terms[${j}] must be a [base, exponent] pair`);
         const [x0, e0] = term as unknown as readonly [unknown, unknown];
         checkExponent(`terms[${j}] exponent`, e0);
         assertBelow(`terms[${j}] base`, x0, this.value, 'the modulus');
@@ -244,7 +246,13 @@ export class FixedBase {
   private readonly owned: Owned;
   private readonly table: number;
 
-  constructor(private readonly modulus: Modulus, ctx: number, x: bigint, maxBits: number, teeth: number) {
+  constructor(
+    private readonly modulus: Modulus,
+    ctx: number,
+    x: bigint,
+    maxBits: number,
+    teeth: number,
+  ) {
     assertInt('maxBits', maxBits, 1, MAX_EXPONENT_BITS);
     assertInt('teeth', teeth, 1, 10);
     modulus.check('x', x);

@@ -75,7 +75,12 @@ export interface AffGProof {
   readonly wY: bigint;
 }
 
-function challenge(binding: ProofBinding, L: SecurityParams, st: AffGStatement, p: Pick<AffGProof, 'A' | 'Bx' | 'By' | 'E' | 'S' | 'F' | 'T'>): bigint {
+function challenge(
+  binding: ProofBinding,
+  L: SecurityParams,
+  st: AffGStatement,
+  p: Pick<AffGProof, 'A' | 'Bx' | 'By' | 'E' | 'S' | 'F' | 'T'>,
+): bigint {
   return proofTranscript(AFF_G_TAG, binding, L)
     .ints('statement', [st.Nj, st.Ni, st.C, st.D, st.Y, st.aux.N, st.aux.s, st.aux.t])
     .bytes('X', pointToBytes(st.X))
@@ -95,7 +100,13 @@ function powPublicSigned(m: Modulus, x: bigint, e: bigint): bigint {
  * The prover knows its own Paillier key sk_i (for B_y by CRT); ψ for D_{j,i} uses N_j's public key.
  * Secret exponents run in constant time; their public bounds are all the timing shows.
  */
-export function proveAffG(binding: ProofBinding, L: SecurityParams, st: AffGStatement, w: AffGWitness, sk: PaillierSecretKey): AffGProof {
+export function proveAffG(
+  binding: ProofBinding,
+  L: SecurityParams,
+  st: AffGStatement,
+  w: AffGWitness,
+  sk: PaillierSecretKey,
+): AffGProof {
   if (sk.N !== st.Ni) throw new RangeError('Πaff-g: the secret key does not match N_i');
   const pkJ = new PaillierPublicKey(st.Nj, { minBits: L.minModulusBits, maxBits: L.maxModulusBits });
   const { N: Nhat, s, t } = st.aux;
@@ -129,7 +140,13 @@ export function proveAffG(binding: ProofBinding, L: SecurityParams, st: AffGStat
     const T = commit(w.y, yBits, mu, L.ell + hatBits + 1);
     const e = challenge(binding, L, st, { A, Bx, By, E, S, F, T });
     return {
-      A, Bx, By, E, S, F, T,
+      A,
+      Bx,
+      By,
+      E,
+      S,
+      F,
+      T,
       z1: alpha + e * w.x,
       z2: beta + e * w.y,
       z3: gamma + e * m,
@@ -153,7 +170,13 @@ function inZStarSquared(c: unknown, N: bigint): c is bigint {
  * "aff-g/paillier-j", "aff-g/group", "aff-g/paillier-i", "aff-g/pedersen-1", "aff-g/pedersen-2".
  * The verifier's own Paillier key, when given, computes the check under N_j by CRT.
  */
-export function verifyAffG(binding: ProofBinding, L: SecurityParams, st: AffGStatement, p: AffGProof, verifierKey?: PaillierSecretKey): void {
+export function verifyAffG(
+  binding: ProofBinding,
+  L: SecurityParams,
+  st: AffGStatement,
+  p: AffGProof,
+  verifierKey?: PaillierSecretKey,
+): void {
   const { Nj, Ni, C, D, Y } = st;
   const { N: Nhat, s, t } = st.aux;
   const sizeOk = (N: bigint) => (N & 1n) === 1n && bitLength(N) >= L.minModulusBits && bitLength(N) <= L.maxModulusBits;
@@ -161,14 +184,24 @@ export function verifyAffG(binding: ProofBinding, L: SecurityParams, st: AffGSta
   check(inZStarSquared(C, Nj) && inZStarSquared(D, Nj) && inZStarSquared(Y, Ni), PROOF, 'aff-g/statement');
   // sizes before any arithmetic (docs/security.md A16): z3, z4 ≤ 2^(ℓ+ε)·N̂ + q·2^ℓ·N̂
   const zBits = L.ell + L.epsilon + bitLength(Nhat) + 2;
-  check([p.z1, p.z2, p.z3, p.z4].every((z) => typeof z === 'bigint') && bitLength(p.z3) <= zBits && bitLength(p.z4) <= zBits, PROOF, 'aff-g/size');
+  check(
+    [p.z1, p.z2, p.z3, p.z4].every((z) => typeof z === 'bigint') &&
+      bitLength(p.z3) <= zBits &&
+      bitLength(p.z4) <= zBits,
+    PROOF,
+    'aff-g/size',
+  );
   const r1 = 1n << BigInt(L.ell + L.epsilon);
   const r2 = 1n << BigInt(L.ellPrime + L.epsilon);
   check(-r1 <= p.z1 && p.z1 <= r1, PROOF, 'aff-g/range-z1');
   check(-r2 <= p.z2 && p.z2 <= r2, PROOF, 'aff-g/range-z2');
   check(inZStarSquared(p.A, Nj) && inZStarSquared(p.By, Ni), PROOF, 'aff-g/commitment-range');
   check(isUnit(p.w, Nj) && isUnit(p.wY, Ni), PROOF, 'aff-g/commitment-range');
-  check([p.E, p.S, p.F, p.T].every((v) => isUnit(v, Nhat)), PROOF, 'aff-g/commitment-range');
+  check(
+    [p.E, p.S, p.F, p.T].every((v) => isUnit(v, Nhat)),
+    PROOF,
+    'aff-g/commitment-range',
+  );
   const e = challenge(binding, L, st, p);
   const modNj2 = new Modulus(Nj * Nj);
   const modNi2 = new Modulus(Ni * Ni);
@@ -176,15 +209,45 @@ export function verifyAffG(binding: ProofBinding, L: SecurityParams, st: AffGSta
   try {
     // A·D^e = C^z1·(1 + z2·N_j)·w^N_j  ⇔  C^z1·w^N_j·D^(−e)·(1 + z2·N_j) = A  (mod N_j²)
     const z2j = ((p.z2 % Nj) + Nj) % Nj;
-    const terms: [bigint, bigint][] = [[C, p.z1], [p.w, Nj], [D, -e]];
+    const terms: [bigint, bigint][] = [
+      [C, p.z1],
+      [p.w, Nj],
+      [D, -e],
+    ];
     const prod = verifierKey?.N === Nj ? verifierKey.multiPowN2(terms) : modNj2.multiPowPublic(terms);
     check(modNj2.mul(1n + z2j * Nj, prod) === p.A, PROOF, 'aff-g/paillier-j');
     check(mulG(p.z1).equals(p.Bx.add(mulPublic(st.X, e))), PROOF, 'aff-g/group');
     // B_y·Y^e = (1 + z2·N_i)·w_y^N_i  ⇔  w_y^N_i·Y^(−e)·(1 + z2·N_i) = B_y  (mod N_i²)
     const z2i = ((p.z2 % Ni) + Ni) % Ni;
-    check(modNi2.mul(1n + z2i * Ni, modNi2.multiPowPublic([[p.wY, Ni], [Y, -e]])) === p.By, PROOF, 'aff-g/paillier-i');
-    check(modHat.multiPowPublic([[s, p.z1], [t, p.z3], [p.S, -e]]) === p.E, PROOF, 'aff-g/pedersen-1');
-    check(modHat.multiPowPublic([[s, p.z2], [t, p.z4], [p.T, -e]]) === p.F, PROOF, 'aff-g/pedersen-2');
+    check(
+      modNi2.mul(
+        1n + z2i * Ni,
+        modNi2.multiPowPublic([
+          [p.wY, Ni],
+          [Y, -e],
+        ]),
+      ) === p.By,
+      PROOF,
+      'aff-g/paillier-i',
+    );
+    check(
+      modHat.multiPowPublic([
+        [s, p.z1],
+        [t, p.z3],
+        [p.S, -e],
+      ]) === p.E,
+      PROOF,
+      'aff-g/pedersen-1',
+    );
+    check(
+      modHat.multiPowPublic([
+        [s, p.z2],
+        [t, p.z4],
+        [p.T, -e],
+      ]) === p.F,
+      PROOF,
+      'aff-g/pedersen-2',
+    );
   } finally {
     for (const x of [modNj2, modNi2, modHat]) x.dispose();
   }

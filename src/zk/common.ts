@@ -37,7 +37,12 @@ export function assertRepetitionParams(L: SecurityParams): void {
   if (!Number.isSafeInteger(L.m) || L.m < MIN_REPETITIONS) {
     throw new RangeError(`security parameter m must be an integer ≥ ${MIN_REPETITIONS}`);
   }
-  if (!Number.isSafeInteger(L.minModulusBits) || !Number.isSafeInteger(L.maxModulusBits) || L.minModulusBits < 16 || L.maxModulusBits < L.minModulusBits) {
+  if (
+    !Number.isSafeInteger(L.minModulusBits) ||
+    !Number.isSafeInteger(L.maxModulusBits) ||
+    L.minModulusBits < 16 ||
+    L.maxModulusBits < L.minModulusBits
+  ) {
     throw new RangeError('security parameters must give 16 ≤ minModulusBits ≤ maxModulusBits');
   }
 }

@@ -51,8 +51,14 @@ export interface ElogProof {
 /** e ∈ Z_q bound to the binding, the whole statement and the commitment (docs/security.md A8). */
 function challenge(binding: ProofBinding, L: SecurityParams, st: ElogStatement, A: Point, N: Point, B: Point): bigint {
   return proofTranscript(ELOG_TAG, binding, L)
-    .byteList('statement', [st.L, st.M, st.X, st.Y, st.H].map((P) => pointToBytes(P)))
-    .byteList('commitment', [A, N, B].map((P) => pointToBytes(P)))
+    .byteList(
+      'statement',
+      [st.L, st.M, st.X, st.Y, st.H].map((P) => pointToBytes(P)),
+    )
+    .byteList(
+      'commitment',
+      [A, N, B].map((P) => pointToBytes(P)),
+    )
     .challenge('e')
     .below(q);
 }
@@ -70,10 +76,20 @@ export function proveElog(binding: ProofBinding, L: SecurityParams, st: ElogStat
 
 /** Throws InvalidProof ("elog/scalar-range", "elog/equation-1" … "elog/equation-3") unless valid. */
 export function verifyElog(binding: ProofBinding, L: SecurityParams, st: ElogStatement, p: ElogProof): void {
-  check(typeof p.z === 'bigint' && p.z >= 0n && p.z < q && typeof p.u === 'bigint' && p.u >= 0n && p.u < q, PROOF, 'elog/scalar-range');
+  check(
+    typeof p.z === 'bigint' && p.z >= 0n && p.z < q && typeof p.u === 'bigint' && p.u >= 0n && p.u < q,
+    PROOF,
+    'elog/scalar-range',
+  );
   // points were validated (on the curve, not the identity) when the message was decoded
   const e = challenge(binding, L, st, p.A, p.N, p.B);
   check(mulG(p.z).equals(p.A.add(mulPublic(st.L, e))), PROOF, 'elog/equation-1');
-  check(mulG(p.u).add(mulPublic(st.X, p.z)).equals(p.N.add(mulPublic(st.M, e))), PROOF, 'elog/equation-2');
+  check(
+    mulG(p.u)
+      .add(mulPublic(st.X, p.z))
+      .equals(p.N.add(mulPublic(st.M, e))),
+    PROOF,
+    'elog/equation-2',
+  );
   check(mulPublic(st.H, p.u).equals(p.B.add(mulPublic(st.Y, e))), PROOF, 'elog/equation-3');
 }

@@ -69,16 +69,27 @@ export interface EncElgProof {
   readonly w: bigint;
 }
 
-function challenge(binding: ProofBinding, L: SecurityParams, st: EncElgStatement, p: Pick<EncElgProof, 'S' | 'T' | 'D' | 'Y' | 'Z'>): bigint {
+function challenge(
+  binding: ProofBinding,
+  L: SecurityParams,
+  st: EncElgStatement,
+  p: Pick<EncElgProof, 'S' | 'T' | 'D' | 'Y' | 'Z'>,
+): bigint {
   return proofTranscript(ENC_ELG_TAG, binding, L)
     .int('N0', st.N0)
     .int('C', st.C)
-    .byteList('points', [st.A, st.B, st.X].map((P) => pointToBytes(P)))
+    .byteList(
+      'points',
+      [st.A, st.B, st.X].map((P) => pointToBytes(P)),
+    )
     .int('aux-N', st.aux.N)
     .int('aux-s', st.aux.s)
     .int('aux-t', st.aux.t)
     .ints('commitment', [p.S, p.T, p.D])
-    .byteList('commitment-points', [p.Y, p.Z].map((P) => pointToBytes(P)))
+    .byteList(
+      'commitment-points',
+      [p.Y, p.Z].map((P) => pointToBytes(P)),
+    )
     .challenge('e')
     .signed(q);
 }
@@ -89,7 +100,13 @@ function z3Bits(L: SecurityParams, Nhat: bigint): number {
 }
 
 /** The prover knows its own Paillier key (for the CRT encryption of α). */
-export function proveEncElg(binding: ProofBinding, L: SecurityParams, st: EncElgStatement, w: EncElgWitness, sk: PaillierSecretKey): EncElgProof {
+export function proveEncElg(
+  binding: ProofBinding,
+  L: SecurityParams,
+  st: EncElgStatement,
+  w: EncElgWitness,
+  sk: PaillierSecretKey,
+): EncElgProof {
   if (sk.N !== st.N0) throw new RangeError('Πenc-elg: the secret key does not match N0');
   const { N: Nhat, s, t } = st.aux;
   const modHat = new Modulus(Nhat);
@@ -134,10 +151,18 @@ export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncEl
   const { N0, C } = st;
   const { N: Nhat, s, t } = st.aux;
   const N02 = N0 * N0;
-  check((N0 & 1n) === 1n && bitLength(N0) >= L.minModulusBits && bitLength(N0) <= L.maxModulusBits, PROOF, 'enc-elg/statement');
+  check(
+    (N0 & 1n) === 1n && bitLength(N0) >= L.minModulusBits && bitLength(N0) <= L.maxModulusBits,
+    PROOF,
+    'enc-elg/statement',
+  );
   check(C > 0n && C < N02 && gcd(C, N0) === 1n, PROOF, 'enc-elg/statement');
   // sizes before any arithmetic (docs/security.md A16); z1's range is the proof's point (docs/security.md A2)
-  check(typeof p.z1 === 'bigint' && typeof p.z3 === 'bigint' && bitLength(p.z3) <= z3Bits(L, Nhat), PROOF, 'enc-elg/size');
+  check(
+    typeof p.z1 === 'bigint' && typeof p.z3 === 'bigint' && bitLength(p.z3) <= z3Bits(L, Nhat),
+    PROOF,
+    'enc-elg/size',
+  );
   const bound = 1n << BigInt(L.ell + L.epsilon);
   check(-bound <= p.z1 && p.z1 <= bound, PROOF, 'enc-elg/range-z1');
   check(typeof p.w === 'bigint' && p.w >= 0n && p.w < q, PROOF, 'enc-elg/size');
@@ -150,12 +175,32 @@ export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncEl
   const modHat = new Modulus(Nhat);
   try {
     const z1r = ((p.z1 % N0) + N0) % N0;
-    const lhs = modN02.mul(1n + z1r * N0, modN02.multiPowPublic([[p.z2, N0], [C, -e]]));
+    const lhs = modN02.mul(
+      1n + z1r * N0,
+      modN02.multiPowPublic([
+        [p.z2, N0],
+        [C, -e],
+      ]),
+    );
     check(lhs === p.D, PROOF, 'enc-elg/paillier');
-    check(mulPublic(st.A, p.w).add(mulG(modq(p.z1))).equals(p.Y.add(mulPublic(st.X, e))), PROOF, 'enc-elg/elgamal-1');
+    check(
+      mulPublic(st.A, p.w)
+        .add(mulG(modq(p.z1)))
+        .equals(p.Y.add(mulPublic(st.X, e))),
+      PROOF,
+      'enc-elg/elgamal-1',
+    );
     check(mulG(p.w).equals(p.Z.add(mulPublic(st.B, e))), PROOF, 'enc-elg/elgamal-2');
     // s^z1·t^z3·S^(−e) = T (mod N̂)
-    check(modHat.multiPowPublic([[s, p.z1], [t, p.z3], [p.S, -e]]) === p.T, PROOF, 'enc-elg/pedersen');
+    check(
+      modHat.multiPowPublic([
+        [s, p.z1],
+        [t, p.z3],
+        [p.S, -e],
+      ]) === p.T,
+      PROOF,
+      'enc-elg/pedersen',
+    );
   } finally {
     modN02.dispose();
     modHat.dispose();

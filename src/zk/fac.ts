@@ -135,7 +135,6 @@ export function facSizeLimits(n0Bits: number, nHatBits: number, L: SecurityParam
   };
 }
 
-
 /** The range of z1, z2 and of the nonces α, β: 2^(ℓ+ε)·⌊√N0⌋ (closed interval ±bound). */
 export function facRangeBound(N0: bigint, L: SecurityParams): bigint {
   return isqrt(N0) << BigInt(L.ell + L.epsilon);
@@ -162,9 +161,11 @@ function fitsBits(x: unknown, bits: number): x is bigint {
 /** Rejects local parameters that would make the proof meaningless (a bug, not a peer's fault). */
 function assertParams(L: SecurityParams): void {
   for (const k of ['ell', 'epsilon', 'minModulusBits', 'maxModulusBits'] as const) {
-    if (!Number.isSafeInteger(L[k]) || L[k] < 1) throw new RangeError(`security parameter ${k} must be a positive integer`);
+    if (!Number.isSafeInteger(L[k]) || L[k] < 1)
+      throw new RangeError(`security parameter ${k} must be a positive integer`);
   }
-  if (L.maxModulusBits < L.minModulusBits) throw new RangeError('security parameters must give minModulusBits ≤ maxModulusBits');
+  if (L.maxModulusBits < L.minModulusBits)
+    throw new RangeError('security parameters must give minModulusBits ≤ maxModulusBits');
 }
 
 function assertStatementTypes(st: FacStatement): void {
@@ -181,7 +182,12 @@ function assertStatementTypes(st: FacStatement): void {
  * e ∈ [−q, q]: the challenge, bound to the binding (sid, prover, verifier, ρ, L), the statement
  * (N0, N̂, s, t) and the whole commitment (P, Q, A, B, T, σ).
  */
-export function facChallenge(binding: ProofBinding, L: SecurityParams, statement: FacStatement, commitment: FacCommitment): bigint {
+export function facChallenge(
+  binding: ProofBinding,
+  L: SecurityParams,
+  statement: FacStatement,
+  commitment: FacCommitment,
+): bigint {
   const { N0, aux } = statement;
   const c = commitment;
   return proofTranscript(FAC_TAG, binding, L)
@@ -207,7 +213,12 @@ export function facChallenge(binding: ProofBinding, L: SecurityParams, statement
  * runs exactly this). Error messages never include p or q.
  * @throws {TypeError | RangeError} on malformed inputs or a witness that does not factor N0
  */
-export function proveFac(binding: ProofBinding, L: SecurityParams, statement: FacStatement, witness: FacWitness): FacProof {
+export function proveFac(
+  binding: ProofBinding,
+  L: SecurityParams,
+  statement: FacStatement,
+  witness: FacWitness,
+): FacProof {
   assertParams(L);
   assertStatementTypes(statement);
   const { N0, aux } = statement;
@@ -312,7 +323,11 @@ function checkInputs(L: SecurityParams, statement: FacStatement, proof: FacProof
   check((Nhat & 1n) === 1n && nHatBits >= L.minModulusBits && nHatBits <= L.maxModulusBits, PROOF, 'fac/aux-size');
   check(isUnit(s, Nhat) && isUnit(t, Nhat), PROOF, 'fac/aux-range');
 
-  check(typeof proof === 'object' && proof !== null && typeof proof.commitment === 'object' && proof.commitment !== null, PROOF, 'fac/size');
+  check(
+    typeof proof === 'object' && proof !== null && typeof proof.commitment === 'object' && proof.commitment !== null,
+    PROOF,
+    'fac/size',
+  );
   const c = proof.commitment;
   const lim = facSizeLimits(n0Bits, nHatBits, L);
   const sized: Array<[unknown, number]> = [
@@ -349,9 +364,33 @@ function checkEquations(statement: FacStatement, proof: FacProof, e: bigint, che
   const { z1, z2, w1, w2, v } = proof;
   const mod = new Modulus(aux.N);
   try {
-    check(mod.multiPowPublic([[s, z1], [t, w1], [P, -e]]) === A, PROOF, 'fac/equation-1');
-    check(mod.multiPowPublic([[s, z2], [t, w2], [Q, -e]]) === B, PROOF, 'fac/equation-2');
-    check(mod.multiPowPublic([[Q, z1], [t, v - e * sigma], [s, -e * N0]]) === T, PROOF, 'fac/equation-3');
+    check(
+      mod.multiPowPublic([
+        [s, z1],
+        [t, w1],
+        [P, -e],
+      ]) === A,
+      PROOF,
+      'fac/equation-1',
+    );
+    check(
+      mod.multiPowPublic([
+        [s, z2],
+        [t, w2],
+        [Q, -e],
+      ]) === B,
+      PROOF,
+      'fac/equation-2',
+    );
+    check(
+      mod.multiPowPublic([
+        [Q, z1],
+        [t, v - e * sigma],
+        [s, -e * N0],
+      ]) === T,
+      PROOF,
+      'fac/equation-3',
+    );
   } finally {
     mod.dispose();
   }

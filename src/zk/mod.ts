@@ -69,7 +69,8 @@ export interface ModProof {
 }
 
 function assertStatementTypes(st: ModStatement): void {
-  if (typeof st !== 'object' || st === null || typeof st.N !== 'bigint') throw new TypeError('Πmod statement N must be a bigint');
+  if (typeof st !== 'object' || st === null || typeof st.N !== 'bigint')
+    throw new TypeError('Πmod statement N must be a bigint');
 }
 
 /**
@@ -135,14 +136,20 @@ function primeSide(mod: Modulus, P: bigint, N: bigint, w: bigint): PrimeSide {
  * so x = s^k is the principal 4th root. Exponentiations with secret exponents are constant-time.
  * @throws {TypeError | RangeError} on malformed inputs or a witness that does not factor N as required
  */
-export function proveMod(binding: ProofBinding, L: SecurityParams, statement: ModStatement, witness: ModWitness): ModProof {
+export function proveMod(
+  binding: ProofBinding,
+  L: SecurityParams,
+  statement: ModStatement,
+  witness: ModWitness,
+): ModProof {
   assertRepetitionParams(L);
   assertStatementTypes(statement);
   const { N } = statement;
   if (typeof witness !== 'object' || witness === null) throw new TypeError('Πmod witness must be an object');
   const { p, q } = witness;
   if (typeof p !== 'bigint' || typeof q !== 'bigint') throw new TypeError('Πmod witness p and q must be bigints');
-  if (p < 3n || q < 3n || p === q || p * q !== N) throw new RangeError('Πmod witness must be two distinct factors of N');
+  if (p < 3n || q < 3n || p === q || p * q !== N)
+    throw new RangeError('Πmod witness must be two distinct factors of N');
   if ((p & 3n) !== 3n || (q & 3n) !== 3n) throw new RangeError('Πmod witness primes must be ≡ 3 (mod 4)');
   if (gcd(N, (p - 1n) * (q - 1n)) !== 1n) throw new RangeError('Πmod witness must have gcd(N, φ(N)) = 1');
 
@@ -205,7 +212,11 @@ export function verifyMod(binding: ProofBinding, L: SecurityParams, statement: M
   const { N } = statement;
 
   // An empty or short list would make the loops below pass vacuously (docs/security.md A5).
-  check(typeof proof === 'object' && proof !== null && Array.isArray(proof.items) && proof.items.length === L.m, PROOF, 'mod/length');
+  check(
+    typeof proof === 'object' && proof !== null && Array.isArray(proof.items) && proof.items.length === L.m,
+    PROOF,
+    'mod/length',
+  );
   check(N > 0n && (N & 1n) === 1n, PROOF, 'mod/even');
   const bits = bitLength(N);
   // before the primality test, so a huge N cannot make us work
@@ -219,7 +230,11 @@ export function verifyMod(binding: ProofBinding, L: SecurityParams, statement: M
   try {
     check(modN.jacobi(w) === -1, PROOF, 'mod/w-jacobi');
     for (const item of proof.items) {
-      check(typeof item === 'object' && item !== null && typeof item.a === 'boolean' && typeof item.b === 'boolean', PROOF, 'mod/bits');
+      check(
+        typeof item === 'object' && item !== null && typeof item.a === 'boolean' && typeof item.b === 'boolean',
+        PROOF,
+        'mod/bits',
+      );
       check(isUnit(item.x, N), PROOF, 'mod/x-range');
       check(isUnit(item.z, N), PROOF, 'mod/z-range');
     }

@@ -70,7 +70,6 @@ function challengeBits(binding: ProofBinding, L: SecurityParams, st: PrmStatemen
     .bitArray(L.m);
 }
 
-
 /**
  * The primes of N = p·q from φ = (p − 1)(q − 1): p + q = N − φ + 1 and p − q = √((p + q)² − 4N).
  * LEAK: bigint arithmetic on secrets (run once per proof).
@@ -95,7 +94,12 @@ function factorsFromPhi(N: bigint, phi: bigint): [bigint, bigint] {
  * witness fails here rather than producing a proof that every verifier rejects.
  * @throws {TypeError | RangeError} on malformed inputs or a witness that does not match
  */
-export function provePrm(binding: ProofBinding, L: SecurityParams, statement: PrmStatement, witness: PrmWitness): PrmProof {
+export function provePrm(
+  binding: ProofBinding,
+  L: SecurityParams,
+  statement: PrmStatement,
+  witness: PrmWitness,
+): PrmProof {
   assertRepetitionParams(L);
   assertStatementTypes(statement);
   const { N, s, t } = statement;
@@ -103,7 +107,8 @@ export function provePrm(binding: ProofBinding, L: SecurityParams, statement: Pr
   if (!isUnit(s, N) || !isUnit(t, N)) throw new RangeError('Πprm s and t must lie in Z*_N̂');
   if (typeof witness !== 'object' || witness === null) throw new TypeError('Πprm witness must be an object');
   const { lambda, phi } = witness;
-  if (typeof lambda !== 'bigint' || typeof phi !== 'bigint') throw new TypeError('Πprm witness λ and φ must be bigints');
+  if (typeof lambda !== 'bigint' || typeof phi !== 'bigint')
+    throw new TypeError('Πprm witness λ and φ must be bigints');
   if (phi <= 0n || phi >= N) throw new RangeError('Πprm witness φ is out of range');
   if (lambda < 0n || lambda >= phi) throw new RangeError('Πprm witness λ must lie in [0, φ)');
   const [p, q] = factorsFromPhi(N, phi);
@@ -156,7 +161,12 @@ export function verifyPrm(binding: ProofBinding, L: SecurityParams, statement: P
 
   // An empty or short array would make the loop below pass vacuously (docs/security.md A5).
   check(
-    typeof proof === 'object' && proof !== null && Array.isArray(proof.A) && Array.isArray(proof.z) && proof.A.length === m && proof.z.length === m,
+    typeof proof === 'object' &&
+      proof !== null &&
+      Array.isArray(proof.A) &&
+      Array.isArray(proof.z) &&
+      proof.A.length === m &&
+      proof.z.length === m,
     PROOF,
     'prm/length',
   );

@@ -18,7 +18,15 @@ import { Quarantine, reportOf } from '../../src/coordinator/quarantine.js';
 import { SigningService } from '../../src/coordinator/signing.js';
 import { encodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import type { Request } from '../../src/rpc/messages.js';
-import { Dealer, FakeLink, NODE_IDS, fakeSessionKey, readyCluster, signingNode, type Handler } from '../helpers/coordinator.js';
+import {
+  Dealer,
+  FakeLink,
+  NODE_IDS,
+  fakeSessionKey,
+  readyCluster,
+  signingNode,
+  type Handler,
+} from '../helpers/coordinator.js';
 import { tempDir } from '../helpers/storage.js';
 
 const WALLET = 'w_accused00';
@@ -36,13 +44,30 @@ function node(dealer: Dealer, made: Map<string, string>, liar?: Naming): Handler
     switch (req.method) {
       case 'prepare':
         signers.set(req.sessionId, req.signers ?? []);
-        return { ok: true, nonce: String(link.index + 1).repeat(64), state: 'ab'.repeat(32), sessionKey: fakeSessionKey(link.index) };
+        return {
+          ok: true,
+          nonce: String(link.index + 1).repeat(64),
+          state: 'ab'.repeat(32),
+          sessionKey: fakeSessionKey(link.index),
+        };
       case 'start': {
         const S = signers.get(req.sessionId) ?? [];
-        if (liar) return { ok: true, status: 'aborted', outbox: [], abort: { culprits: liar(S, link.index), reason: 'enc-elg: proof does not verify (invented)' } };
+        if (liar)
+          return {
+            ok: true,
+            status: 'aborted',
+            outbox: [],
+            abort: { culprits: liar(S, link.index), reason: 'enc-elg: proof does not verify (invented)' },
+          };
         // both honest signers report the same presignature, made once per session
-        if (!made.has(req.sessionId)) made.set(req.sessionId, Buffer.from(encodePresignaturePublic(dealer.presignature(S))).toString('base64'));
-        return { ok: true, status: 'done', outbox: [], result: { protocol: 'presign', walletId: WALLET, presignature: made.get(req.sessionId) } };
+        if (!made.has(req.sessionId))
+          made.set(req.sessionId, Buffer.from(encodePresignaturePublic(dealer.presignature(S))).toString('base64'));
+        return {
+          ok: true,
+          status: 'done',
+          outbox: [],
+          result: { protocol: 'presign', walletId: WALLET, presignature: made.get(req.sessionId) },
+        };
       }
       case 'abort':
         return { ok: true };
@@ -58,7 +83,10 @@ async function coordinator(t: import('ava').ExecutionContext, liarIndex: number,
   const links = NODE_IDS.map((id, k) => new FakeLink(id, k, node(dealer, made, k === liarIndex ? naming : undefined)));
   const cluster = readyCluster(links, [0, 1, 2], AUX);
   // as coordinator/main.ts wires it
-  const quarantine = await Quarantine.open(join(await tempDir(t), 'quarantine.jsonl'), { watch: false, maxFaulty: cluster.threshold - 1 });
+  const quarantine = await Quarantine.open(join(await tempDir(t), 'quarantine.jsonl'), {
+    watch: false,
+    maxFaulty: cluster.threshold - 1,
+  });
   cluster.setSuspension((id) => quarantine.isSuspended(id));
   cluster.setDisputes((a, b) => quarantine.inDispute(a, b));
   quarantine.onChange = () => cluster.emit('state');
@@ -73,7 +101,12 @@ async function coordinator(t: import('ava').ExecutionContext, liarIndex: number,
     },
   });
   const publicKeyOf = (w: string) => (w === WALLET ? dealer.publicKeyHex : undefined);
-  const pool = new PresignPool({ presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }), targetSize, signerSets: () => cluster.usableSignerSets(), retryMs: 50 });
+  const pool = new PresignPool({
+    presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
+    targetSize,
+    signerSets: () => cluster.usableSignerSets(),
+    retryMs: 50,
+  });
   cluster.on('state', () => pool.refill());
   const signing = new SigningService({ cluster, pool, publicKeyOf });
   t.teardown(() => pool.stop());
@@ -95,13 +128,23 @@ for (const liar of [0, 1, 2]) {
     await Promise.all(c.recorded);
     for (let k = 0; k < 4; k++) {
       const sig = await c.signing.sign(WALLET, DIGEST);
-      t.deepEqual(sig.signers, honestPair(liar).map((i) => NODE_IDS[i]));
+      t.deepEqual(
+        sig.signers,
+        honestPair(liar).map((i) => NODE_IDS[i]),
+      );
     }
     await Promise.all(c.recorded);
-    t.true(c.outcomes.some((o) => o.status === 'aborted' && o.reportedBy === NODE_IDS[liar]), 'the liar did abort sessions');
+    t.true(
+      c.outcomes.some((o) => o.status === 'aborted' && o.reportedBy === NODE_IDS[liar]),
+      'the liar did abort sessions',
+    );
     // naming a party outside a 2-party presign: the list is discarded and counted against the liar
     t.true(c.outcomes.some((o) => o.status === 'aborted' && o.discarded !== undefined && o.culprits.length === 0));
-    t.deepEqual(c.quarantine.suspended().map((s) => s.nodeId), [NODE_IDS[liar]], 'only the liar is suspended');
+    t.deepEqual(
+      c.quarantine.suspended().map((s) => s.nodeId),
+      [NODE_IDS[liar]],
+      'only the liar is suspended',
+    );
     t.deepEqual(c.quarantine.disputes(), [], 'a discarded list puts nobody in dispute');
     t.deepEqual(c.cluster.usableSignerSets(), [honestPair(liar)]);
   });
@@ -113,7 +156,10 @@ for (const liar of [0, 1, 2]) {
     await Promise.all(c.recorded);
     for (let k = 0; k < 4; k++) {
       const sig = await c.signing.sign(WALLET, DIGEST);
-      t.deepEqual(sig.signers, honestPair(liar).map((i) => NODE_IDS[i]));
+      t.deepEqual(
+        sig.signers,
+        honestPair(liar).map((i) => NODE_IDS[i]),
+      );
     }
     await Promise.all(c.recorded);
     const honest = honestPair(liar).map((i) => NODE_IDS[i] as string);
@@ -152,19 +198,30 @@ test('a valid culprit list (the other participant) is kept: a dispute, nobody su
   await Promise.all(c.recorded);
   t.deepEqual(c.quarantine.suspended(), []);
   t.true(c.quarantine.inDispute('node_1', 'node_3'));
-  t.deepEqual(c.cluster.usableSignerSets(), [[0, 1], [1, 2]]);
+  t.deepEqual(c.cluster.usableSignerSets(), [
+    [0, 1],
+    [1, 2],
+  ]);
 });
 
 /** One presign session through the coordinator's orchestrator (its outcome goes to the quarantine as in main.ts). */
 function orchestratorRun(c: Awaited<ReturnType<typeof coordinator>>, signers: number[]): Promise<SessionOutcome> {
-  return c.orchestrator.run({ protocol: 'presign', parties: [...NODE_IDS], participants: signers.map((k) => c.links[k] as FakeLink), walletId: WALLET });
+  return c.orchestrator.run({
+    protocol: 'presign',
+    parties: [...NODE_IDS],
+    participants: signers.map((k) => c.links[k] as FakeLink),
+    walletId: WALLET,
+  });
 }
 
 test('S1: with presigning on demand (empty pool), a liar naming its co-signer cannot make the first request fail', async (t) => {
   // node_1 lies: pair 1+2 aborts naming node_2, pair 1+3 aborts naming node_3; the accused are not dropped for the request
   const c = await coordinator(t, 0, (S, me) => S.filter((k) => k !== me), 0);
   const sig = await c.signing.sign(WALLET, DIGEST);
-  t.deepEqual(sig.signers, honestPair(0).map((i) => NODE_IDS[i]));
+  t.deepEqual(
+    sig.signers,
+    honestPair(0).map((i) => NODE_IDS[i]),
+  );
   await Promise.all(c.recorded);
   t.false(c.quarantine.isSuspended(NODE_IDS[1]));
   t.false(c.quarantine.isSuspended(NODE_IDS[2]));

@@ -5,7 +5,13 @@
 import test from 'ava';
 import { bech32 } from '@scure/base';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { bitcoinP2wpkhAddress, ethereumAddress, hash160, toChecksumAddress, walletAddresses } from '../../src/coordinator/addresses.js';
+import {
+  bitcoinP2wpkhAddress,
+  ethereumAddress,
+  hash160,
+  toChecksumAddress,
+  walletAddresses,
+} from '../../src/coordinator/addresses.js';
 
 const G_COMPRESSED = '0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798';
 
@@ -14,7 +20,10 @@ test('private key 1: Ethereum 0x7E5F…5Bdf and P2WPKH bc1qw508…f3t4', (t) => 
     ethereum: '0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf',
     bitcoin: 'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4',
   });
-  t.is(Buffer.from(hash160(Buffer.from(G_COMPRESSED, 'hex'))).toString('hex'), '751e76e8199196d454941c45d1b3a323f1433bd6');
+  t.is(
+    Buffer.from(hash160(Buffer.from(G_COMPRESSED, 'hex'))).toString('hex'),
+    '751e76e8199196d454941c45d1b3a323f1433bd6',
+  );
 });
 
 test('the uncompressed key gives the same addresses (P2WPKH always hashes the compressed form)', (t) => {

@@ -16,7 +16,12 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { createApi, DEFAULT_ANONYMOUS_RATE_LIMIT, DEFAULT_RATE_LIMIT, loadOpenApiDocument } from '../../src/coordinator/api.js';
+import {
+  createApi,
+  DEFAULT_ANONYMOUS_RATE_LIMIT,
+  DEFAULT_RATE_LIMIT,
+  loadOpenApiDocument,
+} from '../../src/coordinator/api.js';
 import type { NodeCluster } from '../../src/coordinator/cluster.js';
 import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
 import { combinations, PresignPool } from '../../src/coordinator/pool.js';
@@ -29,7 +34,17 @@ import type { ProtocolName } from '../../src/rpc/messages.js';
 import type { RateLimitOptions } from '../../src/coordinator/rate-limit.js';
 import { parseAddressRange, type AddressRange } from '../../src/util/ip.js';
 import { createLogger } from '../../src/util/log.js';
-import { Dealer, FakeLink, FakeRunner, NODE_IDS, keygenDone, readyCluster, signingNode, type Handler, type HttpAnswer } from '../helpers/coordinator.js';
+import {
+  Dealer,
+  FakeLink,
+  FakeRunner,
+  NODE_IDS,
+  keygenDone,
+  readyCluster,
+  signingNode,
+  type Handler,
+  type HttpAnswer,
+} from '../helpers/coordinator.js';
 import { httpsCall, serveHttps, type CallOptions } from '../helpers/https-api.js';
 import { makePki, type Pki } from '../helpers/transport.js';
 
@@ -48,7 +63,8 @@ test.before(async () => {
 test.after.always(() => pki.cleanup());
 
 /** Every request of these tests goes over HTTPS to the API's real server on loopback. */
-const http = (url: string, method: string, path: string, options: CallOptions = {}): Promise<HttpAnswer> => httpsCall(url, pki.publicCaPem, method, path, options);
+const http = (url: string, method: string, path: string, options: CallOptions = {}): Promise<HttpAnswer> =>
+  httpsCall(url, pki.publicCaPem, method, path, options);
 
 interface StartOptions {
   rateLimit?: RateLimitOptions;
@@ -83,7 +99,11 @@ async function start(t: ExecutionContext, options: StartOptions = {}): Promise<E
   const log = createLogger({ level: 'trace', destination: lines });
   const metrics = new CoordinatorMetrics();
   const wallets = new WalletService({ registry, cluster, runner, log });
-  const pool = new PresignPool({ presign: async (w, s) => dealer.entry(w, s), targetSize: 0, signerSets: () => combinations([0, 1, 2], 2) });
+  const pool = new PresignPool({
+    presign: async (w, s) => dealer.entry(w, s),
+    targetSize: 0,
+    signerSets: () => combinations([0, 1, 2], 2),
+  });
   const signer = new SigningService({ cluster, pool, publicKeyOf: (w) => wallets.publicKeyOf(w), metrics, log });
   const app = createApi({
     wallets,
@@ -91,7 +111,9 @@ async function start(t: ExecutionContext, options: StartOptions = {}): Promise<E
     health: () => cluster.health(),
     metrics,
     authorization: TOKEN,
-    ...(options.metricsAuthorization === null ? {} : { metricsAuthorization: options.metricsAuthorization ?? METRICS_TOKEN }),
+    ...(options.metricsAuthorization === null
+      ? {}
+      : { metricsAuthorization: options.metricsAuthorization ?? METRICS_TOKEN }),
     log,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     // generous unless a test is about it: every request of these tests comes from 127.0.0.1
@@ -130,10 +152,18 @@ test('health: status for anyone; nodes, threshold and suspended nodes only with 
   const res = await http(env.url, 'GET', '/health');
   t.is(res.status, 200);
   t.deepEqual(res.json, { status: 'ok' }, 'no node details without a credential');
-  t.deepEqual((await http(env.url, 'GET', '/health', { headers: { authorization: 'Bearer not_the_token_at_all' } })).json, { status: 'ok' }, 'nor with a wrong one');
+  t.deepEqual(
+    (await http(env.url, 'GET', '/health', { headers: { authorization: 'Bearer not_the_token_at_all' } })).json,
+    { status: 'ok' },
+    'nor with a wrong one',
+  );
   const authed = await http(env.url, 'GET', '/health', { headers: AUTH });
   t.deepEqual(authed.json, { status: 'ok', connectedNodes: 3, totalNodes: 3, threshold: 2, suspendedNodes: [] });
-  t.deepEqual((await http(env.url, 'GET', '/health', { headers: METRICS_AUTH })).json, authed.json, 'the metrics scraper may see them too');
+  t.deepEqual(
+    (await http(env.url, 'GET', '/health', { headers: METRICS_AUTH })).json,
+    authed.json,
+    'the metrics scraper may see them too',
+  );
   env.cluster.setSuspension((id) => id === 'node_2');
   const suspended = await http(env.url, 'GET', '/health');
   t.false(suspended.text.includes('node_2'), 'suspended node ids are not public');
@@ -156,7 +186,15 @@ test('create, get, list: the documented wallet shape', async (t) => {
   const w = created.json as Record<string, unknown>;
   t.regex(String(w.walletId), /^[A-Za-z0-9_-]{8,64}$/);
   t.is(created.headers.get('location'), `/v1/wallets/${String(w.walletId)}`);
-  t.deepEqual(Object.keys(w).sort(), ['addresses', 'createdAt', 'label', 'publicKey', 'threshold', 'totalShards', 'walletId']);
+  t.deepEqual(Object.keys(w).sort(), [
+    'addresses',
+    'createdAt',
+    'label',
+    'publicKey',
+    'threshold',
+    'totalShards',
+    'walletId',
+  ]);
   t.like(w, { label: 'treasury', publicKey: env.dealer.publicKeyHex, threshold: 2, totalShards: 3 });
   const addresses = w.addresses as { ethereum: string; bitcoin: string };
   t.regex(addresses.ethereum, /^0x[0-9a-fA-F]{40}$/);
@@ -188,14 +226,21 @@ test('create, get, list: the documented wallet shape', async (t) => {
 test('sign: 200 with r, s, v, der, signature, signers — verifying under the wallet key', async (t) => {
   const env = await start(t);
   const w = (await createWallet(env)).json as { walletId: string; publicKey: string };
-  const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: JSON_AUTH, body: JSON.stringify({ digest: '0x' + DIGEST.toUpperCase() }) });
+  const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, {
+    headers: JSON_AUTH,
+    body: JSON.stringify({ digest: '0x' + DIGEST.toUpperCase() }),
+  });
   t.is(res.status, 200, res.text);
   const sig = res.json as { r: string; s: string; v: number; der: string; signature: string; signers: string[] };
   t.deepEqual(Object.keys(sig).sort(), ['der', 'r', 's', 'signature', 'signers', 'v']);
   t.true(sig.v === 0 || sig.v === 1);
   t.is(sig.signature.length, 130);
   t.is(sig.signers.length, 2);
-  t.true(secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), Buffer.from(DIGEST, 'hex'), Buffer.from(w.publicKey, 'hex'), { prehash: false }));
+  t.true(
+    secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), Buffer.from(DIGEST, 'hex'), Buffer.from(w.publicKey, 'hex'), {
+      prehash: false,
+    }),
+  );
 });
 
 test('401 without a token, with a wrong one, or with anything but the exact value', async (t) => {
@@ -216,7 +261,10 @@ test('401 without a token, with a wrong one, or with anything but the exact valu
       ['POST', '/v1/wallets/w_whatever0/sign'],
       ['GET', '/metrics'],
     ] as const) {
-      const res = await http(env.url, method, path, { headers: { ...headers, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{}' } : {}) });
+      const res = await http(env.url, method, path, {
+        headers: { ...headers, 'content-type': 'application/json' },
+        ...(method === 'POST' ? { body: '{}' } : {}),
+      });
       isProblem(t, res, 401, 'unauthorized', `${name} ${method} ${path}`);
       t.is(res.headers.get('www-authenticate'), 'Bearer realm="mpc-engine"');
     }
@@ -227,10 +275,19 @@ test('401 without a token, with a wrong one, or with anything but the exact valu
     ['POST', '/v1/wallets'],
     ['POST', '/v1/wallets/w_whatever0/sign'],
   ] as const) {
-    const res = await http(env.url, method, path, { headers: { ...METRICS_AUTH, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{}' } : {}) });
+    const res = await http(env.url, method, path, {
+      headers: { ...METRICS_AUTH, 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: '{}' } : {}),
+    });
     isProblem(t, res, 401, 'unauthorized', `metrics token on ${method} ${path}`);
   }
-  isProblem(t, await http(env.url, 'GET', '/metrics', { headers: AUTH }), 401, 'unauthorized', 'wallet token on /metrics');
+  isProblem(
+    t,
+    await http(env.url, 'GET', '/metrics', { headers: AUTH }),
+    401,
+    'unauthorized',
+    'wallet token on /metrics',
+  );
   t.is(env.runner.specs.length, 0, 'nothing ran');
   t.regex(env.logText(), /"msg":"request"/, 'requests were logged');
   t.false(env.logText().includes('wallet_dev_token'), 'no token (right or wrong) in the log');
@@ -240,7 +297,8 @@ test('401 without a token, with a wrong one, or with anything but the exact valu
 test('400 for bad digests and bodies, 404 for unknown wallets', async (t) => {
   const env = await start(t);
   const w = (await createWallet(env)).json as { walletId: string };
-  const sign = (body: string, walletId = w.walletId) => http(env.url, 'POST', `/v1/wallets/${walletId}/sign`, { headers: JSON_AUTH, body });
+  const sign = (body: string, walletId = w.walletId) =>
+    http(env.url, 'POST', `/v1/wallets/${walletId}/sign`, { headers: JSON_AUTH, body });
   const badDigests: [string, unknown][] = [
     ['not hex', 'zz'.repeat(32)],
     ['31 bytes', DIGEST.slice(2)],
@@ -254,7 +312,8 @@ test('400 for bad digests and bodies, 404 for unknown wallets', async (t) => {
     ['null', null],
     ['an array', [DIGEST]],
   ];
-  for (const [name, digest] of badDigests) isProblem(t, await sign(JSON.stringify({ digest })), 400, 'invalid-digest', name);
+  for (const [name, digest] of badDigests)
+    isProblem(t, await sign(JSON.stringify({ digest })), 400, 'invalid-digest', name);
   isProblem(t, await sign('{}'), 400, 'invalid-body', 'missing digest');
   isProblem(t, await sign(JSON.stringify({ digest: DIGEST, message: 'hi' })), 400, 'invalid-body', 'unknown field');
   isProblem(t, await sign('{"digest":'), 400, 'invalid-json', 'truncated JSON');
@@ -290,7 +349,13 @@ test('400 for bad digests and bodies, 404 for unknown wallets', async (t) => {
   isProblem(t, await http(env.url, 'GET', '/v1/wallets?sort=asc', { headers: AUTH }), 400, 'invalid-query');
 
   isProblem(t, await sign(JSON.stringify({ digest: DIGEST }), 'w_unknown000'), 404, 'wallet-not-found', 'sign unknown');
-  isProblem(t, await http(env.url, 'GET', '/v1/wallets/w_unknown000', { headers: AUTH }), 404, 'wallet-not-found', 'get unknown');
+  isProblem(
+    t,
+    await http(env.url, 'GET', '/v1/wallets/w_unknown000', { headers: AUTH }),
+    404,
+    'wallet-not-found',
+    'get unknown',
+  );
   isProblem(t, await http(env.url, 'GET', '/v1/wallets/x', { headers: AUTH }), 404, 'wallet-not-found', 'malformed id');
   isProblem(t, await http(env.url, 'GET', '/v1/nothing', { headers: AUTH }), 404, 'not-found', 'unknown route');
 });
@@ -315,7 +380,9 @@ test('405 names the allowed methods in Allow; OPTIONS is 405 too, with or withou
       t.is(res.headers.get('access-control-allow-origin'), null);
     }
   }
-  const preflight = await http(env.url, 'OPTIONS', '/v1/wallets', { headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+  const preflight = await http(env.url, 'OPTIONS', '/v1/wallets', {
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+  });
   t.is(preflight.status, 405, 'a browser preflight fails');
   isProblem(t, await http(env.url, 'OPTIONS', '/nothing/here'), 404, 'not-found');
   isProblem(t, await http(env.url, 'OPTIONS', '/metrics'), 405, 'method-not-allowed');
@@ -332,7 +399,10 @@ test('a compressed body that does not decompress is 400 invalid-encoding (no 500
     ['deflate', Buffer.from('nor deflate')],
   ];
   for (const [encoding, body] of bad) {
-    const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: { ...JSON_AUTH, 'content-encoding': encoding }, body });
+    const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, {
+      headers: { ...JSON_AUTH, 'content-encoding': encoding },
+      body,
+    });
     isProblem(t, res, 400, 'invalid-encoding', encoding);
     t.false(/at .*\.js:\d+/.test(res.text), 'no stack trace');
   }
@@ -341,27 +411,68 @@ test('a compressed body that does not decompress is 400 invalid-encoding (no 500
     ['gzip', gzipSync(good)],
     ['br', brotliCompressSync(good)],
   ] as const) {
-    const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: { ...JSON_AUTH, 'content-encoding': encoding }, body });
+    const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, {
+      headers: { ...JSON_AUTH, 'content-encoding': encoding },
+      body,
+    });
     t.is(res.status, 200, `${encoding}: ${res.text}`);
   }
-  isProblem(t, await http(env.url, 'POST', '/v1/wallets', { headers: { ...JSON_AUTH, 'content-encoding': 'compress' }, body: '{}' }), 415, 'unsupported-media-type');
+  isProblem(
+    t,
+    await http(env.url, 'POST', '/v1/wallets', {
+      headers: { ...JSON_AUTH, 'content-encoding': 'compress' },
+      body: '{}',
+    }),
+    415,
+    'unsupported-media-type',
+  );
   // the size limit applies to the decompressed body: 4 MiB of JSON whitespace is a few KiB of gzip
   const bomb = gzipSync(Buffer.from(`{"digest":"${DIGEST}"${' '.repeat(4 * 1024 * 1024)}}`));
   t.true(bomb.length < 16 * 1024);
-  isProblem(t, await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: { ...JSON_AUTH, 'content-encoding': 'gzip' }, body: bomb }), 413, 'body-too-large', 'decompression bomb');
+  isProblem(
+    t,
+    await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, {
+      headers: { ...JSON_AUTH, 'content-encoding': 'gzip' },
+      body: bomb,
+    }),
+    413,
+    'body-too-large',
+    'decompression bomb',
+  );
 });
 
 test('413 for a body over the limit, 415 for anything but JSON', async (t) => {
   const env = await start(t);
   const w = (await createWallet(env)).json as { walletId: string };
   const big = JSON.stringify({ digest: DIGEST, pad: 'x'.repeat(64 * 1024) });
-  isProblem(t, await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: JSON_AUTH, body: big }), 413, 'body-too-large');
-  isProblem(t, await http(env.url, 'POST', '/v1/wallets', { headers: JSON_AUTH, body: JSON.stringify({ label: 'x'.repeat(20_000) }) }), 413, 'body-too-large');
+  isProblem(
+    t,
+    await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: JSON_AUTH, body: big }),
+    413,
+    'body-too-large',
+  );
+  isProblem(
+    t,
+    await http(env.url, 'POST', '/v1/wallets', {
+      headers: JSON_AUTH,
+      body: JSON.stringify({ label: 'x'.repeat(20_000) }),
+    }),
+    413,
+    'body-too-large',
+  );
   for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
-    const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: { ...AUTH, 'content-type': type }, body: `digest=${DIGEST}` });
+    const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, {
+      headers: { ...AUTH, 'content-type': type },
+      body: `digest=${DIGEST}`,
+    });
     isProblem(t, res, 415, 'unsupported-media-type', type);
   }
-  isProblem(t, await http(env.url, 'POST', '/v1/wallets', { headers: { ...AUTH, 'content-type': 'text/plain' }, body: '{}' }), 415, 'unsupported-media-type');
+  isProblem(
+    t,
+    await http(env.url, 'POST', '/v1/wallets', { headers: { ...AUTH, 'content-type': 'text/plain' }, body: '{}' }),
+    415,
+    'unsupported-media-type',
+  );
   t.is(env.registry.count, 1);
 });
 
@@ -408,7 +519,15 @@ test('wallet creation with a node missing is 503 with the reason; no keygen, no 
 
 test('a failed or aborted keygen leaves no wallet (503 / 502)', async (t) => {
   const failed = await start(t, {
-    keygen: (spec) => ({ status: 'failed', failure: 'timeout', nodes: ['node_2'], reason: 'timed out', sessionId: 's_12345678', protocol: spec.protocol, durationMs: 1 }),
+    keygen: (spec) => ({
+      status: 'failed',
+      failure: 'timeout',
+      nodes: ['node_2'],
+      reason: 'timed out',
+      sessionId: 's_12345678',
+      protocol: spec.protocol,
+      durationMs: 1,
+    }),
   });
   const r1 = await createWallet(failed);
   isProblem(t, r1, 503, 'keygen-failed');
@@ -418,7 +537,15 @@ test('a failed or aborted keygen leaves no wallet (503 / 502)', async (t) => {
   // What a node says is its own text: a compromised node must not be able to talk to the wallet server through the API.
   const NODE_TEXT = 'vss: share does not match <call +1-555-0100 now>';
   const aborted = await start(t, {
-    keygen: (spec) => ({ status: 'aborted', reportedBy: 'node_1', culprits: [{ index: 2, nodeId: 'node_3' }], reason: NODE_TEXT, sessionId: 's_12345678', protocol: spec.protocol, durationMs: 1 }),
+    keygen: (spec) => ({
+      status: 'aborted',
+      reportedBy: 'node_1',
+      culprits: [{ index: 2, nodeId: 'node_3' }],
+      reason: NODE_TEXT,
+      sessionId: 's_12345678',
+      protocol: spec.protocol,
+      durationMs: 1,
+    }),
   });
   const r2 = await createWallet(aborted);
   isProblem(t, r2, 502, 'keygen-failed');
@@ -431,9 +558,14 @@ test('a failed or aborted keygen leaves no wallet (503 / 502)', async (t) => {
 
 test('signing that fails on every pair answers a fixed detail; what the nodes said is only logged', async (t) => {
   const NODE_TEXT = 'NODE-TEXT: wire 5 BTC to bc1qattacker';
-  const env = await start(t, { node: (dealer) => signingNode(dealer, { fail: () => ({ ok: false, code: 'internal', error: NODE_TEXT }) }) });
+  const env = await start(t, {
+    node: (dealer) => signingNode(dealer, { fail: () => ({ ok: false, code: 'internal', error: NODE_TEXT }) }),
+  });
   const w = (await createWallet(env)).json as { walletId: string };
-  const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: JSON_AUTH, body: JSON.stringify({ digest: DIGEST }) });
+  const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, {
+    headers: JSON_AUTH,
+    body: JSON.stringify({ digest: DIGEST }),
+  });
   isProblem(t, res, 503, 'signing-failed');
   t.is((res.json as { detail: string }).detail, 'no signer set produced a valid signature');
   t.false(res.text.includes('NODE-TEXT'), 'no node text in the answer');
@@ -445,12 +577,18 @@ test('signing with too few nodes is 503', async (t) => {
   const w = (await createWallet(env)).json as { walletId: string };
   env.cluster.setConnected(0, false);
   env.cluster.setConnected(1, false);
-  const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, { headers: JSON_AUTH, body: JSON.stringify({ digest: DIGEST }) });
+  const res = await http(env.url, 'POST', `/v1/wallets/${w.walletId}/sign`, {
+    headers: JSON_AUTH,
+    body: JSON.stringify({ digest: DIGEST }),
+  });
   isProblem(t, res, 503, 'nodes-unavailable');
 });
 
 test('429 with Retry-After once a credential has spent its burst; unauthenticated requests have their own bucket', async (t) => {
-  const env = await start(t, { rateLimit: { capacity: 3, refillPerSecond: 0.01 }, anonymousRateLimit: { capacity: 2, refillPerSecond: 0.01 } });
+  const env = await start(t, {
+    rateLimit: { capacity: 3, refillPerSecond: 0.01 },
+    anonymousRateLimit: { capacity: 2, refillPerSecond: 0.01 },
+  });
   for (let n = 0; n < 3; n++) t.is((await http(env.url, 'GET', '/v1/wallets', { headers: AUTH })).status, 200);
   const limited = await http(env.url, 'GET', '/v1/wallets', { headers: AUTH });
   isProblem(t, limited, 429, 'rate-limited');
@@ -459,8 +597,18 @@ test('429 with Retry-After once a credential has spent its burst; unauthenticate
   t.is((await http(env.url, 'GET', '/health')).status, 200);
   t.is((await http(env.url, 'GET', '/metrics', { headers: METRICS_AUTH })).status, 200);
   // a wrong token spends the address's unauthenticated bucket: guessing tokens is limited too
-  isProblem(t, await http(env.url, 'GET', '/v1/wallets', { headers: { authorization: 'Bearer guess_guess_guess_1' } }), 401, 'unauthorized');
-  isProblem(t, await http(env.url, 'GET', '/v1/wallets', { headers: { authorization: 'Bearer guess_guess_guess_2' } }), 429, 'rate-limited');
+  isProblem(
+    t,
+    await http(env.url, 'GET', '/v1/wallets', { headers: { authorization: 'Bearer guess_guess_guess_1' } }),
+    401,
+    'unauthorized',
+  );
+  isProblem(
+    t,
+    await http(env.url, 'GET', '/v1/wallets', { headers: { authorization: 'Bearer guess_guess_guess_2' } }),
+    429,
+    'rate-limited',
+  );
   isProblem(t, await http(env.url, 'GET', '/health'), 429, 'rate-limited');
 });
 
@@ -469,12 +617,19 @@ test('flood: an authenticated client keeps being served while unauthenticated re
   // however slow the machine (the review's case: 160 unauthenticated /health calls made the
   // wallet server's next request 429).
   const frozen = (): number => 0;
-  const env = await start(t, { rateLimit: { ...DEFAULT_RATE_LIMIT, now: frozen }, anonymousRateLimit: { ...DEFAULT_ANONYMOUS_RATE_LIMIT, now: frozen } });
+  const env = await start(t, {
+    rateLimit: { ...DEFAULT_RATE_LIMIT, now: frozen },
+    anonymousRateLimit: { ...DEFAULT_ANONYMOUS_RATE_LIMIT, now: frozen },
+  });
   let served = 0;
   let limited = 0;
   for (let round = 0; round < 20; round++) {
     const flood = await Promise.all(
-      Array.from({ length: 8 }, (_, k) => http(env.url, 'GET', k % 2 === 0 ? '/health' : '/v1/wallets', { headers: k % 2 === 0 ? {} : { authorization: `Bearer wrong_token_${round}_${k}_xx` } })),
+      Array.from({ length: 8 }, (_, k) =>
+        http(env.url, 'GET', k % 2 === 0 ? '/health' : '/v1/wallets', {
+          headers: k % 2 === 0 ? {} : { authorization: `Bearer wrong_token_${round}_${k}_xx` },
+        }),
+      ),
     );
     limited += flood.filter((r) => r.status === 429).length;
     const res = await http(env.url, 'GET', '/v1/wallets', { headers: AUTH });
@@ -489,7 +644,11 @@ test('flood: an authenticated client keeps being served while unauthenticated re
 
 test('the rate limits use the injected monotonic clock: a spent bucket refills as it advances', async (t) => {
   let now = 1_000;
-  const env = await start(t, { now: () => now, rateLimit: { capacity: 1, refillPerSecond: 1 }, anonymousRateLimit: { capacity: 1, refillPerSecond: 1 } });
+  const env = await start(t, {
+    now: () => now,
+    rateLimit: { capacity: 1, refillPerSecond: 1 },
+    anonymousRateLimit: { capacity: 1, refillPerSecond: 1 },
+  });
   t.is((await http(env.url, 'GET', '/v1/wallets', { headers: AUTH })).status, 200);
   const limited = await http(env.url, 'GET', '/v1/wallets', { headers: AUTH });
   isProblem(t, limited, 429, 'rate-limited');
@@ -508,22 +667,41 @@ test('X-Forwarded-For is believed only from a trusted proxy, read from the right
   // no trusted proxy: the header is the client's own invention and changes nothing
   const direct = await start(t, { anonymousRateLimit: small });
   t.is((await http(direct.url, 'GET', '/health', { headers: { 'x-forwarded-for': '203.0.113.1' } })).status, 200);
-  isProblem(t, await http(direct.url, 'GET', '/health', { headers: { 'x-forwarded-for': '203.0.113.2' } }), 429, 'rate-limited', 'spoofed address');
+  isProblem(
+    t,
+    await http(direct.url, 'GET', '/health', { headers: { 'x-forwarded-for': '203.0.113.2' } }),
+    429,
+    'rate-limited',
+    'spoofed address',
+  );
   // loopback is a trusted proxy: each client address it reports has a bucket
-  const proxied = await start(t, { anonymousRateLimit: small, trustedProxies: [parseAddressRange('127.0.0.0/8')!, parseAddressRange('10.0.0.0/8')!] });
+  const proxied = await start(t, {
+    anonymousRateLimit: small,
+    trustedProxies: [parseAddressRange('127.0.0.0/8')!, parseAddressRange('10.0.0.0/8')!],
+  });
   const via = (xff: string) => http(proxied.url, 'GET', '/health', { headers: { 'x-forwarded-for': xff } });
   t.is((await via('203.0.113.1')).status, 200);
   isProblem(t, await via('203.0.113.1'), 429, 'rate-limited', 'same client again');
   t.is((await via('203.0.113.2')).status, 200, 'another client');
   // the client prepends a made-up address; the proxy appends the real one: the rightmost untrusted counts
-  isProblem(t, await via('198.51.100.77, 203.0.113.1'), 429, 'rate-limited', 'spoofing the left of the list does not help');
+  isProblem(
+    t,
+    await via('198.51.100.77, 203.0.113.1'),
+    429,
+    'rate-limited',
+    'spoofing the left of the list does not help',
+  );
   isProblem(t, await via('198.51.100.78, 203.0.113.2, 10.1.2.3'), 429, 'rate-limited', 'trusted hops are skipped');
   t.is((await via('::ffff:203.0.113.3')).status, 200);
   isProblem(t, await via('203.0.113.3'), 429, 'rate-limited', 'an IPv4-mapped address is the same client');
   t.is((await via('not-an-address')).status, 200, 'garbage has a bucket of its own…');
   isProblem(t, await via('still not one'), 429, 'rate-limited', '…shared by all garbage from this proxy');
-  t.is((await via('203.0.113.4')).status, 200, 'and does not spend anyone else\'s');
-  t.is((await http(proxied.url, 'GET', '/v1/wallets', { headers: { ...AUTH, 'x-forwarded-for': '203.0.113.1' } })).status, 200, 'a credential has its own bucket');
+  t.is((await via('203.0.113.4')).status, 200, "and does not spend anyone else's");
+  t.is(
+    (await http(proxied.url, 'GET', '/v1/wallets', { headers: { ...AUTH, 'x-forwarded-for': '203.0.113.1' } })).status,
+    200,
+    'a credential has its own bucket',
+  );
 });
 
 test('/metrics (Prometheus text) counts requests; /openapi.json documents every route', async (t) => {
@@ -559,36 +737,79 @@ test('/metrics (Prometheus text) counts requests; /openapi.json documents every 
 
 test('without a metrics credential /metrics is off (404), whatever token is presented', async (t) => {
   const env = await start(t, { metricsAuthorization: null });
-  for (const headers of [{}, AUTH, METRICS_AUTH]) isProblem(t, await http(env.url, 'GET', '/metrics', { headers }), 404, 'not-found');
+  for (const headers of [{}, AUTH, METRICS_AUTH])
+    isProblem(t, await http(env.url, 'GET', '/metrics', { headers }), 404, 'not-found');
   // nor, without an admin credential, do the admin routes exist
   isProblem(t, await http(env.url, 'POST', '/v1/admin/rotation', { headers: AUTH }), 404, 'not-found');
   t.is((await http(env.url, 'GET', '/v1/wallets', { headers: AUTH })).status, 200);
 });
 
 test('an API document that carries a credential, or one credential for both roles, refuses to start', (t) => {
-  const base = { wallets: {} as never, signer: {} as never, health: () => ({}) as never, metrics: new CoordinatorMetrics() };
+  const base = {
+    wallets: {} as never,
+    signer: {} as never,
+    health: () => ({}) as never,
+    metrics: new CoordinatorMetrics(),
+  };
   const doc = loadOpenApiDocument() as { info: { description: string } };
   const leaky = { ...doc, info: { ...doc.info, description: `${doc.info.description} (e.g. ${TOKEN})` } };
-  t.throws(() => createApi({ ...base, authorization: TOKEN, openApi: leaky }), { instanceOf: RangeError, message: /contains an API credential/ });
+  t.throws(() => createApi({ ...base, authorization: TOKEN, openApi: leaky }), {
+    instanceOf: RangeError,
+    message: /contains an API credential/,
+  });
   const leakyMetrics = { ...doc, info: { ...doc.info, description: `scrape with ${METRICS_TOKEN.slice(7)}` } };
-  t.throws(() => createApi({ ...base, authorization: TOKEN, metricsAuthorization: METRICS_TOKEN, openApi: leakyMetrics }), { instanceOf: RangeError });
-  t.throws(() => createApi({ ...base, authorization: TOKEN, metricsAuthorization: TOKEN }), { instanceOf: RangeError, message: /must differ/ });
-  const admin = { refresh: async () => ({ walletId: 'w', publicKey: '', epoch: 1 }), startRotation: () => { throw new Error('unused'); }, job: () => undefined };
-  t.throws(() => createApi({ ...base, authorization: TOKEN, adminAuthorization: TOKEN, admin }), { instanceOf: RangeError, message: /admin credential must differ/ });
-  t.throws(() => createApi({ ...base, authorization: TOKEN, metricsAuthorization: METRICS_TOKEN, adminAuthorization: METRICS_TOKEN, admin }), { instanceOf: RangeError, message: /admin credential must differ/ });
-  t.throws(() => createApi({ ...base, authorization: TOKEN, adminAuthorization: 'Bearer admin_token_0003' }), { instanceOf: RangeError, message: /needs the admin service/ });
+  t.throws(
+    () => createApi({ ...base, authorization: TOKEN, metricsAuthorization: METRICS_TOKEN, openApi: leakyMetrics }),
+    { instanceOf: RangeError },
+  );
+  t.throws(() => createApi({ ...base, authorization: TOKEN, metricsAuthorization: TOKEN }), {
+    instanceOf: RangeError,
+    message: /must differ/,
+  });
+  const admin = {
+    refresh: async () => ({ walletId: 'w', publicKey: '', epoch: 1 }),
+    startRotation: () => {
+      throw new Error('unused');
+    },
+    job: () => undefined,
+  };
+  t.throws(() => createApi({ ...base, authorization: TOKEN, adminAuthorization: TOKEN, admin }), {
+    instanceOf: RangeError,
+    message: /admin credential must differ/,
+  });
+  t.throws(
+    () =>
+      createApi({
+        ...base,
+        authorization: TOKEN,
+        metricsAuthorization: METRICS_TOKEN,
+        adminAuthorization: METRICS_TOKEN,
+        admin,
+      }),
+    { instanceOf: RangeError, message: /admin credential must differ/ },
+  );
+  t.throws(() => createApi({ ...base, authorization: TOKEN, adminAuthorization: 'Bearer admin_token_0003' }), {
+    instanceOf: RangeError,
+    message: /needs the admin service/,
+  });
   t.notThrows(() => createApi({ ...base, authorization: TOKEN, metricsAuthorization: METRICS_TOKEN }));
 });
 
 test('a restart loses no wallet: a new app over the reopened registry serves it', async (t) => {
   const env = await start(t);
-  const created = (await createWallet(env, { label: 'kept' }, { 'idempotency-key': 'restart-1' })).json as { walletId: string };
+  const created = (await createWallet(env, { label: 'kept' }, { 'idempotency-key': 'restart-1' })).json as {
+    walletId: string;
+  };
   const path = env.registry.path;
   await env.registry.close();
   const registry = await WalletRegistry.open(path);
   t.teardown(() => registry.close());
   const wallets = new WalletService({ registry, cluster: env.cluster, runner: env.runner });
-  t.like(wallets.get(created.walletId), { walletId: created.walletId, label: 'kept', publicKey: env.dealer.publicKeyHex });
+  t.like(wallets.get(created.walletId), {
+    walletId: created.walletId,
+    label: 'kept',
+    publicKey: env.dealer.publicKeyHex,
+  });
   const again = await wallets.create({ label: 'kept', idempotencyKey: 'restart-1' });
   t.true(again.replayed, 'the idempotency key is remembered across the restart');
   t.is(again.wallet.walletId, created.walletId);
@@ -597,32 +818,48 @@ test('a restart loses no wallet: a new app over the reopened registry serves it'
 test('the wallet service itself refuses a label the API would refuse (defence in depth), before any keygen', async (t) => {
   const env = await start(t);
   const wallets = new WalletService({ registry: env.registry, cluster: env.cluster, runner: env.runner });
-  for (const label of ['a\u202Eb', 'a\u200Bb', 'a\u2028b', '\uD800', 'x'.repeat(129), '', 'a\u3164b', 'a\u115Fb', 'a\u034Fb', 'a\uFE0Fb', '   ']) {
+  for (const label of [
+    'a\u202Eb',
+    'a\u200Bb',
+    'a\u2028b',
+    '\uD800',
+    'x'.repeat(129),
+    '',
+    'a\u3164b',
+    'a\u115Fb',
+    'a\u034Fb',
+    'a\uFE0Fb',
+    '   ',
+  ]) {
     await t.throwsAsync(wallets.create({ label }), { instanceOf: InvalidLabelError }, JSON.stringify(label));
   }
   t.is(env.runner.specs.length, 0, 'no keygen ran');
   t.is(labelIssue('ordinary label – ünïcode 💰'), undefined);
 });
 
-test.serial('a registry that failed a write answers wallet creation with a 503 registry-unavailable problem, and runs no keygen', async (t) => {
-  const env = await start(t);
-  const probe = await open(env.registry.path, 'r');
-  const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown> };
-  await probe.close();
-  const original = proto.write;
-  proto.write = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
-  let first: HttpAnswer;
-  try {
-    first = await createWallet(env);
-  } finally {
-    proto.write = original;
-  }
-  isProblem(t, first, 503, 'registry-unavailable');
-  t.is(env.runner.specs.length, 0, 'the pending record failed: keygen never ran');
-  const second = await createWallet(env);
-  isProblem(t, second, 503, 'registry-unavailable');
-  t.regex((second.json as { detail: string }).detail, /restarted/);
-  t.notRegex(second.text, /ENOSPC|wallets\.jsonl/);
-  t.is(env.runner.specs.length, 0);
-  t.is((await http(env.url, 'GET', '/v1/wallets', { headers: AUTH })).status, 200, 'reads still work');
-});
+test.serial(
+  'a registry that failed a write answers wallet creation with a 503 registry-unavailable problem, and runs no keygen',
+  async (t) => {
+    const env = await start(t);
+    const probe = await open(env.registry.path, 'r');
+    const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const original = proto.write;
+    proto.write = () =>
+      Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    let first: HttpAnswer;
+    try {
+      first = await createWallet(env);
+    } finally {
+      proto.write = original;
+    }
+    isProblem(t, first, 503, 'registry-unavailable');
+    t.is(env.runner.specs.length, 0, 'the pending record failed: keygen never ran');
+    const second = await createWallet(env);
+    isProblem(t, second, 503, 'registry-unavailable');
+    t.regex((second.json as { detail: string }).detail, /restarted/);
+    t.notRegex(second.text, /ENOSPC|wallets\.jsonl/);
+    t.is(env.runner.specs.length, 0);
+    t.is((await http(env.url, 'GET', '/v1/wallets', { headers: AUTH })).status, 200, 'reads still work');
+  },
+);

@@ -32,13 +32,21 @@ test('PRESIGN_POOL_SIZE: default 2, 0–64, anything else is an error naming the
   t.is(pool(undefined), 2);
   t.is(pool('0'), 0);
   t.is(pool('5'), 5);
-  for (const bad of ['-1', '65', 'two', '1.5']) t.throws(() => pool(bad), { instanceOf: ConfigError, message: /PRESIGN_POOL_SIZE/ });
+  for (const bad of ['-1', '65', 'two', '1.5'])
+    t.throws(() => pool(bad), { instanceOf: ConfigError, message: /PRESIGN_POOL_SIZE/ });
 });
 
 test('authorization: only the exact value matches', (t) => {
   const check = authorizationChecker('Bearer wallet_dev_token_12345');
   t.true(check('Bearer wallet_dev_token_12345'));
-  for (const v of [undefined, '', 'Bearer wallet_dev_token_1234', 'Bearer wallet_dev_token_123456', 'bearer wallet_dev_token_12345']) t.false(check(v));
+  for (const v of [
+    undefined,
+    '',
+    'Bearer wallet_dev_token_1234',
+    'Bearer wallet_dev_token_123456',
+    'bearer wallet_dev_token_12345',
+  ])
+    t.false(check(v));
   t.throws(() => authorizationChecker(''), { instanceOf: RangeError });
 });
 

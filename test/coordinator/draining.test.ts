@@ -27,8 +27,18 @@ function setup(draining: (index: number) => boolean, connected: readonly number[
   const cluster = readyCluster(links, connected);
   const metrics = new CoordinatorMetrics();
   const blamed: string[] = [];
-  const pool = new PresignPool({ presign: async (w, s) => dealer.entry(w, s), targetSize: 0, signerSets: () => cluster.usableSignerSets() });
-  const signing = new SigningService({ cluster, pool, publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined), metrics, onBlame: (nodeId) => blamed.push(nodeId) });
+  const pool = new PresignPool({
+    presign: async (w, s) => dealer.entry(w, s),
+    targetSize: 0,
+    signerSets: () => cluster.usableSignerSets(),
+  });
+  const signing = new SigningService({
+    cluster,
+    pool,
+    publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined),
+    metrics,
+    onBlame: (nodeId) => blamed.push(nodeId),
+  });
   const signRequests = (k: number) => (links[k] as FakeLink).requests.filter((r) => r.method === 'sign').length;
   return { dealer, links, cluster, metrics, blamed, pool, signing, signRequests };
 }
@@ -82,21 +92,37 @@ test('no other pair: a retryable 503 nodes-unavailable, not a signing failure', 
 test('a presign session refused by a node shutting down fails as draining (no culprit, no refusal) and signing moves on', async (t) => {
   const dealer = new Dealer();
   const refusing: Handler = () => SHUTTING_DOWN;
-  const links = NODE_IDS.map((id, k) => new FakeLink(id, k, k === 0 ? refusing : () => ({ ok: false, code: 'unexpected', error: 'not used' })));
+  const links = NODE_IDS.map(
+    (id, k) => new FakeLink(id, k, k === 0 ? refusing : () => ({ ok: false, code: 'unexpected', error: 'not used' })),
+  );
   const cluster = readyCluster(links);
   const outcomes: unknown[] = [];
   const orchestrator = new Orchestrator({ onOutcome: (o) => outcomes.push(o) });
-  const outcome = await orchestrator.run({ protocol: 'presign', parties: cluster.parties, participants: [links[0] as FakeLink, links[1] as FakeLink], walletId: WALLET });
+  const outcome = await orchestrator.run({
+    protocol: 'presign',
+    parties: cluster.parties,
+    participants: [links[0] as FakeLink, links[1] as FakeLink],
+    walletId: WALLET,
+  });
   t.like(outcome, { status: 'failed', failure: 'draining', nodes: ['node_1'] });
 
   // through the pool and signing: the draining node is left out and the other pair presigns
   const presign = orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf: () => dealer.publicKeyHex });
-  const pool = new PresignPool({ presign: (w, s, o) => (s.includes(0) ? presign(w, s, o) : Promise.resolve(dealer.entry(w, s))), targetSize: 0, signerSets: () => combinations([0, 1, 2], 2) });
+  const pool = new PresignPool({
+    presign: (w, s, o) => (s.includes(0) ? presign(w, s, o) : Promise.resolve(dealer.entry(w, s))),
+    targetSize: 0,
+    signerSets: () => combinations([0, 1, 2], 2),
+  });
   t.teardown(() => pool.stop());
   const honest = [signingNode(dealer), signingNode(dealer)];
   for (const k of [1, 2]) (links[k] as FakeLink).handler = (req, link) => (honest[k - 1] as Handler)(req, link);
   const blamed: string[] = [];
-  const signing = new SigningService({ cluster, pool, publicKeyOf: () => dealer.publicKeyHex, onBlame: (id) => blamed.push(id) });
+  const signing = new SigningService({
+    cluster,
+    pool,
+    publicKeyOf: () => dealer.publicKeyHex,
+    onBlame: (id) => blamed.push(id),
+  });
   const sig = await signing.sign(WALLET, DIGEST);
   t.deepEqual(sig.signers, ['node_2', 'node_3']);
   t.true(cluster.isDraining(0));

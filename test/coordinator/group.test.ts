@@ -33,18 +33,48 @@ function setup(state: { auxId?: string; primesReady: number }[], auxOutcome: 'do
       new FakeLink(id, k, (req) => {
         if (req.method !== 'info') return { ok: false, code: 'unexpected', error: req.method };
         const s = state[k] as { auxId?: string; primesReady: number };
-        return { ok: true, nodeId: id, index: k, primesReady: s.primesReady, wallets: 0, ...(s.auxId ? { auxId: s.auxId } : {}) };
+        return {
+          ok: true,
+          nodeId: id,
+          index: k,
+          primesReady: s.primesReady,
+          wallets: 0,
+          ...(s.auxId ? { auxId: s.auxId } : {}),
+        };
       }),
   );
   const cluster = new NodeCluster(links, 2);
   let mode = auxOutcome;
   const runner = new FakeRunner((spec): SessionOutcome => {
-    if (mode === 'failed') return { status: 'failed', failure: 'timeout', nodes: ['node_2'], reason: 'slow', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 };
+    if (mode === 'failed')
+      return {
+        status: 'failed',
+        failure: 'timeout',
+        nodes: ['node_2'],
+        reason: 'slow',
+        sessionId: 'aux_1234567',
+        protocol: spec.protocol,
+        durationMs: 1,
+      };
     for (const s of state) s.auxId = AUX;
-    return { status: 'done', result: { protocol: 'aux', auxId: AUX }, participants: [...NODE_IDS], sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 };
+    return {
+      status: 'done',
+      result: { protocol: 'aux', auxId: AUX },
+      participants: [...NODE_IDS],
+      sessionId: 'aux_1234567',
+      protocol: spec.protocol,
+      durationMs: 1,
+    };
   });
   const alerts: GroupAlert[] = [];
-  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000, onAlert: (a) => alerts.push(a) });
+  const monitor = new GroupMonitor({
+    cluster,
+    runner,
+    pollMs: 20,
+    retryMs: 300,
+    progressMs: 1_000,
+    onAlert: (a) => alerts.push(a),
+  });
   return { links, cluster, runner, monitor, alerts, setMode: (m: 'done' | 'failed') => (mode = m) };
 }
 
@@ -124,7 +154,15 @@ test('H3: a node whose info reports a random aux id at every poll causes no aux 
   links[2]!.handler = (req, link) => {
     if (req.method !== 'info') return inner(req, link);
     polls++;
-    return { ok: true, nodeId: 'node_3', index: 2, primesReady: 4, wallets: 0, auxId: randomBytes(32).toString('hex'), auxEpoch: 2 };
+    return {
+      ok: true,
+      nodeId: 'node_3',
+      index: 2,
+      primesReady: 4,
+      wallets: 0,
+      auxId: randomBytes(32).toString('hex'),
+      auxEpoch: 2,
+    };
   };
   for (const k of [0, 1, 2]) monitor.onConnected(k);
   await until(() => polls >= 5);
@@ -154,7 +192,10 @@ test('H3: a rotation’s aux-info run is refused unless every node holds the sam
 });
 
 test('a failed aux run is retried after a pause', async (t) => {
-  const { cluster, runner, monitor, setMode } = setup([{ primesReady: 4 }, { primesReady: 4 }, { primesReady: 4 }], 'failed');
+  const { cluster, runner, monitor, setMode } = setup(
+    [{ primesReady: 4 }, { primesReady: 4 }, { primesReady: 4 }],
+    'failed',
+  );
   for (const k of [0, 1, 2]) monitor.onConnected(k);
   await until(() => runner.specs.length === 1);
   await sleep(20);
@@ -194,7 +235,10 @@ test('P1: a node left with a pending aux-info is finalized from another node’s
       new FakeLink(id, k, (req) => {
         const s = state[k]!;
         if (req.method === 'info') return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, ...s };
-        if (req.method === 'evidence') return k === 2 ? { ok: false, code: 'no-evidence', error: 'none' } : { ok: true, protocol: 'aux', epoch: 2, envelopes: EVIDENCE };
+        if (req.method === 'evidence')
+          return k === 2
+            ? { ok: false, code: 'no-evidence', error: 'none' }
+            : { ok: true, protocol: 'aux', epoch: 2, envelopes: EVIDENCE };
         if (req.method === 'finalize' && k === 2) {
           finalized.push(req);
           state[2] = { auxId: AUX, auxEpoch: 2 };
@@ -204,7 +248,15 @@ test('P1: a node left with a pending aux-info is finalized from another node’s
       }),
   );
   const cluster = new NodeCluster(links, 2);
-  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'timeout', nodes: [], reason: 'must not run', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const runner = new FakeRunner((spec): SessionOutcome => ({
+    status: 'failed',
+    failure: 'timeout',
+    nodes: [],
+    reason: 'must not run',
+    sessionId: 'aux_1234567',
+    protocol: spec.protocol,
+    durationMs: 1,
+  }));
   const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
   for (const k of [0, 1, 2]) monitor.onConnected(k);
   await until(() => cluster.keygenReadiness().ready);
@@ -223,15 +275,34 @@ test('a node reporting a new pending aux-info at every poll gets at most one fin
         if (req.method === 'info') {
           if (k !== 2) return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, auxId: AUX, auxEpoch: 2 };
           polls++;
-          return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, auxId: 'aa'.repeat(32), auxEpoch: 1, auxPending: 2, auxPendingSid: polls.toString(16).padStart(64, '0') };
+          return {
+            ok: true,
+            nodeId: id,
+            index: k,
+            primesReady: 4,
+            wallets: 0,
+            auxId: 'aa'.repeat(32),
+            auxEpoch: 1,
+            auxPending: 2,
+            auxPendingSid: polls.toString(16).padStart(64, '0'),
+          };
         }
-        if (req.method === 'evidence') return { ok: true, protocol: 'aux', epoch: 2, envelopes: ['AQ==', 'Ag==', 'Aw=='] };
+        if (req.method === 'evidence')
+          return { ok: true, protocol: 'aux', epoch: 2, envelopes: ['AQ==', 'Ag==', 'Aw=='] };
         if (req.method === 'finalize') finalizes++;
         return { ok: false, code: 'bad-evidence', error: 'no' };
       }),
   );
   const cluster = new NodeCluster(links, 2);
-  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'timeout', nodes: [], reason: 'x', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const runner = new FakeRunner((spec): SessionOutcome => ({
+    status: 'failed',
+    failure: 'timeout',
+    nodes: [],
+    reason: 'x',
+    sessionId: 'aux_1234567',
+    protocol: spec.protocol,
+    durationMs: 1,
+  }));
   const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
   for (const k of [0, 1, 2]) monitor.onConnected(k);
   await sleep(1_000);
@@ -245,7 +316,20 @@ test('a node reporting a new pending aux-info at every poll gets at most one fin
 function confirmations(sid: Uint8Array, keys: readonly KeyObject[]): string[] {
   return keys.map((key, from) =>
     Buffer.from(
-      encodeSignedEnvelope({ kind: 'bcast', protocol: 'mpc-engine/aux', sid, round: AUX_ROUND.confirm, from, to: 'all', seq: 7, ephemeral: new Uint8Array(0), payload: new Uint8Array(32).fill(from + 1) }, key),
+      encodeSignedEnvelope(
+        {
+          kind: 'bcast',
+          protocol: 'mpc-engine/aux',
+          sid,
+          round: AUX_ROUND.confirm,
+          from,
+          to: 'all',
+          seq: 7,
+          ephemeral: new Uint8Array(0),
+          payload: new Uint8Array(32).fill(from + 1),
+        },
+        key,
+      ),
     ).toString('base64'),
   );
 }
@@ -274,14 +358,28 @@ function splitScenario(keys: readonly KeyObject[]) {
           case 'info':
             return { ok: true, nodeId: id, index: k, primesReady: 4, wallets: 0, ...s };
           case 'evidence':
-            if (k === 2) return served++ === 0 ? { ok: true, protocol: 'aux', epoch: 2, envelopes: evidence } : { ok: false, code: 'no-evidence', error: 'none' };
-            return s.auxPendingSid === undefined ? { ok: true, protocol: 'aux', epoch: 2, envelopes: evidence } : { ok: false, code: 'no-evidence', error: 'none' };
+            if (k === 2)
+              return served++ === 0
+                ? { ok: true, protocol: 'aux', epoch: 2, envelopes: evidence }
+                : { ok: false, code: 'no-evidence', error: 'none' };
+            return s.auxPendingSid === undefined
+              ? { ok: true, protocol: 'aux', epoch: 2, envelopes: evidence }
+              : { ok: false, code: 'no-evidence', error: 'none' };
           case 'finalize':
-            if (k === 2 || s.auxPendingSid === undefined || req.envelopes.join() !== evidence.join()) return { ok: false, code: 'bad-evidence', error: 'no' };
+            if (k === 2 || s.auxPendingSid === undefined || req.envelopes.join() !== evidence.join())
+              return { ok: false, code: 'bad-evidence', error: 'no' };
             state[k] = { auxId: AUX, auxEpoch: 2 };
             return { ok: true, result: { protocol: 'aux', auxId: AUX } };
           case 'abandon':
-            if (k === 2) return { ok: true, by: 2, signature: sign(null, abandonmentDigest('aux', sidBytes), { key: keys[2]!, dsaEncoding: 'ieee-p1363' }).toString('hex') };
+            if (k === 2)
+              return {
+                ok: true,
+                by: 2,
+                signature: sign(null, abandonmentDigest('aux', sidBytes), {
+                  key: keys[2]!,
+                  dsaEncoding: 'ieee-p1363',
+                }).toString('hex'),
+              };
             return { ok: false, code: 'confirmed', error: 'this node confirmed that run' };
           case 'discard':
             // the old rule: one party's abandonment dropped the pending state
@@ -302,7 +400,15 @@ test('F1: a node that committed during the finalize pass serves the next laggard
   const keys = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
   const { links, state } = splitScenario(keys);
   const cluster = new NodeCluster(links, 2);
-  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'rejected', nodes: ['node_3'], reason: 'not now', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const runner = new FakeRunner((spec): SessionOutcome => ({
+    status: 'failed',
+    failure: 'rejected',
+    nodes: ['node_3'],
+    reason: 'not now',
+    sessionId: 'aux_1234567',
+    protocol: spec.protocol,
+    durationMs: 1,
+  }));
   const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
   for (const k of [0, 1, 2]) monitor.onConnected(k);
   await until(() => cluster.keygenReadiness().ready);
@@ -316,7 +422,10 @@ test('F1: a node that committed during the finalize pass serves the next laggard
     links.some((l) => l.methods().includes('discard')),
     'no pending state dropped',
   );
-  t.true(links[1]!.requests.some((r) => r.method === 'finalize'), 'node_2 finalized (from node_1’s evidence)');
+  t.true(
+    links[1]!.requests.some((r) => r.method === 'finalize'),
+    'node_2 finalized (from node_1’s evidence)',
+  );
 });
 
 test('F1: a party that signs an abandonment of a run whose signed confirmation the coordinator holds is reported as a verified offence', async (t) => {
@@ -324,19 +433,40 @@ test('F1: a party that signs an abandonment of a run whose signed confirmation t
   const { links, sid } = splitScenario(pairs.map((p) => p.privateKey));
   // node_1's finalize fails (a node that cannot commit now), so the monitor seeks abandonments
   const inner = links[0]!.handler;
-  links[0]!.handler = (req, link) => (req.method === 'finalize' ? { ok: false, code: 'internal', error: 'disk' } : inner(req, link));
+  links[0]!.handler = (req, link) =>
+    req.method === 'finalize' ? { ok: false, code: 'internal', error: 'disk' } : inner(req, link);
   const inner2 = links[1]!.handler;
-  links[1]!.handler = (req, link) => (req.method === 'finalize' ? { ok: false, code: 'internal', error: 'disk' } : inner2(req, link));
+  links[1]!.handler = (req, link) =>
+    req.method === 'finalize' ? { ok: false, code: 'internal', error: 'disk' } : inner2(req, link);
   const cluster = new NodeCluster(links, 2);
-  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'rejected', nodes: [], reason: 'x', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const runner = new FakeRunner((spec): SessionOutcome => ({
+    status: 'failed',
+    failure: 'rejected',
+    nodes: [],
+    reason: 'x',
+    sessionId: 'aux_1234567',
+    protocol: spec.protocol,
+    durationMs: 1,
+  }));
   const offences: { nodeId: string; protocol: string; reason: string }[] = [];
-  const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 10_000, progressMs: 1_000, identities: pairs.map((p) => p.publicKey), onMisbehaviour: (o) => offences.push(o) });
+  const monitor = new GroupMonitor({
+    cluster,
+    runner,
+    pollMs: 20,
+    retryMs: 10_000,
+    progressMs: 1_000,
+    identities: pairs.map((p) => p.publicKey),
+    onMisbehaviour: (o) => offences.push(o),
+  });
   for (const k of [0, 1, 2]) monitor.onConnected(k);
   await until(() => offences.length > 0);
   await monitor.idle();
   monitor.stop();
   t.is(offences[0]?.nodeId, 'node_3');
-  t.true(offences.every((o) => o.nodeId === 'node_3'), 'only the liar');
+  t.true(
+    offences.every((o) => o.nodeId === 'node_3'),
+    'only the liar',
+  );
   t.regex(offences[0]!.reason, new RegExp(sid.slice(0, 16)));
   t.false(
     links.some((l) => l.methods().includes('discard')),
@@ -350,7 +480,9 @@ test('H2: every node holds the same pending aux-info and none committed (the coo
   const sid = sidBytes.toString('hex');
   const signed = confirmations(sidBytes, keys);
   const OLD = 'aa'.repeat(32);
-  const state: { auxId: string; auxEpoch: number; auxPending?: number; auxPendingSid?: string }[] = NODE_IDS.map(() => ({ auxId: OLD, auxEpoch: 1, auxPending: 2, auxPendingSid: sid }));
+  const state: { auxId: string; auxEpoch: number; auxPending?: number; auxPendingSid?: string }[] = NODE_IDS.map(
+    () => ({ auxId: OLD, auxEpoch: 1, auxPending: 2, auxPendingSid: sid }),
+  );
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
@@ -361,10 +493,13 @@ test('H2: every node holds the same pending aux-info and none committed (the coo
           case 'evidence':
             return { ok: false, code: 'no-evidence', error: 'none' };
           case 'confirmation':
-            return s.auxPendingSid ? { ok: true, protocol: 'aux', epoch: 2, sid, envelope: signed[k] } : { ok: false, code: 'no-confirmation', error: 'none' };
+            return s.auxPendingSid
+              ? { ok: true, protocol: 'aux', epoch: 2, sid, envelope: signed[k] }
+              : { ok: false, code: 'no-confirmation', error: 'none' };
           case 'finalize':
             // the node checks the evidence: every party's confirmation of its pending run
-            if (!s.auxPendingSid || req.envelopes.join() !== signed.join()) return { ok: false, code: 'bad-evidence', error: 'no' };
+            if (!s.auxPendingSid || req.envelopes.join() !== signed.join())
+              return { ok: false, code: 'bad-evidence', error: 'no' };
             state[k] = { auxId: AUX, auxEpoch: 2 };
             return { ok: true, result: { protocol: 'aux', auxId: AUX } };
           case 'abandon':
@@ -375,7 +510,15 @@ test('H2: every node holds the same pending aux-info and none committed (the coo
       }),
   );
   const cluster = new NodeCluster(links, 2);
-  const runner = new FakeRunner((spec): SessionOutcome => ({ status: 'failed', failure: 'rejected', nodes: [], reason: 'must not run', sessionId: 'aux_1234567', protocol: spec.protocol, durationMs: 1 }));
+  const runner = new FakeRunner((spec): SessionOutcome => ({
+    status: 'failed',
+    failure: 'rejected',
+    nodes: [],
+    reason: 'must not run',
+    sessionId: 'aux_1234567',
+    protocol: spec.protocol,
+    durationMs: 1,
+  }));
   const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 300, progressMs: 1_000 });
   for (const k of [0, 1, 2]) monitor.onConnected(k);
   await until(() => state.every((s) => s.auxEpoch === 2) && cluster.auxId === AUX);

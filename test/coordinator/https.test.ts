@@ -19,7 +19,14 @@ test.before(async () => {
 });
 test.after.always(() => pki.cleanup());
 
-function handshake(port: number, ca: Buffer, versions: { minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' }): Promise<string> {
+function handshake(
+  port: number,
+  ca: Buffer,
+  versions: {
+    minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+    maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  },
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ...versions }, () => {
       const protocol = socket.getProtocol() ?? '';
@@ -158,13 +165,20 @@ test('malformed HTTP is 400 and oversized headers 431, both problem+json', async
   const server = await start();
   t.teardown(() => server.close(100));
   problemOf(t, (await exchange(server.port, 'NOT HTTP AT ALL\r\n\r\n', 15_000)).text, 400, 'bad-request');
-  problemOf(t, (await exchange(server.port, 'GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: x\r\n\r\n', 15_000)).text, 400, 'bad-request');
+  problemOf(
+    t,
+    (await exchange(server.port, 'GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: x\r\n\r\n', 15_000)).text,
+    400,
+    'bad-request',
+  );
   const huge = `GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`;
   problemOf(t, (await exchange(server.port, huge, 15_000)).text, 431, 'headers-too-large');
 });
 
 async function closeAll(sockets: TLSSocket[]): Promise<void> {
-  await Promise.all(sockets.map((s) => new Promise<void>((r) => (s.destroyed ? r() : (s.once('close', () => r()), s.destroy())))));
+  await Promise.all(
+    sockets.map((s) => new Promise<void>((r) => (s.destroyed ? r() : (s.once('close', () => r()), s.destroy())))),
+  );
 }
 
 /** Opens a connection, retrying while the server has not yet seen an earlier one close (bounded). */
@@ -193,7 +207,10 @@ test('connections from one address are capped; closing one makes room', async (t
   open.push(await openEventually(server.port));
   await t.throwsAsync(tlsOpen(server.port), undefined, 'and the cap holds again');
   // two refusals at least (openEventually may have been refused while the server saw the close)
-  t.true(refused.length >= 2 && refused.every((cap) => cap === 'per-ip'), `each refusal is counted: ${refused.join(', ')}`);
+  t.true(
+    refused.length >= 2 && refused.every((cap) => cap === 'per-ip'),
+    `each refusal is counted: ${refused.join(', ')}`,
+  );
 });
 
 test('an exempt address (a trusted proxy) is not capped per address', async (t) => {

@@ -77,7 +77,15 @@ test.before(async () => {
       const { store } = await openNode(root, id);
       await store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux[k]!), encodeAuxSecret(aux[k]!)));
       const primes = await PrimeSource.open({ store, index: k, devFile: PRIMES });
-      return new NodeService({ nodeId: id, group, privateKey: keys[k]!.privateKey, threshold: 2, store, primes, log: silentLogger() });
+      return new NodeService({
+        nodeId: id,
+        group,
+        privateKey: keys[k]!.privateKey,
+        threshold: 2,
+        store,
+        primes,
+        log: silentLogger(),
+      });
     }),
   );
   taps = services.map((s, k) => new Tap(new InProcessNodeLink(NODE_IDS[k] as string, k, (b) => s.handleBytes(b))));
@@ -90,7 +98,11 @@ test.before(async () => {
   pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
     targetSize: 0, // on demand only: keeps the run short and the node CPU for the test
-    signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), 2),
+    signerSets: () =>
+      combinations(
+        cluster.signerLinks().map((l) => l.index),
+        2,
+      ),
   });
   signing = new SigningService({ cluster, pool, publicKeyOf, metrics });
   const monitor = new GroupMonitor({ cluster, runner: orchestrator });
@@ -123,7 +135,9 @@ test.serial('sign: presign on demand and one signing round; the signature verifi
   const digest = randomBytes(32);
   const sig = await signing.sign(walletId, digest);
   t.deepEqual(sig.signers, ['node_1', 'node_2']);
-  t.true(secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), digest, Buffer.from(publicKey, 'hex'), { prehash: false }));
+  t.true(
+    secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), digest, Buffer.from(publicKey, 'hex'), { prehash: false }),
+  );
 });
 
 test.serial('a node dropping out mid-signing: the request succeeds with the other pair', async (t) => {
@@ -135,7 +149,9 @@ test.serial('a node dropping out mid-signing: the request succeeds with the othe
     const digest = randomBytes(32);
     const sig = await signing.sign(walletId, digest);
     t.deepEqual(sig.signers, ['node_1', 'node_3']);
-    t.true(secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), digest, Buffer.from(publicKey, 'hex'), { prehash: false }));
+    t.true(
+      secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), digest, Buffer.from(publicKey, 'hex'), { prehash: false }),
+    );
   } finally {
     (taps[1] as Tap).intercept = undefined;
   }
@@ -144,14 +160,17 @@ test.serial('a node dropping out mid-signing: the request succeeds with the othe
 test.serial('a wrong partial signature is blamed on its node and another pair signs', async (t) => {
   (taps[0] as Tap).intercept = async (req, forward) => {
     const answer = (await forward()) as { ok: boolean; sigma?: string };
-    if (req.method === 'sign' && answer.ok && answer.sigma) answer.sigma = (BigInt(`0x${answer.sigma}`) ^ 1n).toString(16).padStart(64, '0');
+    if (req.method === 'sign' && answer.ok && answer.sigma)
+      answer.sigma = (BigInt(`0x${answer.sigma}`) ^ 1n).toString(16).padStart(64, '0');
     return answer;
   };
   try {
     const digest = randomBytes(32);
     const sig = await signing.sign(walletId, digest);
     t.deepEqual(sig.signers, ['node_2', 'node_3']);
-    t.true(secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), digest, Buffer.from(publicKey, 'hex'), { prehash: false }));
+    t.true(
+      secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), digest, Buffer.from(publicKey, 'hex'), { prehash: false }),
+    );
     t.regex((await metrics.exposition()).body, /mpc_blames_total\{node="node_1",protocol="sign"\} 1/);
   } finally {
     (taps[0] as Tap).intercept = undefined;

@@ -7,11 +7,26 @@
 import test from 'ava';
 import { createApi } from '../../src/coordinator/api.js';
 import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
-import { PresignBusyError, PresignCancelledError, PresignPool, PresignTimeoutError, combinations } from '../../src/coordinator/pool.js';
+import {
+  PresignBusyError,
+  PresignCancelledError,
+  PresignPool,
+  PresignTimeoutError,
+  combinations,
+} from '../../src/coordinator/pool.js';
 import { orchestratedPresign } from '../../src/coordinator/presign.js';
 import { SigningService } from '../../src/coordinator/signing.js';
 import { encodePresignaturePublic } from '../../src/protocol/storage-format.js';
-import { Dealer, FakeLink, FakeRunner, NODE_IDS, http, readyCluster, serve, signingNode } from '../helpers/coordinator.js';
+import {
+  Dealer,
+  FakeLink,
+  FakeRunner,
+  NODE_IDS,
+  http,
+  readyCluster,
+  serve,
+  signingNode,
+} from '../helpers/coordinator.js';
 
 const WALLET = 'w_ondemand0';
 const TOKEN = 'Bearer wallet_dev_token_12345';
@@ -29,7 +44,11 @@ function gatedRunner(dealer: Dealer) {
       sessionId: 'presign_test',
       protocol: 'presign',
       durationMs: 1,
-      result: { protocol: 'presign', walletId: WALLET, presignature: Buffer.from(encodePresignaturePublic(pub)).toString('base64') },
+      result: {
+        protocol: 'presign',
+        walletId: WALLET,
+        presignature: Buffer.from(encodePresignaturePublic(pub)).toString('base64'),
+      },
       participants: spec.participants.map((l) => l.nodeId),
     };
   });
@@ -47,7 +66,12 @@ function setup(options: { maxOnDemand?: number; onDemandTimeoutMs?: number; maxC
   const gated = gatedRunner(dealer);
   const publicKeyOf = (w: string) => (w === WALLET ? dealer.publicKeyHex : undefined);
   const pool = new PresignPool({
-    presign: orchestratedPresign({ runner: gated.runner, cluster, publicKeyOf, maxConcurrent: options.maxConcurrent ?? 2 }),
+    presign: orchestratedPresign({
+      runner: gated.runner,
+      cluster,
+      publicKeyOf,
+      maxConcurrent: options.maxConcurrent ?? 2,
+    }),
     targetSize: 0,
     signerSets: () => combinations([0, 1, 2], 2),
     ...(options.maxOnDemand === undefined ? {} : { maxOnDemand: options.maxOnDemand }),
@@ -56,7 +80,11 @@ function setup(options: { maxOnDemand?: number; onDemandTimeoutMs?: number; maxC
   const metrics = new CoordinatorMetrics();
   const signing = new SigningService({ cluster, pool, publicKeyOf, metrics });
   const app = createApi({
-    wallets: { create: () => Promise.reject(new Error('unused')), get: (w) => (w === WALLET ? ({ walletId: WALLET } as never) : undefined), list: () => ({ wallets: [], nextCursor: undefined }) },
+    wallets: {
+      create: () => Promise.reject(new Error('unused')),
+      get: (w) => (w === WALLET ? ({ walletId: WALLET } as never) : undefined),
+      list: () => ({ wallets: [], nextCursor: undefined }),
+    },
     signer: signing,
     health: () => cluster.health(),
     metrics,
@@ -66,7 +94,11 @@ function setup(options: { maxOnDemand?: number; onDemandTimeoutMs?: number; maxC
   return { dealer, pool, signing, app, ...gated };
 }
 
-const signBody = { method: 'POST', headers: { authorization: TOKEN, 'content-type': 'application/json' }, body: JSON.stringify({ digest: DIGEST }) };
+const signBody = {
+  method: 'POST',
+  headers: { authorization: TOKEN, 'content-type': 'application/json' },
+  body: JSON.stringify({ digest: DIGEST }),
+};
 
 test('too many requests waiting for an on-demand presignature: 503 problem+json with Retry-After, at once', async (t) => {
   const env = setup({ maxOnDemand: 2 });
@@ -94,7 +126,9 @@ test('a request waits for an on-demand presignature at most the timeout; the lat
   const env = setup({ onDemandTimeoutMs: 150 });
   t.teardown(() => env.pool.stop());
   const started = Date.now();
-  const err = await t.throwsAsync(env.signing.sign(WALLET, Buffer.from(DIGEST, 'hex')), { instanceOf: PresignTimeoutError });
+  const err = await t.throwsAsync(env.signing.sign(WALLET, Buffer.from(DIGEST, 'hex')), {
+    instanceOf: PresignTimeoutError,
+  });
   t.is(err?.status, 503);
   t.true(Date.now() - started < 10_000, 'not the session deadline');
   t.is(env.started(), 1);
@@ -118,9 +152,13 @@ test('a request whose HTTP client has gone starts no presign session; one alread
   });
   const clientA = new AbortController();
   const clientB = new AbortController();
-  const a = fetch(`${server.url}/v1/wallets/${WALLET}/sign`, { ...signBody, signal: clientA.signal }).catch(() => 'gone');
+  const a = fetch(`${server.url}/v1/wallets/${WALLET}/sign`, { ...signBody, signal: clientA.signal }).catch(
+    () => 'gone',
+  );
   while (env.started() < 1) await new Promise((r) => setTimeout(r, 5));
-  const b = fetch(`${server.url}/v1/wallets/${WALLET}/sign`, { ...signBody, signal: clientB.signal }).catch(() => 'gone');
+  const b = fetch(`${server.url}/v1/wallets/${WALLET}/sign`, { ...signBody, signal: clientB.signal }).catch(
+    () => 'gone',
+  );
   while (env.pool.waitingOnDemand < 2) await new Promise((r) => setTimeout(r, 5));
   // both clients leave: A's session is running, B's has not started
   clientA.abort();
@@ -141,7 +179,13 @@ test('a request whose HTTP client has gone starts no presign session; one alread
 
 test('the pool refuses, times out and cancels with its own errors', async (t) => {
   const never = () => new Promise<never>(() => undefined);
-  const pool = new PresignPool({ presign: never, targetSize: 0, signerSets: () => [[0, 1]], maxOnDemand: 1, onDemandTimeoutMs: 100 });
+  const pool = new PresignPool({
+    presign: never,
+    targetSize: 0,
+    signerSets: () => [[0, 1]],
+    maxOnDemand: 1,
+    onDemandTimeoutMs: 100,
+  });
   t.teardown(() => pool.stop());
   const gone = new AbortController();
   const waiting = pool.obtain(WALLET, [0, 1], { signal: gone.signal });

@@ -16,13 +16,25 @@ import { deriveSessionId } from '../../src/protocol/session-id.js';
 import { EnvelopeSession } from '../../src/envelope/envelope.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
-const nonceOf = (i: number): string => String(i + 1).repeat(64).slice(0, 64);
+const nonceOf = (i: number): string =>
+  String(i + 1)
+    .repeat(64)
+    .slice(0, 64);
 const STATE = 'ee'.repeat(32);
 const SIGNER = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const SESSION_ID = 'sess_orchestrator_test';
 /** the sid the nodes (and the orchestrator) derive for a session of these tests */
 const sidFor = (protocol: ProtocolName, participants: readonly number[], walletId = 'w_test0000'): Uint8Array =>
-  deriveSessionId({ protocol, sessionId: SESSION_ID, parties: NODE_IDS, walletId: protocol === 'aux' ? undefined : walletId, participants, nonces: participants.map(nonceOf), state: STATE, sessionKeys: participants.map((i) => fakeSessionKey(i).key) });
+  deriveSessionId({
+    protocol,
+    sessionId: SESSION_ID,
+    parties: NODE_IDS,
+    walletId: protocol === 'aux' ? undefined : walletId,
+    participants,
+    nonces: participants.map(nonceOf),
+    state: STATE,
+    sessionKeys: participants.map((i) => fakeSessionKey(i).key),
+  });
 const SID = sidFor('keygen', [0, 1, 2]);
 const seqs = new Map<number, number>();
 /**
@@ -35,9 +47,27 @@ function env(label: string, from: number, to: number | 'all', sid = SID, protoco
   const p2p = to !== 'all';
   const ephemeral = p2p ? Uint8Array.from([4, ...new Uint8Array(64).fill(1)]) : new Uint8Array(0);
   const payload = Buffer.from(p2p ? label.padEnd(16, ' ') : label);
-  return Buffer.from(encodeSignedEnvelope({ kind: p2p ? 'p2p' : 'bcast', protocol: `mpc-engine/${protocol}`, sid, round: 'r1', from, to, seq, ephemeral, payload }, SIGNER)).toString('base64');
+  return Buffer.from(
+    encodeSignedEnvelope(
+      {
+        kind: p2p ? 'p2p' : 'bcast',
+        protocol: `mpc-engine/${protocol}`,
+        sid,
+        round: 'r1',
+        from,
+        to,
+        seq,
+        ephemeral,
+        payload,
+      },
+      SIGNER,
+    ),
+  ).toString('base64');
 }
-const unb64 = (s: string): string => Buffer.from(decodeEnvelope(Buffer.from(s, 'base64')).payload).toString().trim();
+const unb64 = (s: string): string =>
+  Buffer.from(decodeEnvelope(Buffer.from(s, 'base64')).payload)
+    .toString()
+    .trim();
 /** what a committing protocol's node reports with done: every party's confirmation (not checked by the orchestrator) */
 const EVIDENCE = [0, 1, 2].map((j) => env(`confirm${j}`, j, 'all'));
 
@@ -68,7 +98,10 @@ function miniNode(i: number, o: MiniOptions, log: Map<number, string[]>): Handle
         sid = sidFor(req.protocol, o.participants, req.walletId);
         return { ok: true, nonce: nonceOf(i), state: STATE, sessionKey: fakeSessionKey(i) };
       case 'start': {
-        const outbox = [{ to: 'all' as const, envelope: env(`b${i}`, i, 'all', sid, protocol) }, ...others.map((j) => ({ to: j, envelope: env(`p${i}->${j}`, i, j, sid, protocol) }))];
+        const outbox = [
+          { to: 'all' as const, envelope: env(`b${i}`, i, 'all', sid, protocol) },
+          ...others.map((j) => ({ to: j, envelope: env(`p${i}->${j}`, i, j, sid, protocol) })),
+        ];
         return { ok: true, status: 'running', outbox };
       }
       case 'deliver': {
@@ -78,7 +111,9 @@ function miniNode(i: number, o: MiniOptions, log: Map<number, string[]>): Handle
         const done = needed.every((n) => received.includes(n));
         const result = o.result(i);
         const evidence = result?.protocol === 'presign' ? {} : { evidence: EVIDENCE };
-        return done ? { ok: true, status: 'done', outbox: [], result, ...evidence } : { ok: true, status: 'running', outbox: [] };
+        return done
+          ? { ok: true, status: 'done', outbox: [], result, ...evidence }
+          : { ok: true, status: 'running', outbox: [] };
       }
       case 'abort':
         return { ok: true };
@@ -94,9 +129,16 @@ function cluster(o: MiniOptions) {
   return { links, log, participants: o.participants.map((k) => links[k] as FakeLink) };
 }
 
-const keygenResult = (publicKey = '02' + 'ab'.repeat(32)) => () => ({ protocol: 'keygen' as const, walletId: 'w_test0000', publicKey });
+const keygenResult =
+  (publicKey = '02' + 'ab'.repeat(32)) =>
+  () => ({ protocol: 'keygen' as const, walletId: 'w_test0000', publicKey });
 
-function run<P extends ProtocolName>(protocol: P, participants: FakeLink[], extra: { timeoutMs?: number; walletId?: string } = {}, outcomes: SessionOutcome[] = []) {
+function run<P extends ProtocolName>(
+  protocol: P,
+  participants: FakeLink[],
+  extra: { timeoutMs?: number; walletId?: string } = {},
+  outcomes: SessionOutcome[] = [],
+) {
   const orchestrator = new Orchestrator({ onOutcome: (o) => outcomes.push(o) });
   return orchestrator.run({
     protocol,
@@ -119,27 +161,50 @@ test('keygen: prepare, start with nonces in index order, every envelope routed t
   t.is(seen.length, 1, 'the outcome observer saw it');
   for (const link of links) {
     const [prepare, start] = link.requests;
-    t.like(prepare, { method: 'prepare', protocol: 'keygen', parties: [...NODE_IDS], walletId: 'w_test0000', sessionId: outcome.sessionId });
+    t.like(prepare, {
+      method: 'prepare',
+      protocol: 'keygen',
+      parties: [...NODE_IDS],
+      walletId: 'w_test0000',
+      sessionId: outcome.sessionId,
+    });
     t.false(prepare !== undefined && 'signers' in prepare, 'no signers outside presign');
-    t.deepEqual(start, { v: 1, method: 'start', sessionId: outcome.sessionId, nonces: [nonceOf(0), nonceOf(1), nonceOf(2)], states: [STATE, STATE, STATE], sessionKeys: [0, 1, 2].map(fakeSessionKey) });
+    t.deepEqual(start, {
+      v: 1,
+      method: 'start',
+      sessionId: outcome.sessionId,
+      nonces: [nonceOf(0), nonceOf(1), nonceOf(2)],
+      states: [STATE, STATE, STATE],
+      sessionKeys: [0, 1, 2].map(fakeSessionKey),
+    });
     t.false(link.methods().includes('abort'));
   }
   // node i got the others' broadcasts and exactly the p2p addressed to it — never its own, never others'
   for (const i of [0, 1, 2]) {
     const got = [...(log.get(i) ?? [])].sort();
-    const expected = [0, 1, 2].filter((j) => j !== i).flatMap((j) => [`b${j}`, `p${j}->${i}`]).sort();
+    const expected = [0, 1, 2]
+      .filter((j) => j !== i)
+      .flatMap((j) => [`b${j}`, `p${j}->${i}`])
+      .sort();
     t.deepEqual(got, expected, `node ${i}`);
   }
 });
 
 test('presign: only the signers take part; prepare names all parties and the signers', async (t) => {
   const presignature = b64('public presignature bytes');
-  const { links, log, participants } = cluster({ participants: [0, 2], result: () => ({ protocol: 'presign', walletId: 'w_test0000', presignature }) });
+  const { links, log, participants } = cluster({
+    participants: [0, 2],
+    result: () => ({ protocol: 'presign', walletId: 'w_test0000', presignature }),
+  });
   const outcome = await run('presign', participants);
   t.is(outcome.status, 'done');
   t.deepEqual(links[1]?.requests, [], 'the non-signer hears nothing');
   t.like(links[0]?.requests[0], { method: 'prepare', protocol: 'presign', parties: [...NODE_IDS], signers: [0, 2] });
-  t.like(links[2]?.requests[1], { method: 'start', nonces: [nonceOf(0), nonceOf(2)], sessionKeys: [0, 2].map(fakeSessionKey) });
+  t.like(links[2]?.requests[1], {
+    method: 'start',
+    nonces: [nonceOf(0), nonceOf(2)],
+    sessionKeys: [0, 2].map(fakeSessionKey),
+  });
   t.deepEqual([...(log.get(0) ?? [])].sort(), ['b2', 'p2->0']);
   t.deepEqual([...(log.get(2) ?? [])].sort(), ['b0', 'p0->2']);
 });
@@ -165,7 +230,10 @@ test('an abort is returned with its culprits, and the other participants are tol
   const { links } = cluster({
     participants: [0, 1, 2],
     result: keygenResult(),
-    onDeliver: (i) => (i === 2 ? { status: 'aborted', outbox: [], abort: { culprits: [1], reason: 'sch: proof does not verify' } } : undefined),
+    onDeliver: (i) =>
+      i === 2
+        ? { status: 'aborted', outbox: [], abort: { culprits: [1], reason: 'sch: proof does not verify' } }
+        : undefined,
   });
   const outcome = await run('keygen', links);
   t.is(outcome.status, 'aborted');
@@ -177,7 +245,10 @@ test('an abort is returned with its culprits, and the other participants are tol
   t.true(links[0]?.methods().includes('abort'));
   t.true(links[1]?.methods().includes('abort'));
   t.false(links[2]?.methods().includes('abort'), 'the node that aborted already dropped the session');
-  t.like(links[0]?.requests.find((r) => r.method === 'abort'), { sessionId: outcome.sessionId });
+  t.like(
+    links[0]?.requests.find((r) => r.method === 'abort'),
+    { sessionId: outcome.sessionId },
+  );
 });
 
 test('a node that stops answering times the session out: which node, and abort sent to all', async (t) => {
@@ -195,7 +266,8 @@ test('a node that stops answering times the session out: which node, and abort s
   t.deepEqual(outcome.nodes, ['node_2']);
   for (const l of links) t.true(l.methods().includes('abort'), `${l.nodeId} told to abort`);
   // every request carried the time left as its own timeout
-  const sessionCalls = links[0]?.requests.flatMap((r, k) => (r.method === 'abort' ? [] : [links[0]?.timeouts[k]])) ?? [];
+  const sessionCalls =
+    links[0]?.requests.flatMap((r, k) => (r.method === 'abort' ? [] : [links[0]?.timeouts[k]])) ?? [];
   t.true(sessionCalls.length >= 3 && sessionCalls.every((ms) => ms !== undefined && ms <= 150));
 });
 
@@ -217,24 +289,40 @@ test('a node refusing prepare fails the session as rejected, with its code', asy
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
-        if (req.method === 'prepare') return k === 2 ? { ok: false, code: 'no-aux', error: 'aux-info not made yet' } : { ok: true, nonce: nonceOf(k), state: STATE, sessionKey: fakeSessionKey(k) };
+        if (req.method === 'prepare')
+          return k === 2
+            ? { ok: false, code: 'no-aux', error: 'aux-info not made yet' }
+            : { ok: true, nonce: nonceOf(k), state: STATE, sessionKey: fakeSessionKey(k) };
         return { ok: true };
       }),
   );
   const outcome = await run('keygen', links);
   t.like(outcome, { status: 'failed', failure: 'rejected', nodes: ['node_3'] });
   if (outcome.status === 'failed') t.regex(outcome.reason, /no-aux/);
-  t.false(links.some((l) => l.methods().includes('start')), 'nothing starts');
+  t.false(
+    links.some((l) => l.methods().includes('start')),
+    'nothing starts',
+  );
 });
 
 test('malformed answers are caught by the schemas', async (t) => {
   const cases: [string, (i: number, r: readonly string[]) => SessionUpdate | undefined][] = [
     ['unknown status', (i) => (i === 0 ? ({ status: 'finished', outbox: [] } as unknown as SessionUpdate) : undefined)],
-    ['extra field', (i) => (i === 0 ? ({ status: 'running', outbox: [], secret: 1 } as unknown as SessionUpdate) : undefined)],
+    [
+      'extra field',
+      (i) => (i === 0 ? ({ status: 'running', outbox: [], secret: 1 } as unknown as SessionUpdate) : undefined),
+    ],
     ['envelope not base64', (i) => (i === 0 ? { status: 'running', outbox: [{ to: 1, envelope: '***' }] } : undefined)],
-    ['addressed to itself', (i) => (i === 0 ? { status: 'running', outbox: [{ to: 0, envelope: env('x', 0, 1) }] } : undefined)],
+    [
+      'addressed to itself',
+      (i) => (i === 0 ? { status: 'running', outbox: [{ to: 0, envelope: env('x', 0, 1) }] } : undefined),
+    ],
     ['done without result', (i) => (i === 0 ? { status: 'done', outbox: [] } : undefined)],
-    ['result of another protocol', (i) => (i === 0 ? { status: 'done', outbox: [], result: { protocol: 'aux', auxId: 'ab'.repeat(32) } } : undefined)],
+    [
+      'result of another protocol',
+      (i) =>
+        i === 0 ? { status: 'done', outbox: [], result: { protocol: 'aux', auxId: 'ab'.repeat(32) } } : undefined,
+    ],
   ];
   for (const [name, onDeliver] of cases) {
     const { links } = cluster({ participants: [0, 1, 2], result: keygenResult(), onDeliver });
@@ -254,7 +342,10 @@ test('presign to a non-participant is a malformed answer', async (t) => {
 });
 
 test('participants reporting different results fail the session as inconsistent', async (t) => {
-  const { links } = cluster({ participants: [0, 1, 2], result: (i) => keygenResult(i === 1 ? '03' + 'cd'.repeat(32) : '02' + 'ab'.repeat(32))() });
+  const { links } = cluster({
+    participants: [0, 1, 2],
+    result: (i) => keygenResult(i === 1 ? '03' + 'cd'.repeat(32) : '02' + 'ab'.repeat(32))(),
+  });
   const outcome = await run('keygen', links);
   t.like(outcome, { status: 'failed', failure: 'inconsistent' });
   for (const l of links) t.true(l.methods().includes('abort'));
@@ -264,7 +355,8 @@ test('a session where nobody has anything left to send is stalled, not left hang
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
-        if (req.method === 'prepare') return { ok: true, nonce: nonceOf(k), state: STATE, sessionKey: fakeSessionKey(k) };
+        if (req.method === 'prepare')
+          return { ok: true, nonce: nonceOf(k), state: STATE, sessionKey: fakeSessionKey(k) };
         if (req.method === 'start') return { ok: true, status: 'running', outbox: [] };
         return { ok: true };
       }),
@@ -277,12 +369,28 @@ test('a session where nobody has anything left to send is stalled, not left hang
 test('a bad spec is a bug and throws', async (t) => {
   const links = NODE_IDS.map((id, k) => new FakeLink(id, k, () => ({ ok: true })));
   const o = new Orchestrator();
-  await t.throwsAsync(o.run({ protocol: 'keygen', parties: [...NODE_IDS], participants: links.slice(0, 2), walletId: 'w_test0000' }), { instanceOf: RangeError });
-  await t.throwsAsync(o.run({ protocol: 'aux', parties: [...NODE_IDS], participants: links, walletId: 'w_test0000' }), { instanceOf: RangeError });
-  await t.throwsAsync(o.run({ protocol: 'presign', parties: [...NODE_IDS], participants: [links[2] as FakeLink, links[0] as FakeLink], walletId: 'w_test0000' }), {
+  await t.throwsAsync(
+    o.run({ protocol: 'keygen', parties: [...NODE_IDS], participants: links.slice(0, 2), walletId: 'w_test0000' }),
+    { instanceOf: RangeError },
+  );
+  await t.throwsAsync(o.run({ protocol: 'aux', parties: [...NODE_IDS], participants: links, walletId: 'w_test0000' }), {
     instanceOf: RangeError,
   });
-  await t.throwsAsync(o.run({ protocol: 'presign', parties: ['a', 'b', 'c'], participants: links.slice(0, 2), walletId: 'w_test0000' }), { instanceOf: RangeError });
+  await t.throwsAsync(
+    o.run({
+      protocol: 'presign',
+      parties: [...NODE_IDS],
+      participants: [links[2] as FakeLink, links[0] as FakeLink],
+      walletId: 'w_test0000',
+    }),
+    {
+      instanceOf: RangeError,
+    },
+  );
+  await t.throwsAsync(
+    o.run({ protocol: 'presign', parties: ['a', 'b', 'c'], participants: links.slice(0, 2), walletId: 'w_test0000' }),
+    { instanceOf: RangeError },
+  );
 });
 
 test('P1: a node that never gets the last confirmation is finalized with the evidence another node committed on', async (t) => {
@@ -294,7 +402,8 @@ test('P1: a node that never gets the last confirmation is finalized with the evi
   });
   const node3 = links[2] as FakeLink;
   const inner = node3.handler;
-  node3.handler = (req, link) => (req.method === 'finalize' ? { ok: true, result: keygenResult()() } : inner(req, link));
+  node3.handler = (req, link) =>
+    req.method === 'finalize' ? { ok: true, result: keygenResult()() } : inner(req, link);
   const outcome = await run('keygen', links, { timeoutMs: 10_000 });
   t.is(outcome.status, 'done', 'every node ends on the committed epoch');
   const fin = node3.requests.find((r) => r.method === 'finalize');
@@ -303,10 +412,15 @@ test('P1: a node that never gets the last confirmation is finalized with the evi
 });
 
 test('P1: when finalize fails the session fails and the node keeps its pending state (no second commit is invented)', async (t) => {
-  const { links } = cluster({ participants: [0, 1, 2], result: keygenResult(), onDeliver: (i) => (i === 2 ? { status: 'running', outbox: [] } : undefined) });
+  const { links } = cluster({
+    participants: [0, 1, 2],
+    result: keygenResult(),
+    onDeliver: (i) => (i === 2 ? { status: 'running', outbox: [] } : undefined),
+  });
   const node3 = links[2] as FakeLink;
   const inner = node3.handler;
-  node3.handler = (req, link) => (req.method === 'finalize' ? { ok: false, code: 'bad-evidence', error: 'no' } : inner(req, link));
+  node3.handler = (req, link) =>
+    req.method === 'finalize' ? { ok: false, code: 'bad-evidence', error: 'no' } : inner(req, link);
   const outcome = await run('keygen', links, { timeoutMs: 10_000 });
   t.like(outcome, { status: 'failed', failure: 'stalled' });
 });
@@ -332,19 +446,32 @@ test('P4: participants whose state fingerprints differ are never started; nobody
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
-        if (req.method === 'prepare') return { ok: true, nonce: nonceOf(k), state: k === 1 ? 'dd'.repeat(32) : STATE, sessionKey: fakeSessionKey(k) };
+        if (req.method === 'prepare')
+          return {
+            ok: true,
+            nonce: nonceOf(k),
+            state: k === 1 ? 'dd'.repeat(32) : STATE,
+            sessionKey: fakeSessionKey(k),
+          };
         return { ok: true };
       }),
   );
   const outcome = await run('keygen', links);
   t.like(outcome, { status: 'failed', failure: 'state-mismatch', nodes: ['node_2'] });
-  t.false(links.some((l) => l.methods().includes('start')), 'nothing starts');
+  t.false(
+    links.some((l) => l.methods().includes('start')),
+    'nothing starts',
+  );
 });
 
 test('an envelope whose header names another sender or session is refused', async (t) => {
   const otherSid = new Uint8Array(32).fill(9);
   for (const envelope of [env('spoof', 1, 'all'), env('other-session', 0, 'all', otherSid)]) {
-    const { links } = cluster({ participants: [0, 1, 2], result: keygenResult(), onDeliver: (i) => (i === 0 ? { status: 'running', outbox: [{ to: 'all', envelope }] } : undefined) });
+    const { links } = cluster({
+      participants: [0, 1, 2],
+      result: keygenResult(),
+      onDeliver: (i) => (i === 0 ? { status: 'running', outbox: [{ to: 'all', envelope }] } : undefined),
+    });
     const outcome = await run('keygen', links);
     t.like(outcome, { status: 'failed', failure: 'invalid-response', nodes: ['node_1'] });
   }
@@ -370,7 +497,10 @@ test('F2: a node refusing prepare ends the session, but the others are told to a
   await new Promise((r) => setTimeout(r, 300));
   for (const id of ['node_1', 'node_2']) {
     t.true(events.includes(`${id} abort`), `${id} told to abort`);
-    t.true(events.indexOf(`${id} prepared`) < events.indexOf(`${id} abort`), `${id}: abort after its prepare answered (${events.join(', ')})`);
+    t.true(
+      events.indexOf(`${id} prepared`) < events.indexOf(`${id} abort`),
+      `${id}: abort after its prepare answered (${events.join(', ')})`,
+    );
   }
 });
 
@@ -378,17 +508,41 @@ test('F4: a participant replaying an old envelope before anyone else speaks cann
   const keys = [0, 1].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const sessionKeys = [0, 1].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const parties = keys.map((k, index) => ({ index, nodeId: NODE_IDS[index] as string, publicKey: k.publicKey }));
-  const ctx = (me: number) => ({ parties, me, myPrivateKey: keys[me]!.privateKey, sessionKeys: sessionKeys.map((k) => k.publicKey), mySessionKey: sessionKeys[me]!.privateKey });
+  const ctx = (me: number) => ({
+    parties,
+    me,
+    myPrivateKey: keys[me]!.privateKey,
+    sessionKeys: sessionKeys.map((k) => k.publicKey),
+    mySessionKey: sessionKeys[me]!.privateKey,
+  });
   const bcast = (me: number, sid: Uint8Array): string =>
-    Buffer.from(new EnvelopeSession({ sid, protocol: 'mpc-engine/presign', ...ctx(me) }).seal({ from: me, to: 'all', round: 'presign/1', body: new Uint8Array([1]) })).toString('base64');
+    Buffer.from(
+      new EnvelopeSession({ sid, protocol: 'mpc-engine/presign', ...ctx(me) }).seal({
+        from: me,
+        to: 'all',
+        round: 'presign/1',
+        body: new Uint8Array([1]),
+      }),
+    ).toString('base64');
   const nonce = (k: number): string => nonceOf(k + 3);
   const state = 'ab'.repeat(32);
   const walletId = 'w_attack_wallet_1';
   // the sid an honest signer derives from what `start` gives it
-  const sidOf = (req: Extract<Request, { method: 'start' }>): Uint8Array => deriveSessionId({ protocol: 'presign', sessionId: req.sessionId, parties: NODE_IDS, walletId, participants: [0, 1], nonces: req.nonces, state: req.states[0] as string, sessionKeys: req.sessionKeys.map((k) => k.key) });
+  const sidOf = (req: Extract<Request, { method: 'start' }>): Uint8Array =>
+    deriveSessionId({
+      protocol: 'presign',
+      sessionId: req.sessionId,
+      parties: NODE_IDS,
+      walletId,
+      participants: [0, 1],
+      nonces: req.nonces,
+      state: req.states[0] as string,
+      sessionKeys: req.sessionKeys.map((k) => k.key),
+    });
   const evil = new FakeLink(NODE_IDS[0], 0, (req) => {
     if (req.method === 'prepare') return { ok: true, nonce: nonce(0), state, sessionKey: fakeSessionKey(0) };
-    if (req.method === 'start') return { ok: true, status: 'running', outbox: [{ to: 'all', envelope: bcast(0, new Uint8Array(32).fill(3)) }] }; // an old session's envelope
+    if (req.method === 'start')
+      return { ok: true, status: 'running', outbox: [{ to: 'all', envelope: bcast(0, new Uint8Array(32).fill(3)) }] }; // an old session's envelope
     return { ok: true };
   });
   const honest = new FakeLink(NODE_IDS[1], 1, async (req) => {
@@ -400,7 +554,13 @@ test('F4: a participant replaying an old envelope before anyone else speaks cann
     if (req.method === 'abort') return { ok: true };
     return never();
   });
-  const outcome = await new Orchestrator().run({ protocol: 'presign', parties: [...NODE_IDS], participants: [evil, honest], walletId, timeoutMs: 5_000 });
+  const outcome = await new Orchestrator().run({
+    protocol: 'presign',
+    parties: [...NODE_IDS],
+    participants: [evil, honest],
+    walletId,
+    timeoutMs: 5_000,
+  });
   t.like(outcome, { status: 'failed', failure: 'invalid-response', nodes: ['node_1'] });
   if (outcome.status === 'failed') t.regex(outcome.reason, /node_1 sent an envelope of another session/);
 });

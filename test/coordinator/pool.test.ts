@@ -121,9 +121,17 @@ test('a presignature id seen before is refused', async (t) => {
 
 test('a presignature for another wallet or signer set is refused', async (t) => {
   const dealer = new Dealer();
-  const pool = new PresignPool({ presign: async () => dealer.entry('w_other000', [0, 1]), targetSize: 0, signerSets: () => [[0, 1]] });
+  const pool = new PresignPool({
+    presign: async () => dealer.entry('w_other000', [0, 1]),
+    targetSize: 0,
+    signerSets: () => [[0, 1]],
+  });
   await t.throwsAsync(pool.obtain('w_delta000', [0, 1]), { message: /does not belong/ });
-  const pool2 = new PresignPool({ presign: async (w) => dealer.entry(w, [0, 2]), targetSize: 0, signerSets: () => [[0, 1]] });
+  const pool2 = new PresignPool({
+    presign: async (w) => dealer.entry(w, [0, 2]),
+    targetSize: 0,
+    signerSets: () => [[0, 1]],
+  });
   await t.throwsAsync(pool2.obtain('w_delta000', [0, 1]), { message: /does not belong/ });
 });
 

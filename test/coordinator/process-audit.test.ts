@@ -16,7 +16,8 @@ import { promisify } from 'node:util';
 import { verifyAuditLog } from '../../src/util/audit-log.js';
 import { Cluster, TOKEN } from '../helpers/processes.js';
 
-const PENDING = JSON.stringify({ v: 2, state: 'pending', walletId: 'w_interrupted1', startedAt: '2030-01-01T00:00:00.000Z' }) + '\n';
+const PENDING =
+  JSON.stringify({ v: 2, state: 'pending', walletId: 'w_interrupted1', startedAt: '2030-01-01T00:00:00.000Z' }) + '\n';
 
 async function coordinatorDir(cluster: Cluster): Promise<string> {
   const dir = join(cluster.env['DATA_DIR'] as string, 'coordinator');
@@ -30,12 +31,20 @@ test.serial('a start and a clean stop are audited; uncommitted key generations a
   const dir = await coordinatorDir(cluster);
   await writeFile(join(dir, 'wallets.jsonl'), PENDING, { mode: 0o600 });
   cluster.startCoordinator();
-  await cluster.until('the API', async () => (cluster.allLogs().includes('wallet API listening') ? true : undefined), 60_000, 100);
+  await cluster.until(
+    'the API',
+    async () => (cluster.allLogs().includes('wallet API listening') ? true : undefined),
+    60_000,
+    100,
+  );
   t.is(await cluster.stop('coordinator'), 0, cluster.allLogs());
   const path = join(dir, 'audit.jsonl');
   t.like(await verifyAuditLog(path), { ok: true, lines: 2 });
   const text = await readFile(path, 'utf8');
-  const events = text.split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { event: Record<string, unknown> }).event);
+  const events = text
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => (JSON.parse(l) as { event: Record<string, unknown> }).event);
   t.like(events[0], { type: 'coordinator.started', wallets: 0, pendingWallets: ['w_interrupted1 (interrupted)'] });
   t.regex(String(events[0]?.['credentialId']), /^cred_[A-Za-z0-9_-]{22}$/);
   t.like(events[1], { type: 'coordinator.stopped', signal: 'SIGTERM' });
@@ -44,27 +53,35 @@ test.serial('a start and a clean stop are audited; uncommitted key generations a
   t.is(await readFile(join(dir, 'wallets.jsonl'), 'utf8'), PENDING);
 });
 
-test.serial('a registry whose complete last line does not validate stops the start; the file is untouched', async (t) => {
-  const cluster = await Cluster.create();
-  t.teardown(() => cluster.close());
-  const dir = await coordinatorDir(cluster);
-  const content = PENDING + JSON.stringify({ v: 3, state: 'committed', walletId: 'w_fromthefuture' }) + '\n';
-  const path = join(dir, 'wallets.jsonl');
-  await writeFile(path, content, { mode: 0o600 });
-  const child = cluster.startCoordinator();
-  const [code] = (await once(child, 'exit')) as [number];
-  t.is(code, 1);
-  const logs = cluster.allLogs();
-  t.true(logs.includes(`${path}: line 2 is format version 3`), logs);
-  t.is(await readFile(path, 'utf8'), content, 'not truncated');
-});
+test.serial(
+  'a registry whose complete last line does not validate stops the start; the file is untouched',
+  async (t) => {
+    const cluster = await Cluster.create();
+    t.teardown(() => cluster.close());
+    const dir = await coordinatorDir(cluster);
+    const content = PENDING + JSON.stringify({ v: 3, state: 'committed', walletId: 'w_fromthefuture' }) + '\n';
+    const path = join(dir, 'wallets.jsonl');
+    await writeFile(path, content, { mode: 0o600 });
+    const child = cluster.startCoordinator();
+    const [code] = (await once(child, 'exit')) as [number];
+    t.is(code, 1);
+    const logs = cluster.allLogs();
+    t.true(logs.includes(`${path}: line 2 is format version 3`), logs);
+    t.is(await readFile(path, 'utf8'), content, 'not truncated');
+  },
+);
 
 test.serial('an audit log with a changed line stops the start, naming the line; the file is untouched', async (t) => {
   const cluster = await Cluster.create();
   t.teardown(() => cluster.close());
   const dir = await coordinatorDir(cluster);
   cluster.startCoordinator();
-  await cluster.until('the API', async () => (cluster.allLogs().includes('wallet API listening') ? true : undefined), 60_000, 100);
+  await cluster.until(
+    'the API',
+    async () => (cluster.allLogs().includes('wallet API listening') ? true : undefined),
+    60_000,
+    100,
+  );
   t.is(await cluster.stop('coordinator'), 0, cluster.allLogs());
   const path = join(dir, 'audit.jsonl');
   const changed = (await readFile(path, 'utf8')).replace('"wallets":0', '"wallets":7');
@@ -80,19 +97,47 @@ test.serial("an operator's release of a suspended node is audited", async (t) =>
   const cluster = await Cluster.create();
   t.teardown(() => cluster.close());
   const dir = await coordinatorDir(cluster);
-  const offence = { type: 'offence', nodeId: 'node_2', protocol: 'sign', reason: 'partial signature failed its check', verified: true, at: Date.parse('2030-01-01T00:00:00Z') };
+  const offence = {
+    type: 'offence',
+    nodeId: 'node_2',
+    protocol: 'sign',
+    reason: 'partial signature failed its check',
+    verified: true,
+    at: Date.parse('2030-01-01T00:00:00Z'),
+  };
   await writeFile(join(dir, 'quarantine.jsonl'), JSON.stringify(offence) + '\n', { mode: 0o600 });
   cluster.startCoordinator();
-  await cluster.until('the API', async () => (cluster.allLogs().includes('wallet API listening') ? true : undefined), 60_000, 100);
+  await cluster.until(
+    'the API',
+    async () => (cluster.allLogs().includes('wallet API listening') ? true : undefined),
+    60_000,
+    100,
+  );
   const script = fileURLToPath(new URL('../../scripts/quarantine.js', import.meta.url));
-  const { stdout } = await promisify(execFile)(process.execPath, [script, '--release', 'node_2'], { env: { ...process.env, ...cluster.env }, cwd: fileURLToPath(new URL('../../../', import.meta.url)) });
+  const { stdout } = await promisify(execFile)(process.execPath, [script, '--release', 'node_2'], {
+    env: { ...process.env, ...cluster.env },
+    cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+  });
   t.regex(stdout, /node_2 released/);
   const path = join(dir, 'audit.jsonl');
-  const released = await cluster.until('the release in the audit log', async () => ((await readFile(path, 'utf8')).includes('"node.released"') ? true : undefined), 30_000, 200);
+  const released = await cluster.until(
+    'the release in the audit log',
+    async () => ((await readFile(path, 'utf8')).includes('"node.released"') ? true : undefined),
+    30_000,
+    200,
+  );
   t.true(released);
   t.is(await cluster.stop('coordinator'), 0, cluster.allLogs());
-  const events = (await readFile(path, 'utf8')).split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { event: Record<string, unknown> }).event);
+  const events = (await readFile(path, 'utf8'))
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => (JSON.parse(l) as { event: Record<string, unknown> }).event);
   t.like(events[0], { type: 'coordinator.started', suspendedNodes: ['node_2'] });
-  t.deepEqual(events[1], { type: 'node.released', nodeId: 'node_2', verified: true, since: '2030-01-01T00:00:00.000Z' });
+  t.deepEqual(events[1], {
+    type: 'node.released',
+    nodeId: 'node_2',
+    verified: true,
+    since: '2030-01-01T00:00:00.000Z',
+  });
   t.like(await verifyAuditLog(path), { ok: true, lines: 3 });
 });

@@ -34,20 +34,27 @@ test('a verified offence suspends until released; the release is durable', async
   t.like(s, { nodeId: 'node_3', verified: true, until: undefined });
   now += 365 * 24 * 60 * MIN;
   t.true(q.isSuspended('node_3'), 'no expiry');
-  t.deepEqual(q.suspended().map((x) => x.nodeId), ['node_3']);
+  t.deepEqual(
+    q.suspended().map((x) => x.nodeId),
+    ['node_3'],
+  );
 
   const again = await Quarantine.open(path, { now: () => now, watch: false });
   t.true(again.isSuspended('node_3'), 'survives a restart');
   await again.release('node_3');
   t.false(again.isSuspended('node_3'));
-  t.false((await Quarantine.open(path, { now: () => now, watch: false })).isSuspended('node_3'), 'the release survives too');
+  t.false(
+    (await Quarantine.open(path, { now: () => now, watch: false })).isSuspended('node_3'),
+    'the release survives too',
+  );
 });
 
 test('an abort report suspends nobody: the pair is in dispute for 1, 2, 4 … minutes per report in 24 h, at most an hour', async (t) => {
   const path = join(await tempDir(t), 'q.jsonl');
   const { c, opts } = clocks(5_000_000);
   const q = await Quarantine.open(path, opts);
-  const report = () => q.report({ accuser: 'node_1', accused: ['node_2'], valid: true, protocol: 'presign', reason: 'enc-elg/range-z1' });
+  const report = () =>
+    q.report({ accuser: 'node_1', accused: ['node_2'], valid: true, protocol: 'presign', reason: 'enc-elg/range-z1' });
   t.like((await report()).disputes[0], { nodes: ['node_1', 'node_2'], reports: 1, until: c.wall + MIN });
   t.false(q.isSuspended('node_2'), 'the accused is not suspended');
   t.false(q.isSuspended('node_1'), 'nor the accuser');
@@ -60,7 +67,11 @@ test('an abort report suspends nobody: the pair is in dispute for 1, 2, 4 … mi
   t.is((await report()).disputes[0]?.until, c.wall + 2 * MIN);
   c.advance(2 * MIN);
   // a report the other way round counts for the same pair
-  t.is((await q.report({ accuser: 'node_2', accused: ['node_1'], valid: true, protocol: 'sign', reason: 'x' })).disputes[0]?.until, c.wall + 4 * MIN);
+  t.is(
+    (await q.report({ accuser: 'node_2', accused: ['node_1'], valid: true, protocol: 'sign', reason: 'x' })).disputes[0]
+      ?.until,
+    c.wall + 4 * MIN,
+  );
   for (let k = 0; k < 10; k++) {
     c.advance(61 * MIN);
     await report();
@@ -109,30 +120,70 @@ test('across a restart a dispute keeps what remained of its cool-down (the age c
 test('S1: an accuser naming more distinct nodes than t − 1 can be at fault is suspended; the accused are not', async (t) => {
   const { c, opts } = clocks();
   const q = await Quarantine.open(join(await tempDir(t), 'q.jsonl'), { ...opts, maxFaulty: 1 });
-  const first = await q.report({ accuser: 'node_3', accused: ['node_1'], valid: true, protocol: 'presign', reason: 'invented' });
+  const first = await q.report({
+    accuser: 'node_3',
+    accused: ['node_1'],
+    valid: true,
+    protocol: 'presign',
+    reason: 'invented',
+  });
   t.is(first.accuser, undefined, 'one accused: may be true');
-  const second = await q.report({ accuser: 'node_3', accused: ['node_2'], valid: true, protocol: 'presign', reason: 'invented' });
+  const second = await q.report({
+    accuser: 'node_3',
+    accused: ['node_2'],
+    valid: true,
+    protocol: 'presign',
+    reason: 'invented',
+  });
   t.like(second.accuser, { nodeId: 'node_3', verified: false, until: c.wall + MIN });
   t.regex(second.accuser?.reason ?? '', /named 2 distinct nodes \(node_1, node_2\); at most 1/);
-  t.deepEqual(q.suspended().map((s) => s.nodeId), ['node_3']);
+  t.deepEqual(
+    q.suspended().map((s) => s.nodeId),
+    ['node_3'],
+  );
   // every further report in the window doubles the liar's suspension
   c.advance(MIN);
   t.false(q.isSuspended('node_3'));
-  t.is((await q.report({ accuser: 'node_3', accused: ['node_1'], valid: true, protocol: 'presign', reason: 'invented' })).accuser?.until, c.wall + 2 * MIN);
+  t.is(
+    (await q.report({ accuser: 'node_3', accused: ['node_1'], valid: true, protocol: 'presign', reason: 'invented' }))
+      .accuser?.until,
+    c.wall + 2 * MIN,
+  );
   // one report naming both at once is the same
   const other = await Quarantine.open(join(await tempDir(t), 'q2.jsonl'), { ...opts, maxFaulty: 1 });
-  t.like((await other.report({ accuser: 'node_3', accused: ['node_1', 'node_2'], valid: true, protocol: 'aux', reason: 'invented' })).accuser, { nodeId: 'node_3' });
+  t.like(
+    (
+      await other.report({
+        accuser: 'node_3',
+        accused: ['node_1', 'node_2'],
+        valid: true,
+        protocol: 'aux',
+        reason: 'invented',
+      })
+    ).accuser,
+    { nodeId: 'node_3' },
+  );
   t.false(other.isSuspended('node_1'));
   t.false(other.isSuspended('node_2'));
   // with t − 1 = 2 (e.g. 3-of-5), naming two distinct nodes is still plausible
   const wide = await Quarantine.open(join(await tempDir(t), 'q3.jsonl'), { ...opts, maxFaulty: 2 });
-  t.is((await wide.report({ accuser: 'node_3', accused: ['node_1', 'node_2'], valid: true, protocol: 'aux', reason: 'x' })).accuser, undefined);
+  t.is(
+    (await wide.report({ accuser: 'node_3', accused: ['node_1', 'node_2'], valid: true, protocol: 'aux', reason: 'x' }))
+      .accuser,
+    undefined,
+  );
 });
 
 test('a discarded culprit list suspends its reporter and puts nobody in dispute', async (t) => {
   const { c, opts } = clocks();
   const q = await Quarantine.open(join(await tempDir(t), 'q.jsonl'), opts);
-  const r = await q.report({ accuser: 'node_3', accused: ['node_1'], valid: false, protocol: 'presign', reason: 'names 7, not a participant' });
+  const r = await q.report({
+    accuser: 'node_3',
+    accused: ['node_1'],
+    valid: false,
+    protocol: 'presign',
+    reason: 'names 7, not a participant',
+  });
   t.deepEqual(r.disputes, []);
   t.false(q.inDispute('node_1', 'node_3'), 'the names of a discarded list are not used');
   t.like(r.accuser, { nodeId: 'node_3', until: c.wall + MIN });
@@ -140,7 +191,7 @@ test('a discarded culprit list suspends its reporter and puts nobody in dispute'
   t.deepEqual(q.reportsBy('node_3'), { total: 1, discarded: 1 });
 });
 
-test('a release clears a node\'s disputes and its implausible reports', async (t) => {
+test("a release clears a node's disputes and its implausible reports", async (t) => {
   const { opts } = clocks();
   const q = await Quarantine.open(join(await tempDir(t), 'q.jsonl'), opts);
   await q.report({ accuser: 'node_3', accused: ['node_1', 'node_2'], valid: true, protocol: 'aux', reason: 'x' });
@@ -158,13 +209,30 @@ test('screenCulprits: only other participants, each once, at most all of them; a
   t.regex(screenCulprits([2], 0, [0, 1]).invalid ?? '', /names 2, not a participant/, 'a party outside the session');
   t.regex(screenCulprits([9], 0, [0, 1, 2]).invalid ?? '', /not a participant/, 'no party at all');
   t.regex(screenCulprits([1, 1], 0, [0, 1, 2]).invalid ?? '', /twice/);
-  t.regex(screenCulprits(Array.from({ length: 100_000 }, (_, k) => k), 0, [0, 1, 2]).invalid ?? '', /100000 culprits; only 2/);
+  t.regex(
+    screenCulprits(
+      Array.from({ length: 100_000 }, (_, k) => k),
+      0,
+      [0, 1, 2],
+    ).invalid ?? '',
+    /100000 culprits; only 2/,
+  );
   t.deepEqual(screenCulprits([2, 7], 0, [0, 2]).culprits, [], 'nothing of a discarded list is kept');
 });
 
 test('lines of the earlier format (reported offences that suspended the accused) suspend nobody now', async (t) => {
   const path = join(await tempDir(t), 'q.jsonl');
-  await writeFile(path, JSON.stringify({ type: 'offence', nodeId: 'node_1', protocol: 'presign', reason: 'x', verified: false, at: 1_000_000 }) + '\n');
+  await writeFile(
+    path,
+    JSON.stringify({
+      type: 'offence',
+      nodeId: 'node_1',
+      protocol: 'presign',
+      reason: 'x',
+      verified: false,
+      at: 1_000_000,
+    }) + '\n',
+  );
   const { opts } = clocks(1_000_001);
   const q = await Quarantine.open(path, opts);
   t.false(q.isSuspended('node_1'));
@@ -179,7 +247,13 @@ test('a torn last line (a crash mid-append) is dropped; damage elsewhere is refu
   const reopened = await Quarantine.open(path, { watch: false });
   t.true(reopened.isSuspended('node_1'));
   await reopened.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y' });
-  t.deepEqual((await Quarantine.open(path, { watch: false })).suspended().map((s) => s.nodeId).sort(), ['node_1', 'node_2']);
+  t.deepEqual(
+    (await Quarantine.open(path, { watch: false }))
+      .suspended()
+      .map((s) => s.nodeId)
+      .sort(),
+    ['node_1', 'node_2'],
+  );
   t.false((await readFile(path, 'utf8')).includes('"no{'));
   await writeFile(path, 'garbage\n');
   await t.throwsAsync(Quarantine.open(path, { watch: false }), { message: /not a quarantine record/ });
@@ -212,7 +286,10 @@ test('a process appending beside the owner (repair: false) never cuts a line in 
   await appendFile(path, 'col":"sign","reason":"y","verified":true,"at":1}\n'); // the owner's write completes
   await tool.release('node_1');
   const after = await Quarantine.open(path, { watch: false });
-  t.deepEqual(after.suspended().map((s) => s.nodeId), ['node_2']);
+  t.deepEqual(
+    after.suspended().map((s) => s.nodeId),
+    ['node_2'],
+  );
 });
 
 test('npm run quarantine -- --release works while the coordinator owns its directory, and when nobody does', async (t) => {
@@ -220,7 +297,15 @@ test('npm run quarantine -- --release works while the coordinator owns its direc
   await mkdir(join(root, 'env'));
   await writeFile(
     join(root, 'env', '.env.test'),
-    ['COORDINATOR_PLATFORM=LOCAL', 'NODE_IDS=node_1,node_2,node_3', 'NODE_HOSTS=127.0.0.1:1,127.0.0.1:2,127.0.0.1:3', 'NODE_PLATFORMS=LOCAL,LOCAL,LOCAL', 'MPC_THRESHOLD=2', 'MPC_TOTAL_SHARDS=3', 'DATA_DIR=data'].join('\n'),
+    [
+      'COORDINATOR_PLATFORM=LOCAL',
+      'NODE_IDS=node_1,node_2,node_3',
+      'NODE_HOSTS=127.0.0.1:1,127.0.0.1:2,127.0.0.1:3',
+      'NODE_PLATFORMS=LOCAL,LOCAL,LOCAL',
+      'MPC_THRESHOLD=2',
+      'MPC_TOTAL_SHARDS=3',
+      'DATA_DIR=data',
+    ].join('\n'),
   );
   const dir = join(root, 'data', 'coordinator');
   const coordinator = await lockDirectory(dir, 'coordinator'); // this process stands in for a running coordinator
@@ -242,7 +327,9 @@ test('npm run quarantine -- --release works while the coordinator owns its direc
 
 test('the cluster leaves suspended nodes out of signing and wallet creation, and health lists them', async (t) => {
   const { NodeCluster } = await import('../../src/coordinator/cluster.js');
-  const links = ['node_1', 'node_2', 'node_3'].map((nodeId, index) => ({ nodeId, index }) as unknown as import('../../src/coordinator/node-link.js').NodeLink);
+  const links = ['node_1', 'node_2', 'node_3'].map(
+    (nodeId, index) => ({ nodeId, index }) as unknown as import('../../src/coordinator/node-link.js').NodeLink,
+  );
   const cluster = new NodeCluster(links, 2);
   for (let i = 0; i < 3; i++) {
     cluster.setConnected(i, true);
@@ -253,7 +340,10 @@ test('the cluster leaves suspended nodes out of signing and wallet creation, and
   const q = await Quarantine.open(join(await tempDir(t), 'q.jsonl'), { watch: false });
   cluster.setSuspension((id) => q.isSuspended(id));
   await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'wrong partial' });
-  t.deepEqual(cluster.signerLinks().map((l) => l.nodeId), ['node_1', 'node_3']);
+  t.deepEqual(
+    cluster.signerLinks().map((l) => l.nodeId),
+    ['node_1', 'node_3'],
+  );
   t.true(cluster.signReadiness().ready, 'the other pair still signs');
   t.like(cluster.keygenReadiness(), { ready: false });
   t.regex((cluster.keygenReadiness() as { reason: string }).reason, /suspended after a cryptographic abort: node_2/);
@@ -262,12 +352,17 @@ test('the cluster leaves suspended nodes out of signing and wallet creation, and
   t.false(cluster.signReadiness().ready);
   t.regex((cluster.signReadiness() as { reason: string }).reason, /node_2, node_3/);
   await q.release('node_2');
-  t.deepEqual(cluster.signerLinks().map((l) => l.nodeId), ['node_1', 'node_2']);
+  t.deepEqual(
+    cluster.signerLinks().map((l) => l.nodeId),
+    ['node_1', 'node_2'],
+  );
 });
 
 async function readyCluster3() {
   const { NodeCluster } = await import('../../src/coordinator/cluster.js');
-  const links = ['node_1', 'node_2', 'node_3'].map((nodeId, index) => ({ nodeId, index }) as unknown as import('../../src/coordinator/node-link.js').NodeLink);
+  const links = ['node_1', 'node_2', 'node_3'].map(
+    (nodeId, index) => ({ nodeId, index }) as unknown as import('../../src/coordinator/node-link.js').NodeLink,
+  );
   const cluster = new NodeCluster(links, 2);
   for (let i = 0; i < 3; i++) {
     cluster.setConnected(i, true);
@@ -282,8 +377,18 @@ test('S1: one invented abort from node_3 naming node_1 and node_2 leaves node_1+
   const q = await Quarantine.open(join(await tempDir(t), 'q.jsonl'), { watch: false, maxFaulty: 1 });
   cluster.setSuspension((id) => q.isSuspended(id));
   cluster.setDisputes((a, b) => q.inDispute(a, b));
-  t.deepEqual(cluster.usableSignerSets(), [[0, 1], [0, 2], [1, 2]]);
-  await q.report({ accuser: 'node_3', accused: ['node_1', 'node_2'], valid: true, protocol: 'presign', reason: 'invented' });
+  t.deepEqual(cluster.usableSignerSets(), [
+    [0, 1],
+    [0, 2],
+    [1, 2],
+  ]);
+  await q.report({
+    accuser: 'node_3',
+    accused: ['node_1', 'node_2'],
+    valid: true,
+    protocol: 'presign',
+    reason: 'invented',
+  });
   t.false(q.isSuspended('node_1'));
   t.false(q.isSuspended('node_2'));
   t.deepEqual(cluster.usableSignerSets(), [[0, 1]]);
@@ -295,12 +400,23 @@ test('a node accusing one other node in every session removes only the signer se
   const q = await Quarantine.open(join(await tempDir(t), 'q.jsonl'), { watch: false, maxFaulty: 1 });
   cluster.setSuspension((id) => q.isSuspended(id));
   cluster.setDisputes((a, b) => q.inDispute(a, b));
-  for (let k = 0; k < 20; k++) await q.report({ accuser: 'node_1', accused: ['node_2'], valid: true, protocol: 'presign', reason: 'invented' });
+  for (let k = 0; k < 20; k++)
+    await q.report({ accuser: 'node_1', accused: ['node_2'], valid: true, protocol: 'presign', reason: 'invented' });
   t.deepEqual(q.suspended(), [], 'one accused: plausible, and the accused is not suspended');
-  t.deepEqual(cluster.usableSignerSets(), [[0, 2], [1, 2]], 'node_1+node_2 not together; node_2+node_3 still sign');
+  t.deepEqual(
+    cluster.usableSignerSets(),
+    [
+      [0, 2],
+      [1, 2],
+    ],
+    'node_1+node_2 not together; node_2+node_3 still sign',
+  );
   t.deepEqual(cluster.disputedPairs(), [['node_1', 'node_2']]);
   t.true(cluster.signReadiness().ready);
-  t.true(cluster.keygenReadiness().ready, 'a dispute does not hold up wallet creation (every node takes part there anyway)');
+  t.true(
+    cluster.keygenReadiness().ready,
+    'a dispute does not hold up wallet creation (every node takes part there anyway)',
+  );
 });
 
 test('signing is refused with the reason when every signer set is in dispute', async (t) => {
@@ -320,7 +436,10 @@ test('after a restart, the end of a dispute still in effect is announced (so the
   const again = await Quarantine.open(path, { watch: false, baseMs: 5_000 });
   t.true(again.inDispute('node_1', 'node_2'));
   // event-driven: resolves when onChange fires; the bound only keeps a broken build from hanging
-  const announced = await Promise.race([new Promise<boolean>((resolve) => (again.onChange = () => resolve(true))), sleep(30_000).then(() => false)]);
+  const announced = await Promise.race([
+    new Promise<boolean>((resolve) => (again.onChange = () => resolve(true))),
+    sleep(30_000).then(() => false),
+  ]);
   t.true(announced);
   t.false(again.inDispute('node_1', 'node_2'));
 });

@@ -14,7 +14,11 @@ const KEY = '02' + '11'.repeat(32);
 const WALLET = 'wallet_aaaa';
 
 function setup(outcome: (spec: SessionSpec<ProtocolName>) => SessionOutcome | Promise<SessionOutcome>) {
-  const cluster = readyCluster(fakeLinks(() => () => ({ ok: false, code: 'unexpected', error: 'unexpected' })), [0, 1, 2], 'aa'.repeat(32));
+  const cluster = readyCluster(
+    fakeLinks(() => () => ({ ok: false, code: 'unexpected', error: 'unexpected' })),
+    [0, 1, 2],
+    'aa'.repeat(32),
+  );
   const discarded: (string | undefined)[] = [];
   const rotation = new KeyRotation({
     cluster,
@@ -28,13 +32,29 @@ function setup(outcome: (spec: SessionSpec<ProtocolName>) => SessionOutcome | Pr
 }
 
 test('a refresh that failed after committing at some nodes still drops the wallet’s pool presignatures', async (t) => {
-  const { rotation, discarded } = setup((spec) => ({ status: 'failed', sessionId: 's', protocol: spec.protocol, durationMs: 1, failure: 'timeout', nodes: ['node_3'], reason: 'node_3 did not confirm in time' }));
+  const { rotation, discarded } = setup((spec) => ({
+    status: 'failed',
+    sessionId: 's',
+    protocol: spec.protocol,
+    durationMs: 1,
+    failure: 'timeout',
+    nodes: ['node_3'],
+    reason: 'node_3 did not confirm in time',
+  }));
   await t.throwsAsync(rotation.refresh(WALLET, 'admin'), { instanceOf: RefreshFailedError });
   t.deepEqual(discarded, [WALLET]);
 });
 
 test('an aborted refresh, or one whose run threw, drops them too', async (t) => {
-  const aborted = setup((spec) => ({ status: 'aborted', sessionId: 's', protocol: spec.protocol, durationMs: 1, reportedBy: 'node_1', culprits: [], reason: 'bad proof' }));
+  const aborted = setup((spec) => ({
+    status: 'aborted',
+    sessionId: 's',
+    protocol: spec.protocol,
+    durationMs: 1,
+    reportedBy: 'node_1',
+    culprits: [],
+    reason: 'bad proof',
+  }));
   await t.throwsAsync(aborted.rotation.refresh(WALLET, 'admin'), { instanceOf: RefreshFailedError });
   t.deepEqual(aborted.discarded, [WALLET]);
   const threw = setup(() => {
@@ -45,7 +65,14 @@ test('an aborted refresh, or one whose run threw, drops them too', async (t) => 
 });
 
 test('a successful refresh drops them once', async (t) => {
-  const { rotation, discarded } = setup((spec) => ({ status: 'done', sessionId: 's', protocol: 'refresh', durationMs: 1, result: { protocol: 'refresh', walletId: WALLET, publicKey: KEY, epoch: 1 }, participants: spec.participants.map((l) => l.nodeId) }));
+  const { rotation, discarded } = setup((spec) => ({
+    status: 'done',
+    sessionId: 's',
+    protocol: 'refresh',
+    durationMs: 1,
+    result: { protocol: 'refresh', walletId: WALLET, publicKey: KEY, epoch: 1 },
+    participants: spec.participants.map((l) => l.nodeId),
+  }));
   await rotation.refresh(WALLET, 'admin');
   t.deepEqual(discarded, [WALLET]);
 });

@@ -9,7 +9,14 @@ import test from 'ava';
 import { appendFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidCursorError, RegistryConflictError, RegistryCorruptError, RegistryUnavailableError, WalletRegistry, type WalletRecord } from '../../src/coordinator/registry.js';
+import {
+  InvalidCursorError,
+  RegistryConflictError,
+  RegistryCorruptError,
+  RegistryUnavailableError,
+  WalletRegistry,
+  type WalletRecord,
+} from '../../src/coordinator/registry.js';
 import { GENERATOR_HEX } from '../helpers/coordinator.js';
 
 async function tempFile(t: { teardown: (f: () => Promise<void>) => void }): Promise<string> {
@@ -69,8 +76,27 @@ test('a complete last line that does not validate stops the load, naming file an
   const good = await readFile(path, 'utf8');
   const cases: [string, RegExp][] = [
     ['\0\0\0\0\n', /line 2 is not JSON/],
-    [JSON.stringify({ v: 3, state: 'committed', walletId: 'w_wallet0002', publicKey: GENERATOR_HEX, createdAt: new Date(0).toISOString() }) + '\n', /line 2 is format version 3, newer than this coordinator reads \(2\)/],
-    [JSON.stringify({ v: 2, state: 'committed', walletId: 'w_wallet0002', publicKey: GENERATOR_HEX, createdAt: new Date(0).toISOString(), note: 'hand edit' }) + '\n', /line 2 is not a wallet record/],
+    [
+      JSON.stringify({
+        v: 3,
+        state: 'committed',
+        walletId: 'w_wallet0002',
+        publicKey: GENERATOR_HEX,
+        createdAt: new Date(0).toISOString(),
+      }) + '\n',
+      /line 2 is format version 3, newer than this coordinator reads \(2\)/,
+    ],
+    [
+      JSON.stringify({
+        v: 2,
+        state: 'committed',
+        walletId: 'w_wallet0002',
+        publicKey: GENERATOR_HEX,
+        createdAt: new Date(0).toISOString(),
+        note: 'hand edit',
+      }) + '\n',
+      /line 2 is not a wallet record/,
+    ],
   ];
   for (const [last, message] of cases) {
     await writeFile(path, good + last);
@@ -99,7 +125,9 @@ test('duplicate wallet ids and idempotency hashes are conflicts, and nothing is 
   await r.append(wallet(1, { idempotencyKeyHash: 'c'.repeat(64) }));
   const before = await readFile(path, 'utf8');
   await t.throwsAsync(r.append(wallet(1)), { instanceOf: RegistryConflictError });
-  await t.throwsAsync(r.append(wallet(2, { idempotencyKeyHash: 'c'.repeat(64) })), { instanceOf: RegistryConflictError });
+  await t.throwsAsync(r.append(wallet(2, { idempotencyKeyHash: 'c'.repeat(64) })), {
+    instanceOf: RegistryConflictError,
+  });
   t.is(await readFile(path, 'utf8'), before);
   // invalid records never reach the file
   await t.throwsAsync(r.append({ ...wallet(3), publicKey: 'zz' }), { instanceOf: RangeError });
@@ -133,7 +161,10 @@ test('cursor pagination returns every wallet once, in creation order', async (t)
     pages++;
   } while (cursor !== undefined);
   t.is(pages, 3);
-  t.deepEqual(seen, Array.from({ length: 7 }, (_, n) => wallet(n).walletId));
+  t.deepEqual(
+    seen,
+    Array.from({ length: 7 }, (_, n) => wallet(n).walletId),
+  );
   t.throws(() => r.list({ cursor: 'nonsense' }), { instanceOf: InvalidCursorError });
   t.throws(() => r.list({ cursor: Buffer.from('p99').toString('base64url') }), { instanceOf: InvalidCursorError });
   t.throws(() => r.list({ limit: 0 }), { instanceOf: RangeError });
@@ -152,7 +183,13 @@ test('an empty registry opens, lists nothing, and creates its file', async (t) =
 
 test('version 1 files still load; new records are version 2 and the mix loads', async (t) => {
   const path = await tempFile(t);
-  const v1 = { v: 1, walletId: 'w_wallet0001', publicKey: GENERATOR_HEX, createdAt: new Date(1_700_000_000_001).toISOString(), idempotencyKeyHash: 'd'.repeat(64) };
+  const v1 = {
+    v: 1,
+    walletId: 'w_wallet0001',
+    publicKey: GENERATOR_HEX,
+    createdAt: new Date(1_700_000_000_001).toISOString(),
+    idempotencyKeyHash: 'd'.repeat(64),
+  };
   await (await WalletRegistry.open(path)).close();
   await writeFile(path, JSON.stringify(v1) + '\n');
   const r = await WalletRegistry.open(path);
@@ -161,10 +198,23 @@ test('version 1 files still load; new records are version 2 and the mix loads', 
   await r.begin({ walletId: 'w_wallet0002', startedAt: new Date(0).toISOString() });
   await r.append(wallet(2));
   await r.close();
-  const lines = (await readFile(path, 'utf8')).split('\n').slice(0, -1).map((l) => JSON.parse(l) as { v: number; state?: string });
-  t.deepEqual(lines.map((l) => [l.v, l.state]), [[1, undefined], [2, 'pending'], [2, 'committed']]);
+  const lines = (await readFile(path, 'utf8'))
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => JSON.parse(l) as { v: number; state?: string });
+  t.deepEqual(
+    lines.map((l) => [l.v, l.state]),
+    [
+      [1, undefined],
+      [2, 'pending'],
+      [2, 'committed'],
+    ],
+  );
   const again = await WalletRegistry.open(path);
-  t.deepEqual(again.list().wallets.map((w) => w.walletId), ['w_wallet0001', 'w_wallet0002']);
+  t.deepEqual(
+    again.list().wallets.map((w) => w.walletId),
+    ['w_wallet0001', 'w_wallet0002'],
+  );
   await again.close();
 });
 
@@ -185,17 +235,25 @@ test('pending records: durable before begin resolves; without a commit they are 
   await t.throwsAsync(r.begin({ walletId: 'w_wallet0002', startedAt: at }), { instanceOf: RegistryConflictError });
   await t.throwsAsync(r.append(wallet(3)), { instanceOf: RegistryConflictError, message: /abandoned/ });
   await t.throwsAsync(r.abandon('w_wallet0002'), { instanceOf: RangeError });
-  await t.throwsAsync(r.begin({ walletId: 'w_wallet0004', label: 'x'.repeat(200), startedAt: at }), { instanceOf: RangeError });
+  await t.throwsAsync(r.begin({ walletId: 'w_wallet0004', label: 'x'.repeat(200), startedAt: at }), {
+    instanceOf: RangeError,
+  });
   await r.close();
   const again = await WalletRegistry.open(path);
   t.deepEqual(again.pending(), [
     { walletId: 'w_wallet0001', label: 'a', startedAt: at, state: 'interrupted' },
     { walletId: 'w_wallet0003', startedAt: at, state: 'failed' },
   ]);
-  t.deepEqual(again.list().wallets.map((w) => w.walletId), ['w_wallet0002']);
+  t.deepEqual(
+    again.list().wallets.map((w) => w.walletId),
+    ['w_wallet0002'],
+  );
   // the interrupted one can still be committed (e.g. by reconciliation that found every share)
   await again.append(wallet(1, { label: 'a' }));
-  t.deepEqual(again.pending().map((p) => p.walletId), ['w_wallet0003']);
+  t.deepEqual(
+    again.pending().map((p) => p.walletId),
+    ['w_wallet0003'],
+  );
   await again.close();
 });
 
@@ -225,7 +283,11 @@ test('resolved records: a pending wallet that can never commit is resolved once;
   await registry.begin({ walletId: 'w_failedkg1', startedAt: at });
   await registry.begin({ walletId: 'w_stillrun1', startedAt: at });
   await registry.abandon('w_failedkg1');
-  await t.throwsAsync(registry.resolve('w_stillrun1'), { instanceOf: RangeError }, 'a keygen under way is never resolved');
+  await t.throwsAsync(
+    registry.resolve('w_stillrun1'),
+    { instanceOf: RangeError },
+    'a keygen under way is never resolved',
+  );
   await t.throwsAsync(registry.resolve('w_unknown01'), { instanceOf: RangeError });
   await registry.resolve('w_failedkg1');
   t.is(registry.status('w_failedkg1'), 'resolved');
@@ -236,9 +298,17 @@ test('resolved records: a pending wallet that can never commit is resolved once;
   t.is(reopened.status('w_failedkg1'), 'resolved');
   t.is(reopened.status('w_unknown01'), undefined);
   await reopened.resolve('w_interrupt1');
-  t.deepEqual(reopened.pending().map((p) => p.walletId), ['w_stillrun1'], 'resolved wallets are not pending any more');
-  await t.throwsAsync(reopened.append({ ...wallet(1), walletId: 'w_interrupt1' }), { instanceOf: RegistryConflictError });
-  await t.throwsAsync(reopened.begin({ walletId: 'w_failedkg1', startedAt: at }), { instanceOf: RegistryConflictError });
+  t.deepEqual(
+    reopened.pending().map((p) => p.walletId),
+    ['w_stillrun1'],
+    'resolved wallets are not pending any more',
+  );
+  await t.throwsAsync(reopened.append({ ...wallet(1), walletId: 'w_interrupt1' }), {
+    instanceOf: RegistryConflictError,
+  });
+  await t.throwsAsync(reopened.begin({ walletId: 'w_failedkg1', startedAt: at }), {
+    instanceOf: RegistryConflictError,
+  });
   await reopened.close();
 
   const resolved = JSON.stringify({ v: 2, state: 'resolved', walletId: 'w_wallet0001' });
@@ -268,7 +338,9 @@ test.serial('a failed write refuses every later write with a 503 until reopened;
     throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   };
   try {
-    const e = await t.throwsAsync(r.begin({ walletId: 'w_wallet0002', startedAt: new Date(0).toISOString() }), { instanceOf: RegistryUnavailableError });
+    const e = await t.throwsAsync(r.begin({ walletId: 'w_wallet0002', startedAt: new Date(0).toISOString() }), {
+      instanceOf: RegistryUnavailableError,
+    });
     t.is(e?.status, 503);
     t.is(e?.problem, 'registry-unavailable');
     t.notRegex(e?.message ?? '', /ENOSPC|\//, 'no OS error or path in what the API shows');
@@ -277,7 +349,9 @@ test.serial('a failed write refuses every later write with a 503 until reopened;
   }
   t.false(r.writable);
   // the disk is fine again, but the registry stays refused until a restart
-  await t.throwsAsync(r.begin({ walletId: 'w_wallet0003', startedAt: new Date(0).toISOString() }), { instanceOf: RegistryUnavailableError });
+  await t.throwsAsync(r.begin({ walletId: 'w_wallet0003', startedAt: new Date(0).toISOString() }), {
+    instanceOf: RegistryUnavailableError,
+  });
   await t.throwsAsync(r.append(wallet(3)), { instanceOf: RegistryUnavailableError });
   t.is(r.get('w_wallet0001')?.walletId, 'w_wallet0001', 'reads still work');
   await r.close();

@@ -15,11 +15,22 @@ const KEY = '02' + '11'.repeat(32);
 const WALLETS = ['wallet_aaaa', 'wallet_bbbb', 'wallet_cccc'];
 
 function refreshDone(spec: SessionSpec<ProtocolName>, epoch: number): SessionOutcome {
-  return { status: 'done', sessionId: 'refresh_test', protocol: 'refresh', durationMs: 1, result: { protocol: 'refresh', walletId: spec.walletId as string, publicKey: KEY, epoch }, participants: spec.participants.map((l) => l.nodeId) };
+  return {
+    status: 'done',
+    sessionId: 'refresh_test',
+    protocol: 'refresh',
+    durationMs: 1,
+    result: { protocol: 'refresh', walletId: spec.walletId as string, publicKey: KEY, epoch },
+    participants: spec.participants.map((l) => l.nodeId),
+  };
 }
 
 function setup(outcome?: (spec: SessionSpec<ProtocolName>) => SessionOutcome | Promise<SessionOutcome>) {
-  const cluster = readyCluster(fakeLinks(() => () => ({ ok: false, code: 'unexpected', error: 'unexpected' })), [0, 1, 2], 'aa'.repeat(32));
+  const cluster = readyCluster(
+    fakeLinks(() => () => ({ ok: false, code: 'unexpected', error: 'unexpected' })),
+    [0, 1, 2],
+    'aa'.repeat(32),
+  );
   const runner = new FakeRunner(outcome ?? ((spec) => refreshDone(spec, 1)));
   const discarded: (string | undefined)[] = [];
   const rotation = new KeyRotation({
@@ -40,7 +51,14 @@ test('new aux-info seen: the pool is emptied and every wallet refreshed once; th
   cluster.setAux('aa'.repeat(32), 'ready');
   await rotation.idle();
   t.is(runner.specs.length, 0, 'the aux-info known at the start is no change');
-  for (const k of [0, 1, 2]) cluster.setInfo(k, { nodeId: cluster.parties[k] as string, index: k, auxId: 'cc'.repeat(32), primesReady: 4, wallets: 3 });
+  for (const k of [0, 1, 2])
+    cluster.setInfo(k, {
+      nodeId: cluster.parties[k] as string,
+      index: k,
+      auxId: 'cc'.repeat(32),
+      primesReady: 4,
+      wallets: 3,
+    });
   cluster.setAux('cc'.repeat(32), 'ready');
   cluster.emit('state'); // a second event for the same aux-info starts nothing more
   await rotation.idle();
@@ -61,7 +79,15 @@ test('a failed refresh is a RefreshFailedError with a fixed public detail; concu
   const gate = new Promise<void>((r) => (release = r));
   const { runner, rotation } = setup(async (spec) => {
     await gate;
-    return { status: 'failed', sessionId: 's', protocol: spec.protocol, durationMs: 1, failure: 'rejected', nodes: ['node_2'], reason: 'node_2: refused prepare: secret node text (busy)' };
+    return {
+      status: 'failed',
+      sessionId: 's',
+      protocol: spec.protocol,
+      durationMs: 1,
+      failure: 'rejected',
+      nodes: ['node_2'],
+      reason: 'node_2: refused prepare: secret node text (busy)',
+    };
   });
   const a = rotation.refresh('wallet_aaaa', 'admin');
   const b = rotation.refresh('wallet_aaaa', 'stale');

@@ -92,9 +92,26 @@ test.before(async () => {
       const { store } = await openNode(root, id);
       // the starting aux-info as records written before epochs existed store it (epoch 1)
       await store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux[k]!), encodeAuxSecret(aux[k]!)));
-      await store.put('aux', 'pending-primes', new Writer().list(NEXT_PRIMES[k]!.map((i) => fixturePrime(1536, i)), (w, p) => w.int(p)).finish());
+      await store.put(
+        'aux',
+        'pending-primes',
+        new Writer()
+          .list(
+            NEXT_PRIMES[k]!.map((i) => fixturePrime(1536, i)),
+            (w, p) => w.int(p),
+          )
+          .finish(),
+      );
       const primes = await PrimeSource.open({ store, index: k });
-      return new NodeService({ nodeId: id, group, privateKey: keys[k]!.privateKey, threshold: 2, store, primes, log: silentLogger() });
+      return new NodeService({
+        nodeId: id,
+        group,
+        privateKey: keys[k]!.privateKey,
+        threshold: 2,
+        store,
+        primes,
+        log: silentLogger(),
+      });
     }),
   );
   taps = services.map((s, k) => new Tap(new InProcessNodeLink(NODE_IDS[k] as string, k, (b) => s.handleBytes(b))));
@@ -106,7 +123,15 @@ test.before(async () => {
   wallets = new WalletService({ registry, cluster, runner: orchestrator, audit: sink });
   const publicKeyOf = (w: string) => wallets.publicKeyOf(w);
   presign = orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf });
-  pool = new PresignPool({ presign, targetSize: 0, signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), 2) });
+  pool = new PresignPool({
+    presign,
+    targetSize: 0,
+    signerSets: () =>
+      combinations(
+        cluster.signerLinks().map((l) => l.index),
+        2,
+      ),
+  });
   monitor = new GroupMonitor({ cluster, runner: orchestrator });
   rotation = new KeyRotation({
     cluster,
@@ -174,85 +199,131 @@ test.serial('setup: two wallets, and a presignature for one of them made before 
   t.is(oldEntry.walletId, walletA);
 });
 
-test.serial('the admin routes refuse calls without a credential and with the wallet server’s; a refresh through the API keeps the key and moves the epoch', async (t) => {
-  const path = `/v1/wallets/${walletB}/refresh`;
-  const none = await http(api.url, 'POST', path);
-  t.is(none.status, 401);
-  t.is(none.headers.get('content-type'), 'application/problem+json');
-  const walletServer = await http(api.url, 'POST', path, { headers: { authorization: WALLET_TOKEN } });
-  t.is(walletServer.status, 401);
-  t.is((await http(api.url, 'POST', '/v1/admin/rotation', { headers: { authorization: WALLET_TOKEN } })).status, 401);
-  t.is((await http(api.url, 'GET', '/v1/admin/jobs/job_AAAAAAAAAAAAAAAA', { headers: { authorization: WALLET_TOKEN } })).status, 401);
-  // and the admin credential does not sign or list wallets
-  t.is((await http(api.url, 'GET', '/v1/wallets', { headers: { authorization: ADMIN_TOKEN } })).status, 401);
-  t.is(await shareEpoch(0, walletB), 0, 'no refresh happened on the refused calls');
+test.serial(
+  'the admin routes refuse calls without a credential and with the wallet server’s; a refresh through the API keeps the key and moves the epoch',
+  async (t) => {
+    const path = `/v1/wallets/${walletB}/refresh`;
+    const none = await http(api.url, 'POST', path);
+    t.is(none.status, 401);
+    t.is(none.headers.get('content-type'), 'application/problem+json');
+    const walletServer = await http(api.url, 'POST', path, { headers: { authorization: WALLET_TOKEN } });
+    t.is(walletServer.status, 401);
+    t.is((await http(api.url, 'POST', '/v1/admin/rotation', { headers: { authorization: WALLET_TOKEN } })).status, 401);
+    t.is(
+      (await http(api.url, 'GET', '/v1/admin/jobs/job_AAAAAAAAAAAAAAAA', { headers: { authorization: WALLET_TOKEN } }))
+        .status,
+      401,
+    );
+    // and the admin credential does not sign or list wallets
+    t.is((await http(api.url, 'GET', '/v1/wallets', { headers: { authorization: ADMIN_TOKEN } })).status, 401);
+    t.is(await shareEpoch(0, walletB), 0, 'no refresh happened on the refused calls');
 
-  const ok = await http(api.url, 'POST', path, { headers: admin, body: '{}' });
-  t.is(ok.status, 200, ok.text);
-  t.deepEqual(ok.json, { walletId: walletB, publicKey: keyB, epoch: 1 });
-  for (const k of [0, 1, 2]) t.is(await shareEpoch(k, walletB), 1);
-  const second = await http(api.url, 'POST', path, { headers: { authorization: ADMIN_TOKEN } });
-  t.is(second.status, 200, second.text);
-  t.deepEqual(second.json, { walletId: walletB, publicKey: keyB, epoch: 2 }, 'a second refresh (no body at all) moves the epoch again');
-  t.is(await shareEpoch(0, walletB), 2);
-  t.is(((await http(api.url, 'GET', `/v1/wallets/${walletB}`, { headers: { authorization: WALLET_TOKEN } })).json as { publicKey: string }).publicKey, keyB);
-  t.is((await http(api.url, 'POST', `/v1/wallets/w_unknown_wallet_id/refresh`, { headers: admin, body: '{}' })).status, 404);
-  t.is((await http(api.url, 'POST', path, { headers: admin, body: '{"epoch":7}' })).status, 400);
-  const refreshed = audit.filter((e) => e.type === 'wallet.refreshed' && e.walletId === walletB);
-  t.is(refreshed.length, 2);
-  t.like(refreshed[0], { reason: 'admin', epoch: 1, publicKey: keyB, credentialId: 'cred_admin_test' });
-});
+    const ok = await http(api.url, 'POST', path, { headers: admin, body: '{}' });
+    t.is(ok.status, 200, ok.text);
+    t.deepEqual(ok.json, { walletId: walletB, publicKey: keyB, epoch: 1 });
+    for (const k of [0, 1, 2]) t.is(await shareEpoch(k, walletB), 1);
+    const second = await http(api.url, 'POST', path, { headers: { authorization: ADMIN_TOKEN } });
+    t.is(second.status, 200, second.text);
+    t.deepEqual(
+      second.json,
+      { walletId: walletB, publicKey: keyB, epoch: 2 },
+      'a second refresh (no body at all) moves the epoch again',
+    );
+    t.is(await shareEpoch(0, walletB), 2);
+    t.is(
+      (
+        (await http(api.url, 'GET', `/v1/wallets/${walletB}`, { headers: { authorization: WALLET_TOKEN } })).json as {
+          publicKey: string;
+        }
+      ).publicKey,
+      keyB,
+    );
+    t.is(
+      (await http(api.url, 'POST', `/v1/wallets/w_unknown_wallet_id/refresh`, { headers: admin, body: '{}' })).status,
+      404,
+    );
+    t.is((await http(api.url, 'POST', path, { headers: admin, body: '{"epoch":7}' })).status, 400);
+    const refreshed = audit.filter((e) => e.type === 'wallet.refreshed' && e.walletId === walletB);
+    t.is(refreshed.length, 2);
+    t.like(refreshed[0], { reason: 'admin', epoch: 1, publicKey: keyB, credentialId: 'cred_admin_test' });
+  },
+);
 
-test.serial('a rotation makes new aux-info and refreshes the wallets; a wallet left stale is refused presigning; an old presignature cannot sign', async (t) => {
-  const auxBefore = cluster.auxId as string;
-  const epochB = await shareEpoch(0, walletB);
-  // wallet A's refresh is refused by node_1 during the rotation: it stays on its old share
-  let blockA = true;
-  taps[0]!.intercept = (req) => (blockA && req.method === 'prepare' && req.protocol === 'refresh' && req.walletId === walletA ? { ok: false, code: 'busy', error: 'test: refused' } : undefined);
-  try {
-    const started = await http(api.url, 'POST', '/v1/admin/rotation', { headers: admin, body: '{}' });
-    t.is(started.status, 202, started.text);
-    const { jobId } = started.json as RotationJobView;
-    t.is(started.headers.get('location'), `/v1/admin/jobs/${jobId}`);
-    t.is((await http(api.url, 'POST', '/v1/admin/rotation', { headers: admin })).status, 409, 'one rotation at a time');
-    const running = await http(api.url, 'GET', `/v1/admin/jobs/${jobId}`, { headers: admin });
-    t.is(running.status, 200);
-    t.like(running.json, { jobId, kind: 'rotation', status: 'running' });
-    // the aux-info run blocks this process's event loop for seconds at a time (all three nodes
-    // compute here), which can break idle HTTP connections: wait in-process, then ask over HTTP
-    const end = Date.now() + 300_000;
-    while (rotation.job(jobId)?.status === 'running' && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-    const done = await http(api.url, 'GET', `/v1/admin/jobs/${jobId}`, { headers: admin }).catch(() => http(api.url, 'GET', `/v1/admin/jobs/${jobId}`, { headers: admin }));
-    t.is(done.status, 200);
-    const job = done.json as RotationJobView;
-    t.like(job, { status: 'failed', phase: 'done', wallets: { total: 2, refreshed: 1, failed: 1 } });
-    await rotation.idle();
+test.serial(
+  'a rotation makes new aux-info and refreshes the wallets; a wallet left stale is refused presigning; an old presignature cannot sign',
+  async (t) => {
+    const auxBefore = cluster.auxId as string;
+    const epochB = await shareEpoch(0, walletB);
+    // wallet A's refresh is refused by node_1 during the rotation: it stays on its old share
+    let blockA = true;
+    taps[0]!.intercept = (req) =>
+      blockA && req.method === 'prepare' && req.protocol === 'refresh' && req.walletId === walletA
+        ? { ok: false, code: 'busy', error: 'test: refused' }
+        : undefined;
+    try {
+      const started = await http(api.url, 'POST', '/v1/admin/rotation', { headers: admin, body: '{}' });
+      t.is(started.status, 202, started.text);
+      const { jobId } = started.json as RotationJobView;
+      t.is(started.headers.get('location'), `/v1/admin/jobs/${jobId}`);
+      t.is(
+        (await http(api.url, 'POST', '/v1/admin/rotation', { headers: admin })).status,
+        409,
+        'one rotation at a time',
+      );
+      const running = await http(api.url, 'GET', `/v1/admin/jobs/${jobId}`, { headers: admin });
+      t.is(running.status, 200);
+      t.like(running.json, { jobId, kind: 'rotation', status: 'running' });
+      // the aux-info run blocks this process's event loop for seconds at a time (all three nodes
+      // compute here), which can break idle HTTP connections: wait in-process, then ask over HTTP
+      const end = Date.now() + 300_000;
+      while (rotation.job(jobId)?.status === 'running' && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 200));
+      const done = await http(api.url, 'GET', `/v1/admin/jobs/${jobId}`, { headers: admin }).catch(() =>
+        http(api.url, 'GET', `/v1/admin/jobs/${jobId}`, { headers: admin }),
+      );
+      t.is(done.status, 200);
+      const job = done.json as RotationJobView;
+      t.like(job, { status: 'failed', phase: 'done', wallets: { total: 2, refreshed: 1, failed: 1 } });
+      await rotation.idle();
 
-    // the aux-info id changed, at every node
-    const auxAfter = cluster.auxId as string;
-    t.not(auxAfter, auxBefore);
-    t.is(job?.auxId, auxAfter);
-    for (const k of [0, 1, 2]) t.is((await node(k, { method: 'info' })).auxId, auxAfter);
-    // wallet B: refreshed under the new aux-info, same key
-    for (const k of [0, 1, 2]) t.true((await shareEpoch(k, walletB)) > epochB);
-    // wallet A: stale; its nodes refuse to presign with it
-    t.is(await shareEpoch(0, walletA), 0);
-    const refused = await node(0, { method: 'prepare', sessionId: randomBytes(12).toString('hex'), protocol: 'presign', parties: [...NODE_IDS], walletId: walletA, signers: [0, 1] });
-    t.is(refused.code, 'share-stale');
-    await t.throwsAsync(presign(walletA, [0, 1]), { name: 'ShareStaleError' });
-    // the presignature made before the rotation was burnt at the nodes: it signs nothing
-    for (const k of [0, 1]) {
-      const r = await node(k, { method: 'sign', walletId: walletA, presignatureId: oldEntry.id, digest: randomBytes(32).toString('hex') });
-      t.false(r.ok);
-      t.is(r.code, 'presignature-used');
+      // the aux-info id changed, at every node
+      const auxAfter = cluster.auxId as string;
+      t.not(auxAfter, auxBefore);
+      t.is(job?.auxId, auxAfter);
+      for (const k of [0, 1, 2]) t.is((await node(k, { method: 'info' })).auxId, auxAfter);
+      // wallet B: refreshed under the new aux-info, same key
+      for (const k of [0, 1, 2]) t.true((await shareEpoch(k, walletB)) > epochB);
+      // wallet A: stale; its nodes refuse to presign with it
+      t.is(await shareEpoch(0, walletA), 0);
+      const refused = await node(0, {
+        method: 'prepare',
+        sessionId: randomBytes(12).toString('hex'),
+        protocol: 'presign',
+        parties: [...NODE_IDS],
+        walletId: walletA,
+        signers: [0, 1],
+      });
+      t.is(refused.code, 'share-stale');
+      await t.throwsAsync(presign(walletA, [0, 1]), { name: 'ShareStaleError' });
+      // the presignature made before the rotation was burnt at the nodes: it signs nothing
+      for (const k of [0, 1]) {
+        const r = await node(k, {
+          method: 'sign',
+          walletId: walletA,
+          presignatureId: oldEntry.id,
+          digest: randomBytes(32).toString('hex'),
+        });
+        t.false(r.ok);
+        t.is(r.code, 'presignature-used');
+      }
+      t.true(audit.some((e) => e.type === 'rotation.started' && e.jobId === jobId));
+      t.true(audit.some((e) => e.type === 'rotation.finished' && e.jobId === jobId && e.status === 'failed'));
+    } finally {
+      blockA = false;
+      taps[0]!.intercept = undefined;
     }
-    t.true(audit.some((e) => e.type === 'rotation.started' && e.jobId === jobId));
-    t.true(audit.some((e) => e.type === 'rotation.finished' && e.jobId === jobId && e.status === 'failed'));
-  } finally {
-    blockA = false;
-    taps[0]!.intercept = undefined;
-  }
-});
+  },
+);
 
 test.serial('signing a stale wallet refreshes it first, then signs under the unchanged public key', async (t) => {
   const digest = randomBytes(32);

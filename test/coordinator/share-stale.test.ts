@@ -25,27 +25,76 @@ test('a node that always answers share-stale: at most one refresh per wallet per
   const runner = new FakeRunner((spec: SessionSpec<ProtocolName>): SessionOutcome => {
     const participants = spec.participants.map((l) => l.nodeId);
     if (spec.protocol === 'refresh') {
-      return { status: 'done', sessionId: 'refresh_test', protocol: 'refresh', durationMs: 1, result: { protocol: 'refresh', walletId: WALLET, publicKey: dealer.publicKeyHex, epoch: 1 }, participants };
+      return {
+        status: 'done',
+        sessionId: 'refresh_test',
+        protocol: 'refresh',
+        durationMs: 1,
+        result: { protocol: 'refresh', walletId: WALLET, publicKey: dealer.publicKeyHex, epoch: 1 },
+        participants,
+      };
     }
     // node_1 claims the wallet's share is stale, whatever happened
     if (participants.includes('node_1')) {
-      return { status: 'failed', sessionId: 'presign_test', protocol: 'presign', durationMs: 1, failure: 'rejected', nodes: ['node_1'], reason: 'node_1: share-stale', code: 'share-stale' };
+      return {
+        status: 'failed',
+        sessionId: 'presign_test',
+        protocol: 'presign',
+        durationMs: 1,
+        failure: 'rejected',
+        nodes: ['node_1'],
+        reason: 'node_1: share-stale',
+        code: 'share-stale',
+      };
     }
-    const presignature = Buffer.from(encodePresignaturePublic(dealer.presignature(spec.participants.map((l) => l.index)))).toString('base64');
-    return { status: 'done', sessionId: 'presign_test', protocol: 'presign', durationMs: 1, result: { protocol: 'presign', walletId: WALLET, presignature }, participants };
+    const presignature = Buffer.from(
+      encodePresignaturePublic(dealer.presignature(spec.participants.map((l) => l.index))),
+    ).toString('base64');
+    return {
+      status: 'done',
+      sessionId: 'presign_test',
+      protocol: 'presign',
+      durationMs: 1,
+      result: { protocol: 'presign', walletId: WALLET, presignature },
+      participants,
+    };
   });
   const publicKeyOf = (w: string): string | undefined => (w === WALLET ? dealer.publicKeyHex : undefined);
   const discarded: (string | undefined)[] = [];
-  const pool = new PresignPool({ presign: orchestratedPresign({ runner, cluster, publicKeyOf }), targetSize: 0, signerSets: () => combinations([0, 1, 2], 2) });
-  const rotation = new KeyRotation({ cluster, runner, walletIds: () => [WALLET], publicKeyOf, renewAux: async () => 'cd'.repeat(32), discardPresignatures: (w) => void discarded.push(w) });
+  const pool = new PresignPool({
+    presign: orchestratedPresign({ runner, cluster, publicKeyOf }),
+    targetSize: 0,
+    signerSets: () => combinations([0, 1, 2], 2),
+  });
+  const rotation = new KeyRotation({
+    cluster,
+    runner,
+    walletIds: () => [WALLET],
+    publicKeyOf,
+    renewAux: async () => 'cd'.repeat(32),
+    discardPresignatures: (w) => void discarded.push(w),
+  });
   const blamed: string[] = [];
-  const signing = new SigningService({ cluster, pool, publicKeyOf, refreshStale: (w) => rotation.refreshStale(w), onBlame: (id) => blamed.push(id) });
+  const signing = new SigningService({
+    cluster,
+    pool,
+    publicKeyOf,
+    refreshStale: (w) => rotation.refreshStale(w),
+    onBlame: (id) => blamed.push(id),
+  });
   const refreshes = (): number => runner.specs.filter((s) => s.protocol === 'refresh').length;
 
   for (let k = 0; k < 4; k++) {
     const sig = await signing.sign(WALLET, DIGEST);
     t.deepEqual(sig.signers, ['node_2', 'node_3']);
-    t.true(secp256k1.verify(Buffer.from(sig.signature, 'hex').subarray(0, 64), DIGEST, Buffer.from(dealer.publicKeyHex, 'hex'), { prehash: false }));
+    t.true(
+      secp256k1.verify(
+        Buffer.from(sig.signature, 'hex').subarray(0, 64),
+        DIGEST,
+        Buffer.from(dealer.publicKeyHex, 'hex'),
+        { prehash: false },
+      ),
+    );
   }
   t.is(refreshes(), 1, 'one refresh for the wallet under this aux-info, however often share-stale is answered');
   t.deepEqual(discarded, [WALLET], 'its presignatures were dropped once');
@@ -53,7 +102,8 @@ test('a node that always answers share-stale: at most one refresh per wallet per
 
   // new aux-info: the wallet may really be stale again, so one more refresh is allowed
   const NEW_AUX = 'ef'.repeat(32);
-  for (const k of [0, 1, 2]) cluster.setInfo(k, { nodeId: NODE_IDS[k] as string, index: k, auxId: NEW_AUX, primesReady: 4, wallets: 1 });
+  for (const k of [0, 1, 2])
+    cluster.setInfo(k, { nodeId: NODE_IDS[k] as string, index: k, auxId: NEW_AUX, primesReady: 4, wallets: 1 });
   cluster.setAux(NEW_AUX, 'ready');
   await signing.sign(WALLET, DIGEST);
   await signing.sign(WALLET, DIGEST);

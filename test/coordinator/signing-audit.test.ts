@@ -23,7 +23,11 @@ function setup(audit: AuditSink, defaultCredential?: string) {
   const dealer = new Dealer();
   const links = NODE_IDS.map((id, k) => new FakeLink(id, k, signingNode(dealer)));
   const cluster = readyCluster(links, [0, 1, 2], 'ab'.repeat(32));
-  const pool = new PresignPool({ presign: async (w, s) => dealer.entry(w, s), targetSize: 0, signerSets: () => combinations([0, 1, 2], 2) });
+  const pool = new PresignPool({
+    presign: async (w, s) => dealer.entry(w, s),
+    targetSize: 0,
+    signerSets: () => combinations([0, 1, 2], 2),
+  });
   const signing = new SigningService({
     cluster,
     pool,
@@ -31,7 +35,9 @@ function setup(audit: AuditSink, defaultCredential?: string) {
     audit,
     ...(defaultCredential === undefined ? {} : { defaultContext: { credentialId: defaultCredential } }),
   });
-  const presignatureIds = (): string[] => [...new Set(links.flatMap((l) => l.requests.flatMap((r) => (r.method === 'sign' ? [r.presignatureId] : []))))];
+  const presignatureIds = (): string[] => [
+    ...new Set(links.flatMap((l) => l.requests.flatMap((r) => (r.method === 'sign' ? [r.presignatureId] : [])))),
+  ];
   return { signing, pool, presignatureIds };
 }
 
@@ -44,13 +50,33 @@ test('each signature is in the audit log when sign resolves, with its presignatu
   t.teardown(() => pool.stop());
   const first = await signing.sign(WALLET, DIGEST, { requestId: 'req_a1' });
   const text = await readFile(path, 'utf8'); // as soon as it resolved
-  const events = text.split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { event: AuditEvent }).event);
+  const events = text
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => (JSON.parse(l) as { event: AuditEvent }).event);
   t.deepEqual(events, [
-    { type: 'signature', walletId: WALLET, digest: DIGEST_HEX, signers: [...first.signers], presignatureId: presignatureIds()[0] as string, signature: first.signature, requestId: 'req_a1', credentialId: cred },
+    {
+      type: 'signature',
+      walletId: WALLET,
+      digest: DIGEST_HEX,
+      signers: [...first.signers],
+      presignatureId: presignatureIds()[0] as string,
+      signature: first.signature,
+      requestId: 'req_a1',
+      credentialId: cred,
+    },
   ]);
   const second = await signing.sign(WALLET, DIGEST, { requestId: 'req_a2', credentialId: 'cred_other' });
-  const all = (await readFile(path, 'utf8')).split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { event: AuditEvent }).event);
-  t.like(all[1], { requestId: 'req_a2', credentialId: 'cred_other', signature: second.signature, presignatureId: presignatureIds()[1] });
+  const all = (await readFile(path, 'utf8'))
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => (JSON.parse(l) as { event: AuditEvent }).event);
+  t.like(all[1], {
+    requestId: 'req_a2',
+    credentialId: 'cred_other',
+    signature: second.signature,
+    presignatureId: presignatureIds()[1],
+  });
   t.not(all[0]?.['presignatureId'], all[1]?.['presignatureId']);
   t.false((await readFile(path, 'utf8')).includes('wallet_dev_token'), 'never the token');
   t.like(await verifyAuditLog(path), { ok: true, lines: 2 });

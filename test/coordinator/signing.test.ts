@@ -16,12 +16,29 @@ import { encodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import { SigningService } from '../../src/coordinator/signing.js';
 import { InProcessNodeLink } from '../../src/coordinator/links.js';
 import { ConnectionClosedError } from '../../src/transport/errors.js';
-import { Dealer, FakeLink, FakeRunner, NODE_IDS, never, readyCluster, signingNode, type Handler } from '../helpers/coordinator.js';
+import {
+  Dealer,
+  FakeLink,
+  FakeRunner,
+  NODE_IDS,
+  never,
+  readyCluster,
+  signingNode,
+  type Handler,
+} from '../helpers/coordinator.js';
 
 const WALLET = 'w_signing0';
 const AUX = 'ab'.repeat(32);
 
-function setup(handlers: (dealer: Dealer) => Handler[], options: { targetSize?: number; connected?: number[]; signTimeoutMs?: number; presign?: (w: string, s: readonly number[]) => Promise<never> } = {}) {
+function setup(
+  handlers: (dealer: Dealer) => Handler[],
+  options: {
+    targetSize?: number;
+    connected?: number[];
+    signTimeoutMs?: number;
+    presign?: (w: string, s: readonly number[]) => Promise<never>;
+  } = {},
+) {
   const dealer = new Dealer();
   const hs = handlers(dealer);
   const links = NODE_IDS.map((id, k) => new FakeLink(id, k, hs[k] as Handler));
@@ -36,7 +53,11 @@ function setup(handlers: (dealer: Dealer) => Handler[], options: { targetSize?: 
         return e;
       }),
     targetSize: options.targetSize ?? 0,
-    signerSets: () => combinations(cluster.signerLinks().map((l) => l.index), 2),
+    signerSets: () =>
+      combinations(
+        cluster.signerLinks().map((l) => l.index),
+        2,
+      ),
   });
   const metrics = new CoordinatorMetrics();
   const blamed: string[] = [];
@@ -54,7 +75,9 @@ function setup(handlers: (dealer: Dealer) => Handler[], options: { targetSize?: 
 const DIGEST = Uint8Array.from(Buffer.from('4b688df40bcedbe641ddb16ff0a1842d9c67ea1c3bf63f3e0471baa664531d1a', 'hex'));
 
 function signIds(links: FakeLink[]): string[] {
-  return links.flatMap((l) => l.requests.flatMap((r) => (r.method === 'sign' ? [`${l.nodeId}:${r.presignatureId}`] : [])));
+  return links.flatMap((l) =>
+    l.requests.flatMap((r) => (r.method === 'sign' ? [`${l.nodeId}:${r.presignatureId}`] : [])),
+  );
 }
 
 test('a signature that verifies under the wallet key: low-s, recoverable, DER and r‖s‖v consistent', async (t) => {
@@ -112,7 +135,10 @@ test('a signature that does not verify under the wallet key is never returned (t
   const { cluster, pool, links } = setup((d) => NODE_IDS.map(() => signingNode(d)));
   const otherKey = Buffer.from(secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true)).toString('hex');
   const signing = new SigningService({ cluster, pool, publicKeyOf: () => otherKey });
-  await t.throwsAsync(signing.sign(WALLET, DIGEST), { instanceOf: SigningFailedError, message: /did not verify under the wallet key/ });
+  await t.throwsAsync(signing.sign(WALLET, DIGEST), {
+    instanceOf: SigningFailedError,
+    message: /did not verify under the wallet key/,
+  });
   t.is(signIds(links).length, 6, 'every pair tried, each with its own presignature');
   t.is(new Set(signIds(links).map((s) => s.split(':')[1])).size, 3);
 });
@@ -144,7 +170,8 @@ test('a node that fails mid-request is dropped and another pair signs, with a fr
   const sig = await signing.sign(WALLET, DIGEST);
   t.deepEqual(sig.signers, ['node_1', 'node_3']);
   // attempt 1: node_1 and node_2 with presignature A; attempt 2: node_1 and node_3 with B ≠ A
-  const asked = (k: number): string[] => links[k]?.requests.flatMap((r) => (r.method === 'sign' ? [r.presignatureId] : [])) ?? [];
+  const asked = (k: number): string[] =>
+    links[k]?.requests.flatMap((r) => (r.method === 'sign' ? [r.presignatureId] : [])) ?? [];
   const [a, b] = asked(0);
   t.is(asked(0).length, 2);
   t.not(a, b);
@@ -158,7 +185,11 @@ test('a node that fails mid-request is dropped and another pair signs, with a fr
 test('a signer that does not answer in time is dropped like a failed one', async (t) => {
   // The in-process link enforces the request timeout, as the transport does.
   const dealer = new Dealer();
-  const links = [new FakeLink('node_1', 0, signingNode(dealer)), new InProcessNodeLink('node_2', 1, () => never()), new FakeLink('node_3', 2, signingNode(dealer))];
+  const links = [
+    new FakeLink('node_1', 0, signingNode(dealer)),
+    new InProcessNodeLink('node_2', 1, () => never()),
+    new FakeLink('node_3', 2, signingNode(dealer)),
+  ];
   const cluster = readyCluster(links, [0, 1, 2], AUX);
   const pool = new PresignPool({ presign: async (w, s) => dealer.entry(w, s), targetSize: 0, signerSets: () => [] });
   const signing = new SigningService({ cluster, pool, publicKeyOf: () => dealer.publicKeyHex, signTimeoutMs: 50 });
@@ -169,7 +200,11 @@ test('a signer that does not answer in time is dropped like a failed one', async
 });
 
 test('a wrong partial is blamed on its signer, counted, reported for suspension, and that signer avoided', async (t) => {
-  const { signing, metrics, links, blamed } = setup((d) => [signingNode(d), signingNode(d, { corrupt: true }), signingNode(d)]);
+  const { signing, metrics, links, blamed } = setup((d) => [
+    signingNode(d),
+    signingNode(d, { corrupt: true }),
+    signingNode(d),
+  ]);
   const sig = await signing.sign(WALLET, DIGEST);
   t.deepEqual(sig.signers, ['node_1', 'node_3']);
   const text = (await metrics.exposition()).body;
@@ -177,13 +212,23 @@ test('a wrong partial is blamed on its signer, counted, reported for suspension,
   t.regex(text, /mpc_sign_attempts_total\{signers="0-1",outcome="blamed"\} 1/);
   // node_2 is not asked again in this request
   t.is(links[1]?.requests.filter((r) => r.method === 'sign').length, 1);
-  t.deepEqual(blamed, ['node_2/sign'], 'a verified offence, reported once (the coordinator suspends the node: quarantine.ts)');
+  t.deepEqual(
+    blamed,
+    ['node_2/sign'],
+    'a verified offence, reported once (the coordinator suspends the node: quarantine.ts)',
+  );
 });
 
 test('when every pair fails the request fails, and no presignature was used twice', async (t) => {
-  const { signing, links } = setup((d) => [signingNode(d, { corrupt: true }), signingNode(d, { corrupt: true }), signingNode(d, { corrupt: true })]);
+  const { signing, links } = setup((d) => [
+    signingNode(d, { corrupt: true }),
+    signingNode(d, { corrupt: true }),
+    signingNode(d, { corrupt: true }),
+  ]);
   await t.throwsAsync(signing.sign(WALLET, DIGEST), { instanceOf: SigningFailedError });
-  const perNode = links.map((l) => l.requests.filter((r) => r.method === 'sign').map((r) => (r.method === 'sign' ? r.presignatureId : '')));
+  const perNode = links.map((l) =>
+    l.requests.filter((r) => r.method === 'sign').map((r) => (r.method === 'sign' ? r.presignatureId : '')),
+  );
   for (const ids of perNode) t.is(new Set(ids).size, ids.length);
 });
 
@@ -198,7 +243,10 @@ test('presigning on demand that fails avoids the nodes at fault', async (t) => {
 
 test('fewer than two connected nodes → NodesUnavailableError; unknown wallet → WalletNotFoundError', async (t) => {
   const { signing } = setup((d) => NODE_IDS.map(() => signingNode(d)), { connected: [2] });
-  await t.throwsAsync(signing.sign(WALLET, DIGEST), { instanceOf: NodesUnavailableError, message: /needs 2 of 3 nodes; 1 connected/ });
+  await t.throwsAsync(signing.sign(WALLET, DIGEST), {
+    instanceOf: NodesUnavailableError,
+    message: /needs 2 of 3 nodes; 1 connected/,
+  });
   await t.throwsAsync(signing.sign('w_unknown0', DIGEST), { instanceOf: WalletNotFoundError });
   await t.throwsAsync(signing.sign(WALLET, new Uint8Array(31)), { instanceOf: RangeError });
 });
@@ -228,7 +276,11 @@ test('F3: the first sign request after an aux-info commit succeeds: pool entries
   const burnt = new Set<string>();
   const links = NODE_IDS.map((id, k) => {
     const inner = signingNode(dealer);
-    return new FakeLink(id, k, (req, link) => (req.method === 'sign' && burnt.has(req.presignatureId) ? { ok: false, code: 'presignature-used', error: 'presignature already used' } : inner(req, link)));
+    return new FakeLink(id, k, (req, link) =>
+      req.method === 'sign' && burnt.has(req.presignatureId)
+        ? { ok: false, code: 'presignature-used', error: 'presignature already used' }
+        : inner(req, link),
+    );
   });
   const cluster = readyCluster(links, [0, 1, 2], AUX);
   let state = '11'.repeat(32);
@@ -237,22 +289,50 @@ test('F3: the first sign request after an aux-info commit succeeds: pool entries
     const pub = dealer.presignature(spec.participants.map((l) => l.index));
     made.push(Buffer.from(pub.id).toString('hex'));
     const presignature = Buffer.from(encodePresignaturePublic(pub)).toString('base64');
-    return { status: 'done', result: { protocol: 'presign', walletId: spec.walletId as string, presignature }, participants: spec.participants.map((l) => l.nodeId), state, sessionId: 'presign_12345678', protocol: 'presign', durationMs: 1 };
+    return {
+      status: 'done',
+      result: { protocol: 'presign', walletId: spec.walletId as string, presignature },
+      participants: spec.participants.map((l) => l.nodeId),
+      state,
+      sessionId: 'presign_12345678',
+      protocol: 'presign',
+      durationMs: 1,
+    };
   });
-  const pool = new PresignPool({ presign: orchestratedPresign({ runner, cluster, publicKeyOf: () => dealer.publicKeyHex }), targetSize: 1, signerSets: () => cluster.usableSignerSets(), currentAux: () => cluster.auxId });
-  const signing = new SigningService({ cluster, pool, publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined) });
+  const pool = new PresignPool({
+    presign: orchestratedPresign({ runner, cluster, publicKeyOf: () => dealer.publicKeyHex }),
+    targetSize: 1,
+    signerSets: () => cluster.usableSignerSets(),
+    currentAux: () => cluster.auxId,
+  });
+  const signing = new SigningService({
+    cluster,
+    pool,
+    publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined),
+  });
   pool.track(WALLET);
   const pairs = combinations([0, 1, 2], 2);
   for (let k = 0; k < 300 && pairs.some((p) => pool.size(WALLET, p) === 0); k++) await sleep(10);
-  t.true(pairs.every((p) => pool.size(WALLET, p) === 1), 'stocked');
+  t.true(
+    pairs.every((p) => pool.size(WALLET, p) === 1),
+    'stocked',
+  );
   // an aux-info commit: every node burns its presignatures and reports the new aux id
   for (const id of made) burnt.add(id);
   const NEW_AUX = 'cd'.repeat(32);
   state = '22'.repeat(32);
-  for (const k of [0, 1, 2]) cluster.setInfo(k, { nodeId: NODE_IDS[k] as string, index: k, auxId: NEW_AUX, primesReady: 4, wallets: 1 });
+  for (const k of [0, 1, 2])
+    cluster.setInfo(k, { nodeId: NODE_IDS[k] as string, index: k, auxId: NEW_AUX, primesReady: 4, wallets: 1 });
   cluster.setAux(NEW_AUX, 'ready');
   const sig = await signing.sign(WALLET, DIGEST);
-  t.true(secp256k1.verify(Buffer.from(sig.signature, 'hex').subarray(0, 64), DIGEST, Buffer.from(dealer.publicKeyHex, 'hex'), { prehash: false }));
+  t.true(
+    secp256k1.verify(
+      Buffer.from(sig.signature, 'hex').subarray(0, 64),
+      DIGEST,
+      Buffer.from(dealer.publicKeyHex, 'hex'),
+      { prehash: false },
+    ),
+  );
   t.false(
     signIds(links).some((s) => burnt.has(s.split(':')[1] as string)),
     'no burnt presignature was offered to a node',
@@ -265,7 +345,11 @@ test('F3: a presignature the nodes already burnt (a key share refresh) is a stal
   const burnt = new Set<string>();
   const links = NODE_IDS.map((id, k) => {
     const inner = signingNode(dealer);
-    return new FakeLink(id, k, (req, link) => (req.method === 'sign' && burnt.has(req.presignatureId) ? { ok: false, code: 'presignature-used', error: 'presignature already used' } : inner(req, link)));
+    return new FakeLink(id, k, (req, link) =>
+      req.method === 'sign' && burnt.has(req.presignatureId)
+        ? { ok: false, code: 'presignature-used', error: 'presignature already used' }
+        : inner(req, link),
+    );
   });
   const cluster = readyCluster(links, [0, 1, 2], AUX);
   let state = '11'.repeat(32);
@@ -274,10 +358,27 @@ test('F3: a presignature the nodes already burnt (a key share refresh) is a stal
     const pub = dealer.presignature(spec.participants.map((l) => l.index));
     made.push(Buffer.from(pub.id).toString('hex'));
     const presignature = Buffer.from(encodePresignaturePublic(pub)).toString('base64');
-    return { status: 'done', result: { protocol: 'presign', walletId: spec.walletId as string, presignature }, participants: spec.participants.map((l) => l.nodeId), state, sessionId: 'presign_12345678', protocol: 'presign', durationMs: 1 };
+    return {
+      status: 'done',
+      result: { protocol: 'presign', walletId: spec.walletId as string, presignature },
+      participants: spec.participants.map((l) => l.nodeId),
+      state,
+      sessionId: 'presign_12345678',
+      protocol: 'presign',
+      durationMs: 1,
+    };
   });
-  const pool = new PresignPool({ presign: orchestratedPresign({ runner, cluster, publicKeyOf: () => dealer.publicKeyHex }), targetSize: 1, signerSets: () => cluster.usableSignerSets(), currentAux: () => cluster.auxId });
-  const signing = new SigningService({ cluster, pool, publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined) });
+  const pool = new PresignPool({
+    presign: orchestratedPresign({ runner, cluster, publicKeyOf: () => dealer.publicKeyHex }),
+    targetSize: 1,
+    signerSets: () => cluster.usableSignerSets(),
+    currentAux: () => cluster.auxId,
+  });
+  const signing = new SigningService({
+    cluster,
+    pool,
+    publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined),
+  });
   pool.track(WALLET);
   const pairs = combinations([0, 1, 2], 2);
   for (let k = 0; k < 300 && pairs.some((p) => pool.size(WALLET, p) === 0); k++) await sleep(10);
@@ -286,6 +387,10 @@ test('F3: a presignature the nodes already burnt (a key share refresh) is a stal
   const sig = await signing.sign(WALLET, DIGEST);
   t.deepEqual(sig.signers, ['node_1', 'node_2'], 'the pair that met the stale entry signs with a fresh one');
   const offered = signIds(links).filter((s) => burnt.has(s.split(':')[1] as string));
-  t.is(new Set(offered.map((s) => s.split(':')[1])).size, 1, 'only the first stale entry was offered; its siblings were dropped');
+  t.is(
+    new Set(offered.map((s) => s.split(':')[1])).size,
+    1,
+    'only the first stale entry was offered; its siblings were dropped',
+  );
   await pool.stop();
 });

@@ -18,7 +18,10 @@ const OLD_NOTE = ['SECURITY', 'md'].join('.');
 
 test('every document, threat id, numbered rule and section the repository cites exists', (t) => {
   const files = filesToScan(ROOT).filter((f) => f !== SELF);
-  t.true(files.includes('src/zk/transcript.ts') && files.includes('docs/security.md') && files.includes('README.md'), 'the scan reaches code and documents');
+  t.true(
+    files.includes('src/zk/transcript.ts') && files.includes('docs/security.md') && files.includes('README.md'),
+    'the scan reaches code and documents',
+  );
   t.deepEqual(checkCitations(ROOT, files), []);
 });
 
@@ -64,7 +67,12 @@ function fixture(source: string): { root: string; cleanup: () => void } {
       '3. a list item outside the rule set',
     ].join('\n'),
   );
-  write('docs/architecture.md', ['# Architecture', '## Durability rules', '1. Atomic writes.', '2. Single use.', '3. Encrypted records.'].join('\n'));
+  write(
+    'docs/architecture.md',
+    ['# Architecture', '## Durability rules', '1. Atomic writes.', '2. Single use.', '3. Encrypted records.'].join(
+      '\n',
+    ),
+  );
   write('src/a.ts', source);
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }

@@ -29,18 +29,21 @@ async function sign(message: Buffer, agent?: Agent): Promise<HttpAnswer> {
   return cluster.http('POST', `/v1/wallets/${wallet.walletId}/sign`, { digest }, {}, agent);
 }
 
-test.serial('a wallet is created by the three nodes and read back; its addresses are derived from its key', async (t) => {
-  t.regex(wallet.publicKey, /^0[23][0-9a-f]{64}$/);
-  const got = await cluster.http('GET', `/v1/wallets/${wallet.walletId}`);
-  t.is(got.status, 200);
-  t.like(got.body, { walletId: wallet.walletId, publicKey: wallet.publicKey, threshold: 2, totalShards: 3 });
-  const list = await cluster.http('GET', '/v1/wallets');
-  t.true(JSON.stringify(list.body).includes(wallet.walletId));
-  const open = await cluster.http('GET', '/health', undefined, { authorization: '' });
-  t.deepEqual(open.body, { status: 'ok' }, 'unauthenticated: the status only');
-  const health = await cluster.http('GET', '/health');
-  t.like(health.body, { status: 'ok', connectedNodes: 3, totalNodes: 3, threshold: 2 });
-});
+test.serial(
+  'a wallet is created by the three nodes and read back; its addresses are derived from its key',
+  async (t) => {
+    t.regex(wallet.publicKey, /^0[23][0-9a-f]{64}$/);
+    const got = await cluster.http('GET', `/v1/wallets/${wallet.walletId}`);
+    t.is(got.status, 200);
+    t.like(got.body, { walletId: wallet.walletId, publicKey: wallet.publicKey, threshold: 2, totalShards: 3 });
+    const list = await cluster.http('GET', '/v1/wallets');
+    t.true(JSON.stringify(list.body).includes(wallet.walletId));
+    const open = await cluster.http('GET', '/health', undefined, { authorization: '' });
+    t.deepEqual(open.body, { status: 'ok' }, 'unauthenticated: the status only');
+    const health = await cluster.http('GET', '/health');
+    t.like(health.body, { status: 'ok', connectedNodes: 3, totalNodes: 3, threshold: 2 });
+  },
+);
 
 test.serial('20 digests signed; each verified by OpenSSL and noble, with recovery', async (t) => {
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: cluster.ca });
@@ -61,9 +64,17 @@ test.serial('the API refuses bad input with problem+json and keeps serving', asy
     ['short digest', () => cluster.http('POST', path, { digest: '00'.repeat(31) }), 400],
     ['non-hex digest', () => cluster.http('POST', path, { digest: 'zz'.repeat(32) }), 400],
     ['not JSON', () => cluster.http('POST', path, '{"digest":', { 'content-type': 'application/json' }), 400],
-    ['unknown wallet', () => cluster.http('POST', '/v1/wallets/w_doesnotexist000/sign', { digest: '00'.repeat(32) }), 404],
+    [
+      'unknown wallet',
+      () => cluster.http('POST', '/v1/wallets/w_doesnotexist000/sign', { digest: '00'.repeat(32) }),
+      404,
+    ],
     ['wrong content type', () => cluster.http('POST', path, 'digest=00', { 'content-type': 'text/plain' }), 415],
-    ['body over the 16 KiB limit', () => cluster.http('POST', path, { digest: '00'.repeat(32), pad: 'x'.repeat(20_000) }), 413],
+    [
+      'body over the 16 KiB limit',
+      () => cluster.http('POST', path, { digest: '00'.repeat(32), pad: 'x'.repeat(20_000) }),
+      413,
+    ],
   ];
   for (const [name, run, status] of cases) {
     const r = await run();
@@ -75,27 +86,35 @@ test.serial('the API refuses bad input with problem+json and keeps serving', asy
   t.is(ok.status, 200);
 });
 
-test.serial('garbage, an oversized frame and a stalled frame at a node’s port close that connection only', async (t) => {
-  const port = cluster.nodePorts[0] as number;
-  // plain HTTP, garbage, a TLS record header announcing an oversized record, and a record that stalls
-  for (const bytes of [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.alloc(64, 0xff), Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff]), Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00, 0x01])]) {
-    const closed = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => s.write(bytes));
-      s.on('error', () => undefined);
-      s.resume(); // read (and drop) whatever the node answers, e.g. a TLS alert, so 'close' can follow
-      s.on('close', () => resolve(true));
-      setTimeout(() => {
-        s.destroy();
-        resolve(false);
-      }, 15_000);
-    });
-    t.true(closed);
-  }
-  const message = randomBytes(32);
-  const res = await sign(message);
-  t.is(res.status, 200);
-  check(t, message, res.body as SignAnswer, wallet.publicKey);
-});
+test.serial(
+  'garbage, an oversized frame and a stalled frame at a node’s port close that connection only',
+  async (t) => {
+    const port = cluster.nodePorts[0] as number;
+    // plain HTTP, garbage, a TLS record header announcing an oversized record, and a record that stalls
+    for (const bytes of [
+      Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+      Buffer.alloc(64, 0xff),
+      Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff]),
+      Buffer.from([0x16, 0x03, 0x01, 0x01, 0x00, 0x01]),
+    ]) {
+      const closed = await new Promise<boolean>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => s.write(bytes));
+        s.on('error', () => undefined);
+        s.resume(); // read (and drop) whatever the node answers, e.g. a TLS alert, so 'close' can follow
+        s.on('close', () => resolve(true));
+        setTimeout(() => {
+          s.destroy();
+          resolve(false);
+        }, 15_000);
+      });
+      t.true(closed);
+    }
+    const message = randomBytes(32);
+    const res = await sign(message);
+    t.is(res.status, 200);
+    check(t, message, res.body as SignAnswer, wallet.publicKey);
+  },
+);
 
 test.serial('two concurrent clients sign 50 digests each without a failure', async (t) => {
   const client = async () => {
@@ -112,23 +131,34 @@ test.serial('two concurrent clients sign 50 digests each without a failure', asy
   };
   const all = (await Promise.all([client(), client()])).flat();
   t.is(all.length, 100);
-  t.deepEqual(all.filter((s) => s !== 200), []);
+  t.deepEqual(
+    all.filter((s) => s !== 200),
+    [],
+  );
 });
 
-test.serial('with a node killed, wallet creation answers 503 naming the need, and the other two still sign', async (t) => {
-  await cluster.stop('node_3', 'SIGKILL');
-  await cluster.until('the coordinator to notice', async () => ((await cluster.http('GET', '/health')).body as { connectedNodes: number }).connectedNodes === 2 || undefined, 30_000);
-  const created = await cluster.http('POST', '/v1/wallets', { label: 'needs-three' });
-  t.is(created.status, 503);
-  t.regex(JSON.stringify(created.body), /node_3|all three|all nodes/i);
-  for (let k = 0; k < 3; k++) {
-    const message = randomBytes(50);
-    const res = await sign(message);
-    t.is(res.status, 200, res.text);
-    t.deepEqual((res.body as SignAnswer).signers, ['node_1', 'node_2']);
-    check(t, message, res.body as SignAnswer, wallet.publicKey);
-  }
-});
+test.serial(
+  'with a node killed, wallet creation answers 503 naming the need, and the other two still sign',
+  async (t) => {
+    await cluster.stop('node_3', 'SIGKILL');
+    await cluster.until(
+      'the coordinator to notice',
+      async () =>
+        ((await cluster.http('GET', '/health')).body as { connectedNodes: number }).connectedNodes === 2 || undefined,
+      30_000,
+    );
+    const created = await cluster.http('POST', '/v1/wallets', { label: 'needs-three' });
+    t.is(created.status, 503);
+    t.regex(JSON.stringify(created.body), /node_3|all three|all nodes/i);
+    for (let k = 0; k < 3; k++) {
+      const message = randomBytes(50);
+      const res = await sign(message);
+      t.is(res.status, 200, res.text);
+      t.deepEqual((res.body as SignAnswer).signers, ['node_1', 'node_2']);
+      check(t, message, res.body as SignAnswer, wallet.publicKey);
+    }
+  },
+);
 
 test.serial('a coordinator restart loses no wallet; signing goes on; the node comes back', async (t) => {
   await cluster.stop('coordinator', 'SIGTERM');
@@ -139,10 +169,15 @@ test.serial('a coordinator restart loses no wallet; signing goes on; the node co
   });
   t.like(got.body, { walletId: wallet.walletId, publicKey: wallet.publicKey });
   const message = randomBytes(20);
-  const res = await cluster.until('a signature after the restart', async () => {
-    const r = await sign(message);
-    return r.status === 200 ? r : undefined;
-  }, 60_000, 500);
+  const res = await cluster.until(
+    'a signature after the restart',
+    async () => {
+      const r = await sign(message);
+      return r.status === 200 ? r : undefined;
+    },
+    60_000,
+    500,
+  );
   check(t, message, res.body as SignAnswer, wallet.publicKey);
   cluster.startNode('node_3');
   const second = await cluster.createWallet('after-restart', 60_000);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { verifyAuditLog } from '../../src/util/audit-log.js';
 import { Cluster, NODE_IDS } from '../helpers/processes.js';
 
-const PENDING = JSON.stringify({ v: 2, state: 'pending', walletId: 'w_interrupted1', startedAt: '2030-01-01T00:00:00.000Z' }) + '\n';
+const PENDING =
+  JSON.stringify({ v: 2, state: 'pending', walletId: 'w_interrupted1', startedAt: '2030-01-01T00:00:00.000Z' }) + '\n';
 
 test('an interrupted key generation that left nothing on the nodes is resolved when the group connects', async (t) => {
   const cluster = await Cluster.create();
@@ -21,8 +22,16 @@ test('an interrupted key generation that left nothing on the nodes is resolved w
   await writeFile(registryPath, PENDING, { mode: 0o600 });
   for (const id of NODE_IDS) cluster.startNode(id);
   cluster.startCoordinator();
-  await cluster.until('the reconciliation', async () => ((await readFile(registryPath, 'utf8')).includes('"state":"resolved"') ? true : undefined), 180_000, 250);
-  t.is(await readFile(registryPath, 'utf8'), PENDING + JSON.stringify({ v: 2, state: 'resolved', walletId: 'w_interrupted1' }) + '\n');
+  await cluster.until(
+    'the reconciliation',
+    async () => ((await readFile(registryPath, 'utf8')).includes('"state":"resolved"') ? true : undefined),
+    180_000,
+    250,
+  );
+  t.is(
+    await readFile(registryPath, 'utf8'),
+    PENDING + JSON.stringify({ v: 2, state: 'resolved', walletId: 'w_interrupted1' }) + '\n',
+  );
   t.is(await cluster.stop('coordinator'), 0, cluster.allLogs());
   const auditPath = join(dir, 'audit.jsonl');
   t.like(await verifyAuditLog(auditPath), { ok: true });

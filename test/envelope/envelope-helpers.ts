@@ -19,7 +19,13 @@ export interface Identity {
 export function identities(n = 3): Identity[] {
   return [...Array(n).keys()].map((index) => {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    return { index, nodeId: `node-${index + 1}`, publicKey, privateKey, session: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
+    return {
+      index,
+      nodeId: `node-${index + 1}`,
+      publicKey,
+      privateKey,
+      session: generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+    };
   });
 }
 
@@ -27,13 +33,30 @@ export function partyList(ids: readonly Identity[]): PartyIdentity[] {
   return ids.map(({ index, nodeId, publicKey }) => ({ index, nodeId, publicKey }));
 }
 
-export function context(ids: readonly Identity[], me: number, sid: Uint8Array, extra: Partial<EnvelopeContext> = {}): EnvelopeContext {
+export function context(
+  ids: readonly Identity[],
+  me: number,
+  sid: Uint8Array,
+  extra: Partial<EnvelopeContext> = {},
+): EnvelopeContext {
   const mine = ids[me] as Identity;
-  return { sid, protocol: PROTOCOL, parties: partyList(ids), me, myPrivateKey: mine.privateKey, sessionKeys: ids.map((i) => i.session.publicKey), mySessionKey: mine.session.privateKey, ...extra };
+  return {
+    sid,
+    protocol: PROTOCOL,
+    parties: partyList(ids),
+    me,
+    myPrivateKey: mine.privateKey,
+    sessionKeys: ids.map((i) => i.session.publicKey),
+    mySessionKey: mine.session.privateKey,
+    ...extra,
+  };
 }
 
 /** One session as seen by each of the nodes. */
-export function sessions(ids: readonly Identity[], sid: Uint8Array = Uint8Array.from(randomBytes(32))): EnvelopeSession[] {
+export function sessions(
+  ids: readonly Identity[],
+  sid: Uint8Array = Uint8Array.from(randomBytes(32)),
+): EnvelopeSession[] {
   return ids.map((id) => new EnvelopeSession(context(ids, id.index, sid)));
 }
 
@@ -72,7 +95,20 @@ export function offsets(env: Uint8Array): Offsets {
   const payloadHash = o;
   o += 32;
   const payload = skipBytes();
-  return { version: 0, kind: 1, protocol, sid, round, from, to, seq, ephemeral, payloadHash, payload, signature: env.length - 64 };
+  return {
+    version: 0,
+    kind: 1,
+    protocol,
+    sid,
+    round,
+    from,
+    to,
+    seq,
+    ephemeral,
+    payloadHash,
+    payload,
+    signature: env.length - 64,
+  };
 }
 
 export function withU32(env: Uint8Array, at: number, v: number): Uint8Array {

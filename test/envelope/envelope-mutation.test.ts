@@ -59,7 +59,8 @@ test('exhaustive: every byte position, every truncation and an appended byte are
         if (!refused(receiver, m) || !refused(seen, m)) return t.fail(`mutation at byte ${at} (xor ${x}) accepted`);
       }
     }
-    for (let len = 0; len < env.length; len++) if (!refused(receiver, env.subarray(0, len))) return t.fail(`truncation to ${len} accepted`);
+    for (let len = 0; len < env.length; len++)
+      if (!refused(receiver, env.subarray(0, len))) return t.fail(`truncation to ${len} accepted`);
     if (!refused(receiver, Uint8Array.from([...env, 0]))) return t.fail('appended byte accepted');
   }
   // the untouched envelopes still open on the fresh receiver

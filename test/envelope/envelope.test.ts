@@ -13,9 +13,28 @@ import {
   type EnvelopeErrorCode,
   type Opened,
 } from '../../src/envelope/envelope.js';
-import { P256_ORDER, aeadOpen, aeadSeal, deriveAeadKey, ecdh, publicKeyFromRaw, rawPublicKey } from '../../src/envelope/session-keys.js';
+import {
+  P256_ORDER,
+  aeadOpen,
+  aeadSeal,
+  deriveAeadKey,
+  ecdh,
+  publicKeyFromRaw,
+  rawPublicKey,
+} from '../../src/envelope/session-keys.js';
 import { Writer } from '../../src/protocol/codec.js';
-import { PROTOCOL, contains, context, flipBit, identities, offsets, partyList, sessions, withU32, type Identity } from './envelope-helpers.js';
+import {
+  PROTOCOL,
+  contains,
+  context,
+  flipBit,
+  identities,
+  offsets,
+  partyList,
+  sessions,
+  withU32,
+  type Identity,
+} from './envelope-helpers.js';
 
 const R1: Expectation = { round: 'keygen/r1', broadcast: true };
 const R2: Expectation = { round: 'keygen/r2', broadcast: false };
@@ -62,7 +81,8 @@ test('broadcast round trip between three nodes', (t) => {
   for (const sender of [0, 1, 2]) {
     const m = bcast(sender);
     const env = (s[sender] as EnvelopeSession).seal(m);
-    for (const r of [0, 1, 2].filter((j) => j !== sender)) sameMsg(t, accepted(t, (s[r] as EnvelopeSession).open(env, [R1])), m);
+    for (const r of [0, 1, 2].filter((j) => j !== sender))
+      sameMsg(t, accepted(t, (s[r] as EnvelopeSession).open(env, [R1])), m);
   }
 });
 
@@ -89,8 +109,13 @@ test('empty and large bodies round-trip; oversized messages are refused on both 
     s.forEach((x) => x.dispose());
     s.splice(0, 3, ...sessions(ids));
   }
-  const small = ids.map((id) => new EnvelopeSession(context(ids, id.index, (s[0] as EnvelopeSession).sid, { maxEnvelopeBytes: 1024 })));
-  t.throws(() => (small[0] as EnvelopeSession).seal(bcast(0, R1.round, body(1024))), { instanceOf: EnvelopeError, message: /cap/ });
+  const small = ids.map(
+    (id) => new EnvelopeSession(context(ids, id.index, (s[0] as EnvelopeSession).sid, { maxEnvelopeBytes: 1024 })),
+  );
+  t.throws(() => (small[0] as EnvelopeSession).seal(bcast(0, R1.round, body(1024))), {
+    instanceOf: EnvelopeError,
+    message: /cap/,
+  });
   const big = (s[0] as EnvelopeSession).seal(bcast(0, R1.round, body(2000)));
   rejects(t, () => (small[1] as EnvelopeSession).open(big, [R1]), 'too-large');
   rejects(t, () => (s[1] as EnvelopeSession).open(new Uint8Array(DEFAULT_MAX_ENVELOPE_BYTES + 1), [R1]), 'too-large');
@@ -101,7 +126,8 @@ test('the coordinator never sees point-to-point plaintext', (t) => {
   const secret = Uint8Array.from(Buffer.from('share σ_{1,2} = 0x' + 'ab'.repeat(40)));
   const env = (s[0] as EnvelopeSession).seal(p2p(0, 1, R2.round, secret));
   t.false(contains(env, secret));
-  for (let i = 0; i + 8 <= secret.length; i++) t.false(contains(env, secret.subarray(i, i + 8)), `8-byte window at ${i}`);
+  for (let i = 0; i + 8 <= secret.length; i++)
+    t.false(contains(env, secret.subarray(i, i + 8)), `8-byte window at ${i}`);
   // the relay's view of the header: it can route, but the payload is ciphertext
   const d = decodeEnvelope(env);
   t.is(d.kind, 'p2p');
@@ -119,7 +145,12 @@ test('the coordinator never sees point-to-point plaintext', (t) => {
  * identity key R: ECDH(e, R) ‖ ECDH(S, R)) and the current one with R standing in for the session
  * key it does not have. Returns the plaintext, or undefined.
  */
-function openWithIdentityKeys(env: Uint8Array, sender: Identity, recipient: Identity, version: 1 | 2): Uint8Array | undefined {
+function openWithIdentityKeys(
+  env: Uint8Array,
+  sender: Identity,
+  recipient: Identity,
+  version: 1 | 2,
+): Uint8Array | undefined {
   const d = decodeEnvelope(Uint8Array.from(env).fill(ENVELOPE_VERSION, 0, 1)); // a version-1 recording decodes alike
   const utf8 = new TextEncoder();
   const R = rawPublicKey(recipient.publicKey);
@@ -136,7 +167,11 @@ function openWithIdentityKeys(env: Uint8Array, sender: Identity, recipient: Iden
   const info = w.bytes(d.ephemeral).finish();
   const prefix = Uint8Array.from(d.prefix);
   prefix[0] = env[0] as number; // the AAD is the prefix as sealed
-  const key = deriveAeadKey(ecdh(recipient.privateKey, publicKeyFromRaw(d.ephemeral)), ecdh(sender.privateKey, recipient.publicKey), info);
+  const key = deriveAeadKey(
+    ecdh(recipient.privateKey, publicKeyFromRaw(d.ephemeral)),
+    ecdh(sender.privateKey, recipient.publicKey),
+    info,
+  );
   return aeadOpen(key, prefix, d.payload);
 }
 
@@ -147,7 +182,17 @@ test('forward secrecy: a recorded p2p envelope stays sealed to whoever later ste
   const old = decodeEnvelope((sessions(ids)[0] as EnvelopeSession).seal(p2p(0, 1, R2.round, share)));
   const eph = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ephRaw = rawPublicKey(eph.publicKey);
-  const v1Prefix = new Writer().u8(1).u8(2).bytes(new TextEncoder().encode(old.protocol)).bytes(old.sid).bytes(new TextEncoder().encode(old.round)).u32(0).u32(1).u32(old.seq).bytes(ephRaw).finish();
+  const v1Prefix = new Writer()
+    .u8(1)
+    .u8(2)
+    .bytes(new TextEncoder().encode(old.protocol))
+    .bytes(old.sid)
+    .bytes(new TextEncoder().encode(old.round))
+    .u32(0)
+    .u32(1)
+    .u32(old.seq)
+    .bytes(ephRaw)
+    .finish();
   const v1Info = new Writer()
     .bytes(new TextEncoder().encode('mpc-engine/v1/envelope/p2p-key'))
     .bytes(new TextEncoder().encode(old.protocol))
@@ -160,8 +205,25 @@ test('forward secrecy: a recorded p2p envelope stays sealed to whoever later ste
     .bytes(rawPublicKey(b.publicKey))
     .bytes(ephRaw)
     .finish();
-  const v1Payload = aeadSeal(deriveAeadKey(ecdh(eph.privateKey, b.publicKey), ecdh(a.privateKey, b.publicKey), v1Info), v1Prefix, share);
-  const v1 = encodeSignedEnvelope({ kind: 'p2p', protocol: old.protocol, sid: old.sid, round: old.round, from: 0, to: 1, seq: old.seq, ephemeral: ephRaw, payload: v1Payload }, a.privateKey);
+  const v1Payload = aeadSeal(
+    deriveAeadKey(ecdh(eph.privateKey, b.publicKey), ecdh(a.privateKey, b.publicKey), v1Info),
+    v1Prefix,
+    share,
+  );
+  const v1 = encodeSignedEnvelope(
+    {
+      kind: 'p2p',
+      protocol: old.protocol,
+      sid: old.sid,
+      round: old.round,
+      from: 0,
+      to: 1,
+      seq: old.seq,
+      ephemeral: ephRaw,
+      payload: v1Payload,
+    },
+    a.privateKey,
+  );
   const v1Bytes = Uint8Array.from(v1).fill(1, 0, 1);
   t.deepEqual(openWithIdentityKeys(v1Bytes, a, b, 1), share, 'the version-1 derivation falls to the identity keys');
 
@@ -169,7 +231,11 @@ test('forward secrecy: a recorded p2p envelope stays sealed to whoever later ste
   const env = (s[0] as EnvelopeSession).seal(p2p(0, 1, R2.round, share));
   t.is(openWithIdentityKeys(env, a, b, 1), undefined, 'the version-1 derivation opens nothing now');
   t.is(openWithIdentityKeys(env, a, b, 2), undefined, 'nor the current one without the session key');
-  t.deepEqual(accepted(t, (s[1] as EnvelopeSession).open(env, [R2])).body, share, 'the recipient, while its session runs, does');
+  t.deepEqual(
+    accepted(t, (s[1] as EnvelopeSession).open(env, [R2])).body,
+    share,
+    'the recipient, while its session runs, does',
+  );
   const later = (s[0] as EnvelopeSession).seal(p2p(0, 1, R3.round, share));
   (s[1] as EnvelopeSession).dispose();
   rejects(t, () => (s[1] as EnvelopeSession).open(later, [R3]), 'bad-argument', undefined);
@@ -219,7 +285,10 @@ test('(c) replays from another session, another protocol or another round are re
   const envP = (a[0] as EnvelopeSession).seal(p2p(0, 1));
   rejects(t, () => (b[1] as EnvelopeSession).open(envB, [R1]), 'wrong-session');
   rejects(t, () => (b[1] as EnvelopeSession).open(envP, [R2]), 'wrong-session');
-  const otherProtocol = new EnvelopeSession({ ...context(ids, 1, (a[1] as EnvelopeSession).sid), protocol: 'aux-info' });
+  const otherProtocol = new EnvelopeSession({
+    ...context(ids, 1, (a[1] as EnvelopeSession).sid),
+    protocol: 'aux-info',
+  });
   rejects(t, () => otherProtocol.open(envB, [R1]), 'wrong-session');
   // another round: a round-1 envelope delivered when the receiver is in round 3 is never taken as round 3
   const fresh = new EnvelopeSession(context(ids, 1, (a[1] as EnvelopeSession).sid));
@@ -286,7 +355,8 @@ test('(g) reordered delivery still works', (t) => {
     }
   }
   const order = [5, 2, 3, 0, 4, 1];
-  for (const k of order) sameMsg(t, accepted(t, (s[1] as EnvelopeSession).open(envs[k] as Uint8Array, ALL_ROUNDS)), msgs[k] as Msg);
+  for (const k of order)
+    sameMsg(t, accepted(t, (s[1] as EnvelopeSession).open(envs[k] as Uint8Array, ALL_ROUNDS)), msgs[k] as Msg);
 });
 
 test('(h) duplicates are ignored, also from a fresh copy of the bytes', (t) => {
@@ -331,7 +401,7 @@ test('(i) equivocation by a malicious node names it, with evidence others can ve
   t.true(e2.evidence !== undefined && verifyEquivocationEvidence(view, e2.evidence));
   // sequence-number reuse across rounds (a node that restarted its counter) is equivocation too
   const s0b = new EnvelopeSession(context(ids, 0, view.sid)); // node 0 again, counter back at 0
-  const x = (s0b).seal(bcast(0, R3.round)); // seq 0, as `first` above
+  const x = s0b.seal(bcast(0, R3.round)); // seq 0, as `first` above
   const r2 = new EnvelopeSession(context(ids, 2, view.sid));
   accepted(t, r2.open(first, ALL_ROUNDS));
   const e3 = rejects(t, () => r2.open(x, ALL_ROUNDS), 'equivocation', 0);
@@ -354,25 +424,49 @@ test('validly signed but bad envelopes name their sender', (t) => {
   const priv0 = (ids[0] as Identity).privateKey;
   const base = { protocol: PROTOCOL, sid: sidS, from: 0, seq: 100 };
   // a broadcast for a p2p round
-  const wrongKind = encodeSignedEnvelope({ ...base, kind: 'bcast', round: R2.round, to: 'all', ephemeral: new Uint8Array(0), payload: body() }, priv0);
+  const wrongKind = encodeSignedEnvelope(
+    { ...base, kind: 'bcast', round: R2.round, to: 'all', ephemeral: new Uint8Array(0), payload: body() },
+    priv0,
+  );
   rejects(t, () => (s[1] as EnvelopeSession).open(wrongKind, [R2]), 'wrong-kind', 0);
   // a signed header whose payload hash does not match the payload
-  const badHash = encodeSignedEnvelope({ ...base, seq: 101, kind: 'bcast', round: R1.round, to: 'all', ephemeral: new Uint8Array(0), payload: body(), payloadHash: new Uint8Array(32) }, priv0);
+  const badHash = encodeSignedEnvelope(
+    {
+      ...base,
+      seq: 101,
+      kind: 'bcast',
+      round: R1.round,
+      to: 'all',
+      ephemeral: new Uint8Array(0),
+      payload: body(),
+      payloadHash: new Uint8Array(32),
+    },
+    priv0,
+  );
   rejects(t, () => (s[1] as EnvelopeSession).open(badHash, [R1]), 'payload-hash-mismatch', 0);
   // a p2p ciphertext that does not decrypt (re-signed by its sender after tampering)
   const honest = decodeEnvelope((s[0] as EnvelopeSession).seal(p2p(0, 1)));
   const garbled = Uint8Array.from(honest.payload);
   garbled[0] = (garbled[0] as number) ^ 1;
-  const badCt = encodeSignedEnvelope({ ...base, seq: 102, kind: 'p2p', round: R2.round, to: 1, ephemeral: honest.ephemeral, payload: garbled }, priv0);
+  const badCt = encodeSignedEnvelope(
+    { ...base, seq: 102, kind: 'p2p', round: R2.round, to: 1, ephemeral: honest.ephemeral, payload: garbled },
+    priv0,
+  );
   rejects(t, () => (s[1] as EnvelopeSession).open(badCt, [R2]), 'decrypt-failed', 0);
   // moving the ciphertext under another header (its AAD) fails too, even when re-signed
-  const moved = encodeSignedEnvelope({ ...base, seq: 103, kind: 'p2p', round: R2.round, to: 1, ephemeral: honest.ephemeral, payload: honest.payload }, priv0);
-  rejects(t, () => (new EnvelopeSession(context(ids, 1, sidS))).open(moved, [R2]), 'decrypt-failed', 0);
+  const moved = encodeSignedEnvelope(
+    { ...base, seq: 103, kind: 'p2p', round: R2.round, to: 1, ephemeral: honest.ephemeral, payload: honest.payload },
+    priv0,
+  );
+  rejects(t, () => new EnvelopeSession(context(ids, 1, sidS)).open(moved, [R2]), 'decrypt-failed', 0);
   // an ephemeral "key" that is not on the curve
   const offCurve = Uint8Array.from(honest.ephemeral);
   offCurve[64] = (offCurve[64] as number) ^ 1;
-  const badEph = encodeSignedEnvelope({ ...base, seq: 104, kind: 'p2p', round: R2.round, to: 1, ephemeral: offCurve, payload: honest.payload }, priv0);
-  rejects(t, () => (new EnvelopeSession(context(ids, 1, sidS))).open(badEph, [R2]), 'decrypt-failed', 0);
+  const badEph = encodeSignedEnvelope(
+    { ...base, seq: 104, kind: 'p2p', round: R2.round, to: 1, ephemeral: offCurve, payload: honest.payload },
+    priv0,
+  );
+  rejects(t, () => new EnvelopeSession(context(ids, 1, sidS)).open(badEph, [R2]), 'decrypt-failed', 0);
 });
 
 test('strict decoding: version, kind, lengths, trailing bytes, UTF-8', (t) => {
@@ -394,7 +488,20 @@ test('strict decoding: version, kind, lengths, trailing bytes, UTF-8', (t) => {
   rejects(t, () => (s[1] as EnvelopeSession).open(new Uint8Array(0), [R1]), 'malformed');
   // invalid UTF-8 in the round name (even when validly signed) is a format error
   const priv0 = (ids[0] as Identity).privateKey;
-  const okRound = encodeSignedEnvelope({ kind: 'bcast', protocol: PROTOCOL, sid: (s[0] as EnvelopeSession).sid, round: 'keygen/r1', from: 0, to: 'all', seq: 7, ephemeral: new Uint8Array(0), payload: body() }, priv0);
+  const okRound = encodeSignedEnvelope(
+    {
+      kind: 'bcast',
+      protocol: PROTOCOL,
+      sid: (s[0] as EnvelopeSession).sid,
+      round: 'keygen/r1',
+      from: 0,
+      to: 'all',
+      seq: 7,
+      ephemeral: new Uint8Array(0),
+      payload: body(),
+    },
+    priv0,
+  );
   const oo = offsets(okRound);
   const badUtf8 = Uint8Array.from(okRound);
   badUtf8[oo.round + 4] = 0xff;
@@ -411,19 +518,50 @@ test('session context is validated', (t) => {
   bad(() => new EnvelopeSession(context(ids, 0, new Uint8Array(0))));
   bad(() => new EnvelopeSession(context(ids, 0, new Uint8Array(65))));
   bad(() => new EnvelopeSession({ ...context(ids, 0, theSid), parties: [...partyList(ids)].reverse() }));
-  bad(() => new EnvelopeSession({ ...context(ids, 0, theSid), parties: partyList(ids).map((p) => ({ ...p, nodeId: 'same' })) }));
-  bad(() => new EnvelopeSession({ ...context(ids, 0, theSid), parties: partyList(ids).map((p) => ({ ...p, publicKey: (ids[0] as Identity).publicKey })) }));
+  bad(
+    () =>
+      new EnvelopeSession({
+        ...context(ids, 0, theSid),
+        parties: partyList(ids).map((p) => ({ ...p, nodeId: 'same' })),
+      }),
+  );
+  bad(
+    () =>
+      new EnvelopeSession({
+        ...context(ids, 0, theSid),
+        parties: partyList(ids).map((p) => ({ ...p, publicKey: (ids[0] as Identity).publicKey })),
+      }),
+  );
   bad(() => new EnvelopeSession({ ...context(ids, 0, theSid), protocol: '' }));
   const ed = generateKeyPairSync('ed25519');
-  bad(() => new EnvelopeSession({ ...context(ids, 0, theSid), parties: partyList(ids).map((p) => (p.index === 2 ? { ...p, publicKey: ed.publicKey } : p)) }));
+  bad(
+    () =>
+      new EnvelopeSession({
+        ...context(ids, 0, theSid),
+        parties: partyList(ids).map((p) => (p.index === 2 ? { ...p, publicKey: ed.publicKey } : p)),
+      }),
+  );
   // session keys: one per party, P-256, distinct, none an identity key, mine matching my private half
   const sessionKeys = ids.map((i) => i.session.publicKey);
   bad(() => new EnvelopeSession(context(ids, 0, theSid, { mySessionKey: other.session.privateKey })));
   bad(() => new EnvelopeSession(context(ids, 0, theSid, { mySessionKey: (ids[0] as Identity).privateKey })));
   bad(() => new EnvelopeSession(context(ids, 0, theSid, { sessionKeys: sessionKeys.slice(0, 2) })));
-  bad(() => new EnvelopeSession(context(ids, 1, theSid, { sessionKeys: [sessionKeys[0]!, sessionKeys[1]!, sessionKeys[1]!] })));
-  bad(() => new EnvelopeSession(context(ids, 0, theSid, { sessionKeys: [sessionKeys[0]!, (ids[2] as Identity).publicKey, sessionKeys[2]!] })));
-  bad(() => new EnvelopeSession(context(ids, 0, theSid, { sessionKeys: [sessionKeys[0]!, ed.publicKey, sessionKeys[2]!] })));
+  bad(
+    () =>
+      new EnvelopeSession(
+        context(ids, 1, theSid, { sessionKeys: [sessionKeys[0]!, sessionKeys[1]!, sessionKeys[1]!] }),
+      ),
+  );
+  bad(
+    () =>
+      new EnvelopeSession(
+        context(ids, 0, theSid, { sessionKeys: [sessionKeys[0]!, (ids[2] as Identity).publicKey, sessionKeys[2]!] }),
+      ),
+  );
+  bad(
+    () =>
+      new EnvelopeSession(context(ids, 0, theSid, { sessionKeys: [sessionKeys[0]!, ed.publicKey, sessionKeys[2]!] })),
+  );
   const s0 = new EnvelopeSession(context(ids, 0, theSid));
   bad(() => s0.seal(bcast(1)));
   bad(() => s0.seal(p2p(0, 0)));

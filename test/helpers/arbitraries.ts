@@ -22,7 +22,9 @@ export function structured(limbs: number): fc.Arbitrary<bigint> {
     fc.integer({ min: 0, max: 27 }).map((i) => 1n << BigInt(i)),
     fc.bigInt({ min: 0n, max: LIMB_MASK }),
   );
-  return fc.array(limb, { minLength: limbs, maxLength: limbs }).map((ls) => ls.reduce((acc, l, i) => acc | (l << BigInt(LIMB * i)), 0n));
+  return fc
+    .array(limb, { minLength: limbs, maxLength: limbs })
+    .map((ls) => ls.reduce((acc, l, i) => acc | (l << BigInt(LIMB * i)), 0n));
 }
 
 /** Odd modulus of a bit length in [minBits, maxBits] (minBits ≥ 2), random or structured. */

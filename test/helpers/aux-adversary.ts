@@ -10,7 +10,14 @@
  */
 import { generatePrime } from 'node:crypto';
 import type { AuxInfo } from '../../src/protocol/aux-info.js';
-import { ROUND, decodeDecommit, encodeDecommit, encodeProofs, type AuxDecommit, type AuxProofs } from '../../src/protocol/aux/messages.js';
+import {
+  ROUND,
+  decodeDecommit,
+  encodeDecommit,
+  encodeProofs,
+  type AuxDecommit,
+  type AuxProofs,
+} from '../../src/protocol/aux/messages.js';
 import { auxCommitment } from '../../src/protocol/aux/commitment.js';
 import { encodeHash, receiveCommitments, xor32 } from '../../src/protocol/common.js';
 import { abort, type Msg, type Round, type Step } from '../../src/protocol/machine.js';
@@ -56,17 +63,21 @@ export interface AuxAdversaryOptions {
 export function auxAdversary(o: AuxAdversaryOptions): Step<AuxInfo> {
   const { sid, n, i, L, decommit } = o;
   const V = o.V ?? auxCommitment(o.commitSid ?? sid, n, i, o.commitTo ?? decommit);
-  const bodies = (inbox: readonly Msg[], round: string) => new Map(inbox.filter((m) => m.round === round).map((m) => [m.from, m.body]));
+  const bodies = (inbox: readonly Msg[], round: string) =>
+    new Map(inbox.filter((m) => m.round === round).map((m) => [m.from, m.body]));
   const done: Step<AuxInfo> = abort([], 'adversary: done');
   const r5 = new Scripted<AuxInfo>(i, [{ round: ROUND.proofs, broadcast: false }], () => done);
   const r4 = new Scripted<AuxInfo>(i, [{ round: ROUND.decommit, broadcast: true }], (inbox) => {
     if (!o.proofs) return done;
     const got = bodies(inbox, ROUND.decommit);
-    const decommits = [...Array(n).keys()].map((j) => (j === i ? decommit : decodeDecommit(got.get(j) as Uint8Array, L)));
+    const decommits = [...Array(n).keys()].map((j) =>
+      j === i ? decommit : decodeDecommit(got.get(j) as Uint8Array, L),
+    );
     const rho = xor32(decommits.map((d) => d.rho));
     const outbox: Msg[] = [];
     for (let j = 0; j < n; j++) {
-      if (j !== i) outbox.push({ from: i, to: j, round: ROUND.proofs, body: encodeProofs(o.proofs?.(j, rho, decommits)) });
+      if (j !== i)
+        outbox.push({ from: i, to: j, round: ROUND.proofs, body: encodeProofs(o.proofs?.(j, rho, decommits)) });
     }
     return { kind: 'next', round: r5, outbox };
   });
@@ -112,7 +123,11 @@ function modChallenge(binding: ProofBinding, L: SecurityParams, n: bigint, w: bi
  * per repetition the (a, b) that makes (−1)^a·w^b·y a square modulo the most components, 4th roots
  * where it is one, N-th roots where N is invertible modulo the component's order (1 elsewhere).
  */
-export function forgeMod(binding: ProofBinding, L: SecurityParams, factors: ReadonlyArray<readonly [bigint, number]>): ModProof {
+export function forgeMod(
+  binding: ProofBinding,
+  L: SecurityParams,
+  factors: ReadonlyArray<readonly [bigint, number]>,
+): ModProof {
   const n = factors.reduce((acc, [P, e]) => acc * P ** BigInt(e), 1n);
   const comps = factors.map(([P, e]) => {
     const M = P ** BigInt(e);
@@ -123,11 +138,15 @@ export function forgeMod(binding: ProofBinding, L: SecurityParams, factors: Read
       k: (order + 2n) / 4n,
       mod: new Modulus(M),
       crt: cofactor * (refInverse(cofactor, M) as bigint),
-      nInv: refGcd(n, order) === 1n ? (refInverse(n, order)) : undefined,
+      nInv: refGcd(n, order) === 1n ? refInverse(n, order) : undefined,
     };
   });
   try {
-    const combine = (vs: readonly bigint[]): bigint => refMod(vs.reduce((acc, v, i) => acc + v * (comps[i]?.crt as bigint), 0n), n);
+    const combine = (vs: readonly bigint[]): bigint =>
+      refMod(
+        vs.reduce((acc, v, i) => acc + v * (comps[i]?.crt as bigint), 0n),
+        n,
+      );
     const half = (c: (typeof comps)[number], v: bigint) => {
       const vM = v % c.M;
       const r = c.mod.powPublic(vM, c.k);
@@ -143,7 +162,12 @@ export function forgeMod(binding: ProofBinding, L: SecurityParams, factors: Read
     const items = modChallenge(binding, L, n, w).map((y): ModItem => {
       const Y = comps.map((c) => half(c, y));
       let best = { a: false, b: false, score: -1, ok: [] as boolean[] };
-      for (const [a, b] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      for (const [a, b] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
         const ok = comps.map((_, i) => ((Y[i]?.square ? 0 : 1) + (a ? 1 : 0) + (b && !W[i]?.square ? 1 : 0)) % 2 === 0);
         const score = ok.filter(Boolean).length;
         if (score > best.score) best = { a, b, score, ok };
@@ -169,12 +193,23 @@ export function forgeMod(binding: ProofBinding, L: SecurityParams, factors: Read
  * whatever s′ is: it verifies exactly when s′ = s. The challenge is re-derived from the
  * documented transcript layout.
  */
-export function prmAsIfValid(binding: ProofBinding, L: SecurityParams, st: PrmStatement, secret: { lambda: bigint; phi: bigint }): PrmProof {
+export function prmAsIfValid(
+  binding: ProofBinding,
+  L: SecurityParams,
+  st: PrmStatement,
+  secret: { lambda: bigint; phi: bigint },
+): PrmProof {
   const modN = new Modulus(st.N);
   try {
     const a = Array.from({ length: L.m }, () => randomBelow(secret.phi));
     const A = a.map((ai) => modN.powPublic(st.t, ai));
-    const e = proofTranscript(PRM_TAG, binding, L).int('N', st.N).int('s', st.s).int('t', st.t).ints('A', A).challenge('e').bitArray(L.m);
+    const e = proofTranscript(PRM_TAG, binding, L)
+      .int('N', st.N)
+      .int('s', st.s)
+      .int('t', st.t)
+      .ints('A', A)
+      .challenge('e')
+      .bitArray(L.m);
     const z = a.map((ai, i) => (e[i] ? (ai + secret.lambda) % secret.phi : ai));
     return { A, z };
   } finally {

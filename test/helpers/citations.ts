@@ -118,8 +118,10 @@ export function filesToScan(root: string): string[] {
     }
   };
   for (const d of CODE_DIRS) if (isDir(join(root, d))) walk(d, (n) => n.endsWith('.ts') || n.endsWith('.md'));
-  for (const d of ['docs', 'certs', 'env']) if (isDir(join(root, d))) walk(d, (n) => n.endsWith('.md') || n.startsWith('.env'));
-  for (const e of readdirSync(root, { withFileTypes: true })) if (e.isFile() && e.name.endsWith('.md')) out.push(e.name);
+  for (const d of ['docs', 'certs', 'env'])
+    if (isDir(join(root, d))) walk(d, (n) => n.endsWith('.md') || n.startsWith('.env'));
+  for (const e of readdirSync(root, { withFileTypes: true }))
+    if (e.isFile() && e.name.endsWith('.md')) out.push(e.name);
   return out.sort();
 }
 
@@ -133,7 +135,9 @@ function isDir(p: string): boolean {
 
 /** True if `rel` names an existing file, compared with exact case on every path segment. */
 function existsExact(root: string, rel: string): boolean {
-  const parts = normalize(rel).split(sep).filter((p) => p !== '' && p !== '.');
+  const parts = normalize(rel)
+    .split(sep)
+    .filter((p) => p !== '' && p !== '.');
   if (parts.some((p) => p === '..')) return false;
   let dir = root;
   for (const [k, name] of parts.entries()) {
@@ -152,7 +156,9 @@ function existsExact(root: string, rel: string): boolean {
 
 /** The repository-relative path a cited name refers to, or undefined if it is not in the repository. */
 function resolveDoc(root: string, from: string, name: string): string | undefined {
-  const candidates = [join(dirname(from), name), name, join('docs', name)].map((p) => normalize(p).split(sep).join('/'));
+  const candidates = [join(dirname(from), name), name, join('docs', name)].map((p) =>
+    normalize(p).split(sep).join('/'),
+  );
   return candidates.find((p) => !p.startsWith('..') && existsExact(root, p));
 }
 
@@ -196,7 +202,9 @@ export function checkCitations(root: string, files: readonly string[] = filesToS
 
   for (const file of files) {
     // URLs are not citations of repository documents; blank them keeping line numbers
-    const text = readFileSync(join(root, file), 'utf8').replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s)>'"`\]]+/gi, (u) => ' '.repeat(u.length));
+    const text = readFileSync(join(root, file), 'utf8').replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s)>'"`\]]+/gi, (u) =>
+      ' '.repeat(u.length),
+    );
     const lineOf = (index: number): number => text.slice(0, index).split('\n').length;
     const report = (index: number, what: string): void => void problems.push(`${file}:${lineOf(index)}: ${what}`);
     /** where each citation's document name ends: a rule right after one belongs to it */
@@ -213,21 +221,28 @@ export function checkCitations(root: string, files: readonly string[] = filesToS
       }
       const d = doc(target);
       const anchor = m[2];
-      if (anchor && !d.anchors.has(anchor.slice(1))) report(at, `cites ${name}${anchor}: ${target} has no such heading`);
+      if (anchor && !d.anchors.has(anchor.slice(1)))
+        report(at, `cites ${name}${anchor}: ${target} has no such heading`);
       const after = text.slice(at + m[0].length, at + m[0].length + 240);
       const flat = unwrap(after);
       const q = QUALIFIER.exec(flat);
       if (!q) continue;
       if (q[1] !== undefined) {
         const section = q[1].trim().toLowerCase();
-        if (!d.headings.some((h) => h.toLowerCase() === section || h.toLowerCase().replace(/^[A-Z]\d{1,2}\.\s*/i, '') === section)) {
+        if (
+          !d.headings.some(
+            (h) => h.toLowerCase() === section || h.toLowerCase().replace(/^[A-Z]\d{1,2}\.\s*/i, '') === section,
+          )
+        ) {
           report(at, `cites ${name}, "${q[1]}": ${target} has no such section`);
         }
       } else if (q[2] !== undefined) {
         const set = q[2].toLowerCase();
         const count = d.rules.get(set);
         if (count === undefined) report(at, `cites ${name}, ${q[2]} rule: ${target} has no "${q[2]} rules"`);
-        else for (const n of numbers(q[3] as string)) if (n < 1 || n > count) report(at, `cites ${name}, ${set} rule ${n}: ${target} has ${count} ${set} rules`);
+        else
+          for (const n of numbers(q[3] as string))
+            if (n < 1 || n > count) report(at, `cites ${name}, ${set} rule ${n}: ${target} has ${count} ${set} rules`);
       } else if (q[4] !== undefined) {
         for (const id of q[4].split(/[ \t]*(?:,|\/|and|&)[ \t]*/)) {
           if (!d.ids.has(id)) report(at, `cites ${name} ${id}: ${target} defines no ${id}`);
@@ -251,7 +266,8 @@ export function checkCitations(root: string, files: readonly string[] = filesToS
     }
 
     for (const pattern of FOREIGN_NOTES) {
-      for (const m of text.matchAll(new RegExp(pattern.source, 'gi'))) report(m.index, `refers to "${m[0]}", a note outside the repository`);
+      for (const m of text.matchAll(new RegExp(pattern.source, 'gi')))
+        report(m.index, `refers to "${m[0]}", a note outside the repository`);
     }
   }
   return problems;

@@ -23,10 +23,17 @@ import { NodeCluster } from '../../src/coordinator/cluster.js';
 export const NODE_IDS = ['node_1', 'node_2', 'node_3'] as const;
 
 /** A scripted node's session key in its prepare answer (the orchestrator passes it on unchecked; real nodes check it). */
-export const fakeSessionKey = (i: number): { key: string; signature: string } => ({ key: '04' + (i + 1).toString(16).padStart(2, '0').repeat(64), signature: 'cd'.repeat(64) });
+export const fakeSessionKey = (i: number): { key: string; signature: string } => ({
+  key: '04' + (i + 1).toString(16).padStart(2, '0').repeat(64),
+  signature: 'cd'.repeat(64),
+});
 
 /** A 2-of-n cluster whose `connected` nodes are up and agree on `auxId` (what the group monitor would find). */
-export function readyCluster(links: readonly NodeLink[], connected: readonly number[] = links.map((l) => l.index), auxId = 'ab'.repeat(32)): NodeCluster {
+export function readyCluster(
+  links: readonly NodeLink[],
+  connected: readonly number[] = links.map((l) => l.index),
+  auxId = 'ab'.repeat(32),
+): NodeCluster {
   const cluster = new NodeCluster(links, 2);
   for (const k of connected) {
     cluster.setConnected(k, true);
@@ -151,11 +158,16 @@ export function signingNode(dealer: Dealer, options: { corrupt?: boolean; fail?:
   return (req, link) => {
     if (req.method !== 'sign') return { ok: false, code: 'unexpected', error: `unexpected ${req.method}` };
     if (options.fail) return options.fail();
-    if (used.has(req.presignatureId)) return { ok: false, code: 'presignature-used', error: 'presignature already used' };
+    if (used.has(req.presignatureId))
+      return { ok: false, code: 'presignature-used', error: 'presignature already used' };
     used.add(req.presignatureId);
     const sigma = dealer.sigma(req.presignatureId, link.index, req.digest);
     if (!sigma) return { ok: false, code: 'unknown-presignature', error: 'no such presignature' };
-    const out = options.corrupt ? modq(BigInt(`0x${sigma}`) + 1n).toString(16).padStart(64, '0') : sigma;
+    const out = options.corrupt
+      ? modq(BigInt(`0x${sigma}`) + 1n)
+          .toString(16)
+          .padStart(64, '0')
+      : sigma;
     return { ok: true, signer: link.index, sigma: out };
   };
 }
@@ -201,8 +213,17 @@ export async function serve(app: Koa): Promise<{ server: Server; url: string; cl
   return { server, url, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-export async function http(url: string, method: string, path: string, options: { headers?: Record<string, string>; body?: string | Uint8Array } = {}): Promise<HttpAnswer> {
-  const res = await fetch(url + path, { method, headers: options.headers ?? {}, ...(options.body === undefined ? {} : { body: options.body }) });
+export async function http(
+  url: string,
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string | Uint8Array } = {},
+): Promise<HttpAnswer> {
+  const res = await fetch(url + path, {
+    method,
+    headers: options.headers ?? {},
+    ...(options.body === undefined ? {} : { body: options.body }),
+  });
   const text = await res.text();
   let json: unknown;
   try {

@@ -26,7 +26,12 @@ export function checkSignature(t: ExecutionContext, message: Buffer, sig: SignAn
   t.true(nodeVerify('sha256', message, key, Buffer.from(sig.der, 'hex')), 'OpenSSL verifies the DER signature');
   const rsv = Buffer.from(sig.signature, 'hex');
   t.is(rsv.length, 65);
-  t.true(secp256k1.verify(rsv.subarray(0, 64), digest, Buffer.from(publicKeyHex, 'hex'), { prehash: false, lowS: true }), 'noble verifies it, low-s');
-  const recovered = secp256k1.Signature.fromBytes(rsv.subarray(0, 64), 'compact').addRecoveryBit(sig.v).recoverPublicKey(digest);
+  t.true(
+    secp256k1.verify(rsv.subarray(0, 64), digest, Buffer.from(publicKeyHex, 'hex'), { prehash: false, lowS: true }),
+    'noble verifies it, low-s',
+  );
+  const recovered = secp256k1.Signature.fromBytes(rsv.subarray(0, 64), 'compact')
+    .addRecoveryBit(sig.v)
+    .recoverPublicKey(digest);
   t.is(recovered.toHex(true), publicKeyHex, 'v recovers the wallet key');
 }

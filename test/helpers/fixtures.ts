@@ -25,7 +25,8 @@ export function safePrimes(): SafePrimeFixtures {
   const parse = (list: string[], name: string): bigint[] => {
     if (!Array.isArray(list) || list.length === 0) throw new Error(`fixture ${name} is missing or empty`);
     return list.map((s) => {
-      if (typeof s !== 'string' || !/^0x[0-9a-f]+$/i.test(s)) throw new Error(`fixture ${name} holds a malformed entry`);
+      if (typeof s !== 'string' || !/^0x[0-9a-f]+$/i.test(s))
+        throw new Error(`fixture ${name} holds a malformed entry`);
       return BigInt(s);
     });
   };

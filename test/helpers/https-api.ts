@@ -3,7 +3,7 @@
  * certificate from a fresh test PKI, and a small client trusting that PKI's CA. Each request uses
  * a new connection unless an agent is given, so connection limits are what a test says they are.
  */
-import type { Agent} from 'node:https';
+import type { Agent } from 'node:https';
 import { request } from 'node:https';
 import type Koa from 'koa';
 import { startHttpsServer, type HttpsOptions, type RunningServer } from '../../src/coordinator/https.js';
@@ -20,8 +20,20 @@ export interface HttpsApi {
 
 export async function serveHttps(app: Koa, pki: Pki, options: Partial<HttpsOptions> = {}): Promise<HttpsApi> {
   const material = await pki.publicApiMaterial();
-  const running = await startHttpsServer(app, { cert: material.cert, key: material.key, port: 0, host: '127.0.0.1', ...options });
-  return { url: `https://127.0.0.1:${running.port}`, port: running.port, ca: pki.publicCaPem, running, close: () => running.close(1_000) };
+  const running = await startHttpsServer(app, {
+    cert: material.cert,
+    key: material.key,
+    port: 0,
+    host: '127.0.0.1',
+    ...options,
+  });
+  return {
+    url: `https://127.0.0.1:${running.port}`,
+    port: running.port,
+    ca: pki.publicCaPem,
+    running,
+    close: () => running.close(1_000),
+  };
 }
 
 export interface CallOptions {
@@ -32,11 +44,26 @@ export interface CallOptions {
 }
 
 /** One HTTPS request to `url` (https://127.0.0.1:port), trusting `ca`; the answer as the plain-HTTP helper gives it. */
-export function httpsCall(url: string, ca: Buffer, method: string, path: string, options: CallOptions = {}): Promise<HttpAnswer> {
+export function httpsCall(
+  url: string,
+  ca: Buffer,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<HttpAnswer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: hostname, port: Number(port), method, path, ca, servername: 'localhost', agent: options.agent ?? false, headers: options.headers ?? {} },
+      {
+        host: hostname,
+        port: Number(port),
+        method,
+        path,
+        ca,
+        servername: 'localhost',
+        agent: options.agent ?? false,
+        headers: options.headers ?? {},
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -50,7 +77,8 @@ export function httpsCall(url: string, ca: Buffer, method: string, path: string,
             json = undefined;
           }
           const headers = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
           resolve({ status: res.statusCode ?? 0, headers, text, json });
         });
       },

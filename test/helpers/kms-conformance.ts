@@ -31,13 +31,23 @@ export function kmsConformance(test: TestFn, name: string, open: () => Promise<C
     t.is(kms.keyIdOf(a), kms.keyId);
     t.false(Buffer.from(a).includes(dataKey), 'the data key does not appear in the blob');
     t.deepEqual(Buffer.from(await kms.unwrapKey(a, ctx)), dataKey);
-    t.deepEqual(Buffer.from(await kms.unwrapKey(b, { id: 'wallet-1', kind: 'keyshare', node: 'node_1' })), dataKey, 'context key order does not matter');
+    t.deepEqual(
+      Buffer.from(await kms.unwrapKey(b, { id: 'wallet-1', kind: 'keyshare', node: 'node_1' })),
+      dataKey,
+      'context key order does not matter',
+    );
   });
 
   test(`${name}: another context does not unwrap (node, kind, id, a missing or an extra entry)`, async (t) => {
     const { kms } = await open();
     const wrapped = await kms.wrapKey(randomBytes(32), ctx);
-    for (const other of [{ ...ctx, node: 'node_2' }, { ...ctx, id: 'wallet-2' }, { ...ctx, kind: 'aux' }, { node: 'node_1', kind: 'keyshare' }, { ...ctx, extra: '' }]) {
+    for (const other of [
+      { ...ctx, node: 'node_2' },
+      { ...ctx, id: 'wallet-2' },
+      { ...ctx, kind: 'aux' },
+      { node: 'node_1', kind: 'keyshare' },
+      { ...ctx, extra: '' },
+    ]) {
       const e = await t.throwsAsync(kms.unwrapKey(wrapped, other), { instanceOf: KmsError }, JSON.stringify(other));
       t.is(e?.code, 'unwrap-failed', JSON.stringify(other));
     }
@@ -78,7 +88,11 @@ export function kmsConformance(test: TestFn, name: string, open: () => Promise<C
     const sealed = await sealRecord(kms, where, plain);
     t.false(Buffer.from(sealed).includes(plain.subarray(0, 16)));
     t.deepEqual(Buffer.from(await openRecord(kms, where, sealed)), plain);
-    for (const moved of [{ ...where, nodeId: 'node_2' }, { ...where, id: 'w2' }, { ...where, kind: 'aux' }]) {
+    for (const moved of [
+      { ...where, nodeId: 'node_2' },
+      { ...where, id: 'w2' },
+      { ...where, kind: 'aux' },
+    ]) {
       const e = await t.throwsAsync(openRecord(kms, moved, sealed), { instanceOf: StorageError });
       t.is(e?.code, 'context-mismatch');
     }

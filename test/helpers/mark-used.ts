@@ -14,7 +14,11 @@ const { store } = await openNode(root, nodeId);
 const presigs = new Presignatures(store);
 process.once('message', () => {
   void Promise.allSettled(ids.map((id) => presigs.markUsed(id))).then((results) => {
-    send({ results: results.map((r) => (r.status === 'fulfilled' ? 'ok' : r.reason instanceof Error ? r.reason.message : String(r.reason))) });
+    send({
+      results: results.map((r) =>
+        r.status === 'fulfilled' ? 'ok' : r.reason instanceof Error ? r.reason.message : String(r.reason),
+      ),
+    });
     process.disconnect();
   });
 });

@@ -19,7 +19,11 @@ export interface PartyResult<O> {
  * Runs the parties to completion. `ids` are the parties' protocol indices (default 0 … n−1), e.g.
  * the signer set [0, 2] of a presigning; results are in the order of `starts`.
  */
-export function runNetwork<O>(starts: Step<O>[], tamper?: Tamper, ids: readonly number[] = [...starts.keys()]): PartyResult<O>[] {
+export function runNetwork<O>(
+  starts: Step<O>[],
+  tamper?: Tamper,
+  ids: readonly number[] = [...starts.keys()],
+): PartyResult<O>[] {
   const n = starts.length;
   const pos = new Map(ids.map((id, k) => [id, k]));
   const rounds: (Round<O> | undefined)[] = [];

@@ -33,16 +33,40 @@ export function adversaryStart(params: PresignParams, choose: { k?: bigint; gamm
   const Y = mulG(randomScalar());
   const a = randomScalar();
   const b = randomScalar();
-  const r1: R1Broadcast = { K: sk.encrypt(k, rho), G: sk.encrypt(gamma, nu), Y, A1: mulG(a), A2: mul(Y, a).add(mulG(k)), B1: mulG(b), B2: mul(Y, b).add(mulG(gamma)) };
+  const r1: R1Broadcast = {
+    K: sk.encrypt(k, rho),
+    G: sk.encrypt(gamma, nu),
+    Y,
+    A1: mulG(a),
+    A2: mul(Y, a).add(mulG(k)),
+    B1: mulG(b),
+    B2: mul(Y, b).add(mulG(gamma)),
+  };
   const r1Body = encodeR1(r1);
   const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.r1, body: r1Body }];
   for (const j of S) {
     if (j === i) continue;
     const rp = partyAux(aux, j).rp;
-    const psiK = proveEncElg({ sid: ssid, prover: i, verifier: j, extra: INSTANCE.K }, L, { N0: sk.N, C: r1.K, A: Y, B: r1.A1, X: r1.A2, aux: rp }, { x: k, rho, b: a }, sk);
-    const psiG = proveEncElg({ sid: ssid, prover: i, verifier: j, extra: INSTANCE.G }, L, { N0: sk.N, C: r1.G, A: Y, B: r1.B1, X: r1.B2, aux: rp }, { x: gamma, rho: nu, b }, sk);
+    const psiK = proveEncElg(
+      { sid: ssid, prover: i, verifier: j, extra: INSTANCE.K },
+      L,
+      { N0: sk.N, C: r1.K, A: Y, B: r1.A1, X: r1.A2, aux: rp },
+      { x: k, rho, b: a },
+      sk,
+    );
+    const psiG = proveEncElg(
+      { sid: ssid, prover: i, verifier: j, extra: INSTANCE.G },
+      L,
+      { N0: sk.N, C: r1.G, A: Y, B: r1.B1, X: r1.B2, aux: rp },
+      { x: gamma, rho: nu, b },
+      sk,
+    );
     outbox.push({ from: i, to: j, round: ROUND.r1Proofs, body: encodeR1Proofs({ psiK, psiG }) });
   }
-  const step: Step<Presignature> = { kind: 'next', round: new Round2({ params, view, sk, k, gamma, a, b, r1, r1Body }), outbox };
+  const step: Step<Presignature> = {
+    kind: 'next',
+    round: new Round2({ params, view, sk, k, gamma, a, b, r1, r1Body }),
+    outbox,
+  };
   return { step, view, sk, k, gamma };
 }

@@ -70,7 +70,11 @@ export class Cluster {
   }
 
   private spawnProc(name: string, args: string[]): ChildProcess {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: dist('..') });
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: dist('..'),
+    });
     const log = this.logs.get(name) ?? [];
     this.logs.set(name, log);
     for (const s of [child.stdout, child.stderr]) s?.on('data', (b: Buffer) => log.push(b.toString('utf8')));
@@ -80,7 +84,15 @@ export class Cluster {
 
   /** `name` tells apart several processes of one node (default its id). */
   startNode(id: string, name = id): ChildProcess {
-    return this.spawnProc(name, [dist('src/node/main.js'), '--env', 'local', '--id', id, '--dev-primes', dist('../test/fixtures/safe-primes.json')]);
+    return this.spawnProc(name, [
+      dist('src/node/main.js'),
+      '--env',
+      'local',
+      '--id',
+      id,
+      '--dev-primes',
+      dist('../test/fixtures/safe-primes.json'),
+    ]);
   }
 
   startCoordinator(name = 'coordinator'): ChildProcess {
@@ -104,7 +116,13 @@ export class Cluster {
     return [...this.logs.values()].map((l) => l.join('')).join('\n');
   }
 
-  http(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, agent?: import('node:https').Agent): Promise<HttpAnswer> {
+  http(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    agent?: import('node:https').Agent,
+  ): Promise<HttpAnswer> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = request(
@@ -116,7 +134,11 @@ export class Cluster {
           ca: this.ca,
           servername: 'localhost',
           ...(agent ? { agent } : {}),
-          headers: { authorization: TOKEN, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+          headers: {
+            authorization: TOKEN,
+            ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...headers,
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -46,7 +46,8 @@ const MODULE_PATHS = [
   '/opt/homebrew/lib/softhsm/libsofthsm2.so',
 ];
 
-const NOT_INSTALLED = 'SoftHSM2 is not installed: install softhsm2 (Debian/Ubuntu: apt-get install softhsm2; macOS: brew install softhsm), or set SOFTHSM2_MODULE to libsofthsm2.so';
+const NOT_INSTALLED =
+  'SoftHSM2 is not installed: install softhsm2 (Debian/Ubuntu: apt-get install softhsm2; macOS: brew install softhsm), or set SOFTHSM2_MODULE to libsofthsm2.so';
 
 /** The SoftHSM2 library (SOFTHSM2_MODULE or a usual place). Throws, saying how to install it, if missing. */
 export function softHsmModule(): string {
@@ -60,7 +61,10 @@ export function softHsmModule(): string {
  * Initialise a token labelled `label` in `<dir>/tokens` (creating `<dir>/softhsm2.conf` on first
  * use) and point this process's SOFTHSM2_CONF at it.
  */
-export async function createSoftHsmToken(dir: string, options: { label: string; pin: string; soPin?: string }): Promise<SoftHsmToken> {
+export async function createSoftHsmToken(
+  dir: string,
+  options: { label: string; pin: string; soPin?: string },
+): Promise<SoftHsmToken> {
   const module = softHsmModule();
   const root = resolve(dir);
   const conf = join(root, 'softhsm2.conf');
@@ -71,12 +75,20 @@ export async function createSoftHsmToken(dir: string, options: { label: string; 
     () => false,
   );
   if (!present) {
-    await writeFile(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`, { mode: 0o600 });
+    await writeFile(
+      conf,
+      `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
+      { mode: 0o600 },
+    );
   }
   const soPin = options.soPin ?? `so-${options.pin}`;
   const env = { SOFTHSM2_CONF: conf };
   try {
-    await run('softhsm2-util', ['--init-token', '--free', '--label', options.label, '--pin', options.pin, '--so-pin', soPin], { env: { ...process.env, ...env } });
+    await run(
+      'softhsm2-util',
+      ['--init-token', '--free', '--label', options.label, '--pin', options.pin, '--so-pin', soPin],
+      { env: { ...process.env, ...env } },
+    );
   } catch (e) {
     const err = e as { code?: unknown; stderr?: string; message?: string };
     if (err.code === 'ENOENT') throw new Error(`${NOT_INSTALLED} (softhsm2-util is not on PATH)`, { cause: e });

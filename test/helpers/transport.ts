@@ -48,14 +48,23 @@ export async function makePki(nodeIds: readonly string[] = NODE_IDS): Promise<Pk
       return { ca: caPem, cert: await readFile(p.cert), key: await readFile(p.key) };
     },
     async publicApiMaterial() {
-      return { ca: publicCaPem, cert: await readFile(layout.publicApi.cert), key: await readFile(layout.publicApi.key) };
+      return {
+        ca: publicCaPem,
+        cert: await readFile(layout.publicApi.cert),
+        key: await readFile(layout.publicApi.key),
+      };
     },
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
 }
 
 /** Short timers so failure paths show within a test's budget. */
-export const FAST = { heartbeatIntervalMs: 1_000, heartbeatMisses: 3, frameTimeoutMs: 2_000, requestTimeoutMs: 2_000 } as const;
+export const FAST = {
+  heartbeatIntervalMs: 1_000,
+  heartbeatMisses: 3,
+  frameTimeoutMs: 2_000,
+  requestTimeoutMs: 2_000,
+} as const;
 
 /** A node's server on 127.0.0.1:<ephemeral>, admitting the coordinator only (unless told otherwise). */
 export async function startServer(
@@ -64,19 +73,38 @@ export async function startServer(
   options: Partial<ServerOptions> = {},
   atPort = 0,
 ): Promise<{ server: TransportServer; port: number }> {
-  const server = new TransportServer({ tls: await pki.material(self), acceptPeers: [COORDINATOR], ...FAST, ...options });
+  const server = new TransportServer({
+    tls: await pki.material(self),
+    acceptPeers: [COORDINATOR],
+    ...FAST,
+    ...options,
+  });
   const { port } = await server.listen(atPort, '127.0.0.1');
   return { server, port };
 }
 
-export async function dial(pki: Pki, self: PeerIdentity, port: number, expectedPeer: PeerIdentity, options: Partial<ConnectOptions> = {}): Promise<FrameConnection> {
+export async function dial(
+  pki: Pki,
+  self: PeerIdentity,
+  port: number,
+  expectedPeer: PeerIdentity,
+  options: Partial<ConnectOptions> = {},
+): Promise<FrameConnection> {
   return connect({ host: '127.0.0.1', port, tls: await pki.material(self), expectedPeer, ...FAST, ...options });
 }
 
 /** A TLS client with real credentials that skips the identity check and leaves framing to the test. */
 export function rawTls(port: number, tls: TlsMaterial): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: 'TLSv1.3',
+      checkServerIdentity: () => undefined,
+    });
     s.once('secureConnect', () => {
       s.off('error', reject);
       s.on('error', () => undefined);

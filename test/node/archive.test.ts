@@ -37,12 +37,24 @@ test('wallets pages through the held wallet scopes; wallet describes one; archiv
     log: silentLogger(),
     audit: async (e) => void audit.push(e),
   });
-  const call = async (req: object) => decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
-  const share = (keygenShares(3, 2)[0])!;
+  const call = async (req: object) =>
+    decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
+  const share = keygenShares(3, 2)[0]!;
   const ids = ['w_wallet0001', 'w_wallet0002', 'w_wallet0003', 'w_wallet0004', 'w_wallet0005'];
-  for (const id of ids) await store.put('keyshare', id, pack(encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret), encodeEpoch(0)));
-  await new Presignatures(store).save('ab'.repeat(32), pack(new TextEncoder().encode('w_wallet0003'), new Uint8Array(1), new Uint8Array(1)));
-  await new Presignatures(store).save('cd'.repeat(32), pack(new TextEncoder().encode('w_wallet0004'), new Uint8Array(1), new Uint8Array(1)));
+  for (const id of ids)
+    await store.put(
+      'keyshare',
+      id,
+      pack(encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret), encodeEpoch(0)),
+    );
+  await new Presignatures(store).save(
+    'ab'.repeat(32),
+    pack(new TextEncoder().encode('w_wallet0003'), new Uint8Array(1), new Uint8Array(1)),
+  );
+  await new Presignatures(store).save(
+    'cd'.repeat(32),
+    pack(new TextEncoder().encode('w_wallet0004'), new Uint8Array(1), new Uint8Array(1)),
+  );
 
   // pages of two, in order, each naming where the next starts; the aux scope is no wallet
   const seen: string[] = [];
@@ -60,9 +72,16 @@ test('wallets pages through the held wallet scopes; wallet describes one; archiv
   t.deepEqual(seen, ids);
   t.like(await call({ method: 'wallets', limit: 501 }), { ok: false, code: 'bad-request' }, 'a page is bounded');
   t.like(await call({ method: 'wallets', after: '../keyshare' }), { ok: false, code: 'bad-request' });
-  t.like(await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'because' }), { ok: false, code: 'bad-request' });
+  t.like(await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'because' }), {
+    ok: false,
+    code: 'bad-request',
+  });
 
-  t.deepEqual(await call({ method: 'wallet', walletId: 'w_wallet0003' }), { ok: true, walletId: 'w_wallet0003', committed: { publicKey: hex(pointToBytes(share.public.Y)), epoch: 0, auxEpoch: 1 } });
+  t.deepEqual(await call({ method: 'wallet', walletId: 'w_wallet0003' }), {
+    ok: true,
+    walletId: 'w_wallet0003',
+    committed: { publicKey: hex(pointToBytes(share.public.Y)), epoch: 0, auxEpoch: 1 },
+  });
   t.deepEqual(await call({ method: 'wallet', walletId: 'w_nothing001' }), { ok: true, walletId: 'w_nothing001' });
 
   const original = await store.get('keyshare', 'w_wallet0003');
@@ -73,11 +92,25 @@ test('wallets pages through the held wallet scopes; wallet describes one; archiv
   t.false(await new Presignatures(store).isUsed('cd'.repeat(32)), 'another wallet’s is untouched');
   const [copy] = await store.list('archived');
   const [meta, record] = unpack((await store.get('archived', copy as string)) as Uint8Array, 2, 'archived');
-  t.like(JSON.parse(new TextDecoder().decode(meta)), { kind: 'keyshare', walletId: 'w_wallet0003', reason: 'unregistered' });
+  t.like(JSON.parse(new TextDecoder().decode(meta)), {
+    kind: 'keyshare',
+    walletId: 'w_wallet0003',
+    reason: 'unregistered',
+  });
   t.deepEqual(Buffer.from(record as Uint8Array), Buffer.from(original as Uint8Array), 'kept whole');
-  t.like(audit.find((e) => e.type === 'wallet.archived'), { walletId: 'w_wallet0003', reason: 'unregistered', archived: ['keyshare'] });
-  t.deepEqual(await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'unregistered' }), { ok: true, archived: [], presignaturesBurnt: 0 }, 'idempotent');
-  t.deepEqual(((await call({ method: 'wallets' })).wallets as { walletId: string }[]).map((w) => w.walletId), ids.filter((id) => id !== 'w_wallet0003'));
+  t.like(
+    audit.find((e) => e.type === 'wallet.archived'),
+    { walletId: 'w_wallet0003', reason: 'unregistered', archived: ['keyshare'] },
+  );
+  t.deepEqual(
+    await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'unregistered' }),
+    { ok: true, archived: [], presignaturesBurnt: 0 },
+    'idempotent',
+  );
+  t.deepEqual(
+    ((await call({ method: 'wallets' })).wallets as { walletId: string }[]).map((w) => w.walletId),
+    ids.filter((id) => id !== 'w_wallet0003'),
+  );
   t.is((await call({ method: 'info' })).wallets, 4);
 });
 
@@ -96,17 +129,35 @@ test('archive refuses a committed share that was refreshed (epoch > 0): only reg
     log: silentLogger(),
     audit: async (e) => void audit.push(e),
   });
-  const call = async (req: object) => decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
-  const share = (keygenShares(3, 2)[0])!;
-  await store.put('keyshare', 'w_refreshed1', pack(encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret), encodeEpoch(2)));
-  await new Presignatures(store).save('ef'.repeat(32), pack(new TextEncoder().encode('w_refreshed1'), new Uint8Array(1), new Uint8Array(1)));
+  const call = async (req: object) =>
+    decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
+  const share = keygenShares(3, 2)[0]!;
+  await store.put(
+    'keyshare',
+    'w_refreshed1',
+    pack(encodePublicKeyShare(share.public), encodeSecretKeyShare(share.secret), encodeEpoch(2)),
+  );
+  await new Presignatures(store).save(
+    'ef'.repeat(32),
+    pack(new TextEncoder().encode('w_refreshed1'), new Uint8Array(1), new Uint8Array(1)),
+  );
   const original = await store.get('keyshare', 'w_refreshed1');
 
-  t.like(await call({ method: 'archive', walletId: 'w_refreshed1', reason: 'unregistered' }), { ok: false, code: 'archive-refused' });
-  t.deepEqual(Buffer.from((await store.get('keyshare', 'w_refreshed1')) as Uint8Array), Buffer.from(original as Uint8Array), 'the share stays live');
+  t.like(await call({ method: 'archive', walletId: 'w_refreshed1', reason: 'unregistered' }), {
+    ok: false,
+    code: 'archive-refused',
+  });
+  t.deepEqual(
+    Buffer.from((await store.get('keyshare', 'w_refreshed1')) as Uint8Array),
+    Buffer.from(original as Uint8Array),
+    'the share stays live',
+  );
   t.deepEqual(await store.list('archived'), []);
   t.false(await new Presignatures(store).isUsed('ef'.repeat(32)), 'its presignatures are not burnt');
-  t.like(audit.find((e) => e.type === 'wallet.archive-refused'), { walletId: 'w_refreshed1', reason: 'unregistered' });
+  t.like(
+    audit.find((e) => e.type === 'wallet.archive-refused'),
+    { walletId: 'w_refreshed1', reason: 'unregistered' },
+  );
   t.falsy(audit.find((e) => e.type === 'wallet.archived'));
 });
 
@@ -123,14 +174,29 @@ test('a run this node confirmed stays refused for abandonment after archiving mo
     primes: await PrimeSource.open({ store, index: 0, devFile: PRIMES }),
     log: silentLogger(),
   });
-  const call = async (req: object) => decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
+  const call = async (req: object) =>
+    decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
   // a keygen this node confirmed (its pending state), which committed nowhere
   const sid = Uint8Array.from(randomBytes(32));
   const lifecycle = new Lifecycle({ store, parties: [], beforeSwitch: async () => undefined });
-  await lifecycle.stage('w_confirmed1', { protocol: 'keygen', sid, round: 'confirm', c: Uint8Array.from(randomBytes(32)), epoch: 0, parts: [Uint8Array.of(1), Uint8Array.of(2)] }, undefined);
+  await lifecycle.stage(
+    'w_confirmed1',
+    {
+      protocol: 'keygen',
+      sid,
+      round: 'confirm',
+      c: Uint8Array.from(randomBytes(32)),
+      epoch: 0,
+      parts: [Uint8Array.of(1), Uint8Array.of(2)],
+    },
+    undefined,
+  );
   const abandon = () => call({ method: 'abandon', scope: 'w_confirmed1', sid: Buffer.from(sid).toString('hex') });
   t.like(await abandon(), { ok: false, code: 'confirmed' });
-  t.like(await call({ method: 'archive', walletId: 'w_confirmed1', reason: 'unregistered' }), { ok: true, archived: ['pending'] });
+  t.like(await call({ method: 'archive', walletId: 'w_confirmed1', reason: 'unregistered' }), {
+    ok: true,
+    archived: ['pending'],
+  });
   t.is(await lifecycle.pending('w_confirmed1'), undefined, 'the pending state is gone');
   t.like(await abandon(), { ok: false, code: 'confirmed' }, 'still refused: the node confirmed that run');
   // another run of the scope is not affected by the tombstone

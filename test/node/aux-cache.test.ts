@@ -52,12 +52,18 @@ test('recover() uses only the aux epoch: it never decodes or caches the aux secr
 test('an aux-info commit drops the cached secret of the old aux-info at once', async (t) => {
   const [aux] = auxFixture(3);
   const { service } = await node(t, pack(encodeAuxPublic(aux!), encodeAuxSecret(aux!), encodeEpoch(1)));
-  const info = decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, method: 'info' }))) as { auxEpoch?: number };
+  const info = decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, method: 'info' }))) as {
+    auxEpoch?: number;
+  };
   t.is(info.auxEpoch, 1);
   t.not(cached(service), undefined, 'loaded for use');
   const [next] = auxFixture(3, true);
   // what a commit of the aux scope reports (lifecycle commit → committedResult)
-  const commit = (service as unknown as { committedResult(scope: string, protocol: string, epoch: number, parts: [Uint8Array, Uint8Array]): unknown }).committedResult.bind(service);
+  const commit = (
+    service as unknown as {
+      committedResult(scope: string, protocol: string, epoch: number, parts: [Uint8Array, Uint8Array]): unknown;
+    }
+  ).committedResult.bind(service);
   commit('aux', 'aux', 2, [encodeAuxPublic(next!), encodeAuxSecret(next!)]);
   t.is(cached(service), undefined, 'the old aux-info secret is no longer referenced');
 });

@@ -54,7 +54,10 @@ test('shares written before the aux epoch existed read as aux epoch 0, older tha
   await store.put('keyshare', 'wallet_0004', pack(Uint8Array.of(7), Uint8Array.of(8), encodeEpoch(4)));
   t.like(await lifecycle.committed('wallet_0003'), { epoch: LEGACY_EPOCH.share, auxEpoch: 0 });
   t.like(await lifecycle.committed('wallet_0004'), { epoch: 4, auxEpoch: 0 });
-  t.true((await lifecycle.committed('wallet_0004'))!.auxEpoch! < (await lifecycle.committed(AUX_SCOPE))!.epoch, 'stale: refreshed once before it presigns');
+  t.true(
+    (await lifecycle.committed('wallet_0004'))!.auxEpoch! < (await lifecycle.committed(AUX_SCOPE))!.epoch,
+    'stale: refreshed once before it presigns',
+  );
   // a pending state staged before the field existed decodes too
   await lifecycle.stage('wallet_0004', { ...pending(undefined), epoch: 5 }, 4);
   t.is((await lifecycle.pending('wallet_0004'))?.auxEpoch, undefined);

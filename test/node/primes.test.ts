@@ -18,7 +18,8 @@ const small = (): Promise<bigint> => generateSafePrime(128);
 async function source(t: import('ava').ExecutionContext, o: Partial<PrimeSourceOptions> = {}) {
   const root = await tempDir(t);
   const { store } = await openNode(root, 'node_1');
-  const open = (extra: Partial<PrimeSourceOptions> = {}) => PrimeSource.open({ store, index: 0, generate: small, ...o, ...extra });
+  const open = (extra: Partial<PrimeSourceOptions> = {}) =>
+    PrimeSource.open({ store, index: 0, generate: small, ...o, ...extra });
   return { store, open, src: await open() };
 }
 
@@ -64,7 +65,7 @@ test('two runs at once never share primes', async (t) => {
   const { src } = await source(t, { poolSize: 8 });
   await src.fill();
   const [a, b] = await Promise.all([src.take(), src.take()]);
-  t.is(new Set([...(a), ...(b)]).size, 8);
+  t.is(new Set([...a, ...b]).size, 8);
 });
 
 test('S10: with autoFill the pool refills itself to its size after a take, in the background and durably', async (t) => {
@@ -123,5 +124,6 @@ test('a take with too few primes waits for the generator; a failing generator re
 
 test('the pool size is bounded (4–64)', async (t) => {
   const { store } = await openNode(await tempDir(t), 'node_1');
-  for (const poolSize of [3, 65, 1.5]) await t.throwsAsync(PrimeSource.open({ store, index: 0, poolSize }), { instanceOf: RangeError });
+  for (const poolSize of [3, 65, 1.5])
+    await t.throwsAsync(PrimeSource.open({ store, index: 0, poolSize }), { instanceOf: RangeError });
 });

@@ -144,7 +144,11 @@ test('homomorphic scalarMul with positive, negative and zero scalars', (t) => {
   fc.assert(
     fc.property(
       fc.bigInt({ min: 0n, max: N - 1n }),
-      fc.oneof(fc.bigInt({ min: -(1n << 256n), max: 1n << 256n }), fc.bigInt({ min: -(N - 1n), max: N - 1n }), fc.constantFrom(0n, 1n, -1n, 2n, -2n)),
+      fc.oneof(
+        fc.bigInt({ min: -(1n << 256n), max: 1n << 256n }),
+        fc.bigInt({ min: -(N - 1n), max: N - 1n }),
+        fc.constantFrom(0n, 1n, -1n, 2n, -2n),
+      ),
       (a, k) => {
         const c = pk.encrypt(a);
         const ck = pk.scalarMul(c, k);
@@ -261,7 +265,10 @@ test('invalid ciphertexts are rejected', (t) => {
 
 test('public key validation', (t) => {
   const odd = (bits: number) => (1n << BigInt(bits - 1)) + 12345n * 2n + 1n;
-  t.throws(() => new PaillierPublicKey(odd(3072) + 1n), { instanceOf: RangeError, message: /Paillier modulus N must be odd/ });
+  t.throws(() => new PaillierPublicKey(odd(3072) + 1n), {
+    instanceOf: RangeError,
+    message: /Paillier modulus N must be odd/,
+  });
   t.throws(() => new PaillierPublicKey(odd(3070)), { instanceOf: RangeError, message: /fewer than the minimum 3071/ });
   t.throws(() => new PaillierPublicKey(N), { instanceOf: RangeError, message: /minimum/ });
   t.throws(() => new PaillierPublicKey(odd(4097)), { instanceOf: RangeError, message: /more than the maximum 4096/ });
@@ -269,7 +276,10 @@ test('public key validation', (t) => {
   t.throws(() => new PaillierPublicKey(0n), { instanceOf: RangeError });
   t.throws(() => new PaillierPublicKey(any(12345)), { instanceOf: TypeError, message: /bigint/ });
   t.throws(() => new PaillierPublicKey(any(BN.toString())), { instanceOf: TypeError, message: /bigint/ });
-  t.throws(() => new PaillierPublicKey(odd(1100), { minBits: 1000, maxBits: 1050 }), { instanceOf: RangeError, message: /maximum 1050/ });
+  t.throws(() => new PaillierPublicKey(odd(1100), { minBits: 1000, maxBits: 1050 }), {
+    instanceOf: RangeError,
+    message: /maximum 1050/,
+  });
   // the bounds themselves are accepted
   t.is(new PaillierPublicKey(odd(MIN_MODULUS_BITS)).bits, MIN_MODULUS_BITS);
   t.is(new PaillierPublicKey(odd(MAX_MODULUS_BITS)).bits, MAX_MODULUS_BITS);
@@ -298,17 +308,35 @@ function unsafePrime(residue: 1n | 3n): bigint {
 test('fromPrimes rejects p = q, non-safe primes, p ≡ 1 (mod 4), composites and out-of-bounds N', (t) => {
   const other = fixturePrime(512, 2);
   t.throws(() => PaillierSecretKey.fromPrimes(p, p, SMALL), { instanceOf: RangeError, message: /differ/ });
-  t.throws(() => PaillierSecretKey.fromPrimes(p, p, { checkPrimes: false, minBits: 1000 }), { instanceOf: RangeError, message: /differ/ });
+  t.throws(() => PaillierSecretKey.fromPrimes(p, p, { checkPrimes: false, minBits: 1000 }), {
+    instanceOf: RangeError,
+    message: /differ/,
+  });
   const unsafe3 = unsafePrime(3n);
-  t.throws(() => PaillierSecretKey.fromPrimes(unsafe3, other, SMALL), { instanceOf: RangeError, message: /^p must be a safe prime/ });
-  t.throws(() => PaillierSecretKey.fromPrimes(other, unsafe3, SMALL), { instanceOf: RangeError, message: /^q must be a safe prime/ });
+  t.throws(() => PaillierSecretKey.fromPrimes(unsafe3, other, SMALL), {
+    instanceOf: RangeError,
+    message: /^p must be a safe prime/,
+  });
+  t.throws(() => PaillierSecretKey.fromPrimes(other, unsafe3, SMALL), {
+    instanceOf: RangeError,
+    message: /^q must be a safe prime/,
+  });
   const oneMod4 = unsafePrime(1n);
-  t.throws(() => PaillierSecretKey.fromPrimes(oneMod4, other, SMALL), { instanceOf: RangeError, message: /3 \(mod 4\)/ });
-  t.throws(() => PaillierSecretKey.fromPrimes(other, oneMod4, { checkPrimes: false, minBits: 1000 }), { instanceOf: RangeError, message: /3 \(mod 4\)/ });
+  t.throws(() => PaillierSecretKey.fromPrimes(oneMod4, other, SMALL), {
+    instanceOf: RangeError,
+    message: /3 \(mod 4\)/,
+  });
+  t.throws(() => PaillierSecretKey.fromPrimes(other, oneMod4, { checkPrimes: false, minBits: 1000 }), {
+    instanceOf: RangeError,
+    message: /3 \(mod 4\)/,
+  });
   // a composite ≡ 3 (mod 4): a safe prime (≡ 3) times 5 (≡ 1)
   const composite = fixturePrime(512, 3) * 5n;
   t.is(composite % 4n, 3n);
-  t.throws(() => PaillierSecretKey.fromPrimes(composite, other, SMALL), { instanceOf: RangeError, message: /^p must be a safe prime/ });
+  t.throws(() => PaillierSecretKey.fromPrimes(composite, other, SMALL), {
+    instanceOf: RangeError,
+    message: /^p must be a safe prime/,
+  });
   // N = p·q below the default minimum of 3071 bits
   t.throws(() => PaillierSecretKey.fromPrimes(p, q), { instanceOf: RangeError, message: /minimum/ });
   t.throws(() => PaillierSecretKey.fromPrimes(P, Q, { maxBits: 3000 }), { instanceOf: RangeError, message: /maximum/ });

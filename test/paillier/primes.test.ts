@@ -64,7 +64,7 @@ test('small fresh safe primes have the requested size and form', async (t) => {
     [ps[2], 257],
   ] as const) {
     t.is(refBitLength(p), bits);
-    t.is((p) % 4n, 3n);
+    t.is(p % 4n, 3n);
     t.deepEqual(await checkSafe(p), [true, true]);
     t.notThrows(() => assertSafePrime('p', p, bits));
   }
@@ -100,7 +100,8 @@ test('every fixture prime passes assertSafePrime and an independent primality ch
       independent.push(checkSafe(p, 16));
     }
   }
-  for (const result of await Promise.all(independent)) t.deepEqual(result, [true, true], 'p and (p − 1)/2 prime (node:crypto)');
+  for (const result of await Promise.all(independent))
+    t.deepEqual(result, [true, true], 'p and (p − 1)/2 prime (node:crypto)');
 });
 
 test('assertSafePrime rejects composites, non-safe primes, p ≡ 1 (mod 4), wrong sizes and wrong types', (t) => {
@@ -117,7 +118,12 @@ test('assertSafePrime rejects composites, non-safe primes, p ≡ 1 (mod 4), wron
     ['non-safe prime ≡ 3 (mod 4)', unsafe3, RangeError, /^q must be a safe prime/],
     ['prime ≡ 1 (mod 4)', oneMod4, RangeError, /^q must be ≡ 3 \(mod 4\)/],
     ['composite ≡ 3 (mod 4)', safe * 5n, RangeError, /^q must be a safe prime/],
-    ['product of two safe primes ≡ 3·3 = 1 (mod 4)', safe * (safePrimes().bits512[1] as bigint), RangeError, /^q must be/],
+    [
+      'product of two safe primes ≡ 3·3 = 1 (mod 4)',
+      safe * (safePrimes().bits512[1] as bigint),
+      RangeError,
+      /^q must be/,
+    ],
     ['2·safe + 1 when composite', 2n * 2n * 3n * 5n * 7n + 3n, RangeError, /^q must be/],
     ['3', 3n, RangeError, /^q must be/],
     ['even', safe + 1n, RangeError, /^q must be/],

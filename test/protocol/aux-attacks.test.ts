@@ -14,7 +14,13 @@ import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { startAuxInfo, AUX_ROUND } from '../../src/protocol/aux/index.js';
 import type { AuxInfo } from '../../src/protocol/aux-info.js';
-import { decodeDecommit, decodeProofs, encodeDecommit, encodeProofs, type AuxDecommit } from '../../src/protocol/aux/messages.js';
+import {
+  decodeDecommit,
+  decodeProofs,
+  encodeDecommit,
+  encodeProofs,
+  type AuxDecommit,
+} from '../../src/protocol/aux/messages.js';
 import { ringPedersenFromPrimes } from '../../src/paillier/ring-pedersen.js';
 import { provePrm, verifyPrm } from '../../src/zk/prm.js';
 import { proveFac } from '../../src/zk/fac.js';
@@ -31,7 +37,13 @@ const rpCache = new Map<number, ReturnType<typeof ringPedersenFromPrimes>>();
 /** Party i's ring-Pedersen parameters (one draw of t, λ per party for the whole file). */
 const rp = (i: number) => {
   let r = rpCache.get(i);
-  if (!r) rpCache.set(i, (r = ringPedersenFromPrimes(fixturePrime(1536, 4 * i + 2), fixturePrime(1536, 4 * i + 3), { checkPrimes: false })));
+  if (!r)
+    rpCache.set(
+      i,
+      (r = ringPedersenFromPrimes(fixturePrime(1536, 4 * i + 2), fixturePrime(1536, 4 * i + 3), {
+        checkPrimes: false,
+      })),
+    );
   return r;
 };
 const paillier = (i: number) => ({ p: fixturePrime(1536, 4 * i), q: fixturePrime(1536, 4 * i + 1) });
@@ -59,28 +71,45 @@ function decommit(sid: Uint8Array, i: number, over: Partial<AuxDecommit> = {}): 
 /** Honest parties everywhere except `bad`, which is the adversary made by `adv(sid)`. */
 function runWith(bad: number, adv: (sid: Uint8Array) => Step<AuxInfo>, tamper?: Tamper): Results {
   const sid = newSid();
-  return runNetwork([0, 1, 2].map((i) => (i === bad ? adv(sid) : honest(sid, i))), tamper);
+  return runNetwork(
+    [0, 1, 2].map((i) => (i === bad ? adv(sid) : honest(sid, i))),
+    tamper,
+  );
 }
 
-function blamed(t: ExecutionContext, results: Results, culprit: number, reason: RegExp, receivers = [0, 1, 2].filter((i) => i !== culprit)): void {
+function blamed(
+  t: ExecutionContext,
+  results: Results,
+  culprit: number,
+  reason: RegExp,
+  receivers = [0, 1, 2].filter((i) => i !== culprit),
+): void {
   for (const i of receivers) {
     const r = results[i];
     t.falsy(r?.output, `party ${i} must not output aux-info`);
-    t.deepEqual(r?.abort?.culprits, [culprit], `party ${i}: ${r?.abort?.reason ?? (r?.stalled ? 'stalled' : 'no abort')}`);
+    t.deepEqual(
+      r?.abort?.culprits,
+      [culprit],
+      `party ${i}: ${r?.abort?.reason ?? (r?.stalled ? 'stalled' : 'no abort')}`,
+    );
     t.regex(r?.abort?.reason ?? '', reason, `party ${i}`);
   }
 }
 
-const rewrite = (from: number, to: number, round: string, f: (b: Uint8Array) => Uint8Array): Tamper => (m, dest) =>
-  m.from === from && dest === to && m.round === round ? [{ ...m, body: f(m.body) }] : undefined;
+const rewrite =
+  (from: number, to: number, round: string, f: (b: Uint8Array) => Uint8Array): Tamper =>
+  (m, dest) =>
+    m.from === from && dest === to && m.round === round ? [{ ...m, body: f(m.body) }] : undefined;
 
-const both = (...ts: Tamper[]): Tamper => (m, to) => {
-  for (const f of ts) {
-    const r = f(m, to);
-    if (r) return r;
-  }
-  return undefined;
-};
+const both =
+  (...ts: Tamper[]): Tamper =>
+  (m, to) => {
+    for (const f of ts) {
+      const r = f(m, to);
+      if (r) return r;
+    }
+    return undefined;
+  };
 
 // --- the three long runs ---------------------------------------------------------------------
 
@@ -109,10 +138,19 @@ test.before(async () => {
         L,
         decommit: decommit(sid, 2, { N: Nbad }),
         proofs: (j, rho, ds) => {
-          if (!forged || forged.rho !== rho) forged = { rho, mod: forgeMod({ sid, prover: 2, extra: rho }, L, [...small.map((s) => [s, 1] as const), [Q, 1] as const]) };
+          if (!forged || forged.rho !== rho)
+            forged = {
+              rho,
+              mod: forgeMod({ sid, prover: 2, extra: rho }, L, [...small.map((s) => [s, 1] as const), [Q, 1] as const]),
+            };
           const dj = ds[j] as AuxDecommit;
           // Πfac by the honest algorithm with the "factorisation" S·Q: Πmod is checked first and fails
-          const fac = proveFac({ sid, prover: 2, verifier: j, extra: rho }, L, { N0: Nbad, aux: { N: dj.Nhat, s: dj.s, t: dj.t } }, { p: S, q: Q });
+          const fac = proveFac(
+            { sid, prover: 2, verifier: j, extra: rho },
+            L,
+            { N0: Nbad, aux: { N: dj.Nhat, s: dj.s, t: dj.t } },
+            { p: S, q: Q },
+          );
           return { mod: forged.mod, fac };
         },
       }),
@@ -184,12 +222,17 @@ test('A7: Πmod/Πfac proofs replayed from another session (same prover, same N)
 test('A5: Πmod with 0, 127 or 129 repetitions does not decode (m is never read from the wire)', (t) => {
   // a well-formed message (the decoder checks shapes and sizes only), re-encoded with the item list cut or padded
   const fac = { commitment: { P: 1n, Q: 1n, A: 1n, B: 1n, T: 1n, sigma: -1n }, z1: 1n, z2: 1n, w1: 1n, w2: 1n, v: 1n };
-  const body = encodeProofs({ mod: { w: 2n, items: Array.from({ length: L.m }, () => ({ x: 1n, a: false, b: false, z: 1n })) }, fac });
+  const body = encodeProofs({
+    mod: { w: 2n, items: Array.from({ length: L.m }, () => ({ x: 1n, a: false, b: false, z: 1n })) },
+    fac,
+  });
   const pr = decodeProofs(body, L);
   t.is(pr.mod.items.length, 128);
   for (const len of [0, 1, 127, 129]) {
     const items = Array.from({ length: len }, () => ({ x: 1n, a: false, b: false, z: 1n }));
-    t.throws(() => decodeProofs(encodeProofs({ ...pr, mod: { ...pr.mod, items } }), L), { message: new RegExp(`exactly 128 entries, has ${len}`) });
+    t.throws(() => decodeProofs(encodeProofs({ ...pr, mod: { ...pr.mod, items } }), L), {
+      message: new RegExp(`exactly 128 entries, has ${len}`),
+    });
   }
 });
 
@@ -201,7 +244,15 @@ test('A6: ring-Pedersen s = −t^λ (not in ⟨t⟩) with a Πprm computed as if
   const s = N - r.params.s;
   // independent: −t^λ is a non-residue mod p̂ (−1 is one for p̂ ≡ 3 mod 4), so it is not a power of the square t
   t.is(refPow(s % r.secret.p, (r.secret.p - 1n) / 2n, r.secret.p), r.secret.p - 1n);
-  const results = runWith(1, (sid) => auxAdversary({ sid, n: 3, i: 1, L, decommit: decommit(sid, 1, { s, prm: prmAsIfValid({ sid, prover: 1 }, L, { N, s, t: tt }, r.secret) }) }));
+  const results = runWith(1, (sid) =>
+    auxAdversary({
+      sid,
+      n: 3,
+      i: 1,
+      L,
+      decommit: decommit(sid, 1, { s, prm: prmAsIfValid({ sid, prover: 1 }, L, { N, s, t: tt }, r.secret) }),
+    }),
+  );
   blamed(t, results, 1, /^aux\/decommit: prm\/equation$/);
 });
 
@@ -218,7 +269,11 @@ test('A5: a Πprm with 0 repetitions, or with 129 responses z_i, is refused at d
     const z = Array.from({ length: lenZ }, (_, k) => d.prm.z[k % L.m] as bigint);
     return encodeDecommit({ ...d, prm: { A, z } });
   };
-  const results = runWith(0, (sid) => auxAdversary({ sid, n: 3, i: 0, L, decommit: decommit(sid, 0) }), both(rewrite(0, 1, AUX_ROUND.decommit, resize(0, 0)), rewrite(0, 2, AUX_ROUND.decommit, resize(L.m, 129))));
+  const results = runWith(
+    0,
+    (sid) => auxAdversary({ sid, n: 3, i: 0, L, decommit: decommit(sid, 0) }),
+    both(rewrite(0, 1, AUX_ROUND.decommit, resize(0, 0)), rewrite(0, 2, AUX_ROUND.decommit, resize(L.m, 129))),
+  );
   blamed(t, results, 0, /^aux\/decommit: malformed \(Πprm A must have exactly 128 entries, has 0\)$/, [1]);
   blamed(t, results, 0, /^aux\/decommit: malformed \(Πprm z must have exactly 128 entries, has 129\)$/, [2]);
 });
@@ -232,7 +287,15 @@ test('A7: a Πprm replayed from another session is rejected (committed to, so on
 
 test('A7: a Πprm bound to another prover index is rejected, prover named', (t) => {
   const r = rp(1);
-  const results = runWith(1, (sid) => auxAdversary({ sid, n: 3, i: 1, L, decommit: decommit(sid, 1, { prm: provePrm({ sid, prover: 2 }, L, r.params, r.secret) }) }));
+  const results = runWith(1, (sid) =>
+    auxAdversary({
+      sid,
+      n: 3,
+      i: 1,
+      L,
+      decommit: decommit(sid, 1, { prm: provePrm({ sid, prover: 2 }, L, r.params, r.secret) }),
+    }),
+  );
   blamed(t, results, 1, /^aux\/decommit: prm\/equation$/);
 });
 
@@ -257,7 +320,9 @@ test('A1: an even Paillier modulus or an even ring-Pedersen modulus of full size
 });
 
 test('A16: a 5000-bit Paillier modulus in the opening is refused at decoding, before any arithmetic, prover named', (t) => {
-  const results = runWith(2, (sid) => auxAdversary({ sid, n: 3, i: 2, L, decommit: decommit(sid, 2, { N: (1n << 5000n) + 1n }) }));
+  const results = runWith(2, (sid) =>
+    auxAdversary({ sid, n: 3, i: 2, L, decommit: decommit(sid, 2, { N: (1n << 5000n) + 1n }) }),
+  );
   blamed(t, results, 2, /^aux\/decommit: malformed \(N longer than 513 bytes\)$/);
 });
 
@@ -300,7 +365,10 @@ test('A1: a Πmod bit a_i or b_i other than 0 or 1 does not decode', (t) => {
   const body = encodeProofs({ mod: { w: 2n, items }, fac });
   t.notThrows(() => decodeProofs(body, L));
   // the first item's a_i byte sits after version (1), w (4 + 2), the count (4) and x_1 (4 + 2)
-  for (const [offset, what] of [[17, 'a_i'], [18, 'b_i']] as const) {
+  for (const [offset, what] of [
+    [17, 'a_i'],
+    [18, 'b_i'],
+  ] as const) {
     const bad = Uint8Array.from(body);
     t.is(bad[offset], 0, what);
     bad[offset] = 2;

@@ -9,7 +9,13 @@ import { startAuxInfo, AUX_ROUND } from '../../src/protocol/aux/index.js';
 import type { AuxInfo } from '../../src/protocol/aux-info.js';
 import { ringPedersenFromPrimes } from '../../src/paillier/ring-pedersen.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
-import { decodeDecommit, encodeDecommit, decodeProofs, encodeProofs, type AuxDecommit } from '../../src/protocol/aux/messages.js';
+import {
+  decodeDecommit,
+  encodeDecommit,
+  decodeProofs,
+  encodeProofs,
+  type AuxDecommit,
+} from '../../src/protocol/aux/messages.js';
 import { Round2 } from '../../src/protocol/aux/round2.js';
 import { auxCommitment } from '../../src/protocol/aux/commitment.js';
 import { encodeHash } from '../../src/protocol/common.js';
@@ -28,7 +34,9 @@ function starts(sid = Uint8Array.from(randomBytes(32)), tweak?: (i: number) => {
       i,
       L,
       paillier: tweak?.(i) ?? { p: fixturePrime(1536, 4 * i), q: fixturePrime(1536, 4 * i + 1) },
-      ringPedersen: ringPedersenFromPrimes(fixturePrime(1536, 4 * i + 2), fixturePrime(1536, 4 * i + 3), { checkPrimes: false }),
+      ringPedersen: ringPedersenFromPrimes(fixturePrime(1536, 4 * i + 2), fixturePrime(1536, 4 * i + 3), {
+        checkPrimes: false,
+      }),
     }),
   );
 }
@@ -60,7 +68,12 @@ function rewrite(from: number, round: string, f: (body: Uint8Array, to: number) 
   return (m, to) => (m.from === from && m.round === round ? [{ ...m, body: f(m.body, to) }] : undefined);
 }
 
-function assertBlamed(t: import('ava').ExecutionContext, results: ReturnType<typeof runNetwork<AuxInfo>>, culprit: number, reason: RegExp): void {
+function assertBlamed(
+  t: import('ava').ExecutionContext,
+  results: ReturnType<typeof runNetwork<AuxInfo>>,
+  culprit: number,
+  reason: RegExp,
+): void {
   for (const i of [0, 1, 2].filter((x) => x !== culprit)) {
     const r = results[i];
     t.falsy(r?.output, `party ${i} must not output aux-info`);
@@ -72,26 +85,34 @@ function assertBlamed(t: import('ava').ExecutionContext, results: ReturnType<typ
 test('A6: a tampered Πprm is rejected before any Paillier proof, prover named', (t) => {
   // re-open the commitment with a changed Πprm entry: the opening no longer matches V_1, so the
   // honest parties abort naming party 1 (a consistent forgery is covered in the Πprm unit tests)
-  const results = runNetwork(starts(), rewrite(1, AUX_ROUND.decommit, (b) => {
-    const d = decodeDecommit(b, L);
-    const z = [...d.prm.z];
-    z[7] = (z[7] as bigint) + 1n;
-    return encodeDecommit({ ...d, prm: { ...d.prm, z } });
-  }));
+  const results = runNetwork(
+    starts(),
+    rewrite(1, AUX_ROUND.decommit, (b) => {
+      const d = decodeDecommit(b, L);
+      const z = [...d.prm.z];
+      z[7] = (z[7] as bigint) + 1n;
+      return encodeDecommit({ ...d, prm: { ...d.prm, z } });
+    }),
+  );
   assertBlamed(t, results, 1, /does not match commitment/);
 });
 
 test('A1: an undersized (1024-bit) Paillier modulus is rejected by the size check, prover named', (t) => {
   // party 2 runs the honest protocol with two 512-bit safe primes; the others must refuse N_2
-  const results = runNetwork(starts(undefined, (i) => (i === 2 ? { p: fixturePrime(512, 0), q: fixturePrime(512, 1) } : undefined)));
+  const results = runNetwork(
+    starts(undefined, (i) => (i === 2 ? { p: fixturePrime(512, 0), q: fixturePrime(512, 1) } : undefined)),
+  );
   assertBlamed(t, results, 2, /N_j has a bad size/);
 });
 
 test('A5: a Πmod with 127 repetitions is refused at decoding, prover named', (t) => {
-  const results = runNetwork(starts(), rewrite(0, AUX_ROUND.proofs, (b) => {
-    const pr = decodeProofs(b, L);
-    return encodeProofs({ ...pr, mod: { ...pr.mod, items: pr.mod.items.slice(1) } });
-  }));
+  const results = runNetwork(
+    starts(),
+    rewrite(0, AUX_ROUND.proofs, (b) => {
+      const pr = decodeProofs(b, L);
+      return encodeProofs({ ...pr, mod: { ...pr.mod, items: pr.mod.items.slice(1) } });
+    }),
+  );
   assertBlamed(t, results, 0, /Πmod items must have exactly 128 entries/);
 });
 
@@ -109,7 +130,9 @@ test('a Πfac made for another verifier is rejected, prover named', (t) => {
 
 test('a Paillier modulus copied from another party: its owner names the copier, a bystander names nobody', (t) => {
   // party 2 reuses party 0's primes (and so its N, with proofs it could answer): refused at round 4
-  const results = runNetwork(starts(undefined, (i) => (i === 2 ? { p: fixturePrime(1536, 0), q: fixturePrime(1536, 1) } : undefined)));
+  const results = runNetwork(
+    starts(undefined, (i) => (i === 2 ? { p: fixturePrime(1536, 0), q: fixturePrime(1536, 1) } : undefined)),
+  );
   for (const i of [0, 1]) {
     t.falsy(results[i]?.output);
     t.regex(results[i]?.abort?.reason ?? '', /modulus repeats one of ours|same modulus/);
@@ -121,7 +144,9 @@ test('a Paillier modulus copied from another party: its owner names the copier, 
 // --- a malicious party that commits to what it opens (its own round 1, built by hand) -----------
 
 function maliciousStart(sid: Uint8Array, i: number, mutate: (d: AuxDecommit) => AuxDecommit): Step<AuxInfo> {
-  const ringPedersen = ringPedersenFromPrimes(fixturePrime(1536, 4 * i + 2), fixturePrime(1536, 4 * i + 3), { checkPrimes: false });
+  const ringPedersen = ringPedersenFromPrimes(fixturePrime(1536, 4 * i + 2), fixturePrime(1536, 4 * i + 3), {
+    checkPrimes: false,
+  });
   const paillier = { p: fixturePrime(1536, 4 * i), q: fixturePrime(1536, 4 * i + 1) };
   const { N, s, t: tt } = ringPedersen.params;
   const honest: AuxDecommit = {

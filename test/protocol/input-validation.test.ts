@@ -9,12 +9,26 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { startKeygen, KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { startPresign } from '../../src/protocol/presign/index.js';
-import { Presignature, digestScalar, type PartialSignature, type PresignaturePublic } from '../../src/protocol/presign/presignature.js';
+import {
+  Presignature,
+  digestScalar,
+  type PartialSignature,
+  type PresignaturePublic,
+} from '../../src/protocol/presign/presignature.js';
 import { combineSignature, verifyEcdsa } from '../../src/protocol/sign/index.js';
 import { assertKeyShare, type KeyShare } from '../../src/protocol/keyshare.js';
 import { assertAuxInfo, type AuxInfo } from '../../src/protocol/aux-info.js';
 import { Blame, collect, type Msg, type Step } from '../../src/protocol/machine.js';
-import { decodeAuxInfo, decodeKeyShare, decodePresignaturePublic, encodeAuxPublic, encodeAuxSecret, encodePresignaturePublic, encodePublicKeyShare, encodeSecretKeyShare } from '../../src/protocol/storage-format.js';
+import {
+  decodeAuxInfo,
+  decodeKeyShare,
+  decodePresignaturePublic,
+  encodeAuxPublic,
+  encodeAuxSecret,
+  encodePresignaturePublic,
+  encodePublicKeyShare,
+  encodeSecretKeyShare,
+} from '../../src/protocol/storage-format.js';
 import { Reader, Writer } from '../../src/protocol/codec.js';
 import { type Point, G, Point as P, modq, mulG, q, randomScalar } from '../../src/curve/secp256k1.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
@@ -32,7 +46,12 @@ function firstRound(): Step<KeyShare> & { kind: 'next' } {
   if (s.kind !== 'next') throw new Error('unreachable');
   return s;
 }
-const commitFrom = (from: number, round: string = KEYGEN_ROUND.commit): Msg => ({ from, to: 'all', round, body: Uint8Array.from([1, ...randomBytes(32)]) });
+const commitFrom = (from: number, round: string = KEYGEN_ROUND.commit): Msg => ({
+  from,
+  to: 'all',
+  round,
+  body: Uint8Array.from([1, ...randomBytes(32)]),
+});
 
 test('collect: a message for a round the party is not in is blamed on its sender', (t) => {
   const step = firstRound().round.handle([commitFrom(1), commitFrom(2), commitFrom(2, KEYGEN_ROUND.echo)]);
@@ -62,7 +81,16 @@ test('collect: a point-to-point message addressed to another party, or broadcast
     t.regex(e.reason, /r: wrong message kind or recipient/);
   }
   // and a point-to-point message where a broadcast was due
-  const e = t.throws(() => collect(0, [0, 1, 2], [{ round: 'b', broadcast: true }], [{ from: 1, to: 0, round: 'b', body: Uint8Array.of(1) }]), { instanceOf: Blame });
+  const e = t.throws(
+    () =>
+      collect(
+        0,
+        [0, 1, 2],
+        [{ round: 'b', broadcast: true }],
+        [{ from: 1, to: 0, round: 'b', body: Uint8Array.of(1) }],
+      ),
+    { instanceOf: Blame },
+  );
   t.deepEqual(e?.culprits, [1]);
 });
 
@@ -95,7 +123,10 @@ test('codec: a length prefix above the cap, an integer above its bit cap, a list
 
 test('assertKeyShare refuses bad (t, n), a bad index, |X| ≠ n, identity points and x outside (0, q)', (t) => {
   const k = keys[1] as KeyShare;
-  const bad = (pub: Partial<KeyShare['public']>, x = k.secret.x) => () => assertKeyShare({ public: { ...k.public, ...pub }, secret: { x } });
+  const bad =
+    (pub: Partial<KeyShare['public']>, x = k.secret.x) =>
+    () =>
+      assertKeyShare({ public: { ...k.public, ...pub }, secret: { x } });
   t.notThrows(bad({}));
   t.throws(bad({ t: 4 }), { message: /bad \(t, n\)/ });
   t.throws(bad({ t: 0 }), { message: /bad \(t, n\)/ });
@@ -105,8 +136,10 @@ test('assertKeyShare refuses bad (t, n), a bad index, |X| ≠ n, identity points
   t.throws(bad({ Y: P.ZERO }), { message: /identity point/ });
   t.throws(bad({ X: [k.public.X[0] as Point, k.public.X[1] as Point, P.ZERO] }), { message: /identity point/ });
   // public shares that do not lie on one polynomial through Y (degree t − 1 = 1 here)
-  t.throws(bad({ Y: (k.public.Y).add(G) }), { message: /X does not interpolate to Y/ });
-  t.throws(bad({ X: [k.public.X[0] as Point, k.public.X[1] as Point, (k.public.X[2] as Point).add(G)] }), { message: /X is not of degree t − 1/ });
+  t.throws(bad({ Y: k.public.Y.add(G) }), { message: /X does not interpolate to Y/ });
+  t.throws(bad({ X: [k.public.X[0] as Point, k.public.X[1] as Point, (k.public.X[2] as Point).add(G)] }), {
+    message: /X is not of degree t − 1/,
+  });
   t.throws(bad({}, 0n), { message: /x_i out of range/ });
   t.throws(bad({}, k.secret.x + q), { message: /x_i out of range/ });
 });
@@ -117,9 +150,13 @@ test('assertAuxInfo refuses an own index without an entry and s, t outside (1, N
   const a = aux[0] as AuxInfo;
   t.notThrows(() => assertAuxInfo(a));
   t.throws(() => assertAuxInfo({ ...a, i: 3 }), { message: /own index out of range/ });
-  const withRp = (rp: Partial<AuxInfo['parties'][number]['rp']>) => ({ ...a, parties: a.parties.map((pa, j) => (j === 2 ? { ...pa, rp: { ...pa.rp, ...rp } } : pa)) });
+  const withRp = (rp: Partial<AuxInfo['parties'][number]['rp']>) => ({
+    ...a,
+    parties: a.parties.map((pa, j) => (j === 2 ? { ...pa, rp: { ...pa.rp, ...rp } } : pa)),
+  });
   const N = a.parties[2]?.rp.N as bigint;
-  for (const rp of [{ s: 1n }, { s: N }, { t: 0n }, { t: N + 5n }]) t.throws(() => assertAuxInfo(withRp(rp)), { message: /s, t out of range/ }, JSON.stringify(Object.keys(rp)));
+  for (const rp of [{ s: 1n }, { s: N }, { t: 0n }, { t: N + 5n }])
+    t.throws(() => assertAuxInfo(withRp(rp)), { message: /s, t out of range/ }, JSON.stringify(Object.keys(rp)));
 });
 
 // --- storage formats ---------------------------------------------------------------------------
@@ -134,7 +171,17 @@ test('storage: a key-share record of another format version, with more than 64 p
   const s2 = Uint8Array.from(sec);
   s2[2] = 2;
   t.throws(() => decodeKeyShare(pub, s2), { message: /unsupported format version 2/ });
-  const head = (n: number, count: number) => new Writer().u8(0x4b).u8(0x50).u8(1).u8(n).u8(2).u8(0).point(k.public.Y).list(Array(count).fill(G), (w, X: Point) => w.point(X)).finish();
+  const head = (n: number, count: number) =>
+    new Writer()
+      .u8(0x4b)
+      .u8(0x50)
+      .u8(1)
+      .u8(n)
+      .u8(2)
+      .u8(0)
+      .point(k.public.Y)
+      .list(Array(count).fill(G), (w, X: Point) => w.point(X))
+      .finish();
   t.throws(() => decodeKeyShare(head(65, 65), sec), { message: /too many parties/ });
   t.throws(() => decodeKeyShare(head(3, 2), sec), { message: /X must have exactly 3 entries, has 2/ });
 });
@@ -142,29 +189,59 @@ test('storage: a key-share record of another format version, with more than 64 p
 test('storage: an aux-info record with more than 64 parties is refused before validation', (t) => {
   const a = aux[0] as AuxInfo;
   const many = { ...a, parties: Array.from({ length: 65 }, (_, j) => a.parties[j % 3] as AuxInfo['parties'][number]) };
-  t.throws(() => decodeAuxInfo(encodeAuxPublic(many), encodeAuxSecret(a)), { message: /parties has more than 64 entries/ });
+  t.throws(() => decodeAuxInfo(encodeAuxPublic(many), encodeAuxSecret(a)), {
+    message: /parties has more than 64 entries/,
+  });
 });
 
 test('storage: a presignature record whose Δ̃ or S̃ count differs from the signer count is refused', (t) => {
-  const pub: PresignaturePublic = { id: sid(), signers: [0, 2], Y: mulG(3n), R: mulG(5n), Delta: [mulG(7n), mulG(11n)], S: [mulG(13n), mulG(17n)] };
+  const pub: PresignaturePublic = {
+    id: sid(),
+    signers: [0, 2],
+    Y: mulG(3n),
+    R: mulG(5n),
+    Delta: [mulG(7n), mulG(11n)],
+    S: [mulG(13n), mulG(17n)],
+  };
   t.notThrows(() => decodePresignaturePublic(encodePresignaturePublic(pub)));
-  t.throws(() => decodePresignaturePublic(encodePresignaturePublic({ ...pub, Delta: [mulG(7n)] })), { message: /Δ̃ must have exactly 2 entries/ });
-  t.throws(() => decodePresignaturePublic(encodePresignaturePublic({ ...pub, S: [mulG(7n), mulG(8n), mulG(9n)] })), { message: /S̃ must have exactly 2 entries/ });
+  t.throws(() => decodePresignaturePublic(encodePresignaturePublic({ ...pub, Delta: [mulG(7n)] })), {
+    message: /Δ̃ must have exactly 2 entries/,
+  });
+  t.throws(() => decodePresignaturePublic(encodePresignaturePublic({ ...pub, S: [mulG(7n), mulG(8n), mulG(9n)] })), {
+    message: /S̃ must have exactly 2 entries/,
+  });
 });
 
 // --- presignatures and combining ----------------------------------------------------------------
 
-const fakePub = (): PresignaturePublic => ({ id: sid(), signers: [0, 2], Y: mulG(randomScalar()), R: mulG(randomScalar()), Delta: [mulG(randomScalar()), mulG(randomScalar())], S: [mulG(randomScalar()), mulG(randomScalar())] });
+const fakePub = (): PresignaturePublic => ({
+  id: sid(),
+  signers: [0, 2],
+  Y: mulG(randomScalar()),
+  R: mulG(randomScalar()),
+  Delta: [mulG(randomScalar()), mulG(randomScalar())],
+  S: [mulG(randomScalar()), mulG(randomScalar())],
+});
 
 test('presignatures: digests must be 32 bytes; the secret must be in range; one Δ̃_j and S̃_j per signer', (t) => {
-  for (const len of [0, 31, 33, 64]) t.throws(() => digestScalar(new Uint8Array(len)), { message: /digest must be 32 bytes/ });
+  for (const len of [0, 31, 33, 64])
+    t.throws(() => digestScalar(new Uint8Array(len)), { message: /digest must be 32 bytes/ });
   const pub = fakePub();
   t.notThrows(() => Presignature.create(pub, 2, { k: 1n, chi: 0n }));
-  for (const s of [{ k: 0n, chi: 1n }, { k: q, chi: 1n }, { k: 1n, chi: q }, { k: 1n, chi: -1n }]) {
+  for (const s of [
+    { k: 0n, chi: 1n },
+    { k: q, chi: 1n },
+    { k: 1n, chi: q },
+    { k: 1n, chi: -1n },
+  ]) {
     t.throws(() => Presignature.create(pub, 2, s), { message: /secret out of range/ });
   }
-  t.throws(() => Presignature.create({ ...pub, Delta: pub.Delta.slice(1) }, 2, { k: 1n, chi: 1n }), { message: /one Δ̃_j and S̃_j per signer/ });
-  t.throws(() => Presignature.create({ ...pub, S: [...pub.S, mulG(3n)] }, 2, { k: 1n, chi: 1n }), { message: /one Δ̃_j and S̃_j per signer/ });
+  t.throws(() => Presignature.create({ ...pub, Delta: pub.Delta.slice(1) }, 2, { k: 1n, chi: 1n }), {
+    message: /one Δ̃_j and S̃_j per signer/,
+  });
+  t.throws(() => Presignature.create({ ...pub, S: [...pub.S, mulG(3n)] }, 2, { k: 1n, chi: 1n }), {
+    message: /one Δ̃_j and S̃_j per signer/,
+  });
 });
 
 test('combine: partials from a non-signer, out of range, for another presignature or duplicated are refused with the signer named', (t) => {
@@ -191,7 +268,14 @@ test('combine: partials from a non-signer, out of range, for another presignatur
 test('verifyEcdsa: r or s outside [1, q) is a failed verification, not an exception', (t) => {
   const x = randomScalar();
   const Y = mulG(x);
-  for (const [r, s] of [[1n, 0n], [1n, q], [0n, 1n], [q, 1n], [1n, -1n]] as const) t.false(verifyEcdsa(Y, 5n, r, s), `r=${r}, s=${s}`);
+  for (const [r, s] of [
+    [1n, 0n],
+    [1n, q],
+    [0n, 1n],
+    [q, 1n],
+    [1n, -1n],
+  ] as const)
+    t.false(verifyEcdsa(Y, 5n, r, s), `r=${r}, s=${s}`);
   // and a valid signature verifies (so the cases above are refused by the range check)
   const k = randomScalar();
   const r = modq(mulG(k).toAffine().x);
@@ -221,11 +305,17 @@ test('startPresign refuses a short sid, an inconsistent key share or aux-info, a
   const k = keys[0] as KeyShare;
   const X = [...k.public.X];
   X[2] = mulG(12345n);
-  t.throws(() => startPresign({ ...base, key: { ...k, public: { ...k.public, X } } }), { message: /key share: X is not of degree/ });
+  t.throws(() => startPresign({ ...base, key: { ...k, public: { ...k.public, X } } }), {
+    message: /key share: X is not of degree/,
+  });
   const a = aux[0] as AuxInfo;
-  t.throws(() => startPresign({ ...base, aux: { ...a, secret: { p: a.secret.q, q: fixturePrime(1536, 11) } } }), { message: /aux-info: N_i ≠ p·q/ });
+  t.throws(() => startPresign({ ...base, aux: { ...a, secret: { p: a.secret.q, q: fixturePrime(1536, 11) } } }), {
+    message: /aux-info: N_i ≠ p·q/,
+  });
   t.throws(() => startPresign({ ...base, aux: aux[1] as AuxInfo }), { message: /different parties/ });
-  t.throws(() => startPresign({ ...base, aux: { ...a, parties: a.parties.slice(0, 2) } }), { message: /different party counts/ });
+  t.throws(() => startPresign({ ...base, aux: { ...a, parties: a.parties.slice(0, 2) } }), {
+    message: /different party counts/,
+  });
   t.throws(() => startPresign({ ...base, signers: [0, 3] }), { message: /signer index out of range/ });
   t.throws(() => startPresign({ ...base, signers: [0, 1.5] }), { message: /signer index out of range/ });
   const huge = fixturePrime(1536, 8) * fixturePrime(1536, 9) * fixturePrime(1536, 10);

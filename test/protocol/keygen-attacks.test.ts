@@ -12,7 +12,13 @@ import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { startKeygen, KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { commitmentHash } from '../../src/protocol/keygen/commitment.js';
-import { decodeDecommit, decodeHash, encodeDecommit, encodeHash, type Decommit } from '../../src/protocol/keygen/messages.js';
+import {
+  decodeDecommit,
+  decodeHash,
+  encodeDecommit,
+  encodeHash,
+  type Decommit,
+} from '../../src/protocol/keygen/messages.js';
 import { echoHash } from '../../src/protocol/echo.js';
 import { Round2 } from '../../src/protocol/keygen/round2.js';
 import { challengeSch, commitSch } from '../../src/zk/sch.js';
@@ -35,7 +41,14 @@ function keygen(tamper?: Tamper, sid = newSid(), starts?: Step<KeyShare>[]): Res
 function consistent(sid: Uint8Array, bad: number, inner: Tamper): Tamper {
   const delivered = new Map<number, Uint8Array>();
   const original = new Map<number, Uint8Array>();
-  const echo = (view: Map<number, Uint8Array>) => encodeHash(echoHash(sid, KEYGEN_ROUND.commit, [0, 1, 2].map((j) => view.get(j) as Uint8Array)));
+  const echo = (view: Map<number, Uint8Array>) =>
+    encodeHash(
+      echoHash(
+        sid,
+        KEYGEN_ROUND.commit,
+        [0, 1, 2].map((j) => view.get(j) as Uint8Array),
+      ),
+    );
   return (m, to) => {
     if (m.round === KEYGEN_ROUND.commit) original.set(m.from, decodeHash(m.body));
     const out = inner(m, to) ?? [m];
@@ -62,7 +75,8 @@ test('A12: a party that copies another’s commitment and opening is refused (it
   const seen = new Map<string, Uint8Array>();
   const sid = newSid();
   const copy: Tamper = (m) => {
-    if (m.from === 1 && (m.round === KEYGEN_ROUND.commit || m.round === KEYGEN_ROUND.decommit)) seen.set(m.round, m.body);
+    if (m.from === 1 && (m.round === KEYGEN_ROUND.commit || m.round === KEYGEN_ROUND.decommit))
+      seen.set(m.round, m.body);
     if (m.from === 2 && seen.has(m.round)) return [{ ...m, body: seen.get(m.round) as Uint8Array }];
     return undefined;
   };
@@ -79,7 +93,12 @@ test('A7: a commitment, opening and shares replayed from another session are ref
   });
   const replayed = [KEYGEN_ROUND.commit, KEYGEN_ROUND.decommit, KEYGEN_ROUND.share] as string[];
   const sid = newSid();
-  const results = keygen(consistent(sid, 1, (m, to) => (m.from === 1 && replayed.includes(m.round) ? [{ ...m, body: old.get(key(m, to)) as Uint8Array }] : undefined)), sid);
+  const results = keygen(
+    consistent(sid, 1, (m, to) =>
+      m.from === 1 && replayed.includes(m.round) ? [{ ...m, body: old.get(key(m, to)) as Uint8Array }] : undefined,
+    ),
+    sid,
+  );
   blamed(t, results, [1], /^keygen\/decommit: opening does not match commitment V_j$/, [0, 2]);
 });
 
@@ -134,7 +153,11 @@ function chosenPolynomial(sid: Uint8Array, i: number, c0: bigint, c1: bigint): S
   const { commitment, nonce } = commitSch();
   const decommit: Decommit = { rid: newSid(), S: [mulG(c0), mulG(c1)], A: commitment.A, u: newSid() };
   const V = commitmentHash(sid, 3, 2, i, decommit);
-  return { kind: 'next', round: new Round2({ params, sigma, nonce, decommit, V }), outbox: [{ from: i, to: 'all', round: KEYGEN_ROUND.commit, body: encodeHash(V) }] };
+  return {
+    kind: 'next',
+    round: new Round2({ params, sigma, nonce, decommit, V }),
+    outbox: [{ from: i, to: 'all', round: KEYGEN_ROUND.commit, body: encodeHash(V) }],
+  };
 }
 
 test('A14: a public key Y = O (constant terms cancelling) is refused before any key share is output', (t) => {
@@ -142,7 +165,10 @@ test('A14: a public key Y = O (constant terms cancelling) is refused before any 
   const honest = [0, 1].map((i) => startKeygen({ sid, n: 3, t: 2, i }));
   // f(0) = 2·f(1) − f(2) for a line; party 2 picks f_2(0) = −(f_0(0) + f_1(0))
   const f0 = honest.map((s) => modq(2n * (sharesOf(s)[0] as bigint) - (sharesOf(s)[1] as bigint)));
-  const results = keygen(undefined, sid, [...honest, chosenPolynomial(sid, 2, modq(-(f0[0] as bigint) - (f0[1] as bigint)), randomScalar())]);
+  const results = keygen(undefined, sid, [
+    ...honest,
+    chosenPolynomial(sid, 2, modq(-(f0[0] as bigint) - (f0[1] as bigint)), randomScalar()),
+  ]);
   blamed(t, results, [], /^keygen: public key is the identity$/, [0, 1]);
 });
 

@@ -11,7 +11,10 @@ import { runNetwork, type Tamper } from '../helpers/network.js';
 const sid = () => Uint8Array.from(randomBytes(32));
 
 function keygen(n: number, t: number, tamper?: Tamper, s = sid()) {
-  return runNetwork<KeyShare>([...Array(n).keys()].map((i) => startKeygen({ sid: s, n, t, i })), tamper);
+  return runNetwork<KeyShare>(
+    [...Array(n).keys()].map((i) => startKeygen({ sid: s, n, t, i })),
+    tamper,
+  );
 }
 
 function outputs(results: ReturnType<typeof keygen>): KeyShare[] {
@@ -32,7 +35,8 @@ function assertConsistent(t: import('ava').ExecutionContext, shares: KeyShare[],
     t.true(mulG(s.secret.x).equals(s.public.X[s.public.i] as Point));
   }
   const n = shares.length;
-  const subsets = (k: number, from = 0): number[][] => (k === 0 ? [[]] : [...Array(n).keys()].slice(from).flatMap((j) => subsets(k - 1, j + 1).map((r) => [j, ...r])));
+  const subsets = (k: number, from = 0): number[][] =>
+    k === 0 ? [[]] : [...Array(n).keys()].slice(from).flatMap((j) => subsets(k - 1, j + 1).map((r) => [j, ...r]));
   for (const T of subsets(threshold)) {
     const Yt = T.reduce((acc, j) => acc.add(mul(first.public.X[j] as Point, lagrange(T, j))), P.ZERO);
     t.true(Yt.equals(Y), `subset ${T.join(',')}`);
@@ -63,7 +67,13 @@ function rewrite(from: number, round: string, f: (body: Uint8Array, to: number) 
   return (m, to) => (m.from === from && m.round === round ? [{ ...m, body: f(m.body, to) }] : undefined);
 }
 
-function assertBlamed(t: import('ava').ExecutionContext, results: ReturnType<typeof keygen>, culprit: number | null, reason: RegExp, honest: number[]): void {
+function assertBlamed(
+  t: import('ava').ExecutionContext,
+  results: ReturnType<typeof keygen>,
+  culprit: number | null,
+  reason: RegExp,
+  honest: number[],
+): void {
   for (const i of honest) {
     const r = results[i];
     t.truthy(r?.abort, `party ${i} should abort`);
@@ -82,7 +92,13 @@ function addCoefficient(body: Uint8Array): Uint8Array {
   const S = r.list((x) => x.point(), {});
   const A = r.point();
   const u = r.fixed(32);
-  return new Writer().u8(version).fixed(rid).list([...S, mulG(5n)], (w, p) => w.point(p)).point(A).fixed(u).finish();
+  return new Writer()
+    .u8(version)
+    .fixed(rid)
+    .list([...S, mulG(5n)], (w, p) => w.point(p))
+    .point(A)
+    .fixed(u)
+    .finish();
 }
 
 test('A12: a commitment vector with t + 1 entries is rejected, sender named', (t) => {
@@ -91,30 +107,42 @@ test('A12: a commitment vector with t + 1 entries is rejected, sender named', (t
 });
 
 test('a VSS share that does not match the commitments is rejected, sender named', (t) => {
-  const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.share, (b) => {
-    const c = Uint8Array.from(b);
-    c[c.length - 1] = (c[c.length - 1] as number) ^ 1;
-    return c;
-  }));
+  const results = keygen(
+    3,
+    2,
+    rewrite(1, KEYGEN_ROUND.share, (b) => {
+      const c = Uint8Array.from(b);
+      c[c.length - 1] = (c[c.length - 1] as number) ^ 1;
+      return c;
+    }),
+  );
   assertBlamed(t, results, 1, /VSS check/, [0, 2]);
 });
 
 test('an opening that differs from the commitment is rejected, sender named', (t) => {
-  const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.decommit, (b) => {
-    const c = Uint8Array.from(b);
-    c[5] = (c[5] as number) ^ 0xff; // inside rid
-    return c;
-  }));
+  const results = keygen(
+    3,
+    2,
+    rewrite(1, KEYGEN_ROUND.decommit, (b) => {
+      const c = Uint8Array.from(b);
+      c[5] = (c[5] as number) ^ 0xff; // inside rid
+      return c;
+    }),
+  );
   assertBlamed(t, results, 1, /does not match commitment/, [0, 2]);
 });
 
 test('A11: equivocated commitments are caught by the echo round', (t) => {
-  const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.commit, (b, to) => {
-    if (to !== 2) return b;
-    const c = Uint8Array.from(b);
-    c[3] = (c[3] as number) ^ 1;
-    return c;
-  }));
+  const results = keygen(
+    3,
+    2,
+    rewrite(1, KEYGEN_ROUND.commit, (b, to) => {
+      if (to !== 2) return b;
+      const c = Uint8Array.from(b);
+      c[3] = (c[3] as number) ^ 1;
+      return c;
+    }),
+  );
   for (const i of [0, 2]) {
     t.regex(results[i]?.abort?.reason ?? '', /broadcasts differ/);
     t.falsy(results[i]?.output);
@@ -122,10 +150,17 @@ test('A11: equivocated commitments are caught by the echo round', (t) => {
 });
 
 test('a wrong Schnorr response is rejected, sender named', (t) => {
-  const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.proof, (b) => {
-    const z = BigInt('0x' + Buffer.from(b.subarray(1)).toString('hex'));
-    return new Writer().u8(1).scalar((z + 1n) % q).finish();
-  }));
+  const results = keygen(
+    3,
+    2,
+    rewrite(1, KEYGEN_ROUND.proof, (b) => {
+      const z = BigInt('0x' + Buffer.from(b.subarray(1)).toString('hex'));
+      return new Writer()
+        .u8(1)
+        .scalar((z + 1n) % q)
+        .finish();
+    }),
+  );
   assertBlamed(t, results, 1, /sch\/equation/, [0, 2]);
 });
 
@@ -137,7 +172,11 @@ test('A4/A7: a Schnorr proof replayed from another session is rejected', (t) => 
     return undefined;
   });
   t.truthy(recorded);
-  const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.proof, () => recorded as Uint8Array));
+  const results = keygen(
+    3,
+    2,
+    rewrite(1, KEYGEN_ROUND.proof, () => recorded as Uint8Array),
+  );
   assertBlamed(t, results, 1, /sch\/equation/, [0, 2]);
 });
 
@@ -146,8 +185,24 @@ test('malformed messages are rejected with the sender named', (t) => {
     [KEYGEN_ROUND.commit, (b) => b.subarray(0, 10), /malformed \(truncated/],
     [KEYGEN_ROUND.commit, (b) => Uint8Array.from([...b, 0]), /trailing bytes/],
     [KEYGEN_ROUND.commit, (b) => Uint8Array.from([2, ...b.subarray(1)]), /version/],
-    [KEYGEN_ROUND.share, () => new Writer().u8(1).fixed(Uint8Array.from(Buffer.from((q + 1n).toString(16).padStart(64, '0'), 'hex'))).finish(), /below the group order/],
-    [KEYGEN_ROUND.decommit, (b) => { const c = Uint8Array.from(b); c[1 + 32 + 4] = 0x05; return c; }, /malformed/],
+    [
+      KEYGEN_ROUND.share,
+      () =>
+        new Writer()
+          .u8(1)
+          .fixed(Uint8Array.from(Buffer.from((q + 1n).toString(16).padStart(64, '0'), 'hex')))
+          .finish(),
+      /below the group order/,
+    ],
+    [
+      KEYGEN_ROUND.decommit,
+      (b) => {
+        const c = Uint8Array.from(b);
+        c[1 + 32 + 4] = 0x05;
+        return c;
+      },
+      /malformed/,
+    ],
   ];
   for (const [round, f, reason] of cases) {
     const results = keygen(3, 2, rewrite(1, round, f));
@@ -158,7 +213,8 @@ test('malformed messages are rejected with the sender named', (t) => {
 test('a duplicated or misrouted message is rejected', (t) => {
   const dup: Tamper = (m) => (m.from === 1 && m.round === KEYGEN_ROUND.commit ? [m, m] : undefined);
   assertBlamed(t, keygen(3, 2, dup), 1, /more than one message/, [0, 2]);
-  const asBroadcast: Tamper = (m) => (m.from === 1 && m.round === KEYGEN_ROUND.share ? [{ ...m, to: 'all' }] : undefined);
+  const asBroadcast: Tamper = (m) =>
+    m.from === 1 && m.round === KEYGEN_ROUND.share ? [{ ...m, to: 'all' }] : undefined;
   assertBlamed(t, keygen(3, 2, asBroadcast), 1, /wrong message kind/, [0, 2]);
 });
 
@@ -177,22 +233,33 @@ test('bad parameters are refused', (t) => {
 
 test('A11: a Schnorr proof equivocated between parties leaves no honest party with a key share', (t) => {
   // party 1 sends its valid proof to party 0 and a wrong one to party 2
-  const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.proof, (b, to) => {
-    if (to !== 2) return b;
-    const z = BigInt('0x' + Buffer.from(b.subarray(1)).toString('hex'));
-    return new Writer().u8(1).scalar((z + 1n) % q).finish();
-  }));
+  const results = keygen(
+    3,
+    2,
+    rewrite(1, KEYGEN_ROUND.proof, (b, to) => {
+      if (to !== 2) return b;
+      const z = BigInt('0x' + Buffer.from(b.subarray(1)).toString('hex'));
+      return new Writer()
+        .u8(1)
+        .scalar((z + 1n) % q)
+        .finish();
+    }),
+  );
   t.deepEqual(results[2]?.abort?.culprits, [1]);
   t.falsy(results[0]?.output, 'party 0 must wait for every confirmation and never output');
   t.true(results[0]?.stalled === true || results[0]?.abort !== undefined);
 });
 
 test('a confirmation that differs aborts every honest party before output, naming its sender (n − 1 agree)', (t) => {
-  const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.confirm, (b) => {
-    const c = Uint8Array.from(b);
-    c[4] = (c[4] as number) ^ 1;
-    return c;
-  }));
+  const results = keygen(
+    3,
+    2,
+    rewrite(1, KEYGEN_ROUND.confirm, (b) => {
+      const c = Uint8Array.from(b);
+      c[4] = (c[4] as number) ^ 1;
+      return c;
+    }),
+  );
   for (const i of [0, 2]) {
     t.falsy(results[i]?.output);
     t.regex(results[i]?.abort?.reason ?? '', /keygen\/confirm: confirmation of party 1 differs/);

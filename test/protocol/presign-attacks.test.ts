@@ -10,7 +10,14 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { startPresign, type Presignature } from '../../src/protocol/presign/index.js';
-import { ROUND, decodeR1, decodeR1Proofs, decodeR2, encodeR1Proofs, encodeR2 } from '../../src/protocol/presign/messages.js';
+import {
+  ROUND,
+  decodeR1,
+  decodeR1Proofs,
+  decodeR2,
+  encodeR1Proofs,
+  encodeR2,
+} from '../../src/protocol/presign/messages.js';
 import { INSTANCE } from '../../src/protocol/presign/instances.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
 import { proveAffG } from '../../src/zk/aff-g.js';
@@ -28,9 +35,20 @@ const keys = keygenShares(3, 2);
 const aux = auxFixture(3);
 const S = [0, 1];
 const newSid = () => Uint8Array.from(randomBytes(32));
-const params = (i: number, sid: Uint8Array) => ({ sid, signers: S, key: keys[i] as KeyShare, aux: aux[i] as AuxInfo, L });
+const params = (i: number, sid: Uint8Array) => ({
+  sid,
+  signers: S,
+  key: keys[i] as KeyShare,
+  aux: aux[i] as AuxInfo,
+  L,
+});
 
-function blamed(t: ExecutionContext, r: PartyResult<Presignature> | undefined, culprits: number[], reason: RegExp): void {
+function blamed(
+  t: ExecutionContext,
+  r: PartyResult<Presignature> | undefined,
+  culprits: number[],
+  reason: RegExp,
+): void {
   t.falsy(r?.output, 'no presignature');
   t.deepEqual(r?.abort?.culprits, culprits, r?.abort?.reason ?? (r?.stalled ? 'stalled' : 'no abort'));
   t.regex(r?.abort?.reason ?? '', reason);
@@ -47,7 +65,15 @@ test('A2: γ = 2^(ℓ+ε) + 1 in G_j, proven by the honest algorithm, is rejecte
   const adv = adversaryStart(params(0, sid), { gamma: (1n << BigInt(L.ell + L.epsilon)) + 1n });
   if (adv.step.kind !== 'next') throw new Error('unreachable');
   // the adversary sends its round 1 and stops (its own round 2 cannot multiply by such a γ)
-  const stop: Step<Presignature> = { kind: 'next', outbox: adv.step.outbox, round: { me: 0, expects: [{ round: ROUND.r1, broadcast: true }], handle: () => ({ kind: 'abort', abort: { culprits: [], reason: 'adversary stops' } }) } };
+  const stop: Step<Presignature> = {
+    kind: 'next',
+    outbox: adv.step.outbox,
+    round: {
+      me: 0,
+      expects: [{ round: ROUND.r1, broadcast: true }],
+      handle: () => ({ kind: 'abort', abort: { culprits: [], reason: 'adversary stops' } }),
+    },
+  };
   const res = runNetwork<Presignature>([stop, startPresign(params(1, sid))], undefined, S);
   blamed(t, res[1], [0], /^presign\/r1-proofs: enc-elg\/range-z1$/);
 });
@@ -70,7 +96,15 @@ test('A2: a second MtA (D̂, F̂ for x′_i) with mask β̂ = 2^(ℓ′+ε) + 1 
     const psiHat = proveAffG(
       { sid: adv.view.ssid, prover: 0, verifier: 1, extra: INSTANCE.x },
       L,
-      { Nj: pk1.N, Ni: adv.sk.N, C: K1, D: Dhat, Y: Fhat, X: adv.view.XPrime.get(0) as Point, aux: aux[1]?.parties[1]?.rp as AuxInfo['parties'][number]['rp'] },
+      {
+        Nj: pk1.N,
+        Ni: adv.sk.N,
+        C: K1,
+        D: Dhat,
+        Y: Fhat,
+        X: adv.view.XPrime.get(0) as Point,
+        aux: aux[1]?.parties[1]?.rp as AuxInfo['parties'][number]['rp'],
+      },
       { x, y: beta, rho, rhoY },
       adv.sk,
     );

@@ -26,7 +26,11 @@ function params(i: number, S: number[], s: Uint8Array, k: KeyShare[] = keys, a: 
 }
 
 function presign(S: number[], tamper?: Tamper, s = sid(), k = keys, a = aux) {
-  return runNetwork<Presignature>(S.map((i) => startPresign(params(i, S, s, k, a))), tamper, S);
+  return runNetwork<Presignature>(
+    S.map((i) => startPresign(params(i, S, s, k, a))),
+    tamper,
+    S,
+  );
 }
 
 function outputs(res: PartyResult<Presignature>[]): Presignature[] {
@@ -40,22 +44,37 @@ function outputs(res: PartyResult<Presignature>[]): Presignature[] {
 function signAndCheck(t: ExecutionContext, ps: Presignature[], Y: Point): EcdsaSignature {
   const message = randomBytes(64);
   const digest = Uint8Array.from(createHash('sha256').update(message).digest());
-  const sig = combineSignature(ps[0]!.pub, digest, ps.map((p) => p.consume().sign(digest)));
+  const sig = combineSignature(
+    ps[0]!.pub,
+    digest,
+    ps.map((p) => p.consume().sign(digest)),
+  );
   t.true(sig.s <= q >> 1n, 'low-s');
   const { x, y } = Y.toAffine();
   const b64 = (v: bigint) => Buffer.from(v.toString(16).padStart(64, '0'), 'hex').toString('base64url');
   const pub = createPublicKey({ key: { kty: 'EC', crv: 'secp256k1', x: b64(x), y: b64(y) }, format: 'jwk' });
   t.true(nodeVerify('sha256', message, pub, Buffer.from(toDer(sig))), 'OpenSSL accepts the DER signature');
   const rsv = toRsv(sig);
-  t.true(secp256k1.verify(rsv.subarray(0, 64), digest, Y.toBytes(true), { prehash: false, lowS: true }), 'noble accepts it (low-s enforced)');
-  const recovered = secp256k1.Signature.fromBytes(rsv.subarray(0, 64), 'compact').addRecoveryBit(rsv[64] as number).recoverPublicKey(digest);
+  t.true(
+    secp256k1.verify(rsv.subarray(0, 64), digest, Y.toBytes(true), { prehash: false, lowS: true }),
+    'noble accepts it (low-s enforced)',
+  );
+  const recovered = secp256k1.Signature.fromBytes(rsv.subarray(0, 64), 'compact')
+    .addRecoveryBit(rsv[64] as number)
+    .recoverPublicKey(digest);
   t.true(recovered.equals(Y), 'the recovery id recovers Y');
   return sig;
 }
 
 /** The signer at position `victim` aborted naming `culprits`; an abort in the last round leaves the other one done,
  *  and the coordinator uses a presignature only when every signer has it. */
-function blamed(t: ExecutionContext, res: PartyResult<Presignature>[], victim: number, culprits: number[], reason: RegExp): void {
+function blamed(
+  t: ExecutionContext,
+  res: PartyResult<Presignature>[],
+  victim: number,
+  culprits: number[],
+  reason: RegExp,
+): void {
   const r = res[victim];
   t.truthy(r?.abort, `signer at ${victim} must abort`);
   t.deepEqual(r?.abort?.culprits, culprits);
@@ -64,13 +83,21 @@ function blamed(t: ExecutionContext, res: PartyResult<Presignature>[], victim: n
 
 /** Rewrite the first body of one round from one sender to one recipient. */
 function rewrite(round: string, from: number, to: number | 'any', f: (body: Uint8Array, m: Msg) => Uint8Array): Tamper {
-  return (m, dest) => (m.round === round && m.from === from && (to === 'any' || dest === to) ? [{ ...m, body: f(m.body, m) }] : undefined);
+  return (m, dest) =>
+    m.round === round && m.from === from && (to === 'any' || dest === to) ? [{ ...m, body: f(m.body, m) }] : undefined;
 }
 
-for (const S of [[0, 1], [0, 2], [1, 2]]) {
+for (const S of [
+  [0, 1],
+  [0, 2],
+  [1, 2],
+]) {
   test(`signers ${S.join('+')} of 2-of-3 presign and sign; OpenSSL and noble verify, recovery gives Y`, (t) => {
     const ps = outputs(presign(S));
-    t.deepEqual(ps.map((p) => p.pub.signers), [S, S]);
+    t.deepEqual(
+      ps.map((p) => p.pub.signers),
+      [S, S],
+    );
     t.true(ps[0]!.pub.R.equals(ps[1]!.pub.R));
     signAndCheck(t, ps, keys[0]!.public.Y);
   });
@@ -88,7 +115,10 @@ test('bad parameters: own index outside S, too few signers, duplicates, a 2048-b
   t.throws(() => startPresign(params(0, [1, 2], s)), { message: /own index/ });
   t.throws(() => startPresign(params(0, [0], s)), { message: /at least t/ });
   t.throws(() => startPresign(params(0, [0, 0, 1], s)), { message: /duplicates/ });
-  const small = aux.map((a) => ({ ...a, parties: a.parties.map((p, j) => (j === 1 ? { ...p, N: (1n << 2047n) + 1n } : p)) }));
+  const small = aux.map((a) => ({
+    ...a,
+    parties: a.parties.map((p, j) => (j === 1 ? { ...p, N: (1n << 2047n) + 1n } : p)),
+  }));
   t.throws(() => startPresign(params(0, [0, 1], s, keys, small)), { message: /bad size/ });
 });
 
@@ -143,15 +173,40 @@ test('the malicious-MtA harness passes every proof with an in-range mask (so the
 });
 
 test('a wrong Γ_j is caught by Πelog against the round-1 commitment, blaming its sender', (t) => {
-  const res = presign([0, 1], rewrite(ROUND.r2, 0, 1, (b) => encodeR2({ ...decodeR2(b, L), Gamma: mulG(randomScalar()) })));
+  const res = presign(
+    [0, 1],
+    rewrite(ROUND.r2, 0, 1, (b) => encodeR2({ ...decodeR2(b, L), Gamma: mulG(randomScalar()) })),
+  );
   blamed(t, res, 1, [0], /elog/);
 });
 
 test('an inconsistent Δ_j is caught by Πelog; an inconsistent δ_j or S_j by the output checks', (t) => {
-  const withR3 = (f: (r: ReturnType<typeof decodeR3>) => ReturnType<typeof decodeR3>) => presign([0, 1], rewrite(ROUND.r3, 0, 1, (b) => encodeR3(f(decodeR3(b)))));
-  blamed(t, withR3((r) => ({ ...r, Delta: r.Delta.add(mulG(1n)) })), 1, [0], /elog/);
-  blamed(t, withR3((r) => ({ ...r, delta: modq(r.delta + 1n) })), 1, [], /δ·G ≠ Σ Δ_j/);
-  blamed(t, withR3((r) => ({ ...r, S: r.S.add(mulG(1n)) })), 1, [], /δ·Y ≠ Σ S_j/);
+  const withR3 = (f: (r: ReturnType<typeof decodeR3>) => ReturnType<typeof decodeR3>) =>
+    presign(
+      [0, 1],
+      rewrite(ROUND.r3, 0, 1, (b) => encodeR3(f(decodeR3(b)))),
+    );
+  blamed(
+    t,
+    withR3((r) => ({ ...r, Delta: r.Delta.add(mulG(1n)) })),
+    1,
+    [0],
+    /elog/,
+  );
+  blamed(
+    t,
+    withR3((r) => ({ ...r, delta: modq(r.delta + 1n) })),
+    1,
+    [],
+    /δ·G ≠ Σ Δ_j/,
+  );
+  blamed(
+    t,
+    withR3((r) => ({ ...r, S: r.S.add(mulG(1n)) })),
+    1,
+    [],
+    /δ·Y ≠ Σ S_j/,
+  );
 });
 
 test('A7: proofs replayed from another session are rejected', (t) => {
@@ -160,7 +215,10 @@ test('A7: proofs replayed from another session are rejected', (t) => {
     if (m.from === 0) old.set(m.round, m.body);
     return undefined;
   });
-  const replayK = presign([0, 1], rewrite(ROUND.r1Proofs, 0, 1, () => old.get(ROUND.r1Proofs) as Uint8Array));
+  const replayK = presign(
+    [0, 1],
+    rewrite(ROUND.r1Proofs, 0, 1, () => old.get(ROUND.r1Proofs) as Uint8Array),
+  );
   blamed(t, replayK, 1, [0], /enc-elg/);
 });
 
@@ -168,12 +226,17 @@ test('A7: Πenc-elg proofs addressed to another signer are rejected (bound to th
   const S = [0, 1, 2];
   const keys3 = keygenShares(3, 2);
   let toTwo: Msg | undefined;
-  const res = presign(S, (m, dest) => {
-    if (m.round === ROUND.r1Proofs && m.from === 0 && dest === 2) toTwo = m;
-    if (m.round === ROUND.r1Proofs && m.from === 0 && dest === 1) return [];
-    if (m.round === ROUND.r1Proofs && m.from === 0 && dest === 2 && toTwo) return [m, { ...toTwo, to: 1 }];
-    return undefined;
-  }, sid(), keys3);
+  const res = presign(
+    S,
+    (m, dest) => {
+      if (m.round === ROUND.r1Proofs && m.from === 0 && dest === 2) toTwo = m;
+      if (m.round === ROUND.r1Proofs && m.from === 0 && dest === 1) return [];
+      if (m.round === ROUND.r1Proofs && m.from === 0 && dest === 2 && toTwo) return [m, { ...toTwo, to: 1 }];
+      return undefined;
+    },
+    sid(),
+    keys3,
+  );
   blamed(t, res, 1, [0], /enc-elg/);
 });
 
@@ -183,13 +246,35 @@ test('A11: a signer that shows different round-1 broadcasts to two others is cau
   const twin = startPresign(params(0, S, s));
   if (twin.kind !== 'next') throw new Error('unreachable');
   const alt = new Map(twin.outbox.filter((m) => m.to === 'all' || m.to === 2).map((m) => [m.round, m]));
-  const res = presign(S, (m, dest) => (m.from === 0 && dest === 2 && alt.has(m.round) ? [alt.get(m.round) as Msg] : undefined), s);
+  const res = presign(
+    S,
+    (m, dest) => (m.from === 0 && dest === 2 && alt.has(m.round) ? [alt.get(m.round) as Msg] : undefined),
+    s,
+  );
   for (const v of [1, 2]) blamed(t, res, v, [], /round-1 broadcasts differ/);
 });
 
 test('malformed messages are blamed on their sender', (t) => {
-  blamed(t, presign([0, 1], rewrite(ROUND.r3, 0, 1, (b) => b.subarray(0, b.length - 1))), 1, [0], /malformed/);
-  blamed(t, presign([0, 1], rewrite(ROUND.r2, 1, 0, (b) => Uint8Array.from([...b, 0]))), 0, [1], /malformed/);
+  blamed(
+    t,
+    presign(
+      [0, 1],
+      rewrite(ROUND.r3, 0, 1, (b) => b.subarray(0, b.length - 1)),
+    ),
+    1,
+    [0],
+    /malformed/,
+  );
+  blamed(
+    t,
+    presign(
+      [0, 1],
+      rewrite(ROUND.r2, 1, 0, (b) => Uint8Array.from([...b, 0])),
+    ),
+    0,
+    [1],
+    /malformed/,
+  );
 });
 
 test('A9: a wrong partial signature is blamed on its signer; the presignatures are spent', (t) => {
@@ -200,7 +285,11 @@ test('A9: a wrong partial signature is blamed on its signer; the presignatures a
   const e = t.throws<Blame>(() => combineSignature(ps[0]!.pub, digest, bad), { instanceOf: Blame });
   t.deepEqual(e.culprits, [2]);
   const m = modq(BigInt('0x' + Buffer.from(digest).toString('hex')));
-  t.deepEqual(wrongPartials(ps[0]!.pub, m, new Map(partials.map((p) => [p.signer, p.sigma]))), [], 'honest partials pass the per-signer check');
+  t.deepEqual(
+    wrongPartials(ps[0]!.pub, m, new Map(partials.map((p) => [p.signer, p.sigma]))),
+    [],
+    'honest partials pass the per-signer check',
+  );
   t.deepEqual(wrongPartials(ps[0]!.pub, m, new Map(bad.map((p) => [p.signer, p.sigma]))), [2]);
   t.throws(() => combineSignature(ps[0]!.pub, digest, partials.slice(0, 1)), { message: /missing/ });
   t.notThrows(() => combineSignature(ps[0]!.pub, digest, partials));

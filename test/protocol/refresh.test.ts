@@ -18,7 +18,10 @@ const sid = () => Uint8Array.from(randomBytes(32));
 
 function refresh(shares: KeyShare[], tamper?: Tamper) {
   const s = sid();
-  return runNetwork<KeyShare>(shares.map((share) => startRefresh({ sid: s, share })), tamper);
+  return runNetwork<KeyShare>(
+    shares.map((share) => startRefresh({ sid: s, share })),
+    tamper,
+  );
 }
 
 function done(res: ReturnType<typeof refresh>): KeyShare[] {
@@ -30,11 +33,21 @@ function done(res: ReturnType<typeof refresh>): KeyShare[] {
 
 function sign(keys: KeyShare[], aux: AuxInfo[], S: number[]): boolean {
   const s = sid();
-  const res = runNetwork<Presignature>(S.map((i) => startPresign({ sid: s, signers: S, key: keys[i] as KeyShare, aux: aux[i] as AuxInfo, L: SECURITY_128 })), undefined, S);
+  const res = runNetwork<Presignature>(
+    S.map((i) =>
+      startPresign({ sid: s, signers: S, key: keys[i] as KeyShare, aux: aux[i] as AuxInfo, L: SECURITY_128 }),
+    ),
+    undefined,
+    S,
+  );
   if (!res.every((r) => r.output)) return false;
   const ps = res.map((r) => r.output as Presignature);
   const digest = Uint8Array.from(randomBytes(32));
-  const sig = combineSignature(ps[0]!.pub, digest, ps.map((p) => p.consume().sign(digest)));
+  const sig = combineSignature(
+    ps[0]!.pub,
+    digest,
+    ps.map((p) => p.consume().sign(digest)),
+  );
   return secp256k1.verify(toCompact(sig), digest, keys[0]!.public.Y.toBytes(true), { prehash: false });
 }
 
@@ -47,7 +60,11 @@ test('refresh keeps Y, changes every share, and every pair still interpolates to
     t.true(mulG(k.secret.x).equals(k.public.X[i] as Point));
     k.public.X.forEach((X, j) => t.true(X.equals(fresh[0]!.public.X[j] as Point)));
   }
-  for (const T of [[0, 1], [0, 2], [1, 2]]) {
+  for (const T of [
+    [0, 1],
+    [0, 2],
+    [1, 2],
+  ]) {
     const Y = T.reduce((acc, j) => acc.add(mulPublic(fresh[0]!.public.X[j] as Point, lagrange(T, j))), P.ZERO);
     t.true(Y.equals(old[0]!.public.Y));
   }
@@ -65,7 +82,8 @@ test('A13: an old share and a new share never sign together (the signers disagre
 test('A13: a refresh share inconsistent with its dealer’s commitments is blamed on the dealer', (t) => {
   const old = keygenShares(3, 2);
   const res = refresh(old, (m, to) => {
-    if (m.round === KEYGEN_ROUND.share && m.from === 2 && to === 0) return [{ ...m, body: new Writer().u8(1).scalar(12345n).finish() }];
+    if (m.round === KEYGEN_ROUND.share && m.from === 2 && to === 0)
+      return [{ ...m, body: new Writer().u8(1).scalar(12345n).finish() }];
     return undefined;
   });
   t.deepEqual(res[0]?.abort?.culprits, [2]);
@@ -79,7 +97,12 @@ test('A13: a refresh dealer cannot move the key: a constant-term commitment does
     if (m.round !== KEYGEN_ROUND.decommit || m.from !== 1) return undefined;
     // re-encode with one more point in S (as if it committed to a non-zero f_1(0))
     const d = decodeDecommit(m.body, 1);
-    const w = new Writer().u8(1).fixed(d.rid).list([mulG(7n), ...d.S], (x, p) => x.point(p)).point(d.A).fixed(d.u);
+    const w = new Writer()
+      .u8(1)
+      .fixed(d.rid)
+      .list([mulG(7n), ...d.S], (x, p) => x.point(p))
+      .point(d.A)
+      .fixed(d.u);
     return [{ ...m, body: w.finish() }];
   });
   t.deepEqual(res[0]?.abort?.culprits, [1]);
@@ -97,7 +120,11 @@ test('A11/A13: a party withholding its confirmation leaves the others without ne
 test('a keygen commitment does not open as a refresh one (mode bound in V_i), and bad refresh parameters throw', (t) => {
   const old = keygenShares(3, 2);
   const s = sid();
-  const starts = [startRefresh({ sid: s, share: old[0] as KeyShare }), startKeygen({ sid: s, n: 3, t: 2, i: 1 }), startRefresh({ sid: s, share: old[2] as KeyShare })];
+  const starts = [
+    startRefresh({ sid: s, share: old[0] as KeyShare }),
+    startKeygen({ sid: s, n: 3, t: 2, i: 1 }),
+    startRefresh({ sid: s, share: old[2] as KeyShare }),
+  ];
   const res = runNetwork<KeyShare>(starts);
   t.falsy(res.some((r) => r.output));
   t.throws(() => startKeygen({ sid: s, n: 3, t: 2, i: 1, refresh: old[0] as KeyShare }), { message: /must match/ });

@@ -18,7 +18,10 @@ const SCRIPT = join(ROOT, 'dist', 'scripts', 'certs.js');
 
 async function run(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], { cwd, env: { PATH: process.env['PATH'] ?? '' } });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], {
+      cwd,
+      env: { PATH: process.env['PATH'] ?? '' },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -45,15 +48,20 @@ test('npm run certs: creates, keeps, --force replaces; a bad environment exits 1
   await t.throwsAsync(stat(join(cwd, 'certs', 'ca.key')), { code: 'ENOENT' });
   t.is((await stat(join(cwd, 'certs-ca'))).mode & 0o777, 0o700);
   t.deepEqual((await readdir(join(cwd, 'certs-ca'))).sort(), ['internal-ca.key', 'public-ca.key']);
-  const caKeys = await Promise.all(['internal-ca.key', 'public-ca.key'].map(async (k) => {
-    t.is((await stat(join(cwd, 'certs-ca', k))).mode & 0o777, 0o600);
-    return readFile(join(cwd, 'certs-ca', k));
-  }));
+  const caKeys = await Promise.all(
+    ['internal-ca.key', 'public-ca.key'].map(async (k) => {
+      t.is((await stat(join(cwd, 'certs-ca', k))).mode & 0o777, 0o600);
+      return readFile(join(cwd, 'certs-ca', k));
+    }),
+  );
   for (const f of await readdir(join(cwd, 'certs'), { recursive: true })) {
     const path = join(cwd, 'certs', f);
     if (!(await stat(path)).isFile()) continue;
     const bytes = await readFile(path);
-    t.false(caKeys.some((k) => k.equals(bytes)), `certs/${f} is not a CA key`);
+    t.false(
+      caKeys.some((k) => k.equals(bytes)),
+      `certs/${f} is not a CA key`,
+    );
     t.false(/-----BEGIN PRIVATE KEY-----/.test(bytes.toString()) && /ca/i.test(f), `certs/${f}`);
   }
   const ca = await readFile(join(cwd, 'certs', 'ca.crt'));
@@ -87,14 +95,21 @@ test('npm run certs refuses the older layout until --force; the coordinator refu
   // The older layout's CA key, put back where the services read.
   await copyFile(join(cwd, 'certs-ca', 'internal-ca.key'), join(cwd, 'certs', 'ca.key'));
   const coordinator = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'dist', 'src', 'coordinator', 'main.js'), 'local'], { cwd, env: { PATH: process.env['PATH'] ?? '' }, timeout: 60_000 }, (e, _out, stderr) =>
-      resolve({ code: e ? ((e as { code?: number }).code ?? null) : 0, stderr }),
+    execFile(
+      process.execPath,
+      [join(ROOT, 'dist', 'src', 'coordinator', 'main.js'), 'local'],
+      { cwd, env: { PATH: process.env['PATH'] ?? '' }, timeout: 60_000 },
+      (e, _out, stderr) => resolve({ code: e ? ((e as { code?: number }).code ?? null) : 0, stderr }),
     );
   });
   t.is(coordinator.code, 1);
   t.regex(coordinator.stderr, /certs\/ca\.key is a CA private key in a directory this service reads/);
   t.notRegex(coordinator.stderr, /PRIVATE KEY-----/);
-  await t.throwsAsync(stat(join(cwd, 'data', 'coordinator', 'wallets.jsonl')), { code: 'ENOENT' }, 'it stopped before opening its state');
+  await t.throwsAsync(
+    stat(join(cwd, 'data', 'coordinator', 'wallets.jsonl')),
+    { code: 'ENOENT' },
+    'it stopped before opening its state',
+  );
 
   const refused = await run(cwd);
   t.is(refused.code, 1);
@@ -105,7 +120,10 @@ test('npm run certs refuses the older layout until --force; the coordinator refu
   await t.throwsAsync(stat(join(cwd, 'certs', 'ca.key')), { code: 'ENOENT' });
 
   // A CA key directory inside the certificate directory is a configuration error.
-  await writeFile(join(cwd, 'env', '.env.local'), (await readFile(join(cwd, 'env', '.env.local'), 'utf8')) + '\nCERTS_CA_DIR=certs/ca\n');
+  await writeFile(
+    join(cwd, 'env', '.env.local'),
+    (await readFile(join(cwd, 'env', '.env.local'), 'utf8')) + '\nCERTS_CA_DIR=certs/ca\n',
+  );
   const inside = await run(cwd);
   t.is(inside.code, 1);
   t.regex(inside.stderr, /CERTS_CA_DIR: .* is CERTS_DIR or inside it/);

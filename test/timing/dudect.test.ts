@@ -107,7 +107,9 @@ function measure<I>(n: number, fixed: () => I, random: () => I, op: (x: I) => un
 }
 
 function report(t: ExecutionContext, name: string, m: Measured): void {
-  t.log(`${name}: max |t| = ${m.maxT.toFixed(2)} over ${m.n} samples (crops ${m.crops}); median fixed ${m.fixedUs.toFixed(0)} µs, random ${m.randomUs.toFixed(0)} µs`);
+  t.log(
+    `${name}: max |t| = ${m.maxT.toFixed(2)} over ${m.n} samples (crops ${m.crops}); median fixed ${m.fixedUs.toFixed(0)} µs, random ${m.randomUs.toFixed(0)} µs`,
+  );
 }
 
 function constantTime(t: ExecutionContext, name: string, m: Measured): void {
@@ -120,7 +122,8 @@ function leaks(t: ExecutionContext, name: string, m: Measured): void {
   t.true(m.maxT > THRESHOLD, `${name}: the harness must detect this documented leak (|t| = ${m.maxT.toFixed(2)})`);
 }
 
-const randomBits = (bits: number): bigint => BigInt('0x' + randomBytes(Math.ceil(bits / 8)).toString('hex')) >> BigInt(8 * Math.ceil(bits / 8) - bits);
+const randomBits = (bits: number): bigint =>
+  BigInt('0x' + randomBytes(Math.ceil(bits / 8)).toString('hex')) >> BigInt(8 * Math.ceil(bits / 8) - bits);
 
 /** A random unit of Z*_{N²}: a valid ciphertext of a random plaintext, without the cost of encrypting. */
 function randomCiphertext(N: bigint): bigint {
@@ -138,11 +141,38 @@ test.serial('slow: A15 timing (dudect): Modulus.pow, fixed vs random secret expo
   const x = randomBits(1500);
   const n = samples(1500);
   try {
-    constantTime(t, 'pow, e = 1 vs random e < 2^1536', measure(n, () => 1n, () => randomBits(bits), (e) => m.pow(x, e, bits)));
+    constantTime(
+      t,
+      'pow, e = 1 vs random e < 2^1536',
+      measure(
+        n,
+        () => 1n,
+        () => randomBits(bits),
+        (e) => m.pow(x, e, bits),
+      ),
+    );
     const fixedE = randomBits(bits);
-    constantTime(t, 'pow, fixed random e vs random e', measure(n, () => fixedE, () => randomBits(bits), (e) => m.pow(x, e, bits)));
+    constantTime(
+      t,
+      'pow, fixed random e vs random e',
+      measure(
+        n,
+        () => fixedE,
+        () => randomBits(bits),
+        (e) => m.pow(x, e, bits),
+      ),
+    );
     // the variable-time twin (sliding window): the same classes must show a leak
-    leaks(t, 'Modulus.powPublic, e = 1 vs random e', measure(samples(300), () => 1n, () => randomBits(bits), (e) => m.powPublic(x, e)));
+    leaks(
+      t,
+      'Modulus.powPublic, e = 1 vs random e',
+      measure(
+        samples(300),
+        () => 1n,
+        () => randomBits(bits),
+        (e) => m.powPublic(x, e),
+      ),
+    );
   } finally {
     m.dispose();
   }
@@ -153,23 +183,80 @@ test.serial('slow: A15 timing (dudect): PaillierSecretKey.decrypt, fixed vs rand
   // production size (3072-bit N): fixed ciphertext (one plaintext) vs random ciphertexts
   const big = PaillierSecretKey.fromPrimes(fixturePrime(1536, 0), fixturePrime(1536, 1), { checkPrimes: false });
   const c0 = big.encrypt(randomScalar());
-  constantTime(t, 'decrypt (3072-bit N), fixed vs random ciphertext', measure(samples(400), () => c0, () => randomCiphertext(big.N), (c) => big.decrypt(c)));
+  constantTime(
+    t,
+    'decrypt (3072-bit N), fixed vs random ciphertext',
+    measure(
+      samples(400),
+      () => c0,
+      () => randomCiphertext(big.N),
+      (c) => big.decrypt(c),
+    ),
+  );
 
   // 1024-bit N from the 512-bit fixture primes: more samples in the same time
-  const sk = PaillierSecretKey.fromPrimes(fixturePrime(512, 0), fixturePrime(512, 1), { checkPrimes: false, minBits: 1023 });
+  const sk = PaillierSecretKey.fromPrimes(fixturePrime(512, 0), fixturePrime(512, 1), {
+    checkPrimes: false,
+    minBits: 1023,
+  });
   const c1 = sk.encrypt(0n);
   const n = samples(2000);
-  constantTime(t, 'decrypt (1024-bit N), fixed plaintext 0 vs random ciphertext', measure(n, () => c1, () => randomCiphertext(sk.N), (c) => sk.decrypt(c)));
+  constantTime(
+    t,
+    'decrypt (1024-bit N), fixed plaintext 0 vs random ciphertext',
+    measure(
+      n,
+      () => c1,
+      () => randomCiphertext(sk.N),
+      (c) => sk.decrypt(c),
+    ),
+  );
 });
 
 test.serial('slow: A15 timing (dudect): secp256k1 constant-time scalar multiplication, fixed vs random scalar', (t) => {
   t.timeout(5 * 60_000);
   const P = mulG(randomScalar());
   const n = samples(1500);
-  constantTime(t, 'mul(P, k), k = 1 vs random k', measure(n, () => 1n, () => randomScalar(), (k) => mul(P, k)));
+  constantTime(
+    t,
+    'mul(P, k), k = 1 vs random k',
+    measure(
+      n,
+      () => 1n,
+      () => randomScalar(),
+      (k) => mul(P, k),
+    ),
+  );
   const fixedK = randomScalar();
-  constantTime(t, 'mul(P, k), fixed random k vs random k', measure(n, () => fixedK, () => randomScalar(), (k) => mul(P, k)));
-  constantTime(t, 'mulG(k), k = 1 vs random k', measure(samples(2000), () => 1n, () => randomScalar(), (k) => mulG(k)));
+  constantTime(
+    t,
+    'mul(P, k), fixed random k vs random k',
+    measure(
+      n,
+      () => fixedK,
+      () => randomScalar(),
+      (k) => mul(P, k),
+    ),
+  );
+  constantTime(
+    t,
+    'mulG(k), k = 1 vs random k',
+    measure(
+      samples(2000),
+      () => 1n,
+      () => randomScalar(),
+      (k) => mulG(k),
+    ),
+  );
   // the variable-time twin (used for public scalars only) must show a leak
-  leaks(t, 'Point.multiplyUnsafe, k = 1 vs random k', measure(samples(300), () => 1n, () => randomScalar(), (k) => (P).multiplyUnsafe(k)));
+  leaks(
+    t,
+    'Point.multiplyUnsafe, k = 1 vs random k',
+    measure(
+      samples(300),
+      () => 1n,
+      () => randomScalar(),
+      (k) => P.multiplyUnsafe(k),
+    ),
+  );
 });

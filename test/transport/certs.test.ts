@@ -56,7 +56,13 @@ async function allFiles(dir: string): Promise<string[]> {
 
 test('an internal CA with one certificate per identity and its one usage; a public CA with the API certificate', async (t) => {
   const l = await tempLayout(t);
-  const result = await generateDevCertificates({ dir: l.dir, caDir: l.caDir, nodeIds: ids, hosts: { node_2: ['10.0.2.12', 'node2.example.com'] }, publicHosts: ['wallet.example.com'] });
+  const result = await generateDevCertificates({
+    dir: l.dir,
+    caDir: l.caDir,
+    nodeIds: ids,
+    hosts: { node_2: ['10.0.2.12', 'node2.example.com'] },
+    publicHosts: ['wallet.example.com'],
+  });
   t.is(result.created.length, 14);
   t.deepEqual(result.kept, []);
   const ca = new X509Certificate(await readFile(l.internalCa.cert));
@@ -101,9 +107,17 @@ test('an internal CA with one certificate per identity and its one usage; a publ
   const caKeys = [await readFile(l.internalCa.key), await readFile(l.publicCa.key)];
   for (const f of await allFiles(l.dir)) {
     const bytes = await readFile(f);
-    t.false(caKeys.some((k) => k.equals(bytes)), `${f} is not a CA key`);
+    t.false(
+      caKeys.some((k) => k.equals(bytes)),
+      `${f} is not a CA key`,
+    );
   }
-  await t.notThrowsAsync(loadTlsMaterial({ ca: l.internalCa.cert, ...certificatePaths(l.dir, nodeIdentity('node_1')) }, nodeIdentity('node_1')));
+  await t.notThrowsAsync(
+    loadTlsMaterial(
+      { ca: l.internalCa.cert, ...certificatePaths(l.dir, nodeIdentity('node_1')) },
+      nodeIdentity('node_1'),
+    ),
+  );
   const n2 = new X509Certificate(await readFile(join(l.dir, 'node_2.crt')));
   t.truthy(n2.checkIP('10.0.2.12'));
   t.truthy(n2.checkHost('node2.example.com'));
@@ -158,7 +172,10 @@ test('inconsistent directories are refused, naming the file, and left untouched'
   await t.throwsAsync(gen(), { message: /node_2\.crt was not issued by the CA/ });
 
   // A certificate for someone else under this file name.
-  const ca = await loadCertificateAuthority(await readFile(l.internalCa.cert, 'utf8'), await readFile(l.internalCa.key, 'utf8'));
+  const ca = await loadCertificateAuthority(
+    await readFile(l.internalCa.cert, 'utf8'),
+    await readFile(l.internalCa.key, 'utf8'),
+  );
   await writeFile(join(dir, 'node_2.crt'), (await issueCertificate(ca, nodeIdentity('node_3'))).certPem);
   await t.throwsAsync(gen(), { message: /node_2\.crt does not name urn:mpc-engine:node:node_2/ });
   // Its own identity, but a usage it must not have (and its key).
@@ -185,16 +202,26 @@ test('inconsistent directories are refused, naming the file, and left untouched'
   await t.throwsAsync(stat(l.internalCa.cert), undefined, 'no CA was written');
   t.truthy(caCert);
 
-  await t.throwsAsync(generateDevCertificates({ dir, caDir: l.caDir, nodeIds: ['coordinator'] }), { instanceOf: RangeError });
+  await t.throwsAsync(generateDevCertificates({ dir, caDir: l.caDir, nodeIds: ['coordinator'] }), {
+    instanceOf: RangeError,
+  });
   await t.throwsAsync(generateDevCertificates({ dir, caDir: l.caDir, nodeIds: ['../x'] }), { instanceOf: RangeError });
-  await t.throwsAsync(issueCertificate(ca, nodeIdentity('node_1'), { hosts: ['bad host'] }), { instanceOf: RangeError });
+  await t.throwsAsync(issueCertificate(ca, nodeIdentity('node_1'), { hosts: ['bad host'] }), {
+    instanceOf: RangeError,
+  });
 });
 
 test('the CA key directory may not be the certificate directory or inside it', async (t) => {
   const l = await tempLayout(t);
-  await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: l.dir, nodeIds: ids }), { message: /must be outside/ });
-  await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: join(l.dir, 'ca'), nodeIds: ids }), { message: /must be outside/ });
-  await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: join(l.dir, '..ca'), nodeIds: ids }), { message: /must be outside/ });
+  await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: l.dir, nodeIds: ids }), {
+    message: /must be outside/,
+  });
+  await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: join(l.dir, 'ca'), nodeIds: ids }), {
+    message: /must be outside/,
+  });
+  await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: join(l.dir, '..ca'), nodeIds: ids }), {
+    message: /must be outside/,
+  });
   await t.throwsAsync(stat(l.dir), undefined, 'nothing was written');
 });
 
@@ -211,15 +238,28 @@ test('the older layout (CA key among the certificates, dual-use leaves) is refus
     await writeFile(p.cert, leaf.certPem);
     await writeFile(p.key, leaf.keyPem, { mode: 0o600 });
   }
-  await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: l.caDir, nodeIds: ids }), { message: /ca\.key is a CA private key in the directory the services read/ });
+  await t.throwsAsync(generateDevCertificates({ dir: l.dir, caDir: l.caDir, nodeIds: ids }), {
+    message: /ca\.key is a CA private key in the directory the services read/,
+  });
   // A service started on it refuses too.
-  await t.throwsAsync(loadTlsMaterial({ ca: join(l.dir, 'ca.crt'), ...certificatePaths(l.dir, nodeIdentity('node_1')) }, nodeIdentity('node_1')), { instanceOf: CaKeyExposedError });
+  await t.throwsAsync(
+    loadTlsMaterial(
+      { ca: join(l.dir, 'ca.crt'), ...certificatePaths(l.dir, nodeIdentity('node_1')) },
+      nodeIdentity('node_1'),
+    ),
+    { instanceOf: CaKeyExposedError },
+  );
 
   const forced = await generateDevCertificates({ dir: l.dir, caDir: l.caDir, nodeIds: ids, force: true });
   t.deepEqual(forced.removed, [join(l.dir, 'ca.key')]);
   await t.throwsAsync(stat(join(l.dir, 'ca.key')), { code: 'ENOENT' });
   t.false((await readFile(join(l.dir, 'ca.crt'), 'utf8')) === old.certPem);
-  await t.notThrowsAsync(loadTlsMaterial({ ca: join(l.dir, 'ca.crt'), ...certificatePaths(l.dir, nodeIdentity('node_1')) }, nodeIdentity('node_1')));
+  await t.notThrowsAsync(
+    loadTlsMaterial(
+      { ca: join(l.dir, 'ca.crt'), ...certificatePaths(l.dir, nodeIdentity('node_1')) },
+      nodeIdentity('node_1'),
+    ),
+  );
 });
 
 test('loadTlsMaterial refuses a CA private key anywhere it reads, under any name', async (t) => {
@@ -235,7 +275,11 @@ test('loadTlsMaterial refuses a CA private key anywhere it reads, under any name
   ];
   for (const [from, to] of cases) {
     await copyFile(from, to);
-    const e = await t.throwsAsync(loadTlsMaterial(node1, nodeIdentity('node_1')), { instanceOf: CaKeyExposedError }, to);
+    const e = await t.throwsAsync(
+      loadTlsMaterial(node1, nodeIdentity('node_1')),
+      { instanceOf: CaKeyExposedError },
+      to,
+    );
     t.true(e.message.startsWith(to), e.message);
     t.notRegex(e.message, /PRIVATE KEY/);
     await t.throwsAsync(loadTlsMaterial(coordinator, COORDINATOR), { instanceOf: CaKeyExposedError });
@@ -246,14 +290,25 @@ test('loadTlsMaterial refuses a CA private key anywhere it reads, under any name
   await t.notThrowsAsync(loadTlsMaterial(node1, nodeIdentity('node_1')));
 });
 
-test('loadTlsMaterial refuses a certificate without exactly its role\'s usage', async (t) => {
+test("loadTlsMaterial refuses a certificate without exactly its role's usage", async (t) => {
   const l = await tempLayout(t);
   await generateDevCertificates({ dir: l.dir, caDir: l.caDir, nodeIds: ids });
-  const ca = await loadCertificateAuthority(await readFile(l.internalCa.cert, 'utf8'), await readFile(l.internalCa.key, 'utf8'));
+  const ca = await loadCertificateAuthority(
+    await readFile(l.internalCa.cert, 'utf8'),
+    await readFile(l.internalCa.key, 'utf8'),
+  );
   const cases: [identity: typeof COORDINATOR, usages: ('serverAuth' | 'clientAuth')[], message: RegExp][] = [
-    [COORDINATOR, ['serverAuth', 'clientAuth'], /exactly the extended key usage clientAuth .*coordinator is a TLS client only/],
+    [
+      COORDINATOR,
+      ['serverAuth', 'clientAuth'],
+      /exactly the extended key usage clientAuth .*coordinator is a TLS client only/,
+    ],
     [COORDINATOR, ['serverAuth'], /clientAuth/],
-    [nodeIdentity('node_1'), ['clientAuth'], /exactly the extended key usage serverAuth .*node node_1 is a TLS server only/],
+    [
+      nodeIdentity('node_1'),
+      ['clientAuth'],
+      /exactly the extended key usage serverAuth .*node node_1 is a TLS server only/,
+    ],
     [nodeIdentity('node_1'), ['serverAuth', 'clientAuth'], /serverAuth/],
   ];
   for (const [identity, usages, message] of cases) {
@@ -261,7 +316,11 @@ test('loadTlsMaterial refuses a certificate without exactly its role\'s usage', 
     const leaf = await issueCertificate(ca, identity, { extendedKeyUsages: usages });
     await writeFile(p.cert, leaf.certPem);
     await writeFile(p.key, leaf.keyPem);
-    await t.throwsAsync(loadTlsMaterial({ ca: l.internalCa.cert, ...p }, identity), { instanceOf: IdentityError, message }, `${usages.join('+')}`);
+    await t.throwsAsync(
+      loadTlsMaterial({ ca: l.internalCa.cert, ...p }, identity),
+      { instanceOf: IdentityError, message },
+      `${usages.join('+')}`,
+    );
   }
 });
 
@@ -270,9 +329,15 @@ test('loadPublicApiMaterial takes the API certificate and refuses internal ones,
   await generateDevCertificates({ dir: l.dir, caDir: l.caDir, nodeIds: ids });
   const m = await loadPublicApiMaterial(l.publicApi);
   t.true(m.cert.equals(await readFile(l.publicApi.cert)));
-  await t.throwsAsync(loadPublicApiMaterial(certificatePaths(l.dir, COORDINATOR)), { message: /coordinator\.crt is not valid for TLS server use/ });
-  await t.throwsAsync(loadPublicApiMaterial(certificatePaths(l.dir, nodeIdentity('node_1'))), { message: /node_1\.crt names an MPC Engine identity/ });
-  await t.throwsAsync(loadPublicApiMaterial({ cert: l.publicApi.cert, key: join(l.dir, 'node_1.key') }), { message: /node_1\.key is not the private key of .*api\.crt/ });
+  await t.throwsAsync(loadPublicApiMaterial(certificatePaths(l.dir, COORDINATOR)), {
+    message: /coordinator\.crt is not valid for TLS server use/,
+  });
+  await t.throwsAsync(loadPublicApiMaterial(certificatePaths(l.dir, nodeIdentity('node_1'))), {
+    message: /node_1\.crt names an MPC Engine identity/,
+  });
+  await t.throwsAsync(loadPublicApiMaterial({ cert: l.publicApi.cert, key: join(l.dir, 'node_1.key') }), {
+    message: /node_1\.key is not the private key of .*api\.crt/,
+  });
   await copyFile(l.publicCa.key, join(l.dir, 'public', 'ca.key'));
   await t.throwsAsync(loadPublicApiMaterial(l.publicApi), { instanceOf: CaKeyExposedError });
 });
@@ -280,21 +345,35 @@ test('loadPublicApiMaterial takes the API certificate and refuses internal ones,
 /** A leaf with arbitrary subject and SAN, signed by a fresh CA, for identity-parsing tests. */
 async function oddCertificate(subject: string, uris: string[]): Promise<Uint8Array> {
   const ca = await createCertificateAuthority();
-  const keys = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']));
+  const keys = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.create({
     subject,
     issuer: ca.cert.subject,
     publicKey: keys.publicKey as never,
     signingKey: ca.signingKey as never,
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    extensions: uris.length ? [new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: 'url' as const, value })))] : [],
+    extensions: uris.length
+      ? [new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: 'url' as const, value })))]
+      : [],
   });
   return new Uint8Array(cert.rawData);
 }
 
 test('identity parsing refuses certificates that name none, several, malformed or mismatched identities', async (t) => {
-  t.true(sameIdentity(identityFromCertificate(await oddCertificate('CN=node_1', ['urn:mpc-engine:node:node_1'])), nodeIdentity('node_1')));
-  t.true(sameIdentity(identityFromCertificate(await oddCertificate('CN=coordinator', ['urn:mpc-engine:coordinator', 'https://x.example'])), COORDINATOR));
+  t.true(
+    sameIdentity(
+      identityFromCertificate(await oddCertificate('CN=node_1', ['urn:mpc-engine:node:node_1'])),
+      nodeIdentity('node_1'),
+    ),
+  );
+  t.true(
+    sameIdentity(
+      identityFromCertificate(
+        await oddCertificate('CN=coordinator', ['urn:mpc-engine:coordinator', 'https://x.example']),
+      ),
+      COORDINATOR,
+    ),
+  );
   const cases: [string, string[], RegExp][] = [
     ['CN=node_1', [], /names 0/],
     ['CN=node_1', ['urn:mpc-engine:node:node_1', 'urn:mpc-engine:coordinator'], /names 2/],
@@ -303,11 +382,18 @@ test('identity parsing refuses certificates that name none, several, malformed o
     ['CN=node_2', ['urn:mpc-engine:node:node_1'], /CN "node_2" does not match/],
     ['O=MPC Engine', ['urn:mpc-engine:node:node_1'], /CN "" does not match/],
   ];
-  t.throws(() => identityFromCertificate(new Uint8Array(0)), { instanceOf: IdentityError, message: /cannot be parsed/ });
+  t.throws(() => identityFromCertificate(new Uint8Array(0)), {
+    instanceOf: IdentityError,
+    message: /cannot be parsed/,
+  });
   t.throws(() => identityFromCertificate(Buffer.from('not a certificate')), { instanceOf: IdentityError });
   for (const [subject, uris, message] of cases) {
     const der = await oddCertificate(subject, uris);
-    t.throws(() => identityFromCertificate(der), { instanceOf: IdentityError, message }, `${subject} ${uris.join(' ')}`);
+    t.throws(
+      () => identityFromCertificate(der),
+      { instanceOf: IdentityError, message },
+      `${subject} ${uris.join(' ')}`,
+    );
   }
   t.is(parseIdentityUri('urn:mpc-engine:node:'), undefined);
   t.is(parseIdentityUri('urn:mpc-engine:coordinator:x'), undefined);
@@ -318,7 +404,11 @@ test('loadTlsMaterial checks that a process holds its own certificate and names 
   const l = await tempLayout(t);
   const dir = l.dir;
   await generateDevCertificates({ dir, caDir: l.caDir, nodeIds: ids });
-  const paths = (name: string) => ({ ca: join(dir, 'ca.crt'), cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) });
+  const paths = (name: string) => ({
+    ca: join(dir, 'ca.crt'),
+    cert: join(dir, `${name}.crt`),
+    key: join(dir, `${name}.key`),
+  });
   const m = await loadTlsMaterial(paths('node_1'), nodeIdentity('node_1'));
   t.regex(String(m.cert), /BEGIN CERTIFICATE/);
   await t.throwsAsync(loadTlsMaterial(paths('node_2'), nodeIdentity('node_1')), {

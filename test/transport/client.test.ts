@@ -21,12 +21,30 @@ test.after.always(() => pki.cleanup());
 
 test('backoff grows exponentially to its cap, with jitter in the upper half', (t) => {
   const opts = { initialMs: 100, maxMs: 5_000 };
-  t.is(backoffDelay(0, opts, () => 0), 50);
-  t.is(backoffDelay(0, opts, () => 1), 100);
-  t.is(backoffDelay(3, opts, () => 1), 800);
-  t.is(backoffDelay(3, opts, () => 0), 400);
-  t.is(backoffDelay(10, opts, () => 1), 5_000);
-  t.is(backoffDelay(10_000, opts, () => 0.5), 3_750);
+  t.is(
+    backoffDelay(0, opts, () => 0),
+    50,
+  );
+  t.is(
+    backoffDelay(0, opts, () => 1),
+    100,
+  );
+  t.is(
+    backoffDelay(3, opts, () => 1),
+    800,
+  );
+  t.is(
+    backoffDelay(3, opts, () => 0),
+    400,
+  );
+  t.is(
+    backoffDelay(10, opts, () => 1),
+    5_000,
+  );
+  t.is(
+    backoffDelay(10_000, opts, () => 0.5),
+    3_750,
+  );
   for (let a = 0; a < 20; a++) {
     const d = backoffDelay(a, opts);
     const cap = Math.min(5_000, 100 * 2 ** a);
@@ -91,7 +109,10 @@ test('failed attempts are reported with growing delays until stop()', async (t) 
   await enough;
   await client.stop();
   const seen = attempts.length;
-  t.deepEqual(attempts.slice(0, 5).map((a) => a.attempt), [0, 1, 2, 3, 4]);
+  t.deepEqual(
+    attempts.slice(0, 5).map((a) => a.attempt),
+    [0, 1, 2, 3, 4],
+  );
   for (const a of attempts) t.true(a.retryInMs <= 80);
   t.true(attempts[4]!.retryInMs >= 40); // cap 80, lower half excluded
   await new Promise((r) => setTimeout(r, 200));
@@ -102,7 +123,12 @@ test('failed attempts are reported with growing delays until stop()', async (t) 
 test('waitForConnection times out when the node never comes', async (t) => {
   const probe = await startServer(pki, node1);
   await probe.server.close();
-  const client = new TransportClient({ host: '127.0.0.1', port: probe.port, tls: await pki.material(COORDINATOR), expectedPeer: node1 }).start();
+  const client = new TransportClient({
+    host: '127.0.0.1',
+    port: probe.port,
+    tls: await pki.material(COORDINATOR),
+    expectedPeer: node1,
+  }).start();
   t.teardown(() => client.stop());
   await t.throwsAsync(client.waitForConnection(100), { instanceOf: ConnectionClosedError });
 });
@@ -117,7 +143,13 @@ test('stop() abandons an attempt that hangs in the handshake', async (t) => {
     return new Promise<void>((r) => mute.close(() => r()));
   });
   const { port } = mute.address() as AddressInfo;
-  const client = new TransportClient({ host: '127.0.0.1', port, tls: await pki.material(COORDINATOR), expectedPeer: node1, connectTimeoutMs: 30_000 }).start();
+  const client = new TransportClient({
+    host: '127.0.0.1',
+    port,
+    tls: await pki.material(COORDINATOR),
+    expectedPeer: node1,
+    connectTimeoutMs: 30_000,
+  }).start();
   await new Promise((r) => setTimeout(r, 100));
   const started = Date.now();
   await client.stop();

@@ -68,7 +68,10 @@ test('concurrent requests are matched to their responses by id', async (t) => {
     return Buffer.from([body[0]! * 2]);
   });
   const replies = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => client.request(Buffer.from([i]))));
-  t.deepEqual(replies.map((r) => r[0]), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+  t.deepEqual(
+    replies.map((r) => r[0]),
+    [0, 2, 4, 6, 8, 10, 12, 14, 16, 18],
+  );
   // A large request and a large response.
   node.onRequest((body) => Buffer.alloc(2 * 1024 * 1024, body[0]));
   const r = await client.request(Buffer.alloc(1024 * 1024, 7));
@@ -127,7 +130,11 @@ test('an oversized length prefix closes that connection only; the server goes on
 test('garbage bytes close the connection', async (t) => {
   const { server, port } = await startServer(pki, node1);
   t.teardown(() => server.close());
-  for (const garbage of [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.from([1, 0x7f, 0, 0, 0, 0]), Buffer.from([1, FrameType.Ping, 0, 0, 0, 9])]) {
+  for (const garbage of [
+    Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+    Buffer.from([1, 0x7f, 0, 0, 0, 0]),
+    Buffer.from([1, FrameType.Ping, 0, 0, 0, 9]),
+  ]) {
     const accepted = next<FrameConnection>(server, 'connection');
     const raw = await rawTls(port, await pki.material(COORDINATOR));
     const conn = await accepted;
@@ -171,12 +178,15 @@ test('heartbeat: the coordinator detects a node that went silent after READY', a
   // A fake node: real TLS and credentials, sends READY, then discards everything and answers nothing.
   const m = await pki.material(node1);
   const sockets: TLSSocket[] = [];
-  const fake = createTlsServer({ ...m, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (s: TLSSocket) => {
-    sockets.push(s);
-    s.on('error', () => undefined);
-    s.resume();
-    s.write(encodeFrame(FrameType.Ready, Buffer.alloc(0)));
-  });
+  const fake = createTlsServer(
+    { ...m, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' },
+    (s: TLSSocket) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+      s.resume();
+      s.write(encodeFrame(FrameType.Ready, Buffer.alloc(0)));
+    },
+  );
   await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
   t.teardown(() => {
     for (const s of sockets) s.destroy();

@@ -70,8 +70,12 @@ test('the nftables ruleset accepts the coordinator on the node port and drops th
   t.regex(nftablesRuleset({ ports: [1], trustedCoordinatorIp: '::ffff:10.1.2.3' }), /ip saddr 10\.1\.2\.3 accept/);
 
   // Nothing from the inputs reaches the ruleset unchecked.
-  t.throws(() => nftablesRuleset({ ports: [8081], trustedCoordinatorIp: '10.0.0.1; flush ruleset' }), { instanceOf: RangeError });
+  t.throws(() => nftablesRuleset({ ports: [8081], trustedCoordinatorIp: '10.0.0.1; flush ruleset' }), {
+    instanceOf: RangeError,
+  });
   t.throws(() => nftablesRuleset({ ports: [0], trustedCoordinatorIp: '10.0.0.1' }), { instanceOf: RangeError });
   t.throws(() => nftablesRuleset({ ports: [], trustedCoordinatorIp: '10.0.0.1' }), { instanceOf: RangeError });
-  t.throws(() => nftablesRuleset({ ports: [8081], trustedCoordinatorIp: '10.0.0.1', table: 'x; flush' }), { instanceOf: RangeError });
+  t.throws(() => nftablesRuleset({ ports: [8081], trustedCoordinatorIp: '10.0.0.1', table: 'x; flush' }), {
+    instanceOf: RangeError,
+  });
 });

@@ -46,7 +46,10 @@ test('frames round-trip however the stream is cut', (t) => {
       const d = new FrameDecoder();
       const got = split(stream, cuts).flatMap((c) => d.push(c));
       t.false(d.partial);
-      return got.length === frames().length && got.every((g, k) => g.type === frames()[k]!.type && g.payload.equals(frames()[k]!.payload));
+      return (
+        got.length === frames().length &&
+        got.every((g, k) => g.type === frames()[k]!.type && g.payload.equals(frames()[k]!.payload))
+      );
     }),
   );
   // One byte at a time, with the partial flag tracking an incomplete frame.
@@ -81,7 +84,10 @@ test('an oversized length fails on the header, before any payload', (t) => {
   const d = new FrameDecoder(1024);
   t.notThrows(() => d.push(encodeHeader(FrameType.Message, 1024)));
   const e = new FrameDecoder(1024);
-  t.throws(() => e.push(encodeHeader(FrameType.Message, 1025)), { instanceOf: FrameError, message: /exceeds the limit of 1024/ });
+  t.throws(() => e.push(encodeHeader(FrameType.Message, 1025)), {
+    instanceOf: FrameError,
+    message: /exceeds the limit of 1024/,
+  });
   t.throws(() => new FrameDecoder().push(encodeHeader(FrameType.Message, 0xffffffff)), { instanceOf: FrameError });
 });
 
@@ -95,7 +101,11 @@ test('control frames have fixed shapes', (t) => {
     [FrameType.Error, 4 + 257],
   ];
   for (const [type, length] of bad) {
-    t.throws(() => new FrameDecoder().push(encodeHeader(type, length)), { instanceOf: FrameError }, `type ${type} length ${length}`);
+    t.throws(
+      () => new FrameDecoder().push(encodeHeader(type, length)),
+      { instanceOf: FrameError },
+      `type ${type} length ${length}`,
+    );
     t.throws(() => checkOutgoing(type, length, DEFAULT_MAX_FRAME_BYTES), { instanceOf: RangeError });
   }
   t.throws(() => encodeFrame(FrameType.Message, Buffer.alloc(11), 10), { instanceOf: RangeError });
@@ -104,6 +114,9 @@ test('control frames have fixed shapes', (t) => {
 test('a failed decoder stays failed', (t) => {
   const d = new FrameDecoder();
   t.throws(() => d.push(Buffer.from([9])), { instanceOf: FrameError });
-  t.throws(() => d.push(encodeFrame(FrameType.Message, Buffer.from('valid'))), { instanceOf: FrameError, message: /already failed/ });
+  t.throws(() => d.push(encodeFrame(FrameType.Message, Buffer.from('valid'))), {
+    instanceOf: FrameError,
+    message: /already failed/,
+  });
   t.throws(() => new FrameDecoder(0), { instanceOf: RangeError });
 });

@@ -11,7 +11,12 @@ import { request } from 'node:https';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { connect as rawConnect } from 'node:net';
-import { createCertificateAuthority, issueCertificate, loadCertificateAuthority, type ExtendedKeyUsageName } from '../../src/transport/certs.js';
+import {
+  createCertificateAuthority,
+  issueCertificate,
+  loadCertificateAuthority,
+  type ExtendedKeyUsageName,
+} from '../../src/transport/certs.js';
 import { startHttpsServer } from '../../src/coordinator/https.js';
 import Koa from 'koa';
 import { COORDINATOR, nodeIdentity, sameIdentity, type PeerIdentity } from '../../src/transport/identity.js';
@@ -70,7 +75,10 @@ test('a server certificate from another CA is refused by the client', async (t) 
 
 /** A certificate of this PKI's internal CA for `identity` with the given usages (a mis-issued one). */
 async function misissued(identity: PeerIdentity, usages: ExtendedKeyUsageName[]): Promise<TlsMaterial> {
-  const ca = await loadCertificateAuthority(pki.caPem.toString('utf8'), await readFile(pki.layout.internalCa.key, 'utf8'));
+  const ca = await loadCertificateAuthority(
+    pki.caPem.toString('utf8'),
+    await readFile(pki.layout.internalCa.key, 'utf8'),
+  );
   const leaf = await issueCertificate(ca, identity, { extendedKeyUsages: usages });
   return { ca: pki.caPem, cert: leaf.certPem, key: leaf.keyPem };
 }
@@ -201,7 +209,13 @@ test('TLS 1.2 is refused', async (t) => {
   t.teardown(() => server.close());
   const m = await pki.material(COORDINATOR);
   const err = await new Promise<Error | undefined>((resolve) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, ...m, maxVersion: 'TLSv1.2', checkServerIdentity: () => undefined });
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      ...m,
+      maxVersion: 'TLSv1.2',
+      checkServerIdentity: () => undefined,
+    });
     s.once('secureConnect', () => {
       s.destroy();
       resolve(undefined);
@@ -217,7 +231,13 @@ test('a client without a certificate is refused', async (t) => {
   t.teardown(() => server.close());
   const rejected = next<Rejection>(server, 'rejected');
   await new Promise<void>((resolve) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, ca: pki.caPem, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port,
+      ca: pki.caPem,
+      minVersion: 'TLSv1.3',
+      checkServerIdentity: () => undefined,
+    });
     s.on('error', () => undefined);
     s.resume();
     s.once('close', () => resolve());
@@ -245,15 +265,21 @@ test('a peer that stalls inside its first TLS record is dropped at the handshake
 });
 
 test('the public CA is for servers only: a client certificate it signed does not chain, even where that CA is trusted', async (t) => {
-  const publicCa = await loadCertificateAuthority(pki.publicCaPem.toString('utf8'), await readFile(pki.layout.publicCa.key, 'utf8'));
+  const publicCa = await loadCertificateAuthority(
+    pki.publicCaPem.toString('utf8'),
+    await readFile(pki.layout.publicCa.key, 'utf8'),
+  );
   const api = await pki.publicApiMaterial();
   const clientLeaf = await issueCertificate(publicCa, COORDINATOR, { extendedKeyUsages: ['clientAuth'] });
   // A server that trusts the public CA for client certificates (as nothing of ours does).
   const admitted: TLSSocket[] = [];
-  const server = createTlsServer({ ca: pki.publicCaPem, cert: api.cert, key: api.key, requestCert: true, rejectUnauthorized: true }, (s) => {
-    admitted.push(s);
-    s.end();
-  });
+  const server = createTlsServer(
+    { ca: pki.publicCaPem, cert: api.cert, key: api.key, requestCert: true, rejectUnauthorized: true },
+    (s) => {
+      admitted.push(s);
+      s.end();
+    },
+  );
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -269,10 +295,13 @@ test('the public CA is for servers only: a client certificate it signed does not
   // Control: the same CA without that limit would have let it through.
   const unlimited = await createCertificateAuthority();
   const leaf2 = await issueCertificate(unlimited, COORDINATOR, { extendedKeyUsages: ['clientAuth'] });
-  const server2 = createTlsServer({ ca: unlimited.certPem, cert: api.cert, key: api.key, requestCert: true, rejectUnauthorized: true }, (s) => {
-    admitted.push(s);
-    s.end();
-  });
+  const server2 = createTlsServer(
+    { ca: unlimited.certPem, cert: api.cert, key: api.key, requestCert: true, rejectUnauthorized: true },
+    (s) => {
+      admitted.push(s);
+      s.end();
+    },
+  );
   server2.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server2.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server2.close(() => resolve())));

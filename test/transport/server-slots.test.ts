@@ -25,7 +25,10 @@ test.after.always(() => pki.cleanup());
 /** A logger whose warn-and-above lines land in `lines`. */
 function capture(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'warn' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  );
   return { logger, lines };
 }
 
@@ -115,7 +118,14 @@ test('two coordinator processes with one identity: the second never takes the fi
   t.teardown(() => server.close());
   const material = await pki.material(COORDINATOR);
   const client = (): TransportClient =>
-    new TransportClient({ host: '127.0.0.1', port, tls: material, expectedPeer: node1, ...FAST, backoff: { initialMs: 50, maxMs: 200 } });
+    new TransportClient({
+      host: '127.0.0.1',
+      port,
+      tls: material,
+      expectedPeer: node1,
+      ...FAST,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
   const a = client().start();
   t.teardown(() => a.stop());
   await a.waitForConnection(10_000);
@@ -127,7 +137,13 @@ test('two coordinator processes with one identity: the second never takes the fi
   b.on('connected', () => bConnected++);
   const failures: Error[] = [];
   const eightFailures = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`only ${failures.length} refusals; b connected ${bConnected} times, a dropped ${aDropped} times`)), 60_000);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(`only ${failures.length} refusals; b connected ${bConnected} times, a dropped ${aDropped} times`),
+        ),
+      60_000,
+    );
     b.on('attemptFailed', ({ error }) => {
       failures.push(error);
       if (failures.length === 8) {
@@ -140,7 +156,10 @@ test('two coordinator processes with one identity: the second never takes the fi
   await eightFailures;
   t.is(aDropped, 0);
   t.is(bConnected, 0);
-  t.true(failures.every((e) => /already has a live link/.test(e.message)), failures.map((e) => e.message).join('\n'));
+  t.true(
+    failures.every((e) => /already has a live link/.test(e.message)),
+    failures.map((e) => e.message).join('\n'),
+  );
   t.is(server.connections.size, 1);
   t.truthy(a.connection);
 });
@@ -157,7 +176,10 @@ test('a link whose peer stopped answering is replaced by the identity’s new co
   const fresh = await dial(pki, COORDINATOR, port, node1, { connectTimeoutMs: 20_000 });
   t.teardown(() => fresh.close());
   t.true(fresh.ready);
-  t.regex((await reason).message, /no answer to a liveness check within 500 ms: replaced by a new connection from coordinator/);
+  t.regex(
+    (await reason).message,
+    /no answer to a liveness check within 500 ms: replaced by a new connection from coordinator/,
+  );
   await socketClosed(stale, 20_000);
   t.is(server.connections.size, 1);
 });

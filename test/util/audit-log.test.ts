@@ -12,13 +12,26 @@ import { appendFile, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { AUDIT_GENESIS, AuditLog, AuditLogCorruptError, canonicalJson, verifyAuditLog, type AuditEvent } from '../../src/util/audit-log.js';
+import {
+  AUDIT_GENESIS,
+  AuditLog,
+  AuditLogCorruptError,
+  canonicalJson,
+  verifyAuditLog,
+  type AuditEvent,
+} from '../../src/util/audit-log.js';
 import { tempDir } from '../helpers/storage.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCRIPT = join(ROOT, 'dist', 'scripts', 'audit-verify.js');
 
-const sign = (n: number): AuditEvent => ({ type: 'signature', walletId: `w_${n}`, digest: 'ab'.repeat(32), signers: ['node_1', 'node_2'], n });
+const sign = (n: number): AuditEvent => ({
+  type: 'signature',
+  walletId: `w_${n}`,
+  digest: 'ab'.repeat(32),
+  signers: ['node_1', 'node_2'],
+  n,
+});
 
 async function logWith(t: Parameters<typeof tempDir>[0], count: number): Promise<{ path: string; lines: string[] }> {
   const path = join(await tempDir(t), 'data', 'audit.jsonl');
@@ -74,7 +87,13 @@ test('a chain of appended events verifies: seq = line number, each prev is the l
     prev = r.hash;
   }
   const v = await verifyAuditLog(path);
-  t.deepEqual(v, { ok: true, lines: 5, lastHash: prev, lastTime: (JSON.parse(lines[4] as string) as { time: string }).time, tornTailBytes: 0 });
+  t.deepEqual(v, {
+    ok: true,
+    lines: 5,
+    lastHash: prev,
+    lastTime: (JSON.parse(lines[4] as string) as { time: string }).time,
+    tornTailBytes: 0,
+  });
   // reopening continues the chain
   const log = await AuditLog.open(path);
   t.is(log.length, 5);
@@ -98,7 +117,12 @@ test('a changed line is named (also when the forger recomputes its hash: then th
   const rehashed = forge(r.seq, r.prev, r.time, { ...r.event, walletId: 'w_9' });
   await detected(t, path, [lines[0], rehashed, lines[2], lines[3], ''].join('\n'), 3);
   // re-encoding (same content, other key order or spacing) is a change too
-  await detected(t, path, [lines[0], JSON.stringify(JSON.parse(l2), null, 0).replace('{"event"', '{ "event"'), lines[2], ''].join('\n'), 2);
+  await detected(
+    t,
+    path,
+    [lines[0], JSON.stringify(JSON.parse(l2), null, 0).replace('{"event"', '{ "event"'), lines[2], ''].join('\n'),
+    2,
+  );
 });
 
 test('a deleted line is named', async (t) => {
@@ -165,7 +189,9 @@ test.serial('append resolves only after its line is fsynced; a burst shares the 
   t.teardown(() => {
     proto.sync = original;
   });
-  const appends = Array.from({ length: 10 }, (_, k) => log.append(sign(k + 1)).then(() => order.push(`resolved ${k + 1}`)));
+  const appends = Array.from({ length: 10 }, (_, k) =>
+    log.append(sign(k + 1)).then(() => order.push(`resolved ${k + 1}`)),
+  );
   // wait (event-driven) until the first fsync is under way, then make sure nothing resolved before it ends
   while (!order.includes('sync-start 1')) await new Promise((r) => setImmediate(r));
   await new Promise((r) => setTimeout(r, 50));
@@ -173,7 +199,8 @@ test.serial('append resolves only after its line is fsynced; a burst shares the 
   release();
   await Promise.all(appends);
   t.true(order.indexOf('resolved 1') > order.indexOf('sync-end 1'));
-  for (let k = 2; k <= 10; k++) t.true(order.indexOf(`resolved ${k}`) > order.indexOf('sync-end 2'), `append ${k} after its batch's fsync`);
+  for (let k = 2; k <= 10; k++)
+    t.true(order.indexOf(`resolved ${k}`) > order.indexOf('sync-end 2'), `append ${k} after its batch's fsync`);
   t.is(syncs, 2, 'one fsync for the first line, one for the nine that queued behind it');
   proto.sync = original;
   await log.close();
@@ -214,12 +241,20 @@ test.serial('a failed write is rejected, cut off and rewound: the next append co
 test('events carry no secrets, and nothing invalid is written', async (t) => {
   const path = join(await tempDir(t), 'audit.jsonl');
   const log = await AuditLog.open(path);
-  await t.throwsAsync(log.append({ type: 'signature', token: 'Bearer abc' }), { instanceOf: TypeError, message: /"token"/ });
+  await t.throwsAsync(log.append({ type: 'signature', token: 'Bearer abc' }), {
+    instanceOf: TypeError,
+    message: /"token"/,
+  });
   await t.throwsAsync(log.append({ type: 'signature', credential: { authToken: 'x' } }), { instanceOf: TypeError });
   await t.throwsAsync(log.append({ type: 'signature', n: Number.NaN }), { instanceOf: TypeError });
   await t.throwsAsync(log.append({ type: 'Not A Type' }), { instanceOf: TypeError });
   await t.throwsAsync(log.append({ type: 'big', blob: 'x'.repeat(70_000) }), { instanceOf: TypeError });
-  await log.append({ type: 'wallet.created', publicKey: '02'.padEnd(66, '1'), idempotencyKeyHash: 'a'.repeat(64), credentialId: 'c_1' });
+  await log.append({
+    type: 'wallet.created',
+    publicKey: '02'.padEnd(66, '1'),
+    idempotencyKeyHash: 'a'.repeat(64),
+    credentialId: 'c_1',
+  });
   await log.close();
   t.like(await verifyAuditLog(path), { ok: true, lines: 1 });
 });

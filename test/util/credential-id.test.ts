@@ -11,7 +11,14 @@ test('a credential id is stable, distinct per credential and reveals nothing of 
   t.regex(id, CREDENTIAL_ID);
   t.is(credentialId(token), id, 'stable');
   t.not(credentialId('Bearer wallet_dev_token_12346'), id, 'another credential, another id');
-  for (const part of ['wallet', 'dev', 'token', '12345', Buffer.from(token).toString('base64url').slice(0, 8), Buffer.from(token).toString('hex').slice(0, 8)]) {
+  for (const part of [
+    'wallet',
+    'dev',
+    'token',
+    '12345',
+    Buffer.from(token).toString('base64url').slice(0, 8),
+    Buffer.from(token).toString('hex').slice(0, 8),
+  ]) {
     t.false(id.slice(5).includes(part));
   }
   t.throws(() => credentialId(''), { instanceOf: RangeError });

@@ -32,7 +32,11 @@ test.after.always(() => {
 /** How long a holder may take to print its first line before the test fails instead of waiting for ever. */
 const FIRST_LINE_MS = 60_000;
 
-function holder(dir: string, role: string, opts: { waitStdin?: boolean; cwd?: string; command?: string[] } = {}): Holder {
+function holder(
+  dir: string,
+  role: string,
+  opts: { waitStdin?: boolean; cwd?: string; command?: string[] } = {},
+): Holder {
   const args = opts.command ?? [process.execPath, HOLDER, dir, role, ...(opts.waitStdin ? ['--wait-stdin'] : [])];
   const child = spawn(args[0]!, args.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd });
   started.add(child);
@@ -64,7 +68,10 @@ test('in one process: a second acquisition is refused naming the owner; release 
   const e = await t.throwsAsync(lockDirectory(dir, 'kms:rewrap node_1'), { instanceOf: DirectoryLockError });
   t.is(e?.code, 'locked');
   t.deepEqual({ pid: e?.owner?.pid, role: e?.owner?.role }, { pid: process.pid, role: 'node node_1' });
-  t.regex(e.message, new RegExp(`^cannot start kms:rewrap node_1: .* is in use by node node_1 \\(process ${process.pid}, since \\d{4}-`));
+  t.regex(
+    e.message,
+    new RegExp(`^cannot start kms:rewrap node_1: .* is in use by node node_1 \\(process ${process.pid}, since \\d{4}-`),
+  );
   t.like(await directoryOwner(dir), { owner: { pid: process.pid, role: 'node node_1' } });
   await lock.release();
   await lock.release(); // idempotent
@@ -102,7 +109,10 @@ test('two live processes exclude each other; the refused one names the owner; SI
   t.is(await a.first, 'locked');
   const b = holder(dir, 'kms:rewrap node_1');
   const refused = await b.first;
-  t.regex(refused, new RegExp(`^refused cannot start kms:rewrap node_1: .* in use by node node_1 \\(process ${a.child.pid}, since `));
+  t.regex(
+    refused,
+    new RegExp(`^refused cannot start kms:rewrap node_1: .* in use by node node_1 \\(process ${a.child.pid}, since `),
+  );
   t.is(await b.exit, LOCKED_EXIT_CODE);
   a.child.kill('SIGTERM');
   t.is(await a.exit, 0);
@@ -138,7 +148,9 @@ test('a zombie owner (killed, never reaped by its parent) does not keep the dire
   }
   const dir = await tempDir(t);
   // sh starts the holder in the background and becomes `sleep`, which never reaps it
-  const parent = holder(dir, 'node node_1', { command: ['sh', '-c', `"${process.execPath}" "${HOLDER}" "${dir}" "node node_1" & echo "pid $!"; exec sleep 600`] });
+  const parent = holder(dir, 'node node_1', {
+    command: ['sh', '-c', `"${process.execPath}" "${HOLDER}" "${dir}" "node node_1" & echo "pid $!"; exec sleep 600`],
+  });
   t.teardown(() => parent.child.kill('SIGKILL'));
   t.is(await parent.first, 'locked');
   const pid = Number(/pid (\d+)/.exec(parent.stdout())?.[1]);

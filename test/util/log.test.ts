@@ -15,19 +15,34 @@ function capture(): { stream: Writable; text: () => string; lines: () => Record<
       cb();
     },
   });
-  return { stream, text: () => chunks.join(''), lines: () => chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    text: () => chunks.join(''),
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 test('secret-named fields are redacted at any depth, in bindings too', (t) => {
   const out = capture();
-  const log = createLogger({ name: 'node_1', destination: out.stream }).child({ token: 'child-binding-secret', session: 's1' });
+  const log = createLogger({ name: 'node_1', destination: out.stream }).child({
+    token: 'child-binding-secret',
+    session: 's1',
+  });
   log.info(
     {
       key: 'k1',
       secret: 's',
       share: 'x_i',
       authorization: 'Bearer wallet_dev_token_12345',
-      config: { wallet: { url: 'https://w', authorization: 'Bearer nested' }, nodes: [{ id: 'node_1', privateKey: 'pk', tls: { key: '/certs/node_1.key' } }] },
+      config: {
+        wallet: { url: 'https://w', authorization: 'Bearer nested' },
+        nodes: [{ id: 'node_1', privateKey: 'pk', tls: { key: '/certs/node_1.key' } }],
+      },
       req: { headers: { authorization: 'Bearer h', 'x-auth-token': 't' } },
       keyShare: 'ks',
       secret_share: 'ss',
@@ -39,7 +54,19 @@ test('secret-named fields are redacted at any depth, in bindings too', (t) => {
   );
   const [line] = out.lines();
   const text = JSON.stringify(line);
-  for (const leaked of ['k1', 'x_i', 'wallet_dev_token_12345', 'Bearer nested', '"pk"', 'node_1.key', 'Bearer h', '"t"', '"ks"', '"ss"', 'child-binding-secret']) {
+  for (const leaked of [
+    'k1',
+    'x_i',
+    'wallet_dev_token_12345',
+    'Bearer nested',
+    '"pk"',
+    'node_1.key',
+    'Bearer h',
+    '"t"',
+    '"ks"',
+    '"ss"',
+    'child-binding-secret',
+  ]) {
     t.false(text.includes(leaked), `${leaked} leaked: ${text}`);
   }
   t.is(line!['name'], 'node_1');
@@ -53,10 +80,37 @@ test('secret-named fields are redacted at any depth, in bindings too', (t) => {
 });
 
 test('field-name rules and the walk itself', (t) => {
-  for (const name of ['key', 'Key', 'keys', 'secret', 'share', 'shares', 'token', 'authorization', 'Authorization', 'password', 'privateKey', 'apiKey', 'authToken', 'secretShare', 'private_key', 'x-auth-token']) {
+  for (const name of [
+    'key',
+    'Key',
+    'keys',
+    'secret',
+    'share',
+    'shares',
+    'token',
+    'authorization',
+    'Authorization',
+    'password',
+    'privateKey',
+    'apiKey',
+    'authToken',
+    'secretShare',
+    'private_key',
+    'x-auth-token',
+  ]) {
     t.true(isSecretField(name), name);
   }
-  for (const name of ['publicKey', 'public_key', 'keyId', 'monkey', 'tokenizer', 'shareholderCount', 'id', 'walletId', 'hockey']) {
+  for (const name of [
+    'publicKey',
+    'public_key',
+    'keyId',
+    'monkey',
+    'tokenizer',
+    'shareholderCount',
+    'id',
+    'walletId',
+    'hockey',
+  ]) {
     t.false(isSecretField(name), name);
   }
   const cyclic: Record<string, unknown> = { a: 1 };

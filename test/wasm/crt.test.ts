@@ -47,7 +47,10 @@ for (const c of cases) {
     fc.assert(
       fc.property(
         fc.bigInt({ min: 0n, max: M - 1n }),
-        fc.oneof(fc.bigInt({ min: 0n, max: (1n << BigInt(c.eBits)) - 1n }), fc.constantFrom(0n, 1n, 2n, c.p - 1n, c.p, c.q + 1n, (c.p - 1n) * (c.q - 1n))),
+        fc.oneof(
+          fc.bigInt({ min: 0n, max: (1n << BigInt(c.eBits)) - 1n }),
+          fc.constantFrom(0n, 1n, 2n, c.p - 1n, c.p, c.q + 1n, (c.p - 1n) * (c.q - 1n)),
+        ),
         (x, e) => {
           const want = refPow(x, e, M);
           expectEq(direct.powPublic(x, e), want, 'Modulus(M).pow');
@@ -169,13 +172,19 @@ test('dispose() frees the components; later use throws Error', (t) => {
 test('multiPow by CRT equals the product of oracle powers modulo N², signed exponents included', (t) => {
   const N = p512 * q512;
   const N2 = N * N;
-  const crt = new CrtModulus([[p512, 2], [q512, 2]]);
+  const crt = new CrtModulus([
+    [p512, 2],
+    [q512, 2],
+  ]);
   const unit = fc.bigInt({ min: 2n, max: N2 - 1n }).filter((x) => x % p512 !== 0n && x % q512 !== 0n);
   const exp = fc.bigInt({ min: -(1n << 1100n), max: 1n << 1100n });
   fc.assert(
     fc.property(fc.array(fc.tuple(unit, exp), { minLength: 1, maxLength: 4 }), (terms) => {
-      const want = terms.reduce((acc, [x, e]) => refMod(acc * (e < 0n ? refPow(refInverse(x, N2) as bigint, -e, N2) : refPow(x, e, N2)), N2), 1n);
-      expectEq(crt.multiPowPublic(terms), want, "multiPow");
+      const want = terms.reduce(
+        (acc, [x, e]) => refMod(acc * (e < 0n ? refPow(refInverse(x, N2) as bigint, -e, N2) : refPow(x, e, N2)), N2),
+        1n,
+      );
+      expectEq(crt.multiPowPublic(terms), want, 'multiPow');
     }),
     runs(40),
   );

@@ -15,7 +15,12 @@ function operand(m: bigint): fc.Arbitrary<bigint> {
     { weight: 1, arbitrary: fc.bigInt({ min: -4n * m, max: 4n * m }) },
     { weight: 1, arbitrary: fc.bigInt({ min: 1n, max: m }).map((k) => k * m) },
     // multiples of m's small prime factors (shares a factor with m whenever m has one)
-    { weight: 1, arbitrary: fc.bigInt({ min: 1n, max: 1000n }).map((k) => refMod(k * refGcd(m, 3n * 5n * 7n * 11n * 13n * 16n), m)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .bigInt({ min: 1n, max: 1000n })
+        .map((k) => refMod(k * refGcd(m, 3n * 5n * 7n * 11n * 13n * 16n), m)),
+    },
     { weight: 1, arbitrary: structured(Math.ceil(m.toString(2).length / 28)).map((x) => x % m) },
     { weight: 1, arbitrary: fc.constantFrom(0n, 1n, -1n, m - 1n, m + 1n, 2n, -2n) },
   );
@@ -23,7 +28,9 @@ function operand(m: bigint): fc.Arbitrary<bigint> {
 
 function evenModulus(minBits: number, maxBits: number): fc.Arbitrary<bigint> {
   return fc.oneof(
-    oddModulus(Math.max(2, minBits - 1), Math.max(2, maxBits - 41)).chain((n) => fc.integer({ min: 1, max: 40 }).map((k) => n << BigInt(k))),
+    oddModulus(Math.max(2, minBits - 1), Math.max(2, maxBits - 41)).chain((n) =>
+      fc.integer({ min: 1, max: 40 }).map((k) => n << BigInt(k)),
+    ),
     fc.integer({ min: Math.max(1, minBits), max: maxBits }).map((k) => 1n << BigInt(k)),
     fc.constantFrom(2n, 4n, 6n, 12n),
   );
@@ -38,7 +45,8 @@ function checkInverse(a: bigint, m: bigint): void {
     } catch (err) {
       threw = err;
     }
-    if (!(threw instanceof RangeError)) throw new Error(`modInv must throw RangeError for a non-invertible value (got ${String(threw)})`);
+    if (!(threw instanceof RangeError))
+      throw new Error(`modInv must throw RangeError for a non-invertible value (got ${String(threw)})`);
   } else {
     const inv = modInv(a, m);
     expectEq(inv, want, 'modInv');
@@ -53,7 +61,10 @@ for (const [name, min, max, n] of [
 ] as const) {
   test(`modInv for odd moduli matches extended Euclid (${name})`, (t) => {
     fc.assert(
-      fc.property(oddModulus(min, max).chain((m) => fc.tuple(fc.constant(m), operand(m))), ([m, a]) => checkInverse(a, m)),
+      fc.property(
+        oddModulus(min, max).chain((m) => fc.tuple(fc.constant(m), operand(m))),
+        ([m, a]) => checkInverse(a, m),
+      ),
       runs(n),
     );
     t.pass();
@@ -61,7 +72,10 @@ for (const [name, min, max, n] of [
 
   test(`modInv for even moduli matches extended Euclid (${name})`, (t) => {
     fc.assert(
-      fc.property(evenModulus(min, max).chain((m) => fc.tuple(fc.constant(m), operand(m))), ([m, a]) => checkInverse(a, m)),
+      fc.property(
+        evenModulus(min, max).chain((m) => fc.tuple(fc.constant(m), operand(m))),
+        ([m, a]) => checkInverse(a, m),
+      ),
       runs(n),
     );
     t.pass();
@@ -69,9 +83,12 @@ for (const [name, min, max, n] of [
 
   test(`jacobi matches the classic algorithm (${name})`, (t) => {
     fc.assert(
-      fc.property(oddModulus(Math.max(2, min), max).chain((m) => fc.tuple(fc.constant(m), operand(m))), ([m, a]) => {
-        expectEq(jacobi(a, m), refJacobi(a, m), `jacobi`);
-      }),
+      fc.property(
+        oddModulus(Math.max(2, min), max).chain((m) => fc.tuple(fc.constant(m), operand(m))),
+        ([m, a]) => {
+          expectEq(jacobi(a, m), refJacobi(a, m), `jacobi`);
+        },
+      ),
       runs(n * 2),
     );
     t.pass();
@@ -104,7 +121,8 @@ test('modInv on small moduli, exhaustively', (t) => {
       } catch (err) {
         got = err instanceof RangeError ? 'RangeError' : String(err);
       }
-      if (got !== (want ?? 'RangeError')) t.fail(`modInv(${a}, ${m}) = ${String(got)}, expected ${String(want ?? 'RangeError')}`);
+      if (got !== (want ?? 'RangeError'))
+        t.fail(`modInv(${a}, ${m}) = ${String(got)}, expected ${String(want ?? 'RangeError')}`);
     }
   }
   t.pass();

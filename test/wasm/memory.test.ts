@@ -7,7 +7,15 @@
 import test from 'ava';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Modulus, modPowPublic, modMul, multiPowPublic, modInv, jacobi, coreMemoryBytes } from '../../src/wasm/index.js';
+import {
+  Modulus,
+  modPowPublic,
+  modMul,
+  multiPowPublic,
+  modInv,
+  jacobi,
+  coreMemoryBytes,
+} from '../../src/wasm/index.js';
 import { refPow } from '../helpers/fixtures.js';
 
 const N = (1n << 255n) - 19n;
@@ -92,7 +100,9 @@ test.serial('100 000 operations do not grow the core memory beyond the warm-up',
   const start = Date.now();
   const sum = batch(m, WARM, RUN);
   const afterRun = coreMemoryBytes();
-  t.log(`memory ${afterWarmUp} → ${afterRun} bytes; ${RUN} operations in ${Date.now() - start} ms (checksum ${sum % 1000n})`);
+  t.log(
+    `memory ${afterWarmUp} → ${afterRun} bytes; ${RUN} operations in ${Date.now() - start} ms (checksum ${sum % 1000n})`,
+  );
   t.true(afterRun <= afterWarmUp, `core memory grew from ${afterWarmUp} to ${afterRun} bytes`);
   t.is(m.powPublic(3n, 65537n), refPow(3n, 65537n, N));
   m.dispose();

@@ -64,7 +64,9 @@ const SIZES = [
 
 for (const size of SIZES) {
   const modAndValues = (count: number) =>
-    oddModulus(size.min, size.max).chain((N) => fc.tuple(fc.constant(N), fc.array(below(N), { minLength: count, maxLength: count })));
+    oddModulus(size.min, size.max).chain((N) =>
+      fc.tuple(fc.constant(N), fc.array(below(N), { minLength: count, maxLength: count })),
+    );
 
   test(`mul matches bigint (${size.name})`, (t) => {
     fc.assert(
@@ -107,7 +109,8 @@ for (const size of SIZES) {
             } catch (err) {
               threw = err;
             }
-            if (!(threw instanceof RangeError)) throw new Error('pow of a non-invertible base with a negative exponent must throw RangeError');
+            if (!(threw instanceof RangeError))
+              throw new Error('pow of a non-invertible base with a negative exponent must throw RangeError');
           }
         });
       }),
@@ -121,7 +124,13 @@ for (const size of SIZES) {
     fc.assert(
       fc.property(
         oddModulus(size.min, size.max).chain((N) =>
-          fc.tuple(fc.constant(N), fc.array(fc.tuple(below(N), fc.oneof(fc.bigInt({ min: -eMax, max: eMax }), fc.constantFrom(0n, 1n, -1n))), { minLength: 1, maxLength: 4 })),
+          fc.tuple(
+            fc.constant(N),
+            fc.array(fc.tuple(below(N), fc.oneof(fc.bigInt({ min: -eMax, max: eMax }), fc.constantFrom(0n, 1n, -1n))), {
+              minLength: 1,
+              maxLength: 4,
+            }),
+          ),
         ),
         ([N, terms]) => {
           const invertible = terms.every(([x, e]) => e >= 0n || refGcd(x, N) === 1n);
@@ -135,7 +144,10 @@ for (const size of SIZES) {
               } catch (err) {
                 threw = err;
               }
-              if (!(threw instanceof RangeError)) throw new Error('multiPowPublic with a non-invertible base and negative exponent must throw RangeError');
+              if (!(threw instanceof RangeError))
+                throw new Error(
+                  'multiPowPublic with a non-invertible base and negative exponent must throw RangeError',
+                );
             }
           });
         },
@@ -156,7 +168,8 @@ for (const size of SIZES) {
           withModulus(N, (m) => {
             const fb = m.fixedBase(x as bigint, maxBits, teeth);
             try {
-              if (fb.maxBits < maxBits) throw new Error(`table covers ${fb.maxBits} bits, fewer than the ${maxBits} asked for`);
+              if (fb.maxBits < maxBits)
+                throw new Error(`table covers ${fb.maxBits} bits, fewer than the ${maxBits} asked for`);
               const mask = (1n << BigInt(maxBits)) - 1n;
               for (const e0 of [...es, 0n, 1n, mask]) {
                 const e = e0 & mask;
@@ -215,7 +228,17 @@ test('top-level modPowPublic, modPow, modMul and multiPowPublic match bigint (ca
         expectEq(modPowPublic(a, e, N), want, 'modPowPublic');
         expectEq(modPow(a, e, N, Math.max(1, refBitLength(e))), want, 'modPow(ebits)');
         if (refBitLength(e) <= refBitLength(N)) expectEq(modPow(a, e, N), want, 'modPow');
-        expectEq(multiPowPublic([[a, e], [b, 3n]], N), (want * refPow(b, 3n, N)) % N, 'multiPowPublic');
+        expectEq(
+          multiPowPublic(
+            [
+              [a, e],
+              [b, 3n],
+            ],
+            N,
+          ),
+          (want * refPow(b, 3n, N)) % N,
+          'multiPowPublic',
+        );
       },
     ),
     runs(200),
@@ -225,9 +248,15 @@ test('top-level modPowPublic, modPow, modMul and multiPowPublic match bigint (ca
 
 test('bitLength matches the binary string length', (t) => {
   fc.assert(
-    fc.property(fc.oneof(fc.bigInt({ min: 0n, max: (1n << 9000n) - 1n }), fc.integer({ min: 0, max: 9000 }).map((k) => 1n << BigInt(k))), (x) => {
-      expectEq(bitLength(x), refBitLength(x), 'bitLength');
-    }),
+    fc.property(
+      fc.oneof(
+        fc.bigInt({ min: 0n, max: (1n << 9000n) - 1n }),
+        fc.integer({ min: 0, max: 9000 }).map((k) => 1n << BigInt(k)),
+      ),
+      (x) => {
+        expectEq(bitLength(x), refBitLength(x), 'bitLength');
+      },
+    ),
     runs(500),
   );
   t.is(bitLength(0n), 0);
@@ -246,9 +275,13 @@ function pinnedModuli(): { label: string; N: bigint }[] {
     if (!out.some((o) => o.N === N)) out.push({ label, N });
   };
   for (const n of [3n, 5n, 7n, 9n, 15n, 17n, 255n, 257n, LIMB_MASK, LIMB_MASK + 2n]) add(`${n}`, n);
-  for (const k of [2, 27, 28, 29, 56, 84, 109, 110, 111, 112, 113, 114, 224, 1120, 2048, 3072, 4096, 8191, 8192]) add(`2^${k}−1`, (1n << BigInt(k)) - 1n);
+  for (const k of [2, 27, 28, 29, 56, 84, 109, 110, 111, 112, 113, 114, 224, 1120, 2048, 3072, 4096, 8191, 8192])
+    add(`2^${k}−1`, (1n << BigInt(k)) - 1n);
   for (const k of [1, 2, 3, 4, 5, 8, 16, 40, 100, 200, 292]) add(`2^(28·${k})+1`, (1n << BigInt(28 * k)) + 1n);
-  for (const b of [27, 28, 29, 30, 55, 56, 57, 58, 109, 110, 111, 112, 113, 114, 221, 222, 223, 224, 225, 226, 1022, 1023, 1024, 1025, 3070, 3071, 3072, 3073, 8191, 8192]) {
+  for (const b of [
+    27, 28, 29, 30, 55, 56, 57, 58, 109, 110, 111, 112, 113, 114, 221, 222, 223, 224, 225, 226, 1022, 1023, 1024, 1025,
+    3070, 3071, 3072, 3073, 8191, 8192,
+  ]) {
     add(`2^${b - 1}+1`, (1n << BigInt(b - 1)) + 1n);
     add(`random ${b}-bit`, detBits(b, `modulus-${b}`) | 1n);
   }
@@ -261,7 +294,8 @@ function pinnedModuli(): { label: string; N: bigint }[] {
   for (const n of [CORE_LIMB_MASK, CORE_LIMB_MASK + 2n]) add(`${n}`, n);
   for (const k of [1, 2, 3, 4, 5, 8, 16, 40, 100, 200, 246, 327]) add(`2^(${w}·${k})+1`, (1n << (W * BigInt(k))) + 1n);
   for (const k of [2, 4, 8, 37, 150, 248, 327]) add(`2^(${w}·${k})−2^${w}+1`, (1n << (W * BigInt(k))) - (1n << W) + 1n);
-  for (const k of [4, 36, 200, 246]) add(`(2^${w}−1)·2^(${w}·${k - 1})+1`, (CORE_LIMB_MASK << (W * BigInt(k - 1))) + 1n);
+  for (const k of [4, 36, 200, 246])
+    add(`(2^${w}−1)·2^(${w}·${k - 1})+1`, (CORE_LIMB_MASK << (W * BigInt(k - 1))) + 1n);
   for (const limbs of [4, 8, 12, 124, 248, 328]) {
     const top = Math.min(w * limbs - 2, 8192);
     for (const b of [top - 1, top, top + 1]) {
@@ -275,7 +309,18 @@ function pinnedModuli(): { label: string; N: bigint }[] {
 /** Values that stress the core modulo N. */
 function edgeValues(N: bigint): bigint[] {
   const limbs = Math.ceil(refBitLength(N) / LIMB_BITS);
-  const vals = [0n, 1n, 2n, N - 1n, N - 2n, N >> 1n, (N + 1n) >> 1n, allOnesLimbs(limbs) % N, allOnesLimbs(Math.max(1, limbs - 1)) % N, detBits(refBitLength(N), `value-${N}`) % N];
+  const vals = [
+    0n,
+    1n,
+    2n,
+    N - 1n,
+    N - 2n,
+    N >> 1n,
+    (N + 1n) >> 1n,
+    allOnesLimbs(limbs) % N,
+    allOnesLimbs(Math.max(1, limbs - 1)) % N,
+    detBits(refBitLength(N), `value-${N}`) % N,
+  ];
   return [...new Set(vals.filter((v) => v >= 0n && v < N))];
 }
 
@@ -288,12 +333,26 @@ for (const { label, N } of pinnedModuli()) {
     const xs = big ? all.filter((_, i) => [0, 1, 3, 7].includes(i)) : all;
     const es = big
       ? [0n, 1n, 65537n, detBits(128, `e-${N}`)]
-      : [0n, 1n, 2n, 3n, N - 1n, N, N + 1n, (1n << BigInt(bits)) - 1n, allOnesLimbs(Math.ceil(bits / LIMB_BITS)), detBits(bits + 13, `e-${N}`)];
+      : [
+          0n,
+          1n,
+          2n,
+          3n,
+          N - 1n,
+          N,
+          N + 1n,
+          (1n << BigInt(bits)) - 1n,
+          allOnesLimbs(Math.ceil(bits / LIMB_BITS)),
+          detBits(bits + 13, `e-${N}`),
+        ];
     withModulus(N, (m) => {
       t.is(m.value, N);
       t.is(m.bits, bits);
       t.is(m.limbs, coreLimbs(bits), 'limbs: the fewest, a multiple of 4, with 2^(LIMB_BITS·limbs) > 4N');
-      t.true(m.limbs % 4 === 0 && 1n << (W * BigInt(m.limbs)) > 4n * N, 'limbs: a multiple of 4 with 2^(LIMB_BITS·limbs) > 4N');
+      t.true(
+        m.limbs % 4 === 0 && 1n << (W * BigInt(m.limbs)) > 4n * N,
+        'limbs: a multiple of 4 with 2^(LIMB_BITS·limbs) > 4N',
+      );
       for (const a of xs) for (const b of xs) t.is(m.mul(a, b), (a * b) % N, `mul(${a}, ${b})`);
       xs.forEach((x, i) => {
         es.forEach((e, j) => {
@@ -307,14 +366,31 @@ for (const { label, N } of pinnedModuli()) {
       });
       // reduce: around N, N² and the widest accepted input
       const wide = (1n << (2n * W * BigInt(m.limbs))) - 1n;
-      for (const x of [0n, N - 1n, N, N + 1n, 2n * N, (N - 1n) * (N - 1n), N * N, N * N + N - 1n, wide, allOnesLimbs(2 * m.limbs - 1)]) {
+      for (const x of [
+        0n,
+        N - 1n,
+        N,
+        N + 1n,
+        2n * N,
+        (N - 1n) * (N - 1n),
+        N * N,
+        N * N + N - 1n,
+        wide,
+        allOnesLimbs(2 * m.limbs - 1),
+      ]) {
         t.is(m.reduce(x), x % N, `reduce(${x})`);
       }
       // fixed base, for a base of all-ones limbs and for N − 1
       for (const x of [allOnesLimbs(Math.ceil(bits / LIMB_BITS)) % N, N - 1n]) {
         const fb = m.fixedBase(x, big ? 130 : bits + 5);
         try {
-          for (const e of [0n, 1n, 2n, big ? detBits(129, `fb-${N}`) : detBits(bits + 5, `fb-${N}`), (1n << BigInt(fb.maxBits)) - 1n]) {
+          for (const e of [
+            0n,
+            1n,
+            2n,
+            big ? detBits(129, `fb-${N}`) : detBits(bits + 5, `fb-${N}`),
+            (1n << BigInt(fb.maxBits)) - 1n,
+          ]) {
             const want = refPow(x, e, N);
             t.is(fb.powPublic(e), want, `fixedBase pow(${e})`);
             t.is(fb.pow(e), want, `fixedBase pow(${e})`);
@@ -373,7 +449,19 @@ test('largest exponent (16384 bits) is accepted and correct', (t) => {
     t.is(m.powPublic(x, e), refPow(x, e, N));
     t.is(m.powPublic(x, emax), refPow(x, emax, N));
     t.is(m.pow(x, e, MAX_EXPONENT_BITS), refPow(x, e, N));
-    t.is(m.multiPowPublic([[x, e], [x + 1n, -emax]]), refMultiPow([[x, e], [x + 1n, -emax]], N));
+    t.is(
+      m.multiPowPublic([
+        [x, e],
+        [x + 1n, -emax],
+      ]),
+      refMultiPow(
+        [
+          [x, e],
+          [x + 1n, -emax],
+        ],
+        N,
+      ),
+    );
     const fb = m.fixedBase(x, MAX_EXPONENT_BITS);
     t.is(fb.powPublic(e), refPow(x, e, N));
     t.is(fb.pow(emax), refPow(x, emax, N));
@@ -407,7 +495,13 @@ test('multiPowPublic with repeated bases and exponents of very different lengths
   ];
   withModulus(N, (m) => {
     t.is(m.multiPowPublic(terms), refMultiPow(terms, N));
-    t.is(m.multiPowPublic([[0n, 5n], [x, 7n]]), 0n);
+    t.is(
+      m.multiPowPublic([
+        [0n, 5n],
+        [x, 7n],
+      ]),
+      0n,
+    );
   });
 });
 
@@ -428,20 +522,23 @@ test('inverse and jacobi of a Modulus match the reference', (t) => {
 
 test('pow equals pow equals FixedBase for the same inputs', (t) => {
   fc.assert(
-    fc.property(oddModulus(3, 600).chain((N) => fc.tuple(fc.constant(N), below(N), exponent(600))), ([N, x, e]) => {
-      withModulus(N, (m) => {
-        const fb = m.fixedBase(x, 600, 5);
-        try {
-          const want = refPow(x, e, N);
-          expectEq(m.powPublic(x, e), want, 'pow');
-          expectEq(m.pow(x, e, 600), want, 'pow');
-          expectEq(fb.powPublic(e), want, 'fixedBase.pow');
-          expectEq(fb.pow(e), want, 'fixedBase.pow');
-        } finally {
-          fb.dispose();
-        }
-      });
-    }),
+    fc.property(
+      oddModulus(3, 600).chain((N) => fc.tuple(fc.constant(N), below(N), exponent(600))),
+      ([N, x, e]) => {
+        withModulus(N, (m) => {
+          const fb = m.fixedBase(x, 600, 5);
+          try {
+            const want = refPow(x, e, N);
+            expectEq(m.powPublic(x, e), want, 'pow');
+            expectEq(m.pow(x, e, 600), want, 'pow');
+            expectEq(fb.powPublic(e), want, 'fixedBase.pow');
+            expectEq(fb.pow(e), want, 'fixedBase.pow');
+          } finally {
+            fb.dispose();
+          }
+        });
+      },
+    ),
     runs(60),
   );
   t.pass();
@@ -523,7 +620,12 @@ test('operands whose Montgomery forms have all-ones limbs (accumulator headroom)
         const R = 1n << (W * BigInt(m.limbs));
         const Rinv = refInverse(R % N, N) as bigint;
         // targets in [0, 2N): the lazy Montgomery form of x is t mod N or t mod N + N
-        const targets = [(1n << BigInt(bits)) - 1n, (1n << BigInt(bits - 1)) - 1n, ((1n << BigInt(bits)) - 1n) ^ (1n << BigInt(bits - 2)), allOnesLimbs(Math.floor(bits / LIMB_BITS)) % N];
+        const targets = [
+          (1n << BigInt(bits)) - 1n,
+          (1n << BigInt(bits - 1)) - 1n,
+          ((1n << BigInt(bits)) - 1n) ^ (1n << BigInt(bits - 2)),
+          allOnesLimbs(Math.floor(bits / LIMB_BITS)) % N,
+        ];
         for (const target of targets) {
           const x = ((target % N) * Rinv) % N;
           for (const e of [2n, 3n, 5n]) {

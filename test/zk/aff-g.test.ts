@@ -30,7 +30,6 @@ function instance(x = modq(rand256()), y = randomSigned(1n << BigInt(L.ellPrime)
 
 const binding = () => ({ sid: Uint8Array.from(randomBytes(32)), prover: 0, verifier: 1 });
 
-
 test('the statement is an MtA step: Dec_j(D) = k·x + y', (t) => {
   const k = rand256();
   const x = modq(rand256());
@@ -50,10 +49,16 @@ test('an honest Πaff-g verifies', (t) => {
 test('A2: an additive mask y = 2^(ℓ′+ε) + 1 is rejected by the z2 range check; a huge x by z1', (t) => {
   const b = binding();
   const big = instance(undefined, (1n << BigInt(L.ellPrime + L.epsilon)) + 1n);
-  t.is(reason(() => verifyAffG(b, L, big.st, proveAffG(b, L, big.st, big.w, skI))), 'aff-g/range-z2');
+  t.is(
+    reason(() => verifyAffG(b, L, big.st, proveAffG(b, L, big.st, big.w, skI))),
+    'aff-g/range-z2',
+  );
   const bigX = (1n << BigInt(L.ell + L.epsilon)) + 1n;
   const bx = instance(bigX);
-  t.is(reason(() => verifyAffG(b, L, bx.st, proveAffG(b, L, bx.st, bx.w, skI))), 'aff-g/range-z1');
+  t.is(
+    reason(() => verifyAffG(b, L, bx.st, proveAffG(b, L, bx.st, bx.w, skI))),
+    'aff-g/range-z1',
+  );
 });
 
 test('tampered responses are rejected by the equation that uses them', (t) => {
@@ -70,7 +75,12 @@ test('tampered responses are rejected by the equation that uses them', (t) => {
     [{ E: aux.N }, 'aff-g/commitment-range'],
     [{ z4: 1n << 100000n }, 'aff-g/size'],
   ];
-  for (const [patch, want] of cases) t.is(reason(() => verifyAffG(b, L, st, { ...p, ...patch })), want, Object.keys(patch).join());
+  for (const [patch, want] of cases)
+    t.is(
+      reason(() => verifyAffG(b, L, st, { ...p, ...patch })),
+      want,
+      Object.keys(patch).join(),
+    );
 });
 
 test('a statement built from a ciphertext other than ours is rejected (A3)', (t) => {
@@ -88,14 +98,26 @@ test('X inconsistent with x fails only the group equation', (t) => {
   const { st, w } = instance();
   const b = binding();
   const bad = { ...st, X: st.X.add(mulG(1n)) };
-  t.is(reason(() => verifyAffG(b, L, bad, proveAffG(b, L, bad, w, skI))), 'aff-g/group');
+  t.is(
+    reason(() => verifyAffG(b, L, bad, proveAffG(b, L, bad, w, skI))),
+    'aff-g/group',
+  );
 });
 
 test('statement checks: C, D, Y outside Z*_{N²}', (t) => {
   const { st, w } = instance();
   const b = binding();
   const p = proveAffG(b, L, st, w, skI);
-  t.is(reason(() => verifyAffG(b, L, { ...st, D: 0n }, p)), 'aff-g/statement');
-  t.is(reason(() => verifyAffG(b, L, { ...st, C: skJ.N * skJ.N }, p)), 'aff-g/statement');
-  t.is(reason(() => verifyAffG(b, L, { ...st, Y: fixturePrime(1536, 0) }, p)), 'aff-g/statement');
+  t.is(
+    reason(() => verifyAffG(b, L, { ...st, D: 0n }, p)),
+    'aff-g/statement',
+  );
+  t.is(
+    reason(() => verifyAffG(b, L, { ...st, C: skJ.N * skJ.N }, p)),
+    'aff-g/statement',
+  );
+  t.is(
+    reason(() => verifyAffG(b, L, { ...st, Y: fixturePrime(1536, 0) }, p)),
+    'aff-g/statement',
+  );
 });

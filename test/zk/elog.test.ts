@@ -27,7 +27,6 @@ function instance() {
 
 const b = () => ({ sid: Uint8Array.from(randomBytes(32)), prover: 1 });
 
-
 test('an honest Πelog verifies', (t) => {
   const { st, w } = instance();
   const binding = b();
@@ -48,7 +47,8 @@ test('each tampered field is rejected with the equation that catches it', (t) =>
     [{ z: q }, /elog\/scalar-range/],
     [{ u: -1n }, /elog\/scalar-range/],
   ];
-  for (const [patch, re] of cases) t.regex(reason(() => verifyElog(binding, L, st, { ...p, ...patch })) ?? 'accepted', re);
+  for (const [patch, re] of cases)
+    t.regex(reason(() => verifyElog(binding, L, st, { ...p, ...patch })) ?? 'accepted', re);
 });
 
 test('responses outside [0, q), even ones ≡ the valid z or u (mod q), are rejected (elog/scalar-range)', (t) => {
@@ -56,8 +56,18 @@ test('responses outside [0, q), even ones ≡ the valid z or u (mod q), are reje
   const binding = b();
   const p = proveElog(binding, L, st, w);
   // the equations reduce scalars mod q, so only the range check refuses these second encodings
-  for (const z of [p.z - q, p.z + q]) t.is(reason(() => verifyElog(binding, L, st, { ...p, z })), 'elog/scalar-range', `z ${z < 0n ? '− q' : '+ q'}`);
-  for (const u of [p.u - q, p.u + q]) t.is(reason(() => verifyElog(binding, L, st, { ...p, u })), 'elog/scalar-range', `u ${u < 0n ? '− q' : '+ q'}`);
+  for (const z of [p.z - q, p.z + q])
+    t.is(
+      reason(() => verifyElog(binding, L, st, { ...p, z })),
+      'elog/scalar-range',
+      `z ${z < 0n ? '− q' : '+ q'}`,
+    );
+  for (const u of [p.u - q, p.u + q])
+    t.is(
+      reason(() => verifyElog(binding, L, st, { ...p, u })),
+      'elog/scalar-range',
+      `u ${u < 0n ? '− q' : '+ q'}`,
+    );
 });
 
 test('a proof for another statement, session or prover is rejected (binding, A7/A8)', (t) => {
@@ -83,11 +93,20 @@ test('each equation alone catches its own inconsistency', (t) => {
   const other = instance();
   // Y not y·H: only equation 3 involves Y
   const badY = { ...st, Y: other.st.Y };
-  t.is(reason(() => verifyElog(binding, L, badY, proveElog(binding, L, badY, w))), 'elog/equation-3');
+  t.is(
+    reason(() => verifyElog(binding, L, badY, proveElog(binding, L, badY, w))),
+    'elog/equation-3',
+  );
   // M not y·G + λ·X: only equation 2 involves M
   const badM = { ...st, M: other.st.M };
-  t.is(reason(() => verifyElog(binding, L, badM, proveElog(binding, L, badM, w))), 'elog/equation-2');
+  t.is(
+    reason(() => verifyElog(binding, L, badM, proveElog(binding, L, badM, w))),
+    'elog/equation-2',
+  );
   // L not λ·G: only equation 1 involves L
   const badL = { ...st, L: other.st.L };
-  t.is(reason(() => verifyElog(binding, L, badL, proveElog(binding, L, badL, w))), 'elog/equation-1');
+  t.is(
+    reason(() => verifyElog(binding, L, badL, proveElog(binding, L, badL, w))),
+    'elog/equation-1',
+  );
 });

@@ -17,12 +17,18 @@ const rnd = () => (BigInt('0x' + randomBytes(32).toString('hex')) % (q - 1n)) + 
 function instance(x = BigInt('0x' + randomBytes(32).toString('hex'))) {
   const [a, b] = [rnd(), rnd()];
   const rho = sk.publicKey.randomNonce();
-  const st: EncElgStatement = { N0: sk.N, C: sk.publicKey.encrypt(x, rho), A: mulG(a), B: mulG(b), X: mulG(modq(a * b + x)), aux };
+  const st: EncElgStatement = {
+    N0: sk.N,
+    C: sk.publicKey.encrypt(x, rho),
+    A: mulG(a),
+    B: mulG(b),
+    X: mulG(modq(a * b + x)),
+    aux,
+  };
   return { st, w: { x, rho, b } };
 }
 
 const binding = () => ({ sid: Uint8Array.from(randomBytes(32)), prover: 0, verifier: 1 });
-
 
 test('an honest Πenc-elg verifies (x of 256 bits and negative x)', (t) => {
   for (const x of [BigInt('0x' + randomBytes(32).toString('hex')), -12345n]) {
@@ -36,7 +42,10 @@ test('A2: k = 2^(ℓ+ε) + 1 run through the honest prover is rejected by the ra
   const big = (1n << BigInt(L.ell + L.epsilon)) + 1n;
   const { st, w } = instance(big);
   const b = binding();
-  t.is(reason(() => verifyEncElg(b, L, st, proveEncElg(b, L, st, w, sk))), 'enc-elg/range-z1');
+  t.is(
+    reason(() => verifyEncElg(b, L, st, proveEncElg(b, L, st, w, sk))),
+    'enc-elg/range-z1',
+  );
 });
 
 test('tampered fields are rejected with the check that catches them', (t) => {
@@ -53,7 +62,12 @@ test('tampered fields are rejected with the check that catches them', (t) => {
     [{ z2: 0n }, 'enc-elg/commitment-range'],
     [{ z3: 1n << 100000n }, 'enc-elg/size'],
   ];
-  for (const [patch, want] of cases) t.is(reason(() => verifyEncElg(b, L, st, { ...p, ...patch })), want, JSON.stringify(Object.keys(patch)));
+  for (const [patch, want] of cases)
+    t.is(
+      reason(() => verifyEncElg(b, L, st, { ...p, ...patch })),
+      want,
+      JSON.stringify(Object.keys(patch)),
+    );
   t.truthy(reason(() => verifyEncElg(b, L, st, { ...p, T: (p.T * 2n) % aux.N })));
 });
 
@@ -61,7 +75,11 @@ test('statement checks: K = 0, K = N², gcd(K, N) ≠ 1', (t) => {
   const { st, w } = instance();
   const b = binding();
   const p = proveEncElg(b, L, st, w, sk);
-  for (const C of [0n, sk.N * sk.N, fixturePrime(1536, 0)]) t.is(reason(() => verifyEncElg(b, L, { ...st, C }, p)), 'enc-elg/statement');
+  for (const C of [0n, sk.N * sk.N, fixturePrime(1536, 0)])
+    t.is(
+      reason(() => verifyEncElg(b, L, { ...st, C }, p)),
+      'enc-elg/statement',
+    );
 });
 
 test('binding: another session, prover, verifier aux or ciphertext is rejected (A7)', (t) => {
@@ -78,12 +96,18 @@ test('X inconsistent with the ciphertext fails the El-Gamal equation', (t) => {
   const { st, w } = instance();
   const b = binding();
   const bad = { ...st, X: st.X.add(mulG(1n)) };
-  t.is(reason(() => verifyEncElg(b, L, bad, proveEncElg(b, L, bad, w, sk))), 'enc-elg/elgamal-1');
+  t.is(
+    reason(() => verifyEncElg(b, L, bad, proveEncElg(b, L, bad, w, sk))),
+    'enc-elg/elgamal-1',
+  );
 });
 
 test('B inconsistent with b fails only the second El-Gamal equation', (t) => {
   const { st, w } = instance();
   const b = binding();
   const bad = { ...st, B: st.B.add(mulG(1n)) };
-  t.is(reason(() => verifyEncElg(b, L, bad, proveEncElg(b, L, bad, w, sk))), 'enc-elg/elgamal-2');
+  t.is(
+    reason(() => verifyEncElg(b, L, bad, proveEncElg(b, L, bad, w, sk))),
+    'enc-elg/elgamal-2',
+  );
 });

@@ -110,10 +110,43 @@ test('the honest proof satisfies the paper equations and ranges by independent b
   const e = facChallenge(binding, L, statement, pr.commitment);
   t.true(-q <= e && e <= q);
   // s^z1 t^w1 = A·P^e, s^z2 t^w2 = B·Q^e, Q^z1 t^v = T·R^e with R = s^N0 t^σ (mod N̂)
-  t.is(refMultiPow([[s, pr.z1], [tt, pr.w1]], Nh), refMod(A * refPow(Pc, e, Nh), Nh));
-  t.is(refMultiPow([[s, pr.z2], [tt, pr.w2]], Nh), refMod(B * refPow(Q, e, Nh), Nh));
-  const R = refMultiPow([[s, N0], [tt, sigma]], Nh);
-  t.is(refMultiPow([[Q, pr.z1], [tt, pr.v]], Nh), refMod(T * refPow(R, e, Nh), Nh));
+  t.is(
+    refMultiPow(
+      [
+        [s, pr.z1],
+        [tt, pr.w1],
+      ],
+      Nh,
+    ),
+    refMod(A * refPow(Pc, e, Nh), Nh),
+  );
+  t.is(
+    refMultiPow(
+      [
+        [s, pr.z2],
+        [tt, pr.w2],
+      ],
+      Nh,
+    ),
+    refMod(B * refPow(Q, e, Nh), Nh),
+  );
+  const R = refMultiPow(
+    [
+      [s, N0],
+      [tt, sigma],
+    ],
+    Nh,
+  );
+  t.is(
+    refMultiPow(
+      [
+        [Q, pr.z1],
+        [tt, pr.v],
+      ],
+      Nh,
+    ),
+    refMod(T * refPow(R, e, Nh), Nh),
+  );
   const bound = refBound(N0);
   t.true(abs(pr.z1) <= bound && abs(pr.z2) <= bound);
   // commitments in Z*_N̂
@@ -237,7 +270,7 @@ test('N0 above maxModulusBits (4608 bits, three primes) is rejected by the size 
 });
 
 test('an even N0 is rejected by the size check', (t) => {
-  const half = P(0) * P(1) >> 1n;
+  const half = (P(0) * P(1)) >> 1n;
   const st: FacStatement = { N0: 2n * (half | 1n), aux };
   t.is(refBitLength(st.N0), 3072);
   const pr = proveFac(binding, L, st, { p: 2n, q: half | 1n });
@@ -257,12 +290,18 @@ test('N0 ≤ 2^(4ℓ) is rejected even when minModulusBits would allow it', (t) 
 test('N0 that is not a positive bigint is rejected', (t) => {
   rejects(t, () => verifyFac(binding, L, { N0: -N0, aux }, honest()), 'fac/modulus-size');
   rejects(t, () => verifyFac(binding, L, { N0: 0n, aux }, honest()), 'fac/modulus-size');
-  t.throws(() => verifyFac(binding, L, { N0: Number(5) as unknown as bigint, aux }, honest()), { instanceOf: TypeError });
+  t.throws(() => verifyFac(binding, L, { N0: Number(5) as unknown as bigint, aux }, honest()), {
+    instanceOf: TypeError,
+  });
 });
 
 test('verifier parameters of the wrong size are rejected: 1024-bit N̂, 4608-bit N̂, even N̂', (t) => {
   const small = ringPedersenFromPrimes(fixturePrime(512, 2), fixturePrime(512, 3), { checkPrimes: false }).params;
-  rejects(t, () => verifyFac(binding, L, { N0, aux: small }, proveFac(binding, L, { N0, aux: small }, { p: p0, q: q0 })), 'fac/aux-size');
+  rejects(
+    t,
+    () => verifyFac(binding, L, { N0, aux: small }, proveFac(binding, L, { N0, aux: small }, { p: p0, q: q0 })),
+    'fac/aux-size',
+  );
 
   const big = auxOn(P(2) * P(3) * P(4));
   t.is(refBitLength(big.N), 4608);
@@ -324,7 +363,11 @@ test('commitment elements outside Z*_N̂ are rejected ("fac/commitment-range")',
   const [f1, f2] = [own.secret.p, own.secret.q];
   for (const key of ['P', 'Q', 'A', 'B', 'T'] as const) {
     for (const bad of [0n, aux.N, f1, 7n * f2]) {
-      const err = t.throws(() => verifyFac(binding, L, statement, withCommitment(pr, { [key]: bad })), { instanceOf: InvalidProof }, key);
+      const err = t.throws(
+        () => verifyFac(binding, L, statement, withCommitment(pr, { [key]: bad })),
+        { instanceOf: InvalidProof },
+        key,
+      );
       t.is(err?.reason, 'fac/commitment-range', key);
     }
   }
@@ -345,8 +388,16 @@ test('tampered responses and commitment are rejected with the failing equation',
   rejects(t, () => verifyFac(binding, L, statement, { ...pr, w2: pr.w2 - 1n }), 'fac/equation-2');
   rejects(t, () => verifyFac(binding, L, statement, { ...pr, v: pr.v + 1n }), 'fac/equation-3');
   // a changed commitment changes e, so equation 1 (the first one) fails
-  rejects(t, () => verifyFac(binding, L, statement, withCommitment(pr, { P: mulT(pr.commitment.P) })), 'fac/equation-1');
-  rejects(t, () => verifyFac(binding, L, statement, withCommitment(pr, { sigma: pr.commitment.sigma + 1n })), 'fac/equation-1');
+  rejects(
+    t,
+    () => verifyFac(binding, L, statement, withCommitment(pr, { P: mulT(pr.commitment.P) })),
+    'fac/equation-1',
+  );
+  rejects(
+    t,
+    () => verifyFac(binding, L, statement, withCommitment(pr, { sigma: pr.commitment.sigma + 1n })),
+    'fac/equation-1',
+  );
 });
 
 test('with the challenge held fixed, each commitment element is caught by its own equation', (t) => {
@@ -355,14 +406,38 @@ test('with the challenge held fixed, each commitment element is caught by its ow
   const mulT = (x: bigint): bigint => refMod(x * aux.t, aux.N);
   t.notThrows(() => verifyFacInteractive(L, statement, pr, e));
   rejects(t, () => verifyFacInteractive(L, statement, pr, e + 1n), 'fac/equation-1');
-  rejects(t, () => verifyFacInteractive(L, statement, withCommitment(pr, { P: mulT(pr.commitment.P) }), e), 'fac/equation-1');
-  rejects(t, () => verifyFacInteractive(L, statement, withCommitment(pr, { A: mulT(pr.commitment.A) }), e), 'fac/equation-1');
-  rejects(t, () => verifyFacInteractive(L, statement, withCommitment(pr, { B: mulT(pr.commitment.B) }), e), 'fac/equation-2');
+  rejects(
+    t,
+    () => verifyFacInteractive(L, statement, withCommitment(pr, { P: mulT(pr.commitment.P) }), e),
+    'fac/equation-1',
+  );
+  rejects(
+    t,
+    () => verifyFacInteractive(L, statement, withCommitment(pr, { A: mulT(pr.commitment.A) }), e),
+    'fac/equation-1',
+  );
+  rejects(
+    t,
+    () => verifyFacInteractive(L, statement, withCommitment(pr, { B: mulT(pr.commitment.B) }), e),
+    'fac/equation-2',
+  );
   // Q also enters equation 3, but equation 2 comes first
-  rejects(t, () => verifyFacInteractive(L, statement, withCommitment(pr, { Q: mulT(pr.commitment.Q) }), e), 'fac/equation-2');
-  rejects(t, () => verifyFacInteractive(L, statement, withCommitment(pr, { T: mulT(pr.commitment.T) }), e), 'fac/equation-3');
+  rejects(
+    t,
+    () => verifyFacInteractive(L, statement, withCommitment(pr, { Q: mulT(pr.commitment.Q) }), e),
+    'fac/equation-2',
+  );
+  rejects(
+    t,
+    () => verifyFacInteractive(L, statement, withCommitment(pr, { T: mulT(pr.commitment.T) }), e),
+    'fac/equation-3',
+  );
   // σ enters only R = s^N0 t^σ
-  rejects(t, () => verifyFacInteractive(L, statement, withCommitment(pr, { sigma: pr.commitment.sigma + 1n }), e), 'fac/equation-3');
+  rejects(
+    t,
+    () => verifyFacInteractive(L, statement, withCommitment(pr, { sigma: pr.commitment.sigma + 1n }), e),
+    'fac/equation-3',
+  );
 });
 
 test('the challenge binds every statement and commitment field', (t) => {
@@ -427,7 +502,13 @@ test("a proof for one N0 is rejected for another N0 (statement from the verifier
 function forge(z1: bigint, z2: bigint): FacProof {
   const { N: Nh, t: tt } = aux;
   const { lambda, phi } = own.secret;
-  const [pi, kappa, a, b, c] = [11n, 13n, 17n, 19n, 23n].map((k) => (k * 0x9e3779b97f4a7c15n) % phi) as [bigint, bigint, bigint, bigint, bigint];
+  const [pi, kappa, a, b, c] = [11n, 13n, 17n, 19n, 23n].map((k) => (k * 0x9e3779b97f4a7c15n) % phi) as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
   const commitment: FacCommitment = {
     P: refPow(tt, pi, Nh),
     Q: refPow(tt, kappa, Nh),

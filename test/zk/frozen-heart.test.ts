@@ -28,7 +28,12 @@ import { reason } from '../helpers/proofs.js';
 import { fixturePrime, refInverse } from '../helpers/fixtures.js';
 
 const L = SECURITY_128;
-const bd = (): ProofBinding => ({ sid: Uint8Array.from(randomBytes(32)), prover: 0, verifier: 1, extra: Uint8Array.of(1) });
+const bd = (): ProofBinding => ({
+  sid: Uint8Array.from(randomBytes(32)),
+  prover: 0,
+  verifier: 1,
+  extra: Uint8Array.of(1),
+});
 const pt = (P: Point) => pointToBytes(P);
 const invQ = (x: bigint) => refInverse(modq(x), q) as bigint;
 /** x·P for a scalar that may be negative or ≥ q */
@@ -88,7 +93,10 @@ function elogStatement(): ElogStatement {
 test('A8 Πelog: commitments (A, N, B) solved after the challenge do not verify (they are hashed)', (t) => {
   const b = bd();
   const st = { ...elogStatement(), Y: mulG(randomScalar()) }; // false: Y is not y·H
-  const e = proofTranscript(ELOG_TAG, b, L).byteList('statement', [st.L, st.M, st.X, st.Y, st.H].map(pt)).challenge('e').below(q);
+  const e = proofTranscript(ELOG_TAG, b, L)
+    .byteList('statement', [st.L, st.M, st.X, st.Y, st.H].map(pt))
+    .challenge('e')
+    .below(q);
   const [z, u] = [randomScalar(), randomScalar()];
   const A = mulG(z).subtract(times(st.L, e));
   const N = mulG(u).add(times(st.X, z)).subtract(times(st.M, e));
@@ -106,7 +114,13 @@ test('A8 Πelog: a statement (L, M, Y) solved after the challenge does not verif
   const e = proofTranscript(ELOG_TAG, b, L).byteList('commitment', [A, N, B].map(pt)).challenge('e').below(q);
   const [z, u] = [randomScalar(), randomScalar()];
   const ie = invQ(e);
-  const st: ElogStatement = { L: times(mulG(z).subtract(A), ie), M: times(mulG(u).add(times(X, z)).subtract(N), ie), X, Y: times(times(H, u).subtract(B), ie), H };
+  const st: ElogStatement = {
+    L: times(mulG(z).subtract(A), ie),
+    M: times(mulG(u).add(times(X, z)).subtract(N), ie),
+    X,
+    Y: times(times(H, u).subtract(B), ie),
+    H,
+  };
   t.truthy(reason(() => verifyElog(b, L, st, { A, N, B, z, u })));
 });
 
@@ -116,9 +130,20 @@ test('A7 Πelog: a proof made under other security parameters does not verify (t
   const lambda = randomScalar();
   const { X, H } = elogStatement();
   const st: ElogStatement = { L: mulG(lambda), M: mulG(y).add(times(X, lambda)), X, Y: times(H, y), H };
-  t.is(reason(() => verifyElog(b, L, st, proveElog(b, L, st, { y, lambda }))), undefined);
-  for (const other of [{ ...L, m: 129 }, { ...L, epsilon: 511 }, { ...L, ell: 257 }, { ...L, ellPrime: 1281 }]) {
-    t.truthy(reason(() => verifyElog(b, L, st, proveElog(b, other, st, { y, lambda }))), JSON.stringify(other));
+  t.is(
+    reason(() => verifyElog(b, L, st, proveElog(b, L, st, { y, lambda }))),
+    undefined,
+  );
+  for (const other of [
+    { ...L, m: 129 },
+    { ...L, epsilon: 511 },
+    { ...L, ell: 257 },
+    { ...L, ellPrime: 1281 },
+  ]) {
+    t.truthy(
+      reason(() => verifyElog(b, L, st, proveElog(b, other, st, { y, lambda }))),
+      JSON.stringify(other),
+    );
   }
 });
 
@@ -128,12 +153,25 @@ test('A7 Πelog: a proof made under other security parameters does not verify (t
 function encElgStatement(x: bigint, xX = x) {
   const [a, b] = [randomScalar(), randomScalar()];
   const rho = unit(skI.N);
-  const st: EncElgStatement = { N0: skI.N, C: enc(skI.N, x, rho), A: mulG(a), B: mulG(b), X: mulG(modq(a * b + xX)), aux };
+  const st: EncElgStatement = {
+    N0: skI.N,
+    C: enc(skI.N, x, rho),
+    A: mulG(a),
+    B: mulG(b),
+    X: mulG(modq(a * b + xX)),
+    aux,
+  };
   return { st, a, b, rho };
 }
 
 const encElgHead = (b: ProofBinding, st: EncElgStatement) =>
-  proofTranscript(ENC_ELG_TAG, b, L).int('N0', st.N0).int('C', st.C).byteList('points', [st.A, st.B, st.X].map(pt)).int('aux-N', st.aux.N).int('aux-s', st.aux.s).int('aux-t', st.aux.t);
+  proofTranscript(ENC_ELG_TAG, b, L)
+    .int('N0', st.N0)
+    .int('C', st.C)
+    .byteList('points', [st.A, st.B, st.X].map(pt))
+    .int('aux-N', st.aux.N)
+    .int('aux-s', st.aux.s)
+    .int('aux-t', st.aux.t);
 
 /** The honest Paillier and ring-Pedersen half of Πenc-elg for plaintext x (commitments, then responses for e). */
 function encElgPaillierHalf(x: bigint, rho: bigint) {
@@ -250,9 +288,14 @@ test('A8/A2 Πenc-elg: C solved after the challenge (an e-th root, for the owner
     m2.dispose();
     if (C === undefined) continue;
     const plain = skI.decrypt(C);
-    t.true(plain > 1n << BigInt(L.ell + L.epsilon) && skI.N - plain > 1n << BigInt(L.ell + L.epsilon), 'C encrypts a value far out of range');
+    t.true(
+      plain > 1n << BigInt(L.ell + L.epsilon) && skI.N - plain > 1n << BigInt(L.ell + L.epsilon),
+      'C encrypts a value far out of range',
+    );
     const st: EncElgStatement = { N0: skI.N, C, A, B, X, aux };
-    t.truthy(reason(() => verifyEncElg(b, L, st, { S, T, D, Y, Z, z1, z2, z3: gamma + e * mu, w: modq(beta + e * bb) })));
+    t.truthy(
+      reason(() => verifyEncElg(b, L, st, { S, T, D, Y, Z, z1, z2, z3: gamma + e * mu, w: modq(beta + e * bb) })),
+    );
     return;
   }
   t.fail('no invertible challenge in 20 attempts');
@@ -296,7 +339,14 @@ function affGHonest(st: AffGStatement, x: bigint, y: bigint, rho: bigint, rhoY: 
     respond: (e: bigint) => {
       const nj = new Modulus(st.Nj);
       const ni = new Modulus(st.Ni);
-      const out = { z1: alpha + e * x, z2: beta + e * y, z3: gamma + e * m, z4: delta + e * mu, w: nj.mul(r, nj.powPublic(rho, e)), wY: ni.mul(rY, ni.powPublic(rhoY, e)) };
+      const out = {
+        z1: alpha + e * x,
+        z2: beta + e * y,
+        z3: gamma + e * m,
+        z4: delta + e * mu,
+        w: nj.mul(r, nj.powPublic(rho, e)),
+        wY: ni.mul(rY, ni.powPublic(rhoY, e)),
+      };
       nj.dispose();
       ni.dispose();
       return out;
@@ -312,7 +362,12 @@ test('A8 Πaff-g: X solved after the challenge would tie the MtA to another poin
   const h = affGHonest(st, x, y, rho, rhoY);
   const Bx = mulG(randomScalar()); // not α·G
   const c = h.com;
-  const e = proofTranscript(AFF_G_TAG, b, L).ints('statement', affStatementInts(st)).ints('commitment', [c.A, c.By, c.E, c.S, c.F, c.T]).bytes('Bx', pt(Bx)).challenge('e').signed(q);
+  const e = proofTranscript(AFF_G_TAG, b, L)
+    .ints('statement', affStatementInts(st))
+    .ints('commitment', [c.A, c.By, c.E, c.S, c.F, c.T])
+    .bytes('Bx', pt(Bx))
+    .challenge('e')
+    .signed(q);
   const r = h.respond(e);
   const X = times(mulG(modq(r.z1)).subtract(Bx), invQ(e));
   t.false(X.equals(st.X));
@@ -327,7 +382,12 @@ test('A8 Πaff-g: B_x solved after the challenge would prove any X; it is hashed
   const st = { ...st0, X: mulG(x + 1n) }; // not x·G
   const h = affGHonest(st, x, y, rho, rhoY);
   const c = h.com;
-  const e = proofTranscript(AFF_G_TAG, b, L).ints('statement', affStatementInts(st)).bytes('X', pt(st.X)).ints('commitment', [c.A, c.By, c.E, c.S, c.F, c.T]).challenge('e').signed(q);
+  const e = proofTranscript(AFF_G_TAG, b, L)
+    .ints('statement', affStatementInts(st))
+    .bytes('X', pt(st.X))
+    .ints('commitment', [c.A, c.By, c.E, c.S, c.F, c.T])
+    .challenge('e')
+    .signed(q);
   const r = h.respond(e);
   const Bx = mulG(modq(r.z1)).subtract(times(st.X, e));
   t.truthy(reason(() => verifyAffG(b, L, st, { ...c, Bx, ...r })));
@@ -340,7 +400,12 @@ test('A8/A2 Πaff-g: (A, B_y, E, S, F, T) solved after the challenge would prove
   const { st } = affGStatement(x, y);
   const alpha = randomSigned(1n << BigInt(L.ell + L.epsilon - 1));
   const Bx = mulG(modq(alpha));
-  const e = proofTranscript(AFF_G_TAG, b, L).ints('statement', affStatementInts(st)).bytes('X', pt(st.X)).bytes('Bx', pt(Bx)).challenge('e').signed(q);
+  const e = proofTranscript(AFF_G_TAG, b, L)
+    .ints('statement', affStatementInts(st))
+    .bytes('X', pt(st.X))
+    .bytes('Bx', pt(Bx))
+    .challenge('e')
+    .signed(q);
   const z1 = alpha + e * x;
   const z2 = randomSigned(1n << BigInt(L.ellPrime)); // in range
   const z3 = randomSigned(1n << BigInt(L.ell + L.epsilon + 2000));
@@ -372,7 +437,12 @@ test('A8 Πaff-g: the statement solved after the challenge (Y as an e-th root un
     const By = enc(st.Ni, h.beta + 1n, unit(st.Ni));
     const c = { ...h.com, By };
     const Bx = mulG(modq(h.alpha));
-    const e = proofTranscript(AFF_G_TAG, b, L).bytes('X', pt(st.X)).ints('commitment', [c.A, c.By, c.E, c.S, c.F, c.T]).bytes('Bx', pt(Bx)).challenge('e').signed(q);
+    const e = proofTranscript(AFF_G_TAG, b, L)
+      .bytes('X', pt(st.X))
+      .ints('commitment', [c.A, c.By, c.E, c.S, c.F, c.T])
+      .bytes('Bx', pt(Bx))
+      .challenge('e')
+      .signed(q);
     const r = h.respond(e);
     const mi = new Modulus(st.Ni * st.Ni);
     const Y = rootN2(skI, mi.mul(enc(st.Ni, r.z2, r.wY), mi.inverse(By)), e);
@@ -393,8 +463,13 @@ test('A8/A6 Πprm: A_i solved after the challenge would prove s = −t^λ outsid
   const s = N - aux.s;
   const e = proofTranscript(PRM_TAG, b, L).int('N', N).int('s', s).int('t', tt).challenge('e').bitArray(L.m);
   const z = Array.from({ length: L.m }, () => randomBelow(N));
-  const A = z.map((zi, i) => (e[i] ? modHat.mul(modHat.powPublic(tt, zi), modHat.powPublic(s, -1n)) : modHat.powPublic(tt, zi)));
-  t.is(reason(() => verifyPrm(b, L, { N, s, t: tt }, { A, z })), 'prm/equation');
+  const A = z.map((zi, i) =>
+    e[i] ? modHat.mul(modHat.powPublic(tt, zi), modHat.powPublic(s, -1n)) : modHat.powPublic(tt, zi),
+  );
+  t.is(
+    reason(() => verifyPrm(b, L, { N, s, t: tt }, { A, z })),
+    'prm/equation',
+  );
 });
 
 test('A7 Πprm: a proof for s does not carry over to s·t (z_i + e_i) — the statement s is hashed', (t) => {
@@ -404,14 +479,20 @@ test('A7 Πprm: a proof for s does not carry over to s·t (z_i + e_i) — the st
   const { N, s, t: tt } = small.params;
   const b: ProofBinding = { sid: Uint8Array.from(randomBytes(32)), prover: 1 };
   const proof = provePrm(b, Ls, small.params, small.secret);
-  t.is(reason(() => verifyPrm(b, Ls, small.params, proof)), undefined);
+  t.is(
+    reason(() => verifyPrm(b, Ls, small.params, proof)),
+    undefined,
+  );
   // were s not hashed, e would be the same for s′ = s·t and z′_i = z_i + e_i would answer it
   const e = proofTranscript(PRM_TAG, b, Ls).int('N', N).int('t', tt).ints('A', proof.A).challenge('e').bitArray(Ls.m);
   const m = new Modulus(N);
   const s2 = m.mul(s, tt);
   m.dispose();
   const z = proof.z.map((zi, i) => (e[i] ? zi + 1n : zi));
-  t.is(reason(() => verifyPrm(b, Ls, { N, s: s2, t: tt }, { A: proof.A, z })), 'prm/equation');
+  t.is(
+    reason(() => verifyPrm(b, Ls, { N, s: s2, t: tt }, { A: proof.A, z })),
+    'prm/equation',
+  );
 });
 
 test('A7 Πmod: a proof for w does not carry over to w·u⁴ (x_i·u where b_i) — w is hashed into the challenge', (t) => {
@@ -420,11 +501,17 @@ test('A7 Πmod: a proof for w does not carry over to w·u⁴ (x_i·u where b_i) 
   const N = p * qq;
   const b: ProofBinding = { sid: Uint8Array.from(randomBytes(32)), prover: 2, extra: Uint8Array.of(9) };
   const proof = proveMod(b, Ls, { N }, { p, q: qq });
-  t.is(reason(() => verifyMod(b, Ls, { N }, proof)), undefined);
+  t.is(
+    reason(() => verifyMod(b, Ls, { N }, proof)),
+    undefined,
+  );
   const m = new Modulus(N);
   const u = unit(N);
   const w2 = m.mul(proof.w, m.powPublic(u, 4n));
   const items = proof.items.map((it) => (it.b ? { ...it, x: m.mul(it.x, u) } : it));
   m.dispose();
-  t.is(reason(() => verifyMod(b, Ls, { N }, { w: w2, items })), 'mod/fourth-root');
+  t.is(
+    reason(() => verifyMod(b, Ls, { N }, { w: w2, items })),
+    'mod/fourth-root',
+  );
 });

@@ -27,7 +27,12 @@ const L_SMALL: SecurityParams = Object.freeze({ ...SECURITY_128, minModulusBits:
 const L = SECURITY_128;
 const m = L.m;
 
-const B: ProofBinding = { sid: new TextEncoder().encode('mod-test-session-1'), prover: 2, verifier: 0, extra: Uint8Array.of(7, 7, 7) };
+const B: ProofBinding = {
+  sid: new TextEncoder().encode('mod-test-session-1'),
+  prover: 2,
+  verifier: 0,
+  extra: Uint8Array.of(7, 7, 7),
+};
 
 // 3072-bit N from two 1536-bit fixture safe primes (≡ 3 mod 4)
 const p = fixturePrime(1536, 2);
@@ -70,7 +75,14 @@ function target(n: bigint, w: bigint, y: bigint, a: boolean, b: boolean): bigint
 }
 
 /** Asserts that verifyMod rejects with exactly this reason. */
-function rejects(t: ExecutionContext, reason: ProofReason, n: bigint, proof: unknown, params: SecurityParams = L, binding: ProofBinding = B): void {
+function rejects(
+  t: ExecutionContext,
+  reason: ProofReason,
+  n: bigint,
+  proof: unknown,
+  params: SecurityParams = L,
+  binding: ProofBinding = B,
+): void {
   const err = t.throws(() => verifyMod(binding, params, { N: n }, proof as ModProof), { instanceOf: InvalidProof });
   t.is(err?.reason, reason);
   t.is(err?.proof, 'Πmod');
@@ -85,7 +97,12 @@ function rejects(t: ExecutionContext, reason: ProofReason, n: bigint, proof: unk
  * modulo the component's order (1 elsewhere). Uses the WASM core for speed: it plays the
  * adversary here, the verdict comes from verifyMod and plain-bigint checks.
  */
-function forgeMod(binding: ProofBinding, params: SecurityParams, factors: ReadonlyArray<readonly [bigint, number]>, wIn?: bigint): { n: bigint; proof: ModProof; fullySquare: boolean[] } {
+function forgeMod(
+  binding: ProofBinding,
+  params: SecurityParams,
+  factors: ReadonlyArray<readonly [bigint, number]>,
+  wIn?: bigint,
+): { n: bigint; proof: ModProof; fullySquare: boolean[] } {
   const n = factors.reduce((acc, [P, e]) => acc * P ** BigInt(e), 1n);
   const comps = factors.map(([P, e]) => {
     if (P % 4n !== 3n) throw new Error('forgeMod needs factors ≡ 3 (mod 4)');
@@ -97,10 +114,14 @@ function forgeMod(binding: ProofBinding, params: SecurityParams, factors: Readon
       k: (order + 2n) / 4n,
       mod: new Modulus(M),
       crt: cofactor * (refInverse(cofactor, M) as bigint),
-      nInv: refGcd(n, order) === 1n ? (refInverse(n, order)) : undefined,
+      nInv: refGcd(n, order) === 1n ? refInverse(n, order) : undefined,
     };
   });
-  const combine = (vs: readonly bigint[]): bigint => refMod(vs.reduce((acc, v, i) => acc + v * (comps[i]?.crt as bigint), 0n), n);
+  const combine = (vs: readonly bigint[]): bigint =>
+    refMod(
+      vs.reduce((acc, v, i) => acc + v * (comps[i]?.crt as bigint), 0n),
+      n,
+    );
   /** r = v^k mod M and whether r² = v (v a square mod M); otherwise r² = −v */
   const half = (c: (typeof comps)[number], v: bigint): { r: bigint; square: boolean } => {
     const vM = v % c.M;
@@ -126,7 +147,12 @@ function forgeMod(binding: ProofBinding, params: SecurityParams, factors: Readon
   const items = ys.map((y): ModItem => {
     const Y = comps.map((c) => half(c, y));
     let best = { a: false, b: false, score: -1, ok: [] as boolean[] };
-    for (const [a, b] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [a, b] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       // (−1)^a·w^b·y is a square mod M iff the number of non-square factors is even
       const ok = comps.map((_, i) => ((Y[i]?.square ? 0 : 1) + (a ? 1 : 0) + (b && !W[i]?.square ? 1 : 0)) % 2 === 0);
       const score = ok.filter(Boolean).length;
@@ -209,7 +235,9 @@ test('missing or non-array items are rejected (mod/length)', (t) => {
 
 test('m comes from the local parameters and must be at least 128', (t) => {
   const weak: SecurityParams = { ...L, m: 1 };
-  t.throws(() => verifyMod(B, weak, { N }, { w: bigProof.w, items: [bigProof.items[0] as ModItem] }), { instanceOf: RangeError });
+  t.throws(() => verifyMod(B, weak, { N }, { w: bigProof.w, items: [bigProof.items[0] as ModItem] }), {
+    instanceOf: RangeError,
+  });
   t.throws(() => proveMod(B, weak, { N }, { p, q }), { instanceOf: RangeError });
 });
 
@@ -292,7 +320,11 @@ test('three-prime Blum-like N = p·q·r (all ≡ 3 mod 4), ≥ 3071 bits: best-e
   let f: bigint[];
   do f = await Promise.all([blumPrime(1024), blumPrime(1024), blumPrime(1024)]);
   while (refBitLength((f[0] as bigint) * (f[1] as bigint) * (f[2] as bigint)) < 3071 || new Set(f).size !== 3);
-  const { n, proof, fullySquare } = forgeMod(B, L, f.map((P) => [P, 1] as const));
+  const { n, proof, fullySquare } = forgeMod(
+    B,
+    L,
+    f.map((P) => [P, 1] as const),
+  );
   // four classes out of eight: about half of the y cannot be answered
   const answered = fullySquare.filter(Boolean).length;
   t.true(answered > 20 && answered < 108, `answered ${answered}`);
@@ -353,10 +385,15 @@ test('Jacobi(w | N) = +1 with a best-effort proof is rejected (mod/w-jacobi)', (
   do w = randomBelow(Ns);
   while (refGcd(w, Ns) !== 1n || refJacobi(w, ps) !== -1 || refJacobi(w, qs) !== -1);
   t.is(refJacobi(w, Ns), 1);
-  const { proof } = forgeMod(B, L_SMALL, [
-    [ps, 1],
-    [qs, 1],
-  ], w);
+  const { proof } = forgeMod(
+    B,
+    L_SMALL,
+    [
+      [ps, 1],
+      [qs, 1],
+    ],
+    w,
+  );
   rejects(t, 'mod/w-jacobi', Ns, proof, L_SMALL);
   // and a square w (Jacobi +1) at 3072 bits
   rejects(t, 'mod/w-jacobi', N, { ...copy(bigProof), w: refMod(bigProof.w * bigProof.w, N) });

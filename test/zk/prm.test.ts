@@ -45,12 +45,30 @@ function copy(proof: PrmProof): { A: bigint[]; z: bigint[] } {
 }
 
 /** e ∈ {0,1}^m re-derived from the documented transcript layout (independent of prm.ts). */
-function refChallenge(binding: ProofBinding, params: SecurityParams, st: PrmStatement, A: readonly bigint[]): boolean[] {
-  return proofTranscript(PRM_TAG, binding, params).int('N', st.N).int('s', st.s).int('t', st.t).ints('A', A).challenge('e').bitArray(params.m);
+function refChallenge(
+  binding: ProofBinding,
+  params: SecurityParams,
+  st: PrmStatement,
+  A: readonly bigint[],
+): boolean[] {
+  return proofTranscript(PRM_TAG, binding, params)
+    .int('N', st.N)
+    .int('s', st.s)
+    .int('t', st.t)
+    .ints('A', A)
+    .challenge('e')
+    .bitArray(params.m);
 }
 
 /** Asserts that verifyPrm rejects with exactly this reason. */
-function rejects(t: ExecutionContext, reason: ProofReason, st: PrmStatement, proof: unknown, params: SecurityParams = L, binding: ProofBinding = B): void {
+function rejects(
+  t: ExecutionContext,
+  reason: ProofReason,
+  st: PrmStatement,
+  proof: unknown,
+  params: SecurityParams = L,
+  binding: ProofBinding = B,
+): void {
   const err = t.throws(() => verifyPrm(binding, params, st, proof as PrmProof), { instanceOf: InvalidProof });
   t.is(err?.reason, reason);
   t.is(err?.proof, 'Πprm');
@@ -62,7 +80,10 @@ function rejects(t: ExecutionContext, reason: ProofReason, st: PrmStatement, pro
 
 test('ring-Pedersen parameters are never made from p = q (N̂ = p² is not the two-prime modulus the proofs assume)', (t) => {
   t.throws(() => ringPedersenFromPrimes(ps, ps), { instanceOf: RangeError, message: /p and q must differ/ });
-  t.throws(() => ringPedersenFromPrimes(ps, ps, { checkPrimes: false }), { instanceOf: RangeError, message: /p and q must differ/ });
+  t.throws(() => ringPedersenFromPrimes(ps, ps, { checkPrimes: false }), {
+    instanceOf: RangeError,
+    message: /p and q must differ/,
+  });
 });
 
 test('honest proof verifies (3072-bit N̂)', (t) => {
@@ -135,7 +156,9 @@ test('missing or non-array fields are rejected (prm/length)', (t) => {
 
 test('m comes from the local parameters and must be at least 128', (t) => {
   const weak: SecurityParams = { ...L, m: 1 };
-  t.throws(() => verifyPrm(B, weak, big.params, { A: [bigProof.A[0] as bigint], z: [bigProof.z[0] as bigint] }), { instanceOf: RangeError });
+  t.throws(() => verifyPrm(B, weak, big.params, { A: [bigProof.A[0] as bigint], z: [bigProof.z[0] as bigint] }), {
+    instanceOf: RangeError,
+  });
   t.throws(() => provePrm(B, weak, big.params, big.secret), { instanceOf: RangeError });
 });
 
@@ -175,7 +198,8 @@ test('N̂ above the upper bound (4608 bits) is rejected before any arithmetic (p
 
 test('s outside Z*_N̂ is rejected (prm/s-range)', (t) => {
   const { N } = big.params;
-  for (const s of [0n, N, N + big.params.s, -big.params.s, p, 3n * q]) rejects(t, 'prm/s-range', { ...big.params, s }, bigProof);
+  for (const s of [0n, N, N + big.params.s, -big.params.s, p, 3n * q])
+    rejects(t, 'prm/s-range', { ...big.params, s }, bigProof);
 });
 
 test('s = 1 with an otherwise valid proof (λ = 0) is rejected (prm/s-range)', (t) => {
@@ -186,7 +210,8 @@ test('s = 1 with an otherwise valid proof (λ = 0) is rejected (prm/s-range)', (
 
 test('t outside Z*_N̂ is rejected (prm/t-range)', (t) => {
   const { N } = big.params;
-  for (const tt of [0n, N, N + big.params.t, -big.params.t, p, 5n * q]) rejects(t, 'prm/t-range', { ...big.params, t: tt }, bigProof);
+  for (const tt of [0n, N, N + big.params.t, -big.params.t, p, 5n * q])
+    rejects(t, 'prm/t-range', { ...big.params, t: tt }, bigProof);
 });
 
 test('t = 1 and t = N̂ − 1 (order ≤ 2) are rejected (prm/t-range)', (t) => {
@@ -329,7 +354,10 @@ test('replay with other joint randomness (extra) is rejected (prm/equation)', (t
 // ---------------------------------------------------------------------------------------------
 
 test('the prover refuses a witness that does not match, without revealing it', (t) => {
-  const secrets = [small.secret.p, small.secret.q, small.secret.phi, small.secret.lambda].flatMap((x) => [x.toString(10), x.toString(16)]);
+  const secrets = [small.secret.p, small.secret.q, small.secret.phi, small.secret.lambda].flatMap((x) => [
+    x.toString(10),
+    x.toString(16),
+  ]);
   const cases = [
     { lambda: small.secret.lambda + 1n, phi: small.secret.phi },
     { lambda: small.secret.lambda, phi: small.secret.phi + 2n },

@@ -23,8 +23,10 @@ const L = SECURITY_128;
 const L_SMALL: SecurityParams = Object.freeze({ ...SECURITY_128, minModulusBits: 1023 });
 const rnd = () => (BigInt('0x' + randomBytes(32).toString('hex')) % (q - 1n)) + 1n;
 const binding = () => ({ sid: Uint8Array.from(randomBytes(32)), prover: 0, verifier: 1 });
-const small = (i: number, j: number) => PaillierSecretKey.fromPrimes(fixturePrime(512, i), fixturePrime(512, j), { checkPrimes: false, minBits: 1023 });
-const big = (i: number, j: number) => PaillierSecretKey.fromPrimes(fixturePrime(1536, i), fixturePrime(1536, j), { checkPrimes: false });
+const small = (i: number, j: number) =>
+  PaillierSecretKey.fromPrimes(fixturePrime(512, i), fixturePrime(512, j), { checkPrimes: false, minBits: 1023 });
+const big = (i: number, j: number) =>
+  PaillierSecretKey.fromPrimes(fixturePrime(1536, i), fixturePrime(1536, j), { checkPrimes: false });
 
 const sk0 = big(0, 1);
 const sk1 = big(4, 5);
@@ -60,8 +62,16 @@ test('Πsch: a response outside [0, q), even one ≡ the valid z (mod q), is rej
   const A = mulG(tau);
   const e = challengeSch(Uint8Array.from(randomBytes(32)), 1, Uint8Array.from(randomBytes(32)), X, A);
   const z = modq(tau + e * x);
-  t.is(reason(() => verifySch(X, A, e, z)), undefined);
-  for (const bad of [z + q, z - q, -1n, q]) t.is(reason(() => verifySch(X, A, e, bad)), 'sch/z-range', String(bad));
+  t.is(
+    reason(() => verifySch(X, A, e, z)),
+    undefined,
+  );
+  for (const bad of [z + q, z - q, -1n, q])
+    t.is(
+      reason(() => verifySch(X, A, e, bad)),
+      'sch/z-range',
+      String(bad),
+    );
 });
 
 // --- Πenc-elg ----------------------------------------------------------------------------------
@@ -69,14 +79,22 @@ test('Πsch: a response outside [0, q), even one ≡ the valid z (mod q), is rej
 function encElg(sk: PaillierSecretKey, params: SecurityParams = L, x = rnd()) {
   const [a, b] = [rnd(), rnd()];
   const rho = sk.publicKey.randomNonce();
-  const st: EncElgStatement = { N0: sk.N, C: sk.encrypt(x, rho), A: mulG(a), B: mulG(b), X: mulG(modq(a * b + x)), aux };
+  const st: EncElgStatement = {
+    N0: sk.N,
+    C: sk.encrypt(x, rho),
+    A: mulG(a),
+    B: mulG(b),
+    X: mulG(modq(a * b + x)),
+    aux,
+  };
   const bd = binding();
   const p = proveEncElg(bd, params, st, { x, rho, b }, sk);
   return { st, p, bd };
 }
 
 const E = encElg(sk0);
-const encReason = (st: Partial<EncElgStatement>, p: Partial<EncElgProof> = {}) => reason(() => verifyEncElg(E.bd, L, { ...E.st, ...st }, { ...E.p, ...p }));
+const encReason = (st: Partial<EncElgStatement>, p: Partial<EncElgProof> = {}) =>
+  reason(() => verifyEncElg(E.bd, L, { ...E.st, ...st }, { ...E.p, ...p }));
 
 test('Πenc-elg control: the instance used below verifies', (t) => {
   t.is(encReason({}), undefined);
@@ -84,8 +102,15 @@ test('Πenc-elg control: the instance used below verifies', (t) => {
 
 test('Πenc-elg: an honest proof about a 1024-bit N0 is rejected (enc-elg/statement, minimum size)', (t) => {
   const s = encElg(skSmall, L_SMALL);
-  t.is(reason(() => verifyEncElg(s.bd, L_SMALL, s.st, s.p)), undefined, 'valid under the weakened parameters');
-  t.is(reason(() => verifyEncElg(s.bd, L, s.st, s.p)), 'enc-elg/statement');
+  t.is(
+    reason(() => verifyEncElg(s.bd, L_SMALL, s.st, s.p)),
+    undefined,
+    'valid under the weakened parameters',
+  );
+  t.is(
+    reason(() => verifyEncElg(s.bd, L, s.st, s.p)),
+    'enc-elg/statement',
+  );
 });
 
 test('Πenc-elg: N0 above maxModulusBits or even is rejected (enc-elg/statement)', (t) => {
@@ -93,12 +118,16 @@ test('Πenc-elg: N0 above maxModulusBits or even is rejected (enc-elg/statement)
   // an even N0 to which C is coprime (so only the parity check can refuse it)
   let s = E;
   while (refGcd(s.st.C, s.st.N0 + 1n) !== 1n) s = encElg(sk0);
-  t.is(reason(() => verifyEncElg(s.bd, L, { ...s.st, N0: s.st.N0 + 1n }, s.p)), 'enc-elg/statement');
+  t.is(
+    reason(() => verifyEncElg(s.bd, L, { ...s.st, N0: s.st.N0 + 1n }, s.p)),
+    'enc-elg/statement',
+  );
 });
 
 test('Πenc-elg: C ≤ 0 or C ≥ N0² (coprime to N0) is rejected (enc-elg/statement)', (t) => {
   const N2 = E.st.N0 * E.st.N0;
-  for (const C of [-1n, -E.st.C, N2 + 1n, N2 + E.st.C]) t.is(encReason({ C }), 'enc-elg/statement', String(C).slice(0, 12));
+  for (const C of [-1n, -E.st.C, N2 + 1n, N2 + E.st.C])
+    t.is(encReason({ C }), 'enc-elg/statement', String(C).slice(0, 12));
 });
 
 test('Πenc-elg: z1 just outside ±2^(ℓ+ε) on either side is rejected (enc-elg/range-z1)', (t) => {
@@ -117,7 +146,8 @@ test('Πenc-elg: T outside Z*_N̂ is rejected (enc-elg/commitment-range)', (t) =
 
 test('Πenc-elg: D sharing a factor with N0, D ≤ 0 or D ≥ N0² is rejected (enc-elg/commitment-range)', (t) => {
   const N2 = E.st.N0 * E.st.N0;
-  for (const D of [fixturePrime(1536, 0), E.p.D * fixturePrime(1536, 1), -1n, N2 + 1n]) t.is(encReason({}, { D }), 'enc-elg/commitment-range');
+  for (const D of [fixturePrime(1536, 0), E.p.D * fixturePrime(1536, 1), -1n, N2 + 1n])
+    t.is(encReason({}, { D }), 'enc-elg/commitment-range');
 });
 
 test('Πenc-elg: z2 = N0 or a multiple of a factor of N0 is rejected (enc-elg/commitment-range)', (t) => {
@@ -141,16 +171,28 @@ function affG(skI: PaillierSecretKey, skJ: PaillierSecretKey, params: SecurityPa
 }
 
 const G0 = affG(sk0, sk1);
-const affReason = (st: Partial<AffGStatement>, p: Partial<AffGProof> = {}) => reason(() => verifyAffG(G0.bd, L, { ...G0.st, ...st }, { ...G0.p, ...p }));
+const affReason = (st: Partial<AffGStatement>, p: Partial<AffGProof> = {}) =>
+  reason(() => verifyAffG(G0.bd, L, { ...G0.st, ...st }, { ...G0.p, ...p }));
 
 test('Πaff-g control: the instance used below verifies', (t) => {
   t.is(affReason({}), undefined);
 });
 
 test('Πaff-g: honest proofs with a 1024-bit N_j or a 1024-bit N_i are rejected (aff-g/statement, minimum size)', (t) => {
-  for (const [name, s] of [['N_j', affG(sk0, skSmall, L_SMALL)], ['N_i', affG(skSmall, sk1, L_SMALL)]] as const) {
-    t.is(reason(() => verifyAffG(s.bd, L_SMALL, s.st, s.p)), undefined, `${name}: valid under the weakened parameters`);
-    t.is(reason(() => verifyAffG(s.bd, L, s.st, s.p)), 'aff-g/statement', name);
+  for (const [name, s] of [
+    ['N_j', affG(sk0, skSmall, L_SMALL)],
+    ['N_i', affG(skSmall, sk1, L_SMALL)],
+  ] as const) {
+    t.is(
+      reason(() => verifyAffG(s.bd, L_SMALL, s.st, s.p)),
+      undefined,
+      `${name}: valid under the weakened parameters`,
+    );
+    t.is(
+      reason(() => verifyAffG(s.bd, L, s.st, s.p)),
+      'aff-g/statement',
+      name,
+    );
   }
 });
 
@@ -163,10 +205,18 @@ test('Πaff-g: an even N_i or N_j to which every ciphertext is coprime is reject
   const coprime = (N: bigint, xs: bigint[]) => xs.every((v) => refGcd(v, N) === 1n);
   let s = G0;
   while (!coprime(s.st.Ni + 1n, [s.st.Y, s.p.By, s.p.wY])) s = affG(sk0, sk1);
-  t.is(reason(() => verifyAffG(s.bd, L, { ...s.st, Ni: s.st.Ni + 1n }, s.p)), 'aff-g/statement', 'N_i even');
+  t.is(
+    reason(() => verifyAffG(s.bd, L, { ...s.st, Ni: s.st.Ni + 1n }, s.p)),
+    'aff-g/statement',
+    'N_i even',
+  );
   s = G0;
   while (!coprime(s.st.Nj + 1n, [s.st.C, s.st.D, s.p.A, s.p.w])) s = affG(sk0, sk1);
-  t.is(reason(() => verifyAffG(s.bd, L, { ...s.st, Nj: s.st.Nj + 1n }, s.p)), 'aff-g/statement', 'N_j even');
+  t.is(
+    reason(() => verifyAffG(s.bd, L, { ...s.st, Nj: s.st.Nj + 1n }, s.p)),
+    'aff-g/statement',
+    'N_j even',
+  );
 });
 
 test('Πaff-g: C, D or Y ≤ 0, or ≥ N² while coprime to N, are rejected (aff-g/statement)', (t) => {
@@ -195,9 +245,11 @@ test('Πaff-g: z1 above 2^(ℓ+ε) and z2 above 2^(ℓ′+ε) are rejected (rang
 
 test('Πaff-g: B_y, w or w_y outside their groups are rejected (aff-g/commitment-range)', (t) => {
   const Ni2 = G0.st.Ni * G0.st.Ni;
-  for (const By of [0n, -1n, Ni2 + 1n, fixturePrime(1536, 0)]) t.is(affReason({}, { By }), 'aff-g/commitment-range', 'By');
+  for (const By of [0n, -1n, Ni2 + 1n, fixturePrime(1536, 0)])
+    t.is(affReason({}, { By }), 'aff-g/commitment-range', 'By');
   for (const w of [0n, G0.st.Nj, fixturePrime(1536, 4), -1n]) t.is(affReason({}, { w }), 'aff-g/commitment-range', 'w');
-  for (const wY of [0n, G0.st.Ni, fixturePrime(1536, 1), -1n]) t.is(affReason({}, { wY }), 'aff-g/commitment-range', 'wY');
+  for (const wY of [0n, G0.st.Ni, fixturePrime(1536, 1), -1n])
+    t.is(affReason({}, { wY }), 'aff-g/commitment-range', 'wY');
 });
 
 test('Πaff-g: each of E, S, F, T outside Z*_N̂ is rejected (aff-g/commitment-range)', (t) => {

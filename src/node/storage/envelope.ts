@@ -36,14 +36,28 @@ export interface RecordContext {
 const describe = (c: RecordContext): string => `${c.nodeId}/${c.kind}/${c.id}`;
 
 function checkContext(c: RecordContext): void {
-  for (const [k, v] of [['nodeId', c.nodeId], ['kind', c.kind], ['id', c.id]] as const) {
-    if (typeof v !== 'string' || !NAME.test(v)) throw new StorageError(k === 'id' ? 'invalid-id' : 'invalid-kind', `${k} must be 1 to 128 characters of [A-Za-z0-9_-]`);
+  for (const [k, v] of [
+    ['nodeId', c.nodeId],
+    ['kind', c.kind],
+    ['id', c.id],
+  ] as const) {
+    if (typeof v !== 'string' || !NAME.test(v))
+      throw new StorageError(
+        k === 'id' ? 'invalid-id' : 'invalid-kind',
+        `${k} must be 1 to 128 characters of [A-Za-z0-9_-]`,
+      );
   }
 }
 
 /** What the KMS binds to the wrapped data key. */
 function kmsContext(c: RecordContext): EncryptionContext {
-  return { purpose: 'mpc-engine/record', format: String(RECORD_FORMAT_VERSION), node: c.nodeId, kind: c.kind, id: c.id };
+  return {
+    purpose: 'mpc-engine/record',
+    format: String(RECORD_FORMAT_VERSION),
+    node: c.nodeId,
+    kind: c.kind,
+    id: c.id,
+  };
 }
 
 function short(s: string): Buffer {
@@ -55,7 +69,8 @@ function short(s: string): Buffer {
 export async function sealRecord(kms: Kms, ctx: RecordContext, plaintext: Uint8Array): Promise<Uint8Array> {
   checkContext(ctx);
   if (!(plaintext instanceof Uint8Array)) throw new TypeError('plaintext must be a Uint8Array');
-  if (plaintext.length > MAX_PLAINTEXT) throw new StorageError('too-large', `record ${describe(ctx)} exceeds ${MAX_PLAINTEXT} bytes`);
+  if (plaintext.length > MAX_PLAINTEXT)
+    throw new StorageError('too-large', `record ${describe(ctx)} exceeds ${MAX_PLAINTEXT} bytes`);
   const dataKey = randomBytes(DATA_KEY);
   try {
     const wrapped = await kms.wrapKey(dataKey, kmsContext(ctx));
@@ -106,11 +121,13 @@ function parse(b: Buffer): Parsed {
   const str = (): string => take(u8()).toString('latin1');
   if (take(4).toString('latin1') !== MAGIC) throw new StorageError('malformed', 'not an encrypted record');
   const version = u8();
-  if (version !== RECORD_FORMAT_VERSION) throw new StorageError('unsupported-version', `unsupported record format version ${version}`);
+  if (version !== RECORD_FORMAT_VERSION)
+    throw new StorageError('unsupported-version', `unsupported record format version ${version}`);
   const stored = { nodeId: str(), kind: str(), id: str() };
   const provider = str();
   // These end up in error messages: keep them to plain names.
-  if (![stored.nodeId, stored.kind, stored.id, provider].every((s) => NAME.test(s))) throw new StorageError('malformed', 'record header holds an invalid name');
+  if (![stored.nodeId, stored.kind, stored.id, provider].every((s) => NAME.test(s)))
+    throw new StorageError('malformed', 'record header holds an invalid name');
   const wrapped = take(take(2).readUInt16BE(0));
   const iv = take(IV);
   const ctLen = take(4).readUInt32BE(0);
@@ -142,11 +159,22 @@ export async function openRecord(kms: Kms, ctx: RecordContext, sealed: Uint8Arra
   const p = parse(Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength));
   const s = p.stored;
   if (s.nodeId !== ctx.nodeId || s.kind !== ctx.kind || s.id !== ctx.id) {
-    throw new StorageError('context-mismatch', `record for ${describe(s)} cannot be opened as ${describe(ctx)}: it was moved or copied from another node, kind or id`);
+    throw new StorageError(
+      'context-mismatch',
+      `record for ${describe(s)} cannot be opened as ${describe(ctx)}: it was moved or copied from another node, kind or id`,
+    );
   }
-  if (p.provider !== kms.name) throw new StorageError('wrong-provider', `record ${describe(ctx)} was sealed by KMS "${p.provider}", not "${kms.name}"`);
+  if (p.provider !== kms.name)
+    throw new StorageError(
+      'wrong-provider',
+      `record ${describe(ctx)} was sealed by KMS "${p.provider}", not "${kms.name}"`,
+    );
   const failed = (cause?: unknown): StorageError =>
-    new StorageError('authentication', `record ${describe(ctx)} failed authentication: tampered, or sealed under another node's key`, cause === undefined ? undefined : { cause });
+    new StorageError(
+      'authentication',
+      `record ${describe(ctx)} failed authentication: tampered, or sealed under another node's key`,
+      cause === undefined ? undefined : { cause },
+    );
   let dataKey: Uint8Array;
   try {
     dataKey = await kms.unwrapKey(p.wrapped, kmsContext(ctx));

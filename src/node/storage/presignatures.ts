@@ -119,7 +119,11 @@ export class Presignatures {
   async claim(presigId: string, accept?: (secret: Uint8Array) => void): Promise<Claimed> {
     const staging = this.store.stageCreate('presig-used', presigId, timestamp());
     staging.catch(() => undefined); // awaited below; meanwhile a failure is not an unhandled rejection
-    const discard = (): Promise<void> => staging.then((s) => s.discard(), () => undefined);
+    const discard = (): Promise<void> =>
+      staging.then(
+        (s) => s.discard(),
+        () => undefined,
+      );
     let secret: Uint8Array;
     try {
       secret = await this.load(presigId);
@@ -192,7 +196,13 @@ export class SeenSessions {
  * With a scope: a confirmation tombstone, hashed under its own tag so it never reads as a seen sid.
  */
 function sidRecordId(sid: Uint8Array, confirmedIn?: string): string {
-  if (!(sid instanceof Uint8Array) || sid.length === 0 || sid.length > 1024) throw new RangeError('sid must be 1 to 1024 bytes');
+  if (!(sid instanceof Uint8Array) || sid.length === 0 || sid.length > 1024)
+    throw new RangeError('sid must be 1 to 1024 bytes');
   if (confirmedIn === undefined) return createHash('sha256').update('mpc-engine/v1/sid\0').update(sid).digest('hex');
-  return createHash('sha256').update('mpc-engine/v1/confirmed-sid\0').update(confirmedIn).update('\0').update(sid).digest('hex');
+  return createHash('sha256')
+    .update('mpc-engine/v1/confirmed-sid\0')
+    .update(confirmedIn)
+    .update('\0')
+    .update(sid)
+    .digest('hex');
 }

@@ -40,7 +40,11 @@ export async function rewrapRecords(store: RecordStore, kms: Kms, options: Rewra
         throw e;
       }
       const { provider, wrapped } = wrappedKeyOf(sealed);
-      if (provider !== kms.name) throw new StorageError('wrong-provider', `record ${kind}/${id} was sealed by KMS "${provider}", not "${kms.name}"`);
+      if (provider !== kms.name)
+        throw new StorageError(
+          'wrong-provider',
+          `record ${kind}/${id} was sealed by KMS "${provider}", not "${kms.name}"`,
+        );
       if (kms.keyIdOf(wrapped) === kms.keyId) {
         report.current++;
         options.onRecord?.(kind, id, 'current');

@@ -10,7 +10,16 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kms } from '../../kms/kms.js';
-import { createFileExclusive, ensureDir, errorCode, removeFileDurable, removeStaleTemps, stageFileExclusive, writeFileAtomic, type StagedFile } from '../../util/durable-file.js';
+import {
+  createFileExclusive,
+  ensureDir,
+  errorCode,
+  removeFileDurable,
+  removeStaleTemps,
+  stageFileExclusive,
+  writeFileAtomic,
+  type StagedFile,
+} from '../../util/durable-file.js';
 import { MAX_PLAINTEXT, openRecord, sealRecord } from './envelope.js';
 import { StorageError } from './errors.js';
 import { KeyedLock } from './lock.js';
@@ -22,7 +31,16 @@ import { KeyedLock } from './lock.js';
  * committed epoch (src/node/lifecycle.ts) · archived: a wallet's records taken out of use by a
  * reconciliation, kept whole (src/node/archive.ts).
  */
-export const RECORD_KINDS = ['keyshare', 'aux', 'presig', 'presig-used', 'sid', 'pending', 'evidence', 'archived'] as const;
+export const RECORD_KINDS = [
+  'keyshare',
+  'aux',
+  'presig',
+  'presig-used',
+  'sid',
+  'pending',
+  'evidence',
+  'archived',
+] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** Record ids: hex or [A-Za-z0-9_-], at most 128 characters — no dots, so no path tricks. */
@@ -41,11 +59,13 @@ export interface RecordStoreOptions {
 }
 
 export function assertRecordId(id: string): void {
-  if (typeof id !== 'string' || !ID.test(id)) throw new StorageError('invalid-id', 'record id must be 1 to 128 characters of [A-Za-z0-9_-]');
+  if (typeof id !== 'string' || !ID.test(id))
+    throw new StorageError('invalid-id', 'record id must be 1 to 128 characters of [A-Za-z0-9_-]');
 }
 
 function assertKind(kind: string): asserts kind is RecordKind {
-  if (!(RECORD_KINDS as readonly string[]).includes(kind)) throw new StorageError('invalid-kind', `unknown record kind "${String(kind).slice(0, 32)}"`);
+  if (!(RECORD_KINDS as readonly string[]).includes(kind))
+    throw new StorageError('invalid-kind', `unknown record kind "${String(kind).slice(0, 32)}"`);
 }
 
 export class RecordStore {
@@ -59,7 +79,8 @@ export class RecordStore {
 
   /** Open (creating if needed) a node's store, removing temporary files left by crashed writers. */
   static async open(options: RecordStoreOptions): Promise<RecordStore> {
-    if (!ID.test(options.nodeId)) throw new StorageError('invalid-id', 'nodeId must be 1 to 128 characters of [A-Za-z0-9_-]');
+    if (!ID.test(options.nodeId))
+      throw new StorageError('invalid-id', 'nodeId must be 1 to 128 characters of [A-Za-z0-9_-]');
     await ensureDir(options.dir, 0o700);
     for (const kind of RECORD_KINDS) {
       const d = join(options.dir, kind);
@@ -90,7 +111,9 @@ export class RecordStore {
    */
   async create(kind: RecordKind, id: string, plaintext: Uint8Array): Promise<boolean> {
     const path = this.pathOf(kind, id);
-    return this.#lock.run(`${kind}/${id}`, async () => createFileExclusive(path, await sealRecord(this.kms, this.#context(kind, id), plaintext)));
+    return this.#lock.run(`${kind}/${id}`, async () =>
+      createFileExclusive(path, await sealRecord(this.kms, this.#context(kind, id), plaintext)),
+    );
   }
 
   /**
@@ -123,7 +146,8 @@ export class RecordStore {
     }
     let sealed: Buffer;
     try {
-      if ((await fh.stat()).size > MAX_FILE) throw new StorageError('too-large', `record ${kind}/${id} is larger than any record`);
+      if ((await fh.stat()).size > MAX_FILE)
+        throw new StorageError('too-large', `record ${kind}/${id} is larger than any record`);
       sealed = await fh.readFile();
     } finally {
       await fh.close();

@@ -98,7 +98,13 @@ function facBits(L: SecurityParams): number {
 
 export function encodeProofs(p: AuxProofs): Uint8Array {
   const w = new Writer().u8(MESSAGE_VERSION).int(p.mod.w);
-  w.list(p.mod.items, (x, it) => x.int(it.x).u8(it.a ? 1 : 0).u8(it.b ? 1 : 0).int(it.z));
+  w.list(p.mod.items, (x, it) =>
+    x
+      .int(it.x)
+      .u8(it.a ? 1 : 0)
+      .u8(it.b ? 1 : 0)
+      .int(it.z),
+  );
   const c = p.fac.commitment;
   w.int(c.P).int(c.Q).int(c.A).int(c.B).int(c.T).int(c.sigma);
   w.int(p.fac.z1).int(p.fac.z2).int(p.fac.w1).int(p.fac.w2).int(p.fac.v);
@@ -130,7 +136,14 @@ export function decodeProofs(b: Uint8Array, L: SecurityParams): AuxProofs {
     T: r.int(bits, 'Πfac T'),
     sigma: r.int(fb, 'Πfac σ'),
   };
-  const fac = { commitment, z1: r.int(fb, 'Πfac z1'), z2: r.int(fb, 'Πfac z2'), w1: r.int(fb, 'Πfac w1'), w2: r.int(fb, 'Πfac w2'), v: r.int(fb, 'Πfac v') };
+  const fac = {
+    commitment,
+    z1: r.int(fb, 'Πfac z1'),
+    z2: r.int(fb, 'Πfac z2'),
+    w1: r.int(fb, 'Πfac w1'),
+    w2: r.int(fb, 'Πfac w2'),
+    v: r.int(fb, 'Πfac v'),
+  };
   r.end();
   return { mod: { w, items }, fac };
 }

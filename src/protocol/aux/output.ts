@@ -21,7 +21,12 @@ export class Output extends AllPartiesRound<AuxInfo, Round4State> {
       verifyFrom(j, ROUND.proofs, () => {
         verifyMod({ sid, prover: j, extra: this.s.rho }, L, { N: dj.N }, proofs.mod);
         // the statement is rebuilt from our own state: N_j from the checked opening, our own R_i
-        verifyFac({ sid, prover: j, verifier: i, extra: this.s.rho }, L, { N0: dj.N, aux: { N: own.Nhat, s: own.s, t: own.t } }, proofs.fac);
+        verifyFac(
+          { sid, prover: j, verifier: i, extra: this.s.rho },
+          L,
+          { N0: dj.N, aux: { N: own.Nhat, s: own.s, t: own.t } },
+          proofs.fac,
+        );
       });
     }
     const aux: AuxInfo = {
@@ -30,7 +35,11 @@ export class Output extends AllPartiesRound<AuxInfo, Round4State> {
       secret: { ...this.s.params.paillier },
     };
     assertAuxInfo(aux);
-    const c = confirmation(sid, 'aux-info', this.s.decommits.map((d) => new Writer().int(d.N).int(d.Nhat).int(d.s).int(d.t).finish()));
+    const c = confirmation(
+      sid,
+      'aux-info',
+      this.s.decommits.map((d) => new Writer().int(d.N).int(d.Nhat).int(d.s).int(d.t).finish()),
+    );
     return confirmStep(i, n, SCHEDULE, c, aux);
   }
 }

@@ -22,7 +22,8 @@ export function assertAuxParams(p: AuxParams): void {
   if (!Number.isInteger(p.n) || p.n < 2 || p.n > 64) throw new RangeError('n must be in [2, 64]');
   if (!Number.isInteger(p.i) || p.i < 0 || p.i >= p.n) throw new RangeError('i must be in [0, n)');
   const { p: pp, q } = p.paillier;
-  if ((pp & 3n) !== 3n || (q & 3n) !== 3n || pp === q) throw new RangeError('Paillier primes must be distinct and ≡ 3 (mod 4)');
+  if ((pp & 3n) !== 3n || (q & 3n) !== 3n || pp === q)
+    throw new RangeError('Paillier primes must be distinct and ≡ 3 (mod 4)');
 }
 
 export { allParties as parties } from '../common.js';

@@ -45,14 +45,18 @@ function sizeOk(N: bigint, min: number, max: number): boolean {
 function checkDistinctModuli(i: number, decommits: readonly AuxDecommit[]): void {
   const owners = new Map<bigint, number[]>();
   for (const [j, d] of decommits.entries()) {
-    if (d.N === d.Nhat) throw new Blame(j === i ? [] : [j], `${ROUND.decommit}: a party's Paillier and ring-Pedersen moduli are equal`);
+    if (d.N === d.Nhat)
+      throw new Blame(j === i ? [] : [j], `${ROUND.decommit}: a party's Paillier and ring-Pedersen moduli are equal`);
     for (const N of [d.N, d.Nhat]) owners.set(N, [...(owners.get(N) ?? []), j]);
   }
   for (const parties of owners.values()) {
     if (parties.length < 2) continue;
     const others = parties.filter((j) => j !== i);
     if (others.length < parties.length) throw new Blame(others, `${ROUND.decommit}: a modulus repeats one of ours`);
-    throw new Blame([], `${ROUND.decommit}: two other parties present the same modulus (${parties.join(', ')}); nobody blamed`);
+    throw new Blame(
+      [],
+      `${ROUND.decommit}: two other parties present the same modulus (${parties.join(', ')}); nobody blamed`,
+    );
   }
 }
 
@@ -67,8 +71,10 @@ export class Round4 extends AllPartiesRound<AuxInfo, Round2State> {
       if (!equalBytes(auxCommitment(sid, n, j, d), this.s.commitments[j] as Uint8Array)) {
         throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
       }
-      if (!sizeOk(d.N, L.minModulusBits, L.maxModulusBits)) throw new Blame([j], `${ROUND.decommit}: Paillier modulus N_j has a bad size or parity`);
-      if (!sizeOk(d.Nhat, L.minModulusBits, L.maxModulusBits)) throw new Blame([j], `${ROUND.decommit}: ring-Pedersen modulus N̂_j has a bad size or parity`);
+      if (!sizeOk(d.N, L.minModulusBits, L.maxModulusBits))
+        throw new Blame([j], `${ROUND.decommit}: Paillier modulus N_j has a bad size or parity`);
+      if (!sizeOk(d.Nhat, L.minModulusBits, L.maxModulusBits))
+        throw new Blame([j], `${ROUND.decommit}: ring-Pedersen modulus N̂_j has a bad size or parity`);
       return d;
     });
     checkDistinctModuli(i, decommits);
@@ -84,7 +90,12 @@ export class Round4 extends AllPartiesRound<AuxInfo, Round2State> {
     for (const j of parties(n)) {
       if (j === i) continue;
       const dj = decommits[j] as AuxDecommit;
-      const fac = proveFac({ sid, prover: i, verifier: j, extra: rho }, L, { N0: N, aux: { N: dj.Nhat, s: dj.s, t: dj.t } }, { p, q });
+      const fac = proveFac(
+        { sid, prover: i, verifier: j, extra: rho },
+        L,
+        { N0: N, aux: { N: dj.Nhat, s: dj.s, t: dj.t } },
+        { p, q },
+      );
       outbox.push({ from: i, to: j, round: ROUND.proofs, body: encodeProofs({ mod, fac }) });
     }
     return { kind: 'next', round: new Output({ ...this.s, decommits, rho }), outbox };

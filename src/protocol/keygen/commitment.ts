@@ -8,7 +8,14 @@ import type { Decommit } from './messages.js';
 
 export const COMMIT_TAG = 'mpc-engine/v1/keygen/commit';
 
-export function commitmentHash(sid: Uint8Array, n: number, t: number, i: number, d: Decommit, refresh = false): Uint8Array {
+export function commitmentHash(
+  sid: Uint8Array,
+  n: number,
+  t: number,
+  i: number,
+  d: Decommit,
+  refresh = false,
+): Uint8Array {
   return new Transcript(COMMIT_TAG)
     .text('mode', refresh ? 'refresh' : 'keygen')
     .bytes('sid', sid)
@@ -16,7 +23,10 @@ export function commitmentHash(sid: Uint8Array, n: number, t: number, i: number,
     .uint('t', t)
     .uint('i', i)
     .bytes('rid', d.rid)
-    .byteList('S', d.S.map((P) => pointToBytes(P)))
+    .byteList(
+      'S',
+      d.S.map((P) => pointToBytes(P)),
+    )
     .bytes('A', pointToBytes(d.A))
     .bytes('u', d.u)
     .digest('V');

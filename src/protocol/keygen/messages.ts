@@ -47,7 +47,8 @@ export interface Decommit {
 }
 
 export function encodeDecommit(d: Decommit): Uint8Array {
-  return new Writer().u8(MESSAGE_VERSION)
+  return new Writer()
+    .u8(MESSAGE_VERSION)
     .fixed(d.rid)
     .list(d.S, (w, P) => w.point(P))
     .point(d.A)

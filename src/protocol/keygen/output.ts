@@ -28,7 +28,11 @@ export class Output extends AllPartiesRound<KeyShare, Round4State> {
     const share: KeyShare = { public: { n, t, i, Y, X: this.s.X }, secret: { x: this.s.x } };
     assertKeyShare(share);
     const proofs = parties(n).map((j) => (j === i ? this.s.ownProof : inbox.from(ROUND.proof, j)));
-    const c = confirmation(sid, old ? 'refresh' : 'keygen', [...proofs, pointToBytes(Y), ...this.s.X.map((P) => pointToBytes(P))]);
+    const c = confirmation(sid, old ? 'refresh' : 'keygen', [
+      ...proofs,
+      pointToBytes(Y),
+      ...this.s.X.map((P) => pointToBytes(P)),
+    ]);
     return confirmStep(i, n, SCHEDULE, c, share);
   }
 }

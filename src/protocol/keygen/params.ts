@@ -24,7 +24,8 @@ export function assertKeygenParams(p: KeygenParams): void {
   if (!Number.isInteger(p.t) || p.t < 1 || p.t > p.n) throw new RangeError('t must be in [1, n]');
   if (!Number.isInteger(p.i) || p.i < 0 || p.i >= p.n) throw new RangeError('i must be in [0, n)');
   const old = p.refresh?.public;
-  if (old && (old.n !== p.n || old.t !== p.t || old.i !== p.i)) throw new RangeError('refresh: (n, t, i) must match the share being refreshed');
+  if (old && (old.n !== p.n || old.t !== p.t || old.i !== p.i))
+    throw new RangeError('refresh: (n, t, i) must match the share being refreshed');
   if (p.refresh && p.t < 2) throw new RangeError('refresh needs t ≥ 2 (a polynomial of degree ≥ 1)');
 }
 

@@ -56,7 +56,9 @@ export class Round4 extends AllPartiesRound<KeyShare, Round2State> {
         decommits.push(this.s.decommit);
         continue;
       }
-      const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(inbox.from(ROUND.decommit, j), commitmentCount(this.s.params)));
+      const d = decodeFrom(j, ROUND.decommit, () =>
+        decodeDecommit(inbox.from(ROUND.decommit, j), commitmentCount(this.s.params)),
+      );
       if (!equalBytes(commitmentHash(sid, n, t, j, d, old !== undefined), this.s.commitments[j] as Uint8Array)) {
         throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
       }
@@ -69,7 +71,9 @@ export class Round4 extends AllPartiesRound<KeyShare, Round2State> {
     }
     const rid = xor32(decommits.map((d) => d.rid));
     // F = Σ_j F_j: add the commitments coefficient-wise once, then evaluate per party
-    const F = Array.from({ length: t }, (_, k) => decommits.reduce((acc, d) => acc.add(coefficients(d, old !== undefined)[k] as Point), P.ZERO));
+    const F = Array.from({ length: t }, (_, k) =>
+      decommits.reduce((acc, d) => acc.add(coefficients(d, old !== undefined)[k] as Point), P.ZERO),
+    );
     // refresh: X_k' = X_k + F(k + 1) and x_i' = x_i + Σ_j σ_{j,i}
     const X = parties(n).map((k) => evalCommitment(F, BigInt(k + 1)).add(old ? (old.public.X[k] as Point) : P.ZERO));
     if (old) x = modq(x + old.secret.x);

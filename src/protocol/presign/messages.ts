@@ -100,14 +100,31 @@ function responseBits(L: SecurityParams): number {
 }
 
 export function encodeR1(m: R1Broadcast): Uint8Array {
-  return new Writer().u8(MESSAGE_VERSION).int(m.K).int(m.G).point(m.Y).point(m.A1).point(m.A2).point(m.B1).point(m.B2).finish();
+  return new Writer()
+    .u8(MESSAGE_VERSION)
+    .int(m.K)
+    .int(m.G)
+    .point(m.Y)
+    .point(m.A1)
+    .point(m.A2)
+    .point(m.B1)
+    .point(m.B2)
+    .finish();
 }
 
 export function decodeR1(b: Uint8Array, L: SecurityParams): R1Broadcast {
   const r = new Reader(b);
   readVersion(r);
   const c = 2 * modBits(L);
-  const out = { K: r.int(c, 'K'), G: r.int(c, 'G'), Y: r.point('Y'), A1: r.point('A1'), A2: r.point('A2'), B1: r.point('B1'), B2: r.point('B2') };
+  const out = {
+    K: r.int(c, 'K'),
+    G: r.int(c, 'G'),
+    Y: r.point('Y'),
+    A1: r.point('A1'),
+    A2: r.point('A2'),
+    B1: r.point('B1'),
+    B2: r.point('B2'),
+  };
   r.end();
   return out;
 }
@@ -151,7 +168,13 @@ function writeElog(w: Writer, p: ElogProof): void {
 }
 
 function readElog(r: Reader): ElogProof {
-  return { A: r.point('Πelog A'), N: r.point('Πelog N'), B: r.point('Πelog B'), z: r.scalar('Πelog z'), u: r.scalar('Πelog u') };
+  return {
+    A: r.point('Πelog A'),
+    N: r.point('Πelog N'),
+    B: r.point('Πelog B'),
+    z: r.scalar('Πelog z'),
+    u: r.scalar('Πelog u'),
+  };
 }
 
 function writeAffG(w: Writer, p: AffGProof): void {

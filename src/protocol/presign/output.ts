@@ -30,7 +30,12 @@ export class Output extends SignerRound<Round3State> {
       const m = decodeFrom(j, ROUND.r3, () => decodeR3(inbox.from(ROUND.r3, j)));
       const r1j = this.s.r1s.get(j) as R1Broadcast;
       verifyFrom(j, ROUND.r3, () =>
-        verifyElog({ sid: ssid, prover: j, extra: INSTANCE.Delta }, L, { L: r1j.A1, M: r1j.A2, X: r1j.Y, Y: m.Delta, H: Gamma }, m.psiDelta),
+        verifyElog(
+          { sid: ssid, prover: j, extra: INSTANCE.Delta },
+          L,
+          { L: r1j.A1, M: r1j.A2, X: r1j.Y, Y: m.Delta, H: Gamma },
+          m.psiDelta,
+        ),
       );
       r3s.set(j, m);
     }
@@ -38,8 +43,10 @@ export class Output extends SignerRound<Round3State> {
     const delta = modq(all.reduce((acc, m) => acc + m.delta, 0n));
     if (delta === 0n) throw new Blame([], `${ROUND.r3}: δ = 0`);
     const sum = (pick: (m: R3Broadcast) => Point) => all.reduce((acc, m) => acc.add(pick(m)), P.ZERO);
-    if (!mulPublic(G, delta).equals(sum((m) => m.Delta))) throw new Blame([], `${ROUND.r3}: δ·G ≠ Σ Δ_j (inconsistent δ_j)`);
-    if (!mulPublic(key.public.Y, delta).equals(sum((m) => m.S))) throw new Blame([], `${ROUND.r3}: δ·Y ≠ Σ S_j (inconsistent χ_j)`);
+    if (!mulPublic(G, delta).equals(sum((m) => m.Delta)))
+      throw new Blame([], `${ROUND.r3}: δ·G ≠ Σ Δ_j (inconsistent δ_j)`);
+    if (!mulPublic(key.public.Y, delta).equals(sum((m) => m.S)))
+      throw new Blame([], `${ROUND.r3}: δ·Y ≠ Σ S_j (inconsistent χ_j)`);
     const inv = modInv(delta, q);
     const R = mulPublic(Gamma, inv);
     const Rx = R.toAffine().x;

@@ -60,7 +60,8 @@ export function signerView(p: PresignParams): SignerView {
     const pa = p.aux.parties[j] as AuxInfo['parties'][number];
     for (const N of [pa.N, pa.rp.N]) {
       const bits = bitLength(N);
-      if ((N & 1n) !== 1n || bits < p.L.minModulusBits || bits > p.L.maxModulusBits) throw new RangeError(`aux-info: party ${j} has a modulus of a bad size`);
+      if ((N & 1n) !== 1n || bits < p.L.minModulusBits || bits > p.L.maxModulusBits)
+        throw new RangeError(`aux-info: party ${j} has a modulus of a bad size`);
     }
   }
   const XPrime = new Map<number, Point>();
@@ -69,7 +70,10 @@ export function signerView(p: PresignParams): SignerView {
   if (!sum.equals(Y)) throw new RangeError("key share: the signers' public shares do not add up to Y");
   const xPrime = modq(lagrange(S, i) * p.key.secret.x);
   const tr = new Transcript(SESSION_TAG).bytes('sid', p.sid).uint('n', n).uint('t', t).ints('S', S.map(BigInt));
-  tr.bytes('Y', pointToBytes(Y)).byteList('X', X.map((Xj) => pointToBytes(Xj)));
+  tr.bytes('Y', pointToBytes(Y)).byteList(
+    'X',
+    X.map((Xj) => pointToBytes(Xj)),
+  );
   for (const j of S) {
     const pa = p.aux.parties[j] as AuxInfo['parties'][number];
     tr.ints(`aux-${j}`, [pa.N, pa.rp.N, pa.rp.s, pa.rp.t]);

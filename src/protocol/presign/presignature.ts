@@ -71,7 +71,8 @@ export class Presignature {
   /** From presigning's output, or from storage (a presignature whose id is marked used must not be loaded). */
   static create(pub: PresignaturePublic, i: number, secret: PresignatureSecret): Presignature {
     if (!pub.signers.includes(i)) throw new RangeError('own index is not among the signers');
-    if (pub.Delta.length !== pub.signers.length || pub.S.length !== pub.signers.length) throw new RangeError('presignature: one Δ̃_j and S̃_j per signer');
+    if (pub.Delta.length !== pub.signers.length || pub.S.length !== pub.signers.length)
+      throw new RangeError('presignature: one Δ̃_j and S̃_j per signer');
     assertSecret(secret);
     return new Presignature(pub, i, secret);
   }

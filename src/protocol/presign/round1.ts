@@ -39,7 +39,11 @@ export function startPresign(params: PresignParams): Step<Presignature> {
   const view = signerView(params);
   const { i, S, ssid } = view;
   const { L, aux } = params;
-  const sk = PaillierSecretKey.fromPrimes(aux.secret.p, aux.secret.q, { checkPrimes: false, minBits: L.minModulusBits, maxBits: L.maxModulusBits });
+  const sk = PaillierSecretKey.fromPrimes(aux.secret.p, aux.secret.q, {
+    checkPrimes: false,
+    minBits: L.minModulusBits,
+    maxBits: L.maxModulusBits,
+  });
   const k = randomScalar();
   const gamma = randomScalar();
   const rho = sk.publicKey.randomNonce();

@@ -50,19 +50,38 @@ export class Round2 extends SignerRound<Round1State> {
       const p = decodeFrom(j, ROUND.r1Proofs, () => decodeR1Proofs(inbox.from(ROUND.r1Proofs, j), L));
       const Nj = partyAux(aux, j).N;
       verifyFrom(j, ROUND.r1Proofs, () =>
-        verifyEncElg({ sid: ssid, prover: j, verifier: i, extra: INSTANCE.K }, L, { N0: Nj, C: m.K, A: m.Y, B: m.A1, X: m.A2, aux: ownRp }, p.psiK),
+        verifyEncElg(
+          { sid: ssid, prover: j, verifier: i, extra: INSTANCE.K },
+          L,
+          { N0: Nj, C: m.K, A: m.Y, B: m.A1, X: m.A2, aux: ownRp },
+          p.psiK,
+        ),
       );
       verifyFrom(j, ROUND.r1Proofs, () =>
-        verifyEncElg({ sid: ssid, prover: j, verifier: i, extra: INSTANCE.G }, L, { N0: Nj, C: m.G, A: m.Y, B: m.B1, X: m.B2, aux: ownRp }, p.psiG),
+        verifyEncElg(
+          { sid: ssid, prover: j, verifier: i, extra: INSTANCE.G },
+          L,
+          { N0: Nj, C: m.G, A: m.Y, B: m.B1, X: m.B2, aux: ownRp },
+          p.psiG,
+        ),
       );
       r1s.set(j, m);
     }
     // the echo covers the exact bytes each signer received (own body for ourselves)
-    const echo = echoHash(ssid, ROUND.r1, S.map((j) => (j === i ? this.s.r1Body : inbox.from(ROUND.r1, j))));
+    const echo = echoHash(
+      ssid,
+      ROUND.r1,
+      S.map((j) => (j === i ? this.s.r1Body : inbox.from(ROUND.r1, j))),
+    );
     const { sk, gamma } = this.s;
     const Gamma = mulG(gamma);
     const own = this.s.r1;
-    const psiGamma = proveElog({ sid: ssid, prover: i, extra: INSTANCE.Gamma }, L, { L: own.B1, M: own.B2, X: own.Y, Y: Gamma, H: G }, { y: gamma, lambda: this.s.b });
+    const psiGamma = proveElog(
+      { sid: ssid, prover: i, extra: INSTANCE.Gamma },
+      L,
+      { L: own.B1, M: own.B2, X: own.Y, Y: Gamma, H: G },
+      { y: gamma, lambda: this.s.b },
+    );
     const Xi = XPrime.get(i) as Point;
     const beta = new Map<number, bigint>();
     const betaHat = new Map<number, bigint>();

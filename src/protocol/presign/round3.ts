@@ -46,7 +46,8 @@ export class Round3 extends SignerRound<Round2State> {
     }
     // nobody can be named when views differ: the sender or the relay may have equivocated
     const differ = [...msgs].filter(([, m]) => !equalBytes(m.echo, this.s.echo)).map(([j]) => j);
-    if (differ.length) throw new Blame([], `${ROUND.r2}: round-1 broadcasts differ (echo of party ${differ.join(', ')} ≠ ours)`);
+    if (differ.length)
+      throw new Blame([], `${ROUND.r2}: round-1 broadcasts differ (echo of party ${differ.join(', ')} ≠ ours)`);
     const ownAux = partyAux(aux, i);
     const own = this.s.r1;
     let GammaSum = this.s.Gamma;
@@ -56,10 +57,21 @@ export class Round3 extends SignerRound<Round2State> {
       const r1j = this.s.r1s.get(j) as R1Broadcast;
       const Nj = partyAux(aux, j).N;
       verifyFrom(j, ROUND.r2, () =>
-        verifyElog({ sid: ssid, prover: j, extra: INSTANCE.Gamma }, L, { L: r1j.B1, M: r1j.B2, X: r1j.Y, Y: m.Gamma, H: G }, m.psiGamma),
+        verifyElog(
+          { sid: ssid, prover: j, extra: INSTANCE.Gamma },
+          L,
+          { L: r1j.B1, M: r1j.B2, X: r1j.Y, Y: m.Gamma, H: G },
+          m.psiGamma,
+        ),
       );
       verifyFrom(j, ROUND.r2, () =>
-        verifyAffG({ sid: ssid, prover: j, verifier: i, extra: INSTANCE.gamma }, L, { Nj: ownAux.N, Ni: Nj, C: own.K, D: m.D, Y: m.F, X: m.Gamma, aux: ownAux.rp }, m.psi, sk),
+        verifyAffG(
+          { sid: ssid, prover: j, verifier: i, extra: INSTANCE.gamma },
+          L,
+          { Nj: ownAux.N, Ni: Nj, C: own.K, D: m.D, Y: m.F, X: m.Gamma, aux: ownAux.rp },
+          m.psi,
+          sk,
+        ),
       );
       verifyFrom(j, ROUND.r2, () =>
         verifyAffG(
@@ -79,10 +91,14 @@ export class Round3 extends SignerRound<Round2State> {
     const Delta = mul(GammaSum, k);
     const Si = mul(GammaSum, chi);
     if (Si.is0()) throw new Error('bug: χ_i = 0 (probability 2^−256)');
-    const psiDelta = proveElog({ sid: ssid, prover: i, extra: INSTANCE.Delta }, L, { L: own.A1, M: own.A2, X: own.Y, Y: Delta, H: GammaSum }, { y: k, lambda: this.s.a });
+    const psiDelta = proveElog(
+      { sid: ssid, prover: i, extra: INSTANCE.Delta },
+      L,
+      { L: own.A1, M: own.A2, X: own.Y, Y: Delta, H: GammaSum },
+      { y: k, lambda: this.s.a },
+    );
     const r3: R3Broadcast = { delta, Delta, S: Si, psiDelta };
     const outbox: Msg[] = [{ from: i, to: 'all', round: ROUND.r3, body: encodeR3(r3) }];
     return { kind: 'next', round: new Output({ ...this.s, GammaSum, chi, r3 }), outbox };
   }
 }
-

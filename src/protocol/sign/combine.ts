@@ -27,20 +27,29 @@ export function wrongPartials(pub: PresignaturePublic, m: bigint, partials: Read
 }
 
 /** Throws Blame naming every signer whose partial is missing, duplicated, foreign or wrong. */
-export function combineSignature(pub: PresignaturePublic, digest: Uint8Array, partials: readonly PartialSignature[]): EcdsaSignature {
+export function combineSignature(
+  pub: PresignaturePublic,
+  digest: Uint8Array,
+  partials: readonly PartialSignature[],
+): EcdsaSignature {
   const m = digestScalar(digest);
   const r = nonceR(pub);
   const sigmas = new Map<number, bigint>();
   const bad = new Set<number>();
   for (const p of partials) {
     if (!pub.signers.includes(p.signer)) throw new Blame([], `sign: partial from non-signer ${p.signer}`);
-    const wellFormed = typeof p.sigma === 'bigint' && p.sigma >= 0n && p.sigma < q && equalBytes(p.presignatureId, pub.id);
+    const wellFormed =
+      typeof p.sigma === 'bigint' && p.sigma >= 0n && p.sigma < q && equalBytes(p.presignatureId, pub.id);
     if (sigmas.has(p.signer) || !wellFormed) bad.add(p.signer);
     sigmas.set(p.signer, p.sigma);
   }
   const missing = pub.signers.filter((j) => !sigmas.has(j));
   if (missing.length) throw new Blame(missing, 'sign: missing partial signature');
-  if (bad.size) throw new Blame([...bad].sort((a, b) => a - b), 'sign: malformed or duplicate partial signature');
+  if (bad.size)
+    throw new Blame(
+      [...bad].sort((a, b) => a - b),
+      'sign: malformed or duplicate partial signature',
+    );
   const s = modq([...sigmas.values()].reduce((a, b) => a + b, 0n));
   if (s !== 0n && verifyEcdsa(pub.Y, m, r, s)) return normalise(r, s, pub.R);
   const wrong = wrongPartials(pub, m, sigmas);

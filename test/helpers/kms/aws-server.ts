@@ -21,7 +21,15 @@
  *   version 0x01 | key id (36 ASCII bytes, a UUID) | IV (12) | ciphertext | GCM tag (16)
  * @module
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+} from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -212,7 +220,8 @@ export class FakeAwsKms {
 
   #operation(req: IncomingMessage): string {
     if (req.method !== 'POST' || req.url !== '/') throw bad('UnknownOperationException', 'only POST / is served');
-    if (req.headers['content-type'] !== 'application/x-amz-json-1.1') throw bad('SerializationException', 'Content-Type must be application/x-amz-json-1.1');
+    if (req.headers['content-type'] !== 'application/x-amz-json-1.1')
+      throw bad('SerializationException', 'Content-Type must be application/x-amz-json-1.1');
     const target = req.headers['x-amz-target'];
     const m = typeof target === 'string' ? /^TrentService\.([A-Za-z]+)$/.exec(target) : null;
     if (m === null) throw bad('UnknownOperationException', 'missing or malformed X-Amz-Target');
@@ -230,38 +239,62 @@ export class FakeAwsKms {
     };
     const auth = req.headers.authorization;
     if (auth === undefined) throw refuse('MissingAuthenticationTokenException', 'Missing Authentication Token');
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
-    if (m === null) throw refuse('IncompleteSignatureException', 'Authorization header is not a well-formed AWS4-HMAC-SHA256 signature');
-    const [, accessKeyId, scopeDate, scopeRegion, scopeService, signedHeaderList, signature] = m as unknown as [string, string, string, string, string, string, string];
+    const m =
+      /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+        auth,
+      );
+    if (m === null)
+      throw refuse(
+        'IncompleteSignatureException',
+        'Authorization header is not a well-formed AWS4-HMAC-SHA256 signature',
+      );
+    const [, accessKeyId, scopeDate, scopeRegion, scopeService, signedHeaderList, signature] = m as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
 
     const principal = this.#principals.get(accessKeyId);
-    if (principal === undefined) throw refuse('UnrecognizedClientException', 'The security token included in the request is invalid.');
-    if (scopeRegion !== this.region) throw refuse('InvalidSignatureException', `Credential should be scoped to a valid region, not '${scopeRegion}'.`);
-    if (scopeService !== SERVICE) throw refuse('InvalidSignatureException', `Credential should be scoped to correct service: '${SERVICE}'.`);
+    if (principal === undefined)
+      throw refuse('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    if (scopeRegion !== this.region)
+      throw refuse('InvalidSignatureException', `Credential should be scoped to a valid region, not '${scopeRegion}'.`);
+    if (scopeService !== SERVICE)
+      throw refuse('InvalidSignatureException', `Credential should be scoped to correct service: '${SERVICE}'.`);
 
     const amzDate = header(req, 'x-amz-date');
     const dm = amzDate === undefined ? null : /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
-    if (amzDate === undefined || dm === null) throw refuse('IncompleteSignatureException', 'X-Amz-Date is missing or malformed');
-    if (amzDate.slice(0, 8) !== scopeDate) throw refuse('InvalidSignatureException', 'Credential scope date does not match X-Amz-Date');
+    if (amzDate === undefined || dm === null)
+      throw refuse('IncompleteSignatureException', 'X-Amz-Date is missing or malformed');
+    if (amzDate.slice(0, 8) !== scopeDate)
+      throw refuse('InvalidSignatureException', 'Credential scope date does not match X-Amz-Date');
     const signedAt = Date.UTC(+dm[1]!, +dm[2]! - 1, +dm[3]!, +dm[4]!, +dm[5]!, +dm[6]!);
     if (Math.abs(Date.now() - signedAt) > MAX_SKEW_MS) throw refuse('InvalidSignatureException', 'Signature expired');
 
     const signedHeaders = signedHeaderList.split(';');
     const sorted = [...signedHeaders].sort();
-    if (signedHeaders.some((h, i) => h !== sorted[i] || h === signedHeaders[i - 1])) throw refuse('IncompleteSignatureException', 'SignedHeaders must be sorted and distinct');
+    if (signedHeaders.some((h, i) => h !== sorted[i] || h === signedHeaders[i - 1]))
+      throw refuse('IncompleteSignatureException', 'SignedHeaders must be sorted and distinct');
     // The host, the date and the operation must be covered, or a signature could be replayed elsewhere.
     for (const h of ['host', 'x-amz-date', 'x-amz-target']) {
       if (!signedHeaders.includes(h)) throw refuse('IncompleteSignatureException', `SignedHeaders must include ${h}`);
     }
     const token = header(req, 'x-amz-security-token');
     if (principal.sessionToken !== undefined || token !== undefined) {
-      if (token !== principal.sessionToken) throw refuse('UnrecognizedClientException', 'The security token included in the request is invalid.');
-      if (!signedHeaders.includes('x-amz-security-token')) throw refuse('IncompleteSignatureException', 'SignedHeaders must include x-amz-security-token');
+      if (token !== principal.sessionToken)
+        throw refuse('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      if (!signedHeaders.includes('x-amz-security-token'))
+        throw refuse('IncompleteSignatureException', 'SignedHeaders must include x-amz-security-token');
     }
 
     const payloadHash = sha256hex(body);
     const claimedHash = header(req, 'x-amz-content-sha256');
-    if (claimedHash !== undefined && claimedHash !== payloadHash) throw refuse('InvalidSignatureException', 'x-amz-content-sha256 does not match the body');
+    if (claimedHash !== undefined && claimedHash !== payloadHash)
+      throw refuse('InvalidSignatureException', 'x-amz-content-sha256 does not match the body');
 
     const canonicalHeaders = signedHeaders.map((h) => {
       const v = header(req, h);
@@ -275,9 +308,13 @@ export class FakeAwsKms {
     } catch {
       throw refuse('InvalidSignatureException', 'malformed request URI');
     }
-    const canonicalRequest = [req.method ?? '', target, canonicalHeaders.join(''), signedHeaderList, payloadHash].join('\n');
+    const canonicalRequest = [req.method ?? '', target, canonicalHeaders.join(''), signedHeaderList, payloadHash].join(
+      '\n',
+    );
     const scope = `${scopeDate}/${scopeRegion}/${scopeService}/aws4_request`;
-    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256hex(Buffer.from(canonicalRequest, 'utf8'))].join('\n');
+    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256hex(Buffer.from(canonicalRequest, 'utf8'))].join(
+      '\n',
+    );
 
     const kDate = hmac(`AWS4${principal.secretAccessKey}`, scopeDate);
     const kSigning = hmac(hmac(hmac(kDate, scopeRegion), scopeService), 'aws4_request');
@@ -331,11 +368,17 @@ export class FakeAwsKms {
     const key = this.#resolve(requiredString(input, 'KeyId'));
     this.#authorize(principal, key, 'Encrypt');
     const plaintext = base64Field(input, 'Plaintext');
-    if (plaintext.length < 1 || plaintext.length > 4096) throw bad('ValidationException', 'Plaintext must be 1 to 4096 bytes');
+    if (plaintext.length < 1 || plaintext.length > 4096)
+      throw bad('ValidationException', 'Plaintext must be 1 to 4096 bytes');
     const context = contextField(input);
     algorithmField(input);
     this.#usable(key);
-    this.seen.push({ operation: 'Encrypt', accessKeyId: principal.accessKeyId, keyId: key.arn, encryptionContext: context });
+    this.seen.push({
+      operation: 'Encrypt',
+      accessKeyId: principal.accessKeyId,
+      keyId: key.arn,
+      encryptionContext: context,
+    });
 
     const iv = randomBytes(IV);
     const head = Buffer.concat([Uint8Array.of(BLOB_VERSION), Buffer.from(key.keyId, 'latin1'), iv]);
@@ -350,17 +393,26 @@ export class FakeAwsKms {
     const blob = base64Field(input, 'CiphertextBlob');
     const context = contextField(input);
     algorithmField(input);
-    if (blob.length < 1 + UUID_LEN + IV + TAG + 1 || blob[0] !== BLOB_VERSION) throw bad('InvalidCiphertextException', '');
+    if (blob.length < 1 + UUID_LEN + IV + TAG + 1 || blob[0] !== BLOB_VERSION)
+      throw bad('InvalidCiphertextException', '');
     const blobKey = this.#keys.get(blob.toString('latin1', 1, 1 + UUID_LEN));
     const requested = input.KeyId === undefined ? undefined : this.#resolve(requiredString(input, 'KeyId'));
     if (requested !== undefined && requested !== blobKey) {
       this.#authorize(principal, requested, 'Decrypt');
-      throw bad('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
+      throw bad(
+        'IncorrectKeyException',
+        'The key ID in the request does not identify a KMS key that can perform this operation.',
+      );
     }
     if (blobKey === undefined) throw bad('InvalidCiphertextException', '');
     this.#authorize(principal, blobKey, 'Decrypt');
     this.#usable(blobKey);
-    this.seen.push({ operation: 'Decrypt', accessKeyId: principal.accessKeyId, keyId: blobKey.arn, encryptionContext: context });
+    this.seen.push({
+      operation: 'Decrypt',
+      accessKeyId: principal.accessKeyId,
+      keyId: blobKey.arn,
+      encryptionContext: context,
+    });
 
     const ivAt = 1 + UUID_LEN;
     const decipher = createDecipheriv('aes-256-gcm', blobKey.secret, blob.subarray(ivAt, ivAt + IV));
@@ -400,13 +452,17 @@ export class FakeAwsKms {
 
   #authorize(principal: FakeCredentials, key: FakeKey, action: string): void {
     if (principal.keys !== undefined && !principal.keys.includes(key.arn)) {
-      throw bad('AccessDeniedException', `User: ${principal.accessKeyId} is not authorized to perform: kms:${action} on resource: ${key.arn}`);
+      throw bad(
+        'AccessDeniedException',
+        `User: ${principal.accessKeyId} is not authorized to perform: kms:${action} on resource: ${key.arn}`,
+      );
     }
   }
 
   #usable(key: FakeKey): void {
     if (!key.enabled) throw bad('DisabledException', `${key.arn} is disabled.`);
-    if (key.spec !== 'SYMMETRIC_DEFAULT' || key.usage !== 'ENCRYPT_DECRYPT') throw bad('InvalidKeyUsageException', `${key.arn} cannot be used for this operation`);
+    if (key.spec !== 'SYMMETRIC_DEFAULT' || key.usage !== 'ENCRYPT_DECRYPT')
+      throw bad('InvalidKeyUsageException', `${key.arn} cannot be used for this operation`);
   }
 }
 
@@ -487,7 +543,8 @@ function aad(keyId: string, context: Record<string, string>): Buffer {
 
 function requiredString(input: Record<string, unknown>, field: string): string {
   const v = input[field];
-  if (typeof v !== 'string' || v.length === 0 || v.length > 2048) throw bad('ValidationException', `${field} must be a string of 1 to 2048 characters`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 2048)
+    throw bad('ValidationException', `${field} must be a string of 1 to 2048 characters`);
   return v;
 }
 
@@ -503,7 +560,8 @@ function base64Field(input: Record<string, unknown>, field: string): Buffer {
 function contextField(input: Record<string, unknown>): Record<string, string> {
   const v = input.EncryptionContext;
   if (v === undefined) return {};
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw bad('SerializationException', 'EncryptionContext must be a map');
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw bad('SerializationException', 'EncryptionContext must be a map');
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (typeof x !== 'string') throw bad('SerializationException', 'EncryptionContext values must be strings');
@@ -514,5 +572,6 @@ function contextField(input: Record<string, unknown>): Record<string, string> {
 
 function algorithmField(input: Record<string, unknown>): void {
   const v = input.EncryptionAlgorithm;
-  if (v !== undefined && v !== 'SYMMETRIC_DEFAULT') throw bad('InvalidKeyUsageException', `EncryptionAlgorithm ${JSON.stringify(v)} is not valid for this key`);
+  if (v !== undefined && v !== 'SYMMETRIC_DEFAULT')
+    throw bad('InvalidKeyUsageException', `EncryptionAlgorithm ${JSON.stringify(v)} is not valid for this key`);
 }

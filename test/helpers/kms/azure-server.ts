@@ -26,7 +26,16 @@
  * expired keys.
  * @module
  */
-import { createHmac, generateKeyPair, privateDecrypt, publicEncrypt, randomBytes, randomUUID, constants as cryptoConstants, type KeyObject } from 'node:crypto';
+import {
+  createHmac,
+  generateKeyPair,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  randomUUID,
+  constants as cryptoConstants,
+  type KeyObject,
+} from 'node:crypto';
 import { Agent, createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
@@ -55,7 +64,8 @@ export class Faults {
 
   /** Answer the next `n` requests with `status` (429 carries Retry-After: `retryAfter` seconds). */
   failNext(n: number, status: number, retryAfter?: number): void {
-    for (let i = 0; i < n; i++) this.#queue.push(retryAfter === undefined ? { kind: 'status', status } : { kind: 'status', status, retryAfter });
+    for (let i = 0; i < n; i++)
+      this.#queue.push(retryAfter === undefined ? { kind: 'status', status } : { kind: 'status', status, retryAfter });
   }
   /** Destroy the socket of the next `n` requests without answering. */
   resetNext(n: number): void {
@@ -139,12 +149,28 @@ function b64u(b: Buffer | Uint8Array): string {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
-function vaultError(res: ServerResponse, status: number, code: string, message: string, inner?: string, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { error: { code, message, ...(inner === undefined ? {} : { innererror: { code: inner } }) } }, headers);
+function vaultError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  inner?: string,
+  headers: Record<string, string> = {},
+): void {
+  sendJson(
+    res,
+    status,
+    { error: { code, message, ...(inner === undefined ? {} : { innererror: { code: inner } }) } },
+    headers,
+  );
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -169,7 +195,7 @@ function pooledKey(i: number): Promise<{ privateKey: KeyObject; publicKey: KeyOb
 async function serverCertificate(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
   const ca = await createCertificateAuthority({ commonName: 'Azure fakes test CA', validityDays: 2 });
   const alg = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-  const keys = (await subtle.generateKey(alg, true, ['sign', 'verify']));
+  const keys = await subtle.generateKey(alg, true, ['sign', 'verify']);
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
     subject: `CN=${VAULT_HOST}`,
@@ -196,7 +222,8 @@ async function serverCertificate(): Promise<{ caPem: string; certPem: string; ke
 /** Every host name resolves to 127.0.0.1: test traffic cannot leave the machine. */
 const loopbackLookup = ((_host: string, options: unknown, callback: (...args: unknown[]) => void) => {
   const cb = typeof options === 'function' ? (options as typeof callback) : callback;
-  if (typeof options === 'object' && options !== null && (options as { all?: boolean }).all === true) cb(null, [{ address: '127.0.0.1', family: 4 }]);
+  if (typeof options === 'object' && options !== null && (options as { all?: boolean }).all === true)
+    cb(null, [{ address: '127.0.0.1', family: 4 }]);
   else cb(null, '127.0.0.1', 4);
 }) as unknown as LookupFunction;
 
@@ -251,8 +278,17 @@ export class FakeEntraId {
     const mac = createHmac('sha256', this.#hmacKey).update(`${h}.${p}`).digest('base64url');
     if (mac !== s) return false;
     try {
-      const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as { aud?: string; exp?: number; tid?: string };
-      return claims.aud === audience && claims.tid === this.tenantId && typeof claims.exp === 'number' && claims.exp * 1000 > Date.now();
+      const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as {
+        aud?: string;
+        exp?: number;
+        tid?: string;
+      };
+      return (
+        claims.aud === audience &&
+        claims.tid === this.tenantId &&
+        typeof claims.exp === 'number' &&
+        claims.exp * 1000 > Date.now()
+      );
     } catch {
       return false;
     }
@@ -267,7 +303,19 @@ export class FakeEntraId {
     const header = b64u(Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })));
     const aud = scope.replace(/\/\.default$/, '');
     const payload = b64u(
-      Buffer.from(JSON.stringify({ aud, iss: `https://sts.windows.net/${this.tenantId}/`, iat: now, nbf: now, exp: now + this.tokenLifetimeS, appid: this.clientId, tid: this.tenantId, oid: randomUUID(), jti: randomUUID() })),
+      Buffer.from(
+        JSON.stringify({
+          aud,
+          iss: `https://sts.windows.net/${this.tenantId}/`,
+          iat: now,
+          nbf: now,
+          exp: now + this.tokenLifetimeS,
+          appid: this.clientId,
+          tid: this.tenantId,
+          oid: randomUUID(),
+          jti: randomUUID(),
+        }),
+      ),
     );
     const sig = createHmac('sha256', this.#hmacKey).update(`${header}.${payload}`).digest('base64url');
     return `${header}.${payload}.${sig}`;
@@ -294,27 +342,49 @@ export class FakeEntraId {
     if (req.method === 'POST' && url.pathname === `${base}/oauth2/v2.0/token`) {
       const form = new URLSearchParams(await readBody(req));
       if (form.get('grant_type') !== 'client_credentials') {
-        sendJson(res, 400, { error: 'unsupported_grant_type', error_description: 'AADSTS70003: the fake supports client_credentials only', error_codes: [70003] });
+        sendJson(res, 400, {
+          error: 'unsupported_grant_type',
+          error_description: 'AADSTS70003: the fake supports client_credentials only',
+          error_codes: [70003],
+        });
         return;
       }
       if (form.get('client_id') !== this.clientId) {
         this.log.refused++;
-        sendJson(res, 400, { error: 'unauthorized_client', error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.`, error_codes: [700016] });
+        sendJson(res, 400, {
+          error: 'unauthorized_client',
+          error_description: `AADSTS700016: Application with identifier '${form.get('client_id')}' was not found in the directory.`,
+          error_codes: [700016],
+        });
         return;
       }
       if (form.get('client_secret') !== this.clientSecret) {
         this.log.refused++;
-        sendJson(res, 401, { error: 'invalid_client', error_description: `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${this.clientId}'.`, error_codes: [7000215] });
+        sendJson(res, 401, {
+          error: 'invalid_client',
+          error_description: `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${this.clientId}'.`,
+          error_codes: [7000215],
+        });
         return;
       }
       const scope = form.get('scope') ?? '';
       const scopes = scope.split(' ').filter((s) => s.endsWith('/.default'));
       if (scopes.length !== 1) {
-        sendJson(res, 400, { error: 'invalid_scope', error_description: 'AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.', error_codes: [1002012] });
+        sendJson(res, 400, {
+          error: 'invalid_scope',
+          error_description:
+            'AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.',
+          error_codes: [1002012],
+        });
         return;
       }
       this.log.issued.push({ clientId: this.clientId, scope: scopes[0]! });
-      sendJson(res, 200, { token_type: 'Bearer', expires_in: this.tokenLifetimeS, ext_expires_in: this.tokenLifetimeS, access_token: this.#issue(scopes[0]!) });
+      sendJson(res, 200, {
+        token_type: 'Bearer',
+        expires_in: this.tokenLifetimeS,
+        ext_expires_in: this.tokenLifetimeS,
+        access_token: this.#issue(scopes[0]!),
+      });
       return;
     }
     sendJson(res, 404, { error: 'not_found', error_description: `no route ${req.method} ${url.pathname}` });
@@ -323,7 +393,9 @@ export class FakeEntraId {
 
 /** A key vault holding RSA keys by name, each with versions; the last version is current. */
 export class FakeKeyVault {
-  readonly faults = new Faults((status) => ({ error: { code: status === 429 ? 'Throttled' : 'ServiceUnavailable', message: `injected HTTP ${status}` } }));
+  readonly faults = new Faults((status) => ({
+    error: { code: status === 429 ? 'Throttled' : 'ServiceUnavailable', message: `injected HTTP ${status}` },
+  }));
   readonly log: VaultLog = { challenges: 0, badTokens: 0, gets: [], wraps: [], unwraps: [], failedUnwraps: 0 };
   readonly #keys = new Map<string, KeyVersion[]>();
   /** When set, authenticated requests are refused 403, as when the identity lacks key permissions. */
@@ -394,7 +466,10 @@ export class FakeKeyVault {
   publicEncrypt(name: string, version: string, plaintext: Uint8Array): Buffer {
     const v = this.#keys.get(name)?.find((k) => k.version === version);
     if (v === undefined) throw new Error(`no key ${name}/${version}`);
-    return publicEncrypt({ key: v.publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, plaintext);
+    return publicEncrypt(
+      { key: v.publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      plaintext,
+    );
   }
 
   async close(): Promise<void> {
@@ -411,7 +486,15 @@ export class FakeKeyVault {
     const t = Math.floor(Date.now() / 1000);
     return {
       key: { kid: this.kid(name, v.version), kty: v.kty, key_ops: v.ops, n: jwk.n, e: jwk.e },
-      attributes: { enabled: v.enabled, ...(v.expires === undefined ? {} : { exp: Math.floor(v.expires.getTime() / 1000) }), created: t, updated: t, recoveryLevel: 'Recoverable+Purgeable', recoverableDays: 90, exportable: false },
+      attributes: {
+        enabled: v.enabled,
+        ...(v.expires === undefined ? {} : { exp: Math.floor(v.expires.getTime() / 1000) }),
+        created: t,
+        updated: t,
+        recoveryLevel: 'Recoverable+Purgeable',
+        recoverableDays: 90,
+        exportable: false,
+      },
     };
   }
 
@@ -423,18 +506,28 @@ export class FakeKeyVault {
     if (auth === undefined) {
       this.log.challenges++;
       const challenge = `Bearer authorization="${this.entra.authority}", resource="${VAULT_RESOURCE}"`;
-      vaultError(res, 401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', undefined, { 'www-authenticate': challenge });
+      vaultError(res, 401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', undefined, {
+        'www-authenticate': challenge,
+      });
       return;
     }
     const m = /^Bearer (\S+)$/.exec(auth);
     if (m === null || !this.entra.verify(m[1]!, VAULT_RESOURCE)) {
       this.log.badTokens++;
       const challenge = `Bearer authorization="${this.entra.authority}", resource="${VAULT_RESOURCE}"`;
-      vaultError(res, 401, 'Unauthorized', 'AKV10022: Invalid audience, issuer or signature.', undefined, { 'www-authenticate': challenge });
+      vaultError(res, 401, 'Unauthorized', 'AKV10022: Invalid audience, issuer or signature.', undefined, {
+        'www-authenticate': challenge,
+      });
       return;
     }
     if (this.forbidden) {
-      vaultError(res, 403, 'Forbidden', `Caller is not authorized to perform action on resource. Action: 'Microsoft.KeyVault/vaults/keys/${req.method === 'GET' ? 'read' : 'unwrap'}/action'`, 'ForbiddenByRbac');
+      vaultError(
+        res,
+        403,
+        'Forbidden',
+        `Caller is not authorized to perform action on resource. Action: 'Microsoft.KeyVault/vaults/keys/${req.method === 'GET' ? 'read' : 'unwrap'}/action'`,
+        'ForbiddenByRbac',
+      );
       return;
     }
     if (!url.searchParams.has('api-version')) {
@@ -452,7 +545,12 @@ export class FakeKeyVault {
     const version = seg[2] ?? '';
     const v = version === '' ? versions?.[versions.length - 1] : versions?.find((k) => k.version === version);
     if (v === undefined) {
-      vaultError(res, 404, 'KeyNotFound', `A key with (name/id) ${name}${version === '' ? '' : `/${version}`} was not found in this key vault.`);
+      vaultError(
+        res,
+        404,
+        'KeyNotFound',
+        `A key with (name/id) ${name}${version === '' ? '' : `/${version}`} was not found in this key vault.`,
+      );
       return;
     }
     const kid = this.kid(name, v.version);
@@ -495,7 +593,10 @@ export class FakeKeyVault {
         }
         let out: Buffer;
         try {
-          out = publicEncrypt({ key: v.publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, input);
+          out = publicEncrypt(
+            { key: v.publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+            input,
+          );
         } catch {
           vaultError(res, 400, 'BadParameter', 'Plaintext is too long for the key.');
           return;
@@ -506,7 +607,10 @@ export class FakeKeyVault {
       }
       let out: Buffer;
       try {
-        out = privateDecrypt({ key: v.privateKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, input);
+        out = privateDecrypt(
+          { key: v.privateKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+          input,
+        );
       } catch {
         this.log.failedUnwraps++;
         vaultError(res, 400, 'BadParameter', 'Error occurred while decrypting the ciphertext.');

@@ -219,7 +219,13 @@ export class FakeIbmCloud {
     try {
       body = await readBody(req);
     } catch {
-      return this.#error(service, req, Buffer.alloc(0), res, new ServiceError(413, 'BODY_TOO_LARGE_ERR', 'Payload Too Large'));
+      return this.#error(
+        service,
+        req,
+        Buffer.alloc(0),
+        res,
+        new ServiceError(413, 'BODY_TOO_LARGE_ERR', 'Payload Too Large'),
+      );
     }
     const queue = this.#faults[service];
     const head = queue[0];
@@ -234,32 +240,60 @@ export class FakeIbmCloud {
           res.on('close', () => this.#hung.delete(res));
           return;
         case 'throttle':
-          return this.#error(service, req, body, res, new ServiceError(429, 'TOO_MANY_REQUESTS_ERR', 'Too Many Requests'));
+          return this.#error(
+            service,
+            req,
+            body,
+            res,
+            new ServiceError(429, 'TOO_MANY_REQUESTS_ERR', 'Too Many Requests'),
+          );
         case 'unavailable':
-          return this.#error(service, req, body, res, new ServiceError(503, 'SERVICE_UNAVAILABLE_ERR', 'Service Unavailable'));
+          return this.#error(
+            service,
+            req,
+            body,
+            res,
+            new ServiceError(503, 'SERVICE_UNAVAILABLE_ERR', 'Service Unavailable'),
+          );
       }
     }
     try {
       const out = service === 'iam' ? this.#iam(req, path, body) : this.#kp(req, path, body);
       send(res, 200, out);
     } catch (e) {
-      this.#error(service, req, body, res, e instanceof ServiceError ? e : new ServiceError(500, 'INTERNAL_SERVER_ERR', 'Internal Server Error'));
+      this.#error(
+        service,
+        req,
+        body,
+        res,
+        e instanceof ServiceError ? e : new ServiceError(500, 'INTERNAL_SERVER_ERR', 'Internal Server Error'),
+      );
     }
   }
 
   #error(service: Service, req: IncomingMessage, body: Buffer, res: ServerResponse, e: ServiceError): void {
     let message = e.message;
     if (this.echoCredentials) {
-      const presented = service === 'iam' ? new URLSearchParams(body.toString('utf8')).get('apikey') : req.headers.authorization;
+      const presented =
+        service === 'iam' ? new URLSearchParams(body.toString('utf8')).get('apikey') : req.headers.authorization;
       message += ` (you sent ${presented ?? 'nothing'})`;
     }
     if (service === 'iam') {
-      send(res, e.status, { errorCode: e.reason, errorMessage: message, context: { requestId: randomUUID(), url: 'https://iam.cloud.ibm.com' } });
+      send(res, e.status, {
+        errorCode: e.reason,
+        errorMessage: message,
+        context: { requestId: randomUUID(), url: 'https://iam.cloud.ibm.com' },
+      });
       return;
     }
     send(res, e.status, {
       metadata: { collectionType: 'application/vnd.ibm.kms.error+json', collectionTotal: 1 },
-      resources: [{ errorMsg: `${message}: Please see \`reasons\` for more details.`, reasons: [{ code: e.reason, message, status: e.status, moreInfo: MORE_INFO }] }],
+      resources: [
+        {
+          errorMsg: `${message}: Please see \`reasons\` for more details.`,
+          reasons: [{ code: e.reason, message, status: e.status, moreInfo: MORE_INFO }],
+        },
+      ],
     });
   }
 
@@ -267,18 +301,35 @@ export class FakeIbmCloud {
 
   #iam(req: IncomingMessage, path: string, body: Buffer): unknown {
     if (req.method !== 'POST' || path !== '/identity/token') throw new ServiceError(404, 'BXNIM0404E', 'Not Found');
-    if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) throw new ServiceError(400, 'BXNIM0109E', 'Property missing or empty.');
+    if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded'))
+      throw new ServiceError(400, 'BXNIM0109E', 'Property missing or empty.');
     const form = new URLSearchParams(body.toString('utf8'));
-    if (form.get('grant_type') !== GRANT_APIKEY) throw new ServiceError(400, 'BXNIM0109E', 'Property missing or empty.');
+    if (form.get('grant_type') !== GRANT_APIKEY)
+      throw new ServiceError(400, 'BXNIM0109E', 'Property missing or empty.');
     const apikey = form.get('apikey') ?? '';
     const a = Buffer.from(apikey);
     const b = Buffer.from(this.apiKey);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new ServiceError(400, 'BXNIM0415E', 'Provided API key could not be found.');
+    if (a.length !== b.length || !timingSafeEqual(a, b))
+      throw new ServiceError(400, 'BXNIM0415E', 'Provided API key could not be found.');
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + this.tokenTtlSeconds;
-    const token = this.#jwt({ iam_id: 'iam-ServiceId-fake', sub: 'ServiceId-fake', account: { bss: 'fake-account' }, iat, exp, jti: randomUUID() });
+    const token = this.#jwt({
+      iam_id: 'iam-ServiceId-fake',
+      sub: 'ServiceId-fake',
+      account: { bss: 'fake-account' },
+      iat,
+      exp,
+      jti: randomUUID(),
+    });
     this.issuedTokens.push(token);
-    return { access_token: token, refresh_token: 'not_supported', token_type: 'Bearer', expires_in: this.tokenTtlSeconds, expiration: exp, scope: 'ibm openid' };
+    return {
+      access_token: token,
+      refresh_token: 'not_supported',
+      token_type: 'Bearer',
+      expires_in: this.tokenTtlSeconds,
+      expiration: exp,
+      scope: 'ibm openid',
+    };
   }
 
   #jwt(claims: object): string {
@@ -292,7 +343,11 @@ export class FakeIbmCloud {
   #checkToken(req: IncomingMessage): string {
     const refuse = (): never => {
       this.rejectedTokens++;
-      throw new ServiceError(401, 'UNAUTHORIZED_ERR', 'Unauthorized: The user does not have access to the specified resource');
+      throw new ServiceError(
+        401,
+        'UNAUTHORIZED_ERR',
+        'Unauthorized: The user does not have access to the specified resource',
+      );
     };
     const m = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(req.headers.authorization ?? '');
     if (m === null) return refuse();
@@ -311,18 +366,28 @@ export class FakeIbmCloud {
   #kp(req: IncomingMessage, path: string, body: Buffer): unknown {
     const token = this.#checkToken(req);
     const instance = req.headers['bluemix-instance'];
-    if (typeof instance !== 'string' || instance.length === 0) throw new ServiceError(400, 'BAD_INSTANCE_HEADER_ERR', 'Bad Request: bluemix-instance header is missing');
-    if (instance !== this.instanceId) throw new ServiceError(401, 'UNAUTHORIZED_ERR', 'Unauthorized: The user does not have access to the specified resource');
+    if (typeof instance !== 'string' || instance.length === 0)
+      throw new ServiceError(400, 'BAD_INSTANCE_HEADER_ERR', 'Bad Request: bluemix-instance header is missing');
+    if (instance !== this.instanceId)
+      throw new ServiceError(
+        401,
+        'UNAUTHORIZED_ERR',
+        'Unauthorized: The user does not have access to the specified resource',
+      );
 
     const meta = /^\/api\/v2\/keys\/([^/]+)\/metadata$/.exec(path);
     if (meta !== null && req.method === 'GET') {
       const key = this.#find(instance, decodeURIComponent(meta[1]!));
-      return { metadata: { collectionType: 'application/vnd.ibm.kms.key+json', collectionTotal: 1 }, resources: [describeKey(key)] };
+      return {
+        metadata: { collectionType: 'application/vnd.ibm.kms.key+json', collectionTotal: 1 },
+        resources: [describeKey(key)],
+      };
     }
     const action = /^\/api\/v2\/keys\/([^/]+)\/actions\/([A-Za-z]+)$/.exec(path);
     if (action === null || req.method !== 'POST') throw new ServiceError(404, 'NOT_FOUND_ERR', 'Not Found');
     const contentType = req.headers['content-type'];
-    if (contentType !== KEY_ACTION_TYPE) throw new ServiceError(415, 'UNSUPPORTED_MEDIA_TYPE_ERR', 'Unsupported Media Type');
+    if (contentType !== KEY_ACTION_TYPE)
+      throw new ServiceError(415, 'UNSUPPORTED_MEDIA_TYPE_ERR', 'Unsupported Media Type');
     let request: Record<string, unknown>;
     try {
       request = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
@@ -334,25 +399,37 @@ export class FakeIbmCloud {
     const key = this.#find(instance, decodeURIComponent(action[1]!));
     const aad = checkAad(request['aad']);
     this.actions.push({ action: name, instanceId: instance, keyId: key.id, aad, token, contentType });
-    if (name !== 'wrap' && name !== 'unwrap') throw new ServiceError(400, 'BAD_BODY_ERR', 'Bad Request: unsupported action');
-    if (key.extractable) throw new ServiceError(400, 'KEY_ROOT_REQ_ERR', 'Bad Request: Requested action can only be completed with a root key');
+    if (name !== 'wrap' && name !== 'unwrap')
+      throw new ServiceError(400, 'BAD_BODY_ERR', 'Bad Request: unsupported action');
+    if (key.extractable)
+      throw new ServiceError(
+        400,
+        'KEY_ROOT_REQ_ERR',
+        'Bad Request: Requested action can only be completed with a root key',
+      );
     if (key.state === 'destroyed') throw new ServiceError(410, 'KEY_DELETED_ERR', 'Gone: Key has already been deleted');
-    if (key.state === 'suspended' || (key.state === 'deactivated' && name === 'wrap')) throw new ServiceError(409, 'KEY_ACTION_INVALID_STATE_ERR', 'Conflict: Key is not in a valid state');
+    if (key.state === 'suspended' || (key.state === 'deactivated' && name === 'wrap'))
+      throw new ServiceError(409, 'KEY_ACTION_INVALID_STATE_ERR', 'Conflict: Key is not in a valid state');
     return name === 'wrap' ? this.#wrap(key, request, aad) : this.#unwrap(key, request, aad);
   }
 
   #find(instance: string, id: string): FakeRootKey {
     const key = this.#keys.get(id);
-    if (key === undefined || key.instanceId !== instance) throw new ServiceError(404, 'KEY_NOT_FOUND_ERR', 'Not Found: Key does not exist');
+    if (key === undefined || key.instanceId !== instance)
+      throw new ServiceError(404, 'KEY_NOT_FOUND_ERR', 'Not Found: Key does not exist');
     return key;
   }
 
   #wrap(key: FakeRootKey, request: Record<string, unknown>, aad: readonly string[] | undefined): unknown {
     const given = request['plaintext'];
     const plaintext = given === undefined ? randomBytes(32) : strictBase64(given);
-    if (plaintext === undefined || plaintext.length === 0 || plaintext.length > 7168) throw new ServiceError(400, 'BAD_BODY_ERR', 'Bad Request: Invalid body data was passed');
+    if (plaintext === undefined || plaintext.length === 0 || plaintext.length > 7168)
+      throw new ServiceError(400, 'BAD_BODY_ERR', 'Bad Request: Invalid body data was passed');
     const version = key.versions[key.versions.length - 1]!;
-    const out: Record<string, unknown> = { ciphertext: seal(key, version, plaintext, aad).toString('base64'), keyVersion: { id: version.id, creationDate: version.created.toISOString() } };
+    const out: Record<string, unknown> = {
+      ciphertext: seal(key, version, plaintext, aad).toString('base64'),
+      keyVersion: { id: version.id, creationDate: version.created.toISOString() },
+    };
     if (given === undefined) out['plaintext'] = plaintext.toString('base64');
     return out;
   }
@@ -361,9 +438,17 @@ export class FakeIbmCloud {
     const ct = strictBase64(request['ciphertext']);
     if (ct === undefined) throw new ServiceError(400, 'BAD_BODY_ERR', 'Bad Request: Invalid body data was passed');
     const opened = open(key, ct, aad);
-    if (opened === undefined) throw new ServiceError(422, 'UNPROCESSABLE_CIPHERTEXT_ERR', 'Unprocessable Entity: The provided ciphertext is invalid or corrupted');
+    if (opened === undefined)
+      throw new ServiceError(
+        422,
+        'UNPROCESSABLE_CIPHERTEXT_ERR',
+        'Unprocessable Entity: The provided ciphertext is invalid or corrupted',
+      );
     const { version, plaintext } = opened;
-    const out: Record<string, unknown> = { plaintext: plaintext.toString('base64'), keyVersion: { id: version.id, creationDate: version.created.toISOString() } };
+    const out: Record<string, unknown> = {
+      plaintext: plaintext.toString('base64'),
+      keyVersion: { id: version.id, creationDate: version.created.toISOString() },
+    };
     const latest = key.versions[key.versions.length - 1]!;
     if (latest !== version) {
       out['ciphertext'] = seal(key, latest, plaintext, aad).toString('base64');
@@ -390,7 +475,11 @@ function describeKey(key: FakeRootKey): Record<string, unknown> {
 
 function checkAad(v: unknown): readonly string[] | undefined {
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.length > MAX_AAD_ITEMS || !v.every((s) => typeof s === 'string' && s.length <= MAX_AAD_LENGTH)) {
+  if (
+    !Array.isArray(v) ||
+    v.length > MAX_AAD_ITEMS ||
+    !v.every((s) => typeof s === 'string' && s.length <= MAX_AAD_LENGTH)
+  ) {
     throw new ServiceError(400, 'BAD_BODY_ERR', 'Bad Request: Invalid body data was passed');
   }
   return v as string[];
@@ -424,7 +513,11 @@ function seal(key: FakeRootKey, version: KeyVersion, plaintext: Buffer, aad: rea
   return Buffer.concat([Buffer.from('FK', 'latin1'), Uint8Array.of(vid.length), vid, iv, cipher.getAuthTag(), ct]);
 }
 
-function open(key: FakeRootKey, blob: Buffer, aad: readonly string[] | undefined): { version: KeyVersion; plaintext: Buffer } | undefined {
+function open(
+  key: FakeRootKey,
+  blob: Buffer,
+  aad: readonly string[] | undefined,
+): { version: KeyVersion; plaintext: Buffer } | undefined {
   if (blob.length < 3 || blob.toString('latin1', 0, 2) !== 'FK') return undefined;
   const n = blob[2]!;
   if (blob.length < 3 + n + IV + TAG) return undefined;

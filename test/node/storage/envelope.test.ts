@@ -34,14 +34,22 @@ test('flipping any bit of any byte is detected', async (t) => {
     }
   }
   t.true(codes.has('authentication'));
-  for (let n = 0; n < sealed.length; n++) await t.throwsAsync(openRecord(kms, ctx, sealed.subarray(0, n)), { instanceOf: StorageError });
-  await t.throwsAsync(openRecord(kms, ctx, Uint8Array.from([...sealed, 0])), { instanceOf: StorageError, message: /trailing/ });
+  for (let n = 0; n < sealed.length; n++)
+    await t.throwsAsync(openRecord(kms, ctx, sealed.subarray(0, n)), { instanceOf: StorageError });
+  await t.throwsAsync(openRecord(kms, ctx, Uint8Array.from([...sealed, 0])), {
+    instanceOf: StorageError,
+    message: /trailing/,
+  });
 });
 
 test('a record opened under another node, kind or id is refused with a clear error', async (t) => {
   const kms = await openLocalKms({ root: await tempDir(t), nodeId: 'node_1' });
   const sealed = await sealRecord(kms, ctx, randomBytes(32));
-  for (const other of [{ ...ctx, nodeId: 'node_2' }, { ...ctx, kind: 'aux' }, { ...ctx, id: 'wallet-8' }]) {
+  for (const other of [
+    { ...ctx, nodeId: 'node_2' },
+    { ...ctx, kind: 'aux' },
+    { ...ctx, id: 'wallet-8' },
+  ]) {
     const e = await t.throwsAsync(openRecord(kms, other, sealed), { instanceOf: StorageError });
     t.is(e?.code, 'context-mismatch');
     t.regex(e?.message ?? '', /node_1\/keyshare\/wallet-7 cannot be opened as/);
@@ -57,7 +65,7 @@ test('rewriting the clear header to claim another context fails authentication',
   t.is(e?.code, 'authentication');
 });
 
-test('another node\'s KMS cannot open a record', async (t) => {
+test("another node's KMS cannot open a record", async (t) => {
   const root = await tempDir(t);
   const k1 = await openLocalKms({ root, nodeId: 'node_1' });
   const k2 = await openLocalKms({ root, nodeId: 'node_2' });
@@ -71,5 +79,9 @@ test('errors never carry the plaintext', async (t) => {
   const sealed = Uint8Array.from(await sealRecord(kms, ctx, secret));
   sealed[sealed.length - 1]! ^= 1;
   const e = await t.throwsAsync(openRecord(kms, ctx, sealed));
-  t.false(JSON.stringify({ m: e?.message, s: e?.stack, c: String((e as Error & { cause?: unknown })?.cause) }).includes('SECRET-SHARE'));
+  t.false(
+    JSON.stringify({ m: e?.message, s: e?.stack, c: String((e as Error & { cause?: unknown })?.cause) }).includes(
+      'SECRET-SHARE',
+    ),
+  );
 });

@@ -33,8 +33,15 @@ test('save, load, consume: once consumed, the secret is gone and every later use
   t.false(await store.has('presig', 'p1'), 'secret deleted after marking');
   await t.throwsAsync(presigs.load('p1'), { instanceOf: PresignatureUsedError });
   await t.throwsAsync(presigs.consume('p1'), { instanceOf: PresignatureUsedError });
-  await t.throwsAsync(presigs.markUsed('p1'), { instanceOf: PresignatureUsedError, message: 'presignature already used' });
-  await t.throwsAsync(presigs.save('p1', secret), { instanceOf: PresignatureUsedError }, 'a used id cannot be refilled');
+  await t.throwsAsync(presigs.markUsed('p1'), {
+    instanceOf: PresignatureUsedError,
+    message: 'presignature already used',
+  });
+  await t.throwsAsync(
+    presigs.save('p1', secret),
+    { instanceOf: PresignatureUsedError },
+    'a used id cannot be refilled',
+  );
   const missing = await t.throwsAsync(presigs.load('p2'), { instanceOf: StorageError });
   t.is(missing?.code, 'not-found');
 });
@@ -73,9 +80,17 @@ test('20 concurrent claims of one presignature: exactly one succeeds, one marker
   const presigs = new Presignatures(store);
   await presigs.save('p1', randomBytes(64));
   const results = await Promise.allSettled(Array.from({ length: 20 }, () => presigs.claim('p1')));
-  const won = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<Presignatures['claim']>>> => r.status === 'fulfilled');
+  const won = results.filter(
+    (r): r is PromiseFulfilledResult<Awaited<ReturnType<Presignatures['claim']>>> => r.status === 'fulfilled',
+  );
   t.is(won.length, 1);
-  for (const r of results) if (r.status === 'rejected') t.true(r.reason instanceof PresignatureUsedError || (r.reason instanceof StorageError && r.reason.code === 'not-found'), String(r.reason));
+  for (const r of results)
+    if (r.status === 'rejected')
+      t.true(
+        r.reason instanceof PresignatureUsedError ||
+          (r.reason instanceof StorageError && r.reason.code === 'not-found'),
+        String(r.reason),
+      );
   await won[0]!.value.deleted;
   t.deepEqual(await readdir(join(store.dir, 'presig-used')), ['p1.rec']);
   t.deepEqual(await readdir(join(store.dir, 'presig')), []);
@@ -101,7 +116,9 @@ test('20 concurrent markUsed of one id: exactly one succeeds (one store, and two
 
   // Separate instances have separate locks: only the file system's exclusive create decides.
   const other = new Presignatures(await RecordStore.open({ dir: store.dir, nodeId: 'node_1', kms }));
-  const two = outcomes(await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 ? presigs : other).markUsed('p2'))));
+  const two = outcomes(
+    await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 ? presigs : other).markUsed('p2'))),
+  );
   t.deepEqual(two, { ok: 1, used: 19, other: [] });
   t.deepEqual((await readdir(join(store.dir, 'presig-used'))).sort(), ['p1.rec', 'p2.rec']);
 });
@@ -115,7 +132,13 @@ test('20 concurrent consume of one presignature: exactly one gets the secret', a
   const got = results.filter((r): r is PromiseFulfilledResult<Uint8Array> => r.status === 'fulfilled');
   t.is(got.length, 1);
   t.deepEqual(Buffer.from(got[0]!.value), secret);
-  for (const r of results) if (r.status === 'rejected') t.true(r.reason instanceof PresignatureUsedError || (r.reason instanceof StorageError && r.reason.code === 'not-found'), String(r.reason));
+  for (const r of results)
+    if (r.status === 'rejected')
+      t.true(
+        r.reason instanceof PresignatureUsedError ||
+          (r.reason instanceof StorageError && r.reason.code === 'not-found'),
+        String(r.reason),
+      );
 });
 
 test('markUsed racing from two processes: exactly one succeeds, for each of 30 ids', async (t) => {
@@ -123,7 +146,9 @@ test('markUsed racing from two processes: exactly one succeeds, for each of 30 i
   await openNode(root, 'node_1'); // create the KMS key and the store up front
   const ids = Array.from({ length: 30 }, (_, i) => `presig-${i}`);
   const script = fileURLToPath(new URL('../../helpers/mark-used.js', import.meta.url));
-  const children = [0, 1].map(() => fork(script, [root, 'node_1', ...ids], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const children = [0, 1].map(() =>
+    fork(script, [root, 'node_1', ...ids], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
   t.teardown(() => {
     for (const c of children) if (c.exitCode === null) c.kill();
   });
@@ -154,14 +179,19 @@ test('rememberSid refuses a repeat, also after a restart and under concurrency',
   t.false(await sessions.hasSeen(sid));
   await sessions.rememberSid(sid);
   t.true(await sessions.hasSeen(sid));
-  await t.throwsAsync(sessions.rememberSid(sid), { instanceOf: SessionReplayError, message: 'session id already seen' });
+  await t.throwsAsync(sessions.rememberSid(sid), {
+    instanceOf: SessionReplayError,
+    message: 'session id already seen',
+  });
   await t.throwsAsync(sessions.rememberSid(Uint8Array.from(sid)), { instanceOf: SessionReplayError });
 
   const restarted = new SeenSessions((await openNode(root, 'node_1')).store);
   await t.throwsAsync(restarted.rememberSid(sid), { instanceOf: SessionReplayError });
 
   const fresh = randomBytes(32);
-  const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 ? sessions : restarted).rememberSid(fresh)));
+  const results = await Promise.allSettled(
+    Array.from({ length: 10 }, (_, i) => (i % 2 ? sessions : restarted).rememberSid(fresh)),
+  );
   t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
   t.true(results.every((r) => r.status === 'fulfilled' || r.reason instanceof SessionReplayError));
   await t.throwsAsync(sessions.rememberSid(new Uint8Array(0)), { instanceOf: RangeError });

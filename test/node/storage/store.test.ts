@@ -40,16 +40,29 @@ test('records are 0600 files in 0700 directories', async (t) => {
 test('ids that are not plain names are refused, as are unknown kinds', async (t) => {
   const { store } = await openNode(await tempDir(t), 'node_1');
   for (const id of ['../x', '..', '.', '../../etc/passwd', 'a/b', 'a\\b', 'a.b', '', 'a'.repeat(129), 'é', 'a\0b']) {
-    const e = await t.throwsAsync(store.put('keyshare', id, Buffer.of(1)), { instanceOf: StorageError }, JSON.stringify(id));
+    const e = await t.throwsAsync(
+      store.put('keyshare', id, Buffer.of(1)),
+      { instanceOf: StorageError },
+      JSON.stringify(id),
+    );
     t.is(e?.code, 'invalid-id');
     await t.throwsAsync(store.get('keyshare', id), { instanceOf: StorageError });
     await t.throwsAsync(store.has('keyshare', id), { instanceOf: StorageError });
     await t.throwsAsync(store.delete('keyshare', id), { instanceOf: StorageError });
   }
   await t.notThrowsAsync(store.put('keyshare', 'a'.repeat(128), Buffer.of(1)));
-  const e = await t.throwsAsync(store.put('../keyshare' as 'keyshare', 'x', Buffer.of(1)), { instanceOf: StorageError });
+  const e = await t.throwsAsync(store.put('../keyshare' as 'keyshare', 'x', Buffer.of(1)), {
+    instanceOf: StorageError,
+  });
   t.is(e?.code, 'invalid-kind');
-  await t.throwsAsync(RecordStore.open({ dir: join(store.dir, 'x'), nodeId: '../node', kms: (await openNode(await tempDir(t), 'n')).kms }), { instanceOf: StorageError });
+  await t.throwsAsync(
+    RecordStore.open({
+      dir: join(store.dir, 'x'),
+      nodeId: '../node',
+      kms: (await openNode(await tempDir(t), 'n')).kms,
+    }),
+    { instanceOf: StorageError },
+  );
 });
 
 test('one flipped byte anywhere in a record file is detected', async (t) => {
@@ -162,7 +175,13 @@ test('a known secret never appears in clear in any file of the store', async (t)
   const { store } = await openNode(root, 'node_1');
   const secret = Buffer.concat([Buffer.from('KNOWN-SECRET-'), randomBytes(32)]);
   for (const kind of RECORD_KINDS) await store.put(kind, 'ab12', secret);
-  const needles = [secret, secret.subarray(13), Buffer.from(secret.toString('hex')), Buffer.from(secret.subarray(13).toString('hex')), Buffer.from(secret.subarray(13).toString('base64'))];
+  const needles = [
+    secret,
+    secret.subarray(13),
+    Buffer.from(secret.toString('hex')),
+    Buffer.from(secret.subarray(13).toString('hex')),
+    Buffer.from(secret.subarray(13).toString('base64')),
+  ];
   const files = await allFiles(store.dir);
   t.is(files.length, RECORD_KINDS.length);
   for (const f of files) {
