@@ -5,9 +5,8 @@
  * (CKU_USER) and finds its master key by CKA_LABEL (NODE_KMS_PKCS11_KEY_LABEL); `createPkcs11Key`
  * (run by `node dist/scripts/hsm-key.js`) generates that key inside the token.
  *
- * Wrapped blob, version 1 (header = everything before the IV, authenticated with the context):
- *   "PH" | version u8 | key-id length u8 (1..64) | key id (the key's CKA_ID) | data-key length u8 |
- *   IV (12) | ciphertext | GCM tag (16)
+ * Wrapped blob: PKCS11_BLOB in ./blob.ts (the key's CKA_ID, the data-key length, IV, ciphertext
+ * and GCM tag; the header before the IV is authenticated with the context).
  * `keyId` is the hex of the master key's CKA_ID: public and stable. Unwrap finds the key the blob
  * names by CKA_ID, so after a rotation (a new key under a new label, NODE_KMS_PKCS11_KEY_LABEL
  * pointed at it) blobs under the old key still unwrap as long as the old key stays in the token,
@@ -45,6 +44,7 @@ import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import type * as Pkcs11Js from 'pkcs11js';
+import { GCM_IV, GCM_TAG, MAX_DATA_KEY, MIN_DATA_KEY, PKCS11_BLOB, PKCS11_MAX_KEY_ID } from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError } from './kms.js';
 
 /** Where the token is and how to log in to it. */
@@ -67,15 +67,11 @@ export interface Pkcs11KmsOptions extends Pkcs11TokenOptions {
 type Binding = typeof Pkcs11Js;
 type Handle = Buffer;
 
-const MAGIC = 'PH';
-const VERSION = 1;
-const MAX_KEY_ID = 64;
+const MAX_KEY_ID = PKCS11_MAX_KEY_ID;
 const NEW_KEY_ID_BYTES = 16;
 const MASTER_KEY_BYTES = 32;
-const IV = 12;
-const TAG = 16;
-const MIN_DATA_KEY = 16;
-const MAX_DATA_KEY = 64;
+const IV = GCM_IV;
+const TAG = GCM_TAG;
 const HSM_KEY_COMMAND = 'node dist/scripts/hsm-key.js --module <library> --token <token label> --label <key label>';
 
 // ---------------------------------------------------------------------------------------------
@@ -523,14 +519,9 @@ export class Pkcs11Kms implements Kms {
       throw new RangeError(`dataKey must be ${MIN_DATA_KEY} to ${MAX_DATA_KEY} bytes`);
     }
     this.#checkOpen();
-    const header = Buffer.alloc(5 + this.#idBytes.length);
-    header.write(MAGIC, 0, 'latin1');
-    header[2] = VERSION;
-    header[3] = this.#idBytes.length;
-    this.#idBytes.copy(header, 4);
-    header[header.length - 1] = dataKey.length;
+    const fields = { keyId: this.#idBytes, dataKeyLength: dataKey.length };
     const iv = randomBytes(IV);
-    const aad = Buffer.concat([header, encodeContext(context)]);
+    const aad = Buffer.concat([PKCS11_BLOB.header(fields), encodeContext(context)]);
     const plain = Buffer.from(dataKey.buffer, dataKey.byteOffset, dataKey.byteLength);
     const sealed = await this.#run('wrap', (lib, session) => {
       const key = this.#key(lib, session, this.#idBytes);
@@ -539,17 +530,17 @@ export class Pkcs11Kms implements Kms {
       if (out.length !== plain.length + TAG) throw new KmsError('config', `PKCS#11 token ${this.tokenLabel} returned ${out.length} bytes for AES-GCM, expected ${plain.length + TAG}`);
       return Buffer.from(out);
     });
-    return Buffer.concat([header, iv, sealed]);
+    return PKCS11_BLOB.encode({ ...fields, iv, sealed });
   }
 
   async unwrapKey(wrapped: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
-    const { header, id, n } = parseHeader(wrapped);
-    const b = Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength);
-    if (n < MIN_DATA_KEY || n > MAX_DATA_KEY || b.length !== header + IV + n + TAG) throw new KmsError('malformed', 'PKCS#11-KMS wrapped key has the wrong length');
+    const blob = PKCS11_BLOB.decode(wrapped);
+    const n = blob.dataKeyLength;
+    const id = Buffer.from(blob.keyId);
     this.#checkOpen();
-    const iv = Buffer.from(b.subarray(header, header + IV));
-    const sealed = Buffer.from(b.subarray(header + IV));
-    const aad = Buffer.concat([b.subarray(0, header), encodeContext(context)]);
+    const iv = Buffer.from(blob.iv);
+    const sealed = Buffer.from(blob.sealed);
+    const aad = Buffer.concat([blob.header, encodeContext(context)]);
     return this.#run('unwrap', (lib, session) => {
       const key = this.#key(lib, session, id);
       lib.C_DecryptInit(session, gcm(iv, aad), key);
@@ -579,7 +570,7 @@ export class Pkcs11Kms implements Kms {
   }
 
   keyIdOf(wrapped: Uint8Array): string {
-    return parseHeader(wrapped).id.toString('hex');
+    return Buffer.from(PKCS11_BLOB.decode(wrapped).keyId).toString('hex');
   }
 
   /** Log out (if the last in this process), close the session, finalise the module if the last. */
@@ -661,16 +652,6 @@ function sessionAlive(lib: Pkcs11Js.PKCS11, session: Handle): boolean {
 }
 
 const unwrapFailed = (): KmsError => new KmsError('unwrap-failed', 'wrapped key did not authenticate: another encryption context, another master key, or tampered');
-
-/** Magic, version and key id of a blob; `header` is the offset of the IV, `n` the data-key length. */
-function parseHeader(wrapped: Uint8Array): { header: number; id: Buffer; n: number } {
-  if (!(wrapped instanceof Uint8Array) || wrapped.length < 6 || wrapped[0] !== 0x50 || wrapped[1] !== 0x48) throw new KmsError('malformed', 'not a PKCS#11-KMS wrapped key');
-  if (wrapped[2] !== VERSION) throw new KmsError('malformed', `unsupported PKCS#11-KMS wrap version ${wrapped[2]}`);
-  const idLength = wrapped[3]!;
-  const header = 5 + idLength;
-  if (idLength === 0 || idLength > MAX_KEY_ID || wrapped.length < header) throw new KmsError('malformed', 'PKCS#11-KMS wrapped key has a bad key id');
-  return { header, id: Buffer.from(wrapped.subarray(4, 4 + idLength)), n: wrapped[header - 1]! };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Key creation and tooling
