@@ -7,7 +7,8 @@
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { envFilePath, readEnvFile } from './env-file.js';
-import { envSchema, kmsProviders, VARIABLE_NAMES, VARIABLES, type EnvValues, type Platform } from './schema.js';
+import { kmsConfig, withSecret, type KmsConfig } from './kms-settings.js';
+import { envSchema, kmsProviders, VARIABLE_NAMES, VARIABLES, type Platform } from './schema.js';
 import type { AddressRange } from '../util/ip.js';
 import type { LogLevel } from '../util/log.js';
 
@@ -17,43 +18,7 @@ export interface TlsFiles {
   readonly key: string;
 }
 
-/**
- * Where a node keeps its master key (src/kms/open.ts opens it). `{node}` in key ids and labels is
- * already replaced by the node's id. Secrets (IBM API key, PKCS#11 PIN) are non-enumerable, so
- * logging or serialising a config never prints them.
- */
-export type KmsConfig =
-  | { readonly provider: 'local'; readonly root: string }
-  | {
-      readonly provider: 'aws';
-      readonly keyId: string;
-      /** keys replaced by a rotation, still trusted for unwrapping */
-      readonly retiredKeyIds: readonly string[];
-      readonly region: string;
-      readonly endpoint: string | undefined;
-      readonly retryAttempts: number;
-    }
-  | { readonly provider: 'azure'; readonly keyId: string; readonly retryAttempts: number }
-  | {
-      readonly provider: 'ibm';
-      readonly keyId: string;
-      readonly retiredKeyIds: readonly string[];
-      readonly instanceId: string;
-      readonly endpoint: string;
-      readonly iamUrl: string | undefined;
-      readonly apiKey: string;
-      readonly retryAttempts: number;
-    }
-  | {
-      readonly provider: 'pkcs11';
-      readonly module: string;
-      readonly tokenLabel: string | undefined;
-      readonly slot: number | undefined;
-      readonly keyLabel: string;
-      /** the PIN itself, or undefined when it is read from pinFile at open */
-      readonly pin: string | undefined;
-      readonly pinFile: string | undefined;
-    };
+export type { KmsConfig } from './kms-settings.js';
 
 export interface NodeEntry {
   readonly id: string;
@@ -201,7 +166,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
   const nodes = v.NODE_IDS.map((id, index): NodeEntry => {
     const { host, port } = v.NODE_HOSTS[index]!;
     const platform = v.NODE_PLATFORMS[index]!;
-    const kms = kmsConfig(v, providers[index]!, id, at);
+    const kms = kmsConfig(v, providers[index]!, { id, at });
     return { id, index, host, port, platform, region: regions[platform], tls: tlsFiles(certsDir, id), dataDir: join(dataDir, id), kms };
   });
   const coordinatorTls = tlsFiles(certsDir, 'coordinator');
@@ -257,61 +222,6 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     presignPoolSize: v.PRESIGN_POOL_SIZE,
     nodePrimePool: v.NODE_PRIME_POOL,
   };
-}
-
-/** A value with `{node}` replaced by the node id (one key per node from one shared env file). */
-const perNode = (value: string, id: string): string => value.replaceAll('{node}', id);
-
-function withSecret<T extends object>(entry: T, name: string, value: string | undefined): T {
-  Object.defineProperty(entry, name, { value, enumerable: false });
-  return entry;
-}
-
-/** The KMS settings of one node (the schema has checked that the provider's variables are set). */
-function kmsConfig(v: EnvValues, provider: NonNullable<ReturnType<typeof kmsProviders>[number]>, id: string, at: (p: string) => string): KmsConfig {
-  const retryAttempts = v.NODE_KMS_RETRY_ATTEMPTS;
-  switch (provider) {
-    case 'local':
-      return { provider, root: at(v.COORDINATOR_LOCAL_KMS_PATH) };
-    case 'aws':
-      return {
-        provider,
-        keyId: perNode(v.NODE_KMS_AWS_KEY_ID!, id),
-        retiredKeyIds: (v.NODE_KMS_AWS_RETIRED_KEY_IDS ?? []).map((k) => perNode(k, id)),
-        region: v.NODE_AWS_REGION!,
-        endpoint: v.NODE_KMS_AWS_ENDPOINT,
-        retryAttempts,
-      };
-    case 'azure':
-      return { provider, keyId: perNode(v.NODE_KMS_AZURE_KEY_ID!, id), retryAttempts };
-    case 'ibm':
-      return withSecret(
-        {
-          provider,
-          keyId: perNode(v.NODE_KMS_IBM_KEY_ID!, id),
-          retiredKeyIds: (v.NODE_KMS_IBM_RETIRED_KEY_IDS ?? []).map((k) => perNode(k, id)),
-          instanceId: v.NODE_KMS_IBM_INSTANCE_ID!,
-          endpoint: v.NODE_KMS_IBM_ENDPOINT ?? `https://${v.NODE_IBM_REGION}.kms.cloud.ibm.com`,
-          iamUrl: v.NODE_KMS_IBM_IAM_URL,
-          retryAttempts,
-        } as unknown as Extract<KmsConfig, { provider: 'ibm' }>,
-        'apiKey',
-        v.NODE_KMS_IBM_API_KEY,
-      );
-    case 'pkcs11':
-      return withSecret(
-        {
-          provider,
-          module: at(v.NODE_KMS_PKCS11_MODULE!),
-          tokenLabel: v.NODE_KMS_PKCS11_TOKEN_LABEL === undefined ? undefined : perNode(v.NODE_KMS_PKCS11_TOKEN_LABEL, id),
-          slot: v.NODE_KMS_PKCS11_SLOT,
-          keyLabel: perNode(v.NODE_KMS_PKCS11_KEY_LABEL!, id),
-          pinFile: v.NODE_KMS_PKCS11_PIN_FILE === undefined ? undefined : at(v.NODE_KMS_PKCS11_PIN_FILE),
-        } as unknown as Extract<KmsConfig, { provider: 'pkcs11' }>,
-        'pin',
-        v.NODE_KMS_PKCS11_PIN,
-      );
-  }
 }
 
 export interface LoadOptions {

@@ -10,6 +10,8 @@ import { z } from 'zod';
 import { isLoopbackAddress, parseAddressRange, type AddressRange } from '../util/ip.js';
 import { LOG_LEVELS } from '../util/log.js';
 import { NODE_ID_PATTERN, RESERVED_NODE_IDS } from '../transport/identity.js';
+import { checkKmsSettings, KMS_DESCRIPTIONS, KMS_PROVIDERS, KMS_SCHEMA, type KmsProvider } from './kms-settings.js';
+import { httpsUrl, integer, list, path, show } from './parsers.js';
 
 export const PLATFORMS = ['LOCAL', 'AWS', 'AZURE', 'IBM', 'GOOGLE'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -23,9 +25,7 @@ export const REGION_VARIABLES: Readonly<Record<CloudPlatform, string>> = {
   GOOGLE: 'NODE_GOOGLE_REGION',
 };
 
-/** KMS providers a node can keep its secrets under (src/kms/). */
-export const KMS_PROVIDERS = ['local', 'aws', 'azure', 'ibm', 'pkcs11'] as const;
-export type KmsProvider = (typeof KMS_PROVIDERS)[number];
+export { KMS_PROVIDERS, type KmsProvider };
 
 /** The provider a node uses when NODE_KMS_PROVIDERS does not say: its platform's own KMS. */
 export const DEFAULT_KMS_PROVIDER: Readonly<Record<Platform, KmsProvider | undefined>> = {
@@ -60,25 +60,8 @@ export const VARIABLES = {
   NODE_AZURE_REGION: 'Azure region of the nodes on AZURE (required if NODE_PLATFORMS has AZURE)',
   NODE_IBM_REGION: 'IBM Cloud region of the nodes on IBM (required if NODE_PLATFORMS has IBM)',
   NODE_GOOGLE_REGION: 'Google Cloud region of the nodes on GOOGLE (required if NODE_PLATFORMS has GOOGLE)',
-  NODE_KMS_PROVIDERS:
-    'KMS of each node, in NODE_IDS order: local, aws, azure, ibm or pkcs11 (default: the platform\'s own — LOCAL local, AWS aws, AZURE azure, IBM ibm)',
-  NODE_KMS_AWS_KEY_ID: 'AWS KMS key (ARN, id or alias/…) of the nodes using aws; {node} is replaced by the node id',
-  NODE_KMS_AWS_RETIRED_KEY_IDS: 'keys replaced by a rotation, comma-separated: their records still open until npm run kms:rewrap has moved them',
-  NODE_KMS_AWS_ENDPOINT: 'AWS KMS endpoint URL (default the region\'s public endpoint; e.g. a VPC endpoint)',
-  NODE_KMS_AZURE_KEY_ID: 'Key Vault RSA key URL https://<vault>.vault.azure.net/keys/<name>[/<version>] of the nodes using azure; {node} as above. Credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or a managed identity',
-  NODE_KMS_IBM_INSTANCE_ID: 'Key Protect instance GUID of the nodes using ibm',
-  NODE_KMS_IBM_KEY_ID: 'Key Protect root key id of the nodes using ibm; {node} as above',
-  NODE_KMS_IBM_RETIRED_KEY_IDS: 'root keys replaced by a switch to a new one, comma-separated: their records still open until npm run kms:rewrap has moved them',
-  NODE_KMS_IBM_API_KEY: 'IBM Cloud API key of the nodes using ibm (secret: better set in process.env)',
-  NODE_KMS_IBM_ENDPOINT: 'Key Protect endpoint URL (default https://<NODE_IBM_REGION>.kms.cloud.ibm.com)',
-  NODE_KMS_IBM_IAM_URL: 'IBM IAM token URL (default IBM Cloud\'s)',
-  NODE_KMS_PKCS11_MODULE: 'path of the PKCS#11 library of the nodes using pkcs11 (e.g. /usr/lib/softhsm/libsofthsm2.so)',
-  NODE_KMS_PKCS11_TOKEN_LABEL: 'label of the token holding the master key (or NODE_KMS_PKCS11_SLOT); {node} as above',
-  NODE_KMS_PKCS11_SLOT: 'index of the slot holding the token, if no token label is given',
-  NODE_KMS_PKCS11_KEY_LABEL: 'label of the master key (AES-256, non-extractable; see npm run hsm-key); {node} as above',
-  NODE_KMS_PKCS11_PIN: 'user PIN of the token (secret: better NODE_KMS_PKCS11_PIN_FILE or process.env)',
-  NODE_KMS_PKCS11_PIN_FILE: 'file holding the user PIN (mode 0600), instead of NODE_KMS_PKCS11_PIN',
-  NODE_KMS_RETRY_ATTEMPTS: 'calls to a remote KMS before it is declared unavailable (1–20, default 4)',
+  // NODE_KMS_*: declared with their providers in kms-settings.ts
+  ...KMS_DESCRIPTIONS,
   MPC_THRESHOLD: 'signers needed (t of t-of-n), at least 2',
   MPC_TOTAL_SHARDS: 'number of shares n; must equal the number of NODE_IDS',
   WALLET_SERVER_URL: 'https:// URL of the wallet server (the coordinator requires it)',
@@ -101,25 +84,12 @@ export const VARIABLES = {
 export type VariableName = keyof typeof VARIABLES;
 export const VARIABLE_NAMES = Object.keys(VARIABLES) as VariableName[];
 
-const show = (v: unknown): string => JSON.stringify(v);
 
 /** A string that must be present (absent and empty are the same: the loader drops empty values). */
 function required(what: string) {
   return z.string({ error: (iss) => (iss.input === undefined ? 'required, not set' : `must be ${what}`) });
 }
 
-function integer(min: number, max: number) {
-  return z
-    .string()
-    .regex(/^\d{1,10}$/, { error: (iss) => `must be an integer, got ${show(iss.input)}` })
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .min(min, { error: (iss) => `must be ≥ ${min}, got ${String(iss.input)}` })
-        .max(max, { error: (iss) => `must be ≤ ${max}, got ${String(iss.input)}` }),
-    );
-}
 
 const port = integer(1, 65535);
 
@@ -128,13 +98,6 @@ const platform = z
   .transform((s) => s.toUpperCase())
   .pipe(z.enum(PLATFORMS, { error: (iss) => `must be one of ${PLATFORMS.join(', ')}, got ${show(iss.input)}` }));
 
-/** Comma-separated list; items trimmed; an empty item (a stray comma) is an error of that item. */
-function list<O>(item: z.ZodType<O, string>) {
-  return z
-    .string()
-    .transform((s) => s.split(',').map((x) => x.trim()))
-    .pipe(z.array(item));
-}
 
 const nodeId = z
   .string()
@@ -175,16 +138,6 @@ const ipAddress = z.string().refine((s) => isIP(s) !== 0, { error: (iss) => `mus
 
 const region = z.string().regex(/^[A-Za-z0-9-]{2,40}$/, { error: (iss) => `${show(iss.input)} is not a region name` });
 
-const httpsUrl = z.string().refine(
-  (s) => {
-    try {
-      return new URL(s).protocol === 'https:';
-    } catch {
-      return false;
-    }
-  },
-  { error: (iss) => `must be an https:// URL, got ${show(iss.input)}` },
-);
 
 // RFC 6750 token characters; at least 16 so a placeholder like "Bearer x" is caught. The value is
 // a secret: no message repeats it.
@@ -192,26 +145,8 @@ const bearer = z.string().regex(/^Bearer [A-Za-z0-9\-._~+/]{16,}=*$/, {
   error: 'must be "Bearer <token>" with a token of at least 16 characters (A–Z a–z 0–9 - . _ ~ + /)',
 });
 
-const path = z.string();
 
-const kmsProvider = z
-  .string()
-  .transform((s) => s.toLowerCase())
-  .pipe(z.enum(KMS_PROVIDERS, { error: (iss) => `must be one of ${KMS_PROVIDERS.join(', ')}, got ${show(iss.input)}` }));
 
-/** A key id, label or GUID: printable, no spaces or quotes; `{node}` allowed. */
-const kmsName = z.string().regex(/^[A-Za-z0-9._:/{}@+=-]{1,512}$/, { error: (iss) => `${show(iss.input)} is not a key id or label (letters, digits and . _ : / { } @ + = -)` });
-
-const anyUrl = z.string().refine(
-  (s) => {
-    try {
-      return ['https:', 'http:'].includes(new URL(s).protocol);
-    } catch {
-      return false;
-    }
-  },
-  { error: (iss) => `must be an https:// URL, got ${show(iss.input)}` },
-);
 
 /**
  * The token env/.env.local ships with: known to anyone who has read the repository, so it may
@@ -230,8 +165,6 @@ const addressRange = z.string().transform((s, ctx): AddressRange => {
   return r;
 });
 
-// Secrets: messages never repeat them.
-const secret = z.string().min(1, { error: 'must not be empty' });
 
 const logLevel = z.enum(LOG_LEVELS, { error: (iss) => `must be one of ${LOG_LEVELS.join(', ')}, got ${show(iss.input)}` });
 
@@ -263,24 +196,7 @@ export const envSchema = z
     NODE_AZURE_REGION: region.optional(),
     NODE_IBM_REGION: region.optional(),
     NODE_GOOGLE_REGION: region.optional(),
-    NODE_KMS_PROVIDERS: list(kmsProvider).optional(),
-    NODE_KMS_AWS_KEY_ID: kmsName.optional(),
-    NODE_KMS_AWS_RETIRED_KEY_IDS: list(kmsName).optional(),
-    NODE_KMS_AWS_ENDPOINT: anyUrl.optional(),
-    NODE_KMS_AZURE_KEY_ID: httpsUrl.optional(),
-    NODE_KMS_IBM_INSTANCE_ID: kmsName.optional(),
-    NODE_KMS_IBM_KEY_ID: kmsName.optional(),
-    NODE_KMS_IBM_RETIRED_KEY_IDS: list(kmsName).optional(),
-    NODE_KMS_IBM_API_KEY: secret.optional(),
-    NODE_KMS_IBM_ENDPOINT: anyUrl.optional(),
-    NODE_KMS_IBM_IAM_URL: anyUrl.optional(),
-    NODE_KMS_PKCS11_MODULE: path.optional(),
-    NODE_KMS_PKCS11_TOKEN_LABEL: kmsName.optional(),
-    NODE_KMS_PKCS11_SLOT: integer(0, 1 << 20).optional(),
-    NODE_KMS_PKCS11_KEY_LABEL: kmsName.optional(),
-    NODE_KMS_PKCS11_PIN: secret.optional(),
-    NODE_KMS_PKCS11_PIN_FILE: path.optional(),
-    NODE_KMS_RETRY_ATTEMPTS: integer(1, 20).default(4),
+    ...KMS_SCHEMA,
     MPC_THRESHOLD: required('an integer').pipe(integer(2, 255)),
     MPC_TOTAL_SHARDS: required('an integer').pipe(integer(2, 255)),
     WALLET_SERVER_URL: httpsUrl.optional(),
@@ -316,25 +232,7 @@ export const envSchema = z
     providers.forEach((p, i) => {
       if (p === undefined && v.NODE_PLATFORMS[i] !== undefined) issue('NODE_KMS_PROVIDERS', `required: node ${v.NODE_IDS[i]} runs on ${v.NODE_PLATFORMS[i]}, which has no KMS provider of its own (use pkcs11 through the cloud's PKCS#11 library)`);
     });
-    const need = (provider: KmsProvider, variables: VariableName[]): void => {
-      if (!providers.includes(provider)) return;
-      for (const variable of variables) if (v[variable] === undefined) issue(variable, `required because a node uses the ${provider} KMS`);
-    };
-    need('aws', ['NODE_KMS_AWS_KEY_ID', 'NODE_AWS_REGION']);
-    need('azure', ['NODE_KMS_AZURE_KEY_ID']);
-    need('ibm', ['NODE_KMS_IBM_INSTANCE_ID', 'NODE_KMS_IBM_KEY_ID', 'NODE_KMS_IBM_API_KEY']);
-    if (providers.includes('ibm') && v.NODE_KMS_IBM_ENDPOINT === undefined && v.NODE_IBM_REGION === undefined) {
-      issue('NODE_KMS_IBM_ENDPOINT', 'required (or NODE_IBM_REGION) because a node uses the ibm KMS');
-    }
-    need('pkcs11', ['NODE_KMS_PKCS11_MODULE', 'NODE_KMS_PKCS11_KEY_LABEL']);
-    if (providers.includes('pkcs11')) {
-      if ((v.NODE_KMS_PKCS11_TOKEN_LABEL === undefined) === (v.NODE_KMS_PKCS11_SLOT === undefined)) {
-        issue('NODE_KMS_PKCS11_TOKEN_LABEL', 'set exactly one of NODE_KMS_PKCS11_TOKEN_LABEL and NODE_KMS_PKCS11_SLOT');
-      }
-      if ((v.NODE_KMS_PKCS11_PIN === undefined) === (v.NODE_KMS_PKCS11_PIN_FILE === undefined)) {
-        issue('NODE_KMS_PKCS11_PIN', 'set exactly one of NODE_KMS_PKCS11_PIN and NODE_KMS_PKCS11_PIN_FILE');
-      }
-    }
+    checkKmsSettings(v, providers, (variable, message) => issue(variable as VariableName, message));
     if (v.ENABLE_KERNEL_FIREWALL && v.TRUSTED_COORDINATOR_IP === undefined) issue('TRUSTED_COORDINATOR_IP', 'required when ENABLE_KERNEL_FIREWALL=true');
     if ((v.COORDINATOR_HTTPS_CERT === undefined) !== (v.COORDINATOR_HTTPS_KEY === undefined)) {
       const [set, unset] = v.COORDINATOR_HTTPS_CERT === undefined ? ['COORDINATOR_HTTPS_KEY', 'COORDINATOR_HTTPS_CERT'] : ['COORDINATOR_HTTPS_CERT', 'COORDINATOR_HTTPS_KEY'];

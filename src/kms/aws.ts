@@ -9,8 +9,7 @@
  * and refuses a key that is disabled, not SYMMETRIC_DEFAULT or not for ENCRYPT_DECRYPT, so a bad
  * setting fails at start rather than at the first wrap.
  *
- * Wrapped blob, version 1 (every length big-endian):
- *   "AK" | version u8 | ARN length u16 | key ARN (ASCII) | ciphertext length u16 | AWS CiphertextBlob
+ * Wrapped blob: AWS_BLOB in ./blob.ts (the key ARN, then AWS's CiphertextBlob).
  * The ARN is ours so `keyIdOf` needs no call; AWS's ciphertext names its key too, and Decrypt is
  * given the ARN as KeyId, so an ARN edited into a blob fails (IncorrectKeyException). A blob is
  * only unwrapped under a key this instance trusts (the configured one): blobs come from storage,
@@ -29,6 +28,7 @@
  * @module
  */
 import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { AWS_BLOB, AWS_KEY_ARN, AWS_MAX_ARN, AWS_MAX_CIPHERTEXT, MAX_DATA_KEY, MIN_DATA_KEY } from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError, type KmsErrorCode } from './kms.js';
 import { checkRetryPolicy, DEFAULT_RETRY, describeError, isTransientStatus, type RetryPolicy, TRANSIENT_NET_CODES, withRetries } from './retry.js';
 
@@ -53,15 +53,7 @@ export interface AwsKmsOptions {
 }
 
 const PROVIDER = 'aws';
-const VERSION = 1;
-const MAGIC = [0x41, 0x4b]; // "AK"
-const MAX_ARN = 2048;
-const MAX_CIPHERTEXT = 6144; // AWS's limit on a CiphertextBlob
-const MIN_DATA_KEY = 16;
-const MAX_DATA_KEY = 64;
 const DEFAULT_TIMEOUT_MS = 5_000;
-/** A key ARN, in any partition; aliases are resolved at open and never stored. */
-const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
 const REGION = /^[a-z]{2}(-[a-z0-9]+){1,4}$/;
 
 /** Throttling, server-side failure or no answer: worth another attempt. */
@@ -102,7 +94,7 @@ type Phase = 'open' | 'wrap' | 'unwrap';
 
 /** Resolve and check the configured key, then return a provider using it. */
 export async function openAwsKms(options: AwsKmsOptions): Promise<AwsKms> {
-  if (typeof options.keyId !== 'string' || options.keyId.length === 0 || options.keyId.length > MAX_ARN) throw new RangeError(`keyId must be 1 to ${MAX_ARN} characters`);
+  if (typeof options.keyId !== 'string' || options.keyId.length === 0 || options.keyId.length > AWS_MAX_ARN) throw new RangeError(`keyId must be 1 to ${AWS_MAX_ARN} characters`);
   if (!REGION.test(options.region)) throw new RangeError('region must be an AWS region name such as eu-west-1');
   const retry = checkRetryPolicy(options.retry ?? DEFAULT_RETRY);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -123,7 +115,7 @@ export async function openAwsKms(options: AwsKmsOptions): Promise<AwsKms> {
     const out = await callKms('open', `DescribeKey of ${options.keyId}`, retry, () => client.send(new DescribeKeyCommand({ KeyId: options.keyId })));
     const md = out.KeyMetadata;
     const arn = md?.Arn;
-    if (md === undefined || arn === undefined || !KEY_ARN.test(arn)) throw new KmsError('config', `aws KMS: DescribeKey of ${options.keyId} returned no usable key ARN`);
+    if (md === undefined || arn === undefined || !AWS_KEY_ARN.test(arn)) throw new KmsError('config', `aws KMS: DescribeKey of ${options.keyId} returned no usable key ARN`);
     if (md.Enabled !== true || (md.KeyState !== undefined && md.KeyState !== 'Enabled')) throw new KmsError('config', `aws KMS key ${arn} is not enabled (state ${md.KeyState ?? 'unknown'})`);
     const spec = md.KeySpec ?? md.CustomerMasterKeySpec;
     if (spec !== 'SYMMETRIC_DEFAULT') throw new KmsError('config', `aws KMS key ${arn} is ${spec ?? 'of unknown spec'}, not a SYMMETRIC_DEFAULT key`);
@@ -132,7 +124,7 @@ export async function openAwsKms(options: AwsKmsOptions): Promise<AwsKms> {
     for (const id of options.retiredKeyIds ?? []) {
       const r = await callKms('open', `DescribeKey of ${id}`, retry, () => client.send(new DescribeKeyCommand({ KeyId: id })));
       const rArn = r.KeyMetadata?.Arn;
-      if (rArn === undefined || !KEY_ARN.test(rArn)) throw new KmsError('config', `aws KMS: DescribeKey of retired key ${id} returned no usable key ARN`);
+      if (rArn === undefined || !AWS_KEY_ARN.test(rArn)) throw new KmsError('config', `aws KMS: DescribeKey of retired key ${id} returned no usable key ARN`);
       retired.push(rArn);
     }
     return new AwsKms(client, arn, retry, retired);
@@ -170,12 +162,12 @@ export class AwsKms implements Kms {
     );
     if (out.KeyId !== keyId) throw new KmsError('config', `aws KMS: Encrypt under ${keyId} answered for another key`);
     const ct = out.CiphertextBlob;
-    if (ct === undefined || ct.length === 0 || ct.length > MAX_CIPHERTEXT) throw new KmsError('unavailable', `aws KMS: Encrypt under ${keyId} returned no usable ciphertext`);
-    return encodeBlob(keyId, ct);
+    if (ct === undefined || ct.length === 0 || ct.length > AWS_MAX_CIPHERTEXT) throw new KmsError('unavailable', `aws KMS: Encrypt under ${keyId} returned no usable ciphertext`);
+    return AWS_BLOB.encode({ arn: keyId, ciphertext: ct });
   }
 
   async unwrapKey(wrapped: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
-    const { arn, ciphertext } = decodeBlob(wrapped);
+    const { arn, ciphertext } = AWS_BLOB.decode(wrapped);
     encodeContext(context);
     if (!this.#trusted.has(arn)) throw new KmsError('unknown-key', `aws KMS: the wrapped key is under ${arn}, not a key this node uses (${this.keyId})`);
     const out = await this.#call('unwrap', `Decrypt under ${arn}`, (client) =>
@@ -194,7 +186,7 @@ export class AwsKms implements Kms {
   }
 
   keyIdOf(wrapped: Uint8Array): string {
-    return decodeBlob(wrapped).arn;
+    return AWS_BLOB.decode(wrapped).arn;
   }
 
   async close(): Promise<void> {
@@ -258,31 +250,4 @@ function toKmsError(e: unknown, phase: Phase, what: string): KmsError {
     why = 'unexpected error';
   }
   return new KmsError(code, `aws KMS: ${what} failed (${why}): ${describeError(e)}`, { cause: e });
-}
-
-function encodeBlob(arn: string, ciphertext: Uint8Array): Uint8Array {
-  const a = Buffer.from(arn, 'latin1');
-  const out = Buffer.alloc(3 + 2 + a.length + 2 + ciphertext.length);
-  out[0] = MAGIC[0]!;
-  out[1] = MAGIC[1]!;
-  out[2] = VERSION;
-  out.writeUInt16BE(a.length, 3);
-  a.copy(out, 5);
-  out.writeUInt16BE(ciphertext.length, 5 + a.length);
-  out.set(ciphertext, 7 + a.length);
-  return out;
-}
-
-/** Parse a blob strictly: known magic and version, a key ARN, and lengths that add up exactly. */
-function decodeBlob(wrapped: Uint8Array): { arn: string; ciphertext: Uint8Array } {
-  if (!(wrapped instanceof Uint8Array) || wrapped.length < 7 || wrapped[0] !== MAGIC[0] || wrapped[1] !== MAGIC[1]) throw new KmsError('malformed', 'not an aws-KMS wrapped key');
-  const b = Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength);
-  if (b[2] !== VERSION) throw new KmsError('malformed', `unsupported aws-KMS wrap version ${b[2]}`);
-  const arnLength = b.readUInt16BE(3);
-  if (arnLength === 0 || arnLength > MAX_ARN || b.length < 7 + arnLength) throw new KmsError('malformed', 'aws-KMS wrapped key has the wrong length');
-  const arn = b.toString('latin1', 5, 5 + arnLength);
-  if (!KEY_ARN.test(arn)) throw new KmsError('malformed', 'aws-KMS wrapped key does not name a key ARN');
-  const ctLength = b.readUInt16BE(5 + arnLength);
-  if (ctLength === 0 || ctLength > MAX_CIPHERTEXT || b.length !== 7 + arnLength + ctLength) throw new KmsError('malformed', 'aws-KMS wrapped key has the wrong length');
-  return { arn, ciphertext: Uint8Array.from(b.subarray(7 + arnLength)) };
 }

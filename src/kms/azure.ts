@@ -14,9 +14,7 @@
  * opens only for its own context and header even though the vault itself unwraps anything under
  * its key. There is no unbound wrap.
  *
- * Wrapped blob, version 1 (big-endian lengths, exact length on parse):
- *   "AZ" | version u8 | algorithm u8 (1 = RSA-OAEP-256) | kid length u16 | kid (ASCII, full
- *   versioned key id) | wrapped length u16 | wrapped bytes
+ * Wrapped blob: AZURE_BLOB in ./blob.ts (algorithm, the full versioned kid, the wrapped bytes).
  * The blob names its own key version, so blobs made before a rotation (a new version of the same
  * key) still unwrap with the version they were made under, and `keyIdOf` needs no call. A blob may
  * name only a version of the configured key in the configured vault: a kid pointing elsewhere is
@@ -32,6 +30,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { CryptographyClient, KeyClient, type KeyClientOptions, type KeyVaultKey } from '@azure/keyvault-keys';
 import type { TokenCredential } from '@azure/identity';
+import { AZURE_ALG_RSA_OAEP_256, AZURE_BLOB, AZURE_MAX_WRAPPED, AZURE_MIN_WRAPPED, MAX_DATA_KEY, MIN_DATA_KEY } from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError } from './kms.js';
 import { checkRetryPolicy, DEFAULT_RETRY, describeError, isTransientStatus, type RetryPolicy, TRANSIENT_NET_CODES, withRetries } from './retry.js';
 
@@ -53,18 +52,9 @@ export interface AzureKmsOptions {
 }
 
 const PROVIDER = 'azure';
-const MAGIC = 'AZ';
-const VERSION = 1;
-const ALG_RSA_OAEP_256 = 1;
 const SDK_ALGORITHM = 'RSA-OAEP-256';
 const BIND_TAG = 'mpc-engine/v1/kms/azure/context-binding';
 const HASH = 32;
-const MIN_DATA_KEY = 16;
-const MAX_DATA_KEY = 64;
-const MAX_KID = 1024;
-/** RSA-2048 to RSA-4096 ciphertexts; Key Vault keys are never shorter than 2048 bits. */
-const MIN_WRAPPED = 256;
-const MAX_WRAPPED = 512;
 const DEFAULT_TIMEOUT_MS = 10_000;
 const KEY_NAME = /^[0-9A-Za-z-]{1,127}$/;
 const KEY_VERSION = /^[0-9A-Za-z]{1,64}$/;
@@ -230,7 +220,7 @@ function checkKey(key: KeyVaultKey, ref: KeyRef, needs: readonly ('wrapKey' | 'u
   const ops = key.keyOperations ?? key.key?.keyOps ?? [];
   for (const op of needs) if (!ops.includes(op)) return fail(`does not allow ${op} (key_ops: ${ops.join(', ') || 'none'})`);
   const modulusBytes = key.key?.n?.length ?? 0;
-  if (modulusBytes < MIN_WRAPPED || modulusBytes > MAX_WRAPPED) return fail(`has an unsupported RSA modulus of ${modulusBytes * 8} bits`);
+  if (modulusBytes < AZURE_MIN_WRAPPED || modulusBytes > AZURE_MAX_WRAPPED) return fail(`has an unsupported RSA modulus of ${modulusBytes * 8} bits`);
   return { version: got.version, modulusBytes };
 }
 
@@ -244,41 +234,13 @@ async function defaultCredential(agent: Agent | undefined): Promise<TokenCredent
   return new DefaultAzureCredential({ retryOptions: { maxRetries: 0 }, ...(agent === undefined ? {} : { agent }) });
 }
 
-interface Blob {
-  kid: string;
-  /** The bytes bound into the hash: everything before the wrapped-key length. */
-  header: Buffer;
-  wrapped: Buffer;
-}
-
-function parseBlob(wrapped: Uint8Array): Blob {
-  if (!(wrapped instanceof Uint8Array)) throw new KmsError('malformed', 'not an Azure-KMS wrapped key');
-  const b = Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength);
-  if (b.length < 6 || b.toString('latin1', 0, 2) !== MAGIC) throw new KmsError('malformed', 'not an Azure-KMS wrapped key');
-  if (b[2] !== VERSION) throw new KmsError('malformed', `unsupported Azure-KMS wrap version ${b[2]}`);
-  if (b[3] !== ALG_RSA_OAEP_256) throw new KmsError('malformed', `unsupported Azure-KMS wrap algorithm ${b[3]}`);
-  const kidLen = b.readUInt16BE(4);
-  if (kidLen === 0 || kidLen > MAX_KID || b.length < 6 + kidLen + 2) throw new KmsError('malformed', 'Azure-KMS wrapped key has the wrong length');
-  const kidBytes = b.subarray(6, 6 + kidLen);
-  if (!kidBytes.every((c) => c > 0x20 && c < 0x7f)) throw new KmsError('malformed', 'Azure-KMS wrapped key names no valid key');
-  const kid = kidBytes.toString('latin1');
-  const ref = parseKeyId(kid);
+/** A blob, parsed strictly; its kid must be a key version in canonical form. */
+function parseBlob(wrapped: Uint8Array): { kid: string; header: Buffer; wrapped: Uint8Array } {
+  const blob = AZURE_BLOB.decode(wrapped);
+  const ref = parseKeyId(blob.kid);
   // Only the canonical form: one key version, one byte string.
-  if (ref === undefined || ref.version === undefined || kidOf(ref, ref.version) !== kid) throw new KmsError('malformed', 'Azure-KMS wrapped key names no valid key');
-  const wLen = b.readUInt16BE(6 + kidLen);
-  if (wLen < MIN_WRAPPED || wLen > MAX_WRAPPED || b.length !== 6 + kidLen + 2 + wLen) throw new KmsError('malformed', 'Azure-KMS wrapped key has the wrong length');
-  return { kid, header: b.subarray(0, 6 + kidLen), wrapped: b.subarray(8 + kidLen) };
-}
-
-function blobHeader(kid: string): Buffer {
-  const k = Buffer.from(kid, 'latin1');
-  const h = Buffer.alloc(6 + k.length);
-  h.write(MAGIC, 0, 'latin1');
-  h[2] = VERSION;
-  h[3] = ALG_RSA_OAEP_256;
-  h.writeUInt16BE(k.length, 4);
-  k.copy(h, 6);
-  return h;
+  if (ref === undefined || ref.version === undefined || kidOf(ref, ref.version) !== blob.kid) throw AZURE_BLOB.malformed('names no valid key');
+  return blob;
 }
 
 /** The binding hash wrapped after the data key: domain tag, blob header, canonical context. */
@@ -334,7 +296,7 @@ export class AzureKms implements Kms {
   ) {
     this.#ref = { ...ref, version: undefined };
     this.keyId = kidOf(ref, version);
-    this.#header = blobHeader(this.keyId);
+    this.#header = AZURE_BLOB.header({ algorithm: AZURE_ALG_RSA_OAEP_256, kid: this.keyId });
     this.#clients.set(this.keyId, Promise.resolve(current));
   }
 
@@ -352,9 +314,7 @@ export class AzureKms implements Kms {
       const res = await this.call('wrap', `wrap under ${this.keyId}`, (abortSignal) => v.client.wrapKey(SDK_ALGORITHM, plain, { abortSignal }));
       const out = Buffer.from(res.result);
       if (out.length !== v.modulusBytes) throw new KmsError('config', `${PROVIDER} KMS: the vault returned a ${out.length}-byte wrapped key for a ${v.modulusBytes * 8}-bit key`);
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(out.length);
-      return Buffer.concat([this.#header, len, out]);
+      return AZURE_BLOB.encode({ algorithm: AZURE_ALG_RSA_OAEP_256, kid: this.keyId, wrapped: out });
     } finally {
       plain.fill(0);
     }

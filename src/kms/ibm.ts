@@ -20,10 +20,8 @@
  * Key Protect combines the list, so the binding stays injective without relying on how the service
  * joins AAD entries, and every entry stays within the service's per-string limit.
  *
- * Wrapped blob, version 1 (lengths are u8 unless noted; ids are ASCII):
- *   "IK" | version u8 | instance id len | instance id | key id len | key id
- *   | key version id len | key version id | ciphertext length u16 BE | Key Protect ciphertext (decoded)
- * Instance and key are ours, so `keyIdOf` needs no call and an unwrap goes to the key the blob names;
+ * Wrapped blob: IBM_BLOB in ./blob.ts (instance id, key id, key version id, then Key Protect's
+ * ciphertext, decoded from base64). Instance and key are ours, so `keyIdOf` needs no call and an unwrap goes to the key the blob names;
  * only the configured key (`<instance>/<key>`) is trusted for unwrapping, since a blob naming a key
  * someone else controls would let them choose the data key. The key version is the one Key Protect
  * reported on wrap; unwrap checks that Key Protect reports the same version for the ciphertext. A
@@ -41,6 +39,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BaseService, IamAuthenticator, type AuthenticatorInterface } from 'ibm-cloud-sdk-core';
+import { IBM_BLOB, IBM_ID, IBM_MAX_CIPHERTEXT, MAX_DATA_KEY, MIN_DATA_KEY } from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError, type KmsErrorCode } from './kms.js';
 import { checkRetryPolicy, DEFAULT_RETRY, describeError, isTransientStatus, type RetryPolicy, TRANSIENT_NET_CODES, withRetries } from './retry.js';
 
@@ -69,16 +68,11 @@ export interface IbmKmsOptions {
 
 export const DEFAULT_IAM_URL = 'https://iam.cloud.ibm.com';
 const PROVIDER = 'ibm';
-const VERSION = 1;
-const MAGIC = [0x49, 0x4b]; // "IK"
-const MIN_DATA_KEY = 16;
-const MAX_DATA_KEY = 64;
-const MAX_CIPHERTEXT = 8192;
 const DEFAULT_TIMEOUT_MS = 10_000;
 const AAD_CHUNK = 255;
 const KEY_ACTION_TYPE = 'application/vnd.ibm.kms.key_action+json';
 /** Instance GUIDs, key ids and key version ids (UUIDs); aliases are resolved at open and never stored. */
-const ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,99}$/;
+const ID = IBM_ID;
 /** A key id or an alias, as configured. */
 const KEY_REF = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -174,21 +168,21 @@ export class IbmKms implements Kms {
     const what = `wrap with key ${keyId} in instance ${this.instanceId}`;
     const out = await this.#call('wrap', what, (client) => client.request('POST', '/api/v2/keys/{id}/actions/wrap', keyId, body));
     const ciphertext = out !== null && typeof out === 'object' ? decodeBase64((out as Record<string, unknown>)['ciphertext']) : undefined;
-    if (ciphertext === undefined || ciphertext.length === 0 || ciphertext.length > MAX_CIPHERTEXT) throw new KmsError('unavailable', `ibm KMS: ${what}: the answer has no usable ciphertext`);
+    if (ciphertext === undefined || ciphertext.length === 0 || ciphertext.length > IBM_MAX_CIPHERTEXT) throw new KmsError('unavailable', `ibm KMS: ${what}: the answer has no usable ciphertext`);
     const version = keyVersionOf(out, 'keyVersion');
     if (version === undefined) throw new KmsError('unavailable', `ibm KMS: ${what}: the answer names no key version`);
-    return encodeBlob({ instanceId: this.instanceId, keyId, version, ciphertext });
+    return IBM_BLOB.encode({ instanceId: this.instanceId, keyId, version, ciphertext });
   }
 
   async unwrapKey(wrapped: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
     this.#assertOpen();
-    const blob = decodeBlob(wrapped);
+    const blob = IBM_BLOB.decode(wrapped);
     const aad = ibmContextAad(context);
     if (blob.instanceId !== this.instanceId || !this.#trusted.has(blob.keyId)) {
       throw new KmsError('unknown-key', `ibm KMS: the wrapped key is under ${blob.instanceId}/${blob.keyId}, not a key this node uses (${this.keyId})`);
     }
     const what = `unwrap with key ${blob.keyId} in instance ${blob.instanceId}`;
-    const body = { ciphertext: blob.ciphertext.toString('base64'), aad };
+    const body = { ciphertext: Buffer.from(blob.ciphertext).toString('base64'), aad };
     const out = await this.#call('unwrap', what, (client) => client.request('POST', '/api/v2/keys/{id}/actions/unwrap', blob.keyId, body));
     const plaintext = out !== null && typeof out === 'object' ? (out as Record<string, unknown>)['plaintext'] : undefined;
     const key = decodeBase64(plaintext);
@@ -205,7 +199,7 @@ export class IbmKms implements Kms {
   }
 
   keyIdOf(wrapped: Uint8Array): string {
-    const blob = decodeBlob(wrapped);
+    const blob = IBM_BLOB.decode(wrapped);
     return `${blob.instanceId}/${blob.keyId}`;
   }
 
@@ -393,7 +387,7 @@ function keyVersionOf(body: unknown, field: string): string | undefined {
 
 /** Strict base64 (the canonical encoding only) into a buffer of its own, not the shared pool. */
 function decodeBase64(s: unknown): Buffer | undefined {
-  if (typeof s !== 'string' || s.length % 4 !== 0 || s.length > 4 * MAX_CIPHERTEXT || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;
+  if (typeof s !== 'string' || s.length % 4 !== 0 || s.length > 4 * IBM_MAX_CIPHERTEXT || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;
   const out = Buffer.alloc(Buffer.byteLength(s, 'base64'));
   out.write(s, 'base64');
   if (out.toString('base64') !== s) {
@@ -453,46 +447,4 @@ function toKmsError(e: unknown, phase: Phase, what: string): KmsError {
     [code, why] = ['unavailable', 'unexpected answer'];
   }
   return new KmsError(code, `ibm KMS: ${what} failed (${why}): ${e.message}`, { cause: e });
-}
-
-interface Blob {
-  instanceId: string;
-  keyId: string;
-  version: string;
-  ciphertext: Buffer;
-}
-
-function short(s: string): Buffer {
-  const b = Buffer.from(s, 'latin1');
-  return Buffer.concat([Uint8Array.of(b.length), b]);
-}
-
-function encodeBlob(b: Blob): Uint8Array {
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.ciphertext.length);
-  return Buffer.concat([Uint8Array.from(MAGIC), Uint8Array.of(VERSION), short(b.instanceId), short(b.keyId), short(b.version), len, b.ciphertext]);
-}
-
-/** Parse a blob strictly: known magic and version, well-formed ids, and lengths that add up exactly. */
-function decodeBlob(wrapped: Uint8Array): Blob {
-  if (!(wrapped instanceof Uint8Array) || wrapped.length < 3 || wrapped[0] !== MAGIC[0] || wrapped[1] !== MAGIC[1]) throw new KmsError('malformed', 'not an ibm-KMS wrapped key');
-  const b = Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength);
-  if (b[2] !== VERSION) throw new KmsError('malformed', `unsupported ibm-KMS wrap version ${b[2]}`);
-  let at = 3;
-  const id = (what: string): string => {
-    const n = b[at];
-    if (n === undefined || at + 1 + n > b.length) throw new KmsError('malformed', 'ibm-KMS wrapped key has the wrong length');
-    const s = b.toString('latin1', at + 1, at + 1 + n);
-    if (!ID.test(s)) throw new KmsError('malformed', `ibm-KMS wrapped key has no valid ${what}`);
-    at += 1 + n;
-    return s;
-  };
-  const instanceId = id('instance id');
-  const keyId = id('key id');
-  const version = id('key version');
-  if (at + 2 > b.length) throw new KmsError('malformed', 'ibm-KMS wrapped key has the wrong length');
-  const n = b.readUInt16BE(at);
-  at += 2;
-  if (n === 0 || n > MAX_CIPHERTEXT || at + n !== b.length) throw new KmsError('malformed', 'ibm-KMS wrapped key has the wrong length');
-  return { instanceId, keyId, version, ciphertext: Buffer.from(b.subarray(at)) };
 }

@@ -5,9 +5,8 @@
  * AES-256-GCM under a key-encryption key derived from the master key by HKDF, with the canonical
  * encryption context as AAD.
  *
- * Wrapped blob, version 1 (header = the first 12 bytes, authenticated with the context):
- *   "LK" | version u8 | key id (8 bytes) | data-key length u8 | IV (12) | ciphertext | GCM tag (16)
- * The key id is an HKDF fingerprint of the master key. Rotation (`rotateLocalKms`) moves the
+ * Wrapped blob: LOCAL_BLOB in ./blob.ts (the key id, the IV and the sealed data key; the header
+ * before the IV is authenticated with the context). The key id is an HKDF fingerprint of the master key. Rotation (`rotateLocalKms`) moves the
  * current key to `retired/<key id>.key` and makes a fresh `master.key`; retired keys still unwrap
  * the blobs that name them until the re-wrap command has moved every record to the new key. After
  * that, `removeRetiredLocalKey` deletes a retired key, and only if a count of the blobs still
@@ -18,6 +17,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:cr
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileExclusive, ensureDir, errorCode, removeFileDurable, removeStaleTemps, writeFileAtomic } from '../util/durable-file.js';
+import { GCM_IV, LOCAL_BLOB, MAX_DATA_KEY, MIN_DATA_KEY } from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError } from './kms.js';
 
 export interface LocalKmsOptions {
@@ -30,12 +30,6 @@ export interface LocalKmsOptions {
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MASTER_KEY_BYTES = 32;
 const KEY_ID_BYTES = 8;
-const VERSION = 1;
-const HEADER = 12; // magic 2, version 1, key id 8, data-key length 1
-const IV = 12;
-const TAG = 16;
-const MIN_DATA_KEY = 16;
-const MAX_DATA_KEY = 64;
 
 /** Open (creating on first use) the master key of one node. */
 export async function openLocalKms(options: LocalKmsOptions): Promise<LocalKms> {
@@ -245,32 +239,22 @@ export class LocalKms implements Kms {
       throw new RangeError(`dataKey must be ${MIN_DATA_KEY} to ${MAX_DATA_KEY} bytes`);
     }
     const kek = this.#kek(this.keyId);
-    const header = Buffer.alloc(HEADER);
-    header.write('LK', 0, 'latin1');
-    header[2] = VERSION;
-    this.#idBytes.copy(header, 3);
-    header[11] = dataKey.length;
-    const iv = randomBytes(IV);
+    const fields = { keyId: this.#idBytes, dataKeyLength: dataKey.length };
+    const iv = randomBytes(GCM_IV);
     const cipher = createCipheriv('aes-256-gcm', kek, iv);
-    cipher.setAAD(Buffer.concat([header, encodeContext(context)]));
-    const ct = Buffer.concat([cipher.update(dataKey), cipher.final()]);
-    return Buffer.concat([header, iv, ct, cipher.getAuthTag()]);
+    cipher.setAAD(Buffer.concat([LOCAL_BLOB.header(fields), encodeContext(context)]));
+    const sealed = Buffer.concat([cipher.update(dataKey), cipher.final(), cipher.getAuthTag()]);
+    return LOCAL_BLOB.encode({ ...fields, iv, sealed });
   }
 
   async unwrapKey(wrapped: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
-    const b = Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength);
-    if (b.length < HEADER + IV + MIN_DATA_KEY + TAG || b.toString('latin1', 0, 2) !== 'LK') {
-      throw new KmsError('malformed', 'not a local-KMS wrapped key');
-    }
-    if (b[2] !== VERSION) throw new KmsError('malformed', `unsupported local-KMS wrap version ${b[2]}`);
-    const n = b[11] as number;
-    if (n < MIN_DATA_KEY || n > MAX_DATA_KEY || b.length !== HEADER + IV + n + TAG) throw new KmsError('malformed', 'local-KMS wrapped key has the wrong length');
-    const keyId = b.toString('hex', 3, 11);
-    const kek = this.#kek(keyId);
-    const decipher = createDecipheriv('aes-256-gcm', kek, b.subarray(HEADER, HEADER + IV));
-    decipher.setAAD(Buffer.concat([b.subarray(0, HEADER), encodeContext(context)]));
-    decipher.setAuthTag(b.subarray(b.length - TAG));
-    const out = decipher.update(b.subarray(HEADER + IV, HEADER + IV + n));
+    const blob = LOCAL_BLOB.decode(wrapped);
+    const n = blob.dataKeyLength;
+    const kek = this.#kek(Buffer.from(blob.keyId).toString('hex'));
+    const decipher = createDecipheriv('aes-256-gcm', kek, blob.iv);
+    decipher.setAAD(Buffer.concat([blob.header, encodeContext(context)]));
+    decipher.setAuthTag(blob.sealed.subarray(n));
+    const out = decipher.update(blob.sealed.subarray(0, n));
     try {
       decipher.final();
     } catch {
@@ -281,8 +265,7 @@ export class LocalKms implements Kms {
   }
 
   keyIdOf(wrapped: Uint8Array): string {
-    if (!(wrapped instanceof Uint8Array) || wrapped.length < HEADER || wrapped[0] !== 0x4c || wrapped[1] !== 0x4b) throw new KmsError('malformed', 'not a local-KMS wrapped key');
-    return Buffer.from(wrapped.buffer, wrapped.byteOffset + 3, KEY_ID_BYTES).toString('hex');
+    return Buffer.from(LOCAL_BLOB.decode(wrapped).keyId).toString('hex');
   }
 
   async close(): Promise<void> {

@@ -5,58 +5,52 @@
  * @module
  */
 import { readFile, stat } from 'node:fs/promises';
-import type { KmsConfig } from '../config/config.js';
+import type { KmsConfig, KmsProvider } from '../config/kms-settings.js';
 import { KmsError, type Kms } from './kms.js';
 import { DEFAULT_RETRY } from './retry.js';
 
+type Opener<P extends KmsProvider> = (config: Extract<KmsConfig, { provider: P }>, nodeId: string) => Promise<Kms>;
+
+/**
+ * One opener per provider of src/config/kms-settings.ts (the typing refuses a missing one): it
+ * loads the provider's module and hands it the node's settings.
+ */
+const OPENERS: { readonly [P in KmsProvider]: Opener<P> } = {
+  local: async (config, nodeId) => (await import('./local.js')).openLocalKms({ root: config.root, nodeId }),
+  aws: async (config) =>
+    (await import('./aws.js')).openAwsKms({
+      keyId: config.keyId,
+      region: config.region,
+      retiredKeyIds: config.retiredKeyIds,
+      retry: retryPolicy(config.retryAttempts),
+      ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+    }),
+  azure: async (config) => (await import('./azure.js')).openAzureKms({ keyId: config.keyId, retry: retryPolicy(config.retryAttempts) }),
+  ibm: async (config) =>
+    (await import('./ibm.js')).openIbmKms({
+      keyId: config.keyId,
+      instanceId: config.instanceId,
+      endpoint: config.endpoint,
+      apiKey: config.apiKey,
+      retiredKeyIds: config.retiredKeyIds,
+      retry: retryPolicy(config.retryAttempts),
+      ...(config.iamUrl === undefined ? {} : { iamUrl: config.iamUrl }),
+    }),
+  pkcs11: async (config) =>
+    (await import('./pkcs11.js')).openPkcs11Kms({
+      module: config.module,
+      tokenLabel: config.tokenLabel,
+      slot: config.slot,
+      keyLabel: config.keyLabel,
+      pin: await readPin(config),
+    }),
+};
+
 /** Open `nodeId`'s KMS as configured. */
 export async function openKms(config: KmsConfig, nodeId: string): Promise<Kms> {
-  switch (config.provider) {
-    case 'local': {
-      const { openLocalKms } = await import('./local.js');
-      return openLocalKms({ root: config.root, nodeId });
-    }
-    case 'aws': {
-      const { openAwsKms } = await import('./aws.js');
-      return openAwsKms({
-        keyId: config.keyId,
-        region: config.region,
-        retiredKeyIds: config.retiredKeyIds,
-        retry: retryPolicy(config.retryAttempts),
-        ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
-      });
-    }
-    case 'azure': {
-      const { openAzureKms } = await import('./azure.js');
-      return openAzureKms({ keyId: config.keyId, retry: retryPolicy(config.retryAttempts) });
-    }
-    case 'ibm': {
-      const { openIbmKms } = await import('./ibm.js');
-      return openIbmKms({
-        keyId: config.keyId,
-        instanceId: config.instanceId,
-        endpoint: config.endpoint,
-        apiKey: config.apiKey,
-        retiredKeyIds: config.retiredKeyIds,
-        retry: retryPolicy(config.retryAttempts),
-        ...(config.iamUrl === undefined ? {} : { iamUrl: config.iamUrl }),
-      });
-    }
-    case 'pkcs11': {
-      const { openPkcs11Kms } = await import('./pkcs11.js');
-      return openPkcs11Kms({
-        module: config.module,
-        tokenLabel: config.tokenLabel,
-        slot: config.slot,
-        keyLabel: config.keyLabel,
-        pin: await readPin(config),
-      });
-    }
-    default: {
-      const unknown: never = config;
-      throw new KmsError('config', `unknown KMS provider ${String((unknown as { provider?: unknown }).provider)}`);
-    }
-  }
+  const open = Object.hasOwn(OPENERS, config.provider) ? (OPENERS[config.provider] as Opener<KmsProvider>) : undefined;
+  if (open === undefined) throw new KmsError('config', `unknown KMS provider ${String((config as { provider?: unknown }).provider)}`);
+  return open(config, nodeId);
 }
 
 /** The PKCS#11 PIN from NODE_KMS_PKCS11_PIN, or from its file (which must not be group/world readable). */
