@@ -85,7 +85,12 @@ export interface Config {
   readonly certsDir: string;
   /** where `npm run certs` keeps the CA private keys (CERTS_CA_DIR); no service reads it */
   readonly certsCaDir: string;
-  readonly transport: { readonly maxFrameBytes: number; readonly heartbeatIntervalMs: number; readonly heartbeatMisses: number; readonly handshakeTimeoutMs: number };
+  readonly transport: {
+    readonly maxFrameBytes: number;
+    readonly heartbeatIntervalMs: number;
+    readonly heartbeatMisses: number;
+    readonly handshakeTimeoutMs: number;
+  };
   /** node: how long requests in flight may finish after SIGTERM */
   readonly drainMs: number;
   readonly logLevel: LogLevel;
@@ -112,7 +117,8 @@ function suggest(name: string): string | undefined {
     let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
       const cur = [i];
-      for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      for (let j = 1; j <= b.length; j++)
+        cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
       prev = cur;
     }
     return prev[b.length]!;
@@ -152,7 +158,15 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
   const certsCaDir = v.CERTS_CA_DIR === undefined ? `${certsDir}-ca` : at(v.CERTS_CA_DIR);
   const rel = relative(certsDir, certsCaDir);
   if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) {
-    throw new ConfigError([{ variable: 'CERTS_CA_DIR', message: `${certsCaDir} is CERTS_DIR or inside it; CA private keys must stay out of the directory the services read` }], options.envFile);
+    throw new ConfigError(
+      [
+        {
+          variable: 'CERTS_CA_DIR',
+          message: `${certsCaDir} is CERTS_DIR or inside it; CA private keys must stay out of the directory the services read`,
+        },
+      ],
+      options.envFile,
+    );
   }
   const dataDir = at(v.DATA_DIR);
   const regions: Record<Platform, string | undefined> = {
@@ -167,22 +181,33 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     const { host, port } = v.NODE_HOSTS[index]!;
     const platform = v.NODE_PLATFORMS[index]!;
     const kms = kmsConfig(v, providers[index]!, { id, at });
-    return { id, index, host, port, platform, region: regions[platform], tls: tlsFiles(certsDir, id), dataDir: join(dataDir, id), kms };
+    return {
+      id,
+      index,
+      host,
+      port,
+      platform,
+      region: regions[platform],
+      tls: tlsFiles(certsDir, id),
+      dataDir: join(dataDir, id),
+      kms,
+    };
   });
   const coordinatorTls = tlsFiles(certsDir, 'coordinator');
   const api = withSecret(
     withSecret(
-    {
-      host: v.COORDINATOR_HTTPS_HOST,
-      // the public API's own certificate (development: from the public CA, never the internal one)
-      cert: v.COORDINATOR_HTTPS_CERT === undefined ? join(certsDir, 'public', 'api.crt') : at(v.COORDINATOR_HTTPS_CERT),
-      key: v.COORDINATOR_HTTPS_KEY === undefined ? join(certsDir, 'public', 'api.key') : at(v.COORDINATOR_HTTPS_KEY),
-      maxConnections: v.COORDINATOR_HTTPS_MAX_CONNECTIONS,
-      maxConnectionsPerIp: v.COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP,
-      trustedProxies: v.COORDINATOR_TRUSTED_PROXIES ?? [],
-    } as unknown as ApiServerConfig,
-    'metricsAuthorization',
-    v.COORDINATOR_METRICS_TOKEN,
+      {
+        host: v.COORDINATOR_HTTPS_HOST,
+        // the public API's own certificate (development: from the public CA, never the internal one)
+        cert:
+          v.COORDINATOR_HTTPS_CERT === undefined ? join(certsDir, 'public', 'api.crt') : at(v.COORDINATOR_HTTPS_CERT),
+        key: v.COORDINATOR_HTTPS_KEY === undefined ? join(certsDir, 'public', 'api.key') : at(v.COORDINATOR_HTTPS_KEY),
+        maxConnections: v.COORDINATOR_HTTPS_MAX_CONNECTIONS,
+        maxConnectionsPerIp: v.COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP,
+        trustedProxies: v.COORDINATOR_TRUSTED_PROXIES ?? [],
+      } as unknown as ApiServerConfig,
+      'metricsAuthorization',
+      v.COORDINATOR_METRICS_TOKEN,
     ),
     'adminAuthorization',
     v.COORDINATOR_ADMIN_TOKEN,
@@ -266,7 +291,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
 export function nodeEntry(config: Config, id: string): NodeEntry {
   const entry = config.nodes.find((n) => n.id === id);
   if (!entry) {
-    throw new ConfigError([{ variable: '--id', message: `${JSON.stringify(id)} is not in NODE_IDS (${config.nodes.map((n) => n.id).join(', ')})` }], config.envFile);
+    throw new ConfigError(
+      [
+        {
+          variable: '--id',
+          message: `${JSON.stringify(id)} is not in NODE_IDS (${config.nodes.map((n) => n.id).join(', ')})`,
+        },
+      ],
+      config.envFile,
+    );
   }
   return entry;
 }

@@ -22,6 +22,7 @@ export function devPrimesRefusal(config: Config): string | undefined {
     ...(config.coordinator.platform === 'LOCAL' ? [] : [`the coordinator (${config.coordinator.platform})`]),
     ...config.nodes.filter((n) => n.platform !== 'LOCAL').map((n) => `${n.id} (${n.platform})`),
   ];
-  if (cloud.length > 0) return `development primes are accepted only when every member runs on the LOCAL platform; not: ${cloud.join(', ')}`;
+  if (cloud.length > 0)
+    return `development primes are accepted only when every member runs on the LOCAL platform; not: ${cloud.join(', ')}`;
   return undefined;
 }

@@ -14,7 +14,12 @@ export const ENV_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** `<rootDir>/env/.env.<name>` */
 export function envFilePath(rootDir: string, name: string): string {
   if (!ENV_NAME_PATTERN.test(name)) {
-    throw new ConfigError([{ variable: '--env', message: `${JSON.stringify(name)} is not an environment name (letters, digits, _ . and -; no path)` }]);
+    throw new ConfigError([
+      {
+        variable: '--env',
+        message: `${JSON.stringify(name)} is not an environment name (letters, digits, _ . and -; no path)`,
+      },
+    ]);
   }
   return join(rootDir, 'env', `.env.${name}`);
 }

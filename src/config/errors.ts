@@ -17,6 +17,8 @@ export class ConfigError extends Error {
     readonly issues: readonly ConfigIssue[],
     source?: string,
   ) {
-    super(`invalid configuration${source ? ` (${source})` : ''}:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n')}`);
+    super(
+      `invalid configuration${source ? ` (${source})` : ''}:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join('\n')}`,
+    );
   }
 }

@@ -56,11 +56,9 @@ export const anyUrl = z.string().refine(
 export const path = z.string();
 
 /** A key id, label or GUID: printable, no spaces or quotes; `{node}` allowed. */
-export const kmsName = z
-  .string()
-  .regex(/^[A-Za-z0-9._:/{}@+=-]{1,512}$/, {
-    error: (iss) => `${show(iss.input)} is not a key id or label (letters, digits and . _ : / { } @ + = -)`,
-  });
+export const kmsName = z.string().regex(/^[A-Za-z0-9._:/{}@+=-]{1,512}$/, {
+  error: (iss) => `${show(iss.input)} is not a key id or label (letters, digits and . _ : / { } @ + = -)`,
+});
 
 /** A secret: messages never repeat it. */
 export const secret = z.string().min(1, { error: 'must not be empty' });

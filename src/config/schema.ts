@@ -43,10 +43,12 @@ export const VARIABLES = {
   COORDINATOR_HTTPS_PORT: 'port of the wallet HTTPS API (default 8443)',
   COORDINATOR_HTTPS_HOST:
     'IP address the wallet HTTPS API listens on (default 127.0.0.1, loopback only; 0.0.0.0 or :: for every interface). Not loopback: WALLET_SERVER_AUTH_TOKEN must not be the development token of env/.env.local',
-  COORDINATOR_HTTPS_CERT: 'certificate (PEM, chain after it) of the wallet HTTPS API (default CERTS_DIR/public/api.crt); set with COORDINATOR_HTTPS_KEY',
+  COORDINATOR_HTTPS_CERT:
+    'certificate (PEM, chain after it) of the wallet HTTPS API (default CERTS_DIR/public/api.crt); set with COORDINATOR_HTTPS_KEY',
   COORDINATOR_HTTPS_KEY: 'private key (PEM) of COORDINATOR_HTTPS_CERT (default CERTS_DIR/public/api.key)',
   COORDINATOR_HTTPS_MAX_CONNECTIONS: 'open connections to the wallet HTTPS API in all (1–100000, default 1024)',
-  COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: 'open connections to the wallet HTTPS API from one address (1–10000, default 128; trusted proxies exempt)',
+  COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP:
+    'open connections to the wallet HTTPS API from one address (1–10000, default 128; trusted proxies exempt)',
   COORDINATOR_TRUSTED_PROXIES:
     'addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed for the client address, comma-separated (default none: the TCP peer is the client)',
   COORDINATOR_METRICS_TOKEN:
@@ -68,28 +70,32 @@ export const VARIABLES = {
   WALLET_SERVER_AUTH_TOKEN: '"Bearer <token>" the wallet server presents (secret; the coordinator requires it)',
   ENABLE_KERNEL_FIREWALL: 'true: a node accepts connections only from TRUSTED_COORDINATOR_IP (default false)',
   TRUSTED_COORDINATOR_IP: 'IP address of the coordinator as the nodes see it (required if ENABLE_KERNEL_FIREWALL=true)',
-  CERTS_DIR: 'directory the services read: ca.crt (internal CA), <id>.crt/.key, coordinator.crt/.key, public/ (wallet API certificate and its CA) (default certs)',
-  CERTS_CA_DIR: 'directory of the development CAs\' private keys, used by npm run certs only and never read by the services; must not be CERTS_DIR or inside it (default CERTS_DIR followed by -ca, e.g. certs-ca)',
+  CERTS_DIR:
+    'directory the services read: ca.crt (internal CA), <id>.crt/.key, coordinator.crt/.key, public/ (wallet API certificate and its CA) (default certs)',
+  CERTS_CA_DIR:
+    "directory of the development CAs' private keys, used by npm run certs only and never read by the services; must not be CERTS_DIR or inside it (default CERTS_DIR followed by -ca, e.g. certs-ca)",
   DATA_DIR: 'state directory; each node and the coordinator use DATA_DIR/<id> (default data)',
   LOG_LEVEL: 'fatal, error, warn, info, debug, trace or silent (default info)',
   TRANSPORT_MAX_FRAME_BYTES: 'largest coordinator↔node frame in bytes (default 4194304)',
   TRANSPORT_HEARTBEAT_INTERVAL_MS: 'heartbeat period in ms (default 5000)',
   TRANSPORT_HEARTBEAT_MISSES: 'missed heartbeats before a peer is declared dead (default 3)',
-  TRANSPORT_HANDSHAKE_TIMEOUT_MS: 'a node drops a connection that has not finished TLS and authentication within this many ms (default 5000)',
-  NODE_DRAIN_MS: 'on SIGTERM a node lets requests in flight finish for at most this many ms, then aborts them and exits (default 5000)',
-  PRESIGN_POOL_SIZE: 'presignatures the coordinator keeps ready per wallet and signer pair (0–64, default 2; 0: on demand only)',
-  NODE_PRIME_POOL: 'safe primes each node keeps ready, generated in the background (4–64, default 8: two aux-info runs; a run takes 4)',
+  TRANSPORT_HANDSHAKE_TIMEOUT_MS:
+    'a node drops a connection that has not finished TLS and authentication within this many ms (default 5000)',
+  NODE_DRAIN_MS:
+    'on SIGTERM a node lets requests in flight finish for at most this many ms, then aborts them and exits (default 5000)',
+  PRESIGN_POOL_SIZE:
+    'presignatures the coordinator keeps ready per wallet and signer pair (0–64, default 2; 0: on demand only)',
+  NODE_PRIME_POOL:
+    'safe primes each node keeps ready, generated in the background (4–64, default 8: two aux-info runs; a run takes 4)',
 } as const satisfies Record<string, string>;
 
 export type VariableName = keyof typeof VARIABLES;
 export const VARIABLE_NAMES = Object.keys(VARIABLES) as VariableName[];
 
-
 /** A string that must be present (absent and empty are the same: the loader drops empty values). */
 function required(what: string) {
   return z.string({ error: (iss) => (iss.input === undefined ? 'required, not set' : `must be ${what}`) });
 }
-
 
 const port = integer(1, 65535);
 
@@ -98,18 +104,23 @@ const platform = z
   .transform((s) => s.toUpperCase())
   .pipe(z.enum(PLATFORMS, { error: (iss) => `must be one of ${PLATFORMS.join(', ')}, got ${show(iss.input)}` }));
 
-
 const nodeId = z
   .string()
-  .regex(NODE_ID_PATTERN, { error: (iss) => `${show(iss.input)} is not a node id (letters, digits, _ and -, at most 64, not starting with _ or -)` })
-  .refine((s) => !RESERVED_NODE_IDS.includes(s), { error: (iss) => `${show(iss.input)} is reserved (${RESERVED_NODE_IDS.join(', ')})` });
+  .regex(NODE_ID_PATTERN, {
+    error: (iss) =>
+      `${show(iss.input)} is not a node id (letters, digits, _ and -, at most 64, not starting with _ or -)`,
+  })
+  .refine((s) => !RESERVED_NODE_IDS.includes(s), {
+    error: (iss) => `${show(iss.input)} is reserved (${RESERVED_NODE_IDS.join(', ')})`,
+  });
 
 export interface HostPort {
   readonly host: string;
   readonly port: number;
 }
 
-const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 const hostPort = z.string().transform((s, ctx): HostPort => {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
@@ -134,10 +145,11 @@ const boolean = z
   .regex(/^(true|false)$/i, { error: (iss) => `must be true or false, got ${show(iss.input)}` })
   .transform((s) => s.toLowerCase() === 'true');
 
-const ipAddress = z.string().refine((s) => isIP(s) !== 0, { error: (iss) => `must be an IP address, got ${show(iss.input)}` });
+const ipAddress = z
+  .string()
+  .refine((s) => isIP(s) !== 0, { error: (iss) => `must be an IP address, got ${show(iss.input)}` });
 
 const region = z.string().regex(/^[A-Za-z0-9-]{2,40}$/, { error: (iss) => `${show(iss.input)} is not a region name` });
-
 
 // RFC 6750 token characters; at least 16 so a placeholder like "Bearer x" is caught. The value is
 // a secret: no message repeats it.
@@ -145,28 +157,31 @@ const bearer = z.string().regex(/^Bearer [A-Za-z0-9\-._~+/]{16,}=*$/, {
   error: 'must be "Bearer <token>" with a token of at least 16 characters (A–Z a–z 0–9 - . _ ~ + /)',
 });
 
-
-
-
 /**
  * The token env/.env.local ships with: known to anyone who has read the repository, so it may
  * only guard an API that nothing but this machine can reach.
  */
 export const DEVELOPMENT_AUTH_TOKEN = 'Bearer wallet_dev_token_12345';
 
-const listenAddress = z.string().refine((s) => isIP(s) !== 0, { error: (iss) => `must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::), got ${show(iss.input)}` });
+const listenAddress = z.string().refine((s) => isIP(s) !== 0, {
+  error: (iss) => `must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::), got ${show(iss.input)}`,
+});
 
 const addressRange = z.string().transform((s, ctx): AddressRange => {
   const r = parseAddressRange(s);
   if (r === undefined) {
-    ctx.addIssue({ code: 'custom', message: `${show(s)} is not an IP address or CIDR range (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/8)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `${show(s)} is not an IP address or CIDR range (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/8)`,
+    });
     return z.NEVER;
   }
   return r;
 });
 
-
-const logLevel = z.enum(LOG_LEVELS, { error: (iss) => `must be one of ${LOG_LEVELS.join(', ')}, got ${show(iss.input)}` });
+const logLevel = z.enum(LOG_LEVELS, {
+  error: (iss) => `must be one of ${LOG_LEVELS.join(', ')}, got ${show(iss.input)}`,
+});
 
 function duplicates<T>(items: readonly T[], key: (t: T) => string): string[] {
   const seen = new Set<string>();
@@ -216,42 +231,81 @@ export const envSchema = z
     NODE_PRIME_POOL: integer(4, 64).default(8),
   })
   .superRefine((v, ctx) => {
-    const issue = (variable: VariableName, message: string): void => ctx.addIssue({ code: 'custom', path: [variable], message });
+    const issue = (variable: VariableName, message: string): void =>
+      ctx.addIssue({ code: 'custom', path: [variable], message });
     const n = v.NODE_IDS.length;
     for (const d of duplicates(v.NODE_IDS, (x) => x)) issue('NODE_IDS', `${show(d)} is listed more than once`);
-    for (const d of duplicates(v.NODE_HOSTS, (h) => `${h.host.toLowerCase()}:${h.port}`)) issue('NODE_HOSTS', `${d} is listed more than once`);
+    for (const d of duplicates(v.NODE_HOSTS, (h) => `${h.host.toLowerCase()}:${h.port}`))
+      issue('NODE_HOSTS', `${d} is listed more than once`);
     if (v.NODE_HOSTS.length !== n) issue('NODE_HOSTS', `${v.NODE_HOSTS.length} entries but NODE_IDS has ${n}`);
-    if (v.NODE_PLATFORMS.length !== n) issue('NODE_PLATFORMS', `${v.NODE_PLATFORMS.length} entries but NODE_IDS has ${n}`);
+    if (v.NODE_PLATFORMS.length !== n)
+      issue('NODE_PLATFORMS', `${v.NODE_PLATFORMS.length} entries but NODE_IDS has ${n}`);
     if (v.MPC_TOTAL_SHARDS !== n) issue('MPC_TOTAL_SHARDS', `is ${v.MPC_TOTAL_SHARDS} but NODE_IDS has ${n} nodes`);
-    if (v.MPC_THRESHOLD > v.MPC_TOTAL_SHARDS) issue('MPC_THRESHOLD', `must be ≤ MPC_TOTAL_SHARDS (${v.MPC_TOTAL_SHARDS}), got ${v.MPC_THRESHOLD}`);
+    if (v.MPC_THRESHOLD > v.MPC_TOTAL_SHARDS)
+      issue('MPC_THRESHOLD', `must be ≤ MPC_TOTAL_SHARDS (${v.MPC_TOTAL_SHARDS}), got ${v.MPC_THRESHOLD}`);
     for (const [cloud, variable] of Object.entries(REGION_VARIABLES) as [CloudPlatform, VariableName][]) {
-      if (v.NODE_PLATFORMS.includes(cloud) && v[variable] === undefined) issue(variable, `required because NODE_PLATFORMS has ${cloud}`);
+      if (v.NODE_PLATFORMS.includes(cloud) && v[variable] === undefined)
+        issue(variable, `required because NODE_PLATFORMS has ${cloud}`);
     }
     const providers = kmsProviders(v);
-    if (v.NODE_KMS_PROVIDERS !== undefined && v.NODE_KMS_PROVIDERS.length !== n) issue('NODE_KMS_PROVIDERS', `${v.NODE_KMS_PROVIDERS.length} entries but NODE_IDS has ${n}`);
+    if (v.NODE_KMS_PROVIDERS !== undefined && v.NODE_KMS_PROVIDERS.length !== n)
+      issue('NODE_KMS_PROVIDERS', `${v.NODE_KMS_PROVIDERS.length} entries but NODE_IDS has ${n}`);
     providers.forEach((p, i) => {
-      if (p === undefined && v.NODE_PLATFORMS[i] !== undefined) issue('NODE_KMS_PROVIDERS', `required: node ${v.NODE_IDS[i]} runs on ${v.NODE_PLATFORMS[i]}, which has no KMS provider of its own (use pkcs11 through the cloud's PKCS#11 library)`);
+      if (p === undefined && v.NODE_PLATFORMS[i] !== undefined)
+        issue(
+          'NODE_KMS_PROVIDERS',
+          `required: node ${v.NODE_IDS[i]} runs on ${v.NODE_PLATFORMS[i]}, which has no KMS provider of its own (use pkcs11 through the cloud's PKCS#11 library)`,
+        );
     });
     checkKmsSettings(v, providers, (variable, message) => issue(variable as VariableName, message));
-    if (v.ENABLE_KERNEL_FIREWALL && v.TRUSTED_COORDINATOR_IP === undefined) issue('TRUSTED_COORDINATOR_IP', 'required when ENABLE_KERNEL_FIREWALL=true');
+    if (v.ENABLE_KERNEL_FIREWALL && v.TRUSTED_COORDINATOR_IP === undefined)
+      issue('TRUSTED_COORDINATOR_IP', 'required when ENABLE_KERNEL_FIREWALL=true');
     if ((v.COORDINATOR_HTTPS_CERT === undefined) !== (v.COORDINATOR_HTTPS_KEY === undefined)) {
-      const [set, unset] = v.COORDINATOR_HTTPS_CERT === undefined ? ['COORDINATOR_HTTPS_KEY', 'COORDINATOR_HTTPS_CERT'] : ['COORDINATOR_HTTPS_CERT', 'COORDINATOR_HTTPS_KEY'];
+      const [set, unset] =
+        v.COORDINATOR_HTTPS_CERT === undefined
+          ? ['COORDINATOR_HTTPS_KEY', 'COORDINATOR_HTTPS_CERT']
+          : ['COORDINATOR_HTTPS_CERT', 'COORDINATOR_HTTPS_KEY'];
       issue(unset as VariableName, `required when ${set} is set`);
     }
     if (!isLoopbackAddress(v.COORDINATOR_HTTPS_HOST)) {
       const reachable = `the wallet API listens on ${v.COORDINATOR_HTTPS_HOST} (COORDINATOR_HTTPS_HOST), which is not a loopback address`;
-      if (v.WALLET_SERVER_AUTH_TOKEN === DEVELOPMENT_AUTH_TOKEN) issue('WALLET_SERVER_AUTH_TOKEN', `is the development token from env/.env.local, which anyone can read, and ${reachable}: set a secret token of your own`);
-      if (v.COORDINATOR_METRICS_TOKEN === DEVELOPMENT_AUTH_TOKEN) issue('COORDINATOR_METRICS_TOKEN', `is the development token from env/.env.local, and ${reachable}: set a secret token of your own`);
-      if (v.COORDINATOR_ADMIN_TOKEN === DEVELOPMENT_AUTH_TOKEN) issue('COORDINATOR_ADMIN_TOKEN', `is the development token from env/.env.local, and ${reachable}: set a secret token of your own`);
+      if (v.WALLET_SERVER_AUTH_TOKEN === DEVELOPMENT_AUTH_TOKEN)
+        issue(
+          'WALLET_SERVER_AUTH_TOKEN',
+          `is the development token from env/.env.local, which anyone can read, and ${reachable}: set a secret token of your own`,
+        );
+      if (v.COORDINATOR_METRICS_TOKEN === DEVELOPMENT_AUTH_TOKEN)
+        issue(
+          'COORDINATOR_METRICS_TOKEN',
+          `is the development token from env/.env.local, and ${reachable}: set a secret token of your own`,
+        );
+      if (v.COORDINATOR_ADMIN_TOKEN === DEVELOPMENT_AUTH_TOKEN)
+        issue(
+          'COORDINATOR_ADMIN_TOKEN',
+          `is the development token from env/.env.local, and ${reachable}: set a secret token of your own`,
+        );
     }
     if (v.COORDINATOR_METRICS_TOKEN !== undefined && v.COORDINATOR_METRICS_TOKEN === v.WALLET_SERVER_AUTH_TOKEN) {
-      issue('COORDINATOR_METRICS_TOKEN', 'must differ from WALLET_SERVER_AUTH_TOKEN (a scraper must not be able to create wallets or sign)');
+      issue(
+        'COORDINATOR_METRICS_TOKEN',
+        'must differ from WALLET_SERVER_AUTH_TOKEN (a scraper must not be able to create wallets or sign)',
+      );
     }
-    if (v.COORDINATOR_ADMIN_TOKEN !== undefined && (v.COORDINATOR_ADMIN_TOKEN === v.WALLET_SERVER_AUTH_TOKEN || v.COORDINATOR_ADMIN_TOKEN === v.COORDINATOR_METRICS_TOKEN)) {
-      issue('COORDINATOR_ADMIN_TOKEN', 'must differ from WALLET_SERVER_AUTH_TOKEN and COORDINATOR_METRICS_TOKEN (the wallet server and a scraper must not be able to rotate keys)');
+    if (
+      v.COORDINATOR_ADMIN_TOKEN !== undefined &&
+      (v.COORDINATOR_ADMIN_TOKEN === v.WALLET_SERVER_AUTH_TOKEN ||
+        v.COORDINATOR_ADMIN_TOKEN === v.COORDINATOR_METRICS_TOKEN)
+    ) {
+      issue(
+        'COORDINATOR_ADMIN_TOKEN',
+        'must differ from WALLET_SERVER_AUTH_TOKEN and COORDINATOR_METRICS_TOKEN (the wallet server and a scraper must not be able to rotate keys)',
+      );
     }
     if ((v.WALLET_SERVER_URL === undefined) !== (v.WALLET_SERVER_AUTH_TOKEN === undefined)) {
-      const [set, unset] = v.WALLET_SERVER_URL === undefined ? ['WALLET_SERVER_AUTH_TOKEN', 'WALLET_SERVER_URL'] : ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN'];
+      const [set, unset] =
+        v.WALLET_SERVER_URL === undefined
+          ? ['WALLET_SERVER_AUTH_TOKEN', 'WALLET_SERVER_URL']
+          : ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN'];
       issue(unset as VariableName, `required when ${set} is set`);
     }
   });

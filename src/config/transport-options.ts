@@ -29,12 +29,17 @@ function connectionSettings(config: Config, logger: Logger | undefined): Connect
  * mutual TLS and the allow-list decide who gets in).
  */
 export function listenAddress(host: string, port: number): { host: string; port: number } {
-  if (host === 'localhost' || host.startsWith('127.') || host === '::1') return { host: host === 'localhost' ? '127.0.0.1' : host, port };
+  if (host === 'localhost' || host.startsWith('127.') || host === '::1')
+    return { host: host === 'localhost' ? '127.0.0.1' : host, port };
   return { host: isIP(host) === 6 ? '::' : '0.0.0.0', port };
 }
 
 /** The server options of node `nodeId`, and the address it listens on. */
-export async function nodeServerSetup(config: Config, nodeId: string, logger?: Logger): Promise<{ options: ServerOptions; listen: { host: string; port: number } }> {
+export async function nodeServerSetup(
+  config: Config,
+  nodeId: string,
+  logger?: Logger,
+): Promise<{ options: ServerOptions; listen: { host: string; port: number } }> {
   const entry = nodeEntry(config, nodeId);
   const tls = await loadTlsMaterial(entry.tls, nodeIdentity(entry.id));
   const options: ServerOptions = {

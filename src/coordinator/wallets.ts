@@ -111,8 +111,8 @@ export function idempotencyKeyHash(key: string): string {
  *   selectors. A label of white space only is refused too: it looks empty.
  */
 // U+034F (combining grapheme joiner) is listed alone on purpose: it is refused, not combined
-// eslint-disable-next-line no-misleading-character-class
 const FORBIDDEN_IN_LABEL =
+  // eslint-disable-next-line no-misleading-character-class
   /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0\u034F\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
 
 /** Why a label is refused, or undefined if it is acceptable. */

@@ -30,7 +30,15 @@
 import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { AWS_BLOB, AWS_KEY_ARN, AWS_MAX_ARN, AWS_MAX_CIPHERTEXT, MAX_DATA_KEY, MIN_DATA_KEY } from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError, type KmsErrorCode } from './kms.js';
-import { checkRetryPolicy, DEFAULT_RETRY, describeError, isTransientStatus, type RetryPolicy, TRANSIENT_NET_CODES, withRetries } from './retry.js';
+import {
+  checkRetryPolicy,
+  DEFAULT_RETRY,
+  describeError,
+  isTransientStatus,
+  type RetryPolicy,
+  TRANSIENT_NET_CODES,
+  withRetries,
+} from './retry.js';
 
 export interface AwsKmsOptions {
   /** Key ARN, key id, or alias/… (NODE_KMS_AWS_KEY_ID). */
@@ -94,11 +102,13 @@ type Phase = 'open' | 'wrap' | 'unwrap';
 
 /** Resolve and check the configured key, then return a provider using it. */
 export async function openAwsKms(options: AwsKmsOptions): Promise<AwsKms> {
-  if (typeof options.keyId !== 'string' || options.keyId.length === 0 || options.keyId.length > AWS_MAX_ARN) throw new RangeError(`keyId must be 1 to ${AWS_MAX_ARN} characters`);
+  if (typeof options.keyId !== 'string' || options.keyId.length === 0 || options.keyId.length > AWS_MAX_ARN)
+    throw new RangeError(`keyId must be 1 to ${AWS_MAX_ARN} characters`);
   if (!REGION.test(options.region)) throw new RangeError('region must be an AWS region name such as eu-west-1');
   const retry = checkRetryPolicy(options.retry ?? DEFAULT_RETRY);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 120_000) throw new RangeError('timeoutMs must be an integer from 1 to 120000');
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 120_000)
+    throw new RangeError('timeoutMs must be an integer from 1 to 120000');
 
   const c = options.credentials;
   const client = new KMSClient({
@@ -107,24 +117,44 @@ export async function openAwsKms(options: AwsKmsOptions): Promise<AwsKms> {
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(c === undefined
       ? {}
-      : { credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken === undefined ? {} : { sessionToken: c.sessionToken }) } }),
+      : {
+          credentials: {
+            accessKeyId: c.accessKeyId,
+            secretAccessKey: c.secretAccessKey,
+            ...(c.sessionToken === undefined ? {} : { sessionToken: c.sessionToken }),
+          },
+        }),
     // Without throwOnRequestTimeout the handler only logs a late answer and keeps waiting.
-    requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, socketTimeout: timeoutMs, throwOnRequestTimeout: true },
+    requestHandler: {
+      connectionTimeout: timeoutMs,
+      requestTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      throwOnRequestTimeout: true,
+    },
   });
   try {
-    const out = await callKms('open', `DescribeKey of ${options.keyId}`, retry, () => client.send(new DescribeKeyCommand({ KeyId: options.keyId })));
+    const out = await callKms('open', `DescribeKey of ${options.keyId}`, retry, () =>
+      client.send(new DescribeKeyCommand({ KeyId: options.keyId })),
+    );
     const md = out.KeyMetadata;
     const arn = md?.Arn;
-    if (md === undefined || arn === undefined || !AWS_KEY_ARN.test(arn)) throw new KmsError('config', `aws KMS: DescribeKey of ${options.keyId} returned no usable key ARN`);
-    if (md.Enabled !== true || (md.KeyState !== undefined && md.KeyState !== 'Enabled')) throw new KmsError('config', `aws KMS key ${arn} is not enabled (state ${md.KeyState ?? 'unknown'})`);
+    if (md === undefined || arn === undefined || !AWS_KEY_ARN.test(arn))
+      throw new KmsError('config', `aws KMS: DescribeKey of ${options.keyId} returned no usable key ARN`);
+    if (md.Enabled !== true || (md.KeyState !== undefined && md.KeyState !== 'Enabled'))
+      throw new KmsError('config', `aws KMS key ${arn} is not enabled (state ${md.KeyState ?? 'unknown'})`);
     const spec = md.KeySpec ?? md.CustomerMasterKeySpec;
-    if (spec !== 'SYMMETRIC_DEFAULT') throw new KmsError('config', `aws KMS key ${arn} is ${spec ?? 'of unknown spec'}, not a SYMMETRIC_DEFAULT key`);
-    if (md.KeyUsage !== 'ENCRYPT_DECRYPT') throw new KmsError('config', `aws KMS key ${arn} has usage ${md.KeyUsage ?? 'unknown'}, not ENCRYPT_DECRYPT`);
+    if (spec !== 'SYMMETRIC_DEFAULT')
+      throw new KmsError('config', `aws KMS key ${arn} is ${spec ?? 'of unknown spec'}, not a SYMMETRIC_DEFAULT key`);
+    if (md.KeyUsage !== 'ENCRYPT_DECRYPT')
+      throw new KmsError('config', `aws KMS key ${arn} has usage ${md.KeyUsage ?? 'unknown'}, not ENCRYPT_DECRYPT`);
     const retired: string[] = [];
     for (const id of options.retiredKeyIds ?? []) {
-      const r = await callKms('open', `DescribeKey of ${id}`, retry, () => client.send(new DescribeKeyCommand({ KeyId: id })));
+      const r = await callKms('open', `DescribeKey of ${id}`, retry, () =>
+        client.send(new DescribeKeyCommand({ KeyId: id })),
+      );
       const rArn = r.KeyMetadata?.Arn;
-      if (rArn === undefined || !AWS_KEY_ARN.test(rArn)) throw new KmsError('config', `aws KMS: DescribeKey of retired key ${id} returned no usable key ARN`);
+      if (rArn === undefined || !AWS_KEY_ARN.test(rArn))
+        throw new KmsError('config', `aws KMS: DescribeKey of retired key ${id} returned no usable key ARN`);
       retired.push(rArn);
     }
     return new AwsKms(client, arn, retry, retired);
@@ -158,25 +188,46 @@ export class AwsKms implements Kms {
     encodeContext(context); // the same rules as every provider, though AWS gets the map itself
     const keyId = this.keyId;
     const out = await this.#call('wrap', `Encrypt under ${keyId}`, (client) =>
-      client.send(new EncryptCommand({ KeyId: keyId, Plaintext: dataKey, EncryptionContext: { ...context }, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' })),
+      client.send(
+        new EncryptCommand({
+          KeyId: keyId,
+          Plaintext: dataKey,
+          EncryptionContext: { ...context },
+          EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        }),
+      ),
     );
     if (out.KeyId !== keyId) throw new KmsError('config', `aws KMS: Encrypt under ${keyId} answered for another key`);
     const ct = out.CiphertextBlob;
-    if (ct === undefined || ct.length === 0 || ct.length > AWS_MAX_CIPHERTEXT) throw new KmsError('unavailable', `aws KMS: Encrypt under ${keyId} returned no usable ciphertext`);
+    if (ct === undefined || ct.length === 0 || ct.length > AWS_MAX_CIPHERTEXT)
+      throw new KmsError('unavailable', `aws KMS: Encrypt under ${keyId} returned no usable ciphertext`);
     return AWS_BLOB.encode({ arn: keyId, ciphertext: ct });
   }
 
   async unwrapKey(wrapped: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
     const { arn, ciphertext } = AWS_BLOB.decode(wrapped);
     encodeContext(context);
-    if (!this.#trusted.has(arn)) throw new KmsError('unknown-key', `aws KMS: the wrapped key is under ${arn}, not a key this node uses (${this.keyId})`);
+    if (!this.#trusted.has(arn))
+      throw new KmsError(
+        'unknown-key',
+        `aws KMS: the wrapped key is under ${arn}, not a key this node uses (${this.keyId})`,
+      );
     const out = await this.#call('unwrap', `Decrypt under ${arn}`, (client) =>
-      client.send(new DecryptCommand({ KeyId: arn, CiphertextBlob: ciphertext, EncryptionContext: { ...context }, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' })),
+      client.send(
+        new DecryptCommand({
+          KeyId: arn,
+          CiphertextBlob: ciphertext,
+          EncryptionContext: { ...context },
+          EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        }),
+      ),
     );
     const pt = out.Plaintext;
     try {
-      if (out.KeyId !== arn) throw new KmsError('unwrap-failed', `aws KMS: Decrypt under ${arn} answered for another key`);
-      if (pt === undefined || pt.length < MIN_DATA_KEY || pt.length > MAX_DATA_KEY) throw new KmsError('unwrap-failed', 'aws KMS: the unwrapped data key has the wrong length');
+      if (out.KeyId !== arn)
+        throw new KmsError('unwrap-failed', `aws KMS: Decrypt under ${arn} answered for another key`);
+      if (pt === undefined || pt.length < MIN_DATA_KEY || pt.length > MAX_DATA_KEY)
+        throw new KmsError('unwrap-failed', 'aws KMS: the unwrapped data key has the wrong length');
       const key = Buffer.alloc(pt.length); // not from the shared pool, so the caller's zeroising reaches all of it
       key.set(pt);
       return key;
@@ -225,7 +276,11 @@ function isTransient(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   const { code, $metadata } = e as { code?: unknown; $metadata?: { httpStatusCode?: unknown } };
   const status = $metadata?.httpStatusCode;
-  return TRANSIENT_ERRORS.has(e.name) || (typeof code === 'string' && TRANSIENT_NET_CODES.has(code)) || (typeof status === 'number' && isTransientStatus(status));
+  return (
+    TRANSIENT_ERRORS.has(e.name) ||
+    (typeof code === 'string' && TRANSIENT_NET_CODES.has(code)) ||
+    (typeof status === 'number' && isTransientStatus(status))
+  );
 }
 
 /** A permanent failure as a KmsError; the message has names and codes only, never request data. */

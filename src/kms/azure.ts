@@ -30,9 +30,24 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { CryptographyClient, KeyClient, type KeyClientOptions, type KeyVaultKey } from '@azure/keyvault-keys';
 import type { TokenCredential } from '@azure/identity';
-import { AZURE_ALG_RSA_OAEP_256, AZURE_BLOB, AZURE_MAX_WRAPPED, AZURE_MIN_WRAPPED, MAX_DATA_KEY, MIN_DATA_KEY } from './blob.js';
+import {
+  AZURE_ALG_RSA_OAEP_256,
+  AZURE_BLOB,
+  AZURE_MAX_WRAPPED,
+  AZURE_MIN_WRAPPED,
+  MAX_DATA_KEY,
+  MIN_DATA_KEY,
+} from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError } from './kms.js';
-import { checkRetryPolicy, DEFAULT_RETRY, describeError, isTransientStatus, type RetryPolicy, TRANSIENT_NET_CODES, withRetries } from './retry.js';
+import {
+  checkRetryPolicy,
+  DEFAULT_RETRY,
+  describeError,
+  isTransientStatus,
+  type RetryPolicy,
+  TRANSIENT_NET_CODES,
+  withRetries,
+} from './retry.js';
 
 export interface AzureKmsOptions {
   /** NODE_KMS_AZURE_KEY_ID: https://<vault>.vault.azure.net/keys/<name>[/<version>]; without a version, the current one. */
@@ -74,7 +89,8 @@ function parseKeyId(id: string): KeyRef | undefined {
   } catch {
     return undefined;
   }
-  if (u.protocol !== 'https:' || u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') return undefined;
+  if (u.protocol !== 'https:' || u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '')
+    return undefined;
   const m = /^\/keys\/([^/]+)(?:\/([^/]+))?$/.exec(u.pathname);
   if (m === null || !KEY_NAME.test(m[1]!) || (m[2] !== undefined && !KEY_VERSION.test(m[2]))) return undefined;
   return { vaultUrl: `https://${u.host}`, name: m[1]!, version: m[2] };
@@ -89,7 +105,8 @@ class AttemptTimeout extends Error {
 }
 
 function statusOf(e: unknown): number | undefined {
-  const s = (e as { statusCode?: unknown; status?: unknown } | null)?.statusCode ?? (e as { status?: unknown } | null)?.status;
+  const s =
+    (e as { statusCode?: unknown; status?: unknown } | null)?.statusCode ?? (e as { status?: unknown } | null)?.status;
   return typeof s === 'number' ? s : undefined;
 }
 
@@ -98,7 +115,8 @@ function statusOf(e: unknown): number | undefined {
  * code, only a message starting with the OAuth or MSAL error code: an unreachable or overloaded
  * token endpoint is recognised by those codes.
  */
-const TOKEN_TRANSIENT = /network_error|endpoints_resolution_error|temporarily_unavailable|server_error|ETIMEDOUT|ECONNREFUSED|ECONNRESET|EAI_AGAIN/;
+const TOKEN_TRANSIENT =
+  /network_error|endpoints_resolution_error|temporarily_unavailable|server_error|ETIMEDOUT|ECONNREFUSED|ECONNRESET|EAI_AGAIN/;
 
 type IdentityClass = 'transient' | 'denied' | 'config';
 
@@ -110,7 +128,9 @@ function identityClass(e: Error): IdentityClass | undefined {
       return TOKEN_TRANSIENT.test(e.message) ? 'transient' : 'config';
     case 'AuthenticationError': {
       const status = statusOf(e);
-      return (status !== undefined && isTransientStatus(status)) || TOKEN_TRANSIENT.test(e.message) ? 'transient' : 'denied';
+      return (status !== undefined && isTransientStatus(status)) || TOKEN_TRANSIENT.test(e.message)
+        ? 'transient'
+        : 'denied';
     }
     case 'AuthenticationRequiredError':
       return TOKEN_TRANSIENT.test(e.message) ? 'transient' : 'denied';
@@ -149,7 +169,11 @@ function toKmsError(e: unknown, phase: Phase, what: string): KmsError {
   const status = statusOf(e);
   if (status === 401 || status === 403) {
     // A disabled or expired key answers 403 too; that is the key's state, not a permission.
-    if (/KeyDisabled|KeyExpired|disabled key|expired key/i.test(`${(e as Error).message} ${JSON.stringify((e as { details?: unknown }).details ?? null)}`)) {
+    if (
+      /KeyDisabled|KeyExpired|disabled key|expired key/i.test(
+        `${(e as Error).message} ${JSON.stringify((e as { details?: unknown }).details ?? null)}`,
+      )
+    ) {
       return new KmsError(phase === 'unwrap' ? 'unknown-key' : 'config', msg, { cause: e });
     }
     return new KmsError('denied', msg, { cause: e });
@@ -201,13 +225,26 @@ interface VersionClient {
 }
 
 /** Check a key the vault returned for `ref`; returns its version and modulus length. */
-function checkKey(key: KeyVaultKey, ref: KeyRef, needs: readonly ('wrapKey' | 'unwrapKey')[], phase: Phase): { version: string; modulusBytes: number } {
+function checkKey(
+  key: KeyVaultKey,
+  ref: KeyRef,
+  needs: readonly ('wrapKey' | 'unwrapKey')[],
+  phase: Phase,
+): { version: string; modulusBytes: number } {
   const fail = (why: string): never => {
-    throw new KmsError(phase === 'unwrap' ? 'unknown-key' : 'config', `${PROVIDER} KMS: key ${key.id ?? ref.name} ${why}`);
+    throw new KmsError(
+      phase === 'unwrap' ? 'unknown-key' : 'config',
+      `${PROVIDER} KMS: key ${key.id ?? ref.name} ${why}`,
+    );
   };
   const got = key.id === undefined ? undefined : parseKeyId(key.id);
   if (got === undefined || got.version === undefined) return fail('came back without a valid versioned id');
-  if (got.vaultUrl !== ref.vaultUrl || got.name !== ref.name || (ref.version !== undefined && got.version !== ref.version)) return fail(`is not the key asked for (${kidOf(ref, ref.version ?? '')})`);
+  if (
+    got.vaultUrl !== ref.vaultUrl ||
+    got.name !== ref.name ||
+    (ref.version !== undefined && got.version !== ref.version)
+  )
+    return fail(`is not the key asked for (${kidOf(ref, ref.version ?? '')})`);
   const kty = key.keyType ?? key.key?.kty;
   if (kty !== 'RSA' && kty !== 'RSA-HSM') return fail(`is of type ${String(kty)}, not RSA or RSA-HSM`);
   if (key.properties.enabled !== true) return fail('is disabled');
@@ -215,12 +252,15 @@ function checkKey(key: KeyVaultKey, ref: KeyRef, needs: readonly ('wrapKey' | 'u
     // Expiry and not-before stop new wraps only: an expired version still unwraps what it wrapped.
     const now = Date.now();
     if (key.properties.expiresOn !== undefined && key.properties.expiresOn.getTime() <= now) return fail('has expired');
-    if (key.properties.notBefore !== undefined && key.properties.notBefore.getTime() > now) return fail('is not valid yet');
+    if (key.properties.notBefore !== undefined && key.properties.notBefore.getTime() > now)
+      return fail('is not valid yet');
   }
   const ops = key.keyOperations ?? key.key?.keyOps ?? [];
-  for (const op of needs) if (!ops.includes(op)) return fail(`does not allow ${op} (key_ops: ${ops.join(', ') || 'none'})`);
+  for (const op of needs)
+    if (!ops.includes(op)) return fail(`does not allow ${op} (key_ops: ${ops.join(', ') || 'none'})`);
   const modulusBytes = key.key?.n?.length ?? 0;
-  if (modulusBytes < AZURE_MIN_WRAPPED || modulusBytes > AZURE_MAX_WRAPPED) return fail(`has an unsupported RSA modulus of ${modulusBytes * 8} bits`);
+  if (modulusBytes < AZURE_MIN_WRAPPED || modulusBytes > AZURE_MAX_WRAPPED)
+    return fail(`has an unsupported RSA modulus of ${modulusBytes * 8} bits`);
   return { version: got.version, modulusBytes };
 }
 
@@ -239,7 +279,8 @@ function parseBlob(wrapped: Uint8Array): { kid: string; header: Buffer; wrapped:
   const blob = AZURE_BLOB.decode(wrapped);
   const ref = parseKeyId(blob.kid);
   // Only the canonical form: one key version, one byte string.
-  if (ref === undefined || ref.version === undefined || kidOf(ref, ref.version) !== blob.kid) throw AZURE_BLOB.malformed('names no valid key');
+  if (ref === undefined || ref.version === undefined || kidOf(ref, ref.version) !== blob.kid)
+    throw AZURE_BLOB.malformed('names no valid key');
   return blob;
 }
 
@@ -264,17 +305,27 @@ export class AzureKms implements Kms {
   /** See openAzureKms. */
   static async open(options: AzureKmsOptions): Promise<AzureKms> {
     const ref = parseKeyId(options.keyId);
-    if (ref === undefined) throw new KmsError('config', 'Azure key id must look like https://<vault>.vault.azure.net/keys/<name>[/<version>]');
+    if (ref === undefined)
+      throw new KmsError(
+        'config',
+        'Azure key id must look like https://<vault>.vault.azure.net/keys/<name>[/<version>]',
+      );
     const policy = checkRetryPolicy(options.retry ?? DEFAULT_RETRY);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) throw new RangeError('timeoutMs must be an integer from 1 to 600000');
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000)
+      throw new RangeError('timeoutMs must be an integer from 1 to 600000');
     const credential = options.credential ?? (await defaultCredential(options.agent));
     // Retries are ours (bounded, with a deadline per attempt), so the SDK's are off.
     // A fresh object per client: the SDK's constructors write into the options they are given.
-    const pipeline = (): KeyClientOptions => ({ retryOptions: { maxRetries: 0 }, ...(options.agent === undefined ? {} : { agent: options.agent }) });
+    const pipeline = (): KeyClientOptions => ({
+      retryOptions: { maxRetries: 0 },
+      ...(options.agent === undefined ? {} : { agent: options.agent }),
+    });
     const call = makeCaller(policy, timeoutMs);
     const keys = new KeyClient(ref.vaultUrl, credential, pipeline());
-    const key = await call('open', `resolve key ${options.keyId}`, (abortSignal) => keys.getKey(ref.name, { ...(ref.version === undefined ? {} : { version: ref.version }), abortSignal }));
+    const key = await call('open', `resolve key ${options.keyId}`, (abortSignal) =>
+      keys.getKey(ref.name, { ...(ref.version === undefined ? {} : { version: ref.version }), abortSignal }),
+    );
     const { version, modulusBytes } = checkKey(key, ref, ['wrapKey', 'unwrapKey'], 'open');
     const clientFor = (k: KeyVaultKey): CryptographyClient => {
       // The SDK refuses every operation of an expired key on its own; the vault, which allows
@@ -282,7 +333,15 @@ export class AzureKms implements Kms {
       const { expiresOn: _e, notBefore: _n, ...properties } = k.properties;
       return new CryptographyClient({ ...k, properties }, credential, pipeline());
     };
-    return new AzureKms(ref, version, key.properties.expiresOn, { client: clientFor(key), modulusBytes }, keys, clientFor, call);
+    return new AzureKms(
+      ref,
+      version,
+      key.properties.expiresOn,
+      { client: clientFor(key), modulusBytes },
+      keys,
+      clientFor,
+      call,
+    );
   }
 
   private constructor(
@@ -306,14 +365,23 @@ export class AzureKms implements Kms {
     }
     this.#open();
     if (this.expiresOn !== undefined && this.expiresOn.getTime() <= Date.now()) {
-      throw new KmsError('config', `${PROVIDER} KMS: key ${this.keyId} expired at ${this.expiresOn.toISOString()}; add a new version and restart`);
+      throw new KmsError(
+        'config',
+        `${PROVIDER} KMS: key ${this.keyId} expired at ${this.expiresOn.toISOString()}; add a new version and restart`,
+      );
     }
     const plain = Buffer.concat([dataKey, binding(this.#header, context)]);
     try {
       const v = await this.#version(this.keyId, 'wrap');
-      const res = await this.call('wrap', `wrap under ${this.keyId}`, (abortSignal) => v.client.wrapKey(SDK_ALGORITHM, plain, { abortSignal }));
+      const res = await this.call('wrap', `wrap under ${this.keyId}`, (abortSignal) =>
+        v.client.wrapKey(SDK_ALGORITHM, plain, { abortSignal }),
+      );
       const out = Buffer.from(res.result);
-      if (out.length !== v.modulusBytes) throw new KmsError('config', `${PROVIDER} KMS: the vault returned a ${out.length}-byte wrapped key for a ${v.modulusBytes * 8}-bit key`);
+      if (out.length !== v.modulusBytes)
+        throw new KmsError(
+          'config',
+          `${PROVIDER} KMS: the vault returned a ${out.length}-byte wrapped key for a ${v.modulusBytes * 8}-bit key`,
+        );
       return AZURE_BLOB.encode({ algorithm: AZURE_ALG_RSA_OAEP_256, kid: this.keyId, wrapped: out });
     } finally {
       plain.fill(0);
@@ -325,14 +393,20 @@ export class AzureKms implements Kms {
     this.#open();
     const expected = binding(blob.header, context); // a malformed context throws before any call
     const v = await this.#version(blob.kid, 'unwrap');
-    if (blob.wrapped.length !== v.modulusBytes) throw new KmsError('malformed', 'Azure-KMS wrapped key has the wrong length for its key');
-    const res = await this.call('unwrap', `unwrap under ${blob.kid}`, (abortSignal) => v.client.unwrapKey(SDK_ALGORITHM, blob.wrapped, { abortSignal }));
+    if (blob.wrapped.length !== v.modulusBytes)
+      throw new KmsError('malformed', 'Azure-KMS wrapped key has the wrong length for its key');
+    const res = await this.call('unwrap', `unwrap under ${blob.kid}`, (abortSignal) =>
+      v.client.unwrapKey(SDK_ALGORITHM, blob.wrapped, { abortSignal }),
+    );
     const plain = Buffer.from(res.result);
     res.result.fill(0);
     try {
       const n = plain.length - HASH;
       if (n < MIN_DATA_KEY || n > MAX_DATA_KEY || !timingSafeEqual(plain.subarray(n), expected)) {
-        throw new KmsError('unwrap-failed', 'wrapped key is bound to another encryption context (or was tampered with)');
+        throw new KmsError(
+          'unwrap-failed',
+          'wrapped key is bound to another encryption context (or was tampered with)',
+        );
       }
       return Uint8Array.prototype.slice.call(plain, 0, n);
     } finally {
@@ -358,13 +432,25 @@ export class AzureKms implements Kms {
     const known = this.#clients.get(kid);
     if (known !== undefined) return known;
     const ref = parseKeyId(kid);
-    if (ref === undefined || ref.version === undefined || ref.vaultUrl !== this.#ref.vaultUrl || ref.name !== this.#ref.name) {
+    if (
+      ref === undefined ||
+      ref.version === undefined ||
+      ref.vaultUrl !== this.#ref.vaultUrl ||
+      ref.name !== this.#ref.name
+    ) {
       // Never follow a blob to another vault or key: it would receive our token and the ciphertext.
-      return Promise.reject(new KmsError('unknown-key', `${PROVIDER} KMS: key ${kid} is not a version of ${this.#ref.vaultUrl}/keys/${this.#ref.name}`));
+      return Promise.reject(
+        new KmsError(
+          'unknown-key',
+          `${PROVIDER} KMS: key ${kid} is not a version of ${this.#ref.vaultUrl}/keys/${this.#ref.name}`,
+        ),
+      );
     }
     const version = ref.version;
     const p = (async (): Promise<VersionClient> => {
-      const key = await this.call(phase, `resolve key ${kid}`, (abortSignal) => this.keys.getKey(ref.name, { version, abortSignal }));
+      const key = await this.call(phase, `resolve key ${kid}`, (abortSignal) =>
+        this.keys.getKey(ref.name, { version, abortSignal }),
+      );
       const { modulusBytes } = checkKey(key, ref, ['unwrapKey'], phase);
       return { client: this.clientFor(key), modulusBytes };
     })();

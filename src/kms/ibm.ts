@@ -41,7 +41,15 @@ import { randomUUID } from 'node:crypto';
 import { BaseService, IamAuthenticator, type AuthenticatorInterface } from 'ibm-cloud-sdk-core';
 import { IBM_BLOB, IBM_ID, IBM_MAX_CIPHERTEXT, MAX_DATA_KEY, MIN_DATA_KEY } from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError, type KmsErrorCode } from './kms.js';
-import { checkRetryPolicy, DEFAULT_RETRY, describeError, isTransientStatus, type RetryPolicy, TRANSIENT_NET_CODES, withRetries } from './retry.js';
+import {
+  checkRetryPolicy,
+  DEFAULT_RETRY,
+  describeError,
+  isTransientStatus,
+  type RetryPolicy,
+  TRANSIENT_NET_CODES,
+  withRetries,
+} from './retry.js';
 
 export interface IbmKmsOptions {
   /** NODE_KMS_IBM_KEY_ID: the root key's id (UUID) or alias; the id is resolved at open. */
@@ -79,7 +87,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REASON = /^[A-Z][A-Z0-9_]{0,63}$/;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const ACTIVE = 1;
-const STATE_NAMES: Record<number, string> = { 0: 'pre-activation', 1: 'active', 2: 'suspended', 3: 'deactivated', 5: 'destroyed' };
+const STATE_NAMES: Record<number, string> = {
+  0: 'pre-activation',
+  1: 'active',
+  2: 'suspended',
+  3: 'deactivated',
+  5: 'destroyed',
+};
 
 type Phase = 'open' | 'wrap' | 'unwrap';
 
@@ -107,7 +121,13 @@ export class IbmKms implements Kms {
   readonly #retry: RetryPolicy;
   #client: KeyProtectClient | undefined;
 
-  private constructor(client: KeyProtectClient, instanceId: string, rootKeyId: string, retry: RetryPolicy, retired: readonly string[]) {
+  private constructor(
+    client: KeyProtectClient,
+    instanceId: string,
+    rootKeyId: string,
+    retry: RetryPolicy,
+    retired: readonly string[],
+  ) {
     this.#client = client;
     this.instanceId = instanceId;
     this.rootKeyId = rootKeyId;
@@ -119,32 +139,46 @@ export class IbmKms implements Kms {
   /** Use openIbmKms. */
   static async open(options: IbmKmsOptions): Promise<IbmKms> {
     const { keyId, instanceId } = options;
-    if (typeof keyId !== 'string' || !KEY_REF.test(keyId)) throw new RangeError('keyId must be a Key Protect key id or alias: 1 to 100 characters of [A-Za-z0-9_-]');
-    if (typeof instanceId !== 'string' || !ID.test(instanceId)) throw new RangeError('instanceId must be a Key Protect instance GUID');
+    if (typeof keyId !== 'string' || !KEY_REF.test(keyId))
+      throw new RangeError('keyId must be a Key Protect key id or alias: 1 to 100 characters of [A-Za-z0-9_-]');
+    if (typeof instanceId !== 'string' || !ID.test(instanceId))
+      throw new RangeError('instanceId must be a Key Protect instance GUID');
     const endpoint = checkUrl('endpoint', options.endpoint);
     const iamUrl = checkUrl('iamUrl', options.iamUrl ?? DEFAULT_IAM_URL);
     // Only the name is checked: the value goes nowhere but the authenticator.
-    if (typeof options.apiKey !== 'string' || options.apiKey.length === 0 || options.apiKey.length > 1024 || /[\s"'{}]/.test(options.apiKey)) {
+    if (
+      typeof options.apiKey !== 'string' ||
+      options.apiKey.length === 0 ||
+      options.apiKey.length > 1024 ||
+      /[\s"'{}]/.test(options.apiKey)
+    ) {
       throw new RangeError('apiKey must be an IBM Cloud API key (no spaces, quotes or braces)');
     }
     const retry = checkRetryPolicy(options.retry ?? DEFAULT_RETRY);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 120_000) throw new RangeError('timeoutMs must be an integer from 1 to 120000');
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 120_000)
+      throw new RangeError('timeoutMs must be an integer from 1 to 120000');
     const retired = (options.retiredKeyIds ?? []).map((k) => {
-      if (typeof k !== 'string' || !UUID.test(k)) throw new RangeError('retiredKeyIds must be Key Protect root key ids (UUIDs)');
+      if (typeof k !== 'string' || !UUID.test(k))
+        throw new RangeError('retiredKeyIds must be Key Protect root key ids (UUIDs)');
       return k.toLowerCase();
     });
 
     const client = new KeyProtectClient(endpoint, iamUrl, options.apiKey, instanceId, timeoutMs);
     try {
       const what = `reading metadata of key ${keyId} in instance ${instanceId}`;
-      const body = await callKeyProtect('open', what, retry, () => client.request('GET', '/api/v2/keys/{id}/metadata', keyId));
+      const body = await callKeyProtect('open', what, retry, () =>
+        client.request('GET', '/api/v2/keys/{id}/metadata', keyId),
+      );
       const key = firstResource(body);
       if (key === undefined) throw new KmsError('unavailable', `ibm KMS: ${what}: unexpected answer`);
       const id = key['id'];
-      if (typeof id !== 'string' || !ID.test(id)) throw new KmsError('unavailable', `ibm KMS: ${what}: the answer names no usable key id`);
-      if (UUID.test(keyId) && id.toLowerCase() !== keyId.toLowerCase()) throw new KmsError('config', `ibm KMS: ${what}: the answer is for another key (${id})`);
-      if (key['extractable'] !== false) throw new KmsError('config', `ibm KMS key ${id} in instance ${instanceId} is a standard key, not a root key`);
+      if (typeof id !== 'string' || !ID.test(id))
+        throw new KmsError('unavailable', `ibm KMS: ${what}: the answer names no usable key id`);
+      if (UUID.test(keyId) && id.toLowerCase() !== keyId.toLowerCase())
+        throw new KmsError('config', `ibm KMS: ${what}: the answer is for another key (${id})`);
+      if (key['extractable'] !== false)
+        throw new KmsError('config', `ibm KMS key ${id} in instance ${instanceId} is a standard key, not a root key`);
       const state = key['state'];
       if (state !== ACTIVE || key['deleted'] === true) {
         const name = typeof state === 'number' ? (STATE_NAMES[state] ?? `state ${state}`) : 'unknown state';
@@ -164,11 +198,20 @@ export class IbmKms implements Kms {
     this.#assertOpen();
     const aad = ibmContextAad(context);
     const keyId = this.rootKeyId;
-    const body = { plaintext: Buffer.from(dataKey.buffer, dataKey.byteOffset, dataKey.byteLength).toString('base64'), aad };
+    const body = {
+      plaintext: Buffer.from(dataKey.buffer, dataKey.byteOffset, dataKey.byteLength).toString('base64'),
+      aad,
+    };
     const what = `wrap with key ${keyId} in instance ${this.instanceId}`;
-    const out = await this.#call('wrap', what, (client) => client.request('POST', '/api/v2/keys/{id}/actions/wrap', keyId, body));
-    const ciphertext = out !== null && typeof out === 'object' ? decodeBase64((out as Record<string, unknown>)['ciphertext']) : undefined;
-    if (ciphertext === undefined || ciphertext.length === 0 || ciphertext.length > IBM_MAX_CIPHERTEXT) throw new KmsError('unavailable', `ibm KMS: ${what}: the answer has no usable ciphertext`);
+    const out = await this.#call('wrap', what, (client) =>
+      client.request('POST', '/api/v2/keys/{id}/actions/wrap', keyId, body),
+    );
+    const ciphertext =
+      out !== null && typeof out === 'object'
+        ? decodeBase64((out as Record<string, unknown>)['ciphertext'])
+        : undefined;
+    if (ciphertext === undefined || ciphertext.length === 0 || ciphertext.length > IBM_MAX_CIPHERTEXT)
+      throw new KmsError('unavailable', `ibm KMS: ${what}: the answer has no usable ciphertext`);
     const version = keyVersionOf(out, 'keyVersion');
     if (version === undefined) throw new KmsError('unavailable', `ibm KMS: ${what}: the answer names no key version`);
     return IBM_BLOB.encode({ instanceId: this.instanceId, keyId, version, ciphertext });
@@ -179,12 +222,18 @@ export class IbmKms implements Kms {
     const blob = IBM_BLOB.decode(wrapped);
     const aad = ibmContextAad(context);
     if (blob.instanceId !== this.instanceId || !this.#trusted.has(blob.keyId)) {
-      throw new KmsError('unknown-key', `ibm KMS: the wrapped key is under ${blob.instanceId}/${blob.keyId}, not a key this node uses (${this.keyId})`);
+      throw new KmsError(
+        'unknown-key',
+        `ibm KMS: the wrapped key is under ${blob.instanceId}/${blob.keyId}, not a key this node uses (${this.keyId})`,
+      );
     }
     const what = `unwrap with key ${blob.keyId} in instance ${blob.instanceId}`;
     const body = { ciphertext: Buffer.from(blob.ciphertext).toString('base64'), aad };
-    const out = await this.#call('unwrap', what, (client) => client.request('POST', '/api/v2/keys/{id}/actions/unwrap', blob.keyId, body));
-    const plaintext = out !== null && typeof out === 'object' ? (out as Record<string, unknown>)['plaintext'] : undefined;
+    const out = await this.#call('unwrap', what, (client) =>
+      client.request('POST', '/api/v2/keys/{id}/actions/unwrap', blob.keyId, body),
+    );
+    const plaintext =
+      out !== null && typeof out === 'object' ? (out as Record<string, unknown>)['plaintext'] : undefined;
     const key = decodeBase64(plaintext);
     if (key === undefined || key.length < MIN_DATA_KEY || key.length > MAX_DATA_KEY) {
       key?.fill(0);
@@ -193,7 +242,10 @@ export class IbmKms implements Kms {
     const version = keyVersionOf(out, 'keyVersion');
     if (version !== blob.version) {
       key.fill(0);
-      throw new KmsError('unwrap-failed', `ibm KMS: ${what}: Key Protect reports key version ${version ?? 'none'}, the wrapped key names ${blob.version}`);
+      throw new KmsError(
+        'unwrap-failed',
+        `ibm KMS: ${what}: Key Protect reports key version ${version ?? 'none'}, the wrapped key names ${blob.version}`,
+      );
     }
     return key;
   }
@@ -307,7 +359,11 @@ class KeyProtectClient {
     // maxRedirects 0: neither service redirects, and a token must not follow a redirect elsewhere.
     const http = { timeout: this.#timeoutMs, maxRedirects: 0 };
     const iam = new IamAuthenticator({ apikey: this.#apiKey, url: this.#iamUrl, ...http });
-    const service = new KeyProtectService({ authenticator: new MarkedAuthenticator(iam), serviceUrl: this.#endpoint, ...http });
+    const service = new KeyProtectService({
+      authenticator: new MarkedAuthenticator(iam),
+      serviceUrl: this.#endpoint,
+      ...http,
+    });
     service.disableRetries(); // withRetries does the retrying, with our bounds
     return service;
   }
@@ -330,17 +386,35 @@ class KeyProtectClient {
     }
   }
 
-  async #send(service: KeyProtectService, method: 'GET' | 'POST', url: string, keyId: string, body: object | undefined): Promise<unknown> {
+  async #send(
+    service: KeyProtectService,
+    method: 'GET' | 'POST',
+    url: string,
+    keyId: string,
+    body: object | undefined,
+  ): Promise<unknown> {
     const correlationId = randomUUID();
-    const headers: Record<string, string> = { Accept: 'application/json', 'bluemix-instance': this.#instanceId, 'correlation-id': correlationId };
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      'bluemix-instance': this.#instanceId,
+      'correlation-id': correlationId,
+    };
     if (body !== undefined) headers['Content-Type'] = KEY_ACTION_TYPE;
     try {
       return await service.send({
-        options: { url, method, path: { id: keyId }, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) },
+        options: {
+          url,
+          method,
+          path: { id: keyId },
+          headers,
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        },
         defaultOptions: { serviceUrl: this.#endpoint, headers: {} },
       });
     } catch (e) {
-      throw e instanceof IamStepError ? sanitize('iam', e.original, undefined) : sanitize('key-protect', e, correlationId);
+      throw e instanceof IamStepError
+        ? sanitize('iam', e.original, undefined)
+        : sanitize('key-protect', e, correlationId);
     }
   }
 
@@ -374,7 +448,8 @@ function reasonOf(body: unknown): string | undefined {
 }
 
 function firstResource(body: unknown): Record<string, unknown> | undefined {
-  const resources = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['resources'] : undefined;
+  const resources =
+    body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['resources'] : undefined;
   const first: unknown = Array.isArray(resources) ? resources[0] : undefined;
   return first !== null && typeof first === 'object' ? (first as Record<string, unknown>) : undefined;
 }
@@ -387,7 +462,13 @@ function keyVersionOf(body: unknown, field: string): string | undefined {
 
 /** Strict base64 (the canonical encoding only) into a buffer of its own, not the shared pool. */
 function decodeBase64(s: unknown): Buffer | undefined {
-  if (typeof s !== 'string' || s.length % 4 !== 0 || s.length > 4 * IBM_MAX_CIPHERTEXT || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;
+  if (
+    typeof s !== 'string' ||
+    s.length % 4 !== 0 ||
+    s.length > 4 * IBM_MAX_CIPHERTEXT ||
+    !/^[A-Za-z0-9+/]*={0,2}$/.test(s)
+  )
+    return undefined;
   const out = Buffer.alloc(Buffer.byteLength(s, 'base64'));
   out.write(s, 'base64');
   if (out.toString('base64') !== s) {
@@ -404,8 +485,10 @@ function checkUrl(name: string, value: unknown): string {
   } catch {
     throw new RangeError(`${name} must be a URL`);
   }
-  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)))) throw new RangeError(`${name} must be an https URL (http only on loopback)`);
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') throw new RangeError(`${name} must not hold credentials, a query or a fragment`);
+  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))))
+    throw new RangeError(`${name} must be an https URL (http only on loopback)`);
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '')
+    throw new RangeError(`${name} must not hold credentials, a query or a fragment`);
   return url.href.replace(/\/+$/, '');
 }
 
@@ -429,7 +512,8 @@ function toKmsError(e: unknown, phase: Phase, what: string): KmsError {
   if (e.service === 'iam') {
     // IAM answers 400 for an unknown or malformed API key, 401/403 for a disabled one.
     if (s === 400 || s === 401 || s === 403) [code, why] = ['denied', 'IAM refused the API key'];
-    else if (s === undefined && /CERT|SSL|TLS|SELF_SIGNED/.test(e.code ?? '')) [code, why] = ['config', "IAM's certificate was refused"];
+    else if (s === undefined && /CERT|SSL|TLS|SELF_SIGNED/.test(e.code ?? ''))
+      [code, why] = ['config', "IAM's certificate was refused"];
     else [code, why] = ['unavailable', 'unexpected IAM failure'];
   } else if (s === 401 || s === 403) {
     [code, why] = ['denied', 'Key Protect refused the token or its permissions'];

@@ -76,7 +76,8 @@ const MAX_ENTRIES = 16;
  */
 export function encodeContext(context: EncryptionContext): Uint8Array {
   const keys = Object.keys(context).sort();
-  if (keys.length > MAX_ENTRIES) throw new KmsError('bad-context', `encryption context has more than ${MAX_ENTRIES} entries`);
+  if (keys.length > MAX_ENTRIES)
+    throw new KmsError('bad-context', `encryption context has more than ${MAX_ENTRIES} entries`);
   const parts: Uint8Array[] = [];
   const te = new TextEncoder();
   const field = (s: string): void => {
@@ -88,7 +89,11 @@ export function encodeContext(context: EncryptionContext): Uint8Array {
   for (const k of keys) {
     const v = context[k];
     if (!KEY_RE.test(k)) throw new KmsError('bad-context', 'encryption context key must match [a-z][a-z0-9-]{0,31}');
-    if (typeof v !== 'string' || !VALUE_RE.test(v)) throw new KmsError('bad-context', `encryption context value of "${k}" must be printable ASCII, at most 256 characters`);
+    if (typeof v !== 'string' || !VALUE_RE.test(v))
+      throw new KmsError(
+        'bad-context',
+        `encryption context value of "${k}" must be printable ASCII, at most 256 characters`,
+      );
     field(k);
     field(v);
   }

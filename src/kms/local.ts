@@ -16,7 +16,14 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createFileExclusive, ensureDir, errorCode, removeFileDurable, removeStaleTemps, writeFileAtomic } from '../util/durable-file.js';
+import {
+  createFileExclusive,
+  ensureDir,
+  errorCode,
+  removeFileDurable,
+  removeStaleTemps,
+  writeFileAtomic,
+} from '../util/durable-file.js';
 import { GCM_IV, LOCAL_BLOB, MAX_DATA_KEY, MIN_DATA_KEY } from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError } from './kms.js';
 
@@ -48,7 +55,8 @@ export async function openLocalKms(options: LocalKmsOptions): Promise<LocalKms> 
       fresh.fill(0);
     }
     master = await readMasterKey(path);
-    if (master === undefined) throw new KmsError('bad-key-file', `master key of node ${options.nodeId} vanished while being created`);
+    if (master === undefined)
+      throw new KmsError('bad-key-file', `master key of node ${options.nodeId} vanished while being created`);
   }
   try {
     const kms = new LocalKms(options.nodeId, derive(master, 'key-id', KEY_ID_BYTES), derive(master, 'wrap', 32));
@@ -77,7 +85,8 @@ async function loadRetired(kms: LocalKms, dir: string): Promise<void> {
     if (key === undefined) continue;
     try {
       const id = derive(key, 'key-id', KEY_ID_BYTES);
-      if (id.toString('hex') !== m[1]) throw new KmsError('bad-key-file', `${join(dir, name)} does not hold key ${m[1]}`);
+      if (id.toString('hex') !== m[1])
+        throw new KmsError('bad-key-file', `${join(dir, name)} does not hold key ${m[1]}`);
       kms.addRetired(m[1], derive(key, 'wrap', 32));
     } finally {
       key.fill(0);
@@ -96,7 +105,8 @@ export async function rotateLocalKms(options: LocalKmsOptions): Promise<{ retire
   await old.close();
   const dir = join(options.root, options.nodeId);
   const master = await readMasterKey(join(dir, 'master.key'));
-  if (master === undefined) throw new KmsError('bad-key-file', `master key of node ${options.nodeId} vanished during rotation`);
+  if (master === undefined)
+    throw new KmsError('bad-key-file', `master key of node ${options.nodeId} vanished during rotation`);
   const fresh = randomBytes(MASTER_KEY_BYTES);
   try {
     const retiredId = derive(master, 'key-id', KEY_ID_BYTES).toString('hex');
@@ -153,7 +163,11 @@ export async function listRetiredLocalKeys(options: LocalKmsOptions): Promise<st
  * @throws RetiredKeyInUseError if `countUses` found blobs under the key; KmsError bad-key-file or
  *   unknown-key for a current, mismatched or absent key
  */
-export async function removeRetiredLocalKey(options: LocalKmsOptions, keyId: string, countUses: (keyId: string) => Promise<number>): Promise<void> {
+export async function removeRetiredLocalKey(
+  options: LocalKmsOptions,
+  keyId: string,
+  countUses: (keyId: string) => Promise<number>,
+): Promise<void> {
   if (!NODE_ID.test(options.nodeId)) throw new RangeError('nodeId must be 1 to 64 characters of [A-Za-z0-9_-]');
   if (!KEY_ID.test(keyId)) throw new RangeError('a local master key id is 16 lower-case hex digits');
   const dir = join(options.root, options.nodeId);
@@ -161,14 +175,18 @@ export async function removeRetiredLocalKey(options: LocalKmsOptions, keyId: str
   const key = await readMasterKey(path);
   if (key === undefined) throw new KmsError('unknown-key', `node ${options.nodeId} has no retired master key ${keyId}`);
   try {
-    if (derive(key, 'key-id', KEY_ID_BYTES).toString('hex') !== keyId) throw new KmsError('bad-key-file', `${path} does not hold key ${keyId}`);
+    if (derive(key, 'key-id', KEY_ID_BYTES).toString('hex') !== keyId)
+      throw new KmsError('bad-key-file', `${path} does not hold key ${keyId}`);
   } finally {
     key.fill(0);
   }
   const master = await readMasterKey(join(dir, 'master.key'));
   try {
     if (master !== undefined && derive(master, 'key-id', KEY_ID_BYTES).toString('hex') === keyId) {
-      throw new KmsError('bad-key-file', `${keyId} is the current master key of node ${options.nodeId} (an interrupted rotation): rerun the rotation, not a removal`);
+      throw new KmsError(
+        'bad-key-file',
+        `${keyId} is the current master key of node ${options.nodeId} (an interrupted rotation): rerun the rotation, not a removal`,
+      );
     }
   } finally {
     master?.fill(0);
@@ -194,9 +212,13 @@ async function readMasterKey(path: string): Promise<Buffer | undefined> {
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile() || st.size !== MASTER_KEY_BYTES) throw new KmsError('bad-key-file', `${path} is not a ${MASTER_KEY_BYTES}-byte key file`);
+    if (!st.isFile() || st.size !== MASTER_KEY_BYTES)
+      throw new KmsError('bad-key-file', `${path} is not a ${MASTER_KEY_BYTES}-byte key file`);
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      throw new KmsError('insecure-key-file', `${path} is readable or writable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+      throw new KmsError(
+        'insecure-key-file',
+        `${path} is readable or writable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`,
+      );
     }
     const key = Buffer.alloc(MASTER_KEY_BYTES);
     const { bytesRead } = await fh.read(key, 0, MASTER_KEY_BYTES, 0);
@@ -259,7 +281,10 @@ export class LocalKms implements Kms {
       decipher.final();
     } catch {
       out.fill(0); // unauthenticated output
-      throw new KmsError('unwrap-failed', 'wrapped key did not authenticate: another encryption context, another master key, or tampered');
+      throw new KmsError(
+        'unwrap-failed',
+        'wrapped key did not authenticate: another encryption context, another master key, or tampered',
+      );
     }
     return out;
   }

@@ -25,7 +25,8 @@ const OPENERS: { readonly [P in KmsProvider]: Opener<P> } = {
       retry: retryPolicy(config.retryAttempts),
       ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
     }),
-  azure: async (config) => (await import('./azure.js')).openAzureKms({ keyId: config.keyId, retry: retryPolicy(config.retryAttempts) }),
+  azure: async (config) =>
+    (await import('./azure.js')).openAzureKms({ keyId: config.keyId, retry: retryPolicy(config.retryAttempts) }),
   ibm: async (config) =>
     (await import('./ibm.js')).openIbmKms({
       keyId: config.keyId,
@@ -49,17 +50,20 @@ const OPENERS: { readonly [P in KmsProvider]: Opener<P> } = {
 /** Open `nodeId`'s KMS as configured. */
 export async function openKms(config: KmsConfig, nodeId: string): Promise<Kms> {
   const open = Object.hasOwn(OPENERS, config.provider) ? (OPENERS[config.provider] as Opener<KmsProvider>) : undefined;
-  if (open === undefined) throw new KmsError('config', `unknown KMS provider ${String((config as { provider?: unknown }).provider)}`);
+  if (open === undefined)
+    throw new KmsError('config', `unknown KMS provider ${String((config as { provider?: unknown }).provider)}`);
   return open(config, nodeId);
 }
 
 /** The PKCS#11 PIN from NODE_KMS_PKCS11_PIN, or from its file (which must not be group/world readable). */
 export async function readPin(config: { pin: string | undefined; pinFile: string | undefined }): Promise<string> {
   if (config.pin !== undefined) return config.pin;
-  if (config.pinFile === undefined) throw new KmsError('config', 'no PKCS#11 PIN: set NODE_KMS_PKCS11_PIN or NODE_KMS_PKCS11_PIN_FILE');
+  if (config.pinFile === undefined)
+    throw new KmsError('config', 'no PKCS#11 PIN: set NODE_KMS_PKCS11_PIN or NODE_KMS_PKCS11_PIN_FILE');
   const st = await stat(config.pinFile).catch(() => undefined);
   if (st === undefined || !st.isFile()) throw new KmsError('config', `PIN file ${config.pinFile} does not exist`);
-  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) throw new KmsError('insecure-key-file', `PIN file ${config.pinFile} is readable by group or others; chmod 600 it`);
+  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0)
+    throw new KmsError('insecure-key-file', `PIN file ${config.pinFile} is readable by group or others; chmod 600 it`);
   const pin = (await readFile(config.pinFile, 'utf8')).replace(/\r?\n$/, '');
   if (pin.length === 0) throw new KmsError('config', `PIN file ${config.pinFile} is empty`);
   return pin;

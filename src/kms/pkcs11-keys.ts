@@ -22,7 +22,8 @@ const NEW_KEY_ID_BYTES = 16;
 const MASTER_KEY_BYTES = 32;
 const IV = GCM_IV;
 const TAG = GCM_TAG;
-export const HSM_KEY_COMMAND = 'node dist/scripts/hsm-key.js --module <library> --token <token label> --label <key label>';
+export const HSM_KEY_COMMAND =
+  'node dist/scripts/hsm-key.js --module <library> --token <token label> --label <key label>';
 
 // ---------------------------------------------------------------------------------------------
 // Keys
@@ -73,23 +74,48 @@ export function checkKey(lib: Pkcs11Js.PKCS11, session: Handle, key: Handle, tok
   const label = get(p.CKA_LABEL).toString('utf8');
   const id = Buffer.from(get(p.CKA_ID));
   const name = `key ${JSON.stringify(label)} (id ${id.toString('hex') || 'none'}) in PKCS#11 token ${token}`;
-  if (ulong(get(p.CKA_CLASS)) !== p.CKO_SECRET_KEY || ulong(get(p.CKA_KEY_TYPE)) !== p.CKK_AES || ulong(get(p.CKA_VALUE_LEN)) !== MASTER_KEY_BYTES) {
+  if (
+    ulong(get(p.CKA_CLASS)) !== p.CKO_SECRET_KEY ||
+    ulong(get(p.CKA_KEY_TYPE)) !== p.CKK_AES ||
+    ulong(get(p.CKA_VALUE_LEN)) !== MASTER_KEY_BYTES
+  ) {
     throw new KmsError('config', `${name} is not an AES-256 secret key`);
   }
   if (bool(p.CKA_EXTRACTABLE) || !bool(p.CKA_SENSITIVE)) {
-    throw new KmsError('config', `${name} is ${bool(p.CKA_EXTRACTABLE) ? 'extractable' : 'not sensitive'}: a master key must never leave the HSM; create a new one with ${HSM_KEY_COMMAND}`);
+    throw new KmsError(
+      'config',
+      `${name} is ${bool(p.CKA_EXTRACTABLE) ? 'extractable' : 'not sensitive'}: a master key must never leave the HSM; create a new one with ${HSM_KEY_COMMAND}`,
+    );
   }
-  if (!bool(p.CKA_ENCRYPT) || !bool(p.CKA_DECRYPT)) throw new KmsError('config', `${name} is not allowed to encrypt and decrypt`);
-  if (id.length === 0 || id.length > MAX_KEY_ID) throw new KmsError('config', `${name} needs a CKA_ID of 1 to ${MAX_KEY_ID} bytes: blobs name their key by it`);
+  if (!bool(p.CKA_ENCRYPT) || !bool(p.CKA_DECRYPT))
+    throw new KmsError('config', `${name} is not allowed to encrypt and decrypt`);
+  if (id.length === 0 || id.length > MAX_KEY_ID)
+    throw new KmsError('config', `${name} needs a CKA_ID of 1 to ${MAX_KEY_ID} bytes: blobs name their key by it`);
   return { id, label };
 }
 
 /** The one secret key with this CKA_ID, checked. */
 export function keyById(lib: Pkcs11Js.PKCS11, session: Handle, id: Buffer, token: string): Handle {
   const p = pkcs11Binding();
-  const found = findObjects(lib, session, [{ type: p.CKA_CLASS, value: p.CKO_SECRET_KEY }, { type: p.CKA_ID, value: id }], 2);
-  if (found.length === 0) throw new KmsError('unknown-key', `master key ${id.toString('hex')} is not in PKCS#11 token ${token} (deleted, or made in another token)`);
-  if (found.length > 1) throw new KmsError('config', `several secret keys in PKCS#11 token ${token} have id ${id.toString('hex')}: key ids must be unique`);
+  const found = findObjects(
+    lib,
+    session,
+    [
+      { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
+      { type: p.CKA_ID, value: id },
+    ],
+    2,
+  );
+  if (found.length === 0)
+    throw new KmsError(
+      'unknown-key',
+      `master key ${id.toString('hex')} is not in PKCS#11 token ${token} (deleted, or made in another token)`,
+    );
+  if (found.length > 1)
+    throw new KmsError(
+      'config',
+      `several secret keys in PKCS#11 token ${token} have id ${id.toString('hex')}: key ids must be unique`,
+    );
   checkKey(lib, session, found[0]!, token);
   return found[0]!;
 }
@@ -110,7 +136,8 @@ export function gcm(iv: Buffer, aad: Buffer): Pkcs11Js.Mechanism {
  * key is never replaced, since blobs under it would become unreadable.
  */
 export async function createPkcs11Key(options: Pkcs11KmsOptions): Promise<{ keyId: string }> {
-  if (typeof options?.keyLabel !== 'string' || options.keyLabel.length === 0) throw new KmsError('config', 'the key label is empty');
+  if (typeof options?.keyLabel !== 'string' || options.keyLabel.length === 0)
+    throw new KmsError('config', 'the key label is empty');
   const token = TokenSession.open(options);
   try {
     const p = pkcs11Binding();
@@ -118,7 +145,11 @@ export async function createPkcs11Key(options: Pkcs11KmsOptions): Promise<{ keyI
     const session = token.session();
     const label = { type: p.CKA_LABEL, value: options.keyLabel };
     const exists = (): number => findObjects(lib, session, [label], 2).length;
-    if (exists() > 0) throw new KmsError('config', `PKCS#11 token ${token.tokenLabel} already has an object labelled ${JSON.stringify(options.keyLabel)}: keys are never replaced, choose another label`);
+    if (exists() > 0)
+      throw new KmsError(
+        'config',
+        `PKCS#11 token ${token.tokenLabel} already has an object labelled ${JSON.stringify(options.keyLabel)}: keys are never replaced, choose another label`,
+      );
     const id = randomBytes(NEW_KEY_ID_BYTES);
     const key = lib.C_GenerateKey(session, { mechanism: p.CKM_AES_KEY_GEN }, [
       { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
@@ -140,7 +171,11 @@ export async function createPkcs11Key(options: Pkcs11KmsOptions): Promise<{ keyI
     ]);
     try {
       // Another creator may have raced us to the label; and the token must have honoured the template.
-      if (exists() > 1) throw new KmsError('config', `another key labelled ${JSON.stringify(options.keyLabel)} was created in PKCS#11 token ${token.tokenLabel} at the same time`);
+      if (exists() > 1)
+        throw new KmsError(
+          'config',
+          `another key labelled ${JSON.stringify(options.keyLabel)} was created in PKCS#11 token ${token.tokenLabel} at the same time`,
+        );
       checkKey(lib, session, key, token.tokenLabel);
     } catch (e) {
       try {

@@ -39,7 +39,9 @@ export function pkcs11Binding(): Binding {
     try {
       binding = createRequire(import.meta.url)('pkcs11js') as Binding;
     } catch (e) {
-      throw new KmsError('config', 'the pkcs11js native module cannot be loaded (is it installed and built?)', { cause: e });
+      throw new KmsError('config', 'the pkcs11js native module cannot be loaded (is it installed and built?)', {
+        cause: e,
+      });
     }
   }
   return binding;
@@ -88,7 +90,8 @@ function acquireModule(path: string): LoadedModule {
       m.lib.C_Initialize({ flags: p.CKF_OS_LOCKING_OK });
       m.ownsInit = true;
     } catch (e) {
-      if (ckr(e) !== p.CKR_CRYPTOKI_ALREADY_INITIALIZED) throw new KmsError('unavailable', `PKCS#11 module ${path} did not initialise: ${describe(e)}`, { cause: e });
+      if (ckr(e) !== p.CKR_CRYPTOKI_ALREADY_INITIALIZED)
+        throw new KmsError('unavailable', `PKCS#11 module ${path} did not initialise: ${describe(e)}`, { cause: e });
       m.ownsInit = false;
     }
   }
@@ -122,7 +125,8 @@ export function ckr(e: unknown): number | undefined {
 /** A short, secret-free description: the CKR_ name for PKCS#11 errors. */
 export function describe(e: unknown): string {
   if (e instanceof KmsError) return e.message;
-  if (e instanceof Error) return (e.name === 'Pkcs11Error' || e.name === 'NativeError' ? e.message : `${e.name}: ${e.message}`).slice(0, 200);
+  if (e instanceof Error)
+    return (e.name === 'Pkcs11Error' || e.name === 'NativeError' ? e.message : `${e.name}: ${e.message}`).slice(0, 200);
   return 'unknown error';
 }
 
@@ -136,17 +140,48 @@ function codes(...names: (keyof Binding)[]): Set<number> {
   return new Set(names.map((n) => p[n] as number));
 }
 
-let codeSets: { sessionLost: Set<number>; handleInvalid: Set<number>; pin: Set<number>; config: Set<number>; decryptFailed: Set<number> } | undefined;
+let codeSets:
+  | {
+      sessionLost: Set<number>;
+      handleInvalid: Set<number>;
+      pin: Set<number>;
+      config: Set<number>;
+      decryptFailed: Set<number>;
+    }
+  | undefined;
 
 export function errorCodes(): NonNullable<typeof codeSets> {
   codeSets ??= {
-    sessionLost: codes('CKR_SESSION_HANDLE_INVALID', 'CKR_SESSION_CLOSED', 'CKR_DEVICE_REMOVED', 'CKR_TOKEN_NOT_PRESENT', 'CKR_DEVICE_ERROR', 'CKR_USER_NOT_LOGGED_IN', 'CKR_OPERATION_ACTIVE'),
+    sessionLost: codes(
+      'CKR_SESSION_HANDLE_INVALID',
+      'CKR_SESSION_CLOSED',
+      'CKR_DEVICE_REMOVED',
+      'CKR_TOKEN_NOT_PRESENT',
+      'CKR_DEVICE_ERROR',
+      'CKR_USER_NOT_LOGGED_IN',
+      'CKR_OPERATION_ACTIVE',
+    ),
     handleInvalid: codes('CKR_OBJECT_HANDLE_INVALID', 'CKR_KEY_HANDLE_INVALID'),
     pin: codes('CKR_PIN_INCORRECT', 'CKR_PIN_INVALID', 'CKR_PIN_LEN_RANGE', 'CKR_PIN_LOCKED', 'CKR_PIN_EXPIRED'),
-    config: codes('CKR_MECHANISM_INVALID', 'CKR_MECHANISM_PARAM_INVALID', 'CKR_KEY_FUNCTION_NOT_PERMITTED', 'CKR_KEY_TYPE_INCONSISTENT', 'CKR_KEY_SIZE_RANGE', 'CKR_TEMPLATE_INCONSISTENT', 'CKR_TEMPLATE_INCOMPLETE', 'CKR_ATTRIBUTE_VALUE_INVALID', 'CKR_USER_PIN_NOT_INITIALIZED'),
+    config: codes(
+      'CKR_MECHANISM_INVALID',
+      'CKR_MECHANISM_PARAM_INVALID',
+      'CKR_KEY_FUNCTION_NOT_PERMITTED',
+      'CKR_KEY_TYPE_INCONSISTENT',
+      'CKR_KEY_SIZE_RANGE',
+      'CKR_TEMPLATE_INCONSISTENT',
+      'CKR_TEMPLATE_INCOMPLETE',
+      'CKR_ATTRIBUTE_VALUE_INVALID',
+      'CKR_USER_PIN_NOT_INITIALIZED',
+    ),
     // GCM authentication failure: the standard codes, and CKR_GENERAL_ERROR / CKR_FUNCTION_FAILED
     // from tokens (SoftHSM2 2.6 among them) that report a tag mismatch that way.
-    decryptFailed: codes('CKR_ENCRYPTED_DATA_INVALID', 'CKR_ENCRYPTED_DATA_LEN_RANGE', 'CKR_GENERAL_ERROR', 'CKR_FUNCTION_FAILED'),
+    decryptFailed: codes(
+      'CKR_ENCRYPTED_DATA_INVALID',
+      'CKR_ENCRYPTED_DATA_LEN_RANGE',
+      'CKR_GENERAL_ERROR',
+      'CKR_FUNCTION_FAILED',
+    ),
   };
   return codeSets;
 }
@@ -155,10 +190,19 @@ export function errorCodes(): NonNullable<typeof codeSets> {
 export function toKmsError(e: unknown, what: string, token: string): unknown {
   if (e instanceof KmsError) return e;
   const code = ckr(e);
-  if (code === undefined) return e instanceof Error && e.name !== 'NativeError' ? e : new KmsError('unavailable', `PKCS#11 token ${token}: ${what} failed: ${describe(e)}`, { cause: e });
+  if (code === undefined)
+    return e instanceof Error && e.name !== 'NativeError'
+      ? e
+      : new KmsError('unavailable', `PKCS#11 token ${token}: ${what} failed: ${describe(e)}`, { cause: e });
   const c = errorCodes();
-  if (c.pin.has(code)) return new KmsError('denied', `PKCS#11 token ${token} refused the user PIN (${describe(e)})`, { cause: e });
-  if (c.config.has(code)) return new KmsError('config', `PKCS#11 token ${token}: ${what} failed: ${describe(e)} (does the token support AES-GCM with this key?)`, { cause: e });
+  if (c.pin.has(code))
+    return new KmsError('denied', `PKCS#11 token ${token} refused the user PIN (${describe(e)})`, { cause: e });
+  if (c.config.has(code))
+    return new KmsError(
+      'config',
+      `PKCS#11 token ${token}: ${what} failed: ${describe(e)} (does the token support AES-GCM with this key?)`,
+      { cause: e },
+    );
   return new KmsError('unavailable', `PKCS#11 token ${token}: ${what} failed: ${describe(e)}`, { cause: e });
 }
 
@@ -167,16 +211,23 @@ export function toKmsError(e: unknown, what: string, token: string): unknown {
 
 function checkTokenOptions(o: Pkcs11TokenOptions): void {
   if (typeof o !== 'object' || o === null) throw new KmsError('config', 'PKCS#11 options are missing');
-  if (typeof o.module !== 'string' || o.module.length === 0) throw new KmsError('config', 'NODE_KMS_PKCS11_MODULE (the PKCS#11 library) is not set');
-  if ((o.tokenLabel === undefined) === (o.slot === undefined)) throw new KmsError('config', 'set exactly one of NODE_KMS_PKCS11_TOKEN_LABEL and NODE_KMS_PKCS11_SLOT');
-  if (o.tokenLabel !== undefined && (typeof o.tokenLabel !== 'string' || o.tokenLabel.length === 0 || o.tokenLabel.length > 32)) {
+  if (typeof o.module !== 'string' || o.module.length === 0)
+    throw new KmsError('config', 'NODE_KMS_PKCS11_MODULE (the PKCS#11 library) is not set');
+  if ((o.tokenLabel === undefined) === (o.slot === undefined))
+    throw new KmsError('config', 'set exactly one of NODE_KMS_PKCS11_TOKEN_LABEL and NODE_KMS_PKCS11_SLOT');
+  if (
+    o.tokenLabel !== undefined &&
+    (typeof o.tokenLabel !== 'string' || o.tokenLabel.length === 0 || o.tokenLabel.length > 32)
+  ) {
     throw new KmsError('config', 'NODE_KMS_PKCS11_TOKEN_LABEL must be 1 to 32 characters');
   }
-  if (o.slot !== undefined && (!Number.isInteger(o.slot) || o.slot < 0)) throw new KmsError('config', 'NODE_KMS_PKCS11_SLOT must be a slot index (0, 1, …)');
+  if (o.slot !== undefined && (!Number.isInteger(o.slot) || o.slot < 0))
+    throw new KmsError('config', 'NODE_KMS_PKCS11_SLOT must be a slot index (0, 1, …)');
   if (typeof o.pin !== 'string' || o.pin.length === 0) throw new KmsError('config', 'the PKCS#11 user PIN is empty');
 }
 
-const pinDigest = (pin: string): Buffer => createHash('sha256').update('mpc-engine/v1/kms/pkcs11/pin\0').update(pin, 'utf8').digest();
+const pinDigest = (pin: string): Buffer =>
+  createHash('sha256').update('mpc-engine/v1/kms/pkcs11/pin\0').update(pin, 'utf8').digest();
 
 /** One logged-in R/W session on a token, reopened on demand. Not concurrency-safe by itself. */
 export class TokenSession {
@@ -274,7 +325,9 @@ export class TokenSession {
     try {
       session = this.lib.C_OpenSession(this.#slot, p.CKF_SERIAL_SESSION | p.CKF_RW_SESSION);
     } catch (e) {
-      throw new KmsError('unavailable', `cannot open a session with PKCS#11 token ${this.tokenLabel}: ${describe(e)}`, { cause: e });
+      throw new KmsError('unavailable', `cannot open a session with PKCS#11 token ${this.tokenLabel}: ${describe(e)}`, {
+        cause: e,
+      });
     }
     try {
       this.#login(session);
@@ -302,13 +355,24 @@ export class TokenSession {
       if (code === p.CKR_USER_ALREADY_LOGGED_IN) {
         // Another session of this process is logged in, so the token did not check this PIN: we do.
         if (login.pinDigest !== undefined && !timingSafeEqual(login.pinDigest, digest)) {
-          throw new KmsError('denied', `PKCS#11 token ${this.tokenLabel} refused the user PIN (it differs from the PIN this process logged in with)`);
+          throw new KmsError(
+            'denied',
+            `PKCS#11 token ${this.tokenLabel} refused the user PIN (it differs from the PIN this process logged in with)`,
+          );
         }
         return;
       }
-      if (code !== undefined && errorCodes().pin.has(code)) throw new KmsError('denied', `PKCS#11 token ${this.tokenLabel} refused the user PIN (${describe(e)})`, { cause: e });
-      if (code === p.CKR_USER_PIN_NOT_INITIALIZED) throw new KmsError('config', `PKCS#11 token ${this.tokenLabel} has no user PIN: initialise it first`, { cause: e });
-      throw new KmsError('unavailable', `login to PKCS#11 token ${this.tokenLabel} failed: ${describe(e)}`, { cause: e });
+      if (code !== undefined && errorCodes().pin.has(code))
+        throw new KmsError('denied', `PKCS#11 token ${this.tokenLabel} refused the user PIN (${describe(e)})`, {
+          cause: e,
+        });
+      if (code === p.CKR_USER_PIN_NOT_INITIALIZED)
+        throw new KmsError('config', `PKCS#11 token ${this.tokenLabel} has no user PIN: initialise it first`, {
+          cause: e,
+        });
+      throw new KmsError('unavailable', `login to PKCS#11 token ${this.tokenLabel} failed: ${describe(e)}`, {
+        cause: e,
+      });
     }
   }
 }
@@ -319,7 +383,11 @@ function findSlot(module: LoadedModule, o: Pkcs11TokenOptions): { slot: Handle; 
   const slots = lib.C_GetSlotList(true);
   if (o.slot !== undefined) {
     const slot = slots[o.slot];
-    if (slot === undefined) throw new KmsError('config', `PKCS#11 module ${o.module} has ${slots.length} slot(s) with a token: no slot index ${o.slot}`);
+    if (slot === undefined)
+      throw new KmsError(
+        'config',
+        `PKCS#11 module ${o.module} has ${slots.length} slot(s) with a token: no slot index ${o.slot}`,
+      );
     return { slot, label: lib.C_GetTokenInfo(slot).label.trimEnd() || `in slot ${o.slot}` };
   }
   const seen: string[] = [];
@@ -334,10 +402,17 @@ function findSlot(module: LoadedModule, o: Pkcs11TokenOptions): { slot: Handle; 
     if (label === o.tokenLabel) matches.push(slot);
     else if (label !== '') seen.push(JSON.stringify(label));
   }
-  if (matches.length > 1) throw new KmsError('config', `${matches.length} tokens are labelled ${JSON.stringify(o.tokenLabel)}: use NODE_KMS_PKCS11_SLOT`);
+  if (matches.length > 1)
+    throw new KmsError(
+      'config',
+      `${matches.length} tokens are labelled ${JSON.stringify(o.tokenLabel)}: use NODE_KMS_PKCS11_SLOT`,
+    );
   const slot = matches[0];
   if (slot === undefined) {
-    throw new KmsError('config', `no PKCS#11 token labelled ${JSON.stringify(o.tokenLabel)} in ${o.module} (tokens: ${seen.join(', ') || 'none'})`);
+    throw new KmsError(
+      'config',
+      `no PKCS#11 token labelled ${JSON.stringify(o.tokenLabel)} in ${o.module} (tokens: ${seen.join(', ') || 'none'})`,
+    );
   }
   return { slot, label: o.tokenLabel! };
 }
@@ -346,7 +421,10 @@ function findSlot(module: LoadedModule, o: Pkcs11TokenOptions): { slot: Handle; 
  * @internal For tests and tooling: run `fn` with a logged-in R/W session of the token. It shares
  * the process's module and login state with open Pkcs11Kms instances, which stay usable.
  */
-export async function withPkcs11Session<T>(options: Pkcs11TokenOptions, fn: (pkcs11: Pkcs11Js.PKCS11, session: Handle) => T | Promise<T>): Promise<T> {
+export async function withPkcs11Session<T>(
+  options: Pkcs11TokenOptions,
+  fn: (pkcs11: Pkcs11Js.PKCS11, session: Handle) => T | Promise<T>,
+): Promise<T> {
   const token = TokenSession.open(options);
   try {
     return await fn(token.lib, token.session());

@@ -47,7 +47,16 @@ import type * as Pkcs11Js from 'pkcs11js';
 import { GCM_IV, GCM_TAG, MAX_DATA_KEY, MIN_DATA_KEY, PKCS11_BLOB } from './blob.js';
 import { encodeContext, type EncryptionContext, type Kms, KmsError } from './kms.js';
 import { checkKey, findObjects, gcm, HSM_KEY_COMMAND, keyById, type Pkcs11KmsOptions } from './pkcs11-keys.js';
-import { ckr, describe, errorCodes, type Handle, pkcs11Binding, SessionLost, TokenSession, toKmsError } from './pkcs11-token.js';
+import {
+  ckr,
+  describe,
+  errorCodes,
+  type Handle,
+  pkcs11Binding,
+  SessionLost,
+  TokenSession,
+  toKmsError,
+} from './pkcs11-token.js';
 
 export { createPkcs11Key, type Pkcs11KmsOptions } from './pkcs11-keys.js';
 export { pkcs11Binding, withPkcs11Session, type Pkcs11TokenOptions } from './pkcs11-token.js';
@@ -77,16 +86,32 @@ export class Pkcs11Kms implements Kms {
 
   /** Use openPkcs11Kms. */
   static async open(options: Pkcs11KmsOptions): Promise<Pkcs11Kms> {
-    if (typeof options?.keyLabel !== 'string' || options.keyLabel.length === 0) throw new KmsError('config', 'NODE_KMS_PKCS11_KEY_LABEL (the master key label) is not set');
+    if (typeof options?.keyLabel !== 'string' || options.keyLabel.length === 0)
+      throw new KmsError('config', 'NODE_KMS_PKCS11_KEY_LABEL (the master key label) is not set');
     const token = TokenSession.open(options);
     try {
       const p = pkcs11Binding();
       const session = token.session();
-      const found = findObjects(token.lib, session, [{ type: p.CKA_CLASS, value: p.CKO_SECRET_KEY }, { type: p.CKA_LABEL, value: options.keyLabel }], 2);
+      const found = findObjects(
+        token.lib,
+        session,
+        [
+          { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
+          { type: p.CKA_LABEL, value: options.keyLabel },
+        ],
+        2,
+      );
       if (found.length === 0) {
-        throw new KmsError('unknown-key', `no key labelled ${JSON.stringify(options.keyLabel)} in PKCS#11 token ${token.tokenLabel}: create it with ${HSM_KEY_COMMAND}`);
+        throw new KmsError(
+          'unknown-key',
+          `no key labelled ${JSON.stringify(options.keyLabel)} in PKCS#11 token ${token.tokenLabel}: create it with ${HSM_KEY_COMMAND}`,
+        );
       }
-      if (found.length > 1) throw new KmsError('config', `several keys are labelled ${JSON.stringify(options.keyLabel)} in PKCS#11 token ${token.tokenLabel}: labels of master keys must be unique`);
+      if (found.length > 1)
+        throw new KmsError(
+          'config',
+          `several keys are labelled ${JSON.stringify(options.keyLabel)} in PKCS#11 token ${token.tokenLabel}: labels of master keys must be unique`,
+        );
       const info = checkKey(token.lib, session, found[0]!, token.tokenLabel);
       keyById(token.lib, session, info.id, token.tokenLabel); // its id names it alone
       return new Pkcs11Kms(token, options.keyLabel, info.id, found[0]!);
@@ -118,7 +143,11 @@ export class Pkcs11Kms implements Kms {
       const key = this.#key(lib, session, this.#idBytes);
       lib.C_EncryptInit(session, gcm(iv, aad), key);
       const out = lib.C_Encrypt(session, plain, Buffer.alloc(plain.length + 2 * TAG));
-      if (out.length !== plain.length + TAG) throw new KmsError('config', `PKCS#11 token ${this.tokenLabel} returned ${out.length} bytes for AES-GCM, expected ${plain.length + TAG}`);
+      if (out.length !== plain.length + TAG)
+        throw new KmsError(
+          'config',
+          `PKCS#11 token ${this.tokenLabel} returned ${out.length} bytes for AES-GCM, expected ${plain.length + TAG}`,
+        );
       return Buffer.from(out);
     });
     return PKCS11_BLOB.encode({ ...fields, iv, sealed });
@@ -175,7 +204,8 @@ export class Pkcs11Kms implements Kms {
   }
 
   #checkOpen(): void {
-    if (this.#closing !== undefined || this.#token === undefined) throw new KmsError('closed', `PKCS#11 KMS (key ${this.keyLabel}) is closed`);
+    if (this.#closing !== undefined || this.#token === undefined)
+      throw new KmsError('closed', `PKCS#11 KMS (key ${this.keyLabel}) is closed`);
   }
 
   #key(lib: Pkcs11Js.PKCS11, session: Handle, id: Buffer): Handle {
@@ -201,7 +231,8 @@ export class Pkcs11Kms implements Kms {
   /** Run `op`; after a stale key handle or a lost session, refresh (reopen the session) and retry once. */
   #attempt<T>(what: string, op: (lib: Pkcs11Js.PKCS11, session: Handle) => T): T {
     const token = this.#token;
-    if (token === undefined || this.#closing !== undefined) throw new KmsError('closed', `PKCS#11 KMS (key ${this.keyLabel}) is closed`);
+    if (token === undefined || this.#closing !== undefined)
+      throw new KmsError('closed', `PKCS#11 KMS (key ${this.keyLabel}) is closed`);
     let first: unknown;
     try {
       return op(token.lib, token.session());
@@ -215,13 +246,22 @@ export class Pkcs11Kms implements Kms {
         token.reopen();
       } catch (e) {
         if (e instanceof KmsError && (e.code === 'denied' || e.code === 'config')) throw e;
-        throw new KmsError('unavailable', `PKCS#11 token ${this.tokenLabel}: ${what} failed (${describe(first)}) and the session could not be reopened: ${describe(e)}`, { cause: e });
+        throw new KmsError(
+          'unavailable',
+          `PKCS#11 token ${this.tokenLabel}: ${what} failed (${describe(first)}) and the session could not be reopened: ${describe(e)}`,
+          { cause: e },
+        );
       }
     }
     try {
       return op(token.lib, token.session());
     } catch (e) {
-      if (recoverable(e)) throw new KmsError('unavailable', `PKCS#11 token ${this.tokenLabel}: ${what} failed again after reopening the session: ${describe(e)}`, { cause: e });
+      if (recoverable(e))
+        throw new KmsError(
+          'unavailable',
+          `PKCS#11 token ${this.tokenLabel}: ${what} failed again after reopening the session: ${describe(e)}`,
+          { cause: e },
+        );
       throw toKmsError(e, what, this.tokenLabel);
     }
   }
@@ -242,4 +282,8 @@ function sessionAlive(lib: Pkcs11Js.PKCS11, session: Handle): boolean {
   }
 }
 
-const unwrapFailed = (): KmsError => new KmsError('unwrap-failed', 'wrapped key did not authenticate: another encryption context, another master key, or tampered');
+const unwrapFailed = (): KmsError =>
+  new KmsError(
+    'unwrap-failed',
+    'wrapped key did not authenticate: another encryption context, another master key, or tampered',
+  );

@@ -22,8 +22,10 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 100, maxDelayMs: 2_000 };
 
 export function checkRetryPolicy(p: RetryPolicy): RetryPolicy {
-  if (!Number.isInteger(p.attempts) || p.attempts < 1 || p.attempts > 20) throw new RangeError('retry attempts must be an integer from 1 to 20');
-  if (!(p.baseDelayMs >= 0) || !(p.maxDelayMs >= p.baseDelayMs) || p.maxDelayMs > 60_000) throw new RangeError('retry delays must satisfy 0 ≤ baseDelayMs ≤ maxDelayMs ≤ 60000');
+  if (!Number.isInteger(p.attempts) || p.attempts < 1 || p.attempts > 20)
+    throw new RangeError('retry attempts must be an integer from 1 to 20');
+  if (!(p.baseDelayMs >= 0) || !(p.maxDelayMs >= p.baseDelayMs) || p.maxDelayMs > 60_000)
+    throw new RangeError('retry delays must satisfy 0 ≤ baseDelayMs ≤ maxDelayMs ≤ 60000');
   return p;
 }
 
@@ -31,7 +33,13 @@ export function checkRetryPolicy(p: RetryPolicy): RetryPolicy {
  * Run `op` until it succeeds, throws a non-transient error (rethrown as is), or has used all
  * attempts (KmsError 'unavailable', with the last error as cause).
  */
-export async function withRetries<T>(provider: string, what: string, policy: RetryPolicy, isTransient: (e: unknown) => boolean, op: () => Promise<T>): Promise<T> {
+export async function withRetries<T>(
+  provider: string,
+  what: string,
+  policy: RetryPolicy,
+  isTransient: (e: unknown) => boolean,
+  op: () => Promise<T>,
+): Promise<T> {
   let last: unknown;
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
     try {
@@ -44,22 +52,46 @@ export async function withRetries<T>(provider: string, what: string, policy: Ret
       await sleep(randomInt(Math.floor(cap) + 1)); // full jitter
     }
   }
-  throw new KmsError('unavailable', `${provider} KMS: ${what} failed after ${policy.attempts} attempts: ${describeError(last)}`, { cause: last });
+  throw new KmsError(
+    'unavailable',
+    `${provider} KMS: ${what} failed after ${policy.attempts} attempts: ${describeError(last)}`,
+    { cause: last },
+  );
 }
 
 /** A short, secret-free description of a transport or service error, for messages. */
 export function describeError(e: unknown): string {
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;
-    const status = (e as { statusCode?: unknown; status?: unknown; $metadata?: { httpStatusCode?: unknown } }).$metadata?.httpStatusCode ?? (e as { statusCode?: unknown }).statusCode ?? (e as { status?: unknown }).status;
-    const bits = [e.name, typeof code === 'string' ? code : undefined, typeof status === 'number' ? `HTTP ${status}` : undefined].filter(Boolean);
+    const status =
+      (e as { statusCode?: unknown; status?: unknown; $metadata?: { httpStatusCode?: unknown } }).$metadata
+        ?.httpStatusCode ??
+      (e as { statusCode?: unknown }).statusCode ??
+      (e as { status?: unknown }).status;
+    const bits = [
+      e.name,
+      typeof code === 'string' ? code : undefined,
+      typeof status === 'number' ? `HTTP ${status}` : undefined,
+    ].filter(Boolean);
     return bits.join(' ').slice(0, 200);
   }
   return 'unknown error';
 }
 
 /** Node's network error codes that mean "try again": no answer, refused, reset, timed out. */
-export const TRANSIENT_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNABORTED']);
+export const TRANSIENT_NET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ECONNABORTED',
+]);
 
 /** HTTP statuses worth retrying: timeout, throttling and server-side failures. */
 export function isTransientStatus(status: number | undefined): boolean {

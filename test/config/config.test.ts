@@ -12,7 +12,15 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, DEVELOPMENT_AUTH_TOKEN, loadConfig, nodeEntry, parseConfig, requireWallet, VARIABLES } from '../../src/config/index.js';
+import {
+  ConfigError,
+  DEVELOPMENT_AUTH_TOKEN,
+  loadConfig,
+  nodeEntry,
+  parseConfig,
+  requireWallet,
+  VARIABLES,
+} from '../../src/config/index.js';
 
 // dist/test/config → the project root
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -59,41 +67,76 @@ test('env/.env.local loads into the local 2-of-3 cluster', (t) => {
   t.is(c.wallet?.authorization, DEVELOPMENT_AUTH_TOKEN, 'with the public development token');
   const n2 = nodeEntry(c, 'node_2');
   t.is(n2.index, 1);
-  t.deepEqual(n2.tls, { ca: join(ROOT, 'certs/ca.crt'), cert: join(ROOT, 'certs/node_2.crt'), key: join(ROOT, 'certs/node_2.key') });
+  t.deepEqual(n2.tls, {
+    ca: join(ROOT, 'certs/ca.crt'),
+    cert: join(ROOT, 'certs/node_2.crt'),
+    key: join(ROOT, 'certs/node_2.key'),
+  });
   t.is(n2.dataDir, join(ROOT, 'data/node_2'));
   t.is(c.coordinator.tls.cert, join(ROOT, 'certs/coordinator.crt'));
   t.is(c.coordinator.dataDir, join(ROOT, 'data/coordinator'));
-  t.deepEqual(c.transport, { maxFrameBytes: 4 * 1024 * 1024, heartbeatIntervalMs: 5000, heartbeatMisses: 3, handshakeTimeoutMs: 5000 });
+  t.deepEqual(c.transport, {
+    maxFrameBytes: 4 * 1024 * 1024,
+    heartbeatIntervalMs: 5000,
+    heartbeatMisses: 3,
+    handshakeTimeoutMs: 5000,
+  });
   t.is(c.drainMs, 5000);
   t.is(c.logLevel, 'info');
 });
 
 test('the example environments load (with the token supplied from outside)', (t) => {
-  const processEnv = { WALLET_SERVER_AUTH_TOKEN: 'Bearer 0123456789abcdefghij', NODE_KMS_IBM_API_KEY: 'ibm-api-key-from-a-secret-store' };
+  const processEnv = {
+    WALLET_SERVER_AUTH_TOKEN: 'Bearer 0123456789abcdefghij',
+    NODE_KMS_IBM_API_KEY: 'ibm-api-key-from-a-secret-store',
+  };
   const aws = loadConfig({ env: 'aws.example', rootDir: ROOT, processEnv });
-  t.deepEqual(aws.nodes.map((n) => n.region), ['us-east-1', 'us-east-1', 'us-east-1']);
+  t.deepEqual(
+    aws.nodes.map((n) => n.region),
+    ['us-east-1', 'us-east-1', 'us-east-1'],
+  );
   t.deepEqual(aws.firewall, { enabled: true, trustedCoordinatorIp: '10.0.0.100' });
   t.is(aws.nodes[0]!.tls.cert, '/etc/mpc-engine/certs/node_1.crt');
   const multi = loadConfig({ env: 'multicloud.example', rootDir: ROOT, processEnv });
-  t.deepEqual(multi.nodes.map((n) => [n.platform, n.region]), [
-    ['AWS', 'us-east-1'],
-    ['AZURE', 'eastus'],
-    ['IBM', 'us-south'],
-  ]);
+  t.deepEqual(
+    multi.nodes.map((n) => [n.platform, n.region]),
+    [
+      ['AWS', 'us-east-1'],
+      ['AZURE', 'eastus'],
+      ['IBM', 'us-south'],
+    ],
+  );
   // The file leaves the token empty on purpose: without it from outside, the error names it.
   t.deepEqual(
     multi.nodes.map((n) => ({ ...n.kms })),
     [
-      { provider: 'aws', keyId: 'alias/mpc-engine-node_aws', retiredKeyIds: [], region: 'us-east-1', endpoint: undefined, retryAttempts: 4 },
+      {
+        provider: 'aws',
+        keyId: 'alias/mpc-engine-node_aws',
+        retiredKeyIds: [],
+        region: 'us-east-1',
+        endpoint: undefined,
+        retryAttempts: 4,
+      },
       { provider: 'azure', keyId: 'https://mpc-engine-kv.vault.azure.net/keys/node_azure', retryAttempts: 4 },
-      { provider: 'ibm', keyId: '6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b', retiredKeyIds: [], instanceId: '0d2e1f3a-1b2c-4d5e-8f90-123456789abc', endpoint: 'https://us-south.kms.cloud.ibm.com', iamUrl: undefined, retryAttempts: 4 },
+      {
+        provider: 'ibm',
+        keyId: '6f1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b',
+        retiredKeyIds: [],
+        instanceId: '0d2e1f3a-1b2c-4d5e-8f90-123456789abc',
+        endpoint: 'https://us-south.kms.cloud.ibm.com',
+        iamUrl: undefined,
+        retryAttempts: 4,
+      },
     ],
     'the IBM API key is not an enumerable field (not logged or serialised)',
   );
   t.is((multi.nodes[2]!.kms as { apiKey: string }).apiKey, 'ibm-api-key-from-a-secret-store');
   t.false(JSON.stringify(multi).includes('ibm-api-key-from-a-secret-store'));
   // The file leaves the secrets empty on purpose: without them from outside, the errors name them.
-  const e = t.throws(() => loadConfig({ env: 'multicloud.example', rootDir: ROOT, processEnv: {} }), { instanceOf: ConfigError });
+  const e = t.throws(() => loadConfig({ env: 'multicloud.example', rootDir: ROOT, processEnv: {} }), {
+    instanceOf: ConfigError,
+  });
   t.deepEqual(e.issues, [
     { variable: 'NODE_KMS_IBM_API_KEY', message: 'required because a node uses the ibm KMS' },
     { variable: 'WALLET_SERVER_AUTH_TOKEN', message: 'required when WALLET_SERVER_URL is set' },
@@ -101,62 +144,191 @@ test('the example environments load (with the token supplied from outside)', (t)
 });
 
 test('process.env overrides the file variable by variable; empty counts as unset', (t) => {
-  const c = loadConfig({ rootDir: ROOT, processEnv: { COORDINATOR_HTTPS_PORT: '9443', LOG_LEVEL: 'debug', PATH: '/bin', DATA_DIR: '' } });
+  const c = loadConfig({
+    rootDir: ROOT,
+    processEnv: { COORDINATOR_HTTPS_PORT: '9443', LOG_LEVEL: 'debug', PATH: '/bin', DATA_DIR: '' },
+  });
   t.is(c.coordinator.httpsPort, 9443);
   t.is(c.logLevel, 'debug');
   t.is(c.nodes[0]!.dataDir, join(ROOT, 'data/node_1'), 'empty DATA_DIR falls back to the file');
-  const e = t.throws(() => loadConfig({ rootDir: ROOT, processEnv: { MPC_THRESHOLD: '5' } }), { instanceOf: ConfigError });
+  const e = t.throws(() => loadConfig({ rootDir: ROOT, processEnv: { MPC_THRESHOLD: '5' } }), {
+    instanceOf: ConfigError,
+  });
   t.deepEqual(e.issues, [{ variable: 'MPC_THRESHOLD', message: 'must be ≤ MPC_TOTAL_SHARDS (3), got 5' }]);
 });
 
 const BAD: [string, Record<string, string | undefined>, RegExp][] = [
   ['missing platform', { COORDINATOR_PLATFORM: undefined }, /^COORDINATOR_PLATFORM: required, not set$/],
-  ['unknown platform', { COORDINATOR_PLATFORM: 'MARS' }, /^COORDINATOR_PLATFORM: must be one of LOCAL, AWS, AZURE, IBM, GOOGLE, got "MARS"$/],
+  [
+    'unknown platform',
+    { COORDINATOR_PLATFORM: 'MARS' },
+    /^COORDINATOR_PLATFORM: must be one of LOCAL, AWS, AZURE, IBM, GOOGLE, got "MARS"$/,
+  ],
   ['missing ids', { NODE_IDS: '' }, /^NODE_IDS: required, not set$/],
   ['bad id', { NODE_IDS: 'node_1,node 2,node_3' }, /^NODE_IDS: entry 2: "node 2" is not a node id/],
   ['reserved id', { NODE_IDS: 'node_1,coordinator,node_3' }, /^NODE_IDS: entry 2: "coordinator" is reserved/],
   ['stray comma', { NODE_IDS: 'node_1,,node_3' }, /^NODE_IDS: entry 2: "" is not a node id/],
   ['duplicate id', { NODE_IDS: 'node_1,node_1,node_3' }, /^NODE_IDS: "node_1" is listed more than once$/],
   ['hosts count', { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1:8082' }, /^NODE_HOSTS: 2 entries but NODE_IDS has 3$/],
-  ['host without port', { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1,127.0.0.1:8083' }, /^NODE_HOSTS: entry 2: "127\.0\.0\.1" is not host:port$/],
-  ['port out of range', { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1:70000,127.0.0.1:8083' }, /^NODE_HOSTS: entry 2: .*port must be 1–65535$/],
-  ['bad host name', { NODE_HOSTS: 'a_b:1,127.0.0.1:8082,127.0.0.1:8083' }, /^NODE_HOSTS: entry 1: .*neither an IPv4 address nor a host name$/],
-  ['bad IPv6', { NODE_HOSTS: '[nope]:1,127.0.0.1:8082,127.0.0.1:8083' }, /^NODE_HOSTS: entry 1: .*not an IPv6 address$/],
-  ['duplicate host', { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1:8081,127.0.0.1:8083' }, /^NODE_HOSTS: 127\.0\.0\.1:8081 is listed more than once$/],
+  [
+    'host without port',
+    { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1,127.0.0.1:8083' },
+    /^NODE_HOSTS: entry 2: "127\.0\.0\.1" is not host:port$/,
+  ],
+  [
+    'port out of range',
+    { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1:70000,127.0.0.1:8083' },
+    /^NODE_HOSTS: entry 2: .*port must be 1–65535$/,
+  ],
+  [
+    'bad host name',
+    { NODE_HOSTS: 'a_b:1,127.0.0.1:8082,127.0.0.1:8083' },
+    /^NODE_HOSTS: entry 1: .*neither an IPv4 address nor a host name$/,
+  ],
+  [
+    'bad IPv6',
+    { NODE_HOSTS: '[nope]:1,127.0.0.1:8082,127.0.0.1:8083' },
+    /^NODE_HOSTS: entry 1: .*not an IPv6 address$/,
+  ],
+  [
+    'duplicate host',
+    { NODE_HOSTS: '127.0.0.1:8081,127.0.0.1:8081,127.0.0.1:8083' },
+    /^NODE_HOSTS: 127\.0\.0\.1:8081 is listed more than once$/,
+  ],
   ['platforms count', { NODE_PLATFORMS: 'LOCAL,LOCAL' }, /^NODE_PLATFORMS: 2 entries but NODE_IDS has 3$/],
-  ['bad node platform', { NODE_PLATFORMS: 'LOCAL,LOCALMPC,LOCAL' }, /^NODE_PLATFORMS: entry 2: must be one of .*got "LOCALMPC"$/],
-  ['region needed', { NODE_PLATFORMS: 'LOCAL,AZURE,LOCAL' }, /^NODE_AZURE_REGION: required because NODE_PLATFORMS has AZURE$/],
-  ['bad region', { NODE_PLATFORMS: 'AWS,AWS,AWS', NODE_AWS_REGION: 'us east' }, /^NODE_AWS_REGION: "us east" is not a region name$/],
+  [
+    'bad node platform',
+    { NODE_PLATFORMS: 'LOCAL,LOCALMPC,LOCAL' },
+    /^NODE_PLATFORMS: entry 2: must be one of .*got "LOCALMPC"$/,
+  ],
+  [
+    'region needed',
+    { NODE_PLATFORMS: 'LOCAL,AZURE,LOCAL' },
+    /^NODE_AZURE_REGION: required because NODE_PLATFORMS has AZURE$/,
+  ],
+  [
+    'bad region',
+    { NODE_PLATFORMS: 'AWS,AWS,AWS', NODE_AWS_REGION: 'us east' },
+    /^NODE_AWS_REGION: "us east" is not a region name$/,
+  ],
   ['threshold above n', { MPC_THRESHOLD: '4' }, /^MPC_THRESHOLD: must be ≤ MPC_TOTAL_SHARDS \(3\), got 4$/],
   ['threshold 1', { MPC_THRESHOLD: '1' }, /^MPC_THRESHOLD: must be ≥ 2, got 1$/],
   ['threshold not a number', { MPC_THRESHOLD: 'two' }, /^MPC_THRESHOLD: must be an integer, got "two"$/],
   ['threshold missing', { MPC_THRESHOLD: undefined }, /^MPC_THRESHOLD: required, not set$/],
   ['shards vs ids', { MPC_TOTAL_SHARDS: '4' }, /^MPC_TOTAL_SHARDS: is 4 but NODE_IDS has 3 nodes$/],
   ['https port', { COORDINATOR_HTTPS_PORT: '0' }, /^COORDINATOR_HTTPS_PORT: must be ≥ 1, got 0$/],
-  ['https host name', { COORDINATOR_HTTPS_HOST: 'localhost' }, /^COORDINATOR_HTTPS_HOST: must be an IP address .*got "localhost"$/],
-  ['dev token on every interface', { COORDINATOR_HTTPS_HOST: '0.0.0.0' }, /^WALLET_SERVER_AUTH_TOKEN: is the development token from env\/\.env\.local.*0\.0\.0\.0 \(COORDINATOR_HTTPS_HOST\), which is not a loopback address/],
+  [
+    'https host name',
+    { COORDINATOR_HTTPS_HOST: 'localhost' },
+    /^COORDINATOR_HTTPS_HOST: must be an IP address .*got "localhost"$/,
+  ],
+  [
+    'dev token on every interface',
+    { COORDINATOR_HTTPS_HOST: '0.0.0.0' },
+    /^WALLET_SERVER_AUTH_TOKEN: is the development token from env\/\.env\.local.*0\.0\.0\.0 \(COORDINATOR_HTTPS_HOST\), which is not a loopback address/,
+  ],
   ['dev token on ::', { COORDINATOR_HTTPS_HOST: '::' }, /^WALLET_SERVER_AUTH_TOKEN: is the development token/],
-  ['dev token on a private address', { COORDINATOR_HTTPS_HOST: '10.0.0.10' }, /^WALLET_SERVER_AUTH_TOKEN: is the development token/],
-  ['dev token on a mapped address', { COORDINATOR_HTTPS_HOST: '::ffff:10.0.0.10' }, /^WALLET_SERVER_AUTH_TOKEN: is the development token/],
-  ['dev metrics token off loopback', { COORDINATOR_HTTPS_HOST: '10.0.0.10', WALLET_SERVER_AUTH_TOKEN: 'Bearer a_real_secret_token_0001', COORDINATOR_METRICS_TOKEN: DEVELOPMENT_AUTH_TOKEN }, /^COORDINATOR_METRICS_TOKEN: is the development token/],
-  ['cert without key', { COORDINATOR_HTTPS_CERT: '/etc/tls/api.crt' }, /^COORDINATOR_HTTPS_KEY: required when COORDINATOR_HTTPS_CERT is set$/],
-  ['key without cert', { COORDINATOR_HTTPS_KEY: '/etc/tls/api.key' }, /^COORDINATOR_HTTPS_CERT: required when COORDINATOR_HTTPS_KEY is set$/],
-  ['connection cap 0', { COORDINATOR_HTTPS_MAX_CONNECTIONS: '0' }, /^COORDINATOR_HTTPS_MAX_CONNECTIONS: must be ≥ 1, got 0$/],
-  ['per-address cap', { COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: 'many' }, /^COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: must be an integer/],
-  ['proxy not an address', { COORDINATOR_TRUSTED_PROXIES: '10.0.0.1,proxy.example.com' }, /^COORDINATOR_TRUSTED_PROXIES: entry 2: "proxy\.example\.com" is not an IP address or CIDR range/],
-  ['proxy prefix too long', { COORDINATOR_TRUSTED_PROXIES: '10.0.0.0/33' }, /^COORDINATOR_TRUSTED_PROXIES: entry 1: "10\.0\.0\.0\/33" is not/],
-  ['metrics token short', { COORDINATOR_METRICS_TOKEN: 'Bearer short' }, /^COORDINATOR_METRICS_TOKEN: must be "Bearer <token>"/],
-  ['metrics token = wallet token', { COORDINATOR_METRICS_TOKEN: DEVELOPMENT_AUTH_TOKEN }, /^COORDINATOR_METRICS_TOKEN: must differ from WALLET_SERVER_AUTH_TOKEN/],
+  [
+    'dev token on a private address',
+    { COORDINATOR_HTTPS_HOST: '10.0.0.10' },
+    /^WALLET_SERVER_AUTH_TOKEN: is the development token/,
+  ],
+  [
+    'dev token on a mapped address',
+    { COORDINATOR_HTTPS_HOST: '::ffff:10.0.0.10' },
+    /^WALLET_SERVER_AUTH_TOKEN: is the development token/,
+  ],
+  [
+    'dev metrics token off loopback',
+    {
+      COORDINATOR_HTTPS_HOST: '10.0.0.10',
+      WALLET_SERVER_AUTH_TOKEN: 'Bearer a_real_secret_token_0001',
+      COORDINATOR_METRICS_TOKEN: DEVELOPMENT_AUTH_TOKEN,
+    },
+    /^COORDINATOR_METRICS_TOKEN: is the development token/,
+  ],
+  [
+    'cert without key',
+    { COORDINATOR_HTTPS_CERT: '/etc/tls/api.crt' },
+    /^COORDINATOR_HTTPS_KEY: required when COORDINATOR_HTTPS_CERT is set$/,
+  ],
+  [
+    'key without cert',
+    { COORDINATOR_HTTPS_KEY: '/etc/tls/api.key' },
+    /^COORDINATOR_HTTPS_CERT: required when COORDINATOR_HTTPS_KEY is set$/,
+  ],
+  [
+    'connection cap 0',
+    { COORDINATOR_HTTPS_MAX_CONNECTIONS: '0' },
+    /^COORDINATOR_HTTPS_MAX_CONNECTIONS: must be ≥ 1, got 0$/,
+  ],
+  [
+    'per-address cap',
+    { COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: 'many' },
+    /^COORDINATOR_HTTPS_MAX_CONNECTIONS_PER_IP: must be an integer/,
+  ],
+  [
+    'proxy not an address',
+    { COORDINATOR_TRUSTED_PROXIES: '10.0.0.1,proxy.example.com' },
+    /^COORDINATOR_TRUSTED_PROXIES: entry 2: "proxy\.example\.com" is not an IP address or CIDR range/,
+  ],
+  [
+    'proxy prefix too long',
+    { COORDINATOR_TRUSTED_PROXIES: '10.0.0.0/33' },
+    /^COORDINATOR_TRUSTED_PROXIES: entry 1: "10\.0\.0\.0\/33" is not/,
+  ],
+  [
+    'metrics token short',
+    { COORDINATOR_METRICS_TOKEN: 'Bearer short' },
+    /^COORDINATOR_METRICS_TOKEN: must be "Bearer <token>"/,
+  ],
+  [
+    'metrics token = wallet token',
+    { COORDINATOR_METRICS_TOKEN: DEVELOPMENT_AUTH_TOKEN },
+    /^COORDINATOR_METRICS_TOKEN: must differ from WALLET_SERVER_AUTH_TOKEN/,
+  ],
   ['https port text', { COORDINATOR_HTTPS_PORT: '84a3' }, /^COORDINATOR_HTTPS_PORT: must be an integer, got "84a3"$/],
-  ['wallet http', { WALLET_SERVER_URL: 'http://localhost:3000' }, /^WALLET_SERVER_URL: must be an https:\/\/ URL, got "http:\/\/localhost:3000"$/],
-  ['wallet url alone', { WALLET_SERVER_AUTH_TOKEN: undefined }, /^WALLET_SERVER_AUTH_TOKEN: required when WALLET_SERVER_URL is set$/],
-  ['token alone', { WALLET_SERVER_URL: undefined }, /^WALLET_SERVER_URL: required when WALLET_SERVER_AUTH_TOKEN is set$/],
-  ['token without Bearer', { WALLET_SERVER_AUTH_TOKEN: 'wallet_dev_token_12345' }, /^WALLET_SERVER_AUTH_TOKEN: must be "Bearer <token>"/],
-  ['token too short', { WALLET_SERVER_AUTH_TOKEN: 'Bearer short' }, /^WALLET_SERVER_AUTH_TOKEN: must be "Bearer <token>" with a token of at least 16/],
+  [
+    'wallet http',
+    { WALLET_SERVER_URL: 'http://localhost:3000' },
+    /^WALLET_SERVER_URL: must be an https:\/\/ URL, got "http:\/\/localhost:3000"$/,
+  ],
+  [
+    'wallet url alone',
+    { WALLET_SERVER_AUTH_TOKEN: undefined },
+    /^WALLET_SERVER_AUTH_TOKEN: required when WALLET_SERVER_URL is set$/,
+  ],
+  [
+    'token alone',
+    { WALLET_SERVER_URL: undefined },
+    /^WALLET_SERVER_URL: required when WALLET_SERVER_AUTH_TOKEN is set$/,
+  ],
+  [
+    'token without Bearer',
+    { WALLET_SERVER_AUTH_TOKEN: 'wallet_dev_token_12345' },
+    /^WALLET_SERVER_AUTH_TOKEN: must be "Bearer <token>"/,
+  ],
+  [
+    'token too short',
+    { WALLET_SERVER_AUTH_TOKEN: 'Bearer short' },
+    /^WALLET_SERVER_AUTH_TOKEN: must be "Bearer <token>" with a token of at least 16/,
+  ],
   ['firewall flag', { ENABLE_KERNEL_FIREWALL: 'yes' }, /^ENABLE_KERNEL_FIREWALL: must be true or false, got "yes"$/],
-  ['firewall without ip', { ENABLE_KERNEL_FIREWALL: 'true' }, /^TRUSTED_COORDINATOR_IP: required when ENABLE_KERNEL_FIREWALL=true$/],
-  ['bad coordinator ip', { TRUSTED_COORDINATOR_IP: '10.0.0' }, /^TRUSTED_COORDINATOR_IP: must be an IP address, got "10\.0\.0"$/],
-  ['log level', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/],
+  [
+    'firewall without ip',
+    { ENABLE_KERNEL_FIREWALL: 'true' },
+    /^TRUSTED_COORDINATOR_IP: required when ENABLE_KERNEL_FIREWALL=true$/,
+  ],
+  [
+    'bad coordinator ip',
+    { TRUSTED_COORDINATOR_IP: '10.0.0' },
+    /^TRUSTED_COORDINATOR_IP: must be an IP address, got "10\.0\.0"$/,
+  ],
+  [
+    'log level',
+    { LOG_LEVEL: 'loud' },
+    /^LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/,
+  ],
   ['frame cap', { TRANSPORT_MAX_FRAME_BYTES: '10' }, /^TRANSPORT_MAX_FRAME_BYTES: must be ≥ 1024, got 10$/],
   ['heartbeat', { TRANSPORT_HEARTBEAT_MISSES: '0' }, /^TRANSPORT_HEARTBEAT_MISSES: must be ≥ 1, got 0$/],
 ];
@@ -177,7 +349,11 @@ test('the valid base of the table parses, with defaults filled in', (t) => {
   t.is(c.coordinator.localKmsPath, '/srv/mpc/.kmsNodes');
   t.false(c.firewall.enabled);
   t.deepEqual(
-    parseConfig({ ...VALID, NODE_HOSTS: 'node1.example.com:8081,[::1]:8082,10.0.0.3:8083', NODE_PLATFORMS: 'local,Local,LOCAL' }).nodes.map((n) => [n.host, n.port, n.platform]),
+    parseConfig({
+      ...VALID,
+      NODE_HOSTS: 'node1.example.com:8081,[::1]:8082,10.0.0.3:8083',
+      NODE_PLATFORMS: 'local,Local,LOCAL',
+    }).nodes.map((n) => [n.host, n.port, n.platform]),
     [
       ['node1.example.com', 8081, 'LOCAL'],
       ['::1', 8082, 'LOCAL'],
@@ -188,18 +364,36 @@ test('the valid base of the table parses, with defaults filled in', (t) => {
   const node = parseConfig({ ...VALID, WALLET_SERVER_URL: undefined, WALLET_SERVER_AUTH_TOKEN: undefined });
   t.is(node.wallet, undefined);
   const e = t.throws(() => requireWallet(node), { instanceOf: ConfigError });
-  t.deepEqual(e.issues.map((i) => i.variable), ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN']);
+  t.deepEqual(
+    e.issues.map((i) => i.variable),
+    ['WALLET_SERVER_URL', 'WALLET_SERVER_AUTH_TOKEN'],
+  );
 });
 
 test('CERTS_CA_DIR: beside CERTS_DIR by default, anywhere but CERTS_DIR or inside it', (t) => {
   t.is(parseConfig(VALID, { rootDir: '/srv/mpc' }).certsCaDir, '/srv/mpc/certs-ca');
   t.is(parseConfig({ ...VALID, CERTS_DIR: '/etc/mpc/tls/' }, { rootDir: '/srv/mpc' }).certsCaDir, '/etc/mpc/tls-ca');
-  t.is(parseConfig({ ...VALID, CERTS_CA_DIR: 'offline/ca' }, { rootDir: '/srv/mpc' }).certsCaDir, '/srv/mpc/offline/ca');
+  t.is(
+    parseConfig({ ...VALID, CERTS_CA_DIR: 'offline/ca' }, { rootDir: '/srv/mpc' }).certsCaDir,
+    '/srv/mpc/offline/ca',
+  );
   for (const inside of ['certs', 'certs/', 'certs/ca', 'certs/..ca', '/srv/mpc/certs/private/ca']) {
-    t.throws(() => parseConfig({ ...VALID, CERTS_CA_DIR: inside }, { rootDir: '/srv/mpc' }), { instanceOf: ConfigError, message: /CERTS_CA_DIR: .* is CERTS_DIR or inside it/ }, inside);
+    t.throws(
+      () => parseConfig({ ...VALID, CERTS_CA_DIR: inside }, { rootDir: '/srv/mpc' }),
+      { instanceOf: ConfigError, message: /CERTS_CA_DIR: .* is CERTS_DIR or inside it/ },
+      inside,
+    );
   }
-  t.is(parseConfig({ ...VALID, CERTS_CA_DIR: 'certs2' }, { rootDir: '/srv/mpc' }).certsCaDir, '/srv/mpc/certs2', 'a name that merely starts alike');
-  t.is(parseConfig({ ...VALID, CERTS_CA_DIR: '..' }, { rootDir: '/srv/mpc' }).certsCaDir, '/srv', 'a parent of CERTS_DIR is outside it');
+  t.is(
+    parseConfig({ ...VALID, CERTS_CA_DIR: 'certs2' }, { rootDir: '/srv/mpc' }).certsCaDir,
+    '/srv/mpc/certs2',
+    'a name that merely starts alike',
+  );
+  t.is(
+    parseConfig({ ...VALID, CERTS_CA_DIR: '..' }, { rootDir: '/srv/mpc' }).certsCaDir,
+    '/srv',
+    'a parent of CERTS_DIR is outside it',
+  );
 });
 
 test('all errors are reported at once, and the token never appears in a message', (t) => {
@@ -212,14 +406,28 @@ test('all errors are reported at once, and the token never appears in a message'
   }
   t.true(error instanceof ConfigError);
   const e = error as ConfigError;
-  t.deepEqual(e.issues.map((i) => i.variable).sort(), ['COORDINATOR_PLATFORM', 'LOG_LEVEL', 'WALLET_SERVER_AUTH_TOKEN']);
+  t.deepEqual(e.issues.map((i) => i.variable).sort(), [
+    'COORDINATOR_PLATFORM',
+    'LOG_LEVEL',
+    'WALLET_SERVER_AUTH_TOKEN',
+  ]);
   t.false(e.message.includes('abc$def'));
   t.regex(e.message, /^invalid configuration:\n {2}COORDINATOR_PLATFORM: /);
 });
 
 test('the wallet API settings: loopback and the public API certificate by default; host, certificate, caps, proxies and metrics token when set', (t) => {
   const d = parseConfig(VALID, { rootDir: '/srv/mpc' }).coordinator.api;
-  t.deepEqual({ ...d }, { host: '127.0.0.1', cert: '/srv/mpc/certs/public/api.crt', key: '/srv/mpc/certs/public/api.key', maxConnections: 1024, maxConnectionsPerIp: 128, trustedProxies: [] });
+  t.deepEqual(
+    { ...d },
+    {
+      host: '127.0.0.1',
+      cert: '/srv/mpc/certs/public/api.crt',
+      key: '/srv/mpc/certs/public/api.key',
+      maxConnections: 1024,
+      maxConnectionsPerIp: 128,
+      trustedProxies: [],
+    },
+  );
   t.is(d.metricsAuthorization, undefined, 'no metrics token: /metrics is off');
   const set = parseConfig(
     {
@@ -236,23 +444,50 @@ test('the wallet API settings: loopback and the public API certificate by defaul
     { rootDir: '/srv/mpc' },
   );
   const api = set.coordinator.api;
-  t.like(api, { host: '0.0.0.0', cert: '/srv/mpc/tls/api.crt', key: '/etc/tls/api.key', maxConnections: 200, maxConnectionsPerIp: 8 });
+  t.like(api, {
+    host: '0.0.0.0',
+    cert: '/srv/mpc/tls/api.crt',
+    key: '/etc/tls/api.key',
+    maxConnections: 200,
+    maxConnectionsPerIp: 8,
+  });
   t.deepEqual(api.trustedProxies, [
     { address: '10.0.0.7', family: 'ipv4', prefix: 32 },
     { address: '192.168.0.0', family: 'ipv4', prefix: 16 },
     { address: 'fd00::', family: 'ipv6', prefix: 8 },
   ]);
   t.is(api.metricsAuthorization, 'Bearer scraper_secret_token_0002');
-  t.false(JSON.stringify(set).includes('scraper_secret_token_0002'), 'the metrics token is not serialised or logged with the config');
+  t.false(
+    JSON.stringify(set).includes('scraper_secret_token_0002'),
+    'the metrics token is not serialised or logged with the config',
+  );
   // loopback addresses keep the development token usable
-  for (const host of ['127.0.0.1', '127.3.2.1', '::1', '::ffff:127.0.0.1']) t.deepEqual(issuesOf({ ...VALID, COORDINATOR_HTTPS_HOST: host }), [], host);
-  const e = t.throws(() => parseConfig({ ...VALID, COORDINATOR_HTTPS_HOST: '0.0.0.0', COORDINATOR_METRICS_TOKEN: 'Bearer wallet_dev_token_12345' }), { instanceOf: ConfigError });
+  for (const host of ['127.0.0.1', '127.3.2.1', '::1', '::ffff:127.0.0.1'])
+    t.deepEqual(issuesOf({ ...VALID, COORDINATOR_HTTPS_HOST: host }), [], host);
+  const e = t.throws(
+    () =>
+      parseConfig({
+        ...VALID,
+        COORDINATOR_HTTPS_HOST: '0.0.0.0',
+        COORDINATOR_METRICS_TOKEN: 'Bearer wallet_dev_token_12345',
+      }),
+    { instanceOf: ConfigError },
+  );
   t.false(e.message.includes('wallet_dev_token_12345'), 'the token itself is not repeated');
 });
 
 test('the coordinator refuses to start with the development token on a non-loopback address', async (t) => {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', COORDINATOR_HTTPS_HOST: '0.0.0.0', WALLET_SERVER_AUTH_TOKEN: DEVELOPMENT_AUTH_TOKEN, LOG_LEVEL: 'silent' };
-  const child = spawn(process.execPath, [join(ROOT, 'dist/src/coordinator/main.js'), 'local'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    COORDINATOR_HTTPS_HOST: '0.0.0.0',
+    WALLET_SERVER_AUTH_TOKEN: DEVELOPMENT_AUTH_TOKEN,
+    LOG_LEVEL: 'silent',
+  };
+  const child = spawn(process.execPath, [join(ROOT, 'dist/src/coordinator/main.js'), 'local'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => (out += b.toString('utf8')));
   // a coordinator that does start would run until stopped: give up on it after a generous bound
@@ -284,14 +519,32 @@ test('env files: unknown variables, a missing file and path-like names are refus
   ]);
   t.regex(e.message, /\.env\.typo/);
 
-  await writeFile(join(root, 'env', '.env.ok'), ['# comment', ...lines, 'ENABLE_KERNEL_FIREWALL=TRUE # inline comment', 'TRUSTED_COORDINATOR_IP=10.0.0.100', ''].join('\n'));
+  await writeFile(
+    join(root, 'env', '.env.ok'),
+    [
+      '# comment',
+      ...lines,
+      'ENABLE_KERNEL_FIREWALL=TRUE # inline comment',
+      'TRUSTED_COORDINATOR_IP=10.0.0.100',
+      '',
+    ].join('\n'),
+  );
   const ok = loadConfig({ env: 'ok', rootDir: root, processEnv: {} });
   t.deepEqual(ok.firewall, { enabled: true, trustedCoordinatorIp: '10.0.0.100' });
   t.is(ok.wallet?.authorization, 'Bearer wallet_dev_token_12345');
 
-  t.throws(() => loadConfig({ env: 'absent', rootDir: root }), { instanceOf: ConfigError, message: /--env: .*\.env\.absent: file not found/ });
-  t.throws(() => loadConfig({ env: '../../etc/passwd', rootDir: root }), { instanceOf: ConfigError, message: /--env: .*not an environment name/ });
-  t.throws(() => nodeEntry(ok, 'node_9'), { instanceOf: ConfigError, message: /--id: "node_9" is not in NODE_IDS \(node_1, node_2, node_3\)/ });
+  t.throws(() => loadConfig({ env: 'absent', rootDir: root }), {
+    instanceOf: ConfigError,
+    message: /--env: .*\.env\.absent: file not found/,
+  });
+  t.throws(() => loadConfig({ env: '../../etc/passwd', rootDir: root }), {
+    instanceOf: ConfigError,
+    message: /--env: .*not an environment name/,
+  });
+  t.throws(() => nodeEntry(ok, 'node_9'), {
+    instanceOf: ConfigError,
+    message: /--id: "node_9" is not in NODE_IDS \(node_1, node_2, node_3\)/,
+  });
 });
 
 test('every documented variable is known to the schema and documented in env/.env.aws.example', async (t) => {
@@ -305,9 +558,12 @@ test('every documented variable is known to the schema and documented in env/.en
   }
 });
 
-test('KMS settings: provider per node (default from the platform), {node} per node, each provider\'s variables required, PIN never echoed', (t) => {
+test("KMS settings: provider per node (default from the platform), {node} per node, each provider's variables required, PIN never echoed", (t) => {
   const local = parseConfig(VALID, { rootDir: '/srv/mpc' });
-  t.deepEqual(local.nodes.map((n) => n.kms), [0, 1, 2].map(() => ({ provider: 'local', root: '/srv/mpc/.kmsNodes' })));
+  t.deepEqual(
+    local.nodes.map((n) => n.kms),
+    [0, 1, 2].map(() => ({ provider: 'local', root: '/srv/mpc/.kmsNodes' })),
+  );
 
   const hsm = parseConfig(
     {
@@ -320,29 +576,60 @@ test('KMS settings: provider per node (default from the platform), {node} per no
     },
     { rootDir: '/srv/mpc' },
   );
-  t.deepEqual({ ...hsm.nodes[1]!.kms }, { provider: 'pkcs11', module: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'mpc-node_2', slot: undefined, keyLabel: 'master-node_2', pinFile: undefined });
+  t.deepEqual(
+    { ...hsm.nodes[1]!.kms },
+    {
+      provider: 'pkcs11',
+      module: '/usr/lib/softhsm/libsofthsm2.so',
+      tokenLabel: 'mpc-node_2',
+      slot: undefined,
+      keyLabel: 'master-node_2',
+      pinFile: undefined,
+    },
+  );
   t.is((hsm.nodes[1]!.kms as { pin: string }).pin, '98765432');
   t.false(JSON.stringify(hsm).includes('98765432'));
   t.is(hsm.nodes[2]!.kms.provider, 'local');
 
-  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'local,local' }), ['NODE_KMS_PROVIDERS: 2 entries but NODE_IDS has 3']);
-  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'local,vault,local' }), ['NODE_KMS_PROVIDERS: entry 2: must be one of local, aws, azure, ibm, pkcs11, got "vault"']);
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'local,local' }), [
+    'NODE_KMS_PROVIDERS: 2 entries but NODE_IDS has 3',
+  ]);
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'local,vault,local' }), [
+    'NODE_KMS_PROVIDERS: entry 2: must be one of local, aws, azure, ibm, pkcs11, got "vault"',
+  ]);
   t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'local,aws,local' }), [
     'NODE_KMS_AWS_KEY_ID: required because a node uses the aws KMS',
     'NODE_AWS_REGION: required because a node uses the aws KMS',
   ]);
   t.deepEqual(issuesOf({ ...VALID, NODE_PLATFORMS: 'LOCAL,GOOGLE,LOCAL', NODE_GOOGLE_REGION: 'europe-west1' }), [
-    'NODE_KMS_PROVIDERS: required: node node_2 runs on GOOGLE, which has no KMS provider of its own (use pkcs11 through the cloud\'s PKCS#11 library)',
+    "NODE_KMS_PROVIDERS: required: node node_2 runs on GOOGLE, which has no KMS provider of its own (use pkcs11 through the cloud's PKCS#11 library)",
   ]);
-  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'pkcs11,local,local', NODE_KMS_PKCS11_MODULE: '/lib/p11.so', NODE_KMS_PKCS11_KEY_LABEL: 'k' }), [
-    'NODE_KMS_PKCS11_TOKEN_LABEL: set exactly one of NODE_KMS_PKCS11_TOKEN_LABEL and NODE_KMS_PKCS11_SLOT',
-    'NODE_KMS_PKCS11_PIN: set exactly one of NODE_KMS_PKCS11_PIN and NODE_KMS_PKCS11_PIN_FILE',
-  ]);
-  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_PROVIDERS: 'ibm,local,local', NODE_KMS_IBM_INSTANCE_ID: 'i', NODE_KMS_IBM_KEY_ID: 'k', NODE_KMS_IBM_API_KEY: 's3cr3t-api-key' }), [
-    'NODE_KMS_IBM_ENDPOINT: required (or NODE_IBM_REGION) because a node uses the ibm KMS',
-  ]);
-  const bad = issuesOf({ ...VALID, NODE_KMS_PKCS11_PIN: '' , NODE_KMS_IBM_API_KEY: 'x y' });
+  t.deepEqual(
+    issuesOf({
+      ...VALID,
+      NODE_KMS_PROVIDERS: 'pkcs11,local,local',
+      NODE_KMS_PKCS11_MODULE: '/lib/p11.so',
+      NODE_KMS_PKCS11_KEY_LABEL: 'k',
+    }),
+    [
+      'NODE_KMS_PKCS11_TOKEN_LABEL: set exactly one of NODE_KMS_PKCS11_TOKEN_LABEL and NODE_KMS_PKCS11_SLOT',
+      'NODE_KMS_PKCS11_PIN: set exactly one of NODE_KMS_PKCS11_PIN and NODE_KMS_PKCS11_PIN_FILE',
+    ],
+  );
+  t.deepEqual(
+    issuesOf({
+      ...VALID,
+      NODE_KMS_PROVIDERS: 'ibm,local,local',
+      NODE_KMS_IBM_INSTANCE_ID: 'i',
+      NODE_KMS_IBM_KEY_ID: 'k',
+      NODE_KMS_IBM_API_KEY: 's3cr3t-api-key',
+    }),
+    ['NODE_KMS_IBM_ENDPOINT: required (or NODE_IBM_REGION) because a node uses the ibm KMS'],
+  );
+  const bad = issuesOf({ ...VALID, NODE_KMS_PKCS11_PIN: '', NODE_KMS_IBM_API_KEY: 'x y' });
   t.false(bad.join('\n').includes('x y'), 'a secret is never repeated in a message');
-  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_AZURE_KEY_ID: 'http://vault/keys/k' }), ['NODE_KMS_AZURE_KEY_ID: must be an https:// URL, got "http://vault/keys/k"']);
+  t.deepEqual(issuesOf({ ...VALID, NODE_KMS_AZURE_KEY_ID: 'http://vault/keys/k' }), [
+    'NODE_KMS_AZURE_KEY_ID: must be an https:// URL, got "http://vault/keys/k"',
+  ]);
   t.deepEqual(issuesOf({ ...VALID, NODE_KMS_RETRY_ATTEMPTS: '0' }), ['NODE_KMS_RETRY_ATTEMPTS: must be ≥ 1, got 0']);
 });

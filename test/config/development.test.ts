@@ -23,9 +23,16 @@ test('P5: development primes are allowed in env/.env.local (every member LOCAL)'
 
 test('P5: any other environment name is refused, even with the same content', (t) => {
   const local = loadConfig({ env: 'local', rootDir: ROOT, processEnv: {} });
-  t.regex(devPrimesRefusal({ ...local, envName: 'staging' }) ?? '', /only in the "local" environment.*not in "staging"/);
+  t.regex(
+    devPrimesRefusal({ ...local, envName: 'staging' }) ?? '',
+    /only in the "local" environment.*not in "staging"/,
+  );
   t.regex(devPrimesRefusal({ ...local, envName: undefined }) ?? '', /without an environment name/);
-  const aws = loadConfig({ env: 'aws.example', rootDir: ROOT, processEnv: { WALLET_SERVER_AUTH_TOKEN: 'Bearer 0123456789abcdefghij' } });
+  const aws = loadConfig({
+    env: 'aws.example',
+    rootDir: ROOT,
+    processEnv: { WALLET_SERVER_AUTH_TOKEN: 'Bearer 0123456789abcdefghij' },
+  });
   t.regex(devPrimesRefusal(aws) ?? '', /not in "aws.example"/);
 });
 
@@ -66,9 +73,11 @@ test('S10: NODE_PRIME_POOL defaults to 8 (two aux runs), 4–64, anything else n
     MPC_THRESHOLD: '2',
     MPC_TOTAL_SHARDS: '3',
   };
-  const pool = (v: string | undefined) => parseConfig({ ...base, NODE_PRIME_POOL: v }, { rootDir: '/srv/mpc' }).nodePrimePool;
+  const pool = (v: string | undefined) =>
+    parseConfig({ ...base, NODE_PRIME_POOL: v }, { rootDir: '/srv/mpc' }).nodePrimePool;
   t.is(pool(undefined), 8);
   t.is(pool('4'), 4);
   t.is(pool('64'), 64);
-  for (const bad of ['3', '65', 'eight', '-4']) t.throws(() => pool(bad), { instanceOf: ConfigError, message: /NODE_PRIME_POOL/ });
+  for (const bad of ['3', '65', 'eight', '-4'])
+    t.throws(() => pool(bad), { instanceOf: ConfigError, message: /NODE_PRIME_POOL/ });
 });

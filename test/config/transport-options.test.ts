@@ -20,10 +20,14 @@ import { CaKeyExposedError } from '../../src/transport/tls.js';
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -70,7 +74,10 @@ test('a config becomes three node servers and three coordinator clients that fin
   // node_2 started with node_3's files is stopped before it listens.
   await copyFile(join(dir, 'node_3.crt'), join(dir, 'node_2.crt'));
   await copyFile(join(dir, 'node_3.key'), join(dir, 'node_2.key'));
-  await t.throwsAsync(nodeServerSetup(config, 'node_2'), { instanceOf: IdentityError, message: /certificate of node node_3, not of node node_2/ });
+  await t.throwsAsync(nodeServerSetup(config, 'node_2'), {
+    instanceOf: IdentityError,
+    message: /certificate of node node_3, not of node node_2/,
+  });
 
   // A CA private key where the services read: neither a node nor the coordinator starts.
   await copyFile(join(root, 'certs-ca', 'internal-ca.key'), join(dir, 'issuer.pem'));

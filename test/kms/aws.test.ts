@@ -18,12 +18,21 @@ async function fake(t: ExecutionContext): Promise<FakeAwsKms> {
   return server;
 }
 
-function options(server: FakeAwsKms, keyId: string, more: Partial<AwsKmsOptions> = {}, creds: FakeCredentials = server.credentials): AwsKmsOptions {
+function options(
+  server: FakeAwsKms,
+  keyId: string,
+  more: Partial<AwsKmsOptions> = {},
+  creds: FakeCredentials = server.credentials,
+): AwsKmsOptions {
   return {
     keyId,
     region: server.region,
     endpoint: server.endpoint,
-    credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, ...(creds.sessionToken === undefined ? {} : { sessionToken: creds.sessionToken }) },
+    credentials: {
+      accessKeyId: creds.accessKeyId,
+      secretAccessKey: creds.secretAccessKey,
+      ...(creds.sessionToken === undefined ? {} : { sessionToken: creds.sessionToken }),
+    },
     retry: FAST,
     timeoutMs: 2_000,
     ...more,
@@ -79,21 +88,37 @@ test('aws fake: a request altered after signing is refused (body and signed head
   const theirs = server.createKey();
   /** A client whose requests `edit` changes after they are signed. */
   const alter = (edit: (req: { body: string; headers: Record<string, string> }) => void): KMSClient => {
-    const client = new KMSClient({ region: server.region, endpoint: server.endpoint, credentials: server.credentials, maxAttempts: 1 });
+    const client = new KMSClient({
+      region: server.region,
+      endpoint: server.endpoint,
+      credentials: server.credentials,
+      maxAttempts: 1,
+    });
     t.teardown(() => client.destroy());
     type Args = { request: { body: string | Uint8Array; headers: Record<string, string> } };
     const middleware = (next: (a: Args) => Promise<unknown>) => async (args: Args) => {
       const body = args.request.body;
-      const request = { body: typeof body === 'string' ? body : new TextDecoder().decode(body), headers: args.request.headers };
+      const request = {
+        body: typeof body === 'string' ? body : new TextDecoder().decode(body),
+        headers: args.request.headers,
+      };
       edit(request);
       args.request.body = request.body;
       return next(args);
     };
-    client.middlewareStack.addRelativeTo(middleware as never, { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'alterAfterSigning' });
+    client.middlewareStack.addRelativeTo(middleware as never, {
+      relation: 'after',
+      toMiddleware: 'httpSigningMiddleware',
+      name: 'alterAfterSigning',
+    });
     return client;
   };
   const ok = alter(() => {});
-  t.is((await ok.send(new DescribeKeyCommand({ KeyId: mine.arn }))).KeyMetadata?.Arn, mine.arn, 'unaltered requests pass');
+  t.is(
+    (await ok.send(new DescribeKeyCommand({ KeyId: mine.arn }))).KeyMetadata?.Arn,
+    mine.arn,
+    'unaltered requests pass',
+  );
   const body = alter((r) => void (r.body = r.body.replace(mine.arn, theirs.arn)));
   await t.throwsAsync(body.send(new DescribeKeyCommand({ KeyId: mine.arn })), { name: 'InvalidSignatureException' });
   const target = alter((r) => void (r.headers['x-amz-target'] = 'TrentService.ListKeys'));
@@ -115,7 +140,12 @@ test('aws: session tokens are checked; a principal without access to the key is 
 test('aws: an alias, key id or alias ARN resolves to the key ARN at open', async (t) => {
   const server = await fake(t);
   const key = server.createKey({ alias: 'mpc-node-1' });
-  for (const id of ['alias/mpc-node-1', key.keyId, `arn:aws:kms:${server.region}:${server.account}:alias/mpc-node-1`, key.arn]) {
+  for (const id of [
+    'alias/mpc-node-1',
+    key.keyId,
+    `arn:aws:kms:${server.region}:${server.account}:alias/mpc-node-1`,
+    key.arn,
+  ]) {
     const kms = await open(t, options(server, id));
     t.is(kms.keyId, key.arn, id);
     t.is(kms.keyIdOf(await kms.wrapKey(randomBytes(32), ctx)), key.arn, 'blobs name the ARN, never the alias');
@@ -158,7 +188,10 @@ test('aws: a key disabled after open makes wrap and unwrap fail with unknown-key
 
 test('aws: throttled twice, then answered: three requests in all', async (t) => {
   const server = await fake(t);
-  const kms = await open(t, options(server, server.createKey().arn, { retry: { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 } }));
+  const kms = await open(
+    t,
+    options(server, server.createKey().arn, { retry: { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 } }),
+  );
   const dataKey = randomBytes(32);
   server.requests = 0;
   server.failNext(2, 'throttle');
@@ -168,7 +201,11 @@ test('aws: throttled twice, then answered: three requests in all', async (t) => 
   server.requests = 0;
   server.failNext(1, 'internal');
   server.failNext(1, 'reset');
-  t.deepEqual(Buffer.from(await kms.unwrapKey(wrapped, ctx)), dataKey, 'a 500 and a dropped connection are retried too');
+  t.deepEqual(
+    Buffer.from(await kms.unwrapKey(wrapped, ctx)),
+    dataKey,
+    'a 500 and a dropped connection are retried too',
+  );
   t.is(server.requests, 3);
 });
 
@@ -192,7 +229,13 @@ test('aws: nothing listening: unavailable quickly', async (t) => {
   });
   const start = Date.now();
   const e = await t.throwsAsync(
-    openAwsKms({ keyId: 'alias/x', region: 'eu-west-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'x' }, retry: FAST }),
+    openAwsKms({
+      keyId: 'alias/x',
+      region: 'eu-west-1',
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'x' },
+      retry: FAST,
+    }),
     { instanceOf: KmsError },
   );
   t.is(e?.code, 'unavailable');
@@ -202,7 +245,10 @@ test('aws: nothing listening: unavailable quickly', async (t) => {
 
 test('aws: a hung server: unavailable within attempts × timeout', async (t) => {
   const server = await fake(t);
-  const kms = await open(t, options(server, server.createKey().arn, { timeoutMs: 200, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } }));
+  const kms = await open(
+    t,
+    options(server, server.createKey().arn, { timeoutMs: 200, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } }),
+  );
   server.requests = 0;
   server.hang = true;
   const start = Date.now();
@@ -214,7 +260,11 @@ test('aws: a hung server: unavailable within attempts × timeout', async (t) => 
   t.true(took >= 350 && took < 1_500, `${took} ms`);
 
   server.hang = false;
-  t.is((await kms.unwrapKey(await kms.wrapKey(randomBytes(32), ctx), ctx)).length, 32, 'works again once the server answers');
+  t.is(
+    (await kms.unwrapKey(await kms.wrapKey(randomBytes(32), ctx), ctx)).length,
+    32,
+    'works again once the server answers',
+  );
 });
 
 test('aws: the encryption context reaches the service as the native EncryptionContext', async (t) => {
@@ -224,8 +274,18 @@ test('aws: the encryption context reaches the service as the native EncryptionCo
   const wrapped = await kms.wrapKey(randomBytes(32), ctx);
   await kms.unwrapKey(wrapped, ctx);
   const [enc, dec] = server.seen.filter((r) => r.operation !== 'DescribeKey');
-  t.deepEqual(enc, { operation: 'Encrypt', accessKeyId: server.credentials.accessKeyId, keyId: key.arn, encryptionContext: ctx });
-  t.deepEqual(dec, { operation: 'Decrypt', accessKeyId: server.credentials.accessKeyId, keyId: key.arn, encryptionContext: ctx });
+  t.deepEqual(enc, {
+    operation: 'Encrypt',
+    accessKeyId: server.credentials.accessKeyId,
+    keyId: key.arn,
+    encryptionContext: ctx,
+  });
+  t.deepEqual(dec, {
+    operation: 'Decrypt',
+    accessKeyId: server.credentials.accessKeyId,
+    keyId: key.arn,
+    encryptionContext: ctx,
+  });
 });
 
 test('aws: blob format; another key ARN edited into a blob is refused', async (t) => {
@@ -244,12 +304,21 @@ test('aws: blob format; another key ARN edited into a blob is refused', async (t
   edited.write(b.keyId, 5, 'latin1');
   t.is(b.keyIdOf(edited), b.keyId);
   server.requests = 0;
-  t.is(await code(t, b.unwrapKey(edited, ctx)), 'unwrap-failed', 'AWS refuses: the ciphertext is not under the named key');
+  t.is(
+    await code(t, b.unwrapKey(edited, ctx)),
+    'unwrap-failed',
+    'AWS refuses: the ciphertext is not under the named key',
+  );
   t.is(server.requests, 1, 'IncorrectKeyException is not retried');
   t.is(await code(t, a.unwrapKey(edited, ctx)), 'unknown-key', 'a key this node does not use is not even asked');
   t.is(server.requests, 1);
 
-  for (const bad of [new Uint8Array(0), Buffer.from('LK\x01'), wrapped.subarray(0, 40), Buffer.concat([wrapped.subarray(0, 5), Buffer.from('alias/x')])]) {
+  for (const bad of [
+    new Uint8Array(0),
+    Buffer.from('LK\x01'),
+    wrapped.subarray(0, 40),
+    Buffer.concat([wrapped.subarray(0, 5), Buffer.from('alias/x')]),
+  ]) {
     t.throws(() => a.keyIdOf(bad), { instanceOf: KmsError, message: /aws-KMS/ });
     t.is(await code(t, a.unwrapKey(bad, ctx)), 'malformed');
   }
@@ -268,8 +337,13 @@ test('aws: a closed provider refuses with closed', async (t) => {
 test('aws: bad options are refused before any call', async (t) => {
   const server = await fake(t);
   await t.throwsAsync(openAwsKms(options(server, '')), { instanceOf: RangeError });
-  await t.throwsAsync(openAwsKms({ ...options(server, 'alias/x'), region: 'not a region' }), { instanceOf: RangeError });
-  await t.throwsAsync(openAwsKms(options(server, 'alias/x', { retry: { attempts: 0, baseDelayMs: 1, maxDelayMs: 1 } })), { instanceOf: RangeError });
+  await t.throwsAsync(openAwsKms({ ...options(server, 'alias/x'), region: 'not a region' }), {
+    instanceOf: RangeError,
+  });
+  await t.throwsAsync(
+    openAwsKms(options(server, 'alias/x', { retry: { attempts: 0, baseDelayMs: 1, maxDelayMs: 1 } })),
+    { instanceOf: RangeError },
+  );
   await t.throwsAsync(openAwsKms(options(server, 'alias/x', { timeoutMs: 0 })), { instanceOf: RangeError });
   t.is(server.requests, 0);
 });
@@ -283,7 +357,11 @@ test('aws: rotation: blobs under a retired key still unwrap, new wraps use the n
   const wrapped = await before.wrapKey(dataKey, ctx);
 
   const without = await open(t, options(server, newArn));
-  t.is(await code(t, without.unwrapKey(wrapped, ctx)), 'unknown-key', 'the old key is trusted only when named as retired');
+  t.is(
+    await code(t, without.unwrapKey(wrapped, ctx)),
+    'unknown-key',
+    'the old key is trusted only when named as retired',
+  );
 
   const after = await open(t, options(server, newArn, { retiredKeyIds: ['alias/mpc-old'] }));
   t.is(after.keyId, newArn);

@@ -16,13 +16,22 @@ const ctx = { node: 'node_1', kind: 'keyshare', id: 'wallet-1' };
 const RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
 
 /** A fresh pair of fakes with key `node-1`, closed when the test ends. */
-async function setup(t: ExecutionContext): Promise<{ fake: FakeAzure; open: (o?: Partial<AzureKmsOptions>) => Promise<AzureKms> }> {
+async function setup(
+  t: ExecutionContext,
+): Promise<{ fake: FakeAzure; open: (o?: Partial<AzureKmsOptions>) => Promise<AzureKms> }> {
   const fake = await FakeAzure.start();
   t.teardown(() => fake.close());
   await fake.vault.createKey('node-1');
   const credential = fake.credential();
   const open = (o: Partial<AzureKmsOptions> = {}): Promise<AzureKms> =>
-    openAzureKms({ keyId: fake.vault.keyUrl('node-1'), credential, agent: fake.agent, retry: RETRY, timeoutMs: 2_000, ...o });
+    openAzureKms({
+      keyId: fake.vault.keyUrl('node-1'),
+      credential,
+      agent: fake.agent,
+      retry: RETRY,
+      timeoutMs: 2_000,
+      ...o,
+    });
   return { fake, open };
 }
 
@@ -51,9 +60,17 @@ function blob(kid: string, wrapped: Uint8Array): Uint8Array {
 test('the bearer challenge is answered with a token the client secret obtained; wrap and unwrap run in the vault', async (t) => {
   const { fake, open } = await setup(t);
   const kms = await open();
-  t.regex(kms.keyId, new RegExp(`^https://${VAULT_HOST.replaceAll('.', '\\.')}:\\d+/keys/node-1/[0-9a-f]{32}$`), 'the full versioned kid');
+  t.regex(
+    kms.keyId,
+    new RegExp(`^https://${VAULT_HOST.replaceAll('.', '\\.')}:\\d+/keys/node-1/[0-9a-f]{32}$`),
+    'the full versioned kid',
+  );
   t.true(fake.vault.log.challenges >= 1, 'the first request went without a token and was challenged');
-  t.deepEqual(fake.entra.log.issued, [{ clientId: fake.entra.clientId, scope: 'https://vault.azure.net/.default' }], 'one token, for the vault scope the challenge named');
+  t.deepEqual(
+    fake.entra.log.issued,
+    [{ clientId: fake.entra.clientId, scope: 'https://vault.azure.net/.default' }],
+    'one token, for the vault scope the challenge named',
+  );
   t.is(fake.entra.log.refused, 0);
   t.is(fake.vault.log.badTokens, 0);
 
@@ -110,7 +127,11 @@ test('rotation: blobs under version 1 still unwrap after version 2 exists; new w
   const dk2 = randomBytes(32);
   const blob2 = await v2.wrapKey(dk2, ctx);
   t.is(v2.keyIdOf(blob2), v2kid);
-  t.is(v1.keyIdOf(await v1.wrapKey(randomBytes(32), ctx)), v1.keyId, 'an instance opened before the rotation keeps its version');
+  t.is(
+    v1.keyIdOf(await v1.wrapKey(randomBytes(32), ctx)),
+    v1.keyId,
+    'an instance opened before the rotation keeps its version',
+  );
   t.deepEqual(Buffer.from(await v1.unwrapKey(blob2, ctx)), dk2, 'and unwraps blobs of the newer version');
   const pinned = await open({ keyId: v1.keyId });
   t.is(pinned.keyId, v1.keyId, 'a versioned key id is used as given');
@@ -141,7 +162,15 @@ test('a key that cannot wrap and unwrap, is disabled or is not RSA is refused at
 test('key ids that are not a Key Vault key URL are refused without a call', async (t) => {
   const { fake, open } = await setup(t);
   const base = fake.vault.keyUrl('node-1');
-  for (const keyId of [base.replace('https:', 'http:'), base.replace('/keys/', '/secrets/'), `${base}?x=1`, `${base}/v1/extra`, `${base}/`, 'node-1', `${base.replace('node-1', 'bad_name')}`]) {
+  for (const keyId of [
+    base.replace('https:', 'http:'),
+    base.replace('/keys/', '/secrets/'),
+    `${base}?x=1`,
+    `${base}/v1/extra`,
+    `${base}/`,
+    'node-1',
+    `${base.replace('node-1', 'bad_name')}`,
+  ]) {
     t.is(await code(open({ keyId })), 'config', keyId);
   }
   t.is(fake.vault.faults.requests, 0);
@@ -192,7 +221,19 @@ test('a vault that is down or hangs, or a token endpoint that is down, gives una
 
   await fake.entra.close();
   t0 = Date.now();
-  t.is(await code(openAzureKms({ keyId: fake.vault.keyUrl('node-1'), credential: fake.credential(), agent: fake.agent, retry: RETRY, timeoutMs: 2_000 })), 'unavailable', 'token endpoint down');
+  t.is(
+    await code(
+      openAzureKms({
+        keyId: fake.vault.keyUrl('node-1'),
+        credential: fake.credential(),
+        agent: fake.agent,
+        retry: RETRY,
+        timeoutMs: 2_000,
+      }),
+    ),
+    'unavailable',
+    'token endpoint down',
+  );
   t.true(Date.now() - t0 < 2_000);
 
   await fake.vault.close();
@@ -215,9 +256,15 @@ test('another context is caught by the hash binding although the vault unwraps t
   // An unbound wrap (the data key alone, or bound without the domain tag and header) never opens.
   const version = kms.keyId.split('/').at(-1)!;
   const bare = randomBytes(32);
-  t.is(await code(kms.unwrapKey(blob(kms.keyId, fake.vault.publicEncrypt('node-1', version, bare)), ctx)), 'unwrap-failed');
+  t.is(
+    await code(kms.unwrapKey(blob(kms.keyId, fake.vault.publicEncrypt('node-1', version, bare)), ctx)),
+    'unwrap-failed',
+  );
   const naive = Buffer.concat([bare, createHash('sha256').update(encodeContext(ctx)).digest()]);
-  t.is(await code(kms.unwrapKey(blob(kms.keyId, fake.vault.publicEncrypt('node-1', version, naive)), ctx)), 'unwrap-failed');
+  t.is(
+    await code(kms.unwrapKey(blob(kms.keyId, fake.vault.publicEncrypt('node-1', version, naive)), ctx)),
+    'unwrap-failed',
+  );
   t.is(fake.vault.log.unwraps.length, 3);
 });
 
@@ -229,13 +276,22 @@ test('a blob naming another vault or another key is refused without sending it a
   const inner = wrapped.subarray(wrapped.length - 256);
   const version = kms.keyId.split('/').at(-1)!;
   const before = fake.vault.faults.requests;
-  for (const kid of [kms.keyId.replace(VAULT_HOST, 'attacker.vault.azure.net'), kms.keyId.replace('/node-1/', '/node-2/'), `https://evil.example/keys/node-1/${version}`]) {
+  for (const kid of [
+    kms.keyId.replace(VAULT_HOST, 'attacker.vault.azure.net'),
+    kms.keyId.replace('/node-1/', '/node-2/'),
+    `https://evil.example/keys/node-1/${version}`,
+  ]) {
     const b = blob(kid, inner);
     t.is(kms.keyIdOf(b), kid);
     t.is(await code(kms.unwrapKey(b, ctx)), 'unknown-key', kid);
   }
   t.is(fake.vault.faults.requests, before);
-  for (const bad of [blob(kms.keyId.replace('https:', 'http:'), inner), blob(`${kms.keyId}/`, inner), blob(kms.keyId.toUpperCase(), inner), blob(kms.keyId, inner.subarray(1))]) {
+  for (const bad of [
+    blob(kms.keyId.replace('https:', 'http:'), inner),
+    blob(`${kms.keyId}/`, inner),
+    blob(kms.keyId.toUpperCase(), inner),
+    blob(kms.keyId, inner.subarray(1)),
+  ]) {
     t.throws(() => kms.keyIdOf(bad), { instanceOf: KmsError, message: /Azure-KMS/ });
   }
 });
@@ -265,6 +321,13 @@ kmsConformance(test, 'azure', async () => {
     return f;
   });
   const fake = await shared;
-  const open = (name: string): Promise<AzureKms> => openAzureKms({ keyId: fake.vault.keyUrl(name), credential: fake.credential(), agent: fake.agent, retry: RETRY, timeoutMs: 5_000 });
+  const open = (name: string): Promise<AzureKms> =>
+    openAzureKms({
+      keyId: fake.vault.keyUrl(name),
+      credential: fake.credential(),
+      agent: fake.agent,
+      retry: RETRY,
+      timeoutMs: 5_000,
+    });
   return { kms: await open('node-1'), other: await open('node-2') };
 });

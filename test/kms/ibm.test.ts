@@ -15,7 +15,16 @@ const KEY_ACTION_TYPE = 'application/vnd.ibm.kms.key_action+json';
 const thrown: { error: unknown; fake: FakeIbmCloud }[] = [];
 
 function optionsFor(fake: FakeIbmCloud, keyId: string, extra: Partial<IbmKmsOptions> = {}): IbmKmsOptions {
-  return { keyId, instanceId: fake.instanceId, endpoint: fake.endpoint, apiKey: fake.apiKey, iamUrl: fake.iamUrl, retry: FAST, timeoutMs: 2_000, ...extra };
+  return {
+    keyId,
+    instanceId: fake.instanceId,
+    endpoint: fake.endpoint,
+    apiKey: fake.apiKey,
+    iamUrl: fake.iamUrl,
+    retry: FAST,
+    timeoutMs: 2_000,
+    ...extra,
+  };
 }
 
 async function setup(t: ExecutionContext): Promise<{ fake: FakeIbmCloud; keyId: string; options: IbmKmsOptions }> {
@@ -27,7 +36,12 @@ async function setup(t: ExecutionContext): Promise<{ fake: FakeIbmCloud; keyId: 
 
 /** All the text an error could show: message, stack, and every property down the cause chain. */
 function errorText(e: unknown): string {
-  return [String(e), e instanceof Error ? (e.stack ?? '') : '', inspect(e, { depth: Infinity, showHidden: true }), JSON.stringify(e) ?? ''].join('\n');
+  return [
+    String(e),
+    e instanceof Error ? (e.stack ?? '') : '',
+    inspect(e, { depth: Infinity, showHidden: true }),
+    JSON.stringify(e) ?? '',
+  ].join('\n');
 }
 
 function assertNoSecrets(t: ExecutionContext, fake: FakeIbmCloud, e: unknown): void {
@@ -37,7 +51,12 @@ function assertNoSecrets(t: ExecutionContext, fake: FakeIbmCloud, e: unknown): v
   for (const token of fake.issuedTokens) t.false(text.includes(token), 'an IAM token appears in an error');
 }
 
-async function expectError(t: ExecutionContext, fake: FakeIbmCloud, p: Promise<unknown>, code: KmsErrorCode): Promise<KmsError> {
+async function expectError(
+  t: ExecutionContext,
+  fake: FakeIbmCloud,
+  p: Promise<unknown>,
+  code: KmsErrorCode,
+): Promise<KmsError> {
   const e = await t.throwsAsync(p, { instanceOf: KmsError });
   thrown.push({ error: e, fake });
   t.is(e?.code, code, e?.message);

@@ -34,7 +34,9 @@ test('the master key is created 0600 in a 0700 directory on first use, then reus
 test('a candidate key left by a crashed starter is removed', async (t) => {
   const root = await tempDir(t);
   await mkdir(join(root, 'node_1'), { recursive: true });
-  await writeFile(join(root, 'node_1', '.master.key.4000000000.0123456789abcdef.tmp'), randomBytes(32), { mode: 0o600 });
+  await writeFile(join(root, 'node_1', '.master.key.4000000000.0123456789abcdef.tmp'), randomBytes(32), {
+    mode: 0o600,
+  });
   await openLocalKms({ root, nodeId: 'node_1' });
   t.deepEqual(await readdir(join(root, 'node_1')), ['master.key']);
 });
@@ -64,7 +66,13 @@ test('unwrap refuses another context and any tampered byte', async (t) => {
   const kms = await openLocalKms({ root: await tempDir(t), nodeId: 'node_1' });
   const dataKey = randomBytes(32);
   const wrapped = await kms.wrapKey(dataKey, ctx);
-  for (const other of [{ ...ctx, node: 'node_2' }, { ...ctx, id: 'wallet-2' }, { ...ctx, kind: 'aux' }, { node: 'node_1', kind: 'keyshare' }, { ...ctx, extra: '' }]) {
+  for (const other of [
+    { ...ctx, node: 'node_2' },
+    { ...ctx, id: 'wallet-2' },
+    { ...ctx, kind: 'aux' },
+    { node: 'node_1', kind: 'keyshare' },
+    { ...ctx, extra: '' },
+  ]) {
     const e = await t.throwsAsync(kms.unwrapKey(wrapped, other), { instanceOf: KmsError });
     t.is(e?.code, 'unwrap-failed');
   }
@@ -75,7 +83,11 @@ test('unwrap refuses another context and any tampered byte', async (t) => {
   }
   await t.throwsAsync(kms.unwrapKey(wrapped.subarray(0, wrapped.length - 1), ctx), { instanceOf: KmsError });
   await t.throwsAsync(kms.unwrapKey(Uint8Array.from([...wrapped, 0]), ctx), { instanceOf: KmsError });
-  t.deepEqual(Buffer.from(await kms.unwrapKey(wrapped, { kind: 'keyshare', id: 'wallet-1', node: 'node_1' })), dataKey, 'key order does not matter');
+  t.deepEqual(
+    Buffer.from(await kms.unwrapKey(wrapped, { kind: 'keyshare', id: 'wallet-1', node: 'node_1' })),
+    dataKey,
+    'key order does not matter',
+  );
 });
 
 test('a key file with loose permissions or the wrong length is refused', async (t) => {

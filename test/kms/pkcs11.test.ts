@@ -13,7 +13,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { KmsError } from '../../src/kms/kms.js';
-import { createPkcs11Key, openPkcs11Kms, pkcs11Binding, withPkcs11Session, type Pkcs11KmsOptions } from '../../src/kms/pkcs11.js';
+import {
+  createPkcs11Key,
+  openPkcs11Kms,
+  pkcs11Binding,
+  withPkcs11Session,
+  type Pkcs11KmsOptions,
+} from '../../src/kms/pkcs11.js';
 import { kmsConformance } from '../helpers/kms-conformance.js';
 import { createSoftHsmToken, provisionSoftHsmKey, softHsmKmsOptions, type SoftHsmToken } from '../helpers/softhsm.js';
 
@@ -41,7 +47,13 @@ const tok = (): Tokens => {
 test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mpc-softhsm-'));
   const made = async (label: string, pin: string) => createSoftHsmToken(dir, { label, pin });
-  tokens = { dir, main: await made('mpc-main', '1234-main'), other: await made('mpc-other', '1234-other'), pins: await made('mpc-pins', '1234-pins'), lost: await made('mpc-lost', '1234-lost') };
+  tokens = {
+    dir,
+    main: await made('mpc-main', '1234-main'),
+    other: await made('mpc-other', '1234-other'),
+    pins: await made('mpc-pins', '1234-pins'),
+    lost: await made('mpc-lost', '1234-lost'),
+  };
   await provisionSoftHsmKey(tokens.main, { label: 'conf-a' });
   await provisionSoftHsmKey(tokens.other, { label: 'conf-b' });
   await provisionSoftHsmKey(tokens.pins, { label: 'pin-key' });
@@ -75,14 +87,42 @@ test('pkcs11: the key createPkcs11Key makes is AES-256, sensitive and non-extrac
     lib.C_FindObjectsFinal(session);
     t.is(found.length, 1);
     const key = found[0]!;
-    const types = [p.CKA_CLASS, p.CKA_KEY_TYPE, p.CKA_VALUE_LEN, p.CKA_TOKEN, p.CKA_PRIVATE, p.CKA_SENSITIVE, p.CKA_EXTRACTABLE, p.CKA_ALWAYS_SENSITIVE, p.CKA_NEVER_EXTRACTABLE, p.CKA_ENCRYPT, p.CKA_DECRYPT, p.CKA_WRAP, p.CKA_DERIVE, p.CKA_ID];
-    const attrs = lib.C_GetAttributeValue(session, key, types.map((type) => ({ type })));
+    const types = [
+      p.CKA_CLASS,
+      p.CKA_KEY_TYPE,
+      p.CKA_VALUE_LEN,
+      p.CKA_TOKEN,
+      p.CKA_PRIVATE,
+      p.CKA_SENSITIVE,
+      p.CKA_EXTRACTABLE,
+      p.CKA_ALWAYS_SENSITIVE,
+      p.CKA_NEVER_EXTRACTABLE,
+      p.CKA_ENCRYPT,
+      p.CKA_DECRYPT,
+      p.CKA_WRAP,
+      p.CKA_DERIVE,
+      p.CKA_ID,
+    ];
+    const attrs = lib.C_GetAttributeValue(
+      session,
+      key,
+      types.map((type) => ({ type })),
+    );
     const v = (type: number): Buffer => attrs.find((a) => a.type === type)!.value;
     const num = (type: number): number => v(type).readUInt32LE(0); // SoftHSM on a little-endian host
     t.is(num(p.CKA_CLASS), p.CKO_SECRET_KEY);
     t.is(num(p.CKA_KEY_TYPE), p.CKK_AES);
     t.is(num(p.CKA_VALUE_LEN), 32);
-    for (const yes of [p.CKA_TOKEN, p.CKA_PRIVATE, p.CKA_SENSITIVE, p.CKA_ALWAYS_SENSITIVE, p.CKA_NEVER_EXTRACTABLE, p.CKA_ENCRYPT, p.CKA_DECRYPT]) t.is(v(yes)[0], 1, `attribute ${yes}`);
+    for (const yes of [
+      p.CKA_TOKEN,
+      p.CKA_PRIVATE,
+      p.CKA_SENSITIVE,
+      p.CKA_ALWAYS_SENSITIVE,
+      p.CKA_NEVER_EXTRACTABLE,
+      p.CKA_ENCRYPT,
+      p.CKA_DECRYPT,
+    ])
+      t.is(v(yes)[0], 1, `attribute ${yes}`);
     for (const no of [p.CKA_EXTRACTABLE, p.CKA_WRAP, p.CKA_DERIVE]) t.is(v(no)[0], 0, `attribute ${no}`);
     t.is(v(p.CKA_ID).toString('hex'), keyId);
     const e = t.throws(() => lib.C_GetAttributeValue(session, key, [{ type: p.CKA_VALUE }]));
@@ -119,7 +159,10 @@ test('pkcs11: a wrong PIN is denied, whether or not the process is already logge
   t.is(await code(t, openPkcs11Kms(wrong)), 'denied', 'already logged in: the provider checks the PIN');
   const again = await openPkcs11Kms(opts(pins, 'pin-key'));
   await again.close();
-  t.deepEqual(Buffer.from(await good.unwrapKey(await good.wrapKey(Buffer.alloc(32, 1), ctx), ctx)), Buffer.alloc(32, 1));
+  t.deepEqual(
+    Buffer.from(await good.unwrapKey(await good.wrapKey(Buffer.alloc(32, 1), ctx), ctx)),
+    Buffer.alloc(32, 1),
+  );
   await good.close();
   const e = await t.throwsAsync(openPkcs11Kms(wrong), { instanceOf: KmsError });
   t.is(e?.code, 'denied');
@@ -137,7 +180,9 @@ test('pkcs11: an unknown key label is unknown-key and says how to create it; a b
   t.is(await code(t, openPkcs11Kms({ ...opts(main, 'conf-a'), module: join(tok().dir, 'missing.so') })), 'config');
 
   // The same token by slot index.
-  const index = await withPkcs11Session(main, (lib) => lib.C_GetSlotList(true).findIndex((s) => lib.C_GetTokenInfo(s).label.trimEnd() === main.tokenLabel));
+  const index = await withPkcs11Session(main, (lib) =>
+    lib.C_GetSlotList(true).findIndex((s) => lib.C_GetTokenInfo(s).label.trimEnd() === main.tokenLabel),
+  );
   t.true(index >= 0);
   const bySlot = await openPkcs11Kms({ ...opts(main, 'conf-a'), tokenLabel: undefined, slot: index });
   const byLabel = await openPkcs11Kms(opts(main, 'conf-a'));
@@ -182,11 +227,20 @@ test('pkcs11: 50 concurrent wraps and unwraps on one instance give the right res
   const contexts = keys.map((_, i) => ({ node: 'node_1', kind: 'keyshare', id: `wallet-${i}` }));
   const blobs = await Promise.all(keys.map((k, i) => kms.wrapKey(k, contexts[i]!)));
   // Unwraps interleaved with more wraps.
-  const [unwrapped] = await Promise.all([Promise.all(blobs.map((b, i) => kms.unwrapKey(b, contexts[i]!))), Promise.all(keys.map((k, i) => kms.wrapKey(k, contexts[i]!)))]);
+  const [unwrapped] = await Promise.all([
+    Promise.all(blobs.map((b, i) => kms.unwrapKey(b, contexts[i]!))),
+    Promise.all(keys.map((k, i) => kms.wrapKey(k, contexts[i]!))),
+  ]);
   for (let i = 0; i < keys.length; i++) t.deepEqual(Buffer.from(unwrapped[i]!), keys[i]!, `key ${i}`);
   const wrong = await Promise.allSettled(blobs.map((b, i) => kms.unwrapKey(b, contexts[(i + 1) % 50]!)));
-  t.true(wrong.every((r) => r.status === 'rejected' && r.reason instanceof KmsError && r.reason.code === 'unwrap-failed'));
-  t.deepEqual(Buffer.from(await kms.unwrapKey(blobs[7]!, contexts[7]!)), keys[7]!, 'failed unwraps leave the session usable');
+  t.true(
+    wrong.every((r) => r.status === 'rejected' && r.reason instanceof KmsError && r.reason.code === 'unwrap-failed'),
+  );
+  t.deepEqual(
+    Buffer.from(await kms.unwrapKey(blobs[7]!, contexts[7]!)),
+    keys[7]!,
+    'failed unwraps leave the session usable',
+  );
 });
 
 test('pkcs11: rotation: blobs under the old key unwrap after a new key label is configured; new wraps use the new key', async (t) => {
@@ -241,7 +295,8 @@ test('pkcs11: a lost session is reopened once, with a fresh login', async (t) =>
   const open = lib.C_OpenSession;
   await closeAll();
   lib.C_OpenSession = function (slot: Buffer, flags: number) {
-    if (slot.equals(slotId)) throw Object.assign(new Error('CKR_TOKEN_NOT_PRESENT'), { name: 'Pkcs11Error', code: p.CKR_TOKEN_NOT_PRESENT });
+    if (slot.equals(slotId))
+      throw Object.assign(new Error('CKR_TOKEN_NOT_PRESENT'), { name: 'Pkcs11Error', code: p.CKR_TOKEN_NOT_PRESENT });
     return open.call(this, slot, flags);
   };
   try {
@@ -264,7 +319,12 @@ test('pkcs11: the blob is "PH" | version | key id | data-key length | IV | ciphe
   t.is(blob.toString('hex', 4, 4 + idLength), kms.keyId);
   t.is(blob[4 + idLength], 24);
   t.is(blob.length, 5 + idLength + 12 + 24 + 16);
-  for (const junk of [Buffer.from('PK\x01\x10'), Buffer.from('LK'), Buffer.concat([blob.subarray(0, 3), Buffer.of(0), blob.subarray(4)]), Buffer.concat([blob.subarray(0, 2), Buffer.of(2), blob.subarray(3)])]) {
+  for (const junk of [
+    Buffer.from('PK\x01\x10'),
+    Buffer.from('LK'),
+    Buffer.concat([blob.subarray(0, 3), Buffer.of(0), blob.subarray(4)]),
+    Buffer.concat([blob.subarray(0, 2), Buffer.of(2), blob.subarray(3)]),
+  ]) {
     const e = t.throws(() => kms.keyIdOf(junk), { instanceOf: KmsError });
     t.is(e?.code, 'malformed');
     t.is(await code(t, kms.unwrapKey(junk, ctx)), 'malformed');
@@ -274,9 +334,15 @@ test('pkcs11: the blob is "PH" | version | key id | data-key length | IV | ciphe
   t.is(await code(t, kms.wrapKey(randomBytes(32), { Bad: 'x' })), 'bad-context');
 });
 
-async function hsmKey(token: SoftHsmToken, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function hsmKey(
+  token: SoftHsmToken,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], { env: { PATH: process.env['PATH'] ?? '', ...token.env, ...env } });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [SCRIPT, ...args], {
+      env: { PATH: process.env['PATH'] ?? '', ...token.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };

@@ -9,7 +9,13 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { listRetiredLocalKeys, openLocalKms, removeRetiredLocalKey, RetiredKeyInUseError, rotateLocalKms } from '../../src/kms/local.js';
+import {
+  listRetiredLocalKeys,
+  openLocalKms,
+  removeRetiredLocalKey,
+  RetiredKeyInUseError,
+  rotateLocalKms,
+} from '../../src/kms/local.js';
 import { KmsError } from '../../src/kms/kms.js';
 import { wrappedKeyOf } from '../../src/node/storage/envelope.js';
 import { StorageError } from '../../src/node/storage/errors.js';
@@ -34,7 +40,8 @@ async function fill(store: RecordStore, n: number): Promise<Map<string, Buffer>>
 async function keyIds(store: RecordStore, kms: { keyIdOf(w: Uint8Array): string }): Promise<string[]> {
   const ids: string[] = [];
   for (const kind of ['keyshare', 'presig'] as const) {
-    for (const id of await store.list(kind)) ids.push(kms.keyIdOf(wrappedKeyOf(await readFile(store.pathOf(kind, id))).wrapped));
+    for (const id of await store.list(kind))
+      ids.push(kms.keyIdOf(wrappedKeyOf(await readFile(store.pathOf(kind, id))).wrapped));
   }
   return ids;
 }
@@ -84,7 +91,11 @@ test('rotation retires the old local key; re-wrapping moves every record to the 
 test('an interrupted re-wrap loses nothing and a rerun completes it', async (t) => {
   const root = await tempDir(t);
   const kmsRoot = join(root, 'kms');
-  const store1 = await RecordStore.open({ dir: join(root, 'store'), nodeId: 'node_1', kms: await openLocalKms({ root: kmsRoot, nodeId: 'node_1' }) });
+  const store1 = await RecordStore.open({
+    dir: join(root, 'store'),
+    nodeId: 'node_1',
+    kms: await openLocalKms({ root: kmsRoot, nodeId: 'node_1' }),
+  });
   const data = await fill(store1, 12);
   await rotateLocalKms({ root: kmsRoot, nodeId: 'node_1' });
   const kms = await openLocalKms({ root: kmsRoot, nodeId: 'node_1' });
@@ -118,7 +129,11 @@ test('a rotation interrupted after the old key was retired can be rerun', async 
   const wrapped = await kms.wrapKey(randomBytes(32), { a: 'b' });
   // The first step of a rotation, as a crash would leave it: the retired copy exists, master.key is unchanged.
   await mkdir(join(root, 'node_1', 'retired'), { mode: 0o700 });
-  await writeFile(join(root, 'node_1', 'retired', `${kms.keyId}.key`), await readFile(join(root, 'node_1', 'master.key')), { mode: 0o600 });
+  await writeFile(
+    join(root, 'node_1', 'retired', `${kms.keyId}.key`),
+    await readFile(join(root, 'node_1', 'master.key')),
+    { mode: 0o600 },
+  );
   const r = await rotateLocalKms({ root, nodeId: 'node_1' });
   t.is(r.retired, kms.keyId);
   const after = await openLocalKms({ root, nodeId: 'node_1' });
@@ -132,7 +147,14 @@ test('re-wrapping refuses records of another provider', async (t) => {
   const kms = await openLocalKms({ root: join(root, 'kms'), nodeId: 'node_1' });
   const store = await RecordStore.open({ dir: join(root, 'store'), nodeId: 'node_1', kms });
   await store.put('keyshare', 'w1', randomBytes(40));
-  const other = { name: 'aws', keyId: 'k', keyIdOf: () => 'k', wrapKey: kms.wrapKey.bind(kms), unwrapKey: kms.unwrapKey.bind(kms), close: async () => {} };
+  const other = {
+    name: 'aws',
+    keyId: 'k',
+    keyIdOf: () => 'k',
+    wrapKey: kms.wrapKey.bind(kms),
+    unwrapKey: kms.unwrapKey.bind(kms),
+    close: async () => {},
+  };
   const e = await t.throwsAsync(rewrapRecords(store, other), { instanceOf: StorageError });
   t.is(e?.code, 'wrong-provider');
 });
@@ -167,9 +189,14 @@ test('npm run kms:rewrap: --rotate then re-wrap a stopped node; refuses while th
 
   // "the node is running": this process owns the node's directory
   const node = await lockDirectory(join(root, 'data', 'node_1'), 'node node_1');
-  const busy = await run(process.execPath, [script, '--env', 'test', '--id', 'node_1'], { cwd: root }).catch((e: { code: number; stderr: string }) => e);
+  const busy = await run(process.execPath, [script, '--env', 'test', '--id', 'node_1'], { cwd: root }).catch(
+    (e: { code: number; stderr: string }) => e,
+  );
   t.is((busy as { code: number }).code, LOCKED_EXIT_CODE);
-  t.regex((busy as { stderr: string }).stderr, new RegExp(`in use by node node_1 \\(process ${process.pid}, since .*\\); stop it first`));
+  t.regex(
+    (busy as { stderr: string }).stderr,
+    new RegExp(`in use by node node_1 \\(process ${process.pid}, since .*\\); stop it first`),
+  );
   await node.release();
   const after = await run(process.execPath, [script, '--env', 'test', '--id', 'node_1'], { cwd: root });
   t.regex(after.stdout, /done: 0 re-wrapped, 4 already current/);
@@ -188,8 +215,11 @@ test('a retired local key is removed only when nothing uses it; never the curren
 
   const kms2 = await openLocalKms(node);
   const store2 = await RecordStore.open({ dir: join(root, 'store'), nodeId: 'node_1', kms: kms2 });
-  const count = async (keyId: string): Promise<number> => (await keyIds(store2, kms2)).filter((k) => k === keyId).length;
-  const inUse = await t.throwsAsync(removeRetiredLocalKey(node, r.retired, count), { instanceOf: RetiredKeyInUseError });
+  const count = async (keyId: string): Promise<number> =>
+    (await keyIds(store2, kms2)).filter((k) => k === keyId).length;
+  const inUse = await t.throwsAsync(removeRetiredLocalKey(node, r.retired, count), {
+    instanceOf: RetiredKeyInUseError,
+  });
   t.is(inUse?.records, 6);
   await t.notThrowsAsync(stat(retiredPath), 'the key is still there');
   t.deepEqual(Buffer.from((await store2.get('keyshare', 'w0'))!), data.get('keyshare/w0'));
@@ -198,10 +228,16 @@ test('a retired local key is removed only when nothing uses it; never the curren
   let asked = 0;
   const counting = async (): Promise<number> => (asked++, 0);
   await t.throwsAsync(removeRetiredLocalKey(node, '../master', counting), { instanceOf: RangeError });
-  const unknown = await t.throwsAsync(removeRetiredLocalKey(node, '0123456789abcdef', counting), { instanceOf: KmsError });
+  const unknown = await t.throwsAsync(removeRetiredLocalKey(node, '0123456789abcdef', counting), {
+    instanceOf: KmsError,
+  });
   t.is(unknown?.code, 'unknown-key');
   await mkdir(join(kmsRoot, 'node_1', 'retired'), { recursive: true });
-  await writeFile(join(kmsRoot, 'node_1', 'retired', `${r.current}.key`), await readFile(join(kmsRoot, 'node_1', 'master.key')), { mode: 0o600 });
+  await writeFile(
+    join(kmsRoot, 'node_1', 'retired', `${r.current}.key`),
+    await readFile(join(kmsRoot, 'node_1', 'master.key')),
+    { mode: 0o600 },
+  );
   const current = await t.throwsAsync(removeRetiredLocalKey(node, r.current, counting), { instanceOf: KmsError });
   t.regex(current.message, /current master key/);
   t.is(asked, 0);
@@ -244,7 +280,10 @@ test('npm run kms:rewrap --remove-retired: refuses while a record still uses the
   const script = join(process.cwd(), 'dist', 'scripts', 'kms-rewrap.js');
   const remove = ['--env', 'test', '--id', 'node_1', '--remove-retired', r.retired];
 
-  const refused = (await run(process.execPath, [script, ...remove], { cwd: root }).catch((e: unknown) => e)) as { code: number; stderr: string };
+  const refused = (await run(process.execPath, [script, ...remove], { cwd: root }).catch((e: unknown) => e)) as {
+    code: number;
+    stderr: string;
+  };
   t.is(refused.code, 1);
   t.regex(refused.stderr, new RegExp(`retired master key ${r.retired} still wraps 3 record\\(s\\)`));
   await t.notThrowsAsync(stat(retiredPath), 'nothing was removed');
