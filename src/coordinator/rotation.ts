@@ -231,12 +231,22 @@ export class KeyRotation {
   private async sweepStaleOnce(): Promise<{ stale: number; refreshed: number }> {
     const c = this.o.cluster;
     if (this.stopped || !c.keygenReadiness().ready) return { stale: 0, refreshed: 0 };
-    const auxEpoch = c.info(0)?.auxEpoch;
-    if (auxEpoch === undefined) return { stale: 0, refreshed: 0 };
+    // the epoch of the aux-info the group agrees on: the cluster's aux id at an epoch at least t
+    // nodes report, never one node's word (a node reporting a higher epoch would make every wallet stale)
+    const auxId = c.auxId;
+    const epochs = c.links
+      .map((l) => c.info(l.index))
+      .filter((i) => i?.auxId !== undefined && i.auxId === auxId)
+      .map((i) => i?.auxEpoch);
+    const auxEpoch = epochs.find((e) => e !== undefined && epochs.filter((x) => x === e).length >= c.threshold);
+    if (auxId === undefined || auxEpoch === undefined) return { stale: 0, refreshed: 0 };
     let stale = 0;
     let refreshed = 0;
     for (const walletId of this.o.walletIds()) {
       if (this.stopped) break;
+      // refreshed under this aux-info already: a node still calling it stale is not believed (as in
+      // refreshStale), or one node could have every wallet refreshed, its presignatures burnt, at each reconnection
+      if (this.freshUnder.get(walletId) === auxId) continue;
       let behind = false;
       for (const link of c.links) {
         try {

@@ -116,6 +116,15 @@ export interface LifecycleOptions {
   readonly parties: readonly PartyIdentity[];
   /** burn what belongs to epochs before `epoch` of `scope` (presignatures); runs before the switch */
   readonly beforeSwitch: (scope: string, epoch: number) => Promise<void>;
+  /**
+   * durably remember that this node confirmed run `sid` of `scope` (a tombstone that outlives the
+   * pending state and the evidence): runs under the scope's lock just before the stage is stored,
+   * so no confirmation ever leaves without it. A later commit replaces the evidence, a discard or an
+   * operator's drop removes the pending state; without the tombstone the node would then sign an
+   * abandonment of a run it confirmed, and its relayed confirmation beside that abandonment is a
+   * "proof" of misbehaviour against an honest node.
+   */
+  readonly rememberConfirmed?: (scope: string, sid: Uint8Array) => Promise<void>;
 }
 
 function where(scope: string): [RecordKind, string] {
@@ -247,6 +256,7 @@ export class Lifecycle {
             'pending-unresolved',
             `${scope}: another run's successor awaits its commit or an abandonment`,
           );
+        await this.o.rememberConfirmed?.(scope, p.sid);
         await this.o.store.put('pending', scope, encodePending(p));
       });
     return p.auxEpoch !== undefined && scope !== AUX_SCOPE ? this.lock.run(AUX_SCOPE, stage) : stage();

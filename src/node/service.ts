@@ -183,6 +183,7 @@ export class NodeService {
       store: o.store,
       parties: this.parties(o.group.map((_, k) => k)),
       beforeSwitch: (scope, epoch) => this.burnPresignatures(scope, epoch),
+      rememberConfirmed: (scope, sid) => this.seen.rememberConfirmed(scope, sid),
     });
   }
 

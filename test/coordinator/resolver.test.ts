@@ -256,8 +256,7 @@ test.serial(
     t.deepEqual(await rotation.sweepStale(), { stale: 0, refreshed: 0 });
     t.deepEqual(refreshed, []);
     // the group's aux-info moved on (as after an aux change this coordinator did not see through)
-    const info0 = cluster.info(0)!;
-    cluster.setInfo(0, { ...info0, auxEpoch: 2 });
+    for (const k of [0, 1, 2]) cluster.setInfo(k, { ...cluster.info(k)!, auxEpoch: 2 });
     const r = await rotation.sweepStale();
     t.is(r.stale, 2, 'both wallets are stale');
     t.deepEqual(refreshed, [walletId, 'wallet_resolver_a1'], 'each stale wallet had a refresh started');

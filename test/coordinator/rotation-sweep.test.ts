@@ -99,3 +99,69 @@ test('a failed refresh is a RefreshFailedError with a fixed public detail; concu
   t.false(e?.publicDetail.includes('secret node text'));
   await t.throwsAsync(rotation.refresh('wallet_unknown', 'admin'), { name: 'WalletNotFoundError' });
 });
+
+test('stale-share sweep: one node calling a share stale (or reporting a higher aux epoch) refreshes each wallet once per aux-info, not at every reconnection', async (t) => {
+  const auxId = 'aa'.repeat(32);
+  const links = fakeLinks((k) => (req) => {
+    if (req.method !== 'wallet') return { ok: false, code: 'unexpected', error: 'unexpected' };
+    // node 3 lies: its share is always "under aux epoch 0"
+    return { ok: true, walletId: req.walletId, committed: { publicKey: KEY, epoch: 1, auxEpoch: k === 2 ? 0 : 2 } };
+  });
+  const cluster = readyCluster(links, [0, 1, 2], auxId);
+  for (const k of [0, 1, 2])
+    cluster.setInfo(k, {
+      nodeId: cluster.parties[k] as string,
+      index: k,
+      auxId,
+      auxEpoch: k === 0 ? 99 : 2,
+      primesReady: 4,
+      wallets: 3,
+    });
+  cluster.setAux(auxId, 'ready');
+  const runner = new FakeRunner((spec) => refreshDone(spec, 2));
+  const rotation = new KeyRotation({
+    cluster,
+    runner,
+    walletIds: () => WALLETS,
+    publicKeyOf: (w) => (WALLETS.includes(w) ? KEY : undefined),
+    renewAux: async () => 'bb'.repeat(32),
+    retryMs: 60_000,
+  });
+  t.deepEqual(await rotation.sweepStale(), { stale: 3, refreshed: 3 });
+  t.deepEqual(await rotation.sweepStale(), { stale: 0, refreshed: 0 }, 'the second reconnection refreshes nothing');
+  t.is(runner.specs.length, WALLETS.length);
+  rotation.stop();
+});
+
+test('stale-share sweep: one node reporting a higher aux epoch than the group makes no wallet stale', async (t) => {
+  const auxId = 'aa'.repeat(32);
+  const links = fakeLinks(
+    () => (req) =>
+      req.method === 'wallet'
+        ? { ok: true, walletId: req.walletId, committed: { publicKey: KEY, epoch: 1, auxEpoch: 2 } }
+        : { ok: false, code: 'unexpected', error: 'unexpected' },
+  );
+  const cluster = readyCluster(links, [0, 1, 2], auxId);
+  for (const k of [0, 1, 2])
+    cluster.setInfo(k, {
+      nodeId: cluster.parties[k] as string,
+      index: k,
+      auxId,
+      auxEpoch: k === 0 ? 99 : 2,
+      primesReady: 4,
+      wallets: 3,
+    });
+  cluster.setAux(auxId, 'ready');
+  const runner = new FakeRunner((spec) => refreshDone(spec, 2));
+  const rotation = new KeyRotation({
+    cluster,
+    runner,
+    walletIds: () => WALLETS,
+    publicKeyOf: (w) => (WALLETS.includes(w) ? KEY : undefined),
+    renewAux: async () => 'bb'.repeat(32),
+    retryMs: 60_000,
+  });
+  t.deepEqual(await rotation.sweepStale(), { stale: 0, refreshed: 0 });
+  t.is(runner.specs.length, 0);
+  rotation.stop();
+});
