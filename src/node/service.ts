@@ -112,6 +112,8 @@ interface Pending {
   touched: number;
   /** a placeholder while `prepare` still awaits: holds the id and the scope, cannot be started */
   readonly preparing?: true;
+  /** set (before the first await) by the `start` that goes ahead: a second one is refused at once */
+  starting?: true;
 }
 
 /** A committed key share with its epoch and the aux-info epoch it was made or refreshed under. */
@@ -663,7 +665,7 @@ export class NodeService {
     sessionKeys: readonly SessionKeyAnswer[],
   ): Promise<SessionUpdate> {
     const p = this.sessions.get(sessionId);
-    if (!p || 'session' in p || p.preparing || !p.sessionKey)
+    if (!p || 'session' in p || p.preparing || p.starting || !p.sessionKey)
       throw new RpcError('unknown-session', 'no prepared session with this id');
     if (nonces.length !== p.participants.length || nonces[p.participants.indexOf(this.index)] !== p.nonce)
       throw new RpcError('bad-nonces', 'nonces do not include ours at our position');
@@ -692,6 +694,9 @@ export class NodeService {
       state: p.state,
       sessionKeys: sessionKeys.map((k) => k.key),
     });
+    // from here on this start owns the prepared session: a concurrent second start must not reach
+    // newSession (an aux-info run would take, and so spend, four more safe primes)
+    p.starting = true;
     await this.seen.rememberSid(sid);
     const session = await this.newSession(p, sid, keys);
     // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)

@@ -194,7 +194,11 @@ export class NodeSession<O> {
     const evidence = this.confirm
       ? this.o.parties.map((p) => this.confirm?.envelopes.get(p.index) as Uint8Array)
       : undefined;
-    if (evidence?.some((e) => e === undefined)) throw new Error('a confirmation envelope is missing');
+    if (evidence?.some((e) => e === undefined)) {
+      // ends the session (and drops its session key) at once instead of at the idle timeout
+      this.fail({ culprits: [], reason: 'a confirmation envelope is missing' });
+      return;
+    }
     try {
       this.result = await this.o.finish(step.output, evidence);
       this.evidence = evidence;

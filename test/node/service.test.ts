@@ -903,3 +903,51 @@ test.serial(
     for (const k of [0, 1]) await call(k, { method: 'abort', sessionId });
   },
 );
+
+test.serial(
+  'two concurrent starts of one prepared session: one goes ahead, the other is refused before it takes any safe primes',
+  async (t) => {
+    // node 0 with a prime source that counts takes (an aux-info run takes four primes at its start)
+    const real = await PrimeSource.open({ store: stores[0]!, index: 0, devFile: PRIMES });
+    let takes = 0;
+    const counting = Object.create(real) as PrimeSource;
+    counting.take = async () => {
+      takes++;
+      return real.take();
+    };
+    const original = services[0]!;
+    services[0] = new NodeService({
+      nodeId: IDS[0]!,
+      group,
+      privateKey: privateKeys[0]!,
+      threshold: 2,
+      store: stores[0]!,
+      primes: counting,
+      log: silentLogger(),
+    });
+    const sessionId = randomBytes(12).toString('hex');
+    try {
+      const nonces: string[] = [];
+      const states: string[] = [];
+      const sessionKeys: unknown[] = [];
+      for (const k of [0, 1, 2]) {
+        const r = await call(k, { method: 'prepare', sessionId, protocol: 'aux', parties: IDS });
+        t.true(r.ok, JSON.stringify(r));
+        nonces.push(r.nonce as string);
+        states.push(r.state as string);
+        sessionKeys.push(r.sessionKey);
+      }
+      const start = { method: 'start', sessionId, nonces, states, sessionKeys };
+      const [a, b] = await Promise.all([call(0, start), call(0, start)]);
+      t.deepEqual([a, b].map((r) => r.ok).sort(), [false, true]);
+      t.like(
+        [a, b].find((r) => !r.ok),
+        { code: 'unknown-session' },
+      );
+      t.is(takes, 1, 'only the start that went ahead took primes');
+    } finally {
+      for (const k of [0, 1, 2]) await call(k, { method: 'abort', sessionId });
+      services[0] = original;
+    }
+  },
+);
