@@ -142,8 +142,11 @@ async function main(): Promise<void> {
       },
       (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'),
     );
+  // the nodes' pinned identity keys (from their certificates), when readable here: they check
+  // confirmations before the ledger keeps them, and proofs of a party's contradiction
+  const identities = await loadNodeKeys(config, log);
   // confirmations relayed by the orchestrator: evidence for the pending-state resolver (resolver.ts)
-  const confirmations = new ConfirmationLedger();
+  const confirmations = new ConfirmationLedger(identities);
   const orchestrator = new Orchestrator({
     log,
     confirmations,
@@ -208,7 +211,6 @@ async function main(): Promise<void> {
     onRecovered: (id) => pool.track(id),
     ledger: confirmations,
   });
-  const identities = await loadNodeKeys(config, log);
   const group = new GroupMonitor({
     cluster,
     runner: orchestrator,

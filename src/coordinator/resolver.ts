@@ -54,16 +54,24 @@ function header(envelope: string): { sid: string; from: number; round: string } 
 
 /**
  * Signed confirmation envelopes (base64) of recent runs, by sid and sender: those the orchestrator
- * relayed and those seen in nodes' evidence. Unchecked here: a node checks every envelope it
- * commits on, so a wrong one only makes a finalize fail.
+ * relayed and those seen in nodes' evidence. With the nodes' pinned identity keys, an envelope is
+ * kept only if its named sender signed it: otherwise a node offering a forged one "from" another
+ * party first would keep the genuine one out, and the gathered confirmations would never commit.
+ * (The nodes check every envelope they commit on in any case.)
  */
 export class ConfirmationLedger {
   private readonly runs = new Map<string, Map<number, string>>();
 
-  /** Keep `envelope` if its header names a confirmation round. */
+  constructor(private readonly identities?: readonly KeyObject[]) {}
+
+  /** Keep `envelope` if its header names a confirmation round (and its sender signed it). */
   offer(envelope: string): void {
     const h = header(envelope);
     if (!h || !CONFIRM_ROUNDS.has(h.round)) return;
+    if (this.identities) {
+      const key = this.identities[h.from];
+      if (!key || !openSignedHeader(Buffer.from(envelope, 'base64'), key)) return;
+    }
     const run = this.runs.get(h.sid) ?? new Map<number, string>();
     if (!run.has(h.from)) run.set(h.from, envelope);
     this.runs.delete(h.sid);
