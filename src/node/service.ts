@@ -114,6 +114,8 @@ interface Pending {
   readonly preparing?: true;
   /** set (before the first await) by the `start` that goes ahead: a second one is refused at once */
   starting?: true;
+  /** the order sessions were created in (prepare): bounds how long an abandoned sid is remembered */
+  readonly seq: number;
 }
 
 /** A committed key share with its epoch and the aux-info epoch it was made or refreshed under. */
@@ -149,6 +151,7 @@ interface Running {
   readonly scope: string | undefined;
   readonly sid: Uint8Array;
   touched: number;
+  readonly seq: number;
 }
 
 /** The scope a protocol switches (aux-info, or a wallet's key share), if any. */
@@ -160,6 +163,9 @@ function scopeOf(protocol: ProtocolName, walletId: string | undefined): string |
 /** aborted session ids remembered at most (each for the session TTL) */
 const MAX_ABORTED = 4096;
 
+/** abandoned run sids remembered at most while sessions that could still derive them are open */
+const MAX_ABANDONED = 4096;
+
 export class NodeService {
   readonly index: number;
   private readonly L: SecurityParams;
@@ -169,8 +175,15 @@ export class NodeService {
   private readonly lifecycle: Lifecycle;
   /** aborted session ids → when they may be forgotten (monotonic ms): a later prepare of one is refused */
   private readonly aborted = new Map<string, number>();
-  /** runs this node signed an abandonment of (their sids): never staged afterwards */
-  private readonly abandoned = new Set<string>();
+  /**
+   * Runs this node signed an abandonment of (sid hex) → the `seq` of the next session created at
+   * that moment. A sid binds every participant's session key, made fresh at prepare, so only a
+   * session already created then can ever derive it: the entry is kept while one of those is open
+   * (sessions live in memory only, so none survives a restart) and refused a start and a stage.
+   */
+  private readonly abandoned = new Map<string, number>();
+  /** the `seq` the next session gets */
+  private nextSeq = 0;
   private aux: { readonly aux: AuxInfo; readonly epoch: number; readonly id: string } | undefined;
   private auxLoaded = false;
 
@@ -303,14 +316,10 @@ export class NodeService {
    * first, and a run that is not going here can never be resumed (sessions live in memory only).
    */
   private async abandon(scope: string, sid: Uint8Array): Promise<object> {
-    // From this instant no stage of this run passes (checked in the stage step, under the scope's
-    // lock), and the sid is remembered durably: a run only prepared so far can never be started.
-    this.abandoned.add(hex(sid));
-    try {
-      await this.seen.rememberSid(sid);
-    } catch (e) {
-      if (!(e instanceof SessionReplayError)) throw e; // started before: cancelled below if it still runs
-    }
+    // From this instant no start and no stage of this run passes (the stage checks under the
+    // scope's lock). Nothing durable is written: a run no open session here can derive is one this
+    // node can never confirm, so a made-up sid costs a bounded, expiring entry and no disk.
+    this.rememberAbandoned(hex(sid));
     for (const [id, s] of this.sessions) {
       if ('session' in s && s.scope === scope && Buffer.from(s.sid).equals(sid)) {
         s.session.cancel();
@@ -322,6 +331,19 @@ export class NodeService {
       throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
     return { by: this.index, signature: signature.toString('hex') };
+  }
+
+  /**
+   * Remember an abandoned sid for as long as a session that could derive it is open; refused
+   * (retryable) when MAX_ABANDONED such sids are held, so a flood of requests cannot grow memory.
+   */
+  private rememberAbandoned(sid: string): void {
+    let oldest = this.nextSeq;
+    for (const s of this.sessions.values()) oldest = Math.min(oldest, s.seq);
+    for (const [k, mark] of this.abandoned) if (mark <= oldest) this.abandoned.delete(k);
+    if (!this.abandoned.has(sid) && this.abandoned.size >= MAX_ABANDONED)
+      throw new RpcError('busy', 'too many abandoned runs held while their sessions may be open; try again later');
+    this.abandoned.set(sid, this.nextSeq);
   }
 
   /**
@@ -565,6 +587,7 @@ export class NodeService {
       request: req,
       touched: Date.now(),
       preparing: true,
+      seq: this.nextSeq++,
     };
     this.sessions.set(req.sessionId, placeholder);
     try {
@@ -604,6 +627,7 @@ export class NodeService {
         sessionKey,
         request: req,
         touched: Date.now(),
+        seq: placeholder.seq,
       });
       return { nonce, state, sessionKey: sessionKey.answer };
     } catch (e) {
@@ -697,6 +721,10 @@ export class NodeService {
     // from here on this start owns the prepared session: a concurrent second start must not reach
     // newSession (an aux-info run would take, and so spend, four more safe primes)
     p.starting = true;
+    if (this.abandoned.has(hex(sid))) {
+      this.sessions.delete(sessionId);
+      throw new RpcError('abandoned', 'this node signed an abandonment of this run');
+    }
     await this.seen.rememberSid(sid);
     const session = await this.newSession(p, sid, keys);
     // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)
@@ -705,7 +733,13 @@ export class NodeService {
       this.sessions.delete(sessionId);
       throw new RpcError('state-mismatch', 'the state changed between prepare and start');
     }
-    this.sessions.set(sessionId, { session, scope: scopeOf(p.protocol, p.walletId), sid, touched: Date.now() });
+    this.sessions.set(sessionId, {
+      session,
+      scope: scopeOf(p.protocol, p.walletId),
+      sid,
+      touched: Date.now(),
+      seq: p.seq,
+    });
     const update = await session.start();
     if (update.status !== 'running') this.sessions.delete(sessionId);
     return update;

@@ -15,7 +15,7 @@ import { NodeService } from '../../src/node/service.js';
 import { PrimeSource } from '../../src/node/primes.js';
 import { decodeJson, encodeJson, RPC_VERSION } from '../../src/rpc/messages.js';
 import { silentLogger } from '../../src/util/log.js';
-import { openNode } from '../helpers/storage.js';
+import { allFiles, openNode } from '../helpers/storage.js';
 import { decodeEnvelope } from '../../src/envelope/envelope.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 
@@ -128,5 +128,50 @@ test.serial(
     });
     t.is(d.discarded, true);
     t.is((await call(0, { method: 'abandon', scope: walletId, sid: r.sid })).code, 'confirmed');
+  },
+);
+
+/** The contents of every file under node `k`'s store (what a request could have written durably). */
+async function durable(k: number): Promise<string[]> {
+  const { readFile } = await import('node:fs/promises');
+  const files = (await allFiles(join(root, `${IDS[k]}-store`))).sort();
+  return Promise.all(files.map(async (f) => `${f}:${(await readFile(f)).toString('base64')}`));
+}
+
+/** Prepare (and leave open) a refresh of the wallet on every node; returns its session id. */
+async function prepareRefresh(): Promise<string> {
+  const sessionId = randomBytes(12).toString('hex');
+  for (const k of [0, 1, 2]) {
+    const r = await call(k, { method: 'prepare', sessionId, protocol: 'refresh', parties: IDS, walletId });
+    if (!r.ok) throw new Error(`prepare: ${String(r.error)}`);
+  }
+  return sessionId;
+}
+
+test.serial('an abandonment of a run this node never saw writes nothing durable', async (t) => {
+  const before = await durable(1);
+  for (let k = 0; k < 20; k++) {
+    const r = await call(1, { method: 'abandon', scope: walletId, sid: randomBytes(32).toString('hex') });
+    t.true(r.ok, 'a run unknown here is abandoned (no session here can ever derive its sid)');
+  }
+  t.deepEqual(await durable(1), before, 'made-up runs cost no disk');
+});
+
+test.serial(
+  'abandoned runs held while sessions are open are bounded; they are forgotten once those sessions end',
+  async (t) => {
+    const sessionId = await prepareRefresh(); // an open session: every sid abandoned now could still be its
+    let refused: Json | undefined;
+    for (let k = 0; k <= 4096 && !refused; k++) {
+      const r = await call(1, { method: 'abandon', scope: walletId, sid: randomBytes(32).toString('hex') });
+      if (!r.ok) refused = r;
+      else t.true(k < 4096);
+    }
+    t.is(refused?.code, 'busy', 'the 4097th is refused (retryable), not remembered');
+    for (const k of [0, 1, 2]) await call(k, { method: 'abort', sessionId });
+    t.true(
+      (await call(1, { method: 'abandon', scope: walletId, sid: randomBytes(32).toString('hex') })).ok,
+      'no session that could derive them is open',
+    );
   },
 );
