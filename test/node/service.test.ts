@@ -897,7 +897,7 @@ test.serial(
     t.true(a.ok, 'a node that has not confirmed may abandon');
     t.is(
       (await call(2, { method: 'start', sessionId, nonces, states, sessionKeys })).code,
-      'sid-replay',
+      'abandoned',
       'and then never starts that run',
     );
     for (const k of [0, 1]) await call(k, { method: 'abort', sessionId });
