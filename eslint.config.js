@@ -17,7 +17,8 @@ const LAYERS = {
   envelope: ['protocol', 'util'],
   kms: ['config', 'util'],
   rpc: ['util'],
-  node: ['protocol', 'envelope', 'curve', 'transport', 'kms', 'rpc', 'config', 'util', 'wasm'],
+  backup: ['protocol', 'curve', 'util'],
+  node: ['protocol', 'envelope', 'curve', 'transport', 'kms', 'rpc', 'config', 'util', 'wasm', 'backup'],
   coordinator: ['protocol', 'envelope', 'curve', 'transport', 'rpc', 'config', 'util'],
 };
 

@@ -4,6 +4,8 @@
  * else receives a `Config`. Relative paths are resolved against the project root.
  * @module
  */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { envFilePath, readEnvFile } from './env-file.js';
@@ -98,6 +100,43 @@ export interface Config {
   readonly presignPoolSize: number;
   /** safe primes each node keeps ready for aux-info runs (4 per run) */
   readonly nodePrimePool: number;
+  /** KEY_REFRESH_INTERVAL in ms: every wallet refreshed once per interval (undefined: off) */
+  readonly keyRefreshIntervalMs: number | undefined;
+  /** share backups (BACKUP_PUBLIC_KEY set): the key as hex or PEM text, and the directory */
+  readonly backup: BackupConfig | undefined;
+}
+
+export interface BackupConfig {
+  /** hex of the raw public key, or a PEM public key (checked: X25519 or P-256) */
+  readonly publicKey: string;
+  readonly dir: string;
+}
+
+/** BACKUP_PUBLIC_KEY as given (hex) or read from its PEM file; a key of another kind is refused. */
+function backupPublicKey(value: string, at: (p: string) => string, envFile: string | undefined): string {
+  const fail = (message: string): never => {
+    throw new ConfigError([{ variable: 'BACKUP_PUBLIC_KEY', message }], envFile);
+  };
+  if (/^[0-9a-fA-F]{64}$/.test(value) || /^04[0-9a-fA-F]{128}$/.test(value)) return value.toLowerCase();
+  let pem = '';
+  try {
+    pem = readFileSync(at(value), 'utf8');
+  } catch {
+    fail(`is neither a key in hex (64 digits for X25519, 130 for P-256) nor a readable PEM file (${at(value)})`);
+  }
+  let key: KeyObject | undefined;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    fail(`${at(value)} holds no PEM public key`);
+  }
+  const k = key as KeyObject;
+  if (
+    k.asymmetricKeyType !== 'x25519' &&
+    !(k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1')
+  )
+    fail(`${at(value)} is a ${k.asymmetricKeyType ?? 'unknown'} key; the backup key must be X25519 or P-256`);
+  return pem;
 }
 
 export interface ParseOptions {
@@ -246,6 +285,14 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     logLevel: v.LOG_LEVEL,
     presignPoolSize: v.PRESIGN_POOL_SIZE,
     nodePrimePool: v.NODE_PRIME_POOL,
+    keyRefreshIntervalMs: v.KEY_REFRESH_INTERVAL,
+    backup:
+      v.BACKUP_PUBLIC_KEY === undefined
+        ? undefined
+        : {
+            publicKey: backupPublicKey(v.BACKUP_PUBLIC_KEY, at, options.envFile),
+            dir: at(v.BACKUP_DIR ?? join(v.DATA_DIR, 'backup')),
+          },
   };
 }
 

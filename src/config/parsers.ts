@@ -62,3 +62,23 @@ export const kmsName = z.string().regex(/^[A-Za-z0-9._:/{}@+=-]{1,512}$/, {
 
 /** A secret: messages never repeat it. */
 export const secret = z.string().min(1, { error: 'must not be empty' });
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration such as `90s`, `30m`, `24h` or `7d`, from `min` to `max` ms; in ms. */
+export function duration(minMs: number, maxMs: number) {
+  const words = (ms: number): string =>
+    ms % UNIT_MS.d === 0 ? `${ms / UNIT_MS.d}d` : ms % UNIT_MS.h === 0 ? `${ms / UNIT_MS.h}h` : `${ms / UNIT_MS.m}m`;
+  return z
+    .string()
+    .regex(/^\d{1,6}[smhd]$/, {
+      error: (iss) => `must be a duration such as 30m, 24h or 7d, got ${show(iss.input)}`,
+    })
+    .transform((s) => Number(s.slice(0, -1)) * UNIT_MS[s.slice(-1) as keyof typeof UNIT_MS])
+    .pipe(
+      z
+        .number()
+        .min(minMs, { error: () => `must be at least ${words(minMs)}` })
+        .max(maxMs, { error: () => `must be at most ${words(maxMs)}` }),
+    );
+}

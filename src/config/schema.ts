@@ -11,7 +11,7 @@ import { isLoopbackAddress, parseAddressRange, type AddressRange } from '../util
 import { LOG_LEVELS } from '../util/log.js';
 import { NODE_ID_PATTERN, RESERVED_NODE_IDS } from '../transport/identity.js';
 import { checkKmsSettings, KMS_DESCRIPTIONS, KMS_PROVIDERS, KMS_SCHEMA, type KmsProvider } from './kms-settings.js';
-import { httpsUrl, integer, list, path, show } from './parsers.js';
+import { duration, httpsUrl, integer, list, path, show } from './parsers.js';
 
 export const PLATFORMS = ['LOCAL', 'AWS', 'AZURE', 'IBM', 'GOOGLE'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -87,6 +87,12 @@ export const VARIABLES = {
     'presignatures the coordinator keeps ready per wallet and signer pair (0–64, default 2; 0: on demand only)',
   NODE_PRIME_POOL:
     'safe primes each node keeps ready, generated in the background (4–64, default 8: two aux-info runs; a run takes 4)',
+  KEY_REFRESH_INTERVAL:
+    "refresh every wallet's key shares once per interval, spread over it (e.g. 24h or 7d; 10m–365d). Unset: no scheduled refresh",
+  BACKUP_PUBLIC_KEY:
+    "the operator's backup key (HPKE, RFC 9180): an X25519 public key in hex (64 digits), a P-256 one uncompressed in hex (130 digits, 04…), or the path of either as a PEM public key. Set: every node writes each committed key share, encrypted to it, under BACKUP_DIR (npm run recovery). Unset: no backups",
+  BACKUP_DIR:
+    'directory the nodes write their encrypted share backups to, each under BACKUP_DIR/<id> (default DATA_DIR/backup); copy it off-site',
 } as const satisfies Record<string, string>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -229,6 +235,9 @@ export const envSchema = z
     NODE_DRAIN_MS: integer(0, 600_000).default(5_000),
     PRESIGN_POOL_SIZE: integer(0, 64).default(2),
     NODE_PRIME_POOL: integer(4, 64).default(8),
+    KEY_REFRESH_INTERVAL: duration(10 * 60_000, 365 * 86_400_000).optional(),
+    BACKUP_PUBLIC_KEY: z.string().max(4096).optional(),
+    BACKUP_DIR: path.optional(),
   })
   .superRefine((v, ctx) => {
     const issue = (variable: VariableName, message: string): void =>
@@ -301,6 +310,8 @@ export const envSchema = z
         'must differ from WALLET_SERVER_AUTH_TOKEN and COORDINATOR_METRICS_TOKEN (the wallet server and a scraper must not be able to rotate keys)',
       );
     }
+    if (v.BACKUP_DIR !== undefined && v.BACKUP_PUBLIC_KEY === undefined)
+      issue('BACKUP_DIR', 'is set but BACKUP_PUBLIC_KEY is not: no backup would be written');
     if ((v.WALLET_SERVER_URL === undefined) !== (v.WALLET_SERVER_AUTH_TOKEN === undefined)) {
       const [set, unset] =
         v.WALLET_SERVER_URL === undefined

@@ -45,6 +45,7 @@ import { CoordinatorMetrics } from './metrics.js';
 import { Orchestrator } from './orchestrator.js';
 import { PresignPool } from './pool.js';
 import { allWalletIds, KeyRotation } from './rotation.js';
+import { RefreshSchedule } from './refresh-schedule.js';
 import { orchestratedPresign } from './presign.js';
 import { WalletReconciler } from './reconcile.js';
 import { WalletRegistry } from './registry.js';
@@ -251,6 +252,17 @@ async function main(): Promise<void> {
     log,
   });
   rotation.watch();
+  // KEY_REFRESH_INTERVAL: every wallet refreshed once per interval, spread over it
+  const schedule =
+    config.keyRefreshIntervalMs === undefined
+      ? undefined
+      : new RefreshSchedule({
+          intervalMs: config.keyRefreshIntervalMs,
+          walletIds: () => allWalletIds((o) => registry.list(o)),
+          refresh: (walletId) => rotation.refresh(walletId, 'schedule'),
+          log,
+        });
+  schedule?.start();
   const signing = new SigningService({
     cluster,
     pool,
@@ -325,6 +337,7 @@ async function main(): Promise<void> {
     await server.close(10_000);
     group.stop();
     rotation.stop();
+    schedule?.stop();
     reconciler.stop();
     await pool.stop();
     await Promise.all(clients.map((c) => c.stop()));

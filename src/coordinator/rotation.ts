@@ -37,7 +37,7 @@ import { RPC_VERSION, walletResponseSchema } from '../rpc/messages.js';
 import { AuditUnavailableError, type AuditSink, type RequestContext } from './wallets.js';
 
 /** Why a wallet was refreshed (recorded in the audit event). */
-export type RefreshReason = 'admin' | 'rotation' | 'stale' | 'sweep';
+export type RefreshReason = 'admin' | 'rotation' | 'stale' | 'sweep' | 'schedule';
 
 export interface RefreshResult {
   readonly walletId: string;

@@ -125,6 +125,11 @@ export interface LifecycleOptions {
    * "proof" of misbehaviour against an honest node.
    */
   readonly rememberConfirmed?: (scope: string, sid: Uint8Array) => Promise<void>;
+  /**
+   * runs after a switch is stored, still under the scope's lock (the share backup): must not throw,
+   * the commit is done; and must not keep the parts, which the caller zeroises
+   */
+  readonly afterCommit?: (scope: string, committed: Committed) => Promise<void>;
 }
 
 function where(scope: string): [RecordKind, string] {
@@ -298,11 +303,13 @@ export class Lifecycle {
         await this.o.store.put(kind, id, record);
       }
       await this.o.store.delete('pending', scope);
-      return {
+      const committed: Committed = {
         epoch: p.epoch,
         ...(scope === AUX_SCOPE ? {} : { auxEpoch: p.auxEpoch ?? LEGACY_EPOCH.shareAux }),
         parts: p.parts,
       };
+      await this.o.afterCommit?.(scope, committed);
+      return committed;
     });
   }
 

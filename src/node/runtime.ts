@@ -14,6 +14,8 @@ import { createLogger, type Logger } from '../util/log.js';
 import { loadGroup, loadPrivateKey } from './identity.js';
 import { PrimeSource } from './primes.js';
 import { NodeService, type NodeServiceOptions } from './service.js';
+import { ShareBackup } from './backup.js';
+import { parseBackupPublicKey } from '../backup/format.js';
 
 export interface RuntimeOptions {
   env: string;
@@ -76,6 +78,15 @@ export async function openNodeRuntime(o: RuntimeOptions, hooks: RuntimeHooks = {
     primes,
     log,
     ...(hooks.audit ? { audit: hooks.audit } : {}),
+    ...(config.backup
+      ? {
+          backup: new ShareBackup({
+            nodeId: o.id,
+            dir: config.backup.dir,
+            publicKey: parseBackupPublicKey(config.backup.publicKey),
+          }),
+        }
+      : {}),
   });
   return { config, self, service, primes, log, close: () => kms.close() };
 }

@@ -46,12 +46,20 @@ import {
   type SessionResult,
   type SessionUpdate,
 } from '../rpc/messages.js';
-import { AUX_SCOPE, CommitError, LEGACY_EPOCH, Lifecycle, type LifecycleProtocol } from './lifecycle.js';
+import {
+  AUX_SCOPE,
+  CommitError,
+  LEGACY_EPOCH,
+  Lifecycle,
+  type Committed,
+  type LifecycleProtocol,
+} from './lifecycle.js';
 import type { AuditEvent } from '../util/audit-log.js';
 import { decodeEnvelope, type PartyIdentity } from '../envelope/envelope.js';
 import type { RecordStore } from './storage/store.js';
 import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
 import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
+import type { ShareBackup } from './backup.js';
 import { NodeSession } from './session.js';
 import type { PrimeSource } from './primes.js';
 import { hex, pack, unpackVersioned } from './records.js';
@@ -87,6 +95,8 @@ export interface NodeServiceOptions {
    * after its event is recorded; the protocol worker hands its events to the main thread.
    */
   readonly audit?: (event: AuditEvent) => Promise<void>;
+  /** where each committed key share's encrypted backup goes (BACKUP_PUBLIC_KEY set) */
+  readonly backup?: ShareBackup;
 }
 
 /** An error answered to the coordinator (code + message; never a secret). */
@@ -199,6 +209,13 @@ export class NodeService {
       parties: this.parties(o.group.map((_, k) => k)),
       beforeSwitch: (scope, epoch) => this.burnPresignatures(scope, epoch),
       rememberConfirmed: (scope, sid) => this.seen.rememberConfirmed(scope, sid),
+      ...(o.backup
+        ? {
+            afterCommit: async (scope: string, c: Committed) => {
+              await this.backUp(scope, c.epoch, c.parts);
+            },
+          }
+        : {}),
     });
   }
 
@@ -206,7 +223,7 @@ export class NodeService {
    * At start: finish what a crash interrupted — drop pending states already committed, and burn
    * presignatures made under epochs that are no longer committed.
    */
-  async recover(): Promise<{ pendingDropped: number; presignaturesBurnt: number }> {
+  async recover(): Promise<{ pendingDropped: number; presignaturesBurnt: number; backupsWritten: number }> {
     const pendingDropped = await this.lifecycle.recover();
     // only the aux epoch: the secret (Paillier, ring-Pedersen) is neither decoded nor cached here,
     // so a thread that runs no protocol (the node's main thread) never holds it
@@ -222,7 +239,47 @@ export class NodeService {
       }
       return e.aux !== auxEpoch || e.share !== shareEpochs.get(walletId);
     });
-    return { pendingDropped, presignaturesBurnt };
+    const backupsWritten = await this.backUpMissing();
+    return { pendingDropped, presignaturesBurnt, backupsWritten };
+  }
+
+  /**
+   * Write the backup of one committed key share (not of the aux-info: the Paillier keys are
+   * renewed, never restored). A failure is logged and audited, never thrown: the commit stands,
+   * and the backup is written at the next start (`backUpMissing`).
+   */
+  private async backUp(scope: string, epoch: number, parts: readonly Uint8Array[]): Promise<boolean> {
+    const backup = this.o.backup;
+    if (!backup || scope === AUX_SCOPE) return false;
+    try {
+      const share = decodeKeyShare(parts[0] as Uint8Array, parts[1] as Uint8Array);
+      const written = await backup.write(scope, epoch, share);
+      if (written) await this.o.audit?.({ type: 'backup.written', scope, epoch });
+      return written;
+    } catch (e) {
+      this.o.log.error(
+        { walletId: scope, epoch, err: (e as Error).message },
+        'the key share backup could not be written (retried at the next start)',
+      );
+      return false;
+    }
+  }
+
+  /** At start: the backup of every committed key share that has none (a crash after its commit). */
+  private async backUpMissing(): Promise<number> {
+    const backup = this.o.backup;
+    if (!backup) return 0;
+    let written = 0;
+    for (const walletId of await this.o.store.list('keyshare')) {
+      const c = await this.lifecycle.committed(walletId);
+      if (!c) continue;
+      try {
+        if (!(await backup.has(walletId, c.epoch)) && (await this.backUp(walletId, c.epoch, c.parts))) written++;
+      } finally {
+        c.parts[1]?.fill(0);
+      }
+    }
+    return written;
   }
 
   /** Bytes in, bytes out: the transport's request handler. Never throws. */

@@ -633,3 +633,46 @@ test("KMS settings: provider per node (default from the platform), {node} per no
   ]);
   t.deepEqual(issuesOf({ ...VALID, NODE_KMS_RETRY_ATTEMPTS: '0' }), ['NODE_KMS_RETRY_ATTEMPTS: must be ≥ 1, got 0']);
 });
+
+test('KEY_REFRESH_INTERVAL: a duration from 10 minutes to a year; unset is off', (t) => {
+  t.is(parseConfig(VALID).keyRefreshIntervalMs, undefined);
+  t.is(parseConfig({ ...VALID, KEY_REFRESH_INTERVAL: '24h' }).keyRefreshIntervalMs, 86_400_000);
+  t.is(parseConfig({ ...VALID, KEY_REFRESH_INTERVAL: '7d' }).keyRefreshIntervalMs, 7 * 86_400_000);
+  t.throws(() => parseConfig({ ...VALID, KEY_REFRESH_INTERVAL: '5m' }), {
+    message: /KEY_REFRESH_INTERVAL: must be at least 10m/,
+  });
+  t.throws(() => parseConfig({ ...VALID, KEY_REFRESH_INTERVAL: '1 day' }), {
+    message: /KEY_REFRESH_INTERVAL: must be a duration/,
+  });
+});
+
+test('BACKUP_PUBLIC_KEY: hex of an X25519 or P-256 key, or a PEM file of either; BACKUP_DIR defaults under DATA_DIR', async (t) => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const dir = await mkdtemp(join(tmpdir(), 'mpc-backup-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  t.is(parseConfig(VALID).backup, undefined);
+  const hex = 'ab'.repeat(32);
+  t.deepEqual(parseConfig({ ...VALID, BACKUP_PUBLIC_KEY: hex }, { rootDir: '/srv/mpc' }).backup, {
+    publicKey: hex,
+    dir: '/srv/mpc/data/backup',
+  });
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+    format: 'pem',
+    type: 'spki',
+  }) as string;
+  await writeFile(join(dir, 'backup.pub'), p256);
+  const c = parseConfig({ ...VALID, BACKUP_PUBLIC_KEY: 'backup.pub', BACKUP_DIR: '/mnt/offsite' }, { rootDir: dir });
+  t.is(c.backup?.publicKey, p256);
+  t.is(c.backup?.dir, '/mnt/offsite');
+  const ed = generateKeyPairSync('ed25519').publicKey.export({ format: 'pem', type: 'spki' });
+  await writeFile(join(dir, 'ed.pub'), ed);
+  t.throws(() => parseConfig({ ...VALID, BACKUP_PUBLIC_KEY: 'ed.pub' }, { rootDir: dir }), {
+    message: /BACKUP_PUBLIC_KEY: .*ed25519 key; the backup key must be X25519 or P-256/,
+  });
+  t.throws(() => parseConfig({ ...VALID, BACKUP_PUBLIC_KEY: 'missing.pem' }, { rootDir: dir }), {
+    message: /BACKUP_PUBLIC_KEY: is neither a key in hex/,
+  });
+  t.throws(() => parseConfig({ ...VALID, BACKUP_DIR: '/mnt/offsite' }), {
+    message: /BACKUP_DIR: is set but BACKUP_PUBLIC_KEY is not/,
+  });
+});

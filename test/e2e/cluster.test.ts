@@ -8,13 +8,30 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Agent } from 'node:https';
 import { Cluster, NODE_IDS, TOKEN, type HttpAnswer } from '../helpers/processes.js';
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { checkSignature as check, type SignAnswer } from '../helpers/ecdsa-check.js';
 
 let cluster: Cluster;
 let wallet: { walletId: string; publicKey: string };
 
+const ADMIN = 'Bearer admin_e2e_token_67890';
+/** the operator's backup key: the nodes get its public half */
+const backupKey = generateKeyPairSync('x25519');
+
 test.before(async () => {
-  cluster = await Cluster.create({ PRESIGN_POOL_SIZE: '3' });
+  cluster = await Cluster.create({
+    PRESIGN_POOL_SIZE: '3',
+    COORDINATOR_ADMIN_TOKEN: ADMIN,
+    BACKUP_PUBLIC_KEY: Buffer.from(backupKey.publicKey.export({ format: 'jwk' }).x as string, 'base64url').toString(
+      'hex',
+    ),
+  });
   for (const id of NODE_IDS) cluster.startNode(id);
   cluster.startCoordinator();
   const created = await cluster.createWallet('e2e');
@@ -191,3 +208,58 @@ test.serial('logs are structured and never contain the bearer token', (t) => {
   t.true(lines.length > 10);
   for (const l of lines.slice(0, 50)) t.notThrows(() => JSON.parse(l));
 });
+
+const run = promisify(execFile);
+const recoveryScript = fileURLToPath(new URL('../../scripts/recovery.js', import.meta.url));
+
+test.serial(
+  'share backups: a refresh through the admin API keeps the key and moves the epoch; the recovery drill and export reconstruct the wallet from the backups',
+  async (t) => {
+    const refreshed = await cluster.http('POST', `/v1/wallets/${wallet.walletId}/refresh`, undefined, {
+      authorization: ADMIN,
+    });
+    t.is(refreshed.status, 200, refreshed.text);
+    t.like(refreshed.body, { walletId: wallet.walletId, publicKey: wallet.publicKey, epoch: 1 });
+    const keyFile = join(cluster.dir, 'backup.key');
+    await writeFile(keyFile, backupKey.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    const backupDir = join(cluster.env.DATA_DIR as string, 'backup');
+    const list = await cluster.http('GET', '/v1/wallets');
+    const walletsFile = join(cluster.dir, 'wallets.json');
+    await writeFile(walletsFile, list.text);
+    const drill = await run(process.execPath, [
+      recoveryScript,
+      'drill',
+      '--key',
+      keyFile,
+      '--backup',
+      backupDir,
+      '--wallets',
+      walletsFile,
+    ]);
+    t.regex(drill.stdout, new RegExp(`${wallet.walletId}  ${wallet.publicKey}  ok`));
+    t.regex(drill.stdout, /epoch 1: 3 of t=2 usable \(node_1, node_2, node_3\), reconstructs the public key/);
+    t.regex(drill.stdout, /epoch 0: 3 of t=2 usable/);
+    t.regex(drill.stdout, /0 registered wallet\(s\) without a usable backup/);
+    const exported = await run(process.execPath, [
+      recoveryScript,
+      'export',
+      '--wallet',
+      wallet.walletId,
+      '--key',
+      keyFile,
+      '--backup',
+      backupDir,
+      '--confirm',
+      wallet.walletId,
+    ]);
+    const x = exported.stdout.trim();
+    t.regex(x, /^[0-9a-f]{64}$/);
+    t.is(Buffer.from(secp256k1.getPublicKey(Buffer.from(x, 'hex'), true)).toString('hex'), wallet.publicKey);
+    t.false(cluster.allLogs().includes(x), 'the key is in no log');
+    // signing goes on under the refreshed shares
+    const message = randomBytes(50);
+    const res = await sign(message);
+    t.is(res.status, 200, res.text);
+    check(t, message, res.body as SignAnswer, wallet.publicKey);
+  },
+);
