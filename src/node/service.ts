@@ -730,8 +730,15 @@ export class NodeService {
     // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)
     if ((await this.stateFingerprint(p.protocol, p.walletId)) !== p.state) {
       session.cancel();
-      this.sessions.delete(sessionId);
+      if (this.sessions.get(sessionId) === p) this.sessions.delete(sessionId);
       throw new RpcError('state-mismatch', 'the state changed between prepare and start');
+    }
+    // while this start awaited, an abort or the idle timeout may have removed the prepared session
+    // (and with it the only reason `abandoned` kept an abandonment of this run): it is not revived
+    if (this.sessions.get(sessionId) !== p || this.abandoned.has(hex(sid))) {
+      session.cancel();
+      if (this.sessions.get(sessionId) === p) this.sessions.delete(sessionId);
+      throw new RpcError('aborted', 'the session was aborted or its run abandoned while it was being started');
     }
     this.sessions.set(sessionId, {
       session,
@@ -789,7 +796,10 @@ export class NodeService {
     const make = <O>(
       begin: () => Step<O>,
       finish: (o: O, evidence: readonly Uint8Array[] | undefined) => Promise<SessionResult>,
-      stage?: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined }) => Promise<void>,
+      stage?: (
+        o: O,
+        c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined; live: () => boolean },
+      ) => Promise<void>,
     ) => new NodeSession<O>({ ...base, begin, finish, ...(stage ? { stage } : {}) }) as unknown as NodeSession<unknown>;
     // aux, keygen, refresh: stage as pending before confirming, commit on every party's confirmation
     // baseEpoch: the committed epoch the run starts from (undefined: none); epoch: the successor's
@@ -803,7 +813,7 @@ export class NodeService {
       parts: (o: O) => Uint8Array[],
       auxEpoch?: number,
     ) => ({
-      stage: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined }) =>
+      stage: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined; live: () => boolean }) =>
         this.lifecycle.stage(
           scope,
           {
@@ -817,7 +827,9 @@ export class NodeService {
             ...(c.envelope ? { confirmation: c.envelope } : {}),
           },
           baseEpoch,
-          () => !this.abandoned.has(hex(sid)),
+          // a session cancelled (an abandonment, an abort) while its stage waited for the lock stores
+          // nothing: it may be out of `sessions` already, so its sid may be forgotten by `abandoned`
+          () => c.live() && !this.abandoned.has(hex(sid)),
         ),
       finish: async (_o: O, evidence: readonly Uint8Array[] | undefined): Promise<SessionResult> => {
         const committed = await this.lifecycle.commit(scope, evidence ?? []);
