@@ -326,7 +326,8 @@ export class NodeService {
         this.sessions.delete(id);
       }
     }
-    // the tombstone: a confirmed run whose records were archived since
+    // the tombstone: a confirmed run whose records were archived since, or a run of another scope
+    // (its confirmation beside an abandonment under this scope would read as a lie)
     if ((await this.lifecycle.confirmed(scope, sid)) || (await this.seen.wasConfirmed(scope, sid)))
       throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });

@@ -115,6 +115,19 @@ test.serial('a run committed before the last commit of its scope is never abando
   }
 });
 
+test.serial('a confirmed run is never abandoned under another scope either', async (t) => {
+  const r = await run('refresh', { walletId });
+  t.deepEqual(r.status, ['done', 'done', 'done']);
+  // a lying node reports the run as pending in a scope of its choosing: the resolver asks the
+  // others to abandon it there, and holds their relayed confirmations of that very sid
+  for (const scope of [randomBytes(8).toString('hex'), 'aux']) {
+    for (const k of [0, 1, 2]) {
+      const a = await call(k, { method: 'abandon', scope, sid: r.sid });
+      t.is(a.code, 'confirmed', `node ${k} confirmed run ${r.sid.slice(0, 8)} (in another scope)`);
+    }
+  }
+});
+
 test.serial(
   'a run whose pending state was dropped on every other party’s abandonment is never abandoned by the node that confirmed it',
   async (t) => {
