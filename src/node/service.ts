@@ -383,7 +383,8 @@ export class NodeService {
         this.sessions.delete(id);
       }
     }
-    // the tombstone: a confirmed run whose records were archived since
+    // the tombstone: a confirmed run whose records were archived since, or a run of another scope
+    // (its confirmation beside an abandonment under this scope would read as a lie)
     if ((await this.lifecycle.confirmed(scope, sid)) || (await this.seen.wasConfirmed(scope, sid)))
       throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
@@ -787,8 +788,15 @@ export class NodeService {
     // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)
     if ((await this.stateFingerprint(p.protocol, p.walletId)) !== p.state) {
       session.cancel();
-      this.sessions.delete(sessionId);
+      if (this.sessions.get(sessionId) === p) this.sessions.delete(sessionId);
       throw new RpcError('state-mismatch', 'the state changed between prepare and start');
+    }
+    // while this start awaited, an abort or the idle timeout may have removed the prepared session
+    // (and with it the only reason `abandoned` kept an abandonment of this run): it is not revived
+    if (this.sessions.get(sessionId) !== p || this.abandoned.has(hex(sid))) {
+      session.cancel();
+      if (this.sessions.get(sessionId) === p) this.sessions.delete(sessionId);
+      throw new RpcError('aborted', 'the session was aborted or its run abandoned while it was being started');
     }
     this.sessions.set(sessionId, {
       session,
@@ -846,7 +854,10 @@ export class NodeService {
     const make = <O>(
       begin: () => Step<O>,
       finish: (o: O, evidence: readonly Uint8Array[] | undefined) => Promise<SessionResult>,
-      stage?: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined }) => Promise<void>,
+      stage?: (
+        o: O,
+        c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined; live: () => boolean },
+      ) => Promise<void>,
     ) => new NodeSession<O>({ ...base, begin, finish, ...(stage ? { stage } : {}) }) as unknown as NodeSession<unknown>;
     // aux, keygen, refresh: stage as pending before confirming, commit on every party's confirmation
     // baseEpoch: the committed epoch the run starts from (undefined: none); epoch: the successor's
@@ -860,7 +871,7 @@ export class NodeService {
       parts: (o: O) => Uint8Array[],
       auxEpoch?: number,
     ) => ({
-      stage: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined }) =>
+      stage: (o: O, c: { round: string; c: Uint8Array; envelope: Uint8Array | undefined; live: () => boolean }) =>
         this.lifecycle.stage(
           scope,
           {
@@ -874,7 +885,9 @@ export class NodeService {
             ...(c.envelope ? { confirmation: c.envelope } : {}),
           },
           baseEpoch,
-          () => !this.abandoned.has(hex(sid)),
+          // a session cancelled (an abandonment, an abort) while its stage waited for the lock stores
+          // nothing: it may be out of `sessions` already, so its sid may be forgotten by `abandoned`
+          () => c.live() && !this.abandoned.has(hex(sid)),
         ),
       finish: async (_o: O, evidence: readonly Uint8Array[] | undefined): Promise<SessionResult> => {
         const committed = await this.lifecycle.commit(scope, evidence ?? []);

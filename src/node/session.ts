@@ -42,7 +42,16 @@ export interface SessionOptions<O> {
    */
   readonly stage?: (
     output: O,
-    confirmation: { readonly round: string; readonly c: Uint8Array; readonly envelope: Uint8Array | undefined },
+    confirmation: {
+      readonly round: string;
+      readonly c: Uint8Array;
+      readonly envelope: Uint8Array | undefined;
+      /**
+       * whether the session still runs: checked by the stage under the scope's lock, so a session
+       * cancelled while its stage waited for the lock (an abandonment of its run) stores nothing
+       */
+      readonly live: () => boolean;
+    },
   ) => Promise<void>;
   /**
    * persist the output durably, then describe it publicly; runs before the session reports done.
@@ -170,7 +179,12 @@ export class NodeSession<O> {
       const r = step.round as ConfirmRound<O>;
       const mine = sealed.find(({ m }) => m.to === 'all' && m.round === r.round)?.sealed;
       try {
-        await this.o.stage?.(r.output, { round: r.round, c: r.mine, envelope: mine });
+        await this.o.stage?.(r.output, {
+          round: r.round,
+          c: r.mine,
+          envelope: mine,
+          live: () => this.state === 'running',
+        });
       } catch (e) {
         this.fail({ culprits: [], reason: `could not store the pending state: ${(e as Error).message}` });
         return;

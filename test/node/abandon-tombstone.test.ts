@@ -18,6 +18,8 @@ import { silentLogger } from '../../src/util/log.js';
 import { allFiles, openNode } from '../helpers/storage.js';
 import { decodeEnvelope } from '../../src/envelope/envelope.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
+import { deriveSessionId } from '../../src/protocol/session-id.js';
+import type { Lifecycle } from '../../src/node/lifecycle.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
 const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
@@ -52,16 +54,17 @@ const call = async (k: number, req: object): Promise<Json> =>
 /** prepare → start → relay; `drop` selects relayed envelopes to drop; returns the statuses and the run's sid. */
 async function run(
   protocol: string,
-  extra: object,
+  extra: { walletId?: string; sessionId?: string; keep?: boolean },
   drop: (from: number, to: number, round: string) => boolean = () => false,
+  dropped: (envelope: string) => void = () => undefined,
 ) {
-  const sessionId = randomBytes(12).toString('hex');
+  const { sessionId = randomBytes(12).toString('hex'), keep = false, ...rest } = extra;
   const all = [0, 1, 2];
   const nonces: string[] = [];
   const states: string[] = [];
   const sessionKeys: unknown[] = [];
   for (const k of all) {
-    const r = await call(k, { method: 'prepare', sessionId, protocol, parties: IDS, ...extra });
+    const r = await call(k, { method: 'prepare', sessionId, protocol, parties: IDS, ...rest });
     if (!r.ok) throw new Error(`prepare: ${String(r.error)}`);
     nonces.push(r.nonce as string);
     states.push(r.state as string);
@@ -78,6 +81,7 @@ async function run(
       sid = Buffer.from(d.sid).toString('hex');
       for (const to of o.to === 'all' ? all.filter((k) => k !== from) : [o.to])
         if (!drop(from, to, d.round)) queues.get(to)?.push(o.envelope);
+        else dropped(o.envelope);
     }
   };
   for (const k of all) push(k, await call(k, { method: 'start', sessionId, nonces, states, sessionKeys }));
@@ -90,7 +94,7 @@ async function run(
       push(k, await call(k, { method: 'deliver', sessionId, envelopes }));
     }
   }
-  for (const k of all) await call(k, { method: 'abort', sessionId });
+  if (!keep) for (const k of all) await call(k, { method: 'abort', sessionId });
   return { status: all.map((k) => results.get(k)?.status), sid };
 }
 
@@ -108,6 +112,19 @@ test.serial('a run committed before the last commit of its scope is never abando
   for (const k of [0, 1, 2]) {
     const r = await call(k, { method: 'abandon', scope: walletId, sid: first.sid });
     t.is(r.code, 'confirmed', `node ${k} confirmed and committed run ${first.sid.slice(0, 8)}`);
+  }
+});
+
+test.serial('a confirmed run is never abandoned under another scope either', async (t) => {
+  const r = await run('refresh', { walletId });
+  t.deepEqual(r.status, ['done', 'done', 'done']);
+  // a lying node reports the run as pending in a scope of its choosing: the resolver asks the
+  // others to abandon it there, and holds their relayed confirmations of that very sid
+  for (const scope of [randomBytes(8).toString('hex'), 'aux']) {
+    for (const k of [0, 1, 2]) {
+      const a = await call(k, { method: 'abandon', scope, sid: r.sid });
+      t.is(a.code, 'confirmed', `node ${k} confirmed run ${r.sid.slice(0, 8)} (in another scope)`);
+    }
   }
 });
 
@@ -175,3 +192,103 @@ test.serial(
     );
   },
 );
+
+/** Hold `scope`'s lock on node `k` until the returned function is called. */
+async function holdLock(k: number, scope: string): Promise<() => void> {
+  const lifecycle = (services[k] as unknown as { lifecycle: Lifecycle }).lifecycle;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let held!: () => void;
+  const taken = new Promise<void>((resolve) => (held = resolve));
+  void lifecycle.exclusive(scope, async () => {
+    held();
+    await gate;
+  });
+  await taken;
+  return release;
+}
+
+test.serial(
+  'a session cancelled by an abandonment while its stage waits for the lock stores nothing, even once the abandonment is forgotten',
+  async (t) => {
+    // node 1 misses node 0's last proof: nodes 0 and 2 confirm, node 1 is one envelope short
+    let withheld: string | undefined;
+    const sessionId = randomBytes(12).toString('hex');
+    const r = await run(
+      'refresh',
+      { walletId, sessionId, keep: true },
+      (f, to, round) => f === 0 && to === 1 && round === KEYGEN_ROUND.proof,
+      (envelope) => (withheld = envelope),
+    );
+    t.is(r.status[1], 'running');
+    t.truthy(withheld);
+    // the refresh's stage takes the aux-info's lock first: while it is held, node 1's stage waits
+    const release = await holdLock(1, 'aux');
+    const delivered = call(1, { method: 'deliver', sessionId, envelopes: [withheld] });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const a = await call(1, { method: 'abandon', scope: walletId, sid: r.sid });
+    t.true(a.ok, 'node 1 had not confirmed: it abandons the run and cancels its session');
+    // a later abandonment finds no open session that could derive the first sid, and forgets it
+    t.true((await call(1, { method: 'abandon', scope: walletId, sid: randomBytes(32).toString('hex') })).ok);
+    release();
+    await delivered;
+    t.is(
+      (await call(1, { method: 'confirmation', scope: walletId })).code,
+      'no-confirmation',
+      'the cancelled session staged nothing: node 1 never holds a confirmation beside its abandonment',
+    );
+    for (const k of [0, 2]) {
+      const p = (await call(k, { method: 'confirmation', scope: walletId })) as Json & { sid?: string };
+      if (p.ok && p.sid === r.sid) {
+        // clean up: drop node k's pending state of the run on the other parties' abandonments
+        const others = [0, 1, 2].filter((j) => j !== k);
+        const abandonments: Json[] = [];
+        for (const j of others) abandonments.push(await call(j, { method: 'abandon', scope: walletId, sid: r.sid }));
+        if (abandonments.every((x) => x.ok))
+          await call(k, {
+            method: 'discard',
+            scope: walletId,
+            sid: r.sid,
+            abandonments: abandonments.map((x) => ({ by: x.by, signature: x.signature })),
+          });
+      }
+    }
+  },
+);
+
+test.serial('a start whose prepared session was aborted while it awaited does not revive it', async (t) => {
+  // a wallet of its own: the wallet above stays pending on the nodes that confirmed its last refresh
+  const walletId = randomBytes(8).toString('hex');
+  t.deepEqual((await run('keygen', { walletId })).status, ['done', 'done', 'done']);
+  const sessionId = randomBytes(12).toString('hex');
+  const nonces: string[] = [];
+  const states: string[] = [];
+  const sessionKeys: { key: string; signature: string }[] = [];
+  for (const k of [0, 1, 2]) {
+    const r = await call(k, { method: 'prepare', sessionId, protocol: 'refresh', parties: IDS, walletId });
+    t.true(r.ok, String(r.error));
+    nonces.push(r.nonce as string);
+    states.push(r.state as string);
+    sessionKeys.push(r.sessionKey as { key: string; signature: string });
+  }
+  const sid = Buffer.from(
+    deriveSessionId({
+      protocol: 'refresh',
+      sessionId,
+      parties: IDS,
+      walletId,
+      participants: [0, 1, 2],
+      nonces,
+      state: states[0] as string,
+      sessionKeys: sessionKeys.map((k) => k.key),
+    }),
+  ).toString('hex');
+  const started = call(1, { method: 'start', sessionId, nonces, states, sessionKeys });
+  // while node 1's start awaits: its run is abandoned, its session aborted, and the abandonment forgotten
+  t.true((await call(1, { method: 'abandon', scope: walletId, sid })).ok);
+  await call(1, { method: 'abort', sessionId });
+  t.true((await call(1, { method: 'abandon', scope: walletId, sid: randomBytes(32).toString('hex') })).ok);
+  const s = await started;
+  t.is(s.code, 'aborted', 'the aborted session is not started');
+  for (const k of [0, 1, 2]) await call(k, { method: 'abort', sessionId });
+});
