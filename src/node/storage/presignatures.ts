@@ -184,12 +184,21 @@ export class SeenSessions {
    */
   async rememberConfirmed(scope: string, sid: Uint8Array): Promise<void> {
     await this.store.create('sid', sidRecordId(sid, scope), timestamp()); // false: already there
+    await this.store.create('sid', sidRecordId(sid, ANY_SCOPE), timestamp());
   }
 
+  /**
+   * Whether this node confirmed run `sid`, in `scope` or in any other: an abandonment names a scope,
+   * but a confirmation envelope does not (its sid binds the wallet only through the run's inputs), so
+   * an abandonment of a confirmed run under another scope's name would read as a lie beside it.
+   */
   async wasConfirmed(scope: string, sid: Uint8Array): Promise<boolean> {
-    return this.store.has('sid', sidRecordId(sid, scope));
+    return (await this.store.has('sid', sidRecordId(sid, ANY_SCOPE))) || this.store.has('sid', sidRecordId(sid, scope));
   }
 }
+
+/** The tombstone of a confirmed run whatever its scope (a scope id never holds a NUL byte). */
+const ANY_SCOPE = '\0any';
 
 /**
  * Sids are arbitrary bytes; the record id is their SHA-256 in hex (fixed length, filename-safe).
