@@ -11,7 +11,7 @@
  * confirmation of S must not read as proof that they lied: no honest node may be reported.
  */
 import test from 'ava';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { decodeEnvelope } from '../../src/envelope/envelope.js';
 import { NodeService } from '../../src/node/service.js';
 import { PrimeSource } from '../../src/node/primes.js';
 import { AUX_RECORD, pack } from '../../src/node/records.js';
+import type { RecordStore } from '../../src/node/storage/store.js';
 import { encodeAuxPublic, encodeAuxSecret } from '../../src/protocol/storage-format.js';
 import { decodeJson, encodeJson, RPC_VERSION, type Request } from '../../src/rpc/messages.js';
 import { silentLogger } from '../../src/util/log.js';
@@ -69,11 +70,15 @@ test('a malicious node naming a wallet run as pending aux-info gets no honest no
   const keys = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const group = NODE_IDS.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
   const aux = auxFixture(3);
+  const stores: RecordStore[] = [];
+  const primeSources: PrimeSource[] = [];
   const services = await Promise.all(
     NODE_IDS.map(async (id, k) => {
       const { store } = await openNode(root, id);
+      stores[k] = store;
       await store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux[k]!), encodeAuxSecret(aux[k]!)));
       const primes = await PrimeSource.open({ store, index: k, devFile: PRIMES });
+      primeSources[k] = primes;
       return new NodeService({
         nodeId: id,
         group,
@@ -108,6 +113,30 @@ test('a malicious node naming a wallet run as pending aux-info gets no honest no
     ) as { ok: boolean; code?: string };
     t.like(a, { ok: false, code: 'confirmed' }, `abandonment of the keygen run as ${scope} refused`);
   }
+
+  // a node whose tombstone predates scope-free tombstones (only the scoped one on disk) gets it at start
+  const sidBytes = Buffer.from(sid, 'hex');
+  const anyScope = createHash('sha256')
+    .update('mpc-engine/v1/confirmed-sid\0')
+    .update('\0any')
+    .update('\0')
+    .update(sidBytes)
+    .digest('hex');
+  t.true(await stores[0]!.delete('sid', anyScope), 'the scope-free tombstone was on disk');
+  const restarted = new NodeService({
+    nodeId: NODE_IDS[0],
+    group,
+    privateKey: keys[0]!.privateKey,
+    threshold: 2,
+    store: stores[0]!,
+    primes: primeSources[0]!,
+    log: silentLogger(),
+  });
+  await restarted.recover();
+  const legacy = decodeJson(
+    await restarted.handleBytes(encodeJson({ v: RPC_VERSION, method: 'abandon', scope: 'aux', sid })),
+  ) as { ok: boolean; code?: string };
+  t.like(legacy, { ok: false, code: 'confirmed' }, 'a legacy tombstone is made scope-free at start');
 
   // node_3 lies: it "holds a pending aux-info" of the keygen's run
   taps[2]!.intercept = async (req, forward) => {
