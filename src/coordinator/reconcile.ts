@@ -48,6 +48,11 @@ import type { WalletRegistry } from './registry.js';
 import type { AuditSink } from './wallets.js';
 import { ConfirmationLedger, PendingResolver } from './resolver.js';
 
+/** wallets a node may list beyond those the registry accounts for before the run stops */
+const MAX_EXTRA_LISTED = 10_000;
+/** wallet ids named in one audit record */
+const MAX_AUDITED_IDS = 1_000;
+
 export interface ReconcilerOptions {
   readonly cluster: NodeCluster;
   readonly registry: WalletRegistry;
@@ -238,7 +243,9 @@ export class WalletReconciler {
       await this.record({
         type: 'reconcile.refused',
         reason: 'unregistered committed key shares',
-        walletIds: committed,
+        wallets: committed.length,
+        // bounded: one audit line, whatever a node lists
+        walletIds: committed.slice(0, MAX_AUDITED_IDS),
       });
     }
     const ids = all.filter((id) => !isCommitted(id));
@@ -359,7 +366,14 @@ export class WalletReconciler {
   private async list(link: NodeLink): Promise<{ walletId: string; committed: boolean; pending: boolean }[]> {
     const out: { walletId: string; committed: boolean; pending: boolean }[] = [];
     let after: string | undefined;
+    // a node holds the registry's wallets and a few more at most (failed commits): a node listing
+    // without end must not grow this process's memory without bound
+    const max = this.o.registry.count + this.o.registry.pending().length + MAX_EXTRA_LISTED;
     for (;;) {
+      if (out.length > max)
+        throw new Error(
+          `${link.nodeId} lists more than ${max} wallets, far more than the registry accounts for: is this the right registry?`,
+        );
       const page = await callNode(
         link,
         { v: RPC_VERSION, method: 'wallets', ...(after === undefined ? {} : { after }), limit: this.o.pageSize ?? 500 },

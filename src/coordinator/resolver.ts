@@ -290,7 +290,9 @@ export class PendingResolver {
         d === undefined ||
         d.from !== a.by ||
         !CONFIRM_ROUNDS.has(d.round) ||
-        Buffer.from(d.sid).toString('hex') !== sid
+        Buffer.from(d.sid).toString('hex') !== sid ||
+        // an abandonment names a scope and a confirmation does not: a run of the other kind is no contradiction
+        (d.protocol === 'mpc-engine/aux') !== (scope === 'aux')
       )
         continue;
       found = true;

@@ -170,6 +170,8 @@ export class SigningService {
         } catch (e) {
           this.log.warn({ walletId, err: (e as Error).message }, 'refreshing a stale wallet failed');
           failures.push(`refresh of the wallet's key shares: ${(e as Error).message}`);
+          // a failed refresh is no node shutting down: the request must not read "retry shortly"
+          onlyDraining = false;
           break;
         }
       }

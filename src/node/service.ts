@@ -225,6 +225,19 @@ export class NodeService {
    */
   async recover(): Promise<{ pendingDropped: number; presignaturesBurnt: number; backupsWritten: number }> {
     const pendingDropped = await this.lifecycle.recover();
+    // tombstones of every run the records show confirmed, whatever its scope (idempotent): those
+    // written before they were scope-free would let this node abandon a confirmed run under
+    // another scope's name, which beside its confirmation reads as proof that it lied
+    const scopes = new Set([...(await this.o.store.list('pending')), ...(await this.o.store.list('evidence'))]);
+    for (const scope of scopes) {
+      let sids: Uint8Array[];
+      try {
+        sids = await this.lifecycle.confirmedSids(scope);
+      } catch {
+        continue; // unreadable: left for an operator, as lifecycle.recover leaves it
+      }
+      for (const sid of sids) await this.seen.rememberConfirmed(scope, sid);
+    }
     // only the aux epoch: the secret (Paillier, ring-Pedersen) is neither decoded nor cached here,
     // so a thread that runs no protocol (the node's main thread) never holds it
     const committedAux = await this.lifecycle.committed(AUX_SCOPE);

@@ -111,3 +111,53 @@ test('a node that always answers share-stale: at most one refresh per wallet per
   await pool.stop();
   rotation.stop();
 });
+
+test('a stale wallet whose refresh fails: signing fails as such, never as nodes shutting down', async (t) => {
+  const dealer = new Dealer();
+  const links = NODE_IDS.map((id, k) => new FakeLink(id, k, signingNode(dealer)));
+  const cluster = readyCluster(links, [0, 1, 2], 'ab'.repeat(32));
+  const runner = new FakeRunner((spec: SessionSpec<ProtocolName>): SessionOutcome => {
+    const participants = spec.participants.map((l) => l.nodeId);
+    // a node lost the wallet's share: the refresh every node must join is refused
+    if (spec.protocol === 'refresh')
+      return {
+        status: 'failed',
+        sessionId: 'refresh_test',
+        protocol: 'refresh',
+        durationMs: 1,
+        failure: 'rejected',
+        nodes: ['node_3'],
+        reason: 'node_3: refused prepare: no such wallet (unknown-wallet)',
+      };
+    return {
+      status: 'failed',
+      sessionId: 'presign_test',
+      protocol: 'presign',
+      durationMs: 1,
+      failure: 'rejected',
+      nodes: participants,
+      reason: 'share-stale',
+      code: 'share-stale',
+    };
+  });
+  const publicKeyOf = (w: string): string | undefined => (w === WALLET ? dealer.publicKeyHex : undefined);
+  const pool = new PresignPool({
+    presign: orchestratedPresign({ runner, cluster, publicKeyOf }),
+    targetSize: 0,
+    signerSets: () => combinations([0, 1, 2], 2),
+  });
+  const rotation = new KeyRotation({
+    cluster,
+    runner,
+    walletIds: () => [WALLET],
+    publicKeyOf,
+    renewAux: async () => 'cd'.repeat(32),
+    discardPresignatures: () => undefined,
+  });
+  const signing = new SigningService({ cluster, pool, publicKeyOf, refreshStale: (w) => rotation.refreshStale(w) });
+  const e = await t.throwsAsync(signing.sign(WALLET, DIGEST));
+  t.is(e?.name, 'SigningFailedError');
+  t.notRegex(e?.message ?? '', /shutting down/);
+  await pool.stop();
+  rotation.stop();
+});

@@ -183,28 +183,27 @@ export class SeenSessions {
    * evidence leaves (archiving), so the node still refuses to sign an abandonment of it afterwards.
    */
   async rememberConfirmed(scope: string, sid: Uint8Array): Promise<void> {
-    // also under the sid alone: an abandonment names a scope, a confirmation does not, so one of
-    // this run signed under any other scope would read, beside its confirmation, as a lie
-    await this.store.create('sid', confirmedRunId(sid), timestamp()); // false: already there
-    await this.store.create('sid', sidRecordId(sid, scope), timestamp());
+    await this.store.create('sid', sidRecordId(sid, scope), timestamp()); // false: already there
+    await this.store.create('sid', sidRecordId(sid, ANY_SCOPE), timestamp());
   }
 
-  /** Whether this node confirmed run `sid`, in `scope` or (tombstones written since they are kept per run) in any scope. */
+  /**
+   * Whether this node confirmed run `sid`, in `scope` or in any other: an abandonment names a scope,
+   * but a confirmation envelope does not (its sid binds the wallet only through the run's inputs), so
+   * an abandonment of a confirmed run under another scope's name would read as a lie beside it.
+   */
   async wasConfirmed(scope: string, sid: Uint8Array): Promise<boolean> {
-    return (await this.store.has('sid', confirmedRunId(sid))) || this.store.has('sid', sidRecordId(sid, scope));
+    return (await this.store.has('sid', sidRecordId(sid, ANY_SCOPE))) || this.store.has('sid', sidRecordId(sid, scope));
   }
 }
+
+/** The tombstone of a confirmed run whatever its scope (a scope id never holds a NUL byte). */
+const ANY_SCOPE = '\0any';
 
 /**
  * Sids are arbitrary bytes; the record id is their SHA-256 in hex (fixed length, filename-safe).
  * With a scope: a confirmation tombstone, hashed under its own tag so it never reads as a seen sid.
  */
-/** A confirmation tombstone of run `sid`, whatever its scope. */
-function confirmedRunId(sid: Uint8Array): string {
-  sidRecordId(sid); // the same bounds
-  return createHash('sha256').update('mpc-engine/v1/confirmed-run\0').update(sid).digest('hex');
-}
-
 function sidRecordId(sid: Uint8Array, confirmedIn?: string): string {
   if (!(sid instanceof Uint8Array) || sid.length === 0 || sid.length > 1024)
     throw new RangeError('sid must be 1 to 1024 bytes');
