@@ -27,6 +27,7 @@ import { loadTlsMaterial } from '../transport/tls.js';
 import { COORDINATOR, nodeIdentity } from '../transport/identity.js';
 import { nftablesRuleset } from '../transport/firewall.js';
 import { decodeJson, encodeJson } from '../rpc/messages.js';
+import { rpcFailure } from '../rpc/errors.js';
 import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
 import { AuditLog, type AuditEvent } from '../util/audit-log.js';
 import { DirectoryLockError, LOCKED_EXIT_CODE, lockDirectory } from '../util/dir-lock.js';
@@ -153,14 +154,14 @@ async function main(): Promise<void> {
   server.on('connection', (conn) => {
     log.info('coordinator connected');
     conn.onRequest(async (body) => {
-      if (draining) return encodeJson({ ok: false, code: 'unavailable', error: 'node is shutting down' });
+      if (draining) return encodeJson(rpcFailure('unavailable', 'node is shutting down'));
       inFlight++;
       try {
         let method: unknown;
         try {
           method = (decodeJson(body) as { method?: unknown } | null)?.method;
         } catch {
-          return encodeJson({ ok: false, code: 'bad-request', error: 'request is not JSON' });
+          return encodeJson(rpcFailure('bad-request', 'request is not JSON'));
         }
         return await (method === 'sign' ? runtime.service.handleBytes(body) : toWorker(body));
       } finally {

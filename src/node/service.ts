@@ -58,6 +58,7 @@ import { hex, pack, unpackVersioned } from './records.js';
 import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
 import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKeyPair } from './session-key.js';
 import { MAX_PENDING_SCOPES } from '../rpc/messages.js';
+import { rpcFailure, type RpcErrorCode } from '../rpc/errors.js';
 
 export interface GroupMember {
   readonly nodeId: string;
@@ -92,7 +93,7 @@ export interface NodeServiceOptions {
 /** An error answered to the coordinator (code + message; never a secret). */
 export class RpcError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: RpcErrorCode,
     message: string,
   ) {
     super(message);
@@ -231,20 +232,18 @@ export class NodeService {
     try {
       parsed = requestSchema.safeParse(decodeJson(body));
     } catch {
-      return encodeJson({ ok: false, code: 'bad-request', error: 'request is not JSON' });
+      return encodeJson(rpcFailure('bad-request', 'request is not JSON'));
     }
-    if (!parsed.success)
-      return encodeJson({ ok: false, code: 'bad-request', error: z.prettifyError(parsed.error).slice(0, 500) });
+    if (!parsed.success) return encodeJson(rpcFailure('bad-request', z.prettifyError(parsed.error).slice(0, 500)));
     try {
       return encodeJson({ ok: true, ...(await this.handle(parsed.data)) });
     } catch (e) {
-      if (e instanceof RpcError) return encodeJson({ ok: false, code: e.code, error: e.message });
+      if (e instanceof RpcError) return encodeJson(rpcFailure(e.code, e.message));
       if (e instanceof PresignatureUsedError)
-        return encodeJson({ ok: false, code: 'presignature-used', error: 'presignature already used' });
-      if (e instanceof SessionReplayError)
-        return encodeJson({ ok: false, code: 'sid-replay', error: 'session id seen before' });
+        return encodeJson(rpcFailure('presignature-used', 'presignature already used'));
+      if (e instanceof SessionReplayError) return encodeJson(rpcFailure('sid-replay', 'session id seen before'));
       this.o.log.error({ err: (e as Error).message, method: parsed.data.method }, 'request failed');
-      return encodeJson({ ok: false, code: 'internal', error: 'internal error' });
+      return encodeJson(rpcFailure('internal', 'internal error'));
     }
   }
 
