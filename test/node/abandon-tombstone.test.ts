@@ -6,42 +6,23 @@
  * against an honest node.
  */
 import test from 'ava';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NodeService } from '../../src/node/service.js';
-import { PrimeSource } from '../../src/node/primes.js';
+import type { NodeService } from '../../src/node/service.js';
 import { decodeJson, encodeJson, RPC_VERSION } from '../../src/rpc/messages.js';
-import { silentLogger } from '../../src/util/log.js';
-import { allFiles, openNode } from '../helpers/storage.js';
+import { allFiles } from '../helpers/storage.js';
 import { decodeEnvelope } from '../../src/envelope/envelope.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
+import { startInProcessNodes } from '../helpers/in-process-nodes.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
-const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
 let root = '';
 let services: NodeService[] = [];
 test.before(async () => {
   root = await mkdtemp(join(tmpdir(), 'mpc-tomb-'));
-  const keys = IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
-  const group = IDS.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
-  services = await Promise.all(
-    IDS.map(async (id, k) => {
-      const { store } = await openNode(root, id);
-      const primes = await PrimeSource.open({ store, index: k, devFile: PRIMES });
-      return new NodeService({
-        nodeId: id,
-        group,
-        privateKey: keys[k]!.privateKey,
-        threshold: 2,
-        store,
-        primes,
-        log: silentLogger(),
-      });
-    }),
-  );
+  services = (await startInProcessNodes(root, { ids: IDS, aux: false })).services;
 });
 test.after.always(() => rm(root, { recursive: true, force: true }));
 
