@@ -55,8 +55,6 @@ import { state, type Principal, type RouteDeps } from './routes/shared.js';
 import { registerSignRoutes, type SignerApi } from './routes/sign.js';
 import { registerWalletRoutes, type WalletsApi } from './routes/wallets.js';
 
-export type { AdminApi, SignerApi, WalletsApi };
-
 export interface ApiOptions {
   readonly wallets: WalletsApi;
   readonly signer: SignerApi;
@@ -103,7 +101,7 @@ export const DEFAULT_ANONYMOUS_RATE_LIMIT: RateLimitOptions = { capacity: 20, re
  */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function newRequestId(): string {
+function newRequestId(): string {
   return `req_${randomBytes(16).toString('base64url')}`;
 }
 

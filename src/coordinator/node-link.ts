@@ -35,7 +35,7 @@ export interface NodeLink {
 export type NodeFailureKind = 'unavailable' | 'timeout' | 'rejected' | 'invalid-response' | 'draining';
 
 /** The error code a node answers with while it shuts down. */
-export const DRAINING_CODE: RpcErrorCode = 'unavailable';
+const DRAINING_CODE: RpcErrorCode = 'unavailable';
 
 /** A request to one node failed (transport/timeout kind of failure, or a refusal by the node). */
 export class NodeCallError extends Error {

@@ -137,7 +137,7 @@ export interface OrchestratorOptions {
   confirmations?: ConfirmationLedger;
 }
 
-export function newSessionId(protocol: ProtocolName): string {
+function newSessionId(protocol: ProtocolName): string {
   return `${protocol}_${randomBytes(18).toString('base64url')}`;
 }
 

@@ -28,7 +28,7 @@ const HASH_BYTES = 32;
 export const MIN_ENVELOPE_BYTES = 1 + 1 + (4 + 1) * 3 + 4 * 3 + 4 + HASH_BYTES + 4 + SIGNATURE_BYTES;
 
 export const utf8 = new TextEncoder();
-export const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function sha256(b: Uint8Array): Uint8Array {
   return Uint8Array.from(createHash('sha256').update(b).digest());

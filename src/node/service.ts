@@ -8,7 +8,7 @@
  * done; a presignature is durably marked used before its partial signature leaves the node.
  * @module
  */
-import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { equalBytes } from '@noble/curves/utils.js';
 import type { Logger } from 'pino';
@@ -37,7 +37,6 @@ import { ringPedersenFromPrimes, SECURITY_128, type SecurityParams } from '../pr
 import { auxId, stateFingerprint } from '../protocol/state.js';
 import { pointToBytes } from '../curve/secp256k1.js';
 import {
-  RPC_VERSION,
   decodeJson,
   encodeJson,
   requestSchema,
@@ -1050,10 +1049,3 @@ export class NodeService {
     }
   }
 }
-
-/** A digest for logs: never the data itself. */
-export function fingerprint(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex').slice(0, 12);
-}
-
-export { RPC_VERSION };
