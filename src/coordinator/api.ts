@@ -14,6 +14,10 @@
  *   GET  /metrics                       Prometheus text format; its own credential; off without one
  *   GET  /openapi.json                  the OpenAPI 3.1 document (docs/openapi.json), no authentication
  *
+ * The routes live in routes/ (wallets, sign, admin, health), one module per group, each
+ * registering its routes on the app's router with the shared middleware (routes/shared.ts); this
+ * module holds what is common to all of them (credentials, rate limits, errors) and composes them.
+ *
  * One path for errors: everything thrown becomes application/problem+json with its status; 4xx
  * details say what was wrong with the request, 5xx say only what failed (RFC 9457). A method a
  * path does not have is 405 with `Allow`; OPTIONS is such a method (no CORS: the API is for a
@@ -33,7 +37,6 @@ import { readFileSync } from 'node:fs';
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
-import { z } from 'zod';
 import { walletIdSchema } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { AddressRange } from '../util/ip.js';
@@ -44,35 +47,13 @@ import { ServiceError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemBody } from './problem.js';
 import { monotonicNow, TokenBucketLimiter, type MonotonicClock, type RateLimitOptions } from './rate-limit.js';
-import { InvalidCursorError, MAX_LABEL_LENGTH, MAX_PAGE_SIZE } from './registry.js';
-import type { SignatureResult } from './signing.js';
-import { labelIssue, type CreateWalletInput, type RequestContext, type WalletView } from './wallets.js';
-import type { RefreshResult, RotationJobView } from './rotation.js';
-
-/** What the API needs of the wallet service (WalletService has it). */
-export interface WalletsApi {
-  create(input: CreateWalletInput): Promise<{ wallet: WalletView; replayed: boolean }>;
-  get(walletId: string): WalletView | undefined;
-  list(options: { limit?: number; cursor?: string }): { wallets: WalletView[]; nextCursor: string | undefined };
-}
-
-/** What the admin routes need of key rotation (KeyRotation has it). */
-export interface AdminApi {
-  refresh(walletId: string, reason: 'admin', context?: RequestContext): Promise<RefreshResult>;
-  startRotation(context?: RequestContext): RotationJobView;
-  job(jobId: string): RotationJobView | undefined;
-}
-
-/** What the API needs of the signing service (SigningService has it). */
-export interface SignerApi {
-  /** `signal` aborts when the client has gone: no work is started for it any more */
-  sign(
-    walletId: string,
-    digest: Uint8Array,
-    context?: RequestContext,
-    options?: { signal?: AbortSignal },
-  ): Promise<SignatureResult>;
-}
+import { InvalidCursorError } from './registry.js';
+import type { RequestContext, WalletView } from './wallets.js';
+import { registerAdminRoutes, type AdminApi } from './routes/admin.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { state, type Principal, type RouteDeps } from './routes/shared.js';
+import { registerSignRoutes, type SignerApi } from './routes/sign.js';
+import { registerWalletRoutes, type WalletsApi } from './routes/wallets.js';
 
 export interface ApiOptions {
   readonly wallets: WalletsApi;
@@ -114,23 +95,13 @@ export const DEFAULT_RATE_LIMIT: RateLimitOptions = { capacity: 120, refillPerSe
 /** Enough for load-balancer health checks and a person with curl; small, because it is shared by anyone. */
 export const DEFAULT_ANONYMOUS_RATE_LIMIT: RateLimitOptions = { capacity: 20, refillPerSecond: 5 };
 
-/** Who a request authenticated as. */
-type Principal = 'wallet-server' | 'metrics-scraper' | 'admin';
-
-interface ApiState {
-  clientIp?: string;
-  principal?: Principal;
-  /** this request's id: the client's X-Request-Id when it is acceptable, else a fresh one */
-  requestId?: string;
-}
-
 /**
  * X-Request-Id values taken from a client: short and of characters that cannot break a log line
  * or a header (UUIDs, ULIDs, the ids proxies make). Anything else is replaced by a fresh id.
  */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function newRequestId(): string {
+function newRequestId(): string {
   return `req_${randomBytes(16).toString('base64url')}`;
 }
 
@@ -139,55 +110,9 @@ export function loadOpenApiDocument(): unknown {
   return JSON.parse(readFileSync(new URL('../../../docs/openapi.json', import.meta.url), 'utf8'));
 }
 
-const digestSchema = z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/);
-const signBodySchema = z.object({ digest: z.unknown() }).strict();
-const createBodySchema = z
-  .object({
-    label: z
-      .string()
-      .min(1)
-      .max(MAX_LABEL_LENGTH)
-      .superRefine((label, ctx) => {
-        const issue = labelIssue(label);
-        if (issue !== undefined) ctx.addIssue({ code: 'custom', message: issue });
-      })
-      .optional(),
-  })
-  .strict();
-const listQuerySchema = z
-  .object({
-    limit: z
-      .string()
-      .regex(/^\d{1,3}$/)
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(MAX_PAGE_SIZE))
-      .optional(),
-    cursor: z.string().min(1).max(200).optional(),
-  })
-  .strict();
-const emptyBodySchema = z.object({}).strict();
-const jobIdSchema = z.string().regex(/^job_[A-Za-z0-9_-]{16}$/);
-/** Visible ASCII, as the Idempotency-Key draft's examples (UUIDs and the like). */
-const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/);
-
-function issues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`)
-    .join('; ');
-}
-
-/** A body parsed as JSON by the body parser: `{}` when there was none. */
-function body(ctx: Koa.Context): unknown {
-  return (ctx.request as unknown as { body?: unknown }).body ?? {};
-}
-
 function route(ctx: Koa.Context): string {
   return (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
 }
-
-/** The per-request state this app keeps on the context. */
-const state = (ctx: Koa.Context): ApiState => ctx.state;
 
 /**
  * The served document must not carry a credential (it is public): an example token in it would be
@@ -308,7 +233,6 @@ export function createApi(o: ApiOptions): Koa {
       ctx.set('Cache-Control', 'no-store');
       await next();
     };
-  const walletAuth = requireAuth('wallet-server');
   /** Who asked, for the audit records: the request id and the credential's public id (never the token). */
   const contextOf = (ctx: Koa.Context): RequestContext => ({
     ...(state(ctx).requestId === undefined ? {} : { requestId: state(ctx).requestId as string }),
@@ -344,125 +268,24 @@ export function createApi(o: ApiOptions): Koa {
     }
   };
 
-  const router = new Router();
-
-  router.get('/health', (ctx) => {
-    const h = o.health();
-    ctx.status = h.status === 'unavailable' ? 503 : 200;
-    ctx.set('Cache-Control', 'no-store');
-    // Node counts and suspended node ids help an attacker time an attack on the node group: only
-    // for a caller with a credential.
-    ctx.body = state(ctx).principal === undefined ? { status: h.status } : h;
-  });
-
-  router.get('/openapi.json', (ctx) => {
-    ctx.body = openApi;
-  });
-
-  if (o.metricsAuthorization !== undefined) {
-    router.get('/metrics', requireAuth('metrics-scraper'), async (ctx) => {
-      const m = await o.metrics.exposition();
-      ctx.type = m.contentType;
-      ctx.body = m.body;
-    });
-  }
-
-  router.post('/v1/wallets', walletAuth, json, parse, async (ctx) => {
-    const parsed = createBodySchema.safeParse(body(ctx));
-    if (!parsed.success) throw new HttpProblem(400, 'invalid-body', issues(parsed.error));
-    const keyHeader = ctx.get('idempotency-key');
-    let idempotencyKey: string | undefined;
-    if (keyHeader !== '') {
-      if (!idempotencyKeySchema.safeParse(keyHeader).success)
-        throw new HttpProblem(400, 'invalid-idempotency-key', 'Idempotency-Key must be 1–255 visible ASCII characters');
-      idempotencyKey = keyHeader;
-    }
-    const input: CreateWalletInput = {
-      ...(parsed.data.label === undefined ? {} : { label: parsed.data.label }),
-      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-      context: contextOf(ctx),
-    };
-    const { wallet, replayed } = await o.wallets.create(input);
-    ctx.status = 201;
-    ctx.set('Location', `/v1/wallets/${wallet.walletId}`);
-    if (replayed) ctx.set('Idempotent-Replayed', 'true');
-    ctx.body = wallet;
-  });
-
-  router.get('/v1/wallets', walletAuth, (ctx) => {
-    const parsed = listQuerySchema.safeParse(ctx.query);
-    if (!parsed.success) throw new HttpProblem(400, 'invalid-query', issues(parsed.error));
-    const { limit, cursor } = parsed.data;
-    const page = o.wallets.list({
-      ...(limit === undefined ? {} : { limit }),
-      ...(cursor === undefined ? {} : { cursor }),
-    });
-    ctx.body = { wallets: page.wallets, nextCursor: page.nextCursor ?? null };
-  });
-
   const wallet = (walletId: string): WalletView => {
     const w = walletIdSchema.safeParse(walletId).success ? o.wallets.get(walletId) : undefined;
     if (!w) throw new HttpProblem(404, 'wallet-not-found', `no wallet ${JSON.stringify(walletId.slice(0, 80))}`);
     return w;
   };
+  const deps: RouteDeps = { requireAuth, json, parse, contextOf, wallet };
 
-  router.get('/v1/wallets/:walletId', walletAuth, (ctx) => {
-    ctx.body = wallet(ctx.params.walletId as string);
+  const router = new Router();
+  registerHealthRoutes(router, deps, {
+    health: o.health,
+    metrics: o.metrics,
+    metricsEnabled: o.metricsAuthorization !== undefined,
+    openApi,
   });
-
-  router.post('/v1/wallets/:walletId/sign', walletAuth, json, parse, async (ctx) => {
-    const parsed = signBodySchema.safeParse(body(ctx));
-    if (!parsed.success) throw new HttpProblem(400, 'invalid-body', issues(parsed.error));
-    const digest = digestSchema.safeParse(parsed.data.digest);
-    if (!digest.success)
-      throw new HttpProblem(
-        400,
-        'invalid-digest',
-        'digest must be 32 bytes as 64 hex digits (0x optional); the API signs digests and never hashes',
-      );
-    const { walletId } = wallet(ctx.params.walletId as string);
-    const bytes = Uint8Array.from(Buffer.from(digest.data.replace(/^0x/, ''), 'hex'));
-    // The client leaving (the response closed before it was written) cancels work not yet started
-    // for it: a presignature made on demand for nobody would only cost the signers.
-    const gone = new AbortController();
-    const onClose = (): void => {
-      if (!ctx.res.writableEnded) gone.abort();
-    };
-    ctx.res.once('close', onClose);
-    try {
-      ctx.body = await o.signer.sign(walletId, bytes, contextOf(ctx), { signal: gone.signal });
-    } finally {
-      ctx.res.off('close', onClose);
-    }
-  });
-
-  if (o.admin !== undefined && o.adminAuthorization !== undefined) {
-    const admin = o.admin;
-    const adminAuth = requireAuth('admin');
-    const context = (): RequestContext =>
-      o.adminCredentialId === undefined ? {} : { credentialId: o.adminCredentialId };
-    const noBody: Koa.Middleware = async (ctx, next) => {
-      if (!emptyBodySchema.safeParse(body(ctx)).success)
-        throw new HttpProblem(400, 'invalid-body', 'this request takes no body, or an empty JSON object');
-      await next();
-    };
-    router.post('/v1/wallets/:walletId/refresh', adminAuth, json, parse, noBody, async (ctx) => {
-      const { walletId } = wallet(ctx.params.walletId as string);
-      ctx.body = await admin.refresh(walletId, 'admin', context());
-    });
-    router.post('/v1/admin/rotation', adminAuth, json, parse, noBody, (ctx) => {
-      const job = admin.startRotation(context());
-      ctx.status = 202;
-      ctx.set('Location', `/v1/admin/jobs/${job.jobId}`);
-      ctx.body = job;
-    });
-    router.get('/v1/admin/jobs/:jobId', adminAuth, (ctx) => {
-      const jobId = ctx.params.jobId as string;
-      const job = jobIdSchema.safeParse(jobId).success ? admin.job(jobId) : undefined;
-      if (!job) throw new HttpProblem(404, 'job-not-found', `no job ${JSON.stringify(jobId.slice(0, 80))}`);
-      ctx.body = job;
-    });
-  }
+  registerWalletRoutes(router, deps, o.wallets);
+  registerSignRoutes(router, deps, o.signer);
+  if (o.admin !== undefined && o.adminAuthorization !== undefined)
+    registerAdminRoutes(router, deps, o.admin, o.adminCredentialId);
 
   app.use(router.routes());
   // No route for this path and method: 404 if the path has none, else 405 with the methods it has

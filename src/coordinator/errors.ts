@@ -52,11 +52,17 @@ export class IdempotencyConflictError extends ServiceError {
   readonly problem = 'idempotency-conflict';
 }
 
-/** Key generation did not finish: no wallet was created. */
-export class KeygenFailedError extends ServiceError {
-  override readonly name = 'KeygenFailedError';
-  readonly problem = 'keygen-failed';
+/**
+ * A protocol run of the node group (key generation, refresh) did not finish: 502 when a node
+ * misbehaved (protocol abort), 503 when one failed or was too slow. Each kind says what the client
+ * is told for either status; the message (which may quote a node) is only logged.
+ */
+export abstract class RunFailedError extends ServiceError {
   override readonly retryAfterS = 5;
+  /** the public detail after a protocol abort (502) */
+  protected abstract readonly abortedDetail: string;
+  /** the public detail after a failure or a timeout (503) */
+  protected abstract readonly incompleteDetail: string;
   constructor(
     message: string,
     /** 502 when a node misbehaved (protocol abort), 503 when one failed or was too slow */
@@ -66,10 +72,16 @@ export class KeygenFailedError extends ServiceError {
   }
 
   override get publicDetail(): string {
-    return this.status === 502
-      ? 'key generation was aborted by the node group; no wallet was created'
-      : 'key generation did not complete; no wallet was created';
+    return this.status === 502 ? this.abortedDetail : this.incompleteDetail;
   }
+}
+
+/** Key generation did not finish: no wallet was created. */
+export class KeygenFailedError extends RunFailedError {
+  override readonly name = 'KeygenFailedError';
+  readonly problem = 'keygen-failed';
+  protected readonly abortedDetail = 'key generation was aborted by the node group; no wallet was created';
+  protected readonly incompleteDetail = 'key generation did not complete; no wallet was created';
 }
 
 /** Every usable signer pair was tried and none produced a valid signature. */
@@ -85,23 +97,12 @@ export class SigningFailedError extends ServiceError {
 }
 
 /** A refresh of a wallet's key shares did not finish: the wallet keeps its committed shares. */
-export class RefreshFailedError extends ServiceError {
+export class RefreshFailedError extends RunFailedError {
   override readonly name = 'RefreshFailedError';
   readonly problem = 'refresh-failed';
-  override readonly retryAfterS = 5;
-  constructor(
-    message: string,
-    /** 502 when a node misbehaved (protocol abort), 503 when one failed or was too slow */
-    readonly status: 502 | 503,
-  ) {
-    super(message);
-  }
-
-  override get publicDetail(): string {
-    return this.status === 502
-      ? 'the refresh was aborted by the node group; the wallet keeps its current key shares'
-      : 'the refresh did not complete; the wallet keeps its current key shares';
-  }
+  protected readonly abortedDetail =
+    'the refresh was aborted by the node group; the wallet keeps its current key shares';
+  protected readonly incompleteDetail = 'the refresh did not complete; the wallet keeps its current key shares';
 }
 
 /** A rotation was asked for while another one runs. */

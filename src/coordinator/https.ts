@@ -80,7 +80,7 @@ function clientErrorProblem(code: string | undefined): { status: number; slug: s
 }
 
 /** A whole HTTP/1.1 answer, written straight to a socket (there is no response object then). */
-export function rawProblemResponse(status: number, slug: string, detail: string): string {
+function rawProblemResponse(status: number, slug: string, detail: string): string {
   const body = JSON.stringify(problemBody(status, slug, detail));
   return (
     `HTTP/1.1 ${status} ${problemTitle(status)}\r\n` +

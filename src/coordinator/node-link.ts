@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { ConnectionClosedError, RequestTimeoutError, TransportError } from '../transport/errors.js';
 import { errorResponseSchema, type Request } from '../rpc/messages.js';
+import type { RpcErrorCode } from '../rpc/errors.js';
 
 export interface NodeLink {
   /** NODE_IDS[index] */
@@ -34,7 +35,7 @@ export interface NodeLink {
 export type NodeFailureKind = 'unavailable' | 'timeout' | 'rejected' | 'invalid-response' | 'draining';
 
 /** The error code a node answers with while it shuts down. */
-export const DRAINING_CODE = 'unavailable';
+const DRAINING_CODE: RpcErrorCode = 'unavailable';
 
 /** A request to one node failed (transport/timeout kind of failure, or a refusal by the node). */
 export class NodeCallError extends Error {
@@ -45,7 +46,7 @@ export class NodeCallError extends Error {
     readonly kind: NodeFailureKind,
     message: string,
     /** the node's error code, for `rejected` */
-    readonly code?: string,
+    readonly code?: RpcErrorCode,
   ) {
     super(`${nodeId}: ${message}`);
   }

@@ -43,6 +43,7 @@ import {
   type SessionResult,
   type SessionUpdate,
 } from '../rpc/messages.js';
+import type { RpcErrorCode } from '../rpc/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { callNode, linkFailure, NodeCallError, type NodeFailureKind, type NodeLink } from './node-link.js';
 import { screenCulprits } from './quarantine.js';
@@ -116,7 +117,7 @@ export type SessionOutcome<P extends ProtocolName = ProtocolName> =
       readonly nodes: readonly string[];
       readonly reason: string;
       /** `rejected`: the refusing node's error code (e.g. `share-stale`: the wallet needs a refresh first) */
-      readonly code?: string;
+      readonly code?: RpcErrorCode;
     });
 
 /** What wallets, the pool and start-up need of an orchestrator (tests put a fake here). */
@@ -136,7 +137,7 @@ export interface OrchestratorOptions {
   confirmations?: ConfirmationLedger;
 }
 
-export function newSessionId(protocol: ProtocolName): string {
+function newSessionId(protocol: ProtocolName): string {
   return `${protocol}_${randomBytes(18).toString('base64url')}`;
 }
 
@@ -497,7 +498,7 @@ class SessionRun<P extends ProtocolName> {
     this.fail(err.kind, [link.nodeId], err.message, err.code);
   }
 
-  private fail(failure: SessionFailureKind, nodes: readonly string[], reason: string, code?: string): void {
+  private fail(failure: SessionFailureKind, nodes: readonly string[], reason: string, code?: RpcErrorCode): void {
     this.settle({ ...this.base(), status: 'failed', failure, nodes, reason, ...(code === undefined ? {} : { code }) });
   }
 

@@ -125,7 +125,7 @@ export function labelIssue(label: string): string | undefined {
   return undefined;
 }
 
-export function newWalletId(): string {
+function newWalletId(): string {
   return `w_${randomBytes(16).toString('base64url')}`;
 }
 

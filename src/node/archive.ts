@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeKeyShare } from '../protocol/storage-format.js';
 import { pointToBytes } from '../curve/secp256k1.js';
 import { MAX_WALLETS_PAGE, walletIdSchema } from '../rpc/messages.js';
+import type { RpcErrorCode } from '../rpc/errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { RecordKind, RecordStore } from './storage/store.js';
 import { hex, pack } from './records.js';
@@ -95,7 +96,7 @@ export interface ArchiveDeps {
  */
 export class ArchiveRefusedError extends Error {
   override readonly name = 'ArchiveRefusedError';
-  readonly code = 'archive-refused';
+  readonly code: RpcErrorCode = 'archive-refused';
 }
 
 /** Where an archived record goes: unique, so archiving twice never overwrites a copy. */

@@ -51,6 +51,7 @@ import { EnvelopeError, decodeEnvelope, openBroadcastEvidence, type PartyIdentit
 import type { RecordKind, RecordStore } from './storage/store.js';
 import { KeyedLock } from './storage/lock.js';
 import { AUX_RECORD, decodeEpoch, encodeEpoch, pack, unpack, unpackVersioned } from './records.js';
+import type { RpcErrorCode } from '../rpc/errors.js';
 
 export const AUX_SCOPE = 'aux';
 export type LifecycleProtocol = 'aux' | 'keygen' | 'refresh';
@@ -103,7 +104,7 @@ export interface Evidence {
 /** The commit was refused: no pending state, or evidence that does not prove it. */
 export class CommitError extends Error {
   constructor(
-    readonly code: 'no-pending' | 'bad-evidence' | 'epoch-moved' | 'pending-unresolved',
+    readonly code: Extract<RpcErrorCode, 'no-pending' | 'bad-evidence' | 'epoch-moved' | 'pending-unresolved'>,
     message: string,
   ) {
     super(message);

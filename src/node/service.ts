@@ -8,7 +8,7 @@
  * done; a presignature is durably marked used before its partial signature leaves the node.
  * @module
  */
-import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { equalBytes } from '@noble/curves/utils.js';
 import type { Logger } from 'pino';
@@ -37,7 +37,6 @@ import { ringPedersenFromPrimes, SECURITY_128, type SecurityParams } from '../pr
 import { auxId, stateFingerprint } from '../protocol/state.js';
 import { pointToBytes } from '../curve/secp256k1.js';
 import {
-  RPC_VERSION,
   decodeJson,
   encodeJson,
   requestSchema,
@@ -66,6 +65,7 @@ import { hex, pack, unpackVersioned } from './records.js';
 import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
 import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKeyPair } from './session-key.js';
 import { MAX_PENDING_SCOPES } from '../rpc/messages.js';
+import { rpcFailure, type RpcErrorCode } from '../rpc/errors.js';
 
 export interface GroupMember {
   readonly nodeId: string;
@@ -102,7 +102,7 @@ export interface NodeServiceOptions {
 /** An error answered to the coordinator (code + message; never a secret). */
 export class RpcError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: RpcErrorCode,
     message: string,
   ) {
     super(message);
@@ -301,20 +301,18 @@ export class NodeService {
     try {
       parsed = requestSchema.safeParse(decodeJson(body));
     } catch {
-      return encodeJson({ ok: false, code: 'bad-request', error: 'request is not JSON' });
+      return encodeJson(rpcFailure('bad-request', 'request is not JSON'));
     }
-    if (!parsed.success)
-      return encodeJson({ ok: false, code: 'bad-request', error: z.prettifyError(parsed.error).slice(0, 500) });
+    if (!parsed.success) return encodeJson(rpcFailure('bad-request', z.prettifyError(parsed.error).slice(0, 500)));
     try {
       return encodeJson({ ok: true, ...(await this.handle(parsed.data)) });
     } catch (e) {
-      if (e instanceof RpcError) return encodeJson({ ok: false, code: e.code, error: e.message });
+      if (e instanceof RpcError) return encodeJson(rpcFailure(e.code, e.message));
       if (e instanceof PresignatureUsedError)
-        return encodeJson({ ok: false, code: 'presignature-used', error: 'presignature already used' });
-      if (e instanceof SessionReplayError)
-        return encodeJson({ ok: false, code: 'sid-replay', error: 'session id seen before' });
+        return encodeJson(rpcFailure('presignature-used', 'presignature already used'));
+      if (e instanceof SessionReplayError) return encodeJson(rpcFailure('sid-replay', 'session id seen before'));
       this.o.log.error({ err: (e as Error).message, method: parsed.data.method }, 'request failed');
-      return encodeJson({ ok: false, code: 'internal', error: 'internal error' });
+      return encodeJson(rpcFailure('internal', 'internal error'));
     }
   }
 
@@ -1134,10 +1132,3 @@ export class NodeService {
     }
   }
 }
-
-/** A digest for logs: never the data itself. */
-export function fingerprint(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex').slice(0, 12);
-}
-
-export { RPC_VERSION };

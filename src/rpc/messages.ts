@@ -31,6 +31,7 @@
  * @module
  */
 import { z } from 'zod';
+import { RPC_ERROR_CODES } from './errors.js';
 
 export const RPC_VERSION = 1;
 
@@ -259,7 +260,7 @@ export const archiveResponseSchema = z
   })
   .strict();
 export const signResponseSchema = z.object({ signer: z.number().int().min(0), sigma: hex(32) }).strict();
-export const errorResponseSchema = z.object({ error: z.string().max(512), code: z.string().max(64) }).strict();
+export const errorResponseSchema = z.object({ error: z.string().max(512), code: z.enum(RPC_ERROR_CODES) }).strict();
 
 /** Every response is { ok: true, ...body } or { ok: false, error, code }. */
 export type Response<T> = ({ ok: true } & T) | ({ ok: false } & z.infer<typeof errorResponseSchema>);

@@ -93,7 +93,7 @@ test('a presign session refused by a node shutting down fails as draining (no cu
   const dealer = new Dealer();
   const refusing: Handler = () => SHUTTING_DOWN;
   const links = NODE_IDS.map(
-    (id, k) => new FakeLink(id, k, k === 0 ? refusing : () => ({ ok: false, code: 'unexpected', error: 'not used' })),
+    (id, k) => new FakeLink(id, k, k === 0 ? refusing : () => ({ ok: false, code: 'bad-request', error: 'not used' })),
   );
   const cluster = readyCluster(links);
   const outcomes: unknown[] = [];

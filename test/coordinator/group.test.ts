@@ -31,7 +31,7 @@ function setup(state: { auxId?: string; primesReady: number }[], auxOutcome: 'do
   const links = NODE_IDS.map(
     (id, k) =>
       new FakeLink(id, k, (req) => {
-        if (req.method !== 'info') return { ok: false, code: 'unexpected', error: req.method };
+        if (req.method !== 'info') return { ok: false, code: 'bad-request', error: req.method };
         const s = state[k] as { auxId?: string; primesReady: number };
         return {
           ok: true,
@@ -244,7 +244,7 @@ test('P1: a node left with a pending aux-info is finalized from another node’s
           state[2] = { auxId: AUX, auxEpoch: 2 };
           return { ok: true, result: { protocol: 'aux', auxId: AUX } };
         }
-        return { ok: false, code: 'unexpected', error: req.method };
+        return { ok: false, code: 'bad-request', error: req.method };
       }),
   );
   const cluster = new NodeCluster(links, 2);
@@ -389,7 +389,7 @@ function splitScenario(keys: readonly KeyObject[]) {
             }
             return { ok: true, discarded: true };
           default:
-            return { ok: false, code: 'unexpected', error: req.method };
+            return { ok: false, code: 'bad-request', error: req.method };
         }
       }),
   );
@@ -505,7 +505,7 @@ test('H2: every node holds the same pending aux-info and none committed (the coo
           case 'abandon':
             return { ok: false, code: 'confirmed', error: 'this node confirmed that run' };
           default:
-            return { ok: false, code: 'unexpected', error: req.method };
+            return { ok: false, code: 'bad-request', error: req.method };
         }
       }),
   );

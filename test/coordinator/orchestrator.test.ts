@@ -118,7 +118,7 @@ function miniNode(i: number, o: MiniOptions, log: Map<number, string[]>): Handle
       case 'abort':
         return { ok: true };
       default:
-        return { ok: false, code: 'unexpected', error: req.method };
+        return { ok: false, code: 'bad-request', error: req.method };
     }
   };
 }

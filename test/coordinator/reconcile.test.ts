@@ -8,28 +8,19 @@
  * it never heard of are archived with an audit record, unless there are implausibly many.
  */
 import test from 'ava';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { NodeService } from '../../src/node/service.js';
 import { Lifecycle } from '../../src/node/lifecycle.js';
-import { PrimeSource } from '../../src/node/primes.js';
-import { AUX_RECORD, pack } from '../../src/node/records.js';
 import type { RecordStore } from '../../src/node/storage/store.js';
-import { encodeAuxPublic, encodeAuxSecret } from '../../src/protocol/storage-format.js';
-import { silentLogger } from '../../src/util/log.js';
 import { AuditLog, type AuditEvent } from '../../src/util/audit-log.js';
 import { ConnectionClosedError } from '../../src/transport/errors.js';
-import type { Request } from '../../src/rpc/messages.js';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { KeygenFailedError } from '../../src/coordinator/errors.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
 import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
-import { InProcessNodeLink } from '../../src/coordinator/links.js';
-import type { NodeLink } from '../../src/coordinator/node-link.js';
 import { Orchestrator } from '../../src/coordinator/orchestrator.js';
 import { combinations, PresignPool } from '../../src/coordinator/pool.js';
 import { orchestratedPresign } from '../../src/coordinator/presign.js';
@@ -37,26 +28,7 @@ import { WalletReconciler } from '../../src/coordinator/reconcile.js';
 import { RegistryUnavailableError, WalletRegistry } from '../../src/coordinator/registry.js';
 import { SigningService } from '../../src/coordinator/signing.js';
 import { WalletService } from '../../src/coordinator/wallets.js';
-import { auxFixture } from '../helpers/cluster.js';
-import { openNode } from '../helpers/storage.js';
-import { NODE_IDS } from '../helpers/coordinator.js';
-
-const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
-
-class Tap implements NodeLink {
-  intercept: ((req: Request, forward: () => Promise<unknown>) => Promise<unknown>) | undefined;
-  constructor(private readonly inner: InProcessNodeLink) {}
-  get nodeId(): string {
-    return this.inner.nodeId;
-  }
-  get index(): number {
-    return this.inner.index;
-  }
-  request(req: Request, timeoutMs?: number): Promise<unknown> {
-    const forward = () => this.inner.request(req, timeoutMs);
-    return this.intercept ? this.intercept(req, forward) : forward();
-  }
-}
+import { startInProcessNodes, Tap } from '../helpers/in-process-nodes.js';
 
 let root = '';
 let taps: Tap[] = [];
@@ -65,28 +37,11 @@ const nodeAudit: AuditEvent[] = [];
 
 test.before(async () => {
   root = await mkdtemp(join(tmpdir(), 'mpc-reconcile-'));
-  const keys = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
-  const group = NODE_IDS.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
-  const aux = auxFixture(3);
-  const services = await Promise.all(
-    NODE_IDS.map(async (id, k) => {
-      const { store } = await openNode(root, id);
-      stores[k] = store;
-      await store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux[k]!), encodeAuxSecret(aux[k]!)));
-      const primes = await PrimeSource.open({ store, index: k, devFile: PRIMES });
-      return new NodeService({
-        nodeId: id,
-        group,
-        privateKey: keys[k]!.privateKey,
-        threshold: 2,
-        store,
-        primes,
-        log: silentLogger(),
-        audit: async (e) => void nodeAudit.push({ ...e, node: id }),
-      });
-    }),
-  );
-  taps = services.map((s, k) => new Tap(new InProcessNodeLink(NODE_IDS[k] as string, k, (b) => s.handleBytes(b))));
+  const nodes = await startInProcessNodes(root, {
+    audit: (id) => async (e) => void nodeAudit.push({ ...e, node: id }),
+  });
+  stores.push(...nodes.stores);
+  taps = nodes.links.map((l) => new Tap(l));
 });
 test.after.always(async () => {
   await rm(root, { recursive: true, force: true });

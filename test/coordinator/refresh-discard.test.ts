@@ -15,7 +15,7 @@ const WALLET = 'wallet_aaaa';
 
 function setup(outcome: (spec: SessionSpec<ProtocolName>) => SessionOutcome | Promise<SessionOutcome>) {
   const cluster = readyCluster(
-    fakeLinks(() => () => ({ ok: false, code: 'unexpected', error: 'unexpected' })),
+    fakeLinks(() => () => ({ ok: false, code: 'bad-request', error: 'unexpected' })),
     [0, 1, 2],
     'aa'.repeat(32),
   );

@@ -14,48 +14,22 @@
  *   again later instead of archived; it is recovered once the finalize passes.
  */
 import test from 'ava';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeEnvelope } from '../../src/envelope/envelope.js';
-import { NodeService } from '../../src/node/service.js';
-import { PrimeSource } from '../../src/node/primes.js';
-import { AUX_RECORD, pack } from '../../src/node/records.js';
+import type { NodeService } from '../../src/node/service.js';
 import type { RecordStore } from '../../src/node/storage/store.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
-import { encodeAuxPublic, encodeAuxSecret } from '../../src/protocol/storage-format.js';
 import { decodeJson, encodeJson, RPC_VERSION, walletResponseSchema, type Request } from '../../src/rpc/messages.js';
-import { silentLogger } from '../../src/util/log.js';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
-import { InProcessNodeLink } from '../../src/coordinator/links.js';
-import type { NodeLink } from '../../src/coordinator/node-link.js';
 import { Orchestrator } from '../../src/coordinator/orchestrator.js';
 import { WalletReconciler } from '../../src/coordinator/reconcile.js';
 import { WalletRegistry } from '../../src/coordinator/registry.js';
 import { KeyRotation } from '../../src/coordinator/rotation.js';
-import { auxFixture } from '../helpers/cluster.js';
-import { openNode } from '../helpers/storage.js';
 import { NODE_IDS } from '../helpers/coordinator.js';
-
-const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
-
-class Tap implements NodeLink {
-  intercept: ((req: Request, forward: () => Promise<unknown>) => Promise<unknown>) | undefined;
-  constructor(private readonly inner: InProcessNodeLink) {}
-  get nodeId(): string {
-    return this.inner.nodeId;
-  }
-  get index(): number {
-    return this.inner.index;
-  }
-  request(req: Request, timeoutMs?: number): Promise<unknown> {
-    const forward = () => this.inner.request(req, timeoutMs);
-    return this.intercept ? this.intercept(req, forward) : forward();
-  }
-}
+import { startInProcessNodes, Tap } from '../helpers/in-process-nodes.js';
 
 let root = '';
 let services: NodeService[] = [];
@@ -64,27 +38,10 @@ const stores: RecordStore[] = [];
 
 test.before(async () => {
   root = await mkdtemp(join(tmpdir(), 'mpc-resolver-'));
-  const keys = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
-  const group = NODE_IDS.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
-  const aux = auxFixture(3);
-  services = await Promise.all(
-    NODE_IDS.map(async (id, k) => {
-      const { store } = await openNode(root, id);
-      stores[k] = store;
-      await store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux[k]!), encodeAuxSecret(aux[k]!)));
-      const primes = await PrimeSource.open({ store, index: k, devFile: PRIMES });
-      return new NodeService({
-        nodeId: id,
-        group,
-        privateKey: keys[k]!.privateKey,
-        threshold: 2,
-        store,
-        primes,
-        log: silentLogger(),
-      });
-    }),
-  );
-  taps = services.map((s, k) => new Tap(new InProcessNodeLink(NODE_IDS[k] as string, k, (b) => s.handleBytes(b))));
+  const nodes = await startInProcessNodes(root);
+  services = nodes.services;
+  stores.push(...nodes.stores);
+  taps = nodes.links.map((l) => new Tap(l));
 });
 test.after.always(async () => {
   await rm(root, { recursive: true, force: true, maxRetries: 5 });

@@ -27,7 +27,7 @@ function refreshDone(spec: SessionSpec<ProtocolName>, epoch: number): SessionOut
 
 function setup(outcome?: (spec: SessionSpec<ProtocolName>) => SessionOutcome | Promise<SessionOutcome>) {
   const cluster = readyCluster(
-    fakeLinks(() => () => ({ ok: false, code: 'unexpected', error: 'unexpected' })),
+    fakeLinks(() => () => ({ ok: false, code: 'bad-request', error: 'unexpected' })),
     [0, 1, 2],
     'aa'.repeat(32),
   );
@@ -103,7 +103,7 @@ test('a failed refresh is a RefreshFailedError with a fixed public detail; concu
 test('stale-share sweep: one node calling a share stale (or reporting a higher aux epoch) refreshes each wallet once per aux-info, not at every reconnection', async (t) => {
   const auxId = 'aa'.repeat(32);
   const links = fakeLinks((k) => (req) => {
-    if (req.method !== 'wallet') return { ok: false, code: 'unexpected', error: 'unexpected' };
+    if (req.method !== 'wallet') return { ok: false, code: 'bad-request', error: 'unexpected' };
     // node 3 lies: its share is always "under aux epoch 0"
     return { ok: true, walletId: req.walletId, committed: { publicKey: KEY, epoch: 1, auxEpoch: k === 2 ? 0 : 2 } };
   });
@@ -139,7 +139,7 @@ test('stale-share sweep: one node reporting a higher aux epoch than the group ma
     () => (req) =>
       req.method === 'wallet'
         ? { ok: true, walletId: req.walletId, committed: { publicKey: KEY, epoch: 1, auxEpoch: 2 } }
-        : { ok: false, code: 'unexpected', error: 'unexpected' },
+        : { ok: false, code: 'bad-request', error: 'unexpected' },
   );
   const cluster = readyCluster(links, [0, 1, 2], auxId);
   for (const k of [0, 1, 2])

@@ -12,23 +12,18 @@
  * with @noble/curves).
  */
 import test from 'ava';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { NodeService } from '../../src/node/service.js';
-import { PrimeSource } from '../../src/node/primes.js';
-import { AUX_RECORD, pack } from '../../src/node/records.js';
+import type { NodeService } from '../../src/node/service.js';
 import { Writer } from '../../src/protocol/codec.js';
-import { encodeAuxPublic, encodeAuxSecret } from '../../src/protocol/storage-format.js';
 import { decodeJson, encodeJson, RPC_VERSION, type Request } from '../../src/rpc/messages.js';
 import type { AuditEvent } from '../../src/util/audit-log.js';
-import { silentLogger } from '../../src/util/log.js';
 import { createApi } from '../../src/coordinator/api.js';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
-import { InProcessNodeLink } from '../../src/coordinator/links.js';
 import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
 import type { NodeLink } from '../../src/coordinator/node-link.js';
 import { Orchestrator } from '../../src/coordinator/orchestrator.js';
@@ -38,10 +33,9 @@ import { WalletRegistry } from '../../src/coordinator/registry.js';
 import { allWalletIds, KeyRotation, type RotationJobView } from '../../src/coordinator/rotation.js';
 import { SigningService } from '../../src/coordinator/signing.js';
 import { WalletService } from '../../src/coordinator/wallets.js';
-import { auxFixture } from '../helpers/cluster.js';
 import { fixturePrime } from '../helpers/fixtures.js';
-import { openNode } from '../helpers/storage.js';
 import { http, NODE_IDS, serve } from '../helpers/coordinator.js';
+import { startInProcessNodes } from '../helpers/in-process-nodes.js';
 
 const WALLET_TOKEN = 'Bearer wallet_server_token_rotation_0001';
 const ADMIN_TOKEN = 'Bearer operator_admin_token_rotation_0002';
@@ -55,7 +49,7 @@ const NEXT_PRIMES = [
 /** A link whose requests a test can intercept. */
 class Tap implements NodeLink {
   intercept: ((req: Request) => unknown) | undefined;
-  constructor(private readonly inner: InProcessNodeLink) {}
+  constructor(private readonly inner: NodeLink) {}
   get nodeId(): string {
     return this.inner.nodeId;
   }
@@ -84,15 +78,11 @@ const audit: AuditEvent[] = [];
 
 test.before(async () => {
   root = await mkdtemp(join(tmpdir(), 'mpc-rotation-'));
-  const keys = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
-  const group = NODE_IDS.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
-  const aux = auxFixture(3);
-  services = await Promise.all(
-    NODE_IDS.map(async (id, k) => {
-      const { store } = await openNode(root, id);
-      // the starting aux-info as records written before epochs existed store it (epoch 1)
-      await store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux[k]!), encodeAuxSecret(aux[k]!)));
-      await store.put(
+  const nodes = await startInProcessNodes(root, {
+    devPrimes: false,
+    // the starting aux-info as records written before epochs existed store it (epoch 1)
+    seed: (store, k) =>
+      store.put(
         'aux',
         'pending-primes',
         new Writer()
@@ -101,20 +91,10 @@ test.before(async () => {
             (w, p) => w.int(p),
           )
           .finish(),
-      );
-      const primes = await PrimeSource.open({ store, index: k });
-      return new NodeService({
-        nodeId: id,
-        group,
-        privateKey: keys[k]!.privateKey,
-        threshold: 2,
-        store,
-        primes,
-        log: silentLogger(),
-      });
-    }),
-  );
-  taps = services.map((s, k) => new Tap(new InProcessNodeLink(NODE_IDS[k] as string, k, (b) => s.handleBytes(b))));
+      ),
+  });
+  services = nodes.services;
+  taps = nodes.links.map((l) => new Tap(l));
   cluster = new NodeCluster(taps, 2);
   const metrics = new CoordinatorMetrics();
   const orchestrator = new Orchestrator({ onOutcome: (o) => metrics.recordSession(o) });

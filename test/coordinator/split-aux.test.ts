@@ -12,30 +12,21 @@
  * could never sign together. Now every node must end on the same committed epoch.
  */
 import test from 'ava';
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { sign, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NodeService } from '../../src/node/service.js';
-import { PrimeSource } from '../../src/node/primes.js';
-import { AUX_RECORD, pack } from '../../src/node/records.js';
-import { encodeAuxPublic, encodeAuxSecret } from '../../src/protocol/storage-format.js';
 import { abandonmentDigest } from '../../src/protocol/abandonment.js';
 import { ROUND as AUX_ROUND } from '../../src/protocol/aux/messages.js';
 import { decodeEnvelope } from '../../src/envelope/envelope.js';
 import { decodeJson, encodeJson, RPC_VERSION, type Request } from '../../src/rpc/messages.js';
-import { silentLogger } from '../../src/util/log.js';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
-import { InProcessNodeLink } from '../../src/coordinator/links.js';
+import type { InProcessNodeLink } from '../../src/coordinator/links.js';
 import type { NodeLink } from '../../src/coordinator/node-link.js';
 import { Orchestrator } from '../../src/coordinator/orchestrator.js';
-import { auxFixture } from '../helpers/cluster.js';
-import { openNode } from '../helpers/storage.js';
 import { NODE_IDS } from '../helpers/coordinator.js';
-
-const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
+import { startInProcessNodes } from '../helpers/in-process-nodes.js';
 
 type Json = Record<string, unknown>;
 
@@ -113,26 +104,7 @@ test.after.always(() => rm(root, { recursive: true, force: true }));
 
 test('F1: a node that confirms a run, hands its evidence to one node only and then abandons it leaves every node on the same committed aux-info', async (t) => {
   t.timeout(300_000);
-  const keys = NODE_IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
-  const group = NODE_IDS.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
-  const aux = auxFixture(3);
-  const services = await Promise.all(
-    NODE_IDS.map(async (id, k) => {
-      const { store } = await openNode(root, id);
-      await store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux[k]!), encodeAuxSecret(aux[k]!)));
-      const primes = await PrimeSource.open({ store, index: k, devFile: PRIMES });
-      return new NodeService({
-        nodeId: id,
-        group,
-        privateKey: keys[k]!.privateKey,
-        threshold: 2,
-        store,
-        primes,
-        log: silentLogger(),
-      });
-    }),
-  );
-  const plain = services.map((s, k) => new InProcessNodeLink(NODE_IDS[k] as string, k, (b) => s.handleBytes(b)));
+  const { keys, services, links: plain } = await startInProcessNodes(root);
   const evil = new SplitAuxNode(plain[2]!, keys[2]!.privateKey);
   const cluster = new NodeCluster([plain[0]!, plain[1]!, evil], 2);
   const monitor = new GroupMonitor({ cluster, runner: new Orchestrator(), pollMs: 100, retryMs: 500 });

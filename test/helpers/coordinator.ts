@@ -156,7 +156,7 @@ export class Dealer {
 export function signingNode(dealer: Dealer, options: { corrupt?: boolean; fail?: () => unknown } = {}): Handler {
   const used = new Set<string>();
   return (req, link) => {
-    if (req.method !== 'sign') return { ok: false, code: 'unexpected', error: `unexpected ${req.method}` };
+    if (req.method !== 'sign') return { ok: false, code: 'bad-request', error: `unexpected ${req.method}` };
     if (options.fail) return options.fail();
     if (used.has(req.presignatureId))
       return { ok: false, code: 'presignature-used', error: 'presignature already used' };

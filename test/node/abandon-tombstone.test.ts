@@ -6,44 +6,25 @@
  * against an honest node.
  */
 import test from 'ava';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NodeService } from '../../src/node/service.js';
-import { PrimeSource } from '../../src/node/primes.js';
+import type { NodeService } from '../../src/node/service.js';
 import { decodeJson, encodeJson, RPC_VERSION } from '../../src/rpc/messages.js';
-import { silentLogger } from '../../src/util/log.js';
-import { allFiles, openNode } from '../helpers/storage.js';
+import { allFiles } from '../helpers/storage.js';
 import { decodeEnvelope } from '../../src/envelope/envelope.js';
 import { KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { deriveSessionId } from '../../src/protocol/session-id.js';
 import type { Lifecycle } from '../../src/node/lifecycle.js';
+import { startInProcessNodes } from '../helpers/in-process-nodes.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
-const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
 let root = '';
 let services: NodeService[] = [];
 test.before(async () => {
   root = await mkdtemp(join(tmpdir(), 'mpc-tomb-'));
-  const keys = IDS.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
-  const group = IDS.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
-  services = await Promise.all(
-    IDS.map(async (id, k) => {
-      const { store } = await openNode(root, id);
-      const primes = await PrimeSource.open({ store, index: k, devFile: PRIMES });
-      return new NodeService({
-        nodeId: id,
-        group,
-        privateKey: keys[k]!.privateKey,
-        threshold: 2,
-        store,
-        primes,
-        log: silentLogger(),
-      });
-    }),
-  );
+  services = (await startInProcessNodes(root, { ids: IDS })).services;
 });
 test.after.always(() => rm(root, { recursive: true, force: true }));
 
@@ -100,8 +81,7 @@ async function run(
 
 const walletId = randomBytes(8).toString('hex');
 
-test.serial('setup: aux-info and a wallet', async (t) => {
-  t.deepEqual((await run('aux', {})).status, ['done', 'done', 'done']);
+test.serial('setup: a wallet (the aux-info is seeded from the fixture primes)', async (t) => {
   t.deepEqual((await run('keygen', { walletId })).status, ['done', 'done', 'done']);
 });
 

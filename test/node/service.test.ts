@@ -590,7 +590,7 @@ test.serial(
       primes: await PrimeSource.open({ store: stores[2]!, index: 2, devFile: PRIMES }),
       log: silentLogger(),
     });
-    t.deepEqual(await restarted.recover(), { pendingDropped: 0, presignaturesBurnt: 0 });
+    t.deepEqual(await restarted.recover(), { pendingDropped: 0, presignaturesBurnt: 0, backupsWritten: 0 });
     services[2] = restarted;
     const envelopes = refresh.results!.get(0)!.evidence as string[];
     const fin = await call(2, { method: 'finalize', scope: walletId, envelopes });

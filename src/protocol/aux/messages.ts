@@ -15,7 +15,7 @@ import { DecodeError, Reader, Writer } from '../codec.js';
 import { MESSAGE_VERSION, readVersion } from '../common.js';
 import { Schedule } from '../machine.js';
 
-export { encodeHash, decodeHash } from '../common.js';
+export { encodeHash } from '../common.js';
 import type { SecurityParams } from '../../zk/params.js';
 import type { PrmProof } from '../../zk/prm.js';
 import type { ModProof } from '../../zk/mod.js';

@@ -1,0 +1,355 @@
+/**
+ * The coordinator's composition root: everything the coordinator process runs, built from its
+ * configuration — the data directory's lock, the audit log, the wallet registry, the quarantine,
+ * the links to the nodes and the services on them (orchestrator, wallets, pool, reconciler, group
+ * monitor, rotation, signing), metrics and the HTTPS API. main.ts parses the command line and owns
+ * the process (signals, exit status).
+ * @module
+ */
+import { join } from 'node:path';
+import { requireWallet, type Config } from '../config/index.js';
+import { TransportClient } from '../transport/client.js';
+import { coordinatorClientSetup } from '../config/transport-options.js';
+import { loadPublicApiMaterial } from '../transport/tls.js';
+import { addressMatcher } from '../util/ip.js';
+import { AuditLog, type AuditEvent } from '../util/audit-log.js';
+import { credentialId } from '../util/credential-id.js';
+import { lockDirectory } from '../util/dir-lock.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { createApi } from './api.js';
+import { BannerPrinter } from './banner.js';
+import { NodeCluster } from './cluster.js';
+import { Quarantine, reportOf } from './quarantine.js';
+import { loadNodeKeys } from './identities.js';
+import { GroupMonitor } from './group.js';
+import { ConfirmationLedger } from './resolver.js';
+import { startHttpsServer } from './https.js';
+import { TransportNodeLink } from './links.js';
+import { CoordinatorMetrics } from './metrics.js';
+import { Orchestrator } from './orchestrator.js';
+import { PresignPool } from './pool.js';
+import { allWalletIds, KeyRotation } from './rotation.js';
+import { RefreshSchedule } from './refresh-schedule.js';
+import { orchestratedPresign } from './presign.js';
+import { WalletReconciler } from './reconcile.js';
+import { WalletRegistry } from './registry.js';
+import { SigningService } from './signing.js';
+import { WalletService } from './wallets.js';
+
+/** A built coordinator: the API is listening; the nodes are dialled by start(). */
+export interface RunningCoordinator {
+  readonly log: Logger;
+  /** announce the API, dial every node and record the start in the audit log */
+  start(): void;
+  /**
+   * Stop: no new requests, those under way finish (up to 10 s), connections close, the registry,
+   * audit log and quarantine are closed and the data directory is released.
+   */
+  stop(signal: string): Promise<void>;
+}
+
+export async function createCoordinator(config: Config): Promise<RunningCoordinator> {
+  const wallet = requireWallet(config);
+  const poolSize = config.presignPoolSize;
+  // First: the wallet registry and the quarantine file have one writer, and a second coordinator
+  // must not bind the API port or dial the nodes (it would compete for their links).
+  const owner = await lockDirectory(config.coordinator.dataDir, 'coordinator');
+  const log = createLogger({ name: 'coordinator', level: config.logLevel });
+
+  // TLS material before any state is opened: a CA key within reach, an internal certificate as the
+  // API's, or a key that does not match stops the start here
+  const clientOptions = await coordinatorClientSetup(config, log);
+  const api = config.coordinator.api;
+  const apiTls = await loadPublicApiMaterial(api);
+
+  const metrics = new CoordinatorMetrics({ processMetrics: true });
+  // A damaged audit log or registry stops the start (naming file and line); neither is modified.
+  const audit = await AuditLog.open(join(config.coordinator.dataDir, 'audit.jsonl'), { log });
+  // Events not tied to an answer (suspensions, start, stop): recorded in the background.
+  const record = (event: AuditEvent): void =>
+    void audit
+      .append(event)
+      .catch((e: unknown) =>
+        log.error({ type: event.type, err: (e as Error).message }, 'audit log: event not recorded'),
+      );
+  const registry = await WalletRegistry.open(join(config.coordinator.dataDir, 'wallets.jsonl'), { log });
+  log.info(
+    { wallets: registry.count, path: registry.path, audit: audit.path, auditLines: audit.length },
+    'wallet registry and audit log loaded',
+  );
+  // The one configured credential, by its public id (computed once: it is deliberately slow).
+  const requestContext = { credentialId: credentialId(wallet.authorization) };
+
+  const clients = clientOptions.map((options) => new TransportClient(options));
+  const links = config.nodes.map((n, k) => new TransportNodeLink(n.id, n.index, clients[k] as TransportClient));
+  const cluster = new NodeCluster(links, config.mpc.threshold);
+  // A9: a verified offence suspends a node; an abort report puts the pair (accuser, accused) in
+  // dispute, and an implausible accuser is suspended (quarantine.ts)
+  const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), {
+    log,
+    maxFaulty: config.mpc.threshold - 1,
+  });
+  for (const s of quarantine.suspended())
+    log.warn({ node: s.nodeId, reason: s.reason, verified: s.verified }, 'node suspended after a cryptographic abort');
+  for (const d of quarantine.disputes())
+    log.warn({ nodes: d.nodes, reports: d.reports }, 'nodes in dispute after an abort report: not used together');
+  cluster.setSuspension((id) => quarantine.isSuspended(id));
+  cluster.setDisputes((a, b) => quarantine.inDispute(a, b));
+  // Releases are appended by the operator's release command (another process): the audit trail
+  // sees them as a suspension that ends. A verified one ends only by a release; a cool-down also
+  // runs out (its `until` is recorded, to tell the two apart).
+  let suspended = new Map(quarantine.suspended().map((s) => [s.nodeId, s]));
+  quarantine.onChange = () => {
+    cluster.emit('state');
+    const now = new Map(quarantine.suspended().map((s) => [s.nodeId, s]));
+    for (const [nodeId, s] of suspended) {
+      if (now.has(nodeId)) continue;
+      const since = new Date(s.since).toISOString();
+      if (s.until === undefined) record({ type: 'node.released', nodeId, verified: true, since });
+      else
+        record({
+          type: 'node.suspension_ended',
+          nodeId,
+          verified: false,
+          since,
+          until: new Date(s.until).toISOString(),
+        });
+    }
+    suspended = now;
+  };
+  const suspend = (offence: { nodeId: string; protocol: string; reason: string }): void =>
+    void quarantine.record(offence).then(
+      (s) => {
+        if (s) suspended.set(s.nodeId, s);
+        record({
+          type: 'node.suspended',
+          ...offence,
+          verified: true,
+          until: s?.until === undefined ? null : new Date(s.until).toISOString(),
+        });
+      },
+      (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'),
+    );
+  // the nodes' pinned identity keys (from their certificates), when readable here: they check
+  // confirmations before the ledger keeps them, and proofs of a party's contradiction
+  const identities = await loadNodeKeys(config, log);
+  // confirmations relayed by the orchestrator: evidence for the pending-state resolver (resolver.ts)
+  const confirmations = new ConfirmationLedger(identities);
+  const orchestrator = new Orchestrator({
+    log,
+    confirmations,
+    onOutcome: (o) => {
+      metrics.recordSession(o);
+      if (o.status !== 'aborted') return;
+      const report = reportOf(o);
+      if (!report) return;
+      record({
+        type: 'node.accused',
+        accuser: report.accuser,
+        accused: [...report.accused],
+        valid: report.valid,
+        protocol: report.protocol,
+        reason: report.reason,
+      });
+      void quarantine.report(report).then(
+        ({ accuser }) => {
+          if (accuser && !suspended.has(accuser.nodeId)) {
+            suspended.set(accuser.nodeId, accuser);
+            record({
+              type: 'node.suspended',
+              nodeId: accuser.nodeId,
+              protocol: accuser.protocol,
+              reason: accuser.reason,
+              verified: false,
+              until: accuser.until === undefined ? null : new Date(accuser.until).toISOString(),
+            });
+          }
+        },
+        (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an abort report'),
+      );
+    },
+  });
+
+  const wallets: WalletService = new WalletService({
+    registry,
+    cluster,
+    runner: orchestrator,
+    log,
+    onCreated: (id) => pool.track(id),
+    // what the failed run left at the nodes is archived now, not at the next restart
+    onAbandoned: () => reconciler.trigger(),
+    audit,
+    defaultContext: requestContext,
+  });
+  const publicKeyOf = (id: string): string | undefined => wallets.publicKeyOf(id);
+  const pool = new PresignPool({
+    presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
+    targetSize: poolSize,
+    signerSets: () => cluster.usableSignerSets(),
+    currentAux: () => cluster.auxId,
+    log,
+  });
+  // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
+  const reconciler = new WalletReconciler({
+    cluster,
+    registry,
+    log,
+    audit,
+    metrics,
+    onRecovered: (id) => pool.track(id),
+    ledger: confirmations,
+  });
+  const group = new GroupMonitor({
+    cluster,
+    runner: orchestrator,
+    log,
+    onComplete: () => {
+      reconciler.trigger();
+      // shares an aux change left stale while this coordinator was down (rotation.ts)
+      void rotation
+        .sweepStale()
+        .catch((e: unknown) => log.error({ err: (e as Error).message }, 'stale-share sweep failed'));
+    },
+    ...(identities ? { identities } : {}),
+    onMisbehaviour: suspend,
+    ledger: confirmations,
+    busy: (scope) => orchestrator.busy(scope),
+    onAlert: (a) => {
+      metrics.groupAlerts.inc({ node: a.nodeId, kind: a.kind });
+      record({
+        type: 'group.alert',
+        kind: a.kind,
+        node: a.nodeId,
+        reported: a.reported ?? null,
+        group: a.group ?? null,
+      });
+    },
+  });
+  // refresh and rotation: aux-info and every wallet's shares move together (rotation.ts)
+  const adminContext =
+    api.adminAuthorization === undefined ? {} : { credentialId: credentialId(api.adminAuthorization) };
+  const rotation = new KeyRotation({
+    cluster,
+    runner: orchestrator,
+    walletIds: () => allWalletIds((o) => registry.list(o)),
+    publicKeyOf,
+    renewAux: () => group.renewAux(),
+    discardPresignatures: (walletId) => pool.discard(walletId),
+    audit,
+    log,
+  });
+  rotation.watch();
+  // KEY_REFRESH_INTERVAL: every wallet refreshed once per interval, spread over it
+  const schedule =
+    config.keyRefreshIntervalMs === undefined
+      ? undefined
+      : new RefreshSchedule({
+          intervalMs: config.keyRefreshIntervalMs,
+          walletIds: () => allWalletIds((o) => registry.list(o)),
+          refresh: (walletId) => rotation.refresh(walletId, 'schedule'),
+          log,
+        });
+  schedule?.start();
+  const signing = new SigningService({
+    cluster,
+    pool,
+    publicKeyOf,
+    metrics,
+    log,
+    onBlame: (nodeId, protocol, reason) => suspend({ nodeId, protocol, reason }),
+    audit,
+    defaultContext: requestContext,
+    refreshStale: (walletId) => rotation.refreshStale(walletId),
+  });
+  metrics.watchConnected(() => cluster.connectedCount);
+  metrics.watchPool(() => {
+    const named = new Map<string, number>();
+    for (const [key, n] of pool.sizesBySigners())
+      named.set(
+        key
+          .split('-')
+          .map((i) => cluster.parties[Number(i)])
+          .join('+'),
+        n,
+      );
+    return named;
+  });
+
+  const banner = new BannerPrinter({
+    platform: config.coordinator.platform,
+    total: cluster.total,
+    threshold: config.mpc.threshold,
+  });
+  clients.forEach((client, k) => {
+    client.on('connected', () => group.onConnected(k));
+    client.on('disconnected', () => group.onDisconnected(k));
+  });
+  cluster.on('connectivity', (connected) => banner.update(connected));
+  // Nodes back or the group ready again: stock the pool for the pairs now usable.
+  cluster.on('state', () => pool.refill());
+
+  const app = createApi({
+    wallets,
+    signer: signing,
+    health: () => cluster.health(),
+    metrics,
+    authorization: wallet.authorization,
+    credentialId: requestContext.credentialId,
+    metricsAuthorization: api.metricsAuthorization,
+    adminAuthorization: api.adminAuthorization,
+    admin: rotation,
+    ...(adminContext.credentialId === undefined ? {} : { adminCredentialId: adminContext.credentialId }),
+    trustedProxies: api.trustedProxies,
+    log,
+  });
+  const server = await startHttpsServer(app, {
+    cert: apiTls.cert,
+    key: apiTls.key,
+    port: config.coordinator.httpsPort,
+    host: api.host,
+    maxConnections: api.maxConnections,
+    maxConnectionsPerIp: api.maxConnectionsPerIp,
+    exemptFromPerIpCap: addressMatcher(api.trustedProxies),
+    onRefused: (cap) => metrics.refusedConnections.inc({ cap }),
+    log,
+  });
+
+  const start = (): void => {
+    log.info(
+      {
+        host: api.host,
+        port: server.port,
+        metrics: api.metricsAuthorization !== undefined,
+        admin: api.adminAuthorization !== undefined,
+        presignPoolSize: poolSize,
+        nodes: cluster.parties,
+      },
+      'wallet API listening (HTTPS)',
+    );
+    banner.update(cluster.connectedCount);
+    for (const c of clients) c.start();
+    record({
+      type: 'coordinator.started',
+      wallets: registry.count,
+      // key generations never committed: nodes may hold shares under these ids that no wallet owns
+      pendingWallets: registry.pending().map((p) => `${p.walletId} (${p.state})`),
+      suspendedNodes: [...suspended.keys()],
+      credentialId: requestContext.credentialId,
+    });
+  };
+  const stop = async (signal: string): Promise<void> => {
+    await server.close(10_000);
+    group.stop();
+    rotation.stop();
+    schedule?.stop();
+    reconciler.stop();
+    await pool.stop();
+    await Promise.all(clients.map((c) => c.stop()));
+    await registry.close();
+    record({ type: 'coordinator.stopped', signal });
+    await audit.close();
+    quarantine.close();
+    await owner.release();
+  };
+  return { log, start, stop };
+}

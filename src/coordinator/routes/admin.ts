@@ -1,0 +1,56 @@
+/**
+ * The admin routes, behind the admin credential (COORDINATOR_ADMIN_TOKEN), never the wallet
+ * server's: POST /v1/wallets/:walletId/refresh (refresh the wallet's key shares), POST
+ * /v1/admin/rotation (new aux-info, then every wallet refreshed → 202 job) and
+ * GET /v1/admin/jobs/:jobId (a job's progress). api.ts registers them only with that credential.
+ * @module
+ */
+import type Koa from 'koa';
+import type { Router } from '@koa/router';
+import { z } from 'zod';
+import { HttpProblem } from '../problem.js';
+import type { RefreshResult, RotationJobView } from '../rotation.js';
+import type { RequestContext } from '../wallets.js';
+import { body, type RouteDeps } from './shared.js';
+
+/** What the admin routes need of key rotation (KeyRotation has it). */
+export interface AdminApi {
+  refresh(walletId: string, reason: 'admin', context?: RequestContext): Promise<RefreshResult>;
+  startRotation(context?: RequestContext): RotationJobView;
+  job(jobId: string): RotationJobView | undefined;
+}
+
+const emptyBodySchema = z.object({}).strict();
+const jobIdSchema = z.string().regex(/^job_[A-Za-z0-9_-]{16}$/);
+
+/** `adminCredentialId`: the admin credential's public id, for the audit records of admin actions */
+export function registerAdminRoutes(
+  router: Router,
+  deps: RouteDeps,
+  admin: AdminApi,
+  adminCredentialId: string | undefined,
+): void {
+  const adminAuth = deps.requireAuth('admin');
+  const context = (): RequestContext => (adminCredentialId === undefined ? {} : { credentialId: adminCredentialId });
+  const noBody: Koa.Middleware = async (ctx, next) => {
+    if (!emptyBodySchema.safeParse(body(ctx)).success)
+      throw new HttpProblem(400, 'invalid-body', 'this request takes no body, or an empty JSON object');
+    await next();
+  };
+  router.post('/v1/wallets/:walletId/refresh', adminAuth, deps.json, deps.parse, noBody, async (ctx) => {
+    const { walletId } = deps.wallet(ctx.params.walletId as string);
+    ctx.body = await admin.refresh(walletId, 'admin', context());
+  });
+  router.post('/v1/admin/rotation', adminAuth, deps.json, deps.parse, noBody, (ctx) => {
+    const job = admin.startRotation(context());
+    ctx.status = 202;
+    ctx.set('Location', `/v1/admin/jobs/${job.jobId}`);
+    ctx.body = job;
+  });
+  router.get('/v1/admin/jobs/:jobId', adminAuth, (ctx) => {
+    const jobId = ctx.params.jobId as string;
+    const job = jobIdSchema.safeParse(jobId).success ? admin.job(jobId) : undefined;
+    if (!job) throw new HttpProblem(404, 'job-not-found', `no job ${JSON.stringify(jobId.slice(0, 80))}`);
+    ctx.body = job;
+  });
+}
