@@ -22,7 +22,7 @@
  *   an error in the log and an alert metric. A registry that works accounts for every such wallet
  *   (its pending record is written before keygen starts), so the registry itself is wrong (empty,
  *   restored, foreign) and must not take live wallets out of use. Nodes refuse to archive a
- *   refreshed share anyway (src/node/archive.ts);
+ *   committed share anyway (src/node/archive.ts);
  * - unknown to the registry with only pending states (a run that committed nowhere, which cannot
  *   sign): logged, audited and archived — unless implausibly many, then left alone with an error.
  *
@@ -181,7 +181,10 @@ export class WalletReconciler {
     let unsettled = 0;
     for (const walletId of ids) {
       try {
-        const holders = [...(held.get(walletId)?.keys() ?? [])].map((i) => c.link(i) as NodeLink);
+        const heldBy = held.get(walletId) ?? new Map<number, Held>();
+        const holders = [...heldBy.keys()].map((i) => c.link(i) as NodeLink);
+        // nodes archive unfinished runs only: a committed share (every party confirmed) is refused
+        const committedAt = [...heldBy].filter(([, h]) => h.committed).map(([i]) => c.parties[i] as string);
         switch (registry.status(walletId)) {
           case 'committed':
           case 'running':
@@ -193,19 +196,32 @@ export class WalletReconciler {
             if (await this.settleInterrupted(walletId)) summary.recovered.push(walletId);
             else summary.resolved.push(walletId);
             break;
-          case 'failed': {
-            const archived = await this.archiveAt(holders, walletId, 'abandoned');
-            await registry.resolve(walletId);
-            await this.record({ type: 'wallet.resolved', walletId, registry: 'failed', archived });
-            this.log.warn({ walletId, archived }, 'failed key generation resolved: what nodes held of it is archived');
-            summary.resolved.push(walletId);
-            break;
-          }
+          case 'failed':
           case 'resolved': {
+            const status = registry.status(walletId);
+            if (committedAt.length > 0) {
+              // a key every party confirmed although the registry records its keygen as failed: left in place
+              summary.refused.push(walletId);
+              this.log.error(
+                { walletId, registry: status, committedAt },
+                'nodes hold a committed key share of a wallet whose key generation the registry records as failed: left in place for the operator',
+              );
+              break;
+            }
             const archived = await this.archiveAt(holders, walletId, 'abandoned');
-            await this.record({ type: 'wallet.resolved', walletId, registry: 'resolved', archived });
-            this.log.warn({ walletId, archived }, 'records of a resolved key generation were still held: archived');
-            summary.archivedDead.push(walletId);
+            if (status === 'failed') {
+              await registry.resolve(walletId);
+              await this.record({ type: 'wallet.resolved', walletId, registry: 'failed', archived });
+              this.log.warn(
+                { walletId, archived },
+                'failed key generation resolved: what nodes held of it is archived',
+              );
+              summary.resolved.push(walletId);
+            } else {
+              await this.record({ type: 'wallet.resolved', walletId, registry: 'resolved', archived });
+              this.log.warn({ walletId, archived }, 'records of a resolved key generation were still held: archived');
+              summary.archivedDead.push(walletId);
+            }
             break;
           }
         }

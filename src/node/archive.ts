@@ -90,9 +90,11 @@ export interface ArchiveDeps {
 }
 
 /**
- * Archiving refused: the wallet's committed share has been refreshed (epoch > 0). Only the
- * coordinator's registered wallets are ever refreshed, so the wallet is live and the coordinator's
- * registry must be wrong (empty, restored, foreign); its shares stay where they are.
+ * Archiving refused: the wallet has a committed share. A commit needs every party's signed
+ * confirmation, so the key generation finished everywhere and the wallet is (or should be) live: a
+ * coordinator asking to archive it has a wrong registry or is hostile, and taking one node's share
+ * out of use would stop the wallet from ever refreshing. Its records stay where they are; only
+ * unfinished runs (pending states) are archived.
  */
 export class ArchiveRefusedError extends Error {
   override readonly name = 'ArchiveRefusedError';
@@ -107,7 +109,7 @@ function archiveId(walletId: string, kind: WalletKind, now: number): string {
 /**
  * Moves every record of `walletId` to the archive (under the scope's lock: no stage or commit of
  * it runs meanwhile) and burns its presignatures. Returns the kinds moved (none: nothing held).
- * @throws ArchiveRefusedError if the committed share's epoch is above 0 (nothing is moved)
+ * @throws ArchiveRefusedError if the wallet has a committed share (nothing is moved)
  */
 export async function archiveWallet(
   deps: ArchiveDeps,
@@ -119,9 +121,9 @@ export async function archiveWallet(
     // under the scope's lock: no refresh commits between this check and the move
     const committed = await deps.lifecycle.committed(walletId);
     committed?.parts[1]?.fill(0);
-    if (committed && committed.epoch > 0)
+    if (committed)
       throw new ArchiveRefusedError(
-        `${walletId}: the committed key share was refreshed (epoch ${committed.epoch}), so a registered wallet owns it; not archived`,
+        `${walletId}: a committed key share (epoch ${committed.epoch}) is a finished key that every party confirmed; not archived`,
       );
     // a run this node confirmed must stay unabandonable once its pending state and evidence are gone
     for (const sid of await deps.lifecycle.confirmedSids(walletId)) await deps.rememberConfirmed(walletId, sid);

@@ -420,16 +420,16 @@ export class NodeService {
    * first, so none can stage or commit it afterwards.
    */
   private async archive(walletId: string, reason: string): Promise<object> {
-    // a refreshed share belongs to a registered wallet: refuse before cancelling any of its runs
-    // (archiveWallet checks again under the scope's lock)
+    // a committed share is a finished key (every party confirmed it): refuse before cancelling any
+    // of its runs (archiveWallet checks again under the scope's lock)
     const current = await this.lifecycle.committed(walletId);
     current?.parts[1]?.fill(0);
-    if (current && current.epoch > 0)
+    if (current)
       return this.archiveRefused(
         walletId,
         reason,
         new ArchiveRefusedError(
-          `${walletId}: the committed key share was refreshed (epoch ${current.epoch}), so a registered wallet owns it; not archived`,
+          `${walletId}: a committed key share (epoch ${current.epoch}) is a finished key that every party confirmed; not archived`,
         ),
       );
     for (const [id, s] of this.sessions) {
@@ -467,11 +467,11 @@ export class NodeService {
     return r;
   }
 
-  /** An archive request for a live (refreshed) wallet: logged, audited, answered with its code. */
+  /** An archive request for a finished key: logged, audited, answered with its code. */
   private async archiveRefused(walletId: string, reason: string, e: ArchiveRefusedError): Promise<never> {
     this.o.log.error(
       { walletId, reason },
-      'archiving a refreshed (registered) wallet refused: the coordinator registry looks wrong',
+      'archiving a committed key share refused: only unfinished runs are archived (is the coordinator registry wrong?)',
     );
     await this.o.audit?.({ type: 'wallet.archive-refused', walletId, reason });
     throw new RpcError(e.code, e.message);

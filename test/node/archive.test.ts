@@ -22,7 +22,7 @@ import { openNode, tempDir } from '../helpers/storage.js';
 
 const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
 
-test('wallets pages through the held wallet scopes; wallet describes one; archive moves its records and burns its presignatures', async (t) => {
+test('wallets pages through the held wallet scopes; wallet describes one; archive refuses a committed share', async (t) => {
   const root = await tempDir(t);
   const { store } = await openNode(root, 'node_1');
   const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
@@ -85,37 +85,23 @@ test('wallets pages through the held wallet scopes; wallet describes one; archiv
   });
   t.deepEqual(await call({ method: 'wallet', walletId: 'w_nothing001' }), { ok: true, walletId: 'w_nothing001' });
 
+  // a committed share is a finished key: archiving it is refused (a hostile or mistaken coordinator
+  // would otherwise take one node's share of a live wallet out of use, and it could never refresh)
   const original = await store.get('keyshare', 'w_wallet0003');
-  const archived = await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'unregistered' });
-  t.deepEqual(archived, { ok: true, archived: ['keyshare'], presignaturesBurnt: 1 });
-  t.false(await store.has('keyshare', 'w_wallet0003'));
-  t.true(await new Presignatures(store).isUsed('ab'.repeat(32)), 'its presignature can never sign');
-  t.false(await new Presignatures(store).isUsed('cd'.repeat(32)), 'another wallet’s is untouched');
-  const [copy] = await store.list('archived');
-  const [meta, record] = unpack((await store.get('archived', copy as string)) as Uint8Array, 2, 'archived');
-  t.like(JSON.parse(new TextDecoder().decode(meta)), {
-    kind: 'keyshare',
-    walletId: 'w_wallet0003',
-    reason: 'unregistered',
+  t.like(await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'unregistered' }), {
+    ok: false,
+    code: 'archive-refused',
   });
-  t.deepEqual(Buffer.from(record as Uint8Array), Buffer.from(original as Uint8Array), 'kept whole');
-  t.like(
-    audit.find((e) => e.type === 'wallet.archived'),
-    { walletId: 'w_wallet0003', reason: 'unregistered', archived: ['keyshare'] },
-  );
   t.deepEqual(
-    await call({ method: 'archive', walletId: 'w_wallet0003', reason: 'unregistered' }),
-    { ok: true, archived: [], presignaturesBurnt: 0 },
-    'idempotent',
+    Buffer.from((await store.get('keyshare', 'w_wallet0003')) as Uint8Array),
+    Buffer.from(original as Uint8Array),
   );
-  t.deepEqual(
-    ((await call({ method: 'wallets' })).wallets as { walletId: string }[]).map((w) => w.walletId),
-    ids.filter((id) => id !== 'w_wallet0003'),
-  );
-  t.is((await call({ method: 'info' })).wallets, 4);
+  t.false(await new Presignatures(store).isUsed('ab'.repeat(32)), 'its presignatures are not burnt');
+  t.deepEqual(await store.list('archived'), []);
+  t.is((await call({ method: 'info' })).wallets, 5);
 });
 
-test('archive refuses a committed share that was refreshed (epoch > 0): only registered wallets are refreshed; nothing moved, refusal audited', async (t) => {
+test('archive refuses a refreshed committed share too: nothing moved, refusal audited', async (t) => {
   const root = await tempDir(t);
   const { store } = await openNode(root, 'node_1');
   const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
@@ -194,10 +180,25 @@ test('a run this node confirmed stays refused for abandonment after archiving mo
   );
   const abandon = () => call({ method: 'abandon', scope: 'w_confirmed1', sid: Buffer.from(sid).toString('hex') });
   t.like(await abandon(), { ok: false, code: 'confirmed' });
+  await new Presignatures(store).save(
+    'ab'.repeat(32),
+    pack(new TextEncoder().encode('w_confirmed1'), new Uint8Array(1), new Uint8Array(1)),
+  );
+  const original = await store.get('pending', 'w_confirmed1');
   t.like(await call({ method: 'archive', walletId: 'w_confirmed1', reason: 'unregistered' }), {
     ok: true,
     archived: ['pending'],
+    presignaturesBurnt: 1,
   });
+  t.true(await new Presignatures(store).isUsed('ab'.repeat(32)), 'its presignature can never sign');
+  const [copy] = await store.list('archived');
+  const [meta, record] = unpack((await store.get('archived', copy as string)) as Uint8Array, 2, 'archived');
+  t.like(JSON.parse(new TextDecoder().decode(meta)), {
+    kind: 'pending',
+    walletId: 'w_confirmed1',
+    reason: 'unregistered',
+  });
+  t.deepEqual(Buffer.from(record as Uint8Array), Buffer.from(original as Uint8Array), 'kept whole');
   t.is(await lifecycle.pending('w_confirmed1'), undefined, 'the pending state is gone');
   t.like(await abandon(), { ok: false, code: 'confirmed' }, 'still refused: the node confirmed that run');
   // another run of the scope is not affected by the tombstone
