@@ -120,12 +120,20 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
   const suspend = (offence: { nodeId: string; protocol: string; reason: string }): void =>
     void quarantine.record(offence).then(
       (s) => {
-        if (s) suspended.set(s.nodeId, s);
+        if (!s) {
+          record({
+            type: 'node.suspension_refused',
+            ...offence,
+            reason: `${offence.reason} (more faulty nodes than tolerated)`,
+          });
+          return;
+        }
+        suspended.set(s.nodeId, s);
         record({
           type: 'node.suspended',
           ...offence,
           verified: true,
-          until: s?.until === undefined ? null : new Date(s.until).toISOString(),
+          until: s.until === undefined ? null : new Date(s.until).toISOString(),
         });
       },
       (e: unknown) => log.error({ err: (e as Error).message }, 'could not record an offence'),

@@ -271,8 +271,21 @@ export class Quarantine {
     this.entries = [...entries, ...this.unwritten];
   }
 
-  /** Record a verified offence (suspends the node until released, at once); resolves once on disk. */
+  /**
+   * Record a verified offence (suspends the node until released, at once); resolves once on disk.
+   * Refused — undefined, nothing recorded, an error logged — when maxFaulty other nodes already
+   * stand suspended on verified offences: more faulty nodes than the threshold assumes means a proof
+   * was fooled (a flaw of ours), and suspending one more honest node would stop all signing.
+   */
   async record(o: Offence): Promise<Suspension | undefined> {
+    const others = this.suspended().filter((x) => x.verified && x.nodeId !== o.nodeId);
+    if (others.length >= this.maxFaulty && this.suspension(o.nodeId) === undefined) {
+      this.log.error(
+        { node: o.nodeId, protocol: o.protocol, reason: o.reason, suspended: others.map((x) => x.nodeId) },
+        `a verified offence by one more node than the ${this.maxFaulty} the threshold tolerates: not suspended (a proof may have been fooled; investigate)`,
+      );
+      return undefined;
+    }
     const written = this.append({
       type: 'offence',
       nodeId: o.nodeId,

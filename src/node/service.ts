@@ -194,6 +194,8 @@ export class NodeService {
   private readonly abandoned = new Map<string, number>();
   /** the `seq` the next session gets */
   private nextSeq = 0;
+  /** where the next `info` starts listing pending wallet scopes, when there are more than it may list */
+  private pendingWindow = 0;
   private aux: { readonly aux: AuxInfo; readonly epoch: number; readonly id: string } | undefined;
   private auxLoaded = false;
 
@@ -603,7 +605,13 @@ export class NodeService {
     }
     // wallet scopes waiting for their commit or an abandonment: the coordinator's resolver finishes or drops them
     const scopes = (await this.o.store.list('pending')).filter((sc) => sc !== AUX_SCOPE).sort();
-    if (scopes.length > 0) info.pendingScopes = scopes.slice(0, MAX_PENDING_SCOPES);
+    if (scopes.length > MAX_PENDING_SCOPES) {
+      // a window that moves on at every answer: scopes stuck for good (a party withholding its
+      // confirmation) never keep the ones behind them from being reported and resolved
+      const from = this.pendingWindow % scopes.length;
+      this.pendingWindow = from + MAX_PENDING_SCOPES;
+      info.pendingScopes = [...scopes.slice(from), ...scopes.slice(0, from)].slice(0, MAX_PENDING_SCOPES);
+    } else if (scopes.length > 0) info.pendingScopes = scopes;
     return info;
   }
 

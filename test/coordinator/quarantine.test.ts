@@ -241,14 +241,14 @@ test('lines of the earlier format (reported offences that suspended the accused)
 test('a torn last line (a crash mid-append) is dropped; damage elsewhere is refused', async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'q.jsonl');
-  const q = await Quarantine.open(path, { watch: false });
+  const q = await Quarantine.open(path, { watch: false, maxFaulty: 2 });
   await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'x' });
   await appendFile(path, '{"type":"release","nodeId":"no');
-  const reopened = await Quarantine.open(path, { watch: false });
+  const reopened = await Quarantine.open(path, { watch: false, maxFaulty: 2 });
   t.true(reopened.isSuspended('node_1'));
   await reopened.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y' });
   t.deepEqual(
-    (await Quarantine.open(path, { watch: false }))
+    (await Quarantine.open(path, { watch: false, maxFaulty: 2 }))
       .suspended()
       .map((s) => s.nodeId)
       .sort(),
@@ -309,7 +309,7 @@ test('npm run quarantine -- --release works while the coordinator owns its direc
   );
   const dir = join(root, 'data', 'coordinator');
   const coordinator = await lockDirectory(dir, 'coordinator'); // this process stands in for a running coordinator
-  const q = await Quarantine.open(join(dir, 'quarantine.jsonl'));
+  const q = await Quarantine.open(join(dir, 'quarantine.jsonl'), { maxFaulty: 2 });
   t.teardown(() => q.close());
   await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'x' });
   await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y' });
@@ -337,7 +337,7 @@ test('the cluster leaves suspended nodes out of signing and wallet creation, and
   }
   cluster.setAux('aux-1', 'agreed');
   t.true(cluster.keygenReadiness().ready);
-  const q = await Quarantine.open(join(await tempDir(t), 'q.jsonl'), { watch: false });
+  const q = await Quarantine.open(join(await tempDir(t), 'q.jsonl'), { watch: false, maxFaulty: 2 });
   cluster.setSuspension((id) => q.isSuspended(id));
   await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'wrong partial' });
   t.deepEqual(
@@ -442,4 +442,26 @@ test('after a restart, the end of a dispute still in effect is announced (so the
   ]);
   t.true(announced);
   t.false(again.inDispute('node_1', 'node_2'));
+});
+
+test('verified offences suspend at most t − 1 nodes: a further one is refused (a fooled proof must not stop all signing)', async (t) => {
+  const { opts } = clocks();
+  const path = join(await tempDir(t), 'q.jsonl');
+  const q = await Quarantine.open(path, { ...opts, maxFaulty: 1 });
+  t.like(await q.record({ nodeId: 'node_3', protocol: 'refresh', reason: 'abandoned a run it confirmed' }), {
+    nodeId: 'node_3',
+  });
+  t.is(await q.record({ nodeId: 'node_1', protocol: 'refresh', reason: 'abandoned a run it confirmed' }), undefined);
+  t.deepEqual(
+    q.suspended().map((s) => s.nodeId),
+    ['node_3'],
+  );
+  t.like(
+    await q.record({ nodeId: 'node_3', protocol: 'sign', reason: 'again' }),
+    { nodeId: 'node_3' },
+    'the suspended node itself may be recorded again',
+  );
+  t.false((await Quarantine.open(path, { ...opts, maxFaulty: 1 })).isSuspended('node_1'), 'nothing was written');
+  await q.release('node_3');
+  t.like(await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'σ check failed' }), { nodeId: 'node_1' });
 });
