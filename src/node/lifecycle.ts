@@ -192,6 +192,24 @@ function decodeEvidence(b: Uint8Array, n: number): Evidence {
   return { protocol, epoch, envelopes: parts.slice(1) };
 }
 
+/**
+ * The runs a stored pending-state or evidence record shows this node confirmed (their sids): for
+ * records moved to the archive, whose tombstones must still refuse abandonments of those runs.
+ */
+export function confirmedSidsOfRecord(kind: 'pending' | 'evidence', record: Uint8Array, n: number): Uint8Array[] {
+  if (kind === 'pending') {
+    const p = decodePending(record);
+    p.parts[1]?.fill(0);
+    return [p.sid];
+  }
+  const sids: Uint8Array[] = [];
+  for (const env of decodeEvidence(record, n).envelopes) {
+    const sid = decodeEnvelope(env).sid;
+    if (!sids.some((s) => equalBytes(s, sid))) sids.push(sid);
+  }
+  return sids;
+}
+
 export class Lifecycle {
   /** serialises stage, commit and whatever the caller runs under `exclusive` per scope */
   private readonly lock = new KeyedLock();

@@ -48,6 +48,7 @@ import {
 import {
   AUX_SCOPE,
   CommitError,
+  confirmedSidsOfRecord,
   LEGACY_EPOCH,
   Lifecycle,
   type Committed,
@@ -61,7 +62,7 @@ import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import type { ShareBackup } from './backup.js';
 import { NodeSession } from './session.js';
 import type { PrimeSource } from './primes.js';
-import { hex, pack, unpackVersioned } from './records.js';
+import { hex, pack, unpack, unpackVersioned } from './records.js';
 import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
 import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKeyPair } from './session-key.js';
 import { MAX_PENDING_SCOPES } from '../rpc/messages.js';
@@ -240,6 +241,7 @@ export class NodeService {
       }
       for (const sid of sids) await this.seen.rememberConfirmed(scope, sid);
     }
+    await this.rememberArchivedConfirmations();
     // only the aux epoch: the secret (Paillier, ring-Pedersen) is neither decoded nor cached here,
     // so a thread that runs no protocol (the node's main thread) never holds it
     const committedAux = await this.lifecycle.committed(AUX_SCOPE);
@@ -256,6 +258,29 @@ export class NodeService {
     });
     const backupsWritten = await this.backUpMissing();
     return { pendingDropped, presignaturesBurnt, backupsWritten };
+  }
+
+  /**
+   * Tombstones of the runs whose pending state or evidence was archived before tombstones were
+   * scope-free (idempotent). An archived record that does not read is skipped: the archive is the
+   * operator's, and nothing here changes it.
+   */
+  private async rememberArchivedConfirmations(): Promise<void> {
+    for (const id of await this.o.store.list('archived')) {
+      const rec = await this.o.store.get('archived', id);
+      if (!rec) continue;
+      try {
+        const [meta, record] = unpack(rec, 2, 'archived') as [Uint8Array, Uint8Array];
+        const m = JSON.parse(new TextDecoder().decode(meta)) as { kind?: unknown; walletId?: unknown };
+        if ((m.kind !== 'pending' && m.kind !== 'evidence') || typeof m.walletId !== 'string') continue;
+        for (const sid of confirmedSidsOfRecord(m.kind, record, this.o.group.length))
+          await this.seen.rememberConfirmed(m.walletId, sid);
+      } catch {
+        continue;
+      } finally {
+        rec.fill(0);
+      }
+    }
   }
 
   /**

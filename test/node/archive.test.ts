@@ -205,3 +205,54 @@ test('a run this node confirmed stays refused for abandonment after archiving mo
   const other = await call({ method: 'abandon', scope: 'w_confirmed1', sid: 'cd'.repeat(32) });
   t.true(other.ok);
 });
+
+test('a run whose pending state was archived before tombstones were scope-free is refused abandonment under any scope once the node starts', async (t) => {
+  const root = await tempDir(t);
+  const { store } = await openNode(root, 'node_1');
+  const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  // the records as an older version left them: the confirmed keygen's pending state moved to the
+  // archive, and no tombstone of the run anywhere
+  const sid = Uint8Array.from(randomBytes(32));
+  const lifecycle = new Lifecycle({ store, parties: [], beforeSwitch: async () => undefined });
+  await lifecycle.stage(
+    'w_archived01',
+    {
+      protocol: 'keygen',
+      sid,
+      round: 'confirm',
+      c: Uint8Array.from(randomBytes(32)),
+      epoch: 0,
+      parts: [Uint8Array.of(1), Uint8Array.of(2)],
+    },
+    undefined,
+  );
+  const meta = new TextEncoder().encode(
+    JSON.stringify({ kind: 'pending', walletId: 'w_archived01', reason: 'unregistered' }),
+  );
+  await store.put(
+    'archived',
+    'w_archived01-p-old',
+    pack(meta, (await store.get('pending', 'w_archived01')) as Uint8Array),
+  );
+  await store.delete('pending', 'w_archived01');
+  await store.put('archived', 'w_unreadable-p-old', Uint8Array.of(1, 2, 3)); // skipped, not fatal
+  const service = new NodeService({
+    nodeId: 'node_1',
+    group: ['node_1', 'node_2', 'node_3'].map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey })),
+    privateKey: keys[0]!.privateKey,
+    threshold: 2,
+    store,
+    primes: await PrimeSource.open({ store, index: 0, devFile: PRIMES }),
+    log: silentLogger(),
+  });
+  const abandon = async (scope: string) =>
+    decodeJson(
+      await service.handleBytes(
+        encodeJson({ v: RPC_VERSION, method: 'abandon', scope, sid: Buffer.from(sid).toString('hex') }),
+      ),
+    ) as Record<string, unknown>;
+  t.true((await abandon('aux')).ok, 'before the start: nothing shows the run was confirmed');
+  await service.recover();
+  for (const scope of ['aux', 'w_archived01', 'w_another001'])
+    t.like(await abandon(scope), { ok: false, code: 'confirmed' }, scope);
+});
