@@ -144,7 +144,7 @@ async function issueLeaf(
     subject,
     issuer: ca.cert.subject,
     publicKey: keys.publicKey as never,
-    signingKey: ca.signingKey as never,
+    signingKey: ca.signingKey,
     signingAlgorithm: SIGNING,
     ...validity(validityDays),
     extensions: [

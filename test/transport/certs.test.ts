@@ -350,7 +350,7 @@ async function oddCertificate(subject: string, uris: string[]): Promise<Uint8Arr
     subject,
     issuer: ca.cert.subject,
     publicKey: keys.publicKey as never,
-    signingKey: ca.signingKey as never,
+    signingKey: ca.signingKey,
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
     extensions: uris.length
       ? [new x509.SubjectAlternativeNameExtension(uris.map((value) => ({ type: 'url' as const, value })))]

@@ -201,7 +201,7 @@ async function serverCertificate(): Promise<{ caPem: string; certPem: string; ke
     subject: `CN=${VAULT_HOST}`,
     issuer: ca.cert.subject,
     publicKey: keys.publicKey as never,
-    signingKey: ca.signingKey as never,
+    signingKey: ca.signingKey,
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
     notBefore: new Date(now - 300_000),
     notAfter: new Date(now + 86_400_000),
