@@ -10,11 +10,13 @@
  *   POST /v1/wallets/:walletId/refresh  admin: refresh the wallet's key shares → { walletId, publicKey, epoch }
  *   POST /v1/admin/rotation             admin: new aux-info, then every wallet refreshed → 202 job
  *   GET  /v1/admin/jobs/:jobId          admin: a job's progress
+ *   DELETE /v1/wallets/:walletId        admin: archive the wallet (no signing, no refresh) → the wallet
+ *   POST /v1/wallets/:walletId/restore  admin: bring an archived wallet back → the wallet
  *   GET  /health                        status for anyone; node counts for an authenticated caller
  *   GET  /metrics                       Prometheus text format; its own credential; off without one
  *   GET  /openapi.json                  the OpenAPI 3.1 document (docs/openapi.json), no authentication
  *
- * The routes live in routes/ (wallets, sign, admin, health), one module per group, each
+ * The routes live in routes/ (wallets, sign, admin, archive, health), one module per group, each
  * registering its routes on the app's router with the shared middleware (routes/shared.ts); this
  * module holds what is common to all of them (credentials, rate limits, errors) and composes them.
  *
@@ -50,6 +52,7 @@ import { monotonicNow, TokenBucketLimiter, type MonotonicClock, type RateLimitOp
 import { InvalidCursorError } from './registry.js';
 import type { RequestContext, WalletView } from './wallets.js';
 import { registerAdminRoutes, type AdminApi } from './routes/admin.js';
+import { registerArchiveRoutes, type ArchiveApi } from './routes/archive.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { state, type Principal, type RouteDeps } from './routes/shared.js';
 import { registerSignRoutes, type SignerApi } from './routes/sign.js';
@@ -73,6 +76,8 @@ export interface ApiOptions {
   readonly adminAuthorization?: string | undefined;
   /** refresh and rotation (required with adminAuthorization) */
   readonly admin?: AdminApi;
+  /** archiving and restoring wallets (admin routes; off without it or without adminAuthorization) */
+  readonly archive?: ArchiveApi;
   /** the admin credential's public id, for the audit records of admin actions */
   readonly adminCredentialId?: string;
   /** the OpenAPI document served at /openapi.json (default: docs/openapi.json) */
@@ -286,6 +291,8 @@ export function createApi(o: ApiOptions): Koa {
   registerSignRoutes(router, deps, o.signer);
   if (o.admin !== undefined && o.adminAuthorization !== undefined)
     registerAdminRoutes(router, deps, o.admin, o.adminCredentialId);
+  if (o.archive !== undefined && o.adminAuthorization !== undefined)
+    registerArchiveRoutes(router, deps, o.archive, o.adminCredentialId);
 
   app.use(router.routes());
   // No route for this path and method: 404 if the path has none, else 405 with the methods it has

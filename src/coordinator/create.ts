@@ -31,6 +31,7 @@ import { PresignPool } from './pool.js';
 import { allWalletIds, KeyRotation } from './rotation.js';
 import { RefreshSchedule } from './refresh-schedule.js';
 import { orchestratedPresign } from './presign.js';
+import { WalletArchive } from './archive.js';
 import { WalletReconciler } from './reconcile.js';
 import { WalletRegistry } from './registry.js';
 import { SigningService } from './signing.js';
@@ -241,6 +242,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     runner: orchestrator,
     walletIds: () => allWalletIds((o) => registry.list(o)),
     publicKeyOf,
+    isArchived: (id) => registry.isArchived(id),
     renewAux: () => group.renewAux(),
     discardPresignatures: (walletId) => pool.discard(walletId),
     audit,
@@ -253,7 +255,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
       ? undefined
       : new RefreshSchedule({
           intervalMs: config.keyRefreshIntervalMs,
-          walletIds: () => allWalletIds((o) => registry.list(o)),
+          walletIds: () => allWalletIds((o) => registry.list(o)).filter((id) => !registry.isArchived(id)),
           refresh: (walletId) => rotation.refresh(walletId, 'schedule'),
           log,
         });
@@ -262,12 +264,26 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     cluster,
     pool,
     publicKeyOf,
+    isArchived: (id) => registry.isArchived(id),
     metrics,
     log,
     onBlame: (nodeId, protocol, reason) => suspend({ nodeId, protocol, reason }),
     audit,
     defaultContext: requestContext,
     refreshStale: (walletId) => rotation.refreshStale(walletId),
+  });
+  // archived wallets: no signing, no refresh, nothing in the pool (archive.ts)
+  const archive = new WalletArchive({
+    registry,
+    view: (id) => wallets.get(id),
+    audit,
+    log,
+    onArchived: (id) => {
+      pool.untrack(id);
+      pool.discard(id);
+    },
+    onRestored: (id) => pool.track(id),
+    defaultContext: adminContext,
   });
   metrics.watchConnected(() => cluster.connectedCount);
   metrics.watchPool(() => {
@@ -306,6 +322,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     metricsAuthorization: api.metricsAuthorization,
     adminAuthorization: api.adminAuthorization,
     admin: rotation,
+    archive,
     ...(adminContext.credentialId === undefined ? {} : { adminCredentialId: adminContext.credentialId }),
     trustedProxies: api.trustedProxies,
     log,

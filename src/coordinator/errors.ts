@@ -37,6 +37,18 @@ export class WalletNotFoundError extends ServiceError {
   }
 }
 
+/** The wallet is archived: it neither signs nor is refreshed until it is restored. */
+export class WalletArchivedError extends ServiceError {
+  override readonly name = 'WalletArchivedError';
+  readonly status = 409;
+  readonly problem = 'wallet-archived';
+  constructor(walletId: string, what: string) {
+    super(
+      `wallet ${walletId} is archived: ${what}; an administrator can restore it (POST /v1/wallets/${walletId}/restore)`,
+    );
+  }
+}
+
 /** Not enough nodes connected (or the node group not set up yet) for what was asked. */
 export class NodesUnavailableError extends ServiceError {
   override readonly name = 'NodesUnavailableError';

@@ -10,7 +10,8 @@
  *
  * Audit trail (COORDINATOR_DATA_DIR/audit.jsonl, hash-chained: `npm run audit:verify -- <file>`):
  * wallets created and signatures (recorded before they are returned), refreshes and rotations
- * (rotation.ts; an admin refresh is recorded before it is answered), suspensions and their end
+ * (rotation.ts; an admin refresh is recorded before it is answered), wallets archived and restored
+ * (archive.ts; recorded before they are answered), suspensions and their end
  * (a release by an operator, or a cool-down over), and the coordinator's start and stop. Requests
  * are attributed to the configured credential by its public id, never the token.
  *

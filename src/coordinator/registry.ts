@@ -16,6 +16,11 @@
  * start. A reconciliation either commits it (every node holds the same committed share: the
  * wallet is recovered) or resolves it. Version 1 records (one line per wallet, no states) are committed wallets and still load.
  *
+ * Archiving: `archived` and `restored` records (with their time) switch a committed wallet off and
+ * on again; the last one read wins. An archived wallet stays listed and keeps its shares at the
+ * nodes, but the coordinator neither signs with it nor refreshes it. Files without such records
+ * load as before (every wallet active).
+ *
  * Failed writes: when a write fails (a full disk, an I/O error) the registry refuses every later
  * wallet creation with a 503 until the coordinator is restarted, which re-reads and repairs the
  * file. Otherwise each later request would run a whole key generation — shares stored on every
@@ -95,6 +100,14 @@ const lineSchema = z.union([
     .strict(),
   z.object({ v: z.literal(2), state: z.literal('abandoned'), walletId: walletIdSchema }).strict(),
   z.object({ v: z.literal(2), state: z.literal('resolved'), walletId: walletIdSchema }).strict(),
+  z
+    .object({
+      v: z.literal(2),
+      state: z.enum(['archived', 'restored']),
+      walletId: walletIdSchema,
+      at: z.iso.datetime(),
+    })
+    .strict(),
 ]);
 type Line = z.infer<typeof lineSchema>;
 
@@ -187,6 +200,8 @@ export class WalletRegistry {
   >();
   /** pending wallets resolved without a commit: their ids are dead */
   private readonly resolved = new Set<string>();
+  /** committed wallets archived (and not restored since) */
+  private readonly archivedIds = new Set<string>();
   /** appends run one after another: a line is never interleaved with another */
   private tail: Promise<unknown> = Promise.resolve();
   /** bytes of complete records on disk */
@@ -301,6 +316,14 @@ export class WalletRegistry {
         this.resolved.add(line.walletId);
         break;
       }
+      case 'archived':
+      case 'restored': {
+        const change = (line as Extract<Line, { at: string }>).state;
+        if (!this.byId.has(line.walletId)) fail(`${change} wallet ${line.walletId}, which was not committed`);
+        if (change === 'archived') this.archivedIds.add(line.walletId);
+        else this.archivedIds.delete(line.walletId);
+        break;
+      }
       default: {
         const record = asRecord(line as Extract<Line, { publicKey: string }>);
         if (this.byId.has(record.walletId)) fail(`repeats wallet ${record.walletId}`);
@@ -360,6 +383,35 @@ export class WalletRegistry {
     const p = this.unfinished.get(walletId);
     if (p) return p.state;
     return this.resolved.has(walletId) ? 'resolved' : undefined;
+  }
+
+  /** Whether a committed wallet is archived (false for any other id). */
+  isArchived(walletId: string): boolean {
+    return this.archivedIds.has(walletId);
+  }
+
+  /**
+   * Archives (`true`) or restores (`false`) a committed wallet; resolves once on disk, with whether
+   * anything changed (a wallet already in that state writes nothing).
+   * @throws RegistryUnavailableError, RangeError if the wallet is not committed
+   */
+  setArchived(walletId: string, archived: boolean): Promise<boolean> {
+    let changed = false;
+    const state = archived ? 'archived' : 'restored';
+    return this.write(
+      () =>
+        changed
+          ? JSON.stringify({ v: REGISTRY_VERSION, state, walletId, at: new Date().toISOString() }) + '\n'
+          : undefined,
+      () => {
+        if (!this.byId.has(walletId)) throw new RangeError(`wallet ${walletId} is not committed`);
+        changed = this.archivedIds.has(walletId) !== archived;
+      },
+      () => {
+        if (archived) this.archivedIds.add(walletId);
+        else this.archivedIds.delete(walletId);
+      },
+    ).then(() => changed);
   }
 
   /** A pending wallet's label and start, if it is pending. */
@@ -500,15 +552,18 @@ export class WalletRegistry {
 
   /**
    * Appends one line after `check` (run in turn, against the state the earlier appends left),
-   * fsyncs, then `apply`. A failed write marks the registry failed (creation refused until restart)
+   * fsyncs, then `apply`. A line given as a function is made after `check`; undefined: nothing to
+   * write (and nothing applied). A failed write marks the registry failed (creation refused until restart)
    * and cuts a partial line off so the file stays loadable.
    */
-  private write(line: string, check: () => void, apply: () => void): Promise<void> {
+  private write(line: string | (() => string | undefined), check: () => void, apply: () => void): Promise<void> {
     const run = async (): Promise<void> => {
       if (this.closed) throw new Error('wallet registry is closed');
       if (this.failed) throw new RegistryUnavailableError(UNAVAILABLE);
       check();
-      const data = Buffer.from(line, 'utf8');
+      const text = typeof line === 'string' ? line : line();
+      if (text === undefined) return;
+      const data = Buffer.from(text, 'utf8');
       try {
         await this.fh.write(data, 0, data.length, this.size);
         await this.fh.sync();

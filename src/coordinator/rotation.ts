@@ -30,7 +30,13 @@
 import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
-import { NodesUnavailableError, RefreshFailedError, RotationRunningError, WalletNotFoundError } from './errors.js';
+import {
+  NodesUnavailableError,
+  RefreshFailedError,
+  RotationRunningError,
+  WalletArchivedError,
+  WalletNotFoundError,
+} from './errors.js';
 import type { SessionOutcome, SessionRunner } from './orchestrator.js';
 import { callNode } from './node-link.js';
 import { RPC_VERSION, walletResponseSchema } from '../rpc/messages.js';
@@ -69,6 +75,8 @@ export interface KeyRotationOptions {
   readonly walletIds: () => readonly string[];
   /** a registered wallet's public key (33-byte compressed hex) */
   readonly publicKeyOf: (walletId: string) => string | undefined;
+  /** an archived wallet is not refreshed: sweeps and rotations skip it, a refresh is refused (409) */
+  readonly isArchived?: (walletId: string) => boolean;
   /** makes a new aux-info with every node (GroupMonitor.renewAux) */
   readonly renewAux: () => Promise<string>;
   /** drops presignatures the nodes burnt at a commit (PresignPool.discard) */
@@ -131,6 +139,11 @@ export class KeyRotation {
     clearTimeout(this.retryTimer);
   }
 
+  /** Every wallet id but the archived ones. */
+  private activeWalletIds(): string[] {
+    return this.o.walletIds().filter((id) => this.o.isArchived?.(id) !== true);
+  }
+
   /** Resolves when no sweep runs (tests). */
   async idle(): Promise<void> {
     while (this.sweeping) await this.sweeping;
@@ -139,7 +152,7 @@ export class KeyRotation {
   /**
    * Refresh one wallet's key shares with every node (public key unchanged, epoch + 1). Joins a
    * refresh of the same wallet already under way.
-   * @throws WalletNotFoundError, NodesUnavailableError, RefreshFailedError, AuditUnavailableError
+   * @throws WalletNotFoundError, WalletArchivedError, NodesUnavailableError, RefreshFailedError, AuditUnavailableError
    */
   refresh(walletId: string, reason: RefreshReason, context?: RequestContext): Promise<RefreshResult> {
     const running = this.inFlight.get(walletId);
@@ -242,7 +255,7 @@ export class KeyRotation {
     if (auxId === undefined || auxEpoch === undefined) return { stale: 0, refreshed: 0 };
     let stale = 0;
     let refreshed = 0;
-    for (const walletId of this.o.walletIds()) {
+    for (const walletId of this.activeWalletIds()) {
       if (this.stopped) break;
       // refreshed under this aux-info already: a node still calling it stale is not believed (as in
       // refreshStale), or one node could have every wallet refreshed, its presignatures burnt, at each reconnection
@@ -309,7 +322,7 @@ export class KeyRotation {
       });
       return;
     }
-    const ids = this.o.walletIds();
+    const ids = this.activeWalletIds();
     update({ phase: 'refresh', auxId, wallets: { total: ids.length, refreshed: 0, failed: 0 } });
     this.log.info(
       { jobId: job.view.jobId, auxId, wallets: ids.length },
@@ -356,6 +369,7 @@ export class KeyRotation {
   private async refreshOnce(walletId: string, reason: RefreshReason, context: RequestContext): Promise<RefreshResult> {
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) throw new WalletNotFoundError(walletId);
+    if (this.o.isArchived?.(walletId) === true) throw new WalletArchivedError(walletId, 'it is not refreshed');
     const c = this.o.cluster;
     const readiness = c.keygenReadiness();
     if (!readiness.ready) throw new NodesUnavailableError(readiness.reason.replace('wallet creation', 'a refresh'));
@@ -439,7 +453,7 @@ export class KeyRotation {
   private async sweep(): Promise<void> {
     const auxId = this.o.cluster.auxId;
     let failed = 0;
-    for (const walletId of this.o.walletIds()) {
+    for (const walletId of this.activeWalletIds()) {
       if (this.stopped || this.o.cluster.auxId !== auxId) return; // moved again: the next sweep follows
       if (this.freshUnder.get(walletId) === auxId) continue;
       try {

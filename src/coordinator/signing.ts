@@ -39,7 +39,7 @@ import type { PartialSignature } from '../protocol/presign/presignature.js';
 import { RPC_VERSION, signResponseSchema } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
-import { NodesUnavailableError, SigningFailedError, WalletNotFoundError } from './errors.js';
+import { NodesUnavailableError, SigningFailedError, WalletArchivedError, WalletNotFoundError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import { callNode, NodeCallError, type NodeLink } from './node-link.js';
 import {
@@ -74,6 +74,8 @@ export interface SigningOptions {
   readonly pool: PresignPool;
   /** the wallet's public key (33-byte compressed hex), or undefined if there is no such wallet */
   readonly publicKeyOf: (walletId: string) => string | undefined;
+  /** an archived wallet is refused (409) before any presignature is taken for it */
+  readonly isArchived?: (walletId: string) => boolean;
   readonly metrics?: CoordinatorMetrics;
   readonly log?: Logger;
   /** a signer's answer to `sign` (default 5 s; a node signs in milliseconds) */
@@ -107,8 +109,8 @@ export class SigningService {
    * @param context who asked, for the audit record
    * @param options.signal aborted when the client has gone: no further pair is tried and no
    *   presign started for it (one running finishes and stocks the pool)
-   * @throws WalletNotFoundError, NodesUnavailableError (fewer than t nodes), SigningFailedError (every pair failed),
-   *   AuditUnavailableError (signed, but the audit record could not be written: not returned),
+   * @throws WalletNotFoundError, WalletArchivedError, NodesUnavailableError (fewer than t nodes),
+   *   SigningFailedError (every pair failed), AuditUnavailableError (signed, but the audit record could not be written: not returned),
    *   PresignBusyError / PresignTimeoutError (503: no presignature could be made for it in time),
    *   PresignCancelledError (the signal aborted)
    */
@@ -121,6 +123,7 @@ export class SigningService {
     if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new RangeError('digest must be 32 bytes');
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) throw new WalletNotFoundError(walletId);
+    if (this.o.isArchived?.(walletId) === true) throw new WalletArchivedError(walletId, 'it does not sign');
     const c = this.o.cluster;
     const readiness = c.signReadiness();
     if (!readiness.ready) {

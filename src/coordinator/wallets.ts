@@ -46,6 +46,8 @@ export interface WalletView {
   readonly totalShards: number;
   readonly addresses: WalletAddresses;
   readonly createdAt: string;
+  /** `archived`: it neither signs nor is refreshed until it is restored (archive.ts) */
+  readonly status: 'active' | 'archived';
 }
 
 export interface CreateWalletInput {
@@ -153,6 +155,7 @@ export class WalletService {
       totalShards: this.o.cluster.total,
       addresses,
       createdAt: record.createdAt,
+      status: this.o.registry.isArchived(record.walletId) ? 'archived' : 'active',
     };
   }
 

@@ -191,11 +191,12 @@ test('create, get, list: the documented wallet shape', async (t) => {
     'createdAt',
     'label',
     'publicKey',
+    'status',
     'threshold',
     'totalShards',
     'walletId',
   ]);
-  t.like(w, { label: 'treasury', publicKey: env.dealer.publicKeyHex, threshold: 2, totalShards: 3 });
+  t.like(w, { label: 'treasury', status: 'active', publicKey: env.dealer.publicKeyHex, threshold: 2, totalShards: 3 });
   const addresses = w.addresses as { ethereum: string; bitcoin: string };
   t.regex(addresses.ethereum, /^0x[0-9a-fA-F]{40}$/);
   t.regex(addresses.bitcoin, /^bc1q[02-9ac-hj-np-z]{38}$/);
@@ -728,6 +729,8 @@ test('/metrics (Prometheus text) counts requests; /openapi.json documents every 
     ['/v1/wallets/{walletId}/refresh', 'post'],
     ['/v1/admin/rotation', 'post'],
     ['/v1/admin/jobs/{jobId}', 'get'],
+    ['/v1/wallets/{walletId}', 'delete'],
+    ['/v1/wallets/{walletId}/restore', 'post'],
   ] as const) {
     t.truthy(spec.paths[path]?.[method], `${method} ${path} documented`);
   }

@@ -4,7 +4,9 @@
  * the credential's public id and the key generations a previous run left uncommitted, and never
  * the token; a registry whose complete last line does not validate, or an audit log with a changed
  * line, stops the start with the file and line named, and the file is left as it was; an
- * operator's release (`npm run quarantine -- --release`, another process) is audited.
+ * operator's release (`npm run quarantine -- --release`, another process) is audited; archiving a
+ * wallet through the admin API is recorded in the registry and the audit log, and its signing is
+ * refused.
  */
 import test from 'ava';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -14,6 +16,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { verifyAuditLog } from '../../src/util/audit-log.js';
+import { GENERATOR_HEX } from '../helpers/coordinator.js';
 import { Cluster, TOKEN } from '../helpers/processes.js';
 
 const PENDING =
@@ -140,4 +143,49 @@ test.serial("an operator's release of a suspended node is audited", async (t) =>
     since: '2030-01-01T00:00:00.000Z',
   });
   t.like(await verifyAuditLog(path), { ok: true, lines: 3 });
+});
+
+test.serial('archiving a wallet through the admin API is durable and audited; signing it is refused', async (t) => {
+  const adminToken = 'Bearer admin_process_token_0004';
+  const cluster = await Cluster.create({ COORDINATOR_ADMIN_TOKEN: adminToken });
+  t.teardown(() => cluster.close());
+  const dir = await coordinatorDir(cluster);
+  const walletId = 'w_archivedinprocess1';
+  const committed =
+    JSON.stringify({
+      v: 2,
+      state: 'committed',
+      walletId,
+      publicKey: GENERATOR_HEX,
+      createdAt: '2030-01-01T00:00:00.000Z',
+    }) + '\n';
+  await writeFile(join(dir, 'wallets.jsonl'), committed, { mode: 0o600 });
+  cluster.startCoordinator();
+  await cluster.until(
+    'the API',
+    async () => ((await cluster.http('GET', '/v1/wallets')).status === 200 ? true : undefined),
+    60_000,
+    100,
+  );
+  const refused = await cluster.http('DELETE', `/v1/wallets/${walletId}`);
+  t.is(refused.status, 401, 'not with the wallet server credential');
+  const archived = await cluster.http('DELETE', `/v1/wallets/${walletId}`, undefined, { authorization: adminToken });
+  t.is(archived.status, 200, archived.text);
+  t.like(archived.body, { walletId, status: 'archived' });
+  const sign = await cluster.http('POST', `/v1/wallets/${walletId}/sign`, { digest: 'ab'.repeat(32) });
+  t.is(sign.status, 409, sign.text);
+  t.like(sign.body, { type: 'urn:mpc-engine:problem:wallet-archived' });
+  t.is(await cluster.stop('coordinator'), 0, cluster.allLogs());
+  const lines = (await readFile(join(dir, 'wallets.jsonl'), 'utf8')).split('\n').slice(0, -1);
+  t.like(JSON.parse(lines[1] as string), { v: 2, state: 'archived', walletId });
+  const path = join(dir, 'audit.jsonl');
+  t.like(await verifyAuditLog(path), { ok: true });
+  const events = (await readFile(path, 'utf8'))
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => (JSON.parse(l) as { event: Record<string, unknown> }).event);
+  const event = events.find((e) => e['type'] === 'wallet.archived');
+  t.like(event, { walletId });
+  t.regex(String(event?.['credentialId']), /^cred_[A-Za-z0-9_-]{22}$/);
+  t.false(JSON.stringify(events).includes(adminToken.slice(7)), 'never the token');
 });

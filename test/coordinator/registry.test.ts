@@ -361,3 +361,67 @@ test.serial('a failed write refuses every later write with a 503 until reopened;
   await again.begin({ walletId: 'w_wallet0004', startedAt: new Date(0).toISOString() });
   await again.close();
 });
+
+test('archive and restore records: durable across a reopen, written once per change, the last one wins', async (t) => {
+  const path = await tempFile(t);
+  const r = await WalletRegistry.open(path);
+  await r.append(wallet(1));
+  await r.append(wallet(2));
+  t.false(r.isArchived('w_wallet0001'));
+  t.true(await r.setArchived('w_wallet0001', true));
+  const size = (await readFile(path)).length;
+  t.false(await r.setArchived('w_wallet0001', true), 'a repeat changes nothing');
+  t.false(await r.setArchived('w_wallet0002', false), 'restoring an active wallet changes nothing');
+  t.is((await readFile(path)).length, size, 'and writes nothing');
+  await t.throwsAsync(r.setArchived('w_missing00', true), { instanceOf: RangeError });
+  t.true(r.isArchived('w_wallet0001'));
+  t.false(r.isArchived('w_wallet0002'));
+  await r.close();
+
+  const again = await WalletRegistry.open(path);
+  t.true(again.isArchived('w_wallet0001'), 'archived after a reopen');
+  t.false(again.isArchived('w_wallet0002'));
+  t.is(again.count, 2, 'an archived wallet is still listed');
+  t.true(await again.setArchived('w_wallet0001', false));
+  await again.close();
+  const third = await WalletRegistry.open(path);
+  t.false(third.isArchived('w_wallet0001'), 'restored after a reopen');
+  await third.close();
+  const lines = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.deepEqual(
+    lines.slice(2).map((l) => [l.v, l.state, l.walletId]),
+    [
+      [2, 'archived', 'w_wallet0001'],
+      [2, 'restored', 'w_wallet0001'],
+    ],
+  );
+  t.false(Number.isNaN(Date.parse(String(lines[2]?.at))));
+});
+
+test('files without archive records load with every wallet active; an archive of an unknown wallet stops the load', async (t) => {
+  const path = await tempFile(t);
+  const old =
+    [JSON.stringify({ v: 1, ...wallet(1) }), JSON.stringify({ v: 2, state: 'committed', ...wallet(2) })].join('\n') +
+    '\n';
+  await (await WalletRegistry.open(path)).close(); // makes the directory
+  await writeFile(path, old);
+  const r = await WalletRegistry.open(path);
+  t.is(r.count, 2);
+  t.false(r.isArchived('w_wallet0001'));
+  t.false(r.isArchived('w_wallet0002'));
+  await r.close();
+  t.is(await readFile(path, 'utf8'), old, 'loading changed nothing');
+
+  const stray = JSON.stringify({ v: 2, state: 'archived', walletId: 'w_wallet0009', at: new Date(0).toISOString() });
+  await writeFile(path, old + stray + '\n');
+  await t.throwsAsync(WalletRegistry.open(path), {
+    instanceOf: RegistryCorruptError,
+    message: /line 3 archived wallet w_wallet0009, which was not committed/,
+  });
+  const noTime = JSON.stringify({ v: 2, state: 'archived', walletId: 'w_wallet0001' });
+  await writeFile(path, old + noTime + '\n');
+  await t.throwsAsync(WalletRegistry.open(path), { instanceOf: RegistryCorruptError, message: /not a wallet record/ });
+});

@@ -23,6 +23,13 @@ export interface AdminApi {
 const emptyBodySchema = z.object({}).strict();
 const jobIdSchema = z.string().regex(/^job_[A-Za-z0-9_-]{16}$/);
 
+/** 400 unless the request has no body, or an empty JSON object (after deps.parse). */
+export const emptyBody: Koa.Middleware = async (ctx, next) => {
+  if (!emptyBodySchema.safeParse(body(ctx)).success)
+    throw new HttpProblem(400, 'invalid-body', 'this request takes no body, or an empty JSON object');
+  await next();
+};
+
 /** `adminCredentialId`: the admin credential's public id, for the audit records of admin actions */
 export function registerAdminRoutes(
   router: Router,
@@ -32,11 +39,7 @@ export function registerAdminRoutes(
 ): void {
   const adminAuth = deps.requireAuth('admin');
   const context = (): RequestContext => (adminCredentialId === undefined ? {} : { credentialId: adminCredentialId });
-  const noBody: Koa.Middleware = async (ctx, next) => {
-    if (!emptyBodySchema.safeParse(body(ctx)).success)
-      throw new HttpProblem(400, 'invalid-body', 'this request takes no body, or an empty JSON object');
-    await next();
-  };
+  const noBody = emptyBody;
   router.post('/v1/wallets/:walletId/refresh', adminAuth, deps.json, deps.parse, noBody, async (ctx) => {
     const { walletId } = deps.wallet(ctx.params.walletId as string);
     ctx.body = await admin.refresh(walletId, 'admin', context());
