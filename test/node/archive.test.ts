@@ -4,41 +4,22 @@
  * the archive — re-sealed, never deleted — burns its presignatures, and frees its wallet id.
  */
 import test from 'ava';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-
-import { fileURLToPath } from 'node:url';
-import { NodeService } from '../../src/node/service.js';
+import { randomBytes } from 'node:crypto';
 import { Lifecycle } from '../../src/node/lifecycle.js';
-import { PrimeSource } from '../../src/node/primes.js';
 import { encodeEpoch, hex, pack, unpack } from '../../src/node/records.js';
 import { Presignatures } from '../../src/node/storage/presignatures.js';
 import { encodePublicKeyShare, encodeSecretKeyShare } from '../../src/protocol/storage-format.js';
 import { pointToBytes } from '../../src/curve/secp256k1.js';
-import { decodeJson, encodeJson, RPC_VERSION } from '../../src/rpc/messages.js';
-import { silentLogger } from '../../src/util/log.js';
 import type { AuditEvent } from '../../src/util/audit-log.js';
 import { keygenShares } from '../helpers/cluster.js';
+import { singleNodeService } from '../helpers/node-service.js';
 import { openNode, tempDir } from '../helpers/storage.js';
-
-const PRIMES = fileURLToPath(new URL('../../../test/fixtures/safe-primes.json', import.meta.url));
 
 test('wallets pages through the held wallet scopes; wallet describes one; archive refuses a committed share', async (t) => {
   const root = await tempDir(t);
   const { store } = await openNode(root, 'node_1');
-  const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const audit: AuditEvent[] = [];
-  const service = new NodeService({
-    nodeId: 'node_1',
-    group: ['node_1', 'node_2', 'node_3'].map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey })),
-    privateKey: keys[0]!.privateKey,
-    threshold: 2,
-    store,
-    primes: await PrimeSource.open({ store, index: 0, devFile: PRIMES }),
-    log: silentLogger(),
-    audit: async (e) => void audit.push(e),
-  });
-  const call = async (req: object) =>
-    decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
+  const { call } = await singleNodeService(store, { audit });
   const share = keygenShares(3, 2)[0]!;
   const ids = ['w_wallet0001', 'w_wallet0002', 'w_wallet0003', 'w_wallet0004', 'w_wallet0005'];
   for (const id of ids)
@@ -104,20 +85,8 @@ test('wallets pages through the held wallet scopes; wallet describes one; archiv
 test('archive refuses a refreshed committed share too: nothing moved, refusal audited', async (t) => {
   const root = await tempDir(t);
   const { store } = await openNode(root, 'node_1');
-  const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const audit: AuditEvent[] = [];
-  const service = new NodeService({
-    nodeId: 'node_1',
-    group: ['node_1', 'node_2', 'node_3'].map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey })),
-    privateKey: keys[0]!.privateKey,
-    threshold: 2,
-    store,
-    primes: await PrimeSource.open({ store, index: 0, devFile: PRIMES }),
-    log: silentLogger(),
-    audit: async (e) => void audit.push(e),
-  });
-  const call = async (req: object) =>
-    decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
+  const { call } = await singleNodeService(store, { audit });
   const share = keygenShares(3, 2)[0]!;
   await store.put(
     'keyshare',
@@ -151,18 +120,7 @@ test('archive refuses a refreshed committed share too: nothing moved, refusal au
 test('a run this node confirmed stays refused for abandonment after archiving moved its pending state (tombstone)', async (t) => {
   const root = await tempDir(t);
   const { store } = await openNode(root, 'node_1');
-  const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
-  const service = new NodeService({
-    nodeId: 'node_1',
-    group: ['node_1', 'node_2', 'node_3'].map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey })),
-    privateKey: keys[0]!.privateKey,
-    threshold: 2,
-    store,
-    primes: await PrimeSource.open({ store, index: 0, devFile: PRIMES }),
-    log: silentLogger(),
-  });
-  const call = async (req: object) =>
-    decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }))) as Record<string, unknown>;
+  const { call } = await singleNodeService(store);
   // a keygen this node confirmed (its pending state), which committed nowhere
   const sid = Uint8Array.from(randomBytes(32));
   const lifecycle = new Lifecycle({ store, parties: [], beforeSwitch: async () => undefined });
@@ -209,7 +167,6 @@ test('a run this node confirmed stays refused for abandonment after archiving mo
 test('a run whose pending state was archived before tombstones were scope-free is refused abandonment under any scope once the node starts', async (t) => {
   const root = await tempDir(t);
   const { store } = await openNode(root, 'node_1');
-  const keys = ['node_1', 'node_2', 'node_3'].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   // the records as an older version left them: the confirmed keygen's pending state moved to the
   // archive, and no tombstone of the run anywhere
   const sid = Uint8Array.from(randomBytes(32));
@@ -236,21 +193,8 @@ test('a run whose pending state was archived before tombstones were scope-free i
   );
   await store.delete('pending', 'w_archived01');
   await store.put('archived', 'w_unreadable-p-old', Uint8Array.of(1, 2, 3)); // skipped, not fatal
-  const service = new NodeService({
-    nodeId: 'node_1',
-    group: ['node_1', 'node_2', 'node_3'].map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey })),
-    privateKey: keys[0]!.privateKey,
-    threshold: 2,
-    store,
-    primes: await PrimeSource.open({ store, index: 0, devFile: PRIMES }),
-    log: silentLogger(),
-  });
-  const abandon = async (scope: string) =>
-    decodeJson(
-      await service.handleBytes(
-        encodeJson({ v: RPC_VERSION, method: 'abandon', scope, sid: Buffer.from(sid).toString('hex') }),
-      ),
-    ) as Record<string, unknown>;
+  const { service, call } = await singleNodeService(store);
+  const abandon = (scope: string) => call({ method: 'abandon', scope, sid: Buffer.from(sid).toString('hex') });
   t.true((await abandon('aux')).ok, 'before the start: nothing shows the run was confirmed');
   await service.recover();
   for (const scope of ['aux', 'w_archived01', 'w_another001'])
