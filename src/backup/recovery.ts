@@ -2,7 +2,7 @@
  * Disaster recovery from share backups (format.ts): the drill proves, wallet by wallet, that the
  * backups reconstruct the key — each opened x_i checked against its public share (x_i·G = X_i),
  * the public shares against one polynomial of degree t − 1 through Y, and the combination of t
- * shares against Y — without showing any key; `reconstruct` returns one wallet's private key for
+ * shares against Y, on the public points (the drill never forms a key); `reconstruct` returns one wallet's private key for
  * a true disaster (the caller decides whether to print it).
  *
  * Shares of one epoch combine; shares of different epochs do not (a refresh re-randomises them),
@@ -12,7 +12,7 @@
  * @module
  */
 import { assertKeyShare, type KeyShare } from '../protocol/keyshare.js';
-import { lagrange } from '../curve/lagrange.js';
+import { interpolatePoints, lagrange } from '../curve/lagrange.js';
 import { modq, mulG } from '../curve/secp256k1.js';
 import { headerPoints, openBackup, type BackupFile, type BackupPrivateKey } from './format.js';
 
@@ -107,14 +107,21 @@ function combine(shares: readonly KeyShare[]): bigint {
   return x;
 }
 
+/**
+ * Whether t opened shares combine to the key of Y, shown on the public side so the drill never
+ * forms the key: each x_i·G = X_i was checked when it was opened, so Σ λ_i·x_i·G = Σ λ_i·X_i,
+ * and that sum must be Y.
+ */
 function reconstructsY(opened: readonly Opened[]): boolean {
   const t = opened[0]?.share.public.t ?? Infinity;
   if (opened.length < t) return false;
-  const x = combine(opened.slice(0, t).map((o) => o.share));
-  return mulG(x).equals((opened[0] as Opened).share.public.Y);
+  const use = opened.slice(0, t).map((o) => o.share);
+  const T = use.map((s) => s.public.i);
+  const X = [...(use[0] as KeyShare).public.X];
+  return interpolatePoints(T, X, 0n).equals((use[0] as KeyShare).public.Y);
 }
 
-/** Check every wallet in the backups; no key leaves this function. Wallets sorted by id. */
+/** Check every wallet in the backups; the key is never formed (see reconstructsY). Wallets sorted by id. */
 export async function drill(found: readonly FoundBackup[], key: BackupPrivateKey): Promise<WalletReport[]> {
   const reports: WalletReport[] = [];
   for (const [walletId, epochs] of [...byWallet(found)].sort(([a], [b]) => a.localeCompare(b))) {
