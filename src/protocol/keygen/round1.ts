@@ -5,7 +5,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { modq, mulG, randomScalar } from '../../curve/secp256k1.js';
+import { mulG, randomScalar } from '../../curve/secp256k1.js';
+import { evaluate } from '../feldman.js';
 import { commitSch, type SchNonce } from '../../zk/sch.js';
 import type { Msg, Step } from '../machine.js';
 import type { KeyShare } from '../keyshare.js';
@@ -25,13 +26,6 @@ export interface Round1State {
   readonly decommit: Decommit;
   /** V_i */
   readonly V: Uint8Array;
-}
-
-/** f(x) = Σ_k c_k·x^k mod q by Horner's rule. */
-function evaluate(coeffs: readonly bigint[], x: bigint): bigint {
-  let acc = 0n;
-  for (let k = coeffs.length - 1; k >= 0; k--) acc = modq(acc * x + (coeffs[k] as bigint));
-  return acc;
 }
 
 /** Start a key generation: returns round 2 and the round-1 broadcast. */

@@ -3,7 +3,8 @@
  * σ_{j,i}·G = F_j(i + 1) (Feldman); then X_k = Σ_j F_j(k + 1), x_i = Σ_j σ_{j,i}, rid = ⊕ rid_j,
  * and broadcast the Schnorr proof ψ_i for X_i.
  */
-import { type Point, Point as P, modq, mulG, mulPublic } from '../../curve/secp256k1.js';
+import { type Point, Point as P, modq, mulG } from '../../curve/secp256k1.js';
+import { evalCommitment, sumCommitments } from '../feldman.js';
 import { challengeSch, proveSch } from '../../zk/sch.js';
 import { equalBytes } from '@noble/curves/utils.js';
 import { AllPartiesRound, decodeFrom, xor32 } from '../common.js';
@@ -14,17 +15,6 @@ import { ROUND, SCHEDULE, decodeDecommit, decodeScalar, encodeScalar, type Decom
 import { commitmentCount, parties } from './params.js';
 import type { Round2State } from './round2.js';
 import { Output } from './output.js';
-
-/** F_j(x) = Σ_k x^k·S_{j,k}. */
-export function evalCommitment(S: readonly Point[], x: bigint): Point {
-  let acc = P.ZERO;
-  let pow = 1n;
-  for (const Sk of S) {
-    acc = acc.add(mulPublic(Sk, pow));
-    pow = modq(pow * x);
-  }
-  return acc;
-}
 
 /** The full coefficient commitments (S_{j,0}, …, S_{j,t−1}); in refresh mode S_{j,0} = O is implied. */
 export function coefficients(d: Decommit, refresh: boolean): readonly Point[] {
@@ -71,8 +61,9 @@ export class Round4 extends AllPartiesRound<KeyShare, Round2State> {
     }
     const rid = xor32(decommits.map((d) => d.rid));
     // F = Σ_j F_j: add the commitments coefficient-wise once, then evaluate per party
-    const F = Array.from({ length: t }, (_, k) =>
-      decommits.reduce((acc, d) => acc.add(coefficients(d, old !== undefined)[k] as Point), P.ZERO),
+    const F = sumCommitments(
+      decommits.map((d) => coefficients(d, old !== undefined)),
+      t,
     );
     // refresh: X_k' = X_k + F(k + 1) and x_i' = x_i + Σ_j σ_{j,i}
     const X = parties(n).map((k) => evalCommitment(F, BigInt(k + 1)).add(old ? (old.public.X[k] as Point) : P.ZERO));
