@@ -15,7 +15,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { EnvelopeError, EnvelopeSession, type PartyIdentity } from '../envelope/envelope.js';
-import type { Abort, Msg, Round, Step } from '../protocol/machine.js';
+import { sendersOf, type Abort, type Msg, type Round, type Step } from '../protocol/machine.js';
 import { ConfirmRound } from '../protocol/confirm.js';
 import type { ProtocolName, SessionResult, SessionUpdate } from '../rpc/messages.js';
 import { PROTOCOL_SCHEDULES } from './rounds.js';
@@ -144,9 +144,9 @@ export class NodeSession<O> {
   }
 
   private ready(round: Round<O>): boolean {
-    const others = this.o.parties.map((p) => p.index).filter((j) => j !== this.o.me);
+    const all = this.o.parties.map((p) => p.index);
     return round.expects.every((e) =>
-      others.every((j) => this.buffer.some((m) => m.round === e.round && m.from === j)),
+      sendersOf(e, all, this.o.me).every((j) => this.buffer.some((m) => m.round === e.round && m.from === j)),
     );
   }
 

@@ -35,9 +35,21 @@ export interface KeyShare {
  * and the X_j on one polynomial of degree t − 1 through Y.
  */
 export function assertKeyShare(k: KeyShare): void {
-  const { n, t, i, Y, X } = k.public;
-  if (!Number.isInteger(n) || !Number.isInteger(t) || t < 1 || t > n) throw new RangeError('key share: bad (t, n)');
+  const { n, i, X } = k.public;
+  assertSharedKey(k.public);
   if (!Number.isInteger(i) || i < 0 || i >= n) throw new RangeError('key share: bad index');
+  const x = k.secret.x;
+  if (x <= 0n || x >= q) throw new RangeError('key share: x_i out of range');
+  if (!mulG(x).equals(X[i] as Point)) throw new RangeError('key share: x_i·G ≠ X_i');
+}
+
+/**
+ * Throws unless the public data of a t-of-n key is consistent: sizes, no identity points, and the
+ * X_j on one polynomial of degree t − 1 through Y.
+ */
+export function assertSharedKey(k: Pick<PublicKeyShare, 'n' | 't' | 'Y' | 'X'>): void {
+  const { n, t, Y, X } = k;
+  if (!Number.isInteger(n) || !Number.isInteger(t) || t < 1 || t > n) throw new RangeError('key share: bad (t, n)');
   if (X.length !== n) throw new RangeError('key share: X must have n entries');
   if (Y.is0() || X.some((P) => P.is0())) throw new RangeError('key share: identity point');
   // the X_j lie on one polynomial of degree t − 1 whose value at 0 is Y
@@ -47,7 +59,4 @@ export function assertKeyShare(k: KeyShare): void {
     if (!interpolatePoints(T, X, BigInt(j + 1)).equals(X[j] as Point))
       throw new RangeError('key share: X is not of degree t − 1');
   }
-  const x = k.secret.x;
-  if (x <= 0n || x >= q) throw new RangeError('key share: x_i out of range');
-  if (!mulG(x).equals(X[i] as Point)) throw new RangeError('key share: x_i·G ≠ X_i');
 }

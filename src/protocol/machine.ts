@@ -35,10 +35,20 @@ export type Step<O> =
   | { readonly kind: 'done'; readonly output: O; readonly outbox: readonly Msg[] }
   | { readonly kind: 'abort'; readonly abort: Abort };
 
-/** What a round waits for: from each other party, a message of this round, broadcast or p2p. */
+/**
+ * What a round waits for: a message of this round, broadcast or p2p, from each other party — or,
+ * in a protocol whose parties play different roles (resharing), from each other party in `from`.
+ */
 export interface Expectation<R extends string = string> {
   readonly round: R;
   readonly broadcast: boolean;
+  /** the parties that send this round (own index ignored); every party of the run when absent */
+  readonly from?: readonly number[];
+}
+
+/** The other parties a round waits for on expectation `e`. */
+export function sendersOf(e: Expectation, parties: readonly number[], me: number): number[] {
+  return (e.from ?? parties).filter((j) => j !== me);
 }
 
 /** How a round's messages travel; a confirmation is a broadcast (src/protocol/confirm.ts). */
@@ -149,8 +159,8 @@ export class Blame extends Error {
 }
 
 /**
- * Sort an inbox into body[round][sender], checking that every other party in `parties` sent
- * exactly one message for each expectation, of the right kind and addressed to me. Messages for
+ * Sort an inbox into body[round][sender], checking that every other party in `parties` (or in the
+ * expectation's `from`) sent exactly one message for each expectation, of the right kind and addressed to me. Messages for
  * other rounds are ignored by the caller's driver, never passed here. Throws Blame on violation.
  */
 export function collect(
@@ -166,14 +176,17 @@ export function collect(
     const exp = expects.find((e) => e.round === m.round);
     if (!slot || !exp) throw new Blame([m.from], `unexpected message for round ${m.round}`);
     if (!parties.includes(m.from) || m.from === me) throw new Blame([], `message from unknown or own index ${m.from}`);
+    if (exp.from && !exp.from.includes(m.from))
+      throw new Blame([m.from], `${m.round}: sent by a party that does not send it`);
     if (exp.broadcast ? m.to !== 'all' : m.to !== me)
       throw new Blame([m.from], `${m.round}: wrong message kind or recipient`);
     if (slot.has(m.from)) throw new Blame([m.from], `${m.round}: more than one message`);
     slot.set(m.from, m.body);
   }
-  for (const [round, slot] of out) {
-    const missing = parties.filter((j) => j !== me && !slot.has(j));
-    if (missing.length) throw new Blame(missing, `${round}: missing message`);
+  for (const e of expects) {
+    const slot = out.get(e.round) as Map<number, Uint8Array>;
+    const missing = sendersOf(e, parties, me).filter((j) => !slot.has(j));
+    if (missing.length) throw new Blame(missing, `${e.round}: missing message`);
   }
   return out;
 }

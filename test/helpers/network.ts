@@ -3,7 +3,7 @@
  * delivering every message as encoded bytes, with a tamper hook on deliveries so a test can
  * rewrite, drop, duplicate or equivocate one party's messages after they were produced honestly.
  */
-import type { Abort, Msg, Round, Step } from '../../src/protocol/machine.js';
+import { sendersOf, type Abort, type Msg, type Round, type Step } from '../../src/protocol/machine.js';
 
 /** Rewrite one delivery (msg to recipient `to`): return replacements ([] drops it; a p2p replacement goes to its own `to`). */
 export type Tamper = (msg: Msg, to: number) => Msg[] | undefined;
@@ -64,7 +64,9 @@ export function runNetwork<O>(
       if (!round) continue;
       const names = new Set(round.expects.map((e) => e.round));
       const ready = round.expects.every((e) =>
-        ids.every((j) => j === ids[i] || (buffers[i] as Msg[]).some((m) => m.round === e.round && m.from === j)),
+        sendersOf(e, ids, ids[i] as number).every((j) =>
+          (buffers[i] as Msg[]).some((m) => m.round === e.round && m.from === j),
+        ),
       );
       if (!ready) continue;
       const inbox = (buffers[i] as Msg[]).filter((m) => names.has(m.round));
