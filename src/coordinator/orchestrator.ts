@@ -40,6 +40,7 @@ import {
   sessionUpdateSchema,
   type ProtocolName,
   type Request,
+  type ReshareSetup,
   type SessionResult,
   type SessionUpdate,
 } from '../rpc/messages.js';
@@ -58,6 +59,7 @@ export const DEFAULT_SESSION_TIMEOUTS_MS: Readonly<Record<ProtocolName, number>>
   keygen: 60_000,
   refresh: 60_000,
   presign: 60_000,
+  reshare: 60_000,
 };
 
 export interface SessionSpec<P extends ProtocolName> {
@@ -66,8 +68,10 @@ export interface SessionSpec<P extends ProtocolName> {
   readonly parties: readonly string[];
   /** the participants' links: every party, or for presign the signers only */
   readonly participants: readonly NodeLink[];
-  /** keygen, presign, refresh */
+  /** keygen, presign, refresh, reshare */
   readonly walletId?: string;
+  /** reshare: the dealers, the key in the old group and the new epoch */
+  readonly reshare?: ReshareSetup;
   /** default: fresh random */
   readonly sessionId?: string;
   /** default: DEFAULT_SESSION_TIMEOUTS_MS[protocol] (or the orchestrator's setting) */
@@ -86,7 +90,7 @@ export interface Culprit {
 export type SessionFailureKind = NodeFailureKind | 'stalled' | 'inconsistent' | 'state-mismatch';
 
 /** Protocols whose result is a state switch committed on every party's confirmation. */
-const COMMITTING: ReadonlySet<ProtocolName> = new Set(['aux', 'keygen', 'refresh']);
+const COMMITTING: ReadonlySet<ProtocolName> = new Set(['aux', 'keygen', 'refresh', 'reshare']);
 
 interface OutcomeBase<P extends ProtocolName> {
   readonly sessionId: string;
@@ -309,6 +313,7 @@ class SessionRun<P extends ProtocolName> {
       parties: [...parties],
       ...(walletId === undefined ? {} : { walletId }),
       ...signers,
+      ...(this.spec.reshare === undefined ? {} : { reshare: this.spec.reshare }),
     };
     for (const link of this.spec.participants) {
       const sent = this.send(link, req, prepareResponseSchema, ({ nonce, state, sessionKey }) => {

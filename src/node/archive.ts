@@ -54,7 +54,7 @@ export async function listWallets(
   return ids.length > page.length ? { wallets, next: page[page.length - 1] as string } : { wallets };
 }
 
-/** A wallet scope's committed share (public key, epoch) and pending run, as far as they exist. */
+/** A wallet scope's committed share (public key, epoch, public shares) and pending run, as far as they exist. */
 export async function describeWallet(lifecycle: Lifecycle, walletId: string): Promise<object> {
   const out: Record<string, unknown> = { walletId };
   const c = await lifecycle.committed(walletId);
@@ -62,9 +62,12 @@ export async function describeWallet(lifecycle: Lifecycle, walletId: string): Pr
     const [pub, secret] = c.parts as [Uint8Array, Uint8Array];
     try {
       const share = decodeKeyShare(pub, secret);
+      const { n, t, i, X } = share.public;
       out.committed = {
         publicKey: hex(pointToBytes(share.public.Y)),
         epoch: c.epoch,
+        // the key's public shares in the group it was made or reshared in (a resharing's old key)
+        key: { n, t, i, X: X.map((Xj) => hex(pointToBytes(Xj))) },
         ...(c.auxEpoch === undefined ? {} : { auxEpoch: c.auxEpoch }),
       };
     } finally {

@@ -54,8 +54,9 @@ import { AUX_RECORD, decodeEpoch, encodeEpoch, pack, unpack, unpackVersioned } f
 import type { RpcErrorCode } from '../rpc/errors.js';
 
 export const AUX_SCOPE = 'aux';
-export type LifecycleProtocol = 'aux' | 'keygen' | 'refresh';
-const PROTOCOL_CODES: readonly LifecycleProtocol[] = ['aux', 'keygen', 'refresh'];
+export type LifecycleProtocol = 'aux' | 'keygen' | 'refresh' | 'reshare';
+// stored as the index here: new protocols are appended
+const PROTOCOL_CODES: readonly LifecycleProtocol[] = ['aux', 'keygen', 'refresh', 'reshare'];
 /**
  * Records written before epochs existed: aux-info reads as epoch 1, shares as made at keygen (0).
  * A share written before it recorded its aux epoch reads as made under aux epoch 0 — before any

@@ -9,6 +9,7 @@ import type { Schedule } from '../protocol/machine.js';
 import { KEYGEN_SCHEDULE } from '../protocol/keygen/index.js';
 import { AUX_SCHEDULE } from '../protocol/aux/index.js';
 import { PRESIGN_SCHEDULE } from '../protocol/presign/index.js';
+import { RESHARE_SCHEDULE } from '../protocol/reshare/index.js';
 import type { ProtocolName } from '../rpc/messages.js';
 
 export const PROTOCOL_SCHEDULES: Readonly<Record<ProtocolName, Schedule>> = {
@@ -16,4 +17,5 @@ export const PROTOCOL_SCHEDULES: Readonly<Record<ProtocolName, Schedule>> = {
   refresh: KEYGEN_SCHEDULE,
   aux: AUX_SCHEDULE,
   presign: PRESIGN_SCHEDULE,
+  reshare: RESHARE_SCHEDULE,
 };

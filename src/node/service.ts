@@ -18,6 +18,7 @@ import { abandonmentDigest, checkAbandonments, verifyAbandonment } from '../prot
 import { deriveSessionId } from '../protocol/session-id.js';
 import { startKeygen, startRefresh } from '../protocol/keygen/index.js';
 import { startPresign, type Presignature } from '../protocol/presign/index.js';
+import { startReshare, type ReshareOutput, type ReshareRole } from '../protocol/reshare/index.js';
 import type { KeyShare } from '../protocol/keyshare.js';
 import type { AuxInfo } from '../protocol/aux-info.js';
 import type { Step } from '../protocol/machine.js';
@@ -35,7 +36,7 @@ import {
 import { Reader, Writer } from '../protocol/codec.js';
 import { ringPedersenFromPrimes, SECURITY_128, type SecurityParams } from '../protocol/aux/index.js';
 import { auxId, stateFingerprint } from '../protocol/state.js';
-import { pointToBytes } from '../curve/secp256k1.js';
+import { type Point, pointToBytes } from '../curve/secp256k1.js';
 import {
   decodeJson,
   encodeJson,
@@ -65,7 +66,8 @@ import type { PrimeSource } from './primes.js';
 import { hex, pack, unpack, unpackVersioned } from './records.js';
 import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
 import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKeyPair } from './session-key.js';
-import { MAX_PENDING_SCOPES } from '../rpc/messages.js';
+import { MAX_PENDING_SCOPES, type ReshareSetup } from '../rpc/messages.js';
+import { decodeReshareSetup, type DecodedReshare } from './reshare-setup.js';
 import { rpcFailure, type RpcErrorCode } from '../rpc/errors.js';
 
 export interface GroupMember {
@@ -168,7 +170,7 @@ interface Running {
 /** The scope a protocol switches (aux-info, or a wallet's key share), if any. */
 function scopeOf(protocol: ProtocolName, walletId: string | undefined): string | undefined {
   if (protocol === 'aux') return AUX_SCOPE;
-  return protocol === 'keygen' || protocol === 'refresh' ? walletId : undefined;
+  return protocol === 'keygen' || protocol === 'refresh' || protocol === 'reshare' ? walletId : undefined;
 }
 
 /** aborted session ids remembered at most (each for the session TTL) */
@@ -605,9 +607,8 @@ export class NodeService {
     }
     const share = decodeKeyShare(pub, secret);
     const publicKey = hex(pointToBytes(share.public.Y));
-    return protocol === 'keygen'
-      ? { protocol: 'keygen', walletId: scope, publicKey }
-      : { protocol: 'refresh', walletId: scope, publicKey, epoch };
+    if (protocol === 'keygen') return { protocol: 'keygen', walletId: scope, publicKey };
+    return { protocol: protocol === 'reshare' ? 'reshare' : 'refresh', walletId: scope, publicKey, epoch };
   }
 
   private async info(): Promise<object> {
@@ -661,6 +662,9 @@ export class NodeService {
       throw new RpcError('bad-request', needWallet ? 'walletId required' : 'walletId not allowed');
     if ((req.protocol === 'presign') !== (req.signers !== undefined))
       throw new RpcError('bad-request', 'signers required for presign only');
+    if ((req.protocol === 'reshare') !== (req.reshare !== undefined))
+      throw new RpcError('bad-request', 'a reshare setup is required for reshare only');
+    const reshare = req.reshare ? this.reshareSetup(req.reshare) : undefined;
     if (req.protocol === 'aux' && this.o.primes.ready < 4)
       throw new RpcError('primes-not-ready', `safe primes not ready (${this.o.primes.ready}/4)`);
     const walletId = req.walletId;
@@ -703,6 +707,7 @@ export class NodeService {
       )
         throw new RpcError('unknown-wallet', 'no such wallet');
       if (req.protocol === 'presign' && walletId) await this.assertFresh(walletId);
+      if (reshare && walletId) await this.assertReshareable(walletId, reshare);
       const p = scope === undefined ? undefined : await this.lifecycle.pending(scope);
       if (p)
         throw new RpcError(
@@ -710,7 +715,7 @@ export class NodeService {
           `a run of this scope awaits its commit or an abandonment (sid ${hex(p.sid)})`,
         );
       const nonce = randomBytes(32).toString('hex');
-      const state = await this.stateFingerprint(req.protocol, walletId);
+      const state = await this.stateFingerprint(req.protocol, walletId, reshare);
       if (this.sessions.get(req.sessionId) !== placeholder)
         throw new RpcError('aborted', 'this session was aborted while it was being prepared');
       const sessionKey = newSessionKey(
@@ -765,13 +770,60 @@ export class NodeService {
     return s;
   }
 
+  /** A reshare request's setup, decoded and checked against this node's group (docs/security.md A19). */
+  private reshareSetup(setup: ReshareSetup): DecodedReshare {
+    try {
+      return decodeReshareSetup(setup, this.o.group.length, this.o.threshold);
+    } catch (e) {
+      throw new RpcError('bad-request', `reshare: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * This node may take part in a resharing of the wallet: a dealer holds exactly the old key the
+   * setup describes, at its old index, and the new epoch follows its own; any node already holding a
+   * share of the wallet holds the same key, at an older epoch (the reshare replaces it).
+   */
+  private async assertReshareable(walletId: string, setup: DecodedReshare): Promise<void> {
+    const held = await this.heldShare(walletId);
+    const role = setup.roles[this.index] as ReshareRole;
+    if (role.old !== undefined) {
+      const p = held?.share.public;
+      if (!held || !p) throw new RpcError('unknown-wallet', 'this node deals but holds no share of the wallet');
+      const { old } = setup;
+      if (p.i !== role.old || p.n !== old.n || p.t !== old.t || p.X.some((X, j) => !X.equals(old.X[j] as Point)))
+        throw new RpcError('state-mismatch', 'the old key in the request is not the one this node holds');
+      if (held.epoch + 1 !== setup.epoch)
+        throw new RpcError('state-mismatch', `a dealer's new epoch is its own plus one (${held.epoch + 1})`);
+    }
+    if (held && !held.share.public.Y.equals(setup.old.Y))
+      throw new RpcError('wallet-exists', 'this node holds another key under this wallet id');
+    if (held && held.epoch >= setup.epoch)
+      throw new RpcError('state-mismatch', `the new epoch must follow this node's (${held.epoch})`);
+  }
+
+  /** The wallet's committed share whatever group it was made in (undefined: none), secret zeroed by the caller's scope. */
+  private async heldShare(walletId: string): Promise<{ share: KeyShare; epoch: number } | undefined> {
+    const c = await this.lifecycle.committed(walletId);
+    if (!c) return undefined;
+    const [pub, secret] = c.parts as [Uint8Array, Uint8Array];
+    const share = decodeKeyShare(pub, secret);
+    secret.fill(0);
+    return { share, epoch: c.epoch };
+  }
+
   /**
    * What the session's participants must hold alike, hashed: the aux-info (by content) for every
-   * protocol but aux, and for refresh and presign the wallet's key share epoch and public data.
+   * protocol but aux, for refresh and presign the wallet's key share epoch and public data, and for
+   * reshare the run's setup (roles, old key, new epoch).
    * Compared before any proof, so signers on different states abort as a mismatch instead of
    * blaming each other for failing proofs.
    */
-  private async stateFingerprint(protocol: ProtocolName, walletId: string | undefined): Promise<string> {
+  private async stateFingerprint(
+    protocol: ProtocolName,
+    walletId: string | undefined,
+    reshare?: DecodedReshare,
+  ): Promise<string> {
     const aux = protocol === 'aux' ? undefined : ((await this.loadAux())?.id ?? '');
     const share =
       protocol === 'refresh' || protocol === 'presign' ? await this.loadShare(walletId as string) : undefined;
@@ -780,6 +832,7 @@ export class NodeService {
         protocol,
         ...(aux === undefined ? {} : { auxId: aux }),
         ...(share ? { share: { epoch: share.epoch, public: share.share.public } } : {}),
+        ...(reshare ? { reshare } : {}),
       }),
     );
   }
@@ -830,7 +883,8 @@ export class NodeService {
     await this.seen.rememberSid(sid);
     const session = await this.newSession(p, sid, keys);
     // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)
-    if ((await this.stateFingerprint(p.protocol, p.walletId)) !== p.state) {
+    const setup = p.request.reshare ? this.reshareSetup(p.request.reshare) : undefined;
+    if ((await this.stateFingerprint(p.protocol, p.walletId, setup)) !== p.state) {
       session.cancel();
       if (this.sessions.get(sessionId) === p) this.sessions.delete(sessionId);
       throw new RpcError('state-mismatch', 'the state changed between prepare and start');
@@ -990,6 +1044,26 @@ export class NodeService {
           auxEpoch,
         );
         return make(() => startRefresh({ sid, share }), l.finish, l.stage);
+      }
+      case 'reshare': {
+        const setup = this.reshareSetup(p.request.reshare as ReshareSetup);
+        const held = await this.heldShare(walletId);
+        const dealer = setup.roles[i]?.old !== undefined;
+        const auxEpoch = (await this.loadAux())?.epoch as number;
+        const l = lifecycle<ReshareOutput>(
+          walletId,
+          'reshare',
+          held?.epoch,
+          setup.epoch,
+          // every node of the group receives (decodeReshareSetup): the output has its share
+          ({ share }) => [
+            encodePublicKeyShare((share as KeyShare).public),
+            encodeSecretKeyShare((share as KeyShare).secret),
+          ],
+          auxEpoch,
+        );
+        const params = { sid, roles: setup.roles, me: i, old: setup.old, n: setup.n, t: setup.t };
+        return make(() => startReshare(dealer && held ? { ...params, share: held.share } : params), l.finish, l.stage);
       }
       case 'presign': {
         const { share: key, epoch: shareEpoch } = await this.assertFresh(walletId);

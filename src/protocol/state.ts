@@ -10,6 +10,7 @@ import { pointToBytes } from '../curve/secp256k1.js';
 import { Transcript } from '../zk/transcript.js';
 import type { AuxInfo } from './aux-info.js';
 import type { PublicKeyShare } from './keyshare.js';
+import type { OldKey, ReshareRole } from './reshare/params.js';
 
 const STATE_TAG = 'mpc-engine/v1/state';
 
@@ -26,9 +27,18 @@ export interface StateInputs {
   readonly auxId?: string;
   /** refresh and presign: the wallet's committed key share, public part, and its epoch */
   readonly share?: { readonly epoch: number; readonly public: PublicKeyShare };
+  /** reshare: the run's setup (roles, the key in the old group, the new epoch), which every party must hold alike */
+  readonly reshare?: {
+    readonly roles: readonly ReshareRole[];
+    readonly old: OldKey;
+    /** n', t': the new group's size and threshold, as this node is configured */
+    readonly n: number;
+    readonly t: number;
+    readonly epoch: number;
+  };
 }
 
-/** The state fingerprint: H(protocol, aux id, share epoch, n, t, Y, X_1…X_n). */
+/** The state fingerprint: H(protocol, aux id, share epoch, n, t, Y, X_1…X_n, reshare setup). */
 export function stateFingerprint(i: StateInputs): Uint8Array {
   const t = new Transcript(STATE_TAG).text('protocol', i.protocol);
   if (i.auxId !== undefined) t.text('aux', i.auxId);
@@ -39,6 +49,19 @@ export function stateFingerprint(i: StateInputs): Uint8Array {
       .byteList(
         'X',
         pub.X.map((X) => pointToBytes(X)),
+      );
+  }
+  if (i.reshare) {
+    const { roles, old, n, t: threshold, epoch } = i.reshare;
+    t.ints('reshare', [BigInt(epoch), BigInt(old.n), BigInt(old.t), BigInt(n), BigInt(threshold), BigInt(roles.length)])
+      .ints(
+        'roles',
+        roles.flatMap((r) => [BigInt(r.old ?? -1), BigInt(r.new ?? -1)]),
+      )
+      .bytes('old Y', pointToBytes(old.Y))
+      .byteList(
+        'old X',
+        old.X.map((X) => pointToBytes(X)),
       );
   }
   return t.digest('state');

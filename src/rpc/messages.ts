@@ -60,7 +60,28 @@ export const ARCHIVE_REASONS = ['unregistered', 'abandoned'] as const;
 /** What a commit switches: the group's aux-info, or one wallet's key share. */
 export const scopeSchema = z.union([z.literal('aux'), walletIdSchema]);
 
-export const PROTOCOLS = ['aux', 'keygen', 'presign', 'refresh'] as const;
+/**
+ * A resharing's setup: the dealers (indices in `parties`, sorted) with their indices in the old
+ * group, the key's public data in the old group (n, t, Y, X), and the epoch the new shares take.
+ */
+export const reshareSetupSchema = z
+  .object({
+    dealers: z.array(z.number().int().min(0).max(15)).min(1).max(16),
+    oldIndices: z.array(z.number().int().min(0).max(63)).min(1).max(16),
+    old: z
+      .object({
+        n: z.number().int().min(2).max(64),
+        t: z.number().int().min(1).max(64),
+        publicKey: hex(33),
+        X: z.array(hex(33)).min(2).max(64),
+      })
+      .strict(),
+    epoch: z.number().int().min(1),
+  })
+  .strict();
+export type ReshareSetup = z.infer<typeof reshareSetupSchema>;
+
+export const PROTOCOLS = ['aux', 'keygen', 'presign', 'refresh', 'reshare'] as const;
 export type ProtocolName = (typeof PROTOCOLS)[number];
 
 export const requestSchema = z.discriminatedUnion('method', [
@@ -77,6 +98,8 @@ export const requestSchema = z.discriminatedUnion('method', [
       walletId: walletIdSchema.optional(),
       /** presign: the signers' indices, sorted */
       signers: z.array(z.number().int().min(0).max(15)).min(1).max(16).optional(),
+      /** reshare: how the wallet's key moves to this group (every node of `parties` receives) */
+      reshare: reshareSetupSchema.optional(),
     })
     .strict(),
   z
@@ -169,6 +192,15 @@ const resultSchema = z.discriminatedUnion('protocol', [
     })
     .strict(),
   z.object({ protocol: z.literal('presign'), walletId: walletIdSchema, presignature: b64 }).strict(),
+  /** epoch: the key share's epoch in the new group (the same at every node) */
+  z
+    .object({
+      protocol: z.literal('reshare'),
+      walletId: walletIdSchema,
+      publicKey: hex(33),
+      epoch: z.number().int().min(1),
+    })
+    .strict(),
 ]);
 export type SessionResult = z.infer<typeof resultSchema>;
 
@@ -177,7 +209,7 @@ export const sessionUpdateSchema = z
     status: z.enum(['running', 'done', 'aborted']),
     outbox: outboxSchema,
     result: resultSchema.optional(),
-    /** aux, keygen, refresh when done: every party's signed confirmation envelope, in party order */
+    /** aux, keygen, refresh, reshare when done: every party's signed confirmation envelope, in party order */
     evidence: z.array(b64).min(2).max(16).optional(),
     abort: z
       .object({ culprits: z.array(z.number().int().min(0).max(15)).max(16), reason: z.string().max(512) })
@@ -216,14 +248,14 @@ export const discardResponseSchema = z.object({ discarded: z.boolean() }).strict
 export const finalizeResponseSchema = z.object({ result: resultSchema }).strict();
 export const evidenceResponseSchema = z
   .object({
-    protocol: z.enum(['aux', 'keygen', 'refresh']),
+    protocol: z.enum(['aux', 'keygen', 'refresh', 'reshare']),
     epoch: z.number().int().min(0),
     envelopes: z.array(b64).min(2).max(16),
   })
   .strict();
 export const confirmationResponseSchema = z
   .object({
-    protocol: z.enum(['aux', 'keygen', 'refresh']),
+    protocol: z.enum(['aux', 'keygen', 'refresh', 'reshare']),
     epoch: z.number().int().min(0),
     sid: hex(32),
     envelope: b64,
@@ -243,11 +275,25 @@ export const walletResponseSchema = z
     walletId: walletIdSchema,
     /** auxEpoch: the aux-info epoch the share was made or refreshed under (older than the group's: stale) */
     committed: z
-      .object({ publicKey: hex(33), epoch: z.number().int().min(0), auxEpoch: z.number().int().min(0).optional() })
+      .object({
+        publicKey: hex(33),
+        epoch: z.number().int().min(0),
+        auxEpoch: z.number().int().min(0).optional(),
+        /** the key's public data in the group holding it: n, t, this node's index i, every X_j */
+        key: z
+          .object({
+            n: z.number().int().min(2).max(64),
+            t: z.number().int().min(1).max(64),
+            i: z.number().int().min(0).max(63),
+            X: z.array(hex(33)).min(2).max(64),
+          })
+          .strict()
+          .optional(),
+      })
       .strict()
       .optional(),
     pending: z
-      .object({ protocol: z.enum(['keygen', 'refresh']), epoch: z.number().int().min(0), sid: hex(32) })
+      .object({ protocol: z.enum(['keygen', 'refresh', 'reshare']), epoch: z.number().int().min(0), sid: hex(32) })
       .strict()
       .optional(),
   })

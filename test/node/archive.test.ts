@@ -62,7 +62,12 @@ test('wallets pages through the held wallet scopes; wallet describes one; archiv
   t.deepEqual(await call({ method: 'wallet', walletId: 'w_wallet0003' }), {
     ok: true,
     walletId: 'w_wallet0003',
-    committed: { publicKey: hex(pointToBytes(share.public.Y)), epoch: 0, auxEpoch: 0 },
+    committed: {
+      publicKey: hex(pointToBytes(share.public.Y)),
+      epoch: 0,
+      auxEpoch: 0,
+      key: { n: 3, t: 2, i: share.public.i, X: share.public.X.map((X) => hex(pointToBytes(X))) },
+    },
   });
   t.deepEqual(await call({ method: 'wallet', walletId: 'w_nothing001' }), { ok: true, walletId: 'w_nothing001' });
 

@@ -41,7 +41,7 @@ export class Output extends ReshareRound<Round4State> {
       const z = decodeFrom(r, ROUND.proof, () => decodeScalar(body, 'z'));
       const Xk = X[k] as Point;
       const A = decommits[r]?.A as Point;
-      verifyFrom(r, ROUND.proof, () => verifySch(Xk, A, challengeSch(sid, k, rid, Xk, A), z));
+      verifyFrom(r, ROUND.proof, () => verifySch(Xk, A, challengeSch(setup, k, rid, Xk, A), z));
       proofs.push(body);
     }
     const key = { n, t, Y: old.Y, X };

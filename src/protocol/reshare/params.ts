@@ -32,7 +32,7 @@ export interface OldKey {
  * a new group of n' parties with threshold t', Y unchanged (docs/security.md A19).
  */
 export interface ReshareParams {
-  /** sid: unique per run; binds the roles and the old key's public data at the node layer */
+  /** sid: unique per run (the node layer derives it from a fingerprint of this run's whole setup) */
   readonly sid: Uint8Array;
   /** every party of the run, in session order: its role(s) */
   readonly roles: readonly ReshareRole[];
@@ -106,8 +106,9 @@ export function assertReshareParams(p: ReshareParams): void {
 export const SETUP_TAG = 'mpc-engine/v1/reshare/setup';
 
 /**
- * H(sid, roles, old key, n', t'): what every party must hold alike, bound into every commitment and
- * the confirmation (the node layer also binds it into the sid).
+ * H(sid, roles, old key, n', t'): what every party must hold alike. Bound into every commitment,
+ * the echo (so a split setup stops the run before any share leaves), the Schnorr challenges (a
+ * proof of one protocol or run never verifies in another) and the confirmation.
  */
 export function setupDigest(p: ReshareParams): Uint8Array {
   return new Transcript(SETUP_TAG)

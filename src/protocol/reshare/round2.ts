@@ -1,4 +1,10 @@
-/** Resharing round 2: receive every V_p, broadcast the echo h_p = H(sid, V_0 … V_{m−1}). */
+/**
+ * Resharing round 2: receive every V_p, broadcast the echo h_p = H(setup, V_0 … V_{m−1}). The echo
+ * covers the setup digest (sid, roles, old key, n', t'), not the sid alone: parties holding
+ * different setups under one sid must stop at the echo, naming nobody, before any share leaves —
+ * dealers holding a smaller t' than the receivers would otherwise deal polynomials that few enough
+ * colluding receivers interpolate, and the later checks would blame honest parties.
+ */
 import { encodeHash, receiveCommitments } from '../common.js';
 import type { Inbox, Msg, Step } from '../machine.js';
 import { ReshareRound } from './base.js';
@@ -18,9 +24,9 @@ export class Round2 extends ReshareRound<Round1State> {
   readonly expects = SCHEDULE.expects(ROUND.commit);
 
   protected receive(inbox: Inbox): Step<ReshareOutput> {
-    const { sid, roles, me } = this.s.params;
+    const { roles, me } = this.s.params;
     const { commitments, echo } = receiveCommitments(
-      sid,
+      this.s.setup,
       roles.length,
       me,
       this.s.V,

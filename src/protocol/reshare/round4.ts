@@ -46,10 +46,12 @@ export class Round4 extends ReshareRound<Round2State> {
 
   protected receive(inbox: Inbox): Step<ReshareOutput> {
     const { params, setup, sigma } = this.s;
-    const { sid, roles, me, old, t, n } = params;
+    const { roles, me, old, t, n } = params;
     const mine = roles[me]?.new;
     const decommits: Decommit[] = [];
-    let x = mine === undefined ? undefined : sigma.length > 0 ? (sigma[mine] as bigint) : 0n;
+    // a receiver's x'_k starts from its own σ if it deals too
+    let x: bigint | undefined;
+    if (mine !== undefined) x = sigma.length > 0 ? sigma[mine] : 0n;
     for (const [p, role] of roles.entries()) {
       if (p === me) {
         decommits.push(this.s.decommit);
@@ -92,7 +94,7 @@ export class Round4 extends ReshareRound<Round2State> {
     if (mine !== undefined) {
       const Xk = X[mine] as Point;
       if (x === 0n || !mulG(x as bigint).equals(Xk)) throw new Error("bug: own new share does not match X'_k");
-      const e = challengeSch(sid, mine, rid, Xk, this.s.decommit.A as Point);
+      const e = challengeSch(setup, mine, rid, Xk, this.s.decommit.A as Point);
       ownProof = encodeScalar(proveSch(e, this.s.nonce as NonNullable<Round2State['nonce']>, x as bigint));
       outbox.push({ from: me, to: 'all', round: ROUND.proof, body: ownProof });
     }
