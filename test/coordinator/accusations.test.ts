@@ -57,7 +57,11 @@ function node(dealer: Dealer, made: Map<string, string>, liar?: Naming): Handler
             ok: true,
             status: 'aborted',
             outbox: [],
-            abort: { culprits: liar(S, link.index), reason: 'enc-elg: proof does not verify (invented)' },
+            abort: {
+              culprits: liar(S, link.index),
+              code: 'proof-invalid',
+              reason: 'enc-elg: proof does not verify (invented)',
+            },
           };
         // both honest signers report the same presignature, made once per session
         if (!made.has(req.sessionId))

@@ -232,7 +232,11 @@ test('an abort is returned with its culprits, and the other participants are tol
     result: keygenResult(),
     onDeliver: (i) =>
       i === 2
-        ? { status: 'aborted', outbox: [], abort: { culprits: [1], reason: 'sch: proof does not verify' } }
+        ? {
+            status: 'aborted',
+            outbox: [],
+            abort: { culprits: [1], code: 'proof-invalid', reason: 'sch: proof does not verify' },
+          }
         : undefined,
   });
   const outcome = await run('keygen', links);
