@@ -465,3 +465,41 @@ test('verified offences suspend at most t − 1 nodes: a further one is refused 
   await q.release('node_3');
   t.like(await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'σ check failed' }), { nodeId: 'node_1' });
 });
+
+test('an offence and an abort report keep their code on disk; records without one still read, an unknown one is refused', async (t) => {
+  const path = join(await tempDir(t), 'q.jsonl');
+  await appendFile(
+    path,
+    '{"type":"offence","nodeId":"node_2","protocol":"sign","reason":"old","verified":true,"at":1}\n',
+  );
+  const q = await Quarantine.open(path, { watch: false, maxFaulty: 2 });
+  t.true(q.isSuspended('node_2'), 'a record written before codes');
+  await q.record({
+    nodeId: 'node_1',
+    protocol: 'sign',
+    reason: 'σ_j·R ≠ m·Δ̃_j + r·S̃_j',
+    code: 'partial-signature-invalid',
+  });
+  await q.report({
+    accuser: 'node_3',
+    accused: ['node_2'],
+    valid: true,
+    protocol: 'presign',
+    reason: 'presign/r2: aff-g/range-z2',
+    code: 'proof-invalid',
+  });
+  const lines = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.like(lines[1], { type: 'offence', nodeId: 'node_1', code: 'partial-signature-invalid' });
+  t.like(lines[2], { type: 'report', accuser: 'node_3', code: 'proof-invalid' });
+  const reopened = await Quarantine.open(path, { watch: false, maxFaulty: 2 });
+  t.true(reopened.isSuspended('node_1'));
+  t.true(reopened.inDispute('node_3', 'node_2'));
+  await appendFile(
+    path,
+    '{"type":"offence","nodeId":"node_3","protocol":"sign","reason":"x","code":"bogus","verified":true,"at":1}\n',
+  );
+  await t.throwsAsync(Quarantine.open(path, { watch: false }), { message: /not a quarantine record/ });
+});
