@@ -106,6 +106,8 @@ export interface Report {
 export interface Suspension {
   readonly nodeId: string;
   readonly reason: string;
+  /** a verified offence's failed check, when it was recorded with one */
+  readonly code?: BlameCode;
   readonly protocol: string;
   /** true: a verified offence (until released); false: an implausible accuser (a cool-down) */
   readonly verified: boolean;
@@ -407,6 +409,7 @@ export class Quarantine {
         suspension: {
           nodeId,
           reason: verified.reason,
+          ...(verified.code === undefined ? {} : { code: verified.code }),
           protocol: verified.protocol,
           verified: true,
           since: verified.at,

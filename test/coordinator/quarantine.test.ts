@@ -312,8 +312,11 @@ test('npm run quarantine -- --release works while the coordinator owns its direc
   const q = await Quarantine.open(join(dir, 'quarantine.jsonl'), { maxFaulty: 2 });
   t.teardown(() => q.close());
   await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'x' });
-  await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y' });
+  await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y', code: 'partial-signature-invalid' });
   const script = join(process.cwd(), 'dist', 'scripts', 'quarantine.js');
+  const list = await run(process.execPath, [script, '--env', 'test'], { cwd: root });
+  t.regex(list.stdout, /node_1: verified offence in sign at [^\n]*: x; suspended/, 'no code: the reason alone');
+  t.regex(list.stdout, /node_2: verified offence in sign at [^\n]*: y \[partial-signature-invalid\]; suspended/);
   const busy = await run(process.execPath, [script, '--env', 'test', '--release', 'node_1'], { cwd: root });
   t.regex(busy.stdout, new RegExp(`node_1 released; the running coordinator \\(process ${process.pid}\\) applies it`));
   for (let k = 0; k < 50 && q.isSuspended('node_1'); k++) await sleep(100);
@@ -495,7 +498,8 @@ test('an offence and an abort report keep their code on disk; records without on
   t.like(lines[1], { type: 'offence', nodeId: 'node_1', code: 'partial-signature-invalid' });
   t.like(lines[2], { type: 'report', accuser: 'node_3', code: 'proof-invalid' });
   const reopened = await Quarantine.open(path, { watch: false, maxFaulty: 2 });
-  t.true(reopened.isSuspended('node_1'));
+  t.like(reopened.suspension('node_1'), { verified: true, code: 'partial-signature-invalid' });
+  t.is(reopened.suspension('node_2')?.code, undefined);
   t.true(reopened.inDispute('node_3', 'node_2'));
   await appendFile(
     path,
