@@ -85,7 +85,7 @@ async function run(
         : `until ${new Date(s.until).toISOString()}`;
     const what = s.verified ? 'verified offence' : 'implausible abort reports';
     console.log(
-      `${s.nodeId}: ${what} in ${s.protocol} at ${new Date(s.since).toISOString()}: ${s.reason}; suspended ${until}`,
+      `${s.nodeId}: ${what} in ${s.protocol} at ${new Date(s.since).toISOString()}: ${s.reason}${s.code === undefined ? '' : ` [${s.code}]`}; suspended ${until}`,
     );
   }
   for (const d of disputes) {

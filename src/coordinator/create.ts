@@ -19,7 +19,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
 import { NodeCluster } from './cluster.js';
-import { Quarantine, reportOf } from './quarantine.js';
+import { Quarantine, reportOf, type Offence } from './quarantine.js';
 import { loadNodeKeys } from './identities.js';
 import { GroupMonitor } from './group.js';
 import { ConfirmationLedger } from './resolver.js';
@@ -118,7 +118,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     }
     suspended = now;
   };
-  const suspend = (offence: { nodeId: string; protocol: string; reason: string }): void =>
+  const suspend = (offence: Offence): void =>
     void quarantine.record(offence).then(
       (s) => {
         if (!s) {
@@ -159,6 +159,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
         valid: report.valid,
         protocol: report.protocol,
         reason: report.reason,
+        ...(report.code === undefined ? {} : { code: report.code }),
       });
       void quarantine.report(report).then(
         ({ accuser }) => {
@@ -267,7 +268,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     isArchived: (id) => registry.isArchived(id),
     metrics,
     log,
-    onBlame: (nodeId, protocol, reason) => suspend({ nodeId, protocol, reason }),
+    onBlame: (nodeId, protocol, reason, code) => suspend({ nodeId, protocol, reason, code }),
     audit,
     defaultContext: requestContext,
     refreshStale: (walletId) => rotation.refreshStale(walletId),

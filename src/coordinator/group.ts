@@ -434,7 +434,7 @@ export class GroupMonitor {
       } else {
         const why =
           outcome.status === 'aborted'
-            ? { culprits: outcome.culprits, reason: outcome.reason }
+            ? { culprits: outcome.culprits, code: outcome.code, reason: outcome.reason }
             : { failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason };
         if (outcome.status === 'failed' && outcome.failure === 'draining')
           for (const id of outcome.nodes) c.markDraining(c.parties.indexOf(id));

@@ -45,6 +45,7 @@ import {
   type SessionUpdate,
 } from '../rpc/messages.js';
 import type { RpcErrorCode } from '../rpc/errors.js';
+import type { BlameCode } from '../util/blame-codes.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { callNode, linkFailure, NodeCallError, type NodeFailureKind, type NodeLink } from './node-link.js';
 import { screenCulprits } from './quarantine.js';
@@ -110,6 +111,8 @@ export type SessionOutcome<P extends ProtocolName = ProtocolName> =
       readonly status: 'aborted';
       readonly reportedBy: string;
       readonly culprits: readonly Culprit[];
+      /** the check that failed, as the reporter named it (absent when it gave no details) */
+      readonly code?: BlameCode;
       readonly reason: string;
       /** why the reporter's culprit list was discarded (then `culprits` is empty) */
       readonly discarded?: string;
@@ -123,6 +126,14 @@ export type SessionOutcome<P extends ProtocolName = ProtocolName> =
       /** `rejected`: the refusing node's error code (e.g. `share-stale`: the wallet needs a refresh first) */
       readonly code?: RpcErrorCode;
     });
+
+/**
+ * An abort's reason followed by its code, `reason [code]`, as the coordinator's log lines and error
+ * messages give it (the reason is the node's text; the code is from the closed list).
+ */
+export function abortReason(o: { readonly reason: string; readonly code?: BlameCode | undefined }): string {
+  return o.code === undefined ? o.reason : `${o.reason} [${o.code}]`;
+}
 
 /** What wallets, the pool and start-up need of an orchestrator (tests put a fake here). */
 export interface SessionRunner {
@@ -205,7 +216,7 @@ export class Orchestrator implements SessionRunner {
     if (outcome.status === 'done') log.info({ durationMs: outcome.durationMs }, 'session done');
     else if (outcome.status === 'aborted')
       log.warn(
-        { reportedBy: outcome.reportedBy, culprits: outcome.culprits, reason: outcome.reason },
+        { reportedBy: outcome.reportedBy, culprits: outcome.culprits, code: outcome.code, reason: outcome.reason },
         'session aborted',
       );
     else log.warn({ failure: outcome.failure, nodes: outcome.nodes, reason: outcome.reason }, 'session failed');
@@ -408,13 +419,24 @@ class SessionRun<P extends ProtocolName> {
       for (const j of targets) this.enqueue(j, envelope);
     }
     if (u.status === 'aborted') {
-      const abort = u.abort ?? { culprits: [], reason: 'no reason given' };
+      const abort: { culprits: readonly number[]; code?: BlameCode; reason: string } = u.abort ?? {
+        culprits: [],
+        reason: 'no reason given',
+      };
       // only other participants, each once: anything else is discarded whole and held against the reporter (quarantine.ts)
       const screened = screenCulprits(abort.culprits, from.index, [...this.byIndex.keys()]);
       const culprits = screened.culprits.map((index) => ({ index, nodeId: this.spec.parties[index] }));
       const discarded = screened.invalid === undefined ? {} : { discarded: screened.invalid };
       return this.settle(
-        { ...this.base(), status: 'aborted', reportedBy: from.nodeId, culprits, reason: abort.reason, ...discarded },
+        {
+          ...this.base(),
+          status: 'aborted',
+          reportedBy: from.nodeId,
+          culprits,
+          ...(abort.code === undefined ? {} : { code: abort.code }),
+          reason: abort.reason,
+          ...discarded,
+        },
         from.index,
       );
     }
@@ -538,7 +560,7 @@ class SessionRun<P extends ProtocolName> {
     this.log.warn(
       {
         laggards: laggards.map((l) => l.nodeId),
-        ended: outcome.status === 'aborted' ? outcome.reason : outcome.status === 'failed' ? outcome.reason : '',
+        ended: outcome.status === 'aborted' ? abortReason(outcome) : outcome.status === 'failed' ? outcome.reason : '',
       },
       'session ended after a commit: finalizing the others',
     );

@@ -9,7 +9,7 @@ import { decodePresignaturePublic } from '../protocol/storage-format.js';
 import { pointFromBytes } from '../curve/secp256k1.js';
 import type { NodeCluster } from './cluster.js';
 import type { NodeLink } from './node-link.js';
-import type { SessionRunner } from './orchestrator.js';
+import { abortReason, type SessionRunner } from './orchestrator.js';
 import { PresignCancelledError, signersKey, type PoolEntry, type PresignFn } from './pool.js';
 
 /** A presign session did not give a usable presignature; `nodes` are the ones to avoid next. */
@@ -145,7 +145,7 @@ async function presignOnce(o: PresignSourceOptions, walletId: string, signers: r
   });
   if (outcome.status === 'aborted') {
     const culprits = outcome.culprits.map((c) => c.nodeId).filter((id): id is string => id !== undefined);
-    throw new PresignFailedError(`presign aborted by ${outcome.reportedBy}: ${outcome.reason}`, culprits, true);
+    throw new PresignFailedError(`presign aborted by ${outcome.reportedBy}: ${abortReason(outcome)}`, culprits, true);
   }
   if (outcome.status === 'failed' && outcome.code === 'share-stale') throw new ShareStaleError(walletId, outcome.nodes);
   if (outcome.status === 'failed') {

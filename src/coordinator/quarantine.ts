@@ -43,6 +43,7 @@ import { open, readFile, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
+import { BLAME_CODES, type BlameCode } from '../util/blame-codes.js';
 import { ensureDir, errorCode, fsyncDir } from '../util/durable-file.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
@@ -54,6 +55,8 @@ const entrySchema = z.discriminatedUnion('type', [
     nodeId: nodeIdSchema,
     protocol: z.string().max(32),
     reason: z.string().max(500),
+    /** the failed check, when the offence is one (records written before codes have none) */
+    code: z.enum(BLAME_CODES).optional(),
     verified: z.boolean(),
     at: atSchema,
   }),
@@ -66,6 +69,8 @@ const entrySchema = z.discriminatedUnion('type', [
     valid: z.boolean(),
     protocol: z.string().max(32),
     reason: z.string().max(500),
+    /** the check the accuser said failed (records written before codes have none) */
+    code: z.enum(BLAME_CODES).optional(),
     at: atSchema,
   }),
   z.object({ type: z.literal('release'), nodeId: nodeIdSchema, at: atSchema }),
@@ -81,6 +86,8 @@ export interface Offence {
   /** keygen, aux, presign, sign */
   readonly protocol: string;
   readonly reason: string;
+  /** the failed check, when the offence is a failed protocol check (a wrong partial signature) */
+  readonly code?: BlameCode;
 }
 
 /** A node's abort naming culprits: its word, not checked by the coordinator. */
@@ -92,11 +99,15 @@ export interface Report {
   readonly valid: boolean;
   readonly protocol: string;
   readonly reason: string;
+  /** the check the accuser said failed */
+  readonly code?: BlameCode;
 }
 
 export interface Suspension {
   readonly nodeId: string;
   readonly reason: string;
+  /** a verified offence's failed check, when it was recorded with one */
+  readonly code?: BlameCode;
   readonly protocol: string;
   /** true: a verified offence (until released); false: an implausible accuser (a cool-down) */
   readonly verified: boolean;
@@ -173,6 +184,7 @@ export interface AbortOutcome {
   readonly protocol: string;
   readonly reportedBy: string;
   readonly culprits: readonly { readonly nodeId: string | undefined }[];
+  readonly code?: BlameCode | undefined;
   readonly reason: string;
   /** set when the culprit list was discarded (screenCulprits) */
   readonly discarded?: string | undefined;
@@ -180,11 +192,12 @@ export interface AbortOutcome {
 
 /** The report an aborted session makes, or undefined when it accuses nobody (nothing to record). */
 export function reportOf(o: AbortOutcome): Report | undefined {
+  const code = o.code === undefined ? {} : { code: o.code };
   if (o.discarded !== undefined)
-    return { accuser: o.reportedBy, accused: [], valid: false, protocol: o.protocol, reason: o.discarded };
+    return { accuser: o.reportedBy, accused: [], valid: false, protocol: o.protocol, reason: o.discarded, ...code };
   const accused = o.culprits.flatMap((c) => (c.nodeId === undefined ? [] : [c.nodeId]));
   if (accused.length === 0) return undefined;
-  return { accuser: o.reportedBy, accused, valid: true, protocol: o.protocol, reason: o.reason };
+  return { accuser: o.reportedBy, accused, valid: true, protocol: o.protocol, reason: o.reason, ...code };
 }
 
 export class Quarantine {
@@ -281,7 +294,13 @@ export class Quarantine {
     const others = this.suspended().filter((x) => x.verified && x.nodeId !== o.nodeId);
     if (others.length >= this.maxFaulty && this.suspension(o.nodeId) === undefined) {
       this.log.error(
-        { node: o.nodeId, protocol: o.protocol, reason: o.reason, suspended: others.map((x) => x.nodeId) },
+        {
+          node: o.nodeId,
+          protocol: o.protocol,
+          code: o.code,
+          reason: o.reason,
+          suspended: others.map((x) => x.nodeId),
+        },
         `a verified offence by one more node than the ${this.maxFaulty} the threshold tolerates: not suspended (a proof may have been fooled; investigate)`,
       );
       return undefined;
@@ -291,12 +310,13 @@ export class Quarantine {
       nodeId: o.nodeId,
       protocol: o.protocol.slice(0, 32),
       reason: o.reason.slice(0, 500),
+      ...(o.code === undefined ? {} : { code: o.code }),
       verified: true,
       at: this.now(),
     });
     const s = this.suspension(o.nodeId);
     this.log.error(
-      { node: o.nodeId, protocol: o.protocol, reason: o.reason },
+      { node: o.nodeId, protocol: o.protocol, code: o.code, reason: o.reason },
       'node suspended after a verified cryptographic offence (until released by an operator)',
     );
     this.onChange?.();
@@ -317,6 +337,7 @@ export class Quarantine {
       valid: r.valid,
       protocol: r.protocol.slice(0, 32),
       reason: r.reason.slice(0, 500),
+      ...(r.code === undefined ? {} : { code: r.code }),
       at: this.now(),
     });
     const disputed = accused.flatMap((id) => {
@@ -333,6 +354,7 @@ export class Quarantine {
           reports: d.reports,
           until: new Date(d.until).toISOString(),
           protocol: r.protocol,
+          code: r.code,
           reason: r.reason,
         },
         'nodes in dispute after an abort report: not used together',
@@ -343,7 +365,7 @@ export class Quarantine {
         { node: r.accuser, reason: accuser.reason, until: new Date(accuser.until ?? 0).toISOString() },
         'node suspended: implausible abort reports',
       );
-    else if (!r.valid) this.log.warn({ node: r.accuser, reason: r.reason }, 'abort report discarded');
+    else if (!r.valid) this.log.warn({ node: r.accuser, code: r.code, reason: r.reason }, 'abort report discarded');
     // the end of a cool-down changes who may sign: say so when it comes (monotonic timers)
     const now = this.mono();
     for (const end of [...disputed.map((d) => d.endMono), suspended?.endMono ?? Infinity]) {
@@ -387,6 +409,7 @@ export class Quarantine {
         suspension: {
           nodeId,
           reason: verified.reason,
+          ...(verified.code === undefined ? {} : { code: verified.code }),
           protocol: verified.protocol,
           verified: true,
           since: verified.at,

@@ -37,7 +37,7 @@ import {
   WalletArchivedError,
   WalletNotFoundError,
 } from './errors.js';
-import type { SessionOutcome, SessionRunner } from './orchestrator.js';
+import { abortReason, type SessionOutcome, type SessionRunner } from './orchestrator.js';
 import { callNode } from './node-link.js';
 import { RPC_VERSION, walletResponseSchema } from '../rpc/messages.js';
 import { AuditUnavailableError, type AuditSink, type RequestContext } from './wallets.js';
@@ -391,7 +391,7 @@ export class KeyRotation {
     if (outcome.status === 'aborted') {
       const culprits = outcome.culprits.map((x) => x.nodeId ?? `index ${x.index}`);
       throw new RefreshFailedError(
-        `refresh of ${walletId} aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''})`,
+        `refresh of ${walletId} aborted (${abortReason(outcome)}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''})`,
         502,
       );
     }

@@ -33,11 +33,12 @@
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { Blame } from '../protocol/machine.js';
+import { Blame, type BlameCode } from '../protocol/machine.js';
 import { combineSignature, toDer, toRsv, type EcdsaSignature } from '../protocol/sign/index.js';
 import type { PartialSignature } from '../protocol/presign/presignature.js';
 import { RPC_VERSION, signResponseSchema } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { abortReason } from './orchestrator.js';
 import type { NodeCluster } from './cluster.js';
 import { NodesUnavailableError, SigningFailedError, WalletArchivedError, WalletNotFoundError } from './errors.js';
 import type { CoordinatorMetrics } from './metrics.js';
@@ -83,7 +84,7 @@ export interface SigningOptions {
   /** pairs tried per request (default: every pair there is) */
   readonly maxAttempts?: number;
   /** a node's partial signature failed the coordinator's own check (a verified offence: quarantine.ts) */
-  readonly onBlame?: (nodeId: string, protocol: string, reason: string) => void;
+  readonly onBlame?: (nodeId: string, protocol: string, reason: string, code: BlameCode) => void;
   /** records every signature before it is returned */
   readonly audit?: AuditSink;
   /** request context used when a request carries none (the one configured credential's id) */
@@ -354,7 +355,7 @@ export class SigningService {
       const body = (a as PromiseFulfilledResult<{ signer: number; sigma: string }>).value;
       // A node answering for another index is lying about who it is: its partial is its fault.
       if (body.signer !== link.index) {
-        this.blame(link.nodeId, 'sign', `answered as signer ${body.signer}`);
+        this.blame(link.nodeId, 'sign', `answered as signer ${body.signer}`, 'unknown-sender');
         return { kind: 'blamed', reason: `${link.nodeId} answered as signer ${body.signer}`, avoid: [link.index] };
       }
       partials.push({ presignatureId: entry.pub.id, signer: body.signer, sigma: BigInt(`0x${body.sigma}`) });
@@ -364,10 +365,10 @@ export class SigningService {
       sig = combineSignature(entry.pub, digest, partials);
     } catch (e) {
       if (!(e instanceof Blame)) throw e;
-      for (const j of e.culprits) this.blame(c.parties[j] ?? `index-${j}`, 'sign', e.reason);
+      for (const j of e.culprits) this.blame(c.parties[j] ?? `index-${j}`, 'sign', e.reason, e.code);
       if (e.culprits.length === 0)
-        this.log.error({ walletId, signers, reason: e.reason }, 'combining failed with nobody to blame');
-      return { kind: 'blamed', reason: e.reason, avoid: e.culprits };
+        this.log.error({ walletId, signers, code: e.code, reason: e.reason }, 'combining failed with nobody to blame');
+      return { kind: 'blamed', reason: abortReason(e), avoid: e.culprits };
     }
     const result = this.check(sig, digest, publicKey, signers);
     if (!result) {
@@ -413,9 +414,9 @@ export class SigningService {
     };
   }
 
-  private blame(nodeId: string, protocol: string, reason: string): void {
-    this.log.warn({ culprit: nodeId, protocol, reason }, 'node blamed for a wrong protocol message');
+  private blame(nodeId: string, protocol: string, reason: string, code: BlameCode): void {
+    this.log.warn({ culprit: nodeId, protocol, code, reason }, 'node blamed for a wrong protocol message');
     this.o.metrics?.blames.inc({ node: nodeId, protocol });
-    this.o.onBlame?.(nodeId, protocol, reason);
+    this.o.onBlame?.(nodeId, protocol, reason, code);
   }
 }

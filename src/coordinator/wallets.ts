@@ -34,7 +34,7 @@ import {
   NodesUnavailableError,
   ServiceError,
 } from './errors.js';
-import type { SessionRunner } from './orchestrator.js';
+import { abortReason, type SessionRunner } from './orchestrator.js';
 import { MAX_LABEL_LENGTH, RegistryUnavailableError, type WalletRecord, type WalletRegistry } from './registry.js';
 
 export interface WalletView {
@@ -278,7 +278,7 @@ export class WalletService {
     if (outcome.status === 'aborted') {
       const culprits = outcome.culprits.map((x) => x.nodeId ?? `index ${x.index}`);
       throw new KeygenFailedError(
-        `key generation aborted (${outcome.reason}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''}); no wallet was created`,
+        `key generation aborted (${abortReason(outcome)}${culprits.length ? `; blamed: ${culprits.join(', ')}` : ''}); no wallet was created`,
         502,
       );
     }

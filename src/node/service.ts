@@ -917,7 +917,7 @@ export class NodeService {
       this.sessions.delete(sessionId);
       if (update.status === 'aborted')
         this.o.log.warn(
-          { sessionId, culprits: update.abort?.culprits, reason: update.abort?.reason },
+          { sessionId, culprits: update.abort?.culprits, code: update.abort?.code, reason: update.abort?.reason },
           'session aborted',
         );
     }

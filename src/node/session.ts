@@ -118,6 +118,7 @@ export class NodeSession<O> {
         if (!(e instanceof EnvelopeError)) throw e;
         return this.fail({
           culprits: e.culprit === undefined ? [] : [e.culprit],
+          code: 'envelope-rejected',
           reason: `envelope rejected (${e.code})`,
         });
       }
@@ -138,7 +139,7 @@ export class NodeSession<O> {
   /** The coordinator gave up on the session (timeout elsewhere): drop all state. */
   cancel(): void {
     if (this.state === 'running' || this.state === 'new')
-      this.fail({ culprits: [], reason: 'cancelled by the coordinator' });
+      this.fail({ culprits: [], code: 'cancelled', reason: 'cancelled by the coordinator' });
     this.round = undefined;
     this.buffer = [];
   }
@@ -155,7 +156,10 @@ export class NodeSession<O> {
     try {
       return run();
     } catch (e) {
-      return { kind: 'abort', abort: { culprits: [], reason: `internal error: ${(e as Error).message}` } };
+      return {
+        kind: 'abort',
+        abort: { culprits: [], code: 'internal-error', reason: `internal error: ${(e as Error).message}` },
+      };
     }
   }
 
@@ -186,7 +190,11 @@ export class NodeSession<O> {
           live: () => this.state === 'running',
         });
       } catch (e) {
-        this.fail({ culprits: [], reason: `could not store the pending state: ${(e as Error).message}` });
+        this.fail({
+          culprits: [],
+          code: 'storage-failed',
+          reason: `could not store the pending state: ${(e as Error).message}`,
+        });
         return;
       }
       this.confirm = { round: r.round, envelopes: new Map() };
@@ -210,14 +218,18 @@ export class NodeSession<O> {
       : undefined;
     if (evidence?.some((e) => e === undefined)) {
       // ends the session (and drops its session key) at once instead of at the idle timeout
-      this.fail({ culprits: [], reason: 'a confirmation envelope is missing' });
+      this.fail({ culprits: [], code: 'missing-message', reason: 'a confirmation envelope is missing' });
       return;
     }
     try {
       this.result = await this.o.finish(step.output, evidence);
       this.evidence = evidence;
     } catch (e) {
-      this.fail({ culprits: [], reason: `could not store the output: ${(e as Error).message}` });
+      this.fail({
+        culprits: [],
+        code: 'storage-failed',
+        reason: `could not store the output: ${(e as Error).message}`,
+      });
       return;
     }
     this.state = 'done';
@@ -242,7 +254,11 @@ export class NodeSession<O> {
     if (this.state === 'done' && this.evidence)
       u.evidence = this.evidence.map((e) => Buffer.from(e).toString('base64'));
     if (this.state === 'aborted' && this.abortInfo)
-      u.abort = { culprits: [...this.abortInfo.culprits], reason: this.abortInfo.reason.slice(0, 500) };
+      u.abort = {
+        culprits: [...this.abortInfo.culprits],
+        code: this.abortInfo.code,
+        reason: this.abortInfo.reason.slice(0, 500),
+      };
     return u;
   }
 }

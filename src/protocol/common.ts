@@ -34,7 +34,7 @@ export function decodeFrom<T>(j: number, round: string, decode: () => T): T {
   try {
     return decode();
   } catch (e) {
-    throw new Blame([j], `${round}: malformed (${(e as Error).message})`);
+    throw new Blame([j], 'malformed', `${round}: malformed (${(e as Error).message})`);
   }
 }
 
@@ -43,7 +43,7 @@ export function verifyFrom(j: number, round: string, verify: () => void): void {
   try {
     verify();
   } catch (e) {
-    if (e instanceof InvalidProof) throw new Blame([j], `${round}: ${e.reason}`);
+    if (e instanceof InvalidProof) throw new Blame([j], 'proof-invalid', `${round}: ${e.reason}`, e.reason);
     throw e;
   }
 }
@@ -72,7 +72,12 @@ export function checkEchoes(mine: Uint8Array, round: string, got: ReadonlyMap<nu
       decodeFrom(j, round, () => decodeHash(body)),
     );
   const differ = echoMismatches(mine, echoes);
-  if (differ.length) throw new Blame([], `${round}: broadcasts differ (echo of party ${differ.join(', ')} ≠ ours)`);
+  if (differ.length)
+    throw new Blame(
+      [],
+      'broadcast-mismatch',
+      `${round}: broadcasts differ (echo of party ${differ.join(', ')} ≠ ours)`,
+    );
 }
 
 /** ⊕ of 32-byte contributions (rid, ρ). */

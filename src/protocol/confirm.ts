@@ -77,7 +77,11 @@ export class ConfirmRound<O> extends BaseRound<O, ConfirmState<O>> {
     const differ = echoMismatches(mine, theirs);
     if (differ.length > 0) {
       const culprits = differ.length === 1 && n >= 3 ? differ : [];
-      throw new Blame(culprits, `${round}: confirmation of party ${differ.join(', ')} differs from ours`);
+      throw new Blame(
+        culprits,
+        'confirmation-mismatch',
+        `${round}: confirmation of party ${differ.join(', ')} differs from ours`,
+      );
     }
     return { kind: 'done', output: this.s.output, outbox: [] };
   }

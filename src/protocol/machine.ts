@@ -1,6 +1,6 @@
 /**
  * Round machinery shared by every protocol. A protocol is a chain of pure rounds:
- *   round.handle(inbox) → { next round, outbox } | { output } | { abort: culprits + reason }
+ *   round.handle(inbox) → { next round, outbox } | { output } | { abort: culprits + code + reason }
  * with no I/O, clock or global state. A round can be handled once: handling it again is a bug
  * (a stale round must never be replayed), so it throws.
  *
@@ -11,6 +11,10 @@
  * its rounds and the envelope layer both read; every round extends `BaseRound`.
  * @module
  */
+import type { ProofReason } from '../zk/errors.js';
+import type { BlameCode } from './blame.js';
+
+export type { BlameCode } from './blame.js';
 
 /** A protocol message as the protocol layer sees it (transport adds signatures and encryption). */
 export interface Msg {
@@ -27,7 +31,12 @@ export interface Msg {
 /** Identifiable abort: who misbehaved (possibly nobody identifiable) and which check failed. */
 export interface Abort {
   readonly culprits: readonly number[];
+  /** the failed check, from a closed list (src/util/blame-codes.ts) */
+  readonly code: BlameCode;
+  /** for people: the round and the detail */
   readonly reason: string;
+  /** code `proof-invalid`: the check the proof failed */
+  readonly proof?: ProofReason;
 }
 
 export type Step<O> =
@@ -143,18 +152,26 @@ export abstract class BaseRound<O, S> implements Round<O> {
   protected abstract receive(inbox: Inbox): Step<O>;
 }
 
-export function abort<O>(culprits: readonly number[], reason: string): Step<O> {
-  return { kind: 'abort', abort: { culprits: [...culprits].sort((a, b) => a - b), reason } };
+export function abort<O>(culprits: readonly number[], code: BlameCode, reason: string, proof?: ProofReason): Step<O> {
+  const sorted = [...culprits].sort((a, b) => a - b);
+  return { kind: 'abort', abort: { culprits: sorted, code, reason, ...(proof === undefined ? {} : { proof }) } };
 }
 
-/** Thrown inside a round's body to abort; the round turns it into an abort step. */
+/**
+ * Thrown inside a round's body to abort; the round turns it into an abort step. `code` names the
+ * failed check (a contract: the node reports it, tests match on it), `reason` says it for people
+ * (round and detail).
+ */
 export class Blame extends Error {
   override readonly name = 'Blame';
   constructor(
     readonly culprits: readonly number[],
+    readonly code: BlameCode,
     readonly reason: string,
+    /** code `proof-invalid`: the check the proof failed */
+    readonly proof?: ProofReason,
   ) {
-    super(`abort: party ${culprits.join(', ')}: ${reason}`);
+    super(`abort: party ${culprits.join(', ')}: ${reason} (${code})`);
   }
 }
 
@@ -174,19 +191,20 @@ export function collect(
   for (const m of inbox) {
     const slot = out.get(m.round);
     const exp = expects.find((e) => e.round === m.round);
-    if (!slot || !exp) throw new Blame([m.from], `unexpected message for round ${m.round}`);
-    if (!parties.includes(m.from) || m.from === me) throw new Blame([], `message from unknown or own index ${m.from}`);
+    if (!slot || !exp) throw new Blame([m.from], 'unexpected-message', `unexpected message for round ${m.round}`);
+    if (!parties.includes(m.from) || m.from === me)
+      throw new Blame([], 'unknown-sender', `message from unknown or own index ${m.from}`);
     if (exp.from && !exp.from.includes(m.from))
-      throw new Blame([m.from], `${m.round}: sent by a party that does not send it`);
+      throw new Blame([m.from], 'unexpected-message', `${m.round}: sent by a party that does not send it`);
     if (exp.broadcast ? m.to !== 'all' : m.to !== me)
-      throw new Blame([m.from], `${m.round}: wrong message kind or recipient`);
-    if (slot.has(m.from)) throw new Blame([m.from], `${m.round}: more than one message`);
+      throw new Blame([m.from], 'wrong-recipient', `${m.round}: wrong message kind or recipient`);
+    if (slot.has(m.from)) throw new Blame([m.from], 'duplicate-message', `${m.round}: more than one message`);
     slot.set(m.from, m.body);
   }
   for (const e of expects) {
     const slot = out.get(e.round) as Map<number, Uint8Array>;
     const missing = sendersOf(e, parties, me).filter((j) => !slot.has(j));
-    if (missing.length) throw new Blame(missing, `${e.round}: missing message`);
+    if (missing.length) throw new Blame(missing, 'missing-message', `${e.round}: missing message`);
   }
   return out;
 }
@@ -196,7 +214,7 @@ export function guarded<O>(body: () => Step<O>): Step<O> {
   try {
     return body();
   } catch (e) {
-    if (e instanceof Blame) return abort(e.culprits, e.reason);
+    if (e instanceof Blame) return abort(e.culprits, e.code, e.reason, e.proof);
     throw e;
   }
 }

@@ -31,6 +31,7 @@
  * @module
  */
 import { z } from 'zod';
+import { BLAME_CODES } from '../util/blame-codes.js';
 import { RPC_ERROR_CODES } from './errors.js';
 
 export const RPC_VERSION = 1;
@@ -211,8 +212,13 @@ export const sessionUpdateSchema = z
     result: resultSchema.optional(),
     /** aux, keygen, refresh, reshare when done: every party's signed confirmation envelope, in party order */
     evidence: z.array(b64).min(2).max(16).optional(),
+    /** aborted: whom the node blames, the failed check (a closed list) and the reason in words */
     abort: z
-      .object({ culprits: z.array(z.number().int().min(0).max(15)).max(16), reason: z.string().max(512) })
+      .object({
+        culprits: z.array(z.number().int().min(0).max(15)).max(16),
+        code: z.enum(BLAME_CODES),
+        reason: z.string().max(512),
+      })
       .strict()
       .optional(),
   })

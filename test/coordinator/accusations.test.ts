@@ -57,7 +57,11 @@ function node(dealer: Dealer, made: Map<string, string>, liar?: Naming): Handler
             ok: true,
             status: 'aborted',
             outbox: [],
-            abort: { culprits: liar(S, link.index), reason: 'enc-elg: proof does not verify (invented)' },
+            abort: {
+              culprits: liar(S, link.index),
+              code: 'proof-invalid',
+              reason: 'enc-elg: proof does not verify (invented)',
+            },
           };
         // both honest signers report the same presignature, made once per session
         if (!made.has(req.sessionId))
@@ -193,8 +197,14 @@ test('the orchestrator discards a culprit list naming the reporter itself or a n
 test('a valid culprit list (the other participant) is kept: a dispute, nobody suspended', async (t) => {
   const c = await coordinator(t, 2, () => [0]);
   const outcome = await orchestratorRun(c, [0, 2]);
-  t.like(outcome, { status: 'aborted', reportedBy: 'node_3', culprits: [{ index: 0, nodeId: 'node_1' }] });
+  t.like(outcome, {
+    status: 'aborted',
+    reportedBy: 'node_3',
+    culprits: [{ index: 0, nodeId: 'node_1' }],
+    code: 'proof-invalid',
+  });
   t.is(outcome.status === 'aborted' ? outcome.discarded : 'x', undefined);
+  t.like(outcome.status === 'aborted' ? reportOf(outcome) : undefined, { accuser: 'node_3', code: 'proof-invalid' });
   await Promise.all(c.recorded);
   t.deepEqual(c.quarantine.suspended(), []);
   t.true(c.quarantine.inDispute('node_1', 'node_3'));

@@ -232,7 +232,11 @@ test('an abort is returned with its culprits, and the other participants are tol
     result: keygenResult(),
     onDeliver: (i) =>
       i === 2
-        ? { status: 'aborted', outbox: [], abort: { culprits: [1], reason: 'sch: proof does not verify' } }
+        ? {
+            status: 'aborted',
+            outbox: [],
+            abort: { culprits: [1], code: 'proof-invalid', reason: 'sch: proof does not verify' },
+          }
         : undefined,
   });
   const outcome = await run('keygen', links);
@@ -241,6 +245,7 @@ test('an abort is returned with its culprits, and the other participants are tol
   t.is(outcome.reportedBy, 'node_3');
   t.deepEqual(outcome.culprits, [{ index: 1, nodeId: 'node_2' }]);
   t.is(outcome.reason, 'sch: proof does not verify');
+  t.is(outcome.code, 'proof-invalid');
   await new Promise((r) => setImmediate(r));
   t.true(links[0]?.methods().includes('abort'));
   t.true(links[1]?.methods().includes('abort'));

@@ -312,8 +312,11 @@ test('npm run quarantine -- --release works while the coordinator owns its direc
   const q = await Quarantine.open(join(dir, 'quarantine.jsonl'), { maxFaulty: 2 });
   t.teardown(() => q.close());
   await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'x' });
-  await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y' });
+  await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y', code: 'partial-signature-invalid' });
   const script = join(process.cwd(), 'dist', 'scripts', 'quarantine.js');
+  const list = await run(process.execPath, [script, '--env', 'test'], { cwd: root });
+  t.regex(list.stdout, /node_1: verified offence in sign at [^\n]*: x; suspended/, 'no code: the reason alone');
+  t.regex(list.stdout, /node_2: verified offence in sign at [^\n]*: y \[partial-signature-invalid\]; suspended/);
   const busy = await run(process.execPath, [script, '--env', 'test', '--release', 'node_1'], { cwd: root });
   t.regex(busy.stdout, new RegExp(`node_1 released; the running coordinator \\(process ${process.pid}\\) applies it`));
   for (let k = 0; k < 50 && q.isSuspended('node_1'); k++) await sleep(100);
@@ -464,4 +467,43 @@ test('verified offences suspend at most t − 1 nodes: a further one is refused 
   t.false((await Quarantine.open(path, { ...opts, maxFaulty: 1 })).isSuspended('node_1'), 'nothing was written');
   await q.release('node_3');
   t.like(await q.record({ nodeId: 'node_1', protocol: 'sign', reason: 'σ check failed' }), { nodeId: 'node_1' });
+});
+
+test('an offence and an abort report keep their code on disk; records without one still read, an unknown one is refused', async (t) => {
+  const path = join(await tempDir(t), 'q.jsonl');
+  await appendFile(
+    path,
+    '{"type":"offence","nodeId":"node_2","protocol":"sign","reason":"old","verified":true,"at":1}\n',
+  );
+  const q = await Quarantine.open(path, { watch: false, maxFaulty: 2 });
+  t.true(q.isSuspended('node_2'), 'a record written before codes');
+  await q.record({
+    nodeId: 'node_1',
+    protocol: 'sign',
+    reason: 'σ_j·R ≠ m·Δ̃_j + r·S̃_j',
+    code: 'partial-signature-invalid',
+  });
+  await q.report({
+    accuser: 'node_3',
+    accused: ['node_2'],
+    valid: true,
+    protocol: 'presign',
+    reason: 'presign/r2: aff-g/range-z2',
+    code: 'proof-invalid',
+  });
+  const lines = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.like(lines[1], { type: 'offence', nodeId: 'node_1', code: 'partial-signature-invalid' });
+  t.like(lines[2], { type: 'report', accuser: 'node_3', code: 'proof-invalid' });
+  const reopened = await Quarantine.open(path, { watch: false, maxFaulty: 2 });
+  t.like(reopened.suspension('node_1'), { verified: true, code: 'partial-signature-invalid' });
+  t.is(reopened.suspension('node_2')?.code, undefined);
+  t.true(reopened.inDispute('node_3', 'node_2'));
+  await appendFile(
+    path,
+    '{"type":"offence","nodeId":"node_3","protocol":"sign","reason":"x","code":"bogus","verified":true,"at":1}\n',
+  );
+  await t.throwsAsync(Quarantine.open(path, { watch: false }), { message: /not a quarantine record/ });
 });

@@ -66,7 +66,7 @@ function setup(
     pool,
     publicKeyOf: (w) => (w === WALLET ? dealer.publicKeyHex : undefined),
     metrics,
-    onBlame: (nodeId, protocol) => blamed.push(`${nodeId}/${protocol}`),
+    onBlame: (nodeId, protocol, _reason, code) => blamed.push(`${nodeId}/${protocol}/${code}`),
     ...(options.signTimeoutMs === undefined ? {} : { signTimeoutMs: options.signTimeoutMs }),
   });
   return { dealer, links, cluster, pool, metrics, signing, presigned, blamed };
@@ -214,7 +214,7 @@ test('a wrong partial is blamed on its signer, counted, reported for suspension,
   t.is(links[1]?.requests.filter((r) => r.method === 'sign').length, 1);
   t.deepEqual(
     blamed,
-    ['node_2/sign'],
+    ['node_2/sign/partial-signature-invalid'],
     'a verified offence, reported once (the coordinator suspends the node: quarantine.ts)',
   );
 });

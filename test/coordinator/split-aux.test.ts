@@ -67,7 +67,7 @@ class SplitAuxNode implements NodeLink {
             ok: true,
             status: 'aborted',
             outbox: [],
-            abort: { culprits: [], reason: 'could not store the output: disk busy' },
+            abort: { culprits: [], code: 'storage-failed', reason: 'could not store the output: disk busy' },
           };
         }
         return a;

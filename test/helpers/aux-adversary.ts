@@ -65,7 +65,7 @@ export function auxAdversary(o: AuxAdversaryOptions): Step<AuxInfo> {
   const V = o.V ?? auxCommitment(o.commitSid ?? sid, n, i, o.commitTo ?? decommit);
   const bodies = (inbox: readonly Msg[], round: string) =>
     new Map(inbox.filter((m) => m.round === round).map((m) => [m.from, m.body]));
-  const done: Step<AuxInfo> = abort([], 'adversary: done');
+  const done: Step<AuxInfo> = abort([], 'cancelled', 'adversary: done');
   const r5 = new Scripted<AuxInfo>(i, [{ round: ROUND.proofs, broadcast: false }], () => done);
   const r4 = new Scripted<AuxInfo>(i, [{ round: ROUND.decommit, broadcast: true }], (inbox) => {
     if (!o.proofs) return done;

@@ -437,6 +437,7 @@ test.serial('a relay that alters an envelope makes the session abort; nothing is
   });
   t.is(res.results!.get(2)?.status, 'aborted');
   t.regex((res.results!.get(2)?.abort as { reason: string }).reason, /envelope rejected/);
+  t.is((res.results!.get(2)?.abort as { code: string }).code, 'envelope-rejected');
   t.is((await call(2, { method: 'info' })).wallets, before, 'no share stored by the aborting node');
 });
 
@@ -470,6 +471,7 @@ test.serial(
     });
     t.is(misroute.results!.get(2)?.status, 'aborted');
     t.regex((misroute.results!.get(2)?.abort as { reason: string }).reason, /wrong-recipient/);
+    t.is((misroute.results!.get(2)?.abort as { code: string }).code, 'envelope-rejected');
     // drop: nothing from node 1 reaches node 3
     const dropped = await run('keygen', [0, 1, 2], { walletId: randomBytes(8).toString('hex') }, (from, to, env) =>
       from === 0 && to === 2 ? [] : env,
@@ -660,6 +662,7 @@ test.serial(
     const r0 = res.results!.get(0)!;
     t.is(r0.status, 'aborted');
     t.deepEqual((r0.abort as { culprits: number[] }).culprits, [2], 'the lone differing confirmation names its signer');
+    t.is((r0.abort as { code: string }).code, 'confirmation-mismatch');
     t.is(res.results!.get(1)?.status, 'done');
     const fin = await call(0, { method: 'finalize', scope: id, envelopes: res.results!.get(1)!.evidence as string[] });
     t.true(fin.ok, 'the aborted node still holds its pending share and commits on the honest evidence');

@@ -12,6 +12,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
+import type { BlameCode } from '../../src/protocol/blame.js';
 import { startAuxInfo, AUX_ROUND } from '../../src/protocol/aux/index.js';
 import type { AuxInfo } from '../../src/protocol/aux-info.js';
 import {
@@ -81,6 +82,7 @@ function blamed(
   t: ExecutionContext,
   results: Results,
   culprit: number,
+  code: BlameCode,
   reason: RegExp,
   receivers = [0, 1, 2].filter((i) => i !== culprit),
 ): void {
@@ -92,6 +94,7 @@ function blamed(
       [culprit],
       `party ${i}: ${r?.abort?.reason ?? (r?.stalled ? 'stalled' : 'no abort')}`,
     );
+    t.is(r?.abort?.code, code, `party ${i}`);
     t.regex(r?.abort?.reason ?? '', reason, `party ${i}`);
   }
 }
@@ -195,26 +198,33 @@ test.before(async () => {
 
 test('A1 BitForge: N = (16 primes of 16 bits) × (large prime) in a full run: its best-effort Πmod fails, prover named', (t) => {
   t.true(refBitLength(smooth.N) >= 3071, 'the size check passes: Πmod is what must catch it');
-  blamed(t, smooth.results, 2, /^aux\/proofs: mod\/fourth-root$/);
+  blamed(t, smooth.results, 2, 'proof-invalid', /^aux\/proofs: mod\/fourth-root$/);
 });
 
 test('A1: N = p·q with a 256-bit p in a full run: Πmod passes, Πfac fails (range), prover named', (t) => {
   t.is(refBitLength(weakP.p), 256);
   t.true(refBitLength(weakP.N) >= 3071);
   // Πmod and Πfac are verified in this order in one step: a "fac/" reason means Πmod accepted N
-  blamed(t, weakP.results, 2, /^aux\/proofs: fac\/range-z2$/);
+  blamed(t, weakP.results, 2, 'proof-invalid', /^aux\/proofs: fac\/range-z2$/);
 });
 
 test('A5: a Πmod with 0 repetitions cannot verify vacuously, prover named', (t) => {
-  blamed(t, tampered, 0, /^aux\/proofs: malformed \(Πmod items must have exactly 128 entries, has 0\)$/, [1]);
+  blamed(
+    t,
+    tampered,
+    0,
+    'malformed',
+    /^aux\/proofs: malformed \(Πmod items must have exactly 128 entries, has 0\)$/,
+    [1],
+  );
 });
 
 test('A1: a Πmod with w = p (w divides N) is rejected, prover named', (t) => {
-  blamed(t, tampered, 0, /^aux\/proofs: mod\/w-not-unit$/, [2]);
+  blamed(t, tampered, 0, 'proof-invalid', /^aux\/proofs: mod\/w-not-unit$/, [2]);
 });
 
 test('A7: Πmod/Πfac proofs replayed from another session (same prover, same N) are rejected, prover named', (t) => {
-  blamed(t, tampered, 1, /^aux\/proofs: mod\/fourth-root$/, [0]);
+  blamed(t, tampered, 1, 'proof-invalid', /^aux\/proofs: mod\/fourth-root$/, [0]);
   t.falsy(tampered[1]?.output);
   t.falsy(tampered[2]?.output);
 });
@@ -253,7 +263,7 @@ test('A6: ring-Pedersen s = −t^λ (not in ⟨t⟩) with a Πprm computed as if
       decommit: decommit(sid, 1, { s, prm: prmAsIfValid({ sid, prover: 1 }, L, { N, s, t: tt }, r.secret) }),
     }),
   );
-  blamed(t, results, 1, /^aux\/decommit: prm\/equation$/);
+  blamed(t, results, 1, 'proof-invalid', /^aux\/decommit: prm\/equation$/);
 });
 
 test('A6 control: the same forger with the true s makes a Πprm that verifies (so the test above tests the check)', (t) => {
@@ -274,15 +284,22 @@ test('A5: a Πprm with 0 repetitions, or with 129 responses z_i, is refused at d
     (sid) => auxAdversary({ sid, n: 3, i: 0, L, decommit: decommit(sid, 0) }),
     both(rewrite(0, 1, AUX_ROUND.decommit, resize(0, 0)), rewrite(0, 2, AUX_ROUND.decommit, resize(L.m, 129))),
   );
-  blamed(t, results, 0, /^aux\/decommit: malformed \(Πprm A must have exactly 128 entries, has 0\)$/, [1]);
-  blamed(t, results, 0, /^aux\/decommit: malformed \(Πprm z must have exactly 128 entries, has 129\)$/, [2]);
+  blamed(t, results, 0, 'malformed', /^aux\/decommit: malformed \(Πprm A must have exactly 128 entries, has 0\)$/, [1]);
+  blamed(
+    t,
+    results,
+    0,
+    'malformed',
+    /^aux\/decommit: malformed \(Πprm z must have exactly 128 entries, has 129\)$/,
+    [2],
+  );
 });
 
 test('A7: a Πprm replayed from another session is rejected (committed to, so only the proof binding catches it), prover named', (t) => {
   const r = rp(1);
   const old = provePrm({ sid: newSid(), prover: 1 }, L, r.params, r.secret);
   const results = runWith(1, (sid) => auxAdversary({ sid, n: 3, i: 1, L, decommit: decommit(sid, 1, { prm: old }) }));
-  blamed(t, results, 1, /^aux\/decommit: prm\/equation$/);
+  blamed(t, results, 1, 'proof-invalid', /^aux\/decommit: prm\/equation$/);
 });
 
 test('A7: a Πprm bound to another prover index is rejected, prover named', (t) => {
@@ -296,7 +313,7 @@ test('A7: a Πprm bound to another prover index is rejected, prover named', (t) 
       decommit: decommit(sid, 1, { prm: provePrm({ sid, prover: 2 }, L, r.params, r.secret) }),
     }),
   );
-  blamed(t, results, 1, /^aux\/decommit: prm\/equation$/);
+  blamed(t, results, 1, 'proof-invalid', /^aux\/decommit: prm\/equation$/);
 });
 
 test('A1: a 2048-bit Paillier modulus (p, q ≡ 3 mod 4, otherwise perfect) is refused by the size check, prover named', async (t) => {
@@ -305,25 +322,25 @@ test('A1: a 2048-bit Paillier modulus (p, q ≡ 3 mod 4, otherwise perfect) is r
   do [p, q] = await Promise.all([blumPrime(1024), blumPrime(1024)]);
   while (refBitLength(p * q) !== 2048);
   const results = runWith(2, (sid) => auxAdversary({ sid, n: 3, i: 2, L, decommit: decommit(sid, 2, { N: p * q }) }));
-  blamed(t, results, 2, /^aux\/decommit: Paillier modulus N_j has a bad size or parity$/);
+  blamed(t, results, 2, 'modulus-invalid', /^aux\/decommit: Paillier modulus N_j has a bad size or parity$/);
 });
 
 test('A1: an even Paillier modulus or an even ring-Pedersen modulus of full size is refused, prover named', (t) => {
   const { N } = decommit(newSid(), 2);
   const even = runWith(2, (sid) => auxAdversary({ sid, n: 3, i: 2, L, decommit: decommit(sid, 2, { N: N + 1n }) }));
-  blamed(t, even, 2, /^aux\/decommit: Paillier modulus N_j has a bad size or parity$/);
+  blamed(t, even, 2, 'modulus-invalid', /^aux\/decommit: Paillier modulus N_j has a bad size or parity$/);
   const evenHat = runWith(2, (sid) => {
     const d = decommit(sid, 2);
     return auxAdversary({ sid, n: 3, i: 2, L, decommit: { ...d, Nhat: d.Nhat + 1n } });
   });
-  blamed(t, evenHat, 2, /^aux\/decommit: ring-Pedersen modulus N̂_j has a bad size or parity$/);
+  blamed(t, evenHat, 2, 'modulus-invalid', /^aux\/decommit: ring-Pedersen modulus N̂_j has a bad size or parity$/);
 });
 
 test('A16: a 5000-bit Paillier modulus in the opening is refused at decoding, before any arithmetic, prover named', (t) => {
   const results = runWith(2, (sid) =>
     auxAdversary({ sid, n: 3, i: 2, L, decommit: decommit(sid, 2, { N: (1n << 5000n) + 1n }) }),
   );
-  blamed(t, results, 2, /^aux\/decommit: malformed \(N longer than 513 bytes\)$/);
+  blamed(t, results, 2, 'malformed', /^aux\/decommit: malformed \(N longer than 513 bytes\)$/);
 });
 
 // --- the commitment V_j binds the sender's index, the session and every opened value --------------
@@ -335,13 +352,13 @@ test('A12/A7: a party that copies another’s commitment and opening (rushing) i
   // read party 1's round-1 state as a rushing adversary would learn it from the wire
   const { V, decommit: d1 } = (one.round as unknown as { s: { V: Uint8Array; decommit: AuxDecommit } }).s;
   const results = runNetwork([honest(sid, 0), one, auxAdversary({ sid, n: 3, i: 2, L, decommit: d1, V })]);
-  blamed(t, results, 2, /^aux\/decommit: opening does not match commitment V_j$/);
+  blamed(t, results, 2, 'commitment-mismatch', /^aux\/decommit: opening does not match commitment V_j$/);
 });
 
 test('A7: a commitment and opening replayed from another session are refused: the sid is inside V_j', (t) => {
   const old = newSid();
   const results = runWith(1, (sid) => auxAdversary({ sid, n: 3, i: 1, L, decommit: decommit(old, 1), commitSid: old }));
-  blamed(t, results, 1, /^aux\/decommit: opening does not match commitment V_j$/);
+  blamed(t, results, 1, 'commitment-mismatch', /^aux\/decommit: opening does not match commitment V_j$/);
 });
 
 test('an opening with another ρ_j (chosen after seeing the others’) or another Πprm A_i than committed is refused', (t) => {
@@ -349,14 +366,14 @@ test('an opening with another ρ_j (chosen after seeing the others’) or anothe
     const d = decommit(sid, 1);
     return auxAdversary({ sid, n: 3, i: 1, L, decommit: { ...d, rho: Uint8Array.from(randomBytes(32)) }, commitTo: d });
   });
-  blamed(t, otherRho, 1, /^aux\/decommit: opening does not match commitment V_j$/);
+  blamed(t, otherRho, 1, 'commitment-mismatch', /^aux\/decommit: opening does not match commitment V_j$/);
   const otherA = runWith(1, (sid) => {
     const d = decommit(sid, 1);
     const A = [...d.prm.A];
     A[3] = A[4] as bigint;
     return auxAdversary({ sid, n: 3, i: 1, L, decommit: { ...d, prm: { ...d.prm, A } }, commitTo: d });
   });
-  blamed(t, otherA, 1, /^aux\/decommit: opening does not match commitment V_j$/);
+  blamed(t, otherA, 1, 'commitment-mismatch', /^aux\/decommit: opening does not match commitment V_j$/);
 });
 
 test('A1: a Πmod bit a_i or b_i other than 0 or 1 does not decode', (t) => {

@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
+import type { BlameCode } from '../../src/protocol/blame.js';
 import { startAuxInfo, AUX_ROUND } from '../../src/protocol/aux/index.js';
 import type { AuxInfo } from '../../src/protocol/aux-info.js';
 import { ringPedersenFromPrimes } from '../../src/paillier/ring-pedersen.js';
@@ -72,12 +73,14 @@ function assertBlamed(
   t: import('ava').ExecutionContext,
   results: ReturnType<typeof runNetwork<AuxInfo>>,
   culprit: number,
+  code: BlameCode,
   reason: RegExp,
 ): void {
   for (const i of [0, 1, 2].filter((x) => x !== culprit)) {
     const r = results[i];
     t.falsy(r?.output, `party ${i} must not output aux-info`);
     t.deepEqual(r?.abort?.culprits, [culprit], `party ${i}: ${r?.abort?.reason ?? 'no abort'}`);
+    t.is(r?.abort?.code, code, `party ${i}`);
     t.regex(r?.abort?.reason ?? '', reason);
   }
 }
@@ -94,7 +97,7 @@ test('A6: a tampered Πprm is rejected before any Paillier proof, prover named',
       return encodeDecommit({ ...d, prm: { ...d.prm, z } });
     }),
   );
-  assertBlamed(t, results, 1, /does not match commitment/);
+  assertBlamed(t, results, 1, 'commitment-mismatch', /does not match commitment/);
 });
 
 test('A1: an undersized (1024-bit) Paillier modulus is rejected by the size check, prover named', (t) => {
@@ -102,7 +105,7 @@ test('A1: an undersized (1024-bit) Paillier modulus is rejected by the size chec
   const results = runNetwork(
     starts(undefined, (i) => (i === 2 ? { p: fixturePrime(512, 0), q: fixturePrime(512, 1) } : undefined)),
   );
-  assertBlamed(t, results, 2, /N_j has a bad size/);
+  assertBlamed(t, results, 2, 'modulus-invalid', /N_j has a bad size/);
 });
 
 test('A5: a Πmod with 127 repetitions is refused at decoding, prover named', (t) => {
@@ -113,7 +116,7 @@ test('A5: a Πmod with 127 repetitions is refused at decoding, prover named', (t
       return encodeProofs({ ...pr, mod: { ...pr.mod, items: pr.mod.items.slice(1) } });
     }),
   );
-  assertBlamed(t, results, 0, /Πmod items must have exactly 128 entries/);
+  assertBlamed(t, results, 0, 'malformed', /Πmod items must have exactly 128 entries/);
 });
 
 test('a Πfac made for another verifier is rejected, prover named', (t) => {
@@ -124,6 +127,8 @@ test('a Πfac made for another verifier is rejected, prover named', (t) => {
     return [m, { ...m, to: 1 }];
   });
   t.deepEqual(results[1]?.abort?.culprits, [0]);
+  t.is(results[1]?.abort?.code, 'proof-invalid');
+  t.regex(results[1]?.abort?.proof ?? '', /^fac\//);
   t.regex(results[1]?.abort?.reason ?? '', /fac\//);
   t.falsy(results[1]?.output);
 });
@@ -135,6 +140,7 @@ test('a Paillier modulus copied from another party: its owner names the copier, 
   );
   for (const i of [0, 1]) {
     t.falsy(results[i]?.output);
+    t.is(results[i]?.abort?.code, 'modulus-repeated');
     t.regex(results[i]?.abort?.reason ?? '', /modulus repeats one of ours|same modulus/);
   }
   t.deepEqual(results[0]?.abort?.culprits, [2], 'party 0 made its N fresh for this run: 2 is passing it off');
@@ -180,7 +186,7 @@ test('A6: a Πprm that does not verify (consistently committed) is rejected, pro
     z[7] = ((z[7] as bigint) + 1n) % d.Nhat;
     return { ...d, prm: { ...d.prm, z } };
   });
-  assertBlamed(t, results, 1, /aux\/decommit: prm\/equation/);
+  assertBlamed(t, results, 1, 'proof-invalid', /aux\/decommit: prm\/equation/);
 });
 
 test('P3: a copier with the lower index gets nobody blamed by a bystander, and is named by the modulus owner', (t) => {
@@ -190,6 +196,7 @@ test('P3: a copier with the lower index gets nobody blamed by a bystander, and i
   const results = withMalicious(0, (d) => ({ ...d, N: N2 }));
   t.falsy(results[1]?.output);
   t.deepEqual(results[1]?.abort?.culprits, [], `party 1: ${results[1]?.abort?.reason ?? 'no abort'}`);
+  t.is(results[1]?.abort?.code, 'modulus-repeated');
   t.regex(results[1]?.abort?.reason ?? '', /two other parties present the same modulus \(0, 2\); nobody blamed/);
   t.falsy(results[2]?.output);
   t.deepEqual(results[2]?.abort?.culprits, [0], 'the owner of the modulus names the copier');
@@ -200,11 +207,12 @@ test('a party whose Paillier and ring-Pedersen moduli are equal is named', (t) =
   for (const i of [0, 2]) {
     t.falsy(results[i]?.output);
     t.deepEqual(results[i]?.abort?.culprits, [1]);
+    t.is(results[i]?.abort?.code, 'modulus-repeated');
     t.regex(results[i]?.abort?.reason ?? '', /Paillier and ring-Pedersen moduli are equal/);
   }
 });
 
 test('A1/A16: an undersized ring-Pedersen modulus is rejected before any arithmetic, prover named', (t) => {
   const results = withMalicious(2, (d) => ({ ...d, Nhat: fixturePrime(512, 2) * fixturePrime(512, 3) }));
-  assertBlamed(t, results, 2, /N̂_j has a bad size/);
+  assertBlamed(t, results, 2, 'modulus-invalid', /N̂_j has a bad size/);
 });

@@ -58,6 +58,7 @@ test('collect: a message for a round the party is not in is blamed on its sender
   t.is(step.kind, 'abort');
   if (step.kind !== 'abort') return;
   t.deepEqual(step.abort.culprits, [2]);
+  t.is(step.abort.code, 'unexpected-message');
   t.regex(step.abort.reason, /unexpected message for round keygen\/echo/);
 });
 
@@ -67,6 +68,7 @@ test('collect: a message claiming an unknown index or our own aborts without nam
     t.is(step.kind, 'abort', `from ${from}`);
     if (step.kind !== 'abort') continue;
     t.deepEqual(step.abort.culprits, []);
+    t.is(step.abort.code, 'unknown-sender');
     t.regex(step.abort.reason, /unknown or own index/);
   }
 });
@@ -78,6 +80,7 @@ test('collect: a point-to-point message addressed to another party, or broadcast
   for (const to of [2, 'all'] as const) {
     const e = t.throws(() => collect(0, [0, 1, 2], p2p, [msg(2, 0), msg(1, to)]), { instanceOf: Blame }, String(to));
     t.deepEqual(e?.culprits, [1]);
+    t.is(e.code, 'wrong-recipient');
     t.regex(e.reason, /r: wrong message kind or recipient/);
   }
   // and a point-to-point message where a broadcast was due
@@ -99,6 +102,7 @@ test('collect: a missing message names the silent party', (t) => {
   t.is(step.kind, 'abort');
   if (step.kind !== 'abort') return;
   t.deepEqual(step.abort.culprits, [2]);
+  t.is(step.abort.code, 'missing-message');
   t.regex(step.abort.reason, /keygen\/commit: missing message/);
 });
 
@@ -252,17 +256,25 @@ test('combine: partials from a non-signer, out of range, for another presignatur
     try {
       combineSignature(pub, digest, partials);
     } catch (e) {
-      if (e instanceof Blame) return { culprits: [...e.culprits], reason: e.reason };
+      if (e instanceof Blame) return { culprits: [...e.culprits], code: e.code, reason: e.reason };
       throw e;
     }
     return undefined;
   };
-  t.deepEqual(blame([ok(0), ok(2), ok(1)]), { culprits: [], reason: 'sign: partial from non-signer 1' });
+  t.deepEqual(blame([ok(0), ok(2), ok(1)]), {
+    culprits: [],
+    code: 'unknown-sender',
+    reason: 'sign: partial from non-signer 1',
+  });
   const malformed = 'sign: malformed or duplicate partial signature';
-  t.deepEqual(blame([ok(0), ok(2, q)]), { culprits: [2], reason: malformed });
-  t.deepEqual(blame([ok(0, -1n), ok(2)]), { culprits: [0], reason: malformed });
-  t.deepEqual(blame([{ ...ok(0), presignatureId: sid() }, ok(2)]), { culprits: [0], reason: malformed });
-  t.deepEqual(blame([ok(0), ok(2), ok(2)]), { culprits: [2], reason: malformed });
+  t.deepEqual(blame([ok(0), ok(2, q)]), { culprits: [2], code: 'malformed', reason: malformed });
+  t.deepEqual(blame([ok(0, -1n), ok(2)]), { culprits: [0], code: 'malformed', reason: malformed });
+  t.deepEqual(blame([{ ...ok(0), presignatureId: sid() }, ok(2)]), {
+    culprits: [0],
+    code: 'malformed',
+    reason: malformed,
+  });
+  t.deepEqual(blame([ok(0), ok(2), ok(2)]), { culprits: [2], code: 'malformed', reason: malformed });
 });
 
 test('verifyEcdsa: r or s outside [1, q) is a failed verification, not an exception', (t) => {

@@ -10,6 +10,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
+import type { BlameCode } from '../../src/protocol/blame.js';
 import { startKeygen, KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { commitmentHash } from '../../src/protocol/keygen/commitment.js';
 import {
@@ -62,11 +63,19 @@ function consistent(sid: Uint8Array, bad: number, inner: Tamper): Tamper {
   };
 }
 
-function blamed(t: ExecutionContext, results: Results, culprits: number[], reason: RegExp, honest: number[]): void {
+function blamed(
+  t: ExecutionContext,
+  results: Results,
+  culprits: number[],
+  code: BlameCode,
+  reason: RegExp,
+  honest: number[],
+): void {
   for (const i of honest) {
     const r = results[i];
     t.falsy(r?.output, `party ${i} must produce no key share`);
     t.deepEqual(r?.abort?.culprits, culprits, `party ${i}: ${r?.abort?.reason ?? 'no abort'}`);
+    t.is(r?.abort?.code, code, `party ${i}`);
     t.regex(r?.abort?.reason ?? '', reason, `party ${i}`);
   }
 }
@@ -81,7 +90,7 @@ test('A12: a party that copies another’s commitment and opening is refused (it
     return undefined;
   };
   const results = keygen(consistent(sid, 2, copy), sid);
-  blamed(t, results, [2], /^keygen\/decommit: opening does not match commitment V_j$/, [0, 1]);
+  blamed(t, results, [2], 'commitment-mismatch', /^keygen\/decommit: opening does not match commitment V_j$/, [0, 1]);
 });
 
 test('A7: a commitment, opening and shares replayed from another session are refused (the sid is inside the commitment)', (t) => {
@@ -99,7 +108,7 @@ test('A7: a commitment, opening and shares replayed from another session are ref
     ),
     sid,
   );
-  blamed(t, results, [1], /^keygen\/decommit: opening does not match commitment V_j$/, [0, 2]);
+  blamed(t, results, [1], 'commitment-mismatch', /^keygen\/decommit: opening does not match commitment V_j$/, [0, 2]);
 });
 
 test('A12: an opening with another (valid) Feldman commitment S_j is refused as not matching V_j', (t) => {
@@ -108,7 +117,7 @@ test('A12: an opening with another (valid) Feldman commitment S_j is refused as 
     const d = decodeDecommit(m.body, 2);
     return [{ ...m, body: encodeDecommit({ ...d, S: [d.S[0] as Point, (d.S[1] as Point).add(G)] }) }];
   });
-  blamed(t, results, [1], /^keygen\/decommit: opening does not match commitment V_j$/, [0, 2]);
+  blamed(t, results, [1], 'commitment-mismatch', /^keygen\/decommit: opening does not match commitment V_j$/, [0, 2]);
 });
 
 test('A7: a Schnorr proof of another prover, forwarded as one’s own, is refused', (t) => {
@@ -121,7 +130,7 @@ test('A7: a Schnorr proof of another prover, forwarded as one’s own, is refuse
     return undefined;
   });
   t.truthy(zOf1);
-  blamed(t, results, [2], /^keygen\/proof: sch\/equation$/, [0, 1]);
+  blamed(t, results, [2], 'proof-invalid', /^keygen\/proof: sch\/equation$/, [0, 1]);
 });
 
 test('Πsch: the challenge changes with each of sid, prover, rid, X and A (Fiat–Shamir binds the whole statement and commitment)', (t) => {
@@ -169,7 +178,7 @@ test('A14: a public key Y = O (constant terms cancelling) is refused before any 
     ...honest,
     chosenPolynomial(sid, 2, modq(-(f0[0] as bigint) - (f0[1] as bigint)), randomScalar()),
   ]);
-  blamed(t, results, [], /^keygen: public key is the identity$/, [0, 1]);
+  blamed(t, results, [], 'identity-point', /^keygen: public key is the identity$/, [0, 1]);
 });
 
 test('A14: a public share X_1 = O is refused before any key share is output', (t) => {
@@ -180,5 +189,5 @@ test('A14: a public share X_1 = O is refused before any key share is output', (t
   const c0 = randomScalar();
   const c1 = modq((target - c0) * ((q + 1n) / 2n)); // (target − c0)/2
   const results = keygen(undefined, sid, [...honest, chosenPolynomial(sid, 2, c0, c1)]);
-  blamed(t, results, [], /^keygen\/decommit: public share X_1 is the identity$/, [0, 1]);
+  blamed(t, results, [], 'identity-point', /^keygen\/decommit: public share X_1 is the identity$/, [0, 1]);
 });

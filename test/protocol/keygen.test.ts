@@ -1,6 +1,7 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { BlameCode } from '../../src/protocol/blame.js';
 import { startKeygen, KEYGEN_ROUND } from '../../src/protocol/keygen/index.js';
 import { lagrange } from '../../src/curve/lagrange.js';
 import { type Point, Point as P, mul, mulG, q } from '../../src/curve/secp256k1.js';
@@ -71,6 +72,7 @@ function assertBlamed(
   t: import('ava').ExecutionContext,
   results: ReturnType<typeof keygen>,
   culprit: number | null,
+  code: BlameCode,
   reason: RegExp,
   honest: number[],
 ): void {
@@ -80,6 +82,7 @@ function assertBlamed(
     t.false(Boolean(r?.output), `party ${i} must produce no key share`);
     if (culprit === null) t.deepEqual(r?.abort?.culprits, []);
     else t.deepEqual(r?.abort?.culprits, [culprit]);
+    t.is(r?.abort?.code, code, `party ${i}`);
     t.regex(r?.abort?.reason ?? '', reason);
   }
 }
@@ -103,7 +106,7 @@ function addCoefficient(body: Uint8Array): Uint8Array {
 
 test('A12: a commitment vector with t + 1 entries is rejected, sender named', (t) => {
   const results = keygen(3, 2, rewrite(1, KEYGEN_ROUND.decommit, addCoefficient));
-  assertBlamed(t, results, 1, /S must have exactly 2 entries/, [0, 2]);
+  assertBlamed(t, results, 1, 'malformed', /S must have exactly 2 entries/, [0, 2]);
 });
 
 test('a VSS share that does not match the commitments is rejected, sender named', (t) => {
@@ -116,7 +119,7 @@ test('a VSS share that does not match the commitments is rejected, sender named'
       return c;
     }),
   );
-  assertBlamed(t, results, 1, /VSS check/, [0, 2]);
+  assertBlamed(t, results, 1, 'share-invalid', /VSS check/, [0, 2]);
 });
 
 test('an opening that differs from the commitment is rejected, sender named', (t) => {
@@ -129,7 +132,7 @@ test('an opening that differs from the commitment is rejected, sender named', (t
       return c;
     }),
   );
-  assertBlamed(t, results, 1, /does not match commitment/, [0, 2]);
+  assertBlamed(t, results, 1, 'commitment-mismatch', /does not match commitment/, [0, 2]);
 });
 
 test('A11: equivocated commitments are caught by the echo round', (t) => {
@@ -144,6 +147,7 @@ test('A11: equivocated commitments are caught by the echo round', (t) => {
     }),
   );
   for (const i of [0, 2]) {
+    t.is(results[i]?.abort?.code, 'broadcast-mismatch');
     t.regex(results[i]?.abort?.reason ?? '', /broadcasts differ/);
     t.falsy(results[i]?.output);
   }
@@ -161,7 +165,7 @@ test('a wrong Schnorr response is rejected, sender named', (t) => {
         .finish();
     }),
   );
-  assertBlamed(t, results, 1, /sch\/equation/, [0, 2]);
+  assertBlamed(t, results, 1, 'proof-invalid', /sch\/equation/, [0, 2]);
 });
 
 test('A4/A7: a Schnorr proof replayed from another session is rejected', (t) => {
@@ -177,7 +181,7 @@ test('A4/A7: a Schnorr proof replayed from another session is rejected', (t) => 
     2,
     rewrite(1, KEYGEN_ROUND.proof, () => recorded as Uint8Array),
   );
-  assertBlamed(t, results, 1, /sch\/equation/, [0, 2]);
+  assertBlamed(t, results, 1, 'proof-invalid', /sch\/equation/, [0, 2]);
 });
 
 test('malformed messages are rejected with the sender named', (t) => {
@@ -206,16 +210,16 @@ test('malformed messages are rejected with the sender named', (t) => {
   ];
   for (const [round, f, reason] of cases) {
     const results = keygen(3, 2, rewrite(1, round, f));
-    assertBlamed(t, results, 1, reason, [0, 2]);
+    assertBlamed(t, results, 1, 'malformed', reason, [0, 2]);
   }
 });
 
 test('a duplicated or misrouted message is rejected', (t) => {
   const dup: Tamper = (m) => (m.from === 1 && m.round === KEYGEN_ROUND.commit ? [m, m] : undefined);
-  assertBlamed(t, keygen(3, 2, dup), 1, /more than one message/, [0, 2]);
+  assertBlamed(t, keygen(3, 2, dup), 1, 'duplicate-message', /more than one message/, [0, 2]);
   const asBroadcast: Tamper = (m) =>
     m.from === 1 && m.round === KEYGEN_ROUND.share ? [{ ...m, to: 'all' }] : undefined;
-  assertBlamed(t, keygen(3, 2, asBroadcast), 1, /wrong message kind/, [0, 2]);
+  assertBlamed(t, keygen(3, 2, asBroadcast), 1, 'wrong-recipient', /wrong message kind/, [0, 2]);
 });
 
 test('a round cannot be handled twice', (t) => {
@@ -262,6 +266,7 @@ test('a confirmation that differs aborts every honest party before output, namin
   );
   for (const i of [0, 2]) {
     t.falsy(results[i]?.output);
+    t.is(results[i]?.abort?.code, 'confirmation-mismatch');
     t.regex(results[i]?.abort?.reason ?? '', /keygen\/confirm: confirmation of party 1 differs/);
     t.deepEqual(results[i]?.abort?.culprits, [1], 'the one confirmation against n − 1 agreeing ones is its sender’s');
   }

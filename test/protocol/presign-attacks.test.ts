@@ -9,6 +9,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
+import type { BlameCode } from '../../src/protocol/blame.js';
 import { startPresign, type Presignature } from '../../src/protocol/presign/index.js';
 import {
   ROUND,
@@ -47,10 +48,12 @@ function blamed(
   t: ExecutionContext,
   r: PartyResult<Presignature> | undefined,
   culprits: number[],
+  code: BlameCode,
   reason: RegExp,
 ): void {
   t.falsy(r?.output, 'no presignature');
   t.deepEqual(r?.abort?.culprits, culprits, r?.abort?.reason ?? (r?.stalled ? 'stalled' : 'no abort'));
+  t.is(r?.abort?.code, code);
   t.regex(r?.abort?.reason ?? '', reason);
 }
 
@@ -71,11 +74,11 @@ test('A2: γ = 2^(ℓ+ε) + 1 in G_j, proven by the honest algorithm, is rejecte
     round: {
       me: 0,
       expects: [{ round: ROUND.r1, broadcast: true }],
-      handle: () => ({ kind: 'abort', abort: { culprits: [], reason: 'adversary stops' } }),
+      handle: () => ({ kind: 'abort', abort: { culprits: [], code: 'cancelled', reason: 'adversary stops' } }),
     },
   };
   const res = runNetwork<Presignature>([stop, startPresign(params(1, sid))], undefined, S);
-  blamed(t, res[1], [0], /^presign\/r1-proofs: enc-elg\/range-z1$/);
+  blamed(t, res[1], [0], 'proof-invalid', /^presign\/r1-proofs: enc-elg\/range-z1$/);
 });
 
 test('A2: a second MtA (D̂, F̂ for x′_i) with mask β̂ = 2^(ℓ′+ε) + 1 is rejected by its Πaff-g (ψ̂), blaming its sender', (t) => {
@@ -111,7 +114,7 @@ test('A2: a second MtA (D̂, F̂ for x′_i) with mask β̂ = 2^(ℓ′+ε) + 1 
     return [{ ...m, body: encodeR2({ ...r2, Dhat, Fhat, psiHat }) }];
   };
   const res = runNetwork<Presignature>([adv.step, startPresign(params(1, sid))], tamper, S);
-  blamed(t, res[1], [0], /^presign\/r2: aff-g\/range-z2$/);
+  blamed(t, res[1], [0], 'proof-invalid', /^presign\/r2: aff-g\/range-z2$/);
 });
 
 test('A14: Γ = Σ Γ_j = O (γ_0 = −γ_1) is refused before anything is derived from it', (t) => {
@@ -119,7 +122,7 @@ test('A14: Γ = Σ Γ_j = O (γ_0 = −γ_1) is refused before anything is deriv
   const honest = startPresign(params(1, sid));
   const adv = adversaryStart(params(0, sid), { gamma: q - secretsOf(honest).gamma });
   const res = runNetwork<Presignature>([adv.step, honest], undefined, S);
-  blamed(t, res[1], [], /^presign\/r2: Γ is the identity$/);
+  blamed(t, res[1], [], 'identity-point', /^presign\/r2: Γ is the identity$/);
 });
 
 test('A14: δ = Σ δ_j = 0 (k_0 = −k_1) is refused, no presignature', (t) => {
@@ -127,7 +130,7 @@ test('A14: δ = Σ δ_j = 0 (k_0 = −k_1) is refused, no presignature', (t) => 
   const honest = startPresign(params(1, sid));
   const adv = adversaryStart(params(0, sid), { k: q - secretsOf(honest).k });
   const res = runNetwork<Presignature>([adv.step, honest], undefined, S);
-  blamed(t, res[1], [], /^presign\/r3: δ = 0$/);
+  blamed(t, res[1], [], 'degenerate-nonce', /^presign\/r3: δ = 0$/);
 });
 
 test('A16: a Πenc-elg with a 1 MB z1 is refused at decoding (length prefix checked before the bytes are read), blaming its sender', (t) => {
@@ -147,5 +150,5 @@ test('A16: a Πenc-elg with a 1 MB z1 is refused at decoding (length prefix chec
     S,
   );
   t.log(`decoding the 1 MB proof failed after ${decodeMs.toFixed(2)} ms`);
-  blamed(t, res[1], [0], /^presign\/r1-proofs: malformed \(Πenc-elg z1 longer than \d+ bytes\)$/);
+  blamed(t, res[1], [0], 'malformed', /^presign\/r1-proofs: malformed \(Πenc-elg z1 longer than \d+ bytes\)$/);
 });

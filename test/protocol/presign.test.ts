@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { createHash, createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { BlameCode } from '../../src/protocol/blame.js';
 import { startPresign, nonceR, type Presignature } from '../../src/protocol/presign/index.js';
 import { ROUND, decodeR1, decodeR2, decodeR3, encodeR2, encodeR3 } from '../../src/protocol/presign/messages.js';
 import { INSTANCE } from '../../src/protocol/presign/instances.js';
@@ -73,11 +74,13 @@ function blamed(
   res: PartyResult<Presignature>[],
   victim: number,
   culprits: number[],
+  code: BlameCode,
   reason: RegExp,
 ): void {
   const r = res[victim];
   t.truthy(r?.abort, `signer at ${victim} must abort`);
   t.deepEqual(r?.abort?.culprits, culprits);
+  t.is(r?.abort?.code, code);
   t.regex(r?.abort?.reason ?? '', reason);
 }
 
@@ -127,7 +130,7 @@ test('A2: k = 2^(ℓ+ε) + 1 proven by the honest algorithm is rejected by Πenc
   const s = sid();
   const adv = adversaryStart(params(0, S, s), { k: (1n << BigInt(L.ell + L.epsilon)) + 1n });
   const res = runNetwork<Presignature>([adv.step, startPresign(params(1, S, s))], undefined, S);
-  blamed(t, res, 1, [0], /enc-elg\/range-z1/);
+  blamed(t, res, 1, [0], 'proof-invalid', /enc-elg\/range-z1/);
 });
 
 /** Party 0 (malicious, γ known) rebuilds its MtA for party 1 with a mask β or ciphertext of its choosing. */
@@ -160,16 +163,23 @@ function maliciousMta(choose: { beta?: bigint; otherK?: boolean }): PartyResult<
 }
 
 test('A2: a Πaff-g with mask β = 2^(ℓ′+ε) + 1 (z2 out of range) is rejected, blaming its sender', (t) => {
-  blamed(t, maliciousMta({ beta: (1n << BigInt(L.ellPrime + L.epsilon)) + 1n }), 1, [0], /aff-g\/range-z2/);
+  blamed(
+    t,
+    maliciousMta({ beta: (1n << BigInt(L.ellPrime + L.epsilon)) + 1n }),
+    1,
+    [0],
+    'proof-invalid',
+    /aff-g\/range-z2/,
+  );
 });
 
 test('A3: a Πaff-g built on a ciphertext other than our K_i is rejected (the statement is rebuilt locally)', (t) => {
-  blamed(t, maliciousMta({ otherK: true }), 1, [0], /aff-g\/paillier-j/);
+  blamed(t, maliciousMta({ otherK: true }), 1, [0], 'proof-invalid', /aff-g\/paillier-j/);
 });
 
 test('the malicious-MtA harness passes every proof with an in-range mask (so the two tests above test the checks)', (t) => {
   // only the δ check notices: the adversary's own δ_0 still subtracts its original β
-  blamed(t, maliciousMta({ beta: 12345n }), 1, [], /δ·G ≠ Σ Δ_j/);
+  blamed(t, maliciousMta({ beta: 12345n }), 1, [], 'inconsistent-presignature', /δ·G ≠ Σ Δ_j/);
 });
 
 test('a wrong Γ_j is caught by Πelog against the round-1 commitment, blaming its sender', (t) => {
@@ -177,7 +187,7 @@ test('a wrong Γ_j is caught by Πelog against the round-1 commitment, blaming i
     [0, 1],
     rewrite(ROUND.r2, 0, 1, (b) => encodeR2({ ...decodeR2(b, L), Gamma: mulG(randomScalar()) })),
   );
-  blamed(t, res, 1, [0], /elog/);
+  blamed(t, res, 1, [0], 'proof-invalid', /elog/);
 });
 
 test('an inconsistent Δ_j is caught by Πelog; an inconsistent δ_j or S_j by the output checks', (t) => {
@@ -191,6 +201,7 @@ test('an inconsistent Δ_j is caught by Πelog; an inconsistent δ_j or S_j by t
     withR3((r) => ({ ...r, Delta: r.Delta.add(mulG(1n)) })),
     1,
     [0],
+    'proof-invalid',
     /elog/,
   );
   blamed(
@@ -198,6 +209,7 @@ test('an inconsistent Δ_j is caught by Πelog; an inconsistent δ_j or S_j by t
     withR3((r) => ({ ...r, delta: modq(r.delta + 1n) })),
     1,
     [],
+    'inconsistent-presignature',
     /δ·G ≠ Σ Δ_j/,
   );
   blamed(
@@ -205,6 +217,7 @@ test('an inconsistent Δ_j is caught by Πelog; an inconsistent δ_j or S_j by t
     withR3((r) => ({ ...r, S: r.S.add(mulG(1n)) })),
     1,
     [],
+    'inconsistent-presignature',
     /δ·Y ≠ Σ S_j/,
   );
 });
@@ -219,7 +232,7 @@ test('A7: proofs replayed from another session are rejected', (t) => {
     [0, 1],
     rewrite(ROUND.r1Proofs, 0, 1, () => old.get(ROUND.r1Proofs) as Uint8Array),
   );
-  blamed(t, replayK, 1, [0], /enc-elg/);
+  blamed(t, replayK, 1, [0], 'proof-invalid', /enc-elg/);
 });
 
 test('A7: Πenc-elg proofs addressed to another signer are rejected (bound to the verifier and its parameters)', (t) => {
@@ -237,7 +250,7 @@ test('A7: Πenc-elg proofs addressed to another signer are rejected (bound to th
     sid(),
     keys3,
   );
-  blamed(t, res, 1, [0], /enc-elg/);
+  blamed(t, res, 1, [0], 'proof-invalid', /enc-elg/);
 });
 
 test('A11: a signer that shows different round-1 broadcasts to two others is caught by the echo (no culprit)', (t) => {
@@ -251,7 +264,7 @@ test('A11: a signer that shows different round-1 broadcasts to two others is cau
     (m, dest) => (m.from === 0 && dest === 2 && alt.has(m.round) ? [alt.get(m.round) as Msg] : undefined),
     s,
   );
-  for (const v of [1, 2]) blamed(t, res, v, [], /round-1 broadcasts differ/);
+  for (const v of [1, 2]) blamed(t, res, v, [], 'broadcast-mismatch', /round-1 broadcasts differ/);
 });
 
 test('malformed messages are blamed on their sender', (t) => {
@@ -263,6 +276,7 @@ test('malformed messages are blamed on their sender', (t) => {
     ),
     1,
     [0],
+    'malformed',
     /malformed/,
   );
   blamed(
@@ -273,6 +287,7 @@ test('malformed messages are blamed on their sender', (t) => {
     ),
     0,
     [1],
+    'malformed',
     /malformed/,
   );
 });
@@ -284,6 +299,7 @@ test('A9: a wrong partial signature is blamed on its signer; the presignatures a
   const bad = partials.map((p) => (p.signer === 2 ? { ...p, sigma: modq(p.sigma + 1n) } : p));
   const e = t.throws<Blame>(() => combineSignature(ps[0]!.pub, digest, bad), { instanceOf: Blame });
   t.deepEqual(e.culprits, [2]);
+  t.is(e.code, 'partial-signature-invalid');
   const m = modq(BigInt('0x' + Buffer.from(digest).toString('hex')));
   t.deepEqual(
     wrongPartials(ps[0]!.pub, m, new Map(partials.map((p) => [p.signer, p.sigma]))),
@@ -291,7 +307,10 @@ test('A9: a wrong partial signature is blamed on its signer; the presignatures a
     'honest partials pass the per-signer check',
   );
   t.deepEqual(wrongPartials(ps[0]!.pub, m, new Map(bad.map((p) => [p.signer, p.sigma]))), [2]);
-  t.throws(() => combineSignature(ps[0]!.pub, digest, partials.slice(0, 1)), { message: /missing/ });
+  const missing = t.throws<Blame>(() => combineSignature(ps[0]!.pub, digest, partials.slice(0, 1)), {
+    message: /missing/,
+  });
+  t.is(missing.code, 'missing-message');
   t.notThrows(() => combineSignature(ps[0]!.pub, digest, partials));
   t.true(ps.every((p) => p.consumed));
 });

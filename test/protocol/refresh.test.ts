@@ -87,6 +87,7 @@ test('A13: a refresh share inconsistent with its dealer’s commitments is blame
     return undefined;
   });
   t.deepEqual(res[0]?.abort?.culprits, [2]);
+  t.is(res[0]?.abort?.code, 'share-invalid');
   t.regex(res[0]?.abort?.reason ?? '', /VSS/);
   t.falsy(res.some((r) => r.output));
 });
@@ -106,6 +107,7 @@ test('A13: a refresh dealer cannot move the key: a constant-term commitment does
     return [{ ...m, body: w.finish() }];
   });
   t.deepEqual(res[0]?.abort?.culprits, [1]);
+  t.is(res[0]?.abort?.code, 'malformed');
   t.regex(res[0]?.abort?.reason ?? '', /malformed/);
 });
 

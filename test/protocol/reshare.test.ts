@@ -22,6 +22,7 @@ import { type Point, modq, mulG, randomScalar } from '../../src/curve/secp256k1.
 import type { KeyShare } from '../../src/protocol/keyshare.js';
 import type { AuxInfo } from '../../src/protocol/aux-info.js';
 import type { Step } from '../../src/protocol/machine.js';
+import type { BlameCode } from '../../src/protocol/blame.js';
 import { auxFixture, keygenShares } from '../helpers/cluster.js';
 import { runNetwork, type PartyResult, type Tamper } from '../helpers/network.js';
 
@@ -139,7 +140,10 @@ function robust<O>(step: Step<O>): Step<O> {
     try {
       return robust(r.handle(inbox));
     } catch (e) {
-      return { kind: 'abort', abort: { culprits: [], reason: `the cheater's own check: ${(e as Error).message}` } };
+      return {
+        kind: 'abort',
+        abort: { culprits: [], code: 'internal-error', reason: `the cheater's own check: ${(e as Error).message}` },
+      };
     }
   };
   return { ...step, round: { me: r.me, expects: r.expects, handle } };
@@ -168,13 +172,21 @@ function cheatingDealer(p: ReshareParams, delta: bigint): Step<ReshareOutput> {
   });
 }
 
-function blamed(t: ExecutionContext, res: Results, honest: number[], culprits: number[], reason: RegExp): void {
+function blamed(
+  t: ExecutionContext,
+  res: Results,
+  honest: number[],
+  culprits: number[],
+  code: BlameCode,
+  reason: RegExp,
+): void {
   t.false(
     res.some((r) => r.output),
     'nobody may output (nothing is committed)',
   );
   for (const i of honest) {
     t.deepEqual(res[i]?.abort?.culprits, culprits, `party ${i}: ${res[i]?.abort?.reason ?? JSON.stringify(res[i])}`);
+    t.is(res[i]?.abort?.code, code);
     t.regex(res[i]?.abort?.reason ?? '', reason);
   }
 }
@@ -183,7 +195,7 @@ test('A19: a dealer that deals another constant term (it would change the key) i
   const old = keygenShares(3, 2);
   const ps = params(old, REPLACE, 3, 2);
   const res = reshare(ps, undefined, [startReshare(ps[0]!), cheatingDealer(ps[1]!, 1n), startReshare(ps[2]!)]);
-  blamed(t, res, [0, 2], [1], /constant term/);
+  blamed(t, res, [0, 2], [1], 'dealt-key-mismatch', /constant term/);
 });
 
 test('A19: a dealer that deals its part under another Lagrange set (λ of a 2-set when 3 deal) is named', (t) => {
@@ -197,7 +209,7 @@ test('A19: a dealer that deals its part under another Lagrange set (λ of a 2-se
   // λ over {1, 2} instead of {0, 1, 2}: a valid-looking additive share of the key, but not this run's
   const wrong = modq(lagrange([1, 2], 2) * old[2]!.secret.x - lagrange([0, 1, 2], 2) * old[2]!.secret.x);
   const res = reshare(ps, undefined, [startReshare(ps[0]!), startReshare(ps[1]!), cheatingDealer(ps[2]!, wrong)]);
-  blamed(t, res, [0, 1], [2], /constant term/);
+  blamed(t, res, [0, 1], [2], 'dealt-key-mismatch', /constant term/);
 });
 
 test('A19: a share inconsistent with its dealer’s commitments is blamed on the dealer by its receiver', (t) => {
@@ -206,6 +218,7 @@ test('A19: a share inconsistent with its dealer’s commitments is blamed on the
     m.round === RESHARE_ROUND.share && m.from === 0 && to === 2 ? [{ ...m, body: encodeScalar(12345n) }] : undefined,
   );
   t.deepEqual(res[2]?.abort?.culprits, [0]);
+  t.is(res[2]?.abort?.code, 'share-invalid');
   t.regex(res[2]?.abort?.reason ?? '', /VSS/);
   t.false(res.some((r) => r.output));
 });
@@ -215,13 +228,13 @@ test('A19: a newcomer whose proof of its new share fails is named; a dealer’s 
   const bad = reshare(params(old, REPLACE, 3, 2), (m) =>
     m.round === RESHARE_ROUND.proof && m.from === 2 ? [{ ...m, body: encodeScalar(7n) }] : undefined,
   );
-  blamed(t, bad, [0, 1], [2], /Πsch|sch\//);
+  blamed(t, bad, [0, 1], [2], 'proof-invalid', /Πsch|sch\//);
   const reopened = reshare(params(old, REPLACE, 3, 2), (m) => {
     if (m.round !== RESHARE_ROUND.decommit || m.from !== 0) return undefined;
     const d = decodeDecommit(m.body, { dealer: true, receiver: true, t: 2 });
     return [{ ...m, body: encodeDecommit({ ...d, u: new Uint8Array(32) }) }];
   });
-  blamed(t, reopened, [1, 2], [0], /does not match commitment/);
+  blamed(t, reopened, [1, 2], [0], 'commitment-mismatch', /does not match commitment/);
 });
 
 test('A19: shares and proofs come only from parties with that role; a role’s message shape is checked', (t) => {
@@ -233,6 +246,7 @@ test('A19: shares and proofs come only from parties with that role; a role’s m
     return undefined;
   });
   t.deepEqual(res[0]?.abort?.culprits, [2]);
+  t.is(res[0]?.abort?.code, 'unexpected-message');
   t.regex(res[0]?.abort?.reason ?? '', /does not send it/);
   // a newcomer's opening with dealer commitments in it does not decode for its role
   const shaped = reshare(params(old, REPLACE, 3, 2), (m) => {
@@ -240,7 +254,7 @@ test('A19: shares and proofs come only from parties with that role; a role’s m
     const d = decodeDecommit(m.body, { dealer: false, receiver: true, t: 2 });
     return [{ ...m, body: encodeDecommit({ ...d, S: [mulG(3n), mulG(4n)] }) }];
   });
-  blamed(t, shaped, [0, 1], [2], /malformed/);
+  blamed(t, shaped, [0, 1], [2], 'malformed', /malformed/);
 });
 
 test('A11/A19: a withheld confirmation leaves the others without output (they keep their old shares)', (t) => {

@@ -46,15 +46,21 @@ function checkDistinctModuli(i: number, decommits: readonly AuxDecommit[]): void
   const owners = new Map<bigint, number[]>();
   for (const [j, d] of decommits.entries()) {
     if (d.N === d.Nhat)
-      throw new Blame(j === i ? [] : [j], `${ROUND.decommit}: a party's Paillier and ring-Pedersen moduli are equal`);
+      throw new Blame(
+        j === i ? [] : [j],
+        'modulus-repeated',
+        `${ROUND.decommit}: a party's Paillier and ring-Pedersen moduli are equal`,
+      );
     for (const N of [d.N, d.Nhat]) owners.set(N, [...(owners.get(N) ?? []), j]);
   }
   for (const parties of owners.values()) {
     if (parties.length < 2) continue;
     const others = parties.filter((j) => j !== i);
-    if (others.length < parties.length) throw new Blame(others, `${ROUND.decommit}: a modulus repeats one of ours`);
+    if (others.length < parties.length)
+      throw new Blame(others, 'modulus-repeated', `${ROUND.decommit}: a modulus repeats one of ours`);
     throw new Blame(
       [],
+      'modulus-repeated',
       `${ROUND.decommit}: two other parties present the same modulus (${parties.join(', ')}); nobody blamed`,
     );
   }
@@ -69,12 +75,16 @@ export class Round4 extends AllPartiesRound<AuxInfo, Round2State> {
       if (j === i) return this.s.decommit;
       const d = decodeFrom(j, ROUND.decommit, () => decodeDecommit(inbox.from(ROUND.decommit, j), L));
       if (!equalBytes(auxCommitment(sid, n, j, d), this.s.commitments[j] as Uint8Array)) {
-        throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
+        throw new Blame([j], 'commitment-mismatch', `${ROUND.decommit}: opening does not match commitment V_j`);
       }
       if (!sizeOk(d.N, L.minModulusBits, L.maxModulusBits))
-        throw new Blame([j], `${ROUND.decommit}: Paillier modulus N_j has a bad size or parity`);
+        throw new Blame([j], 'modulus-invalid', `${ROUND.decommit}: Paillier modulus N_j has a bad size or parity`);
       if (!sizeOk(d.Nhat, L.minModulusBits, L.maxModulusBits))
-        throw new Blame([j], `${ROUND.decommit}: ring-Pedersen modulus N̂_j has a bad size or parity`);
+        throw new Blame(
+          [j],
+          'modulus-invalid',
+          `${ROUND.decommit}: ring-Pedersen modulus N̂_j has a bad size or parity`,
+        );
       return d;
     });
     checkDistinctModuli(i, decommits);

@@ -24,7 +24,7 @@ export class Output extends AllPartiesRound<KeyShare, Round4State> {
     // refresh keeps the public key: nobody sent a constant term
     const old = this.s.params.refresh;
     const Y = old ? old.public.Y : this.s.decommits.reduce((acc, d) => acc.add(d.S[0] as Point), P.ZERO);
-    if (Y.is0()) throw new Blame([], 'keygen: public key is the identity');
+    if (Y.is0()) throw new Blame([], 'identity-point', 'keygen: public key is the identity');
     const share: KeyShare = { public: { n, t, i, Y, X: this.s.X }, secret: { x: this.s.x } };
     assertKeyShare(share);
     const proofs = parties(n).map((j) => (j === i ? this.s.ownProof : inbox.from(ROUND.proof, j)));

@@ -50,11 +50,11 @@ export class Round4 extends AllPartiesRound<KeyShare, Round2State> {
         decodeDecommit(inbox.from(ROUND.decommit, j), commitmentCount(this.s.params)),
       );
       if (!equalBytes(commitmentHash(sid, n, t, j, d, old !== undefined), this.s.commitments[j] as Uint8Array)) {
-        throw new Blame([j], `${ROUND.decommit}: opening does not match commitment V_j`);
+        throw new Blame([j], 'commitment-mismatch', `${ROUND.decommit}: opening does not match commitment V_j`);
       }
       const sigma = decodeFrom(j, ROUND.share, () => decodeScalar(inbox.from(ROUND.share, j), 'σ'));
       if (!mulG(sigma).equals(evalCommitment(coefficients(d, old !== undefined), BigInt(i + 1)))) {
-        throw new Blame([j], `${ROUND.share}: σ_{j,i}·G ≠ F_j(i + 1) (VSS check)`);
+        throw new Blame([j], 'share-invalid', `${ROUND.share}: σ_{j,i}·G ≠ F_j(i + 1) (VSS check)`);
       }
       decommits.push(d);
       x = modq(x + sigma);
@@ -69,7 +69,8 @@ export class Round4 extends AllPartiesRound<KeyShare, Round2State> {
     const X = parties(n).map((k) => evalCommitment(F, BigInt(k + 1)).add(old ? (old.public.X[k] as Point) : P.ZERO));
     if (old) x = modq(x + old.secret.x);
     const zeroAt = X.findIndex((Xk) => Xk.is0());
-    if (zeroAt >= 0) throw new Blame([], `${ROUND.decommit}: public share X_${zeroAt} is the identity`);
+    if (zeroAt >= 0)
+      throw new Blame([], 'identity-point', `${ROUND.decommit}: public share X_${zeroAt} is the identity`);
     if (x === 0n || !mulG(x).equals(X[i] as Point)) throw new Error('bug: own share does not match X_i');
     const e = challengeSch(sid, i, rid, X[i] as Point, this.s.decommit.A);
     const z = proveSch(e, this.s.nonce, x);

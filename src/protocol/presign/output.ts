@@ -41,17 +41,17 @@ export class Output extends SignerRound<Round3State> {
     }
     const all = S.map((j) => r3s.get(j) as R3Broadcast);
     const delta = modq(all.reduce((acc, m) => acc + m.delta, 0n));
-    if (delta === 0n) throw new Blame([], `${ROUND.r3}: δ = 0`);
+    if (delta === 0n) throw new Blame([], 'degenerate-nonce', `${ROUND.r3}: δ = 0`);
     const sum = (pick: (m: R3Broadcast) => Point) => all.reduce((acc, m) => acc.add(pick(m)), P.ZERO);
     if (!mulPublic(G, delta).equals(sum((m) => m.Delta)))
-      throw new Blame([], `${ROUND.r3}: δ·G ≠ Σ Δ_j (inconsistent δ_j)`);
+      throw new Blame([], 'inconsistent-presignature', `${ROUND.r3}: δ·G ≠ Σ Δ_j (inconsistent δ_j)`);
     if (!mulPublic(key.public.Y, delta).equals(sum((m) => m.S)))
-      throw new Blame([], `${ROUND.r3}: δ·Y ≠ Σ S_j (inconsistent χ_j)`);
+      throw new Blame([], 'inconsistent-presignature', `${ROUND.r3}: δ·Y ≠ Σ S_j (inconsistent χ_j)`);
     const inv = modInv(delta, q);
     const R = mulPublic(Gamma, inv);
     const Rx = R.toAffine().x;
     // R.x ≥ q would need a recovery id of 2 or 3 (probability about 2^−128): refuse such a presignature
-    if (R.is0() || Rx >= q || Rx === 0n) throw new Blame([], `${ROUND.r3}: unusable nonce point R`);
+    if (R.is0() || Rx >= q || Rx === 0n) throw new Blame([], 'degenerate-nonce', `${ROUND.r3}: unusable nonce point R`);
     const presignature = Presignature.create(
       {
         id: ssid,

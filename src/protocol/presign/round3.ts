@@ -47,7 +47,11 @@ export class Round3 extends SignerRound<Round2State> {
     // nobody can be named when views differ: the sender or the relay may have equivocated
     const differ = [...msgs].filter(([, m]) => !equalBytes(m.echo, this.s.echo)).map(([j]) => j);
     if (differ.length)
-      throw new Blame([], `${ROUND.r2}: round-1 broadcasts differ (echo of party ${differ.join(', ')} ≠ ours)`);
+      throw new Blame(
+        [],
+        'broadcast-mismatch',
+        `${ROUND.r2}: round-1 broadcasts differ (echo of party ${differ.join(', ')} ≠ ours)`,
+      );
     const ownAux = partyAux(aux, i);
     const own = this.s.r1;
     let GammaSum = this.s.Gamma;
@@ -87,7 +91,7 @@ export class Round3 extends SignerRound<Round2State> {
       delta = modq(delta + sk.decryptSigned(m.D) - (this.s.beta.get(j) as bigint));
       chi = modq(chi + sk.decryptSigned(m.Dhat) - (this.s.betaHat.get(j) as bigint));
     }
-    if (GammaSum.is0()) throw new Blame([], `${ROUND.r2}: Γ is the identity`);
+    if (GammaSum.is0()) throw new Blame([], 'identity-point', `${ROUND.r2}: Γ is the identity`);
     const Delta = mul(GammaSum, k);
     const Si = mul(GammaSum, chi);
     if (Si.is0()) throw new Error('bug: χ_i = 0 (probability 2^−256)');

@@ -62,18 +62,19 @@ export class Round4 extends ReshareRound<Round2State> {
         decodeDecommit(inbox.from(ROUND.decommit, p), { dealer, receiver: role.new !== undefined, t }),
       );
       if (!equalBytes(commitmentHash(setup, p, d), this.s.commitments[p] as Uint8Array))
-        throw new Blame([p], `${ROUND.decommit}: opening does not match commitment V_p`);
+        throw new Blame([p], 'commitment-mismatch', `${ROUND.decommit}: opening does not match commitment V_p`);
       if (dealer) {
         const expected = mulPublic(old.X[role.old] as Point, dealerLagrange(params, p));
         if (!(d.S[0] as Point).equals(expected))
           throw new Blame(
             [p],
+            'dealt-key-mismatch',
             `${ROUND.decommit}: constant term S_{d,0} ≠ λ_d·X_d (a dealer may deal only its part of the key)`,
           );
         if (mine !== undefined) {
           const s = decodeFrom(p, ROUND.share, () => decodeScalar(inbox.from(ROUND.share, p), 'σ'));
           if (!mulG(s).equals(evalCommitment(d.S, BigInt(mine + 1))))
-            throw new Blame([p], `${ROUND.share}: σ_{d,k}·G ≠ F_d(k + 1) (VSS check)`);
+            throw new Blame([p], 'share-invalid', `${ROUND.share}: σ_{d,k}·G ≠ F_d(k + 1) (VSS check)`);
           x = modq((x as bigint) + s);
         }
       }
@@ -87,7 +88,8 @@ export class Round4 extends ReshareRound<Round2State> {
     if (!(F[0] as Point).equals(old.Y)) throw new Error('bug: the dealt constant terms do not add up to Y');
     const X = Array.from({ length: n }, (_, j) => evalCommitment(F, BigInt(j + 1)));
     const zeroAt = X.findIndex((Xj) => Xj.is0());
-    if (zeroAt >= 0) throw new Blame([], `${ROUND.decommit}: new public share X'_${zeroAt} is the identity`);
+    if (zeroAt >= 0)
+      throw new Blame([], 'identity-point', `${ROUND.decommit}: new public share X'_${zeroAt} is the identity`);
     const rid = xor32(decommits.map((d) => d.rid));
     const outbox: Msg[] = [];
     let ownProof: Uint8Array | undefined;

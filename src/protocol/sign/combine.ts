@@ -37,22 +37,29 @@ export function combineSignature(
   const sigmas = new Map<number, bigint>();
   const bad = new Set<number>();
   for (const p of partials) {
-    if (!pub.signers.includes(p.signer)) throw new Blame([], `sign: partial from non-signer ${p.signer}`);
+    if (!pub.signers.includes(p.signer))
+      throw new Blame([], 'unknown-sender', `sign: partial from non-signer ${p.signer}`);
     const wellFormed =
       typeof p.sigma === 'bigint' && p.sigma >= 0n && p.sigma < q && equalBytes(p.presignatureId, pub.id);
     if (sigmas.has(p.signer) || !wellFormed) bad.add(p.signer);
     sigmas.set(p.signer, p.sigma);
   }
   const missing = pub.signers.filter((j) => !sigmas.has(j));
-  if (missing.length) throw new Blame(missing, 'sign: missing partial signature');
+  if (missing.length) throw new Blame(missing, 'missing-message', 'sign: missing partial signature');
   if (bad.size)
     throw new Blame(
       [...bad].sort((a, b) => a - b),
+      'malformed',
       'sign: malformed or duplicate partial signature',
     );
   const s = modq([...sigmas.values()].reduce((a, b) => a + b, 0n));
   if (s !== 0n && verifyEcdsa(pub.Y, m, r, s)) return normalise(r, s, pub.R);
   const wrong = wrongPartials(pub, m, sigmas);
-  if (wrong.length) throw new Blame(wrong, 'sign: σ_j·R ≠ m·Δ̃_j + r·S̃_j (wrong partial signature)');
-  throw new Blame([], 'sign: every partial checks but the signature does not verify (inconsistent presignature)');
+  if (wrong.length)
+    throw new Blame(wrong, 'partial-signature-invalid', 'sign: σ_j·R ≠ m·Δ̃_j + r·S̃_j (wrong partial signature)');
+  throw new Blame(
+    [],
+    'inconsistent-presignature',
+    'sign: every partial checks but the signature does not verify (inconsistent presignature)',
+  );
 }
