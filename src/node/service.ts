@@ -1071,15 +1071,7 @@ export class NodeService {
    * tries again.
    */
   private async burn(id: string): Promise<boolean> {
-    let marked = true;
-    let deleted: boolean;
-    try {
-      deleted = await this.presigs.markUsed(id);
-    } catch (err) {
-      if (!(err instanceof PresignatureUsedError)) throw err;
-      marked = false;
-      deleted = await this.presigs.removeUsed(id);
-    }
+    const { marked, deleted } = await this.presigs.burn(id);
     if (!deleted)
       this.o.log.error(
         { presigId: id },
