@@ -7,6 +7,7 @@
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
+import { cp, rm } from 'node:fs/promises';
 import { Lifecycle } from '../../src/node/lifecycle.js';
 import { pack } from '../../src/node/records.js';
 import { markRestored, readRestored } from '../../src/node/restore.js';
@@ -15,6 +16,8 @@ import { PresignatureUsedError } from '../../src/node/storage/errors.js';
 import type { AuditEvent } from '../../src/util/audit-log.js';
 import { singleNodeService } from '../helpers/node-service.js';
 import { openNode, tempDir } from '../helpers/storage.js';
+import { RecordStore } from '../../src/node/storage/store.js';
+import { join } from 'node:path';
 
 const PARTIES = ['node_1', 'node_2', 'node_3'];
 
@@ -130,4 +133,29 @@ test('a restored node refuses sessions, abandonments and its burnt presignatures
     audit.filter((e) => e.type === 'node.reconciled'),
     [{ type: 'node.reconciled', wallets: 2 }],
   );
+});
+
+test('a node restored from an old file copy never reuses a presignature used after the copy', async (t) => {
+  const root = await tempDir(t);
+  const { store, kms } = await openNode(root, 'node_1');
+  const presigs = new Presignatures(store);
+  const id = 'e5'.repeat(32);
+  await presigs.save(id, pack(new TextEncoder().encode('w_restored01'), new Uint8Array(1), new Uint8Array(1)));
+  const copy = join(root, 'copy');
+  await cp(store.dir, copy, { recursive: true }); // the file backup
+  await presigs.consume(id); // used after the copy: its marker is not in the copy
+  await rm(store.dir, { recursive: true });
+  await cp(copy, store.dir, { recursive: true }); // the restore
+  const restored = await RecordStore.open({ dir: store.dir, nodeId: 'node_1', kms });
+  const again = new Presignatures(restored);
+  t.false(await again.isUsed(id), 'control: the copy reads the used presignature as unused');
+  t.truthy(await again.load(id));
+
+  await markRestored(restored, PARTIES.length);
+  const { call } = await singleNodeService(restored);
+  t.like(await call({ method: 'sign', walletId: 'w_restored01', presignatureId: id, digest: 'ee'.repeat(32) }), {
+    ok: false,
+    code: 'presignature-used',
+  });
+  await t.throwsAsync(again.load(id), { instanceOf: PresignatureUsedError });
 });
