@@ -2,14 +2,23 @@
  * A node restored from a copy (its info says `restored`): left out of signing, presigning and wallet
  * creation, listed in /health; told `reconciled` (with every wallet compared) only when its aux-info
  * and every wallet's committed share equal its peers'; one behind its peers is reported and never
- * told; nothing is decided while a peer holds a pending state.
+ * told; nothing is decided while a peer holds a pending state. The same with real nodes, marked by
+ * the node:restore step.
  */
 import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor, type GroupAlert } from '../../src/coordinator/group.js';
 import type { Request } from '../../src/rpc/messages.js';
+import { encodeEpoch, pack } from '../../src/node/records.js';
+import { markRestored, readRestored } from '../../src/node/restore.js';
+import { encodePublicKeyShare, encodeSecretKeyShare } from '../../src/protocol/storage-format.js';
+import { keygenShares } from '../helpers/cluster.js';
 import { FakeLink, FakeRunner, NODE_IDS } from '../helpers/coordinator.js';
+import { startInProcessNodes } from '../helpers/in-process-nodes.js';
 
 const AUX = 'ef'.repeat(32);
 const KEY = '02' + 'aa'.repeat(32);
@@ -146,4 +155,57 @@ test('an older aux epoch is behind too; a peer holding a pending state defers th
   t.deepEqual(waiting.reconciled, []);
   t.deepEqual(waiting.alerts, []);
   waiting.monitor.stop();
+});
+
+test('with real nodes: node:restore on one node, then the coordinator reconciles it when in line and reports it when behind', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'mpc-restored-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const shares = keygenShares(3, 2);
+  const record = (k: number, epoch: number) =>
+    pack(
+      encodePublicKeyShare(shares[k]!.public),
+      encodeSecretKeyShare(shares[k]!.secret),
+      encodeEpoch(epoch),
+      encodeEpoch(1),
+    );
+  const nodes = await startInProcessNodes(root, {
+    seed: async (store, k) => {
+      await store.put('keyshare', 'w_inline0001', record(k, 2));
+      // node_3's copy predates the last refresh of this wallet
+      await store.put('keyshare', 'w_behind0001', record(k, k === 2 ? 1 : 2));
+    },
+  });
+  await markRestored(nodes.stores[2]!, 3);
+  const run = async () => {
+    const cluster = new NodeCluster(nodes.links, 2);
+    const alerts: GroupAlert[] = [];
+    const monitor = new GroupMonitor({
+      cluster,
+      runner: new FakeRunner(() => {
+        throw new Error('no session expected');
+      }),
+      pollMs: 20,
+      retryMs: 50,
+      onAlert: (a) => alerts.push(a),
+    });
+    for (const k of [0, 1, 2]) monitor.onConnected(k);
+    return { cluster, alerts, monitor };
+  };
+
+  const first = await run();
+  await until(() => first.alerts.length === 1, 10_000);
+  t.deepEqual(first.alerts[0], { kind: 'restored-behind', nodeId: 'node_3', reported: 'w_behind0001' });
+  t.deepEqual(first.cluster.health().restoredNodes, ['node_3']);
+  first.monitor.stop();
+
+  // the stale wallet is purged on every node (its funds moved away): nothing differs any more
+  await nodes.stores[2]!.delete('keyshare', 'w_behind0001');
+  await nodes.stores[0]!.delete('keyshare', 'w_behind0001');
+  await nodes.stores[1]!.delete('keyshare', 'w_behind0001');
+  const second = await run();
+  await until(() => second.cluster.info(2) !== undefined && second.cluster.info(2)?.restored === undefined, 10_000);
+  t.deepEqual(second.alerts, []);
+  t.is(second.cluster.health().restoredNodes, undefined);
+  t.is(await readRestored(nodes.stores[2]!), undefined);
+  second.monitor.stop();
 });
