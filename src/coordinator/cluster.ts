@@ -40,6 +40,8 @@ export interface HealthStatus {
   readonly threshold: number;
   /** nodes suspended after a cryptographic abort (see quarantine.ts) */
   readonly suspendedNodes: readonly string[];
+  /** nodes restored from a copy and not yet reconciled with their peers (restored.ts); absent when none */
+  readonly restoredNodes?: readonly string[];
 }
 
 export class NodeCluster extends EventEmitter<ClusterEvents> {
@@ -131,7 +133,9 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
           m.connected &&
           m.info?.auxId === this.agreedAuxId &&
           !this.suspended(m.link.nodeId) &&
-          !this.isDraining(m.link.index),
+          !this.isDraining(m.link.index) &&
+          // restored from a copy: its shares may be older than its peers' until reconciled (restored.ts)
+          m.info?.restored !== true,
       )
       .map((m) => m.link);
   }
@@ -226,6 +230,12 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
         reason: `wallet creation needs all ${this.total} nodes; suspended after a cryptographic abort: ${suspended.join(', ')} (see npm run quarantine)`,
       };
     }
+    const restored = this.restoredNodes();
+    if (restored.length > 0)
+      return {
+        ready: false,
+        reason: `wallet creation needs all ${this.total} nodes; restored from a copy and not reconciled yet: ${restored.join(', ')}`,
+      };
     const stale = this.members
       .filter((m) => this.agreedAuxId === undefined || m.info?.auxId !== this.agreedAuxId)
       .map((m) => m.link.nodeId);
@@ -241,7 +251,13 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
       totalNodes: this.total,
       threshold: this.threshold,
       suspendedNodes: this.suspendedNodes(),
+      ...(this.restoredNodes().length > 0 ? { restoredNodes: this.restoredNodes() } : {}),
     };
+  }
+
+  /** Connected node ids that report being restored from a copy, not yet reconciled. */
+  restoredNodes(): string[] {
+    return this.members.filter((m) => m.connected && m.info?.restored === true).map((m) => m.link.nodeId);
   }
 
   /** Signing: a usable signer set (`threshold` connected nodes with the agreed aux-info, none suspended, no two in dispute). */

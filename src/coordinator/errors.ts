@@ -49,6 +49,16 @@ export class WalletArchivedError extends ServiceError {
   }
 }
 
+/** The wallet was purged: its shares are destroyed at the nodes, so it can never be restored. */
+export class WalletPurgedError extends ServiceError {
+  override readonly name = 'WalletPurgedError';
+  readonly status = 409;
+  readonly problem = 'wallet-purged';
+  constructor(walletId: string) {
+    super(`wallet ${walletId} was purged: its key shares are destroyed and it can never be restored`);
+  }
+}
+
 /** Not enough nodes connected (or the node group not set up yet) for what was asked. */
 export class NodesUnavailableError extends ServiceError {
   override readonly name = 'NodesUnavailableError';

@@ -22,6 +22,10 @@
  * A rotation (rotation.ts) asks for a new aux-info on purpose (`renewAux`): the same run, with
  * every node, while nothing else runs aux here.
  *
+ * A node restored from a copy (`restored` in its info) is compared with its peers and told
+ * `reconciled` where every epoch matches (restored.ts); one behind its peers is reported
+ * (`onAlert`, kind `restored-behind`) and stays out of use.
+ *
  * Each time the whole group is connected again (at start, after a node reconnects), `onComplete`
  * is called once: the wallet reconciliation (reconcile.ts) needs every node.
  * @module
@@ -34,6 +38,7 @@ import type { NodeCluster } from './cluster.js';
 import { callNode, type NodeLink } from './node-link.js';
 import type { SessionOutcome, SessionRunner } from './orchestrator.js';
 import { ConfirmationLedger, PendingResolver } from './resolver.js';
+import { reconcileRestored } from './restored.js';
 
 const AUX_SCOPE = 'aux';
 
@@ -62,7 +67,8 @@ function majorityAux(infos: readonly NodeInfo[], threshold: number): { auxId: st
 
 /** An operator matter found by the monitor (logged here; the caller audits and counts it). */
 export interface GroupAlert {
-  readonly kind: 'aux-disagreement';
+  /** restored-behind: a node restored from a copy differs from its peers (`reported`: the scopes) */
+  readonly kind: 'aux-disagreement' | 'restored-behind';
   readonly nodeId: string;
   /** what the node reports (aux id@epoch), if anything */
   readonly reported: string | undefined;
@@ -105,6 +111,12 @@ export class GroupMonitor {
   private walletsResolving = false;
   /** when the next pass over pending wallet scopes may start (monotonic ms) */
   private walletsAt = -Infinity;
+  /** a restored node is being compared with its peers */
+  private restoredChecking = false;
+  /** when the next comparison of restored nodes may start (monotonic ms) */
+  private restoredAt = -Infinity;
+  /** restored nodes reported behind, with what was reported (reported again only when it changes) */
+  private readonly restoredBehind = new Map<number, string>();
   /** nodes alerted for disagreeing with the group's aux-info (until they agree again) */
   private readonly dissenting = new Set<number>();
   /** when finalizing was last tried (monotonic ms) */
@@ -210,6 +222,7 @@ export class GroupMonitor {
     const signing = majorityAux(known, c.threshold);
     if (live.length === c.total) {
       this.resolveWalletsSoon(known);
+      this.reconcileRestoredSoon(live.filter((l) => c.info(l.index)?.restored));
       const laggards = live.filter((l) => {
         const sid = c.info(l.index)?.auxPendingSid;
         return sid !== undefined && this.finalizeTried.get(l.index) !== sid;
@@ -276,6 +289,62 @@ export class GroupMonitor {
     this.walletsAt = performance.now() + (this.o.retryMs ?? 30_000);
     this.walletsResolving = true;
     void this.resolveWallets(scopes);
+  }
+
+  /**
+   * Compare each restored node with its peers (restored.ts), at most once per retry interval: a
+   * node found in line is told `reconciled`; one behind is reported once per finding.
+   */
+  private reconcileRestoredSoon(restored: readonly NodeLink[]): void {
+    for (const k of [...this.restoredBehind.keys()])
+      if (!restored.some((l) => l.index === k)) this.restoredBehind.delete(k);
+    if (restored.length === 0 || this.restoredChecking) return;
+    const wait = this.restoredAt - performance.now();
+    if (wait > 0) return this.schedule(wait);
+    this.restoredAt = performance.now() + (this.o.retryMs ?? 30_000);
+    this.restoredChecking = true;
+    void this.reconcileRestored(restored);
+  }
+
+  private async reconcileRestored(restored: readonly NodeLink[]): Promise<void> {
+    try {
+      for (const link of restored) {
+        if (this.stopped) break;
+        try {
+          const r = await reconcileRestored(this.o.cluster, link, this.o.infoTimeoutMs ?? 10_000);
+          if (r.outcome === 'reconciled') {
+            this.restoredBehind.delete(link.index);
+            this.log.warn(
+              { node: link.nodeId, wallets: r.wallets },
+              'a node restored from a copy matches its peers: reconciled, back in use',
+            );
+          } else if (r.outcome === 'waiting') {
+            this.log.info(
+              { node: link.nodeId, reason: r.reason },
+              'a node restored from a copy waits for reconciliation',
+            );
+          } else {
+            const reported = r.scopes.length > 16 ? `${r.scopes.slice(0, 16).join(', ')} …` : r.scopes.join(', ');
+            if (this.restoredBehind.get(link.index) === reported) continue;
+            this.restoredBehind.set(link.index, reported);
+            this.log.error(
+              { node: link.nodeId, scopes: r.scopes.length, behind: reported },
+              'a node restored from a copy differs from its peers: kept out of use; its share must be re-made (resharing), never used as it is',
+            );
+            this.o.onAlert?.({ kind: 'restored-behind', nodeId: link.nodeId, reported });
+          }
+        } catch (e) {
+          this.log.warn(
+            { node: link.nodeId, err: (e as Error).message },
+            'could not compare a restored node with its peers',
+          );
+        }
+      }
+    } finally {
+      this.restoredChecking = false;
+    }
+    await this.refreshConnected();
+    this.evaluate();
   }
 
   private setAux(auxId: string | undefined, status: string): void {

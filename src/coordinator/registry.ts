@@ -21,6 +21,11 @@
  * nodes, but the coordinator neither signs with it nor refreshes it. Files without such records
  * load as before (every wallet active).
  *
+ * Purging: a `purged` record (with its time) closes an archived wallet for good, once its shares
+ * were destroyed at every node (`npm run wallet:purge`): it stays listed with `status: "purged"`,
+ * stays archived, and is never restored (a purged wallet has no shares left to sign with). Only an
+ * archived wallet can be purged.
+ *
  * Failed writes: when a write fails (a full disk, an I/O error) the registry refuses every later
  * wallet creation with a 503 until the coordinator is restarted, which re-reads and repairs the
  * file. Otherwise each later request would run a whole key generation — shares stored on every
@@ -42,7 +47,7 @@ import { z } from 'zod';
 import { walletIdSchema } from '../rpc/messages.js';
 import { ensureDir, errorCode, fsyncDir } from '../util/durable-file.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import { ServiceError } from './errors.js';
+import { ServiceError, WalletPurgedError } from './errors.js';
 
 /** The format version written; version 1 files still load. */
 export const REGISTRY_VERSION = 2;
@@ -103,7 +108,7 @@ const lineSchema = z.union([
   z
     .object({
       v: z.literal(2),
-      state: z.enum(['archived', 'restored']),
+      state: z.enum(['archived', 'restored', 'purged']),
       walletId: walletIdSchema,
       at: z.iso.datetime(),
     })
@@ -202,6 +207,8 @@ export class WalletRegistry {
   private readonly resolved = new Set<string>();
   /** committed wallets archived (and not restored since) */
   private readonly archivedIds = new Set<string>();
+  /** archived wallets purged: archived for good */
+  private readonly purgedIds = new Set<string>();
   /** appends run one after another: a line is never interleaved with another */
   private tail: Promise<unknown> = Promise.resolve();
   /** bytes of complete records on disk */
@@ -317,9 +324,16 @@ export class WalletRegistry {
         break;
       }
       case 'archived':
-      case 'restored': {
+      case 'restored':
+      case 'purged': {
         const change = (line as Extract<Line, { at: string }>).state;
         if (!this.byId.has(line.walletId)) fail(`${change} wallet ${line.walletId}, which was not committed`);
+        if (this.purgedIds.has(line.walletId)) fail(`${change} wallet ${line.walletId}, which was purged`);
+        if (change === 'purged') {
+          if (!this.archivedIds.has(line.walletId)) fail(`purges wallet ${line.walletId}, which was not archived`);
+          this.purgedIds.add(line.walletId);
+          break;
+        }
         if (change === 'archived') this.archivedIds.add(line.walletId);
         else this.archivedIds.delete(line.walletId);
         break;
@@ -390,10 +404,40 @@ export class WalletRegistry {
     return this.archivedIds.has(walletId);
   }
 
+  /** Whether a wallet was purged (its shares destroyed at the nodes): archived for good. */
+  isPurged(walletId: string): boolean {
+    return this.purgedIds.has(walletId);
+  }
+
+  /**
+   * Records that an archived wallet's shares were destroyed at every node: it can never be
+   * restored. Resolves once on disk, with whether anything changed (a purged wallet writes nothing).
+   * @throws RegistryUnavailableError, RangeError if the wallet is not committed or not archived
+   */
+  purge(walletId: string): Promise<boolean> {
+    let changed = false;
+    return this.write(
+      () =>
+        changed
+          ? JSON.stringify({ v: REGISTRY_VERSION, state: 'purged', walletId, at: new Date().toISOString() }) + '\n'
+          : undefined,
+      () => {
+        if (!this.byId.has(walletId)) throw new RangeError(`wallet ${walletId} is not committed`);
+        changed = !this.purgedIds.has(walletId);
+        if (changed && !this.archivedIds.has(walletId))
+          throw new RangeError(`wallet ${walletId} is active: archive it first (DELETE /v1/wallets/${walletId})`);
+      },
+      () => {
+        this.purgedIds.add(walletId);
+      },
+    ).then(() => changed);
+  }
+
   /**
    * Archives (`true`) or restores (`false`) a committed wallet; resolves once on disk, with whether
    * anything changed (a wallet already in that state writes nothing).
-   * @throws RegistryUnavailableError, RangeError if the wallet is not committed
+   * @throws RegistryUnavailableError, RangeError if the wallet is not committed, WalletPurgedError
+   *   to restore a purged wallet
    */
   setArchived(walletId: string, archived: boolean): Promise<boolean> {
     let changed = false;
@@ -405,6 +449,7 @@ export class WalletRegistry {
           : undefined,
       () => {
         if (!this.byId.has(walletId)) throw new RangeError(`wallet ${walletId} is not committed`);
+        if (!archived && this.purgedIds.has(walletId)) throw new WalletPurgedError(walletId);
         changed = this.archivedIds.has(walletId) !== archived;
       },
       () => {

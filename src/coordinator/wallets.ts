@@ -46,8 +46,11 @@ export interface WalletView {
   readonly totalShards: number;
   readonly addresses: WalletAddresses;
   readonly createdAt: string;
-  /** `archived`: it neither signs nor is refreshed until it is restored (archive.ts) */
-  readonly status: 'active' | 'archived';
+  /**
+   * `archived`: it neither signs nor is refreshed until it is restored (archive.ts); `purged`: archived
+   * for good, its shares destroyed at the nodes (registry.ts)
+   */
+  readonly status: 'active' | 'archived' | 'purged';
 }
 
 export interface CreateWalletInput {
@@ -155,7 +158,11 @@ export class WalletService {
       totalShards: this.o.cluster.total,
       addresses,
       createdAt: record.createdAt,
-      status: this.o.registry.isArchived(record.walletId) ? 'archived' : 'active',
+      status: this.o.registry.isPurged(record.walletId)
+        ? 'purged'
+        : this.o.registry.isArchived(record.walletId)
+          ? 'archived'
+          : 'active',
     };
   }
 

@@ -65,6 +65,7 @@ import { NodeSession } from './session.js';
 import type { PrimeSource } from './primes.js';
 import { hex, pack, unpack, unpackVersioned } from './records.js';
 import { ArchiveRefusedError, archiveWallet, describeWallet, listWallets } from './archive.js';
+import { clearRestored, readRestored } from './restore.js';
 import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKeyPair } from './session-key.js';
 import { MAX_PENDING_SCOPES, type ReshareSetup } from '../rpc/messages.js';
 import { decodeReshareSetup, type DecodedReshare } from './reshare-setup.js';
@@ -382,6 +383,8 @@ export class NodeService {
         return describeWallet(this.lifecycle, req.walletId);
       case 'archive':
         return this.archive(req.walletId, req.reason);
+      case 'reconciled':
+        return this.reconciled(req.wallets);
       case 'confirmation': {
         // our own signed confirmation of the run whose successor we hold pending (public: it is broadcast in the run)
         const p = await this.lifecycle.pending(req.scope);
@@ -413,6 +416,9 @@ export class NodeService {
    * first, and a run that is not going here can never be resumed (sessions live in memory only).
    */
   private async abandon(scope: string, sid: Uint8Array): Promise<object> {
+    // restored from a copy: the tombstones of runs confirmed after the copy are missing, so "never
+    // confirmed" cannot be told from "forgot" (restore.ts)
+    await this.refuseIfRestored('sign abandonments');
     // From this instant no start and no stage of this run passes (the stage checks under the
     // scope's lock). Nothing durable is written: a run no open session here can derive is one this
     // node can never confirm, so a made-up sid costs a bounded, expiring entry and no disk.
@@ -429,6 +435,39 @@ export class NodeService {
       throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
     return { by: this.index, signature: signature.toString('hex') };
+  }
+
+  /** Refuse while this node is restored from a copy and not reconciled (restore.ts). */
+  private async refuseIfRestored(what: string): Promise<void> {
+    const marker = await readRestored(this.o.store);
+    if (marker)
+      throw new RpcError(
+        'restored-unreconciled',
+        `this node was restored from a copy (${marker.restoredAt}) and is not reconciled with its peers: it does not ${what}`,
+      );
+  }
+
+  /**
+   * The coordinator found this restored node's committed epochs (aux-info and every wallet in
+   * `wallets`) equal to every peer's: the marker is removed. Refused unless `wallets` names every
+   * wallet this node holds a share of, so no wallet is left unchecked by a request made for a
+   * shorter list.
+   */
+  private async reconciled(wallets: readonly string[]): Promise<object> {
+    if (!(await readRestored(this.o.store))) return { reconciled: false };
+    const checked = new Set(wallets);
+    const missing = (await this.o.store.list('keyshare')).filter((w) => !checked.has(w));
+    if (missing.length > 0)
+      throw new RpcError(
+        'bad-request',
+        `the reconciliation leaves out ${missing.length} wallet(s) this node holds (e.g. ${missing[0]}); the node stays restored`,
+      );
+    const cleared = await clearRestored(this.o.store);
+    if (cleared) {
+      this.o.log.warn({ wallets: wallets.length }, 'restored node reconciled with its peers: back in use');
+      await this.o.audit?.({ type: 'node.reconciled', wallets: wallets.length });
+    }
+    return { reconciled: cleared };
   }
 
   /**
@@ -638,6 +677,7 @@ export class NodeService {
       this.pendingWindow = from + MAX_PENDING_SCOPES;
       info.pendingScopes = [...scopes.slice(from), ...scopes.slice(0, from)].slice(0, MAX_PENDING_SCOPES);
     } else if (scopes.length > 0) info.pendingScopes = scopes;
+    if (await readRestored(this.o.store)) info.restored = true;
     return info;
   }
 
@@ -697,6 +737,8 @@ export class NodeService {
     };
     this.sessions.set(req.sessionId, placeholder);
     try {
+      // restored from a copy: its epochs may be older than its peers' and its tombstones are incomplete
+      await this.refuseIfRestored('take part in sessions');
       if (req.protocol !== 'aux' && !(await this.loadAux())) throw new RpcError('no-aux', 'aux-info not made yet');
       if (req.protocol === 'keygen' && walletId && (await this.o.store.has('keyshare', walletId)))
         throw new RpcError('wallet-exists', 'wallet already exists');
@@ -1145,15 +1187,7 @@ export class NodeService {
    * tries again.
    */
   private async burn(id: string): Promise<boolean> {
-    let marked = true;
-    let deleted: boolean;
-    try {
-      deleted = await this.presigs.markUsed(id);
-    } catch (err) {
-      if (!(err instanceof PresignatureUsedError)) throw err;
-      marked = false;
-      deleted = await this.presigs.removeUsed(id);
-    }
+    const { marked, deleted } = await this.presigs.burn(id);
     if (!deleted)
       this.o.log.error(
         { presigId: id },

@@ -9,6 +9,8 @@ export const RPC_ERROR_CODES = [
   'bad-request',
   'internal',
   'unavailable',
+  // a node restored from a copy, not yet reconciled with its peers (src/node/restore.ts)
+  'restored-unreconciled',
   // sessions: prepare, start, deliver, abort
   'aborted',
   'bad-nonces',

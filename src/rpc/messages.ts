@@ -26,6 +26,9 @@
  * committed key share or a pending state for, a page at a time; `wallet` describes one; `archive`
  * moves a wallet's records (share, pending state, evidence) to the archived kind — never deleted
  * — and burns its presignatures, so shares no registered wallet owns stop being live.
+ * A node restored from a copy (src/node/restore.ts) says `restored` in its `info` and takes part
+ * in nothing until the coordinator, having found its committed epochs equal to its peers', sends
+ * `reconciled` with the wallets it compared.
  * Signing: `sign` asks a signer for its partial signature with one presignature; the node marks
  * the presignature used durably before it answers.
  * @module
@@ -49,6 +52,8 @@ export const walletIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 
 /** The most wallet scopes one `wallets` answer lists. */
 export const MAX_WALLETS_PAGE = 500;
+/** The most wallets one `reconciled` request names (the node refuses one that leaves out a wallet it holds). */
+export const MAX_RECONCILED_WALLETS = 50_000;
 /** The most pending wallet scopes one `info` answer names (the rest follow once these are resolved). */
 export const MAX_PENDING_SCOPES = 64;
 
@@ -164,6 +169,17 @@ export const requestSchema = z.discriminatedUnion('method', [
       reason: z.enum(ARCHIVE_REASONS),
     })
     .strict(),
+  /**
+   * a node restored from a copy may clear its restored marker: the coordinator found its committed
+   * aux epoch and the epochs of `wallets` (at least every wallet it holds) equal to every peer's
+   */
+  z
+    .object({
+      v: z.literal(RPC_VERSION),
+      method: z.literal('reconciled'),
+      wallets: z.array(walletIdSchema).max(MAX_RECONCILED_WALLETS),
+    })
+    .strict(),
   z
     .object({
       v: z.literal(RPC_VERSION),
@@ -242,6 +258,8 @@ export const infoSchema = z
     wallets: z.number().int().min(0),
     /** wallet scopes holding a pending state (sorted, the first MAX_PENDING_SCOPES) */
     pendingScopes: z.array(walletIdSchema).min(1).max(MAX_PENDING_SCOPES).optional(),
+    /** restored from a copy and not reconciled yet: it takes part in no session (src/node/restore.ts) */
+    restored: z.literal(true).optional(),
   })
   .strict();
 export type NodeInfo = z.infer<typeof infoSchema>;
@@ -311,6 +329,8 @@ export const archiveResponseSchema = z
     presignaturesBurnt: z.number().int().min(0),
   })
   .strict();
+/** reconciled: false when the node held no restored marker (nothing to clear) */
+export const reconciledResponseSchema = z.object({ reconciled: z.boolean() }).strict();
 export const signResponseSchema = z.object({ signer: z.number().int().min(0), sigma: hex(32) }).strict();
 export const errorResponseSchema = z.object({ error: z.string().max(512), code: z.enum(RPC_ERROR_CODES) }).strict();
 

@@ -53,6 +53,7 @@ interface Env {
   audit: AuditEvent[];
   /** presignatures made, by wallet id */
   presigned: Map<string, number>;
+  registry: WalletRegistry;
 }
 
 async function start(t: ExecutionContext, options: { poolSize?: number } = {}): Promise<Env> {
@@ -130,7 +131,7 @@ async function start(t: ExecutionContext, options: { poolSize?: number } = {}): 
     await registry.close();
     await rm(dir, { recursive: true, force: true });
   });
-  return { url: server.url, dir, links, runner, pool, rotation, audit, presigned };
+  return { url: server.url, dir, links, runner, pool, rotation, audit, presigned, registry };
 }
 
 async function createWallet(env: Env): Promise<string> {
@@ -283,3 +284,16 @@ async function waitFor(check: () => boolean | Promise<boolean>, ms = 5_000): Pro
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test('a purged wallet is listed as purged, never restored (409 wallet-purged), and never signs', async (t) => {
+  const env = await start(t);
+  const walletId = await createWallet(env);
+  t.is((await archive(env, walletId)).status, 200);
+  t.true(await env.registry.purge(walletId)); // npm run wallet:purge -- --coordinator (the registry step)
+  t.is(await statusOf(env, walletId), 'purged');
+  isProblem(t, await restore(env, walletId), 409, 'wallet-purged');
+  t.is(await statusOf(env, walletId), 'purged');
+  isProblem(t, await sign(env, walletId), 409, 'wallet-archived');
+  t.is((await archive(env, walletId)).status, 200, 'archiving again changes nothing');
+  t.false(env.audit.some((e) => e.type === 'wallet.restored'));
+});

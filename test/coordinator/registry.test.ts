@@ -3,12 +3,13 @@
  * and cut off, so the next append is readable; a complete line that does not validate — anywhere,
  * the last included — stops the load and leaves the file alone; idempotency key hashes are found
  * again after a restart; pagination walks every wallet once; concurrent appends all land; version
- * 1 files load; pending records without a commit are listed; a failed write refuses creation.
+ * 1 files load; pending records without a commit are listed; a failed write refuses creation; a
+ * purged wallet was archived and is never restored.
  */
 import test from 'ava';
-import { appendFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   InvalidCursorError,
   RegistryConflictError,
@@ -17,6 +18,7 @@ import {
   WalletRegistry,
   type WalletRecord,
 } from '../../src/coordinator/registry.js';
+import { WalletPurgedError } from '../../src/coordinator/errors.js';
 import { GENERATOR_HEX } from '../helpers/coordinator.js';
 
 async function tempFile(t: { teardown: (f: () => Promise<void>) => void }): Promise<string> {
@@ -424,4 +426,50 @@ test('files without archive records load with every wallet active; an archive of
   const noTime = JSON.stringify({ v: 2, state: 'archived', walletId: 'w_wallet0001' });
   await writeFile(path, old + noTime + '\n');
   await t.throwsAsync(WalletRegistry.open(path), { instanceOf: RegistryCorruptError, message: /not a wallet record/ });
+});
+
+test('purged: only an archived wallet; never restored afterwards, across a reopen; a file restoring a purged wallet is refused', async (t) => {
+  const path = await tempFile(t);
+  const r = await WalletRegistry.open(path);
+  await r.append(wallet(1));
+  await t.throwsAsync(r.purge(wallet(1).walletId), { instanceOf: RangeError, message: /is active: archive it first/ });
+  await t.throwsAsync(r.purge('w_unknown0001'), { instanceOf: RangeError, message: /not committed/ });
+  t.false(r.isPurged(wallet(1).walletId));
+  t.true(await r.setArchived(wallet(1).walletId, true));
+  t.true(await r.purge(wallet(1).walletId));
+  t.false(await r.purge(wallet(1).walletId), 'a repeat writes nothing');
+  t.true(r.isPurged(wallet(1).walletId));
+  t.true(r.isArchived(wallet(1).walletId), 'archived for good');
+  await t.throwsAsync(r.setArchived(wallet(1).walletId, false), {
+    instanceOf: WalletPurgedError,
+    message: /can never be restored/,
+  });
+  t.false(await r.setArchived(wallet(1).walletId, true), 'archiving again changes nothing');
+  await r.close();
+
+  const lines = (await readFile(path, 'utf8')).trim().split('\n');
+  t.is(lines.length, 3);
+  t.like(JSON.parse(lines[2] as string), { v: 2, state: 'purged', walletId: wallet(1).walletId });
+  const again = await WalletRegistry.open(path);
+  t.true(again.isPurged(wallet(1).walletId));
+  await t.throwsAsync(again.setArchived(wallet(1).walletId, false), { instanceOf: WalletPurgedError });
+  await again.close();
+
+  const at = new Date().toISOString();
+  await appendFile(path, JSON.stringify({ v: 2, state: 'restored', walletId: wallet(1).walletId, at }) + '\n');
+  await t.throwsAsync(WalletRegistry.open(path), {
+    instanceOf: RegistryCorruptError,
+    message: /line 4 restored wallet w_wallet0001, which was purged/,
+  });
+  const other = await tempFile(t);
+  await mkdir(dirname(other));
+  await writeFile(
+    other,
+    [
+      JSON.stringify({ v: 2, state: 'committed', ...wallet(2) }),
+      JSON.stringify({ v: 2, state: 'purged', walletId: wallet(2).walletId, at }),
+      '',
+    ].join('\n'),
+  );
+  await t.throwsAsync(WalletRegistry.open(other), { instanceOf: RegistryCorruptError, message: /not archived/ });
 });

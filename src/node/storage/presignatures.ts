@@ -57,6 +57,23 @@ export class Presignatures {
   }
 
   /**
+   * Burn one presignature: durably mark it used and delete its secret, whether or not this call
+   * made the marker (a marker that already existed gets the deletion retried: its secret may have
+   * been left behind by a failed deletion). `marked`: this call made the marker; `deleted`: no
+   * secret is left. A secret that could not be deleted refuses every use anyway (the marker), and
+   * removeUsed() or sweep() removes it later. The one way presignatures are taken out of use
+   * outside signing (epoch switches, archiving, a node restored from a copy).
+   */
+  async burn(presigId: string): Promise<{ marked: boolean; deleted: boolean }> {
+    try {
+      return { marked: true, deleted: await this.markUsed(presigId) };
+    } catch (err) {
+      if (!(err instanceof PresignatureUsedError)) throw err;
+      return { marked: false, deleted: await this.removeUsed(presigId) };
+    }
+  }
+
+  /**
    * Delete the stored secret of a presignature that has its used-marker (a no-op without one),
    * tried up to `attempts` times. True once no secret is left.
    */

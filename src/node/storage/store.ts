@@ -29,7 +29,8 @@ import { KeyedLock } from './lock.js';
  * presig-used: used-markers · sid: session ids seen (a repeated one is refused) · pending: a
  * successor state awaiting every party's confirmation · evidence: the confirmations of the last
  * committed epoch (src/node/lifecycle.ts) · archived: a wallet's records taken out of use by a
- * reconciliation, kept whole (src/node/archive.ts).
+ * reconciliation, kept whole (src/node/archive.ts) · restored: the marker of a node restored from
+ * a copy and not yet reconciled with its peers (src/node/restore.ts).
  */
 export const RECORD_KINDS = [
   'keyshare',
@@ -40,6 +41,7 @@ export const RECORD_KINDS = [
   'pending',
   'evidence',
   'archived',
+  'restored',
 ] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
