@@ -210,36 +210,46 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
 
   /** Wallet creation: every node connected and the group's aux-info in place. */
   keygenReadiness(): Readiness {
+    const members = this.membersReadiness('wallet creation');
+    if (!members.ready) return members;
+    const stale = this.members
+      .filter((m) => this.agreedAuxId === undefined || m.info?.auxId !== this.agreedAuxId)
+      .map((m) => m.link.nodeId);
+    if (stale.length > 0) return { ready: false, reason: `the node group is not ready: ${this.auxStatus}` };
+    return { ready: true };
+  }
+
+  /**
+   * Every node connected and usable (none draining, suspended or restored unreconciled), whatever
+   * aux-info each holds: what a group change's aux-info run needs (`purpose` names it in the reason).
+   */
+  membersReadiness(purpose: string): Readiness {
     const missing = this.members.filter((m) => !m.connected).map((m) => m.link.nodeId);
     if (missing.length > 0) {
       return {
         ready: false,
-        reason: `wallet creation needs all ${this.total} nodes; not connected: ${missing.join(', ')}`,
+        reason: `${purpose} needs all ${this.total} nodes; not connected: ${missing.join(', ')}`,
       };
     }
     const draining = this.drainingNodes();
     if (draining.length > 0)
       return {
         ready: false,
-        reason: `wallet creation needs all ${this.total} nodes; shutting down: ${draining.join(', ')}`,
+        reason: `${purpose} needs all ${this.total} nodes; shutting down: ${draining.join(', ')}`,
       };
     const suspended = this.suspendedNodes();
     if (suspended.length > 0) {
       return {
         ready: false,
-        reason: `wallet creation needs all ${this.total} nodes; suspended after a cryptographic abort: ${suspended.join(', ')} (see npm run quarantine)`,
+        reason: `${purpose} needs all ${this.total} nodes; suspended after a cryptographic abort: ${suspended.join(', ')} (see npm run quarantine)`,
       };
     }
     const restored = this.restoredNodes();
     if (restored.length > 0)
       return {
         ready: false,
-        reason: `wallet creation needs all ${this.total} nodes; restored from a copy and not reconciled yet: ${restored.join(', ')}`,
+        reason: `${purpose} needs all ${this.total} nodes; restored from a copy and not reconciled yet: ${restored.join(', ')}`,
       };
-    const stale = this.members
-      .filter((m) => this.agreedAuxId === undefined || m.info?.auxId !== this.agreedAuxId)
-      .map((m) => m.link.nodeId);
-    if (stale.length > 0) return { ready: false, reason: `the node group is not ready: ${this.auxStatus}` };
     return { ready: true };
   }
 

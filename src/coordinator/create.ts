@@ -29,6 +29,7 @@ import { CoordinatorMetrics } from './metrics.js';
 import { Orchestrator } from './orchestrator.js';
 import { PresignPool } from './pool.js';
 import { allWalletIds, KeyRotation } from './rotation.js';
+import { GroupReshare } from './reshare.js';
 import { RefreshSchedule } from './refresh-schedule.js';
 import { orchestratedPresign } from './presign.js';
 import { WalletArchive } from './archive.js';
@@ -238,18 +239,33 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
   // refresh and rotation: aux-info and every wallet's shares move together (rotation.ts)
   const adminContext =
     api.adminAuthorization === undefined ? {} : { credentialId: credentialId(api.adminAuthorization) };
-  const rotation = new KeyRotation({
+  const rotation: KeyRotation = new KeyRotation({
     cluster,
     runner: orchestrator,
     walletIds: () => allWalletIds((o) => registry.list(o)),
     publicKeyOf,
     isArchived: (id) => registry.isArchived(id),
     renewAux: () => group.renewAux(),
+    otherJobRunning: (): boolean => reshare.busy,
     discardPresignatures: (walletId) => pool.discard(walletId),
     audit,
     log,
   });
   rotation.watch();
+  // a changed node group: every wallet moved to it on the operator's reshare job (reshare.ts)
+  const reshare: GroupReshare = new GroupReshare({
+    cluster,
+    runner: orchestrator,
+    walletIds: () => allWalletIds((o) => registry.list(o)),
+    publicKeyOf,
+    isArchived: (id) => registry.isArchived(id),
+    renewAux: (o) => group.renewAux(o),
+    otherJobRunning: (): boolean => rotation.busy,
+    discardPresignatures: (walletId) => pool.discard(walletId),
+    audit,
+    log,
+    defaultContext: adminContext,
+  });
   // KEY_REFRESH_INTERVAL: every wallet refreshed once per interval, spread over it
   const schedule =
     config.keyRefreshIntervalMs === undefined
@@ -322,7 +338,12 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     credentialId: requestContext.credentialId,
     metricsAuthorization: api.metricsAuthorization,
     adminAuthorization: api.adminAuthorization,
-    admin: rotation,
+    admin: {
+      refresh: (walletId, reason, context) => rotation.refresh(walletId, reason, context),
+      startRotation: (context) => rotation.startRotation(context),
+      startReshare: (context) => reshare.start(context),
+      job: (jobId) => rotation.job(jobId) ?? reshare.job(jobId),
+    },
     archive,
     ...(adminContext.credentialId === undefined ? {} : { adminCredentialId: adminContext.credentialId }),
     trustedProxies: api.trustedProxies,
@@ -367,6 +388,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     await server.close(10_000);
     group.stop();
     rotation.stop();
+    reshare.stop();
     schedule?.stop();
     reconciler.stop();
     await pool.stop();

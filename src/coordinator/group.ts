@@ -445,27 +445,33 @@ export class GroupMonitor {
    * Make a new aux-info now (new Paillier and ring-Pedersen keys, a new aux epoch) with every node,
    * for a rotation. Resolves with the new aux id once the nodes report it; throws if the group is
    * not ready for it (a node missing or short of primes, an aux run already going) or the run failed.
+   *
+   * `groupChange`: the configured group differs from the one that made the current aux-info (a node
+   * replaced or added, started by an operator's reshare): nodes without aux-info, or with the old
+   * group's, take part alike, and every node commits the group's next epoch (the highest any node
+   * holds, plus one), so the aux epochs stay equal across the group.
    */
-  async renewAux(): Promise<string> {
+  async renewAux(options: { readonly groupChange?: boolean } = {}): Promise<string> {
     const c = this.o.cluster;
     if (this.stopped) throw new Error('the group monitor is stopped');
     if (this.auxRunning) throw new AuxUnavailableError('an aux-info run is already going');
-    const readiness = c.keygenReadiness();
+    const readiness = options.groupChange ? c.membersReadiness('a group change') : c.keygenReadiness();
     if (!readiness.ready) throw new AuxUnavailableError(readiness.reason);
-    // every node on the same committed aux-info (id and epoch) and none mid-switch: a rotation never settles a disagreement
+    // a group change is decided on what every node says now, not on the last poll
+    if (options.groupChange) await this.refreshConnected();
     const infos = c.links.map((l) => c.info(l.index));
-    if (
-      new Set(infos.map(auxKey)).size !== 1 ||
-      infos.some((i) => i?.auxId === undefined || i.auxPendingSid !== undefined)
-    ) {
+    if (infos.some((i) => i === undefined || i.auxPendingSid !== undefined))
+      throw new AuxUnavailableError('a node holds a pending aux-info (or reported nothing): resolve it first');
+    // a rotation: every node on the same committed aux-info (id and epoch); it never settles a disagreement
+    if (!options.groupChange && (new Set(infos.map(auxKey)).size !== 1 || infos.some((i) => i?.auxId === undefined)))
       throw new AuxUnavailableError('every node must hold the same committed aux-info, and none a pending one');
-    }
     const short = infos.filter((i) => i === undefined || i.primesReady < PRIMES_FOR_AUX);
     if (short.length > 0)
       throw new AuxUnavailableError(
         `nodes not ready with safe primes: ${short.map((i) => i?.nodeId ?? 'unknown').join(', ')}`,
       );
-    const run = this.runAux();
+    const epoch = options.groupChange ? Math.max(0, ...infos.map((i) => i?.auxEpoch ?? 0)) + 1 : undefined;
+    const run = this.runAux(epoch);
     this.running = run;
     const outcome = await run;
     if (outcome?.status !== 'done')
@@ -481,7 +487,7 @@ export class GroupMonitor {
     return outcome.result.auxId;
   }
 
-  private async runAux(): Promise<SessionOutcome<'aux'> | undefined> {
+  private async runAux(epoch?: number): Promise<SessionOutcome<'aux'> | undefined> {
     const c = this.o.cluster;
     let result: SessionOutcome<'aux'> | undefined;
     // Nodes that agreed on the old aux-info keep signing meanwhile (evaluate left it in place).
@@ -496,7 +502,12 @@ export class GroupMonitor {
     );
     progress.unref();
     try {
-      const outcome = await this.o.runner.run({ protocol: 'aux', parties: c.parties, participants: c.links });
+      const outcome = await this.o.runner.run({
+        protocol: 'aux',
+        parties: c.parties,
+        participants: c.links,
+        ...(epoch === undefined ? {} : { auxEpoch: epoch }),
+      });
       result = outcome;
       if (outcome.status === 'done') {
         this.log.info({ auxId: outcome.result.auxId, durationMs: outcome.durationMs }, 'aux-info made');

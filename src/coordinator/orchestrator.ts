@@ -73,6 +73,8 @@ export interface SessionSpec<P extends ProtocolName> {
   readonly walletId?: string;
   /** reshare: the dealers, the key in the old group and the new epoch */
   readonly reshare?: ReshareSetup;
+  /** aux: the epoch the new aux-info takes at every node (a group change) */
+  readonly auxEpoch?: number;
   /** default: fresh random */
   readonly sessionId?: string;
   /** default: DEFAULT_SESSION_TIMEOUTS_MS[protocol] (or the orchestrator's setting) */
@@ -325,6 +327,7 @@ class SessionRun<P extends ProtocolName> {
       ...(walletId === undefined ? {} : { walletId }),
       ...signers,
       ...(this.spec.reshare === undefined ? {} : { reshare: this.spec.reshare }),
+      ...(this.spec.auxEpoch === undefined ? {} : { auxEpoch: this.spec.auxEpoch }),
     };
     for (const link of this.spec.participants) {
       const sent = this.send(link, req, prepareResponseSchema, ({ nonce, state, sessionKey }) => {

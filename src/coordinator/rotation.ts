@@ -79,6 +79,8 @@ export interface KeyRotationOptions {
   readonly isArchived?: (walletId: string) => boolean;
   /** makes a new aux-info with every node (GroupMonitor.renewAux) */
   readonly renewAux: () => Promise<string>;
+  /** another job that must not run alongside (a reshare) */
+  readonly otherJobRunning?: () => boolean;
   /** drops presignatures the nodes burnt at a commit (PresignPool.discard) */
   readonly discardPresignatures?: (walletId?: string) => void;
   readonly audit?: AuditSink;
@@ -180,7 +182,8 @@ export class KeyRotation {
 
   /** Start a rotation job: new aux-info, then every wallet refreshed. @throws RotationRunningError */
   startRotation(context?: RequestContext): RotationJobView {
-    if (this.rotating) throw new RotationRunningError('a rotation is already running');
+    if (this.rotating || this.o.otherJobRunning?.())
+      throw new RotationRunningError('a rotation or reshare is already running');
     this.assertGroupAgrees();
     this.rotating = true;
     const jobId = `job_${randomBytes(12).toString('base64url')}`;
@@ -288,6 +291,11 @@ export class KeyRotation {
     }
     if (stale > 0) this.log.info({ stale, refreshed, auxEpoch }, 'stale-share sweep done');
     return { stale, refreshed };
+  }
+
+  /** A rotation job is running (a reshare must wait). */
+  get busy(): boolean {
+    return this.rotating;
   }
 
   job(jobId: string): RotationJobView | undefined {

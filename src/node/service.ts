@@ -705,6 +705,8 @@ export class NodeService {
     if ((req.protocol === 'reshare') !== (req.reshare !== undefined))
       throw new RpcError('bad-request', 'a reshare setup is required for reshare only');
     const reshare = req.reshare ? this.reshareSetup(req.reshare) : undefined;
+    if (req.auxEpoch !== undefined && req.protocol !== 'aux')
+      throw new RpcError('bad-request', 'an aux epoch is for aux-info runs only');
     if (req.protocol === 'aux' && this.o.primes.ready < 4)
       throw new RpcError('primes-not-ready', `safe primes not ready (${this.o.primes.ready}/4)`);
     const walletId = req.walletId;
@@ -750,6 +752,7 @@ export class NodeService {
         throw new RpcError('unknown-wallet', 'no such wallet');
       if (req.protocol === 'presign' && walletId) await this.assertFresh(walletId);
       if (reshare && walletId) await this.assertReshareable(walletId, reshare);
+      if (req.protocol === 'aux') await this.nextAuxEpoch(req.auxEpoch);
       const p = scope === undefined ? undefined : await this.lifecycle.pending(scope);
       if (p)
         throw new RpcError(
@@ -757,7 +760,7 @@ export class NodeService {
           `a run of this scope awaits its commit or an abandonment (sid ${hex(p.sid)})`,
         );
       const nonce = randomBytes(32).toString('hex');
-      const state = await this.stateFingerprint(req.protocol, walletId, reshare);
+      const state = await this.stateFingerprint(req.protocol, walletId, reshare, req.auxEpoch);
       if (this.sessions.get(req.sessionId) !== placeholder)
         throw new RpcError('aborted', 'this session was aborted while it was being prepared');
       const sessionKey = newSessionKey(
@@ -810,6 +813,20 @@ export class NodeService {
         `the key share predates the committed aux-info (share made under aux epoch ${s.auxEpoch}, aux epoch ${aux.epoch}): refresh the wallet first`,
       );
     return s;
+  }
+
+  /**
+   * The epoch a new aux-info takes here: the one the coordinator names for the run (a group change:
+   * a node without aux-info joins at the group's next epoch, so every node's aux epoch stays the
+   * same), which must follow this node's own; by default its own next one.
+   */
+  private async nextAuxEpoch(requested: number | undefined): Promise<number> {
+    const current = (await this.loadAux())?.epoch;
+    const own = (current ?? 0) + 1;
+    if (requested === undefined) return own;
+    if (current !== undefined && requested !== own)
+      throw new RpcError('state-mismatch', `the new aux epoch must follow this node's (${own})`);
+    return requested;
   }
 
   /** A reshare request's setup, decoded and checked against this node's group (docs/security.md A19). */
@@ -865,8 +882,11 @@ export class NodeService {
     protocol: ProtocolName,
     walletId: string | undefined,
     reshare?: DecodedReshare,
+    auxEpoch?: number,
   ): Promise<string> {
     const aux = protocol === 'aux' ? undefined : ((await this.loadAux())?.id ?? '');
+    // an aux-info run: every party commits the same epoch (a node joining the group takes the group's)
+    const nextAux = protocol === 'aux' ? await this.nextAuxEpoch(auxEpoch) : undefined;
     const share =
       protocol === 'refresh' || protocol === 'presign' ? await this.loadShare(walletId as string) : undefined;
     return hex(
@@ -875,6 +895,7 @@ export class NodeService {
         ...(aux === undefined ? {} : { auxId: aux }),
         ...(share ? { share: { epoch: share.epoch, public: share.share.public } } : {}),
         ...(reshare ? { reshare } : {}),
+        ...(nextAux === undefined ? {} : { auxEpoch: nextAux }),
       }),
     );
   }
@@ -926,7 +947,7 @@ export class NodeService {
     const session = await this.newSession(p, sid, keys);
     // the state the session loaded must still be the one fingerprinted at prepare (a commit in between)
     const setup = p.request.reshare ? this.reshareSetup(p.request.reshare) : undefined;
-    if ((await this.stateFingerprint(p.protocol, p.walletId, setup)) !== p.state) {
+    if ((await this.stateFingerprint(p.protocol, p.walletId, setup, r.auxEpoch)) !== p.state) {
       session.cancel();
       if (this.sessions.get(sessionId) === p) this.sessions.delete(sessionId);
       throw new RpcError('state-mismatch', 'the state changed between prepare and start');
@@ -1043,7 +1064,8 @@ export class NodeService {
       case 'aux': {
         const current = await this.loadAux();
         const [pp, qq, ph, qh] = (await this.o.primes.take()) as [bigint, bigint, bigint, bigint];
-        const l = lifecycle<AuxInfo>(AUX_SCOPE, 'aux', current?.epoch, (current?.epoch ?? 0) + 1, (aux) => [
+        const epoch = await this.nextAuxEpoch(p.request.auxEpoch);
+        const l = lifecycle<AuxInfo>(AUX_SCOPE, 'aux', current?.epoch, epoch, (aux) => [
           encodeAuxPublic(aux),
           encodeAuxSecret(aux),
         ]);

@@ -27,6 +27,8 @@ export interface StateInputs {
   readonly auxId?: string;
   /** refresh and presign: the wallet's committed key share, public part, and its epoch */
   readonly share?: { readonly epoch: number; readonly public: PublicKeyShare };
+  /** aux: the epoch the new aux-info takes (the same at every party) */
+  readonly auxEpoch?: number;
   /** reshare: the run's setup (roles, the key in the old group, the new epoch), which every party must hold alike */
   readonly reshare?: {
     readonly roles: readonly ReshareRole[];
@@ -51,6 +53,7 @@ export function stateFingerprint(i: StateInputs): Uint8Array {
         pub.X.map((X) => pointToBytes(X)),
       );
   }
+  if (i.auxEpoch !== undefined) t.uint('aux epoch', i.auxEpoch);
   if (i.reshare) {
     const { roles, old, n, t: threshold, epoch } = i.reshare;
     t.ints('reshare', [BigInt(epoch), BigInt(old.n), BigInt(old.t), BigInt(n), BigInt(threshold), BigInt(roles.length)])

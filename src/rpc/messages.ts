@@ -106,6 +106,11 @@ export const requestSchema = z.discriminatedUnion('method', [
       signers: z.array(z.number().int().min(0).max(15)).min(1).max(16).optional(),
       /** reshare: how the wallet's key moves to this group (every node of `parties` receives) */
       reshare: reshareSetupSchema.optional(),
+      /**
+       * aux: the epoch the new aux-info takes at every node (a group change: a node joining without
+       * aux-info takes the group's next epoch); absent: the node's own next epoch
+       */
+      auxEpoch: z.number().int().min(1).optional(),
     })
     .strict(),
   z

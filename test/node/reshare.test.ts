@@ -5,14 +5,10 @@
  * it (verified by @noble/curves). A node refuses a setup whose old key is not the one it holds.
  */
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Orchestrator, type SessionOutcome } from '../../src/coordinator/orchestrator.js';
-import { combineSignature, toCompact } from '../../src/protocol/sign/index.js';
-import { decodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import {
   RPC_VERSION,
   decodeJson,
@@ -21,7 +17,8 @@ import {
   type ReshareSetup,
 } from '../../src/rpc/messages.js';
 import type { NodeService } from '../../src/node/service.js';
-import { startInProcessNodes, type InProcessNodes } from '../helpers/in-process-nodes.js';
+import { startInProcessNodes } from '../helpers/in-process-nodes.js';
+import { signsWith } from '../helpers/node-signing.js';
 
 const WALLET = 'wallet-reshare-0001';
 
@@ -38,29 +35,6 @@ async function describe(s: NodeService) {
 function done<P extends SessionOutcome['protocol']>(o: SessionOutcome<P>) {
   if (o.status !== 'done') throw new Error(`${o.protocol}: ${o.status}: ${o.reason}`);
   return o;
-}
-
-/** Presign with the signers, sign a random digest, and check the signature under `publicKey` with noble. */
-async function signs(nodes: InProcessNodes, signers: number[], publicKey: string): Promise<boolean> {
-  const orchestrator = new Orchestrator({});
-  const participants = signers.map((k) => nodes.links[k]!);
-  const ps = done(await orchestrator.run({ protocol: 'presign', parties: nodes.ids, participants, walletId: WALLET }));
-  const pub = decodePresignaturePublic(Uint8Array.from(Buffer.from(ps.result.presignature, 'base64')));
-  const digest = Uint8Array.from(randomBytes(32));
-  const partials = await Promise.all(
-    signers.map(async (k) => {
-      const r = await call(nodes.services[k]!, {
-        method: 'sign',
-        walletId: WALLET,
-        presignatureId: Buffer.from(pub.id).toString('hex'),
-        digest: Buffer.from(digest).toString('hex'),
-      });
-      if (!r.ok) throw new Error(`sign at ${nodes.ids[k]}: ${String(r.error)}`);
-      return { presignatureId: pub.id, signer: r.signer as number, sigma: BigInt(`0x${r.sigma as string}`) };
-    }),
-  );
-  const sig = combineSignature(pub, digest, partials);
-  return secp256k1.verify(toCompact(sig), digest, Buffer.from(publicKey, 'hex'), { prehash: false });
 }
 
 test.serial(
@@ -119,8 +93,8 @@ test.serial(
     }
     // the new shares are not the old ones: node_1's public share moved
     t.notDeepEqual((await describe(after.services[0]!)).committed?.key?.X, old.key.X);
-    t.true(await signs(after, [0, 2], publicKey), 'node_1 and node_4 sign under the unchanged key');
-    t.true(await signs(after, [1, 2], publicKey), 'node_2 and node_4 too');
+    t.true(await signsWith(after, [0, 2], WALLET, publicKey), 'node_1 and node_4 sign under the unchanged key');
+    t.true(await signsWith(after, [1, 2], WALLET, publicKey), 'node_2 and node_4 too');
 
     // a second reshare with the same setup is refused (the epoch moved on): idempotent at the nodes
     t.like(await reshare(setup), { status: 'failed', code: 'state-mismatch' });

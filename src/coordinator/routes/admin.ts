@@ -1,8 +1,9 @@
 /**
  * The admin routes, behind the admin credential (COORDINATOR_ADMIN_TOKEN), never the wallet
  * server's: POST /v1/wallets/:walletId/refresh (refresh the wallet's key shares), POST
- * /v1/admin/rotation (new aux-info, then every wallet refreshed → 202 job) and
- * GET /v1/admin/jobs/:jobId (a job's progress). api.ts registers them only with that credential.
+ * /v1/admin/rotation (new aux-info, then every wallet refreshed → 202 job), POST /v1/admin/reshare
+ * (every wallet moved to the configured node group → 202 job) and GET /v1/admin/jobs/:jobId (a
+ * job's progress). api.ts registers them only with that credential.
  * @module
  */
 import type Koa from 'koa';
@@ -10,14 +11,16 @@ import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { HttpProblem } from '../problem.js';
 import type { RefreshResult, RotationJobView } from '../rotation.js';
+import type { ReshareJobView } from '../reshare.js';
 import type { RequestContext } from '../wallets.js';
 import { body, type RouteDeps } from './shared.js';
 
-/** What the admin routes need of key rotation (KeyRotation has it). */
+/** What the admin routes need of key rotation (KeyRotation) and of moving wallets to a new group (GroupReshare). */
 export interface AdminApi {
   refresh(walletId: string, reason: 'admin', context?: RequestContext): Promise<RefreshResult>;
   startRotation(context?: RequestContext): RotationJobView;
-  job(jobId: string): RotationJobView | undefined;
+  startReshare?(context?: RequestContext): ReshareJobView;
+  job(jobId: string): RotationJobView | ReshareJobView | undefined;
 }
 
 const emptyBodySchema = z.object({}).strict();
@@ -50,6 +53,14 @@ export function registerAdminRoutes(
     ctx.set('Location', `/v1/admin/jobs/${job.jobId}`);
     ctx.body = job;
   });
+  const startReshare = admin.startReshare?.bind(admin);
+  if (startReshare)
+    router.post('/v1/admin/reshare', adminAuth, deps.json, deps.parse, noBody, (ctx) => {
+      const job = startReshare(context());
+      ctx.status = 202;
+      ctx.set('Location', `/v1/admin/jobs/${job.jobId}`);
+      ctx.body = job;
+    });
   router.get('/v1/admin/jobs/:jobId', adminAuth, (ctx) => {
     const jobId = ctx.params.jobId as string;
     const job = jobIdSchema.safeParse(jobId).success ? admin.job(jobId) : undefined;

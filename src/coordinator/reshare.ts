@@ -1,0 +1,313 @@
+/**
+ * Moving every wallet to the configured node group (docs/security.md A19): after an operator
+ * replaced a node or grew the group (NODE_IDS, MPC_THRESHOLD, MPC_TOTAL_SHARDS changed on every
+ * machine), `POST /v1/admin/reshare` starts a job that
+ * 1. makes the group's aux-info if the nodes do not all hold the same one (a newcomer has none;
+ *    every node commits the group's next aux epoch, GroupMonitor.renewAux with `groupChange`);
+ * 2. for each registered, unarchived wallet, asks every node what it holds of it and, unless every
+ *    node already holds the key as the configured group (index, n, t and the same public shares),
+ *    runs a `reshare` session: the holders of the newest epoch deal (t or more of them), every node
+ *    of the group receives, and the new epoch is committed on every node's confirmation. The public
+ *    key never changes; the nodes themselves check the setup against what they hold.
+ * Nothing here decides to move a wallet on its own: only the operator's job does. The job is
+ * idempotent — a wallet the group already holds is skipped — so a job interrupted by a crash is
+ * resumed by starting another. Jobs live in memory (the nodes' epochs do not).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { silentLogger, type Logger } from '../util/log.js';
+import type { NodeCluster } from './cluster.js';
+import { NodesUnavailableError, RotationRunningError } from './errors.js';
+import { callNode } from './node-link.js';
+import { abortReason, type SessionRunner } from './orchestrator.js';
+import { RPC_VERSION, walletResponseSchema, type ReshareSetup } from '../rpc/messages.js';
+import type { AuditSink, RequestContext } from './wallets.js';
+
+export interface ReshareJobView {
+  readonly jobId: string;
+  readonly kind: 'reshare';
+  readonly status: 'running' | 'succeeded' | 'failed';
+  /** aux: making the group's aux-info; reshare: moving the wallets; done */
+  readonly phase: 'aux' | 'reshare' | 'done';
+  readonly createdAt: string;
+  readonly finishedAt?: string;
+  /** the configured node group, in index order */
+  readonly group: readonly string[];
+  /** the group's aux-info id, once agreed */
+  readonly auxId?: string;
+  /** current: already held by the group (skipped) */
+  readonly wallets: {
+    readonly total: number;
+    readonly reshared: number;
+    readonly current: number;
+    readonly failed: number;
+  };
+  /** why the job failed (our own sentence: never a node's text) */
+  readonly error?: string;
+}
+
+export interface GroupReshareOptions {
+  readonly cluster: NodeCluster;
+  readonly runner: SessionRunner;
+  /** every registered wallet's id */
+  readonly walletIds: () => readonly string[];
+  /** a registered wallet's public key (33-byte compressed hex) */
+  readonly publicKeyOf: (walletId: string) => string | undefined;
+  /** archived wallets are not moved (they are when restored and the job runs again) */
+  readonly isArchived?: (walletId: string) => boolean;
+  /** makes the group's aux-info (GroupMonitor.renewAux) */
+  readonly renewAux: (options: { readonly groupChange: boolean }) => Promise<string>;
+  /** another job that must not run alongside (a rotation) */
+  readonly otherJobRunning?: () => boolean;
+  /** drops presignatures the nodes burnt at a commit (PresignPool.discard) */
+  readonly discardPresignatures?: (walletId?: string) => void;
+  readonly audit?: AuditSink;
+  readonly log?: Logger;
+  /** request context used when a request carries none (the configured admin credential's id) */
+  readonly defaultContext?: RequestContext;
+  /** how often a wallet's run is tried when a node is busy with another run of it (default 5) */
+  readonly attempts?: number;
+}
+
+/** Jobs remembered (finished ones are forgotten oldest first beyond this). */
+const MAX_JOBS = 100;
+
+/** What one node holds of a wallet, as far as a plan needs it. */
+interface Held {
+  readonly index: number;
+  readonly epoch: number;
+  readonly n: number;
+  readonly t: number;
+  readonly i: number;
+  readonly X: readonly string[];
+}
+
+/** The wallet is held by the configured group already, or the setup of the run that moves it there. */
+export type ReshareDecision =
+  | { readonly kind: 'current' }
+  | { readonly kind: 'reshare'; readonly setup: ReshareSetup }
+  | { readonly kind: 'impossible'; readonly reason: string };
+
+/**
+ * Decide from what each node of a group of n (threshold t) holds of a wallet: nothing to do when
+ * every node holds it at its own index as a t-of-n key with one set of public shares and one epoch;
+ * otherwise the holders of the newest epoch that agree on its public shares deal, if there are at
+ * least the old threshold of them. Pure.
+ */
+export function decideReshare(
+  held: readonly (Held | undefined)[],
+  n: number,
+  t: number,
+  publicKey: string,
+): ReshareDecision {
+  const holders = held.filter((h): h is Held => h !== undefined);
+  const same = (a: Held, b: Held) => a.epoch === b.epoch && a.n === b.n && a.t === b.t && a.X.join() === b.X.join();
+  const first = holders[0];
+  if (
+    first &&
+    holders.length === n &&
+    holders.every((h) => h.index === h.i && h.n === n && h.t === t && same(h, first))
+  )
+    return { kind: 'current' };
+  const newest = Math.max(-1, ...holders.map((h) => h.epoch));
+  const top = holders.filter((h) => h.epoch === newest);
+  // the newest epoch's key as most of its holders state it; each dealer must state that one
+  const key = top.find((h) => top.filter((o) => same(o, h)).length >= h.t);
+  if (!key) return { kind: 'impossible', reason: 'fewer than t nodes hold the newest epoch of the key alike' };
+  const dealers = top
+    .filter((h) => same(h, key))
+    .sort((a, b) => a.index - b.index)
+    // two nodes stating one old index (a copy of another's data) cannot both deal
+    .filter((h, k, all) => all.findIndex((o) => o.i === h.i) === k);
+  if (dealers.length < key.t) return { kind: 'impossible', reason: 'fewer than t distinct old holders' };
+  return {
+    kind: 'reshare',
+    setup: {
+      dealers: dealers.map((h) => h.index),
+      oldIndices: dealers.map((h) => h.i),
+      old: { n: key.n, t: key.t, publicKey, X: [...key.X] },
+      epoch: newest + 1,
+    },
+  };
+}
+
+interface Job {
+  view: ReshareJobView;
+}
+
+export class GroupReshare {
+  private readonly log: Logger;
+  private readonly jobs = new Map<string, Job>();
+  private running = false;
+  private stopped = false;
+
+  constructor(private readonly o: GroupReshareOptions) {
+    this.log = o.log ?? silentLogger();
+  }
+
+  /** A reshare job is running (a rotation must wait). */
+  get busy(): boolean {
+    return this.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  job(jobId: string): ReshareJobView | undefined {
+    return this.jobs.get(jobId)?.view;
+  }
+
+  /**
+   * Start moving every wallet to the configured group.
+   * @throws RotationRunningError while a rotation or another reshare runs, NodesUnavailableError
+   *   unless every node is connected and usable
+   */
+  start(context?: RequestContext): ReshareJobView {
+    if (this.running || this.o.otherJobRunning?.()) throw new RotationRunningError('a rotation or reshare is running');
+    const readiness = this.o.cluster.membersReadiness('a reshare');
+    if (!readiness.ready) throw new NodesUnavailableError(readiness.reason);
+    this.running = true;
+    const jobId = `job_${randomBytes(12).toString('base64url')}`;
+    const job: Job = {
+      view: {
+        jobId,
+        kind: 'reshare',
+        status: 'running',
+        phase: 'aux',
+        createdAt: new Date().toISOString(),
+        group: [...this.o.cluster.parties],
+        wallets: { total: 0, reshared: 0, current: 0, failed: 0 },
+      },
+    };
+    this.jobs.set(jobId, job);
+    for (const [id, j] of this.jobs) {
+      if (this.jobs.size <= MAX_JOBS) break;
+      if (j.view.status !== 'running') this.jobs.delete(id);
+    }
+    const ctx = { ...this.o.defaultContext, ...context };
+    void this.record({ type: 'reshare.started', jobId, group: job.view.group.join(','), ...ctx });
+    void this.run(job, ctx).finally(() => {
+      this.running = false;
+    });
+    return job.view;
+  }
+
+  private async run(job: Job, context: RequestContext): Promise<void> {
+    const update = (patch: Partial<ReshareJobView>): void => {
+      job.view = { ...job.view, ...patch };
+    };
+    const finish = async (status: 'succeeded' | 'failed', error?: string) => {
+      update({ status, phase: 'done', finishedAt: new Date().toISOString(), ...(error ? { error } : {}) });
+      await this.record({ type: 'reshare.finished', jobId: job.view.jobId, status, ...job.view.wallets, ...context });
+    };
+    const c = this.o.cluster;
+    const infos = c.links.map((l) => c.info(l.index));
+    const agreed = infos.every((i) => i?.auxId !== undefined && i.auxId === infos[0]?.auxId);
+    let auxId = infos[0]?.auxId;
+    if (!agreed) {
+      try {
+        auxId = await this.o.renewAux({ groupChange: true });
+        // every stored presignature was made under the old aux-info: the nodes burnt them
+        this.o.discardPresignatures?.();
+      } catch (e) {
+        this.log.error({ jobId: job.view.jobId, err: (e as Error).message }, 'reshare: the group’s aux-info failed');
+        return finish(
+          'failed',
+          'the group’s aux-info could not be made (nodes missing or not ready, or the run failed)',
+        );
+      }
+    }
+    const ids = this.o.walletIds().filter((id) => this.o.isArchived?.(id) !== true);
+    update({
+      phase: 'reshare',
+      ...(auxId === undefined ? {} : { auxId }),
+      wallets: { ...job.view.wallets, total: ids.length },
+    });
+    for (const walletId of ids) {
+      if (this.stopped) return finish('failed', 'the coordinator stopped; start the job again to resume');
+      const outcome = await this.moveWallet(walletId, context);
+      const w = job.view.wallets;
+      update({ wallets: { ...w, [outcome]: w[outcome] + 1 } });
+    }
+    const { failed } = job.view.wallets;
+    return failed === 0
+      ? finish('succeeded')
+      : finish('failed', `${failed} wallet(s) could not be moved (see the log); start the job again to retry them`);
+  }
+
+  /** Move one wallet if the group does not hold it yet. */
+  private async moveWallet(walletId: string, context: RequestContext): Promise<'reshared' | 'current' | 'failed'> {
+    const c = this.o.cluster;
+    const publicKey = this.o.publicKeyOf(walletId);
+    if (publicKey === undefined) return 'failed';
+    const attempts = this.o.attempts ?? 5;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      let held: (Held | undefined)[];
+      try {
+        held = await Promise.all(
+          c.links.map(async (link): Promise<Held | undefined> => {
+            const w = await callNode(
+              link,
+              { v: RPC_VERSION, method: 'wallet', walletId },
+              walletResponseSchema,
+              10_000,
+            );
+            const k = w.committed;
+            // a share of another key under this id is not this wallet's: that node holds nothing of it
+            if (!k?.key || k.publicKey !== publicKey) return undefined;
+            return { index: link.index, epoch: k.epoch, ...k.key };
+          }),
+        );
+      } catch (e) {
+        this.log.warn({ walletId, err: (e as Error).message }, 'reshare: could not read the wallet at every node');
+        return 'failed';
+      }
+      const decision = decideReshare(held, c.links.length, c.threshold, publicKey);
+      if (decision.kind === 'current') return 'current';
+      if (decision.kind === 'impossible') {
+        this.log.error({ walletId, reason: decision.reason }, 'reshare: this wallet cannot be moved');
+        return 'failed';
+      }
+      const outcome = await this.o.runner.run({
+        protocol: 'reshare',
+        parties: c.parties,
+        participants: c.links,
+        walletId,
+        reshare: decision.setup,
+      });
+      if (outcome.status === 'done') {
+        this.o.discardPresignatures?.(walletId);
+        await this.record({
+          type: 'wallet.reshared',
+          walletId,
+          epoch: outcome.result.epoch,
+          dealers: decision.setup.dealers.map((k) => c.parties[k]).join(','),
+          ...context,
+        });
+        this.log.info({ walletId, epoch: outcome.result.epoch }, 'wallet reshared to the configured group');
+        return 'reshared';
+      }
+      const busy = outcome.status === 'failed' && (outcome.code === 'busy' || outcome.code === 'pending-unresolved');
+      this.log.warn(
+        {
+          walletId,
+          status: outcome.status,
+          reason: outcome.status === 'aborted' ? abortReason(outcome) : outcome.reason,
+        },
+        'reshare: the run did not finish',
+      );
+      if (!busy) return 'failed';
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+    return 'failed';
+  }
+
+  private async record(event: { type: string } & Record<string, string | number | undefined>): Promise<void> {
+    try {
+      await this.o.audit?.append(event);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, type: event.type }, 'audit record not written');
+    }
+  }
+}
