@@ -42,6 +42,8 @@ export interface HealthStatus {
   readonly suspendedNodes: readonly string[];
   /** nodes restored from a copy and not yet reconciled with their peers (restored.ts); absent when none */
   readonly restoredNodes?: readonly string[];
+  /** wallets the configured node group does not hold as configured (reshare.ts survey); absent when none */
+  readonly reshareNeeded?: number;
 }
 
 export class NodeCluster extends EventEmitter<ClusterEvents> {

@@ -18,7 +18,7 @@ import { lockDirectory } from '../util/dir-lock.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
-import { NodeCluster } from './cluster.js';
+import { NodeCluster, type HealthStatus } from './cluster.js';
 import { Quarantine, reportOf, type Offence } from './quarantine.js';
 import { loadNodeKeys } from './identities.js';
 import { GroupMonitor } from './group.js';
@@ -216,6 +216,8 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     log,
     onComplete: () => {
       reconciler.trigger();
+      // whether the configured group holds every wallet (a replaced or added node): /health says
+      void reshare.survey();
       // shares an aux change left stale while this coordinator was down (rotation.ts)
       void rotation
         .sweepStale()
@@ -332,7 +334,13 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
   const app = createApi({
     wallets,
     signer: signing,
-    health: () => cluster.health(),
+    health: (): HealthStatus => {
+      const h = cluster.health();
+      const needed = reshare.surveyed?.needed ?? 0;
+      // a group that does not hold every wallet as configured is not ok, though it may sign
+      if (needed === 0) return h;
+      return { ...h, status: h.status === 'ok' ? 'degraded' : h.status, reshareNeeded: needed };
+    },
     metrics,
     authorization: wallet.authorization,
     credentialId: requestContext.credentialId,

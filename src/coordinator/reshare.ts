@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { NodesUnavailableError, RotationRunningError } from './errors.js';
-import { callNode } from './node-link.js';
+import { callNode, type NodeLink } from './node-link.js';
 import { abortReason, type SessionRunner } from './orchestrator.js';
 import { RPC_VERSION, walletResponseSchema, type ReshareSetup } from '../rpc/messages.js';
 import type { AuditSink, RequestContext } from './wallets.js';
@@ -71,6 +71,9 @@ export interface GroupReshareOptions {
 
 /** Jobs remembered (finished ones are forgotten oldest first beyond this). */
 const MAX_JOBS = 100;
+
+/** Wallets read at once by a survey (each read is one small request to every connected node). */
+const SURVEY_CONCURRENCY = 4;
 
 /** What one node holds of a wallet, as far as a plan needs it. */
 interface Held {
@@ -135,14 +138,127 @@ interface Job {
   view: ReshareJobView;
 }
 
+/** What the last survey found: registered wallets the configured group does not hold as configured. */
+export interface ReshareSurvey {
+  /** wallets some connected node holds otherwise than the configured group would (or not at all) */
+  readonly needed: number;
+  /** wallets whose holdings were read */
+  readonly checked: number;
+  readonly at: string;
+}
+
+/**
+ * Whether what the connected nodes hold of a wallet (`undefined`: nothing of this key; absent
+ * from `held`: not connected, unknown) differs from the configured group of n with threshold t:
+ * a node holding nothing, another index, another n or t, or holders on different epochs or public
+ * shares. Pure; nodes not connected are not guessed at.
+ */
+export function differsFromGroup(held: ReadonlyMap<number, Held | undefined>, n: number, t: number): boolean {
+  const holders = [...held.values()];
+  const first = holders[0];
+  return holders.some(
+    (h) =>
+      h === undefined ||
+      first === undefined ||
+      h.index !== h.i ||
+      h.n !== n ||
+      h.t !== t ||
+      h.epoch !== first.epoch ||
+      h.X.join() !== first.X.join(),
+  );
+}
+
 export class GroupReshare {
   private readonly log: Logger;
   private readonly jobs = new Map<string, Job>();
   private running = false;
   private stopped = false;
+  private lastSurvey: ReshareSurvey | undefined;
+  private surveying: Promise<void> | undefined;
+  private surveyAgain = false;
 
   constructor(private readonly o: GroupReshareOptions) {
     this.log = o.log ?? silentLogger();
+  }
+
+  /** The last survey's finding (undefined before the first one finished). */
+  get surveyed(): ReshareSurvey | undefined {
+    return this.lastSurvey;
+  }
+
+  /**
+   * Read what the connected nodes hold of every unarchived wallet and remember how many the
+   * configured group does not hold as configured (GET /health reports it; nothing is moved: only
+   * the operator's job does that). A survey asked for while one runs runs once more after it.
+   */
+  survey(): Promise<void> {
+    if (this.surveying) {
+      this.surveyAgain = true;
+      return this.surveying;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.surveyAgain = false;
+        await this.surveyOnce();
+      } while (this.surveyAgain && !this.stopped);
+    };
+    this.surveying = run()
+      .catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'reshare survey failed'))
+      .finally(() => {
+        this.surveying = undefined;
+      });
+    return this.surveying;
+  }
+
+  private async surveyOnce(): Promise<void> {
+    const c = this.o.cluster;
+    const links = c.links.filter((l) => c.isConnected(l.index));
+    if (links.length === 0) return;
+    const ids = this.o.walletIds().filter((id) => this.o.isArchived?.(id) !== true);
+    let needed = 0;
+    let checked = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length && !this.stopped) {
+        const walletId = ids[next++] as string;
+        const held = await this.readHeld(walletId, links);
+        if (held === undefined) continue;
+        checked++;
+        if (differsFromGroup(held, c.links.length, c.threshold)) needed++;
+      }
+    };
+    await Promise.all(Array.from({ length: SURVEY_CONCURRENCY }, worker));
+    const previous = this.lastSurvey?.needed ?? 0;
+    this.lastSurvey = { needed, checked, at: new Date().toISOString() };
+    if (needed > 0 && needed !== previous)
+      this.log.warn(
+        { wallets: needed, checked, group: c.parties },
+        'the configured node group does not hold every wallet: run the reshare job (npm run reshare) once the group is complete',
+      );
+  }
+
+  /** What each of `links` holds of a wallet, keyed by node index; undefined when a node did not answer. */
+  private async readHeld(
+    walletId: string,
+    links: readonly NodeLink[],
+  ): Promise<Map<number, Held | undefined> | undefined> {
+    const publicKey = this.o.publicKeyOf(walletId);
+    if (publicKey === undefined) return undefined;
+    try {
+      const entries = await Promise.all(
+        links.map(async (link): Promise<[number, Held | undefined]> => {
+          const w = await callNode(link, { v: RPC_VERSION, method: 'wallet', walletId }, walletResponseSchema, 10_000);
+          const k = w.committed;
+          // a share of another key under this id is not this wallet's: that node holds nothing of it
+          if (!k?.key || k.publicKey !== publicKey) return [link.index, undefined];
+          return [link.index, { index: link.index, epoch: k.epoch, ...k.key }];
+        }),
+      );
+      return new Map(entries);
+    } catch (e) {
+      this.log.debug({ walletId, err: (e as Error).message }, 'reshare: a node did not answer about a wallet');
+      return undefined;
+    }
   }
 
   /** A reshare job is running (a rotation must wait). */
@@ -189,6 +305,7 @@ export class GroupReshare {
     void this.record({ type: 'reshare.started', jobId, group: job.view.group.join(','), ...ctx });
     void this.run(job, ctx).finally(() => {
       this.running = false;
+      void this.survey();
     });
     return job.view;
   }
@@ -243,26 +360,12 @@ export class GroupReshare {
     if (publicKey === undefined) return 'failed';
     const attempts = this.o.attempts ?? 5;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      let held: (Held | undefined)[];
-      try {
-        held = await Promise.all(
-          c.links.map(async (link): Promise<Held | undefined> => {
-            const w = await callNode(
-              link,
-              { v: RPC_VERSION, method: 'wallet', walletId },
-              walletResponseSchema,
-              10_000,
-            );
-            const k = w.committed;
-            // a share of another key under this id is not this wallet's: that node holds nothing of it
-            if (!k?.key || k.publicKey !== publicKey) return undefined;
-            return { index: link.index, epoch: k.epoch, ...k.key };
-          }),
-        );
-      } catch (e) {
-        this.log.warn({ walletId, err: (e as Error).message }, 'reshare: could not read the wallet at every node');
+      const read = await this.readHeld(walletId, c.links);
+      if (read === undefined) {
+        this.log.warn({ walletId }, 'reshare: could not read the wallet at every node');
         return 'failed';
       }
+      const held = c.links.map((l) => read.get(l.index));
       const decision = decideReshare(held, c.links.length, c.threshold, publicKey);
       if (decision.kind === 'current') return 'current';
       if (decision.kind === 'impossible') {

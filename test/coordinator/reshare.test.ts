@@ -4,7 +4,8 @@
  * node_4. The job makes the new group's aux-info (node_4 had none; every node commits the same aux
  * epoch), reshares both wallets from node_1 and node_2 with their public keys unchanged, and node_1
  * with node_4 then sign each (checked with @noble/curves). Run again, it finds nothing to do.
- * `decideReshare` is checked on its own for the group shapes it must tell apart.
+ * The survey /health reports counts both wallets before the job and none after it. `decideReshare`
+ * and `differsFromGroup` are checked on their own for the group shapes they must tell apart.
  */
 import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
 import { Orchestrator } from '../../src/coordinator/orchestrator.js';
-import { decideReshare, GroupReshare, type ReshareJobView } from '../../src/coordinator/reshare.js';
+import { decideReshare, differsFromGroup, GroupReshare, type ReshareJobView } from '../../src/coordinator/reshare.js';
 import type { AuditEvent } from '../../src/util/audit-log.js';
 import { RPC_VERSION, decodeJson, encodeJson, infoSchema } from '../../src/rpc/messages.js';
 import { startInProcessNodes } from '../helpers/in-process-nodes.js';
@@ -48,6 +49,21 @@ test('decideReshare: current group, a lost node, a stale holder, too few holders
   t.is(decideReshare([held(0, 0), undefined, undefined], 3, 2, Y).kind, 'impossible');
   // two nodes stating the same old index (one a copy of the other's data) count once
   t.is(decideReshare([held(0, 0), held(1, 0), undefined], 3, 2, Y).kind, 'impossible');
+});
+
+test('differsFromGroup: the configured group holds the wallet, or not (connected nodes only)', (t) => {
+  const m = (...e: [number, ReturnType<typeof held> | undefined][]) => new Map(e);
+  t.false(differsFromGroup(m([0, held(0, 0)], [1, held(1, 1)], [2, held(2, 2)]), 3, 2));
+  // node_3 not connected: what node_1 and node_2 hold agrees with the group
+  t.false(differsFromGroup(m([0, held(0, 0)], [1, held(1, 1)]), 3, 2));
+  // node_4 connected and holding nothing of the key
+  t.true(differsFromGroup(m([0, held(0, 0)], [1, held(1, 1)], [2, undefined]), 3, 2));
+  // node_3 moved to index 1 (node_2 removed): it holds its old index
+  t.true(differsFromGroup(m([0, held(0, 0)], [1, held(1, 2)]), 3, 2));
+  // grown to 3-of-5
+  t.true(differsFromGroup(m([0, held(0, 0)], [1, held(1, 1)], [2, held(2, 2)]), 5, 3));
+  // holders on different epochs (an interrupted move)
+  t.true(differsFromGroup(m([0, held(0, 0, 1)], [1, held(1, 1, 0)]), 3, 2));
 });
 
 test.serial(
@@ -88,6 +104,8 @@ test.serial(
     while (cluster.membersReadiness('test').ready !== true && Date.now() < end)
       await new Promise((r) => setTimeout(r, 20));
     t.false(cluster.keygenReadiness().ready, 'the changed group cannot create wallets before its aux-info');
+    await reshare.survey();
+    t.like(reshare.surveyed, { needed: 2, checked: 2 }, 'node_4 holds neither wallet');
 
     const finished = async (view: ReshareJobView): Promise<ReshareJobView> => {
       for (;;) {
@@ -122,6 +140,9 @@ test.serial(
       audit.filter((e) => e.type === 'wallet.reshared').map((e) => [e.walletId, e.dealers, e.epoch]),
       [...wallets.keys()].map((w) => [w, 'node_1,node_2', 1]),
     );
+
+    await reshare.survey();
+    t.like(reshare.surveyed, { needed: 0, checked: 2 }, 'the survey after the job finds every wallet moved');
 
     // idempotent: a second job finds every wallet held by the group
     t.like(await finished(reshare.start()), { status: 'succeeded', wallets: { total: 2, reshared: 0, current: 2 } });
