@@ -8,23 +8,19 @@ import { randomBytes } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { startReshare, RESHARE_ROUND, type ReshareOutput, type ReshareRole } from '../../src/protocol/reshare/index.js';
 import type { ReshareParams } from '../../src/protocol/reshare/params.js';
-import { commitmentHash } from '../../src/protocol/reshare/commitment.js';
-import { decodeDecommit, encodeDecommit, encodeHash, encodeScalar } from '../../src/protocol/reshare/messages.js';
-import { setupDigest } from '../../src/protocol/reshare/params.js';
-import { Round2 } from '../../src/protocol/reshare/round2.js';
-import { evaluate } from '../../src/protocol/feldman.js';
+import { decodeDecommit, encodeDecommit, encodeScalar } from '../../src/protocol/reshare/messages.js';
 import { startPresign, type Presignature } from '../../src/protocol/presign/index.js';
 import { combineSignature, toCompact } from '../../src/protocol/sign/index.js';
 import { SECURITY_128 } from '../../src/zk/params.js';
-import { commitSch } from '../../src/zk/sch.js';
 import { lagrange } from '../../src/curve/lagrange.js';
-import { type Point, modq, mulG, randomScalar } from '../../src/curve/secp256k1.js';
+import { type Point, modq, mulG } from '../../src/curve/secp256k1.js';
 import type { KeyShare } from '../../src/protocol/keyshare.js';
 import type { AuxInfo } from '../../src/protocol/aux-info.js';
 import type { Step } from '../../src/protocol/machine.js';
 import type { BlameCode } from '../../src/protocol/blame.js';
 import { auxFixture, keygenShares } from '../helpers/cluster.js';
 import { runNetwork, type PartyResult, type Tamper } from '../helpers/network.js';
+import { cheatingDealer } from '../helpers/reshare-adversary.js';
 
 const newSid = () => Uint8Array.from(randomBytes(32));
 type Results = PartyResult<ReshareOutput>[];
@@ -132,46 +128,6 @@ test('a leaving dealer deals and confirms but gets nothing; every old holder may
   t.is(secretOf(newShares(out)), secretOf([old[0] as KeyShare, old[2] as KeyShare]));
 });
 
-/** The cheater's own later rounds run honest code on its dishonest state, which may trip a bug check: its problem. */
-function robust<O>(step: Step<O>): Step<O> {
-  if (step.kind !== 'next') return step;
-  const r = step.round;
-  const handle = (inbox: Parameters<typeof r.handle>[0]): Step<O> => {
-    try {
-      return robust(r.handle(inbox));
-    } catch (e) {
-      return {
-        kind: 'abort',
-        abort: { culprits: [], code: 'internal-error', reason: `the cheater's own check: ${(e as Error).message}` },
-      };
-    }
-  };
-  return { ...step, round: { me: r.me, expects: r.expects, handle } };
-}
-
-/** A dealer that deals f(0) = λ_d·x_d + δ — honest code otherwise, so its commitments are consistent. */
-function cheatingDealer(p: ReshareParams, delta: bigint): Step<ReshareOutput> {
-  const role = p.roles[p.me] as ReshareRole;
-  const T = p.roles.flatMap((r) => (r.old === undefined ? [] : [r.old]));
-  const w = modq(lagrange(T, role.old as number) * (p.share as KeyShare).secret.x + delta);
-  const coeffs = Array.from({ length: p.t }, (_, k) => (k === 0 ? w : randomScalar()));
-  const sigma = Array.from({ length: p.n }, (_, k) => evaluate(coeffs, BigInt(k + 1)));
-  const sch = role.new === undefined ? undefined : commitSch();
-  const decommit = {
-    rid: Uint8Array.from(randomBytes(32)),
-    S: coeffs.map((c) => mulG(c)),
-    A: sch?.commitment.A,
-    u: Uint8Array.from(randomBytes(32)),
-  };
-  const setup = setupDigest(p);
-  const V = commitmentHash(setup, p.me, decommit);
-  return robust({
-    kind: 'next',
-    round: new Round2({ params: p, setup, sigma, nonce: sch?.nonce, decommit, V }),
-    outbox: [{ from: p.me, to: 'all', round: RESHARE_ROUND.commit, body: encodeHash(V) }],
-  });
-}
-
 function blamed(
   t: ExecutionContext,
   res: Results,
@@ -194,7 +150,11 @@ function blamed(
 test('A19: a dealer that deals another constant term (it would change the key) is named by every party', (t) => {
   const old = keygenShares(3, 2);
   const ps = params(old, REPLACE, 3, 2);
-  const res = reshare(ps, undefined, [startReshare(ps[0]!), cheatingDealer(ps[1]!, 1n), startReshare(ps[2]!)]);
+  const res = reshare(ps, undefined, [
+    startReshare(ps[0]!),
+    cheatingDealer(ps[1]!, { delta: 1n }),
+    startReshare(ps[2]!),
+  ]);
   blamed(t, res, [0, 2], [1], 'dealt-key-mismatch', /constant term/);
 });
 
@@ -208,7 +168,11 @@ test('A19: a dealer that deals its part under another Lagrange set (λ of a 2-se
   const ps = params(old, roles, 3, 2);
   // λ over {1, 2} instead of {0, 1, 2}: a valid-looking additive share of the key, but not this run's
   const wrong = modq(lagrange([1, 2], 2) * old[2]!.secret.x - lagrange([0, 1, 2], 2) * old[2]!.secret.x);
-  const res = reshare(ps, undefined, [startReshare(ps[0]!), startReshare(ps[1]!), cheatingDealer(ps[2]!, wrong)]);
+  const res = reshare(ps, undefined, [
+    startReshare(ps[0]!),
+    startReshare(ps[1]!),
+    cheatingDealer(ps[2]!, { delta: wrong }),
+  ]);
   blamed(t, res, [0, 1], [2], 'dealt-key-mismatch', /constant term/);
 });
 
