@@ -233,6 +233,13 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
         reason: `${purpose} needs all ${this.total} nodes; not connected: ${missing.join(', ')}`,
       };
     }
+    // what each holds (its aux-info above all) decides what the run does: not known yet, not ready
+    const unread = this.members.filter((m) => m.info === undefined).map((m) => m.link.nodeId);
+    if (unread.length > 0)
+      return {
+        ready: false,
+        reason: `${purpose} needs all ${this.total} nodes; their state is being read: ${unread.join(', ')}`,
+      };
     const draining = this.drainingNodes();
     if (draining.length > 0)
       return {

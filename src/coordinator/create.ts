@@ -262,6 +262,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     publicKeyOf,
     isArchived: (id) => registry.isArchived(id),
     renewAux: (o) => group.renewAux(o),
+    resolvePending: (walletId) => group.resolveWallet(walletId),
     otherJobRunning: (): boolean => rotation.busy,
     discardPresignatures: (walletId) => pool.discard(walletId),
     audit,

@@ -383,35 +383,42 @@ export class GroupMonitor {
    * a scope with a session running here is left to that session.
    */
   private async resolveWallets(scopes: readonly string[]): Promise<void> {
-    const c = this.o.cluster;
     try {
-      for (const scope of scopes) {
-        for (const link of c.links.filter((l) => c.isConnected(l.index))) {
-          if (this.stopped || this.o.busy?.(scope)) break;
-          let sid: string | undefined;
-          try {
-            sid = (
-              await callNode(
-                link,
-                { v: RPC_VERSION, method: 'wallet', walletId: scope },
-                walletResponseSchema,
-                this.o.infoTimeoutMs ?? 10_000,
-              )
-            ).pending?.sid;
-          } catch (err) {
-            this.log.warn(
-              { scope, node: link.nodeId, err: (err as Error).message },
-              'could not read a wallet scope’s pending state',
-            );
-          }
-          if (sid !== undefined) await this.resolver.resolve(scope, link, sid);
-        }
-      }
+      for (const scope of scopes) await this.resolveWallet(scope);
     } finally {
       this.walletsResolving = false;
     }
     await this.refreshConnected();
     this.evaluate();
+  }
+
+  /**
+   * Resolve one wallet scope now: each connected node's pending run of it is read afresh
+   * (`wallet`) and finished or dropped (resolver.ts). Also for a job whose run of the wallet was
+   * refused as `pending-unresolved` (a run this coordinator left half-done moments ago).
+   */
+  async resolveWallet(scope: string): Promise<void> {
+    const c = this.o.cluster;
+    for (const link of c.links.filter((l) => c.isConnected(l.index))) {
+      if (this.stopped || this.o.busy?.(scope)) return;
+      let sid: string | undefined;
+      try {
+        sid = (
+          await callNode(
+            link,
+            { v: RPC_VERSION, method: 'wallet', walletId: scope },
+            walletResponseSchema,
+            this.o.infoTimeoutMs ?? 10_000,
+          )
+        ).pending?.sid;
+      } catch (err) {
+        this.log.warn(
+          { scope, node: link.nodeId, err: (err as Error).message },
+          'could not read a wallet scope’s pending state',
+        );
+      }
+      if (sid !== undefined) await this.resolver.resolve(scope, link, sid);
+    }
   }
 
   private async refreshConnected(): Promise<void> {

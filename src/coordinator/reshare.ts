@@ -57,6 +57,8 @@ export interface GroupReshareOptions {
   readonly isArchived?: (walletId: string) => boolean;
   /** makes the group's aux-info (GroupMonitor.renewAux) */
   readonly renewAux: (options: { readonly groupChange: boolean }) => Promise<string>;
+  /** finish or drop a wallet's half-done runs now (GroupMonitor.resolveWallet) */
+  readonly resolvePending?: (walletId: string) => Promise<void>;
   /** another job that must not run alongside (a rotation) */
   readonly otherJobRunning?: () => boolean;
   /** drops presignatures the nodes burnt at a commit (PresignPool.discard) */
@@ -401,6 +403,9 @@ export class GroupReshare {
         'reshare: the run did not finish',
       );
       if (!busy) return 'failed';
+      // a run left half-done (by this job's previous attempt, or a coordinator that stopped) is
+      // committed or dropped on the parties' signed evidence before the next attempt
+      if (outcome.status === 'failed' && outcome.code === 'pending-unresolved') await this.o.resolvePending?.(walletId);
       await new Promise((r) => setTimeout(r, 200 * attempt));
     }
     return 'failed';

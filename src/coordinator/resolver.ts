@@ -24,6 +24,7 @@ import { decodeEnvelope, openSignedHeader } from '../envelope/envelope.js';
 import { verifyAbandonment } from '../protocol/abandonment.js';
 import { ROUND as AUX_ROUND } from '../protocol/aux/messages.js';
 import { KEYGEN_ROUND } from '../protocol/keygen/index.js';
+import { ROUND as RESHARE_ROUND } from '../protocol/reshare/messages.js';
 import {
   RPC_VERSION,
   abandonResponseSchema,
@@ -37,7 +38,7 @@ import type { NodeCluster } from './cluster.js';
 import { callNode, type NodeLink } from './node-link.js';
 
 /** The rounds whose broadcasts are confirmations (refresh runs the keygen rounds). */
-const CONFIRM_ROUNDS: ReadonlySet<string> = new Set([AUX_ROUND.confirm, KEYGEN_ROUND.confirm]);
+const CONFIRM_ROUNDS: ReadonlySet<string> = new Set([AUX_ROUND.confirm, KEYGEN_ROUND.confirm, RESHARE_ROUND.confirm]);
 
 /** Runs whose confirmations are kept (the oldest are forgotten first). */
 const HELD_RUNS = 64;

@@ -94,6 +94,11 @@ export interface NodeServiceOptions {
   /** a session idle this long is dropped (default 10 min) */
   readonly sessionTtlMs?: number;
   /**
+   * a wallet's run (keygen, refresh, reshare) that staged nothing and was idle this long gives way
+   * to a new prepare of its wallet (default 60 s: as long as a coordinator waits for a whole run)
+   */
+  readonly supersedeIdleMs?: number;
+  /**
    * the node's audit trail (commits, burnt presignatures, partial signatures). On the main thread
    * (signing) it resolves once the event is durable, so a partial signature leaves the node only
    * after its event is recorded; the protocol worker hands its events to the main thread.
@@ -719,11 +724,17 @@ export class NodeService {
     }
     if (!participants.includes(this.index)) throw new RpcError('not-a-participant', 'this node is not a participant');
     const scope = scopeOf(req.protocol, walletId);
+    // one run per scope at a time: two interleaved runs could each gather every confirmation. A
+    // wallet's run left idle by a coordinator that died gives way to a new one (see `supersede`).
+    const superseded: string[] = [];
     if (scope !== undefined) {
-      // one run per scope at a time: two interleaved runs could each gather every confirmation
-      for (const s of this.sessions.values()) {
+      const idleSince = Date.now() - (this.o.supersedeIdleMs ?? 60_000);
+      for (const [id, s] of this.sessions) {
         const other = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
-        if (other === scope) throw new RpcError('busy', 'another run of this scope is open');
+        if (other !== scope) continue;
+        if (scope === AUX_SCOPE || s.touched > idleSince)
+          throw new RpcError('busy', 'another run of this scope is open');
+        superseded.push(id);
       }
     }
     const placeholder: Pending = {
@@ -753,12 +764,7 @@ export class NodeService {
       if (req.protocol === 'presign' && walletId) await this.assertFresh(walletId);
       if (reshare && walletId) await this.assertReshareable(walletId, reshare);
       if (req.protocol === 'aux') await this.nextAuxEpoch(req.auxEpoch);
-      const p = scope === undefined ? undefined : await this.lifecycle.pending(scope);
-      if (p)
-        throw new RpcError(
-          'pending-unresolved',
-          `a run of this scope awaits its commit or an abandonment (sid ${hex(p.sid)})`,
-        );
+      if (scope !== undefined) await this.supersede(scope, superseded);
       const nonce = randomBytes(32).toString('hex');
       const state = await this.stateFingerprint(req.protocol, walletId, reshare, req.auxEpoch);
       if (this.sessions.get(req.sessionId) !== placeholder)
@@ -786,6 +792,32 @@ export class NodeService {
       if (this.sessions.get(req.sessionId) === placeholder) this.sessions.delete(req.sessionId);
       throw e;
     }
+  }
+
+  /**
+   * Refuse a new run of `scope` while a run's successor awaits its commit or abandonment; else
+   * cancel the idle runs `superseded` of it. Under the scope's lock, so a stage is either stored
+   * before (and the new run refused: the old one may have confirmed, and only the resolver may
+   * finish or drop it) or refused after (its session no longer runs). A run that staged nothing
+   * confirmed nothing, so no party can commit it: cancelling it loses nothing but that run.
+   */
+  private supersede(scope: string, superseded: readonly string[]): Promise<void> {
+    return this.lifecycle.exclusive(scope, async () => {
+      const p = await this.lifecycle.pending(scope);
+      if (p)
+        throw new RpcError(
+          'pending-unresolved',
+          `a run of this scope awaits its commit or an abandonment (sid ${hex(p.sid)})`,
+        );
+      for (const id of superseded) {
+        const s = this.sessions.get(id);
+        if (!s) continue;
+        if ('session' in s) s.session.cancel();
+        this.sessions.delete(id);
+        this.rememberAborted(id);
+        this.o.log.warn({ sessionId: id, scope }, 'an idle run of this wallet gave way to a new one');
+      }
+    });
   }
 
   /** Remember an aborted session id (bounded, expiring) so a prepare arriving after its abort is refused. */

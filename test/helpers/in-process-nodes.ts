@@ -35,6 +35,10 @@ export interface InProcessNodesOptions {
   readonly audit?: (nodeId: string) => NodeServiceOptions['audit'];
   /** node `nodeId`'s share backup */
   readonly backup?: (nodeId: string) => NodeServiceOptions['backup'];
+  /** NodeServiceOptions.supersedeIdleMs (default the service's) */
+  readonly supersedeIdleMs?: number;
+  /** the nodes' identity keys (default fresh ones): the same keys restart the same nodes */
+  readonly keys?: readonly KeyPairKeyObjectResult[];
 }
 
 export interface InProcessNodes {
@@ -48,7 +52,7 @@ export interface InProcessNodes {
 
 export async function startInProcessNodes(root: string, o: InProcessNodesOptions = {}): Promise<InProcessNodes> {
   const ids = o.ids ?? NODE_IDS;
-  const keys = ids.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const keys = o.keys ?? ids.map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
   const group = ids.map((nodeId, k) => ({ nodeId, publicKey: keys[k]!.publicKey }));
   const aux = o.aux === false ? undefined : auxFixture(ids.length);
   const stores: RecordStore[] = [];
@@ -75,6 +79,7 @@ export async function startInProcessNodes(root: string, o: InProcessNodesOptions
         log: silentLogger(),
         ...(audit === undefined ? {} : { audit }),
         ...(backup === undefined ? {} : { backup }),
+        ...(o.supersedeIdleMs === undefined ? {} : { supersedeIdleMs: o.supersedeIdleMs }),
       });
     }),
   );
