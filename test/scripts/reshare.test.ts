@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createApi } from '../../src/coordinator/api.js';
+import { createApi, loadOpenApiDocument } from '../../src/coordinator/api.js';
 import { adminApiUrl } from '../../src/coordinator/admin-client.js';
 import { RotationRunningError } from '../../src/coordinator/errors.js';
 import { startHttpsServer } from '../../src/coordinator/https.js';
@@ -21,6 +21,7 @@ import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
 import type { ReshareJobView } from '../../src/coordinator/reshare.js';
 import type { AdminApi } from '../../src/coordinator/routes/admin.js';
 import { generateDevCertificates } from '../../src/transport/certs.js';
+import { httpsCall } from '../helpers/https-api.js';
 import { tempDir } from '../helpers/storage.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -333,4 +334,87 @@ test('npm run reshare: --url overrides the configured address', async (t) => {
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, new RegExp(`Coordinator: https://127\\.0\\.0\\.1:${c.port}`));
   t.is(c.seen[0]?.authorization, ADMIN_TOKEN);
+});
+
+/** The parts of docs/openapi.json these checks read. */
+interface JsonSchema {
+  $ref?: string;
+  const?: string;
+  enum?: string[];
+  pattern?: string;
+  required?: string[];
+  properties?: Record<string, JsonSchema>;
+  oneOf?: JsonSchema[];
+  discriminator?: { propertyName: string; mapping: Record<string, string> };
+}
+interface OpenApiDoc {
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: unknown;
+        responses: Record<string, { description?: string; content?: Record<string, { schema: JsonSchema }> }>;
+      }
+    >
+  >;
+  components: { schemas: Record<string, JsonSchema> };
+}
+
+test('the admin routes answer as docs/openapi.json documents them: 202 ReshareJob with Location, the job among GET /v1/admin/jobs/{jobId}’s oneOf, 409 and 401', async (t) => {
+  const doc = loadOpenApiDocument() as OpenApiDoc;
+  const route = doc.paths['/v1/admin/reshare']!['post']!;
+  const schema = doc.components.schemas['ReshareJob']!;
+  const prop = (k: string) => schema.properties?.[k] ?? {};
+  const jobsOk = doc.paths['/v1/admin/jobs/{jobId}']!['get']!.responses['200']!.content!['application/json']!.schema;
+  let busy = false;
+  const c = await fakeCoordinator(t, {
+    startReshare: () => {
+      if (busy) throw new RotationRunningError('a rotation or reshare is running');
+      // as a job starts: no aux-info agreed yet
+      const { auxId: _auxId, ...starting } = view({
+        phase: 'aux',
+        wallets: { total: 0, reshared: 0, current: 0, failed: 0 },
+      });
+      return starting;
+    },
+    polls: [view({ status: 'failed', phase: 'done', error: 'e', finishedAt: '2030-01-01T00:01:00.000Z' })],
+  });
+  const ca = await readFile(join(c.certs, 'public', 'ca.crt'));
+  const url = `https://127.0.0.1:${c.port}`;
+  const admin = { authorization: ADMIN_TOKEN };
+  const started = await httpsCall(url, ca, 'POST', '/v1/admin/reshare', { headers: admin });
+  t.is(started.status, 202);
+  t.is(route.responses['202']?.content?.['application/json']?.schema.$ref, '#/components/schemas/ReshareJob');
+  t.is(started.headers.get('location'), `/v1/admin/jobs/${JOB_ID}`);
+  const keys = (o: object) => Object.keys(o).filter((k) => (o as Record<string, unknown>)[k] !== undefined);
+  const conforms = (json: unknown) => {
+    const body = json as ReshareJobView;
+    for (const k of schema.required ?? []) t.true(k in body, `${k} is required`);
+    for (const k of keys(body)) t.truthy(schema.properties?.[k], `${k} is documented`);
+    t.is(prop('kind').const, body.kind);
+    t.true(prop('status').enum?.includes(body.status));
+    t.true(prop('phase').enum?.includes(body.phase));
+    t.regex(body.jobId, new RegExp(prop('jobId').pattern ?? '^$'));
+    t.deepEqual(Object.keys(body.wallets).sort(), [...(prop('wallets').required ?? [])].sort());
+  };
+  conforms(started.json);
+  const polled = await httpsCall(url, ca, 'GET', `/v1/admin/jobs/${JOB_ID}`, { headers: admin });
+  t.is(polled.status, 200);
+  conforms(polled.json);
+  t.is(jobsOk.discriminator?.mapping[(polled.json as ReshareJobView).kind], '#/components/schemas/ReshareJob');
+  t.deepEqual(
+    jobsOk.oneOf?.map((o) => o.$ref),
+    ['#/components/schemas/RotationJob', '#/components/schemas/ReshareJob'],
+  );
+
+  busy = true;
+  const conflict = await httpsCall(url, ca, 'POST', '/v1/admin/reshare', { headers: admin });
+  t.is(conflict.status, 409);
+  t.is((conflict.json as { type: string }).type, 'urn:mpc-engine:problem:rotation-running');
+  t.regex(route.responses['409']?.description ?? '', /\(rotation-running\)/);
+  const refused = await httpsCall(url, ca, 'POST', '/v1/admin/reshare', { headers: { authorization: WALLET_TOKEN } });
+  t.is(refused.status, 401);
+  t.truthy(route.responses['401']);
+  t.deepEqual(route.security, [{ adminToken: [] }]);
 });
