@@ -41,7 +41,7 @@ export class AdminApiProblem extends Error {
 }
 
 /** An answer that is neither the expected JSON nor a problem (a proxy's page, a wrong server). */
-export class AdminApiError extends Error {
+class AdminApiError extends Error {
   override readonly name = 'AdminApiError';
 }
 
