@@ -728,6 +728,7 @@ test('/metrics (Prometheus text) counts requests; /openapi.json documents every 
     ['/openapi.json', 'get'],
     ['/v1/wallets/{walletId}/refresh', 'post'],
     ['/v1/admin/rotation', 'post'],
+    ['/v1/admin/reshare', 'post'],
     ['/v1/admin/jobs/{jobId}', 'get'],
     ['/v1/wallets/{walletId}', 'delete'],
     ['/v1/wallets/{walletId}/restore', 'post'],
@@ -744,6 +745,7 @@ test('without a metrics credential /metrics is off (404), whatever token is pres
     isProblem(t, await http(env.url, 'GET', '/metrics', { headers }), 404, 'not-found');
   // nor, without an admin credential, do the admin routes exist
   isProblem(t, await http(env.url, 'POST', '/v1/admin/rotation', { headers: AUTH }), 404, 'not-found');
+  isProblem(t, await http(env.url, 'POST', '/v1/admin/reshare', { headers: AUTH }), 404, 'not-found');
   t.is((await http(env.url, 'GET', '/v1/wallets', { headers: AUTH })).status, 200);
 });
 
