@@ -372,6 +372,10 @@ export class NodeService {
         if (s && 'session' in s) s.session.cancel();
         this.sessions.delete(req.sessionId);
         this.rememberAborted(req.sessionId);
+        // answered once no stage of the session can still be written (a stage holding the scope's
+        // lock finishes first; one not yet in it is refused): what the coordinator reads next is final
+        const scope = s && ('session' in s ? s.scope : scopeOf(s.protocol, s.walletId));
+        if (scope !== undefined) await this.lifecycle.exclusive(scope, () => Promise.resolve());
         return {};
       }
       case 'sign':

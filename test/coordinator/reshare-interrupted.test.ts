@@ -76,8 +76,10 @@ async function moveUntilDone(taps: Tap[], walletId: string, publicKey: string, m
   }
 }
 
-/** Every node holds the wallet as the configured group at one epoch, nothing pending; node_1 + node_4 sign. */
-/** `sign`: also sign with node_1 + node_4 (a presignature and a signature: the slow part, so not after every cut) */
+/**
+ * Every node holds the wallet as the configured group at one epoch, nothing pending; with `sign`,
+ * node_1 + node_4 also sign (a presignature and a signature: the slow part, so not after every cut).
+ */
 async function movedOnce(
   t: ExecutionContext,
   nodes: InProcessNodes,
@@ -191,7 +193,9 @@ async function runCuts(t: ExecutionContext, restart: boolean): Promise<void> {
     await movedOnce(t, s.nodes, walletId, publicKey, at, cut % 4 === 0 || stuck.includes(cut) || !cutHit);
     if (!cutHit) {
       t.true(cut > 20, 'the uncut run is the whole move');
-      t.log(`cuts left to the operator (a run confirmed by some parties only): ${stuck.join(', ') || 'none'}`);
+      t.log(
+        `${cut} requests; cuts left to the operator (a run confirmed by some parties only): ${stuck.join(', ') || 'none'}`,
+      );
       // the confirmation round is the only such window: every cut before it resolves by itself
       t.true(
         stuck.every((c) => c >= cut - 7),
