@@ -4,7 +4,8 @@
  * node_4. The job makes the new group's aux-info (node_4 had none; every node commits the same aux
  * epoch), reshares both wallets from node_1 and node_2 with their public keys unchanged, and node_1
  * with node_4 then sign each (checked with @noble/curves). Run again, it finds nothing to do.
- * The survey /health reports counts both wallets before the job and none after it. `decideReshare`
+ * The survey /health reports counts both wallets before the job and none after it. A 2-of-3 wallet
+ * grown to 3-of-5 is signed afterwards by any three of the five and refused to two. `decideReshare`
  * and `differsFromGroup` are checked on their own for the group shapes they must tell apart.
  */
 import test from 'ava';
@@ -18,6 +19,7 @@ import { decideReshare, differsFromGroup, GroupReshare, type ReshareJobView } fr
 import type { AuditEvent } from '../../src/util/audit-log.js';
 import { RPC_VERSION, decodeJson, encodeJson, infoSchema } from '../../src/rpc/messages.js';
 import { startInProcessNodes } from '../helpers/in-process-nodes.js';
+import { describeWallet } from '../helpers/reshare-move.js';
 import { signsWith } from '../helpers/node-signing.js';
 
 const X = ['02' + '11'.repeat(32), '02' + '22'.repeat(32), '02' + '33'.repeat(32)];
@@ -148,3 +150,61 @@ test.serial(
     t.like(await finished(reshare.start()), { status: 'succeeded', wallets: { total: 2, reshared: 0, current: 2 } });
   },
 );
+
+test.serial('slow: 2-of-3 grown to 3-of-5: the job moves every wallet; any three sign, two cannot', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'mpc-reshare-grow-'));
+  t.teardown(() => rm(root, { recursive: true, force: true, maxRetries: 5 }));
+  const before = await startInProcessNodes(root);
+  const walletId = 'wallet-grow-0001';
+  const kg = await new Orchestrator({}).run({
+    protocol: 'keygen',
+    parties: before.ids,
+    participants: before.links,
+    walletId,
+  });
+  if (kg.status !== 'done') return t.fail(`keygen: ${kg.status}`);
+  const publicKey = kg.result.publicKey;
+
+  // every node of the grown group holds the group's aux-info (its own run is tested above)
+  const ids = ['node_1', 'node_2', 'node_3', 'node_4', 'node_5'];
+  const after = await startInProcessNodes(root, { ids, threshold: 3 });
+  const orchestrator = new Orchestrator({});
+  const cluster = new NodeCluster(after.links, 3);
+  const monitor = new GroupMonitor({ cluster, runner: orchestrator });
+  t.teardown(() => monitor.stop());
+  for (const k of ids.keys()) monitor.onConnected(k);
+  const audit: AuditEvent[] = [];
+  const reshare = new GroupReshare({
+    cluster,
+    runner: orchestrator,
+    walletIds: () => [walletId],
+    publicKeyOf: (w) => (w === walletId ? publicKey : undefined),
+    renewAux: () => Promise.reject(new Error('the grown group holds one aux-info already')),
+    audit: { append: async (e) => void audit.push(e) },
+  });
+  const end = Date.now() + 20_000;
+  while (cluster.membersReadiness('test').ready !== true && Date.now() < end)
+    await new Promise((r) => setTimeout(r, 20));
+  await reshare.survey();
+  t.like(reshare.surveyed, { needed: 1 }, 'held as 2-of-3, configured 3-of-5');
+  let view = reshare.start();
+  while (view.status === 'running') {
+    await new Promise((r) => setTimeout(r, 50));
+    view = reshare.job(view.jobId) as ReshareJobView;
+  }
+  t.like(view, { status: 'succeeded', wallets: { total: 1, reshared: 1, failed: 0 } });
+  t.like(
+    audit.find((e) => e.type === 'wallet.reshared'),
+    { walletId, dealers: 'node_1,node_2,node_3', epoch: 1 },
+  );
+  const held = await Promise.all(after.services.map((s) => describeWallet(s, walletId)));
+  for (const [k, d] of held.entries()) {
+    t.is(d.committed?.publicKey, publicKey, `${ids[k]} holds the unchanged key`);
+    t.like(d.committed?.key, { n: 5, t: 3, i: k });
+  }
+  t.true(await signsWith(after, [0, 3, 4], walletId, publicKey), 'node_1 + node_4 + node_5');
+  t.true(await signsWith(after, [1, 2, 4], walletId, publicKey), 'node_2 + node_3 + node_5');
+  await t.throwsAsync(signsWith(after, [0, 1], walletId, publicKey), { message: /bad-signers|at least t/ });
+  await reshare.survey();
+  t.like(reshare.surveyed, { needed: 0 });
+});

@@ -35,6 +35,8 @@ export interface InProcessNodesOptions {
   readonly audit?: (nodeId: string) => NodeServiceOptions['audit'];
   /** node `nodeId`'s share backup */
   readonly backup?: (nodeId: string) => NodeServiceOptions['backup'];
+  /** t: parties needed to sign (default 2) */
+  readonly threshold?: number;
   /** NodeServiceOptions.supersedeIdleMs (default the service's) */
   readonly supersedeIdleMs?: number;
   /** the nodes' identity keys (default fresh ones): the same keys restart the same nodes */
@@ -73,7 +75,7 @@ export async function startInProcessNodes(root: string, o: InProcessNodesOptions
         nodeId: id,
         group,
         privateKey: keys[k]!.privateKey,
-        threshold: 2,
+        threshold: o.threshold ?? 2,
         store,
         primes,
         log: silentLogger(),
