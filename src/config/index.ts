@@ -3,9 +3,13 @@
  * @module
  */
 export { loadConfig, parseConfig, nodeEntry, requireWallet } from './config.js';
+export type { Config, NodeEntry } from './config.js';
+/**
+ * The types of Config's fields and of the loaders' options: no caller names them yet, but they
+ * are part of what loadConfig and parseConfig take and return.
+ * @public
+ */
 export type {
-  Config,
-  NodeEntry,
   CoordinatorEntry,
   ApiServerConfig,
   WalletConfig,
@@ -14,13 +18,6 @@ export type {
   LoadOptions,
   ParseOptions,
 } from './config.js';
-export { ConfigError, type ConfigIssue } from './errors.js';
-export { DEVELOPMENT_ENV, devPrimesRefusal } from './development.js';
-export {
-  DEVELOPMENT_AUTH_TOKEN,
-  PLATFORMS,
-  REGION_VARIABLES,
-  VARIABLES,
-  type Platform,
-  type VariableName,
-} from './schema.js';
+export { ConfigError, /** @public (ConfigError.issues) */ type ConfigIssue } from './errors.js';
+export { devPrimesRefusal } from './development.js';
+export { DEVELOPMENT_AUTH_TOKEN, VARIABLES, /** @public (NodeEntry.platform) */ type Platform } from './schema.js';

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { isLoopbackAddress, parseAddressRange, type AddressRange } from '../util/ip.js';
 import { LOG_LEVELS } from '../util/log.js';
 import { NODE_ID_PATTERN, RESERVED_NODE_IDS } from '../transport/identity.js';
-import { checkKmsSettings, KMS_DESCRIPTIONS, KMS_PROVIDERS, KMS_SCHEMA, type KmsProvider } from './kms-settings.js';
+import { checkKmsSettings, KMS_DESCRIPTIONS, KMS_SCHEMA, type KmsProvider } from './kms-settings.js';
 import { duration, httpsUrl, integer, list, path, show } from './parsers.js';
 
 export const PLATFORMS = ['LOCAL', 'AWS', 'AZURE', 'IBM', 'GOOGLE'] as const;
@@ -25,7 +25,7 @@ export const REGION_VARIABLES: Readonly<Record<CloudPlatform, string>> = {
   GOOGLE: 'NODE_GOOGLE_REGION',
 };
 
-export { KMS_PROVIDERS, type KmsProvider };
+export type { KmsProvider };
 
 /** The provider a node uses when NODE_KMS_PROVIDERS does not say: its platform's own KMS. */
 export const DEFAULT_KMS_PROVIDER: Readonly<Record<Platform, KmsProvider | undefined>> = {

@@ -81,20 +81,15 @@ export {
   DEFAULT_MAX_ENVELOPE_BYTES,
   ENVELOPE_VERSION,
   EnvelopeError,
-  MAX_NODE_ID_BYTES,
-  MAX_PROTOCOL_BYTES,
-  MAX_ROUND_BYTES,
-  MAX_SEQ,
-  MAX_SID_BYTES,
   TO_ALL,
   type DecodedEnvelope,
   type EnvelopeContext,
   type EnvelopeErrorCode,
-  type EnvelopeKind,
-  type EquivocationEvidence,
+  /** @public (DecodedEnvelope.kind) */ type EnvelopeKind,
+  /** @public (verifyEquivocationEvidence) */ type EquivocationEvidence,
   type Opened,
   type PartyIdentity,
-  type SessionView,
+  /** @public (verifyEquivocationEvidence) */ type SessionView,
 } from './types.js';
 export { decodeEnvelope, encodeSignedEnvelope, openSignedHeader, type RawEnvelopeFields } from './wire.js';
 export { openBroadcastEvidence, verifyEquivocationEvidence } from './evidence.js';

@@ -1,3 +1,8 @@
-export { PaillierPublicKey, MIN_MODULUS_BITS, MAX_MODULUS_BITS, type KeyBounds } from './public-key.js';
-export { PaillierSecretKey, type FromPrimesOptions } from './secret-key.js';
+export {
+  PaillierPublicKey,
+  MIN_MODULUS_BITS,
+  MAX_MODULUS_BITS,
+  /** @public (the constructor's bounds) */ type KeyBounds,
+} from './public-key.js';
+export { PaillierSecretKey, /** @public (fromPrimes) */ type FromPrimesOptions } from './secret-key.js';
 export { generateSafePrime, assertSafePrime, SAFE_PRIME_BITS } from './primes.js';

@@ -339,9 +339,6 @@ export const reconciledResponseSchema = z.object({ reconciled: z.boolean() }).st
 export const signResponseSchema = z.object({ signer: z.number().int().min(0), sigma: hex(32) }).strict();
 export const errorResponseSchema = z.object({ error: z.string().max(512), code: z.enum(RPC_ERROR_CODES) }).strict();
 
-/** Every response is { ok: true, ...body } or { ok: false, error, code }. */
-export type Response<T> = ({ ok: true } & T) | ({ ok: false } & z.infer<typeof errorResponseSchema>);
-
 export function encodeJson(value: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value));
 }

@@ -19,11 +19,6 @@ export function errorCode(e: unknown): string | undefined {
   return e instanceof Error ? (e as ErrnoError).code : undefined;
 }
 
-/** True for the names writeFileAtomic and createFileExclusive use for their temporary files. */
-export function isTempName(name: string): boolean {
-  return TEMP_NAME.test(name);
-}
-
 function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`);
 }

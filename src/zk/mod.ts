@@ -33,8 +33,6 @@ export const MOD_TAG = 'mpc-engine/v1/aux/mod';
 /** Proof name used in InvalidProof. */
 const PROOF = 'Πmod';
 
-export { MIN_REPETITIONS } from './common.js';
-
 /** The statement: the modulus. */
 export interface ModStatement {
   /** N = p·q */

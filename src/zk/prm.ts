@@ -29,8 +29,6 @@ export const PRM_TAG = 'mpc-engine/v1/aux/prm';
 /** Proof name used in InvalidProof. */
 const PROOF = 'Πprm';
 
-export { MIN_REPETITIONS } from './common.js';
-
 /** Comb width for the verifier's table of t: 2^8 entries, about 3.4 ms per 3072-bit exponent. */
 const COMB_TEETH = 8;
 

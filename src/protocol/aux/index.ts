@@ -1,5 +1,6 @@
 export { startAuxInfo } from './round1.js';
 export { ROUND as AUX_ROUND, SCHEDULE as AUX_SCHEDULE } from './messages.js';
+/** @public (startAuxInfo) */
 export type { AuxParams } from './params.js';
 // What a node needs to run aux-info: its safe primes (made ahead of time) and the ring-Pedersen
 // parameters built from a pair of them. Re-exported so the node reaches them through the protocol.

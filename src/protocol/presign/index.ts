@@ -1,12 +1,10 @@
 export { startPresign } from './round1.js';
 export { ROUND as PRESIGN_ROUND, SCHEDULE as PRESIGN_SCHEDULE } from './messages.js';
+/** @public (startPresign) */
 export type { PresignParams } from './params.js';
-export {
-  Presignature,
-  ConsumedPresignature,
-  nonceR,
-  digestScalar,
-  type PresignaturePublic,
-  type PresignatureSecret,
-  type PartialSignature,
-} from './presignature.js';
+export { Presignature, /** @public (Presignature.consume) */ ConsumedPresignature, nonceR } from './presignature.js';
+/**
+ * A presignature's public and secret parts and the partial signature it makes.
+ * @public
+ */
+export type { PresignaturePublic, PresignatureSecret, PartialSignature } from './presignature.js';

@@ -16,7 +16,7 @@ import { MESSAGE_VERSION, readVersion } from '../common.js';
 import { Schedule } from '../machine.js';
 import type { Point } from '../../curve/secp256k1.js';
 
-export { encodeHash, decodeHash } from '../common.js';
+export { encodeHash } from '../common.js';
 export { encodeScalar, decodeScalar } from '../keygen/messages.js';
 
 export const ROUND = {

@@ -1,2 +1,2 @@
 export { combineSignature, wrongPartials } from './combine.js';
-export { normalise, verifyEcdsa, toCompact, toDer, toRsv, type EcdsaSignature } from './signature.js';
+export { verifyEcdsa, toCompact, toDer, toRsv, type EcdsaSignature } from './signature.js';
