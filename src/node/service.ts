@@ -128,6 +128,7 @@ interface Pending {
   /** this session's encryption key pair (session-key.ts); none on a placeholder */
   readonly sessionKey?: SessionKeyPair;
   readonly request: Extract<Request, { method: 'prepare' }>;
+  /** when it was last asked or answered (monotonic ms: a wall-clock step makes no run look idle) */
   touched: number;
   /** a placeholder while `prepare` still awaits: holds the id and the scope, cannot be started */
   readonly preparing?: true;
@@ -169,6 +170,7 @@ interface Running {
   /** aux, keygen, refresh: the scope the session may switch; its sid */
   readonly scope: string | undefined;
   readonly sid: Uint8Array;
+  /** when it was last asked or answered (monotonic ms, as Pending's) */
   touched: number;
   readonly seq: number;
 }
@@ -732,7 +734,7 @@ export class NodeService {
     // wallet's run left idle by a coordinator that died gives way to a new one (see `supersede`).
     const superseded: string[] = [];
     if (scope !== undefined) {
-      const idleSince = Date.now() - (this.o.supersedeIdleMs ?? 60_000);
+      const idleSince = performance.now() - (this.o.supersedeIdleMs ?? 60_000);
       for (const [id, s] of this.sessions) {
         const other = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
         if (other !== scope) continue;
@@ -748,7 +750,7 @@ export class NodeService {
       nonce: '',
       state: '',
       request: req,
-      touched: Date.now(),
+      touched: performance.now(),
       preparing: true,
       seq: this.nextSeq++,
     };
@@ -788,7 +790,7 @@ export class NodeService {
         state,
         sessionKey,
         request: req,
-        touched: Date.now(),
+        touched: performance.now(),
         seq: placeholder.seq,
       });
       return { nonce, state, sessionKey: sessionKey.answer };
@@ -995,14 +997,17 @@ export class NodeService {
       if (this.sessions.get(sessionId) === p) this.sessions.delete(sessionId);
       throw new RpcError('aborted', 'the session was aborted or its run abandoned while it was being started');
     }
-    this.sessions.set(sessionId, {
+    const running: Running = {
       session,
       scope: scopeOf(p.protocol, p.walletId),
       sid,
-      touched: Date.now(),
+      touched: performance.now(),
       seq: p.seq,
-    });
+    };
+    this.sessions.set(sessionId, running);
     const update = await session.start();
+    // idle from its first answer, not from the request: a long first round is not idleness (`supersede`)
+    running.touched = performance.now();
     if (update.status !== 'running') this.sessions.delete(sessionId);
     return update;
   }
@@ -1010,8 +1015,10 @@ export class NodeService {
   private async deliver(sessionId: string, envelopes: readonly string[]): Promise<SessionUpdate> {
     const s = this.sessions.get(sessionId);
     if (!s || !('session' in s)) throw new RpcError('unknown-session', 'no running session with this id');
-    s.touched = Date.now();
+    s.touched = performance.now();
     const update = await s.session.deliver(envelopes.map((e) => Uint8Array.from(Buffer.from(e, 'base64'))));
+    // idle from its last answer, not from the request: a long round is not idleness (`supersede`)
+    s.touched = performance.now();
     if (update.status !== 'running') {
       this.sessions.delete(sessionId);
       if (update.status === 'aborted')
@@ -1322,7 +1329,7 @@ export class NodeService {
 
   /** Drop sessions idle longer than the TTL (the coordinator died or gave up). */
   private expire(): void {
-    const cutoff = Date.now() - (this.o.sessionTtlMs ?? 10 * 60_000);
+    const cutoff = performance.now() - (this.o.sessionTtlMs ?? 10 * 60_000);
     for (const [id, s] of this.sessions) {
       if (s.touched < cutoff) {
         if ('session' in s) s.session.cancel();
