@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../src/config/index.js';
 import { AdminApiProblem, AdminClient, adminApiUrlOf } from '../src/coordinator/admin-client.js';
-import { formatReshareProgress, formatReshareSummary } from '../src/coordinator/job-progress.js';
+import { formatReshareProgress, formatReshareSummary, printable } from '../src/coordinator/job-progress.js';
 import type { ReshareJobView } from '../src/coordinator/reshare.js';
 
 const USAGE =
@@ -166,7 +166,9 @@ function describeFailure(e: unknown): string {
       e.status === 404 && /job-not-found$/.test(e.type)
         ? ' (a restarted coordinator forgets its jobs; start the job again to resume)'
         : '';
-    return `reshare: the coordinator refused: ${e.status} ${e.title}${e.detail === '' ? '' : ` — ${e.detail}`}${hint}`;
+    // the problem's title and detail are the server's text: printable only, never escape sequences
+    const detail = e.detail === '' ? '' : ` — ${printable(e.detail)}`;
+    return `reshare: the coordinator refused: ${e.status} ${printable(e.title, 200)}${detail}${hint}`;
   }
   const err = e as NodeJS.ErrnoException;
   const code = typeof err?.code === 'string' ? ` (${err.code})` : '';

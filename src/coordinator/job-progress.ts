@@ -6,6 +6,17 @@
  */
 import type { ReshareJobView } from './reshare.js';
 
+/**
+ * Text the API sent, as it may reach an operator's terminal: control and format characters
+ * (escape sequences that move the cursor, retitle the window or write the clipboard; new lines;
+ * bidirectional overrides) become `?`, and it is capped at `max` characters. The coordinator writes
+ * only its own sentences there, but the tool must not let whoever answers drive the terminal.
+ */
+export function printable(s: string, max = 500): string {
+  const shown = s.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '?');
+  return shown.length > max ? `${shown.slice(0, max)}…` : shown;
+}
+
 /** Wallets the job is finished with: moved, or found already held by the group. */
 function settled(job: ReshareJobView): number {
   return job.wallets.reshared + job.wallets.current;
@@ -34,9 +45,10 @@ export function formatReshareProgress(job: ReshareJobView, width = 24): string {
 export function formatReshareSummary(job: ReshareJobView): string {
   const { total, reshared, current, failed } = job.wallets;
   const counts = `${reshared} reshared, ${current} already held by the group, ${failed} failed, of ${total} wallet(s)`;
-  const group = `group ${job.group.join(', ')}${job.auxId === undefined ? '' : `, aux-info ${job.auxId.slice(0, 16)}…`}`;
+  // every string of the view is the server's: shown only as printable text
+  const group = `group ${printable(job.group.join(', '))}${job.auxId === undefined ? '' : `, aux-info ${printable(job.auxId.slice(0, 16))}…`}`;
   if (job.status === 'succeeded') return `reshare job ${job.jobId} succeeded: ${counts}\n${group}`;
   if (job.status === 'failed')
-    return `reshare job ${job.jobId} failed: ${job.error ?? 'no reason given'}\n${counts}\n${group}`;
+    return `reshare job ${job.jobId} failed: ${printable(job.error ?? 'no reason given')}\n${counts}\n${group}`;
   return `reshare job ${job.jobId} is still running: ${counts}`;
 }

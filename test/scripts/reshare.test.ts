@@ -16,7 +16,12 @@ import { createApi, loadOpenApiDocument } from '../../src/coordinator/api.js';
 import { adminApiUrl } from '../../src/coordinator/admin-client.js';
 import { RotationRunningError } from '../../src/coordinator/errors.js';
 import { startHttpsServer } from '../../src/coordinator/https.js';
-import { formatReshareProgress, formatReshareSummary, progressBar } from '../../src/coordinator/job-progress.js';
+import {
+  formatReshareProgress,
+  formatReshareSummary,
+  printable,
+  progressBar,
+} from '../../src/coordinator/job-progress.js';
 import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
 import type { ReshareJobView } from '../../src/coordinator/reshare.js';
 import type { AdminApi } from '../../src/coordinator/routes/admin.js';
@@ -100,6 +105,29 @@ test('summary: counts and group on success; the job’s error on failure', (t) =
     failed,
     new RegExp(`^reshare job ${JOB_ID} failed: 1 wallet\\(s\\) could not be moved\\n3 reshared, 0 already`),
   );
+});
+
+test('summary: the server’s strings reach the terminal as printable text, never as escape sequences', (t) => {
+  // OSC 52 writes the clipboard, CSI 2J clears the screen, U+202E reverses what follows, U+2028 breaks the line
+  const hostile = 'moved\x1b]52;c;ZWNobyBvd25lZA==\x07 \x1b[2J\u202edeliaf\u2028ok\r\n\x9b1A';
+  const summary = formatReshareSummary(
+    view({
+      status: 'failed',
+      phase: 'done',
+      error: hostile,
+      group: ['node_1\x1b[8m', 'node_2'],
+      auxId: '\x1b[31m'.repeat(4),
+      wallets: { total: 1, reshared: 0, current: 0, failed: 1 },
+    }),
+  );
+  // only the two line breaks the summary puts there itself, and no control or format character
+  t.is(summary.split('\n').length, 3);
+  t.false(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(summary.replace(/\n/g, '')), JSON.stringify(summary));
+  t.true(summary.includes('moved?]52;c;ZWNobyBvd25lZA==? ?[2J?deliaf?ok???1A'));
+  t.true(summary.includes('group node_1?[8m, node_2'));
+  t.is(printable('a\x1b[Kb'), 'a?[Kb');
+  t.is(printable('x'.repeat(10), 4), 'xxxx…', 'capped');
+  t.is(printable('plain text — with ünïcode'), 'plain text — with ünïcode', 'printable text is unchanged');
 });
 
 /** What the server saw of one request. */
