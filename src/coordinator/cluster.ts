@@ -44,6 +44,8 @@ export interface HealthStatus {
   readonly restoredNodes?: readonly string[];
   /** wallets the configured node group does not hold as configured (reshare.ts survey); absent when none */
   readonly reshareNeeded?: number;
+  /** wallets some connected node did not describe to that survey, so not known to be held; absent when none */
+  readonly reshareUnchecked?: number;
 }
 
 export class NodeCluster extends EventEmitter<ClusterEvents> {

@@ -338,9 +338,15 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     health: (): HealthStatus => {
       const h = cluster.health();
       const needed = reshare.surveyed?.needed ?? 0;
-      // a group that does not hold every wallet as configured is not ok, though it may sign
-      if (needed === 0) return h;
-      return { ...h, status: h.status === 'ok' ? 'degraded' : h.status, reshareNeeded: needed };
+      const unchecked = reshare.surveyed?.unchecked ?? 0;
+      // a group that does not hold every wallet as configured (or is not known to) is not ok, though it may sign
+      if (needed === 0 && unchecked === 0) return h;
+      return {
+        ...h,
+        status: h.status === 'ok' ? 'degraded' : h.status,
+        ...(needed > 0 ? { reshareNeeded: needed } : {}),
+        ...(unchecked > 0 ? { reshareUnchecked: unchecked } : {}),
+      };
     },
     metrics,
     authorization: wallet.authorization,

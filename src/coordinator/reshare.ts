@@ -144,8 +144,10 @@ interface Job {
 export interface ReshareSurvey {
   /** wallets some connected node holds otherwise than the configured group would (or not at all) */
   readonly needed: number;
-  /** wallets whose holdings were read */
+  /** wallets whose holdings were read at every connected node */
   readonly checked: number;
+  /** wallets some connected node did not describe (it failed or timed out): not known to be held */
+  readonly unchecked: number;
   readonly at: string;
 }
 
@@ -219,48 +221,61 @@ export class GroupReshare {
     const ids = this.o.walletIds().filter((id) => this.o.isArchived?.(id) !== true);
     let needed = 0;
     let checked = 0;
+    let unchecked = 0;
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < ids.length && !this.stopped) {
         const walletId = ids[next++] as string;
-        const held = await this.readHeld(walletId, links);
+        // what the nodes that answered hold: a node that does not answer must not hide a difference
+        const held = await this.readHeld(walletId, links, true);
         if (held === undefined) continue;
-        checked++;
+        if (held.size < links.length) unchecked++;
+        else checked++;
         if (differsFromGroup(held, c.links.length, c.threshold)) needed++;
       }
     };
     await Promise.all(Array.from({ length: SURVEY_CONCURRENCY }, worker));
-    const previous = this.lastSurvey?.needed ?? 0;
-    this.lastSurvey = { needed, checked, at: new Date().toISOString() };
-    if (needed > 0 && needed !== previous)
+    const previous = this.lastSurvey;
+    this.lastSurvey = { needed, checked, unchecked, at: new Date().toISOString() };
+    if (needed > 0 && needed !== previous?.needed)
       this.log.warn(
         { wallets: needed, checked, group: c.parties },
         'the configured node group does not hold every wallet: run the reshare job (npm run reshare) once the group is complete',
       );
+    if (unchecked > 0 && unchecked !== previous?.unchecked)
+      this.log.warn(
+        { wallets: unchecked },
+        'some node did not describe these wallets: whether the group holds them is unknown',
+      );
   }
 
-  /** What each of `links` holds of a wallet, keyed by node index; undefined when a node did not answer. */
+  /**
+   * What each of `links` holds of a wallet, keyed by node index. A node that does not answer makes
+   * the whole answer undefined, unless `partial`: then it is left out of the map.
+   */
   private async readHeld(
     walletId: string,
     links: readonly NodeLink[],
+    partial = false,
   ): Promise<Map<number, Held | undefined> | undefined> {
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) return undefined;
-    try {
-      const entries = await Promise.all(
-        links.map(async (link): Promise<[number, Held | undefined]> => {
-          const w = await callNode(link, { v: RPC_VERSION, method: 'wallet', walletId }, walletResponseSchema, 10_000);
-          const k = w.committed;
-          // a share of another key under this id is not this wallet's: that node holds nothing of it
-          if (!k?.key || k.publicKey !== publicKey) return [link.index, undefined];
-          return [link.index, { index: link.index, epoch: k.epoch, ...k.key }];
-        }),
-      );
-      return new Map(entries);
-    } catch (e) {
-      this.log.debug({ walletId, err: (e as Error).message }, 'reshare: a node did not answer about a wallet');
-      return undefined;
+    const answers = await Promise.allSettled(
+      links.map(async (link): Promise<[number, Held | undefined]> => {
+        const w = await callNode(link, { v: RPC_VERSION, method: 'wallet', walletId }, walletResponseSchema, 10_000);
+        const k = w.committed;
+        // a share of another key under this id is not this wallet's: that node holds nothing of it
+        if (!k?.key || k.publicKey !== publicKey) return [link.index, undefined];
+        return [link.index, { index: link.index, epoch: k.epoch, ...k.key }];
+      }),
+    );
+    const held = new Map<number, Held | undefined>();
+    for (const a of answers) {
+      if (a.status === 'fulfilled') held.set(a.value[0], a.value[1]);
+      else
+        this.log.debug({ walletId, err: (a.reason as Error).message }, 'reshare: a node did not answer about a wallet');
     }
+    return held.size === links.length || (partial && held.size > 0) ? held : undefined;
   }
 
   /** A reshare job is running (a rotation must wait). */

@@ -68,6 +68,35 @@ test('differsFromGroup: the configured group holds the wallet, or not (connected
   t.true(differsFromGroup(m([0, held(0, 0, 1)], [1, held(1, 1, 0)]), 3, 2));
 });
 
+test('the survey: a node that does not answer neither hides a wallet node_4 lacks nor counts as held', async (t) => {
+  const Y = '02' + 'aa'.repeat(32);
+  const answer = (k: number) =>
+    k === 2
+      ? { ok: true, walletId: 'w_survey' }
+      : {
+          ok: true,
+          walletId: 'w_survey',
+          committed: { publicKey: Y, epoch: 0, auxEpoch: 1, key: { n: 3, t: 2, i: k, X } },
+        };
+  const links = ['node_1', 'node_2', 'node_4'].map((nodeId, index) => ({
+    nodeId,
+    index,
+    request: (): Promise<unknown> =>
+      index === 1 ? Promise.reject(new Error('timed out')) : Promise.resolve(answer(index)),
+  }));
+  const cluster = new NodeCluster(links, 2);
+  for (const k of [0, 1, 2]) cluster.setConnected(k, true);
+  const reshare = new GroupReshare({
+    cluster,
+    runner: new Orchestrator({}),
+    walletIds: () => ['w_survey', 'w_other'],
+    publicKeyOf: (w) => (w === 'w_survey' ? Y : undefined),
+    renewAux: () => Promise.reject(new Error('unused')),
+  });
+  await reshare.survey();
+  t.like(reshare.surveyed, { needed: 1, checked: 0, unchecked: 1 });
+});
+
 test.serial(
   'slow: node_3 lost, node_4 configured: the job makes the group’s aux-info and moves every wallet; node_1 + node_4 sign',
   async (t) => {
