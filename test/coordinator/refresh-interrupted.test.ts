@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
 import { Orchestrator } from '../../src/coordinator/orchestrator.js';
-import { Lifecycle } from '../../src/node/lifecycle.js';
+import { cutAfter, dropEverywhere, onlyLastRoundStuck } from '../helpers/cut-run.js';
 import { startInProcessNodes, Tap, type InProcessNodes } from '../helpers/in-process-nodes.js';
 import { signsWith } from '../helpers/node-signing.js';
 import { describeWallet } from '../helpers/reshare-move.js';
@@ -66,18 +66,7 @@ async function runCuts(t: ExecutionContext, restart: boolean): Promise<void> {
     });
     if (kg.status !== 'done') return t.fail(`keygen: ${kg.status}`);
     const publicKey = kg.result.publicKey;
-    let sent = 0;
-    let cutHit = false;
-    const taps = nodes.links.map((l) => new Tap(l));
-    for (const tap of taps)
-      tap.intercept = (_req, forward) => {
-        if (sent >= cut) {
-          cutHit = true;
-          return Promise.reject(new Error('the coordinator is gone'));
-        }
-        sent++;
-        return forward();
-      };
+    const { taps, hit } = cutAfter(nodes.links, cut);
     await new Orchestrator({}).run({ protocol: 'refresh', parties: IDS, participants: taps, walletId });
     if (restart) nodes = await startInProcessNodes(root, { keys, supersedeIdleMs: IDLE_MS });
     const at = `cut after ${cut} request(s)${restart ? ', nodes restarted' : ''}`;
@@ -97,11 +86,7 @@ async function runCuts(t: ExecutionContext, restart: boolean): Promise<void> {
       );
       t.true(await signsWith(nodes, [0, 1], walletId, publicKey), `${at}: the old epoch still signs`);
       stuck.push(cut);
-      for (const store of nodes.stores) {
-        const lifecycle = new Lifecycle({ store, parties: [], beforeSwitch: () => Promise.resolve() });
-        const p = await lifecycle.pending(walletId);
-        if (p) await lifecycle.discard(walletId, p.sid);
-      }
+      await dropEverywhere(nodes.stores, walletId);
       nodes = await startInProcessNodes(root, { keys, supersedeIdleMs: IDLE_MS });
       t.true(await refreshUntilDone(nodes, walletId, 30_000), `${at}: a refresh runs after the operator's drop`);
     }
@@ -113,17 +98,10 @@ async function runCuts(t: ExecutionContext, restart: boolean): Promise<void> {
     t.is(new Set(held.map((d) => d.committed?.epoch)).size, 1, `${at}: one committed epoch`);
     t.true((held[0]?.committed?.epoch ?? 0) >= 1, `${at}: refreshed`);
     t.is(new Set(held.map((d) => d.committed?.key?.X.join())).size, 1, `${at}: one set of public shares`);
-    if (cut % 4 === 0 || stuck.includes(cut) || !cutHit)
+    if (cut % 4 === 0 || stuck.includes(cut) || !hit())
       t.true(await signsWith(nodes, [1, 2], walletId, publicKey), `${at}: node_2 + node_3 sign`);
-    if (!cutHit) {
-      t.true(cut > 10, 'the uncut run is the whole refresh');
-      t.log(
-        `${cut} requests; cuts left to the operator (a run confirmed by some parties only): ${stuck.join(', ') || 'none'}`,
-      );
-      t.true(
-        stuck.every((c) => c >= cut - 7),
-        `only cuts in the last round: ${stuck.join(', ')}`,
-      );
+    if (!hit()) {
+      onlyLastRoundStuck(t, cut, stuck, 10, 'refresh');
       return;
     }
   }

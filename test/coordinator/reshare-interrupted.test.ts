@@ -23,7 +23,7 @@ import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
 import { Orchestrator } from '../../src/coordinator/orchestrator.js';
 import { GroupReshare, type ReshareJobView } from '../../src/coordinator/reshare.js';
-import { Lifecycle } from '../../src/node/lifecycle.js';
+import { cutAfter, dropEverywhere, onlyLastRoundStuck } from '../helpers/cut-run.js';
 import { startInProcessNodes, Tap, type InProcessNodes } from '../helpers/in-process-nodes.js';
 import { describeWallet } from '../helpers/reshare-move.js';
 import { signsWith } from '../helpers/node-signing.js';
@@ -139,18 +139,7 @@ async function runCuts(t: ExecutionContext, restart: boolean): Promise<void> {
   let cut = 0;
   const stuck: number[] = [];
   for (const [walletId, publicKey] of keys) {
-    const taps = s.nodes.links.map((l) => new Tap(l));
-    let sent = 0;
-    let cutHit = false;
-    for (const tap of taps)
-      tap.intercept = (_req, forward) => {
-        if (sent >= cut) {
-          cutHit = true;
-          return Promise.reject(new Error('the coordinator is gone'));
-        }
-        sent++;
-        return forward();
-      };
+    const { taps, hit } = cutAfter(s.nodes.links, cut);
     const old = (await describeWallet(s.nodes.services[0]!, walletId)).committed;
     if (!old?.key) return t.fail('node_1 holds no key');
     await new Orchestrator({}).run({
@@ -181,7 +170,7 @@ async function runCuts(t: ExecutionContext, restart: boolean): Promise<void> {
       // drops the run on every node that holds it (npm run pending).
       const sid = await stuckRun(t, s.nodes, walletId, publicKey, at);
       stuck.push(cut);
-      await dropEverywhere(s, walletId, sid);
+      await dropEverywhere(s.nodes.stores, walletId, sid);
       s.nodes = await startInProcessNodes(s.root, { ids: GROUP, keys: s.keys, supersedeIdleMs: IDLE_MS });
       await moveUntilDone(
         s.nodes.links.map((l) => new Tap(l)),
@@ -190,17 +179,9 @@ async function runCuts(t: ExecutionContext, restart: boolean): Promise<void> {
         30_000,
       );
     }
-    await movedOnce(t, s.nodes, walletId, publicKey, at, cut % 4 === 0 || stuck.includes(cut) || !cutHit);
-    if (!cutHit) {
-      t.true(cut > 20, 'the uncut run is the whole move');
-      t.log(
-        `${cut} requests; cuts left to the operator (a run confirmed by some parties only): ${stuck.join(', ') || 'none'}`,
-      );
-      // the confirmation round is the only such window: every cut before it resolves by itself
-      t.true(
-        stuck.every((c) => c >= cut - 7),
-        `only cuts in the last round: ${stuck.join(', ')}`,
-      );
+    await movedOnce(t, s.nodes, walletId, publicKey, at, cut % 4 === 0 || stuck.includes(cut) || !hit());
+    if (!hit()) {
+      onlyLastRoundStuck(t, cut, stuck, 20, 'move');
       return;
     }
     cut++;
@@ -235,13 +216,4 @@ async function stuckRun(
   t.is(held[0]?.committed?.key?.X.join(), held[1]?.committed?.key?.X.join());
   t.true(await signsWith(nodes, [0, 1], walletId, publicKey), `${at}: node_1 + node_2 still sign`);
   return [...sids][0] as string;
-}
-
-/** What `npm run pending -- drop` does at each node holding the run (the nodes stopped meanwhile). */
-async function dropEverywhere(s: Scene, walletId: string, sid: string): Promise<void> {
-  for (const store of s.nodes.stores) {
-    const lifecycle = new Lifecycle({ store, parties: [], beforeSwitch: () => Promise.resolve() });
-    const p = await lifecycle.pending(walletId);
-    if (p && Buffer.from(p.sid).toString('hex') === sid) await lifecycle.discard(walletId, p.sid);
-  }
 }
