@@ -264,7 +264,7 @@ test('a node that stops answering times the session out: which node, and abort s
   });
   const started = Date.now();
   const outcome = await run('keygen', links, { timeoutMs: 150 });
-  t.true(Date.now() - started < 1_000);
+  t.true(Date.now() - started < 10_000, `${Date.now() - started} ms`);
   t.is(outcome.status, 'failed');
   if (outcome.status !== 'failed') return;
   t.is(outcome.failure, 'timeout');

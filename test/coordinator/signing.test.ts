@@ -196,7 +196,7 @@ test('a signer that does not answer in time is dropped like a failed one', async
   const started = Date.now();
   const sig = await signing.sign(WALLET, DIGEST);
   t.deepEqual(sig.signers, ['node_1', 'node_3']);
-  t.true(Date.now() - started < 2_000);
+  t.true(Date.now() - started < 10_000, `${Date.now() - started} ms`);
 });
 
 test('a wrong partial is blamed on its signer, counted, reported for suspension, and that signer avoided', async (t) => {

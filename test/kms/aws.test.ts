@@ -240,14 +240,17 @@ test('aws: nothing listening: unavailable quickly', async (t) => {
   );
   t.is(e?.code, 'unavailable');
   t.regex(e?.message ?? '', /ECONNREFUSED/);
-  t.true(Date.now() - start < 2_000, `${Date.now() - start} ms`);
+  t.true(Date.now() - start < 5_000, `${Date.now() - start} ms`);
 });
 
 test('aws: a hung server: unavailable within attempts × timeout', async (t) => {
   const server = await fake(t);
   const kms = await open(
     t,
-    options(server, server.createKey().arn, { timeoutMs: 200, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } }),
+    options(server, server.createKey().arn, {
+      timeoutMs: 1_000,
+      retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+    }),
   );
   server.requests = 0;
   server.hang = true;
@@ -257,7 +260,7 @@ test('aws: a hung server: unavailable within attempts × timeout', async (t) => 
   t.is(e?.code, 'unavailable');
   t.regex(e?.message ?? '', /TimeoutError/);
   t.is(server.requests, 2);
-  t.true(took >= 350 && took < 1_500, `${took} ms`);
+  t.true(took >= 1_900 && took < 8_000, `${took} ms`); // the defaults would take 4 × 5 s
 
   server.hang = false;
   t.is(

@@ -207,7 +207,7 @@ test('a vault answering 503 every time gives unavailable after exactly the confi
 test('a vault that is down or hangs, or a token endpoint that is down, gives unavailable quickly', async (t) => {
   const { fake, open } = await setup(t);
   await open(); // the shared credential holds its token now
-  const kms = await open({ timeoutMs: 300, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
+  const kms = await open({ timeoutMs: 1_000, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
   const wrapped = await kms.wrapKey(randomBytes(32), ctx);
 
   fake.vault.faults.hang = true;
@@ -215,7 +215,7 @@ test('a vault that is down or hangs, or a token endpoint that is down, gives una
   let t0 = Date.now();
   t.is(await code(kms.unwrapKey(wrapped, ctx)), 'unavailable', 'hung');
   const hung = Date.now() - t0;
-  t.true(hung >= 590 && hung < 3_000, `${hung} ms for two attempts of 300 ms`);
+  t.true(hung >= 1_990 && hung < 8_000, `${hung} ms for two attempts of 1 s`);
   t.is(fake.vault.faults.requests - before, 2);
   fake.vault.faults.clear();
 
@@ -234,14 +234,14 @@ test('a vault that is down or hangs, or a token endpoint that is down, gives una
     'unavailable',
     'token endpoint down',
   );
-  t.true(Date.now() - t0 < 2_000);
+  t.true(Date.now() - t0 < 5_000, `${Date.now() - t0} ms`);
 
   await fake.vault.close();
   t0 = Date.now();
   t.is(await code(kms.unwrapKey(wrapped, ctx)), 'unavailable', 'vault down');
   t.is(await code(kms.wrapKey(randomBytes(32), ctx)), 'unavailable');
   t.is(await code(open()), 'unavailable');
-  t.true(Date.now() - t0 < 1_000, `${Date.now() - t0} ms`);
+  t.true(Date.now() - t0 < 5_000, `${Date.now() - t0} ms`);
 });
 
 test('another context is caught by the hash binding although the vault unwraps the key', async (t) => {

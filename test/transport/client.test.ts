@@ -153,6 +153,6 @@ test('stop() abandons an attempt that hangs in the handshake', async (t) => {
   await new Promise((r) => setTimeout(r, 100));
   const started = Date.now();
   await client.stop();
-  t.true(Date.now() - started < 1_000, 'stop did not wait for the connect timeout');
+  t.true(Date.now() - started < 5_000, 'stop did not wait for the connect timeout');
   t.is(client.connection, undefined);
 });

@@ -159,7 +159,7 @@ test('a frame that stalls half-way is timed out', async (t) => {
   t.teardown(() => clearInterval(trickle));
   const started = Date.now();
   t.true((await why) instanceof FrameTimeoutError);
-  t.true(Date.now() - started < 1_000);
+  t.true(Date.now() - started < 5_000, `${Date.now() - started} ms`);
   await socketClosed(raw);
 });
 
