@@ -1,0 +1,65 @@
+/**
+ * The PostgreSQL schema, as numbered migrations applied in order (database.ts). A migration is
+ * never edited once released: the database records each one's checksum and a coordinator refuses
+ * a schema whose recorded text differs from its own. Changes come as new migrations.
+ * @module
+ */
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'wallets, coordinator instances and leases',
+    sql: `
+-- One row per wallet id ever begun. Public data only, as in the embedded registry file.
+--   pending:   key generation started (by owner_instance) and not committed
+--   failed:    key generation failed; nodes may hold pending states under the id
+--   committed: every node stored its share; public_key is the wallet's key
+--   resolved:  a pending wallet every node archived: the id is dead
+CREATE TABLE wallets (
+  wallet_id text PRIMARY KEY,
+  state text NOT NULL CHECK (state IN ('pending', 'failed', 'committed', 'resolved')),
+  label text,
+  public_key text,
+  started_at timestamptz,
+  created_at timestamptz,
+  idempotency_key_hash text UNIQUE,
+  archived boolean NOT NULL DEFAULT false,
+  purged boolean NOT NULL DEFAULT false,
+  owner_instance uuid,
+  -- the commit order, the listing order and the listing cursor
+  commit_seq bigint UNIQUE,
+  -- every write takes the next change number under one advisory lock, so change numbers are
+  -- committed in order and a reader that saw change c has seen every change before it
+  change_seq bigint NOT NULL UNIQUE,
+  CHECK ((state = 'committed') = (public_key IS NOT NULL)),
+  CHECK ((state = 'committed') = (commit_seq IS NOT NULL)),
+  CHECK (NOT purged OR archived)
+);
+CREATE SEQUENCE wallet_change_seq;
+CREATE SEQUENCE wallet_commit_seq;
+
+-- Coordinator processes alive now: each one renews its row while it runs. A key generation whose
+-- owner's row has expired was interrupted, and may be reconciled by any coordinator.
+CREATE TABLE coordinator_instances (
+  instance_id uuid PRIMARY KEY,
+  coordinator_id text NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  alive_until timestamptz NOT NULL
+);
+
+-- Background work that one coordinator at a time does (pool refill, scheduled refresh,
+-- reconciliation, admin jobs): held by an instance until it expires or is released.
+CREATE TABLE leases (
+  name text PRIMARY KEY,
+  holder uuid NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+`,
+  },
+];
