@@ -273,8 +273,8 @@ export function createApi(o: ApiOptions): Koa {
     }
   };
 
-  const wallet = (walletId: string): WalletView => {
-    const w = walletIdSchema.safeParse(walletId).success ? o.wallets.get(walletId) : undefined;
+  const wallet = async (walletId: string): Promise<WalletView> => {
+    const w = walletIdSchema.safeParse(walletId).success ? await o.wallets.find(walletId) : undefined;
     if (!w) throw new HttpProblem(404, 'wallet-not-found', `no wallet ${JSON.stringify(walletId.slice(0, 80))}`);
     return w;
   };

@@ -13,11 +13,11 @@
  */
 import { silentLogger, type Logger } from '../util/log.js';
 import { WalletNotFoundError } from './errors.js';
-import type { WalletRegistry } from './registry.js';
+import type { WalletStore } from './registry.js';
 import { AuditUnavailableError, type AuditSink, type RequestContext, type WalletView } from './wallets.js';
 
 export interface WalletArchiveOptions {
-  readonly registry: WalletRegistry;
+  readonly registry: WalletStore;
   /** the API's view of a committed wallet (WalletService.get) */
   readonly view: (walletId: string) => WalletView | undefined;
   readonly audit?: AuditSink;

@@ -44,7 +44,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import { callNode, type NodeLink } from './node-link.js';
-import type { WalletRegistry } from './registry.js';
+import type { WalletStore } from './registry.js';
 import type { AuditSink } from './wallets.js';
 import { ConfirmationLedger, PendingResolver } from './resolver.js';
 
@@ -55,7 +55,7 @@ const MAX_AUDITED_IDS = 1_000;
 
 export interface ReconcilerOptions {
   readonly cluster: NodeCluster;
-  readonly registry: WalletRegistry;
+  readonly registry: WalletStore;
   readonly log?: Logger;
   readonly audit?: AuditSink;
   /** a wallet was recovered into the registry (the pool starts stocking it) */
@@ -253,7 +253,7 @@ export class WalletReconciler {
     if (committed.length > 0) {
       summary.refused.push(...committed);
       this.log.error(
-        { wallets: committed.length, walletIds: committed.slice(0, 20), registry: this.o.registry.path },
+        { wallets: committed.length, walletIds: committed.slice(0, 20), registry: this.o.registry.location },
         'nodes hold committed key shares of wallets the registry never heard of: is this the right registry? They are left in place',
       );
       await this.record({
@@ -272,7 +272,7 @@ export class WalletReconciler {
       summary.refused.push(...ids);
       const counts = Object.fromEntries(c.links.map((l, k) => [l.nodeId, perNode[k] as number]));
       this.log.error(
-        { counts, max, registry: this.o.registry.path },
+        { counts, max, registry: this.o.registry.location },
         'nodes hold more wallets the registry never heard of than failed key generations explain: is this the right registry? Nothing was archived',
       );
       await this.record({ type: 'reconcile.refused', reason: 'too many unregistered wallets', counts, max });

@@ -37,8 +37,8 @@
  * crash artefact: loading stops, naming the file and the line, and never modifies the file, so no
  * wallet is forgotten by a start that guessed wrong.
  *
- * Single writer: one coordinator process owns the file (several coordinators need the shared
- * store of the scaling plan).
+ * Single writer: one coordinator process owns the file (its data directory's lock); several
+ * coordinators share the PostgreSQL store instead (store/postgres-wallets.ts).
  * @module
  */
 import { open, type FileHandle } from 'node:fs/promises';
@@ -191,10 +191,48 @@ function asRecord(line: Extract<Line, { publicKey: string }>): WalletRecord {
   };
 }
 
+/** What the registry knows of a wallet id (see `WalletStore.status`). */
+export type WalletStatus = 'committed' | 'running' | 'interrupted' | 'failed' | 'resolved';
+
+/**
+ * The wallet registry as the coordinator uses it, whichever store holds it: this file
+ * (`WalletRegistry`) or PostgreSQL shared by several coordinators (store/postgres-wallets.ts).
+ * Reads answer from the process's copy of the registry; writes resolve once durable in the store
+ * and visible in that copy. A shared store's copy follows what other coordinators write within
+ * about a second, and `catchUp` brings it up to date now (before answering "no such wallet").
+ */
+export interface WalletStore {
+  /** where the records are, for logs (a path, or the database's host and name: never a credential) */
+  readonly location: string;
+  /** committed wallets */
+  readonly count: number;
+  /** false once creation must be refused (a failed file write, a closed store) */
+  readonly writable: boolean;
+  get(walletId: string): WalletRecord | undefined;
+  byIdempotencyKeyHash(hash: string): WalletRecord | undefined;
+  /** unfinished key generations no process is running (interrupted or failed), oldest first */
+  pending(): PendingWallet[];
+  status(walletId: string): WalletStatus | undefined;
+  isArchived(walletId: string): boolean;
+  isPurged(walletId: string): boolean;
+  pendingRecord(walletId: string): { label?: string; startedAt: string } | undefined;
+  /** @throws InvalidCursorError, RangeError (limit) */
+  list(options?: { limit?: number; cursor?: string }): Page;
+  /** brings this process's copy up to date with the store */
+  catchUp(): Promise<void>;
+  begin(pending: { walletId: string; label?: string; startedAt: string; idempotencyKeyHash?: string }): Promise<void>;
+  abandon(walletId: string): Promise<void>;
+  append(record: WalletRecord): Promise<WalletRecord>;
+  resolve(walletId: string): Promise<void>;
+  setArchived(walletId: string, archived: boolean): Promise<boolean>;
+  purge(walletId: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
 const UNAVAILABLE =
   'the wallet registry cannot be written (a write failed); no wallet is created until the coordinator is restarted with the disk fixed';
 
-export class WalletRegistry {
+export class WalletRegistry implements WalletStore {
   private readonly records: WalletRecord[] = [];
   private readonly byId = new Map<string, WalletRecord>();
   private readonly byIdempotency = new Map<string, WalletRecord>();
@@ -362,6 +400,15 @@ export class WalletRegistry {
     return this.records.length;
   }
 
+  get location(): string {
+    return this.path;
+  }
+
+  /** The file has one writer, this process: its copy is always up to date. */
+  catchUp(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** False once a write failed: creation is refused until restart. */
   get writable(): boolean {
     return !this.failed && !this.closed;
@@ -392,7 +439,7 @@ export class WalletRegistry {
    * What the registry knows of a wallet id: committed; pending and `running` (a key generation
    * under way now), `interrupted` or `failed`; `resolved` (dead); or undefined (never heard of).
    */
-  status(walletId: string): 'committed' | 'running' | 'interrupted' | 'failed' | 'resolved' | undefined {
+  status(walletId: string): WalletStatus | undefined {
     if (this.byId.has(walletId)) return 'committed';
     const p = this.unfinished.get(walletId);
     if (p) return p.state;
@@ -499,10 +546,11 @@ export class WalletRegistry {
 
   /**
    * Records that key generation for `walletId` is about to start; resolves once on disk. Call
-   * before any node is asked to store a share.
+   * before any node is asked to store a share. The idempotency key hash is not written here: the
+   * file's one process holds requests in flight in memory (wallets.ts), and the commit records it.
    * @throws RegistryUnavailableError if this or an earlier write failed, RegistryConflictError if the id is known
    */
-  begin(pending: { walletId: string; label?: string; startedAt: string }): Promise<void> {
+  begin(pending: { walletId: string; label?: string; startedAt: string; idempotencyKeyHash?: string }): Promise<void> {
     const line = JSON.stringify({
       v: REGISTRY_VERSION,
       state: 'pending',

@@ -35,7 +35,13 @@ import {
   ServiceError,
 } from './errors.js';
 import { abortReason, type SessionRunner } from './orchestrator.js';
-import { MAX_LABEL_LENGTH, RegistryUnavailableError, type WalletRecord, type WalletRegistry } from './registry.js';
+import {
+  MAX_LABEL_LENGTH,
+  RegistryConflictError,
+  RegistryUnavailableError,
+  type WalletRecord,
+  type WalletStore,
+} from './registry.js';
 
 export interface WalletView {
   readonly walletId: string;
@@ -82,7 +88,7 @@ export class AuditUnavailableError extends ServiceError {
 }
 
 export interface WalletServiceOptions {
-  readonly registry: WalletRegistry;
+  readonly registry: WalletStore;
   readonly cluster: NodeCluster;
   readonly runner: SessionRunner;
   readonly log?: Logger;
@@ -171,6 +177,14 @@ export class WalletService {
     return record && this.view(record);
   }
 
+  /** `get`, after catching up with a shared store when the wallet is not known here: it may be new. */
+  async find(walletId: string): Promise<WalletView | undefined> {
+    const known = this.get(walletId);
+    if (known) return known;
+    await this.o.registry.catchUp();
+    return this.get(walletId);
+  }
+
   publicKeyOf(walletId: string): string | undefined {
     return this.o.registry.get(walletId)?.publicKey;
   }
@@ -210,7 +224,19 @@ export class WalletService {
       this.inFlight.set(keyHash, work);
       void work.catch(() => undefined).finally(() => this.inFlight.delete(keyHash));
     }
-    return { wallet: await work, replayed: false };
+    try {
+      return { wallet: await work, replayed: false };
+    } catch (e) {
+      if (!(e instanceof RegistryConflictError) || keyHash === undefined) throw e;
+      // A shared store refused the key: another coordinator has begun (or made) a wallet with it.
+      await this.o.registry.catchUp();
+      const earlier = this.o.registry.byIdempotencyKeyHash(keyHash);
+      if (earlier === undefined)
+        throw new IdempotencyConflictError('a request with this Idempotency-Key is still being processed');
+      if (earlier.label !== input.label)
+        throw new IdempotencyConflictError('this Idempotency-Key was used for a request with a different body');
+      return { wallet: this.view(earlier), replayed: true };
+    }
   }
 
   private async keygen(
@@ -219,11 +245,13 @@ export class WalletService {
     context: RequestContext,
   ): Promise<WalletView> {
     const walletId = newWalletId();
-    // Durable before any node stores a share (RegistryUnavailableError, 503, if it cannot be).
+    // Durable before any node stores a share (RegistryUnavailableError, 503, if it cannot be). A
+    // shared store reserves the idempotency key with it (RegistryConflictError: taken elsewhere).
     await this.o.registry.begin({
       walletId,
       ...(label === undefined ? {} : { label }),
       startedAt: new Date().toISOString(),
+      ...(keyHash === undefined ? {} : { idempotencyKeyHash: keyHash }),
     });
     let view: WalletView;
     try {

@@ -82,7 +82,7 @@ function setup(options: { maxOnDemand?: number; onDemandTimeoutMs?: number; maxC
   const app = createApi({
     wallets: {
       create: () => Promise.reject(new Error('unused')),
-      get: (w) => (w === WALLET ? ({ walletId: WALLET } as never) : undefined),
+      find: (w) => Promise.resolve(w === WALLET ? ({ walletId: WALLET } as never) : undefined),
       list: () => ({ wallets: [], nextCursor: undefined }),
     },
     signer: signing,

@@ -44,7 +44,7 @@ export function registerAdminRoutes(
   const context = (): RequestContext => (adminCredentialId === undefined ? {} : { credentialId: adminCredentialId });
   const noBody = emptyBody;
   router.post('/v1/wallets/:walletId/refresh', adminAuth, deps.json, deps.parse, noBody, async (ctx) => {
-    const { walletId } = deps.wallet(ctx.params.walletId as string);
+    const { walletId } = await deps.wallet(ctx.params.walletId as string);
     ctx.body = await admin.refresh(walletId, 'admin', context());
   });
   router.post('/v1/admin/rotation', adminAuth, deps.json, deps.parse, noBody, (ctx) => {

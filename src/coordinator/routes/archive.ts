@@ -39,11 +39,11 @@ export function registerArchiveRoutes(
     ...(adminCredentialId === undefined ? {} : { credentialId: adminCredentialId }),
   });
   router.delete('/v1/wallets/:walletId', adminAuth, withoutBody, async (ctx) => {
-    const { walletId } = deps.wallet(ctx.params.walletId as string);
+    const { walletId } = await deps.wallet(ctx.params.walletId as string);
     ctx.body = await archive.archive(walletId, context(deps.contextOf(ctx).requestId));
   });
   router.post('/v1/wallets/:walletId/restore', adminAuth, deps.json, deps.parse, emptyBody, async (ctx) => {
-    const { walletId } = deps.wallet(ctx.params.walletId as string);
+    const { walletId } = await deps.wallet(ctx.params.walletId as string);
     ctx.body = await archive.restore(walletId, context(deps.contextOf(ctx).requestId));
   });
 }

@@ -32,7 +32,7 @@ export interface RouteDeps {
   /** who asked, for the audit records: the request id and the wallet server credential's public id */
   readonly contextOf: (ctx: Koa.Context) => RequestContext;
   /** the wallet of a path parameter, or 404 */
-  readonly wallet: (walletId: string) => WalletView;
+  readonly wallet: (walletId: string) => Promise<WalletView>;
 }
 
 export function issues(error: z.ZodError): string {

@@ -35,7 +35,7 @@ export function registerSignRoutes(router: Router, deps: RouteDeps, signer: Sign
         'invalid-digest',
         'digest must be 32 bytes as 64 hex digits (0x optional); the API signs digests and never hashes',
       );
-    const { walletId } = deps.wallet(ctx.params.walletId as string);
+    const { walletId } = await deps.wallet(ctx.params.walletId as string);
     const bytes = Uint8Array.from(Buffer.from(digest.data.replace(/^0x/, ''), 'hex'));
     // The client leaving (the response closed before it was written) cancels work not yet started
     // for it: a presignature made on demand for nobody would only cost the signers.

@@ -14,7 +14,8 @@ import { body, issues, type RouteDeps } from './shared.js';
 /** What the API needs of the wallet service (WalletService has it). */
 export interface WalletsApi {
   create(input: CreateWalletInput): Promise<{ wallet: WalletView; replayed: boolean }>;
-  get(walletId: string): WalletView | undefined;
+  /** the wallet, after catching up with the shared store when it is not known here (yet) */
+  find(walletId: string): Promise<WalletView | undefined>;
   list(options: { limit?: number; cursor?: string }): { wallets: WalletView[]; nextCursor: string | undefined };
 }
 
@@ -81,7 +82,7 @@ export function registerWalletRoutes(router: Router, deps: RouteDeps, wallets: W
     ctx.body = { wallets: page.wallets, nextCursor: page.nextCursor ?? null };
   });
 
-  router.get('/v1/wallets/:walletId', walletAuth, (ctx) => {
-    ctx.body = deps.wallet(ctx.params.walletId as string);
+  router.get('/v1/wallets/:walletId', walletAuth, async (ctx) => {
+    ctx.body = await deps.wallet(ctx.params.walletId as string);
   });
 }

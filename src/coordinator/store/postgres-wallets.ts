@@ -1,0 +1,489 @@
+/**
+ * The wallet registry in PostgreSQL, shared by every coordinator of a group (the `WalletStore` of
+ * registry.ts; the file is the other one).
+ *
+ * The database decides: every write is one transaction that checks the row it changes (a begin
+ * inserts only a new id, a commit changes only a pending row, a purge only an archived one) and
+ * takes the next change number under one advisory lock, so changes are numbered in commit order.
+ * Each process keeps a copy of the registry (public data only) and follows the changes: it reads
+ * the rows whose change number is above the last one it applied — after each of its own writes,
+ * when another coordinator NOTIFYs a change, every `followMs` in case a notification was lost, and
+ * on `catchUp`. Because numbers are committed in order, "above the last applied" never skips a row.
+ *
+ * Idempotency keys: a begin stores the key's hash on the pending row (unique), so two coordinators
+ * given the same Idempotency-Key at once run one key generation; the other request sees a conflict.
+ * A failed or resolved row gives its key back.
+ *
+ * Running or interrupted: a pending row names the coordinator instance running its key generation
+ * (instances.ts). It is `running` while that instance is alive, `interrupted` once it is not —
+ * and then any coordinator may reconcile it.
+ * @module
+ */
+import type { PoolClient } from 'pg';
+import { z } from 'zod';
+import { walletIdSchema } from '../../rpc/messages.js';
+import { silentLogger, type Logger } from '../../util/log.js';
+import { WalletPurgedError } from '../errors.js';
+import {
+  InvalidCursorError,
+  MAX_LABEL_LENGTH,
+  MAX_PAGE_SIZE,
+  RegistryConflictError,
+  RegistryUnavailableError,
+  type Page,
+  type PendingWallet,
+  type WalletRecord,
+  type WalletStatus,
+  type WalletStore,
+} from '../registry.js';
+import { advisoryKey, isUnavailable, type Database, type Queryable } from './database.js';
+import type { CoordinatorInstances } from './instances.js';
+
+const CHANNEL = 'mpc_engine_wallets';
+const WRITE_LOCK = advisoryKey('wallet-writes').toString();
+
+interface Row {
+  wallet_id: string;
+  state: 'pending' | 'failed' | 'committed' | 'resolved';
+  label: string | null;
+  public_key: string | null;
+  started_at: Date | null;
+  created_at: Date | null;
+  idempotency_key_hash: string | null;
+  archived: boolean;
+  purged: boolean;
+  owner_instance: string | null;
+  commit_seq: string | null;
+  change_seq: string;
+}
+
+const recordSchema = z.object({
+  walletId: walletIdSchema,
+  label: z.string().max(MAX_LABEL_LENGTH).optional(),
+  publicKey: z.string().regex(/^0[23][0-9a-f]{64}$/),
+  createdAt: z.iso.datetime(),
+  idempotencyKeyHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
+const pendingSchema = z.object({
+  walletId: walletIdSchema,
+  label: z.string().max(MAX_LABEL_LENGTH).optional(),
+  startedAt: z.iso.datetime(),
+  idempotencyKeyHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
+
+function encodeCursor(seq: bigint): string {
+  return Buffer.from(`s${seq}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): bigint {
+  const m = /^s(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m || encodeCursor(BigInt(m[1] as string)) !== cursor) throw new InvalidCursorError('invalid cursor');
+  return BigInt(m[1] as string);
+}
+
+export interface PostgresWalletsOptions {
+  readonly instances: CoordinatorInstances;
+  readonly log?: Logger;
+  /** how often the copy is brought up to date without a notification (default 1 s) */
+  readonly followMs?: number;
+}
+
+export class PostgresWalletRegistry implements WalletStore {
+  /** committed wallets in commit order, with their commit numbers */
+  private readonly records: WalletRecord[] = [];
+  private readonly commitSeqs: bigint[] = [];
+  private readonly byId = new Map<string, WalletRecord>();
+  private readonly byIdempotency = new Map<string, WalletRecord>();
+  private readonly unfinished = new Map<
+    string,
+    { label?: string; startedAt: string; failed: boolean; owner: string | undefined }
+  >();
+  private readonly resolved = new Set<string>();
+  private readonly archivedIds = new Set<string>();
+  private readonly purgedIds = new Set<string>();
+  private lastChange = 0n;
+  private following: Promise<void> = Promise.resolve();
+  /** ends the current LISTEN connection */
+  private listener: { end(): void } | undefined;
+  private listening: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly log: Logger;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly o: PostgresWalletsOptions,
+  ) {
+    this.log = o.log ?? silentLogger();
+  }
+
+  /** Loads the registry and starts following it. @throws StoreUnavailableError */
+  static async open(db: Database, o: PostgresWalletsOptions): Promise<PostgresWalletRegistry> {
+    const registry = new PostgresWalletRegistry(db, o);
+    await registry.catchUp();
+    registry.timer = setInterval(() => void registry.catchUp().catch(() => undefined), o.followMs ?? 1_000);
+    registry.timer.unref();
+    registry.listening = registry.listen();
+    return registry;
+  }
+
+  get location(): string {
+    return this.db.location;
+  }
+
+  get count(): number {
+    return this.records.length;
+  }
+
+  get writable(): boolean {
+    return !this.closed;
+  }
+
+  get(walletId: string): WalletRecord | undefined {
+    return this.byId.get(walletId);
+  }
+
+  byIdempotencyKeyHash(hash: string): WalletRecord | undefined {
+    return this.byIdempotency.get(hash);
+  }
+
+  pending(): PendingWallet[] {
+    return [...this.unfinished.entries()]
+      .flatMap(([walletId, p]): PendingWallet[] => {
+        const state = this.pendingState(p);
+        return state === 'running'
+          ? []
+          : [{ walletId, ...(p.label === undefined ? {} : { label: p.label }), startedAt: p.startedAt, state }];
+      })
+      .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  }
+
+  status(walletId: string): WalletStatus | undefined {
+    if (this.byId.has(walletId)) return 'committed';
+    const p = this.unfinished.get(walletId);
+    if (p) return this.pendingState(p);
+    return this.resolved.has(walletId) ? 'resolved' : undefined;
+  }
+
+  isArchived(walletId: string): boolean {
+    return this.archivedIds.has(walletId);
+  }
+
+  isPurged(walletId: string): boolean {
+    return this.purgedIds.has(walletId);
+  }
+
+  pendingRecord(walletId: string): { label?: string; startedAt: string } | undefined {
+    const p = this.unfinished.get(walletId);
+    return p && { ...(p.label === undefined ? {} : { label: p.label }), startedAt: p.startedAt };
+  }
+
+  list(options: { limit?: number; cursor?: string } = {}): Page {
+    const limit = options.limit ?? 50;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE)
+      throw new RangeError(`limit must be 1–${MAX_PAGE_SIZE}`);
+    let from = 0;
+    if (options.cursor !== undefined) {
+      const after = decodeCursor(options.cursor);
+      // the first wallet committed after the cursor's (binary search: commit numbers ascend)
+      let lo = 0;
+      let hi = this.commitSeqs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((this.commitSeqs[mid] as bigint) <= after) lo = mid + 1;
+        else hi = mid;
+      }
+      from = lo;
+    }
+    const wallets = this.records.slice(from, from + limit);
+    const end = from + wallets.length;
+    return {
+      wallets,
+      nextCursor: end < this.records.length ? encodeCursor(this.commitSeqs[end - 1] as bigint) : undefined,
+    };
+  }
+
+  begin(pending: { walletId: string; label?: string; startedAt: string; idempotencyKeyHash?: string }): Promise<void> {
+    const parsed = pendingSchema.safeParse(pending);
+    if (!parsed.success)
+      return Promise.reject(new RangeError(`invalid pending wallet: ${z.prettifyError(parsed.error)}`));
+    return this.write(async (c) => {
+      const r = await c.query(
+        `INSERT INTO wallets (wallet_id, state, label, started_at, idempotency_key_hash, owner_instance, change_seq)
+         VALUES ($1, 'pending', $2, $3, $4, $5, nextval('wallet_change_seq'))
+         ON CONFLICT DO NOTHING`,
+        [
+          pending.walletId,
+          pending.label ?? null,
+          pending.startedAt,
+          pending.idempotencyKeyHash ?? null,
+          this.db.instanceId,
+        ],
+      );
+      if (r.rowCount !== 1)
+        throw new RegistryConflictError(`wallet ${pending.walletId} or its idempotency key is already registered`);
+    });
+  }
+
+  abandon(walletId: string): Promise<void> {
+    return this.write(async (c) => {
+      const r = await c.query(
+        `UPDATE wallets SET state = 'failed', idempotency_key_hash = NULL, change_seq = nextval('wallet_change_seq')
+         WHERE wallet_id = $1 AND state = 'pending' AND owner_instance = $2`,
+        [walletId, this.db.instanceId],
+      );
+      if (r.rowCount !== 1) throw new RangeError(`wallet ${walletId} is not being created`);
+    });
+  }
+
+  append(record: WalletRecord): Promise<WalletRecord> {
+    const parsed = recordSchema.strict().safeParse(stripUndefined(record));
+    if (!parsed.success)
+      return Promise.reject(new RangeError(`invalid wallet record: ${z.prettifyError(parsed.error)}`));
+    const checked = parsed.data as WalletRecord;
+    return this.write(async (c) => {
+      const row = (
+        await c.query<{ state: string; idempotency_key_hash: string | null }>(
+          'SELECT state, idempotency_key_hash FROM wallets WHERE wallet_id = $1 FOR UPDATE',
+          [checked.walletId],
+        )
+      ).rows[0];
+      if (row?.state === 'committed')
+        throw new RegistryConflictError(`wallet ${checked.walletId} is already registered`);
+      if (row?.state === 'resolved')
+        throw new RegistryConflictError(`wallet ${checked.walletId} was resolved without a commit`);
+      if (row?.state === 'failed') throw new RegistryConflictError(`wallet ${checked.walletId} was abandoned`);
+      if (checked.idempotencyKeyHash !== undefined) {
+        const other = await c.query('SELECT 1 FROM wallets WHERE idempotency_key_hash = $1 AND wallet_id <> $2', [
+          checked.idempotencyKeyHash,
+          checked.walletId,
+        ]);
+        if (other.rowCount !== 0) throw new RegistryConflictError('idempotency key already used');
+      }
+      const values = [
+        checked.walletId,
+        checked.label ?? null,
+        checked.publicKey,
+        checked.createdAt,
+        checked.idempotencyKeyHash ?? null,
+      ];
+      if (row)
+        await c.query(
+          `UPDATE wallets SET state = 'committed', label = $2, public_key = $3, created_at = $4,
+             idempotency_key_hash = $5, commit_seq = nextval('wallet_commit_seq'),
+             change_seq = nextval('wallet_change_seq')
+           WHERE wallet_id = $1`,
+          values,
+        );
+      // a record without a pending one: an import (the registry file moved into the database)
+      else
+        await c.query(
+          `INSERT INTO wallets (wallet_id, state, label, public_key, created_at, idempotency_key_hash, commit_seq, change_seq)
+           VALUES ($1, 'committed', $2, $3, $4, $5, nextval('wallet_commit_seq'), nextval('wallet_change_seq'))`,
+          values,
+        );
+    }).then(() => checked);
+  }
+
+  resolve(walletId: string): Promise<void> {
+    return this.write(async (c) => {
+      const row = (
+        await c.query<{ state: string; owner_instance: string | null }>(
+          'SELECT state, owner_instance FROM wallets WHERE wallet_id = $1 FOR UPDATE',
+          [walletId],
+        )
+      ).rows[0];
+      const unfinished = row?.state === 'failed' || (row?.state === 'pending' && !(await this.ownerAlive(c, row)));
+      if (!unfinished) throw new RangeError(`wallet ${walletId} is not an unfinished key generation`);
+      await c.query(
+        `UPDATE wallets SET state = 'resolved', idempotency_key_hash = NULL, change_seq = nextval('wallet_change_seq')
+         WHERE wallet_id = $1`,
+        [walletId],
+      );
+    });
+  }
+
+  setArchived(walletId: string, archived: boolean): Promise<boolean> {
+    let changed = false;
+    return this.write(async (c) => {
+      const row = (
+        await c.query<{ state: string; archived: boolean; purged: boolean }>(
+          'SELECT state, archived, purged FROM wallets WHERE wallet_id = $1 FOR UPDATE',
+          [walletId],
+        )
+      ).rows[0];
+      if (row?.state !== 'committed') throw new RangeError(`wallet ${walletId} is not committed`);
+      if (!archived && row.purged) throw new WalletPurgedError(walletId);
+      changed = row.archived !== archived;
+      if (changed)
+        await c.query(
+          `UPDATE wallets SET archived = $2, change_seq = nextval('wallet_change_seq') WHERE wallet_id = $1`,
+          [walletId, archived],
+        );
+    }).then(() => changed);
+  }
+
+  purge(walletId: string): Promise<boolean> {
+    let changed = false;
+    return this.write(async (c) => {
+      const row = (
+        await c.query<{ state: string; archived: boolean; purged: boolean }>(
+          'SELECT state, archived, purged FROM wallets WHERE wallet_id = $1 FOR UPDATE',
+          [walletId],
+        )
+      ).rows[0];
+      if (row?.state !== 'committed') throw new RangeError(`wallet ${walletId} is not committed`);
+      changed = !row.purged;
+      if (changed && !row.archived)
+        throw new RangeError(`wallet ${walletId} is active: archive it first (DELETE /v1/wallets/${walletId})`);
+      if (changed)
+        await c.query(
+          `UPDATE wallets SET purged = true, change_seq = nextval('wallet_change_seq') WHERE wallet_id = $1`,
+          [walletId],
+        );
+    }).then(() => changed);
+  }
+
+  /**
+   * Reads the changes after the last one applied, in order, and applies them. Runs one at a time;
+   * a call while one runs waits for it and then runs again (a change may have come in between).
+   * @throws StoreUnavailableError
+   */
+  catchUp(): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.closed) return;
+      const rows = (
+        await this.db.query<Row>('SELECT * FROM wallets WHERE change_seq > $1 ORDER BY change_seq', [
+          this.lastChange.toString(),
+        ])
+      ).rows;
+      for (const row of rows) {
+        this.apply(row);
+        this.lastChange = BigInt(row.change_seq);
+      }
+    };
+    const result = this.following.then(run, run);
+    this.following = result.catch(() => undefined);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.following;
+    this.listener?.end();
+    await this.listening;
+  }
+
+  private pendingState(p: { failed: boolean; owner: string | undefined }): 'running' | 'interrupted' | 'failed' {
+    if (p.failed) return 'failed';
+    return p.owner !== undefined && this.o.instances.isAlive(p.owner) ? 'running' : 'interrupted';
+  }
+
+  private async ownerAlive(c: Queryable, row: { owner_instance: string | null }): Promise<boolean> {
+    if (row.owner_instance === null) return false;
+    if (row.owner_instance === this.db.instanceId) return true;
+    const r = await c.query('SELECT 1 FROM coordinator_instances WHERE instance_id = $1 AND alive_until > now()', [
+      row.owner_instance,
+    ]);
+    return r.rowCount !== 0;
+  }
+
+  /** One row as it is now in the database, replacing what the copy held for its id. */
+  private apply(row: Row): void {
+    const id = row.wallet_id;
+    this.unfinished.delete(id);
+    this.resolved.delete(id);
+    if (row.archived) this.archivedIds.add(id);
+    else this.archivedIds.delete(id);
+    if (row.purged) this.purgedIds.add(id);
+    else this.purgedIds.delete(id);
+    switch (row.state) {
+      case 'pending':
+      case 'failed':
+        this.unfinished.set(id, {
+          ...(row.label === null ? {} : { label: row.label }),
+          startedAt: (row.started_at as Date).toISOString(),
+          failed: row.state === 'failed',
+          owner: row.owner_instance ?? undefined,
+        });
+        return;
+      case 'resolved':
+        this.resolved.add(id);
+        return;
+      case 'committed': {
+        if (this.byId.has(id)) return; // committed wallets never change but for the flags above
+        const record: WalletRecord = {
+          walletId: id,
+          ...(row.label === null ? {} : { label: row.label }),
+          publicKey: row.public_key as string,
+          createdAt: (row.created_at as Date).toISOString(),
+          ...(row.idempotency_key_hash === null ? {} : { idempotencyKeyHash: row.idempotency_key_hash }),
+        };
+        this.records.push(record);
+        this.commitSeqs.push(BigInt(row.commit_seq as string));
+        this.byId.set(id, record);
+        if (record.idempotencyKeyHash !== undefined) this.byIdempotency.set(record.idempotencyKeyHash, record);
+      }
+    }
+  }
+
+  /**
+   * One write transaction under the registry's advisory lock, with the NOTIFY that wakes the other
+   * coordinators; then this copy catches up (so the write is visible here when it resolves).
+   */
+  private async write(body: (c: Queryable) => Promise<void>): Promise<void> {
+    if (this.closed) throw new RegistryUnavailableError('the wallet registry is closed');
+    try {
+      await this.db.transaction(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+        await body(c);
+        await c.query(`SELECT pg_notify('${CHANNEL}', '')`);
+      });
+    } catch (e) {
+      if (isUnavailable(e))
+        this.log.warn({ err: (e as Error).message }, 'wallet registry: a write did not reach the database');
+      throw e;
+    }
+    await this.catchUp();
+  }
+
+  /** LISTEN on a connection of its own, reconnecting after a loss; notifications trigger a catch-up. */
+  private async listen(): Promise<void> {
+    while (!this.closed) {
+      let client: PoolClient | undefined;
+      try {
+        client = await this.db.pool.connect();
+        const held = client;
+        const ended = new Promise<void>((resolve) => {
+          // every error is handled: an unhandled 'error' event would end the process
+          held.on('error', () => resolve());
+          held.on('end', () => resolve());
+          this.listener = { end: () => resolve() };
+        });
+        if (this.closed) break;
+        held.on('notification', () => void this.catchUp().catch(() => undefined));
+        await held.query(`LISTEN ${CHANNEL}`);
+        await this.catchUp().catch(() => undefined);
+        await ended;
+      } catch {
+        // the database is away: the timer keeps trying the catch-up; listen again shortly
+      } finally {
+        // destroyed, not returned: a connection that listened must not serve queries
+        client?.release(true);
+      }
+      if (!this.closed) await new Promise((r) => setTimeout(r, 1_000).unref());
+    }
+  }
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

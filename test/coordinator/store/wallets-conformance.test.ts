@@ -1,0 +1,355 @@
+/**
+ * One behaviour for both wallet stores: every test below runs against the registry file and against
+ * PostgreSQL (a real server). "Reopen" is a coordinator restart: the file read again by a new
+ * process, or a new instance on the database (the old one stopped).
+ * File-only behaviour (torn lines, damaged files, format versions) is in registry.test.ts; what
+ * only a shared store does (two coordinators at once, the database down) is at the end.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WalletPurgedError } from '../../../src/coordinator/errors.js';
+import {
+  InvalidCursorError,
+  RegistryConflictError,
+  WalletRegistry,
+  type WalletRecord,
+  type WalletStore,
+} from '../../../src/coordinator/registry.js';
+import { Database, StoreUnavailableError } from '../../../src/coordinator/store/database.js';
+import { CoordinatorInstances } from '../../../src/coordinator/store/instances.js';
+import { PostgresWalletRegistry } from '../../../src/coordinator/store/postgres-wallets.js';
+import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
+
+let server: PostgresServer;
+test.before(async () => {
+  server = await startPostgres();
+});
+test.after.always(() => server?.destroy());
+
+interface Opened {
+  store: WalletStore;
+  /** stops this process's store and opens a new one on the same data */
+  reopen: () => Promise<Opened>;
+}
+
+interface Kind {
+  name: string;
+  /** a new, empty registry */
+  fresh: (t: ExecutionContext) => Promise<Opened>;
+}
+
+const file: Kind = {
+  name: 'file',
+  fresh: async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'mpc-reg-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'wallets.jsonl');
+    const open = async (): Promise<Opened> => {
+      const store = await WalletRegistry.open(path);
+      t.teardown(() => store.close());
+      return {
+        store,
+        reopen: async () => {
+          await store.close();
+          return open();
+        },
+      };
+    };
+    return open();
+  },
+};
+
+async function openPg(t: ExecutionContext, url: string, followMs = 1_000) {
+  const db = await Database.open({ url, poolSize: 4 });
+  const instances = await CoordinatorInstances.start(db, { coordinatorId: 'coordinator' });
+  const store = await PostgresWalletRegistry.open(db, { instances, followMs });
+  const stop = async () => {
+    await store.close();
+    await instances.stop();
+    await db.close();
+  };
+  t.teardown(stop);
+  return { db, instances, store, stop };
+}
+
+const postgres: Kind = {
+  name: 'postgresql',
+  fresh: async (t) => {
+    const url = await server.createDatabase();
+    const open = async (): Promise<Opened> => {
+      const { store, stop } = await openPg(t, url);
+      return {
+        store,
+        reopen: async () => {
+          await stop();
+          return open();
+        },
+      };
+    };
+    return open();
+  },
+};
+
+const KEY = (n: number) => '02' + n.toString(16).padStart(64, '0');
+const HASH = (n: number) => n.toString(16).padStart(64, 'a');
+let ids = 0;
+const newId = () => `w_${process.pid}_${++ids}_${randomBytes(4).toString('hex')}`;
+const record = (walletId: string, n: number, extra: Partial<WalletRecord> = {}): WalletRecord => ({
+  walletId,
+  publicKey: KEY(n),
+  createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+  ...extra,
+});
+const begin = (s: WalletStore, walletId: string, label?: string) =>
+  s.begin({ walletId, ...(label === undefined ? {} : { label }), startedAt: new Date().toISOString() });
+
+for (const kind of [file, postgres]) {
+  const it = (title: string, body: (t: ExecutionContext) => Promise<void>) =>
+    test.serial(`${kind.name}: ${title}`, body);
+
+  it('begin then commit: the wallet is found by id and idempotency key, counted, listed, and survives a reopen', async (t) => {
+    const { store, reopen } = await kind.fresh(t);
+    const id = newId();
+    await begin(store, id, 'cold');
+    t.is(store.status(id), 'running');
+    t.deepEqual(store.pending(), [], 'a running key generation is not pending');
+    const r = await store.append(record(id, 1, { label: 'cold', idempotencyKeyHash: HASH(1) }));
+    t.is(store.status(id), 'committed');
+    t.deepEqual(store.get(id), r);
+    t.deepEqual(store.byIdempotencyKeyHash(HASH(1)), r);
+    t.is(store.count, 1);
+    const again = (await reopen()).store;
+    t.deepEqual(again.get(id), r);
+    t.deepEqual(again.list().wallets, [r]);
+    t.is(again.count, 1);
+  });
+
+  it('conflicts: a repeated id or idempotency key, a commit of an abandoned or resolved id', async (t) => {
+    const { store, reopen } = await kind.fresh(t);
+    const a = newId();
+    await store.append(record(a, 1, { idempotencyKeyHash: HASH(7) }));
+    await t.throwsAsync(begin(store, a), { instanceOf: RegistryConflictError });
+    await t.throwsAsync(store.append(record(a, 2)), { instanceOf: RegistryConflictError });
+    const b = newId();
+    await t.throwsAsync(store.append(record(b, 3, { idempotencyKeyHash: HASH(7) })), {
+      instanceOf: RegistryConflictError,
+    });
+    t.is(store.get(b), undefined);
+    const c = newId();
+    await begin(store, c);
+    await store.abandon(c);
+    t.is(store.status(c), 'failed');
+    await t.throwsAsync(store.append(record(c, 4)), { instanceOf: RegistryConflictError });
+    const s2 = (await reopen()).store;
+    await s2.resolve(c);
+    t.is(s2.status(c), 'resolved');
+    await t.throwsAsync(s2.append(record(c, 4)), { instanceOf: RegistryConflictError });
+    await t.throwsAsync(begin(s2, c), { instanceOf: RegistryConflictError });
+    t.is(s2.count, 1);
+  });
+
+  it('abandon only a key generation this process runs; resolve only an unfinished one', async (t) => {
+    const { store, reopen } = await kind.fresh(t);
+    await t.throwsAsync(store.abandon(newId()), { instanceOf: RangeError });
+    const running = newId();
+    await begin(store, running, 'x');
+    await t.throwsAsync(store.resolve(running), { instanceOf: RangeError }, 'still running');
+    const committed = newId();
+    await store.append(record(committed, 1));
+    await t.throwsAsync(store.resolve(committed), { instanceOf: RangeError });
+    const s2 = (await reopen()).store;
+    t.is(s2.status(running), 'interrupted');
+    t.like(s2.pending()[0], { walletId: running, label: 'x', state: 'interrupted' });
+    t.like(s2.pendingRecord(running), { label: 'x' });
+    await t.throwsAsync(s2.abandon(running), { instanceOf: RangeError }, 'not running here');
+    await s2.resolve(running);
+    t.deepEqual(s2.pending(), []);
+    t.is(s2.pendingRecord(running), undefined);
+    await t.throwsAsync(s2.resolve(running), { instanceOf: RangeError }, 'once');
+  });
+
+  it('a failed key generation stays pending (nodes may hold its states) until resolved', async (t) => {
+    const { store, reopen } = await kind.fresh(t);
+    const id = newId();
+    await begin(store, id);
+    await store.abandon(id);
+    t.like(store.pending(), [{ walletId: id, state: 'failed' }]);
+    const s2 = (await reopen()).store;
+    t.like(s2.pending(), [{ walletId: id, state: 'failed' }]);
+    await s2.resolve(id);
+    t.deepEqual((await reopen()).store.pending(), []);
+  });
+
+  it('archive, restore, purge: written once per change, purged only when archived, never restored', async (t) => {
+    const { store, reopen } = await kind.fresh(t);
+    const id = newId();
+    await store.append(record(id, 1));
+    await t.throwsAsync(store.setArchived(newId(), true), { instanceOf: RangeError });
+    await t.throwsAsync(store.purge(id), { instanceOf: RangeError, message: /archive it first/ });
+    t.true(await store.setArchived(id, true));
+    t.false(await store.setArchived(id, true));
+    t.true(store.isArchived(id));
+    const s2 = (await reopen()).store;
+    t.true(s2.isArchived(id));
+    t.true(await s2.setArchived(id, false));
+    t.false(s2.isArchived(id));
+    t.true(await s2.setArchived(id, true));
+    t.true(await s2.purge(id));
+    t.false(await s2.purge(id));
+    t.true(s2.isPurged(id));
+    await t.throwsAsync(s2.setArchived(id, false), { instanceOf: WalletPurgedError });
+    const s3 = (await reopen()).store;
+    t.true(s3.isPurged(id));
+    t.true(s3.isArchived(id));
+  });
+
+  it('pagination returns every wallet once, in commit order; cursors from elsewhere are refused', async (t) => {
+    const { store, reopen } = await kind.fresh(t);
+    const committed: string[] = [];
+    for (let n = 0; n < 23; n++) {
+      const id = newId();
+      if (n % 5 === 0) await begin(store, id);
+      await store.append(record(id, n));
+      committed.push(id);
+    }
+    const walk = (s: WalletStore, limit: number) => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = s.list({ limit, ...(cursor === undefined ? {} : { cursor }) });
+        t.true(page.wallets.length <= limit);
+        seen.push(...page.wallets.map((w) => w.walletId));
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      return seen;
+    };
+    t.deepEqual(walk(store, 5), committed);
+    t.deepEqual(walk((await reopen()).store, 7), committed);
+    t.throws(() => store.list({ cursor: 'bm90LWEtY3Vyc29y' }), { instanceOf: InvalidCursorError });
+    t.throws(() => store.list({ limit: 0 }), { instanceOf: RangeError });
+    t.throws(() => store.list({ limit: 101 }), { instanceOf: RangeError });
+  });
+
+  it('invalid records are refused and nothing is stored', async (t) => {
+    const { store } = await kind.fresh(t);
+    await t.throwsAsync(store.append({ ...record(newId(), 1), publicKey: '04abcd' }), { instanceOf: RangeError });
+    await t.throwsAsync(store.append({ ...record(newId(), 1), label: 'x'.repeat(129) }), { instanceOf: RangeError });
+    await t.throwsAsync(store.append(record('not a wallet id!', 1)), { instanceOf: RangeError });
+    await t.throwsAsync(store.begin({ walletId: newId(), startedAt: 'yesterday' }), { instanceOf: RangeError });
+    t.is(store.count, 0);
+  });
+}
+
+// What only a shared store does.
+
+test.serial(
+  'postgresql: two coordinators see each other’s wallets: on catch-up at once, by notification within a second',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url, 60_000); // no polling: only notifications and catch-ups
+    const b = await openPg(t, url, 60_000);
+    const id = newId();
+    await begin(a.store, id);
+    await b.store.catchUp();
+    t.is(b.store.status(id), 'running', 'a live coordinator’s key generation is running, not interrupted');
+    await a.store.append(record(id, 1, { idempotencyKeyHash: HASH(9) }));
+    const deadline = Date.now() + 5_000;
+    while (b.store.get(id) === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    t.truthy(b.store.get(id), 'notified');
+    t.truthy(b.store.byIdempotencyKeyHash(HASH(9)));
+    await b.store.setArchived(id, true);
+    await a.store.catchUp();
+    t.true(a.store.isArchived(id));
+  },
+);
+
+test.serial('postgresql: one idempotency key begun at two coordinators at once: one key generation', async (t) => {
+  const url = await server.createDatabase();
+  const a = await openPg(t, url);
+  const b = await openPg(t, url);
+  for (let round = 0; round < 10; round++) {
+    const results = await Promise.allSettled(
+      [a, b].map((c) =>
+        c.store.begin({
+          walletId: newId(),
+          startedAt: new Date().toISOString(),
+          idempotencyKeyHash: HASH(100 + round),
+        }),
+      ),
+    );
+    t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+    const refused = results.find((r) => r.status === 'rejected');
+    t.true(refused?.status === 'rejected' && refused.reason instanceof RegistryConflictError);
+  }
+});
+
+test.serial('postgresql: a failed key generation gives its idempotency key back', async (t) => {
+  const url = await server.createDatabase();
+  const a = await openPg(t, url);
+  const id = newId();
+  await a.store.begin({ walletId: id, startedAt: new Date().toISOString(), idempotencyKeyHash: HASH(5) });
+  await a.store.abandon(id);
+  const retry = newId();
+  await a.store.begin({ walletId: retry, startedAt: new Date().toISOString(), idempotencyKeyHash: HASH(5) });
+  t.like(await a.store.append(record(retry, 1, { idempotencyKeyHash: HASH(5) })), { walletId: retry });
+});
+
+test.serial(
+  'postgresql: a coordinator that stops leaves its key generation interrupted for the others to resolve',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const b = await openPg(t, url);
+    const id = newId();
+    await begin(a.store, id);
+    await b.store.catchUp();
+    await t.throwsAsync(b.store.resolve(id), { instanceOf: RangeError }, 'running at a');
+    await a.stop();
+    await b.instances.renew();
+    t.is(b.store.status(id), 'interrupted');
+    await b.store.resolve(id);
+    t.is(b.store.status(id), 'resolved');
+  },
+);
+
+test.serial(
+  'postgresql: many commits from two coordinators: both copies list the same wallets in the same order',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const b = await openPg(t, url);
+    await Promise.all(Array.from({ length: 40 }, (_, n) => (n % 2 ? a : b).store.append(record(newId(), n))));
+    await a.store.catchUp();
+    await b.store.catchUp();
+    const ids = (s: WalletStore) => s.list({ limit: 100 }).wallets.map((w) => w.walletId);
+    t.is(ids(a.store).length, 40);
+    t.deepEqual(ids(a.store), ids(b.store));
+  },
+);
+
+test.serial(
+  'postgresql: the database down: writes are 503s, reads answer from the copy, and it works again once back',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const id = newId();
+    await a.store.append(record(id, 1));
+    await server.stop('immediate');
+    try {
+      await t.throwsAsync(begin(a.store, newId()), { instanceOf: StoreUnavailableError });
+      await t.throwsAsync(a.store.setArchived(id, true), { instanceOf: StoreUnavailableError });
+      t.truthy(a.store.get(id));
+      t.false(a.store.isArchived(id));
+    } finally {
+      await server.start();
+    }
+    const after = newId();
+    await begin(a.store, after);
+    await a.store.append(record(after, 2));
+    t.is(a.store.count, 2);
+    t.false(a.store.isArchived(id), 'the refused write left nothing behind');
+  },
+);
