@@ -1,10 +1,11 @@
 /**
  * `npm run certs [-- --env <name>] [--dir <path>] [--ca-dir <path>] [--api-host <name>]… [--force]`:
  * creates the development PKI (see src/transport/certs.ts): the internal CA with a certificate per
- * node of NODE_IDS and for the coordinator, and the public CA with the wallet API's certificate,
- * in CERTS_DIR of the chosen environment unless `--dir` says otherwise; the CA private keys go to
- * CERTS_CA_DIR (`--ca-dir`), never to the certificate directory. Existing files are kept;
- * `--force` replaces them all, CAs included.
+ * node of NODE_IDS and per coordinator of COORDINATOR_IDS, and the public CA with the wallet API's
+ * certificate, in CERTS_DIR of the chosen environment unless `--dir` says otherwise; the CA private
+ * keys go to CERTS_CA_DIR (`--ca-dir`), never to the certificate directory. Existing files are
+ * kept, so running it again after adding an id issues that id's certificate only; `--force`
+ * replaces them all, CAs included.
  * @module
  */
 import { relative, resolve } from 'node:path';
@@ -44,13 +45,17 @@ async function main(): Promise<number> {
   // Each certificate also names the address it is reached at, for clients that check host names.
   const hosts: Record<string, string[]> = {};
   for (const n of config.nodes) if (!LOOPBACK.has(n.host)) hosts[n.id] = [n.host];
-  const coordinatorIp = config.firewall.trustedCoordinatorIp;
-  if (coordinatorIp !== undefined && !LOOPBACK.has(coordinatorIp)) hosts['coordinator'] = [coordinatorIp];
+  // One trusted address: every coordinator runs there. Several: which is whose is not configured,
+  // and a node checks a coordinator by its certificate's identity, not by a host name in it.
+  const [coordinatorIp, ...more] = config.firewall.trustedCoordinatorIps;
+  if (coordinatorIp !== undefined && more.length === 0 && !LOOPBACK.has(coordinatorIp))
+    for (const id of config.coordinator.ids) hosts[id] = [coordinatorIp];
 
   const result = await generateDevCertificates({
     dir,
     caDir,
     nodeIds: config.nodes.map((n) => n.id),
+    coordinatorIds: config.coordinator.ids,
     force: values.force,
     hosts,
     publicHosts: values['api-host'] ?? [],

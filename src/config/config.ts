@@ -6,7 +6,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { envFilePath, readEnvFile } from './env-file.js';
 import { kmsConfig, withSecret, type KmsConfig } from './kms-settings.js';
@@ -53,13 +53,23 @@ export interface ApiServerConfig {
   readonly adminAuthorization: string | undefined;
 }
 
+/**
+ * One coordinator identity's settings. `config.coordinator` is the first of COORDINATOR_IDS; a
+ * coordinator process takes its own with `coordinatorEntry` (its `--id`).
+ */
 export interface CoordinatorEntry {
+  /** this coordinator's identity (COORDINATOR_IDS): its certificate CERTS_DIR/<id>.crt, its state DATA_DIR/<id> */
+  readonly id: string;
+  /** every coordinator identity of the deployment (COORDINATOR_IDS), in order */
+  readonly ids: readonly string[];
   readonly platform: Platform;
   readonly localKmsPath: string;
   readonly httpsPort: number;
   readonly tls: TlsFiles;
   readonly dataDir: string;
   readonly api: ApiServerConfig;
+  /** COORDINATOR_DATABASE_URL (secret, non-enumerable: it may carry a password); undefined: state in files */
+  readonly databaseUrl: string | undefined;
 }
 
 export interface WalletConfig {
@@ -68,9 +78,12 @@ export interface WalletConfig {
   readonly authorization: string;
 }
 
-export type FirewallConfig =
-  | { readonly enabled: true; readonly trustedCoordinatorIp: string }
-  | { readonly enabled: false; readonly trustedCoordinatorIp: string | undefined };
+export interface FirewallConfig {
+  /** ENABLE_KERNEL_FIREWALL: a node admits connections from `trustedCoordinatorIps` only (never empty then) */
+  readonly enabled: boolean;
+  /** TRUSTED_COORDINATOR_IP: the address of each coordinator as the nodes see it (empty when unset) */
+  readonly trustedCoordinatorIps: readonly string[];
+}
 
 export interface Config {
   /** the environment name (`local` for env/.env.local), undefined when built from variables alone */
@@ -232,7 +245,6 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
       kms,
     };
   });
-  const coordinatorTls = tlsFiles(certsDir, 'coordinator');
   const api = withSecret(
     withSecret(
       {
@@ -251,21 +263,29 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     'adminAuthorization',
     v.COORDINATOR_ADMIN_TOKEN,
   );
-  const firewall: FirewallConfig = v.ENABLE_KERNEL_FIREWALL
-    ? { enabled: true, trustedCoordinatorIp: v.TRUSTED_COORDINATOR_IP! }
-    : { enabled: false, trustedCoordinatorIp: v.TRUSTED_COORDINATOR_IP };
+  const firewall: FirewallConfig = {
+    enabled: v.ENABLE_KERNEL_FIREWALL,
+    trustedCoordinatorIps: v.TRUSTED_COORDINATOR_IP ?? [],
+  };
   return {
     envName: options.envName,
     envFile: options.envFile,
     rootDir,
-    coordinator: {
-      platform: v.COORDINATOR_PLATFORM,
-      localKmsPath: at(v.COORDINATOR_LOCAL_KMS_PATH),
-      httpsPort: v.COORDINATOR_HTTPS_PORT,
-      tls: coordinatorTls,
-      dataDir: join(dataDir, 'coordinator'),
-      api,
-    },
+    coordinator: withSecret(
+      {
+        id: v.COORDINATOR_IDS[0]!,
+        ids: v.COORDINATOR_IDS,
+        platform: v.COORDINATOR_PLATFORM,
+        localKmsPath: at(v.COORDINATOR_LOCAL_KMS_PATH),
+        httpsPort: v.COORDINATOR_HTTPS_PORT,
+        // the default id `coordinator` keeps the names it had before coordinators had ids
+        tls: tlsFiles(certsDir, v.COORDINATOR_IDS[0]!),
+        dataDir: join(dataDir, v.COORDINATOR_IDS[0]!),
+        api,
+      } as unknown as CoordinatorEntry,
+      'databaseUrl',
+      v.COORDINATOR_DATABASE_URL,
+    ),
     nodes,
     mpc: { threshold: v.MPC_THRESHOLD, totalShards: v.MPC_TOTAL_SHARDS },
     wallet:
@@ -349,6 +369,44 @@ export function nodeEntry(config: Config, id: string): NodeEntry {
     );
   }
   return entry;
+}
+
+/**
+ * The entry of coordinator `id` (`--id` of the coordinator command; its HTTPS port `httpsPort`
+ * when given, else COORDINATOR_HTTPS_PORT). Several coordinators share wallets, presignatures and
+ * audit only through the database, so without COORDINATOR_DATABASE_URL a deployment of more than
+ * one coordinator identity is refused here, before the coordinator touches anything.
+ * @throws ConfigError if COORDINATOR_IDS does not list `id`, or lists several without a database
+ */
+export function coordinatorEntry(config: Config, id: string, o: { httpsPort?: number } = {}): CoordinatorEntry {
+  const c = config.coordinator;
+  const issues: ConfigIssue[] = [];
+  if (!c.ids.includes(id))
+    issues.push({
+      variable: '--id',
+      message: `${JSON.stringify(id)} is not in COORDINATOR_IDS (${c.ids.join(', ')})`,
+    });
+  if (c.ids.length > 1 && c.databaseUrl === undefined)
+    issues.push({
+      variable: 'COORDINATOR_DATABASE_URL',
+      message: `required: COORDINATOR_IDS lists ${c.ids.length} coordinators (${c.ids.join(', ')}), and several coordinators need PostgreSQL to share their state; set COORDINATOR_DATABASE_URL or list one coordinator`,
+    });
+  if (o.httpsPort !== undefined && !(Number.isInteger(o.httpsPort) && o.httpsPort >= 1 && o.httpsPort <= 65535))
+    issues.push({ variable: '--https-port', message: `must be a port 1–65535, got ${String(o.httpsPort)}` });
+  if (issues.length > 0) throw new ConfigError(issues, config.envFile);
+  const dataRoot = dirname(c.dataDir); // DATA_DIR: every entry's directory is DATA_DIR/<id>
+  // the spread leaves out the non-enumerable secret: set again below
+  return withSecret(
+    {
+      ...c,
+      id,
+      httpsPort: o.httpsPort ?? c.httpsPort,
+      tls: tlsFiles(config.certsDir, id),
+      dataDir: join(dataRoot, id),
+    },
+    'databaseUrl',
+    c.databaseUrl,
+  );
 }
 
 /**

@@ -9,7 +9,12 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopbackAddress, parseAddressRange, type AddressRange } from '../util/ip.js';
 import { LOG_LEVELS } from '../util/log.js';
-import { NODE_ID_PATTERN, RESERVED_NODE_IDS } from '../transport/identity.js';
+import {
+  DEFAULT_COORDINATOR_ID,
+  NODE_ID_PATTERN,
+  RESERVED_COORDINATOR_IDS,
+  RESERVED_NODE_IDS,
+} from '../transport/identity.js';
 import { checkKmsSettings, KMS_DESCRIPTIONS, KMS_SCHEMA, type KmsProvider } from './kms-settings.js';
 import { duration, httpsUrl, integer, list, path, show } from './parsers.js';
 
@@ -39,6 +44,10 @@ export const DEFAULT_KMS_PROVIDER: Readonly<Record<Platform, KmsProvider | undef
 /** Every variable the system reads, with a line of documentation. Anything else in an env file is an error. */
 export const VARIABLES = {
   COORDINATOR_PLATFORM: 'where the coordinator runs: LOCAL, AWS, AZURE, IBM or GOOGLE',
+  COORDINATOR_IDS:
+    'coordinator identities, comma-separated (letters, digits, _ and -; not a node id, not ca), default coordinator. Each has its certificate CERTS_DIR/<id>.crt and its state DATA_DIR/<id>; every node admits each with one link. More than one needs COORDINATOR_DATABASE_URL',
+  COORDINATOR_DATABASE_URL:
+    'postgres:// (or postgresql://) URL of the database the coordinators share (secret: it may carry a password). Required when COORDINATOR_IDS lists more than one identity; unset: the coordinator keeps its state in files',
   COORDINATOR_LOCAL_KMS_PATH: 'directory of the file-based (LOCAL) KMS (default .kmsNodes)',
   COORDINATOR_HTTPS_PORT: 'port of the wallet HTTPS API (default 8443)',
   COORDINATOR_HTTPS_HOST:
@@ -69,12 +78,13 @@ export const VARIABLES = {
   WALLET_SERVER_URL: 'https:// URL of the wallet server (the coordinator requires it)',
   WALLET_SERVER_AUTH_TOKEN: '"Bearer <token>" the wallet server presents (secret; the coordinator requires it)',
   ENABLE_KERNEL_FIREWALL: 'true: a node accepts connections only from TRUSTED_COORDINATOR_IP (default false)',
-  TRUSTED_COORDINATOR_IP: 'IP address of the coordinator as the nodes see it (required if ENABLE_KERNEL_FIREWALL=true)',
+  TRUSTED_COORDINATOR_IP:
+    'IP address of each coordinator as the nodes see it, comma-separated (required if ENABLE_KERNEL_FIREWALL=true)',
   CERTS_DIR:
-    'directory the services read: ca.crt (internal CA), <id>.crt/.key, coordinator.crt/.key, public/ (wallet API certificate and its CA) (default certs)',
+    'directory the services read: ca.crt (internal CA), <id>.crt/.key of each node and coordinator id, public/ (wallet API certificate and its CA) (default certs)',
   CERTS_CA_DIR:
     "directory of the development CAs' private keys, used by npm run certs only and never read by the services; must not be CERTS_DIR or inside it (default CERTS_DIR followed by -ca, e.g. certs-ca)",
-  DATA_DIR: 'state directory; each node and the coordinator use DATA_DIR/<id> (default data)',
+  DATA_DIR: 'state directory; each node and each coordinator use DATA_DIR/<id> (default data)',
   LOG_LEVEL: 'fatal, error, warn, info, debug, trace or silent (default info)',
   TRANSPORT_MAX_FRAME_BYTES: 'largest coordinator↔node frame in bytes (default 4194304)',
   TRANSPORT_HEARTBEAT_INTERVAL_MS: 'heartbeat period in ms (default 5000)',
@@ -119,6 +129,31 @@ const nodeId = z
   .refine((s) => !RESERVED_NODE_IDS.includes(s), {
     error: (iss) => `${show(iss.input)} is reserved (${RESERVED_NODE_IDS.join(', ')})`,
   });
+
+const coordinatorId = z
+  .string()
+  .regex(NODE_ID_PATTERN, {
+    error: (iss) =>
+      `${show(iss.input)} is not a coordinator id (letters, digits, _ and -, at most 64, not starting with _ or -)`,
+  })
+  .refine((s) => !RESERVED_COORDINATOR_IDS.includes(s), {
+    error: (iss) => `${show(iss.input)} is reserved (${RESERVED_COORDINATOR_IDS.join(', ')})`,
+  });
+
+/**
+ * A PostgreSQL connection URL. It may carry a password, so no message repeats any part of it.
+ */
+const databaseUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'postgres:' || u.protocol === 'postgresql:';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a postgres:// or postgresql:// URL (the value is not repeated: it may hold a password)' },
+);
 
 export interface HostPort {
   readonly host: string;
@@ -200,6 +235,8 @@ function duplicates<T>(items: readonly T[], key: (t: T) => string): string[] {
 export const envSchema = z
   .object({
     COORDINATOR_PLATFORM: required(`one of ${PLATFORMS.join(', ')}`).pipe(platform),
+    COORDINATOR_IDS: list(coordinatorId).default([DEFAULT_COORDINATOR_ID]),
+    COORDINATOR_DATABASE_URL: databaseUrl.optional(),
     COORDINATOR_LOCAL_KMS_PATH: path.default('.kmsNodes'),
     COORDINATOR_HTTPS_PORT: port.default(8443),
     COORDINATOR_HTTPS_HOST: listenAddress.default('127.0.0.1'),
@@ -223,7 +260,7 @@ export const envSchema = z
     WALLET_SERVER_URL: httpsUrl.optional(),
     WALLET_SERVER_AUTH_TOKEN: bearer.optional(),
     ENABLE_KERNEL_FIREWALL: boolean.default(false),
-    TRUSTED_COORDINATOR_IP: ipAddress.optional(),
+    TRUSTED_COORDINATOR_IP: list(ipAddress).optional(),
     CERTS_DIR: path.default('certs'),
     CERTS_CA_DIR: path.optional(),
     DATA_DIR: path.default('data'),
@@ -244,6 +281,14 @@ export const envSchema = z
       ctx.addIssue({ code: 'custom', path: [variable], message });
     const n = v.NODE_IDS.length;
     for (const d of duplicates(v.NODE_IDS, (x) => x)) issue('NODE_IDS', `${show(d)} is listed more than once`);
+    for (const d of duplicates(v.COORDINATOR_IDS, (x) => x))
+      issue('COORDINATOR_IDS', `${show(d)} is listed more than once`);
+    // a coordinator and a node of one name would share certificate files and a data directory
+    for (const id of v.COORDINATOR_IDS.filter((c) => v.NODE_IDS.includes(c)))
+      issue('COORDINATOR_IDS', `${show(id)} is also a node id (NODE_IDS)`);
+    if (v.TRUSTED_COORDINATOR_IP !== undefined)
+      for (const d of duplicates(v.TRUSTED_COORDINATOR_IP, (x) => x.toLowerCase()))
+        issue('TRUSTED_COORDINATOR_IP', `${show(d)} is listed more than once`);
     for (const d of duplicates(v.NODE_HOSTS, (h) => `${h.host.toLowerCase()}:${h.port}`))
       issue('NODE_HOSTS', `${d} is listed more than once`);
     if (v.NODE_HOSTS.length !== n) issue('NODE_HOSTS', `${v.NODE_HOSTS.length} entries but NODE_IDS has ${n}`);

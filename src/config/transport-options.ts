@@ -1,8 +1,8 @@
 /**
  * Transport options from the configuration, so the rules live in one place: a node admits the
- * coordinator only, behind the address allow-list when ENABLE_KERNEL_FIREWALL=true; the
- * coordinator dials NODE_HOSTS[k] and accepts only NODE_IDS[k] there. Each process loads its own
- * certificate and checks it names itself.
+ * coordinators of COORDINATOR_IDS only (one link each), behind the address allow-list when
+ * ENABLE_KERNEL_FIREWALL=true; a coordinator dials NODE_HOSTS[k] and accepts only NODE_IDS[k]
+ * there. Each process loads its own certificate and checks it names itself.
  * @module
  */
 import { isIP } from 'node:net';
@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { nodeEntry, type Config } from './config.js';
 import type { ClientOptions } from '../transport/client.js';
 import type { ConnectionOptions } from '../transport/connection.js';
-import { COORDINATOR, nodeIdentity } from '../transport/identity.js';
+import { coordinatorIdentity, nodeIdentity } from '../transport/identity.js';
 import type { ServerOptions } from '../transport/server.js';
 import { loadTlsMaterial } from '../transport/tls.js';
 
@@ -34,6 +34,22 @@ export function listenAddress(host: string, port: number): { host: string; port:
   return { host: isIP(host) === 6 ? '::' : '0.0.0.0', port };
 }
 
+/**
+ * Who a node admits: every coordinator identity, from the trusted addresses when the firewall is
+ * on. Each identity holds one link, and a reconnecting one takes a second slot while its old link
+ * is checked (server.ts), so the authenticated slots grow with the number of coordinators.
+ */
+export function nodeAdmission(
+  config: Config,
+): Pick<ServerOptions, 'acceptPeers' | 'allowedAddresses' | 'maxAuthenticated'> {
+  const ids = config.coordinator.ids;
+  return {
+    acceptPeers: ids.map(coordinatorIdentity),
+    maxAuthenticated: Math.max(4, 2 * ids.length),
+    ...(config.firewall.enabled ? { allowedAddresses: config.firewall.trustedCoordinatorIps } : {}),
+  };
+}
+
 /** The server options of node `nodeId`, and the address it listens on. */
 export async function nodeServerSetup(
   config: Config,
@@ -45,15 +61,14 @@ export async function nodeServerSetup(
   const options: ServerOptions = {
     ...connectionSettings(config, logger),
     tls,
-    acceptPeers: [COORDINATOR],
-    ...(config.firewall.enabled ? { allowedAddresses: [config.firewall.trustedCoordinatorIp] } : {}),
+    ...nodeAdmission(config),
   };
   return { options, listen: listenAddress(entry.host, entry.port) };
 }
 
-/** One client option set per node, in NODE_IDS order, for the coordinator. */
+/** One client option set per node, in NODE_IDS order, for the coordinator `config.coordinator` names. */
 export async function coordinatorClientSetup(config: Config, logger?: Logger): Promise<ClientOptions[]> {
-  const tls = await loadTlsMaterial(config.coordinator.tls, COORDINATOR);
+  const tls = await loadTlsMaterial(config.coordinator.tls, coordinatorIdentity(config.coordinator.id));
   return config.nodes.map((n) => ({
     ...connectionSettings(config, logger),
     host: n.host,

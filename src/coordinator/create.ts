@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from 'node:path';
-import { requireWallet, type Config } from '../config/index.js';
+import { coordinatorEntry, requireWallet, type Config } from '../config/index.js';
 import { TransportClient } from '../transport/client.js';
 import { coordinatorClientSetup } from '../config/transport-options.js';
 import { loadPublicApiMaterial } from '../transport/tls.js';
@@ -50,13 +50,16 @@ export interface RunningCoordinator {
   stop(signal: string): Promise<void>;
 }
 
+/** Builds the coordinator `config.coordinator` names (main.ts selects it with `coordinatorEntry`). */
 export async function createCoordinator(config: Config): Promise<RunningCoordinator> {
   const wallet = requireWallet(config);
+  // several coordinator identities without the database they need to share state: refused here too
+  coordinatorEntry(config, config.coordinator.id);
   const poolSize = config.presignPoolSize;
   // First: the wallet registry and the quarantine file have one writer, and a second coordinator
   // must not bind the API port or dial the nodes (it would compete for their links).
-  const owner = await lockDirectory(config.coordinator.dataDir, 'coordinator');
-  const log = createLogger({ name: 'coordinator', level: config.logLevel });
+  const owner = await lockDirectory(config.coordinator.dataDir, config.coordinator.id);
+  const log = createLogger({ name: config.coordinator.id, level: config.logLevel });
 
   // TLS material before any state is opened: a CA key within reach, an internal certificate as the
   // API's, or a key that does not match stops the start here

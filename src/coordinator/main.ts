@@ -1,5 +1,11 @@
 /**
- * `node dist/src/coordinator/main.js local` (npm run start:coordinator -- local): the coordinator.
+ * `node dist/src/coordinator/main.js local [--id <id>] [--https-port <port>]`
+ * (npm run start:coordinator -- local …): one coordinator, by default the identity `coordinator`.
+ * `--id` names another of COORDINATOR_IDS (its certificate CERTS_DIR/<id>.crt, its state
+ * DATA_DIR/<id>); `--https-port` overrides COORDINATOR_HTTPS_PORT for this process, so that two
+ * coordinators on one host do not compete for the port. More than one identity in COORDINATOR_IDS
+ * needs COORDINATOR_DATABASE_URL (the coordinators share their state in PostgreSQL); without it
+ * the start is refused.
  * Loads env/.env.<name>, dials every node over mutual TLS (expecting NODE_IDS[k] at
  * NODE_HOSTS[k]), asks each for its `info` when it connects, makes the node group's aux-info when
  * it is missing or differs (all nodes connected; ~30 s of compute), and serves the wallet HTTPS
@@ -15,7 +21,7 @@
  * (a release by an operator, or a cool-down over), and the coordinator's start and stop. Requests
  * are attributed to the configured credential by its public id, never the token.
  *
- * One coordinator per data directory: the process owns COORDINATOR's directory (DATA_DIR/coordinator)
+ * One coordinator per data directory: the process owns its identity's directory (DATA_DIR/<id>)
  * before it touches anything else, so a second coordinator started on it exits with status 75 and
  * a message naming the first, having bound no port and dialled no node.
  *
@@ -24,21 +30,32 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/index.js';
+import { ConfigError, coordinatorEntry, loadConfig } from '../config/index.js';
+import { DEFAULT_COORDINATOR_ID } from '../transport/identity.js';
 import { DirectoryLockError, LOCKED_EXIT_CODE } from '../util/dir-lock.js';
 import { createCoordinator } from './create.js';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    options: { env: { type: 'string' } },
+    options: {
+      env: { type: 'string' },
+      id: { type: 'string', default: DEFAULT_COORDINATOR_ID },
+      'https-port': { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   });
   if (positionals.length > 1)
     throw new ConfigError([{ variable: '--env', message: `one environment name expected, got ${positionals.length}` }]);
   const envName = values.env ?? positionals[0] ?? 'local';
-  const config = loadConfig({ env: envName });
-  const coordinator = await createCoordinator(config);
+  const loaded = loadConfig({ env: envName });
+  const port = values['https-port'];
+  if (port !== undefined && !/^\d{1,5}$/.test(port))
+    throw new ConfigError([
+      { variable: '--https-port', message: `must be a port 1–65535, got ${JSON.stringify(port)}` },
+    ]);
+  const self = coordinatorEntry(loaded, values.id, port === undefined ? {} : { httpsPort: Number(port) });
+  const coordinator = await createCoordinator({ ...loaded, coordinator: self });
   const { log } = coordinator;
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {

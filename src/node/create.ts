@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { Config, NodeEntry } from '../config/index.js';
 import { TransportServer } from '../transport/server.js';
 import { loadTlsMaterial } from '../transport/tls.js';
-import { COORDINATOR, nodeIdentity } from '../transport/identity.js';
+import { formatIdentity, identityName, nodeIdentity } from '../transport/identity.js';
+import { nodeAdmission } from '../config/transport-options.js';
 import { nftablesRuleset } from '../transport/firewall.js';
 import { decodeJson, encodeJson } from '../rpc/messages.js';
 import { rpcFailure } from '../rpc/errors.js';
@@ -43,10 +44,10 @@ function applyFirewall(
     );
     return;
   }
-  log.info({}, 'nftables rules applied: only the trusted coordinator address reaches this port');
+  log.info({}, 'nftables rules applied: only the trusted coordinator addresses reach this port');
 }
 
-/** A running node: listening for the coordinator. */
+/** A running node: listening for the coordinators. */
 export interface RunningNode {
   readonly log: Logger;
   /** requests in flight */
@@ -79,7 +80,7 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
     applyFirewall(
       nftablesRuleset({
         ports: [self.port],
-        trustedCoordinatorIp: config.firewall.trustedCoordinatorIp,
+        trustedCoordinatorIps: config.firewall.trustedCoordinatorIps,
         nodeId: self.id,
       }),
       log,
@@ -108,17 +109,16 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
     log.fatal({ err: e.message }, 'protocol worker failed');
     process.exit(1);
   });
-  const toWorker = (body: Uint8Array): Promise<Uint8Array> =>
+  const toWorker = (body: Uint8Array, coordinator: string): Promise<Uint8Array> =>
     new Promise((resolve) => {
       const id = nextId++;
       waiting.set(id, resolve);
-      worker.postMessage({ id, body });
+      worker.postMessage({ id, body, coordinator });
     });
 
   const server = new TransportServer({
     tls: await loadTlsMaterial(self.tls, nodeIdentity(self.id)),
-    acceptPeers: [COORDINATOR],
-    allowedAddresses: config.firewall.enabled ? [config.firewall.trustedCoordinatorIp] : undefined,
+    ...nodeAdmission(config),
     maxFrameBytes: config.transport.maxFrameBytes,
     heartbeatIntervalMs: config.transport.heartbeatIntervalMs,
     heartbeatMisses: config.transport.heartbeatMisses,
@@ -130,8 +130,11 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
   let inFlight = 0;
   let draining = false;
   let onIdle: (() => void) | undefined;
+  // One link per coordinator identity; each request is answered on the link it came by, and the
+  // sessions it opens belong to that identity (service.ts).
   server.on('connection', (conn) => {
-    log.info('coordinator connected');
+    const coordinator = identityName(conn.peer);
+    log.info({ peer: formatIdentity(conn.peer) }, 'coordinator connected');
     conn.onRequest(async (body) => {
       if (draining) return encodeJson(rpcFailure('unavailable', 'node is shutting down'));
       inFlight++;
@@ -142,7 +145,7 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
         } catch {
           return encodeJson(rpcFailure('bad-request', 'request is not JSON'));
         }
-        return await (method === 'sign' ? runtime.service.handleBytes(body) : toWorker(body));
+        return await (method === 'sign' ? runtime.service.handleBytes(body, coordinator) : toWorker(body, coordinator));
       } finally {
         if (--inFlight === 0) onIdle?.();
       }

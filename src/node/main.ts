@@ -1,7 +1,8 @@
 /**
- * `npm run start:node -- --env local --id node_1`: one MPC node. It listens for the coordinator
- * only (mutual TLS 1.3 against the deployment CA; with ENABLE_KERNEL_FIREWALL=true, connections
- * from any address but TRUSTED_COORDINATOR_IP are dropped before TLS), answers signing requests
+ * `npm run start:node -- --env local --id node_1`: one MPC node. It listens for the coordinators
+ * of COORDINATOR_IDS only (mutual TLS 1.3 against the deployment CA; with
+ * ENABLE_KERNEL_FIREWALL=true, connections from any address not in TRUSTED_COORDINATOR_IP are
+ * dropped before TLS), answers signing requests
  * on the main thread and runs protocol sessions on a worker thread.
  *
  * Options: --print-firewall prints the matching nftables ruleset and exits; with
@@ -45,13 +46,13 @@ async function main(): Promise<void> {
     if (refusal) throw new ConfigError([{ variable: '--dev-primes', message: refusal }], config.envFile);
   }
   if (values['print-firewall']) {
-    const ip = config.firewall.trustedCoordinatorIp;
-    if (!ip)
+    const ips = config.firewall.trustedCoordinatorIps;
+    if (ips.length === 0)
       throw new ConfigError(
         [{ variable: 'TRUSTED_COORDINATOR_IP', message: 'required to print firewall rules' }],
         config.envFile,
       );
-    console.log(nftablesRuleset({ ports: [self.port], trustedCoordinatorIp: ip, nodeId: self.id }));
+    console.log(nftablesRuleset({ ports: [self.port], trustedCoordinatorIps: ips, nodeId: self.id }));
     return;
   }
   const opts: RuntimeOptions = { env: values.env, id: values.id, devPrimes: values['dev-primes'] };

@@ -6,6 +6,13 @@
  *
  * Outputs are stored durably, encrypted under the node's KMS, before the node reports a session
  * done; a presignature is durably marked used before its partial signature leaves the node.
+ *
+ * Several coordinators (COORDINATOR_IDS) may be connected at once. A live session belongs to the
+ * coordinator that prepared it: only that one may start, feed or abort it, so one coordinator's
+ * requests can never disturb another's run (docs/security.md, relay rule 9). What outlives a
+ * session is not bound to any coordinator — stored presignatures, and the pending state that the
+ * resolver reads, commits on signed evidence, abandons or archives — so a coordinator can take over
+ * what a dead one left.
  * @module
  */
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
@@ -70,6 +77,7 @@ import { checkSessionKeys, newSessionKey, type SessionKeyAnswer, type SessionKey
 import { MAX_PENDING_SCOPES, type ReshareSetup } from '../rpc/messages.js';
 import { decodeReshareSetup, type DecodedReshare } from './reshare-setup.js';
 import { rpcFailure, type RpcErrorCode } from '../rpc/errors.js';
+import { DEFAULT_COORDINATOR_ID } from '../transport/identity.js';
 
 export interface GroupMember {
   readonly nodeId: string;
@@ -119,6 +127,8 @@ export class RpcError extends Error {
 }
 
 interface Pending {
+  /** the coordinator identity that prepared it: the only one that may start or abort it */
+  readonly owner: string;
   readonly protocol: ProtocolName;
   readonly participants: readonly number[];
   readonly walletId: string | undefined;
@@ -166,6 +176,8 @@ function decodePresigEpochs(b: Uint8Array | undefined): PresigEpochs {
 }
 
 interface Running {
+  /** the coordinator identity that prepared and started it: the only one that may feed or abort it */
+  readonly owner: string;
   readonly session: NodeSession<unknown>;
   /** aux, keygen, refresh: the scope the session may switch; its sid */
   readonly scope: string | undefined;
@@ -181,6 +193,11 @@ function scopeOf(protocol: ProtocolName, walletId: string | undefined): string |
   return protocol === 'keygen' || protocol === 'refresh' || protocol === 'reshare' ? walletId : undefined;
 }
 
+/** The key of an aborted session id: per coordinator, so none can bar another's session ids. */
+function abortKey(coordinator: string, sessionId: string): string {
+  return `${coordinator} ${sessionId}`;
+}
+
 /** aborted session ids remembered at most (each for the session TTL) */
 const MAX_ABORTED = 4096;
 
@@ -194,7 +211,10 @@ export class NodeService {
   private readonly seen: SeenSessions;
   private readonly sessions = new Map<string, Pending | Running>();
   private readonly lifecycle: Lifecycle;
-  /** aborted session ids → when they may be forgotten (monotonic ms): a later prepare of one is refused */
+  /**
+   * aborted session ids, by the coordinator that aborted them (`abortKey`) → when they may be
+   * forgotten (monotonic ms): a later prepare of one by that coordinator is refused
+   */
   private readonly aborted = new Map<string, number>();
   /**
    * Runs this node signed an abandonment of (sid hex) → the `seq` of the next session created at
@@ -332,8 +352,12 @@ export class NodeService {
     return written;
   }
 
-  /** Bytes in, bytes out: the transport's request handler. Never throws. */
-  async handleBytes(body: Uint8Array): Promise<Uint8Array> {
+  /**
+   * Bytes in, bytes out: the transport's request handler. Never throws. `coordinator`: the
+   * identity of the link the request came by (its certificate's name); in-process callers are the
+   * default coordinator.
+   */
+  async handleBytes(body: Uint8Array, coordinator: string = DEFAULT_COORDINATOR_ID): Promise<Uint8Array> {
     let parsed: z.ZodSafeParseResult<Request>;
     try {
       parsed = requestSchema.safeParse(decodeJson(body));
@@ -342,7 +366,7 @@ export class NodeService {
     }
     if (!parsed.success) return encodeJson(rpcFailure('bad-request', z.prettifyError(parsed.error).slice(0, 500)));
     try {
-      return encodeJson({ ok: true, ...(await this.handle(parsed.data)) });
+      return encodeJson({ ok: true, ...(await this.handle(parsed.data, coordinator)) });
     } catch (e) {
       if (e instanceof RpcError) return encodeJson(rpcFailure(e.code, e.message));
       if (e instanceof PresignatureUsedError)
@@ -358,22 +382,22 @@ export class NodeService {
     return method !== 'sign';
   }
 
-  async handle(req: Request): Promise<object> {
+  async handle(req: Request, coordinator: string = DEFAULT_COORDINATOR_ID): Promise<object> {
     this.expire();
     switch (req.method) {
       case 'info':
         return this.info();
       case 'prepare':
-        return this.prepare(req);
+        return this.prepare(req, coordinator);
       case 'start':
-        return this.start(req.sessionId, req.nonces, req.states, req.sessionKeys);
+        return this.start(req.sessionId, req.nonces, req.states, req.sessionKeys, coordinator);
       case 'deliver':
-        return this.deliver(req.sessionId, req.envelopes);
+        return this.deliver(req.sessionId, req.envelopes, coordinator);
       case 'abort': {
-        const s = this.sessions.get(req.sessionId);
+        const s = this.ownSession(req.sessionId, coordinator);
         if (s && 'session' in s) s.session.cancel();
         this.sessions.delete(req.sessionId);
-        this.rememberAborted(req.sessionId);
+        this.rememberAborted(coordinator, req.sessionId);
         // answered once no stage of the session can still be written (a stage holding the scope's
         // lock finishes first; one not yet in it is refused): what the coordinator reads next is final
         const scope = s && ('session' in s ? s.scope : scopeOf(s.protocol, s.walletId));
@@ -446,6 +470,20 @@ export class NodeService {
       throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
     return { by: this.index, signature: signature.toString('hex') };
+  }
+
+  /**
+   * The open session `sessionId`, if any, when `coordinator` owns it.
+   * @throws RpcError `other-coordinator` if another coordinator's link opened it (it is left as it is)
+   */
+  private ownSession(sessionId: string, coordinator: string): Pending | Running | undefined {
+    const s = this.sessions.get(sessionId);
+    if (s && s.owner !== coordinator)
+      throw new RpcError(
+        'other-coordinator',
+        `session ${sessionId} belongs to coordinator ${s.owner}: only it may start, continue or abort it`,
+      );
+    return s;
   }
 
   /** Refuse while this node is restored from a copy and not reconciled (restore.ts). */
@@ -699,12 +737,12 @@ export class NodeService {
    * session nobody will start (holding the scope and a slot for the whole TTL). A session id that
    * was aborted before its prepare arrived is refused.
    */
-  private async prepare(req: Extract<Request, { method: 'prepare' }>): Promise<object> {
+  private async prepare(req: Extract<Request, { method: 'prepare' }>, owner: string): Promise<object> {
     const ids = this.o.group.map((m) => m.nodeId);
     if (req.parties.length !== ids.length || req.parties.some((p, k) => p !== ids[k]))
       throw new RpcError('bad-parties', 'party list differs from this node’s configuration');
     if (this.sessions.has(req.sessionId)) throw new RpcError('duplicate-session', 'session id in use');
-    if (this.aborted.has(req.sessionId)) throw new RpcError('aborted', 'this session was aborted');
+    if (this.aborted.has(abortKey(owner, req.sessionId))) throw new RpcError('aborted', 'this session was aborted');
     if (this.sessions.size >= (this.o.maxSessions ?? 64)) throw new RpcError('busy', 'too many open sessions');
     const all = ids.map((_, k) => k);
     let participants: number[] = all;
@@ -731,7 +769,8 @@ export class NodeService {
     if (!participants.includes(this.index)) throw new RpcError('not-a-participant', 'this node is not a participant');
     const scope = scopeOf(req.protocol, walletId);
     // one run per scope at a time: two interleaved runs could each gather every confirmation. A
-    // wallet's run left idle by a coordinator that died gives way to a new one (see `supersede`).
+    // wallet's run left idle by a coordinator that died gives way to a new one (see `supersede`),
+    // whichever coordinator asks: so another coordinator can take the wallet over.
     const superseded: string[] = [];
     if (scope !== undefined) {
       const idleSince = performance.now() - (this.o.supersedeIdleMs ?? 60_000);
@@ -744,6 +783,7 @@ export class NodeService {
       }
     }
     const placeholder: Pending = {
+      owner,
       protocol: req.protocol,
       participants,
       walletId,
@@ -783,6 +823,7 @@ export class NodeService {
         this.o.privateKey,
       );
       this.sessions.set(req.sessionId, {
+        owner,
         protocol: req.protocol,
         participants,
         walletId,
@@ -820,17 +861,18 @@ export class NodeService {
         if (!s) continue;
         if ('session' in s) s.session.cancel();
         this.sessions.delete(id);
-        this.rememberAborted(id);
+        this.rememberAborted(s.owner, id);
         this.o.log.warn({ sessionId: id, scope }, 'an idle run of this wallet gave way to a new one');
       }
     });
   }
 
   /** Remember an aborted session id (bounded, expiring) so a prepare arriving after its abort is refused. */
-  private rememberAborted(sessionId: string): void {
+  private rememberAborted(coordinator: string, sessionId: string): void {
     const now = performance.now();
-    this.aborted.delete(sessionId);
-    this.aborted.set(sessionId, now + (this.o.sessionTtlMs ?? 10 * 60_000));
+    const key = abortKey(coordinator, sessionId);
+    this.aborted.delete(key);
+    this.aborted.set(key, now + (this.o.sessionTtlMs ?? 10 * 60_000));
     for (const [id, until] of this.aborted) {
       if (this.aborted.size <= MAX_ABORTED && until > now) break;
       this.aborted.delete(id); // oldest first: insertion order
@@ -943,8 +985,9 @@ export class NodeService {
     nonces: readonly string[],
     states: readonly string[],
     sessionKeys: readonly SessionKeyAnswer[],
+    coordinator: string,
   ): Promise<SessionUpdate> {
-    const p = this.sessions.get(sessionId);
+    const p = this.ownSession(sessionId, coordinator);
     if (!p || 'session' in p || p.preparing || p.starting || !p.sessionKey)
       throw new RpcError('unknown-session', 'no prepared session with this id');
     if (nonces.length !== p.participants.length || nonces[p.participants.indexOf(this.index)] !== p.nonce)
@@ -998,6 +1041,7 @@ export class NodeService {
       throw new RpcError('aborted', 'the session was aborted or its run abandoned while it was being started');
     }
     const running: Running = {
+      owner: p.owner,
       session,
       scope: scopeOf(p.protocol, p.walletId),
       sid,
@@ -1012,8 +1056,8 @@ export class NodeService {
     return update;
   }
 
-  private async deliver(sessionId: string, envelopes: readonly string[]): Promise<SessionUpdate> {
-    const s = this.sessions.get(sessionId);
+  private async deliver(sessionId: string, envelopes: readonly string[], coordinator: string): Promise<SessionUpdate> {
+    const s = this.ownSession(sessionId, coordinator);
     if (!s || !('session' in s)) throw new RpcError('unknown-session', 'no running session with this id');
     s.touched = performance.now();
     const update = await s.session.deliver(envelopes.map((e) => Uint8Array.from(Buffer.from(e, 'base64'))));

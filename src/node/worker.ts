@@ -16,7 +16,7 @@ const runtime = await openNodeRuntime(workerData as RuntimeOptions, {
     return Promise.resolve();
   },
 });
-port.on('message', (m: { id: number; body: Uint8Array }) => {
-  void runtime.service.handleBytes(m.body).then((out) => port.postMessage({ id: m.id, body: out }));
+port.on('message', (m: { id: number; body: Uint8Array; coordinator: string }) => {
+  void runtime.service.handleBytes(m.body, m.coordinator).then((out) => port.postMessage({ id: m.id, body: out }));
 });
 port.postMessage({ ready: true });

@@ -19,6 +19,7 @@ export const RPC_ERROR_CODES = [
   'bad-signers',
   'busy',
   'duplicate-session',
+  'other-coordinator',
   'no-aux',
   'not-a-participant',
   'primes-not-ready',

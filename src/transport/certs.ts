@@ -2,8 +2,9 @@
  * Development PKI in two trust domains that never trust each other (all keys ECDSA P-256):
  *
  * - internal, for the coordinator↔node channel only: a CA (`ca.crt`) and one certificate per
- *   identity, binding it as CN and SAN URI (see identity.ts) and carrying the one TLS usage of its
- *   role — a node serverAuth (it only listens), the coordinator clientAuth (it only dials).
+ *   identity (each node and each coordinator id), binding it as CN and SAN URI (see identity.ts)
+ *   and carrying the one TLS usage of its role — a node serverAuth (it only listens), a coordinator
+ *   clientAuth (it only dials).
  * - public, for the wallet HTTPS API only: a second CA (`public/ca.crt`, the one API clients
  *   trust) and one serverAuth certificate (`public/api.crt`) naming localhost and 127.0.0.1 (plus
  *   any extra hosts) and no MPC Engine identity.
@@ -24,8 +25,9 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { subtle, x509 } from './x509.js';
 import {
   CLIENT_AUTH,
-  COORDINATOR,
+  DEFAULT_COORDINATOR_ID,
   SERVER_AUTH,
+  coordinatorIdentity,
   extendedKeyUsageOf,
   identityFromCertificate,
   identityName,
@@ -75,7 +77,7 @@ export interface IssueOptions {
   /** extra SAN entries, IP addresses or DNS names, besides 127.0.0.1 and localhost */
   hosts?: readonly string[];
   validityDays?: number;
-  /** default: the identity's one role (a node serverAuth, the coordinator clientAuth); tests only */
+  /** default: the identity's one role (a node serverAuth, a coordinator clientAuth); tests only */
   extendedKeyUsages?: readonly ExtendedKeyUsageName[];
 }
 
@@ -260,9 +262,11 @@ export interface GenerateOptions {
   /** directory for the CA private keys (created 0700); neither `dir` nor inside it */
   caDir: string;
   nodeIds: readonly string[];
+  /** the coordinator identities (COORDINATOR_IDS; default `coordinator` alone) */
+  coordinatorIds?: readonly string[];
   /** replace existing files, CAs included (and remove a CA key left in `dir` by the old layout) */
   force?: boolean;
-  /** extra SAN hosts per identity name (`coordinator` or a node id) */
+  /** extra SAN hosts per identity name (a coordinator id or a node id) */
   hosts?: Readonly<Record<string, readonly string[]>>;
   /** extra SAN hosts of the public API certificate */
   publicHosts?: readonly string[];
@@ -338,9 +342,10 @@ async function privateDir(dir: string): Promise<void> {
 }
 
 /**
- * Makes the internal CA and a certificate per node id and for the coordinator, and the public CA
+ * Makes the internal CA and a certificate per node id and per coordinator id, and the public CA
  * and the API certificate (layout: `pkiLayout`), keeping whatever already exists (a kept
- * certificate must chain to the kept CA of its domain and carry its one usage).
+ * certificate must chain to the kept CA of its domain and carry its one usage): an id added to
+ * NODE_IDS or COORDINATOR_IDS gets its certificate under the existing CA, and nothing else changes.
  * @throws Error naming the file when existing files are incomplete or inconsistent, or when `dir`
  *   holds a CA private key (the older layout) and `force` is not set
  */
@@ -349,7 +354,11 @@ export async function generateDevCertificates(options: GenerateOptions): Promise
   const layout = pkiLayout(options.dir, options.caDir);
   if (isWithin(options.caDir, options.dir))
     throw new Error(`the CA key directory ${options.caDir} must be outside ${options.dir}, which the services read`);
-  const identities = [COORDINATOR, ...options.nodeIds.map(nodeIdentity)];
+  const coordinatorIds = options.coordinatorIds ?? [DEFAULT_COORDINATOR_ID];
+  const clash = coordinatorIds.find((id) => options.nodeIds.includes(id));
+  // one name, one pair of files: a coordinator and a node of one id would overwrite each other
+  if (clash !== undefined) throw new RangeError(`${JSON.stringify(clash)} is both a coordinator id and a node id`);
+  const identities = [...coordinatorIds.map(coordinatorIdentity), ...options.nodeIds.map(nodeIdentity)];
   const result: GenerateResult = { created: [], kept: [], removed: [] };
 
   // Decide everything before writing anything, so an inconsistent directory is left as it was.

@@ -1,6 +1,7 @@
 /**
  * Who may open a connection to a node. With ENABLE_KERNEL_FIREWALL=true a node accepts TCP
- * connections only from TRUSTED_COORDINATOR_IP: the server drops anyone else at accept time,
+ * connections only from the addresses of TRUSTED_COORDINATOR_IP (one per coordinator host): the
+ * server drops anyone else at accept time,
  * before a TLS byte is exchanged, and `nftablesRuleset` prints the kernel rules that do the same
  * one layer lower (applying them needs root and is left to deployment).
  * @module
@@ -28,7 +29,8 @@ export function createAllowList(addresses: readonly string[]): (remoteAddress: s
 export interface RulesetOptions {
   /** the node's listening port(s) */
   ports: readonly number[];
-  trustedCoordinatorIp: string;
+  /** every coordinator's address (TRUSTED_COORDINATOR_IP), at least one */
+  trustedCoordinatorIps: readonly string[];
   /** nftables table name (default mpc_engine_node) */
   table?: string;
   /** a comment line naming the node */
@@ -36,7 +38,7 @@ export interface RulesetOptions {
 }
 
 /**
- * An nftables ruleset for `nft -f`: on the node's ports, accept the coordinator and drop every
+ * An nftables ruleset for `nft -f`: on the node's ports, accept the coordinators and drop every
  * other source (IPv4 and IPv6). Other ports are untouched, so SSH and the like keep working.
  * Re-applying replaces the table (declare, delete, define).
  * @throws RangeError on a port or address that would not be a valid rule
@@ -48,22 +50,32 @@ export function nftablesRuleset(options: RulesetOptions): string {
   if (options.ports.length === 0) throw new RangeError('at least one port is needed');
   for (const p of options.ports)
     if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`invalid port ${p}`);
-  const ip = normaliseAddress(options.trustedCoordinatorIp);
-  const family = isIP(ip);
-  if (family === 0)
-    throw new RangeError(`TRUSTED_COORDINATOR_IP ${JSON.stringify(options.trustedCoordinatorIp)} is not an IP address`);
-  const ports = options.ports.length === 1 ? String(options.ports[0]) : `{ ${[...new Set(options.ports)].join(', ')} }`;
-  const saddr = family === 4 ? 'ip saddr' : 'ip6 saddr';
+  if (options.trustedCoordinatorIps.length === 0) throw new RangeError('at least one coordinator address is needed');
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const given of options.trustedCoordinatorIps) {
+    const ip = normaliseAddress(given);
+    const family = isIP(ip);
+    if (family === 0) throw new RangeError(`TRUSTED_COORDINATOR_IP ${JSON.stringify(given)} is not an IP address`);
+    const into = family === 4 ? v4 : v6;
+    if (!into.includes(ip)) into.push(ip);
+  }
+  const set = (items: readonly string[]): string => (items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`);
+  const ports = set([...new Set(options.ports)].map(String));
   const who = options.nodeId ? ` for ${options.nodeId}` : '';
+  const accepts = [
+    ...(v4.length ? [`\t\ttcp dport ${ports} ip saddr ${set(v4)} accept`] : []),
+    ...(v6.length ? [`\t\ttcp dport ${ports} ip6 saddr ${set(v6)} accept`] : []),
+  ];
   return [
-    `# MPC Engine node firewall${who}: only the coordinator (${ip}) may reach port ${ports}.`,
+    `# MPC Engine node firewall${who}: only the coordinators (${[...v4, ...v6].join(', ')}) may reach port ${ports}.`,
     '# Apply as root with: nft -f <this file>   (re-applying replaces the table)',
     `table inet ${table}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
     '\tchain input {',
     '\t\ttype filter hook input priority filter; policy accept;',
-    `\t\ttcp dport ${ports} ${saddr} ${ip} accept`,
+    ...accepts,
     `\t\ttcp dport ${ports} counter drop`,
     '\t}',
     '}',

@@ -1,23 +1,42 @@
 /**
  * Peer identities bound into certificates. A certificate names exactly one MPC Engine identity as
- * a SAN URI — `urn:mpc-engine:coordinator` or `urn:mpc-engine:node:<id>` — and repeats it as its
- * CN (`coordinator` or `<id>`); a certificate whose two disagree, or that names none or several,
- * is refused. The CA decides who is who: the transport checks the chain first, then this.
+ * a SAN URI — `urn:mpc-engine:coordinator` (the default coordinator), `urn:mpc-engine:coordinator:<id>`
+ * (any other coordinator identity of COORDINATOR_IDS) or `urn:mpc-engine:node:<id>` — and repeats
+ * its name as the CN (`coordinator`, the coordinator id or the node id); a certificate whose two
+ * disagree, or that names none or several, is refused. Each identity has one URI form only: the
+ * default coordinator is never `urn:mpc-engine:coordinator:coordinator`. The CA decides who is who:
+ * the transport checks the chain first, then this.
  * @module
  */
 import { x509 } from './x509.js';
 import { IdentityError } from './errors.js';
 
-export type PeerIdentity = { readonly kind: 'coordinator' } | { readonly kind: 'node'; readonly id: string };
+export type PeerIdentity =
+  { readonly kind: 'coordinator'; readonly id: string } | { readonly kind: 'node'; readonly id: string };
 
 export const URI_PREFIX = 'urn:mpc-engine:';
 
-/** Node ids: they become file names and URI parts, so a safe alphabet only. */
+/** Node and coordinator ids: they become file names and URI parts, so a safe alphabet only. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-/** Ids a node may not take: they are the coordinator's and the CA's file names. */
+/** Ids a node may not take: they are the default coordinator's and the CA's file names. */
 export const RESERVED_NODE_IDS: readonly string[] = ['coordinator', 'ca'];
+/** Ids a coordinator may not take: the CA's file name. */
+export const RESERVED_COORDINATOR_IDS: readonly string[] = ['ca'];
 
-export const COORDINATOR: PeerIdentity = Object.freeze({ kind: 'coordinator' });
+/**
+ * The coordinator identity of a deployment that lists no other (COORDINATOR_IDS unset): its
+ * certificate, files and data directory keep the names they had before coordinators had ids.
+ */
+export const DEFAULT_COORDINATOR_ID = 'coordinator';
+
+/** @throws RangeError if `id` is not a valid coordinator id */
+export function coordinatorIdentity(id: string): PeerIdentity {
+  if (!NODE_ID_PATTERN.test(id) || RESERVED_COORDINATOR_IDS.includes(id))
+    throw new RangeError(`invalid coordinator id ${JSON.stringify(id)}`);
+  return Object.freeze({ kind: 'coordinator', id });
+}
+
+export const COORDINATOR: PeerIdentity = coordinatorIdentity(DEFAULT_COORDINATOR_ID);
 
 /** @throws RangeError if `id` is not a valid node id */
 export function nodeIdentity(id: string): PeerIdentity {
@@ -32,7 +51,7 @@ export const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 /**
  * The one TLS role an identity has on the coordinator↔node channel, and so the one extended key
- * usage its certificate carries: a node only listens (serverAuth), the coordinator only dials
+ * usage its certificate carries: a node only listens (serverAuth), a coordinator only dials
  * (clientAuth). OpenSSL checks the usage in the handshake, so a coordinator certificate cannot
  * stand in for a node's listener, nor a node certificate dial a node.
  */
@@ -44,31 +63,41 @@ export function extendedKeyUsageOf(role: 'server' | 'client'): string {
   return role === 'server' ? SERVER_AUTH : CLIENT_AUTH;
 }
 
-/** The certificate's CN and the base name of its files: `coordinator` or the node id. */
+/** The certificate's CN and the base name of its files: the coordinator id or the node id. */
 export function identityName(p: PeerIdentity): string {
-  return p.kind === 'coordinator' ? 'coordinator' : p.id;
+  return p.id;
 }
 
 export function identityUri(p: PeerIdentity): string {
-  return p.kind === 'coordinator' ? `${URI_PREFIX}coordinator` : `${URI_PREFIX}node:${p.id}`;
+  if (p.kind === 'node') return `${URI_PREFIX}node:${p.id}`;
+  return p.id === DEFAULT_COORDINATOR_ID ? `${URI_PREFIX}coordinator` : `${URI_PREFIX}coordinator:${p.id}`;
 }
 
-/** For messages and logs: `coordinator` or `node node_1`. */
+/** For messages and logs: `coordinator`, `coordinator coordinator_2` or `node node_1`. */
 export function formatIdentity(p: PeerIdentity): string {
-  return p.kind === 'coordinator' ? 'coordinator' : `node ${p.id}`;
+  if (p.kind === 'node') return `node ${p.id}`;
+  return p.id === DEFAULT_COORDINATOR_ID ? 'coordinator' : `coordinator ${p.id}`;
 }
 
 export function sameIdentity(a: PeerIdentity, b: PeerIdentity): boolean {
-  return a.kind === b.kind && (a.kind === 'coordinator' || a.id === (b as { id: string }).id);
+  return a.kind === b.kind && a.id === b.id;
 }
 
-/** The identity a URI names, or undefined if it is not a well-formed MPC Engine URI. */
+/** The identity a URI names, or undefined if it is not a well-formed MPC Engine URI in its one form. */
 export function parseIdentityUri(uri: string): PeerIdentity | undefined {
   if (uri === `${URI_PREFIX}coordinator`) return COORDINATOR;
-  const prefix = `${URI_PREFIX}node:`;
-  if (!uri.startsWith(prefix)) return undefined;
-  const id = uri.slice(prefix.length);
-  return NODE_ID_PATTERN.test(id) && !RESERVED_NODE_IDS.includes(id) ? nodeIdentity(id) : undefined;
+  const valid = (id: string, reserved: readonly string[]): boolean =>
+    NODE_ID_PATTERN.test(id) && !reserved.includes(id);
+  const coordinator = `${URI_PREFIX}coordinator:`;
+  if (uri.startsWith(coordinator)) {
+    const id = uri.slice(coordinator.length);
+    // the default coordinator's one URI is the bare one above
+    return valid(id, RESERVED_COORDINATOR_IDS) && id !== DEFAULT_COORDINATOR_ID ? coordinatorIdentity(id) : undefined;
+  }
+  const node = `${URI_PREFIX}node:`;
+  if (!uri.startsWith(node)) return undefined;
+  const id = uri.slice(node.length);
+  return valid(id, RESERVED_NODE_IDS) ? nodeIdentity(id) : undefined;
 }
 
 /**

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
+  coordinatorEntry,
   DEVELOPMENT_AUTH_TOKEN,
   loadConfig,
   nodeEntry,
@@ -62,7 +63,7 @@ test('env/.env.local loads into the local 2-of-3 cluster', (t) => {
   );
   t.deepEqual(c.mpc, { threshold: 2, totalShards: 3 });
   t.deepEqual(c.wallet, { url: 'https://localhost:3000', authorization: 'Bearer wallet_dev_token_12345' });
-  t.deepEqual(c.firewall, { enabled: false, trustedCoordinatorIp: '127.0.0.1' });
+  t.deepEqual(c.firewall, { enabled: false, trustedCoordinatorIps: ['127.0.0.1'] });
   t.is(c.coordinator.api.host, '127.0.0.1', 'the wallet API listens on loopback only');
   t.is(c.wallet?.authorization, DEVELOPMENT_AUTH_TOKEN, 'with the public development token');
   const n2 = nodeEntry(c, 'node_2');
@@ -95,7 +96,7 @@ test('the example environments load (with the token supplied from outside)', (t)
     aws.nodes.map((n) => n.region),
     ['us-east-1', 'us-east-1', 'us-east-1'],
   );
-  t.deepEqual(aws.firewall, { enabled: true, trustedCoordinatorIp: '10.0.0.100' });
+  t.deepEqual(aws.firewall, { enabled: true, trustedCoordinatorIps: ['10.0.0.100'] });
   t.is(aws.nodes[0]!.tls.cert, '/etc/mpc-engine/certs/node_1.crt');
   const multi = loadConfig({ env: 'multicloud.example', rootDir: ROOT, processEnv });
   t.deepEqual(
@@ -322,8 +323,40 @@ const BAD: [string, Record<string, string | undefined>, RegExp][] = [
   [
     'bad coordinator ip',
     { TRUSTED_COORDINATOR_IP: '10.0.0' },
-    /^TRUSTED_COORDINATOR_IP: must be an IP address, got "10\.0\.0"$/,
+    /^TRUSTED_COORDINATOR_IP: entry 1: must be an IP address, got "10\.0\.0"$/,
   ],
+  [
+    'second coordinator ip',
+    { TRUSTED_COORDINATOR_IP: '10.0.0.1,10.0.0' },
+    /^TRUSTED_COORDINATOR_IP: entry 2: must be an IP address, got "10\.0\.0"$/,
+  ],
+  [
+    'coordinator ip twice',
+    { TRUSTED_COORDINATOR_IP: '10.0.0.1,10.0.0.1' },
+    /^TRUSTED_COORDINATOR_IP: "10\.0\.0\.1" is listed more than once$/,
+  ],
+  [
+    'coordinator id',
+    { COORDINATOR_IDS: 'coordinator,coord 2' },
+    /^COORDINATOR_IDS: entry 2: "coord 2" is not a coordinator id/,
+  ],
+  ['coordinator id ca', { COORDINATOR_IDS: 'coordinator,ca' }, /^COORDINATOR_IDS: entry 2: "ca" is reserved/],
+  [
+    'coordinator id twice',
+    { COORDINATOR_IDS: 'coordinator,coordinator_2,coordinator' },
+    /^COORDINATOR_IDS: "coordinator" is listed more than once$/,
+  ],
+  [
+    'coordinator id is a node id',
+    { COORDINATOR_IDS: 'coordinator,node_2' },
+    /^COORDINATOR_IDS: "node_2" is also a node id \(NODE_IDS\)$/,
+  ],
+  [
+    'database url scheme',
+    { COORDINATOR_DATABASE_URL: 'mysql://db.example.com/mpc' },
+    /^COORDINATOR_DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/,
+  ],
+  ['database url', { COORDINATOR_DATABASE_URL: 'db.example.com' }, /^COORDINATOR_DATABASE_URL: must be a postgres/],
   [
     'log level',
     { LOG_LEVEL: 'loud' },
@@ -506,6 +539,109 @@ test('the coordinator refuses to start with the development token on a non-loopb
   t.notRegex(out, /listening/);
 });
 
+test('coordinator identities: one by default under its old names; each other id its own certificate, directory and port', (t) => {
+  const one = parseConfig(VALID, { rootDir: '/srv/mpc' });
+  t.is(one.coordinator.id, 'coordinator');
+  t.deepEqual(one.coordinator.ids, ['coordinator']);
+  t.is(one.coordinator.databaseUrl, undefined);
+  t.is(one.coordinator.tls.cert, '/srv/mpc/certs/coordinator.crt');
+  t.is(one.coordinator.dataDir, '/srv/mpc/data/coordinator');
+  t.is(coordinatorEntry(one, 'coordinator').dataDir, '/srv/mpc/data/coordinator');
+  t.throws(() => coordinatorEntry(one, 'coordinator_2'), {
+    instanceOf: ConfigError,
+    message: /--id: "coordinator_2" is not in COORDINATOR_IDS \(coordinator\)/,
+  });
+
+  const url = 'postgres://mpc:pw_Zq81xT@db.example.com:5432/mpc';
+  const two = parseConfig(
+    { ...VALID, COORDINATOR_IDS: 'coordinator, coordinator_2', COORDINATOR_DATABASE_URL: url, DATA_DIR: '/var/mpc' },
+    { rootDir: '/srv/mpc' },
+  );
+  t.deepEqual(two.coordinator.ids, ['coordinator', 'coordinator_2']);
+  const second = coordinatorEntry(two, 'coordinator_2', { httpsPort: 9444 });
+  t.is(second.id, 'coordinator_2');
+  t.deepEqual(second.tls, {
+    ca: '/srv/mpc/certs/ca.crt',
+    cert: '/srv/mpc/certs/coordinator_2.crt',
+    key: '/srv/mpc/certs/coordinator_2.key',
+  });
+  t.is(second.dataDir, '/var/mpc/coordinator_2');
+  t.is(second.httpsPort, 9444);
+  t.is(coordinatorEntry(two, 'coordinator').httpsPort, 8443, 'COORDINATOR_HTTPS_PORT unless overridden');
+  t.is(coordinatorEntry(two, 'coordinator').dataDir, '/var/mpc/coordinator');
+  // the URL is there for the code that opens the database, and nowhere a log or a dump reaches
+  t.is(two.coordinator.databaseUrl, url);
+  t.is(second.databaseUrl, url);
+  t.false(JSON.stringify(two).includes('pw_Zq81xT'));
+  t.false(JSON.stringify(second).includes('pw_Zq81xT'));
+  t.throws(() => coordinatorEntry(two, 'coordinator', { httpsPort: 70000 }), {
+    instanceOf: ConfigError,
+    message: /--https-port: must be a port/,
+  });
+
+  // several identities without the database: every coordinator's start is refused, the nodes' config is not
+  const noDb = parseConfig({ ...VALID, COORDINATOR_IDS: 'coordinator,coordinator_2' }, { rootDir: '/srv/mpc' });
+  t.deepEqual(noDb.coordinator.ids, ['coordinator', 'coordinator_2']);
+  for (const id of ['coordinator', 'coordinator_2']) {
+    const e = t.throws(() => coordinatorEntry(noDb, id), { instanceOf: ConfigError });
+    t.regex(e.message, /COORDINATOR_DATABASE_URL: required: .*several coordinators need PostgreSQL/);
+  }
+
+  // a wrong URL is refused without repeating any of it
+  const e = t.throws(
+    () => parseConfig({ ...VALID, COORDINATOR_DATABASE_URL: 'mysql://mpc:pw_Zq81xT@db.example.com/mpc' }),
+    { instanceOf: ConfigError },
+  );
+  t.false(e.message.includes('pw_Zq81xT'));
+  t.false(e.message.includes('db.example.com'));
+
+  const ips = parseConfig({ ...VALID, ENABLE_KERNEL_FIREWALL: 'true', TRUSTED_COORDINATOR_IP: '10.0.0.1, fd00::2' });
+  t.deepEqual(ips.firewall, { enabled: true, trustedCoordinatorIps: ['10.0.0.1', 'fd00::2'] });
+});
+
+/** Runs the coordinator's entry point on env/.env.local with `vars` and `args`; it must exit by itself. */
+async function coordinatorExit(
+  t: { teardown: (f: () => void) => void },
+  vars: Record<string, string>,
+  args: string[] = [],
+): Promise<{ code: number | null | 'still running'; out: string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/src/coordinator/main.js'), 'local', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...vars },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  const code = await new Promise<number | null | 'still running'>((resolve) => {
+    const timer = setTimeout(() => resolve('still running'), 30_000);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  return { code, out };
+}
+
+test('a coordinator refuses to start when COORDINATOR_IDS lists several without COORDINATOR_DATABASE_URL', async (t) => {
+  const refused = await coordinatorExit(t, { COORDINATOR_IDS: 'coordinator,coordinator_2' }, ['--id', 'coordinator_2']);
+  t.is(refused.code, 2, refused.out);
+  t.regex(refused.out, /COORDINATOR_DATABASE_URL: required: .*several coordinators need PostgreSQL/);
+  t.notRegex(refused.out, /listening/);
+
+  const unlisted = await coordinatorExit(t, {}, ['--id', 'coordinator_2']);
+  t.is(unlisted.code, 2, unlisted.out);
+  t.regex(unlisted.out, /--id: "coordinator_2" is not in COORDINATOR_IDS/);
+
+  const badUrl = await coordinatorExit(t, {
+    COORDINATOR_IDS: 'coordinator,coordinator_2',
+    COORDINATOR_DATABASE_URL: 'mysql://mpc:pw_Zq81xT@db.example.com/mpc',
+  });
+  t.is(badUrl.code, 2, badUrl.out);
+  t.regex(badUrl.out, /COORDINATOR_DATABASE_URL: must be a postgres/);
+  t.false(badUrl.out.includes('pw_Zq81xT'), 'the URL (and its password) is not repeated');
+});
+
 test('env files: unknown variables, a missing file and path-like names are refused', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'mpc-config-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
@@ -530,7 +666,7 @@ test('env files: unknown variables, a missing file and path-like names are refus
     ].join('\n'),
   );
   const ok = loadConfig({ env: 'ok', rootDir: root, processEnv: {} });
-  t.deepEqual(ok.firewall, { enabled: true, trustedCoordinatorIp: '10.0.0.100' });
+  t.deepEqual(ok.firewall, { enabled: true, trustedCoordinatorIps: ['10.0.0.100'] });
   t.is(ok.wallet?.authorization, 'Bearer wallet_dev_token_12345');
 
   t.throws(() => loadConfig({ env: 'absent', rootDir: root }), {

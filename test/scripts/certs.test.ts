@@ -5,7 +5,8 @@
  * CERTS_DIR) until --force, and reports a bad environment as a configuration error with exit
  * code 1. The coordinator refuses to start while a CA key lies in CERTS_DIR. With NODE_IDS
  * overridden (a node replaced, the group grown) only the new nodes' certificates are issued, under
- * the existing internal CA, and every other file stays byte for byte as it was.
+ * the existing internal CA, and every other file stays byte for byte as it was; likewise a
+ * coordinator id added to COORDINATOR_IDS.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -15,7 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { identityFromCertificate, identityUri, nodeIdentity } from '../../src/transport/identity.js';
+import {
+  coordinatorIdentity,
+  identityFromCertificate,
+  identityUri,
+  nodeIdentity,
+} from '../../src/transport/identity.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCRIPT = join(ROOT, 'dist', 'scripts', 'certs.js');
@@ -218,4 +224,31 @@ test('npm run certs with NODE_IDS overridden: a replacement node_4, then a grown
   t.is(mismatched.code, 1);
   t.regex(mismatched.stderr, /NODE_HOSTS: 3 entries but NODE_IDS has 4/);
   await t.throwsAsync(stat(join(cwd, 'certs', 'node_6.crt')), { code: 'ENOENT' });
+});
+
+test('npm run certs with COORDINATOR_IDS grown: only the new coordinator certificate is issued, under the existing internal CA', async (t) => {
+  const cwd = await mkdtemp(join(tmpdir(), 'mpc-cli-'));
+  t.teardown(() => rm(cwd, { recursive: true, force: true }));
+  await mkdir(join(cwd, 'env'));
+  await copyFile(join(ROOT, 'env', '.env.local'), join(cwd, 'env', '.env.local'));
+  t.is((await run(cwd)).code, 0);
+  const before = await snapshot(join(cwd, 'certs'));
+  const ca = new X509Certificate(before.get('ca.crt')!);
+
+  // nodes need the list but not the database: npm run certs runs without COORDINATOR_DATABASE_URL
+  const grown = await runWith(cwd, { COORDINATOR_IDS: 'coordinator,coordinator_2' });
+  t.is(grown.code, 0, grown.stderr);
+  t.deepEqual(
+    grown.stdout.split('\n').filter((l) => l.startsWith('created')),
+    ['created  certs/coordinator_2.crt', 'created  certs/coordinator_2.key'],
+  );
+  const cert = new X509Certificate(await readFile(join(cwd, 'certs', 'coordinator_2.crt')));
+  t.true(cert.verify(ca.publicKey));
+  t.is(identityUri(identityFromCertificate(cert.raw)), identityUri(coordinatorIdentity('coordinator_2')));
+  t.is((await stat(join(cwd, 'certs', 'coordinator_2.key'))).mode & 0o777, 0o600);
+  for (const [f, bytes] of before) t.true((await readFile(join(cwd, 'certs', f))).equals(bytes), `${f} unchanged`);
+
+  const clash = await runWith(cwd, { COORDINATOR_IDS: 'coordinator,node_2' });
+  t.is(clash.code, 1);
+  t.regex(clash.stderr, /COORDINATOR_IDS: "node_2" is also a node id/);
 });

@@ -25,7 +25,10 @@ import {
   CLIENT_AUTH,
   COORDINATOR,
   SERVER_AUTH,
+  coordinatorIdentity,
+  formatIdentity,
   identityFromCertificate,
+  identityName,
   identityUri,
   nodeIdentity,
   parseIdentityUri,
@@ -148,6 +151,73 @@ test('idempotent: existing files are kept, a new node id gets only its own pair;
   t.false((await readFile(join(dir, 'node_1.key'))).equals(before));
   t.false((await readFile(l.publicApi.key)).equals(apiBefore));
   t.is((await stat(join(dir, 'node_1.key'))).mode & 0o777, 0o600);
+});
+
+test('a coordinator id added to COORDINATOR_IDS gets its own clientAuth certificate under the existing CA, and only it', async (t) => {
+  const l = await tempLayout(t);
+  const dir = l.dir;
+  await generateDevCertificates({ dir, caDir: l.caDir, nodeIds: ids });
+  const files = await allFiles(dir);
+  const contents = new Map(await Promise.all(files.map(async (f) => [f, await readFile(f)] as const)));
+
+  const more = await generateDevCertificates({
+    dir,
+    caDir: l.caDir,
+    nodeIds: ids,
+    coordinatorIds: ['coordinator', 'coordinator_2'],
+  });
+  t.deepEqual(more.created, [join(dir, 'coordinator_2.crt'), join(dir, 'coordinator_2.key')]);
+  for (const [f, bytes] of contents) t.true((await readFile(f)).equals(bytes), `${f} unchanged`);
+  const second = coordinatorIdentity('coordinator_2');
+  const cert = new X509Certificate(await readFile(join(dir, 'coordinator_2.crt')));
+  t.true(cert.verify(new X509Certificate(await readFile(l.internalCa.cert)).publicKey), 'issued by the existing CA');
+  t.true(sameIdentity(identityFromCertificate(cert.raw), second));
+  t.false(sameIdentity(identityFromCertificate(cert.raw), COORDINATOR));
+  t.true(cert.subjectAltName!.includes('URI:urn:mpc-engine:coordinator:coordinator_2'));
+  t.regex(cert.subject, /^CN=coordinator_2$/m);
+  t.deepEqual(cert.keyUsage, [CLIENT_AUTH]);
+  await t.notThrowsAsync(loadTlsMaterial({ ca: l.internalCa.cert, ...certificatePaths(dir, second) }, second));
+  // the default coordinator's certificate does not stand for the second one, nor the reverse
+  await t.throwsAsync(loadTlsMaterial({ ca: l.internalCa.cert, ...certificatePaths(dir, COORDINATOR) }, second));
+  await t.throwsAsync(loadTlsMaterial({ ca: l.internalCa.cert, ...certificatePaths(dir, second) }, COORDINATOR));
+
+  const again = await generateDevCertificates({
+    dir,
+    caDir: l.caDir,
+    nodeIds: ids,
+    coordinatorIds: ['coordinator', 'coordinator_2'],
+  });
+  t.deepEqual(again.created, []);
+  // a coordinator id that is also a node id would share its files
+  await t.throwsAsync(
+    generateDevCertificates({ dir, caDir: l.caDir, nodeIds: ids, coordinatorIds: ['coordinator', 'node_2'] }),
+    { instanceOf: RangeError, message: /"node_2" is both a coordinator id and a node id/ },
+  );
+});
+
+test('coordinator identities: the default keeps its URI and CN; others are coordinator:<id>; one URI form each', (t) => {
+  t.is(identityUri(COORDINATOR), 'urn:mpc-engine:coordinator');
+  t.is(identityName(COORDINATOR), 'coordinator');
+  t.is(formatIdentity(COORDINATOR), 'coordinator');
+  const second = coordinatorIdentity('coordinator_2');
+  t.is(identityUri(second), 'urn:mpc-engine:coordinator:coordinator_2');
+  t.is(identityName(second), 'coordinator_2');
+  t.is(formatIdentity(second), 'coordinator coordinator_2');
+  for (const identity of [COORDINATOR, second, coordinatorIdentity('c-3'), nodeIdentity('node_1')])
+    t.true(sameIdentity(parseIdentityUri(identityUri(identity))!, identity), identityUri(identity));
+  t.false(sameIdentity(second, COORDINATOR));
+  t.false(sameIdentity(coordinatorIdentity('node_1'), nodeIdentity('node_1')), 'kinds differ');
+  for (const uri of [
+    'urn:mpc-engine:coordinator:coordinator', // the default's one URI is the bare one
+    'urn:mpc-engine:coordinator:',
+    'urn:mpc-engine:coordinator:ca',
+    'urn:mpc-engine:coordinator:a b',
+    'urn:mpc-engine:coordinator:_x',
+    'urn:mpc-engine:coordinator:x:y',
+  ])
+    t.is(parseIdentityUri(uri), undefined, uri);
+  for (const id of ['ca', '', 'a/b', '-x', 'x'.repeat(65)])
+    t.throws(() => coordinatorIdentity(id), { instanceOf: RangeError }, id);
 });
 
 test('inconsistent directories are refused, naming the file, and left untouched', async (t) => {
@@ -380,6 +450,10 @@ test('identity parsing refuses certificates that name none, several, malformed o
     ['CN=node_1', ['urn:mpc-engine:node:node 1'], /malformed/],
     ['CN=ca', ['urn:mpc-engine:node:ca'], /malformed/],
     ['CN=node_2', ['urn:mpc-engine:node:node_1'], /CN "node_2" does not match/],
+    ['CN=coordinator', ['urn:mpc-engine:coordinator:x'], /CN "coordinator" does not match/],
+    ['CN=x', ['urn:mpc-engine:coordinator'], /CN "x" does not match/],
+    ['CN=coordinator', ['urn:mpc-engine:coordinator:coordinator'], /malformed/],
+    ['CN=x', ['urn:mpc-engine:coordinator', 'urn:mpc-engine:coordinator:x'], /names 2/],
     ['O=MPC Engine', ['urn:mpc-engine:node:node_1'], /CN "" does not match/],
   ];
   t.throws(() => identityFromCertificate(new Uint8Array(0)), {
@@ -396,7 +470,12 @@ test('identity parsing refuses certificates that name none, several, malformed o
     );
   }
   t.is(parseIdentityUri('urn:mpc-engine:node:'), undefined);
-  t.is(parseIdentityUri('urn:mpc-engine:coordinator:x'), undefined);
+  t.true(
+    sameIdentity(
+      identityFromCertificate(await oddCertificate('CN=coordinator_2', ['urn:mpc-engine:coordinator:coordinator_2'])),
+      coordinatorIdentity('coordinator_2'),
+    ),
+  );
   t.throws(() => nodeIdentity('node/1'), { instanceOf: RangeError });
 });
 

@@ -56,7 +56,7 @@ test('a node with the allow-list drops other addresses before TLS and admits the
 });
 
 test('the nftables ruleset accepts the coordinator on the node port and drops the rest', (t) => {
-  const rules = nftablesRuleset({ ports: [8081], trustedCoordinatorIp: '10.0.0.100', nodeId: 'node_1' });
+  const rules = nftablesRuleset({ ports: [8081], trustedCoordinatorIps: ['10.0.0.100'], nodeId: 'node_1' });
   t.regex(rules, /^table inet mpc_engine_node$/m);
   t.regex(rules, /^delete table inet mpc_engine_node$/m);
   t.regex(rules, /type filter hook input priority filter; policy accept;/);
@@ -65,17 +65,17 @@ test('the nftables ruleset accepts the coordinator on the node port and drops th
   t.true(rules.indexOf('accept\n') < rules.indexOf('counter drop'), 'accept before drop');
   t.regex(rules, /node_1/);
 
-  const v6 = nftablesRuleset({ ports: [8081, 8082], trustedCoordinatorIp: '2001:db8::10' });
+  const v6 = nftablesRuleset({ ports: [8081, 8082], trustedCoordinatorIps: ['2001:db8::10'] });
   t.regex(v6, /tcp dport \{ 8081, 8082 \} ip6 saddr 2001:db8::10 accept/);
-  t.regex(nftablesRuleset({ ports: [1], trustedCoordinatorIp: '::ffff:10.1.2.3' }), /ip saddr 10\.1\.2\.3 accept/);
+  t.regex(nftablesRuleset({ ports: [1], trustedCoordinatorIps: ['::ffff:10.1.2.3'] }), /ip saddr 10\.1\.2\.3 accept/);
 
   // Nothing from the inputs reaches the ruleset unchecked.
-  t.throws(() => nftablesRuleset({ ports: [8081], trustedCoordinatorIp: '10.0.0.1; flush ruleset' }), {
+  t.throws(() => nftablesRuleset({ ports: [8081], trustedCoordinatorIps: ['10.0.0.1; flush ruleset'] }), {
     instanceOf: RangeError,
   });
-  t.throws(() => nftablesRuleset({ ports: [0], trustedCoordinatorIp: '10.0.0.1' }), { instanceOf: RangeError });
-  t.throws(() => nftablesRuleset({ ports: [], trustedCoordinatorIp: '10.0.0.1' }), { instanceOf: RangeError });
-  t.throws(() => nftablesRuleset({ ports: [8081], trustedCoordinatorIp: '10.0.0.1', table: 'x; flush' }), {
+  t.throws(() => nftablesRuleset({ ports: [0], trustedCoordinatorIps: ['10.0.0.1'] }), { instanceOf: RangeError });
+  t.throws(() => nftablesRuleset({ ports: [], trustedCoordinatorIps: ['10.0.0.1'] }), { instanceOf: RangeError });
+  t.throws(() => nftablesRuleset({ ports: [8081], trustedCoordinatorIps: ['10.0.0.1'], table: 'x; flush' }), {
     instanceOf: RangeError,
   });
 });
