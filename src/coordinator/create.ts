@@ -34,7 +34,8 @@ import { RefreshSchedule } from './refresh-schedule.js';
 import { orchestratedPresign } from './presign.js';
 import { WalletArchive } from './archive.js';
 import { WalletReconciler } from './reconcile.js';
-import { WalletRegistry } from './registry.js';
+import { WalletRegistry, type WalletStore } from './registry.js';
+import { openSharedStore } from './store/index.js';
 import { SigningService } from './signing.js';
 import { WalletService } from './wallets.js';
 
@@ -77,9 +78,13 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
       .catch((e: unknown) =>
         log.error({ type: event.type, err: (e as Error).message }, 'audit log: event not recorded'),
       );
-  const registry = await WalletRegistry.open(join(config.coordinator.dataDir, 'wallets.jsonl'), { log });
+  // The wallet registry: PostgreSQL shared by every coordinator when COORDINATOR_DATABASE_URL is
+  // set, else the file in the data directory.
+  const shared = await openSharedStore(config, log);
+  const registry: WalletStore =
+    shared?.wallets ?? (await WalletRegistry.open(join(config.coordinator.dataDir, 'wallets.jsonl'), { log }));
   log.info(
-    { wallets: registry.count, path: registry.path, audit: audit.path, auditLines: audit.length },
+    { wallets: registry.count, registry: registry.location, audit: audit.path, auditLines: audit.length },
     'wallet registry and audit log loaded',
   );
   // The one configured credential, by its public id (computed once: it is deliberately slow).
@@ -280,6 +285,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
           intervalMs: config.keyRefreshIntervalMs,
           walletIds: () => allWalletIds((o) => registry.list(o)).filter((id) => !registry.isArchived(id)),
           refresh: (walletId) => rotation.refresh(walletId, 'schedule'),
+          ...(shared === undefined ? {} : { active: () => shared.leases.holds('refresh-schedule') }),
           log,
         });
   schedule?.start();
@@ -412,6 +418,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     await pool.stop();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();
+    await shared?.close();
     record({ type: 'coordinator.stopped', signal });
     await audit.close();
     quarantine.close();

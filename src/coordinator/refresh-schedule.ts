@@ -27,6 +27,11 @@ export interface RefreshScheduleOptions {
   readonly tickMs?: number;
   /** wait before a failed refresh is tried again (default 5 min, at most the interval) */
   readonly retryMs?: number;
+  /**
+   * whether this coordinator runs the schedule now (several coordinators: the holder of the
+   * schedule's lease, store/leases.ts); slots passed while inactive are another's. Default: always
+   */
+  readonly active?: () => boolean;
 }
 
 export class RefreshSchedule {
@@ -95,6 +100,7 @@ export class RefreshSchedule {
     const from = this.lastTick;
     const to = this.now();
     this.lastTick = to;
+    if (this.o.active?.() === false) return { refreshed: 0, failed: 0 };
     const ids = this.o.walletIds();
     const due = ids.filter((id) => this.due(id, from, to) || (this.retries.get(id) ?? Infinity) <= to);
     let refreshed = 0;

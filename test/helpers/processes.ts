@@ -47,10 +47,16 @@ export class Cluster {
     readonly ca: Buffer,
   ) {}
 
-  static async create(extraEnv: Record<string, string> = {}): Promise<Cluster> {
+  /** `coordinatorIds`: certificates for these coordinator identities (default `coordinator` alone) */
+  static async create(extraEnv: Record<string, string> = {}, coordinatorIds?: readonly string[]): Promise<Cluster> {
     const dir = await mkdtemp(join(tmpdir(), 'mpc-e2e-'));
     const certs = join(dir, 'certs');
-    await generateDevCertificates({ dir: certs, caDir: join(dir, 'certs-ca'), nodeIds: NODE_IDS });
+    await generateDevCertificates({
+      dir: certs,
+      caDir: join(dir, 'certs-ca'),
+      nodeIds: NODE_IDS,
+      ...(coordinatorIds === undefined ? {} : { coordinatorIds }),
+    });
     const nodePorts = [await freePort(), await freePort(), await freePort()];
     const httpsPort = await freePort();
     const env = {
@@ -95,8 +101,9 @@ export class Cluster {
     ]);
   }
 
-  startCoordinator(name = 'coordinator'): ChildProcess {
-    return this.spawnProc(name, [dist('src/coordinator/main.js'), 'local']);
+  /** `args`: e.g. `['--id', 'coordinator_2', '--https-port', '8444']` */
+  startCoordinator(name = 'coordinator', args: readonly string[] = []): ChildProcess {
+    return this.spawnProc(name, [dist('src/coordinator/main.js'), 'local', ...args]);
   }
 
   async stop(name: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
@@ -122,13 +129,14 @@ export class Cluster {
     body?: unknown,
     headers: Record<string, string> = {},
     agent?: import('node:https').Agent,
+    port: number = this.httpsPort,
   ): Promise<HttpAnswer> {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = request(
         {
           host: '127.0.0.1',
-          port: this.httpsPort,
+          port,
           method,
           path,
           ca: this.ca,

@@ -39,8 +39,10 @@ import {
 import { advisoryKey, isUnavailable, type Database, type Queryable } from './database.js';
 import type { CoordinatorInstances } from './instances.js';
 
-const CHANNEL = 'mpc_engine_wallets';
-const WRITE_LOCK = advisoryKey('wallet-writes').toString();
+/** NOTIFY channel of registry changes */
+export const WALLETS_CHANNEL = 'mpc_engine_wallets';
+/** the advisory lock every registry write holds (change numbers commit in order) */
+export const WALLET_WRITE_LOCK = advisoryKey('wallet-writes').toString();
 
 interface Row {
   wallet_id: string;
@@ -443,9 +445,9 @@ export class PostgresWalletRegistry implements WalletStore {
     if (this.closed) throw new RegistryUnavailableError('the wallet registry is closed');
     try {
       await this.db.transaction(async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+        await c.query('SELECT pg_advisory_xact_lock($1)', [WALLET_WRITE_LOCK]);
         await body(c);
-        await c.query(`SELECT pg_notify('${CHANNEL}', '')`);
+        await c.query(`SELECT pg_notify('${WALLETS_CHANNEL}', '')`);
       });
     } catch (e) {
       if (isUnavailable(e))
@@ -470,7 +472,7 @@ export class PostgresWalletRegistry implements WalletStore {
         });
         if (this.closed) break;
         held.on('notification', () => void this.catchUp().catch(() => undefined));
-        await held.query(`LISTEN ${CHANNEL}`);
+        await held.query(`LISTEN ${WALLETS_CHANNEL}`);
         await this.catchUp().catch(() => undefined);
         await ended;
       } catch {
