@@ -217,7 +217,16 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     metrics,
     onRecovered: (id) => pool.track(id),
     ledger: confirmations,
+    ...(shared === undefined ? {} : { active: () => shared.leases.holds('reconciliation') }),
   });
+  // Several coordinators: a key generation another coordinator left unfinished when it stopped is
+  // noticed by none of this one's events, so the lease holder looks for such wallets every minute.
+  const reconcileTimer =
+    shared === undefined
+      ? undefined
+      : setInterval(() => {
+          if (registry.pending().length > 0) reconciler.trigger();
+        }, 60_000).unref();
   const group = new GroupMonitor({
     cluster,
     runner: orchestrator,
@@ -415,6 +424,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     reshare.stop();
     schedule?.stop();
     reconciler.stop();
+    clearInterval(reconcileTimer);
     await pool.stop();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();

@@ -72,6 +72,11 @@ export interface ReconcilerOptions {
   readonly retryMs?: number;
   /** confirmations the orchestrator relayed (resolver.ts) */
   readonly ledger?: ConfirmationLedger;
+  /**
+   * whether this coordinator reconciles now (several coordinators: the holder of the
+   * reconciliation lease, store/leases.ts). Default: always
+   */
+  readonly active?: () => boolean;
 }
 
 export interface ReconcileSummary {
@@ -120,7 +125,7 @@ export class WalletReconciler {
    * neither (a restart repairs it, and the run at that start does the work).
    */
   run(): Promise<ReconcileSummary | undefined> {
-    if (this.stopped) return Promise.resolve(undefined);
+    if (this.stopped || this.o.active?.() === false) return Promise.resolve(undefined);
     const c = this.o.cluster;
     const missing = c.links.filter((l) => !c.isConnected(l.index)).map((l) => l.nodeId);
     if (missing.length > 0) {
@@ -175,6 +180,9 @@ export class WalletReconciler {
         held.set(w.walletId, byNode);
       }
     }
+    // a shared store's copy may lag another coordinator's begin by a moment: brought up to date
+    // after the nodes answered, so a key generation they already hold is known here by now
+    await registry.catchUp();
     const ids = [...new Set([...held.keys(), ...registry.pending().map((p) => p.walletId)])].sort();
     const unregistered: string[] = [];
     // one wallet that cannot be settled now (a node refuses, a record does not read) holds up no other

@@ -12,7 +12,7 @@ import { Leases } from './leases.js';
 import { PostgresWalletRegistry } from './postgres-wallets.js';
 
 /** Background work one coordinator of the group does at a time. */
-export const LEASES = ['refresh-schedule'] as const;
+export const LEASES = ['refresh-schedule', 'reconciliation'] as const;
 
 export interface SharedStore {
   readonly database: Database;
