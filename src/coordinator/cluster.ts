@@ -46,6 +46,8 @@ export interface HealthStatus {
   readonly reshareNeeded?: number;
   /** wallets some connected node did not describe to that survey, so not known to be held; absent when none */
   readonly reshareUnchecked?: number;
+  /** the shared database did not answer the last look (store/); absent when it did or there is none */
+  readonly databaseUnreachable?: true;
 }
 
 export class NodeCluster extends EventEmitter<ClusterEvents> {

@@ -357,13 +357,16 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
       const h = cluster.health();
       const needed = reshare.surveyed?.needed ?? 0;
       const unchecked = reshare.surveyed?.unchecked ?? 0;
+      // the database away: signing goes on from the registry's copy, creating does not
+      const unreachable = shared !== undefined && !shared.wallets.reachable;
       // a group that does not hold every wallet as configured (or is not known to) is not ok, though it may sign
-      if (needed === 0 && unchecked === 0) return h;
+      if (needed === 0 && unchecked === 0 && !unreachable) return h;
       return {
         ...h,
         status: h.status === 'ok' ? 'degraded' : h.status,
         ...(needed > 0 ? { reshareNeeded: needed } : {}),
         ...(unchecked > 0 ? { reshareUnchecked: unchecked } : {}),
+        ...(unreachable ? { databaseUnreachable: true as const } : {}),
       };
     },
     metrics,

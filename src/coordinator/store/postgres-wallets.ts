@@ -116,6 +116,7 @@ export class PostgresWalletRegistry implements WalletStore {
   private listening: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private contact = true;
   private readonly log: Logger;
 
   private constructor(
@@ -145,6 +146,11 @@ export class PostgresWalletRegistry implements WalletStore {
 
   get writable(): boolean {
     return !this.closed;
+  }
+
+  /** Whether the last look at the database (a catch-up, at least every `followMs`) reached it. */
+  get reachable(): boolean {
+    return this.contact;
   }
 
   get(walletId: string): WalletRecord | undefined {
@@ -360,11 +366,18 @@ export class PostgresWalletRegistry implements WalletStore {
   catchUp(): Promise<void> {
     const run = async (): Promise<void> => {
       if (this.closed) return;
-      const rows = (
-        await this.db.query<Row>('SELECT * FROM wallets WHERE change_seq > $1 ORDER BY change_seq', [
-          this.lastChange.toString(),
-        ])
-      ).rows;
+      let rows: Row[];
+      try {
+        rows = (
+          await this.db.query<Row>('SELECT * FROM wallets WHERE change_seq > $1 ORDER BY change_seq', [
+            this.lastChange.toString(),
+          ])
+        ).rows;
+        this.contact = true;
+      } catch (e) {
+        if (isUnavailable(e)) this.contact = false;
+        throw e;
+      }
       for (const row of rows) {
         this.apply(row);
         this.lastChange = BigInt(row.change_seq);

@@ -341,11 +341,15 @@ test.serial(
     try {
       await t.throwsAsync(begin(a.store, newId()), { instanceOf: StoreUnavailableError });
       await t.throwsAsync(a.store.setArchived(id, true), { instanceOf: StoreUnavailableError });
+      await t.throwsAsync(a.store.catchUp(), { instanceOf: StoreUnavailableError });
+      t.false(a.store.reachable, '/health says so');
       t.truthy(a.store.get(id));
       t.false(a.store.isArchived(id));
     } finally {
       await server.start();
     }
+    await a.store.catchUp();
+    t.true(a.store.reachable);
     const after = newId();
     await begin(a.store, after);
     await a.store.append(record(after, 2));
