@@ -60,6 +60,8 @@ export interface CoordinatorEntry {
   readonly tls: TlsFiles;
   readonly dataDir: string;
   readonly api: ApiServerConfig;
+  /** COORDINATOR_DATABASE_URL (secret, non-enumerable: it may carry a password); undefined: state in files */
+  readonly databaseUrl: string | undefined;
 }
 
 export interface WalletConfig {
@@ -258,14 +260,18 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     envName: options.envName,
     envFile: options.envFile,
     rootDir,
-    coordinator: {
-      platform: v.COORDINATOR_PLATFORM,
-      localKmsPath: at(v.COORDINATOR_LOCAL_KMS_PATH),
-      httpsPort: v.COORDINATOR_HTTPS_PORT,
-      tls: coordinatorTls,
-      dataDir: join(dataDir, 'coordinator'),
-      api,
-    },
+    coordinator: withSecret(
+      {
+        platform: v.COORDINATOR_PLATFORM,
+        localKmsPath: at(v.COORDINATOR_LOCAL_KMS_PATH),
+        httpsPort: v.COORDINATOR_HTTPS_PORT,
+        tls: coordinatorTls,
+        dataDir: join(dataDir, 'coordinator'),
+        api,
+      } as unknown as CoordinatorEntry,
+      'databaseUrl',
+      v.COORDINATOR_DATABASE_URL,
+    ),
     nodes,
     mpc: { threshold: v.MPC_THRESHOLD, totalShards: v.MPC_TOTAL_SHARDS },
     wallet:

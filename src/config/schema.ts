@@ -39,6 +39,8 @@ export const DEFAULT_KMS_PROVIDER: Readonly<Record<Platform, KmsProvider | undef
 /** Every variable the system reads, with a line of documentation. Anything else in an env file is an error. */
 export const VARIABLES = {
   COORDINATOR_PLATFORM: 'where the coordinator runs: LOCAL, AWS, AZURE, IBM or GOOGLE',
+  COORDINATOR_DATABASE_URL:
+    'postgres:// (or postgresql://) URL of the database the coordinators share (secret: it may carry a password). Unset: the coordinator keeps its state in files',
   COORDINATOR_LOCAL_KMS_PATH: 'directory of the file-based (LOCAL) KMS (default .kmsNodes)',
   COORDINATOR_HTTPS_PORT: 'port of the wallet HTTPS API (default 8443)',
   COORDINATOR_HTTPS_HOST:
@@ -169,6 +171,21 @@ const bearer = z.string().regex(/^Bearer [A-Za-z0-9\-._~+/]{16,}=*$/, {
  */
 export const DEVELOPMENT_AUTH_TOKEN = 'Bearer wallet_dev_token_12345';
 
+/**
+ * A PostgreSQL connection URL. It may carry a password, so no message repeats any part of it.
+ */
+const databaseUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'postgres:' || u.protocol === 'postgresql:';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a postgres:// or postgresql:// URL (the value is not repeated: it may hold a password)' },
+);
+
 const listenAddress = z.string().refine((s) => isIP(s) !== 0, {
   error: (iss) => `must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::), got ${show(iss.input)}`,
 });
@@ -200,6 +217,7 @@ function duplicates<T>(items: readonly T[], key: (t: T) => string): string[] {
 export const envSchema = z
   .object({
     COORDINATOR_PLATFORM: required(`one of ${PLATFORMS.join(', ')}`).pipe(platform),
+    COORDINATOR_DATABASE_URL: databaseUrl.optional(),
     COORDINATOR_LOCAL_KMS_PATH: path.default('.kmsNodes'),
     COORDINATOR_HTTPS_PORT: port.default(8443),
     COORDINATOR_HTTPS_HOST: listenAddress.default('127.0.0.1'),
