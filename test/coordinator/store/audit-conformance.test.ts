@@ -242,3 +242,46 @@ test.serial(
     t.like(await db.transaction((c) => verifyPgAuditLog(c)), { ok: true, lines: 2 });
   },
 );
+
+test('postgres: npm run audit:verify -- --env checks the database named by the env file, and names a changed record', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { mkdir } = await import('node:fs/promises');
+  const { promisify } = await import('node:util');
+  const url = await server.createDatabase();
+  const root = await tempDir(t);
+  await mkdir(join(root, 'env'));
+  await writeFile(
+    join(root, 'env', '.env.test'),
+    [
+      'COORDINATOR_PLATFORM=LOCAL',
+      'NODE_IDS=node_1,node_2,node_3',
+      'NODE_HOSTS=127.0.0.1:1,127.0.0.1:2,127.0.0.1:3',
+      'NODE_PLATFORMS=LOCAL,LOCAL,LOCAL',
+      'MPC_THRESHOLD=2',
+      'MPC_TOTAL_SHARDS=3',
+      `COORDINATOR_DATABASE_URL=${url}`,
+    ].join('\n'),
+  );
+  const db = await Database.open({ url });
+  t.teardown(() => db.close());
+  const log = await PgAuditLog.open(db, { writer: 'coordinator-1' });
+  for (let k = 1; k <= 3; k++) await log.append(sign(k));
+  const script = join(process.cwd(), 'dist', 'scripts', 'audit-verify.js');
+  const verify = async () => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, '--env', 'test'], { cwd: root });
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      return e as { code: number; stdout: string; stderr: string };
+    }
+  };
+  const ok = await verify();
+  t.is(ok.code, 0);
+  t.regex(ok.stdout, /\(audit_log\): ok, 3 records/);
+  t.true(ok.stdout.includes(`last hash ${log.lastHash}`));
+  await db.query(`UPDATE audit_log SET event = replace(event, '"w_', '"x_') WHERE seq = 2`);
+  const bad = await verify();
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /record 2: hash does not match/);
+  t.false(bad.stderr.includes(decodeURIComponent(new URL(url).password)));
+});

@@ -292,3 +292,39 @@ test.serial(
     t.is(await count(), 3, 'the later duplicate was not written');
   },
 );
+
+test('postgres: npm run quarantine lists and releases in the database named by the env file; a running coordinator applies it', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { promisify } = await import('node:util');
+  const url = await server.createDatabase();
+  const root = await tempDir(t);
+  await mkdir(join(root, 'env'));
+  await writeFile(
+    join(root, 'env', '.env.test'),
+    [
+      'COORDINATOR_PLATFORM=LOCAL',
+      'NODE_IDS=node_1,node_2,node_3',
+      'NODE_HOSTS=127.0.0.1:1,127.0.0.1:2,127.0.0.1:3',
+      'NODE_PLATFORMS=LOCAL,LOCAL,LOCAL',
+      'MPC_THRESHOLD=2',
+      'MPC_TOTAL_SHARDS=3',
+      `COORDINATOR_DATABASE_URL=${url}`,
+    ].join('\n'),
+  );
+  const db = await Database.open({ url });
+  t.teardown(() => db.close());
+  const q = await Quarantine.openJournal(new PgQuarantineJournal(db, { pollMs: 200 }), { maxFaulty: 1 });
+  t.teardown(() => q.close());
+  await q.record({ nodeId: 'node_2', protocol: 'sign', reason: 'y', code: 'partial-signature-invalid' });
+  const script = join(process.cwd(), 'dist', 'scripts', 'quarantine.js');
+  const run = (...args: string[]) =>
+    promisify(execFile)(process.execPath, [script, '--env', 'test', ...args], { cwd: root });
+  const list = await run();
+  t.regex(list.stdout, /node_2: verified offence in sign at [^\n]*: y \[partial-signature-invalid\]; suspended/);
+  const released = await run('--release', 'node_2');
+  t.regex(released.stdout, /node_2 released in postgresql 127\.0\.0\.1:\d+\/\w+; every coordinator applies it/);
+  t.false(released.stdout.includes(decodeURIComponent(new URL(url).password)));
+  t.true(await until(() => !q.isSuspended('node_2')), 'the running coordinator sees the release');
+  t.is((await run('--release', 'node_2')).stdout.trim(), 'node_2 is neither suspended nor in dispute');
+});
