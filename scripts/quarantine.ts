@@ -5,6 +5,10 @@
  * suspension and its disputes end). Works while the coordinator runs: it appends to the
  * coordinator's quarantine file, which the coordinator re-reads within a second or two.
  *
+ * With COORDINATOR_DATABASE_URL in the env file, the quarantine is the table every coordinator
+ * shares: the release is one row appended in a transaction, and every coordinator reads it at its
+ * next poll (a second or two). The data directory plays no part then.
+ *
  * It does not need to own the coordinator's directory, and must not be locked out of it by the
  * running coordinator (releasing a node is what an operator does while the service runs). A release
  * is one line appended in a single write to a file opened for appending, which the kernel places
@@ -18,6 +22,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../src/config/index.js';
 import { Quarantine } from '../src/coordinator/quarantine.js';
+import { Database } from '../src/coordinator/store/database.js';
+import { PgQuarantineJournal } from '../src/coordinator/store/quarantine-pg.js';
 import { DirectoryLockError, lockDirectory, type DirectoryLock, type OwnerInfo } from '../src/util/dir-lock.js';
 
 async function main(): Promise<number> {
@@ -34,6 +40,19 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = loadConfig({ env: values.env });
+  const url = config.coordinator.databaseUrl;
+  if (url !== undefined) {
+    const db = await Database.open({ url, poolSize: 1, applicationName: 'mpc-engine quarantine' });
+    try {
+      const q = await Quarantine.openJournal(new PgQuarantineJournal(db), {
+        watch: false,
+        maxFaulty: config.mpc.threshold - 1,
+      });
+      return await run(config, q, values.release, { shared: db.location });
+    } finally {
+      await db.close();
+    }
+  }
   let owner: DirectoryLock | undefined;
   let running: { owner: OwnerInfo | undefined } | undefined;
   try {
@@ -43,23 +62,28 @@ async function main(): Promise<number> {
     running = { owner: e.owner };
   }
   try {
-    return await run(config, values.release, running);
+    const q = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), {
+      watch: false,
+      repair: running === undefined,
+      maxFaulty: config.mpc.threshold - 1,
+    });
+    return await run(config, q, values.release, running === undefined ? {} : { running });
   } finally {
     await owner?.release();
   }
 }
 
-/** `running`: a live process (the coordinator) owns the directory; this command only appends. */
+/**
+ * `running`: a live process (the coordinator) owns the directory; this command only appends.
+ * `shared`: the quarantine is the database's (its location), which every coordinator polls.
+ */
 async function run(
   config: Config,
+  q: Quarantine,
   release: string | undefined,
-  running: { owner: OwnerInfo | undefined } | undefined,
+  where: { running?: { owner: OwnerInfo | undefined }; shared?: string },
 ): Promise<number> {
-  const q = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), {
-    watch: false,
-    repair: running === undefined,
-    maxFaulty: config.mpc.threshold - 1,
-  });
+  const { running, shared } = where;
   if (release !== undefined) {
     if (!config.nodes.some((n) => n.id === release))
       throw new ConfigError(
@@ -71,6 +95,10 @@ async function run(
       return 0;
     }
     await q.release(release);
+    if (shared !== undefined) {
+      console.log(`${release} released in ${shared}; every coordinator applies it within a few seconds`);
+      return 0;
+    }
     const who = running?.owner ? `${running.owner.role} (process ${running.owner.pid})` : 'coordinator';
     console.log(`${release} released${running ? `; the running ${who} applies it within a few seconds` : ''}`);
     return 0;

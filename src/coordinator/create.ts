@@ -12,14 +12,14 @@ import { TransportClient } from '../transport/client.js';
 import { coordinatorClientSetup } from '../config/transport-options.js';
 import { loadPublicApiMaterial } from '../transport/tls.js';
 import { addressMatcher } from '../util/ip.js';
-import { AuditLog, type AuditEvent } from '../util/audit-log.js';
+import type { AuditEvent } from '../util/audit-log.js';
 import { credentialId } from '../util/credential-id.js';
 import { lockDirectory } from '../util/dir-lock.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { createApi } from './api.js';
 import { BannerPrinter } from './banner.js';
 import { NodeCluster, type HealthStatus } from './cluster.js';
-import { Quarantine, reportOf, type Offence } from './quarantine.js';
+import { reportOf, type Offence } from './quarantine.js';
 import { loadNodeKeys } from './identities.js';
 import { GroupMonitor } from './group.js';
 import { ConfirmationLedger } from './resolver.js';
@@ -35,7 +35,7 @@ import { orchestratedPresign } from './presign.js';
 import { WalletArchive } from './archive.js';
 import { WalletReconciler } from './reconcile.js';
 import { WalletRegistry, type WalletStore } from './registry.js';
-import { openSharedStore } from './store/index.js';
+import { openCoordinatorStore, openSharedStore } from './store/index.js';
 import { SigningService } from './signing.js';
 import { WalletService } from './wallets.js';
 
@@ -70,7 +70,14 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
 
   const metrics = new CoordinatorMetrics({ processMetrics: true });
   // A damaged audit log or registry stops the start (naming file and line); neither is modified.
-  const audit = await AuditLog.open(join(config.coordinator.dataDir, 'audit.jsonl'), { log });
+  // The database (COORDINATOR_DATABASE_URL) the coordinators share, if any (store/index.ts).
+  const shared = await openSharedStore(config, log);
+  // The audit log and the quarantine: files in the data directory, or that database.
+  const store = await openCoordinatorStore(config, log, {
+    ...(shared === undefined ? {} : { database: shared.database }),
+    writer: config.coordinator.id,
+  });
+  const { audit, quarantine } = store;
   // Events not tied to an answer (suspensions, start, stop): recorded in the background.
   const record = (event: AuditEvent): void =>
     void audit
@@ -80,11 +87,10 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
       );
   // The wallet registry: PostgreSQL shared by every coordinator when COORDINATOR_DATABASE_URL is
   // set, else the file in the data directory.
-  const shared = await openSharedStore(config, log);
   const registry: WalletStore =
     shared?.wallets ?? (await WalletRegistry.open(join(config.coordinator.dataDir, 'wallets.jsonl'), { log }));
   log.info(
-    { wallets: registry.count, registry: registry.location, audit: audit.path, auditLines: audit.length },
+    { wallets: registry.count, registry: registry.location, audit: audit.location, auditLines: audit.length },
     'wallet registry and audit log loaded',
   );
   // The one configured credential, by its public id (computed once: it is deliberately slow).
@@ -95,10 +101,6 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
   const cluster = new NodeCluster(links, config.mpc.threshold);
   // A9: a verified offence suspends a node; an abort report puts the pair (accuser, accused) in
   // dispute, and an implausible accuser is suspended (quarantine.ts)
-  const quarantine = await Quarantine.open(join(config.coordinator.dataDir, 'quarantine.jsonl'), {
-    log,
-    maxFaulty: config.mpc.threshold - 1,
-  });
   for (const s of quarantine.suspended())
     log.warn({ node: s.nodeId, reason: s.reason, verified: s.verified }, 'node suspended after a cryptographic abort');
   for (const d of quarantine.disputes())
@@ -431,10 +433,9 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     await pool.stop();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();
-    await shared?.close();
     record({ type: 'coordinator.stopped', signal });
-    await audit.close();
-    quarantine.close();
+    await store.close();
+    await shared?.close();
     await owner.release();
   };
   return { log, start, stop };

@@ -26,59 +26,46 @@
  * Timeouts and unreachable nodes are not offences. A suspended node takes part in no signing and
  * no presigning (other sets still sign) and wallet creation waits for it.
  *
- * Durable: offences, reports and releases are lines appended to a JSON-lines file (fsynced), so a
- * restart does not reset a suspension or a dispute; the file is re-read when another process (the
- * release command) appends to it. A torn last line (a crash mid-append) is ignored. A release
- * clears everything recorded about that node before it: offences against it, its own reports, and
- * its disputes. Lines of the earlier format (`offence` with verified false: the accused was
- * suspended) are kept for the record but no longer suspend anyone.
+ * Durable: offences, reports and releases are records appended to a journal (store/), so a restart
+ * does not reset a suspension or a dispute: by default a JSON-lines file in the data directory
+ * (fsynced), with COORDINATOR_DATABASE_URL a table every coordinator of the group shares. The
+ * rules here are the same for both. A record takes effect in this process at once and is then
+ * written; records others append (the release command, other coordinators) are read within a
+ * second or two (the file is watched, the table polled). A write is checked again against every
+ * record before it, under the journal's lock: two coordinators cannot together suspend more nodes
+ * on verified offences than the threshold tolerates, nor suspend one node twice. A record whose
+ * write failed (the database unreachable) stays in effect here and is written again with the next
+ * write or poll. A release clears everything recorded about that node before it: offences against
+ * it, its own reports, and its disputes. Records of the earlier format (`offence` with verified
+ * false: the accused was suspended) are kept for the record but no longer suspend anyone.
  *
  * Time: cool-downs run on the monotonic clock. The wall-clock time of each line is only used to
  * carry its age across a restart (age = wall time at load − recorded time, at least 0: a clock set
  * back makes a cool-down longer, never shorter than what remains on the monotonic clock would).
  * @module
  */
-import { watchFile, unwatchFile } from 'node:fs';
-import { open, readFile, truncate } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { z } from 'zod';
-import { BLAME_CODES, type BlameCode } from '../util/blame-codes.js';
-import { ensureDir, errorCode, fsyncDir } from '../util/durable-file.js';
+import { canonicalJson } from '../util/audit-log.js';
+import type { BlameCode } from '../util/blame-codes.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { FileQuarantineJournal } from './store/quarantine-file.js';
+import type { JournalRecord, QuarantineEntry, QuarantineJournal } from './store/quarantine-journal.js';
 
-const nodeIdSchema = z.string().min(1).max(64);
-const atSchema = z.number().int().nonnegative();
-const entrySchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('offence'),
-    nodeId: nodeIdSchema,
-    protocol: z.string().max(32),
-    reason: z.string().max(500),
-    /** the failed check, when the offence is one (records written before codes have none) */
-    code: z.enum(BLAME_CODES).optional(),
-    verified: z.boolean(),
-    at: atSchema,
-  }),
-  z.object({
-    type: z.literal('report'),
-    accuser: nodeIdSchema,
-    /** the other participants it named (empty when the list was discarded) */
-    accused: z.array(nodeIdSchema).max(64),
-    /** false: the culprit list was discarded (see screenCulprits) */
-    valid: z.boolean(),
-    protocol: z.string().max(32),
-    reason: z.string().max(500),
-    /** the check the accuser said failed (records written before codes have none) */
-    code: z.enum(BLAME_CODES).optional(),
-    at: atSchema,
-  }),
-  z.object({ type: z.literal('release'), nodeId: nodeIdSchema, at: atSchema }),
-]);
-type Entry = z.infer<typeof entrySchema>;
+type Entry = QuarantineEntry;
 type ReportEntry = Extract<Entry, { type: 'report' }>;
 /** an entry with its time on the monotonic clock */
 type Timed = Entry & { readonly mono: number };
+
+/** An entry of this process, in effect, until it is read back from the journal. */
+interface Pending {
+  readonly timed: Timed;
+  /** canonical JSON of the entry, to recognise it when read back */
+  readonly key: string;
+  /** handed to the journal (durable) */
+  written: boolean;
+  /** dropped when it came to be written: `refused` (one suspension too many), `duplicate` (already suspended) */
+  dropped: 'refused' | 'duplicate' | undefined;
+}
 
 /** An offence the coordinator checked itself (e.g. a wrong partial signature). */
 export interface Offence {
@@ -128,7 +115,7 @@ export interface Dispute {
 
 export interface QuarantineOptions {
   log?: Logger;
-  /** wall clock, for the file's records and for display (default Date.now) */
+  /** wall clock, for the records and for display (default Date.now) */
   now?: () => number;
   /** monotonic clock in ms, for cool-downs (default performance.now) */
   monotonic?: () => number;
@@ -140,12 +127,12 @@ export interface QuarantineOptions {
   windowMs?: number;
   /** t − 1: how many nodes a threshold adversary may corrupt; naming more distinct nodes is implausible (default 1) */
   maxFaulty?: number;
-  /** re-read the file when another process appends (default true) */
+  /** read what others append (file watch, database poll) (default true) */
   watch?: boolean;
   /**
-   * cut a torn last line at open (default true). Only the file's owner may: a process appending
-   * while the coordinator runs (the release command) could otherwise cut a line the coordinator is
-   * writing at that moment. Without repair, an append over a torn tail is refused.
+   * the file only (`open`): cut a torn last line at open (default true). Only the file's owner may:
+   * a process appending while the coordinator runs (the release command) could otherwise cut a
+   * line the coordinator is writing at that moment. An append over a torn tail is refused.
    */
   repair?: boolean;
 }
@@ -201,6 +188,13 @@ export function reportOf(o: AbortOutcome): Report | undefined {
 }
 
 export class Quarantine {
+  /** records read from the journal, in its order */
+  private readonly confirmed: Timed[] = [];
+  /** the journal position of the last record read */
+  private lastId = 0;
+  /** this process's records not read back yet, in effect after the confirmed ones */
+  private pending: Pending[] = [];
+  /** confirmed then pending: what the rules read */
   private entries: Timed[] = [];
   private readonly now: () => number;
   private readonly mono: () => number;
@@ -210,15 +204,13 @@ export class Quarantine {
   private readonly windowMs: number;
   private readonly maxFaulty: number;
   private chain: Promise<unknown> = Promise.resolve();
-  /** entries in effect but not yet handed to a write (see append) */
-  private readonly unwritten: Timed[] = [];
-  private watching = false;
-  private readonly repairs: boolean;
+  /** the last background read or write failed (logged once until one succeeds) */
+  private failing = false;
   /** called when the set of suspended nodes or disputed pairs may have changed */
   onChange: (() => void) | undefined;
 
   private constructor(
-    readonly path: string,
+    private readonly journal: QuarantineJournal,
     o: QuarantineOptions,
   ) {
     this.now = o.now ?? Date.now;
@@ -230,82 +222,105 @@ export class Quarantine {
     this.maxFaulty = o.maxFaulty ?? 1;
     if (!Number.isSafeInteger(this.maxFaulty) || this.maxFaulty < 0)
       throw new RangeError('maxFaulty must be a non-negative integer');
-    this.repairs = o.repair ?? true;
   }
 
+  /** The quarantine in a JSON-lines file (the embedded store). */
   static async open(path: string, o: QuarantineOptions = {}): Promise<Quarantine> {
-    await ensureDir(dirname(path), 0o700);
-    const q = new Quarantine(path, o);
-    if (q.repairs) await repairTornTail(path);
+    return Quarantine.openJournal(await FileQuarantineJournal.open(path, { repair: o.repair ?? true }), o);
+  }
+
+  /** The quarantine on a journal (a file, or the database the coordinators share). */
+  static async openJournal(journal: QuarantineJournal, o: QuarantineOptions = {}): Promise<Quarantine> {
+    const q = new Quarantine(journal, o);
     await q.reload();
     q.scheduleEnds();
-    if (o.watch ?? true) {
-      q.watching = true;
-      watchFile(
-        path,
-        { interval: 1_000, persistent: false },
-        () =>
-          void q
-            .reload()
-            .then(() => q.onChange?.())
-            .catch((e: unknown) => q.log.error({ err: (e as Error).message }, 'quarantine file unreadable')),
-      );
-    }
+    if (o.watch ?? true) journal.watch(() => void q.catchUp());
     return q;
   }
 
-  /** Re-read the file (complete lines only). Entries already known keep their monotonic time. */
-  reload(): Promise<void> {
-    return this.serial(() => this.read());
-  }
-
-  private async read(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (e) {
-      if (errorCode(e) === 'ENOENT') return;
-      throw e;
-    }
-    const lines = text.split('\n');
-    lines.pop(); // after the last newline: empty, or a torn line
-    const wall = this.now();
-    const mono = this.mono();
-    const entries: Timed[] = [];
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      const parsed = entrySchema.safeParse(safeJson(line));
-      if (!parsed.success) throw new Error(`${this.path}: a line is not a quarantine record`);
-      const known = this.entries[entries.length];
-      const same = known !== undefined && sameEntry(known, parsed.data);
-      entries.push({ ...parsed.data, mono: same ? known.mono : mono - Math.max(0, wall - parsed.data.at) });
-    }
-    // entries not written yet stay in effect after those on disk
-    this.entries = [...entries, ...this.unwritten];
+  /** where the records are (no credential) */
+  get location(): string {
+    return this.journal.location;
   }
 
   /**
-   * Record a verified offence (suspends the node until released, at once); resolves once on disk.
+   * Read what was appended since the last read (by another process, another coordinator).
+   * Records already known keep their monotonic time.
+   */
+  reload(): Promise<void> {
+    return this.serial(async () => {
+      await this.pull();
+    });
+  }
+
+  /** The watch or poll: write what a failed write left, read what others appended, say so. */
+  private async catchUp(): Promise<void> {
+    try {
+      const foreign = await this.serial(async () => {
+        if (this.pending.some((p) => !p.written && p.dropped === undefined)) await this.writeOut();
+        return this.pull();
+      });
+      if (this.failing) this.log.info({ quarantine: this.location }, 'quarantine readable again');
+      this.failing = false;
+      if (foreign > 0) {
+        this.scheduleEnds();
+        this.onChange?.();
+      }
+    } catch (e) {
+      if (!this.failing)
+        this.log.error({ err: (e as Error).message, quarantine: this.location }, 'quarantine unreadable or unwritable');
+      this.failing = true;
+    }
+  }
+
+  /** Reads new records from the journal; returns how many were not this process's own. */
+  private async pull(): Promise<number> {
+    return this.integrate(await this.journal.readSince(this.lastId));
+  }
+
+  /** Takes in records read from the journal (skipping those already known); returns the foreign ones. */
+  private integrate(records: readonly JournalRecord[]): number {
+    const wall = this.now();
+    const mono = this.mono();
+    let foreign = 0;
+    for (const r of records) {
+      if (r.id <= this.lastId) continue;
+      this.lastId = r.id;
+      const key = canonicalJson(r.entry);
+      const k = this.pending.findIndex((p) => p.written && p.key === key);
+      if (k >= 0) {
+        // our own, read back: it keeps the time it took effect
+        const [own] = this.pending.splice(k, 1);
+        this.confirmed.push({ ...r.entry, mono: (own as Pending).timed.mono });
+      } else {
+        // the age of another's record comes from the wall clock (at least 0)
+        this.confirmed.push({ ...r.entry, mono: mono - Math.max(0, wall - r.entry.at) });
+        foreign++;
+      }
+    }
+    this.refresh();
+    return foreign;
+  }
+
+  private refresh(): void {
+    this.entries = [...this.confirmed, ...this.pending.filter((p) => p.dropped === undefined).map((p) => p.timed)];
+  }
+
+  /**
+   * Record a verified offence (suspends the node until released, at once); resolves once durable.
    * Refused — undefined, nothing recorded, an error logged — when maxFaulty other nodes already
    * stand suspended on verified offences: more faulty nodes than the threshold assumes means a proof
-   * was fooled (a flaw of ours), and suspending one more honest node would stop all signing.
+   * was fooled (a flaw of ours), and suspending one more honest node would stop all signing. The
+   * check is made again when the record is written, against every record before it (another
+   * coordinator's too); a node already suspended on a verified offence is not recorded twice.
    */
   async record(o: Offence): Promise<Suspension | undefined> {
     const others = this.suspended().filter((x) => x.verified && x.nodeId !== o.nodeId);
     if (others.length >= this.maxFaulty && this.suspension(o.nodeId) === undefined) {
-      this.log.error(
-        {
-          node: o.nodeId,
-          protocol: o.protocol,
-          code: o.code,
-          reason: o.reason,
-          suspended: others.map((x) => x.nodeId),
-        },
-        `a verified offence by one more node than the ${this.maxFaulty} the threshold tolerates: not suspended (a proof may have been fooled; investigate)`,
-      );
+      this.refuse(o.nodeId, o, others);
       return undefined;
     }
-    const written = this.append({
+    const p = this.add({
       type: 'offence',
       nodeId: o.nodeId,
       protocol: o.protocol.slice(0, 32),
@@ -320,26 +335,46 @@ export class Quarantine {
       'node suspended after a verified cryptographic offence (until released by an operator)',
     );
     this.onChange?.();
-    await written;
-    return s;
+    await this.flush(p);
+    if (p.dropped === 'refused') return undefined;
+    return this.suspension(o.nodeId) ?? s;
+  }
+
+  private refuse(
+    nodeId: string,
+    o: { protocol: string; code?: BlameCode | undefined; reason: string },
+    others: Suspension[],
+  ): void {
+    this.log.error(
+      {
+        node: nodeId,
+        protocol: o.protocol,
+        code: o.code,
+        reason: o.reason,
+        suspended: others.map((x) => x.nodeId),
+      },
+      `a verified offence by one more node than the ${this.maxFaulty} the threshold tolerates: not suspended (a proof may have been fooled; investigate)`,
+    );
   }
 
   /**
    * Record a node's abort report: disputes between the accuser and each accused, and the accuser's
-   * suspension if its reports became implausible, in effect at once. Resolves once on disk.
+   * suspension if its reports became implausible, in effect at once. Resolves once durable.
    */
   async report(r: Report): Promise<{ disputes: Dispute[]; accuser: Suspension | undefined }> {
     const accused = r.valid ? [...new Set(r.accused)].filter((id) => id !== r.accuser).slice(0, 64) : [];
-    const written = this.append({
-      type: 'report',
-      accuser: r.accuser,
-      accused,
-      valid: r.valid,
-      protocol: r.protocol.slice(0, 32),
-      reason: r.reason.slice(0, 500),
-      ...(r.code === undefined ? {} : { code: r.code }),
-      at: this.now(),
-    });
+    const written = this.flush(
+      this.add({
+        type: 'report',
+        accuser: r.accuser,
+        accused,
+        valid: r.valid,
+        protocol: r.protocol.slice(0, 32),
+        reason: r.reason.slice(0, 500),
+        ...(r.code === undefined ? {} : { code: r.code }),
+        at: this.now(),
+      }),
+    );
     const disputed = accused.flatMap((id) => {
       const d = this.disputeState(r.accuser, id);
       return d ? [d] : [];
@@ -376,9 +411,9 @@ export class Quarantine {
     return { disputes, accuser };
   }
 
-  /** Release a node (an operator's decision); resolves once on disk. */
+  /** Release a node (an operator's decision); resolves once durable. */
   async release(nodeId: string): Promise<void> {
-    const written = this.append({ type: 'release', nodeId, at: this.now() });
+    const written = this.flush(this.add({ type: 'release', nodeId, at: this.now() }));
     this.onChange?.();
     await written;
   }
@@ -498,9 +533,9 @@ export class Quarantine {
     return { total: mine.length, discarded: mine.filter((e) => !e.valid).length };
   }
 
+  /** Stops reading what others append; records still being written finish. */
   close(): void {
-    if (this.watching) unwatchFile(this.path);
-    this.watching = false;
+    this.journal.close();
   }
 
   /** After a restart: tell onChange when each cool-down in effect ends (signer sets come back). */
@@ -541,42 +576,79 @@ export class Quarantine {
     return [...ids].sort();
   }
 
+  /** Takes effect at once (a report must change who signs together before the next session starts). */
+  private add(entry: Entry): Pending {
+    const p: Pending = {
+      timed: { ...entry, mono: this.mono() },
+      key: canonicalJson(entry),
+      written: false,
+      dropped: undefined,
+    };
+    this.pending.push(p);
+    this.refresh();
+    return p;
+  }
+
   /**
-   * Takes effect at once (a report must change who signs together before the next session
-   * starts), then reaches the disk: lines waiting are written together with one fsync, in order.
-   * Resolves once this entry is on disk.
+   * Then it reaches the journal: records waiting (this one, and any a failed write left) are
+   * written together, in order. Resolves once this record is durable, or was dropped (refused,
+   * a duplicate); rejects with the store's error if it could not be written (it stays in effect
+   * and is written again with the next write or poll).
    */
-  private append(entry: Entry): Promise<void> {
-    const timed: Timed = { ...entry, mono: this.mono() };
-    this.entries.push(timed);
-    this.unwritten.push(timed);
-    return this.serial(() => this.writeOut());
+  private flush(p: Pending): Promise<void> {
+    return this.serial(async () => {
+      if (p.written || p.dropped !== undefined) return;
+      await this.writeOut();
+    });
   }
 
   private async writeOut(): Promise<void> {
-    const batch = this.unwritten.splice(0);
+    const batch = this.pending.filter((p) => !p.written && p.dropped === undefined);
     if (batch.length === 0) return;
-    const fh = await open(this.path, 'a+', 0o600); // a+: the tail check below reads
-    let created: boolean;
+    await this.journal.append(this.lastId, (fresh) => {
+      this.integrate(fresh);
+      return batch.filter((p) => this.recheck(p)).map((p) => entryOf(p.timed));
+    });
+    for (const p of batch) if (p.dropped === undefined) p.written = true;
+    this.pending = this.pending.filter((p) => p.dropped === undefined);
     try {
-      const size = (await fh.stat()).size;
-      created = size === 0;
-      if (!this.repairs && size > 0) {
-        // appended to a line in progress, ours would merge with it into one unreadable line
-        const last = Buffer.alloc(1);
-        await fh.read(last, 0, 1, size - 1);
-        if (last[0] !== 0x0a)
-          throw new Error(`${this.path} ends in an incomplete line (a write in progress?): try again`);
-      }
-      await fh.write(batch.map(({ mono: _mono, ...e }) => JSON.stringify(e) + '\n').join(''));
-      await fh.sync();
-    } finally {
-      await fh.close();
+      await this.pull();
+    } catch (e) {
+      // durable already; reading it back (and what others wrote) waits for the next read
+      this.log.warn({ err: (e as Error).message, quarantine: this.location }, 'quarantine: could not read back');
     }
-    if (created) await fsyncDir(dirname(this.path));
   }
 
-  /** File writes and re-reads run one at a time, in call order. */
+  /**
+   * A verified offence checked again as it is written, against the records before it (everyone's):
+   * dropped if its node already stands suspended on a verified offence (one is enough: two
+   * coordinators seeing the same offence record it once), refused if maxFaulty other nodes do.
+   */
+  private recheck(p: Pending): boolean {
+    if (p.dropped !== undefined) return false;
+    const e = p.timed;
+    if (e.type !== 'offence' || !e.verified) return true;
+    const k = this.pending.indexOf(p);
+    this.entries = [
+      ...this.confirmed,
+      ...this.pending
+        .slice(0, k)
+        .filter((x) => x.dropped === undefined)
+        .map((x) => x.timed),
+    ];
+    const own = this.suspension(e.nodeId);
+    const others = this.suspended().filter((x) => x.verified && x.nodeId !== e.nodeId);
+    if (own?.verified) p.dropped = 'duplicate';
+    else if (own === undefined && others.length >= this.maxFaulty) {
+      p.dropped = 'refused';
+      this.refuse(e.nodeId, e, others);
+    }
+    this.refresh();
+    if (p.dropped === 'refused') this.onChange?.();
+    return p.dropped === undefined;
+  }
+
+  /** Journal reads and writes run one at a time, in call order. */
   private serial<T>(run: () => Promise<T>): Promise<T> {
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);
@@ -584,28 +656,7 @@ export class Quarantine {
   }
 }
 
-function sameEntry(known: Timed, e: Entry): boolean {
-  const { mono: _mono, ...rest } = known;
-  return JSON.stringify(rest) === JSON.stringify(e);
-}
-
-/** A crash mid-append leaves a line without its newline: cut it, so the next append starts clean. */
-async function repairTornTail(path: string): Promise<void> {
-  let text: Buffer;
-  try {
-    text = await readFile(path);
-  } catch (e) {
-    if (errorCode(e) === 'ENOENT') return;
-    throw e;
-  }
-  if (text.length === 0 || text[text.length - 1] === 0x0a) return;
-  await truncate(path, text.lastIndexOf(0x0a) + 1);
-}
-
-function safeJson(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
+function entryOf(timed: Timed): Entry {
+  const { mono: _mono, ...entry } = timed;
+  return entry;
 }

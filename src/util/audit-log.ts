@@ -28,6 +28,8 @@
  * line's time, so a clock stepped backwards (NTP, an operator) cannot make the log run backwards.
  *
  * Single writer: one process owns a file (the coordinator its audit.jsonl, a node its own).
+ * Coordinators sharing a database keep one chain in a table instead
+ * (src/coordinator/store/audit-pg.ts), built and checked by the functions exported here.
  * Events are public data only: a field whose name marks a secret (token, key, share, password …,
  * as in log.ts) is refused, so a careless caller cannot write a credential into the log.
  * @module
@@ -128,18 +130,18 @@ function secretField(value: unknown, depth = 0): string | undefined {
   return undefined;
 }
 
-function recordHash(seq: number, time: string, prev: string, eventJson: string): string {
+export function recordHash(seq: number, time: string, prev: string, eventJson: string): string {
   // canonical({ event, prev, seq, time }) spelled out: the event is already canonical
   const body = `{"event":${eventJson},"prev":${JSON.stringify(prev)},"seq":${seq},"time":${JSON.stringify(time)}}`;
   return createHash('sha256').update(DOMAIN, 'utf8').update(body, 'utf8').digest('hex');
 }
 
-function recordLine(seq: number, time: string, prev: string, eventJson: string, hash: string): string {
+export function recordLine(seq: number, time: string, prev: string, eventJson: string, hash: string): string {
   return `{"event":${eventJson},"hash":${JSON.stringify(hash)},"prev":${JSON.stringify(prev)},"seq":${seq},"time":${JSON.stringify(time)}}`;
 }
 
 /** An event checked and encoded; @throws TypeError */
-function encodeEvent(event: AuditEvent): string {
+export function encodeEvent(event: AuditEvent): string {
   if (event === null || typeof event !== 'object' || Array.isArray(event))
     throw new TypeError('an audit event is an object');
   if (typeof event.type !== 'string' || event.type.length > 64 || !TYPE.test(event.type))
@@ -151,7 +153,7 @@ function encodeEvent(event: AuditEvent): string {
 }
 
 /** State of the chain after a line. */
-interface ChainHead {
+export interface ChainHead {
   seq: number;
   hash: string;
   /** ms since the epoch of the last line (0 before the first) */
@@ -162,7 +164,7 @@ interface ChainHead {
  * Checks one complete line (without its newline) against the chain so far.
  * @returns the record, or the reason it does not fit
  */
-function checkLine(line: string, head: ChainHead): { record: AuditRecord; timeMs: number } | { reason: string } {
+export function checkLine(line: string, head: ChainHead): { record: AuditRecord; timeMs: number } | { reason: string } {
   if (Buffer.byteLength(line, 'utf8') > MAX_AUDIT_LINE_BYTES) return { reason: 'longer than any audit record' };
   let parsed: unknown;
   try {
@@ -354,6 +356,11 @@ export class AuditLog {
       await fh.close();
       throw e;
     }
+  }
+
+  /** where the log is (its path) */
+  get location(): string {
+    return this.path;
   }
 
   /** Lines on disk (fsynced). */

@@ -179,6 +179,13 @@ export class Database {
         throw this.mapped(e);
       }
       let broken = false;
+      // A checked-out client has no listener of the pool's: a connection lost while no query runs
+      // on it (the server restarting) would be an 'error' event nobody handles, which ends the
+      // process. The next query on it fails (mapped to StoreUnavailableError); the client is dropped.
+      const lost = (): void => {
+        broken = true;
+      };
+      client.on('error', lost);
       try {
         await client.query(options.serializable ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
         const result = await body(client);
@@ -194,6 +201,7 @@ export class Database {
         if (typeof code === 'string' && RETRY_SQLSTATES.has(code) && attempt < 5) continue;
         throw this.mapped(e);
       } finally {
+        client.removeListener('error', lost);
         client.release(broken);
       }
     }

@@ -62,4 +62,35 @@ CREATE TABLE leases (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'quarantine journal and audit log',
+    sql: `
+-- The quarantine's records (src/coordinator/quarantine.ts), in one order for every coordinator:
+-- every insert takes pg_advisory_xact_lock(quarantine) before its id, so ids are committed in
+-- order and a reader that saw id n has seen every record before it. entry has the format of a
+-- line of the embedded quarantine.jsonl.
+CREATE TABLE quarantine_journal (
+  id bigserial PRIMARY KEY,
+  entry jsonb NOT NULL CHECK (jsonb_typeof(entry) = 'object'),
+  instance_id uuid NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The hash-chained audit log of every coordinator (src/util/audit-log.ts): one chain, one record
+-- per row, appended under pg_advisory_xact_lock(audit). time, prev, hash and event are the exact
+-- text that is hashed (event in canonical JSON, as text: jsonb would re-encode it), so a verifier
+-- recomputes every hash from the row. The writing coordinator is in the event (writer), where the
+-- chain covers it; instance_id repeats it for queries.
+CREATE TABLE audit_log (
+  seq bigint PRIMARY KEY CHECK (seq > 0),
+  time text NOT NULL,
+  prev text NOT NULL,
+  hash text NOT NULL,
+  event text NOT NULL,
+  instance_id uuid NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];

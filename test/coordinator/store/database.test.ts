@@ -88,3 +88,24 @@ test.serial('a transaction that throws is rolled back', async (t) => {
   );
   t.is((await db.query('SELECT * FROM leases')).rowCount, 0);
 });
+
+test.serial('the server going away while a transaction holds its connection is a 503, not a crash', async (t) => {
+  const url = await server.createDatabase();
+  const db = await Database.open({ url, connectTimeoutMs: 1_000 });
+  t.teardown(() => db.close());
+  try {
+    await t.throwsAsync(
+      db.transaction(async (c) => {
+        await c.query('SELECT 1');
+        // the connection ends while no query runs on it: node-postgres emits 'error' on the client
+        await server.stop('immediate');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await c.query('SELECT 1');
+      }),
+      { instanceOf: StoreUnavailableError },
+    );
+  } finally {
+    await server.start();
+  }
+  t.is((await db.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1);
+});
