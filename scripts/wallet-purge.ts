@@ -8,7 +8,8 @@
  *
  * `npm run wallet:purge -- --env <name> --coordinator --wallet <wallet id> [--confirm <wallet id>]`:
  * records in the STOPPED coordinator's registry that the wallet is purged (only an archived one):
- * it is listed with `status: "purged"` and can never be restored.
+ * it is listed with `status: "purged"` and can never be restored. With COORDINATOR_DATABASE_URL
+ * it records it in the shared database instead, where the running coordinators see it.
  *
  * A node cannot know whether the coordinator archived the wallet, so the node side relies on the
  * operator: archive the wallet first (DELETE /v1/wallets/{id}), check the public key printed here
@@ -24,7 +25,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, nodeEntry } from '../src/config/index.js';
-import { WalletRegistry } from '../src/coordinator/registry.js';
+import { WalletRegistry, type WalletStore } from '../src/coordinator/registry.js';
+import { PgAuditLog } from '../src/coordinator/store/audit-pg.js';
+import { Database } from '../src/coordinator/store/database.js';
+import { CoordinatorInstances } from '../src/coordinator/store/instances.js';
+import { PostgresWalletRegistry } from '../src/coordinator/store/postgres-wallets.js';
 import { openKms } from '../src/kms/open.js';
 import { describeWallet } from '../src/node/archive.js';
 import { Lifecycle } from '../src/node/lifecycle.js';
@@ -133,9 +138,18 @@ async function purgeAtCoordinator(
   confirm: string | undefined,
 ): Promise<number> {
   const dataDir = config.coordinator.dataDir;
-  const owner = await lockDirectory(dataDir, 'wallet:purge coordinator');
+  const url = config.coordinator.databaseUrl;
+  // On files: the stopped coordinator's directory. On the shared database: the running
+  // coordinators see the purge within a second (the registry's numbered changes).
+  const owner = url === undefined ? await lockDirectory(dataDir, 'wallet:purge coordinator') : undefined;
+  const db = url === undefined ? undefined : await Database.open({ url, applicationName: 'mpc-engine wallet:purge' });
   try {
-    const registry = await WalletRegistry.open(join(dataDir, 'wallets.jsonl'));
+    const instances =
+      db === undefined ? undefined : await CoordinatorInstances.start(db, { coordinatorId: 'wallet:purge' });
+    const registry: WalletStore =
+      db === undefined || instances === undefined
+        ? await WalletRegistry.open(join(dataDir, 'wallets.jsonl'))
+        : await PostgresWalletRegistry.open(db, { instances });
     try {
       const record = registry.get(walletId);
       if (!record) throw new Error(`the registry has no committed wallet ${walletId}`);
@@ -152,7 +166,10 @@ async function purgeAtCoordinator(
         ].join('\n'),
       );
       if (!(await confirmed(walletId, confirm))) return 1;
-      const audit = await AuditLog.open(join(dataDir, 'audit.jsonl'));
+      const audit =
+        db === undefined
+          ? await AuditLog.open(join(dataDir, 'audit.jsonl'))
+          : await PgAuditLog.open(db, { writer: 'wallet:purge' });
       try {
         const changed = await registry.purge(walletId);
         if (changed)
@@ -164,9 +181,11 @@ async function purgeAtCoordinator(
       }
     } finally {
       await registry.close();
+      await instances?.stop();
     }
   } finally {
-    await owner.release();
+    await db?.close();
+    await owner?.release();
   }
 }
 

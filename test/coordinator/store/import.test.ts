@@ -133,3 +133,36 @@ test.serial('the command: refused while the coordinator owns its directory; then
   t.teardown(() => db.close());
   t.is((await db.query(`SELECT * FROM wallets WHERE state = 'committed'`)).rowCount, 5);
 });
+
+test.serial(
+  'npm run wallet:purge --coordinator on the shared database: an archived wallet recorded as purged, audited',
+  async (t) => {
+    const root = await tempDir(t);
+    await localNodeEnv(root);
+    const url = await server.createDatabase();
+    await appendFile(join(root, 'env', '.env.test'), `\nCOORDINATOR_DATABASE_URL=${url}\n`);
+    const db = await Database.open({ url });
+    t.teardown(() => db.close());
+    const instances = await CoordinatorInstances.start(db, { coordinatorId: 'coordinator' });
+    t.teardown(() => instances.stop());
+    const shared = await PostgresWalletRegistry.open(db, { instances });
+    t.teardown(() => shared.close());
+    await shared.append({ walletId: id(1), publicKey: key(1), createdAt: new Date().toISOString() });
+    const script = join(process.cwd(), 'dist', 'scripts', 'wallet-purge.js');
+    const args = ['--env', 'test', '--coordinator', '--wallet', id(1), '--confirm', id(1)];
+    const active = (await run(process.execPath, [script, ...args], { cwd: root }).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    t.is(active.code, 1);
+    t.regex(active.stderr, /is active: archive it first/);
+    await shared.setArchived(id(1), true);
+    const done = await run(process.execPath, [script, ...args], { cwd: root });
+    t.regex(done.stdout, /recorded as purged/);
+    await shared.catchUp();
+    t.true(shared.isPurged(id(1)), 'a running coordinator sees it');
+    const audited = await db.query<{ event: unknown }>('SELECT * FROM audit_log');
+    t.is(audited.rowCount, 1);
+    t.regex(JSON.stringify(audited.rows[0]), /wallet\.purged/);
+  },
+);
