@@ -179,6 +179,9 @@ export class Database {
         throw this.mapped(e);
       }
       let broken = false;
+      const unguard = guard(client, () => {
+        broken = true;
+      });
       try {
         await client.query(options.serializable ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
         const result = await body(client);
@@ -194,6 +197,7 @@ export class Database {
         if (typeof code === 'string' && RETRY_SQLSTATES.has(code) && attempt < 5) continue;
         throw this.mapped(e);
       } finally {
+        unguard();
         client.release(broken);
       }
     }
@@ -218,6 +222,10 @@ export class Database {
    */
   private async migrate(migrations: readonly Migration[]): Promise<void> {
     const client = await this.pool.connect();
+    let broken = false;
+    const unguard = guard(client, () => {
+      broken = true;
+    });
     try {
       await client.query('SELECT pg_advisory_lock($1)', [advisoryKey('migrations').toString()]);
       try {
@@ -269,9 +277,22 @@ export class Database {
           .catch(() => undefined);
       }
     } finally {
-      client.release();
+      unguard();
+      client.release(broken);
     }
   }
+}
+
+/**
+ * Listens for `error` on a client checked out of the pool, until the returned function is called.
+ * The pool listens only on idle clients; a checked-out client whose connection is lost (the server
+ * restarted, a failover) emits `error` besides failing its query, and an `error` event nobody
+ * listens to ends the process — every coordinator at once when the database restarts.
+ */
+function guard(client: pg.PoolClient, onLost: () => void): () => void {
+  const listener = (): void => onLost();
+  client.on('error', listener);
+  return () => client.off('error', listener);
 }
 
 function checksum(m: Migration): string {

@@ -88,3 +88,28 @@ test.serial('a transaction that throws is rolled back', async (t) => {
   );
   t.is((await db.query('SELECT * FROM leases')).rowCount, 0);
 });
+
+test.serial('the server going away during a transaction: a 503, and the process does not crash', async (t) => {
+  const url = await server.createDatabase();
+  const db = await Database.open({ url, connectTimeoutMs: 1_000 });
+  t.teardown(() => db.close());
+  const started = db.transaction(async (c) => {
+    await c.query('SELECT pg_sleep(5)');
+  });
+  // the statement is under way on a checked-out connection when the server stops
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const r = await db.query(`SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(5)'`);
+    if (r.rowCount !== 0) break;
+    await new Promise((r2) => setTimeout(r2, 20));
+  }
+  await server.stop('immediate');
+  try {
+    await t.throwsAsync(started, { instanceOf: StoreUnavailableError });
+    // an 'error' event without a listener would end this worker before the end of the test
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await server.start();
+  }
+  t.is(await db.transaction(async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one), 1);
+});
