@@ -51,8 +51,13 @@ export interface DatabaseOptions {
   readonly migrations?: readonly Migration[];
 }
 
-/** SQLSTATE classes and codes that mean "not reachable now" rather than "this statement is wrong". */
+/**
+ * SQLSTATE classes and codes that mean "not reachable now" rather than "this statement is wrong".
+ * 57014 is the statement timeout: a statement that waited too long (for a lock, on a loaded server)
+ * may well succeed when retried.
+ */
 const UNAVAILABLE_SQLSTATES = new Set([
+  '57014',
   '57P01',
   '57P02',
   '57P03',

@@ -4,7 +4,13 @@
  * database a 503 that names no credential, and recovery once the server is back.
  */
 import test from 'ava';
-import { Database, SchemaMismatchError, StoreUnavailableError } from '../../../src/coordinator/store/database.js';
+import pg from 'pg';
+import {
+  advisoryKey,
+  Database,
+  SchemaMismatchError,
+  StoreUnavailableError,
+} from '../../../src/coordinator/store/database.js';
 import { MIGRATIONS } from '../../../src/coordinator/store/migrations.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
 
@@ -112,4 +118,23 @@ test.serial('the server going away during a transaction: a 503, and the process 
     await server.start();
   }
   t.is(await db.transaction(async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one), 1);
+});
+
+test.serial('a statement that waits past the statement timeout (a lock held elsewhere) is a 503', async (t) => {
+  const url = await server.createDatabase();
+  const db = await Database.open({ url, statementTimeoutMs: 300 });
+  t.teardown(() => db.close());
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  const lock = advisoryKey('test-held').toString();
+  await holder.query('SELECT pg_advisory_lock($1)', [lock]);
+  const e = await t.throwsAsync(
+    db.transaction((c) => c.query('SELECT pg_advisory_xact_lock($1)', [lock])),
+    { instanceOf: StoreUnavailableError },
+  );
+  t.is(e?.status, 503);
+  await t.throwsAsync(db.query('SELECT pg_advisory_lock($1)', [lock]), { instanceOf: StoreUnavailableError });
+  await holder.query('SELECT pg_advisory_unlock($1)', [lock]);
+  await db.transaction((c) => c.query('SELECT pg_advisory_xact_lock($1)', [lock]));
 });
