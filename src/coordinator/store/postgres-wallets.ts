@@ -369,6 +369,13 @@ export class PostgresWalletRegistry implements WalletStore {
         this.apply(row);
         this.lastChange = BigInt(row.change_seq);
       }
+      // A pending row whose owner is not alive as of the last liveness read may belong to a
+      // coordinator that started since (renewals are 5 s apart): read liveness again before this
+      // copy calls its key generation interrupted, which invites a reconciliation to archive it.
+      const owners = rows.flatMap((r) =>
+        r.state === 'pending' && r.owner_instance !== null ? [r.owner_instance] : [],
+      );
+      if (owners.some((o) => !this.o.instances.isAlive(o))) await this.o.instances.refresh();
     };
     const result = this.following.then(run, run);
     this.following = result.catch(() => undefined);

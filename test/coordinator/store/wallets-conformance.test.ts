@@ -316,6 +316,23 @@ test.serial(
 );
 
 test.serial(
+  'postgresql: a key generation begun by a coordinator that started after this one last renewed its liveness is running here',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url, 60_000);
+    const b = await openPg(t, url, 60_000); // registered after a's last renewal
+    const id = newId();
+    await begin(b.store, id);
+    await a.store.catchUp();
+    t.is(a.store.status(id), 'running', 'not interrupted: its coordinator is alive');
+    t.deepEqual(a.store.pending(), []);
+    await b.stop();
+    await a.instances.renew();
+    t.is(a.store.status(id), 'interrupted', 'once its coordinator stopped');
+  },
+);
+
+test.serial(
   'postgresql: many commits from two coordinators: both copies list the same wallets in the same order',
   async (t) => {
     const url = await server.createDatabase();
