@@ -277,8 +277,10 @@ export class PostgresWalletRegistry implements WalletStore {
       ];
       if (row)
         await c.query(
+          // a recovered wallet (reconcile.ts commits it from the pending record, which has no key)
+          // keeps the key its begin reserved: a retry with that key is answered this wallet
           `UPDATE wallets SET state = 'committed', label = $2, public_key = $3, created_at = $4,
-             idempotency_key_hash = $5, commit_seq = nextval('wallet_commit_seq'),
+             idempotency_key_hash = COALESCE($5, idempotency_key_hash), commit_seq = nextval('wallet_commit_seq'),
              change_seq = nextval('wallet_change_seq')
            WHERE wallet_id = $1`,
           values,

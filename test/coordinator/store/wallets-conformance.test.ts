@@ -333,6 +333,33 @@ test.serial(
 );
 
 test.serial(
+  'postgresql: a key generation recovered by another coordinator keeps its Idempotency-Key: a retry finds the wallet',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const id = newId();
+    await a.store.begin({
+      walletId: id,
+      label: 'l',
+      startedAt: new Date().toISOString(),
+      idempotencyKeyHash: HASH(11),
+    });
+    await a.stop(); // stopped after the nodes stored their shares, before the commit
+    const b = await openPg(t, url);
+    t.is(b.store.status(id), 'interrupted');
+    // the reconciliation's commit of a recovered wallet: from the pending record, which has no key
+    const pending = b.store.pendingRecord(id);
+    await b.store.append({ walletId: id, label: 'l', publicKey: KEY(11), createdAt: pending?.startedAt as string });
+    t.like(b.store.byIdempotencyKeyHash(HASH(11)), { walletId: id }, 'a retry with the key is answered this wallet');
+    await t.throwsAsync(
+      b.store.begin({ walletId: newId(), startedAt: new Date().toISOString(), idempotencyKeyHash: HASH(11) }),
+      { instanceOf: RegistryConflictError },
+      'never a second key generation for the key',
+    );
+  },
+);
+
+test.serial(
   'postgresql: many commits from two coordinators: both copies list the same wallets in the same order',
   async (t) => {
     const url = await server.createDatabase();
