@@ -51,8 +51,13 @@ export interface DatabaseOptions {
   readonly migrations?: readonly Migration[];
 }
 
-/** SQLSTATE classes and codes that mean "not reachable now" rather than "this statement is wrong". */
+/**
+ * SQLSTATE classes and codes that mean "not reachable now" rather than "this statement is wrong".
+ * 57014 is the statement timeout: a statement that waited too long (for a lock, on a loaded server)
+ * may well succeed when retried.
+ */
 const UNAVAILABLE_SQLSTATES = new Set([
+  '57014',
   '57P01',
   '57P02',
   '57P03',
@@ -179,13 +184,9 @@ export class Database {
         throw this.mapped(e);
       }
       let broken = false;
-      // A checked-out client has no listener of the pool's: a connection lost while no query runs
-      // on it (the server restarting) would be an 'error' event nobody handles, which ends the
-      // process. The next query on it fails (mapped to StoreUnavailableError); the client is dropped.
-      const lost = (): void => {
+      const unguard = guard(client, () => {
         broken = true;
-      };
-      client.on('error', lost);
+      });
       try {
         await client.query(options.serializable ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN');
         const result = await body(client);
@@ -201,7 +202,7 @@ export class Database {
         if (typeof code === 'string' && RETRY_SQLSTATES.has(code) && attempt < 5) continue;
         throw this.mapped(e);
       } finally {
-        client.removeListener('error', lost);
+        unguard();
         client.release(broken);
       }
     }
@@ -226,6 +227,10 @@ export class Database {
    */
   private async migrate(migrations: readonly Migration[]): Promise<void> {
     const client = await this.pool.connect();
+    let broken = false;
+    const unguard = guard(client, () => {
+      broken = true;
+    });
     try {
       await client.query('SELECT pg_advisory_lock($1)', [advisoryKey('migrations').toString()]);
       try {
@@ -277,9 +282,22 @@ export class Database {
           .catch(() => undefined);
       }
     } finally {
-      client.release();
+      unguard();
+      client.release(broken);
     }
   }
+}
+
+/**
+ * Listens for `error` on a client checked out of the pool, until the returned function is called.
+ * The pool listens only on idle clients; a checked-out client whose connection is lost (the server
+ * restarted, a failover) emits `error` besides failing its query, and an `error` event nobody
+ * listens to ends the process — every coordinator at once when the database restarts.
+ */
+function guard(client: pg.PoolClient, onLost: () => void): () => void {
+  const listener = (): void => onLost();
+  client.on('error', listener);
+  return () => client.off('error', listener);
 }
 
 function checksum(m: Migration): string {

@@ -4,8 +4,10 @@
  *
  * One transaction under the registry's write lock: either every wallet is in the database or
  * none. Committed wallets keep their order, labels, keys, idempotency key hashes and archive
- * state. Key generations the file lists as unfinished become `failed` rows, which every
- * coordinator's reconciliation then settles with the nodes as before. Running it again is
+ * state. Key generations the file lists as unfinished keep their state: `failed` rows, and
+ * interrupted ones as pending rows that no instance owns (so interrupted everywhere), which every
+ * coordinator's reconciliation then settles with the nodes as before — an interrupted one may still
+ * be recovered (every node committed), a failed one with committed shares is left to the operator. Running it again is
  * harmless: a wallet the database already holds with the same key is skipped; one it holds with
  * other content stops the import (nothing is written), naming the wallet.
  * @module
@@ -19,7 +21,7 @@ export interface ImportResult {
   readonly imported: number;
   /** committed wallets the database already held */
   readonly skipped: number;
-  /** unfinished key generations written as failed, for reconciliation */
+  /** unfinished key generations written (failed or interrupted), for reconciliation */
   readonly unfinished: number;
 }
 
@@ -74,9 +76,9 @@ export async function importRegistry(db: Database, file: WalletRegistry): Promis
     for (const p of unfinished) {
       const r = await c.query(
         `INSERT INTO wallets (wallet_id, state, label, started_at, change_seq)
-         VALUES ($1, 'failed', $2, $3, nextval('wallet_change_seq'))
+         VALUES ($1, $2, $3, $4, nextval('wallet_change_seq'))
          ON CONFLICT (wallet_id) DO NOTHING`,
-        [p.walletId, p.label ?? null, p.startedAt],
+        [p.walletId, p.state === 'failed' ? 'failed' : 'pending', p.label ?? null, p.startedAt],
       );
       pending += r.rowCount ?? 0;
     }

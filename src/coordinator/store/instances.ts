@@ -22,6 +22,9 @@ export interface InstanceOptions {
 
 export class CoordinatorInstances {
   private alive = new Set<string>();
+  /** reads of the live set are numbered: a slower, older read never replaces a newer one */
+  private reads = 0;
+  private applied = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly renewMs: number;
   private readonly lifetimeMs: number;
@@ -62,6 +65,7 @@ export class CoordinatorInstances {
 
   /** Renews this instance's row and reads which others are alive; old rows are removed. */
   async renew(): Promise<void> {
+    const read = ++this.reads;
     const rows = await this.db.transaction(async (c) => {
       await c.query(
         `INSERT INTO coordinator_instances (instance_id, coordinator_id, alive_until)
@@ -77,6 +81,28 @@ export class CoordinatorInstances {
         )
       ).rows;
     });
+    this.update(read, rows);
+  }
+
+  /**
+   * Reads which instances are alive now, without renewing. For an owner this process has not seen
+   * alive yet: an instance registers before it writes anything, so a read made after one of its
+   * writes was seen finds it alive if it is — the last renewal may predate its start.
+   * @throws StoreUnavailableError
+   */
+  async refresh(): Promise<void> {
+    const read = ++this.reads;
+    const rows = (
+      await this.db.query<{ instance_id: string }>(
+        'SELECT instance_id FROM coordinator_instances WHERE alive_until > now()',
+      )
+    ).rows;
+    this.update(read, rows);
+  }
+
+  private update(read: number, rows: readonly { instance_id: string }[]): void {
+    if (read < this.applied) return;
+    this.applied = read;
     this.alive = new Set(rows.map((r) => r.instance_id));
   }
 

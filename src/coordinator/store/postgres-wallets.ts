@@ -257,11 +257,14 @@ export class PostgresWalletRegistry implements WalletStore {
     const checked = parsed.data as WalletRecord;
     return this.write(async (c) => {
       const row = (
-        await c.query<{ state: string; idempotency_key_hash: string | null }>(
-          'SELECT state, idempotency_key_hash FROM wallets WHERE wallet_id = $1 FOR UPDATE',
+        await c.query<{ state: string; idempotency_key_hash: string | null; public_key: string | null }>(
+          'SELECT state, idempotency_key_hash, public_key FROM wallets WHERE wallet_id = $1 FOR UPDATE',
           [checked.walletId],
         )
       ).rows[0];
+      // the same key committed already: another coordinator's reconciliation recovered this wallet
+      // while its key generation was finishing here (the nodes hold one key: nothing differs)
+      if (row?.state === 'committed' && row.public_key === checked.publicKey) return;
       if (row?.state === 'committed')
         throw new RegistryConflictError(`wallet ${checked.walletId} is already registered`);
       if (row?.state === 'resolved')
@@ -283,8 +286,10 @@ export class PostgresWalletRegistry implements WalletStore {
       ];
       if (row)
         await c.query(
+          // a recovered wallet (reconcile.ts commits it from the pending record, which has no key)
+          // keeps the key its begin reserved: a retry with that key is answered this wallet
           `UPDATE wallets SET state = 'committed', label = $2, public_key = $3, created_at = $4,
-             idempotency_key_hash = $5, commit_seq = nextval('wallet_commit_seq'),
+             idempotency_key_hash = COALESCE($5, idempotency_key_hash), commit_seq = nextval('wallet_commit_seq'),
              change_seq = nextval('wallet_change_seq')
            WHERE wallet_id = $1`,
           values,
@@ -296,7 +301,7 @@ export class PostgresWalletRegistry implements WalletStore {
            VALUES ($1, 'committed', $2, $3, $4, $5, nextval('wallet_commit_seq'), nextval('wallet_change_seq'))`,
           values,
         );
-    }).then(() => checked);
+    }).then(() => this.byId.get(checked.walletId) ?? checked);
   }
 
   resolve(walletId: string): Promise<void> {
@@ -382,6 +387,13 @@ export class PostgresWalletRegistry implements WalletStore {
         this.apply(row);
         this.lastChange = BigInt(row.change_seq);
       }
+      // A pending row whose owner is not alive as of the last liveness read may belong to a
+      // coordinator that started since (renewals are 5 s apart): read liveness again before this
+      // copy calls its key generation interrupted, which invites a reconciliation to archive it.
+      const owners = rows.flatMap((r) =>
+        r.state === 'pending' && r.owner_instance !== null ? [r.owner_instance] : [],
+      );
+      if (owners.some((o) => !this.o.instances.isAlive(o))) await this.o.instances.refresh();
     };
     const result = this.following.then(run, run);
     this.following = result.catch(() => undefined);
@@ -467,7 +479,11 @@ export class PostgresWalletRegistry implements WalletStore {
         this.log.warn({ err: (e as Error).message }, 'wallet registry: a write did not reach the database');
       throw e;
     }
-    await this.catchUp();
+    // Committed: a copy that cannot catch up now does not make the write a failure (the caller
+    // would report a wallet as not created that is); the next catch-up brings it in.
+    await this.catchUp().catch((e: unknown) =>
+      this.log.warn({ err: (e as Error).message }, 'wallet registry: written, not yet visible in this copy'),
+    );
   }
 
   /** LISTEN on a connection of its own, reconnecting after a loss; notifications trigger a catch-up. */

@@ -4,7 +4,13 @@
  * database a 503 that names no credential, and recovery once the server is back.
  */
 import test from 'ava';
-import { Database, SchemaMismatchError, StoreUnavailableError } from '../../../src/coordinator/store/database.js';
+import pg from 'pg';
+import {
+  advisoryKey,
+  Database,
+  SchemaMismatchError,
+  StoreUnavailableError,
+} from '../../../src/coordinator/store/database.js';
 import { MIGRATIONS } from '../../../src/coordinator/store/migrations.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
 
@@ -108,4 +114,48 @@ test.serial('the server going away while a transaction holds its connection is a
     await server.start();
   }
   t.is((await db.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1);
+});
+
+test.serial('the server going away during a transaction: a 503, and the process does not crash', async (t) => {
+  const url = await server.createDatabase();
+  const db = await Database.open({ url, connectTimeoutMs: 1_000 });
+  t.teardown(() => db.close());
+  const started = db.transaction(async (c) => {
+    await c.query('SELECT pg_sleep(5)');
+  });
+  // the statement is under way on a checked-out connection when the server stops
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const r = await db.query(`SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(5)'`);
+    if (r.rowCount !== 0) break;
+    await new Promise((r2) => setTimeout(r2, 20));
+  }
+  await server.stop('immediate');
+  try {
+    await t.throwsAsync(started, { instanceOf: StoreUnavailableError });
+    // an 'error' event without a listener would end this worker before the end of the test
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await server.start();
+  }
+  t.is(await db.transaction(async (c) => (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one), 1);
+});
+
+test.serial('a statement that waits past the statement timeout (a lock held elsewhere) is a 503', async (t) => {
+  const url = await server.createDatabase();
+  const db = await Database.open({ url, statementTimeoutMs: 300 });
+  t.teardown(() => db.close());
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  const lock = advisoryKey('test-held').toString();
+  await holder.query('SELECT pg_advisory_lock($1)', [lock]);
+  const e = await t.throwsAsync(
+    db.transaction((c) => c.query('SELECT pg_advisory_xact_lock($1)', [lock])),
+    { instanceOf: StoreUnavailableError },
+  );
+  t.is(e?.status, 503);
+  await t.throwsAsync(db.query('SELECT pg_advisory_lock($1)', [lock]), { instanceOf: StoreUnavailableError });
+  await holder.query('SELECT pg_advisory_unlock($1)', [lock]);
+  await db.transaction((c) => c.query('SELECT pg_advisory_xact_lock($1)', [lock]));
 });

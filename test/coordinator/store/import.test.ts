@@ -86,6 +86,11 @@ test.serial(
         .sort(),
       [id(6), id(7)],
     );
+    // as the file says: a failed keygen, and an interrupted one that reconciliation may still
+    // recover (every node committed: the coordinator stopped before its commit line)
+    t.is(file.status(id(7)), 'interrupted');
+    t.is(shared.status(id(6)), 'failed');
+    t.is(shared.status(id(7)), 'interrupted');
     await shared.resolve(id(7)); // what the reconciliation does once the nodes archived it
     t.is(shared.status(id(7)), 'resolved');
   },

@@ -316,6 +316,50 @@ test.serial(
 );
 
 test.serial(
+  'postgresql: a key generation begun by a coordinator that started after this one last renewed its liveness is running here',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url, 60_000);
+    const b = await openPg(t, url, 60_000); // registered after a's last renewal
+    const id = newId();
+    await begin(b.store, id);
+    await a.store.catchUp();
+    t.is(a.store.status(id), 'running', 'not interrupted: its coordinator is alive');
+    t.deepEqual(a.store.pending(), []);
+    await b.stop();
+    await a.instances.renew();
+    t.is(a.store.status(id), 'interrupted', 'once its coordinator stopped');
+  },
+);
+
+test.serial(
+  'postgresql: a key generation recovered by another coordinator keeps its Idempotency-Key: a retry finds the wallet',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const id = newId();
+    await a.store.begin({
+      walletId: id,
+      label: 'l',
+      startedAt: new Date().toISOString(),
+      idempotencyKeyHash: HASH(11),
+    });
+    await a.stop(); // stopped after the nodes stored their shares, before the commit
+    const b = await openPg(t, url);
+    t.is(b.store.status(id), 'interrupted');
+    // the reconciliation's commit of a recovered wallet: from the pending record, which has no key
+    const pending = b.store.pendingRecord(id);
+    await b.store.append({ walletId: id, label: 'l', publicKey: KEY(11), createdAt: pending?.startedAt as string });
+    t.like(b.store.byIdempotencyKeyHash(HASH(11)), { walletId: id }, 'a retry with the key is answered this wallet');
+    await t.throwsAsync(
+      b.store.begin({ walletId: newId(), startedAt: new Date().toISOString(), idempotencyKeyHash: HASH(11) }),
+      { instanceOf: RegistryConflictError },
+      'never a second key generation for the key',
+    );
+  },
+);
+
+test.serial(
   'postgresql: many commits from two coordinators: both copies list the same wallets in the same order',
   async (t) => {
     const url = await server.createDatabase();
@@ -355,5 +399,29 @@ test.serial(
     await a.store.append(record(after, 2));
     t.is(a.store.count, 2);
     t.false(a.store.isArchived(id), 'the refused write left nothing behind');
+  },
+);
+
+test.serial(
+  'postgresql: a key generation finishing after another coordinator recovered its wallet commits as that wallet',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const b = await openPg(t, url);
+    const id = newId();
+    await a.store.begin({ walletId: id, startedAt: new Date().toISOString(), idempotencyKeyHash: HASH(77) });
+    // b's reconciliation found every node committed under the key: it recovers the wallet
+    await b.store.append(record(id, 1));
+    const late = await a.store.append(
+      record(id, 1, { createdAt: new Date().toISOString(), idempotencyKeyHash: HASH(77) }),
+    );
+    t.is(late.publicKey, KEY(1));
+    t.deepEqual(a.store.get(id), b.store.get(id) ?? (await b.store.catchUp(), b.store.get(id)));
+    t.truthy(a.store.byIdempotencyKeyHash(HASH(77)), 'the recovery kept the key its begin reserved');
+    await t.throwsAsync(
+      a.store.append(record(id, 2)),
+      { instanceOf: RegistryConflictError },
+      'another key is a conflict',
+    );
   },
 );
