@@ -54,10 +54,15 @@ export interface DatabaseOptions {
 /**
  * SQLSTATE classes and codes that mean "not reachable now" rather than "this statement is wrong".
  * 57014 is the statement timeout: a statement that waited too long (for a lock, on a loaded server)
- * may well succeed when retried.
+ * may well succeed when retried. 25006 is a write on a read-only server: a standby, reached during
+ * a failover before the new primary takes its name. 28000/28P01 are a refused login: credentials
+ * rotated on the server before the coordinators' configuration.
  */
 const UNAVAILABLE_SQLSTATES = new Set([
   '57014',
+  '25006',
+  '28000',
+  '28P01',
   '57P01',
   '57P02',
   '57P03',

@@ -159,3 +159,23 @@ test.serial('a statement that waits past the statement timeout (a lock held else
   await holder.query('SELECT pg_advisory_unlock($1)', [lock]);
   await db.transaction((c) => c.query('SELECT pg_advisory_xact_lock($1)', [lock]));
 });
+
+test.serial(
+  'a read-only server (a standby after a failover) and a refused login are 503s, naming no password',
+  async (t) => {
+    const url = await server.createDatabase('readonly_case');
+    const db = await Database.open({ url });
+    t.teardown(() => db.close());
+    await db.query('ALTER DATABASE readonly_case SET default_transaction_read_only = on');
+    // a coordinator (re)starting against it, as after a failover to a standby not yet promoted
+    await t.throwsAsync(Database.open({ url }), { instanceOf: StoreUnavailableError, message: /25006/ });
+    const password = decodeURIComponent(new URL(url).password);
+    const wrong = url.replace(encodeURIComponent(password), 'not-the-password');
+    const e = await t.throwsAsync(Database.open({ url: wrong }), {
+      instanceOf: StoreUnavailableError,
+      message: /28P01/,
+    });
+    t.false(e?.message.includes(password));
+    t.false(e?.message.includes('not-the-password'));
+  },
+);
