@@ -9,7 +9,8 @@
  * fsync is off: the tests stop and restart the server (`pg_ctl stop -m immediate` is a crash of the
  * server process, not of the machine), and an fsync per commit would only slow them down.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { chown, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -97,6 +98,17 @@ export async function startPostgres(): Promise<PostgresServer> {
     await exec('pg_ctl', ['-D', data, '-w', '-t', '60', '-m', mode, 'stop']);
   };
   await start();
+  // A test process that ends without destroy() (a failed before-hook, a timeout that ends the
+  // worker normally) must not leave a server running: stopped synchronously as the process exits.
+  const atExit = (): void => {
+    const args = ['-D', data, '-m', 'immediate', 'stop'];
+    spawnSync(
+      asRoot ? 'runuser' : join(bin, 'pg_ctl'),
+      asRoot ? ['-u', 'postgres', '--', join(bin, 'pg_ctl'), ...args] : args,
+    );
+    rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', atExit);
   const url = (database = 'postgres') => `postgres://mpc:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   return {
     port,
@@ -114,6 +126,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       return url(name);
     },
     async destroy() {
+      process.off('exit', atExit);
       await stop('immediate').catch(() => undefined);
       await rm(root, { recursive: true, force: true });
     },
