@@ -256,12 +256,7 @@ export class PostgresWalletRegistry implements WalletStore {
       return Promise.reject(new RangeError(`invalid wallet record: ${z.prettifyError(parsed.error)}`));
     const checked = parsed.data as WalletRecord;
     return this.write(async (c) => {
-      const row = (
-        await c.query<{ state: string; idempotency_key_hash: string | null; public_key: string | null }>(
-          'SELECT state, idempotency_key_hash, public_key FROM wallets WHERE wallet_id = $1 FOR UPDATE',
-          [checked.walletId],
-        )
-      ).rows[0];
+      const row = await lockedRow(c, checked.walletId);
       // the same key committed already: another coordinator's reconciliation recovered this wallet
       // while its key generation was finishing here (the nodes hold one key: nothing differs)
       if (row?.state === 'committed' && row.public_key === checked.publicKey) return;
@@ -306,12 +301,7 @@ export class PostgresWalletRegistry implements WalletStore {
 
   resolve(walletId: string): Promise<void> {
     return this.write(async (c) => {
-      const row = (
-        await c.query<{ state: string; owner_instance: string | null }>(
-          'SELECT state, owner_instance FROM wallets WHERE wallet_id = $1 FOR UPDATE',
-          [walletId],
-        )
-      ).rows[0];
+      const row = await lockedRow(c, walletId);
       const unfinished = row?.state === 'failed' || (row?.state === 'pending' && !(await this.ownerAlive(c, row)));
       if (!unfinished) throw new RangeError(`wallet ${walletId} is not an unfinished key generation`);
       await c.query(
@@ -325,12 +315,7 @@ export class PostgresWalletRegistry implements WalletStore {
   setArchived(walletId: string, archived: boolean): Promise<boolean> {
     let changed = false;
     return this.write(async (c) => {
-      const row = (
-        await c.query<{ state: string; archived: boolean; purged: boolean }>(
-          'SELECT state, archived, purged FROM wallets WHERE wallet_id = $1 FOR UPDATE',
-          [walletId],
-        )
-      ).rows[0];
+      const row = await lockedRow(c, walletId);
       if (row?.state !== 'committed') throw new RangeError(`wallet ${walletId} is not committed`);
       if (!archived && row.purged) throw new WalletPurgedError(walletId);
       changed = row.archived !== archived;
@@ -345,12 +330,7 @@ export class PostgresWalletRegistry implements WalletStore {
   purge(walletId: string): Promise<boolean> {
     let changed = false;
     return this.write(async (c) => {
-      const row = (
-        await c.query<{ state: string; archived: boolean; purged: boolean }>(
-          'SELECT state, archived, purged FROM wallets WHERE wallet_id = $1 FOR UPDATE',
-          [walletId],
-        )
-      ).rows[0];
+      const row = await lockedRow(c, walletId);
       if (row?.state !== 'committed') throw new RangeError(`wallet ${walletId} is not committed`);
       changed = !row.purged;
       if (changed && !row.archived)
@@ -513,6 +493,11 @@ export class PostgresWalletRegistry implements WalletStore {
       if (!this.closed) await new Promise((r) => setTimeout(r, 1_000).unref());
     }
   }
+}
+
+/** A wallet's row, locked until the transaction ends (the check and the change see one state). */
+async function lockedRow(c: Queryable, walletId: string): Promise<Row | undefined> {
+  return (await c.query<Row>('SELECT * FROM wallets WHERE wallet_id = $1 FOR UPDATE', [walletId])).rows[0];
 }
 
 function stripUndefined<T extends object>(o: T): T {
