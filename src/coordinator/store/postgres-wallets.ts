@@ -111,6 +111,8 @@ export class PostgresWalletRegistry implements WalletStore {
   private readonly purgedIds = new Set<string>();
   private lastChange = 0n;
   private following: Promise<void> = Promise.resolve();
+  /** the catch-up waiting for the one under way, if any */
+  private queued: Promise<void> | undefined;
   /** ends the current LISTEN connection */
   private listener: { end(): void } | undefined;
   private listening: Promise<void> = Promise.resolve();
@@ -349,7 +351,11 @@ export class PostgresWalletRegistry implements WalletStore {
    * @throws StoreUnavailableError
    */
   catchUp(): Promise<void> {
+    // A catch-up that has not started yet reads after this call: it serves this caller too (a burst
+    // of notifications costs one query, not one each).
+    if (this.queued) return this.queued;
     const run = async (): Promise<void> => {
+      this.queued = undefined;
       if (this.closed) return;
       let rows: Row[];
       try {
@@ -376,6 +382,7 @@ export class PostgresWalletRegistry implements WalletStore {
       if (owners.some((o) => !this.o.instances.isAlive(o))) await this.o.instances.refresh();
     };
     const result = this.following.then(run, run);
+    this.queued = result;
     this.following = result.catch(() => undefined);
     return result;
   }
