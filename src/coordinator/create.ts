@@ -36,6 +36,8 @@ import { WalletArchive } from './archive.js';
 import { WalletReconciler } from './reconcile.js';
 import { WalletRegistry, type WalletStore } from './registry.js';
 import { openCoordinatorStore, openSharedStore } from './store/index.js';
+import { FileInventory } from './store/presign-file.js';
+import { PgInventory } from './store/presign-pg.js';
 import { SigningService } from './signing.js';
 import { WalletService } from './wallets.js';
 
@@ -203,11 +205,18 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     defaultContext: requestContext,
   });
   const publicKeyOf = (id: string): string | undefined => wallets.publicKeyOf(id);
+  // What is ready survives a restart: the journal in the data directory, or the shared table.
+  const inventory =
+    shared === undefined
+      ? await FileInventory.open(join(config.coordinator.dataDir, 'presignatures.jsonl'), { log })
+      : await PgInventory.open(shared.database, { log });
   const pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
     targetSize: poolSize,
     signerSets: () => cluster.usableSignerSets(),
     currentAux: () => cluster.auxId,
+    inventory,
+    isLive: (id) => publicKeyOf(id) !== undefined && !registry.isArchived(id),
     log,
   });
   // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
@@ -268,7 +277,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     isArchived: (id) => registry.isArchived(id),
     renewAux: () => group.renewAux(),
     otherJobRunning: (): boolean => reshare.busy,
-    discardPresignatures: (walletId) => pool.discard(walletId),
+    discardPresignatures: (walletId) => void pool.discard(walletId),
     audit,
     log,
   });
@@ -283,7 +292,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     renewAux: (o) => group.renewAux(o),
     resolvePending: (walletId) => group.resolveWallet(walletId),
     otherJobRunning: (): boolean => rotation.busy,
-    discardPresignatures: (walletId) => pool.discard(walletId),
+    discardPresignatures: (walletId) => void pool.discard(walletId),
     audit,
     log,
     defaultContext: adminContext,
@@ -320,7 +329,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     log,
     onArchived: (id) => {
       pool.untrack(id);
-      pool.discard(id);
+      void pool.discard(id);
     },
     onRestored: (id) => pool.track(id),
     defaultContext: adminContext,
@@ -413,6 +422,8 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     );
     banner.update(cluster.connectedCount);
     for (const c of clients) c.start();
+    // wallets with presignatures left from before the restart (or stocked by another coordinator)
+    pool.start();
     record({
       type: 'coordinator.started',
       wallets: registry.count,
@@ -431,6 +442,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     reconciler.stop();
     clearInterval(reconcileTimer);
     await pool.stop();
+    await inventory.close();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();
     record({ type: 'coordinator.stopped', signal });

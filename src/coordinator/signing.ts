@@ -320,7 +320,7 @@ export class SigningService {
     ) {
       // Not a node failure: the presignature was burnt by a commit of a newer aux-info or key share
       // (or spent before a coordinator restart). Its siblings of the same state are stale too.
-      const dropped = this.o.pool.dropState(walletId, entry.state);
+      const dropped = await this.o.pool.dropState(walletId, entry.state);
       this.log.info(
         { walletId, presignatureId: entry.id, dropped },
         'presignature already used at a signer (stale pool entry): trying another',

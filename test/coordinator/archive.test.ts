@@ -96,7 +96,7 @@ async function start(t: ExecutionContext, options: { poolSize?: number } = {}): 
     publicKeyOf,
     isArchived,
     renewAux: async () => 'ef'.repeat(32),
-    discardPresignatures: (w) => pool.discard(w),
+    discardPresignatures: (w) => void pool.discard(w),
     audit: sink,
   });
   const signer = new SigningService({ cluster, pool, publicKeyOf, isArchived, metrics });
@@ -106,7 +106,7 @@ async function start(t: ExecutionContext, options: { poolSize?: number } = {}): 
     audit: sink,
     onArchived: (w) => {
       pool.untrack(w);
-      pool.discard(w);
+      void pool.discard(w);
     },
     onRestored: (w) => pool.track(w),
   });

@@ -148,8 +148,8 @@ test('a pair with presignatures ready is preferred', async (t) => {
   pool.track(WALLET);
   await new Promise((r) => setTimeout(r, 50));
   pool.untrack(WALLET); // no more refills: leave only [1,2] stocked
-  t.truthy(pool.take(WALLET, [0, 1]));
-  t.truthy(pool.take(WALLET, [0, 2]));
+  t.truthy(await pool.take(WALLET, [0, 1]));
+  t.truthy(await pool.take(WALLET, [0, 2]));
   t.is(pool.size(WALLET, [1, 2]), 1);
   const ready = presigned[2]; // made for [1,2], the third background job
   const sig = await signing.sign(WALLET, DIGEST);
