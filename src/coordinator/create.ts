@@ -198,7 +198,10 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     cluster,
     runner: orchestrator,
     log,
-    onCreated: (id) => pool.track(id),
+    // demand-driven: a wallet is stocked once it signs, or at once when its request asks
+    onCreated: (id, o) => {
+      if (o.presign) pool.track(id);
+    },
     // what the failed run left at the nodes is archived now, not at the next restart
     onAbandoned: () => reconciler.trigger(),
     audit,

@@ -61,6 +61,11 @@ export interface WalletView {
 
 export interface CreateWalletInput {
   readonly label?: string;
+  /**
+   * stock presignatures for it now (default false: a wallet costs no presign compute until it
+   * signs; a deposit address may never sign)
+   */
+  readonly presign?: boolean;
   readonly idempotencyKey?: string;
   /** who asked, for the audit record (see RequestContext) */
   readonly context?: RequestContext;
@@ -93,8 +98,8 @@ export interface WalletServiceOptions {
   readonly runner: SessionRunner;
   readonly log?: Logger;
   readonly keygenTimeoutMs?: number;
-  /** a wallet was created (the presignature pool starts stocking it) */
-  readonly onCreated?: (walletId: string) => void;
+  /** a wallet was created; `presign`: its request asked for presignatures ahead of its first sign */
+  readonly onCreated?: (walletId: string, options: { readonly presign: boolean }) => void;
   /** a key generation failed and was recorded so (nodes may hold pending states of it: reconcile.ts) */
   readonly onAbandoned?: (walletId: string) => void;
   /** records `wallet.created` before the wallet is returned */
@@ -219,7 +224,12 @@ export class WalletService {
       throw new RegistryUnavailableError(
         'the wallet registry cannot be written (a write failed); no wallet is created until the coordinator is restarted with the disk fixed',
       );
-    const work = this.keygen(input.label, keyHash, { ...this.o.defaultContext, ...input.context });
+    const work = this.keygen(
+      input.label,
+      keyHash,
+      { ...this.o.defaultContext, ...input.context },
+      input.presign === true,
+    );
     if (keyHash !== undefined) {
       this.inFlight.set(keyHash, work);
       void work.catch(() => undefined).finally(() => this.inFlight.delete(keyHash));
@@ -243,6 +253,7 @@ export class WalletService {
     label: string | undefined,
     keyHash: string | undefined,
     context: RequestContext,
+    presign: boolean,
   ): Promise<WalletView> {
     const walletId = newWalletId();
     // Durable before any node stores a share (RegistryUnavailableError, 503, if it cannot be). A
@@ -292,7 +303,7 @@ export class WalletService {
       }
     }
     this.log.info({ walletId, publicKey: view.publicKey }, 'wallet created');
-    this.o.onCreated?.(walletId);
+    this.o.onCreated?.(walletId, { presign });
     return view;
   }
 

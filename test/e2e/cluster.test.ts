@@ -235,6 +235,21 @@ test.serial('a coordinator restart loses no wallet; its first signature is warm;
   t.is(second.status, 201);
 });
 
+test.serial('a new wallet is stocked once it signs, or at once when its request asks', async (t) => {
+  const plain = (await cluster.createWallet('no-presign', 60_000)).body as { walletId: string };
+  const asked = await cluster.http('POST', '/v1/wallets', { label: 'presign', presign: true });
+  t.is(asked.status, 201, asked.text);
+  const stocked = (asked.body as { walletId: string }).walletId;
+  // the pool works in order: had the first wallet been stocked at its creation, its presignatures
+  // would come before the second's
+  await cluster.until('the asked-for stock', async () =>
+    (await readyInJournal(stocked)).size >= 1 ? true : undefined,
+  );
+  t.is((await readyInJournal(plain.walletId)).size, 0, 'no presign compute for a wallet that never signed');
+  const bad = await cluster.http('POST', '/v1/wallets', { presign: 'yes' });
+  t.is(bad.status, 400);
+});
+
 test.serial('logs are structured and never contain the bearer token', (t) => {
   const logs = cluster.allLogs();
   t.false(logs.includes('wallet_dev_token_12345'));

@@ -1,5 +1,5 @@
 /**
- * The wallet routes of the wallet server: POST /v1/wallets (create; optional label,
+ * The wallet routes of the wallet server: POST /v1/wallets (create; optional label and presign,
  * Idempotency-Key honoured) → 201, GET /v1/wallets (list, `limit` and `cursor`) and
  * GET /v1/wallets/:walletId.
  * @module
@@ -30,6 +30,7 @@ const createBodySchema = z
         if (issue !== undefined) ctx.addIssue({ code: 'custom', message: issue });
       })
       .optional(),
+    presign: z.boolean().optional(),
   })
   .strict();
 const listQuerySchema = z
@@ -61,6 +62,7 @@ export function registerWalletRoutes(router: Router, deps: RouteDeps, wallets: W
     }
     const input: CreateWalletInput = {
       ...(parsed.data.label === undefined ? {} : { label: parsed.data.label }),
+      ...(parsed.data.presign === undefined ? {} : { presign: parsed.data.presign }),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       context: deps.contextOf(ctx),
     };
