@@ -278,6 +278,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     walletIds: () => allWalletIds((o) => registry.list(o)),
     publicKeyOf,
     isArchived: (id) => registry.isArchived(id),
+    current: () => registry.ensureCurrent(),
     renewAux: () => group.renewAux(),
     otherJobRunning: (): boolean => reshare.busy,
     discardPresignatures: (walletId) => void pool.discard(walletId),
@@ -292,6 +293,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     walletIds: () => allWalletIds((o) => registry.list(o)),
     publicKeyOf,
     isArchived: (id) => registry.isArchived(id),
+    current: () => registry.ensureCurrent(),
     renewAux: (o) => group.renewAux(o),
     resolvePending: (walletId) => group.resolveWallet(walletId),
     otherJobRunning: (): boolean => rotation.busy,
@@ -317,6 +319,8 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     pool,
     publicKeyOf,
     isArchived: (id) => registry.isArchived(id),
+    // a shared store's copy no older than CURRENT_COPY_MS (registry.ts): archives made elsewhere hold here
+    current: () => registry.ensureCurrent(),
     metrics,
     log,
     onBlame: (nodeId, protocol, reason, code) => suspend({ nodeId, protocol, reason, code }),
@@ -371,7 +375,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
       const h = cluster.health();
       const needed = reshare.surveyed?.needed ?? 0;
       const unchecked = reshare.surveyed?.unchecked ?? 0;
-      // the database away: signing goes on from the registry's copy, creating does not
+      // the database away: signing goes on from the registry's copy for CURRENT_COPY_MS at most, creating does not
       const unreachable = shared !== undefined && !shared.wallets.reachable;
       // a group that does not hold every wallet as configured (or is not known to) is not ok, though it may sign
       if (needed === 0 && unchecked === 0 && !unreachable) return h;

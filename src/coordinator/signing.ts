@@ -77,6 +77,11 @@ export interface SigningOptions {
   readonly publicKeyOf: (walletId: string) => string | undefined;
   /** an archived wallet is refused (409) before any presignature is taken for it */
   readonly isArchived?: (walletId: string) => boolean;
+  /**
+   * brings the registry's copy up to date when it is older than the bound a decision on archive
+   * state may rely on (WalletStore.ensureCurrent); rejects (503) if it cannot be
+   */
+  readonly current?: () => Promise<void>;
   readonly metrics?: CoordinatorMetrics;
   readonly log?: Logger;
   /** a signer's answer to `sign` (default 5 s; a node signs in milliseconds) */
@@ -110,7 +115,8 @@ export class SigningService {
    * @param context who asked, for the audit record
    * @param options.signal aborted when the client has gone: no further pair is tried and no
    *   presign started for it (one running finishes and stocks the pool)
-   * @throws WalletNotFoundError, WalletArchivedError, NodesUnavailableError (fewer than t nodes),
+   * @throws WalletNotFoundError, WalletArchivedError, StoreUnavailableError (the registry's copy is
+   *   too old to trust and the shared store cannot be read), NodesUnavailableError (fewer than t nodes),
    *   SigningFailedError (every pair failed), AuditUnavailableError (signed, but the audit record could not be written: not returned),
    *   PresignBusyError / PresignTimeoutError (503: no presignature could be made for it in time),
    *   PresignCancelledError (the signal aborted)
@@ -122,6 +128,9 @@ export class SigningService {
     options: { signal?: AbortSignal } = {},
   ): Promise<SignatureResult> {
     if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new RangeError('digest must be 32 bytes');
+    // an archive made at another coordinator holds here within the bound: a copy that old, and a
+    // store that cannot be read, sign nothing (StoreUnavailableError, 503)
+    if (this.o.current) await this.o.current();
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) throw new WalletNotFoundError(walletId);
     if (this.o.isArchived?.(walletId) === true) throw new WalletArchivedError(walletId, 'it does not sign');

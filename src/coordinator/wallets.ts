@@ -36,6 +36,7 @@ import {
 } from './errors.js';
 import { abortReason, type SessionRunner } from './orchestrator.js';
 import {
+  KeygenTakenOverError,
   MAX_LABEL_LENGTH,
   RegistryConflictError,
   RegistryUnavailableError,
@@ -269,11 +270,15 @@ export class WalletService {
       view = await this.generate(walletId, label, keyHash);
     } catch (e) {
       if (e instanceof KeygenFailedError) {
+        // refused with KeygenTakenOverError when another coordinator claimed it (logged, not thrown)
         await this.o.registry.abandon(walletId).then(
           () => this.o.onAbandoned?.(walletId),
           (err: unknown) =>
             this.log.error({ walletId, err: (err as Error).message }, 'could not record a failed key generation'),
         );
+      } else if (e instanceof KeygenTakenOverError) {
+        // another coordinator's reconciliation owns the pending record now and settles it
+        this.log.warn({ walletId, err: e.message }, 'wallet not answered: its key generation was taken over');
       } else {
         this.log.error(
           { walletId, err: (e as Error).message },

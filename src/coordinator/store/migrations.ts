@@ -95,6 +95,17 @@ CREATE TABLE audit_log (
   },
   {
     version: 3,
+    name: 'claims on interrupted key generations',
+    sql: `
+-- A pending row taken over by a reconciliation: owner_instance becomes the reconciling instance and
+-- claimed_at is set, in one transaction that checks the former owner is not alive. From then on only
+-- the claimant commits or resolves the row; the former owner (a coordinator that was paused, not
+-- dead) finds its commit and abandon refused. A claimant that dies in turn leaves the row claimable.
+ALTER TABLE wallets ADD COLUMN claimed_at timestamptz;
+`,
+  },
+  {
+    version: 4,
     name: 'presignature inventory',
     sql: `
 -- The presignature inventory (src/coordinator/store/presign-inventory.ts): the public parts of the

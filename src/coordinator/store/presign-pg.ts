@@ -1,5 +1,5 @@
 /**
- * The presignature inventory several coordinators share: the table `presignatures` (migration 3),
+ * The presignature inventory several coordinators share: the table `presignatures` (migration 4),
  * with the rules of presign-inventory.ts.
  *
  * - A claim is one statement: the oldest ready row of the wallet and signer set, locked with
