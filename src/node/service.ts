@@ -409,7 +409,7 @@ export class NodeService {
       case 'finalize':
         return this.finalize(req.scope, req.envelopes);
       case 'abandon':
-        return this.abandon(req.scope, Buffer.from(req.sid, 'hex'));
+        return this.abandon(req.scope, Buffer.from(req.sid, 'hex'), coordinator);
       case 'discard':
         return this.discard(req.scope, Buffer.from(req.sid, 'hex'), req.abandonments);
       case 'wallets':
@@ -450,10 +450,21 @@ export class NodeService {
    * that run's pending state or committed it; a session of that run still going is cancelled
    * first, and a run that is not going here can never be resumed (sessions live in memory only).
    */
-  private async abandon(scope: string, sid: Uint8Array): Promise<object> {
+  private async abandon(scope: string, sid: Uint8Array, coordinator: string): Promise<object> {
     // restored from a copy: the tombstones of runs confirmed after the copy are missing, so "never
     // confirmed" cannot be told from "forgot" (restore.ts)
     await this.refuseIfRestored('sign abandonments');
+    // A run another coordinator is driving right now is its own (docs/security.md, relay rule 9):
+    // another coordinator's resolver sees a pending state at a node that staged first and would
+    // otherwise cancel the run here before this node staged. Only a run left idle as long as a
+    // superseding prepare waits (its coordinator stopped) is any coordinator's to abandon.
+    const idleSince = performance.now() - (this.o.supersedeIdleMs ?? 60_000);
+    for (const s of this.sessions.values())
+      if ('session' in s && s.owner !== coordinator && s.touched > idleSince && Buffer.from(s.sid).equals(sid))
+        throw new RpcError(
+          'other-coordinator',
+          `run ${hex(sid)} is live at coordinator ${s.owner}: only it may abandon it until it is idle`,
+        );
     // From this instant no start and no stage of this run passes (the stage checks under the
     // scope's lock). Nothing durable is written: a run no open session here can derive is one this
     // node can never confirm, so a made-up sid costs a bounded, expiring entry and no disk.
