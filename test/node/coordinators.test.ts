@@ -194,7 +194,7 @@ test('a session belongs to the coordinator that prepared it: another one cannot 
   t.like(await call(services[0]!, A, { method: 'abort', sessionId: spare }), { ok: true });
 });
 
-test('another coordinator cannot abandon a run its owner is driving: a node that staged first shows the sid, the others refuse to abandon it and the run completes', async (t) => {
+test('another coordinator cannot abandon or archive a run its owner is driving: a node that staged first shows the sid, the nodes refuse and the run completes', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'mpc-coordinators-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const { services } = await startInProcessNodes(root);
@@ -246,6 +246,13 @@ test('another coordinator cannot abandon a run its owner is driving: a node that
     const a = await call(services[k]!, B, { method: 'abandon', scope: walletId, sid });
     t.like(a, { ok: false, code: 'other-coordinator' });
   }
+  // nor may it archive the run's records (its reconciliation, told by a changed registry row that the
+  // key generation failed): node_1 would lose its confirmed pending state while the others commit
+  for (const k of all)
+    t.like(await call(services[k]!, B, { method: 'archive', walletId, reason: 'abandoned' }), {
+      ok: false,
+      code: 'other-coordinator',
+    });
   for (let guard = 0; guard < 20; guard++) {
     const busy = all.filter((k) => queues.get(k)!.length > 0);
     if (busy.length === 0) break;
