@@ -122,3 +122,29 @@ test.serial(
     await t.throwsAsync(second.wallets.find(walletId), { instanceOf: WalletKeyUnverifiedError });
   },
 );
+
+test.serial(
+  'a row no coordinator could have written (a committed wallet without its time, a pending one without its start) neither stops a coordinator from starting nor holds up later changes',
+  async (t) => {
+    const url = await server.createDatabase();
+    const first = await coordinator(t, url, 'coordinator');
+    const key = Buffer.from(secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true)).toString('hex');
+    await first.db.query(
+      `INSERT INTO wallets (wallet_id, state, public_key, commit_seq, change_seq)
+       VALUES ($1, 'committed', $2, nextval('wallet_commit_seq'), nextval('wallet_change_seq'))`,
+      [`w_${randomBytes(16).toString('base64url')}`, key],
+    );
+    await first.db.query(
+      `INSERT INTO wallets (wallet_id, state, change_seq) VALUES ($1, 'pending', nextval('wallet_change_seq'))`,
+      [`w_${randomBytes(16).toString('base64url')}`],
+    );
+    // the running coordinator's copy reads past them
+    await first.registry.catchUp();
+    const second = await coordinator(t, url, 'coordinator_2');
+    t.is(second.registry.count, 0);
+    t.deepEqual(second.registry.pending(), []);
+    const made = await first.wallets.create({ label: 'after the bad rows' });
+    await second.registry.catchUp();
+    t.deepEqual(await second.wallets.find(made.wallet.walletId), made.wallet);
+  },
+);
