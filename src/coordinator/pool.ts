@@ -48,6 +48,11 @@ export interface PoolEntry {
    */
   readonly auxId?: string;
   readonly state?: string;
+  /**
+   * read from a database other coordinators (and whoever can write it) share: its public parts are
+   * checked against what the signers hold before a wrong partial is blamed on anyone (signing.ts)
+   */
+  readonly shared?: boolean;
 }
 
 /**

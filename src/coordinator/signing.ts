@@ -33,6 +33,8 @@
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { encodePresignaturePublic } from '../protocol/storage-format.js';
 import { Blame, type BlameCode } from '../protocol/machine.js';
 import { combineSignature, toDer, toRsv, type EcdsaSignature } from '../protocol/sign/index.js';
 import type { PartialSignature } from '../protocol/presign/presignature.js';
@@ -359,9 +361,13 @@ export class SigningService {
       };
     }
     const partials: PartialSignature[] = [];
+    // An entry read from the shared database is evidence only if every signer holds exactly it.
+    const expected = entry.shared ? hex(sha256(encodePresignaturePublic(entry.pub))) : undefined;
+    let unconfirmed = false;
     for (const [k, a] of answers.entries()) {
       const link = links[k] as NodeLink;
-      const body = (a as PromiseFulfilledResult<{ signer: number; sigma: string }>).value;
+      const body = (a as PromiseFulfilledResult<{ signer: number; sigma: string; presignature?: string }>).value;
+      if (expected !== undefined && body.presignature !== expected) unconfirmed = true;
       // A node answering for another index is lying about who it is: its partial is its fault.
       if (body.signer !== link.index) {
         this.blame(link.nodeId, 'sign', `answered as signer ${body.signer}`, 'unknown-sender');
@@ -374,6 +380,19 @@ export class SigningService {
       sig = combineSignature(entry.pub, digest, partials);
     } catch (e) {
       if (!(e instanceof Blame)) throw e;
+      if (unconfirmed) {
+        // The public parts came from the database and a signer holds others: a changed row (or a
+        // signer lying about its presignature as well as its partial) — no evidence against anyone.
+        this.log.error(
+          { walletId, signers, presignatureId: entry.id },
+          'a presignature from the shared inventory does not match what its signers hold: nobody blamed',
+        );
+        return {
+          kind: 'node-failed',
+          reason: 'the stored presignature does not match the signers’ (not blamed)',
+          avoid: [],
+        };
+      }
       for (const j of e.culprits) this.blame(c.parties[j] ?? `index-${j}`, 'sign', e.reason, e.code);
       if (e.culprits.length === 0)
         this.log.error({ walletId, signers, code: e.code, reason: e.reason }, 'combining failed with nobody to blame');

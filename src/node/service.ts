@@ -15,6 +15,8 @@
  * what a dead one left.
  * @module
  */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { equalBytes } from '@noble/curves/utils.js';
@@ -1367,7 +1369,11 @@ export class NodeService {
         .consume()
         .sign(Uint8Array.from(Buffer.from(digestHex, 'hex')));
       await this.o.audit?.({ type: 'signature.partial', walletId, presignatureId, digest: digestHex });
-      return { signer: partial.signer, sigma: partial.sigma.toString(16).padStart(64, '0') };
+      return {
+        signer: partial.signer,
+        sigma: partial.sigma.toString(16).padStart(64, '0'),
+        presignature: bytesToHex(sha256(pub)),
+      };
     } finally {
       claimed.secret.fill(0);
       for (const p of parts) p.fill(0);

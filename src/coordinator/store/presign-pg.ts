@@ -124,7 +124,7 @@ export class PgInventory implements PresignInventory {
         const entry = entryFromJson(row.entry);
         if (entry.id !== row.id || entry.walletId !== walletId || signersKey(entry.signers) !== signersKey(signers))
           throw new Error('the row does not describe itself');
-        return entry;
+        return { ...entry, shared: true };
       } catch (e) {
         // claimed, so never offered again; the next one may be sound
         this.log.error({ presignatureId: row.id, err: (e as Error).message }, 'presignature inventory: unreadable row');
