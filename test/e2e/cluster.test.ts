@@ -35,7 +35,11 @@ test.before(async () => {
   });
   for (const id of NODE_IDS) cluster.startNode(id);
   cluster.startCoordinator();
-  const created = await cluster.createWallet('e2e');
+  // stocked from its creation on, as the signing tests below expect a warm pool
+  const created = await cluster.until('wallet creation', async () => {
+    const r = await cluster.http('POST', '/v1/wallets', { label: 'e2e', presign: true });
+    return r.status === 201 ? r : undefined;
+  });
   wallet = created.body as typeof wallet;
 });
 test.after.always(async () => {
