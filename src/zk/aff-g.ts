@@ -211,10 +211,10 @@ export function verifyAffG(
     const z2j = ((p.z2 % Nj) + Nj) % Nj;
     const terms: [bigint, bigint][] = [
       [C, p.z1],
-      [p.w, Nj],
       [D, -e],
     ];
-    const prod = verifierKey?.N === Nj ? verifierKey.multiPowN2(terms) : modNj2.multiPowPublic(terms);
+    const prod =
+      verifierKey?.N === Nj ? verifierKey.multiPowN2(p.w, terms) : modNj2.multiPowPublic([...terms, [p.w, Nj]]);
     check(modNj2.mul(1n + z2j * Nj, prod) === p.A, PROOF, 'aff-g/paillier-j');
     check(mulG(p.z1).equals(p.Bx.add(mulPublic(st.X, e))), PROOF, 'aff-g/group');
     // B_y·Y^e = (1 + z2·N_i)·w_y^N_i  ⇔  w_y^N_i·Y^(−e)·(1 + z2·N_i) = B_y  (mod N_i²)
