@@ -19,7 +19,7 @@ import { gcd } from '../util/gcd.js';
 import { type Point, mulG, mulPublic, pointToBytes, q } from '../curve/secp256k1.js';
 import { proofTranscript, type ProofBinding } from './binding.js';
 import { check } from './errors.js';
-import { inverseBlinded, isUnit, powSignedSecret } from './common.js';
+import { inverseBlinded, isUnit, pedersenEquationHolds, powSignedSecret } from './common.js';
 import type { SecurityParams } from './params.js';
 
 export const AFF_G_TAG = 'mpc-engine/v1/presign/aff-g';
@@ -178,7 +178,7 @@ export function verifyAffG(
   verifierKey?: PaillierSecretKey,
 ): void {
   const { Nj, Ni, C, D, Y } = st;
-  const { N: Nhat, s, t } = st.aux;
+  const Nhat = st.aux.N;
   const sizeOk = (N: bigint) => (N & 1n) === 1n && bitLength(N) >= L.minModulusBits && bitLength(N) <= L.maxModulusBits;
   check(sizeOk(Nj) && sizeOk(Ni), PROOF, 'aff-g/statement');
   check(inZStarSquared(C, Nj) && inZStarSquared(D, Nj) && inZStarSquared(Y, Ni), PROOF, 'aff-g/statement');
@@ -205,7 +205,6 @@ export function verifyAffG(
   const e = challenge(binding, L, st, p);
   const modNj2 = new Modulus(Nj * Nj);
   const modNi2 = new Modulus(Ni * Ni);
-  const modHat = new Modulus(Nhat);
   try {
     // A·D^e = C^z1·(1 + z2·N_j)·w^N_j  ⇔  C^z1·w^N_j·D^(−e)·(1 + z2·N_j) = A  (mod N_j²)
     const z2j = ((p.z2 % Nj) + Nj) % Nj;
@@ -230,25 +229,18 @@ export function verifyAffG(
       PROOF,
       'aff-g/paillier-i',
     );
+    // s^z1·t^z3 = E·S^e, s^z2·t^z4 = F·T^e (mod N̂); |z3|, |z4| < 2^zBits and the z1, z2 ranges checked above
     check(
-      modHat.multiPowPublic([
-        [s, p.z1],
-        [t, p.z3],
-        [p.S, -e],
-      ]) === p.E,
+      pedersenEquationHolds(st.aux, p.z1, L.ell + L.epsilon + 1, p.z3, zBits, p.S, e, p.E),
       PROOF,
       'aff-g/pedersen-1',
     );
     check(
-      modHat.multiPowPublic([
-        [s, p.z2],
-        [t, p.z4],
-        [p.T, -e],
-      ]) === p.F,
+      pedersenEquationHolds(st.aux, p.z2, L.ellPrime + L.epsilon + 1, p.z4, zBits, p.T, e, p.F),
       PROOF,
       'aff-g/pedersen-2',
     );
   } finally {
-    for (const x of [modNj2, modNi2, modHat]) x.dispose();
+    for (const x of [modNj2, modNi2]) x.dispose();
   }
 }

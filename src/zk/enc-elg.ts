@@ -18,7 +18,7 @@ import { gcd } from '../util/gcd.js';
 import { type Point, modq, mul, mulG, mulPublic, pointToBytes, q, randomScalar } from '../curve/secp256k1.js';
 import { proofTranscript, type ProofBinding } from './binding.js';
 import { check } from './errors.js';
-import { inverseBlinded, isUnit, powSignedSecret } from './common.js';
+import { inverseBlinded, isUnit, pedersenEquationHolds, powSignedSecret } from './common.js';
 import type { SecurityParams } from './params.js';
 
 export const ENC_ELG_TAG = 'mpc-engine/v1/presign/enc-elg';
@@ -149,7 +149,7 @@ export function proveEncElg(
  */
 export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncElgStatement, p: EncElgProof): void {
   const { N0, C } = st;
-  const { N: Nhat, s, t } = st.aux;
+  const Nhat = st.aux.N;
   const N02 = N0 * N0;
   check(
     (N0 & 1n) === 1n && bitLength(N0) >= L.minModulusBits && bitLength(N0) <= L.maxModulusBits,
@@ -172,7 +172,6 @@ export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncEl
   const e = challenge(binding, L, st, p);
   // Enc(z1; z2) = D·C^e  ⇔  (1 + z1·N0)·z2^N0·C^(−e) = D (mod N0²)
   const modN02 = new Modulus(N02);
-  const modHat = new Modulus(Nhat);
   try {
     const z1r = ((p.z1 % N0) + N0) % N0;
     const lhs = modN02.mul(
@@ -191,18 +190,13 @@ export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncEl
       'enc-elg/elgamal-1',
     );
     check(mulG(p.w).equals(p.Z.add(mulPublic(st.B, e))), PROOF, 'enc-elg/elgamal-2');
-    // s^z1·t^z3·S^(−e) = T (mod N̂)
+    // s^z1·t^z3 = T·S^e (mod N̂), |z1| ≤ 2^(ℓ+ε) and |z3| < 2^z3Bits checked above
     check(
-      modHat.multiPowPublic([
-        [s, p.z1],
-        [t, p.z3],
-        [p.S, -e],
-      ]) === p.T,
+      pedersenEquationHolds(st.aux, p.z1, L.ell + L.epsilon + 1, p.z3, z3Bits(L, Nhat), p.S, e, p.T),
       PROOF,
       'enc-elg/pedersen',
     );
   } finally {
     modN02.dispose();
-    modHat.dispose();
   }
 }
