@@ -14,6 +14,7 @@ import { Modulus, bitLength } from '../wasm/index.js';
 import type { RingPedersenParams } from '../paillier/ring-pedersen.js';
 import { PaillierPublicKey } from '../paillier/public-key.js';
 import type { PaillierSecretKey } from '../paillier/secret-key.js';
+import { takeNonce } from '../paillier/nonce-pool.js';
 import { randomSigned } from '../util/random.js';
 import { gcd } from '../util/gcd.js';
 import { type Point, mulG, mulPublic, pointToBytes, q } from '../curve/secp256k1.js';
@@ -124,16 +125,16 @@ export function proveAffG(
     const delta = randomSigned((1n << BigInt(aBits)) * Nhat);
     const m = randomSigned((1n << BigInt(L.ell)) * Nhat);
     const mu = randomSigned((1n << BigInt(L.ell)) * Nhat);
-    const r = pkJ.randomNonce();
-    const rY = sk.publicKey.randomNonce();
+    const { rho: r, factor: rN } = takeNonce(pkJ);
+    const { rho: rY, factor: rYN } = takeNonce(sk);
     const commit = (k: bigint, kBits: number, l: bigint, lBits: number) =>
       modHat.mul(powSignedSecret(modHat, s, k, kBits, true), powSignedSecret(modHat, t, l, lBits, true));
     // an honest x, y is in range; a larger one (a cheating prover, in tests) widens only its own bound
     const xBits = Math.max(L.ell, bitLength(w.x)) + 1;
     const yBits = Math.max(L.ellPrime, bitLength(w.y)) + 1;
-    const A = modNj2.mul(powSignedSecret(modNj2, st.C, alpha, aBits + 1), pkJ.encrypt(beta, r));
+    const A = modNj2.mul(powSignedSecret(modNj2, st.C, alpha, aBits + 1), pkJ.encryptWithFactor(beta, rN));
     const Bx = mulG(alpha);
-    const By = sk.encrypt(beta, rY);
+    const By = sk.publicKey.encryptWithFactor(beta, rYN);
     const E = commit(alpha, aBits + 1, gamma, aBits + hatBits + 1);
     const S = commit(w.x, xBits, m, L.ell + hatBits + 1);
     const F = commit(beta, bBits + 1, delta, aBits + hatBits + 1);

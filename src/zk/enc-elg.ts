@@ -13,7 +13,8 @@
 import { Modulus, bitLength } from '../wasm/index.js';
 import type { RingPedersenParams } from '../paillier/ring-pedersen.js';
 import type { PaillierSecretKey } from '../paillier/secret-key.js';
-import { randomBelow, randomSigned } from '../util/random.js';
+import { takeNonce } from '../paillier/nonce-pool.js';
+import { randomSigned } from '../util/random.js';
 import { gcd } from '../util/gcd.js';
 import { type Point, modq, mul, mulG, mulPublic, pointToBytes, q, randomScalar } from '../curve/secp256k1.js';
 import { proofTranscript, type ProofBinding } from './binding.js';
@@ -117,9 +118,7 @@ export function proveEncElg(
     const mu = randomSigned((1n << BigInt(L.ell)) * Nhat);
     const gamma = randomSigned((1n << BigInt(bAE)) * Nhat);
     const beta = randomScalar();
-    let r: bigint;
-    do r = randomBelow(st.N0);
-    while (r === 0n || gcd(r, st.N0) !== 1n);
+    const { rho: r, factor: rN } = takeNonce(sk);
     const hatBits = bitLength(Nhat);
     // s^k·t^l with secret signed exponents, constant time in k and l (bounds are public)
     const commit = (k: bigint, kBits: number, l: bigint, lBits: number) =>
@@ -127,7 +126,7 @@ export function proveEncElg(
     // an honest x is in ±2^ℓ; a larger one (a cheating prover, in tests) only widens its own bound
     const S = commit(w.x, Math.max(L.ell, bitLength(w.x)) + 1, mu, L.ell + hatBits + 1);
     const T = commit(alpha, bAE + 1, gamma, bAE + hatBits + 1);
-    const D = sk.encrypt(alpha, r);
+    const D = sk.publicKey.encryptWithFactor(alpha, rN);
     const Y = mul(st.A, beta).add(mulG(modq(alpha)));
     const Z = mulG(beta);
     const e = challenge(binding, L, st, { S, T, D, Y, Z });
