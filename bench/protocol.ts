@@ -4,12 +4,16 @@
  * 1 of a 2-of-3 key), total and per party, the prove / verify time of each zero-knowledge proof,
  * and in the same run the peer DKLs23 (OT-based, WASM) for key generation and signing.
  *
- *   npm run bench:protocol [-- --quick] [-- --only keygen,aux,presign,proofs,dkls]
+ *   npm run bench:protocol [-- --quick] [-- --only keygen,aux,presign,proofs,dkls] [-- --json FILE]
+ *
+ * `--only presign-proofs` times only the proofs of presigning (Πenc-elg, Πaff-g, Πelog), not the
+ * aux-info ones. `--json FILE` writes the medians as rows { op, impl, median_ms }: impl `ours` or
+ * `dkls23`, op `presign/2-of-3` (total compute of both signers) and the like.
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { startKeygen } from '../src/protocol/keygen/index.js';
 import { startAuxInfo } from '../src/protocol/aux/index.js';
 import type { Round, Step } from '../src/protocol/machine.js';
@@ -25,17 +29,29 @@ import { proveEncElg, verifyEncElg } from '../src/zk/enc-elg.js';
 import { proveAffG, verifyAffG } from '../src/zk/aff-g.js';
 import { PaillierSecretKey } from '../src/paillier/secret-key.js';
 import { runNetwork } from '../test/helpers/network.js';
-import { startPresign, type Presignature } from '../src/protocol/presign/index.js';
+import { startPresign, precomputePresignNonces, type Presignature } from '../src/protocol/presign/index.js';
+import { clearNonces } from '../src/paillier/nonce-pool.js';
 import { combineSignature } from '../src/protocol/sign/index.js';
 import type { KeyShare } from '../src/protocol/keyshare.js';
 import type { AuxInfo } from '../src/protocol/aux-info.js';
 import { dklsKeygen, dklsSign, randomDigest } from './peers/dkls.js';
 import { measure, median } from './stats.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, json: { type: 'string' } },
+});
 const quick = values.quick;
 const sections = new Set((values.only ?? 'keygen,aux,presign,proofs,dkls').split(','));
 const L = SECURITY_128;
+
+/** A row of the --json output. */
+interface JsonRow {
+  op: string;
+  impl: 'ours' | 'dkls23';
+  median_ms: number;
+}
+const jsonRows: JsonRow[] = [];
+const record = (op: string, impl: JsonRow['impl'], ms: number) => jsonRows.push({ op, impl, median_ms: ms });
 
 function primes(): bigint[] {
   const url = new URL('../../test/fixtures/safe-primes.json', import.meta.url);
@@ -100,6 +116,7 @@ async function main(): Promise<void> {
   let signMs: number | undefined;
   if (sections.has('keygen')) {
     log('keygen 2-of-3 …');
+    record('keygen/2-of-3', 'ours', keygenMs);
     lines.push(
       row(
         'keygen 2-of-3 (in-process, 3 parties)',
@@ -128,6 +145,7 @@ async function main(): Promise<void> {
         3,
       );
     });
+    record('aux-info/3', 'ours', median(aux.map((r) => r.total)));
     lines.push(
       row(
         'aux-info (3 parties, safe primes given)',
@@ -153,21 +171,42 @@ async function main(): Promise<void> {
     const pre = [...Array(presignRuns)].map((_, k) => {
       log(`  run ${k + 1}/${presignRuns}`);
       const sid = Uint8Array.from(randomBytes(32));
-      return runTimed(
-        (i) => startPresign({ sid, signers: S, key: shares[i] as KeyShare, aux: auxInfo[i] as AuxInfo, L }),
-        2,
-        S,
-      );
+      const params = (i: number) => ({ sid, signers: S, key: shares[i] as KeyShare, aux: auxInfo[i] as AuxInfo, L });
+      // the Paillier nonces made ahead of time (as an idle worker would), timed per signer
+      clearNonces();
+      const pre = S.map((i) => {
+        const t0 = performance.now();
+        precomputePresignNonces(params(i));
+        return performance.now() - t0;
+      });
+      const online = runTimed((i) => startPresign(params(i)), 2, S);
+      return {
+        ...online,
+        online: online.total,
+        onlinePerParty: online.perParty,
+        total: online.total + pre.reduce((a, b) => a + b, 0),
+        perParty: online.perParty.map((x, k) => x + (pre[k] as number)),
+      };
     });
     // the first run builds the comb tables of s, t (kept across sessions, as in a running node)
     const warm = pre.slice(1);
     presignMs = median(warm.map((r) => r.total));
+    const onlineMs = median(warm.map((r) => r.online));
+    record('presign/2-of-3', 'ours', presignMs);
+    record('presign-online/2-of-3', 'ours', onlineMs);
     lines.push(
       row(
-        'presign, 2 signers of 2-of-3 (tables warm)',
+        'presign, 2 signers of 2-of-3 (tables warm; total, nonces made ahead included)',
         presignMs,
         [0, 1].map((k) => median(warm.map((r) => r.perParty[k] as number))),
         `first run ${(pre[0] as (typeof pre)[number]).total.toFixed(0)} ms`,
+      ),
+    );
+    lines.push(
+      row(
+        'presign online (Paillier nonces made ahead)',
+        onlineMs,
+        [0, 1].map((k) => median(warm.map((r) => r.onlinePerParty[k] as number))),
       ),
     );
     const signs = warm.map((r) => {
@@ -187,6 +226,7 @@ async function main(): Promise<void> {
       return { per: per.map((x) => x.ms), combine: performance.now() - t0 };
     });
     signMs = median(signs.map((x) => x.per.reduce((a, b) => a + b, 0) + x.combine));
+    record('sign/2-of-3', 'ours', signMs);
     lines.push(
       row(
         'sign: partials + combine (checks each σ_j, verifies)',
@@ -206,6 +246,9 @@ async function main(): Promise<void> {
     const kgMs = median(kgs.map((k) => k.ms));
     const dPre = median(signs.map((x) => x.presignMs));
     const dSign = median(signs.map((x) => x.signMs));
+    record('keygen/2-of-3', 'dkls23', kgMs);
+    record('presign/2-of-3', 'dkls23', dPre);
+    record('sign/2-of-3', 'dkls23', dSign);
     const ratio = (ours: number | undefined, theirs: number) =>
       ours === undefined ? '' : ` — ours ${(ours / theirs).toFixed(1)}× its time`;
     lines.push(row('peer DKLs23: keygen 2-of-3', kgMs, undefined, `ours ${(keygenMs / kgMs).toFixed(2)}× its time`));
@@ -216,7 +259,8 @@ async function main(): Promise<void> {
   }
 
   const proofLines: string[] = [];
-  if (sections.has('proofs')) {
+  const presignProofsOnly = !sections.has('proofs') && sections.has('presign-proofs');
+  if (sections.has('proofs') || presignProofsOnly) {
     const plan = quick
       ? { warmup: 0, minRuns: 1, minMs: 0, maxRuns: 1 }
       : { warmup: 1, minRuns: 3, minMs: 0, maxRuns: 3 };
@@ -228,17 +272,23 @@ async function main(): Promise<void> {
     const b = { sid, prover: 0 };
     const bv = { sid, prover: 0, verifier: 1 };
     const proofs: [string, () => unknown, () => unknown][] = [];
-    const prm = provePrm(b, L, r0.params, r0.secret);
-    proofs.push(['Πprm (m = 128)', () => provePrm(b, L, r0.params, r0.secret), () => verifyPrm(b, L, r0.params, prm)]);
-    const mod = proveMod(b, L, { N: N0 }, { p: p0, q: q0 });
-    proofs.push([
-      'Πmod (m = 128)',
-      () => proveMod(b, L, { N: N0 }, { p: p0, q: q0 }),
-      () => verifyMod(b, L, { N: N0 }, mod),
-    ]);
-    const facSt = { N0, aux: r1.params };
-    const fac = proveFac(bv, L, facSt, { p: p0, q: q0 });
-    proofs.push(['Πfac', () => proveFac(bv, L, facSt, { p: p0, q: q0 }), () => verifyFac(bv, L, facSt, fac)]);
+    if (!presignProofsOnly) {
+      const prm = provePrm(b, L, r0.params, r0.secret);
+      proofs.push([
+        'Πprm (m = 128)',
+        () => provePrm(b, L, r0.params, r0.secret),
+        () => verifyPrm(b, L, r0.params, prm),
+      ]);
+      const mod = proveMod(b, L, { N: N0 }, { p: p0, q: q0 });
+      proofs.push([
+        'Πmod (m = 128)',
+        () => proveMod(b, L, { N: N0 }, { p: p0, q: q0 }),
+        () => verifyMod(b, L, { N: N0 }, mod),
+      ]);
+      const facSt = { N0, aux: r1.params };
+      const fac = proveFac(bv, L, facSt, { p: p0, q: q0 });
+      proofs.push(['Πfac', () => proveFac(bv, L, facSt, { p: p0, q: q0 }), () => verifyFac(bv, L, facSt, fac)]);
+    }
     const x = randomScalar();
     const X = mulG(x);
     const rid = Uint8Array.from(randomBytes(32));
@@ -295,6 +345,9 @@ async function main(): Promise<void> {
       log(`${name} …`);
       const tp = await measure(prove, plan);
       const tv = await measure(verify, plan);
+      const op = name.split(' ')[0] as string;
+      record(`prove/${op}`, 'ours', tp.medianMs);
+      record(`verify/${op}`, 'ours', tv.medianMs);
       proofLines.push(
         `| ${name} | ${tp.medianMs.toFixed(tp.medianMs < 10 ? 2 : 0)} | ${tv.medianMs.toFixed(tv.medianMs < 10 ? 2 : 0)} |`,
       );
@@ -307,6 +360,10 @@ async function main(): Promise<void> {
   if (proofLines.length) {
     console.log('\n| proof (3072-bit moduli) | prove (ms) | verify (ms) |\n| --- | ---: | ---: |');
     for (const l of proofLines) console.log(l);
+  }
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify(jsonRows, null, 2) + '\n');
+    log(`wrote ${values.json}`);
   }
 }
 

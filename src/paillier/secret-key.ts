@@ -4,6 +4,12 @@
  *
  * Decryption: m_p = L_p(c^(p−1) mod p²)·h_p mod p with L_p(x) = (x − 1)/p and
  * h_p = L_p((1 + N)^(p−1) mod p²)⁻¹ = (−q)⁻¹ mod p; likewise for q; m = CRT(m_p, m_q).
+ *
+ * N-th powers (ρ^N mod N², the cost of an encryption): Z*_{p²} is the product of the subgroup of
+ * order p − 1 and the subgroup ⟨1 + p⟩ of order p. ρ^N kills the second factor (p | N), and on the
+ * first, ρ ↦ ρ^p mod p² depends only on ρ mod p and is the identity (the Teichmüller lift ω). So
+ * ρ^N ≡ ω(ρ)^N ≡ ω(ρ^(N mod (p−1)) mod p) = (ρ^(q mod (p−1)) mod p)^p mod p²: an exponent of
+ * |p| bits modulo p, then one of |p| bits modulo p², instead of one of |N| bits modulo p².
  * @module
  */
 import { CrtModulus, modInv } from '../wasm/index.js';
@@ -28,7 +34,7 @@ export class PaillierSecretKey {
   /** h_p = (−q)⁻¹ mod p, h_q = (−p)⁻¹ mod q */
   readonly #hp: bigint;
   readonly #hq: bigint;
-  /** N mod φ(p²), N mod φ(q²): exponents for ρ^N by CRT */
+  /** N mod (p − 1) = q mod (p − 1), N mod (q − 1): exponents for ρ^N by CRT (see the module note) */
   readonly #np: bigint;
   readonly #nq: bigint;
 
@@ -47,8 +53,8 @@ export class PaillierSecretKey {
     this.#hp = modInv(-q, p);
     this.#hq = modInv(-p, q);
     const N = p * q;
-    this.#np = N % (p * (p - 1n));
-    this.#nq = N % (q * (q - 1n));
+    this.#np = N % (p - 1n);
+    this.#nq = N % (q - 1n);
   }
 
   /**
@@ -92,15 +98,26 @@ export class PaillierSecretKey {
     return { p: this.#p, q: this.#q };
   }
 
-  /** ρ^N mod N² by CRT, constant time in ρ and the secret exponents. */
+  /**
+   * ρ^N mod N² by CRT and the Teichmüller lift (module note), constant time in ρ and the secret
+   * exponents: per prime, ρ^(N mod (p−1)) mod p, then that to the p-th power mod p², each over
+   * bitlen(p) exponent bits. LEAK: the reductions ρ mod p, ρ mod q use bigint division (timing by
+   * operand length only).
+   */
   nonceFactor(rho: bigint): bigint {
     if (typeof rho !== 'bigint') throw new TypeError('nonce must be a bigint');
     if (rho <= 0n || rho >= this.N) throw new RangeError('nonce must be in (0, N)');
-    const mp = this.#crtN2.component(0);
-    const mq = this.#crtN2.component(1);
-    const yp = mp.pow(rho % mp.value, this.#np, bitLength(this.#p) * 2);
-    const yq = mq.pow(rho % mq.value, this.#nq, bitLength(this.#q) * 2);
-    return this.#crtN2.combine([yp, yq]);
+    return this.#crtN2.combine([this.#nthPower(0, this.#p, this.#np, rho), this.#nthPower(1, this.#q, this.#nq, rho)]);
+  }
+
+  /** x^N mod p² for the prime p of component i (e = N mod (p − 1)); 0 when p | x. */
+  #nthPower(i: number, p: bigint, e: bigint, x: bigint): bigint {
+    const bits = bitLength(p);
+    const xp = x % p;
+    // a multiple of p: x^N ≡ 0 (mod p²) since N ≥ 2
+    if (xp === 0n) return 0n;
+    const u = this.#crtN.component(i).pow(xp, e, bits);
+    return this.#crtN2.component(i).pow(u, p, bits);
   }
 
   /** Enc(m; ρ) under our own key (CRT). */
@@ -109,11 +126,31 @@ export class PaillierSecretKey {
   }
 
   /**
-   * ∏ x_j^e_j mod N² for public units x_j and public signed exponents, by CRT: a verifier's
-   * check on ciphertexts under its own key at about half the cost of working modulo N².
+   * w^N · ∏ x_j^e_j mod N² for public units w, x_j and public signed exponents e_j, by CRT: a
+   * verifier's check on ciphertexts under its own key (Enc(z; w) = (1 + z·N)·w^N times the
+   * statement's powers). w^N takes the constant-time path of nonceFactor (its per-prime exponents
+   * come from p and q); the e_j are not reduced modulo φ (that would make them depend on p, q), so
+   * they run unreduced through Straus's method. LEAK: the e_j, the bases (public values only).
    */
-  multiPowN2(terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
-    return this.#crtN2.multiPowPublic(terms);
+  multiPowN2(w: bigint, terms: ReadonlyArray<readonly [bigint, bigint]>): bigint {
+    if (typeof w !== 'bigint' || w <= 0n || w >= this.N) throw new RangeError('w must be in (0, N)');
+    if (!Array.isArray(terms) || terms.length === 0)
+      throw new TypeError('terms must be a non-empty array of [base, exponent] pairs');
+    const primes = [this.#p, this.#q];
+    const exps = [this.#np, this.#nq];
+    const ys = primes.map((p, i) => {
+      const m = this.#crtN2.component(i);
+      const rest = m.multiPowPublic(
+        terms.map(([x, e]) => {
+          if (typeof x !== 'bigint' || x <= 0n || x >= this.publicKey.N2)
+            throw new RangeError(`multiPowN2 bases must be in (0, N²)`);
+          if (x % p === 0n) throw new RangeError('multiPowN2 bases must be units');
+          return [m.reduce(x), e] as const;
+        }),
+      );
+      return m.mul(this.#nthPower(i, p, exps[i] as bigint, w), rest);
+    });
+    return this.#crtN2.combine(ys);
   }
 
   /**

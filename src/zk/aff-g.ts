@@ -14,12 +14,13 @@ import { Modulus, bitLength } from '../wasm/index.js';
 import type { RingPedersenParams } from '../paillier/ring-pedersen.js';
 import { PaillierPublicKey } from '../paillier/public-key.js';
 import type { PaillierSecretKey } from '../paillier/secret-key.js';
+import { takeNonce } from '../paillier/nonce-pool.js';
 import { randomSigned } from '../util/random.js';
 import { gcd } from '../util/gcd.js';
 import { type Point, mulG, mulPublic, pointToBytes, q } from '../curve/secp256k1.js';
 import { proofTranscript, type ProofBinding } from './binding.js';
 import { check } from './errors.js';
-import { inverseBlinded, isUnit, powSignedSecret } from './common.js';
+import { inverseBlinded, isUnit, pedersenEquationHolds, powSignedSecret } from './common.js';
 import type { SecurityParams } from './params.js';
 
 export const AFF_G_TAG = 'mpc-engine/v1/presign/aff-g';
@@ -124,16 +125,16 @@ export function proveAffG(
     const delta = randomSigned((1n << BigInt(aBits)) * Nhat);
     const m = randomSigned((1n << BigInt(L.ell)) * Nhat);
     const mu = randomSigned((1n << BigInt(L.ell)) * Nhat);
-    const r = pkJ.randomNonce();
-    const rY = sk.publicKey.randomNonce();
+    const { rho: r, factor: rN } = takeNonce(pkJ);
+    const { rho: rY, factor: rYN } = takeNonce(sk);
     const commit = (k: bigint, kBits: number, l: bigint, lBits: number) =>
       modHat.mul(powSignedSecret(modHat, s, k, kBits, true), powSignedSecret(modHat, t, l, lBits, true));
     // an honest x, y is in range; a larger one (a cheating prover, in tests) widens only its own bound
     const xBits = Math.max(L.ell, bitLength(w.x)) + 1;
     const yBits = Math.max(L.ellPrime, bitLength(w.y)) + 1;
-    const A = modNj2.mul(powSignedSecret(modNj2, st.C, alpha, aBits + 1), pkJ.encrypt(beta, r));
+    const A = modNj2.mul(powSignedSecret(modNj2, st.C, alpha, aBits + 1), pkJ.encryptWithFactor(beta, rN));
     const Bx = mulG(alpha);
-    const By = sk.encrypt(beta, rY);
+    const By = sk.publicKey.encryptWithFactor(beta, rYN);
     const E = commit(alpha, aBits + 1, gamma, aBits + hatBits + 1);
     const S = commit(w.x, xBits, m, L.ell + hatBits + 1);
     const F = commit(beta, bBits + 1, delta, aBits + hatBits + 1);
@@ -178,7 +179,7 @@ export function verifyAffG(
   verifierKey?: PaillierSecretKey,
 ): void {
   const { Nj, Ni, C, D, Y } = st;
-  const { N: Nhat, s, t } = st.aux;
+  const Nhat = st.aux.N;
   const sizeOk = (N: bigint) => (N & 1n) === 1n && bitLength(N) >= L.minModulusBits && bitLength(N) <= L.maxModulusBits;
   check(sizeOk(Nj) && sizeOk(Ni), PROOF, 'aff-g/statement');
   check(inZStarSquared(C, Nj) && inZStarSquared(D, Nj) && inZStarSquared(Y, Ni), PROOF, 'aff-g/statement');
@@ -205,16 +206,15 @@ export function verifyAffG(
   const e = challenge(binding, L, st, p);
   const modNj2 = new Modulus(Nj * Nj);
   const modNi2 = new Modulus(Ni * Ni);
-  const modHat = new Modulus(Nhat);
   try {
     // A·D^e = C^z1·(1 + z2·N_j)·w^N_j  ⇔  C^z1·w^N_j·D^(−e)·(1 + z2·N_j) = A  (mod N_j²)
     const z2j = ((p.z2 % Nj) + Nj) % Nj;
     const terms: [bigint, bigint][] = [
       [C, p.z1],
-      [p.w, Nj],
       [D, -e],
     ];
-    const prod = verifierKey?.N === Nj ? verifierKey.multiPowN2(terms) : modNj2.multiPowPublic(terms);
+    const prod =
+      verifierKey?.N === Nj ? verifierKey.multiPowN2(p.w, terms) : modNj2.multiPowPublic([...terms, [p.w, Nj]]);
     check(modNj2.mul(1n + z2j * Nj, prod) === p.A, PROOF, 'aff-g/paillier-j');
     check(mulG(p.z1).equals(p.Bx.add(mulPublic(st.X, e))), PROOF, 'aff-g/group');
     // B_y·Y^e = (1 + z2·N_i)·w_y^N_i  ⇔  w_y^N_i·Y^(−e)·(1 + z2·N_i) = B_y  (mod N_i²)
@@ -230,25 +230,18 @@ export function verifyAffG(
       PROOF,
       'aff-g/paillier-i',
     );
+    // s^z1·t^z3 = E·S^e, s^z2·t^z4 = F·T^e (mod N̂); |z3|, |z4| < 2^zBits and the z1, z2 ranges checked above
     check(
-      modHat.multiPowPublic([
-        [s, p.z1],
-        [t, p.z3],
-        [p.S, -e],
-      ]) === p.E,
+      pedersenEquationHolds(st.aux, p.z1, L.ell + L.epsilon + 1, p.z3, zBits, p.S, e, p.E),
       PROOF,
       'aff-g/pedersen-1',
     );
     check(
-      modHat.multiPowPublic([
-        [s, p.z2],
-        [t, p.z4],
-        [p.T, -e],
-      ]) === p.F,
+      pedersenEquationHolds(st.aux, p.z2, L.ellPrime + L.epsilon + 1, p.z4, zBits, p.T, e, p.F),
       PROOF,
       'aff-g/pedersen-2',
     );
   } finally {
-    for (const x of [modNj2, modNi2, modHat]) x.dispose();
+    for (const x of [modNj2, modNi2]) x.dispose();
   }
 }

@@ -7,7 +7,8 @@ import { bitLength, type Modulus } from '../wasm/index.js';
 import { randomBelow } from '../util/random.js';
 import { gcd } from '../util/gcd.js';
 import type { SecurityParams } from './params.js';
-import { fixedPowSecret } from './fixed-bases.js';
+import { cachedModulus, fixedPowPublic, fixedPowSecret } from './fixed-bases.js';
+import type { RingPedersenParams } from '../paillier/ring-pedersen.js';
 
 /**
  * Fewest repetitions accepted from the local parameters (soundness 2^−m). m never comes from the
@@ -80,4 +81,31 @@ export function inverseBlinded(m: Modulus, x: bigint): bigint {
     if (kappa === 0n || gcd(kappa, m.value) !== 1n) continue;
     return m.mul(m.inverse(m.mul(x, kappa)), kappa);
   }
+}
+
+/**
+ * The verifier's ring-Pedersen equation s^z·t^z′ = T·S^e (mod N̂) for public signed z, z′ with
+ * |z| < 2^zBound, |z′| < 2^z2Bound and a public signed e, with s and t from cached comb tables
+ * (a verifier's own s, t recur in every session): each signed exponent is shifted into
+ * [0, 2^(bound+1)) and the constant factor s^(−2^bound) comes from a cache. No inversion: S^|e|
+ * goes on the side that makes its exponent positive. The caller checks the bounds and that S, T
+ * are units. LEAK: the exponents, the bases (public values only).
+ */
+export function pedersenEquationHolds(
+  aux: RingPedersenParams,
+  z: bigint,
+  zBound: number,
+  z2: bigint,
+  z2Bound: number,
+  S: bigint,
+  e: bigint,
+  T: bigint,
+): boolean {
+  const { N, s, t } = aux;
+  const m = cachedModulus(N);
+  const signedPow = (x: bigint, k: bigint, bound: number) =>
+    m.mul(fixedPowPublic(N, x, k + (1n << BigInt(bound)), bound + 1), negativeShift(m, x, bound));
+  const lhs = m.mul(signedPow(s, z, zBound), signedPow(t, z2, z2Bound));
+  if (e >= 0n) return lhs === m.mul(T, m.powPublic(S, e));
+  return m.mul(lhs, m.powPublic(S, -e)) === T;
 }

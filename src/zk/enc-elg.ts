@@ -13,12 +13,13 @@
 import { Modulus, bitLength } from '../wasm/index.js';
 import type { RingPedersenParams } from '../paillier/ring-pedersen.js';
 import type { PaillierSecretKey } from '../paillier/secret-key.js';
-import { randomBelow, randomSigned } from '../util/random.js';
+import { takeNonce } from '../paillier/nonce-pool.js';
+import { randomSigned } from '../util/random.js';
 import { gcd } from '../util/gcd.js';
 import { type Point, modq, mul, mulG, mulPublic, pointToBytes, q, randomScalar } from '../curve/secp256k1.js';
 import { proofTranscript, type ProofBinding } from './binding.js';
 import { check } from './errors.js';
-import { inverseBlinded, isUnit, powSignedSecret } from './common.js';
+import { inverseBlinded, isUnit, pedersenEquationHolds, powSignedSecret } from './common.js';
 import type { SecurityParams } from './params.js';
 
 export const ENC_ELG_TAG = 'mpc-engine/v1/presign/enc-elg';
@@ -117,9 +118,7 @@ export function proveEncElg(
     const mu = randomSigned((1n << BigInt(L.ell)) * Nhat);
     const gamma = randomSigned((1n << BigInt(bAE)) * Nhat);
     const beta = randomScalar();
-    let r: bigint;
-    do r = randomBelow(st.N0);
-    while (r === 0n || gcd(r, st.N0) !== 1n);
+    const { rho: r, factor: rN } = takeNonce(sk);
     const hatBits = bitLength(Nhat);
     // s^k·t^l with secret signed exponents, constant time in k and l (bounds are public)
     const commit = (k: bigint, kBits: number, l: bigint, lBits: number) =>
@@ -127,7 +126,7 @@ export function proveEncElg(
     // an honest x is in ±2^ℓ; a larger one (a cheating prover, in tests) only widens its own bound
     const S = commit(w.x, Math.max(L.ell, bitLength(w.x)) + 1, mu, L.ell + hatBits + 1);
     const T = commit(alpha, bAE + 1, gamma, bAE + hatBits + 1);
-    const D = sk.encrypt(alpha, r);
+    const D = sk.publicKey.encryptWithFactor(alpha, rN);
     const Y = mul(st.A, beta).add(mulG(modq(alpha)));
     const Z = mulG(beta);
     const e = challenge(binding, L, st, { S, T, D, Y, Z });
@@ -149,7 +148,7 @@ export function proveEncElg(
  */
 export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncElgStatement, p: EncElgProof): void {
   const { N0, C } = st;
-  const { N: Nhat, s, t } = st.aux;
+  const Nhat = st.aux.N;
   const N02 = N0 * N0;
   check(
     (N0 & 1n) === 1n && bitLength(N0) >= L.minModulusBits && bitLength(N0) <= L.maxModulusBits,
@@ -172,7 +171,6 @@ export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncEl
   const e = challenge(binding, L, st, p);
   // Enc(z1; z2) = D·C^e  ⇔  (1 + z1·N0)·z2^N0·C^(−e) = D (mod N0²)
   const modN02 = new Modulus(N02);
-  const modHat = new Modulus(Nhat);
   try {
     const z1r = ((p.z1 % N0) + N0) % N0;
     const lhs = modN02.mul(
@@ -191,18 +189,13 @@ export function verifyEncElg(binding: ProofBinding, L: SecurityParams, st: EncEl
       'enc-elg/elgamal-1',
     );
     check(mulG(p.w).equals(p.Z.add(mulPublic(st.B, e))), PROOF, 'enc-elg/elgamal-2');
-    // s^z1·t^z3·S^(−e) = T (mod N̂)
+    // s^z1·t^z3 = T·S^e (mod N̂), |z1| ≤ 2^(ℓ+ε) and |z3| < 2^z3Bits checked above
     check(
-      modHat.multiPowPublic([
-        [s, p.z1],
-        [t, p.z3],
-        [p.S, -e],
-      ]) === p.T,
+      pedersenEquationHolds(st.aux, p.z1, L.ell + L.epsilon + 1, p.z3, z3Bits(L, Nhat), p.S, e, p.T),
       PROOF,
       'enc-elg/pedersen',
     );
   } finally {
     modN02.dispose();
-    modHat.dispose();
   }
 }

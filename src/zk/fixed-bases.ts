@@ -1,6 +1,7 @@
 /**
  * Comb tables for bases that recur across sessions: every party's ring-Pedersen s and t, which
- * each prover raises to several secret exponents per proof. A constant-time comb
+ * each prover raises to several secret exponents per proof and each verifier (its own s and t) to
+ * several public ones. A constant-time comb
  * exponentiation costs about a third of a fixed-window one at these sizes (bench:wasm), and a
  * table costs about one exponentiation to build, so the tables are kept (a bounded cache, least
  * recently used evicted) with one long-lived Modulus per modulus.
@@ -38,13 +39,37 @@ function entryFor(N: bigint): Entry {
 }
 
 /**
+ * Teeth of a table: a constant-time walk scans every entry at each step, so its tables stay at 2^6
+ * entries; a public walk reads one entry per step, and 2^8 entries cut its steps by a quarter.
+ */
+const TEETH_SECRET = 6;
+const TEETH_PUBLIC = 8;
+
+/**
  * base^e mod N in constant time for a secret e ≥ 0 below 2^bits (bits public), from a cached comb
  * table of this base; base must be a public value that recurs (s, t).
  */
 export function fixedPowSecret(N: bigint, base: bigint, e: bigint, bits: number): bigint {
+  return tableFor(N, base, bits, TEETH_SECRET).pow(e);
+}
+
+/**
+ * base^e mod N for a public e ≥ 0 below 2^bits, from a cached comb table of this base (a
+ * verifier's own s and t). LEAK: e.
+ */
+export function fixedPowPublic(N: bigint, base: bigint, e: bigint, bits: number): bigint {
+  return tableFor(N, base, bits, TEETH_PUBLIC).powPublic(e);
+}
+
+/** The long-lived Modulus of N (the one the tables use). */
+export function cachedModulus(N: bigint): Modulus {
+  return entryFor(N).mod;
+}
+
+function tableFor(N: bigint, base: bigint, bits: number, teeth: number): FixedBase {
   const entry = entryFor(N);
   const tableBits = Math.ceil(bits / BITS_STEP) * BITS_STEP;
-  const key = `${base.toString(36)}:${tableBits}`;
+  const key = `${base.toString(36)}:${tableBits}:${teeth}`;
   let table = entry.tables.get(key);
   if (table) {
     entry.tables.delete(key);
@@ -54,8 +79,8 @@ export function fixedPowSecret(N: bigint, base: bigint, e: bigint, bits: number)
       old.dispose();
       entry.tables.delete(oldKey);
     }
-    table = entry.mod.fixedBase(base, tableBits);
+    table = entry.mod.fixedBase(base, tableBits, teeth);
   }
   entry.tables.set(key, table);
-  return table.pow(e);
+  return table;
 }

@@ -199,6 +199,56 @@ test('secret-key CRT encryption and nonce factor equal the public ones and the t
   }
 });
 
+test("multiPowN2 (a verifier's check under its own key) equals w^N·∏ x_j^e_j mod N² computed with plain bigint", (t) => {
+  const ref = (w: bigint, terms: [bigint, bigint][], n: bigint) => {
+    const n2 = n * n;
+    let acc = refPow(w, n, n2);
+    for (const [x, e] of terms)
+      acc = (acc * (e < 0n ? refPow(refInverse(x, n2) as bigint, -e, n2) : refPow(x, e, n2))) % n2;
+    return acc;
+  };
+  fc.assert(
+    fc.property(
+      fc.bigInt({ min: 0n, max: N }),
+      fc.bigInt({ min: -N, max: N }),
+      fc.bigInt({ min: -(1n << 800n), max: 1n << 800n }),
+      fc.bigInt({ min: -(1n << 256n), max: 1n << 256n }),
+      (x, m, z, e) => {
+        const w = nonceFrom(x, N);
+        const C = pk.encrypt(m);
+        const D = pk.encrypt(m + 1n);
+        const terms: [bigint, bigint][] = [
+          [C, z],
+          [D, e],
+        ];
+        expectEq(sk.multiPowN2(w, terms), ref(w, terms, N), 'multiPowN2');
+      },
+    ),
+    runs(10),
+  );
+  // edge cases: zero and ±1 exponents, base 1, w = 1, w = N − 1, the 3072-bit key
+  const C = pk.encrypt(7n);
+  for (const [w, terms] of [
+    [1n, [[C, 0n]]],
+    [N - 1n, [[C, 1n]]],
+    [
+      2n,
+      [
+        [1n, (1n << 900n) - 1n],
+        [C, -1n],
+      ],
+    ],
+  ] as [bigint, [bigint, bigint][]][])
+    t.is(sk.multiPowN2(w, terms), ref(w, terms, N));
+  const bC = bigPk.encrypt(99n);
+  const bw = bigPk.randomNonce();
+  t.is(bigSk.multiPowN2(bw, [[bC, -(1n << 255n)]]), ref(bw, [[bC, -(1n << 255n)]], BN));
+  // bases that are not units and a w outside (0, N) are refused
+  t.throws(() => sk.multiPowN2(2n, [[p, 1n]]), { instanceOf: RangeError });
+  t.throws(() => sk.multiPowN2(0n, [[C, 1n]]), { instanceOf: RangeError });
+  t.throws(() => sk.multiPowN2(N, [[C, 1n]]), { instanceOf: RangeError });
+});
+
 test('nonce validation', (t) => {
   for (const key of [pk, sk]) {
     t.throws(() => key.nonceFactor(0n), { instanceOf: RangeError, message: /nonce/ });

@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import { createHash, createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { BlameCode } from '../../src/protocol/blame.js';
-import { startPresign, nonceR, type Presignature } from '../../src/protocol/presign/index.js';
+import { startPresign, nonceR, precomputePresignNonces, type Presignature } from '../../src/protocol/presign/index.js';
+import { clearNonces, pooledNonces } from '../../src/paillier/nonce-pool.js';
 import { ROUND, decodeR1, decodeR2, decodeR3, encodeR2, encodeR3 } from '../../src/protocol/presign/messages.js';
 import { INSTANCE } from '../../src/protocol/presign/instances.js';
 import { combineSignature, toDer, toRsv, wrongPartials, type EcdsaSignature } from '../../src/protocol/sign/index.js';
@@ -105,6 +106,28 @@ for (const S of [
     signAndCheck(t, ps, keys[0]!.public.Y);
   });
 }
+
+test('Paillier nonces made ahead: a presignature takes exactly the ones filled for it, and signs', (t) => {
+  const S = [0, 1];
+  const s = sid();
+  clearNonces();
+  const made = S.map((i) => precomputePresignNonces(params(i, S, s)));
+  // per signer: 2 + 6·1 = 8 under its own key, 4 under the other's
+  t.deepEqual(made, [12, 12]);
+  // each modulus: its owner's 8 and the other signer's 4
+  const N = S.map((i) => aux[0]!.parties[i]!.N);
+  t.deepEqual(
+    N.map((n) => pooledNonces(n)),
+    [12, 12],
+  );
+  const ps = outputs(presign(S, undefined, s));
+  t.deepEqual(
+    N.map((n) => pooledNonces(n)),
+    [0, 0],
+    'every precomputed nonce was used, none twice',
+  );
+  signAndCheck(t, ps, keys[0]!.public.Y);
+});
 
 test('3 signers of a 3-of-5 key presign and sign', (t) => {
   const keys5 = keygenShares(5, 3);

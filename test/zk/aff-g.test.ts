@@ -75,12 +75,25 @@ test('tampered responses are rejected by the equation that uses them', (t) => {
     [{ E: aux.N }, 'aff-g/commitment-range'],
     [{ z4: 1n << 100000n }, 'aff-g/size'],
   ];
-  for (const [patch, want] of cases)
+  for (const [patch, want] of cases) {
     t.is(
       reason(() => verifyAffG(b, L, st, { ...p, ...patch })),
       want,
       Object.keys(patch).join(),
     );
+    // the verifier's own-key path (CRT) rejects with the same reason
+    t.is(
+      reason(() => verifyAffG(b, L, st, { ...p, ...patch }, skJ)),
+      want,
+      `${Object.keys(patch).join()} (verifier key)`,
+    );
+  }
+  t.notThrows(() => verifyAffG(b, L, st, p, skJ));
+  // w = N_j − w changes w^N_j by the factor −1 (an element of order 2): still rejected
+  t.is(
+    reason(() => verifyAffG(b, L, st, { ...p, w: skJ.N - p.w }, skJ)),
+    'aff-g/paillier-j',
+  );
 });
 
 test('a statement built from a ciphertext other than ours is rejected (A3)', (t) => {

@@ -1,4 +1,5 @@
 export { startPresign } from './round1.js';
+export { precomputePresignNonces } from './nonces.js';
 export { ROUND as PRESIGN_ROUND, SCHEDULE as PRESIGN_SCHEDULE } from './messages.js';
 /** @public (startPresign) */
 export type { PresignParams } from './params.js';

@@ -9,6 +9,7 @@
  */
 import { mul, mulG, randomScalar } from '../../curve/secp256k1.js';
 import { PaillierSecretKey } from '../../paillier/secret-key.js';
+import { takeNonce } from '../../paillier/nonce-pool.js';
 import { proveEncElg } from '../../zk/enc-elg.js';
 import type { Msg, Step } from '../machine.js';
 import { ROUND, encodeR1, encodeR1Proofs, type R1Broadcast } from './messages.js';
@@ -46,15 +47,16 @@ export function startPresign(params: PresignParams): Step<Presignature> {
   });
   const k = randomScalar();
   const gamma = randomScalar();
-  const rho = sk.publicKey.randomNonce();
-  const nu = sk.publicKey.randomNonce();
+  // nonces made ahead of time when there are any (docs/security.md, "Precomputed nonces")
+  const { rho, factor: rhoN } = takeNonce(sk);
+  const { rho: nu, factor: nuN } = takeNonce(sk);
   const y = randomScalar();
   const a = randomScalar();
   const b = randomScalar();
   const Y = mulG(y);
   const r1: R1Broadcast = {
-    K: sk.encrypt(k, rho),
-    G: sk.encrypt(gamma, nu),
+    K: sk.publicKey.encryptWithFactor(k, rhoN),
+    G: sk.publicKey.encryptWithFactor(gamma, nuN),
     Y,
     A1: mulG(a),
     A2: mul(Y, a).add(mulG(k)),

@@ -9,6 +9,7 @@
  */
 import { type Point, G, mulG } from '../../curve/secp256k1.js';
 import { PaillierPublicKey } from '../../paillier/public-key.js';
+import { takeNonce } from '../../paillier/nonce-pool.js';
 import { verifyEncElg } from '../../zk/enc-elg.js';
 import { proveAffG } from '../../zk/aff-g.js';
 import { proveElog } from '../../zk/elog.js';
@@ -95,10 +96,10 @@ export class Round2 extends SignerRound<Round1State> {
       // one MtA: D = mult⊙K_j ⊕ Enc_j(β; ρ), F = Enc_i(β; ρ_y), with its Πaff-g
       const mta = (mult: bigint, X: Point, extra: Uint8Array) => {
         const b = randomSigned(maskBound);
-        const rho = pkJ.randomNonce();
-        const rhoY = sk.publicKey.randomNonce();
-        const D = pkJ.add(pkJ.scalarMul(Kj, mult, 256), pkJ.encrypt(b, rho));
-        const F = sk.encrypt(b, rhoY);
+        const { rho, factor: rhoN } = takeNonce(pkJ);
+        const { rho: rhoY, factor: rhoYN } = takeNonce(sk);
+        const D = pkJ.add(pkJ.scalarMul(Kj, mult, 256), pkJ.encryptWithFactor(b, rhoN));
+        const F = sk.publicKey.encryptWithFactor(b, rhoYN);
         const psi = proveAffG(
           { sid: ssid, prover: i, verifier: j, extra },
           L,
