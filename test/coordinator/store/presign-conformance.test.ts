@@ -186,12 +186,18 @@ test('file: a torn last line and a line that is no record are ignored; the file 
   t.deepEqual(JSON.parse(lines[1] as string), { op: 'claim', id: b.id });
 });
 
-test('postgres: two coordinators claiming one wallet at once never get the same entry', async (t) => {
+/** Two coordinators, each with its own pool and instance, on one new database. */
+async function twoCoordinators(t: ExecutionContext): Promise<[PgInventory, PgInventory]> {
   const url = await server.createDatabase();
   const dbs = await Promise.all([1, 2].map(() => Database.open({ url, poolSize: 5 })));
   t.teardown(() => Promise.all(dbs.map((d) => d.close())));
   const [a, b] = await Promise.all(dbs.map((db) => PgInventory.open(db)));
   if (!a || !b) throw new Error('unreachable');
+  return [a, b];
+}
+
+test('postgres: two coordinators claiming one wallet at once never get the same entry', async (t) => {
+  const [a, b] = await twoCoordinators(t);
   const made = Array.from({ length: 12 }, () => dealer.entry(W, [0, 2]));
   for (const [k, e] of made.entries()) await (k % 2 === 0 ? a : b).add(e);
   const claims = await Promise.all(Array.from({ length: 30 }, (_, k) => (k % 2 === 0 ? a : b).claim(W, [0, 2])));
@@ -203,11 +209,7 @@ test('postgres: two coordinators claiming one wallet at once never get the same 
 });
 
 test('postgres: two coordinators filling one wallet reserve the target once between them', async (t) => {
-  const url = await server.createDatabase();
-  const dbs = await Promise.all([1, 2].map(() => Database.open({ url, poolSize: 5 })));
-  t.teardown(() => Promise.all(dbs.map((d) => d.close())));
-  const [a, b] = await Promise.all(dbs.map((db) => PgInventory.open(db)));
-  if (!a || !b) throw new Error('unreachable');
+  const [a, b] = await twoCoordinators(t);
   await a.add(dealer.entry(W, [1, 2]));
   const got = await Promise.all(Array.from({ length: 10 }, (_, k) => (k % 2 === 0 ? a : b).reserve(W, [1, 2], 4)));
   t.is(got.filter((r) => r !== undefined).length, 3, 'one ready + three reserved = the target of four');
