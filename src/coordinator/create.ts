@@ -206,6 +206,8 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     onAbandoned: () => reconciler.trigger(),
     audit,
     defaultContext: requestContext,
+    // a shared database is not this coordinator's alone: a key read from it is confirmed with the nodes
+    confirmKeys: shared !== undefined,
   });
   const publicKeyOf = (id: string): string | undefined => wallets.publicKeyOf(id);
   // What is ready survives a restart: the journal in the data directory, or the shared table.

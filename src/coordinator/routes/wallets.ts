@@ -16,7 +16,10 @@ export interface WalletsApi {
   create(input: CreateWalletInput): Promise<{ wallet: WalletView; replayed: boolean }>;
   /** the wallet, after catching up with the shared store when it is not known here (yet) */
   find(walletId: string): Promise<WalletView | undefined>;
-  list(options: { limit?: number; cursor?: string }): { wallets: WalletView[]; nextCursor: string | undefined };
+  list(options: {
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ wallets: WalletView[]; nextCursor: string | undefined }>;
 }
 
 const createBodySchema = z
@@ -73,11 +76,11 @@ export function registerWalletRoutes(router: Router, deps: RouteDeps, wallets: W
     ctx.body = wallet;
   });
 
-  router.get('/v1/wallets', walletAuth, (ctx) => {
+  router.get('/v1/wallets', walletAuth, async (ctx) => {
     const parsed = listQuerySchema.safeParse(ctx.query);
     if (!parsed.success) throw new HttpProblem(400, 'invalid-query', issues(parsed.error));
     const { limit, cursor } = parsed.data;
-    const page = wallets.list({
+    const page = await wallets.list({
       ...(limit === undefined ? {} : { limit }),
       ...(cursor === undefined ? {} : { cursor }),
     });

@@ -428,7 +428,15 @@ export class PostgresWalletRegistry implements WalletStore {
         throw e;
       }
       for (const row of rows) {
-        this.apply(row);
+        const issue = rowIssue(row);
+        // a row no coordinator writes (changed in the database): skipped, so it holds up no later
+        // change and no start; an unreadable row of a wallet already known changes nothing here
+        if (issue === undefined) this.apply(row);
+        else
+          this.log.error(
+            { walletId: row.wallet_id.slice(0, 80), changeSeq: row.change_seq, issue },
+            'wallet registry: a row that no coordinator could have written is skipped (changed in the database?)',
+          );
         this.lastChange = BigInt(row.change_seq);
       }
       this.readAt = Math.max(this.readAt, began);
@@ -586,6 +594,28 @@ export class PostgresWalletRegistry implements WalletStore {
       }
       if (!this.closed) await new Promise((r) => setTimeout(r, 1_000).unref());
     }
+  }
+}
+
+/** Why a row read from the database cannot be applied (a field a write always sets is missing or malformed), if it cannot. */
+function rowIssue(row: Row): string | undefined {
+  if (!walletIdSchema.safeParse(row.wallet_id).success) return 'wallet id';
+  if (row.label !== null && (typeof row.label !== 'string' || row.label.length > MAX_LABEL_LENGTH)) return 'label';
+  const isTime = (d: Date | null): boolean => d instanceof Date && !Number.isNaN(d.getTime());
+  switch (row.state) {
+    case 'pending':
+    case 'failed':
+      return isTime(row.started_at) ? undefined : 'started_at';
+    case 'committed':
+      if (!/^0[23][0-9a-f]{64}$/.test(row.public_key ?? '')) return 'public_key';
+      if (!isTime(row.created_at)) return 'created_at';
+      if (row.idempotency_key_hash !== null && !/^[0-9a-f]{64}$/.test(row.idempotency_key_hash))
+        return 'idempotency_key_hash';
+      return row.commit_seq === null ? 'commit_seq' : undefined;
+    case 'resolved':
+      return undefined;
+    default:
+      return 'state';
   }
 }
 
