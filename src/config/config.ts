@@ -113,6 +113,8 @@ export interface Config {
   readonly presignPoolSize: number;
   /** safe primes each node keeps ready for aux-info runs (4 per run) */
   readonly nodePrimePool: number;
+  /** PRESIGN_MAX_AGE in ms: presignatures older than this are no longer used (nodes burn them) */
+  readonly presignMaxAgeMs: number;
   /** KEY_REFRESH_INTERVAL in ms: every wallet refreshed once per interval (undefined: off) */
   readonly keyRefreshIntervalMs: number | undefined;
   /** share backups (BACKUP_PUBLIC_KEY set): the key as hex or PEM text, and the directory */
@@ -305,6 +307,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     logLevel: v.LOG_LEVEL,
     presignPoolSize: v.PRESIGN_POOL_SIZE,
     nodePrimePool: v.NODE_PRIME_POOL,
+    presignMaxAgeMs: v.PRESIGN_MAX_AGE,
     keyRefreshIntervalMs: v.KEY_REFRESH_INTERVAL,
     backup:
       v.BACKUP_PUBLIC_KEY === undefined

@@ -20,4 +20,9 @@ export type {
 } from './config.js';
 export { ConfigError, /** @public (ConfigError.issues) */ type ConfigIssue } from './errors.js';
 export { devPrimesRefusal } from './development.js';
-export { DEVELOPMENT_AUTH_TOKEN, VARIABLES, /** @public (NodeEntry.platform) */ type Platform } from './schema.js';
+export {
+  DEFAULT_PRESIGN_MAX_AGE_MS,
+  DEVELOPMENT_AUTH_TOKEN,
+  VARIABLES,
+  /** @public (NodeEntry.platform) */ type Platform,
+} from './schema.js';

@@ -18,6 +18,9 @@ import {
 import { checkKmsSettings, KMS_DESCRIPTIONS, KMS_SCHEMA, type KmsProvider } from './kms-settings.js';
 import { duration, httpsUrl, integer, list, path, show } from './parsers.js';
 
+/** PRESIGN_MAX_AGE's default: a day (the node burns older presignatures; src/node/storage/retention.ts). */
+export const DEFAULT_PRESIGN_MAX_AGE_MS = 24 * 3_600_000;
+
 export const PLATFORMS = ['LOCAL', 'AWS', 'AZURE', 'IBM', 'GOOGLE'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 export type CloudPlatform = Exclude<Platform, 'LOCAL'>;
@@ -95,6 +98,8 @@ export const VARIABLES = {
     'on SIGTERM a node lets requests in flight finish for at most this many ms, then aborts them and exits (default 5000)',
   PRESIGN_POOL_SIZE:
     'presignatures the coordinators keep ready per wallet and signer pair, for wallets that have signed or whose creation asked for it (0–64, default 2; 0: on demand only)',
+  PRESIGN_MAX_AGE:
+    'a presignature not used within this long is dropped by the coordinators (10 minutes before) and burnt by the nodes, which also delete the ones nobody asked for (e.g. 24h; 1h–30d, default 24h)',
   NODE_PRIME_POOL:
     'safe primes each node keeps ready, generated in the background (4–64, default 8: two aux-info runs; a run takes 4)',
   KEY_REFRESH_INTERVAL:
@@ -271,6 +276,7 @@ export const envSchema = z
     TRANSPORT_HANDSHAKE_TIMEOUT_MS: integer(100, 600_000).default(5_000),
     NODE_DRAIN_MS: integer(0, 600_000).default(5_000),
     PRESIGN_POOL_SIZE: integer(0, 64).default(2),
+    PRESIGN_MAX_AGE: duration(3_600_000, 30 * 86_400_000).default(DEFAULT_PRESIGN_MAX_AGE_MS),
     NODE_PRIME_POOL: integer(4, 64).default(8),
     KEY_REFRESH_INTERVAL: duration(10 * 60_000, 365 * 86_400_000).optional(),
     BACKUP_PUBLIC_KEY: z.string().max(4096).optional(),

@@ -222,6 +222,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     currentAux: () => cluster.auxId,
     inventory,
     isLive: (id) => publicKeyOf(id) !== undefined && !registry.isArchived(id),
+    maxAgeMs: config.presignMaxAgeMs,
     log,
   });
   // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived

@@ -92,6 +92,11 @@ export class PresignCancelledError extends ServiceError {
   readonly problem = 'request-cancelled';
 }
 
+/** How long before PRESIGN_MAX_AGE the pool stops handing a presignature out. */
+export const EXPIRY_MARGIN_MS = 10 * 60_000;
+/** How often expired presignatures are dropped from the inventory. */
+const EXPIRE_EVERY_MS = 60_000;
+
 /** Default bound on requests waiting for an on-demand presignature at once. */
 export const DEFAULT_MAX_ON_DEMAND = 16;
 /** Default wait for an on-demand presignature (a session is ~3 s of compute; 60 s is its own deadline). */
@@ -119,6 +124,12 @@ export interface PoolOptions {
   readonly isLive?: (walletId: string) => boolean;
   /** how often a shared inventory is read for other coordinators' changes (default 1 s) */
   readonly syncMs?: number;
+  /**
+   * PRESIGN_MAX_AGE: the nodes burn a presignature this old, so the pool hands out none older than
+   * this less EXPIRY_MARGIN_MS (the time a sign takes to reach them, and clocks that differ), and
+   * drops them from the inventory every minute (default: kept until used)
+   */
+  readonly maxAgeMs?: number;
   readonly log?: Logger;
 }
 
@@ -162,6 +173,7 @@ export class PresignPool {
   private readonly running = new Set<Promise<void>>();
   private retryTimer: NodeJS.Timeout | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
+  private expireTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** bumped by discard(): a presign started under an older count is not admitted */
   private epochAll = 0;
@@ -178,6 +190,8 @@ export class PresignPool {
       throw new RangeError('onDemandTimeoutMs must be positive');
     if (o.concurrency !== undefined && (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1))
       throw new RangeError('concurrency must be a positive integer');
+    if (o.maxAgeMs !== undefined && !(o.maxAgeMs > EXPIRY_MARGIN_MS))
+      throw new RangeError(`maxAgeMs must be over ${EXPIRY_MARGIN_MS} ms`);
     this.log = (o.log ?? silentLogger()).child({ component: 'presign-pool' });
     this.inventory = o.inventory ?? new MemoryInventory();
   }
@@ -189,6 +203,7 @@ export class PresignPool {
    */
   start(): void {
     for (const w of this.inventory.stocked()) this.track(w);
+    if (this.o.maxAgeMs !== undefined) this.expireEvery(this.o.maxAgeMs - EXPIRY_MARGIN_MS);
     if (!this.inventory.shared) return;
     const every = this.o.syncMs ?? 1_000;
     const tick = (): void => {
@@ -209,6 +224,22 @@ export class PresignPool {
       this.syncTimer.unref();
     };
     tick();
+  }
+
+  /** Drops what has become too old to hand out now and every EXPIRE_EVERY_MS, then refills. */
+  private expireEvery(usableMs: number): void {
+    const pass = (): void => {
+      this.inventory.expire(usableMs).then(
+        (dropped) => {
+          if (dropped > 0) this.log.info({ dropped }, 'presignatures past PRESIGN_MAX_AGE dropped');
+          this.refill();
+        },
+        (e: unknown) => this.log.warn({ err: (e as Error).message }, 'expired presignatures not dropped; trying again'),
+      );
+    };
+    pass();
+    this.expireTimer = setInterval(pass, EXPIRE_EVERY_MS);
+    this.expireTimer.unref();
   }
 
   private static key(walletId: string, signers: readonly number[]): string {
@@ -237,6 +268,9 @@ export class PresignPool {
         const aux = this.o.currentAux?.();
         // made under an aux-info the group has left: the nodes burnt it at the commit (claimed: gone)
         if (entry && aux !== undefined && entry.auxId !== undefined && entry.auxId !== aux) continue;
+        // too close to PRESIGN_MAX_AGE: the nodes may have burnt it by the time the sign arrives
+        if (entry && this.o.maxAgeMs !== undefined && Date.now() - entry.createdAt > this.o.maxAgeMs - EXPIRY_MARGIN_MS)
+          continue;
         return entry;
       }
     } finally {
@@ -496,6 +530,7 @@ export class PresignPool {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.syncTimer);
+    clearInterval(this.expireTimer);
     this.queue.length = 0;
     await Promise.allSettled([...this.running]);
   }

@@ -17,6 +17,7 @@ import { nftablesRuleset } from '../transport/firewall.js';
 import { decodeJson, encodeJson } from '../rpc/messages.js';
 import { rpcFailure } from '../rpc/errors.js';
 import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
+import { RETENTION_INTERVAL_MS } from './storage/retention.js';
 import { AuditLog, type AuditEvent } from '../util/audit-log.js';
 import { lockDirectory } from '../util/dir-lock.js';
 import type { Logger } from '../util/log.js';
@@ -76,6 +77,21 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
   const recovered = await runtime.service.recover();
   if (recovered.pendingDropped + recovered.presignaturesBurnt > 0)
     log.info(recovered, 'recovered an interrupted state switch');
+  // expired and orphaned presignatures, and single-use records past their grace (storage/retention.ts):
+  // the node's state stays bounded however long it runs
+  const prune = (): Promise<void> =>
+    runtime.service.prune().then(
+      (pruned) => {
+        if (pruned.expired + pruned.markers + pruned.sessions > 0)
+          log.info(pruned, 'records past their retention deleted');
+      },
+      (e: unknown) => log.error({ err: (e as Error).message }, 'retention pass failed (tried again later)'),
+    );
+  let pruning = prune();
+  const retention = setInterval(() => {
+    pruning = pruning.then(prune);
+  }, RETENTION_INTERVAL_MS);
+  retention.unref();
   if (config.firewall.enabled)
     applyFirewall(
       nftablesRuleset({
@@ -169,7 +185,9 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
           'drain time over: abandoning the requests still in flight (their records are written whole or not at all)',
         );
     }
+    clearInterval(retention);
     await server.close();
+    await pruning;
     await worker.terminate();
     await runtime.close();
     await audit.close();

@@ -77,6 +77,7 @@ export async function openNodeRuntime(o: RuntimeOptions, hooks: RuntimeHooks = {
     store,
     primes,
     log,
+    retention: { presignatureMaxAgeMs: config.presignMaxAgeMs },
     ...(hooks.audit ? { audit: hooks.audit } : {}),
     ...(config.backup
       ? {

@@ -68,6 +68,8 @@ import type { AuditEvent } from '../util/audit-log.js';
 import { decodeEnvelope, type PartyIdentity } from '../envelope/envelope.js';
 import type { RecordStore } from './storage/store.js';
 import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
+import { DEFAULT_RETENTION_GRACE_MS, pruneSingleUse, type Pruned, type RetentionPolicy } from './storage/retention.js';
+import { DEFAULT_PRESIGN_MAX_AGE_MS } from '../config/index.js';
 import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import type { ShareBackup } from './backup.js';
 import { NodeSession } from './session.js';
@@ -116,7 +118,12 @@ export interface NodeServiceOptions {
   readonly audit?: (event: AuditEvent) => Promise<void>;
   /** where each committed key share's encrypted backup goes (BACKUP_PUBLIC_KEY set) */
   readonly backup?: ShareBackup;
+  /** how long stored presignatures, used-markers and seen sids are kept (retention.ts; default 24 h and 1 h) */
+  readonly retention?: Partial<RetentionPolicy>;
 }
+
+/** A session idle this long is dropped (NodeServiceOptions.sessionTtlMs). */
+const DEFAULT_SESSION_TTL_MS = 10 * 60_000;
 
 /** An error answered to the coordinator (code + message; never a secret). */
 export class RpcError extends Error {
@@ -252,6 +259,25 @@ export class NodeService {
           }
         : {}),
     });
+  }
+
+  /**
+   * Delete what can no longer matter at time `now` (ms since the epoch): expired or orphaned
+   * presignatures (burnt), used-markers without a secret and seen sids past the grace period
+   * (storage/retention.ts). The main thread runs it periodically; it is safe beside signing and
+   * sessions in any thread.
+   */
+  async prune(now: number = Date.now()): Promise<Pruned> {
+    const policy: RetentionPolicy = {
+      presignatureMaxAgeMs: this.o.retention?.presignatureMaxAgeMs ?? DEFAULT_PRESIGN_MAX_AGE_MS,
+      graceMs: Math.max(
+        this.o.retention?.graceMs ?? DEFAULT_RETENTION_GRACE_MS,
+        this.o.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
+      ),
+    };
+    return pruneSingleUse(this.presigs, this.seen, policy, now, (kind, id, err) =>
+      this.o.log.error({ kind, id, err: err.message }, 'a record past its retention could not be deleted (retried)'),
+    );
   }
 
   /**
@@ -902,7 +928,7 @@ export class NodeService {
     const now = performance.now();
     const key = abortKey(coordinator, sessionId);
     this.aborted.delete(key);
-    this.aborted.set(key, now + (this.o.sessionTtlMs ?? 10 * 60_000));
+    this.aborted.set(key, now + (this.o.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS));
     for (const [id, until] of this.aborted) {
       if (this.aborted.size <= MAX_ABORTED && until > now) break;
       this.aborted.delete(id); // oldest first: insertion order
@@ -1407,7 +1433,7 @@ export class NodeService {
 
   /** Drop sessions idle longer than the TTL (the coordinator died or gave up). */
   private expire(): void {
-    const cutoff = performance.now() - (this.o.sessionTtlMs ?? 10 * 60_000);
+    const cutoff = performance.now() - (this.o.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS);
     for (const [id, s] of this.sessions) {
       if (s.touched < cutoff) {
         if ('session' in s) s.session.cancel();

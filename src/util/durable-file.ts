@@ -44,13 +44,18 @@ export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
   if (first !== undefined) await fsyncDir(dirname(first));
 }
 
-/** Write data to a fresh temporary file next to `path` and fsync it; returns its path. */
-async function writeTemp(path: string, data: Uint8Array, mode: number): Promise<string> {
+/**
+ * Write data to a fresh temporary file next to `path` and fsync it; returns its path. With
+ * `mtimeMs`, that is the file's modification time (a writer on a clock of its own: the time its
+ * readers age the file by), set before the fsync so it is as durable as the data.
+ */
+async function writeTemp(path: string, data: Uint8Array, mode: number, mtimeMs?: number): Promise<string> {
   const tmp = tempPathFor(path);
   const fh = await open(tmp, 'wx', mode);
   try {
     try {
       await fh.writeFile(data);
+      if (mtimeMs !== undefined) await fh.utimes(mtimeMs / 1000, mtimeMs / 1000);
       await fh.sync();
     } finally {
       await fh.close();
@@ -63,8 +68,8 @@ async function writeTemp(path: string, data: Uint8Array, mode: number): Promise<
 }
 
 /** Replace (or create) `path` with `data`: readers see the old content or the new, never a mix. */
-export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o600): Promise<void> {
-  const tmp = await writeTemp(path, data, mode);
+export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o600, mtimeMs?: number): Promise<void> {
+  const tmp = await writeTemp(path, data, mode, mtimeMs);
   try {
     await rename(tmp, path);
   } catch (e) {
@@ -80,8 +85,13 @@ export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o6
  * with EEXIST like open with O_CREAT|O_EXCL, the `wx` flag) and publishes a file that is already
  * complete and fsynced. Returns once the new name is durable.
  */
-export async function createFileExclusive(path: string, data: Uint8Array, mode = 0o600): Promise<boolean> {
-  return (await stageFileExclusive(path, data, mode)).publish();
+export async function createFileExclusive(
+  path: string,
+  data: Uint8Array,
+  mode = 0o600,
+  mtimeMs?: number,
+): Promise<boolean> {
+  return (await stageFileExclusive(path, data, mode, mtimeMs)).publish();
 }
 
 /**
@@ -100,8 +110,13 @@ export interface StagedFile {
 }
 
 /** Writes and fsyncs `data` next to `path`, ready to be published by exclusive create. `data` must stay unchanged until publish() settles. */
-export async function stageFileExclusive(path: string, data: Uint8Array, mode = 0o600): Promise<StagedFile> {
-  const tmp = await writeTemp(path, data, mode);
+export async function stageFileExclusive(
+  path: string,
+  data: Uint8Array,
+  mode = 0o600,
+  mtimeMs?: number,
+): Promise<StagedFile> {
+  const tmp = await writeTemp(path, data, mode, mtimeMs);
   let done = false;
   const once = (): void => {
     if (done) throw new Error('staged file already published or discarded');
@@ -118,7 +133,7 @@ export async function stageFileExclusive(path: string, data: Uint8Array, mode = 
         const code = errorCode(e);
         if (code === 'EEXIST') created = false;
         else if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS')
-          created = await createWithOpenExclusive(path, data, mode);
+          created = await createWithOpenExclusive(path, data, mode, mtimeMs);
         else throw e;
       } finally {
         await unlink(tmp).catch(() => undefined);
@@ -137,7 +152,12 @@ export async function stageFileExclusive(path: string, data: Uint8Array, mode = 
  * For file systems without hard links: `wx` on the final name. Exclusive all the same, but a crash
  * mid-write can leave a short file; callers that use the name as a marker treat any file as present.
  */
-async function createWithOpenExclusive(path: string, data: Uint8Array, mode: number): Promise<boolean> {
+async function createWithOpenExclusive(
+  path: string,
+  data: Uint8Array,
+  mode: number,
+  mtimeMs?: number,
+): Promise<boolean> {
   let fh;
   try {
     fh = await open(path, 'wx', mode);
@@ -147,6 +167,7 @@ async function createWithOpenExclusive(path: string, data: Uint8Array, mode: num
   }
   try {
     await fh.writeFile(data);
+    if (mtimeMs !== undefined) await fh.utimes(mtimeMs / 1000, mtimeMs / 1000);
     await fh.sync();
   } finally {
     await fh.close();

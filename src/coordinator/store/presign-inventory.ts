@@ -62,6 +62,8 @@ export interface PresignInventory {
   discard(walletId?: string): Promise<number>;
   /** Discards a wallet's ready entries made under `state`; resolves how many. */
   dropState(walletId: string, state: string): Promise<number>;
+  /** Discards the ready entries recorded more than `ageMs` ago (PRESIGN_MAX_AGE); resolves how many. */
+  expire(ageMs: number): Promise<number>;
   /** Reads what other coordinators changed (a no-op when not shared). */
   sync(): Promise<void>;
   close(): Promise<void>;
@@ -180,6 +182,11 @@ export class MemoryInventory implements PresignInventory {
 
   dropState(walletId: string, state: string): Promise<number> {
     return this.dropWhere((e) => e.walletId === walletId && e.state === state);
+  }
+
+  expire(ageMs: number): Promise<number> {
+    const before = Date.now() - ageMs;
+    return this.dropWhere((e) => e.createdAt < before);
   }
 
   sync(): Promise<void> {

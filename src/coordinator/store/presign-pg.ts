@@ -179,6 +179,16 @@ export class PgInventory implements PresignInventory {
     return r.rowCount ?? 0;
   }
 
+  async expire(ageMs: number): Promise<number> {
+    const r = await this.db.query(
+      `UPDATE presignatures SET state = 'discarded', changed_at = now()
+       WHERE state = 'ready' AND created_at < now() - $1 * interval '1 millisecond'`,
+      [ageMs],
+    );
+    if ((r.rowCount ?? 0) > 0) await this.sync();
+    return r.rowCount ?? 0;
+  }
+
   async sync(): Promise<void> {
     const r = await this.db.query<{ wallet_id: string; signers: string; n: string }>(
       `SELECT wallet_id, signers, count(*) AS n FROM presignatures WHERE state = 'ready' GROUP BY wallet_id, signers`,

@@ -157,11 +157,61 @@ export class Presignatures {
     }
     try {
       if (!(await (await staging).publish())) throw new PresignatureUsedError();
+      // The secret must still be there now that our marker is: an earlier use deletes the secret
+      // before its marker may be pruned (pruneMarkers), so a claim that read the secret before
+      // that use and published after the pruning finds it gone and is refused (docs/security.md,
+      // retention of single-use records).
+      if (!(await this.store.has('presig', presigId))) throw new PresignatureUsedError();
     } catch (e) {
       secret.fill(0);
       throw e;
     }
     return { secret, deleted: this.#deleteSecret(presigId) };
+  }
+
+  /**
+   * Burn every unused presignature stored before `before` (ms since the epoch, by the store's
+   * record times): it expired (PRESIGN_MAX_AGE), or nobody asked for it (an orphan). Burning is
+   * the same durable marker as a use, so an expiry racing a sign leaves exactly one of them.
+   * Returns how many this call burnt; one it could not is reported to `onFailure`.
+   */
+  async expire(before: number, onFailure?: (presigId: string, err: Error) => void): Promise<number> {
+    let burnt = 0;
+    for (const id of await this.store.list('presig')) {
+      try {
+        const at = await this.store.writtenAt('presig', id);
+        if (at === undefined || at >= before) continue;
+        const { marked, deleted } = await this.burn(id);
+        if (marked) burnt++;
+        if (!deleted) onFailure?.(id, new Error('the secret could not be deleted'));
+      } catch (e) {
+        onFailure?.(id, e as Error);
+      }
+    }
+    return burnt;
+  }
+
+  /**
+   * Delete the used-markers written before `before` whose secret is gone. Safe at any age (the
+   * argument is in docs/security.md, retention of single-use records): without its secret a
+   * presignature cannot sign (claim reads the secret first, and re-checks it after publishing its
+   * own marker), and its id can never be stored again, because it is the hash of a session whose
+   * sid holds this node's one-time nonce. `before` only keeps markers long enough to read them in
+   * logs and audits. A marker whose secret is still there (a failed deletion) is kept. Returns
+   * how many were deleted.
+   */
+  async pruneMarkers(before: number, onFailure?: (presigId: string, err: Error) => void): Promise<number> {
+    let pruned = 0;
+    for (const id of await this.store.list('presig-used')) {
+      try {
+        const at = await this.store.writtenAt('presig-used', id);
+        if (at === undefined || at >= before || (await this.store.has('presig', id))) continue;
+        if (await this.store.delete('presig-used', id)) pruned++;
+      } catch (e) {
+        onFailure?.(id, e as Error);
+      }
+    }
+    return pruned;
   }
 
   /**
@@ -186,13 +236,39 @@ export class Presignatures {
 export class SeenSessions {
   constructor(private readonly store: RecordStore) {}
 
-  /** Record a session id; throws SessionReplayError if it was seen before (also by a concurrent caller). */
+  /**
+   * Record a session id; throws SessionReplayError if it was seen before (also by a concurrent
+   * caller, or, in a store written before seen sids had a kind of their own, as a legacy record).
+   */
   async rememberSid(sid: Uint8Array): Promise<void> {
-    if (!(await this.store.create('sid', sidRecordId(sid), timestamp()))) throw new SessionReplayError();
+    const id = sidRecordId(sid);
+    if (await this.store.has('sid', id)) throw new SessionReplayError();
+    if (!(await this.store.create('sid-seen', id, timestamp()))) throw new SessionReplayError();
   }
 
   async hasSeen(sid: Uint8Array): Promise<boolean> {
-    return this.store.has('sid', sidRecordId(sid));
+    const id = sidRecordId(sid);
+    return (await this.store.has('sid-seen', id)) || this.store.has('sid', id);
+  }
+
+  /**
+   * Delete the seen-sid records written before `before`. A sid holds this node's nonce from one
+   * prepare, which lives in memory only, admits one start and is dropped after the session TTL, so
+   * no start can present a sid older than that again (docs/security.md, retention of single-use
+   * records): the record is a second line of defence that need outlive it only. Tombstones of
+   * confirmed runs are another kind and stay. Returns how many were deleted.
+   */
+  async prune(before: number, onFailure?: (recordId: string, err: Error) => void): Promise<number> {
+    let pruned = 0;
+    for (const id of await this.store.list('sid-seen')) {
+      try {
+        const at = await this.store.writtenAt('sid-seen', id);
+        if (at !== undefined && at < before && (await this.store.delete('sid-seen', id))) pruned++;
+      } catch (e) {
+        onFailure?.(id, e as Error);
+      }
+    }
+    return pruned;
   }
 
   /**

@@ -26,7 +26,9 @@ import { KeyedLock } from './lock.js';
 
 /**
  * keyshare: one per wallet id · aux: the node group's aux-info · presig: presignature secrets ·
- * presig-used: used-markers · sid: session ids seen (a repeated one is refused) · pending: a
+ * presig-used: used-markers · sid: tombstones of runs this node confirmed (and, in stores written
+ * before sid-seen existed, session ids seen) · sid-seen: session ids seen (a repeated one is
+ * refused; pruned by age, retention.ts) · pending: a
  * successor state awaiting every party's confirmation · evidence: the confirmations of the last
  * committed epoch (src/node/lifecycle.ts) · archived: a wallet's records taken out of use by a
  * reconciliation, kept whole (src/node/archive.ts) · restored: the marker of a node restored from
@@ -38,6 +40,7 @@ export const RECORD_KINDS = [
   'presig',
   'presig-used',
   'sid',
+  'sid-seen',
   'pending',
   'evidence',
   'archived',
@@ -58,6 +61,11 @@ export interface RecordStoreOptions {
   nodeId: string;
   /** The node's KMS. */
   kms: Kms;
+  /**
+   * The store's clock (ms since the epoch), stamped on each record as its modification time, which
+   * is what retention ages records by (retention.ts). Default: the file system's own time.
+   */
+  clock?: () => number;
 }
 
 export function assertRecordId(id: string): void {
@@ -77,6 +85,7 @@ export class RecordStore {
     readonly dir: string,
     readonly nodeId: string,
     private readonly kms: Kms,
+    private readonly clock: (() => number) | undefined,
   ) {}
 
   /** Open (creating if needed) a node's store, removing temporary files left by crashed writers. */
@@ -89,7 +98,7 @@ export class RecordStore {
       await ensureDir(d, 0o700);
       await removeStaleTemps(d);
     }
-    return new RecordStore(options.dir, options.nodeId, options.kms);
+    return new RecordStore(options.dir, options.nodeId, options.kms, options.clock);
   }
 
   /** The file a record lives in (for tools and tests). */
@@ -103,7 +112,12 @@ export class RecordStore {
   async put(kind: RecordKind, id: string, plaintext: Uint8Array): Promise<void> {
     const path = this.pathOf(kind, id);
     await this.#lock.run(`${kind}/${id}`, async () => {
-      await writeFileAtomic(path, await sealRecord(this.kms, this.#context(kind, id), plaintext));
+      await writeFileAtomic(
+        path,
+        await sealRecord(this.kms, this.#context(kind, id), plaintext),
+        0o600,
+        this.clock?.(),
+      );
     });
   }
 
@@ -114,7 +128,7 @@ export class RecordStore {
   async create(kind: RecordKind, id: string, plaintext: Uint8Array): Promise<boolean> {
     const path = this.pathOf(kind, id);
     return this.#lock.run(`${kind}/${id}`, async () =>
-      createFileExclusive(path, await sealRecord(this.kms, this.#context(kind, id), plaintext)),
+      createFileExclusive(path, await sealRecord(this.kms, this.#context(kind, id), plaintext), 0o600, this.clock?.()),
     );
   }
 
@@ -126,7 +140,12 @@ export class RecordStore {
    */
   async stageCreate(kind: RecordKind, id: string, plaintext: Uint8Array): Promise<StagedFile> {
     const path = this.pathOf(kind, id);
-    const staged = await stageFileExclusive(path, await sealRecord(this.kms, this.#context(kind, id), plaintext));
+    const staged = await stageFileExclusive(
+      path,
+      await sealRecord(this.kms, this.#context(kind, id), plaintext),
+      0o600,
+      this.clock?.(),
+    );
     return {
       publish: () => this.#lock.run(`${kind}/${id}`, () => staged.publish()),
       discard: () => staged.discard(),
@@ -163,6 +182,20 @@ export class RecordStore {
       return (await stat(this.pathOf(kind, id))).isFile();
     } catch (e) {
       if (errorCode(e) === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  /**
+   * When a record was last written (ms since the epoch, its file's modification time: the store's
+   * clock, or the file system's), or undefined if there is none. Public metadata: retention ages
+   * records by it, and a wrong time only shortens or lengthens a record's life (retention.ts).
+   */
+  async writtenAt(kind: RecordKind, id: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.pathOf(kind, id))).mtimeMs;
+    } catch (e) {
+      if (errorCode(e) === 'ENOENT') return undefined;
       throw e;
     }
   }
