@@ -7,7 +7,8 @@
 import { Slots } from '../../src/coordinator/presign.js';
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { combinations, PresignPool, type PoolEntry } from '../../src/coordinator/pool.js';
+import { combinations, EXPIRY_MARGIN_MS, PresignPool, type PoolEntry } from '../../src/coordinator/pool.js';
+import { MemoryInventory, type PresignInventory } from '../../src/coordinator/store/presign-inventory.js';
 import { Dealer } from '../helpers/coordinator.js';
 
 async function until(cond: () => boolean, ms = 3_000): Promise<void> {
@@ -207,4 +208,48 @@ test('Slots: at most n holders at once, the rest wait in order; a release is ide
   t.is(peak, 2);
   t.deepEqual(order, [0, 1, 2, 3, 4]);
   t.throws(() => new Slots(0), { instanceOf: RangeError });
+});
+
+test('no presignature within EXPIRY_MARGIN_MS of PRESIGN_MAX_AGE is handed out; the inventory is told to drop them', async (t) => {
+  const { presign } = source();
+  const made: string[] = [];
+  const recording = async (w: string, s: readonly number[]): Promise<PoolEntry> => {
+    const e = await presign(w, s);
+    made.push(e.id);
+    return e;
+  };
+  const inner = new MemoryInventory();
+  const aged = new Set<string>();
+  const expired: number[] = [];
+  // what the inventory says of the entries in `aged`: recorded two minutes ago
+  const inventory: PresignInventory = Object.assign(Object.create(inner) as MemoryInventory, {
+    claim: async (w: string, s: readonly number[]) => {
+      const e = await inner.claim(w, s);
+      return e && aged.has(e.id) ? { ...e, createdAt: e.createdAt - 120_000 } : e;
+    },
+    expire: (ageMs: number) => {
+      expired.push(ageMs);
+      return Promise.resolve(0);
+    },
+  });
+  const maxAgeMs = EXPIRY_MARGIN_MS + 60_000; // usable for one minute
+  const pool = new PresignPool({ presign: recording, targetSize: 2, signerSets: () => [[0, 1]], inventory, maxAgeMs });
+  pool.start();
+  t.deepEqual(expired, [60_000], 'at start, entries older than the usable age are dropped');
+  pool.track('w_gamma000');
+  await until(() => pool.size('w_gamma000', [0, 1]) === 2);
+  t.truthy(await pool.take('w_gamma000', [0, 1], { deferRefill: true }), 'a fresh entry is handed out');
+  // the one left is now too old: claimed (so never offered again) and skipped
+  const old = [...made];
+  for (const id of old) aged.add(id);
+  t.is(
+    await pool.take('w_gamma000', [0, 1], { deferRefill: true }),
+    undefined,
+    'an entry past its usable age is not handed out',
+  );
+  t.is(inner.size('w_gamma000', [0, 1]), 0, 'and it is gone from the inventory');
+  await pool.stop();
+  t.throws(() => new PresignPool({ presign, targetSize: 1, signerSets: () => [], maxAgeMs: EXPIRY_MARGIN_MS }), {
+    instanceOf: RangeError,
+  });
 });

@@ -41,6 +41,10 @@ export interface InProcessNodesOptions {
   readonly supersedeIdleMs?: number;
   /** the nodes' identity keys (default fresh ones): the same keys restart the same nodes */
   readonly keys?: readonly KeyPairKeyObjectResult[];
+  /** the stores' clock (RecordStoreOptions.clock) */
+  readonly clock?: () => number;
+  /** NodeServiceOptions.retention */
+  readonly retention?: NodeServiceOptions['retention'];
 }
 
 export interface InProcessNodes {
@@ -60,7 +64,7 @@ export async function startInProcessNodes(root: string, o: InProcessNodesOptions
   const stores: RecordStore[] = [];
   const services = await Promise.all(
     ids.map(async (id, k) => {
-      const { store } = await openNode(root, id);
+      const { store } = await openNode(root, id, o.clock);
       stores[k] = store;
       if (aux) await store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux[k]!), encodeAuxSecret(aux[k]!)));
       await o.seed?.(store, k);
@@ -82,6 +86,7 @@ export async function startInProcessNodes(root: string, o: InProcessNodesOptions
         ...(audit === undefined ? {} : { audit }),
         ...(backup === undefined ? {} : { backup }),
         ...(o.supersedeIdleMs === undefined ? {} : { supersedeIdleMs: o.supersedeIdleMs }),
+        ...(o.retention === undefined ? {} : { retention: o.retention }),
       });
     }),
   );

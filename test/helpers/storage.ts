@@ -22,10 +22,15 @@ export interface NodeStorage {
   store: RecordStore;
 }
 
-/** Open the KMS and the store of `nodeId` under `root` (`<root>/kms`, `<root>/<nodeId>-store`). */
-export async function openNode(root: string, nodeId: string): Promise<NodeStorage> {
+/** Open the KMS and the store of `nodeId` under `root` (`<root>/kms`, `<root>/<nodeId>-store`), on `clock` if given. */
+export async function openNode(root: string, nodeId: string, clock?: () => number): Promise<NodeStorage> {
   const kms = await openLocalKms({ root: join(root, 'kms'), nodeId });
-  const store = await RecordStore.open({ dir: join(root, `${nodeId}-store`), nodeId, kms });
+  const store = await RecordStore.open({
+    dir: join(root, `${nodeId}-store`),
+    nodeId,
+    kms,
+    ...(clock === undefined ? {} : { clock }),
+  });
   return { kms, store };
 }
 

@@ -136,6 +136,19 @@ for (const [name, backend] of Object.entries(BACKENDS)) {
     t.is(await inv.claim(other, [0, 1]), undefined);
   });
 
+  test(`${name}: expire discards the ready entries recorded longer ago than the age, and only those`, async (t) => {
+    const inv = await (await backend(t)).open();
+    const old = dealer.entry(W, [0, 1]);
+    await inv.add(old);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const young = dealer.entry(W, [0, 1]);
+    await inv.add(young);
+    t.is(await inv.expire(1_000), 1, 'the one recorded 2 s ago, not the one just recorded');
+    t.is(inv.size(W, [0, 1]), 1);
+    t.is((await inv.claim(W, [0, 1]))?.id, young.id);
+    t.false(await inv.add(old), 'an expired id is still refused');
+  });
+
   test(`${name}: a reopened inventory holds what was ready, not what was claimed or discarded`, async (t) => {
     const b = await backend(t);
     if (!b.durable) {
