@@ -6,6 +6,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { envFilePath, readEnvFile } from './env-file.js';
@@ -113,6 +114,8 @@ export interface Config {
   readonly presignPoolSize: number;
   /** safe primes each node keeps ready for aux-info runs (4 per run) */
   readonly nodePrimePool: number;
+  /** protocol worker threads per node (NODE_WORKERS; default the available cores less one, at least 1) */
+  readonly nodeWorkers: number;
   /** KEY_REFRESH_INTERVAL in ms: every wallet refreshed once per interval (undefined: off) */
   readonly keyRefreshIntervalMs: number | undefined;
   /** share backups (BACKUP_PUBLIC_KEY set): the key as hex or PEM text, and the directory */
@@ -305,6 +308,8 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     logLevel: v.LOG_LEVEL,
     presignPoolSize: v.PRESIGN_POOL_SIZE,
     nodePrimePool: v.NODE_PRIME_POOL,
+    // every core but one (the main thread's: signing, the transport), at least one
+    nodeWorkers: v.NODE_WORKERS ?? Math.max(1, availableParallelism() - 1),
     keyRefreshIntervalMs: v.KEY_REFRESH_INTERVAL,
     backup:
       v.BACKUP_PUBLIC_KEY === undefined

@@ -95,6 +95,8 @@ export const VARIABLES = {
     'on SIGTERM a node lets requests in flight finish for at most this many ms, then aborts them and exits (default 5000)',
   PRESIGN_POOL_SIZE:
     'presignatures the coordinator keeps ready per wallet and signer pair (0–64, default 2; 0: on demand only)',
+  NODE_WORKERS:
+    'protocol worker threads per node: sessions (presign, keygen, refresh, aux-info) spread over them, signing stays on the main thread (1–256, default the available cores less one, at least 1)',
   NODE_PRIME_POOL:
     'safe primes each node keeps ready, generated in the background (4–64, default 8: two aux-info runs; a run takes 4)',
   KEY_REFRESH_INTERVAL:
@@ -272,6 +274,7 @@ export const envSchema = z
     NODE_DRAIN_MS: integer(0, 600_000).default(5_000),
     PRESIGN_POOL_SIZE: integer(0, 64).default(2),
     NODE_PRIME_POOL: integer(4, 64).default(8),
+    NODE_WORKERS: integer(1, 256).optional(),
     KEY_REFRESH_INTERVAL: duration(10 * 60_000, 365 * 86_400_000).optional(),
     BACKUP_PUBLIC_KEY: z.string().max(4096).optional(),
     BACKUP_DIR: path.optional(),

@@ -65,6 +65,7 @@ import {
 import type { AuditEvent } from '../util/audit-log.js';
 import { decodeEnvelope, type PartyIdentity } from '../envelope/envelope.js';
 import type { RecordStore } from './storage/store.js';
+import type { ScopeLock } from './storage/lock.js';
 import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
 import { PresignatureUsedError, SessionReplayError } from './storage/errors.js';
 import type { ShareBackup } from './backup.js';
@@ -114,6 +115,25 @@ export interface NodeServiceOptions {
   readonly audit?: (event: AuditEvent) => Promise<void>;
   /** where each committed key share's encrypted backup goes (BACKUP_PUBLIC_KEY set) */
   readonly backup?: ShareBackup;
+  /**
+   * The per-scope lock of the lifecycle (stage, commit, storing a presignature): a node running
+   * several protocol workers passes every worker the one the main thread holds (workers.ts).
+   */
+  readonly scopeLock?: ScopeLock;
+  /**
+   * Shared by the node's threads (one 32-bit counter): bumped after every aux-info commit, so a
+   * protocol worker that cached the previous aux-info re-reads it (the commit ran in another worker).
+   */
+  readonly auxGeneration?: Int32Array;
+  /** the node's protocol workers (NODE_WORKERS), reported in `info` as its capacity for sessions at once */
+  readonly workers?: number;
+  /**
+   * false: this service never runs aux-info (another worker of the node does, the one that owns the
+   * safe primes): its prepare is refused, so no two threads could ever take the same primes
+   */
+  readonly runsAux?: boolean;
+  /** told each time a session leaves this service (finished, aborted, expired, cancelled) */
+  readonly onSessionClosed?: (sessionId: string) => void;
 }
 
 /** An error answered to the coordinator (code + message; never a secret). */
@@ -198,6 +218,19 @@ function abortKey(coordinator: string, sessionId: string): string {
   return `${coordinator} ${sessionId}`;
 }
 
+/** The open sessions; a removal is reported (the node's main thread routes by session id: workers.ts). */
+class SessionTable extends Map<string, Pending | Running> {
+  constructor(private readonly onClosed: ((sessionId: string) => void) | undefined) {
+    super();
+  }
+
+  override delete(sessionId: string): boolean {
+    const had = super.delete(sessionId);
+    if (had) this.onClosed?.(sessionId);
+    return had;
+  }
+}
+
 /** aborted session ids remembered at most (each for the session TTL) */
 const MAX_ABORTED = 4096;
 
@@ -209,7 +242,7 @@ export class NodeService {
   private readonly L: SecurityParams;
   private readonly presigs: Presignatures;
   private readonly seen: SeenSessions;
-  private readonly sessions = new Map<string, Pending | Running>();
+  private readonly sessions: SessionTable;
   private readonly lifecycle: Lifecycle;
   /**
    * aborted session ids, by the coordinator that aborted them (`abortKey`) → when they may be
@@ -229,6 +262,8 @@ export class NodeService {
   private pendingWindow = 0;
   private aux: { readonly aux: AuxInfo; readonly epoch: number; readonly id: string } | undefined;
   private auxLoaded = false;
+  /** the shared aux generation (`auxGeneration`) when `aux` was read */
+  private auxSeen = 0;
 
   constructor(private readonly o: NodeServiceOptions) {
     const index = o.group.findIndex((m) => m.nodeId === o.nodeId);
@@ -237,8 +272,10 @@ export class NodeService {
     this.L = o.L ?? SECURITY_128;
     this.presigs = new Presignatures(o.store);
     this.seen = new SeenSessions(o.store);
+    this.sessions = new SessionTable(o.onSessionClosed);
     this.lifecycle = new Lifecycle({
       store: o.store,
+      ...(o.scopeLock ? { lock: o.scopeLock } : {}),
       parties: this.parties(o.group.map((_, k) => k)),
       beforeSwitch: (scope, epoch) => this.burnPresignatures(scope, epoch),
       rememberConfirmed: (scope, sid) => this.seen.rememberConfirmed(scope, sid),
@@ -691,6 +728,8 @@ export class NodeService {
       // the old aux-info's secret is dropped now (not kept until the next use); re-read on demand
       this.aux = undefined;
       this.auxLoaded = false;
+      // and by the node's other protocol workers, which cached it too (after the commit is stored)
+      if (this.o.auxGeneration) Atomics.add(this.o.auxGeneration, 0, 1);
       return { protocol: 'aux', auxId: hex(auxId(aux)) };
     }
     const share = decodeKeyShare(pub, secret);
@@ -706,6 +745,7 @@ export class NodeService {
       index: this.index,
       primesReady: this.o.primes.ready,
       wallets: (await this.o.store.list('keyshare')).length,
+      ...(this.o.workers === undefined ? {} : { workers: this.o.workers }),
     };
     if (aux) {
       info.auxId = aux.id;
@@ -756,6 +796,8 @@ export class NodeService {
     const reshare = req.reshare ? this.reshareSetup(req.reshare) : undefined;
     if (req.auxEpoch !== undefined && req.protocol !== 'aux')
       throw new RpcError('bad-request', 'an aux epoch is for aux-info runs only');
+    if (req.protocol === 'aux' && this.o.runsAux === false)
+      throw new RpcError('busy', 'aux-info runs on another protocol worker of this node');
     if (req.protocol === 'aux' && this.o.primes.ready < 4)
       throw new RpcError('primes-not-ready', `safe primes not ready (${this.o.primes.ready}/4)`);
     const walletId = req.walletId;
@@ -1358,7 +1400,11 @@ export class NodeService {
   }
 
   private async loadAux(): Promise<NodeService['aux']> {
-    if (!this.auxLoaded) {
+    // read before the record: a commit stored after this read bumps it again, so it is seen next time
+    const generation = this.o.auxGeneration ? Atomics.load(this.o.auxGeneration, 0) : 0;
+    if (!this.auxLoaded || generation !== this.auxSeen) {
+      this.aux = undefined;
+      this.auxSeen = generation;
       const c = await this.lifecycle.committed(AUX_SCOPE);
       if (c) {
         const [pub, secret] = c.parts as [Uint8Array, Uint8Array];
@@ -1371,8 +1417,16 @@ export class NodeService {
     return this.aux;
   }
 
-  /** Drop sessions idle longer than the TTL (the coordinator died or gave up). */
-  private expire(): void {
+  /** Whether a session of this id is open here (prepared or running). */
+  hasSession(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  /**
+   * Drop sessions idle longer than the TTL (the coordinator died or gave up). Runs at every
+   * request, and on a timer in a protocol worker, which may get no request for a long while.
+   */
+  expire(): void {
     const cutoff = performance.now() - (this.o.sessionTtlMs ?? 10 * 60_000);
     for (const [id, s] of this.sessions) {
       if (s.touched < cutoff) {

@@ -1,22 +1,99 @@
 /**
- * The protocol worker: a node runs its protocol sessions (aux-info, keygen, presign, refresh) on
- * this thread so the main thread stays free for heartbeats and for signing requests, which must
- * not wait behind a second of presigning arithmetic. Requests arrive as bytes and leave as bytes.
+ * A protocol worker: a node runs its protocol sessions (aux-info, keygen, presign, refresh,
+ * reshare) on NODE_WORKERS of these threads so the main thread stays free for heartbeats and for
+ * signing requests, which must not wait behind a second of presigning arithmetic. Requests arrive
+ * as bytes and leave as bytes; which worker gets which request, and what the workers share (the
+ * scope lock, the aux-info generation), is workers.ts.
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openNodeRuntime, type RuntimeOptions } from './runtime.js';
+import { openNodeRuntime } from './runtime.js';
+import type { ScopeLock } from './storage/lock.js';
+import type { FromWorker, ToWorker, WorkerData } from './workers.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run as a worker thread');
-// audit events go to the main thread, the one writer of the node's audit log
-const runtime = await openNodeRuntime(workerData as RuntimeOptions, {
+const data = workerData as WorkerData;
+const post = (m: FromWorker): void => port.postMessage(m);
+
+/**
+ * The lifecycle's per-scope lock, held by the main thread for every worker of the node: a commit
+ * here and a presignature stored by another worker exclude each other (workers.ts).
+ */
+const grants = new Map<number, () => void>();
+let nextTicket = 0;
+const scopeLock: ScopeLock = {
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const ticket = nextTicket++;
+    await new Promise<void>((resolve) => {
+      grants.set(ticket, resolve);
+      post({ lock: key, ticket });
+    });
+    try {
+      return await fn();
+    } finally {
+      post({ unlock: ticket });
+    }
+  },
+};
+
+const runtime = await openNodeRuntime(data, {
+  // audit events go to the main thread, the one writer of the node's audit log
   audit: (event) => {
-    port.postMessage({ audit: event });
+    post({ audit: event });
     return Promise.resolve();
   },
+  scopeLock,
+  auxGeneration: new Int32Array(data.auxGeneration),
+  workers: data.workers,
+  runsAux: data.worker === 0,
+  onSessionClosed: (sessionId) => post({ closed: sessionId }),
 });
-port.on('message', (m: { id: number; body: Uint8Array; coordinator: string }) => {
-  void runtime.service.handleBytes(m.body, m.coordinator).then((out) => port.postMessage({ id: m.id, body: out }));
+const { service } = runtime;
+
+/** Tests only (workers.ts, Rendezvous): wait at each `start` until `parties` workers are there. */
+function meet(): void {
+  const r = data.rendezvous;
+  if (!r) return;
+  const cells = new Int32Array(r.buffer);
+  const here = Atomics.add(cells, 0, 1) + 1;
+  if (here >= r.parties) {
+    Atomics.notify(cells, 0);
+    return;
+  }
+  const deadline = performance.now() + r.timeoutMs;
+  for (let seen = here; seen < r.parties; seen = Atomics.load(cells, 0)) {
+    const left = deadline - performance.now();
+    if (left <= 0 || Atomics.wait(cells, 0, seen, left) === 'timed-out') {
+      Atomics.add(cells, 1, 1);
+      return;
+    }
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  if ('granted' in m) {
+    const resolve = grants.get(m.granted);
+    grants.delete(m.granted);
+    return resolve?.();
+  }
+  const { id, body, coordinator, sessionId } = m;
+  if (data.rendezvous && sessionId !== undefined && isStart(body)) meet();
+  void service
+    .handleBytes(body, coordinator)
+    .then((out) =>
+      post({ id, body: out, ...(sessionId === undefined ? {} : { open: service.hasSession(sessionId) }) }),
+    );
 });
-port.postMessage({ ready: true });
+
+function isStart(body: Uint8Array): boolean {
+  try {
+    return (JSON.parse(Buffer.from(body).toString('utf8')) as { method?: unknown }).method === 'start';
+  } catch {
+    return false;
+  }
+}
+
+// sessions left idle by a coordinator that went away are dropped even if no request comes here
+setInterval(() => service.expire(), 30_000).unref();
+post({ ready: true });

@@ -1,0 +1,313 @@
+/**
+ * A node's protocol workers (NODE_WORKERS, default the available cores less one, at least one):
+ * the threads its protocol sessions (aux-info, keygen, presign, refresh, reshare) run on, so a
+ * node presigns on every core while its main thread answers signing requests, which never wait
+ * behind presigning arithmetic. This module is the main thread's side: it starts the workers
+ * (worker.ts), routes each request to one of them, and holds what the workers must share.
+ *
+ * Routing (a session's live state is in the memory of the worker that prepared it):
+ *  - every request naming a session id goes to the worker holding that session (sticky);
+ *  - a new presign session goes to the worker with the fewest open sessions;
+ *  - aux-info runs, and `info`, go to worker 0, the one that owns the safe primes: only it fills
+ *    and takes them (primes.ts keeps them in memory, and two threads taking from two copies could
+ *    hand the same primes to two runs); the other workers refuse an aux-info prepare outright;
+ *  - a wallet's key-changing runs (keygen, refresh, reshare) go to the worker already holding an
+ *    open run of that wallet, else the least loaded one: the "one run per scope at a time" check,
+ *    the hand-over of an idle run (`supersede`), `abandon` and `archive` cancel or refuse runs
+ *    they find in their own worker's memory, so all runs of one scope must be in one worker;
+ *    `abandon` and `archive` are routed there too (`finalize`, `discard` and the evidence reads
+ *    likewise, though they need only the lock below);
+ *  - `abort` goes to every worker: the one holding the session cancels it, and all of them
+ *    remember the aborted id, so a `prepare` of it arriving later is refused wherever it lands.
+ *
+ * Shared, because a commit in one worker and a presignature made in another touch the same wallet:
+ *  - the lifecycle's per-scope lock is held here, on the main thread (a worker asks for it and is
+ *    granted it by message): a presignature is stored only under its wallet's and the aux-info's
+ *    locks, after checking that their committed epochs are still the ones it was made under, and a
+ *    commit burns the old epoch's presignatures under the same lock, so none of an old epoch is
+ *    ever stored after its epoch's burn (lifecycle.ts). In-memory locks per worker would not
+ *    exclude each other;
+ *  - an aux-info generation counter in shared memory, bumped after each aux-info commit: every
+ *    worker re-reads the aux-info it cached (key shares are not cached; they are read per use);
+ *  - what is already safe across threads and processes is not duplicated: session-id replay
+ *    records, presignature used-markers and confirmation tombstones are the record store's
+ *    exclusive-create markers, and audit events go to the main thread, the audit log's one writer.
+ *
+ * The node reports its worker count in `info` (`workers`); the coordinator runs at most that many
+ * background presign sessions at once (src/coordinator/cluster.ts, presignCapacity).
+ * @module
+ */
+import { Worker } from 'node:worker_threads';
+import { decodeJson } from '../rpc/messages.js';
+import type { AuditEvent } from '../util/audit-log.js';
+import type { Logger } from '../util/log.js';
+import type { KeyedLock } from './storage/lock.js';
+import type { RuntimeOptions } from './runtime.js';
+
+/**
+ * Tests only: each worker, before it handles a `start`, counts itself in `buffer[0]` and waits
+ * (up to `timeoutMs`) until `parties` have; a wait that times out is counted in `buffer[1]`. Two
+ * starts that meet there were inside two threads at the same time: a proof of parallel sessions.
+ */
+export interface Rendezvous {
+  readonly buffer: SharedArrayBuffer;
+  readonly parties: number;
+  readonly timeoutMs: number;
+}
+
+/** What a protocol worker is started with (its `workerData`). */
+export interface WorkerData extends RuntimeOptions {
+  /** this worker's position (0: the one that owns the safe primes and runs aux-info) */
+  readonly worker: number;
+  readonly workers: number;
+  /** the shared aux-info generation (one Int32) */
+  readonly auxGeneration: SharedArrayBuffer;
+  readonly rendezvous?: Rendezvous;
+}
+
+/** main → worker */
+export type ToWorker =
+  | { readonly id: number; readonly body: Uint8Array; readonly coordinator: string; readonly sessionId?: string }
+  | { readonly granted: number };
+
+/** worker → main */
+export type FromWorker =
+  | { readonly ready: true }
+  | { readonly id: number; readonly body: Uint8Array; readonly open?: boolean }
+  | { readonly audit: AuditEvent }
+  | { readonly lock: string; readonly ticket: number }
+  | { readonly unlock: number }
+  | { readonly closed: string };
+
+/** A request as far as routing reads it (the worker validates it whole). */
+interface Routed {
+  readonly method?: unknown;
+  readonly sessionId?: unknown;
+  readonly protocol?: unknown;
+  readonly walletId?: unknown;
+  readonly scope?: unknown;
+}
+
+export interface ProtocolWorkersOptions {
+  /** how many (NODE_WORKERS) */
+  readonly count: number;
+  readonly runtime: RuntimeOptions;
+  /** the scope lock the workers share; the main thread's own service uses it too */
+  readonly lock: KeyedLock;
+  readonly auxGeneration: SharedArrayBuffer;
+  /** an audit event a worker recorded (the main thread is the audit log's one writer) */
+  readonly audit: (event: AuditEvent) => void;
+  readonly log: Logger;
+  readonly rendezvous?: Rendezvous;
+  /** told which worker took each request naming a session (tests) */
+  readonly onRouted?: (sessionId: string, method: string, worker: number) => void;
+}
+
+interface Session {
+  readonly worker: number;
+  readonly scope: string | undefined;
+}
+
+/** The scope a session switches (the aux-info, or a wallet's key share), as service.ts's scopeOf. */
+function scopeOf(protocol: unknown, walletId: unknown): string | undefined {
+  if (protocol === 'aux') return 'aux';
+  if (protocol === 'keygen' || protocol === 'refresh' || protocol === 'reshare')
+    return typeof walletId === 'string' ? walletId : undefined;
+  return undefined;
+}
+
+export class ProtocolWorkers {
+  private readonly sessions = new Map<string, Session>();
+  /** open sessions per worker: what "least loaded" counts */
+  private readonly load: number[];
+  /** wallet scopes with an open key-changing run → its worker, and how many runs are open */
+  private readonly scopes = new Map<string, { worker: number; open: number }>();
+  private readonly waiting = new Map<number, (b: Uint8Array, open: boolean | undefined) => void>();
+  /** locks held by workers: `${worker}:${ticket}` → release */
+  private readonly held = new Map<string, () => void>();
+  private nextId = 0;
+
+  private constructor(
+    private readonly o: ProtocolWorkersOptions,
+    private readonly threads: readonly Worker[],
+  ) {
+    this.load = threads.map(() => 0);
+  }
+
+  /** Start `count` workers; resolves once each has opened its runtime. */
+  static async start(o: ProtocolWorkersOptions): Promise<ProtocolWorkers> {
+    if (!Number.isSafeInteger(o.count) || o.count < 1) throw new RangeError('count must be a positive integer');
+    const threads = Array.from({ length: o.count }, (_, worker) => {
+      const data: WorkerData = {
+        ...o.runtime,
+        // one thread fills the safe primes: worker 0, which alone runs aux-info
+        fillPrimes: worker === 0,
+        worker,
+        workers: o.count,
+        auxGeneration: o.auxGeneration,
+        ...(o.rendezvous ? { rendezvous: o.rendezvous } : {}),
+      };
+      return new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+    });
+    const pool = new ProtocolWorkers(o, threads);
+    try {
+      await Promise.all(threads.map((t, k) => pool.attach(t, k)));
+    } catch (e) {
+      await Promise.all(threads.map((t) => t.terminate()));
+      throw e;
+    }
+    return pool;
+  }
+
+  /** The workers' thread ids, by position. */
+  get threadIds(): readonly number[] {
+    return this.threads.map((t) => t.threadId);
+  }
+
+  /** The worker holding session `sessionId`, if one does. */
+  workerOf(sessionId: string): number | undefined {
+    return this.sessions.get(sessionId)?.worker;
+  }
+
+  private attach(thread: Worker, worker: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      thread.once('error', reject);
+      thread.on('message', (m: FromWorker) => {
+        if ('ready' in m) {
+          thread.off('error', reject);
+          thread.on('error', (e) => {
+            this.o.log.fatal({ err: e.message, worker }, 'protocol worker failed');
+            process.exit(1);
+          });
+          return resolve();
+        }
+        if ('audit' in m) return this.o.audit(m.audit);
+        if ('lock' in m) return this.grant(thread, worker, m.lock, m.ticket);
+        if ('unlock' in m) {
+          const key = `${worker}:${m.unlock}`;
+          const release = this.held.get(key);
+          this.held.delete(key);
+          return release?.();
+        }
+        if ('closed' in m) return this.closed(m.closed, worker);
+        const done = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        done?.(m.body, m.open);
+      });
+    });
+  }
+
+  /** A worker asks for a scope's lock: granted once every earlier holder, in any thread, released it. */
+  private grant(thread: Worker, worker: number, key: string, ticket: number): void {
+    void this.o.lock.run(
+      key,
+      () =>
+        new Promise<void>((release) => {
+          this.held.set(`${worker}:${ticket}`, release);
+          thread.postMessage({ granted: ticket } satisfies ToWorker);
+        }),
+    );
+  }
+
+  private closed(sessionId: string, worker: number): void {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.worker !== worker) return;
+    this.sessions.delete(sessionId);
+    this.load[worker] = (this.load[worker] as number) - 1;
+    if (s.scope === undefined) return;
+    const sc = this.scopes.get(s.scope);
+    if (sc && --sc.open === 0) this.scopes.delete(s.scope);
+  }
+
+  private leastLoaded(): number {
+    let best = 0;
+    for (let k = 1; k < this.load.length; k++) if ((this.load[k] as number) < (this.load[best] as number)) best = k;
+    return best;
+  }
+
+  private open(sessionId: string, worker: number, scope: string | undefined): void {
+    this.sessions.set(sessionId, { worker, scope });
+    this.load[worker] = (this.load[worker] as number) + 1;
+    if (scope === undefined) return;
+    const sc = this.scopes.get(scope);
+    if (sc) sc.open++;
+    else this.scopes.set(scope, { worker, open: 1 });
+  }
+
+  private send(worker: number, body: Uint8Array, coordinator: string, sessionId?: string): Promise<Uint8Array> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      this.waiting.set(id, (out, open) => {
+        // the worker says whether it still holds the session: a prepare it refused leaves nothing
+        if (sessionId !== undefined && open === false) this.closed(sessionId, worker);
+        resolve(out);
+      });
+      const msg: ToWorker = { id, body, coordinator, ...(sessionId === undefined ? {} : { sessionId }) };
+      (this.threads[worker] as Worker).postMessage(msg);
+    });
+  }
+
+  /**
+   * Hand one request (bytes, as it came) to the worker it belongs to; resolves with the answer's
+   * bytes. A request that does not parse goes to worker 0, which answers the error.
+   */
+  async handle(body: Uint8Array, coordinator: string): Promise<Uint8Array> {
+    let r: Routed = {};
+    try {
+      const decoded = decodeJson(body);
+      if (decoded !== null && typeof decoded === 'object') r = decoded;
+    } catch {
+      /* worker 0 answers it */
+    }
+    const sessionId = typeof r.sessionId === 'string' ? r.sessionId : undefined;
+    const method = typeof r.method === 'string' ? r.method : '';
+    if (sessionId === undefined) return this.send(this.byScope(method, r), body, coordinator);
+    const known = this.sessions.get(sessionId);
+    if (method === 'abort') return this.abort(body, coordinator, sessionId, known);
+    let worker = known?.worker;
+    if (worker === undefined && method === 'prepare') {
+      const scope = scopeOf(r.protocol, r.walletId);
+      worker =
+        scope === 'aux'
+          ? 0
+          : scope !== undefined
+            ? (this.scopes.get(scope)?.worker ?? this.leastLoaded())
+            : this.leastLoaded();
+      this.open(sessionId, worker, scope);
+    }
+    worker ??= 0; // no worker holds it: worker 0 answers unknown-session
+    this.o.onRouted?.(sessionId, method, worker);
+    return this.send(worker, body, coordinator, sessionId);
+  }
+
+  /** Requests without a session id: by the scope they touch, else worker 0. */
+  private byScope(method: string, r: Routed): number {
+    const scope =
+      method === 'archive'
+        ? r.walletId
+        : ['finalize', 'abandon', 'discard', 'confirmation', 'evidence'].includes(method)
+          ? r.scope
+          : undefined;
+    return typeof scope === 'string' ? (this.scopes.get(scope)?.worker ?? 0) : 0;
+  }
+
+  /** Every worker remembers the abort; the answer is the one of the worker holding the session (else worker 0's). */
+  private async abort(
+    body: Uint8Array,
+    coordinator: string,
+    sessionId: string,
+    known: Session | undefined,
+  ): Promise<Uint8Array> {
+    const owner = known?.worker ?? 0;
+    this.o.onRouted?.(sessionId, 'abort', owner);
+    const answers = await Promise.all(this.threads.map((_, k) => this.send(k, body, coordinator, sessionId)));
+    return answers[owner] as Uint8Array;
+  }
+
+  /** Stop every worker (sessions still running are abandoned). */
+  async stop(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.terminate()));
+    for (const release of this.held.values()) release();
+    this.held.clear();
+  }
+}
