@@ -126,15 +126,15 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
       if (draining) return encodeJson(rpcFailure('unavailable', 'node is shutting down'));
       inFlight++;
       try {
-        let method: unknown;
+        let decoded: unknown;
         try {
-          method = (decodeJson(body) as { method?: unknown } | null)?.method;
+          decoded = decodeJson(body);
         } catch {
           return encodeJson(rpcFailure('bad-request', 'request is not JSON'));
         }
-        return await (method === 'sign'
+        return await ((decoded as { method?: unknown } | null)?.method === 'sign'
           ? runtime.service.handleBytes(body, coordinator)
-          : workers.handle(body, coordinator));
+          : workers.handle(body, coordinator, decoded));
       } finally {
         if (--inFlight === 0) onIdle?.();
       }

@@ -249,13 +249,14 @@ export class ProtocolWorkers {
 
   /**
    * Hand one request (bytes, as it came) to the worker it belongs to; resolves with the answer's
-   * bytes. A request that does not parse goes to worker 0, which answers the error.
+   * bytes. `decoded`: the request as the caller already parsed it (else parsed here). A request
+   * that does not parse goes to worker 0, which answers the error.
    */
-  async handle(body: Uint8Array, coordinator: string): Promise<Uint8Array> {
+  async handle(body: Uint8Array, coordinator: string, decoded?: unknown): Promise<Uint8Array> {
     let r: Routed = {};
     try {
-      const decoded = decodeJson(body);
-      if (decoded !== null && typeof decoded === 'object') r = decoded;
+      const parsed: unknown = decoded ?? decodeJson(body);
+      if (parsed !== null && typeof parsed === 'object') r = parsed;
     } catch {
       /* worker 0 answers it */
     }

@@ -9,7 +9,7 @@
 import test from 'ava';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -811,4 +811,14 @@ test('BACKUP_PUBLIC_KEY: hex of an X25519 or P-256 key, or a PEM file of either;
   t.throws(() => parseConfig({ ...VALID, BACKUP_DIR: '/mnt/offsite' }), {
     message: /BACKUP_DIR: is set but BACKUP_PUBLIC_KEY is not/,
   });
+});
+
+test('NODE_WORKERS: default the available cores less one (at least 1), 1–256, anything else names the variable', (t) => {
+  const workers = (v: string | undefined) =>
+    parseConfig({ ...VALID, ...(v === undefined ? {} : { NODE_WORKERS: v }) }, { rootDir: '/srv/mpc' }).nodeWorkers;
+  t.is(workers(undefined), Math.max(1, availableParallelism() - 1));
+  t.is(workers('1'), 1);
+  t.is(workers('256'), 256);
+  for (const bad of ['0', '257', 'all', '-2', '1.5'])
+    t.throws(() => workers(bad), { instanceOf: ConfigError, message: /NODE_WORKERS/ });
 });
