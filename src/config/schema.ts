@@ -94,7 +94,7 @@ export const VARIABLES = {
   NODE_DRAIN_MS:
     'on SIGTERM a node lets requests in flight finish for at most this many ms, then aborts them and exits (default 5000)',
   PRESIGN_POOL_SIZE:
-    'presignatures the coordinator keeps ready per wallet and signer pair (0–64, default 2; 0: on demand only)',
+    'presignatures the coordinators keep ready per wallet and signer pair, for wallets that have signed or whose creation asked for it (0–64, default 2; 0: on demand only)',
   NODE_WORKERS:
     'protocol worker threads per node: sessions (presign, keygen, refresh, aux-info) spread over them, signing stays on the main thread (1–256, default the available cores less one, at least 1)',
   NODE_PRIME_POOL:

@@ -36,6 +36,8 @@ import { WalletArchive } from './archive.js';
 import { WalletReconciler } from './reconcile.js';
 import { WalletRegistry, type WalletStore } from './registry.js';
 import { openCoordinatorStore, openSharedStore } from './store/index.js';
+import { FileInventory } from './store/presign-file.js';
+import { PgInventory } from './store/presign-pg.js';
 import { SigningService } from './signing.js';
 import { WalletService } from './wallets.js';
 
@@ -196,13 +198,23 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     cluster,
     runner: orchestrator,
     log,
-    onCreated: (id) => pool.track(id),
+    // demand-driven: a wallet is stocked once it signs, or at once when its request asks
+    onCreated: (id, o) => {
+      if (o.presign) pool.track(id);
+    },
     // what the failed run left at the nodes is archived now, not at the next restart
     onAbandoned: () => reconciler.trigger(),
     audit,
     defaultContext: requestContext,
+    // a shared database is not this coordinator's alone: a key read from it is confirmed with the nodes
+    confirmKeys: shared !== undefined,
   });
   const publicKeyOf = (id: string): string | undefined => wallets.publicKeyOf(id);
+  // What is ready survives a restart: the journal in the data directory, or the shared table.
+  const inventory =
+    shared === undefined
+      ? await FileInventory.open(join(config.coordinator.dataDir, 'presignatures.jsonl'), { log })
+      : await PgInventory.open(shared.database, { log });
   const pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
     targetSize: poolSize,
@@ -213,6 +225,8 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     },
     signerSets: () => cluster.usableSignerSets(),
     currentAux: () => cluster.auxId,
+    inventory,
+    isLive: (id) => publicKeyOf(id) !== undefined && !registry.isArchived(id),
     log,
   });
   // shares no committed wallet owns (a failed registry commit, a crash mid-creation): recovered or archived
@@ -271,9 +285,10 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     walletIds: () => allWalletIds((o) => registry.list(o)),
     publicKeyOf,
     isArchived: (id) => registry.isArchived(id),
+    current: () => registry.ensureCurrent(),
     renewAux: () => group.renewAux(),
     otherJobRunning: (): boolean => reshare.busy,
-    discardPresignatures: (walletId) => pool.discard(walletId),
+    discardPresignatures: (walletId) => void pool.discard(walletId),
     audit,
     log,
   });
@@ -285,10 +300,11 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     walletIds: () => allWalletIds((o) => registry.list(o)),
     publicKeyOf,
     isArchived: (id) => registry.isArchived(id),
+    current: () => registry.ensureCurrent(),
     renewAux: (o) => group.renewAux(o),
     resolvePending: (walletId) => group.resolveWallet(walletId),
     otherJobRunning: (): boolean => rotation.busy,
-    discardPresignatures: (walletId) => pool.discard(walletId),
+    discardPresignatures: (walletId) => void pool.discard(walletId),
     audit,
     log,
     defaultContext: adminContext,
@@ -310,6 +326,8 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     pool,
     publicKeyOf,
     isArchived: (id) => registry.isArchived(id),
+    // a shared store's copy no older than CURRENT_COPY_MS (registry.ts): archives made elsewhere hold here
+    current: () => registry.ensureCurrent(),
     metrics,
     log,
     onBlame: (nodeId, protocol, reason, code) => suspend({ nodeId, protocol, reason, code }),
@@ -325,7 +343,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     log,
     onArchived: (id) => {
       pool.untrack(id);
-      pool.discard(id);
+      void pool.discard(id);
     },
     onRestored: (id) => pool.track(id),
     defaultContext: adminContext,
@@ -364,7 +382,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
       const h = cluster.health();
       const needed = reshare.surveyed?.needed ?? 0;
       const unchecked = reshare.surveyed?.unchecked ?? 0;
-      // the database away: signing goes on from the registry's copy, creating does not
+      // the database away: signing goes on from the registry's copy for CURRENT_COPY_MS at most, creating does not
       const unreachable = shared !== undefined && !shared.wallets.reachable;
       // a group that does not hold every wallet as configured (or is not known to) is not ok, though it may sign
       if (needed === 0 && unchecked === 0 && !unreachable) return h;
@@ -418,6 +436,8 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     );
     banner.update(cluster.connectedCount);
     for (const c of clients) c.start();
+    // wallets with presignatures left from before the restart (or stocked by another coordinator)
+    pool.start();
     record({
       type: 'coordinator.started',
       wallets: registry.count,
@@ -436,6 +456,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     reconciler.stop();
     clearInterval(reconcileTimer);
     await pool.stop();
+    await inventory.close();
     await Promise.all(clients.map((c) => c.stop()));
     await registry.close();
     record({ type: 'coordinator.stopped', signal });

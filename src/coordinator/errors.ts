@@ -67,6 +67,20 @@ export class NodesUnavailableError extends ServiceError {
   override readonly retryAfterS = 5;
 }
 
+/**
+ * A wallet read from the shared database whose public key the nodes have not (yet) confirmed: not
+ * enough of them answered, or they hold another key (the row was changed). Its key is withheld.
+ */
+export class WalletKeyUnverifiedError extends ServiceError {
+  override readonly name = 'WalletKeyUnverifiedError';
+  readonly status = 503;
+  readonly problem = 'wallet-key-unverified';
+  override readonly retryAfterS = 5;
+  override get publicDetail(): string {
+    return 'the wallet’s public key could not be confirmed by the nodes; try again later';
+  }
+}
+
 /** The Idempotency-Key was used for a different request, or its first request is still running. */
 export class IdempotencyConflictError extends ServiceError {
   override readonly name = 'IdempotencyConflictError';

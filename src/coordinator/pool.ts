@@ -3,9 +3,10 @@
  * round: the signers' partial signatures. Presigning (3 rounds, about 2.5 s of compute per pair)
  * happens ahead of demand, in the background, a bounded number of sessions at a time.
  *
- * Single use (docs/security.md A10): `take` removes an entry before handing it out, synchronously, so
- * two requests can never get the same one; an entry is never put back, whatever happens to the
- * signing attempt; and an id the pool has seen before is never admitted again. The nodes enforce
+ * Single use (docs/security.md A10): `take` claims an entry in the inventory before handing it out,
+ * so two requests — at this coordinator or another — can never get the same one; an entry is never
+ * put back, whatever happens to the signing attempt; and an id the inventory has recorded before is
+ * never admitted again. The nodes enforce
  * the same rule durably (a presignature is marked used before its partial leaves the node); the
  * pool's rule keeps the coordinator from ever asking twice.
  *
@@ -20,13 +21,17 @@
  * A session that has not started by then never starts; one already running may finish, and its
  * presignature is stocked for the next request (the work is not lost).
  *
- * The pool lives in memory. After a coordinator restart the nodes still hold the presignatures it
- * knew, unused; they are simply never asked for (a lost presignature costs compute, never safety).
+ * What is ready lives in a presignature inventory (store/presign-inventory.ts): in memory, in the
+ * data directory's journal (a restarted coordinator signs with what the nodes still hold), or in
+ * the database several coordinators share (a presignature stocked by one is claimed once, by any).
+ * A background presign first reserves its place in the inventory, so coordinators filling the same
+ * wallet make what is missing once between them.
  * @module
  */
 import { silentLogger, type Logger } from '../util/log.js';
 import type { PresignaturePublic } from '../protocol/presign/presignature.js';
 import { ServiceError } from './errors.js';
+import { MemoryInventory, type PresignInventory } from './store/presign-inventory.js';
 
 export interface PoolEntry {
   readonly walletId: string;
@@ -43,6 +48,11 @@ export interface PoolEntry {
    */
   readonly auxId?: string;
   readonly state?: string;
+  /**
+   * read from a database other coordinators (and whoever can write it) share: its public parts are
+   * checked against what the signers hold before a wrong partial is blamed on anyone (signing.ts)
+   */
+  readonly shared?: boolean;
 }
 
 /**
@@ -103,6 +113,12 @@ export interface PoolOptions {
   readonly maxOnDemand?: number;
   /** how long a request waits for an on-demand presignature (default 30 s) */
   readonly onDemandTimeoutMs?: number;
+  /** where ready presignatures are kept (default: in memory only) */
+  readonly inventory?: PresignInventory;
+  /** whether a wallet may still be stocked (not archived, known); default: every wallet */
+  readonly isLive?: (walletId: string) => boolean;
+  /** how often a shared inventory is read for other coordinators' changes (default 1 s) */
+  readonly syncMs?: number;
   readonly log?: Logger;
 }
 
@@ -115,9 +131,6 @@ export interface ObtainOptions extends TakeOptions {
   /** aborted when the request's client has gone: stop waiting, start nothing more for it */
   readonly signal?: AbortSignal;
 }
-
-/** Ids remembered to refuse a repeat; beyond this many the oldest are forgotten. */
-const SEEN_CAP = 100_000;
 
 export function signersKey(signers: readonly number[]): string {
   return signers.join('-');
@@ -140,15 +153,15 @@ interface Job {
 
 export class PresignPool {
   private readonly log: Logger;
-  private readonly entries = new Map<string, PoolEntry[]>();
-  /** background presigns queued or running, per key */
+  readonly inventory: PresignInventory;
+  /** background presigns queued or running here, per key */
   private readonly pending = new Map<string, number>();
   private readonly retryAt = new Map<string, number>();
   private readonly tracked = new Set<string>();
   private readonly queue: Job[] = [];
-  private readonly seen = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private retryTimer: NodeJS.Timeout | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** bumped by discard(): a presign started under an older count is not admitted */
   private epochAll = 0;
@@ -166,41 +179,69 @@ export class PresignPool {
     if (o.concurrency !== undefined && (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1))
       throw new RangeError('concurrency must be a positive integer');
     this.log = (o.log ?? silentLogger()).child({ component: 'presign-pool' });
+    this.inventory = o.inventory ?? new MemoryInventory();
+  }
+
+  /**
+   * Keeps stocked the wallets the inventory already holds presignatures for (after a restart, or
+   * stocked by another coordinator), and with a shared inventory reads the others' changes every
+   * `syncMs` from now on.
+   */
+  start(): void {
+    for (const w of this.inventory.stocked()) this.track(w);
+    if (!this.inventory.shared) return;
+    const every = this.o.syncMs ?? 1_000;
+    const tick = (): void => {
+      this.syncTimer = setTimeout(() => {
+        this.inventory
+          .sync()
+          .then(() => {
+            for (const w of this.inventory.stocked()) this.track(w);
+            this.refill();
+          })
+          .catch((e: unknown) =>
+            this.log.warn({ err: (e as Error).message }, 'presignature inventory not read; trying again'),
+          )
+          .finally(() => {
+            if (!this.stopped) tick();
+          });
+      }, every);
+      this.syncTimer.unref();
+    };
+    tick();
   }
 
   private static key(walletId: string, signers: readonly number[]): string {
     return `${walletId}/${signersKey(signers)}`;
   }
 
+  /** Ready presignatures of a wallet and signer set, as last known here (a hint: see take). */
   size(walletId: string, signers: readonly number[]): number {
-    return this.entries.get(PresignPool.key(walletId, signers))?.length ?? 0;
+    return this.inventory.size(walletId, signers);
   }
 
   /** Entries ready, summed over wallets, by signer set (for metrics). */
   sizesBySigners(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const list of this.entries.values()) {
-      const first = list[0];
-      if (first) out.set(signersKey(first.signers), (out.get(signersKey(first.signers)) ?? 0) + list.length);
-    }
-    return out;
+    return this.inventory.sizesBySigners();
   }
 
   /**
-   * Removes and returns a ready presignature, or undefined; the pool then refills in the
+   * Claims and returns a ready presignature, or undefined; the pool then refills in the
    * background — at once, or with `deferRefill` when the caller calls refill(walletId) itself (a
    * signer does once its answer is out, so the refill's compute does not slow that answer).
    */
-  take(walletId: string, signers: readonly number[], options: TakeOptions = {}): PoolEntry | undefined {
-    const key = PresignPool.key(walletId, signers);
-    const list = this.entries.get(key);
-    const aux = this.o.currentAux?.();
-    let entry = list?.shift();
-    // made under an aux-info the group has left: the nodes burnt it at the commit
-    while (entry && aux !== undefined && entry.auxId !== undefined && entry.auxId !== aux) entry = list?.shift();
-    if (list && list.length === 0) this.entries.delete(key);
-    if (!options.deferRefill) this.refill(walletId);
-    return entry;
+  async take(walletId: string, signers: readonly number[], options: TakeOptions = {}): Promise<PoolEntry | undefined> {
+    try {
+      for (;;) {
+        const entry = await this.inventory.claim(walletId, signers);
+        const aux = this.o.currentAux?.();
+        // made under an aux-info the group has left: the nodes burnt it at the commit (claimed: gone)
+        if (entry && aux !== undefined && entry.auxId !== undefined && entry.auxId !== aux) continue;
+        return entry;
+      }
+    } finally {
+      if (!options.deferRefill) this.refill(walletId);
+    }
   }
 
   /** Requests waiting for an on-demand presignature now (metrics, tests). */
@@ -211,12 +252,12 @@ export class PresignPool {
   /**
    * A presignature for this wallet and signer set: a ready one, or one made now (bounded: see the
    * module comment).
-   * @throws PresignBusyError, PresignTimeoutError, PresignCancelledError, or whatever the presign function throws
+   * @throws PresignBusyError, PresignTimeoutError, PresignCancelledError, StoreUnavailableError, or whatever the presign function throws
    */
   async obtain(walletId: string, signers: readonly number[], options: ObtainOptions = {}): Promise<PoolEntry> {
     if (options.signal?.aborted) throw new PresignCancelledError('the request was cancelled');
     this.track(walletId);
-    const ready = this.take(walletId, signers, options);
+    const ready = await this.take(walletId, signers, options);
     if (ready) return ready;
     const max = this.o.maxOnDemand ?? DEFAULT_MAX_ON_DEMAND;
     if (this.onDemand >= max)
@@ -234,10 +275,14 @@ export class PresignPool {
     try {
       return await new Promise<PoolEntry>((resolve, reject) => {
         let settled = false;
-        const onStop = (): void => {
-          if (settled) return;
+        const settle = (): boolean => {
+          if (settled) return false;
           settled = true;
-          reject(stop.signal.reason as Error);
+          stop.signal.removeEventListener('abort', onStop);
+          return true;
+        };
+        const onStop = (): void => {
+          if (settle()) reject(stop.signal.reason as Error);
         };
         stop.signal.addEventListener('abort', onStop, { once: true });
         const generation = this.generation(walletId);
@@ -245,33 +290,23 @@ export class PresignPool {
           (made) => {
             if (this.generation(walletId) !== generation) {
               // made under an epoch since replaced: the nodes burnt it at the commit
-              if (!settled) {
-                settled = true;
-                stop.signal.removeEventListener('abort', onStop);
-                reject(new Error('the presignature was made under a key share or aux-info since replaced'));
-              }
+              if (settle()) reject(new Error('the presignature was made under a key share or aux-info since replaced'));
               return;
             }
-            if (!settled) {
-              settled = true;
-              stop.signal.removeEventListener('abort', onStop);
-              try {
-                this.admit(made, walletId, signers);
-                resolve(made);
-              } catch (e) {
-                reject(e);
-              }
+            if (settle()) {
+              // recorded as claimed before it is used: its id is never admitted again, anywhere
+              this.admit(made, walletId, signers, { claimed: true }).then(
+                () => resolve(made),
+                (e: unknown) => reject(e as Error),
+              );
               return;
             }
             // its request stopped waiting: the presignature is not wasted, the next request takes it
-            this.stock(made, walletId, signers);
+            void this.stock(made, walletId, signers);
           },
           (e: unknown) => {
-            if (!settled) {
-              settled = true;
-              stop.signal.removeEventListener('abort', onStop);
-              reject(e);
-            } else if (!(e instanceof PresignCancelledError)) {
+            if (settle()) reject(e);
+            else if (!(e instanceof PresignCancelledError)) {
               this.log.warn(
                 { walletId, signers, err: (e as Error).message },
                 'a presign whose request stopped waiting failed',
@@ -288,37 +323,45 @@ export class PresignPool {
   }
 
   /** Admits a fresh presignature into the ready entries (a refused one is logged and dropped). */
-  private stock(entry: PoolEntry, walletId: string, signers: readonly number[]): void {
-    if (this.stopped) return;
-    try {
-      this.admit(entry, walletId, signers);
-    } catch (e) {
-      this.log.warn({ walletId, signers, err: (e as Error).message }, 'presignature not stocked');
+  private async stock(
+    entry: PoolEntry,
+    walletId: string,
+    signers: readonly number[],
+    reservation?: string,
+  ): Promise<void> {
+    if (this.stopped) {
+      if (reservation !== undefined) await this.inventory.release(reservation).catch(() => undefined);
       return;
     }
-    const key = PresignPool.key(walletId, signers);
-    const list = this.entries.get(key) ?? [];
-    list.push(entry);
-    this.entries.set(key, list);
+    try {
+      await this.admit(entry, walletId, signers, reservation === undefined ? {} : { reservation });
+    } catch (e) {
+      this.log.warn({ walletId, signers, err: (e as Error).message }, 'presignature not stocked');
+      if (reservation !== undefined) await this.inventory.release(reservation).catch(() => undefined);
+    }
   }
 
   /**
    * Drop the ready presignatures of one wallet (its key share was refreshed) or of every wallet
    * (new aux-info): the nodes burnt them at the commit. Background presigns under way are not
-   * admitted when they end. Refills for what is tracked.
+   * admitted when they end. Refills for what is tracked. Resolves how many were dropped.
    */
-  discard(walletId?: string): number {
-    let dropped = 0;
-    for (const [key, list] of this.entries) {
-      if (walletId !== undefined && list[0]?.walletId !== walletId) continue;
-      dropped += list.length;
-      this.entries.delete(key);
-    }
+  discard(walletId?: string): Promise<number> {
     if (walletId === undefined) this.epochAll++;
     else this.epochOf.set(walletId, (this.epochOf.get(walletId) ?? 0) + 1);
-    if (dropped > 0) this.log.info({ walletId, dropped }, 'presignatures of an older epoch dropped');
-    this.refill(walletId);
-    return dropped;
+    return this.inventory.discard(walletId).then(
+      (dropped) => {
+        if (dropped > 0) this.log.info({ walletId, dropped }, 'presignatures of an older epoch dropped');
+        this.refill(walletId);
+        return dropped;
+      },
+      (e: unknown) => {
+        // the entries stay recorded; signing with one meets the nodes' refusal and drops it then
+        this.log.warn({ walletId, err: (e as Error).message }, 'presignatures of an older epoch not dropped');
+        this.refill(walletId);
+        return 0;
+      },
+    );
   }
 
   private generation(walletId: string): string {
@@ -327,19 +370,11 @@ export class PresignPool {
 
   /**
    * Drop every ready entry of a wallet made under `state` (a node answered that one of them was
-   * already used: its state was replaced, so they are all burnt). Returns how many.
+   * already used: its state was replaced, so they are all burnt). Resolves how many.
    */
-  dropState(walletId: string, state: string | undefined): number {
+  async dropState(walletId: string, state: string | undefined): Promise<number> {
     if (state === undefined) return 0;
-    let dropped = 0;
-    for (const [key, list] of this.entries) {
-      if (list[0]?.walletId !== walletId) continue;
-      const kept = list.filter((e) => e.state !== state);
-      dropped += list.length - kept.length;
-      if (kept.length === 0) this.entries.delete(key);
-      else this.entries.set(key, kept);
-    }
-    return dropped;
+    return this.inventory.dropState(walletId, state);
   }
 
   /** Keep this wallet stocked from now on (a new wallet, or one that is being used). */
@@ -360,6 +395,10 @@ export class PresignPool {
     const sets = this.o.signerSets();
     const now = Date.now();
     for (const w of wallets) {
+      if (this.o.isLive?.(w) === false) {
+        this.tracked.delete(w);
+        continue;
+      }
       for (const signers of sets) {
         const key = PresignPool.key(w, signers);
         if ((this.retryAt.get(key) ?? 0) > now) continue;
@@ -388,8 +427,12 @@ export class PresignPool {
   private async runJob(job: Job): Promise<void> {
     const key = PresignPool.key(job.walletId, job.signers);
     const live = this.o.signerSets().some((s) => signersKey(s) === signersKey(job.signers));
+    let reservation: string | undefined;
     try {
-      if (!live || !this.tracked.has(job.walletId)) return;
+      if (!live || !this.tracked.has(job.walletId) || this.o.isLive?.(job.walletId) === false) return;
+      // ready + being made (here or at another coordinator) already reach the target: nothing to do
+      reservation = await this.inventory.reserve(job.walletId, job.signers, this.o.targetSize);
+      if (reservation === undefined) return;
       const generation = this.generation(job.walletId);
       const entry = await this.o.presign(job.walletId, job.signers);
       if (this.stopped) return;
@@ -398,10 +441,9 @@ export class PresignPool {
         setImmediate(() => this.refill(job.walletId));
         return;
       }
-      this.admit(entry, job.walletId, job.signers);
-      const list = this.entries.get(key) ?? [];
-      list.push(entry);
-      this.entries.set(key, list);
+      const r = reservation;
+      reservation = undefined; // stock() fills or releases it
+      await this.stock(entry, job.walletId, job.signers, r);
     } catch (e) {
       const retryMs = this.o.retryMs ?? 10_000;
       this.retryAt.set(key, Date.now() + retryMs);
@@ -411,26 +453,33 @@ export class PresignPool {
       );
       this.scheduleRetry(retryMs);
     } finally {
+      if (reservation !== undefined) await this.inventory.release(reservation).catch(() => undefined);
       const left = (this.pending.get(key) ?? 1) - 1;
       if (left > 0) this.pending.set(key, left);
       else this.pending.delete(key);
     }
   }
 
-  /** Accepts only a fresh presignature of the expected wallet and signers (throws otherwise); remembers its id. */
-  private admit(entry: PoolEntry, walletId: string, signers: readonly number[]): void {
+  /**
+   * Records a fresh presignature of the expected wallet and signers in the inventory (ready, or
+   * claimed at once for the request that made it); throws for any other, or for an id seen before.
+   */
+  private async admit(
+    entry: PoolEntry,
+    walletId: string,
+    signers: readonly number[],
+    options: { claimed?: boolean; reservation?: string },
+  ): Promise<void> {
     if (entry.walletId !== walletId || signersKey(entry.signers) !== signersKey(signers)) {
       throw new Error('presignature does not belong to the requested wallet and signers');
     }
-    if (this.seen.has(entry.id)) {
+    if (!(await this.inventory.add(entry, options))) {
       this.log.error(
         { walletId, signers, presignatureId: entry.id },
         'a presignature id came back a second time: refused',
       );
       throw new Error('presignature id seen before');
     }
-    this.seen.add(entry.id);
-    if (this.seen.size > SEEN_CAP) this.seen.delete(this.seen.values().next().value as string);
   }
 
   private scheduleRetry(ms: number): void {
@@ -442,10 +491,11 @@ export class PresignPool {
     this.retryTimer.unref();
   }
 
-  /** Stops background presigning and waits for the sessions under way. */
+  /** Stops background presigning and waits for the sessions under way (the inventory stays open: its owner closes it). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.syncTimer);
     this.queue.length = 0;
     await Promise.allSettled([...this.running]);
   }

@@ -9,7 +9,9 @@
  * holds, or the registry has pending:
  *
  * - registry `committed`, or a keygen `running` now: nothing to do;
- * - registry `interrupted` (no outcome was recorded): if every node holds a committed share with
+ * - registry `interrupted` (no outcome was recorded): first claimed in the registry (a shared store
+ *   checks that its coordinator is still not alive, and from then on refuses that coordinator's
+ *   commit and abandon; unclaimed, it is left alone). Then, if every node holds a committed share with
  *   the same public key, the wallet is complete and is committed to the registry (recovered). If
  *   some nodes committed and the others hold the run's pending state, those are first finalized
  *   with a committed node's evidence (the run did finish; a finalize that fails is tried again
@@ -201,6 +203,12 @@ export class WalletReconciler {
             unregistered.push(walletId);
             break;
           case 'interrupted':
+            // claimed before any node is asked anything: a coordinator that was only paused (its
+            // liveness ran out) and wakes up can then neither commit nor abandon it (registry.ts)
+            if (!(await registry.claim(walletId))) {
+              this.log.info({ walletId }, 'interrupted key generation not claimed: its coordinator is alive again');
+              break;
+            }
             if (await this.settleInterrupted(walletId)) summary.recovered.push(walletId);
             else summary.resolved.push(walletId);
             break;

@@ -137,6 +137,26 @@ export class RegistryUnavailableError extends ServiceError {
   readonly problem = 'registry-unavailable';
 }
 
+/**
+ * A key generation this coordinator began was taken over by another coordinator's reconciliation
+ * (its liveness ran out while it ran: a pause, a lost database link), which now owns the pending
+ * record: this coordinator may neither commit nor abandon it, and answers no wallet. A retry with
+ * the same Idempotency-Key is answered the recovered wallet, or makes a new one if the key
+ * generation was resolved.
+ */
+export class KeygenTakenOverError extends ServiceError {
+  override readonly name = 'KeygenTakenOverError';
+  readonly status = 503;
+  readonly problem = 'keygen-taken-over';
+  override readonly retryAfterS = 5;
+  override get publicDetail(): string {
+    return 'the key generation was taken over by another coordinator after this one stopped renewing its liveness; no wallet is returned here (retry with the same Idempotency-Key)';
+  }
+}
+
+/** How old a shared store's copy may be when a signature, refresh or reshare relies on it (ms). */
+export const CURRENT_COPY_MS = 2_000;
+
 /** A pagination cursor that this registry did not hand out. */
 export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';
@@ -220,6 +240,20 @@ export interface WalletStore {
   list(options?: { limit?: number; cursor?: string }): Page;
   /** brings this process's copy up to date with the store */
   catchUp(): Promise<void>;
+  /**
+   * Resolves once this copy holds every change committed more than `maxAgeMs` (default
+   * CURRENT_COPY_MS) before the call: at once when its last read of the store began within that
+   * time (no query), else after a catch-up. Signing, refresh and reshare call it before they trust
+   * `isArchived`, so an archive or purge made at another coordinator holds here within that bound.
+   * @throws StoreUnavailableError (503) if the copy is older and the store cannot be read
+   */
+  ensureCurrent(maxAgeMs?: number): Promise<void>;
+  /**
+   * Takes an interrupted key generation over for this process's reconciliation, before it acts on
+   * the nodes: true if it is this process's now (its former owner is not alive and cannot commit or
+   * abandon it any more), false if not (its owner is alive, or it is no longer pending).
+   */
+  claim(walletId: string): Promise<boolean>;
   begin(pending: { walletId: string; label?: string; startedAt: string; idempotencyKeyHash?: string }): Promise<void>;
   abandon(walletId: string): Promise<void>;
   append(record: WalletRecord): Promise<WalletRecord>;
@@ -407,6 +441,19 @@ export class WalletRegistry implements WalletStore {
   /** The file has one writer, this process: its copy is always up to date. */
   catchUp(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** Always current (one writer). */
+  ensureCurrent(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * One process runs the file's key generations: an interrupted one (from before this start) is
+   * nobody's, and nothing needs recording to take it over.
+   */
+  claim(walletId: string): Promise<boolean> {
+    return Promise.resolve(this.status(walletId) === 'interrupted');
   }
 
   /** False once a write failed: creation is refused until restart. */

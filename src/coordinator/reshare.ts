@@ -55,6 +55,11 @@ export interface GroupReshareOptions {
   readonly publicKeyOf: (walletId: string) => string | undefined;
   /** archived wallets are not moved (they are when restored and the job runs again) */
   readonly isArchived?: (walletId: string) => boolean;
+  /**
+   * brings the registry's copy up to date when it is older than the bound a decision on archive
+   * state may rely on (WalletStore.ensureCurrent); rejects (503) if it cannot be
+   */
+  readonly current?: () => Promise<void>;
   /** makes the group's aux-info (GroupMonitor.renewAux) */
   readonly renewAux: (options: { readonly groupChange: boolean }) => Promise<string>;
   /** finish or drop a wallet's half-done runs now (GroupMonitor.resolveWallet) */
@@ -362,7 +367,9 @@ export class GroupReshare {
       if (this.stopped) return finish('failed', 'the coordinator stopped; start the job again to resume');
       const outcome = await this.moveWallet(walletId, context);
       const w = job.view.wallets;
-      update({ wallets: { ...w, [outcome]: w[outcome] + 1 } });
+      // archived (at any coordinator) since the job listed it: not moved, and no longer counted
+      if (outcome === 'archived') update({ wallets: { ...w, total: w.total - 1 } });
+      else update({ wallets: { ...w, [outcome]: w[outcome] + 1 } });
     }
     const { failed } = job.view.wallets;
     return failed === 0
@@ -371,8 +378,19 @@ export class GroupReshare {
   }
 
   /** Move one wallet if the group does not hold it yet. */
-  private async moveWallet(walletId: string, context: RequestContext): Promise<'reshared' | 'current' | 'failed'> {
+  private async moveWallet(
+    walletId: string,
+    context: RequestContext,
+  ): Promise<'reshared' | 'current' | 'failed' | 'archived'> {
     const c = this.o.cluster;
+    // archive state as of the bound, before any node is asked
+    try {
+      if (this.o.current) await this.o.current();
+    } catch (e) {
+      this.log.warn({ walletId, err: (e as Error).message }, 'reshare: the wallet registry cannot be read now');
+      return 'failed';
+    }
+    if (this.o.isArchived?.(walletId) === true) return 'archived';
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) return 'failed';
     const attempts = this.o.attempts ?? 5;

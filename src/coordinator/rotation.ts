@@ -77,6 +77,11 @@ export interface KeyRotationOptions {
   readonly publicKeyOf: (walletId: string) => string | undefined;
   /** an archived wallet is not refreshed: sweeps and rotations skip it, a refresh is refused (409) */
   readonly isArchived?: (walletId: string) => boolean;
+  /**
+   * brings the registry's copy up to date when it is older than the bound a decision on archive
+   * state may rely on (WalletStore.ensureCurrent); rejects (503) if it cannot be
+   */
+  readonly current?: () => Promise<void>;
   /** makes a new aux-info with every node (GroupMonitor.renewAux) */
   readonly renewAux: () => Promise<string>;
   /** another job that must not run alongside (a reshare) */
@@ -375,6 +380,8 @@ export class KeyRotation {
   }
 
   private async refreshOnce(walletId: string, reason: RefreshReason, context: RequestContext): Promise<RefreshResult> {
+    // archive state as of the bound, before any node is asked (StoreUnavailableError if it cannot be known)
+    if (this.o.current) await this.o.current();
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) throw new WalletNotFoundError(walletId);
     if (this.o.isArchived?.(walletId) === true) throw new WalletArchivedError(walletId, 'it is not refreshed');

@@ -33,6 +33,8 @@
  * @module
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { encodePresignaturePublic } from '../protocol/storage-format.js';
 import { Blame, type BlameCode } from '../protocol/machine.js';
 import { combineSignature, toDer, toRsv, type EcdsaSignature } from '../protocol/sign/index.js';
 import type { PartialSignature } from '../protocol/presign/presignature.js';
@@ -77,6 +79,11 @@ export interface SigningOptions {
   readonly publicKeyOf: (walletId: string) => string | undefined;
   /** an archived wallet is refused (409) before any presignature is taken for it */
   readonly isArchived?: (walletId: string) => boolean;
+  /**
+   * brings the registry's copy up to date when it is older than the bound a decision on archive
+   * state may rely on (WalletStore.ensureCurrent); rejects (503) if it cannot be
+   */
+  readonly current?: () => Promise<void>;
   readonly metrics?: CoordinatorMetrics;
   readonly log?: Logger;
   /** a signer's answer to `sign` (default 5 s; a node signs in milliseconds) */
@@ -110,7 +117,8 @@ export class SigningService {
    * @param context who asked, for the audit record
    * @param options.signal aborted when the client has gone: no further pair is tried and no
    *   presign started for it (one running finishes and stocks the pool)
-   * @throws WalletNotFoundError, WalletArchivedError, NodesUnavailableError (fewer than t nodes),
+   * @throws WalletNotFoundError, WalletArchivedError, StoreUnavailableError (the registry's copy is
+   *   too old to trust and the shared store cannot be read), NodesUnavailableError (fewer than t nodes),
    *   SigningFailedError (every pair failed), AuditUnavailableError (signed, but the audit record could not be written: not returned),
    *   PresignBusyError / PresignTimeoutError (503: no presignature could be made for it in time),
    *   PresignCancelledError (the signal aborted)
@@ -122,6 +130,9 @@ export class SigningService {
     options: { signal?: AbortSignal } = {},
   ): Promise<SignatureResult> {
     if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new RangeError('digest must be 32 bytes');
+    // an archive made at another coordinator holds here within the bound: a copy that old, and a
+    // store that cannot be read, sign nothing (StoreUnavailableError, 503)
+    if (this.o.current) await this.o.current();
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) throw new WalletNotFoundError(walletId);
     if (this.o.isArchived?.(walletId) === true) throw new WalletArchivedError(walletId, 'it does not sign');
@@ -320,7 +331,7 @@ export class SigningService {
     ) {
       // Not a node failure: the presignature was burnt by a commit of a newer aux-info or key share
       // (or spent before a coordinator restart). Its siblings of the same state are stale too.
-      const dropped = this.o.pool.dropState(walletId, entry.state);
+      const dropped = await this.o.pool.dropState(walletId, entry.state);
       this.log.info(
         { walletId, presignatureId: entry.id, dropped },
         'presignature already used at a signer (stale pool entry): trying another',
@@ -350,9 +361,13 @@ export class SigningService {
       };
     }
     const partials: PartialSignature[] = [];
+    // An entry read from the shared database is evidence only if every signer holds exactly it.
+    const expected = entry.shared ? hex(sha256(encodePresignaturePublic(entry.pub))) : undefined;
+    let unconfirmed = false;
     for (const [k, a] of answers.entries()) {
       const link = links[k] as NodeLink;
-      const body = (a as PromiseFulfilledResult<{ signer: number; sigma: string }>).value;
+      const body = (a as PromiseFulfilledResult<{ signer: number; sigma: string; presignature?: string }>).value;
+      if (expected !== undefined && body.presignature !== expected) unconfirmed = true;
       // A node answering for another index is lying about who it is: its partial is its fault.
       if (body.signer !== link.index) {
         this.blame(link.nodeId, 'sign', `answered as signer ${body.signer}`, 'unknown-sender');
@@ -365,6 +380,19 @@ export class SigningService {
       sig = combineSignature(entry.pub, digest, partials);
     } catch (e) {
       if (!(e instanceof Blame)) throw e;
+      if (unconfirmed) {
+        // The public parts came from the database and a signer holds others: a changed row (or a
+        // signer lying about its presignature as well as its partial) — no evidence against anyone.
+        this.log.error(
+          { walletId, signers, presignatureId: entry.id },
+          'a presignature from the shared inventory does not match what its signers hold: nobody blamed',
+        );
+        return {
+          kind: 'node-failed',
+          reason: 'the stored presignature does not match the signers’ (not blamed)',
+          avoid: [],
+        };
+      }
       for (const j of e.culprits) this.blame(c.parties[j] ?? `index-${j}`, 'sign', e.reason, e.code);
       if (e.culprits.length === 0)
         this.log.error({ walletId, signers, code: e.code, reason: e.reason }, 'combining failed with nobody to blame');

@@ -24,6 +24,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditEvent } from '../util/audit-log.js';
+import { RPC_VERSION, walletResponseSchema } from '../rpc/messages.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { walletAddresses, type WalletAddresses } from './addresses.js';
 import type { NodeCluster } from './cluster.js';
@@ -33,9 +34,12 @@ import {
   KeygenFailedError,
   NodesUnavailableError,
   ServiceError,
+  WalletKeyUnverifiedError,
 } from './errors.js';
+import { callNode } from './node-link.js';
 import { abortReason, type SessionRunner } from './orchestrator.js';
 import {
+  KeygenTakenOverError,
   MAX_LABEL_LENGTH,
   RegistryConflictError,
   RegistryUnavailableError,
@@ -61,6 +65,11 @@ export interface WalletView {
 
 export interface CreateWalletInput {
   readonly label?: string;
+  /**
+   * stock presignatures for it now (default false: a wallet costs no presign compute until it
+   * signs; a deposit address may never sign)
+   */
+  readonly presign?: boolean;
   readonly idempotencyKey?: string;
   /** who asked, for the audit record (see RequestContext) */
   readonly context?: RequestContext;
@@ -93,15 +102,26 @@ export interface WalletServiceOptions {
   readonly runner: SessionRunner;
   readonly log?: Logger;
   readonly keygenTimeoutMs?: number;
-  /** a wallet was created (the presignature pool starts stocking it) */
-  readonly onCreated?: (walletId: string) => void;
+  /** a wallet was created; `presign`: its request asked for presignatures ahead of its first sign */
+  readonly onCreated?: (walletId: string, options: { readonly presign: boolean }) => void;
   /** a key generation failed and was recorded so (nodes may hold pending states of it: reconcile.ts) */
   readonly onAbandoned?: (walletId: string) => void;
   /** records `wallet.created` before the wallet is returned */
   readonly audit?: AuditSink;
   /** request context used when a request carries none (the one configured credential's id) */
   readonly defaultContext?: RequestContext;
+  /**
+   * The registry is a database other parties can write (several coordinators): a wallet's public
+   * key read from it is shown only once `threshold` nodes confirm they hold that key (see
+   * `confirmKey`). Default false: the file registry is this coordinator's own.
+   */
+  readonly confirmKeys?: boolean;
+  /** one node request of that confirmation (default 10 s) */
+  readonly confirmTimeoutMs?: number;
 }
+
+/** wallets of one page whose keys are confirmed with the nodes at once */
+const CONFIRM_CONCURRENCY = 8;
 
 export function idempotencyKeyHash(key: string): string {
   return createHash('sha256').update('mpc-engine/v1/idempotency-key\0').update(key, 'utf8').digest('hex');
@@ -145,6 +165,10 @@ export class WalletService {
   private readonly inFlight = new Map<string, Promise<unknown>>();
   /** addresses are derived once per wallet (keccak and hash160 are cheap, but lists repeat them) */
   private readonly addressCache = new Map<string, WalletAddresses>();
+  /** public keys the nodes were seen to hold, by wallet id (see `confirmed`) */
+  private readonly keys = new Map<string, string>();
+  /** confirmations under way, by wallet id and key: concurrent reads share one */
+  private readonly confirming = new Map<string, Promise<void>>();
 
   constructor(private readonly o: WalletServiceOptions) {
     this.log = (o.log ?? silentLogger()).child({ component: 'wallets' });
@@ -177,22 +201,98 @@ export class WalletService {
     return record && this.view(record);
   }
 
-  /** `get`, after catching up with a shared store when the wallet is not known here: it may be new. */
+  /**
+   * `get`, after catching up with a shared store when the wallet is not known here: it may be new.
+   * @throws WalletKeyUnverifiedError (a shared store's key the nodes do not confirm)
+   */
   async find(walletId: string): Promise<WalletView | undefined> {
-    const known = this.get(walletId);
-    if (known) return known;
-    await this.o.registry.catchUp();
-    return this.get(walletId);
+    let record = this.o.registry.get(walletId);
+    if (!record) {
+      await this.o.registry.catchUp();
+      record = this.o.registry.get(walletId);
+    }
+    return record && this.confirmed(record);
+  }
+
+  /**
+   * The view of a record whose public key is confirmed. A shared database is written by every
+   * coordinator and reachable by whoever holds its credentials; a row whose key was changed there
+   * would otherwise be served as the wallet's key (and address) to a wallet server that pays to
+   * it. The nodes hold the key: it is shown once `threshold` of them (so at least one honest node)
+   * report a committed share of that very key. Keys this process saw every node produce, or
+   * confirmed before, are not asked again. A purged wallet (no node holds it any more) is shown as
+   * recorded: its status says it can never sign.
+   * @throws WalletKeyUnverifiedError
+   */
+  private async confirmed(record: WalletRecord): Promise<WalletView> {
+    if (this.o.confirmKeys === true && !this.o.registry.isPurged(record.walletId)) await this.confirmKey(record);
+    return this.view(record);
+  }
+
+  private async confirmKey(record: WalletRecord): Promise<void> {
+    const { walletId, publicKey } = record;
+    if (this.keys.get(walletId) === publicKey) return;
+    const key = `${walletId} ${publicKey}`;
+    let asking = this.confirming.get(key);
+    if (!asking) {
+      asking = this.askNodes(walletId, publicKey).finally(() => this.confirming.delete(key));
+      this.confirming.set(key, asking);
+    }
+    await asking;
+  }
+
+  private async askNodes(walletId: string, publicKey: string): Promise<void> {
+    const c = this.o.cluster;
+    const held = await Promise.all(
+      c.links
+        .filter((l) => c.isConnected(l.index))
+        .map(async (link) => {
+          try {
+            const w = await callNode(
+              link,
+              { v: RPC_VERSION, method: 'wallet', walletId },
+              walletResponseSchema,
+              this.o.confirmTimeoutMs ?? 10_000,
+            );
+            return w.walletId === walletId ? w.committed?.publicKey : undefined;
+          } catch {
+            return undefined;
+          }
+        }),
+    );
+    const agree = held.filter((k) => k === publicKey).length;
+    if (agree >= Math.max(c.threshold, 1)) {
+      this.keys.set(walletId, publicKey);
+      return;
+    }
+    const other = held.filter((k) => k !== undefined && k !== publicKey).length;
+    if (other > 0)
+      this.log.error(
+        { walletId, registry: publicKey, confirming: agree, holdingAnother: other },
+        'nodes hold another public key than the wallet registry records: the registry row was changed; its key is not shown',
+      );
+    else this.log.warn({ walletId, confirming: agree }, 'not enough nodes confirm this wallet’s public key yet');
+    throw new WalletKeyUnverifiedError(
+      `wallet ${walletId}: ${agree} node(s) confirm the registry's public key, ${c.threshold} needed`,
+    );
   }
 
   publicKeyOf(walletId: string): string | undefined {
     return this.o.registry.get(walletId)?.publicKey;
   }
 
-  /** @throws InvalidCursorError, RangeError (limit) */
-  list(options: { limit?: number; cursor?: string }): { wallets: WalletView[]; nextCursor: string | undefined } {
+  /** @throws InvalidCursorError, RangeError (limit), WalletKeyUnverifiedError */
+  async list(options: {
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ wallets: WalletView[]; nextCursor: string | undefined }> {
     const page = this.o.registry.list(options);
-    return { wallets: page.wallets.map((r) => this.view(r)), nextCursor: page.nextCursor };
+    const wallets: WalletView[] = [];
+    for (let k = 0; k < page.wallets.length; k += CONFIRM_CONCURRENCY)
+      wallets.push(
+        ...(await Promise.all(page.wallets.slice(k, k + CONFIRM_CONCURRENCY).map((r) => this.confirmed(r)))),
+      );
+    return { wallets, nextCursor: page.nextCursor };
   }
 
   /**
@@ -208,7 +308,7 @@ export class WalletService {
       if (earlier) {
         if (earlier.label !== input.label)
           throw new IdempotencyConflictError('this Idempotency-Key was used for a request with a different body');
-        return { wallet: this.view(earlier), replayed: true };
+        return { wallet: await this.confirmed(earlier), replayed: true };
       }
       if (this.inFlight.has(keyHash))
         throw new IdempotencyConflictError('a request with this Idempotency-Key is still being processed');
@@ -219,7 +319,12 @@ export class WalletService {
       throw new RegistryUnavailableError(
         'the wallet registry cannot be written (a write failed); no wallet is created until the coordinator is restarted with the disk fixed',
       );
-    const work = this.keygen(input.label, keyHash, { ...this.o.defaultContext, ...input.context });
+    const work = this.keygen(
+      input.label,
+      keyHash,
+      { ...this.o.defaultContext, ...input.context },
+      input.presign === true,
+    );
     if (keyHash !== undefined) {
       this.inFlight.set(keyHash, work);
       void work.catch(() => undefined).finally(() => this.inFlight.delete(keyHash));
@@ -235,7 +340,7 @@ export class WalletService {
         throw new IdempotencyConflictError('a request with this Idempotency-Key is still being processed');
       if (earlier.label !== input.label)
         throw new IdempotencyConflictError('this Idempotency-Key was used for a request with a different body');
-      return { wallet: this.view(earlier), replayed: true };
+      return { wallet: await this.confirmed(earlier), replayed: true };
     }
   }
 
@@ -243,6 +348,7 @@ export class WalletService {
     label: string | undefined,
     keyHash: string | undefined,
     context: RequestContext,
+    presign: boolean,
   ): Promise<WalletView> {
     const walletId = newWalletId();
     // Durable before any node stores a share (RegistryUnavailableError, 503, if it cannot be). A
@@ -258,11 +364,15 @@ export class WalletService {
       view = await this.generate(walletId, label, keyHash);
     } catch (e) {
       if (e instanceof KeygenFailedError) {
+        // refused with KeygenTakenOverError when another coordinator claimed it (logged, not thrown)
         await this.o.registry.abandon(walletId).then(
           () => this.o.onAbandoned?.(walletId),
           (err: unknown) =>
             this.log.error({ walletId, err: (err as Error).message }, 'could not record a failed key generation'),
         );
+      } else if (e instanceof KeygenTakenOverError) {
+        // another coordinator's reconciliation owns the pending record now and settles it
+        this.log.warn({ walletId, err: e.message }, 'wallet not answered: its key generation was taken over');
       } else {
         this.log.error(
           { walletId, err: (e as Error).message },
@@ -292,7 +402,7 @@ export class WalletService {
       }
     }
     this.log.info({ walletId, publicKey: view.publicKey }, 'wallet created');
-    this.o.onCreated?.(walletId);
+    this.o.onCreated?.(walletId, { presign });
     return view;
   }
 
@@ -339,6 +449,8 @@ export class WalletService {
     } catch {
       throw new KeygenFailedError('key generation produced an invalid public key; no wallet was created', 502);
     }
+    // every node reported this key (the orchestrator checks they agree): confirmed for `confirmed`
+    this.keys.set(walletId, publicKey);
     await this.o.registry.append(record); // RegistryUnavailableError (503) if the commit fails
     return view;
   }

@@ -15,6 +15,8 @@
  * what a dead one left.
  * @module
  */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { equalBytes } from '@noble/curves/utils.js';
@@ -446,7 +448,7 @@ export class NodeService {
       case 'finalize':
         return this.finalize(req.scope, req.envelopes);
       case 'abandon':
-        return this.abandon(req.scope, Buffer.from(req.sid, 'hex'));
+        return this.abandon(req.scope, Buffer.from(req.sid, 'hex'), coordinator);
       case 'discard':
         return this.discard(req.scope, Buffer.from(req.sid, 'hex'), req.abandonments);
       case 'wallets':
@@ -454,7 +456,7 @@ export class NodeService {
       case 'wallet':
         return describeWallet(this.lifecycle, req.walletId);
       case 'archive':
-        return this.archive(req.walletId, req.reason);
+        return this.archive(req.walletId, req.reason, coordinator);
       case 'reconciled':
         return this.reconciled(req.wallets);
       case 'confirmation': {
@@ -487,10 +489,15 @@ export class NodeService {
    * that run's pending state or committed it; a session of that run still going is cancelled
    * first, and a run that is not going here can never be resumed (sessions live in memory only).
    */
-  private async abandon(scope: string, sid: Uint8Array): Promise<object> {
+  private async abandon(scope: string, sid: Uint8Array, coordinator: string): Promise<object> {
     // restored from a copy: the tombstones of runs confirmed after the copy are missing, so "never
     // confirmed" cannot be told from "forgot" (restore.ts)
     await this.refuseIfRestored('sign abandonments');
+    // A run another coordinator is driving right now is its own (docs/security.md, relay rule 9):
+    // another coordinator's resolver sees a pending state at a node that staged first and would
+    // otherwise cancel the run here before this node staged. Only a run left idle as long as a
+    // superseding prepare waits (its coordinator stopped) is any coordinator's to abandon.
+    this.refuseOthersLiveRun(coordinator, 'abandon', (s) => 'session' in s && Buffer.from(s.sid).equals(sid));
     // From this instant no start and no stage of this run passes (the stage checks under the
     // scope's lock). Nothing durable is written: a run no open session here can derive is one this
     // node can never confirm, so a made-up sid costs a bounded, expiring entry and no disk.
@@ -507,6 +514,22 @@ export class NodeService {
       throw new RpcError('confirmed', 'this node confirmed that run: it can only be committed');
     const signature = sign(null, abandonmentDigest(scope, sid), { key: this.o.privateKey, dsaEncoding: 'ieee-p1363' });
     return { by: this.index, signature: signature.toString('hex') };
+  }
+
+  /**
+   * Refuse (`other-coordinator`) while a session `matches` that another coordinator prepared and
+   * has asked or been answered within `supersedeIdleMs`: it is that coordinator's run (docs/security.md,
+   * relay rule 9). One left idle that long (its coordinator stopped) is any coordinator's, as for
+   * a superseding prepare.
+   */
+  private refuseOthersLiveRun(coordinator: string, what: string, matches: (s: Pending | Running) => boolean): void {
+    const idleSince = performance.now() - (this.o.supersedeIdleMs ?? 60_000);
+    for (const s of this.sessions.values())
+      if (s.owner !== coordinator && s.touched > idleSince && matches(s))
+        throw new RpcError(
+          'other-coordinator',
+          `a run coordinator ${s.owner} is driving: only it may ${what} it until it has been idle`,
+        );
   }
 
   /**
@@ -573,7 +596,7 @@ export class NodeService {
    * Take a wallet's records out of use (archive.ts): any run of its scope open here is cancelled
    * first, so none can stage or commit it afterwards.
    */
-  private async archive(walletId: string, reason: string): Promise<object> {
+  private async archive(walletId: string, reason: string, coordinator: string): Promise<object> {
     // a committed share is a finished key (every party confirmed it): refuse before cancelling any
     // of its runs (archiveWallet checks again under the scope's lock)
     const current = await this.lifecycle.committed(walletId);
@@ -586,6 +609,13 @@ export class NodeService {
           `${walletId}: a committed key share (epoch ${current.epoch}) is a finished key that every party confirmed; not archived`,
         ),
       );
+    // another coordinator's key generation under way is its own: archiving would cancel it here and
+    // move a confirmed pending state aside while the others commit (the node left without its share)
+    this.refuseOthersLiveRun(
+      coordinator,
+      'archive',
+      (s) => ('session' in s ? s.scope : scopeOf(s.protocol, s.walletId)) === walletId,
+    );
     for (const [id, s] of this.sessions) {
       const scope = 'session' in s ? s.scope : scopeOf(s.protocol, s.walletId);
       if (scope !== walletId) continue;
@@ -1381,7 +1411,11 @@ export class NodeService {
         .consume()
         .sign(Uint8Array.from(Buffer.from(digestHex, 'hex')));
       await this.o.audit?.({ type: 'signature.partial', walletId, presignatureId, digest: digestHex });
-      return { signer: partial.signer, sigma: partial.sigma.toString(16).padStart(64, '0') };
+      return {
+        signer: partial.signer,
+        sigma: partial.sigma.toString(16).padStart(64, '0'),
+        presignature: bytesToHex(sha256(pub)),
+      };
     } finally {
       claimed.secret.fill(0);
       for (const p of parts) p.fill(0);

@@ -341,7 +341,14 @@ export const archiveResponseSchema = z
   .strict();
 /** reconciled: false when the node held no restored marker (nothing to clear) */
 export const reconciledResponseSchema = z.object({ reconciled: z.boolean() }).strict();
-export const signResponseSchema = z.object({ signer: z.number().int().min(0), sigma: hex(32) }).strict();
+/**
+ * `presignature`: SHA-256 of the public presignature the node holds under that id (its stored
+ * encoding), so a coordinator that read the public parts from a shared database can tell a changed
+ * row from a signer's wrong partial before it blames anyone (signing.ts).
+ */
+export const signResponseSchema = z
+  .object({ signer: z.number().int().min(0), sigma: hex(32), presignature: hex(32).optional() })
+  .strict();
 export const errorResponseSchema = z.object({ error: z.string().max(512), code: z.enum(RPC_ERROR_CODES) }).strict();
 
 export function encodeJson(value: unknown): Uint8Array {

@@ -6,7 +6,8 @@
  * and its status, the same again for a repeat, and are audited once per change. An archived wallet
  * is refused signing (409, nothing asked of any node, nothing taken from the pool, its ready
  * presignatures dropped) and refresh (409; a rotation leaves it out); restored, it signs again.
- * The state survives a restart.
+ * The state survives a restart. A registry copy too old to be trusted on archive state (a shared
+ * store out of reach) signs and refreshes nothing: 503 store-unavailable with Retry-After.
  */
 import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { WalletArchive } from '../../src/coordinator/archive.js';
 import { CoordinatorMetrics } from '../../src/coordinator/metrics.js';
 import { combinations, PresignPool } from '../../src/coordinator/pool.js';
 import { WalletRegistry } from '../../src/coordinator/registry.js';
+import { StoreUnavailableError } from '../../src/coordinator/store/database.js';
 import { allWalletIds, KeyRotation } from '../../src/coordinator/rotation.js';
 import { SigningService } from '../../src/coordinator/signing.js';
 import { WalletService } from '../../src/coordinator/wallets.js';
@@ -56,7 +58,10 @@ interface Env {
   registry: WalletRegistry;
 }
 
-async function start(t: ExecutionContext, options: { poolSize?: number } = {}): Promise<Env> {
+async function start(
+  t: ExecutionContext,
+  options: { poolSize?: number; current?: () => Promise<void> } = {},
+): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), 'mpc-archive-'));
   const dealer = new Dealer();
   const links = NODE_IDS.map((id, k) => new FakeLink(id, k, signingNode(dealer)));
@@ -95,18 +100,26 @@ async function start(t: ExecutionContext, options: { poolSize?: number } = {}): 
     walletIds: () => allWalletIds((o) => registry.list(o)),
     publicKeyOf,
     isArchived,
+    ...(options.current === undefined ? {} : { current: options.current }),
     renewAux: async () => 'ef'.repeat(32),
-    discardPresignatures: (w) => pool.discard(w),
+    discardPresignatures: (w) => void pool.discard(w),
     audit: sink,
   });
-  const signer = new SigningService({ cluster, pool, publicKeyOf, isArchived, metrics });
+  const signer = new SigningService({
+    cluster,
+    pool,
+    publicKeyOf,
+    isArchived,
+    metrics,
+    ...(options.current === undefined ? {} : { current: options.current }),
+  });
   const archive = new WalletArchive({
     registry,
     view: (w) => wallets.get(w),
     audit: sink,
     onArchived: (w) => {
       pool.untrack(w);
-      pool.discard(w);
+      void pool.discard(w);
     },
     onRestored: (w) => pool.track(w),
   });
@@ -296,4 +309,34 @@ test('a purged wallet is listed as purged, never restored (409 wallet-purged), a
   isProblem(t, await sign(env, walletId), 409, 'wallet-archived');
   t.is((await archive(env, walletId)).status, 200, 'archiving again changes nothing');
   t.false(env.audit.some((e) => e.type === 'wallet.restored'));
+});
+
+test('a registry copy too old to trust, its store out of reach: signing and refresh answer 503 store-unavailable, no node asked', async (t) => {
+  let reachable = true;
+  // WalletStore.ensureCurrent of a shared store whose copy is older than the bound
+  const current = (): Promise<void> =>
+    reachable ? Promise.resolve() : Promise.reject(new StoreUnavailableError('database unreachable (test)'));
+  const env = await start(t, { poolSize: 1, current });
+  const walletId = await createWallet(env);
+  await waitFor(() => PAIRS.every((p) => env.pool.size(walletId, p) === 1));
+  reachable = false;
+  const refused = await sign(env, walletId);
+  isProblem(t, refused, 503, 'store-unavailable');
+  t.is(refused.headers.get('retry-after'), '2');
+  t.notRegex(refused.text, /unreachable \(test\)/, 'the detail is the fixed sentence');
+  const refresh = await http(env.url, 'POST', `/v1/wallets/${walletId}/refresh`, { headers: ADMIN });
+  isProblem(t, refresh, 503, 'store-unavailable');
+  t.deepEqual(
+    env.links.map((l) => l.requests.length),
+    [0, 0, 0],
+    'no node was asked anything',
+  );
+  t.true(
+    PAIRS.every((p) => env.pool.size(walletId, p) === 1),
+    'nothing taken from the pool',
+  );
+  t.false(env.runner.specs.some((s) => s.protocol === 'refresh'));
+  reachable = true;
+  const signed = await sign(env, walletId);
+  t.is(signed.status, 200, signed.text);
 });

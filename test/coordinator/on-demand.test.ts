@@ -83,7 +83,7 @@ function setup(options: { maxOnDemand?: number; onDemandTimeoutMs?: number; maxC
     wallets: {
       create: () => Promise.reject(new Error('unused')),
       find: (w) => Promise.resolve(w === WALLET ? ({ walletId: WALLET } as never) : undefined),
-      list: () => ({ wallets: [], nextCursor: undefined }),
+      list: () => Promise.resolve({ wallets: [], nextCursor: undefined }),
     },
     signer: signing,
     health: () => cluster.health(),

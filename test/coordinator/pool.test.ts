@@ -67,20 +67,23 @@ test('take never hands out the same presignature twice and removes it before ret
   const pool = new PresignPool({ presign, targetSize: 3, signerSets: () => [[0, 1]] });
   pool.track('w_alpha000');
   await until(() => pool.size('w_alpha000', [0, 1]) === 3);
-  const a = pool.take('w_alpha000', [0, 1]);
-  t.is(pool.size('w_alpha000', [0, 1]), 2, 'gone from the pool at once');
-  const b = pool.take('w_alpha000', [0, 1]);
+  // two takes at once: two different presignatures
+  const [a, b] = await Promise.all([
+    pool.take('w_alpha000', [0, 1], { deferRefill: true }),
+    pool.take('w_alpha000', [0, 1], { deferRefill: true }),
+  ]);
+  t.is(pool.size('w_alpha000', [0, 1]), 1, 'both gone from the pool');
   t.truthy(a && b);
   t.not(a?.id, b?.id);
   // drain everything handed out over many refills: all ids distinct
   const ids = new Set([a?.id, b?.id]);
   for (let n = 0; n < 10; n++) {
     await until(() => pool.size('w_alpha000', [0, 1]) > 0);
-    const e = pool.take('w_alpha000', [0, 1]);
+    const e = await pool.take('w_alpha000', [0, 1]);
     t.false(ids.has(e?.id), 'a fresh presignature every time');
     ids.add(e?.id);
   }
-  t.is(pool.take('w_other000', [0, 1]), undefined);
+  t.is(await pool.take('w_other000', [0, 1]), undefined);
   await pool.stop();
 });
 

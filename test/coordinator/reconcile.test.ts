@@ -48,10 +48,12 @@ test.after.always(async () => {
 });
 
 /** One coordinator "process": its registry, audit log, cluster (made ready by a group monitor) and services. */
-async function coordinator(name: string, options: { maxUnregistered?: number } = {}) {
+async function coordinator(name: string, options: { maxUnregistered?: number; refuseClaims?: boolean } = {}) {
   const metrics = new CoordinatorMetrics();
   const dir = join(root, name);
   const registry = await WalletRegistry.open(join(dir, 'wallets.jsonl'));
+  // as a shared store answers while the key generation's coordinator is alive again
+  if (options.refuseClaims === true) registry.claim = () => Promise.resolve(false);
   const auditPath = join(dir, 'audit.jsonl');
   const audit = await AuditLog.open(auditPath);
   const cluster = new NodeCluster(taps, 2);
@@ -308,5 +310,43 @@ test.serial(
       orphans,
     );
     t.true(nodeAudit.some((e) => e.type === 'wallet.archived' && e['reason'] === 'unregistered'));
+  },
+);
+
+test.serial(
+  'an interrupted key generation the registry does not let this coordinator claim is left alone: no commit, nothing archived',
+  async (t) => {
+    const first = await coordinator('fenced');
+    await Promise.all(first.runs);
+    // the commit fails after every node stored its share: interrupted at the next start
+    const probe = await open(first.registry.path, 'r');
+    const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const original = proto.write;
+    proto.write = function (this: unknown, ...a: unknown[]) {
+      if (Buffer.isBuffer(a[0]) && a[0].toString('utf8').includes('"state":"committed"'))
+        return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+      return original.apply(this, a);
+    };
+    try {
+      await t.throwsAsync(first.wallets.create({ label: 'fenced' }), { instanceOf: RegistryUnavailableError });
+    } finally {
+      proto.write = original;
+    }
+    await first.close();
+
+    const refused = await coordinator('fenced', { refuseClaims: true });
+    await Promise.all(refused.runs);
+    const [orphan] = refused.registry.pending().map((p) => p.walletId);
+    t.truthy(orphan);
+    t.is(refused.registry.status(orphan as string), 'interrupted', 'not recovered without the claim');
+    t.false((await refused.events()).some((e) => e.type === 'wallet.recovered' || e.type === 'wallet.resolved'));
+    for (const s of stores) t.true((await s.list('keyshare')).includes(orphan as string), 'nothing archived');
+    await refused.close();
+
+    const claimed = await coordinator('fenced');
+    await Promise.all(claimed.runs);
+    t.is(claimed.registry.status(orphan as string), 'committed', 'claimed, it is recovered');
+    await claimed.close();
   },
 );

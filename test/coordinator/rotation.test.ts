@@ -119,7 +119,7 @@ test.before(async () => {
     walletIds: () => allWalletIds((o) => registry.list(o)),
     publicKeyOf,
     renewAux: () => monitor.renewAux(),
-    discardPresignatures: (w) => pool.discard(w),
+    discardPresignatures: (w) => void pool.discard(w),
     audit: sink,
   });
   rotation.watch();

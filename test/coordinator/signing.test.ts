@@ -14,6 +14,12 @@ import { PresignFailedError, orchestratedPresign } from '../../src/coordinator/p
 import type { SessionOutcome } from '../../src/coordinator/orchestrator.js';
 import { encodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import { SigningService } from '../../src/coordinator/signing.js';
+import {
+  MemoryInventory,
+  type PresignInventory,
+  type StoredEntry,
+} from '../../src/coordinator/store/presign-inventory.js';
+import { mulG, randomScalar } from '../../src/curve/secp256k1.js';
 import { InProcessNodeLink } from '../../src/coordinator/links.js';
 import { ConnectionClosedError } from '../../src/transport/errors.js';
 import {
@@ -37,6 +43,7 @@ function setup(
     connected?: number[];
     signTimeoutMs?: number;
     presign?: (w: string, s: readonly number[]) => Promise<never>;
+    inventory?: PresignInventory;
   } = {},
 ) {
   const dealer = new Dealer();
@@ -53,6 +60,7 @@ function setup(
         return e;
       }),
     targetSize: options.targetSize ?? 0,
+    ...(options.inventory === undefined ? {} : { inventory: options.inventory }),
     signerSets: () =>
       combinations(
         cluster.signerLinks().map((l) => l.index),
@@ -148,8 +156,8 @@ test('a pair with presignatures ready is preferred', async (t) => {
   pool.track(WALLET);
   await new Promise((r) => setTimeout(r, 50));
   pool.untrack(WALLET); // no more refills: leave only [1,2] stocked
-  t.truthy(pool.take(WALLET, [0, 1]));
-  t.truthy(pool.take(WALLET, [0, 2]));
+  t.truthy(await pool.take(WALLET, [0, 1]));
+  t.truthy(await pool.take(WALLET, [0, 2]));
   t.is(pool.size(WALLET, [1, 2]), 1);
   const ready = presigned[2]; // made for [1,2], the third background job
   const sig = await signing.sign(WALLET, DIGEST);
@@ -393,4 +401,55 @@ test('F3: a presignature the nodes already burnt (a key share refresh) is a stal
     'only the first stale entry was offered; its siblings were dropped',
   );
   await pool.stop();
+});
+
+/** An inventory whose entries read as coming from the shared database; `forge` changes the first one's public parts. */
+class SharedRows extends MemoryInventory {
+  forged = false;
+  constructor(private readonly forge: boolean) {
+    super();
+  }
+  override async claim(walletId: string, signers: readonly number[]): Promise<StoredEntry | undefined> {
+    const e = await super.claim(walletId, signers);
+    if (!e) return e;
+    if (!this.forge || this.forged) return { ...e, shared: true };
+    this.forged = true;
+    // a database writer changed R: the honest partials no longer combine nor check against it
+    return { ...e, shared: true, pub: { ...e.pub, R: mulG(randomScalar()) } };
+  }
+}
+
+test('a presignature row changed in the shared database blames nobody; another pair signs', async (t) => {
+  const inventory = new SharedRows(true);
+  const { signing, blamed, dealer } = setup((d) => NODE_IDS.map(() => signingNode(d)), { inventory });
+  for (const pair of [
+    [0, 1],
+    [0, 2],
+    [1, 2],
+  ])
+    await inventory.add(dealer.entry(WALLET, pair));
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.true(inventory.forged);
+  t.deepEqual(blamed, [], 'the honest signer of the changed row is not blamed');
+  t.notDeepEqual(sig.signers, ['node_1', 'node_2'], 'the pair of the changed row was dropped for this request');
+  t.true(secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), DIGEST, dealer.Y.toBytes(true), { prehash: false }));
+});
+
+test('a wrong partial on a presignature from the shared database is still blamed when the signers hold that row', async (t) => {
+  const inventory = new SharedRows(false);
+  const { signing, blamed, dealer } = setup(
+    (d) => [signingNode(d), signingNode(d, { corrupt: true }), signingNode(d)],
+    { inventory },
+  );
+  for (const pair of [
+    [0, 1],
+    [0, 2],
+  ])
+    await inventory.add(dealer.entry(WALLET, pair));
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_1', 'node_3']);
+  t.deepEqual(
+    blamed.map((b) => b.split('/')[0]),
+    ['node_2'],
+  );
 });

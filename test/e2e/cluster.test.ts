@@ -10,12 +10,13 @@ import { Agent } from 'node:https';
 import { Cluster, NODE_IDS, TOKEN, type HttpAnswer } from '../helpers/processes.js';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { checkSignature as check, type SignAnswer } from '../helpers/ecdsa-check.js';
+import { decodePresignaturePublic } from '../../src/protocol/storage-format.js';
 
 let cluster: Cluster;
 let wallet: { walletId: string; publicKey: string };
@@ -34,7 +35,11 @@ test.before(async () => {
   });
   for (const id of NODE_IDS) cluster.startNode(id);
   cluster.startCoordinator();
-  const created = await cluster.createWallet('e2e');
+  // stocked from its creation on, as the signing tests below expect a warm pool
+  const created = await cluster.until('wallet creation', async () => {
+    const r = await cluster.http('POST', '/v1/wallets', { label: 'e2e', presign: true });
+    return r.status === 201 ? r : undefined;
+  });
   wallet = created.body as typeof wallet;
 });
 test.after.always(async () => {
@@ -177,8 +182,33 @@ test.serial(
   },
 );
 
-test.serial('a coordinator restart loses no wallet; signing goes on; the node comes back', async (t) => {
+/** Ids of a wallet's presignatures the coordinator's inventory journal holds ready. */
+async function readyInJournal(walletId: string): Promise<Set<string>> {
+  const path = join(cluster.env['DATA_DIR'] as string, 'coordinator', 'presignatures.jsonl');
+  const ready = new Set<string>();
+  for (const line of (await readFile(path, 'utf8')).split('\n').slice(0, -1)) {
+    const r = JSON.parse(line) as {
+      op: string;
+      id?: string;
+      ids?: string[];
+      entry?: { walletId: string; presignature: string };
+    };
+    if (r.op === 'add' && r.entry?.walletId === walletId) {
+      const pub = decodePresignaturePublic(Buffer.from(r.entry.presignature, 'base64'));
+      ready.add(Buffer.from(pub.id).toString('hex'));
+    } else if (r.op === 'claim' && r.id) ready.delete(r.id);
+    else if (r.op === 'discard') for (const id of r.ids ?? []) ready.delete(id);
+  }
+  return ready;
+}
+
+test.serial('a coordinator restart loses no wallet; its first signature is warm; the node comes back', async (t) => {
+  // stocked before the restart (node_3 is down: the pair node_1+node_2)
+  await cluster.until('the pool to be stocked', async () =>
+    (await readyInJournal(wallet.walletId)).size >= 2 ? true : undefined,
+  );
   await cluster.stop('coordinator', 'SIGTERM');
+  const stocked = await readyInJournal(wallet.walletId);
   cluster.startCoordinator();
   const got = await cluster.until('the coordinator to come back', async () => {
     const r = await cluster.http('GET', `/v1/wallets/${wallet.walletId}`);
@@ -196,9 +226,32 @@ test.serial('a coordinator restart loses no wallet; signing goes on; the node co
     500,
   );
   check(t, message, res.body as SignAnswer, wallet.publicKey);
+  // warm: it used a presignature stocked before the restart, not one made for it on demand
+  const audit = join(cluster.env['DATA_DIR'] as string, 'coordinator', 'audit.jsonl');
+  const signed = (await readFile(audit, 'utf8'))
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => (JSON.parse(l) as { event: { type: string; presignatureId?: string } }).event)
+    .filter((e) => e.type === 'signature');
+  t.true(stocked.has(signed.at(-1)?.presignatureId ?? ''), 'signed with a presignature stocked before the restart');
   cluster.startNode('node_3');
   const second = await cluster.createWallet('after-restart', 60_000);
   t.is(second.status, 201);
+});
+
+test.serial('a new wallet is stocked once it signs, or at once when its request asks', async (t) => {
+  const plain = (await cluster.createWallet('no-presign', 60_000)).body as { walletId: string };
+  const asked = await cluster.http('POST', '/v1/wallets', { label: 'presign', presign: true });
+  t.is(asked.status, 201, asked.text);
+  const stocked = (asked.body as { walletId: string }).walletId;
+  // the pool works in order: had the first wallet been stocked at its creation, its presignatures
+  // would come before the second's
+  await cluster.until('the asked-for stock', async () =>
+    (await readyInJournal(stocked)).size >= 1 ? true : undefined,
+  );
+  t.is((await readyInJournal(plain.walletId)).size, 0, 'no presign compute for a wallet that never signed');
+  const bad = await cluster.http('POST', '/v1/wallets', { presign: 'yes' });
+  t.is(bad.status, 400);
 });
 
 test.serial('logs are structured and never contain the bearer token', (t) => {

@@ -9,6 +9,8 @@
  * Σχ_j = k·x), so that σ_j = k_j·m + r·χ_j sums to a valid ECDSA s.
  */
 import { randomBytes } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { encodePresignaturePublic } from '../../src/protocol/storage-format.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
@@ -140,6 +142,12 @@ export class Dealer {
     return { walletId, signers: [...signers], id: Buffer.from(pub.id).toString('hex'), pub };
   }
 
+  /** SHA-256 of the public presignature as a node stores it (what a node's sign answer names). */
+  presignatureHash(presignatureId: string): string | undefined {
+    const pub = this.pubs.get(presignatureId);
+    return pub && Buffer.from(sha256(encodePresignaturePublic(pub))).toString('hex');
+  }
+
   /** σ_j = k_j·m + r·χ_j as hex, or undefined for an unknown presignature or signer. */
   sigma(presignatureId: string, signer: number, digestHex: string): string | undefined {
     const s = this.secrets.get(presignatureId)?.get(signer);
@@ -168,7 +176,12 @@ export function signingNode(dealer: Dealer, options: { corrupt?: boolean; fail?:
           .toString(16)
           .padStart(64, '0')
       : sigma;
-    return { ok: true, signer: link.index, sigma: out };
+    return {
+      ok: true,
+      signer: link.index,
+      sigma: out,
+      presignature: dealer.presignatureHash(req.presignatureId) as string,
+    };
   };
 }
 

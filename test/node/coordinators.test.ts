@@ -193,3 +193,78 @@ test('a session belongs to the coordinator that prepared it: another one cannot 
   t.like(await call(services[0]!, A, prep), { ok: true });
   t.like(await call(services[0]!, A, { method: 'abort', sessionId: spare }), { ok: true });
 });
+
+test('another coordinator cannot abandon or archive a run its owner is driving: a node that staged first shows the sid, the nodes refuse and the run completes', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'mpc-coordinators-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const { services } = await startInProcessNodes(root);
+  const call = async (service: NodeService, coordinator: string, req: object): Promise<Json> =>
+    decodeJson(await service.handleBytes(encodeJson({ v: RPC_VERSION, ...req }), coordinator)) as Json;
+  const walletId = `w_${randomBytes(6).toString('hex')}`;
+  const sessionId = `keygen_${randomBytes(9).toString('hex')}`;
+  const all = [0, 1, 2];
+  const prepared = await Promise.all(
+    services.map((s) => call(s, A, { method: 'prepare', sessionId, protocol: 'keygen', parties: IDS, walletId })),
+  );
+  t.true(
+    prepared.every((p) => p.ok),
+    JSON.stringify(prepared),
+  );
+  const start = {
+    method: 'start',
+    sessionId,
+    nonces: prepared.map((p) => p.nonce),
+    states: prepared.map((p) => p.state),
+    sessionKeys: prepared.map((p) => p.sessionKey),
+  };
+  const queues = new Map<number, string[]>(all.map((k) => [k, []]));
+  const last = new Map<number, Json>();
+  const push = (from: number, update: Json): void => {
+    t.true(update.ok, JSON.stringify(update));
+    last.set(from, update);
+    for (const o of update.outbox as { to: number | 'all'; envelope: string }[])
+      for (const to of o.to === 'all' ? all.filter((k) => k !== from) : [o.to]) queues.get(to)!.push(o.envelope);
+  };
+  for (const k of all) push(k, await call(services[k]!, A, start));
+  const feed = async (k: number): Promise<void> => {
+    const envelopes = queues.get(k)!;
+    queues.set(k, []);
+    if (envelopes.length > 0) push(k, await call(services[k]!, A, { method: 'deliver', sessionId, envelopes }));
+  };
+  // A feeds node_1 first each round, until node_1 has staged its result (confirmed): the others have not yet
+  let sid: string | undefined;
+  for (let guard = 0; guard < 20 && sid === undefined; guard++) {
+    await feed(0);
+    sid = ((await call(services[0]!, B, { method: 'wallet', walletId })).pending as { sid: string } | undefined)?.sid;
+    if (sid === undefined) for (const k of [1, 2]) await feed(k);
+  }
+  t.truthy(sid, 'node_1 staged the keygen');
+  for (const k of [1, 2]) {
+    const w = await call(services[k]!, B, { method: 'wallet', walletId });
+    t.is(w.pending, undefined, `${IDS[k]} has not staged yet`);
+    // coordinator_2's resolver would ask for the abandonments that let node_1 discard: refused, the run untouched
+    const a = await call(services[k]!, B, { method: 'abandon', scope: walletId, sid });
+    t.like(a, { ok: false, code: 'other-coordinator' });
+  }
+  // nor may it archive the run's records (its reconciliation, told by a changed registry row that the
+  // key generation failed): node_1 would lose its confirmed pending state while the others commit
+  for (const k of all)
+    t.like(await call(services[k]!, B, { method: 'archive', walletId, reason: 'abandoned' }), {
+      ok: false,
+      code: 'other-coordinator',
+    });
+  for (let guard = 0; guard < 20; guard++) {
+    const busy = all.filter((k) => queues.get(k)!.length > 0);
+    if (busy.length === 0) break;
+    for (const k of busy) await feed(k);
+  }
+  const results = all.map((k) => last.get(k)!);
+  t.true(
+    results.every((r) => r.status === 'done'),
+    JSON.stringify(results.map((r) => [r.status, r.abort])),
+  );
+  t.is(new Set(results.map((r) => (r.result as { publicKey: string }).publicKey)).size, 1);
+  // its owner may still abandon a run of its own (its resolver after a failure): only another is refused
+  const spare = randomBytes(32).toString('hex');
+  t.like(await call(services[1]!, B, { method: 'abandon', scope: walletId, sid: spare }), { ok: true });
+});

@@ -1,5 +1,5 @@
 /**
- * The wallet routes of the wallet server: POST /v1/wallets (create; optional label,
+ * The wallet routes of the wallet server: POST /v1/wallets (create; optional label and presign,
  * Idempotency-Key honoured) → 201, GET /v1/wallets (list, `limit` and `cursor`) and
  * GET /v1/wallets/:walletId.
  * @module
@@ -16,7 +16,10 @@ export interface WalletsApi {
   create(input: CreateWalletInput): Promise<{ wallet: WalletView; replayed: boolean }>;
   /** the wallet, after catching up with the shared store when it is not known here (yet) */
   find(walletId: string): Promise<WalletView | undefined>;
-  list(options: { limit?: number; cursor?: string }): { wallets: WalletView[]; nextCursor: string | undefined };
+  list(options: {
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ wallets: WalletView[]; nextCursor: string | undefined }>;
 }
 
 const createBodySchema = z
@@ -30,6 +33,7 @@ const createBodySchema = z
         if (issue !== undefined) ctx.addIssue({ code: 'custom', message: issue });
       })
       .optional(),
+    presign: z.boolean().optional(),
   })
   .strict();
 const listQuerySchema = z
@@ -61,6 +65,7 @@ export function registerWalletRoutes(router: Router, deps: RouteDeps, wallets: W
     }
     const input: CreateWalletInput = {
       ...(parsed.data.label === undefined ? {} : { label: parsed.data.label }),
+      ...(parsed.data.presign === undefined ? {} : { presign: parsed.data.presign }),
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       context: deps.contextOf(ctx),
     };
@@ -71,11 +76,11 @@ export function registerWalletRoutes(router: Router, deps: RouteDeps, wallets: W
     ctx.body = wallet;
   });
 
-  router.get('/v1/wallets', walletAuth, (ctx) => {
+  router.get('/v1/wallets', walletAuth, async (ctx) => {
     const parsed = listQuerySchema.safeParse(ctx.query);
     if (!parsed.success) throw new HttpProblem(400, 'invalid-query', issues(parsed.error));
     const { limit, cursor } = parsed.data;
-    const page = wallets.list({
+    const page = await wallets.list({
       ...(limit === undefined ? {} : { limit }),
       ...(cursor === undefined ? {} : { cursor }),
     });

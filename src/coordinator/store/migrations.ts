@@ -93,4 +93,42 @@ CREATE TABLE audit_log (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'claims on interrupted key generations',
+    sql: `
+-- A pending row taken over by a reconciliation: owner_instance becomes the reconciling instance and
+-- claimed_at is set, in one transaction that checks the former owner is not alive. From then on only
+-- the claimant commits or resolves the row; the former owner (a coordinator that was paused, not
+-- dead) finds its commit and abandon refused. A claimant that dies in turn leaves the row claimable.
+ALTER TABLE wallets ADD COLUMN claimed_at timestamptz;
+`,
+  },
+  {
+    version: 4,
+    name: 'presignature inventory',
+    sql: `
+-- The presignature inventory (src/coordinator/store/presign-inventory.ts): the public parts of the
+-- presignatures the nodes hold, claimed once across coordinators.
+--   making:    a reservation: a coordinator is making one for (wallet_id, signers) until expires_at
+--   ready:     entry holds the stored entry (the nodes' public presignature); claimable
+--   claimed:   handed out to one sign request (kept a while: an id is never admitted twice)
+--   discarded: burnt at the nodes (a newer key share or aux-info), never handed out
+CREATE TABLE presignatures (
+  id text PRIMARY KEY,
+  wallet_id text NOT NULL,
+  signers text NOT NULL,
+  state text NOT NULL CHECK (state IN ('making', 'ready', 'claimed', 'discarded')),
+  entry jsonb,
+  instance_id uuid NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz,
+  changed_at timestamptz NOT NULL DEFAULT now(),
+  CHECK ((state = 'making') = (entry IS NULL)),
+  CHECK ((state = 'making') = (expires_at IS NOT NULL))
+);
+CREATE INDEX presignatures_open ON presignatures (wallet_id, signers, created_at) WHERE state IN ('making', 'ready');
+CREATE INDEX presignatures_spent ON presignatures (changed_at) WHERE state IN ('claimed', 'discarded');
+`,
+  },
 ];

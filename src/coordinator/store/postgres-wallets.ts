@@ -17,15 +17,35 @@
  * Running or interrupted: a pending row names the coordinator instance running its key generation
  * (instances.ts). It is `running` while that instance is alive, `interrupted` once it is not —
  * and then any coordinator may reconcile it.
+ *
+ * Claims (fencing): an instance whose liveness ran out may only be paused, and wake up with its key
+ * generation still running. So a reconciliation first claims the row — one transaction that checks
+ * the owner is not alive and makes the row the claimant's (`owner_instance`, `claimed_at`) — and
+ * only then acts on the nodes. Commit, abandon and resolve check in their own transaction that the
+ * row is this instance's: the former owner's commit or abandon is refused (KeygenTakenOverError),
+ * so it never answers a wallet the claimant resolved and never overwrites the claimant's outcome. A
+ * commit of the very key the claimant recovered is the same wallet and is accepted, unless it was
+ * archived since. A claimed row is `running` at the other coordinators while its claimant lives,
+ * and `interrupted` at the claimant (whose next reconciliation takes it up again if this one did
+ * not finish) and everywhere once the claimant is dead.
+ *
+ * Freshness: `ensureCurrent` answers from the copy when its last read of the database began within
+ * CURRENT_COPY_MS (no query: the follow timer and notifications keep it so while the database
+ * answers), else catches up first; a database that cannot be read then is a 503. Signing relies on
+ * it, so an archive made at another coordinator stops signing here within that bound, also when
+ * this coordinator has lost the database but not the nodes.
  * @module
  */
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
 import { walletIdSchema } from '../../rpc/messages.js';
+import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../../util/log.js';
 import { WalletPurgedError } from '../errors.js';
 import {
+  CURRENT_COPY_MS,
   InvalidCursorError,
+  KeygenTakenOverError,
   MAX_LABEL_LENGTH,
   MAX_PAGE_SIZE,
   RegistryConflictError,
@@ -55,6 +75,7 @@ interface Row {
   archived: boolean;
   purged: boolean;
   owner_instance: string | null;
+  claimed_at: Date | null;
   commit_seq: string | null;
   change_seq: string;
 }
@@ -104,12 +125,14 @@ export class PostgresWalletRegistry implements WalletStore {
   private readonly byIdempotency = new Map<string, WalletRecord>();
   private readonly unfinished = new Map<
     string,
-    { label?: string; startedAt: string; failed: boolean; owner: string | undefined }
+    { label?: string; startedAt: string; failed: boolean; owner: string | undefined; claimed: boolean }
   >();
   private readonly resolved = new Set<string>();
   private readonly archivedIds = new Set<string>();
   private readonly purgedIds = new Set<string>();
   private lastChange = 0n;
+  /** performance.now() when the last catch-up that succeeded began its read */
+  private readAt = Number.NEGATIVE_INFINITY;
   private following: Promise<void> = Promise.resolve();
   /** the catch-up waiting for the one under way, if any */
   private queued: Promise<void> | undefined;
@@ -243,13 +266,34 @@ export class PostgresWalletRegistry implements WalletStore {
 
   abandon(walletId: string): Promise<void> {
     return this.write(async (c) => {
-      const r = await c.query(
+      const row = await lockedRow(c, walletId);
+      if (row && this.lostTo(row)) throw this.takenOver(walletId);
+      if (row?.state !== 'pending' || row.owner_instance !== this.db.instanceId || row.claimed_at !== null)
+        throw new RangeError(`wallet ${walletId} is not being created`);
+      await c.query(
         `UPDATE wallets SET state = 'failed', idempotency_key_hash = NULL, change_seq = nextval('wallet_change_seq')
-         WHERE wallet_id = $1 AND state = 'pending' AND owner_instance = $2`,
+         WHERE wallet_id = $1`,
+        [walletId],
+      );
+    });
+  }
+
+  claim(walletId: string): Promise<boolean> {
+    let claimed = false;
+    return this.write(async (c) => {
+      const row = await lockedRow(c, walletId);
+      if (row?.state !== 'pending') return;
+      const mine = row.owner_instance === this.db.instanceId;
+      // this instance's own key generation is running, not interrupted; another's only once it is dead
+      if (mine ? row.claimed_at === null : await this.ownerAlive(c, row)) return;
+      claimed = true;
+      if (mine) return;
+      await c.query(
+        `UPDATE wallets SET owner_instance = $2, claimed_at = now(), change_seq = nextval('wallet_change_seq')
+         WHERE wallet_id = $1`,
         [walletId, this.db.instanceId],
       );
-      if (r.rowCount !== 1) throw new RangeError(`wallet ${walletId} is not being created`);
-    });
+    }).then(() => claimed);
   }
 
   append(record: WalletRecord): Promise<WalletRecord> {
@@ -260,8 +304,16 @@ export class PostgresWalletRegistry implements WalletStore {
     return this.write(async (c) => {
       const row = await lockedRow(c, checked.walletId);
       // the same key committed already: another coordinator's reconciliation recovered this wallet
-      // while its key generation was finishing here (the nodes hold one key: nothing differs)
-      if (row?.state === 'committed' && row.public_key === checked.publicKey) return;
+      // while its key generation was finishing here (the nodes hold one key: nothing differs) —
+      // unless it was archived since: then this is no wallet to answer as created
+      if (row?.state === 'committed' && row.public_key === checked.publicKey && !row.archived) return;
+      if (row && this.lostTo(row)) throw this.takenOver(checked.walletId);
+      // a key generation another instance runs, or one left interrupted: only its owner or the
+      // reconciliation that claimed it commits it
+      if (row?.state === 'pending' && row.owner_instance !== this.db.instanceId)
+        throw new RegistryConflictError(
+          `wallet ${checked.walletId} is being created by another coordinator, or must be claimed first`,
+        );
       if (row?.state === 'committed')
         throw new RegistryConflictError(`wallet ${checked.walletId} is already registered`);
       if (row?.state === 'resolved')
@@ -304,8 +356,12 @@ export class PostgresWalletRegistry implements WalletStore {
   resolve(walletId: string): Promise<void> {
     return this.write(async (c) => {
       const row = await lockedRow(c, walletId);
-      const unfinished = row?.state === 'failed' || (row?.state === 'pending' && !(await this.ownerAlive(c, row)));
-      if (!unfinished) throw new RangeError(`wallet ${walletId} is not an unfinished key generation`);
+      // a pending row only once this instance claimed it (its owner was dead then)
+      const unfinished =
+        row?.state === 'failed' ||
+        (row?.state === 'pending' && row.owner_instance === this.db.instanceId && row.claimed_at !== null);
+      if (!unfinished)
+        throw new RangeError(`wallet ${walletId} is not an unfinished key generation this coordinator claimed`);
       await c.query(
         `UPDATE wallets SET state = 'resolved', idempotency_key_hash = NULL, change_seq = nextval('wallet_change_seq')
          WHERE wallet_id = $1`,
@@ -358,6 +414,8 @@ export class PostgresWalletRegistry implements WalletStore {
       this.queued = undefined;
       if (this.closed) return;
       let rows: Row[];
+      // before the query: the read sees every change committed before this moment
+      const began = performance.now();
       try {
         rows = (
           await this.db.query<Row>('SELECT * FROM wallets WHERE change_seq > $1 ORDER BY change_seq', [
@@ -370,9 +428,18 @@ export class PostgresWalletRegistry implements WalletStore {
         throw e;
       }
       for (const row of rows) {
-        this.apply(row);
+        const issue = rowIssue(row);
+        // a row no coordinator writes (changed in the database): skipped, so it holds up no later
+        // change and no start; an unreadable row of a wallet already known changes nothing here
+        if (issue === undefined) this.apply(row);
+        else
+          this.log.error(
+            { walletId: row.wallet_id.slice(0, 80), changeSeq: row.change_seq, issue },
+            'wallet registry: a row that no coordinator could have written is skipped (changed in the database?)',
+          );
         this.lastChange = BigInt(row.change_seq);
       }
+      this.readAt = Math.max(this.readAt, began);
       // A pending row whose owner is not alive as of the last liveness read may belong to a
       // coordinator that started since (renewals are 5 s apart): read liveness again before this
       // copy calls its key generation interrupted, which invites a reconciliation to archive it.
@@ -387,6 +454,13 @@ export class PostgresWalletRegistry implements WalletStore {
     return result;
   }
 
+  ensureCurrent(maxAgeMs: number = CURRENT_COPY_MS): Promise<void> {
+    // the warm path: one clock read and a comparison
+    if (performance.now() - this.readAt <= maxAgeMs) return Promise.resolve();
+    if (this.closed) return Promise.reject(new RegistryUnavailableError('the wallet registry is closed'));
+    return this.catchUp();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -396,9 +470,29 @@ export class PostgresWalletRegistry implements WalletStore {
     await this.listening;
   }
 
-  private pendingState(p: { failed: boolean; owner: string | undefined }): 'running' | 'interrupted' | 'failed' {
+  private pendingState(p: {
+    failed: boolean;
+    owner: string | undefined;
+    claimed: boolean;
+  }): 'running' | 'interrupted' | 'failed' {
     if (p.failed) return 'failed';
+    // claimed here: no key generation of this process runs it, its reconciliation settles it
+    if (p.claimed && p.owner === this.db.instanceId) return 'interrupted';
     return p.owner !== undefined && this.o.instances.isAlive(p.owner) ? 'running' : 'interrupted';
+  }
+
+  /**
+   * Whether a row this instance began was taken over by another's reconciliation: it names
+   * another owner now (or was settled by it), and was claimed.
+   */
+  private lostTo(row: Row): boolean {
+    return row.claimed_at !== null && row.owner_instance !== this.db.instanceId;
+  }
+
+  private takenOver(walletId: string): KeygenTakenOverError {
+    return new KeygenTakenOverError(
+      `wallet ${walletId}: its key generation was claimed by another coordinator's reconciliation (this one's liveness had run out); not committed nor abandoned here`,
+    );
   }
 
   private async ownerAlive(c: Queryable, row: { owner_instance: string | null }): Promise<boolean> {
@@ -427,6 +521,7 @@ export class PostgresWalletRegistry implements WalletStore {
           startedAt: (row.started_at as Date).toISOString(),
           failed: row.state === 'failed',
           owner: row.owner_instance ?? undefined,
+          claimed: row.claimed_at !== null,
         });
         return;
       case 'resolved':
@@ -499,6 +594,28 @@ export class PostgresWalletRegistry implements WalletStore {
       }
       if (!this.closed) await new Promise((r) => setTimeout(r, 1_000).unref());
     }
+  }
+}
+
+/** Why a row read from the database cannot be applied (a field a write always sets is missing or malformed), if it cannot. */
+function rowIssue(row: Row): string | undefined {
+  if (!walletIdSchema.safeParse(row.wallet_id).success) return 'wallet id';
+  if (row.label !== null && (typeof row.label !== 'string' || row.label.length > MAX_LABEL_LENGTH)) return 'label';
+  const isTime = (d: Date | null): boolean => d instanceof Date && !Number.isNaN(d.getTime());
+  switch (row.state) {
+    case 'pending':
+    case 'failed':
+      return isTime(row.started_at) ? undefined : 'started_at';
+    case 'committed':
+      if (!/^0[23][0-9a-f]{64}$/.test(row.public_key ?? '')) return 'public_key';
+      if (!isTime(row.created_at)) return 'created_at';
+      if (row.idempotency_key_hash !== null && !/^[0-9a-f]{64}$/.test(row.idempotency_key_hash))
+        return 'idempotency_key_hash';
+      return row.commit_seq === null ? 'commit_seq' : undefined;
+    case 'resolved':
+      return undefined;
+    default:
+      return 'state';
   }
 }
 

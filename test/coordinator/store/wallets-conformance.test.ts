@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { WalletPurgedError } from '../../../src/coordinator/errors.js';
 import {
   InvalidCursorError,
+  KeygenTakenOverError,
   RegistryConflictError,
   WalletRegistry,
   type WalletRecord,
@@ -20,7 +21,7 @@ import {
 } from '../../../src/coordinator/registry.js';
 import { Database, StoreUnavailableError } from '../../../src/coordinator/store/database.js';
 import { CoordinatorInstances } from '../../../src/coordinator/store/instances.js';
-import { PostgresWalletRegistry } from '../../../src/coordinator/store/postgres-wallets.js';
+import { PostgresWalletRegistry, WALLET_WRITE_LOCK } from '../../../src/coordinator/store/postgres-wallets.js';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres.js';
 
 let server: PostgresServer;
@@ -165,10 +166,40 @@ for (const kind of [file, postgres]) {
     t.like(s2.pending()[0], { walletId: running, label: 'x', state: 'interrupted' });
     t.like(s2.pendingRecord(running), { label: 'x' });
     await t.throwsAsync(s2.abandon(running), { instanceOf: RangeError }, 'not running here');
+    t.true(await s2.claim(running), 'a reconciliation takes it over first');
     await s2.resolve(running);
     t.deepEqual(s2.pending(), []);
     t.is(s2.pendingRecord(running), undefined);
     await t.throwsAsync(s2.resolve(running), { instanceOf: RangeError }, 'once');
+  });
+
+  it('claim: only an interrupted key generation, before the reconciliation commits or resolves it', async (t) => {
+    const { store, reopen } = await kind.fresh(t);
+    const running = newId();
+    await begin(store, running, 'r');
+    const failed = newId();
+    await begin(store, failed);
+    await store.abandon(failed);
+    const committed = newId();
+    await store.append(record(committed, 1));
+    t.false(await store.claim(running), 'running here');
+    t.false(await store.claim(failed), 'failed: nobody runs it, nothing to take over');
+    t.false(await store.claim(committed));
+    t.false(await store.claim(newId()), 'unknown');
+    const recovered = newId();
+    await begin(store, recovered, 'v');
+    const s2 = (await reopen()).store;
+    t.true(await s2.claim(running));
+    t.true(await s2.claim(running), 'claiming again what this process claimed is no change');
+    t.is(s2.status(running), 'interrupted', 'claimed, it is still for this process’s reconciliation to settle');
+    await s2.resolve(running);
+    t.is(s2.status(running), 'resolved');
+    t.false(await s2.claim(running), 'resolved');
+    t.true(await s2.claim(recovered));
+    const start = s2.pendingRecord(recovered)?.startedAt as string;
+    await s2.append({ walletId: recovered, label: 'v', publicKey: KEY(2), createdAt: start });
+    t.is(s2.status(recovered), 'committed');
+    t.false(await s2.claim(recovered), 'committed');
   });
 
   it('a failed key generation stays pending (nodes may hold its states) until resolved', async (t) => {
@@ -310,6 +341,8 @@ test.serial(
     await a.stop();
     await b.instances.renew();
     t.is(b.store.status(id), 'interrupted');
+    await t.throwsAsync(b.store.resolve(id), { instanceOf: RangeError }, 'not before it is claimed');
+    t.true(await b.store.claim(id));
     await b.store.resolve(id);
     t.is(b.store.status(id), 'resolved');
   },
@@ -349,6 +382,7 @@ test.serial(
     t.is(b.store.status(id), 'interrupted');
     // the reconciliation's commit of a recovered wallet: from the pending record, which has no key
     const pending = b.store.pendingRecord(id);
+    t.true(await b.store.claim(id));
     await b.store.append({ walletId: id, label: 'l', publicKey: KEY(11), createdAt: pending?.startedAt as string });
     t.like(b.store.byIdempotencyKeyHash(HASH(11)), { walletId: id }, 'a retry with the key is answered this wallet');
     await t.throwsAsync(
@@ -402,6 +436,11 @@ test.serial(
   },
 );
 
+/** A coordinator paused past its liveness (30 s in production): its row expires, its store stays open. */
+const pause = (c: { instances: CoordinatorInstances }) => c.instances.stop();
+/** ... and wakes up: its next renewal makes it alive again. */
+const wake = (c: { instances: CoordinatorInstances }) => c.instances.renew();
+
 test.serial(
   'postgresql: a key generation finishing after another coordinator recovered its wallet commits as that wallet',
   async (t) => {
@@ -410,8 +449,11 @@ test.serial(
     const b = await openPg(t, url);
     const id = newId();
     await a.store.begin({ walletId: id, startedAt: new Date().toISOString(), idempotencyKeyHash: HASH(77) });
-    // b's reconciliation found every node committed under the key: it recovers the wallet
+    await pause(a);
+    // b's reconciliation claims it and finds every node committed under the key: it recovers the wallet
+    t.true(await b.store.claim(id));
     await b.store.append(record(id, 1));
+    await wake(a);
     const late = await a.store.append(
       record(id, 1, { createdAt: new Date().toISOString(), idempotencyKeyHash: HASH(77) }),
     );
@@ -420,8 +462,159 @@ test.serial(
     t.truthy(a.store.byIdempotencyKeyHash(HASH(77)), 'the recovery kept the key its begin reserved');
     await t.throwsAsync(
       a.store.append(record(id, 2)),
-      { instanceOf: RegistryConflictError },
-      'another key is a conflict',
+      { instanceOf: KeygenTakenOverError },
+      'another key is refused: the row is the claimant’s',
     );
+  },
+);
+
+test.serial(
+  'postgresql: a paused coordinator whose key generation was claimed can neither commit nor abandon it; the claimant’s outcome stands',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const b = await openPg(t, url);
+    const id = newId();
+    await a.store.begin({ walletId: id, startedAt: new Date().toISOString(), idempotencyKeyHash: HASH(21) });
+    await b.store.catchUp();
+    t.false(await b.store.claim(id), 'refused while its coordinator is alive');
+    await t.throwsAsync(b.store.resolve(id), { instanceOf: RangeError }, 'no resolve without a claim');
+    await t.throwsAsync(
+      b.store.append(record(id, 3)),
+      { instanceOf: RegistryConflictError },
+      'no commit of another coordinator’s key generation',
+    );
+    await pause(a);
+    t.true(await b.store.claim(id));
+    await a.store.catchUp();
+    t.is(a.store.status(id), 'running', 'claimed by a live coordinator: not for a to reconcile');
+    await wake(a);
+    // a's key generation finishes (or fails) after b took it over: refused in the same transaction
+    await t.throwsAsync(a.store.append(record(id, 4, { idempotencyKeyHash: HASH(21) })), {
+      instanceOf: KeygenTakenOverError,
+    });
+    await t.throwsAsync(a.store.abandon(id), { instanceOf: KeygenTakenOverError });
+    t.is(a.store.get(id), undefined, 'no wallet answered at a');
+    t.false(await a.store.claim(id), 'b is alive: a cannot take it back');
+    // b's reconciliation found the run could never commit: the nodes archived it
+    await b.store.resolve(id);
+    await t.throwsAsync(a.store.append(record(id, 4, { idempotencyKeyHash: HASH(21) })), {
+      instanceOf: KeygenTakenOverError,
+    });
+    await a.store.catchUp();
+    t.is(a.store.status(id), 'resolved', 'the claimant’s outcome stands');
+    // the key is free again: a retry makes a new wallet
+    const retry = newId();
+    await a.store.begin({ walletId: retry, startedAt: new Date().toISOString(), idempotencyKeyHash: HASH(21) });
+    await a.store.append(record(retry, 5, { idempotencyKeyHash: HASH(21) }));
+    t.is(a.store.byIdempotencyKeyHash(HASH(21))?.walletId, retry);
+  },
+);
+
+test.serial(
+  'postgresql: a wallet recovered by the claimant and archived since is not answered by its woken owner',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const b = await openPg(t, url);
+    const id = newId();
+    await a.store.begin({ walletId: id, startedAt: new Date().toISOString() });
+    await pause(a);
+    t.true(await b.store.claim(id));
+    await b.store.append(record(id, 6));
+    await b.store.setArchived(id, true);
+    await wake(a);
+    await t.throwsAsync(a.store.append(record(id, 6)), { instanceOf: KeygenTakenOverError });
+    await a.store.catchUp();
+    t.true(a.store.isArchived(id), 'the archive stands');
+  },
+);
+
+test.serial('postgresql: a claim racing its owner’s commit: one of the two wins, never both', async (t) => {
+  const url = await server.createDatabase();
+  const a = await openPg(t, url);
+  const b = await openPg(t, url);
+  let claims = 0;
+  let commits = 0;
+  for (let round = 0; round < 12; round++) {
+    const id = newId();
+    await a.store.begin({ walletId: id, startedAt: new Date().toISOString() });
+    // a's liveness expires while its commit is on its way
+    await a.db.query('UPDATE coordinator_instances SET alive_until = now() WHERE instance_id = $1', [a.db.instanceId]);
+    const [claim, commit] = await Promise.allSettled([b.store.claim(id), a.store.append(record(id, round))]);
+    const claimed = claim.status === 'fulfilled' && claim.value;
+    const committed = commit.status === 'fulfilled';
+    t.true(claimed !== committed, `round ${round}: exactly one of claim and commit`);
+    if (!committed) t.true(commit.status === 'rejected' && commit.reason instanceof KeygenTakenOverError);
+    await b.store.catchUp();
+    t.is(b.store.status(id), committed ? 'committed' : 'interrupted');
+    if (claimed) claims++;
+    else commits++;
+    await a.instances.renew();
+  }
+  t.log(`claims won ${claims}, commits won ${commits}`);
+});
+
+test.serial(
+  'postgresql: a claimant that dies leaves the key generation claimable by the next; it was interrupted for itself, running for the others',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const b = await openPg(t, url);
+    const c = await openPg(t, url);
+    const id = newId();
+    await begin(a.store, id);
+    await a.stop();
+    t.true(await b.store.claim(id));
+    t.is(
+      b.store.status(id),
+      'interrupted',
+      'at the claimant: its reconciliation settles it (again, if it did not finish)',
+    );
+    t.like(b.store.pending(), [{ walletId: id, state: 'interrupted' }]);
+    await c.store.catchUp();
+    t.is(c.store.status(id), 'running', 'at the others: taken');
+    t.false(await c.store.claim(id));
+    await b.stop();
+    t.true(await c.store.claim(id));
+    await c.store.resolve(id);
+    t.is(c.store.status(id), 'resolved');
+  },
+);
+
+test.serial(
+  'postgresql: ensureCurrent answers from a fresh copy without a query; an older copy catches up first, or is a 503 when the database is away',
+  async (t) => {
+    const url = await server.createDatabase();
+    const a = await openPg(t, url);
+    const b = await openPg(t, url, 60_000); // no polling: the copy ages unless something reads
+    const id = newId();
+    await a.store.append(record(id, 1));
+    await b.store.catchUp();
+    // an archive whose notification is lost (a dropped LISTEN connection): the row changes, in order,
+    // and nothing tells b
+    await a.db.transaction(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [WALLET_WRITE_LOCK]);
+      await c.query(
+        `UPDATE wallets SET archived = true, change_seq = nextval('wallet_change_seq') WHERE wallet_id = $1`,
+        [id],
+      );
+    });
+    await b.store.ensureCurrent(60_000);
+    t.false(b.store.isArchived(id), 'a copy within the bound is trusted as it is: no query');
+    await new Promise((r) => setTimeout(r, 250));
+    await b.store.ensureCurrent(200);
+    t.true(b.store.isArchived(id), 'older than the bound: caught up first, the archive is seen');
+    await server.stop('immediate');
+    try {
+      await b.store.ensureCurrent(60_000); // fresh: no query, so the database being away is not noticed
+      await new Promise((r) => setTimeout(r, 250));
+      await t.throwsAsync(b.store.ensureCurrent(200), { instanceOf: StoreUnavailableError });
+      t.false(b.store.reachable);
+    } finally {
+      await server.start();
+    }
+    await b.store.ensureCurrent(200);
+    t.true(b.store.reachable);
   },
 );
