@@ -7,7 +7,8 @@
  *
  * Routing (a session's live state is in the memory of the worker that prepared it):
  *  - every request naming a session id goes to the worker holding that session (sticky);
- *  - a new presign session goes to the worker with the fewest open sessions;
+ *  - a new presign session goes to the worker with the fewest open sessions (a tie: the highest
+ *    index, as worker 0 also carries aux-info and `info`);
  *  - aux-info runs, and `info`, go to worker 0, the one that owns the safe primes: only it fills
  *    and takes them (primes.ts keeps them in memory, and two threads taking from two copies could
  *    hand the same primes to two runs); the other workers refuse an aux-info prepare outright;
@@ -219,9 +220,13 @@ export class ProtocolWorkers {
     if (sc && --sc.open === 0) this.scopes.delete(s.scope);
   }
 
+  /**
+   * The worker with the fewest open sessions; a tie goes to the highest index, as worker 0 also
+   * carries aux-info runs and `info`, which should not queue behind a presign that could run elsewhere.
+   */
   private leastLoaded(): number {
-    let best = 0;
-    for (let k = 1; k < this.load.length; k++) if ((this.load[k] as number) < (this.load[best] as number)) best = k;
+    let best = this.load.length - 1;
+    for (let k = best - 1; k >= 0; k--) if ((this.load[k] as number) < (this.load[best] as number)) best = k;
     return best;
   }
 

@@ -352,3 +352,21 @@ test.serial(
     );
   },
 );
+
+test.serial(
+  'a new presign on an idle node goes to its highest worker (worker 0 also carries aux-info and info)',
+  async (t) => {
+    const run = presign();
+    const r = await calls[0]!({
+      method: 'prepare',
+      sessionId: run.sessionId,
+      protocol: 'presign',
+      parties: IDS,
+      walletId: WALLET,
+      signers: [0, 1],
+    });
+    t.true(r.ok, JSON.stringify(r));
+    t.is(nodes[0]!.workers.workerOf(run.sessionId), 1);
+    t.true((await calls[0]!({ method: 'abort', sessionId: run.sessionId })).ok);
+  },
+);
