@@ -16,8 +16,10 @@
  *    open run of that wallet, else the least loaded one: the "one run per scope at a time" check,
  *    the hand-over of an idle run (`supersede`), `abandon` and `archive` cancel or refuse runs
  *    they find in their own worker's memory, so all runs of one scope must be in one worker;
- *    `abandon` and `archive` are routed there too (`finalize`, `discard` and the evidence reads
- *    likewise, though they need only the lock below);
+ *    `archive` is routed there too (`finalize`, `discard` and the evidence reads likewise, though
+ *    they need only the lock below);
+ *  - `abandon` goes to every worker: the abandoned-run list is checked by sid whatever the scope,
+ *    so the run it stops may be on any worker (see `abandon` below);
  *  - `abort` goes to every worker: the one holding the session cancels it, and all of them
  *    remember the aborted id, so a `prepare` of it arriving later is refused wherever it lands.
  *
@@ -267,6 +269,7 @@ export class ProtocolWorkers {
     }
     const sessionId = typeof r.sessionId === 'string' ? r.sessionId : undefined;
     const method = typeof r.method === 'string' ? r.method : '';
+    if (method === 'abandon') return this.abandon(body, coordinator);
     if (sessionId === undefined) return this.send(this.byScope(method, r), body, coordinator);
     const known = this.sessions.get(sessionId);
     if (method === 'abort') return this.abort(body, coordinator, sessionId, known);
@@ -291,7 +294,7 @@ export class ProtocolWorkers {
     const scope =
       method === 'archive'
         ? r.walletId
-        : ['finalize', 'abandon', 'discard', 'confirmation', 'evidence'].includes(method)
+        : ['finalize', 'discard', 'confirmation', 'evidence'].includes(method)
           ? r.scope
           : undefined;
     return typeof scope === 'string' ? (this.scopes.get(scope)?.worker ?? 0) : 0;
@@ -308,6 +311,29 @@ export class ProtocolWorkers {
     this.o.onRouted?.(sessionId, 'abort', owner);
     const answers = await Promise.all(this.threads.map((_, k) => this.send(k, body, coordinator, sessionId)));
     return answers[owner] as Uint8Array;
+  }
+
+  /**
+   * `abandon` goes to every worker, whatever scope it names: a service checks its abandoned-run
+   * list by sid alone (docs/security.md, state switches, rule 4), so an abandonment naming another
+   * wallet's scope still stops that sid's run, and that run may be on any worker. Each remembers the sid
+   * and cancels a matching session of its own; the signature is answered only if every worker
+   * signed, else the first refusal (in worker order): a worker that refused (the run is another
+   * coordinator's and live, or this node confirmed it) must not be outvoted by one that never saw
+   * the run, or the node would sign an abandonment of a run it goes on to confirm (rule 6).
+   */
+  private async abandon(body: Uint8Array, coordinator: string): Promise<Uint8Array> {
+    const answers = await Promise.all(this.threads.map((_, k) => this.send(k, body, coordinator)));
+    for (const a of answers) {
+      let ok = false;
+      try {
+        ok = (decodeJson(a) as { ok?: unknown } | null)?.ok === true;
+      } catch {
+        /* an answer that does not parse is no acceptance */
+      }
+      if (!ok) return a;
+    }
+    return answers[0] as Uint8Array;
   }
 
   /** Stop every worker (sessions still running are abandoned). */

@@ -32,6 +32,7 @@ import {
 import { combineSignature, toCompact } from '../../src/protocol/sign/index.js';
 import { pointToBytes } from '../../src/curve/secp256k1.js';
 import { decodeJson, encodeJson, RPC_VERSION } from '../../src/rpc/messages.js';
+import { decodeEnvelope } from '../../src/envelope/envelope.js';
 import { generateDevCertificates } from '../../src/transport/certs.js';
 import { DEFAULT_COORDINATOR_ID } from '../../src/transport/identity.js';
 import { auxFixture, keygenShares } from '../helpers/cluster.js';
@@ -39,6 +40,8 @@ import { FIXTURE_PRIMES } from '../helpers/in-process-nodes.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
 const WALLET = 'wallet-workers';
+/** a second wallet (the same key): a run of it is left pending by the abandonment test */
+const WALLET_B = 'wallet-workers-b';
 type Json = Record<string, unknown> & { ok: boolean };
 type Call = (req: object) => Promise<Json>;
 
@@ -97,16 +100,17 @@ test.before(async () => {
     stores.push(store);
     // the aux-info as first stored (epoch 1); the share at epoch 0, made under it
     await store.put('aux', AUX_RECORD, pack(encodeAuxPublic(aux[k]!), encodeAuxSecret(aux[k]!)));
-    await store.put(
-      'keyshare',
-      WALLET,
-      pack(
-        encodePublicKeyShare(shares[k]!.public),
-        encodeSecretKeyShare(shares[k]!.secret),
-        encodeEpoch(0),
-        encodeEpoch(1),
-      ),
-    );
+    for (const w of [WALLET, WALLET_B])
+      await store.put(
+        'keyshare',
+        w,
+        pack(
+          encodePublicKeyShare(shares[k]!.public),
+          encodeSecretKeyShare(shares[k]!.secret),
+          encodeEpoch(0),
+          encodeEpoch(1),
+        ),
+      );
   }
   const options = (id: string) => ({ env: 'test', id, rootDir: root, devPrimes: FIXTURE_PRIMES });
   for (const id of IDS.slice(0, 2)) {
@@ -149,6 +153,8 @@ test.after.always(async () => {
 class Relay {
   readonly sessionId = randomBytes(12).toString('hex');
   readonly results = new Map<number, Json>();
+  /** the run's sid (hex), as its envelopes carry it */
+  sid = '';
   private readonly queues = new Map<number, string[]>();
 
   constructor(
@@ -210,9 +216,11 @@ class Relay {
   private push(from: number, update: Json): void {
     this.results.set(from, update);
     if (!update.ok) return;
-    for (const o of update.outbox as { to: number | 'all'; envelope: string }[])
+    for (const o of update.outbox as { to: number | 'all'; envelope: string }[]) {
+      this.sid = Buffer.from(decodeEnvelope(Buffer.from(o.envelope, 'base64')).sid).toString('hex');
       for (const to of o.to === 'all' ? this.participants.filter((k) => k !== from) : [o.to])
         this.queues.get(to)?.push(o.envelope);
+    }
   }
 }
 
@@ -368,5 +376,28 @@ test.serial(
     t.true(r.ok, JSON.stringify(r));
     t.is(nodes[0]!.workers.workerOf(run.sessionId), 1);
     t.true((await calls[0]!({ method: 'abort', sessionId: run.sessionId })).ok);
+  },
+);
+
+// Last: it leaves a run of WALLET_B pending at nodes 1 and 2.
+test.serial(
+  "an abandonment naming another wallet's scope reaches the worker running the run: its stage is refused",
+  async (t) => {
+    const run = new Relay('refresh', [0, 1, 2], { walletId: WALLET_B });
+    await run.begin();
+    // the precondition of the attack: the run is not on worker 0, where a request naming a wallet
+    // with no open run (WALLET_B's abandonment under another scope) would be routed alone
+    t.is(nodes[0]!.workers.workerOf(run.sessionId), 1);
+    t.regex(run.sid, /^[0-9a-f]{64}$/);
+    // the abandonment names another scope; the sid is the run's (docs/security.md: the node's
+    // abandoned-run list is checked by sid whatever the scope)
+    const a = await calls[0]!({ method: 'abandon', scope: 'wallet-unrelated', sid: run.sid });
+    t.true(a.ok, JSON.stringify(a));
+    const ended = await run.finish();
+    const u = ended.get(0) as Json & { abort?: { code: string } };
+    // node 0 signed an abandonment of this run: it must never confirm it too
+    t.not(u.status, 'done', `node 0 went on to confirm the run it abandoned: ${JSON.stringify(u)}`);
+    const c = await calls[0]!({ method: 'confirmation', scope: WALLET_B });
+    t.is(c.code, 'no-confirmation', 'node 0 holds no confirmation of the run');
   },
 );
