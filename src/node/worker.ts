@@ -15,6 +15,8 @@ const port = parentPort;
 if (!port) throw new Error('worker.ts must run as a worker thread');
 const data = workerData as WorkerData;
 const post = (m: FromWorker): void => port.postMessage(m);
+/** a request from the main thread */
+type Request = Exclude<ToWorker, { readonly granted: number }>;
 
 /**
  * The lifecycle's per-scope lock, held by the main thread for every worker of the node: a commit
@@ -22,20 +24,45 @@ const post = (m: FromWorker): void => port.postMessage(m);
  */
 const grants = new Map<number, () => void>();
 let nextTicket = 0;
+/**
+ * Shared locks this worker holds or waits for. While any is, requests that arrive are queued, not
+ * started (lock grants still pass): a request started here could run seconds of proof arithmetic
+ * on this thread while it holds a lock every other worker may be waiting for (a presignature is
+ * stored under the aux-info's lock, which all of them take), or delay the moment a waited-for
+ * grant is taken up. Handlers already started may still resume between their awaits; new ones wait.
+ *
+ * This cannot deadlock: what runs under a shared lock (a stage, a commit, storing a presignature:
+ * lifecycle.ts) awaits only the record store, audit posts and further lock grants, never an answer
+ * to a request, so no holder anywhere needs a request queued here to finish; and the main thread,
+ * which grants the locks, queues nothing. Queued requests start as soon as this worker holds and
+ * waits for none.
+ */
+let lockActive = 0;
+const queued: Request[] = [];
 const scopeLock: ScopeLock = {
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const ticket = nextTicket++;
-    await new Promise<void>((resolve) => {
-      grants.set(ticket, resolve);
-      post({ lock: key, ticket });
-    });
+    lockActive++;
     try {
-      return await fn();
+      await new Promise<void>((resolve) => {
+        grants.set(ticket, resolve);
+        post({ lock: key, ticket });
+      });
+      try {
+        return await fn();
+      } finally {
+        post({ unlock: ticket });
+      }
     } finally {
-      post({ unlock: ticket });
+      lockActive--;
+      drain();
     }
   },
 };
+
+function drain(): void {
+  while (lockActive === 0 && queued.length > 0) handle(queued.shift() as Request);
+}
 
 const runtime = await openNodeRuntime(data, {
   // audit events go to the main thread, the one writer of the node's audit log
@@ -77,6 +104,11 @@ port.on('message', (m: ToWorker) => {
     grants.delete(m.granted);
     return resolve?.();
   }
+  if (lockActive > 0) queued.push(m);
+  else handle(m);
+});
+
+function handle(m: Request): void {
   const { id, body, coordinator, sessionId } = m;
   if (data.rendezvous && sessionId !== undefined && isStart(body)) meet();
   void service
@@ -84,7 +116,7 @@ port.on('message', (m: ToWorker) => {
     .then((out) =>
       post({ id, body: out, ...(sessionId === undefined ? {} : { open: service.hasSession(sessionId) }) }),
     );
-});
+}
 
 function isStart(body: Uint8Array): boolean {
   try {

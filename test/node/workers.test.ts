@@ -345,6 +345,14 @@ test.serial(
       new Promise((r) => setTimeout(() => r('waiting'), 300)),
     ]);
     t.is(raced, 'waiting', 'node 0 does not finish its presign while the main thread holds the lock');
+    // a worker waiting for (or holding) a shared lock starts no other request meanwhile: an abort
+    // goes to every worker, so its answer waits for the one queued behind the lock
+    const aborted = calls[0]!({ method: 'abort', sessionId: randomBytes(12).toString('hex') });
+    t.is(
+      await Promise.race([aborted.then(() => 'answered'), new Promise((r) => setTimeout(() => r('queued'), 300))]),
+      'queued',
+      'the worker waiting for the lock took up no other request',
+    );
     // as a commit would under that lock: the share moves to a new epoch
     const rec = (await stores[0]!.get('keyshare', WALLET)) as Uint8Array;
     const [pub, secret, epoch] = unpackVersioned(rec, 4, 'key share', 2);
@@ -352,6 +360,7 @@ test.serial(
     await stores[0]!.put('keyshare', WALLET, pack(pub!, secret!, encodeEpoch(next), encodeEpoch(1)));
     release();
     await holder;
+    t.true((await aborted).ok, 'the queued request is taken up once the lock is released');
     const ended = await finished;
     t.is((ended.get(0) as Json & { abort?: { code: string } }).abort?.code, 'storage-failed');
     t.deepEqual(
