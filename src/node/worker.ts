@@ -64,6 +64,9 @@ function drain(): void {
   while (lockActive === 0 && queued.length > 0) handle(queued.shift() as Request);
 }
 
+/** session id → the routing generation of the last request of it taken up here (workers.ts, `Session`) */
+const gens = new Map<string, number>();
+
 const runtime = await openNodeRuntime(data, {
   // audit events go to the main thread, the one writer of the node's audit log
   audit: (event) => {
@@ -74,7 +77,11 @@ const runtime = await openNodeRuntime(data, {
   auxGeneration: new Int32Array(data.auxGeneration),
   workers: data.workers,
   runsAux: data.worker === 0,
-  onSessionClosed: (sessionId) => post({ closed: sessionId }),
+  onSessionClosed: (sessionId) => {
+    const gen = gens.get(sessionId);
+    gens.delete(sessionId);
+    post({ closed: sessionId, ...(gen === undefined ? {} : { gen }) });
+  },
 });
 const { service } = runtime;
 
@@ -109,13 +116,15 @@ port.on('message', (m: ToWorker) => {
 });
 
 function handle(m: Request): void {
-  const { id, body, coordinator, sessionId } = m;
+  const { id, body, coordinator, sessionId, gen } = m;
+  if (sessionId !== undefined && gen !== undefined) gens.set(sessionId, gen);
   if (data.rendezvous && sessionId !== undefined && isStart(body)) meet();
-  void service
-    .handleBytes(body, coordinator)
-    .then((out) =>
-      post({ id, body: out, ...(sessionId === undefined ? {} : { open: service.hasSession(sessionId) }) }),
-    );
+  void service.handleBytes(body, coordinator).then((out) => {
+    const open = sessionId === undefined ? undefined : service.hasSession(sessionId);
+    // a session id that holds no session here is forgotten (a refused prepare, an abort)
+    if (sessionId !== undefined && !open && gens.get(sessionId) === gen) gens.delete(sessionId);
+    post({ id, body: out, ...(open === undefined ? {} : { open }) });
+  });
 }
 
 function isStart(body: Uint8Array): boolean {

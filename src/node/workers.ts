@@ -70,7 +70,14 @@ export interface WorkerData extends RuntimeOptions {
 
 /** main → worker */
 export type ToWorker =
-  | { readonly id: number; readonly body: Uint8Array; readonly coordinator: string; readonly sessionId?: string }
+  | {
+      readonly id: number;
+      readonly body: Uint8Array;
+      readonly coordinator: string;
+      readonly sessionId?: string;
+      /** the generation of the routing entry the request was sent under (ProtocolWorkers, `Session`) */
+      readonly gen?: number;
+    }
   | { readonly granted: number };
 
 /** worker → main */
@@ -80,7 +87,8 @@ export type FromWorker =
   | { readonly audit: AuditEvent }
   | { readonly lock: string; readonly ticket: number }
   | { readonly unlock: number }
-  | { readonly closed: string };
+  /** a session left the worker; `gen`: of the last request of that id it took up */
+  | { readonly closed: string; readonly gen?: number };
 
 /** A request as far as routing reads it (the worker validates it whole). */
 interface Routed {
@@ -109,6 +117,12 @@ export interface ProtocolWorkersOptions {
 interface Session {
   readonly worker: number;
   readonly scope: string | undefined;
+  /**
+   * A number no other routing entry had: a coordinator may reuse a session id once its session
+   * ended, and a reply (or `closed`) of the old session still in flight must not close the new
+   * entry, even on the same worker. Requests carry it; the worker echoes it in `closed`.
+   */
+  readonly gen: number;
 }
 
 /** The scope a session switches (the aux-info, or a wallet's key share), as service.ts's scopeOf. */
@@ -129,6 +143,7 @@ export class ProtocolWorkers {
   /** locks held by workers: `${worker}:${ticket}` → release */
   private readonly held = new Map<string, () => void>();
   private nextId = 0;
+  private nextGen = 0;
 
   private constructor(
     private readonly o: ProtocolWorkersOptions,
@@ -192,7 +207,7 @@ export class ProtocolWorkers {
           this.held.delete(key);
           return release?.();
         }
-        if ('closed' in m) return this.closed(m.closed, worker);
+        if ('closed' in m) return this.closed(m.closed, worker, m.gen);
         const done = this.waiting.get(m.id);
         this.waiting.delete(m.id);
         done?.(m.body, m.open);
@@ -212,9 +227,10 @@ export class ProtocolWorkers {
     );
   }
 
-  private closed(sessionId: string, worker: number): void {
+  /** Session `sessionId` left `worker`; only the entry of generation `gen` is closed (a newer one stays). */
+  private closed(sessionId: string, worker: number, gen: number | undefined): void {
     const s = this.sessions.get(sessionId);
-    if (!s || s.worker !== worker) return;
+    if (!s || s.worker !== worker || s.gen !== gen) return;
     this.sessions.delete(sessionId);
     this.load[worker] = (this.load[worker] as number) - 1;
     if (s.scope === undefined) return;
@@ -232,24 +248,44 @@ export class ProtocolWorkers {
     return best;
   }
 
-  private open(sessionId: string, worker: number, scope: string | undefined): void {
-    this.sessions.set(sessionId, { worker, scope });
+  private open(sessionId: string, worker: number, scope: string | undefined): Session {
+    const entry: Session = { worker, scope, gen: this.nextGen++ };
+    this.sessions.set(sessionId, entry);
     this.load[worker] = (this.load[worker] as number) + 1;
-    if (scope === undefined) return;
-    const sc = this.scopes.get(scope);
-    if (sc) sc.open++;
-    else this.scopes.set(scope, { worker, open: 1 });
+    if (scope !== undefined) {
+      const sc = this.scopes.get(scope);
+      if (sc) sc.open++;
+      else this.scopes.set(scope, { worker, open: 1 });
+    }
+    return entry;
   }
 
-  private send(worker: number, body: Uint8Array, coordinator: string, sessionId?: string): Promise<Uint8Array> {
+  /**
+   * `entry`: the routing entry the request is sent under (its worker's); a request of a session
+   * id no entry routes carries none, and its answer closes nothing.
+   */
+  private send(
+    worker: number,
+    body: Uint8Array,
+    coordinator: string,
+    sessionId?: string,
+    entry?: Session,
+  ): Promise<Uint8Array> {
     return new Promise((resolve) => {
       const id = this.nextId++;
+      const gen = entry?.gen;
       this.waiting.set(id, (out, open) => {
         // the worker says whether it still holds the session: a prepare it refused leaves nothing
-        if (sessionId !== undefined && open === false) this.closed(sessionId, worker);
+        if (sessionId !== undefined && gen !== undefined && open === false) this.closed(sessionId, worker, gen);
         resolve(out);
       });
-      const msg: ToWorker = { id, body, coordinator, ...(sessionId === undefined ? {} : { sessionId }) };
+      const msg: ToWorker = {
+        id,
+        body,
+        coordinator,
+        ...(sessionId === undefined ? {} : { sessionId }),
+        ...(gen === undefined ? {} : { gen }),
+      };
       (this.threads[worker] as Worker).postMessage(msg);
     });
   }
@@ -271,7 +307,7 @@ export class ProtocolWorkers {
     const method = typeof r.method === 'string' ? r.method : '';
     if (method === 'abandon') return this.abandon(body, coordinator);
     if (sessionId === undefined) return this.send(this.byScope(method, r), body, coordinator);
-    const known = this.sessions.get(sessionId);
+    let known = this.sessions.get(sessionId);
     if (method === 'abort') return this.abort(body, coordinator, sessionId, known);
     let worker = known?.worker;
     if (worker === undefined && method === 'prepare') {
@@ -282,11 +318,11 @@ export class ProtocolWorkers {
           : scope !== undefined
             ? (this.scopes.get(scope)?.worker ?? this.leastLoaded())
             : this.leastLoaded();
-      this.open(sessionId, worker, scope);
+      known = this.open(sessionId, worker, scope);
     }
     worker ??= 0; // no worker holds it: worker 0 answers unknown-session
     this.o.onRouted?.(sessionId, method, worker);
-    return this.send(worker, body, coordinator, sessionId);
+    return this.send(worker, body, coordinator, sessionId, known);
   }
 
   /** Requests without a session id: by the scope they touch, else worker 0. */
@@ -309,7 +345,9 @@ export class ProtocolWorkers {
   ): Promise<Uint8Array> {
     const owner = known?.worker ?? 0;
     this.o.onRouted?.(sessionId, 'abort', owner);
-    const answers = await Promise.all(this.threads.map((_, k) => this.send(k, body, coordinator, sessionId)));
+    const answers = await Promise.all(
+      this.threads.map((_, k) => this.send(k, body, coordinator, sessionId, k === owner ? known : undefined)),
+    );
     return answers[owner] as Uint8Array;
   }
 
