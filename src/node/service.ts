@@ -775,7 +775,9 @@ export class NodeService {
       index: this.index,
       primesReady: this.o.primes.ready,
       wallets: (await this.o.store.list('keyshare')).length,
-      ...(this.o.workers === undefined ? {} : { workers: this.o.workers }),
+      // left out when 1 (what its absence means): a coordinator older than the field refuses an
+      // `info` carrying it (infoSchema is strict), so a node upgraded first still serves it
+      ...(this.o.workers === undefined || this.o.workers === 1 ? {} : { workers: this.o.workers }),
     };
     if (aux) {
       info.auxId = aux.id;

@@ -267,7 +267,8 @@ export const infoSchema = z
     restored: z.literal(true).optional(),
     /**
      * its protocol workers (NODE_WORKERS): sessions it runs at once without queueing one behind
-     * another (absent from a node that predates them: one)
+     * another (absent: one; a node with one leaves it out, so coordinators that predate the field
+     * still accept its `info`)
      */
     workers: z.number().int().min(1).max(256).optional(),
   })
