@@ -114,7 +114,7 @@ export interface Config {
   readonly presignPoolSize: number;
   /** safe primes each node keeps ready for aux-info runs (4 per run) */
   readonly nodePrimePool: number;
-  /** protocol worker threads per node (NODE_WORKERS; default the available cores less one, at least 1) */
+  /** protocol worker threads per node (NODE_WORKERS; default the available cores less one, 1–4) */
   readonly nodeWorkers: number;
   /** KEY_REFRESH_INTERVAL in ms: every wallet refreshed once per interval (undefined: off) */
   readonly keyRefreshIntervalMs: number | undefined;
@@ -190,6 +190,17 @@ function suggest(name: string): string | undefined {
  * A config from variables (already merged). Empty values count as unset.
  * @throws ConfigError listing every variable that is missing or wrong
  */
+/**
+ * NODE_WORKERS unset: every core but one (the main thread's: signing, the transport), at least
+ * one and at most 4. The cap, because on Node 20 `availableParallelism()` counts the host's cores
+ * and ignores a container's CPU quota: a node in a 2-CPU container on a 64-core host would start
+ * 63 workers, each with its own copy of the runtime, and the coordinators would run 63 background
+ * presigns at once against it. Set it explicitly in containers.
+ */
+export function defaultNodeWorkers(cores: number): number {
+  return Math.min(4, Math.max(1, cores - 1));
+}
+
 export function parseConfig(vars: Readonly<Record<string, string | undefined>>, options: ParseOptions = {}): Config {
   const rootDir = resolve(options.rootDir ?? '.');
   const input: Record<string, string> = {};
@@ -308,8 +319,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     logLevel: v.LOG_LEVEL,
     presignPoolSize: v.PRESIGN_POOL_SIZE,
     nodePrimePool: v.NODE_PRIME_POOL,
-    // every core but one (the main thread's: signing, the transport), at least one
-    nodeWorkers: v.NODE_WORKERS ?? Math.max(1, availableParallelism() - 1),
+    nodeWorkers: v.NODE_WORKERS ?? defaultNodeWorkers(availableParallelism()),
     keyRefreshIntervalMs: v.KEY_REFRESH_INTERVAL,
     backup:
       v.BACKUP_PUBLIC_KEY === undefined

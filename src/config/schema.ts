@@ -96,7 +96,7 @@ export const VARIABLES = {
   PRESIGN_POOL_SIZE:
     'presignatures the coordinators keep ready per wallet and signer pair, for wallets that have signed or whose creation asked for it (0–64, default 2; 0: on demand only)',
   NODE_WORKERS:
-    'protocol worker threads per node: sessions (presign, keygen, refresh, aux-info) spread over them, signing stays on the main thread (1–256, default the available cores less one, at least 1)',
+    'protocol worker threads per node: sessions (presign, keygen, refresh, aux-info) spread over them, signing stays on the main thread (1–256, default the available cores less one, at least 1 and at most 4; set it in containers, where the cores seen may ignore the CPU quota)',
   NODE_PRIME_POOL:
     'safe primes each node keeps ready, generated in the background (4–64, default 8: two aux-info runs; a run takes 4)',
   KEY_REFRESH_INTERVAL:
