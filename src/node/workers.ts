@@ -41,7 +41,8 @@
  * @module
  */
 import { Worker } from 'node:worker_threads';
-import { decodeJson } from '../rpc/messages.js';
+import { decodeJson, encodeJson } from '../rpc/messages.js';
+import { rpcFailure } from '../rpc/errors.js';
 import type { AuditEvent } from '../util/audit-log.js';
 import type { Logger } from '../util/log.js';
 import type { KeyedLock } from './storage/lock.js';
@@ -143,6 +144,8 @@ export class ProtocolWorkers {
   /** locks held by workers: `${worker}:${ticket}` → release */
   private readonly held = new Map<string, () => void>();
   private nextId = 0;
+  /** stop() began: no lock is granted to a worker any more, no request is sent */
+  private stopped = false;
   private nextGen = 0;
 
   private constructor(
@@ -189,12 +192,26 @@ export class ProtocolWorkers {
 
   private attach(thread: Worker, worker: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      const early = (code: number) =>
+        reject(new Error(`protocol worker ${worker} exited (${code}) before it was ready`));
       thread.once('error', reject);
+      thread.once('exit', early);
       thread.on('message', (m: FromWorker) => {
         if ('ready' in m) {
           thread.off('error', reject);
+          thread.off('exit', early);
           thread.on('error', (e) => {
             this.o.log.fatal({ err: e.message, worker }, 'protocol worker failed');
+            process.exit(1);
+          });
+          // An exit without an error event (process.exit in the worker, an out-of-memory kill of
+          // the thread) would leave its requests unanswered and its granted locks held for ever:
+          // the process exits and its supervisor restarts it. Nothing is lost that a restart
+          // does not recover: every record is written whole (atomic rename), and a switch
+          // interrupted mid-way is finished or rolled back at start (lifecycle.ts).
+          thread.on('exit', (code) => {
+            if (this.stopped) return;
+            this.o.log.fatal({ worker, code }, 'protocol worker exited');
             process.exit(1);
           });
           return resolve();
@@ -221,6 +238,8 @@ export class ProtocolWorkers {
       key,
       () =>
         new Promise<void>((release) => {
+          // after stop() the worker is terminated (or about to be): it would never release
+          if (this.stopped) return release();
           this.held.set(`${worker}:${ticket}`, release);
           thread.postMessage({ granted: ticket } satisfies ToWorker);
         }),
@@ -272,6 +291,7 @@ export class ProtocolWorkers {
     entry?: Session,
   ): Promise<Uint8Array> {
     return new Promise((resolve) => {
+      if (this.stopped) return resolve(encodeJson(rpcFailure('unavailable', 'node is shutting down')));
       const id = this.nextId++;
       const gen = entry?.gen;
       this.waiting.set(id, (out, open) => {
@@ -374,10 +394,18 @@ export class ProtocolWorkers {
     return answers[0] as Uint8Array;
   }
 
-  /** Stop every worker (sessions still running are abandoned). */
+  /**
+   * Stop every worker (sessions still running are abandoned): requests still waiting for an
+   * answer are answered `unavailable`, locks the workers held are released, and a lock a worker
+   * waits for is released as soon as it would be granted. Calling it again does nothing more.
+   */
   async stop(): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.terminate()));
+    this.stopped = true;
+    const failure = encodeJson(rpcFailure('unavailable', 'node is shutting down'));
+    for (const done of this.waiting.values()) done(failure, undefined);
+    this.waiting.clear();
     for (const release of this.held.values()) release();
     this.held.clear();
+    await Promise.all(this.threads.map((t) => t.terminate()));
   }
 }

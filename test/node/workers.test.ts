@@ -415,3 +415,17 @@ test.serial(
     t.is(c.code, 'no-confirmation', 'node 0 holds no confirmation of the run');
   },
 );
+
+// Last: it stops node 1's workers.
+test.serial('stop() answers the requests still waiting for a worker unavailable', async (t) => {
+  const node = nodes[1]!;
+  // sent to every worker, then stopped before any of them answers
+  const pending = calls[1]!({ method: 'abort', sessionId: randomBytes(12).toString('hex') });
+  const stopped = node.workers.stop();
+  const answer = await Promise.race([pending, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 3_000))]);
+  t.not(answer, 'hung', 'a request waiting for a stopped worker is answered');
+  t.is((answer as Json).code, 'unavailable');
+  await stopped;
+  // and a request after stop() is answered at once
+  t.is((await calls[1]!({ method: 'info' })).code, 'unavailable');
+});
