@@ -73,7 +73,8 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
   const recordAudit = (event: AuditEvent): Promise<void> => audit.append(event);
   // the lifecycle's per-scope lock, one for every thread of the node (workers.ts)
   const scopeLock = new KeyedLock();
-  const runtime = await openNodeRuntime(options, { audit: recordAudit, scopeLock });
+  // the main thread signs and runs no aux-info: the safe primes stay in protocol worker 0 alone
+  const runtime = await openNodeRuntime(options, { audit: recordAudit, scopeLock, runsAux: false });
   const { log } = runtime;
   // before any session: finish or roll back a state switch a crash interrupted (lifecycle.ts)
   const recovered = await runtime.service.recover();

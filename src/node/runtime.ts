@@ -60,17 +60,21 @@ export async function openNodeRuntime(o: RuntimeOptions, hooks: RuntimeHooks = {
     ),
   );
   if (swept > 0) log.info({ swept }, 'removed used presignature secrets');
-  const primes = await PrimeSource.open({
-    store,
-    index: self.index,
-    devFile: o.devPrimes,
-    poolSize: config.nodePrimePool,
-    // the worker refills after every aux run, not only at start
-    autoFill: o.fillPrimes ?? false,
-    onProgress: (ready, needed) => log.info({ ready, needed }, 'safe primes for aux-info'),
-    onError: (e) => log.error({ err: e.message }, 'safe-prime generation failed'),
-  });
-  if (o.fillPrimes)
+  // a thread that never runs aux-info (runsAux false) gets no copy of the node's secret primes
+  const primes =
+    hooks.runsAux === false
+      ? PrimeSource.none(store, self.index)
+      : await PrimeSource.open({
+          store,
+          index: self.index,
+          devFile: o.devPrimes,
+          poolSize: config.nodePrimePool,
+          // the worker refills after every aux run, not only at start
+          autoFill: o.fillPrimes ?? false,
+          onProgress: (ready, needed) => log.info({ ready, needed }, 'safe primes for aux-info'),
+          onError: (e) => log.error({ err: e.message }, 'safe-prime generation failed'),
+        });
+  if (o.fillPrimes && hooks.runsAux !== false)
     void primes.fill().catch((e: unknown) => log.error({ err: (e as Error).message }, 'safe-prime generation failed'));
   const service = new NodeService({
     nodeId: o.id,

@@ -393,6 +393,21 @@ test.serial(
   },
 );
 
+test.serial('the safe primes are in one thread of a node: a runtime that runs no aux-info holds none', async (t) => {
+  // the fixture primes (devPrimes) would report 4 ready to any runtime opened with them
+  t.is((await calls[0]!({ method: 'info' })).primesReady, 4, 'worker 0 holds them');
+  const other = await openNodeRuntime(
+    { env: 'test', id: 'node_1', rootDir: root, devPrimes: FIXTURE_PRIMES },
+    { runsAux: false },
+  );
+  try {
+    const info = decode(await other.service.handleBytes(encode({ method: 'info' })));
+    t.is(info.primesReady, 0);
+  } finally {
+    await other.close();
+  }
+});
+
 // Last: it leaves a run of WALLET_B pending at nodes 1 and 2.
 test.serial(
   "an abandonment naming another wallet's scope reaches the worker running the run: its stage is refused",
