@@ -85,26 +85,6 @@ const runtime = await openNodeRuntime(data, {
 });
 const { service } = runtime;
 
-/** Tests only (workers.ts, Rendezvous): wait at each `start` until `parties` workers are there. */
-function meet(): void {
-  const r = data.rendezvous;
-  if (!r) return;
-  const cells = new Int32Array(r.buffer);
-  const here = Atomics.add(cells, 0, 1) + 1;
-  if (here >= r.parties) {
-    Atomics.notify(cells, 0);
-    return;
-  }
-  const deadline = performance.now() + r.timeoutMs;
-  for (let seen = here; seen < r.parties; seen = Atomics.load(cells, 0)) {
-    const left = deadline - performance.now();
-    if (left <= 0 || Atomics.wait(cells, 0, seen, left) === 'timed-out') {
-      Atomics.add(cells, 1, 1);
-      return;
-    }
-  }
-}
-
 port.on('message', (m: ToWorker) => {
   if ('granted' in m) {
     const resolve = grants.get(m.granted);
@@ -118,21 +98,12 @@ port.on('message', (m: ToWorker) => {
 function handle(m: Request): void {
   const { id, body, coordinator, sessionId, gen } = m;
   if (sessionId !== undefined && gen !== undefined) gens.set(sessionId, gen);
-  if (data.rendezvous && sessionId !== undefined && isStart(body)) meet();
   void service.handleBytes(body, coordinator).then((out) => {
     const open = sessionId === undefined ? undefined : service.hasSession(sessionId);
     // a session id that holds no session here is forgotten (a refused prepare, an abort)
     if (sessionId !== undefined && !open && gens.get(sessionId) === gen) gens.delete(sessionId);
     post({ id, body: out, ...(open === undefined ? {} : { open }) });
   });
-}
-
-function isStart(body: Uint8Array): boolean {
-  try {
-    return (JSON.parse(Buffer.from(body).toString('utf8')) as { method?: unknown }).method === 'start';
-  } catch {
-    return false;
-  }
 }
 
 // sessions left idle by a coordinator that went away are dropped even if no request comes here

@@ -48,17 +48,6 @@ import type { Logger } from '../util/log.js';
 import type { KeyedLock } from './storage/lock.js';
 import type { RuntimeOptions } from './runtime.js';
 
-/**
- * Tests only: each worker, before it handles a `start`, counts itself in `buffer[0]` and waits
- * (up to `timeoutMs`) until `parties` have; a wait that times out is counted in `buffer[1]`. Two
- * starts that meet there were inside two threads at the same time: a proof of parallel sessions.
- */
-export interface Rendezvous {
-  readonly buffer: SharedArrayBuffer;
-  readonly parties: number;
-  readonly timeoutMs: number;
-}
-
 /** What a protocol worker is started with (its `workerData`). */
 export interface WorkerData extends RuntimeOptions {
   /** this worker's position (0: the one that owns the safe primes and runs aux-info) */
@@ -66,7 +55,8 @@ export interface WorkerData extends RuntimeOptions {
   readonly workers: number;
   /** the shared aux-info generation (one Int32) */
   readonly auxGeneration: SharedArrayBuffer;
-  readonly rendezvous?: Rendezvous;
+  /** what a test's entry script is given (ProtocolWorkersOptions.testEntry); never set otherwise */
+  readonly test?: unknown;
 }
 
 /** main → worker */
@@ -110,7 +100,12 @@ export interface ProtocolWorkersOptions {
   /** an audit event a worker recorded (the main thread is the audit log's one writer) */
   readonly audit: (event: AuditEvent) => void;
   readonly log: Logger;
-  readonly rendezvous?: Rendezvous;
+  /**
+   * Tests only: each thread runs `url` instead of worker.js (a script that installs a test's hooks,
+   * then imports worker.js), with `data` as its `workerData.test`. Production code never sets it,
+   * so worker.js carries no test hooks.
+   */
+  readonly testEntry?: { readonly url: URL; readonly data: unknown };
   /** told which worker took each request naming a session (tests) */
   readonly onRouted?: (sessionId: string, method: string, worker: number) => void;
 }
@@ -166,9 +161,9 @@ export class ProtocolWorkers {
         worker,
         workers: o.count,
         auxGeneration: o.auxGeneration,
-        ...(o.rendezvous ? { rendezvous: o.rendezvous } : {}),
+        ...(o.testEntry ? { test: o.testEntry.data } : {}),
       };
-      return new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+      return new Worker(o.testEntry?.url ?? new URL('./worker.js', import.meta.url), { workerData: data });
     });
     const pool = new ProtocolWorkers(o, threads);
     try {

@@ -36,6 +36,7 @@ import { decodeEnvelope } from '../../src/envelope/envelope.js';
 import { generateDevCertificates } from '../../src/transport/certs.js';
 import { DEFAULT_COORDINATOR_ID } from '../../src/transport/identity.js';
 import { auxFixture, keygenShares } from '../helpers/cluster.js';
+import type { Rendezvous } from '../helpers/rendezvous-worker.js';
 import { FIXTURE_PRIMES } from '../helpers/in-process-nodes.js';
 
 const IDS = ['node_1', 'node_2', 'node_3'];
@@ -126,7 +127,10 @@ test.before(async () => {
       audit: () => undefined,
       log: main.log,
       // only the node's first two starts must meet: the later ones pass at once
-      rendezvous: { buffer, parties: 2, timeoutMs: 8_000 },
+      testEntry: {
+        url: new URL('../helpers/rendezvous-worker.js', import.meta.url),
+        data: { buffer, parties: 2, timeoutMs: 8_000 } satisfies Rendezvous,
+      },
       onRouted: (sessionId, method, worker) => routed.push({ sessionId, method, worker }),
     });
     nodes.push({ workers, main, lock, routed, rendezvous: new Int32Array(buffer) });
@@ -314,7 +318,9 @@ test.serial(
     const ended = await old.finish();
     for (const k of [0, 1]) {
       const u = ended.get(k) as Json & { abort?: { code: string } };
-      t.not(u.status, 'done', `node ${k}: a presignature of the replaced share is not reported`);
+      t.is(u.status, 'aborted', `node ${k}: a presignature of the replaced share is not reported`);
+      // refused at the store step, under the lock, on the epoch check (not some unrelated failure)
+      t.is(u.abort?.code, 'storage-failed', JSON.stringify(u));
     }
     // nothing stored of the old epoch that could sign (the one presignature the first test left
     // unused was burnt at the commit)
