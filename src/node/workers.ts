@@ -169,6 +169,9 @@ export class ProtocolWorkers {
     try {
       await Promise.all(threads.map((t, k) => pool.attach(t, k)));
     } catch (e) {
+      // the workers already ready are ended on purpose: their exit must not end the process (it
+      // would, before the caller could report `e`, the reason the start failed)
+      pool.stopped = true;
       await Promise.all(threads.map((t) => t.terminate()));
       throw e;
     }

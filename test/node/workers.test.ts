@@ -36,6 +36,7 @@ import { decodeEnvelope } from '../../src/envelope/envelope.js';
 import { generateDevCertificates } from '../../src/transport/certs.js';
 import { DEFAULT_COORDINATOR_ID } from '../../src/transport/identity.js';
 import { auxFixture, keygenShares } from '../helpers/cluster.js';
+import type { FailingStart } from '../helpers/failing-worker.js';
 import type { Rendezvous } from '../helpers/rendezvous-worker.js';
 import { FIXTURE_PRIMES } from '../helpers/in-process-nodes.js';
 
@@ -413,6 +414,32 @@ test.serial('the safe primes are in one thread of a node: a runtime that runs no
     await other.close();
   }
 });
+
+test.serial(
+  'a worker failing at start fails the start with its own error; the workers already ready are ended, not the process',
+  async (t) => {
+    const buffer = new SharedArrayBuffer(4);
+    const options = { env: 'test', id: 'node_1', rootDir: root, devPrimes: FIXTURE_PRIMES };
+    // before the fix, the exit of the ready worker 0 ended this process here (process.exit(1))
+    await t.throwsAsync(
+      ProtocolWorkers.start({
+        count: 2,
+        runtime: options,
+        lock: new KeyedLock(),
+        auxGeneration: new SharedArrayBuffer(4),
+        audit: () => undefined,
+        log: nodes[0]!.main.log,
+        testEntry: {
+          url: new URL('../helpers/failing-worker.js', import.meta.url),
+          data: { buffer, fails: 1, afterMs: 300 } satisfies FailingStart,
+        },
+      }),
+      // `any`: a worker's error reaches this thread as a copy, not an instance of this realm's Error
+      { any: true, message: 'worker 1 failed at start (test)' },
+    );
+    t.is(Atomics.load(new Int32Array(buffer), 0), 1, 'worker 0 was ready before worker 1 failed');
+  },
+);
 
 // Last: it leaves a run of WALLET_B pending at nodes 1 and 2.
 test.serial(
