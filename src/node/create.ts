@@ -97,7 +97,7 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
     lock: scopeLock,
     auxGeneration: new SharedArrayBuffer(4),
     audit: (event) =>
-      void recordAudit(event).catch((e: unknown) =>
+      recordAudit(event).catch((e: unknown) =>
         log.error({ err: (e as Error).message }, 'audit log: event not recorded'),
       ),
     log,

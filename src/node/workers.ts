@@ -97,8 +97,11 @@ export interface ProtocolWorkersOptions {
   /** the scope lock the workers share; the main thread's own service uses it too */
   readonly lock: KeyedLock;
   readonly auxGeneration: SharedArrayBuffer;
-  /** an audit event a worker recorded (the main thread is the audit log's one writer) */
-  readonly audit: (event: AuditEvent) => void;
+  /**
+   * an audit event a worker recorded (the main thread is the audit log's one writer); settles once
+   * it is durable or its failure is logged. The worker's next answer waits for it.
+   */
+  readonly audit: (event: AuditEvent) => Promise<void>;
   readonly log: Logger;
   /**
    * Tests only: each thread runs `url` instead of worker.js (a script that installs a test's hooks,
@@ -136,6 +139,8 @@ export class ProtocolWorkers {
   /** wallet scopes with an open key-changing run → its worker, and how many runs are open */
   private readonly scopes = new Map<string, { worker: number; open: number }>();
   private readonly waiting = new Map<number, (b: Uint8Array, open: boolean | undefined) => void>();
+  /** per worker: settles once every audit event it sent so far is durable (or its failure logged) */
+  private readonly audited: Promise<void>[];
   /** locks held by workers: `${worker}:${ticket}` → release */
   private readonly held = new Map<string, () => void>();
   private nextId = 0;
@@ -148,6 +153,7 @@ export class ProtocolWorkers {
     private readonly threads: readonly Worker[],
   ) {
     this.load = threads.map(() => 0);
+    this.audited = threads.map(() => Promise.resolve());
   }
 
   /** Start `count` workers; resolves once each has opened its runtime. */
@@ -214,7 +220,12 @@ export class ProtocolWorkers {
           });
           return resolve();
         }
-        if ('audit' in m) return this.o.audit(m.audit);
+        if ('audit' in m) {
+          // appended at once (the log groups appends into one fsync); the answers after it wait
+          const prior = this.audited[worker] as Promise<void>;
+          this.audited[worker] = Promise.allSettled([prior, this.o.audit(m.audit)]).then(() => undefined);
+          return;
+        }
         if ('lock' in m) return this.grant(thread, worker, m.lock, m.ticket);
         if ('unlock' in m) {
           const key = `${worker}:${m.unlock}`;
@@ -225,7 +236,10 @@ export class ProtocolWorkers {
         if ('closed' in m) return this.closed(m.closed, worker, m.gen);
         const done = this.waiting.get(m.id);
         this.waiting.delete(m.id);
-        done?.(m.body, m.open);
+        // Answered once the audit events the worker recorded before it are durable (docs/architecture.md,
+        // durability rule 6): a commit must not be reported done while its `state.committed` could
+        // still be lost. They came by the same port as this answer, so they are all in `audited`.
+        void (this.audited[worker] as Promise<void>).then(() => done?.(m.body, m.open));
       });
     });
   }

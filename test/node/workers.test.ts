@@ -70,6 +70,9 @@ const stores: RecordStore[] = [];
 const nodes: WorkerNode[] = [];
 let peer: NodeRuntime | undefined;
 const calls: Call[] = [];
+/** the audit events the workers of nodes 0 and 1 recorded (their types), and what holds them back */
+const audited: string[] = [];
+let auditGate: Promise<void> = Promise.resolve();
 
 const decode = (b: Uint8Array) => decodeJson(b) as Json;
 const encode = (req: object) => encodeJson({ v: RPC_VERSION, ...req });
@@ -125,7 +128,11 @@ test.before(async () => {
       runtime: options(id),
       lock,
       auxGeneration: new SharedArrayBuffer(4),
-      audit: () => undefined,
+      // as the node's audit log: settles once the event is stored (`auditGate` holds it back)
+      audit: (event) => {
+        audited.push(event.type);
+        return auditGate;
+      },
       log: main.log,
       // only the node's first two starts must meet: the later ones pass at once
       testEntry: {
@@ -400,6 +407,32 @@ test.serial(
   },
 );
 
+test.serial(
+  "a worker's answer waits until the audit events it recorded for it are durable (docs/architecture.md, durability rule 6)",
+  async (t) => {
+    let store!: () => void;
+    auditGate = new Promise((r) => (store = r));
+    try {
+      const before = audited.length;
+      // refused (a committed key share is a finished key), and audited as `wallet.archive-refused`
+      let answered = false;
+      const answer = calls[0]!({ method: 'archive', walletId: WALLET, reason: 'unregistered' }).then((a) => {
+        answered = true;
+        return a;
+      });
+      while (!audited.slice(before).includes('wallet.archive-refused')) await new Promise((r) => setTimeout(r, 10));
+      // the answer was posted right after the event, by the same port: given time to arrive
+      await new Promise((r) => setTimeout(r, 200));
+      t.false(answered, 'the answer waits while its audit event is not stored');
+      store();
+      t.is((await answer).code, 'archive-refused');
+    } finally {
+      auditGate = Promise.resolve();
+      store();
+    }
+  },
+);
+
 test.serial('the safe primes are in one thread of a node: a runtime that runs no aux-info holds none', async (t) => {
   // the fixture primes (devPrimes) would report 4 ready to any runtime opened with them
   t.is((await calls[0]!({ method: 'info' })).primesReady, 4, 'worker 0 holds them');
@@ -427,7 +460,7 @@ test.serial(
         runtime: options,
         lock: new KeyedLock(),
         auxGeneration: new SharedArrayBuffer(4),
-        audit: () => undefined,
+        audit: () => Promise.resolve(),
         log: nodes[0]!.main.log,
         testEntry: {
           url: new URL('../helpers/failing-worker.js', import.meta.url),
