@@ -25,11 +25,14 @@ type Request = Exclude<ToWorker, { readonly granted: number }>;
 const grants = new Map<number, () => void>();
 let nextTicket = 0;
 /**
- * Shared locks this worker holds or waits for. While any is, requests that arrive are queued, not
- * started (lock grants still pass): a request started here could run seconds of proof arithmetic
- * on this thread while it holds a lock every other worker may be waiting for (a presignature is
- * stored under the aux-info's lock, which all of them take), or delay the moment a waited-for
- * grant is taken up. Handlers already started may still resume between their awaits; new ones wait.
+ * Shared locks this worker holds or waits for. While any is, and the node has other workers,
+ * requests that arrive are queued, not started (lock grants still pass): a request started here
+ * could run seconds of proof arithmetic on this thread while it holds a lock every other worker may
+ * be waiting for (a presignature is stored under the aux-info's lock, which all of them take), or
+ * delay the moment a waited-for grant is taken up. Handlers already started may still resume
+ * between their awaits; new ones wait. A node's only worker does not queue: no other thread waits
+ * for its locks (the main thread only signs, which takes none), and queueing would only hold its
+ * `info` and every other session behind a commit's store writes, unlike a node before workers.
  *
  * This cannot deadlock: what runs under a shared lock (a stage, a commit, storing a presignature:
  * lifecycle.ts) awaits only the record store, audit posts and further lock grants, never an answer
@@ -91,7 +94,7 @@ port.on('message', (m: ToWorker) => {
     grants.delete(m.granted);
     return resolve?.();
   }
-  if (lockActive > 0) queued.push(m);
+  if (lockActive > 0 && data.workers > 1) queued.push(m);
   else handle(m);
 });
 

@@ -433,6 +433,58 @@ test.serial(
   },
 );
 
+test.serial(
+  "a node's only worker takes up requests while it waits for a lock, as a node did before workers (no other worker waits for it)",
+  async (t) => {
+    const lock = new WatchedLock();
+    const single = await ProtocolWorkers.start({
+      count: 1,
+      runtime: { env: 'test', id: 'node_1', rootDir: root, devPrimes: FIXTURE_PRIMES },
+      lock,
+      auxGeneration: new SharedArrayBuffer(4),
+      audit: () => Promise.resolve(),
+      log: nodes[0]!.main.log,
+    });
+    try {
+      const call = async (req: object) => decode(await single.handle(encode(req), DEFAULT_COORDINATOR_ID));
+      const sessionId = randomBytes(12).toString('hex');
+      const prepared = await call({
+        method: 'prepare',
+        sessionId,
+        protocol: 'refresh',
+        parties: IDS,
+        walletId: WALLET,
+      });
+      t.true(prepared.ok, JSON.stringify(prepared));
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let holding!: () => void;
+      const taken = new Promise<void>((r) => (holding = r));
+      const holder = lock.run(WALLET, async () => {
+        holding();
+        await held;
+      });
+      await taken;
+      const asked = lock.asked.length;
+      // the abort of a wallet's run is answered once no stage of it can be written: it waits for the lock
+      const aborted = call({ method: 'abort', sessionId });
+      while (!lock.asked.slice(asked).includes(WALLET)) await new Promise((r) => setTimeout(r, 20));
+      const info = call({ method: 'info' });
+      t.is(
+        await Promise.race([info.then(() => 'answered'), new Promise((r) => setTimeout(() => r('queued'), 5_000))]),
+        'answered',
+        'info is not held behind the lock the worker waits for',
+      );
+      t.true((await info).ok);
+      release();
+      await holder;
+      t.true((await aborted).ok);
+    } finally {
+      await single.stop();
+    }
+  },
+);
+
 test.serial('the safe primes are in one thread of a node: a runtime that runs no aux-info holds none', async (t) => {
   // the fixture primes (devPrimes) would report 4 ready to any runtime opened with them
   t.is((await calls[0]!({ method: 'info' })).primesReady, 4, 'worker 0 holds them');
