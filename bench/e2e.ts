@@ -12,7 +12,7 @@
  *   npm run bench:e2e [-- --quick] [-- --only warm] [-- --workers 1,default] [-- --concurrency 1,8,32]
  * `--only warm` measures warm signing alone (one wallet, no creation, cold or sustained runs).
  * `--workers` runs the sustained signing once per NODE_WORKERS value listed (`default`: unset, the
- * available cores less one), restarting the three nodes with it before each; `--concurrency` the
+ * available cores less one, 1 to 4), restarting the three nodes with it before each; `--concurrency` the
  * client concurrencies of the sustained runs (default 1, 8 and 32).
  * Safe primes come from the test fixtures (as in the tests); everything else is the real path.
  * @module
@@ -21,6 +21,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Agent } from 'node:https';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { defaultNodeWorkers } from '../src/config/index.js';
 import { Cluster, NODE_IDS } from '../test/helpers/processes.js';
 import { median } from './stats.js';
 
@@ -168,7 +169,7 @@ async function main(): Promise<void> {
       const label =
         workers === undefined
           ? ''
-          : `| ${workers === 'default' ? `default (${availableParallelism()} cores − 1)` : workers} `;
+          : `| ${workers === 'default' ? `default (${defaultNodeWorkers(availableParallelism())})` : workers} `;
       for (const c of concurrencies) {
         await poolReady(cluster, 3 * poolSize, agent);
         const seconds = quick ? 20 : 45;

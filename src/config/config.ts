@@ -187,10 +187,6 @@ function suggest(name: string): string | undefined {
 }
 
 /**
- * A config from variables (already merged). Empty values count as unset.
- * @throws ConfigError listing every variable that is missing or wrong
- */
-/**
  * NODE_WORKERS unset: every core but one (the main thread's: signing, the transport), at least
  * one and at most 4. The cap, because on Node 20 `availableParallelism()` counts the host's cores
  * and ignores a container's CPU quota: a node in a 2-CPU container on a 64-core host would start
@@ -201,6 +197,10 @@ export function defaultNodeWorkers(cores: number): number {
   return Math.min(4, Math.max(1, cores - 1));
 }
 
+/**
+ * A config from variables (already merged). Empty values count as unset.
+ * @throws ConfigError listing every variable that is missing or wrong
+ */
 export function parseConfig(vars: Readonly<Record<string, string | undefined>>, options: ParseOptions = {}): Config {
   const rootDir = resolve(options.rootDir ?? '.');
   const input: Record<string, string> = {};

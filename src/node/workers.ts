@@ -1,5 +1,5 @@
 /**
- * A node's protocol workers (NODE_WORKERS, default the available cores less one, at least one):
+ * A node's protocol workers (NODE_WORKERS, default the available cores less one, 1 to 4):
  * the threads its protocol sessions (aux-info, keygen, presign, refresh, reshare) run on, so a
  * node presigns on every core while its main thread answers signing requests, which never wait
  * behind presigning arithmetic. This module is the main thread's side: it starts the workers
