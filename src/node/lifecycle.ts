@@ -54,6 +54,16 @@ import { AUX_RECORD, decodeEpoch, encodeEpoch, pack, unpack, unpackVersioned } f
 import type { RpcErrorCode } from '../rpc/errors.js';
 
 export const AUX_SCOPE = 'aux';
+
+/**
+ * The scope a run of `protocol` switches (the aux-info, or wallet `walletId`'s key share), if any:
+ * what "one run per scope at a time" counts in the service, and what the node's main thread routes
+ * a wallet's runs to one protocol worker by (workers.ts).
+ */
+export function scopeOf(protocol: string, walletId: string | undefined): string | undefined {
+  if (protocol === 'aux') return AUX_SCOPE;
+  return protocol === 'keygen' || protocol === 'refresh' || protocol === 'reshare' ? walletId : undefined;
+}
 export type LifecycleProtocol = 'aux' | 'keygen' | 'refresh' | 'reshare';
 // stored as the index here: new protocols are appended
 const PROTOCOL_CODES: readonly LifecycleProtocol[] = ['aux', 'keygen', 'refresh', 'reshare'];

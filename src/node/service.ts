@@ -61,6 +61,7 @@ import {
   confirmedSidsOfRecord,
   LEGACY_EPOCH,
   Lifecycle,
+  scopeOf,
   type Committed,
   type LifecycleProtocol,
 } from './lifecycle.js';
@@ -207,12 +208,6 @@ interface Running {
   /** when it was last asked or answered (monotonic ms, as Pending's) */
   touched: number;
   readonly seq: number;
-}
-
-/** The scope a protocol switches (aux-info, or a wallet's key share), if any. */
-function scopeOf(protocol: ProtocolName, walletId: string | undefined): string | undefined {
-  if (protocol === 'aux') return AUX_SCOPE;
-  return protocol === 'keygen' || protocol === 'refresh' || protocol === 'reshare' ? walletId : undefined;
 }
 
 /** The key of an aborted session id: per coordinator, so none can bar another's session ids. */

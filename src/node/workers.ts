@@ -45,6 +45,7 @@ import { decodeJson, encodeJson } from '../rpc/messages.js';
 import { rpcFailure } from '../rpc/errors.js';
 import type { AuditEvent } from '../util/audit-log.js';
 import type { Logger } from '../util/log.js';
+import { AUX_SCOPE, scopeOf } from './lifecycle.js';
 import type { KeyedLock } from './storage/lock.js';
 import type { RuntimeOptions } from './runtime.js';
 
@@ -122,14 +123,6 @@ interface Session {
    * entry, even on the same worker. Requests carry it; the worker echoes it in `closed`.
    */
   readonly gen: number;
-}
-
-/** The scope a session switches (the aux-info, or a wallet's key share), as service.ts's scopeOf. */
-function scopeOf(protocol: unknown, walletId: unknown): string | undefined {
-  if (protocol === 'aux') return 'aux';
-  if (protocol === 'keygen' || protocol === 'refresh' || protocol === 'reshare')
-    return typeof walletId === 'string' ? walletId : undefined;
-  return undefined;
 }
 
 export class ProtocolWorkers {
@@ -343,9 +336,12 @@ export class ProtocolWorkers {
     if (method === 'abort') return this.abort(body, coordinator, sessionId, known);
     let worker = known?.worker;
     if (worker === undefined && method === 'prepare') {
-      const scope = scopeOf(r.protocol, r.walletId);
+      const scope =
+        typeof r.protocol === 'string'
+          ? scopeOf(r.protocol, typeof r.walletId === 'string' ? r.walletId : undefined)
+          : undefined;
       worker =
-        scope === 'aux'
+        scope === AUX_SCOPE
           ? 0
           : scope !== undefined
             ? (this.scopes.get(scope)?.worker ?? this.leastLoaded())
