@@ -9,20 +9,42 @@
  *  - sustained signatures per second at concurrency 1, 8 and 32 (presigning is the bottleneck:
  *    every signature consumes one presignature, about 2.4 s of compute on two cores).
  *
- *   npm run bench:e2e [-- --quick] [-- --only warm]
+ *   npm run bench:e2e [-- --quick] [-- --only warm] [-- --workers 1,default] [-- --concurrency 1,8,32]
  * `--only warm` measures warm signing alone (one wallet, no creation, cold or sustained runs).
+ * `--workers` runs the sustained signing once per NODE_WORKERS value listed (`default`: unset, the
+ * available cores less one, 1 to 4), restarting the three nodes with it before each; `--concurrency` the
+ * client concurrencies of the sustained runs (default 1, 8 and 32).
  * Safe primes come from the test fixtures (as in the tests); everything else is the real path.
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent } from 'node:https';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { defaultNodeWorkers } from '../src/config/index.js';
 import { Cluster, NODE_IDS } from '../test/helpers/processes.js';
 import { median } from './stats.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    workers: { type: 'string' },
+    concurrency: { type: 'string', default: '1,8,32' },
+  },
+});
 const quick = values.quick;
 if (values.only !== undefined && values.only !== 'warm') throw new Error('--only takes "warm"');
+const positive = (s: string, what: string): number => {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${what} takes positive integers, got ${JSON.stringify(s)}`);
+  return n;
+};
+const concurrencies = values.concurrency.split(',').map((c) => positive(c, '--concurrency'));
+/** NODE_WORKERS per sustained series (undefined: as configured, the nodes are not restarted) */
+const workerSettings: (number | 'default')[] | undefined = values.workers
+  ?.split(',')
+  .map((w) => (w === 'default' ? 'default' : positive(w, '--workers')));
 const warmOnly = values.only === 'warm';
 const log = (s: string) => process.stderr.write(s + '\n');
 
@@ -130,22 +152,41 @@ async function main(): Promise<void> {
     const sustained: string[] = [];
     if (!warmOnly) log('sustained signing …');
     busy = 0;
-    for (const c of warmOnly ? [] : [1, 8, 32]) {
-      await poolReady(cluster, 3 * poolSize, agent);
-      const seconds = quick ? 20 : 45;
-      const end = Date.now() + seconds * 1000;
-      const lat: number[] = [];
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: c }, async () => {
-          while (Date.now() < end) lat.push(await sign(first.walletId));
-        }),
-      );
-      const elapsed = (performance.now() - t0) / 1000;
-      sustained.push(
-        `| ${c} | ${(lat.length / elapsed).toFixed(2)} | ${fmt(median(lat))} | ${fmt(pct(lat, 95))} | ${lat.length} in ${elapsed.toFixed(0)} s; ${busy} answers 503 busy, retried |`,
-      );
-      busy = 0;
+    for (const workers of warmOnly ? [] : (workerSettings ?? [undefined])) {
+      if (workers !== undefined) {
+        // every node restarted with that many protocol workers; the coordinator reads the count
+        // from their info when they reconnect (its background presigns follow it)
+        log(`nodes with NODE_WORKERS=${workers} …`);
+        await Promise.all(NODE_IDS.map((id) => cluster.stop(id)));
+        if (workers === 'default') delete cluster.env.NODE_WORKERS;
+        else cluster.env.NODE_WORKERS = String(workers);
+        for (const id of NODE_IDS) cluster.startNode(id);
+        await cluster.until('the node group back', async () => {
+          const h = await cluster.http('GET', '/health', undefined, {}, agent);
+          return (h.body as { status?: string }).status === 'ok' ? true : undefined;
+        });
+      }
+      const label =
+        workers === undefined
+          ? ''
+          : `| ${workers === 'default' ? `default (${defaultNodeWorkers(availableParallelism())})` : workers} `;
+      for (const c of concurrencies) {
+        await poolReady(cluster, 3 * poolSize, agent);
+        const seconds = quick ? 20 : 45;
+        const end = Date.now() + seconds * 1000;
+        const lat: number[] = [];
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: c }, async () => {
+            while (Date.now() < end) lat.push(await sign(first.walletId));
+          }),
+        );
+        const elapsed = (performance.now() - t0) / 1000;
+        sustained.push(
+          `${label}| ${c} | ${(lat.length / elapsed).toFixed(2)} | ${fmt(median(lat))} | ${fmt(pct(lat, 95))} | ${lat.length} in ${elapsed.toFixed(0)} s; ${busy} answers 503 busy, retried |`,
+        );
+        busy = 0;
+      }
     }
     agent.destroy();
 
@@ -154,8 +195,9 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(r);
     if (!warmOnly) {
       console.log(`\nSustained signing (pool of ${poolSize} per signer pair at the start, refilled as used):\n`);
+      const byWorkers = workerSettings === undefined ? ['', ''] : ['| NODE_WORKERS ', '| ---: '];
       console.log(
-        '| concurrency | signatures/s | median (ms) | p95 (ms) | completed |\n| ---: | ---: | ---: | ---: | --- |',
+        `${byWorkers[0]}| concurrency | signatures/s | median (ms) | p95 (ms) | completed |\n${byWorkers[1]}| ---: | ---: | ---: | ---: | --- |`,
       );
       for (const r of sustained) console.log(r);
     }

@@ -6,6 +6,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { envFilePath, readEnvFile } from './env-file.js';
@@ -115,6 +116,8 @@ export interface Config {
   readonly nodePrimePool: number;
   /** PRESIGN_MAX_AGE in ms: presignatures older than this are no longer used (nodes burn them) */
   readonly presignMaxAgeMs: number;
+  /** protocol worker threads per node (NODE_WORKERS; default the available cores less one, 1–4) */
+  readonly nodeWorkers: number;
   /** KEY_REFRESH_INTERVAL in ms: every wallet refreshed once per interval (undefined: off) */
   readonly keyRefreshIntervalMs: number | undefined;
   /** share backups (BACKUP_PUBLIC_KEY set): the key as hex or PEM text, and the directory */
@@ -183,6 +186,17 @@ function suggest(name: string): string | undefined {
     if (!best || d < best[1]) best = [known, d];
   }
   return best && best[1] <= 3 ? best[0] : undefined;
+}
+
+/**
+ * NODE_WORKERS unset: every core but one (the main thread's: signing, the transport), at least
+ * one and at most 4. The cap, because on Node 20 `availableParallelism()` counts the host's cores
+ * and ignores a container's CPU quota: a node in a 2-CPU container on a 64-core host would start
+ * 63 workers, each with its own copy of the runtime, and the coordinators would run 63 background
+ * presigns at once against it. Set it explicitly in containers.
+ */
+export function defaultNodeWorkers(cores: number): number {
+  return Math.min(4, Math.max(1, cores - 1));
 }
 
 /**
@@ -308,6 +322,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     presignPoolSize: v.PRESIGN_POOL_SIZE,
     nodePrimePool: v.NODE_PRIME_POOL,
     presignMaxAgeMs: v.PRESIGN_MAX_AGE,
+    nodeWorkers: v.NODE_WORKERS ?? defaultNodeWorkers(availableParallelism()),
     keyRefreshIntervalMs: v.KEY_REFRESH_INTERVAL,
     backup:
       v.BACKUP_PUBLIC_KEY === undefined

@@ -2,7 +2,7 @@
  * Configuration: `loadConfig` at start-up, then pass the `Config` along.
  * @module
  */
-export { loadConfig, parseConfig, nodeEntry, coordinatorEntry, requireWallet } from './config.js';
+export { loadConfig, parseConfig, nodeEntry, coordinatorEntry, requireWallet, defaultNodeWorkers } from './config.js';
 export type { Config, NodeEntry } from './config.js';
 /**
  * The types of Config's fields and of the loaders' options: no caller names them yet, but they

@@ -100,6 +100,8 @@ export const VARIABLES = {
     'presignatures the coordinators keep ready per wallet and signer pair, for wallets that have signed or whose creation asked for it (0–64, default 2; 0: on demand only)',
   PRESIGN_MAX_AGE:
     'a presignature not used within this long is dropped by the coordinators (10 minutes before) and burnt by the nodes, which also delete the ones nobody asked for (e.g. 24h; 1h–30d, default 24h)',
+  NODE_WORKERS:
+    'protocol worker threads per node: sessions (presign, keygen, refresh, aux-info) spread over them, signing stays on the main thread (1–256, default the available cores less one, at least 1 and at most 4; set it in containers, where the cores seen may ignore the CPU quota)',
   NODE_PRIME_POOL:
     'safe primes each node keeps ready, generated in the background (4–64, default 8: two aux-info runs; a run takes 4)',
   KEY_REFRESH_INTERVAL:
@@ -278,6 +280,7 @@ export const envSchema = z
     PRESIGN_POOL_SIZE: integer(0, 64).default(2),
     PRESIGN_MAX_AGE: duration(3_600_000, 30 * 86_400_000).default(DEFAULT_PRESIGN_MAX_AGE_MS),
     NODE_PRIME_POOL: integer(4, 64).default(8),
+    NODE_WORKERS: integer(1, 256).optional(),
     KEY_REFRESH_INTERVAL: duration(10 * 60_000, 365 * 86_400_000).optional(),
     BACKUP_PUBLIC_KEY: z.string().max(4096).optional(),
     BACKUP_DIR: path.optional(),

@@ -158,6 +158,17 @@ export class NodeCluster extends EventEmitter<ClusterEvents> {
       .map((set) => set.map((l) => l.index));
   }
 
+  /**
+   * Background presign sessions worth running at once: the fewest protocol workers (`workers` in
+   * its info; one if it does not say) of any node that presigns now. More would only queue behind
+   * one another in that node's workers, and hold back the on-demand presigns of signing requests
+   * queued behind them; fewer would leave its cores idle. One while no node is usable.
+   */
+  presignCapacity(): number {
+    const reported = this.signerLinks().map((l) => this.members[l.index]?.info?.workers ?? 1);
+    return reported.length === 0 ? 1 : Math.max(1, Math.min(...reported));
+  }
+
   /** Take suspensions into account (signing, presigning and wallet creation leave those nodes out). */
   setSuspension(isSuspended: (nodeId: string) => boolean): void {
     this.suspended = isSuspended;

@@ -218,6 +218,11 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
   const pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
     targetSize: poolSize,
+    // the nodes' reported capacity (their protocol workers), read each time the pool starts
+    // sessions: it follows nodes that join, leave or restart with another NODE_WORKERS
+    get concurrency() {
+      return cluster.presignCapacity();
+    },
     signerSets: () => cluster.usableSignerSets(),
     currentAux: () => cluster.auxId,
     inventory,

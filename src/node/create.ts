@@ -1,11 +1,10 @@
 /**
  * The node's composition root: everything one node process runs, built from its configuration —
  * the state directory's lock, the audit log, the runtime (KMS, record store, safe primes, service;
- * runtime.ts), the kernel firewall when enabled, the protocol worker and the mutual-TLS server that
+ * runtime.ts), the kernel firewall when enabled, the protocol workers (workers.ts) and the mutual-TLS server that
  * answers the coordinator. main.ts parses the command line and owns the process (signals, exit).
  * @module
  */
-import { Worker } from 'node:worker_threads';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Config, NodeEntry } from '../config/index.js';
@@ -21,6 +20,8 @@ import { RETENTION_INTERVAL_MS } from './storage/retention.js';
 import { AuditLog, type AuditEvent } from '../util/audit-log.js';
 import { lockDirectory } from '../util/dir-lock.js';
 import type { Logger } from '../util/log.js';
+import { KeyedLock } from './storage/lock.js';
+import { ProtocolWorkers } from './workers.js';
 
 /**
  * Kernel rules in addition to the in-process allow-list: applied only as root with `nft` present;
@@ -55,7 +56,7 @@ export interface RunningNode {
   inFlight(): number;
   /**
    * Refuse new requests, give those in flight up to NODE_DRAIN_MS, then close the server, stop the
-   * protocol worker (sessions still running are abandoned) and release the state directory.
+   * protocol workers (sessions still running are abandoned) and release the state directory.
    */
   stop(): Promise<void>;
 }
@@ -68,10 +69,13 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
   // This process owns the node's state until it exits (offline tools refuse to run meanwhile).
   const owner = await lockDirectory(self.dataDir, `node ${self.id}`);
   const drainMs = config.drainMs;
-  // the node's audit trail: one writer (this thread); the protocol worker sends its events here
+  // the node's audit trail: one writer (this thread); the protocol workers send their events here
   const audit = await AuditLog.open(join(self.dataDir, 'audit.jsonl'));
   const recordAudit = (event: AuditEvent): Promise<void> => audit.append(event);
-  const runtime = await openNodeRuntime(options, { audit: recordAudit });
+  // the lifecycle's per-scope lock, one for every thread of the node (workers.ts)
+  const scopeLock = new KeyedLock();
+  // the main thread signs and runs no aux-info: the safe primes stay in protocol worker 0 alone
+  const runtime = await openNodeRuntime(options, { audit: recordAudit, scopeLock, runsAux: false });
   const { log } = runtime;
   // before any session: finish or roll back a state switch a crash interrupted (lifecycle.ts)
   const recovered = await runtime.service.recover();
@@ -102,35 +106,19 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
       log,
     );
 
-  // protocol sessions (and info) on the worker; signing inline
-  const worker = new Worker(new URL('./worker.js', import.meta.url), {
-    workerData: { ...options, fillPrimes: true },
+  // protocol sessions (and info) on the workers; signing inline
+  const workers = await ProtocolWorkers.start({
+    count: config.nodeWorkers,
+    runtime: options,
+    lock: scopeLock,
+    auxGeneration: new SharedArrayBuffer(4),
+    audit: (event) =>
+      recordAudit(event).catch((e: unknown) =>
+        log.error({ err: (e as Error).message }, 'audit log: event not recorded'),
+      ),
+    log,
   });
-  const waiting = new Map<number, (b: Uint8Array) => void>();
-  let nextId = 0;
-  await new Promise<void>((resolve, reject) => {
-    worker.once('error', reject);
-    worker.on('message', (m: { ready?: true; id?: number; body?: Uint8Array; audit?: AuditEvent }) => {
-      if (m.ready) return resolve();
-      if (m.audit)
-        return void recordAudit(m.audit).catch((e: unknown) =>
-          runtime.log.error({ err: (e as Error).message }, 'audit log: event not recorded'),
-        );
-      const done = waiting.get(m.id as number);
-      waiting.delete(m.id as number);
-      done?.(m.body as Uint8Array);
-    });
-  });
-  worker.on('error', (e) => {
-    log.fatal({ err: e.message }, 'protocol worker failed');
-    process.exit(1);
-  });
-  const toWorker = (body: Uint8Array, coordinator: string): Promise<Uint8Array> =>
-    new Promise((resolve) => {
-      const id = nextId++;
-      waiting.set(id, resolve);
-      worker.postMessage({ id, body, coordinator });
-    });
+  log.info({ workers: config.nodeWorkers }, 'protocol workers started');
 
   const server = new TransportServer({
     tls: await loadTlsMaterial(self.tls, nodeIdentity(self.id)),
@@ -155,13 +143,15 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
       if (draining) return encodeJson(rpcFailure('unavailable', 'node is shutting down'));
       inFlight++;
       try {
-        let method: unknown;
+        let decoded: unknown;
         try {
-          method = (decodeJson(body) as { method?: unknown } | null)?.method;
+          decoded = decodeJson(body);
         } catch {
           return encodeJson(rpcFailure('bad-request', 'request is not JSON'));
         }
-        return await (method === 'sign' ? runtime.service.handleBytes(body, coordinator) : toWorker(body, coordinator));
+        return await ((decoded as { method?: unknown } | null)?.method === 'sign'
+          ? runtime.service.handleBytes(body, coordinator)
+          : workers.handle(body, coordinator, decoded));
       } finally {
         if (--inFlight === 0) onIdle?.();
       }
@@ -188,7 +178,7 @@ export async function createNode(config: Config, self: NodeEntry, options: Runti
     clearInterval(retention);
     await server.close();
     await pruning;
-    await worker.terminate();
+    await workers.stop();
     await runtime.close();
     await audit.close();
     await owner.release();

@@ -49,11 +49,21 @@ import { decodeHash } from '../protocol/common.js';
 import { equalBytes } from '@noble/curves/utils.js';
 import { EnvelopeError, decodeEnvelope, openBroadcastEvidence, type PartyIdentity } from '../envelope/envelope.js';
 import type { RecordKind, RecordStore } from './storage/store.js';
-import { KeyedLock } from './storage/lock.js';
+import { KeyedLock, type ScopeLock } from './storage/lock.js';
 import { AUX_RECORD, decodeEpoch, encodeEpoch, pack, unpack, unpackVersioned } from './records.js';
 import type { RpcErrorCode } from '../rpc/errors.js';
 
 export const AUX_SCOPE = 'aux';
+
+/**
+ * The scope a run of `protocol` switches (the aux-info, or wallet `walletId`'s key share), if any:
+ * what "one run per scope at a time" counts in the service, and what the node's main thread routes
+ * a wallet's runs to one protocol worker by (workers.ts).
+ */
+export function scopeOf(protocol: string, walletId: string | undefined): string | undefined {
+  if (protocol === 'aux') return AUX_SCOPE;
+  return protocol === 'keygen' || protocol === 'refresh' || protocol === 'reshare' ? walletId : undefined;
+}
 export type LifecycleProtocol = 'aux' | 'keygen' | 'refresh' | 'reshare';
 // stored as the index here: new protocols are appended
 const PROTOCOL_CODES: readonly LifecycleProtocol[] = ['aux', 'keygen', 'refresh', 'reshare'];
@@ -132,6 +142,13 @@ export interface LifecycleOptions {
    * the commit is done; and must not keep the parts, which the caller zeroises
    */
   readonly afterCommit?: (scope: string, committed: Committed) => Promise<void>;
+  /**
+   * the lock that serialises stage, commit and `exclusive` per scope (default one of this thread's
+   * own). A node with several protocol workers gives each the same lock, held by the main thread
+   * (workers.ts): a commit in one worker and a presignature stored in another must exclude each
+   * other, or the presignature of the old epoch could be stored after the commit burnt that epoch's.
+   */
+  readonly lock?: ScopeLock;
 }
 
 function where(scope: string): [RecordKind, string] {
@@ -213,9 +230,11 @@ export function confirmedSidsOfRecord(kind: 'pending' | 'evidence', record: Uint
 
 export class Lifecycle {
   /** serialises stage, commit and whatever the caller runs under `exclusive` per scope */
-  private readonly lock = new KeyedLock();
+  private readonly lock: ScopeLock;
 
-  constructor(private readonly o: LifecycleOptions) {}
+  constructor(private readonly o: LifecycleOptions) {
+    this.lock = o.lock ?? new KeyedLock();
+  }
 
   /** Run `fn` while no stage or commit of `scope` runs (e.g. storing a presignature of its epoch). */
   exclusive<T>(scope: string, fn: () => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@
  * of COORDINATOR_IDS only (mutual TLS 1.3 against the deployment CA; with
  * ENABLE_KERNEL_FIREWALL=true, connections from any address not in TRUSTED_COORDINATOR_IP are
  * dropped before TLS), answers signing requests
- * on the main thread and runs protocol sessions on a worker thread.
+ * on the main thread and runs protocol sessions on NODE_WORKERS worker threads (workers.ts).
  *
  * Options: --print-firewall prints the matching nftables ruleset and exits; with
  * ENABLE_KERNEL_FIREWALL=true a node running as root with `nft` installed also applies it at start;
@@ -14,7 +14,7 @@
  * The process owns the node's state directory while it runs (a second node or an offline tool on
  * the same directory is refused; the kernel frees it when this process ends, however it ends).
  * SIGTERM/SIGINT: new requests are refused, those in flight get NODE_DRAIN_MS to finish, then the
- * protocol worker is stopped (sessions still running are abandoned; every record is written whole
+ * protocol workers are stopped (sessions still running are abandoned; every record is written whole
  * or not at all, so nothing is half-written) and the process exits. A second signal exits at once.
  *
  * What the node is made of is built by createNode (create.ts); this module only parses the command

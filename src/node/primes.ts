@@ -69,6 +69,20 @@ export class PrimeSource {
     this.generate = o.generate ?? (() => generateSafePrime(SAFE_PRIME_BITS));
   }
 
+  /**
+   * A source that holds no primes and makes none (0 ready; `take` refuses): for the threads of a
+   * node that never run aux-info (its main thread, its protocol workers but the first: workers.ts),
+   * so the node's secret primes are in the memory of one thread only.
+   */
+  static none(store: RecordStore, index: number): PrimeSource {
+    const src = new PrimeSource({ store, index });
+    src.stub = true;
+    return src;
+  }
+
+  /** a `none()` source */
+  private stub = false;
+
   static async open(o: PrimeSourceOptions): Promise<PrimeSource> {
     const src = new PrimeSource(o);
     const stored = await o.store.get('aux', RECORD_ID);
@@ -81,12 +95,13 @@ export class PrimeSource {
   }
 
   get ready(): number {
+    if (this.stub) return 0;
     return this.o.devFile ? PRIMES_PER_AUX : this.primes.length;
   }
 
   /** Generate in the background until poolSize are ready (no-op when they are, or with a dev file). */
   fill(): Promise<void> {
-    if (this.o.devFile || this.primes.length >= this.poolSize) return Promise.resolve();
+    if (this.stub || this.o.devFile || this.primes.length >= this.poolSize) return Promise.resolve();
     this.filling ??= (async () => {
       try {
         while (this.primes.length < this.poolSize) {
@@ -111,6 +126,8 @@ export class PrimeSource {
    * this resolves: call it before the run sends anything, and never run twice with its result.
    */
   async take(): Promise<bigint[]> {
+    // a thread without the node's primes must never make or store any (it would overwrite the record)
+    if (this.stub) throw new Error('this thread of the node holds no safe primes (another one runs aux-info)');
     if (this.o.devFile) {
       const all = (JSON.parse(readFileSync(this.o.devFile, 'utf8')) as { bits1536: string[] }).bits1536.map((h) =>
         BigInt(h),

@@ -1,8 +1,8 @@
 /**
  * Opening a node's state from its configuration: config, pinned group identities, KMS, the
  * encrypted record store, the safe-prime source and the request handler. Used by the main thread
- * (signing, info) and by the protocol worker (sessions); both open the same store, whose
- * exclusive-create markers make them safe to share.
+ * (signing) and by each protocol worker (sessions, info; workers.ts); all open the same store,
+ * whose exclusive-create markers make them safe to share.
  * @module
  */
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ export interface RuntimeOptions {
   rootDir?: string;
   /** development/tests only: pre-generated safe primes (see primes.ts) */
   devPrimes?: string | undefined;
-  /** whether this runtime generates primes in the background (the worker does) */
+  /** whether this runtime generates primes in the background (protocol worker 0 does) */
   fillPrimes?: boolean;
 }
 
@@ -36,8 +36,11 @@ export interface NodeRuntime {
   close(): Promise<void>;
 }
 
-/** What the opener passes that cannot travel in workerData (functions). */
-export interface RuntimeHooks {
+/** What the opener passes that cannot travel in workerData as it is (functions, shared memory views). */
+export interface RuntimeHooks extends Pick<
+  NodeServiceOptions,
+  'scopeLock' | 'auxGeneration' | 'workers' | 'runsAux' | 'onSessionClosed'
+> {
   /** where the service's audit events go (the main thread owns the node's audit log) */
   readonly audit?: NodeServiceOptions['audit'];
 }
@@ -57,17 +60,21 @@ export async function openNodeRuntime(o: RuntimeOptions, hooks: RuntimeHooks = {
     ),
   );
   if (swept > 0) log.info({ swept }, 'removed used presignature secrets');
-  const primes = await PrimeSource.open({
-    store,
-    index: self.index,
-    devFile: o.devPrimes,
-    poolSize: config.nodePrimePool,
-    // the worker refills after every aux run, not only at start
-    autoFill: o.fillPrimes ?? false,
-    onProgress: (ready, needed) => log.info({ ready, needed }, 'safe primes for aux-info'),
-    onError: (e) => log.error({ err: e.message }, 'safe-prime generation failed'),
-  });
-  if (o.fillPrimes)
+  // a thread that never runs aux-info (runsAux false) gets no copy of the node's secret primes
+  const primes =
+    hooks.runsAux === false
+      ? PrimeSource.none(store, self.index)
+      : await PrimeSource.open({
+          store,
+          index: self.index,
+          devFile: o.devPrimes,
+          poolSize: config.nodePrimePool,
+          // the worker refills after every aux run, not only at start
+          autoFill: o.fillPrimes ?? false,
+          onProgress: (ready, needed) => log.info({ ready, needed }, 'safe primes for aux-info'),
+          onError: (e) => log.error({ err: e.message }, 'safe-prime generation failed'),
+        });
+  if (o.fillPrimes && hooks.runsAux !== false)
     void primes.fill().catch((e: unknown) => log.error({ err: (e as Error).message }, 'safe-prime generation failed'));
   const service = new NodeService({
     nodeId: o.id,
@@ -79,6 +86,11 @@ export async function openNodeRuntime(o: RuntimeOptions, hooks: RuntimeHooks = {
     log,
     retention: { presignatureMaxAgeMs: config.presignMaxAgeMs },
     ...(hooks.audit ? { audit: hooks.audit } : {}),
+    ...(hooks.scopeLock ? { scopeLock: hooks.scopeLock } : {}),
+    ...(hooks.auxGeneration ? { auxGeneration: hooks.auxGeneration } : {}),
+    ...(hooks.workers === undefined ? {} : { workers: hooks.workers }),
+    ...(hooks.runsAux === undefined ? {} : { runsAux: hooks.runsAux }),
+    ...(hooks.onSessionClosed ? { onSessionClosed: hooks.onSessionClosed } : {}),
     ...(config.backup
       ? {
           backup: new ShareBackup({

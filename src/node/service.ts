@@ -61,12 +61,14 @@ import {
   confirmedSidsOfRecord,
   LEGACY_EPOCH,
   Lifecycle,
+  scopeOf,
   type Committed,
   type LifecycleProtocol,
 } from './lifecycle.js';
 import type { AuditEvent } from '../util/audit-log.js';
 import { decodeEnvelope, type PartyIdentity } from '../envelope/envelope.js';
 import type { RecordStore } from './storage/store.js';
+import type { ScopeLock } from './storage/lock.js';
 import { Presignatures, SeenSessions, type Claimed } from './storage/presignatures.js';
 import { DEFAULT_RETENTION_GRACE_MS, pruneSingleUse, type Pruned, type RetentionPolicy } from './storage/retention.js';
 import { DEFAULT_PRESIGN_MAX_AGE_MS } from '../config/index.js';
@@ -120,6 +122,25 @@ export interface NodeServiceOptions {
   readonly backup?: ShareBackup;
   /** how long stored presignatures, used-markers and seen sids are kept (retention.ts; default 24 h and 1 h) */
   readonly retention?: Partial<RetentionPolicy>;
+  /**
+   * The per-scope lock of the lifecycle (stage, commit, storing a presignature): a node running
+   * several protocol workers passes every worker the one the main thread holds (workers.ts).
+   */
+  readonly scopeLock?: ScopeLock;
+  /**
+   * Shared by the node's threads (one 32-bit counter): bumped after every aux-info commit, so a
+   * protocol worker that cached the previous aux-info re-reads it (the commit ran in another worker).
+   */
+  readonly auxGeneration?: Int32Array;
+  /** the node's protocol workers (NODE_WORKERS), reported in `info` as its capacity for sessions at once */
+  readonly workers?: number;
+  /**
+   * false: this service never runs aux-info (another worker of the node does, the one that owns the
+   * safe primes): its prepare is refused, so no two threads could ever take the same primes
+   */
+  readonly runsAux?: boolean;
+  /** told each time a session leaves this service (finished, aborted, expired, cancelled) */
+  readonly onSessionClosed?: (sessionId: string) => void;
 }
 
 /** A session idle this long is dropped (NodeServiceOptions.sessionTtlMs). */
@@ -196,15 +217,22 @@ interface Running {
   readonly seq: number;
 }
 
-/** The scope a protocol switches (aux-info, or a wallet's key share), if any. */
-function scopeOf(protocol: ProtocolName, walletId: string | undefined): string | undefined {
-  if (protocol === 'aux') return AUX_SCOPE;
-  return protocol === 'keygen' || protocol === 'refresh' || protocol === 'reshare' ? walletId : undefined;
-}
-
 /** The key of an aborted session id: per coordinator, so none can bar another's session ids. */
 function abortKey(coordinator: string, sessionId: string): string {
   return `${coordinator} ${sessionId}`;
+}
+
+/** The open sessions; a removal is reported (the node's main thread routes by session id: workers.ts). */
+class SessionTable extends Map<string, Pending | Running> {
+  constructor(private readonly onClosed: ((sessionId: string) => void) | undefined) {
+    super();
+  }
+
+  override delete(sessionId: string): boolean {
+    const had = super.delete(sessionId);
+    if (had) this.onClosed?.(sessionId);
+    return had;
+  }
 }
 
 /** aborted session ids remembered at most (each for the session TTL) */
@@ -218,7 +246,7 @@ export class NodeService {
   private readonly L: SecurityParams;
   private readonly presigs: Presignatures;
   private readonly seen: SeenSessions;
-  private readonly sessions = new Map<string, Pending | Running>();
+  private readonly sessions: SessionTable;
   private readonly lifecycle: Lifecycle;
   /**
    * aborted session ids, by the coordinator that aborted them (`abortKey`) → when they may be
@@ -238,6 +266,8 @@ export class NodeService {
   private pendingWindow = 0;
   private aux: { readonly aux: AuxInfo; readonly epoch: number; readonly id: string } | undefined;
   private auxLoaded = false;
+  /** the shared aux generation (`auxGeneration`) when `aux` was read */
+  private auxSeen = 0;
 
   constructor(private readonly o: NodeServiceOptions) {
     const index = o.group.findIndex((m) => m.nodeId === o.nodeId);
@@ -246,8 +276,10 @@ export class NodeService {
     this.L = o.L ?? SECURITY_128;
     this.presigs = new Presignatures(o.store);
     this.seen = new SeenSessions(o.store);
+    this.sessions = new SessionTable(o.onSessionClosed);
     this.lifecycle = new Lifecycle({
       store: o.store,
+      ...(o.scopeLock ? { lock: o.scopeLock } : {}),
       parties: this.parties(o.group.map((_, k) => k)),
       beforeSwitch: (scope, epoch) => this.burnPresignatures(scope, epoch),
       rememberConfirmed: (scope, sid) => this.seen.rememberConfirmed(scope, sid),
@@ -747,6 +779,8 @@ export class NodeService {
       // the old aux-info's secret is dropped now (not kept until the next use); re-read on demand
       this.aux = undefined;
       this.auxLoaded = false;
+      // and by the node's other protocol workers, which cached it too (after the commit is stored)
+      if (this.o.auxGeneration) Atomics.add(this.o.auxGeneration, 0, 1);
       return { protocol: 'aux', auxId: hex(auxId(aux)) };
     }
     const share = decodeKeyShare(pub, secret);
@@ -762,6 +796,9 @@ export class NodeService {
       index: this.index,
       primesReady: this.o.primes.ready,
       wallets: (await this.o.store.list('keyshare')).length,
+      // left out when 1 (what its absence means): a coordinator older than the field refuses an
+      // `info` carrying it (infoSchema is strict), so a node upgraded first still serves it
+      ...(this.o.workers === undefined || this.o.workers === 1 ? {} : { workers: this.o.workers }),
     };
     if (aux) {
       info.auxId = aux.id;
@@ -812,6 +849,8 @@ export class NodeService {
     const reshare = req.reshare ? this.reshareSetup(req.reshare) : undefined;
     if (req.auxEpoch !== undefined && req.protocol !== 'aux')
       throw new RpcError('bad-request', 'an aux epoch is for aux-info runs only');
+    if (req.protocol === 'aux' && this.o.runsAux === false)
+      throw new RpcError('busy', 'aux-info runs on another protocol worker of this node');
     if (req.protocol === 'aux' && this.o.primes.ready < 4)
       throw new RpcError('primes-not-ready', `safe primes not ready (${this.o.primes.ready}/4)`);
     const walletId = req.walletId;
@@ -1418,7 +1457,11 @@ export class NodeService {
   }
 
   private async loadAux(): Promise<NodeService['aux']> {
-    if (!this.auxLoaded) {
+    // read before the record: a commit stored after this read bumps it again, so it is seen next time
+    const generation = this.o.auxGeneration ? Atomics.load(this.o.auxGeneration, 0) : 0;
+    if (!this.auxLoaded || generation !== this.auxSeen) {
+      this.aux = undefined;
+      this.auxSeen = generation;
       const c = await this.lifecycle.committed(AUX_SCOPE);
       if (c) {
         const [pub, secret] = c.parts as [Uint8Array, Uint8Array];
@@ -1431,8 +1474,16 @@ export class NodeService {
     return this.aux;
   }
 
-  /** Drop sessions idle longer than the TTL (the coordinator died or gave up). */
-  private expire(): void {
+  /** Whether a session of this id is open here (prepared or running). */
+  hasSession(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  /**
+   * Drop sessions idle longer than the TTL (the coordinator died or gave up). Runs at every
+   * request, and on a timer in a protocol worker, which may get no request for a long while.
+   */
+  expire(): void {
     const cutoff = performance.now() - (this.o.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS);
     for (const [id, s] of this.sessions) {
       if (s.touched < cutoff) {

@@ -265,6 +265,12 @@ export const infoSchema = z
     pendingScopes: z.array(walletIdSchema).min(1).max(MAX_PENDING_SCOPES).optional(),
     /** restored from a copy and not reconciled yet: it takes part in no session (src/node/restore.ts) */
     restored: z.literal(true).optional(),
+    /**
+     * its protocol workers (NODE_WORKERS): sessions it runs at once without queueing one behind
+     * another (absent: one; a node with one leaves it out, so coordinators that predate the field
+     * still accept its `info`)
+     */
+    workers: z.number().int().min(1).max(256).optional(),
   })
   .strict();
 export type NodeInfo = z.infer<typeof infoSchema>;

@@ -9,12 +9,13 @@
 import test from 'ava';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
   coordinatorEntry,
+  defaultNodeWorkers,
   DEVELOPMENT_AUTH_TOKEN,
   loadConfig,
   nodeEntry,
@@ -811,4 +812,16 @@ test('BACKUP_PUBLIC_KEY: hex of an X25519 or P-256 key, or a PEM file of either;
   t.throws(() => parseConfig({ ...VALID, BACKUP_DIR: '/mnt/offsite' }), {
     message: /BACKUP_DIR: is set but BACKUP_PUBLIC_KEY is not/,
   });
+});
+
+test('NODE_WORKERS: default the available cores less one (at least 1, at most 4), 1–256, anything else names the variable', (t) => {
+  const workers = (v: string | undefined) =>
+    parseConfig({ ...VALID, ...(v === undefined ? {} : { NODE_WORKERS: v }) }, { rootDir: '/srv/mpc' }).nodeWorkers;
+  t.is(workers(undefined), defaultNodeWorkers(availableParallelism()));
+  // the cores seen may be the host's, not the container's quota: capped
+  t.deepEqual([1, 2, 3, 5, 6, 64].map(defaultNodeWorkers), [1, 1, 2, 4, 4, 4]);
+  t.is(workers('1'), 1);
+  t.is(workers('256'), 256);
+  for (const bad of ['0', '257', 'all', '-2', '1.5'])
+    t.throws(() => workers(bad), { instanceOf: ConfigError, message: /NODE_WORKERS/ });
 });

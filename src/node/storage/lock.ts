@@ -4,7 +4,12 @@
  * processes are kept consistent by atomic rename and exclusive link, not by this lock).
  * @module
  */
-export class KeyedLock {
+/** What a per-key mutex offers: run `fn` while no other holder of `key` runs. */
+export interface ScopeLock {
+  run<T>(key: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export class KeyedLock implements ScopeLock {
   readonly #tails = new Map<string, Promise<void>>();
 
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
