@@ -11,7 +11,9 @@
  *    key never changes; the nodes themselves check the setup against what they hold.
  * Nothing here decides to move a wallet on its own: only the operator's job does. The job is
  * idempotent — a wallet the group already holds is skipped — so a job interrupted by a crash is
- * resumed by starting another. Jobs live in memory (the nodes' epochs do not).
+ * resumed by starting another: a wallet some node holds a run of pending is decided on only once
+ * that run is resolved (committed or dropped), so a move the crash interrupted is not made twice.
+ * Jobs live in memory (the nodes' epochs do not).
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -232,7 +234,7 @@ export class GroupReshare {
       while (next < ids.length && !this.stopped) {
         const walletId = ids[next++] as string;
         // what the nodes that answered hold: a node that does not answer must not hide a difference
-        const held = await this.readHeld(walletId, links, true);
+        const held = (await this.readHeld(walletId, links, true))?.held;
         if (held === undefined) continue;
         if (held.size < links.length) unchecked++;
         else checked++;
@@ -262,12 +264,14 @@ export class GroupReshare {
     walletId: string,
     links: readonly NodeLink[],
     partial = false,
-  ): Promise<Map<number, Held | undefined> | undefined> {
+  ): Promise<{ held: Map<number, Held | undefined>; pending: boolean } | undefined> {
     const publicKey = this.o.publicKeyOf(walletId);
     if (publicKey === undefined) return undefined;
+    let pending = false;
     const answers = await Promise.allSettled(
       links.map(async (link): Promise<[number, Held | undefined]> => {
         const w = await callNode(link, { v: RPC_VERSION, method: 'wallet', walletId }, walletResponseSchema, 10_000);
+        if (w.pending) pending = true;
         const k = w.committed;
         // a share of another key under this id is not this wallet's: that node holds nothing of it
         if (!k?.key || k.publicKey !== publicKey) return [link.index, undefined];
@@ -280,7 +284,7 @@ export class GroupReshare {
       else
         this.log.debug({ walletId, err: (a.reason as Error).message }, 'reshare: a node did not answer about a wallet');
     }
-    return held.size === links.length || (partial && held.size > 0) ? held : undefined;
+    return held.size === links.length || (partial && held.size > 0) ? { held, pending } : undefined;
   }
 
   /** A reshare job is running (a rotation must wait). */
@@ -395,12 +399,31 @@ export class GroupReshare {
     if (publicKey === undefined) return 'failed';
     const attempts = this.o.attempts ?? 5;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const read = await this.readHeld(walletId, c.links);
+      let read = await this.readHeld(walletId, c.links);
+      // A node holding a run's successor pending (an interrupted move, which the group monitor may
+      // be committing node by node right now) makes this read a moment of a state still changing:
+      // deciding on it could start a second move of a wallet the interrupted one gives the group
+      // (a node committing between this read and the run's prepare lets that run through), a
+      // wasted run and a needless epoch. So the pending runs are resolved first, and a decision is
+      // made only on a read with none: a node commits nothing but a pending state, so what that
+      // read shows stays until a run starts.
+      if (read?.pending) {
+        await this.o.resolvePending?.(walletId);
+        read = await this.readHeld(walletId, c.links);
+      }
       if (read === undefined) {
         this.log.warn({ walletId }, 'reshare: could not read the wallet at every node');
         return 'failed';
       }
-      const held = c.links.map((l) => read.get(l.index));
+      if (read.pending) {
+        // not resolvable now (some party confirmed the run and another never staged it: the
+        // operator drops it), or still being resolved: a node holding it refuses a new run anyway
+        this.log.warn({ walletId }, 'reshare: a run of this wallet awaits its commit or an abandonment');
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+        continue;
+      }
+      const { held: heldAt } = read;
+      const held = c.links.map((l) => heldAt.get(l.index));
       const decision = decideReshare(held, c.links.length, c.threshold, publicKey);
       if (decision.kind === 'current') return 'current';
       if (decision.kind === 'impossible') {

@@ -13,6 +13,10 @@
  * commit needs, does not exist). There the test checks that nobody committed, the old holders
  * still sign, and then drops the run on every node as the operator does (npm run pending) before
  * the job moves the wallet. No cut may leave two committed epochs or lose the wallet.
+ *
+ * A job resumed while the new monitor is still committing a move node by node (node_1 and node_2
+ * committed, node_4's commit held until a run reaches it) must wait for that commit, not read the
+ * nodes mid-way and move the wallet a second time: the timing the cuts above only hit at times.
  */
 import test, { type ExecutionContext } from 'ava';
 import { generateKeyPairSync, type KeyPairKeyObjectResult } from 'node:crypto';
@@ -23,6 +27,8 @@ import { NodeCluster } from '../../src/coordinator/cluster.js';
 import { GroupMonitor } from '../../src/coordinator/group.js';
 import { Orchestrator } from '../../src/coordinator/orchestrator.js';
 import { GroupReshare, type ReshareJobView } from '../../src/coordinator/reshare.js';
+import { decodeEnvelope } from '../../src/envelope/envelope.js';
+import { RESHARE_ROUND } from '../../src/protocol/reshare/index.js';
 import { cutAfter, dropEverywhere, onlyLastRoundStuck } from '../helpers/cut-run.js';
 import { startInProcessNodes, Tap, type InProcessNodes } from '../helpers/in-process-nodes.js';
 import { describeWallet } from '../helpers/reshare-move.js';
@@ -38,12 +44,22 @@ interface Scene {
   nodes: InProcessNodes;
 }
 
-/** A coordinator's reshare job over `taps`, started again until it succeeds or `ms` pass. */
-async function moveUntilDone(taps: Tap[], walletId: string, publicKey: string, ms: number): Promise<ReshareJobView> {
+/**
+ * A coordinator's reshare job over `taps`, started again until it succeeds or `ms` pass; the job
+ * is first started once `ready` resolves (its group monitor already runs).
+ */
+async function moveUntilDone(
+  taps: Tap[],
+  walletId: string,
+  publicKey: string,
+  ms: number,
+  ready?: Promise<unknown>,
+): Promise<ReshareJobView> {
   const cluster = new NodeCluster(taps, 2);
   const runner = new Orchestrator({});
   const monitor = new GroupMonitor({ cluster, runner, pollMs: 20, retryMs: 200 });
   for (const k of [0, 1, 2]) monitor.onConnected(k);
+  await ready;
   const job = new GroupReshare({
     cluster,
     runner,
@@ -100,6 +116,24 @@ async function movedOnce(
   if (sign) t.true(await signsWith(nodes, [0, 2], walletId, publicKey), `${at}: node_1 + node_4 sign`);
 }
 
+/** The operator's move of `walletId` (node_1 and node_2 deal) run through `taps` as a coordinator would. */
+async function move(nodes: InProcessNodes, taps: readonly Tap[], walletId: string, publicKey: string): Promise<void> {
+  const old = (await describeWallet(nodes.services[0]!, walletId)).committed;
+  if (!old?.key) throw new Error('node_1 holds no key');
+  await new Orchestrator({}).run({
+    protocol: 'reshare',
+    parties: GROUP,
+    participants: taps,
+    walletId,
+    reshare: {
+      dealers: [0, 1],
+      oldIndices: [0, 1],
+      old: { n: old.key.n, t: old.key.t, publicKey, X: old.key.X },
+      epoch: old.epoch + 1,
+    },
+  });
+}
+
 async function scene(t: ExecutionContext, wallets: number): Promise<{ s: Scene; keys: Map<string, string> }> {
   const root = await mkdtemp(join(tmpdir(), 'mpc-reshare-cut-'));
   t.teardown(() => rm(root, { recursive: true, force: true, maxRetries: 5 }));
@@ -133,6 +167,71 @@ test.serial('slow: a move cut after each of its requests with every node restart
   await runCuts(t, true);
 });
 
+test.serial(
+  'a job resumed while the monitor commits an interrupted move node by node does not move it again',
+  async (t) => {
+    const { s, keys } = await scene(t, 1);
+    const [walletId, publicKey] = [...keys][0] as [string, string];
+    // The move ends everywhere but at node_4: it stages the new epoch and confirms it, but the
+    // others' confirmations never reach it (node_1 and node_2 get every one and commit). The
+    // coordinator is then gone for node_4: its abort and the finalize of the laggard never arrive.
+    const taps = s.nodes.links.map((l) => new Tap(l));
+    const link4 = s.nodes.links[2]!;
+    taps[2]!.intercept = (req, forward) => {
+      if (req.method === 'abort' || req.method === 'finalize')
+        return Promise.reject(new Error('the coordinator is gone'));
+      if (req.method !== 'deliver') return forward();
+      const envelopes = req.envelopes.filter(
+        (e) => decodeEnvelope(Buffer.from(e, 'base64')).round !== RESHARE_ROUND.confirm,
+      );
+      return link4.request({ ...req, envelopes });
+    };
+    await move(s.nodes, taps, walletId, publicKey);
+    s.nodes = await startInProcessNodes(s.root, { ids: GROUP, keys: s.keys, supersedeIdleMs: IDLE_MS });
+    const held = await Promise.all(s.nodes.services.map((x) => describeWallet(x, walletId)));
+    t.deepEqual(
+      held.map((d) => [d.committed?.epoch, d.pending !== undefined]),
+      [
+        [1, false],
+        [1, false],
+        [undefined, true],
+      ],
+      'node_1 and node_2 committed the move, node_4 holds it pending',
+    );
+
+    // The new coordinator's monitor commits node_4 from node_1's evidence; that commit is held until
+    // a run of the wallet reaches node_4, and lands just before it: a job deciding on what it read
+    // while node_4 was pending (node_1 and node_2 on the new epoch, node_4 holding nothing) would
+    // start a second move, and node_4, committed by then, would take part.
+    const again = s.nodes.links.map((l) => new Tap(l));
+    let monitorCommit: Promise<unknown> | undefined;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let held4!: () => void;
+    const holding = new Promise<void>((r) => (held4 = r));
+    again[2]!.intercept = async (req, forward) => {
+      if (req.method === 'finalize' && monitorCommit === undefined) {
+        monitorCommit = released.then(forward);
+        held4();
+        return monitorCommit;
+      }
+      if (req.method === 'prepare') {
+        release();
+        await monitorCommit?.catch(() => undefined);
+      }
+      return forward();
+    };
+    try {
+      const view = await moveUntilDone(again, walletId, publicKey, 8_000, holding);
+      t.like(view.wallets, { total: 1, reshared: 0, current: 1 }, 'the job found the wallet held by the group');
+    } finally {
+      release();
+      await monitorCommit?.catch(() => undefined);
+    }
+    await movedOnce(t, s.nodes, walletId, publicKey, 'resumed during the commit', true);
+  },
+);
+
 async function runCuts(t: ExecutionContext, restart: boolean): Promise<void> {
   // a whole move is 31 requests (3 prepare, 3 start, 25 deliver); one wallet per cut, one more uncut
   const { s, keys } = await scene(t, 34);
@@ -140,20 +239,7 @@ async function runCuts(t: ExecutionContext, restart: boolean): Promise<void> {
   const stuck: number[] = [];
   for (const [walletId, publicKey] of keys) {
     const { taps, hit } = cutAfter(s.nodes.links, cut);
-    const old = (await describeWallet(s.nodes.services[0]!, walletId)).committed;
-    if (!old?.key) return t.fail('node_1 holds no key');
-    await new Orchestrator({}).run({
-      protocol: 'reshare',
-      parties: GROUP,
-      participants: taps,
-      walletId,
-      reshare: {
-        dealers: [0, 1],
-        oldIndices: [0, 1],
-        old: { n: old.key.n, t: old.key.t, publicKey, X: old.key.X },
-        epoch: old.epoch + 1,
-      },
-    });
+    await move(s.nodes, taps, walletId, publicKey);
     if (restart) s.nodes = await startInProcessNodes(s.root, { ids: GROUP, keys: s.keys, supersedeIdleMs: IDLE_MS });
     const at = `cut after ${cut} request(s)${restart ? ', nodes restarted' : ''}`;
     try {
