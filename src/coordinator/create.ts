@@ -218,6 +218,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
   const pool = new PresignPool({
     presign: orchestratedPresign({ runner: orchestrator, cluster, publicKeyOf }),
     targetSize: poolSize,
+    pairTarget: config.presignPoolTarget,
     signerSets: () => cluster.usableSignerSets(),
     currentAux: () => cluster.auxId,
     inventory,
