@@ -112,6 +112,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** presignatures kept ready per wallet and signer pair */
   readonly presignPoolSize: number;
+  /** PRESIGN_POOL_TARGET: ready presignatures per signer pair across all wallets */
+  readonly presignPoolTarget: number;
   /** safe primes each node keeps ready for aux-info runs (4 per run) */
   readonly nodePrimePool: number;
   /** PRESIGN_MAX_AGE in ms: presignatures older than this are no longer used (nodes burn them) */
@@ -320,6 +322,7 @@ export function parseConfig(vars: Readonly<Record<string, string | undefined>>, 
     drainMs: v.NODE_DRAIN_MS,
     logLevel: v.LOG_LEVEL,
     presignPoolSize: v.PRESIGN_POOL_SIZE,
+    presignPoolTarget: v.PRESIGN_POOL_TARGET,
     nodePrimePool: v.NODE_PRIME_POOL,
     presignMaxAgeMs: v.PRESIGN_MAX_AGE,
     nodeWorkers: v.NODE_WORKERS ?? defaultNodeWorkers(availableParallelism()),

@@ -97,7 +97,9 @@ export const VARIABLES = {
   NODE_DRAIN_MS:
     'on SIGTERM a node lets requests in flight finish for at most this many ms, then aborts them and exits (default 5000)',
   PRESIGN_POOL_SIZE:
-    'presignatures the coordinators keep ready per wallet and signer pair, for wallets that have signed or whose creation asked for it (0–64, default 2; 0: on demand only)',
+    'the most presignatures the coordinators keep ready per wallet and signer pair, for wallets that have signed recently or whose creation asked for it (0–64, default 2; 0: on demand only)',
+  PRESIGN_POOL_TARGET:
+    'presignatures the coordinators keep ready per signer pair across all wallets, shared in proportion to their signing over the last hours, at most PRESIGN_POOL_SIZE each (0–100000, default 64)',
   PRESIGN_MAX_AGE:
     'a presignature not used within this long is dropped by the coordinators (10 minutes before) and burnt by the nodes, which also delete the ones nobody asked for (e.g. 24h; 1h–30d, default 24h)',
   NODE_WORKERS:
@@ -278,6 +280,7 @@ export const envSchema = z
     TRANSPORT_HANDSHAKE_TIMEOUT_MS: integer(100, 600_000).default(5_000),
     NODE_DRAIN_MS: integer(0, 600_000).default(5_000),
     PRESIGN_POOL_SIZE: integer(0, 64).default(2),
+    PRESIGN_POOL_TARGET: integer(0, 100_000).default(64),
     PRESIGN_MAX_AGE: duration(3_600_000, 30 * 86_400_000).default(DEFAULT_PRESIGN_MAX_AGE_MS),
     NODE_PRIME_POOL: integer(4, 64).default(8),
     NODE_WORKERS: integer(1, 256).optional(),

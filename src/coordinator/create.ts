@@ -223,6 +223,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     get concurrency() {
       return cluster.presignCapacity();
     },
+    pairTarget: config.presignPoolTarget,
     signerSets: () => cluster.usableSignerSets(),
     currentAux: () => cluster.auxId,
     inventory,

@@ -32,6 +32,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { PresignaturePublic } from '../protocol/presign/presignature.js';
 import { ServiceError } from './errors.js';
 import { MemoryInventory, type PresignInventory } from './store/presign-inventory.js';
+import { Demand } from './presign-demand.js';
 
 export interface PoolEntry {
   readonly walletId: string;
@@ -94,6 +95,8 @@ export class PresignCancelledError extends ServiceError {
 
 /** How long before PRESIGN_MAX_AGE the pool stops handing a presignature out. */
 export const EXPIRY_MARGIN_MS = 10 * 60_000;
+/** How often the wallets' shares of PRESIGN_POOL_TARGET are recomputed (at most). */
+const SHARES_MS = 1_000;
 /** How often expired presignatures are dropped from the inventory. */
 const EXPIRE_EVERY_MS = 60_000;
 
@@ -104,8 +107,16 @@ export const DEFAULT_ON_DEMAND_TIMEOUT_MS = 30_000;
 
 export interface PoolOptions {
   readonly presign: PresignFn;
-  /** presignatures kept per (wallet, signer set); 0 turns background presigning off */
+  /**
+   * presignatures kept per (wallet, signer set) at most (PRESIGN_POOL_SIZE); 0 turns background
+   * presigning off. Without `pairTarget`, every wallet being stocked gets this many.
+   */
   readonly targetSize: number;
+  /**
+   * PRESIGN_POOL_TARGET: presignatures kept per signer set across all wallets, shared in proportion
+   * to their recent signing (presign-demand.ts), each wallet capped at `targetSize`
+   */
+  readonly pairTarget?: number;
   /** background presign sessions at once (default 1: they compete with signing for node CPU) */
   readonly concurrency?: number;
   /** the signer sets usable now (connected nodes) */
@@ -169,6 +180,9 @@ export class PresignPool {
   private readonly pending = new Map<string, number>();
   private readonly retryAt = new Map<string, number>();
   private readonly tracked = new Set<string>();
+  /** recent signing per wallet, and each wallet's share of `pairTarget` (recomputed at most every second) */
+  private readonly demand = new Demand();
+  private shares: { readonly at: number; readonly targets: Map<string, number> } | undefined;
   private readonly queue: Job[] = [];
   private readonly running = new Set<Promise<void>>();
   private retryTimer: NodeJS.Timeout | undefined;
@@ -188,6 +202,8 @@ export class PresignPool {
       throw new RangeError('maxOnDemand must be a positive integer');
     if (o.onDemandTimeoutMs !== undefined && !(o.onDemandTimeoutMs > 0))
       throw new RangeError('onDemandTimeoutMs must be positive');
+    if (o.pairTarget !== undefined && (!Number.isSafeInteger(o.pairTarget) || o.pairTarget < 0))
+      throw new RangeError('pairTarget must be a non-negative integer');
     if (o.concurrency !== undefined && (!Number.isSafeInteger(o.concurrency) || o.concurrency < 1))
       throw new RangeError('concurrency must be a positive integer');
     if (o.maxAgeMs !== undefined && !(o.maxAgeMs > EXPIRY_MARGIN_MS))
@@ -197,9 +213,11 @@ export class PresignPool {
   }
 
   /**
-   * Keeps stocked the wallets the inventory already holds presignatures for (after a restart, or
-   * stocked by another coordinator), and with a shared inventory reads the others' changes every
-   * `syncMs` from now on.
+   * Stocks the wallets the inventory already holds presignatures for (after a restart, or stocked
+   * by another coordinator) as if each had signed once, and with a shared inventory reads the
+   * others' changes every `syncMs` from now on. Wallets stocked later by another coordinator are
+   * not adopted: each coordinator stocks for the requests it serves (a forgotten wallet would
+   * otherwise be adopted again for as long as it holds presignatures).
    */
   start(): void {
     for (const w of this.inventory.stocked()) this.track(w);
@@ -210,10 +228,7 @@ export class PresignPool {
       this.syncTimer = setTimeout(() => {
         this.inventory
           .sync()
-          .then(() => {
-            for (const w of this.inventory.stocked()) this.track(w);
-            this.refill();
-          })
+          .then(() => this.refill())
           .catch((e: unknown) =>
             this.log.warn({ err: (e as Error).message }, 'presignature inventory not read; trying again'),
           )
@@ -411,15 +426,34 @@ export class PresignPool {
     return this.inventory.dropState(walletId, state);
   }
 
-  /** Keep this wallet stocked from now on (a new wallet, or one that is being used). */
+  /**
+   * A request for this wallet (or a wallet to stock as if it had signed once: created with
+   * `presign`, recovered, found stocked): it is stocked from now on, in proportion to its recent
+   * requests, until they die down.
+   */
   track(walletId: string): void {
+    this.demand.note(walletId);
     if (this.tracked.has(walletId)) return;
     this.tracked.add(walletId);
+    this.shares = undefined; // a new wallet takes its share at once
     this.refill(walletId);
   }
 
   untrack(walletId: string): void {
     this.tracked.delete(walletId);
+    this.demand.forget(walletId);
+  }
+
+  /** How many presignatures this wallet should have ready per signer set now (its share of `pairTarget`). */
+  target(walletId: string): number {
+    if (this.o.pairTarget === undefined) return this.o.targetSize;
+    const now = Date.now();
+    if (!this.shares || now - this.shares.at >= SHARES_MS) {
+      const { targets, forgotten } = this.demand.allocate(this.o.pairTarget, this.o.targetSize);
+      for (const w of forgotten) this.tracked.delete(w); // nobody signs with it: stop stocking
+      this.shares = { at: now, targets };
+    }
+    return this.shares.targets.get(walletId) ?? 0;
   }
 
   /** Queue the presigns that bring tracked wallets (or one) up to the target for every live signer set. */
@@ -430,14 +464,15 @@ export class PresignPool {
     const now = Date.now();
     for (const w of wallets) {
       if (this.o.isLive?.(w) === false) {
-        this.tracked.delete(w);
+        this.untrack(w);
         continue;
       }
       for (const signers of sets) {
         const key = PresignPool.key(w, signers);
         if ((this.retryAt.get(key) ?? 0) > now) continue;
         const have = this.size(w, signers) + (this.pending.get(key) ?? 0);
-        for (let k = have; k < this.o.targetSize; k++) {
+        const target = this.target(w);
+        for (let k = have; k < target; k++) {
           this.queue.push({ walletId: w, signers: [...signers] });
           this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
         }
@@ -465,7 +500,7 @@ export class PresignPool {
     try {
       if (!live || !this.tracked.has(job.walletId) || this.o.isLive?.(job.walletId) === false) return;
       // ready + being made (here or at another coordinator) already reach the target: nothing to do
-      reservation = await this.inventory.reserve(job.walletId, job.signers, this.o.targetSize);
+      reservation = await this.inventory.reserve(job.walletId, job.signers, this.target(job.walletId));
       if (reservation === undefined) return;
       const generation = this.generation(job.walletId);
       const entry = await this.o.presign(job.walletId, job.signers);

@@ -253,3 +253,23 @@ test('no presignature within EXPIRY_MARGIN_MS of PRESIGN_MAX_AGE is handed out; 
     instanceOf: RangeError,
   });
 });
+
+test('with a target per pair, wallets share it by recent signing, each up to its cap; a wallet never asked for gets nothing', async (t) => {
+  const { presign, stats } = source();
+  const pool = new PresignPool({ presign, targetSize: 3, pairTarget: 4, signerSets: () => [[0, 1]] });
+  pool.track('w_cold0000'); // created with presign: true
+  t.is(pool.target('w_cold0000'), 3, 'alone, a wallet gets up to its cap');
+  await until(() => pool.size('w_cold0000', [0, 1]) === 3);
+  for (let k = 0; k < 20; k++) await pool.obtain('w_hot00000', [0, 1]);
+  await sleep(1_100); // shares are recomputed at most every second
+  t.is(pool.target('w_hot00000'), 3, 'the busy wallet: its cap');
+  t.is(pool.target('w_cold0000'), 1, 'the quiet one: what is left');
+  t.is(pool.target('w_never000'), 0);
+  pool.refill();
+  await until(() => pool.size('w_hot00000', [0, 1]) === 3);
+  t.is(pool.size('w_never000', [0, 1]), 0);
+  const made = stats.calls;
+  await sleep(100);
+  t.is(stats.calls, made, 'nothing more is made once every share is stocked');
+  await pool.stop();
+});
