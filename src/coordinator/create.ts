@@ -28,7 +28,8 @@ import { TransportNodeLink } from './links.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { Orchestrator } from './orchestrator.js';
 import { PresignPool } from './pool.js';
-import { allWalletIds, KeyRotation } from './rotation.js';
+import { allWalletIds, KeyRotation, newJobId } from './rotation.js';
+import { SharedJobs, type JobView } from './store/jobs-pg.js';
 import { GroupReshare } from './reshare.js';
 import { RefreshSchedule } from './refresh-schedule.js';
 import { orchestratedPresign } from './presign.js';
@@ -281,6 +282,9 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
   // refresh and rotation: aux-info and every wallet's shares move together (rotation.ts)
   const adminContext =
     api.adminAuthorization === undefined ? {} : { credentialId: credentialId(api.adminAuthorization) };
+  // several coordinators: one admin job at a time across them, its progress readable at each
+  const jobs = shared === undefined ? undefined : new SharedJobs(shared.database, log);
+  const onJobChange = jobs === undefined ? {} : { onJobChange: (view: JobView) => void jobs.update(view) };
   const rotation: KeyRotation = new KeyRotation({
     cluster,
     runner: orchestrator,
@@ -291,6 +295,7 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     renewAux: () => group.renewAux(),
     otherJobRunning: (): boolean => reshare.busy,
     discardPresignatures: (walletId) => void pool.discard(walletId),
+    ...onJobChange,
     audit,
     log,
   });
@@ -307,10 +312,29 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     resolvePending: (walletId) => group.resolveWallet(walletId),
     otherJobRunning: (): boolean => rotation.busy,
     discardPresignatures: (walletId) => void pool.discard(walletId),
+    ...onJobChange,
     audit,
     log,
     defaultContext: adminContext,
   });
+  /**
+   * Starts an admin job here; with several coordinators, only once the group's job slot is taken
+   * (409 while another coordinator's runs), and a job that does not start gives it back.
+   */
+  const startJob = async <V extends JobView>(kind: string, start: (jobId: string) => V): Promise<V> => {
+    const jobId = newJobId();
+    if (jobs === undefined) return start(jobId);
+    await jobs.begin({ jobId, kind, status: 'running' });
+    try {
+      const view = start(jobId);
+      // the job's latest view: one it changed already (onJobChange) is written before this, in order
+      await jobs.update(rotation.job(jobId) ?? reshare.job(jobId) ?? view);
+      return view;
+    } catch (e) {
+      await jobs.abandon(jobId).catch(() => undefined);
+      throw e;
+    }
+  };
   // KEY_REFRESH_INTERVAL: every wallet refreshed once per interval, spread over it
   const schedule =
     config.keyRefreshIntervalMs === undefined
@@ -403,9 +427,9 @@ export async function createCoordinator(config: Config): Promise<RunningCoordina
     adminAuthorization: api.adminAuthorization,
     admin: {
       refresh: (walletId, reason, context) => rotation.refresh(walletId, reason, context),
-      startRotation: (context) => rotation.startRotation(context),
-      startReshare: (context) => reshare.start(context),
-      job: (jobId) => rotation.job(jobId) ?? reshare.job(jobId),
+      startRotation: (context) => startJob('rotation', (id) => rotation.startRotation(context, id)),
+      startReshare: (context) => startJob('reshare', (id) => reshare.start(context, id)),
+      job: async (jobId) => rotation.job(jobId) ?? reshare.job(jobId) ?? (await jobs?.get(jobId)),
     },
     archive,
     ...(adminContext.credentialId === undefined ? {} : { adminCredentialId: adminContext.credentialId }),

@@ -16,7 +16,6 @@
  * Jobs live in memory (the nodes' epochs do not).
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { NodeCluster } from './cluster.js';
 import { NodesUnavailableError, RotationRunningError } from './errors.js';
@@ -24,6 +23,7 @@ import { callNode, type NodeLink } from './node-link.js';
 import { abortReason, type SessionRunner } from './orchestrator.js';
 import { RPC_VERSION, walletResponseSchema, type ReshareSetup } from '../rpc/messages.js';
 import type { AuditSink, RequestContext } from './wallets.js';
+import { newJobId } from './rotation.js';
 
 export interface ReshareJobView {
   readonly jobId: string;
@@ -66,6 +66,8 @@ export interface GroupReshareOptions {
   readonly renewAux: (options: { readonly groupChange: boolean }) => Promise<string>;
   /** finish or drop a wallet's half-done runs now (GroupMonitor.resolveWallet) */
   readonly resolvePending?: (walletId: string) => Promise<void>;
+  /** told of every change of a job's view, in order (several coordinators: store/jobs-pg.ts shares it) */
+  readonly onJobChange?: (view: ReshareJobView) => void;
   /** another job that must not run alongside (a rotation) */
   readonly otherJobRunning?: () => boolean;
   /** drops presignatures the nodes burnt at a commit (PresignPool.discard) */
@@ -305,12 +307,12 @@ export class GroupReshare {
    * @throws RotationRunningError while a rotation or another reshare runs, NodesUnavailableError
    *   unless every node is connected and usable
    */
-  start(context?: RequestContext): ReshareJobView {
+  start(context?: RequestContext, id?: string): ReshareJobView {
     if (this.running || this.o.otherJobRunning?.()) throw new RotationRunningError('a rotation or reshare is running');
     const readiness = this.o.cluster.membersReadiness('a reshare');
     if (!readiness.ready) throw new NodesUnavailableError(readiness.reason);
     this.running = true;
-    const jobId = `job_${randomBytes(12).toString('base64url')}`;
+    const jobId = id ?? newJobId();
     const job: Job = {
       view: {
         jobId,
@@ -339,6 +341,7 @@ export class GroupReshare {
   private async run(job: Job, context: RequestContext): Promise<void> {
     const update = (patch: Partial<ReshareJobView>): void => {
       job.view = { ...job.view, ...patch };
+      this.o.onJobChange?.(job.view);
     };
     const finish = async (status: 'succeeded' | 'failed', error?: string) => {
       update({ status, phase: 'done', finishedAt: new Date().toISOString(), ...(error ? { error } : {}) });

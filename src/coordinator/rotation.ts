@@ -53,6 +53,11 @@ export interface RefreshResult {
   readonly epoch: number;
 }
 
+/** A fresh admin job id: `job_` and 16 base64url characters (GET /v1/admin/jobs/:jobId). */
+export function newJobId(): string {
+  return `job_${randomBytes(12).toString('base64url')}`;
+}
+
 export interface RotationJobView {
   readonly jobId: string;
   readonly kind: 'rotation';
@@ -84,6 +89,8 @@ export interface KeyRotationOptions {
   readonly current?: () => Promise<void>;
   /** makes a new aux-info with every node (GroupMonitor.renewAux) */
   readonly renewAux: () => Promise<string>;
+  /** told of every change of a job's view, in order (several coordinators: store/jobs-pg.ts shares it) */
+  readonly onJobChange?: (view: RotationJobView) => void;
   /** another job that must not run alongside (a reshare) */
   readonly otherJobRunning?: () => boolean;
   /** drops presignatures the nodes burnt at a commit (PresignPool.discard) */
@@ -186,12 +193,12 @@ export class KeyRotation {
   }
 
   /** Start a rotation job: new aux-info, then every wallet refreshed. @throws RotationRunningError */
-  startRotation(context?: RequestContext): RotationJobView {
+  startRotation(context?: RequestContext, id?: string): RotationJobView {
     if (this.rotating || this.o.otherJobRunning?.())
       throw new RotationRunningError('a rotation or reshare is already running');
     this.assertGroupAgrees();
     this.rotating = true;
-    const jobId = `job_${randomBytes(12).toString('base64url')}`;
+    const jobId = id ?? newJobId();
     const job: Job = {
       view: {
         jobId,
@@ -310,6 +317,7 @@ export class KeyRotation {
   private async rotate(job: Job, context: RequestContext): Promise<void> {
     const update = (patch: Partial<RotationJobView>): void => {
       job.view = { ...job.view, ...patch };
+      this.o.onJobChange?.(job.view);
     };
     let auxId: string;
     try {

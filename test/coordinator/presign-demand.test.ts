@@ -4,6 +4,7 @@
  * and a wallet nobody signs with is forgotten.
  */
 import test from 'ava';
+import { randomInt } from 'node:crypto';
 import { allocate, Demand, DEMAND_TAU_MS } from '../../src/coordinator/presign-demand.js';
 
 const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
@@ -41,10 +42,10 @@ test('allocate: proportional shares, each capped, the sum never over the budget'
   t.deepEqual(allocate([], 5, 2), new Map());
   // random cases: the invariants
   for (let k = 0; k < 200; k++) {
-    const n = 1 + Math.floor(Math.random() * 30);
-    const weights = Array.from({ length: n }, (_, i) => [`w${i}`, Math.random() * 10 + 0.01] as [string, number]);
-    const budget = Math.floor(Math.random() * 80);
-    const cap = 1 + Math.floor(Math.random() * 6);
+    const n = randomInt(1, 31);
+    const weights = Array.from({ length: n }, (_, i) => [`w${i}`, randomInt(1, 1000) / 100] as [string, number]);
+    const budget = randomInt(0, 80);
+    const cap = randomInt(1, 7);
     const out = allocate(weights, budget, cap);
     t.true(sum(out) <= budget, 'never over the budget');
     t.is(sum(out), Math.min(budget, n * cap), 'the budget is spent as far as the caps allow');

@@ -18,10 +18,15 @@ import { body, type RouteDeps } from './shared.js';
 /** What the admin routes need of key rotation (KeyRotation) and of moving wallets to a new group (GroupReshare). */
 export interface AdminApi {
   refresh(walletId: string, reason: 'admin', context?: RequestContext): Promise<RefreshResult>;
-  startRotation(context?: RequestContext): RotationJobView;
-  startReshare?(context?: RequestContext): ReshareJobView;
-  job(jobId: string): RotationJobView | ReshareJobView | undefined;
+  startRotation(context?: RequestContext): RotationJobView | Promise<RotationJobView>;
+  startReshare?(context?: RequestContext): ReshareJobView | Promise<ReshareJobView>;
+  /** a job of this coordinator, or (several coordinators) of any, as the one running it recorded it */
+  job(jobId: string): AnyJobView | undefined | Promise<AnyJobView | undefined>;
 }
+
+/** A job's view: this coordinator's own, or one another coordinator recorded in the shared database. */
+type AnyJobView =
+  RotationJobView | ReshareJobView | { readonly jobId: string; readonly kind: string; readonly status: string };
 
 const emptyBodySchema = z.object({}).strict();
 const jobIdSchema = z.string().regex(/^job_[A-Za-z0-9_-]{16}$/);
@@ -47,23 +52,23 @@ export function registerAdminRoutes(
     const { walletId } = await deps.wallet(ctx.params.walletId as string);
     ctx.body = await admin.refresh(walletId, 'admin', context());
   });
-  router.post('/v1/admin/rotation', adminAuth, deps.json, deps.parse, noBody, (ctx) => {
-    const job = admin.startRotation(context());
+  router.post('/v1/admin/rotation', adminAuth, deps.json, deps.parse, noBody, async (ctx) => {
+    const job = await admin.startRotation(context());
     ctx.status = 202;
     ctx.set('Location', `/v1/admin/jobs/${job.jobId}`);
     ctx.body = job;
   });
   const startReshare = admin.startReshare?.bind(admin);
   if (startReshare)
-    router.post('/v1/admin/reshare', adminAuth, deps.json, deps.parse, noBody, (ctx) => {
-      const job = startReshare(context());
+    router.post('/v1/admin/reshare', adminAuth, deps.json, deps.parse, noBody, async (ctx) => {
+      const job = await startReshare(context());
       ctx.status = 202;
       ctx.set('Location', `/v1/admin/jobs/${job.jobId}`);
       ctx.body = job;
     });
-  router.get('/v1/admin/jobs/:jobId', adminAuth, (ctx) => {
+  router.get('/v1/admin/jobs/:jobId', adminAuth, async (ctx) => {
     const jobId = ctx.params.jobId as string;
-    const job = jobIdSchema.safeParse(jobId).success ? admin.job(jobId) : undefined;
+    const job = jobIdSchema.safeParse(jobId).success ? await admin.job(jobId) : undefined;
     if (!job) throw new HttpProblem(404, 'job-not-found', `no job ${JSON.stringify(jobId.slice(0, 80))}`);
     ctx.body = job;
   });

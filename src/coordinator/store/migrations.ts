@@ -131,4 +131,23 @@ CREATE INDEX presignatures_open ON presignatures (wallet_id, signers, created_at
 CREATE INDEX presignatures_spent ON presignatures (changed_at) WHERE state IN ('claimed', 'discarded');
 `,
   },
+  {
+    version: 5,
+    name: 'admin jobs',
+    sql: `
+-- Admin jobs (rotation, reshare; src/coordinator/store/jobs-pg.ts): one running at a time across the
+-- coordinators, and each job's progress readable at any of them. A running row whose instance is no
+-- longer alive is a job its coordinator never finished.
+CREATE TABLE admin_jobs (
+  job_id text PRIMARY KEY,
+  kind text NOT NULL,
+  status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+  instance_id uuid NOT NULL,
+  view jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX admin_jobs_running ON admin_jobs (job_id) WHERE status = 'running';
+`,
+  },
 ];
