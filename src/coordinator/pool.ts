@@ -176,8 +176,9 @@ interface Job {
 export class PresignPool {
   private readonly log: Logger;
   readonly inventory: PresignInventory;
-  /** background presigns queued or running here, per key */
+  /** background presigns queued or running here, per key, and per signer set */
   private readonly pending = new Map<string, number>();
+  private readonly pendingBySigners = new Map<string, number>();
   private readonly retryAt = new Map<string, number>();
   private readonly tracked = new Set<string>();
   /** recent signing per wallet, and each wallet's share of `pairTarget` (recomputed at most every second) */
@@ -456,12 +457,27 @@ export class PresignPool {
     return this.shares.targets.get(walletId) ?? 0;
   }
 
-  /** Queue the presigns that bring tracked wallets (or one) up to the target for every live signer set. */
+  /**
+   * Queue the presigns that bring tracked wallets (or one) up to their target for every live signer
+   * set. With `pairTarget`, what is ready or being made for a signer set across all wallets (those
+   * no longer stocked too: their presignatures are used or expire) never exceeds it: the budget
+   * bounds the compute, and a wallet whose share grew waits for older stock to be used or to expire
+   * (it signs on demand meanwhile). Busiest wallets first, so they get the room that frees up.
+   */
   refill(walletId?: string): void {
     if (this.stopped || this.o.targetSize === 0) return;
     const wallets = walletId === undefined ? [...this.tracked] : this.tracked.has(walletId) ? [walletId] : [];
+    if (wallets.length > 1) wallets.sort((a, b) => this.target(b) - this.target(a));
     const sets = this.o.signerSets();
     const now = Date.now();
+    const room = new Map<string, number>();
+    if (this.o.pairTarget !== undefined) {
+      const ready = this.inventory.sizesBySigners();
+      for (const signers of sets) {
+        const s = signersKey(signers);
+        room.set(s, this.o.pairTarget - (ready.get(s) ?? 0) - (this.pendingBySigners.get(s) ?? 0));
+      }
+    }
     for (const w of wallets) {
       if (this.o.isLive?.(w) === false) {
         this.untrack(w);
@@ -472,9 +488,16 @@ export class PresignPool {
         if ((this.retryAt.get(key) ?? 0) > now) continue;
         const have = this.size(w, signers) + (this.pending.get(key) ?? 0);
         const target = this.target(w);
+        const s = signersKey(signers);
         for (let k = have; k < target; k++) {
+          const left = room.get(s);
+          if (left !== undefined) {
+            if (left <= 0) break;
+            room.set(s, left - 1);
+          }
           this.queue.push({ walletId: w, signers: [...signers] });
           this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+          this.pendingBySigners.set(s, (this.pendingBySigners.get(s) ?? 0) + 1);
         }
       }
     }
@@ -526,6 +549,10 @@ export class PresignPool {
       const left = (this.pending.get(key) ?? 1) - 1;
       if (left > 0) this.pending.set(key, left);
       else this.pending.delete(key);
+      const s = signersKey(job.signers);
+      const leftPair = (this.pendingBySigners.get(s) ?? 1) - 1;
+      if (leftPair > 0) this.pendingBySigners.set(s, leftPair);
+      else this.pendingBySigners.delete(s);
     }
   }
 

@@ -266,10 +266,37 @@ test('with a target per pair, wallets share it by recent signing, each up to its
   t.is(pool.target('w_cold0000'), 1, 'the quiet one: what is left');
   t.is(pool.target('w_never000'), 0);
   pool.refill();
+  // the quiet wallet's three still hold three of the four: the busy one gets the one left
+  await until(() => pool.size('w_hot00000', [0, 1]) === 1);
+  await sleep(50);
+  t.is(pool.size('w_hot00000', [0, 1]), 1, 'never over the budget');
+  // once the quiet wallet's older stock is used, the room goes to the busy one
+  await pool.take('w_cold0000', [0, 1], { deferRefill: true });
+  await pool.take('w_cold0000', [0, 1], { deferRefill: true });
+  pool.refill();
   await until(() => pool.size('w_hot00000', [0, 1]) === 3);
+  t.is(pool.size('w_cold0000', [0, 1]), 1);
   t.is(pool.size('w_never000', [0, 1]), 0);
   const made = stats.calls;
   await sleep(100);
   t.is(stats.calls, made, 'nothing more is made once every share is stocked');
+  await pool.stop();
+});
+
+test('with a target per pair, what is ready across all wallets never exceeds it, however the shares move', async (t) => {
+  const { presign } = source();
+  const pool = new PresignPool({ presign, targetSize: 4, pairTarget: 8, concurrency: 4, signerSets: () => ALL_PAIRS });
+  const wallets = Array.from({ length: 20 }, (_, k) => `w_many${String(k).padStart(4, '0')}`);
+  for (const w of wallets) {
+    await pool.obtain(w, [0, 1]); // one request each: shares shrink as wallets arrive
+    await sleep(5);
+  }
+  for (let k = 0; k < 6; k++) await pool.obtain(wallets[0]!, [0, 1]); // then one wallet gets busy
+  await sleep(1_100);
+  pool.refill();
+  await until(() => pool.waitingOnDemand === 0);
+  await sleep(200);
+  for (const [pair, ready] of pool.sizesBySigners()) t.true(ready <= 8, `${pair}: ${ready} ready`);
+  t.true(pool.size(wallets[0]!, [0, 1]) >= 1, 'the busy wallet has some');
   await pool.stop();
 });
