@@ -119,6 +119,11 @@ export class FileInventory extends MemoryInventory {
       case 'add':
       case 'claimed': {
         const entry = entryFromJson(line.entry);
+        // An id is admitted once, in replay too: a compaction that ran while an add's line was
+        // queued already wrote the entry, and its own line follows. Pushed twice, it would be handed
+        // out twice after a restart, and its signers' refusal of the second offer drops every
+        // sibling of its state.
+        if (this.seen.has(entry.id)) return;
         this.remember(entry.id);
         if (line.op === 'add') this.push(entry);
         return;

@@ -250,3 +250,32 @@ test('postgres: a dead coordinator’s reservation runs out; spent rows are prun
     'the claimed row is gone after its retention; the live reservation stays',
   );
 });
+
+/**
+ * Lines enough to make the journal compact while it runs (COMPACT_MIN_DEAD is 10 000): entries
+ * recorded as claimed at once, whose lines are dead the moment they are written and not fsynced.
+ * One public presignature serves every id (the journal keys entries by `id`), so this stays fast.
+ */
+function deadLines(inv: PresignInventory, n: number): Promise<boolean>[] {
+  const base = dealer.entry('w_dddddddd', [0, 1]);
+  return Array.from({ length: n }, (_, k) =>
+    inv.add({ ...base, id: `e${k.toString(16).padStart(63, '0')}` }, { claimed: true }),
+  );
+}
+
+test('file: an entry added while a compaction is under way is ready once after a reopen', async (t) => {
+  const path = join(await tempDir(t), 'presignatures.jsonl');
+  const inv = await FileInventory.open(path);
+  const flood = deadLines(inv, 10_100);
+  // ready in memory at once, its line queued behind the flood: the compaction in the middle of the
+  // flood writes it, and its own line follows
+  const a = dealer.entry(W, [0, 1]);
+  t.true(await inv.add(a));
+  await Promise.all(flood);
+  await inv.close();
+  const again = await FileInventory.open(path);
+  t.teardown(() => again.close());
+  t.is(again.size(W, [0, 1]), 1, 'one entry, not two');
+  t.is((await again.claim(W, [0, 1]))?.id, a.id);
+  t.is(await again.claim(W, [0, 1]), undefined, 'never handed out a second time');
+});
