@@ -37,6 +37,7 @@ export class FileInventory extends MemoryInventory {
   private fh: FileHandle | undefined;
   private writes: Promise<void> = Promise.resolve();
   private lines = 0;
+  private closed = false;
   private readonly log: Logger;
 
   private constructor(
@@ -83,6 +84,7 @@ export class FileInventory extends MemoryInventory {
 
   override async close(): Promise<void> {
     await this.writes;
+    this.closed = true;
     await this.fh?.close();
     this.fh = undefined;
   }
@@ -94,18 +96,14 @@ export class FileInventory extends MemoryInventory {
         : change;
     const durable = change.op === 'add';
     const write = this.writes.then(async () => {
-      const fh = this.fh;
-      if (!fh) throw new Error('presignature inventory closed');
+      if (this.closed) throw new Error('presignature inventory closed');
+      // opened again here when the reopen after a compaction failed
+      const fh = this.fh ?? (this.fh = await open(this.path, 'a', 0o600));
       await fh.write(JSON.stringify(line) + '\n');
       if (durable) await fh.sync();
       this.lines++;
       const live = [...this.ready.values()].reduce((n, l) => n + l.length, 0);
-      if (this.lines - live > COMPACT_MIN_DEAD && this.lines > 5 * live) {
-        await fh.close();
-        this.fh = undefined;
-        await this.compact();
-        this.fh = await open(this.path, 'a', 0o600);
-      }
+      if (this.lines - live > COMPACT_MIN_DEAD && this.lines > 5 * live) await this.compactRunning(live);
     });
     // a failed write fails its caller; the next write still runs
     this.writes = write.catch((e: unknown) =>
@@ -143,6 +141,27 @@ export class FileInventory extends MemoryInventory {
       if (kept.length === 0) this.ready.delete(k);
       else if (kept.length !== list.length) this.ready.set(k, kept);
     }
+  }
+
+  /**
+   * The compaction while running. It only saves space: if it fails (a full disk), the journal as it
+   * stands is still complete, so appends go on to it and the next try waits for as many dead lines
+   * again. Letting the failure stand would leave no file to append to, and every claim and add
+   * after it would fail until a restart: no signing from the pool and none on demand either.
+   */
+  private async compactRunning(live: number): Promise<void> {
+    await this.fh?.close().catch(() => undefined);
+    this.fh = undefined;
+    try {
+      await this.compact();
+    } catch (e) {
+      this.lines = live;
+      this.log.error({ path: this.path, err: (e as Error).message }, 'presignature inventory: compaction failed');
+    }
+    this.fh = await open(this.path, 'a', 0o600).catch((e: unknown) => {
+      this.log.error({ path: this.path, err: (e as Error).message }, 'presignature inventory: not reopened yet');
+      return undefined;
+    });
   }
 
   /** Rewrites the file with the ready entries only. */

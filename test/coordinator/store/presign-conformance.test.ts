@@ -7,7 +7,7 @@
  * reserving at once, and a dead coordinator's reservation running out.
  */
 import test, { type ExecutionContext } from 'ava';
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Database } from '../../../src/coordinator/store/database.js';
 import { FileInventory } from '../../../src/coordinator/store/presign-file.js';
@@ -278,4 +278,26 @@ test('file: an entry added while a compaction is under way is ready once after a
   t.is(again.size(W, [0, 1]), 1, 'one entry, not two');
   t.is((await again.claim(W, [0, 1]))?.id, a.id);
   t.is(await again.claim(W, [0, 1]), undefined, 'never handed out a second time');
+});
+
+test('file: a compaction that fails leaves the journal writable, and what it holds complete', async (t) => {
+  const path = join(await tempDir(t), 'presignatures.jsonl');
+  const inv = await FileInventory.open(path);
+  const a = dealer.entry(W, [0, 1]);
+  t.true(await inv.add(a));
+  // a directory under the journal's name: the rewrite cannot replace it (nor can it be reopened),
+  // as a full disk or a failing rename would stop it; the open file still takes appends
+  await rename(path, `${path}.aside`);
+  await mkdir(path);
+  await Promise.allSettled(deadLines(inv, 10_100));
+  await rmdir(path);
+  await rename(`${path}.aside`, path);
+  t.is((await inv.claim(W, [0, 1]))?.id, a.id, 'claims still go through');
+  const b = dealer.entry(W, [0, 1]);
+  t.true(await inv.add(b), 'and adds');
+  await inv.close();
+  const again = await FileInventory.open(path);
+  t.teardown(() => again.close());
+  t.is(again.size(W, [0, 1]), 1);
+  t.is((await again.claim(W, [0, 1]))?.id, b.id, 'the claim of a and the add of b were journalled');
 });
