@@ -325,8 +325,13 @@ export class SigningService {
     const failed = answers.flatMap((a, k) =>
       a.status === 'rejected' ? [{ link: links[k] as NodeLink, err: a.reason as Error }] : [],
     );
+    // Only every signer saying so makes the entry stale. One signer's word is not evidence (a used
+    // marker proves nothing to us), and believing it let one node, by answering `presignature-used`
+    // to everything, drop the wallet's whole stock at every coordinator and spend each request's
+    // attempts on the pairs that include it (retried, never avoided) until the request failed.
+    // Alone, it is a node that failed: avoided for this request, not blamed.
     if (
-      failed.length > 0 &&
+      failed.length === links.length &&
       failed.every((f) => f.err instanceof NodeCallError && f.err.code === 'presignature-used')
     ) {
       // Not a node failure: the presignature was burnt by a commit of a newer aux-info or key share

@@ -453,3 +453,28 @@ test('a wrong partial on a presignature from the shared database is still blamed
     ['node_2'],
   );
 });
+
+test('one signer saying its presignature was used drops that entry only: its siblings stay, nobody is blamed', async (t) => {
+  const inventory = new MemoryInventory();
+  // node_1 claims every presignature was already used (a lie, or a commit it saw first)
+  const { signing, blamed, dealer, pool } = setup(
+    (d) => [
+      () => ({ ok: false, code: 'presignature-used', error: 'presignature already used' }),
+      signingNode(d),
+      signingNode(d),
+    ],
+    { inventory },
+  );
+  const pairs = combinations([0, 1, 2], 2);
+  for (const pair of pairs)
+    for (let k = 0; k < 2; k++) await inventory.add({ ...dealer.entry(WALLET, pair), state: 'st' });
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_2', 'node_3']);
+  t.true(secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), DIGEST, dealer.Y.toBytes(true), { prehash: false }));
+  t.deepEqual(blamed, []);
+  t.deepEqual(
+    pairs.map((p) => pool.size(WALLET, p)),
+    [1, 2, 1],
+    'the refused entry and the one that signed are gone; the other four presignatures stay ready',
+  );
+});
