@@ -7,7 +7,8 @@
  *   claiming at once get two different rows (or one gets none) and never wait on each other.
  * - A reservation counts the making and ready rows of its wallet and signer set under a
  *   transaction-scoped advisory lock on that pair, so two coordinators never both fill the last gap.
- *   Reservations of a dead coordinator run out (`expires_at`) and are deleted by the next reserve.
+ *   Reservations of a dead coordinator run out (`expires_at`) and are deleted by the next reserve,
+ *   as is one set to run longer than RESERVATION_MS (no coordinator writes that: a changed row).
  * - Claimed and discarded rows are kept for `retentionMs` (7 days by default: their ids are refused
  *   if a buggy or malicious path offers them again), then deleted by `sync`.
  * - Sizes are hints read by `sync` (the pool calls it every second) and adjusted by this process's
@@ -136,9 +137,14 @@ export class PgInventory implements PresignInventory {
     const key = signersKey(signers);
     return this.db.transaction(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [advisoryKey(`presign/${walletId}/${key}`).toString()]);
+      // Run out, or set to run longer than any coordinator reserves (a row changed in the database:
+      // kept, it would keep this pair unstocked for good, every request then waiting for a presign).
+      // The bound is on the clock, not now(): that is this transaction's start, before the wait for
+      // the lock, and a reservation made meanwhile runs out later than now() + RESERVATION_MS.
       await c.query(
-        `DELETE FROM presignatures WHERE wallet_id = $1 AND signers = $2 AND state = 'making' AND expires_at < now()`,
-        [walletId, key],
+        `DELETE FROM presignatures WHERE wallet_id = $1 AND signers = $2 AND state = 'making'
+           AND (expires_at < now() OR expires_at > clock_timestamp() + $3 * interval '1 millisecond')`,
+        [walletId, key, RESERVATION_MS],
       );
       const r = await c.query<{ n: string }>(
         `SELECT count(*) AS n FROM presignatures WHERE wallet_id = $1 AND signers = $2 AND state IN ('making', 'ready')`,
@@ -203,8 +209,8 @@ export class PgInventory implements PresignInventory {
       this.prunedAt = Date.now();
       await this.db.query(
         `DELETE FROM presignatures WHERE (state IN ('claimed', 'discarded') AND changed_at < now() - $1 * interval '1 millisecond')
-            OR (state = 'making' AND expires_at < now())`,
-        [this.retentionMs],
+            OR (state = 'making' AND (expires_at < now() OR expires_at > clock_timestamp() + $2 * interval '1 millisecond'))`,
+        [this.retentionMs, RESERVATION_MS],
       );
     }
   }

@@ -301,3 +301,16 @@ test('file: a compaction that fails leaves the journal writable, and what it hol
   t.is(again.size(W, [0, 1]), 1);
   t.is((await again.claim(W, [0, 1]))?.id, b.id, 'the claim of a and the add of b were journalled');
 });
+
+test('postgres: a reservation set to outlast any coordinator’s (a changed row) runs out like a dead one', async (t) => {
+  const url = await server.createDatabase();
+  const db = await Database.open({ url, poolSize: 3 });
+  t.teardown(() => db.close());
+  const inv = await PgInventory.open(db);
+  const r = await inv.reserve(W, [0, 1], 1);
+  t.truthy(r);
+  t.is(await inv.reserve(W, [0, 1], 1), undefined, 'control: a live reservation holds its place');
+  // no coordinator reserves for longer than RESERVATION_MS: this one would keep the pair unstocked for good
+  await db.query(`UPDATE presignatures SET expires_at = now() + interval '100 years' WHERE id = $1`, [r]);
+  t.truthy(await inv.reserve(W, [0, 1], 1), 'the place is free');
+});
