@@ -368,11 +368,12 @@ export class SigningService {
     const partials: PartialSignature[] = [];
     // An entry read from the shared database is evidence only if every signer holds exactly it.
     const expected = entry.shared ? hex(sha256(encodePresignaturePublic(entry.pub))) : undefined;
-    let unconfirmed = false;
+    /** signers whose answer names another presignature than the row */
+    const unconfirmed: number[] = [];
     for (const [k, a] of answers.entries()) {
       const link = links[k] as NodeLink;
       const body = (a as PromiseFulfilledResult<{ signer: number; sigma: string; presignature?: string }>).value;
-      if (expected !== undefined && body.presignature !== expected) unconfirmed = true;
+      if (expected !== undefined && body.presignature !== expected) unconfirmed.push(link.index);
       // A node answering for another index is lying about who it is: its partial is its fault.
       if (body.signer !== link.index) {
         this.blame(link.nodeId, 'sign', `answered as signer ${body.signer}`, 'unknown-sender');
@@ -385,17 +386,20 @@ export class SigningService {
       sig = combineSignature(entry.pub, digest, partials);
     } catch (e) {
       if (!(e instanceof Blame)) throw e;
-      if (unconfirmed) {
+      if (unconfirmed.length > 0) {
         // The public parts came from the database and a signer holds others: a changed row (or a
         // signer lying about its presignature as well as its partial) — no evidence against anyone.
+        // When a partner names the row, the one that does not is avoided for this request, as a
+        // failed node is: else a node could spoil each pair it is in, one after the other. That
+        // partner may be the liar (with a changed row), so nothing more is held against anyone.
         this.log.error(
-          { walletId, signers, presignatureId: entry.id },
+          { walletId, signers, presignatureId: entry.id, unconfirmed: unconfirmed.map((i) => c.parties[i]) },
           'a presignature from the shared inventory does not match what its signers hold: nobody blamed',
         );
         return {
           kind: 'node-failed',
           reason: 'the stored presignature does not match the signers’ (not blamed)',
-          avoid: [],
+          avoid: unconfirmed.length < signers.length ? unconfirmed : [],
         };
       }
       for (const j of e.culprits) this.blame(c.parties[j] ?? `index-${j}`, 'sign', e.reason, e.code);

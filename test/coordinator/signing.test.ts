@@ -478,3 +478,31 @@ test('one signer saying its presignature was used drops that entry only: its sib
     'the refused entry and the one that signed are gone; the other four presignatures stay ready',
   );
 });
+
+test('a signer naming another presignature than the row its partner confirms is not blamed, but avoided for the request', async (t) => {
+  const inventory = new SharedRows(false);
+  const { signing, blamed, dealer, links } = setup(
+    (d) => {
+      // node_1 sends a wrong partial and names some other presignature, so that the row looks changed
+      const liar = signingNode(d, { corrupt: true });
+      return [
+        (req, link) => {
+          const answer = liar(req, link) as { ok: boolean };
+          return answer.ok ? { ...answer, presignature: '00'.repeat(32) } : answer;
+        },
+        signingNode(d),
+        signingNode(d),
+      ];
+    },
+    { inventory },
+  );
+  for (const pair of combinations([0, 1, 2], 2)) await inventory.add(dealer.entry(WALLET, pair));
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.deepEqual(sig.signers, ['node_2', 'node_3']);
+  t.deepEqual(blamed, [], 'one signer naming the row proves nothing: it may be the one lying');
+  t.is(
+    links[0]?.requests.filter((r) => r.method === 'sign').length,
+    1,
+    'node_1 is not asked again in this request (it spoilt one pair, not each of its pairs)',
+  );
+});
