@@ -343,6 +343,22 @@ export class SigningService {
       );
       return { kind: 'stale', reason: failed.map((f) => f.err.message).join('; '), avoid: [] };
     }
+    if (
+      failed.length === links.length &&
+      failed.every(
+        (f) =>
+          f.err instanceof NodeCallError && (f.err.code === 'unknown-presignature' || f.err.code === 'wrong-wallet'),
+      )
+    ) {
+      // No signer holds it for this wallet: the entry is wrong, not the nodes (a row made up or
+      // relabelled in the shared database). Avoiding both honest signers would end the request
+      // with one such row; like a stale entry, the pair may try once more with another.
+      this.log.error(
+        { walletId, signers, presignatureId: entry.id },
+        'no signer holds this presignature for the wallet (a changed inventory row): trying another',
+      );
+      return { kind: 'stale', reason: failed.map((f) => f.err.message).join('; '), avoid: [] };
+    }
     if (failed.length > 0) {
       let draining = true;
       for (const f of failed) {

@@ -403,10 +403,13 @@ test('F3: a presignature the nodes already burnt (a key share refresh) is a stal
   await pool.stop();
 });
 
-/** An inventory whose entries read as coming from the shared database; `forge` changes the first one's public parts. */
+/**
+ * An inventory whose entries read as coming from the shared database; `forge` changes the first
+ * one's public parts (`R`), or makes it a row no node holds (`id`: a made-up or relabelled row).
+ */
 class SharedRows extends MemoryInventory {
   forged = false;
-  constructor(private readonly forge: boolean) {
+  constructor(private readonly forge: boolean | 'id') {
     super();
   }
   override async claim(walletId: string, signers: readonly number[]): Promise<StoredEntry | undefined> {
@@ -414,6 +417,10 @@ class SharedRows extends MemoryInventory {
     if (!e) return e;
     if (!this.forge || this.forged) return { ...e, shared: true };
     this.forged = true;
+    if (this.forge === 'id') {
+      const id = Uint8Array.from(Buffer.from('ee'.repeat(32), 'hex'));
+      return { ...e, shared: true, id: Buffer.from(id).toString('hex'), pub: { ...e.pub, id } };
+    }
     // a database writer changed R: the honest partials no longer combine nor check against it
     return { ...e, shared: true, pub: { ...e.pub, R: mulG(randomScalar()) } };
   }
@@ -505,4 +512,19 @@ test('a signer naming another presignature than the row its partner confirms is 
     1,
     'node_1 is not asked again in this request (it spoilt one pair, not each of its pairs)',
   );
+});
+
+test('a row no signer holds (made up in the shared database) avoids nobody; the pair signs with another', async (t) => {
+  const inventory = new SharedRows('id');
+  const { signing, blamed, dealer, links } = setup((d) => NODE_IDS.map(() => signingNode(d)), { inventory });
+  for (let k = 0; k < 2; k++) await inventory.add(dealer.entry(WALLET, [0, 1]));
+  const sig = await signing.sign(WALLET, DIGEST);
+  t.true(inventory.forged);
+  t.deepEqual(sig.signers, ['node_1', 'node_2'], 'both signers said the row was not theirs: neither is avoided');
+  t.deepEqual(blamed, []);
+  t.deepEqual(
+    links.slice(0, 2).map((l) => l.requests.filter((r) => r.method === 'sign').length),
+    [2, 2],
+  );
+  t.true(secp256k1.verify(Buffer.from(sig.r + sig.s, 'hex'), DIGEST, dealer.Y.toBytes(true), { prehash: false }));
 });
